@@ -1,0 +1,71 @@
+"""`kisbot` command line: one sub-command per job, each implemented next to what it drives."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from kis.errors import ConfigError
+
+# sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
+COMMANDS = {
+    "demo": "bot.console:demo",
+    "run": "bot.telegram:run",
+    "sim": "kis.sim.cli:main",
+    "price": "bot.cli_account:price",
+    "balance": "bot.cli_account:balance",
+    "plan": "bot.cli_plan:plan",
+    "secrets": "bot.cli_account:secrets",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kisbot", description="Run a KIS stock account from Telegram.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the simulator and a console chat: try everything, no account needed")
+    demo.add_argument("--speed", type=float, default=None, help="sim calls per second (default: quick)")
+
+    sub.add_parser("run", help="run the Telegram bot with the configured token and account")
+
+    sim = sub.add_parser("sim", help="run the paper KIS exchange on 127.0.0.1 in the foreground")
+    sim.add_argument("--port", type=int, default=None, help="port (default 29443; 0 picks a free one)")
+    sim.add_argument("--state", default=None, help="file that keeps the account across restarts")
+    sim.add_argument("--rate-limit", type=float, default=None, help="calls per second per account")
+
+    price = sub.add_parser("price", help="current price of one or more stocks")
+    price.add_argument("codes", nargs="+", metavar="CODE", help="6-digit stock code, e.g. 005930")
+
+    sub.add_parser("balance", help="holdings and cash of the configured account")
+
+    plan = sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx")
+    plan.add_argument("file", help="the .xlsx file with a 종목코드 column")
+    plan.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
+
+    secrets = sub.add_parser("secrets", help="store app key, app secret, bot token in the OS keyring")
+    secrets.add_argument("action", choices=["set"], help="set: prompt for each secret without echo")
+    secrets.add_argument("--env", choices=["mock", "real"], default="mock", help="which KIS environment")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    module_name, func_name = COMMANDS[args.command].split(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        print(f"kisbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

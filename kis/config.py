@@ -1,0 +1,157 @@
+"""Configuration: the environment first, then `.env` in the working directory, then the OS keyring.
+
+Secrets (app key, app secret, bot token) may live in the keyring under service `kisbot`; they are
+kept out of reprs so that they never reach a log line or a traceback.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+from kis.endpoints import BASE_URLS, DEFAULT_RATE_LIMIT
+from kis.errors import ConfigError
+from kis.models import Account, Env
+
+log = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "kisbot"
+SIM_APP_KEY = "PSsimDEMOappKEY0000000000000000000000"
+SIM_APP_SECRET = "simDEMOappSECRET" + "0" * 164
+SIM_ACCOUNT = "50000000-01"
+NO_KEYRING_HINT = (
+    "no OS keyring is available on this machine; set the variable in the environment or in a "
+    ".env file in the working directory instead (see .env.example)"
+)
+
+
+class Source:
+    """Looks a setting up: environment, then `.env`, then (secrets only) the keyring."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, dotenv_path: Path | None = None,
+                 use_keyring: bool = True):
+        self.environ = os.environ if environ is None else environ
+        path = Path.cwd() / ".env" if dotenv_path is None else dotenv_path
+        self.dotenv = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+        self.use_keyring = use_keyring
+
+    def get(self, name: str, default: str = "") -> str:
+        value = self.environ.get(name)
+        if value is None or value == "":
+            value = self.dotenv.get(name, "")
+        return value.strip() if value else default
+
+    def secret(self, name: str, keyring_name: str) -> str:
+        """A secret from the environment/.env, else from the keyring; '' when nowhere."""
+        value = self.get(name)
+        if value or not self.use_keyring:
+            return value
+        return keyring_get(keyring_name)
+
+
+def keyring_get(name: str) -> str:
+    """Read one secret from the keyring; a machine without a backend answers ''."""
+    try:
+        import keyring
+        from keyring.errors import KeyringError, NoKeyringError
+
+        try:
+            return keyring.get_password(KEYRING_SERVICE, name) or ""
+        except (NoKeyringError, KeyringError, RuntimeError) as exc:
+            log.debug("keyring unavailable: %s", type(exc).__name__)
+            return ""
+    except ImportError:  # pragma: no cover - keyring is a dependency
+        return ""
+
+
+def keyring_set(name: str, value: str) -> None:
+    """Store one secret in the keyring; raise ConfigError with a way out when there is no backend."""
+    import keyring
+    from keyring.errors import KeyringError, NoKeyringError
+
+    try:
+        keyring.set_password(KEYRING_SERVICE, name, value)
+    except (NoKeyringError, KeyringError, RuntimeError) as exc:
+        raise ConfigError(NO_KEYRING_HINT) from exc
+
+
+@dataclass(frozen=True)
+class KisConfig:
+    """What the KIS client needs. Secrets are hidden from repr."""
+
+    env: Env
+    app_key: str = field(repr=False)
+    app_secret: str = field(repr=False)
+    account: Account
+    base_url: str  # '' for sim without KIS_BASE_URL: the simulator is started or found
+    rate_limit: float
+    data_dir: Path
+
+    @property
+    def app_key_id(self) -> str:
+        """A short, non-secret fingerprint of the app key (for cache file names and logs)."""
+        import hashlib
+
+        return hashlib.sha256(self.app_key.encode()).hexdigest()[:12]
+
+
+def data_dir(source: Source) -> Path:
+    return Path(source.get("KISBOT_DATA_DIR") or Path.home() / ".kisbot").expanduser()
+
+
+def load_kis_config(source: Source | None = None) -> KisConfig:
+    """Build the KIS configuration or raise ConfigError that says what to set."""
+    source = source or Source()
+    env_name = source.get("KIS_ENV").lower()
+    if not env_name:
+        # Never real by default: an app key means the mock account, no key means the simulator.
+        has_key = bool(source.get("KIS_APP_KEY") or (source.use_keyring and keyring_get("mock_app_key")))
+        env_name = "mock" if has_key else "sim"
+    try:
+        env = Env(env_name)
+    except ValueError:
+        raise ConfigError(f"KIS_ENV='{env_name}' is not one of sim, mock, real") from None
+
+    if env is Env.SIM:
+        app_key = source.get("KIS_APP_KEY") or SIM_APP_KEY
+        app_secret = source.get("KIS_APP_SECRET") or SIM_APP_SECRET
+        account_text = source.get("KIS_ACCOUNT") or SIM_ACCOUNT
+    else:
+        app_key = source.secret("KIS_APP_KEY", f"{env.value}_app_key")
+        app_secret = source.secret("KIS_APP_SECRET", f"{env.value}_app_secret")
+        missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret)) if not v]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} not set for KIS_ENV={env.value}: set "
+                f"{'them' if len(missing) > 1 else 'it'} in the environment or .env, or store "
+                f"{'them' if len(missing) > 1 else 'it'} in the OS keyring with `kisbot secrets set`"
+            )
+        account_text = source.get("KIS_ACCOUNT")
+        if not account_text:
+            raise ConfigError(f"KIS_ACCOUNT not set for KIS_ENV={env.value}: set it as 12345678-01")
+    try:
+        account = Account.parse(account_text)
+    except ValueError as exc:
+        raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
+
+    rate_text = source.get("KIS_RATE_LIMIT")
+    try:
+        rate = float(rate_text) if rate_text else DEFAULT_RATE_LIMIT[env]
+        if rate <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"KIS_RATE_LIMIT='{rate_text}' is not a positive number of calls per second") from None
+
+    return KisConfig(
+        env=env,
+        app_key=app_key,
+        app_secret=app_secret,
+        account=account,
+        base_url=(source.get("KIS_BASE_URL") or BASE_URLS.get(env, "")).rstrip("/"),
+        rate_limit=rate,
+        data_dir=data_dir(source),
+    )

@@ -1,0 +1,80 @@
+"""Paths and tr_ids of the KIS domestic-stock REST API, one table per environment.
+
+Source: koreainvestment/open-trading-api, examples_llm/domestic_stock/*/ (order_cash.py,
+order_rvsecncl, inquire_balance, inquire_daily_ccld.py, inquire_psbl_order.py, inquire_price,
+intstock_multprice.py) and examples_user/kis_auth.py. The mock tr_id is the real one with its first
+letter made V. The seed chapter's VTTC0802U/0801U/0803U are the old names of buy/sell/revise-cancel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kis.models import Env
+
+TOKEN = "/oauth2/tokenP"
+REVOKE = "/oauth2/revokeP"
+HASHKEY = "/uapi/hashkey"
+PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
+MULTI_PRICE = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
+ORDER_CASH = "/uapi/domestic-stock/v1/trading/order-cash"
+ORDER_REVISE_CANCEL = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
+BALANCE = "/uapi/domestic-stock/v1/trading/inquire-balance"
+DAILY_ORDERS = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
+BUYABLE = "/uapi/domestic-stock/v1/trading/inquire-psbl-order"
+
+MULTI_PRICE_MAX_CODES = 30
+
+BASE_URLS = {
+    Env.REAL: "https://openapi.koreainvestment.com:9443",
+    Env.MOCK: "https://openapivts.koreainvestment.com:29443",
+}
+
+
+@dataclass(frozen=True)
+class TrIds:
+    """The tr_id of each call in one environment."""
+
+    price: str
+    multi_price: str | None  # None where the environment does not serve it
+    sell: str
+    buy: str
+    revise_cancel: str
+    balance: str
+    daily_orders: str
+    buyable: str
+
+
+REAL_TR = TrIds(
+    price="FHKST01010100",
+    multi_price="FHKST11300006",
+    sell="TTTC0011U",
+    buy="TTTC0012U",
+    revise_cancel="TTTC0013U",
+    balance="TTTC8434R",
+    daily_orders="TTTC0081R",
+    buyable="TTTC8908R",
+)
+
+# Mock does not serve the multi-stock quote (official Postman table); quotes are the same tr_id.
+MOCK_TR = TrIds(
+    price="FHKST01010100",
+    multi_price=None,
+    sell="VTTC0011U",
+    buy="VTTC0012U",
+    revise_cancel="VTTC0013U",
+    balance="VTTC8434R",
+    daily_orders="VTTC0081R",
+    buyable="VTTC8908R",
+)
+
+# The simulator speaks the mock protocol; it also serves the multi-stock quote so the demo is quick.
+SIM_TR = TrIds(**{**MOCK_TR.__dict__, "multi_price": "FHKST11300006"})
+
+TR_IDS = {Env.REAL: REAL_TR, Env.MOCK: MOCK_TR, Env.SIM: SIM_TR}
+
+# KIS per-second call limits per account (KIS notice of 2026-04-20).
+DEFAULT_RATE_LIMIT = {Env.REAL: 18.0, Env.MOCK: 1.0, Env.SIM: 1.0}
+
+# Rows per page of paged inquiries (balance, daily orders).
+BALANCE_PAGE_ROWS = {Env.REAL: 50, Env.MOCK: 20, Env.SIM: 20}
+DAILY_ORDERS_PAGE_ROWS = {Env.REAL: 100, Env.MOCK: 15, Env.SIM: 15}

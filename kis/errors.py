@@ -1,0 +1,66 @@
+"""Typed KIS failures. Every non-zero `rt_cd` becomes a `KisError` carrying `msg_cd` and `msg1`."""
+from __future__ import annotations
+
+
+class KisError(Exception):
+    """KIS answered `rt_cd` != "0". `msg1` is stripped (KIS pads it with spaces)."""
+
+    def __init__(self, msg_cd: str, msg1: str, *, http_status: int | None = None, tr_id: str = ""):
+        self.msg_cd = (msg_cd or "").strip()
+        self.msg1 = (msg1 or "").strip()
+        self.http_status = http_status
+        self.tr_id = tr_id
+        super().__init__(f"{self.msg_cd}: {self.msg1}" if self.msg_cd else self.msg1)
+
+
+class RateLimited(KisError):
+    """EGW00201 (calls per second) or EGW00215 (ledger per-second limit)."""
+
+
+class TokenExpired(KisError):
+    """EGW00123: the access token expired; re-issue once and retry."""
+
+
+class TokenInvalid(KisError):
+    """EGW00121: the token is not valid (e.g. revoked by KIS maintenance)."""
+
+
+class TokenIssueTooFrequent(KisError):
+    """EGW00133: KIS issues at most one token a minute."""
+
+
+class DataChanged(KisError):
+    """SYDB0050: the data moved during a paged inquiry; start again from page one."""
+
+
+class KisTransportError(Exception):
+    """No usable answer from KIS: connection refused or dropped, timeout, non-JSON body."""
+
+
+class OrderUncertain(KisTransportError):
+    """An order POST got no answer and the order could not be found nor ruled out.
+
+    Never re-send on this: reconcile later against today's orders.
+    """
+
+
+class ConfigError(Exception):
+    """Configuration is missing or wrong; the message says what to set and how."""
+
+
+RATE_LIMIT_CODES = {"EGW00201", "EGW00215"}
+TOKEN_CODES = {"EGW00123": TokenExpired, "EGW00121": TokenInvalid, "EGW00133": TokenIssueTooFrequent}
+
+
+def error_for(msg_cd: str, msg1: str, *, http_status: int | None = None, tr_id: str = "") -> KisError:
+    """The typed exception for a KIS `msg_cd`."""
+    code = (msg_cd or "").strip()
+    if code in RATE_LIMIT_CODES:
+        cls: type[KisError] = RateLimited
+    elif code in TOKEN_CODES:
+        cls = TOKEN_CODES[code]
+    elif code == "SYDB0050":
+        cls = DataChanged
+    else:
+        cls = KisError
+    return cls(code, msg1, http_status=http_status, tr_id=tr_id)

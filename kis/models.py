@@ -1,0 +1,174 @@
+"""Typed values that cross the `kis/` boundary: no raw KIS dicts leave the package.
+
+Money is `int` won and quantities are `int` shares; rates and weights may be floats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class Env(str, Enum):
+    """Where orders go. `sim` speaks the mock protocol to the bundled paper exchange."""
+
+    SIM = "sim"
+    MOCK = "mock"
+    REAL = "real"
+
+
+class OrderSide(str, Enum):
+    """KIS `SLL_BUY_DVSN_CD` values."""
+
+    SELL = "01"
+    BUY = "02"
+
+    @property
+    def label(self) -> str:
+        return "sell" if self is OrderSide.SELL else "buy"
+
+
+class OrderType(str, Enum):
+    """KIS `ORD_DVSN` codes for cash orders."""
+
+    LIMIT = "00"  # 지정가
+    MARKET = "01"  # 시장가
+    BEST_LIMIT = "03"  # 최유리지정가
+    TOP_OF_BOOK = "04"  # 최우선지정가
+
+    @property
+    def needs_price(self) -> bool:
+        return self is OrderType.LIMIT
+
+
+@dataclass(frozen=True)
+class Account:
+    """`50087375-01` split into KIS's CANO and ACNT_PRDT_CD."""
+
+    cano: str
+    product: str = "01"
+
+    @classmethod
+    def parse(cls, text: str) -> "Account":
+        digits = text.strip().replace(" ", "")
+        if "-" in digits:
+            cano, product = digits.split("-", 1)
+        else:
+            cano, product = digits[:8], digits[8:] or "01"
+        if not (len(cano) == 8 and cano.isdigit() and len(product) == 2 and product.isdigit()):
+            raise ValueError(f"account '{text}' is not of the form 12345678-01")
+        return cls(cano, product)
+
+    def __str__(self) -> str:
+        return f"{self.cano}-{self.product}"
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Current price of one stock (inquire-price or the multi-stock quote)."""
+
+    code: str
+    price: int
+    change: int  # won against the previous close, signed
+    change_rate: float  # percent, signed
+    volume: int = 0
+    name: str = ""  # inquire-price does not carry the name; the multi-stock quote does
+    upper_limit: int = 0  # 상한가
+    lower_limit: int = 0  # 하한가
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One row of the balance (inquire-balance output1)."""
+
+    code: str
+    name: str
+    qty: int  # hldg_qty
+    orderable_qty: int  # ord_psbl_qty: what can be sold now
+    avg_price: int  # pchs_avg_pric, rounded to won
+    price: int  # prpr
+    value: int  # evlu_amt
+    purchase_amount: int  # pchs_amt
+    pnl: int  # evlu_pfls_amt
+    pnl_rate: float  # evlu_pfls_rt, percent
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The whole account: every page of holdings plus the summary (output2)."""
+
+    holdings: tuple[Holding, ...]
+    cash: int  # dnca_tot_amt, deposit today
+    cash_d2: int  # prvs_rcdl_excc_amt, deposit after pending settlements (D+2)
+    stock_value: int  # scts_evlu_amt
+    total_value: int  # tot_evlu_amt
+    pnl: int  # evlu_pfls_smtl_amt
+    at: datetime | None = None
+
+    def qty(self, code: str) -> int:
+        return sum(h.qty for h in self.holdings if h.code == code)
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    """The exchange accepted an order (order-cash / order-rvsecncl output)."""
+
+    order_no: str  # ODNO
+    org_no: str  # KRX_FWDG_ORD_ORGNO, needed to revise or cancel
+    code: str
+    side: OrderSide
+    qty: int
+    order_type: OrderType
+    price: int = 0
+    time: str = ""  # ORD_TMD, HHMMSS
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """One order of today as the exchange sees it (inquire-daily-ccld output1)."""
+
+    order_no: str
+    org_no: str
+    orig_order_no: str  # orgn_odno: set on revise/cancel orders
+    code: str
+    name: str
+    side: OrderSide
+    order_type: OrderType | None
+    qty: int  # ord_qty
+    price: int  # ord_unpr
+    filled_qty: int  # tot_ccld_qty
+    remaining_qty: int  # rmn_qty
+    avg_fill_price: int  # avg_prvs
+    filled_amount: int  # tot_ccld_amt
+    cancelled: bool  # cncl_yn == "Y"
+    rejected_qty: int = 0  # rjct_qty
+    cancelled_qty: int = 0  # cnc_cfrm_qty
+    time: str = ""  # ord_tmd HHMMSS
+
+    @property
+    def is_open(self) -> bool:
+        return self.remaining_qty > 0 and not self.cancelled
+
+
+@dataclass(frozen=True)
+class Fill:
+    """A fill increment: `qty` more shares of `order_no` done at `price` (average of the increment)."""
+
+    order_no: str
+    code: str
+    side: OrderSide
+    qty: int
+    price: int
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BuyingPower:
+    """What can be bought now (inquire-psbl-order output)."""
+
+    code: str
+    cash: int  # ord_psbl_cash
+    max_amount: int  # nrcvb_buy_amt: buyable without margin (미수 없는 매수금액)
+    max_qty: int  # nrcvb_buy_qty
+    unit_price: int = 0  # psbl_qty_calc_unpr
