@@ -33,6 +33,14 @@ class DataChanged(KisError):
     """SYDB0050: the data moved during a paged inquiry; start again from page one."""
 
 
+class UnknownStock(KisError):
+    """The exchange does not know these codes (a quote came back empty or zero)."""
+
+    def __init__(self, codes: list[str] | tuple[str, ...]):
+        self.codes = tuple(codes)
+        super().__init__("", f"unknown stock code(s): {', '.join(self.codes)}")
+
+
 class KisTransportError(Exception):
     """No usable answer from KIS: connection refused or dropped, timeout, non-JSON body."""
 
