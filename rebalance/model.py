@@ -1,7 +1,7 @@
 """The values the planner produces and the executor and the bot consume."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kis.models import OrderSide
@@ -14,6 +14,7 @@ class Target:
     code: str
     weight: float
     name: str = ""
+    row: int = field(default=0, compare=False)  # row in the source sheet, for error messages; 0 = none
 
 
 @dataclass(frozen=True)
