@@ -1,0 +1,220 @@
+"""Executor events -> chat messages: fills batched and silent, one progress message edited in place,
+rejections and failures with sound, a summary at the end.
+
+The executor calls `on_event` from its worker thread; that only queues. A delivery thread of our own
+does the sending, so a slow chat (Telegram allows about one message a second) never slows trading.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from bot import format as fmt
+from bot.service import Reply
+from rebalance.events import (
+    Cancelled,
+    Event,
+    Failed,
+    Filled,
+    Finished,
+    OrderRejected,
+    OrderSent,
+    RunStarted,
+    WaitingForCash,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_SECONDS = 3.0  # fills arriving within this of the first one share a message
+MIN_GAP_SECONDS = 15.0  # at most one fill message per this: a one-share-per-slice run stays readable
+PROGRESS_ROWS = 40  # stocks listed in the progress message, which must stay one message
+
+
+class PushSink(Protocol):
+    """Where pushes go (a Telegram chat, a terminal). `send` returns a handle `edit` accepts."""
+
+    def send(self, reply: Reply) -> Any: ...
+
+    def edit(self, handle: Any, reply: Reply) -> None: ...
+
+
+@dataclass
+class _StockProgress:
+    code: str
+    name: str
+    side_label: str
+    done: int
+    target: int
+
+
+class Notifier:
+    """Turns events into pushes. `handle`/`flush_due` are the synchronous core the tests drive
+    with a fake clock; `start` runs them on a thread fed by `on_event`."""
+
+    def __init__(self, sink: PushSink, *, clock: Callable[[], float] = time.monotonic,
+                 batch_seconds: float = BATCH_SECONDS, min_gap_seconds: float = MIN_GAP_SECONDS):
+        self.sink = sink
+        self.clock = clock
+        self.batch_seconds = batch_seconds
+        self.min_gap_seconds = min_gap_seconds
+        self._queue: queue.Queue[Event | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._busy = 0  # events queued or being handled, for `drain`
+        self._reset(None)
+
+    def _reset(self, run_id: str | None) -> None:
+        self._run_id = run_id
+        self._fills: list[Filled] = []
+        self._first_fill_at: float | None = None
+        self._last_fill_message_at: float | None = None
+        self._stocks: dict[str, _StockProgress] = {}
+        self._progress = 0.0
+        self._orders_sent = 0
+        self._progress_handle: Any = None
+        self._progress_shown = ""
+        self._head = ""
+
+    # --- thread side ------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Called by the executor's worker thread: queue and return at once."""
+        with self._idle:
+            self._busy += 1
+        self._queue.put(event)
+
+    def start(self) -> "Notifier":
+        self._thread = threading.Thread(target=self._loop, name="kisbot-notifier", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Deliver what is queued (pending fills included), then end the thread."""
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event is handled (pending fills may still wait for their batch)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            wait = self.seconds_until_due()
+            try:
+                event = self._queue.get(timeout=wait)
+            except queue.Empty:
+                event = None
+                stopping = False
+            else:
+                stopping = event is None
+            if event is not None:
+                self._safely(self.handle, event)
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+            if stopping:
+                self._safely(self.flush)
+                return
+            self._safely(self.flush_due)
+
+    def _safely(self, func: Callable[..., None], *args: Any) -> None:
+        try:
+            func(*args)
+        except Exception:  # a failed push must not end pushing: the next event still goes out
+            log.exception("push failed")
+
+    # --- synchronous core -------------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._reset(event.run_id)
+            verb = "resumed after a restart" if event.resumed else "running"
+            self._head = (f"<b>Run {fmt.esc(event.run_id)}</b> {verb}: plan {fmt.esc(event.plan_id)}, "
+                          f"{event.slices} slices, {fmt.clock_text(event.start)}–{fmt.clock_text(event.end)} KST")
+            self._progress_handle = self.sink.send(Reply(self._progress_text(), silent=True))
+            self._progress_shown = self._progress_text()
+        elif isinstance(event, OrderSent):
+            self._orders_sent += 1
+        elif isinstance(event, Filled):
+            self._fills.append(event)
+            if self._first_fill_at is None:
+                self._first_fill_at = self.clock()
+            self._progress = max(self._progress, event.progress)
+            self._stocks[event.code] = _StockProgress(event.code, event.name, event.side.label,
+                                                      event.done_qty, event.order_qty)
+        elif isinstance(event, OrderRejected):
+            self.flush()
+            self.sink.send(Reply(
+                f"<b>Order rejected</b>: {event.side.label} {fmt.esc(event.code)} {event.qty:,} sh – "
+                f"{fmt.esc(event.message)}" + (f" ({fmt.esc(event.msg_cd)})" if event.msg_cd else "")
+            ))
+        elif isinstance(event, WaitingForCash):
+            self.flush()
+            self.sink.send(Reply(
+                f"Waiting for cash to buy {fmt.esc(event.code)}: need {fmt.won(event.needed)} won, "
+                f"{fmt.won(event.available)} available (sells settle first). It is retried, not dropped.",
+                silent=True,
+            ))
+        elif isinstance(event, Finished):
+            self._end("finished", "<b>Run finished</b>", event.results)
+        elif isinstance(event, Cancelled):
+            self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
+                      event.results)
+        elif isinstance(event, Failed):
+            self.flush()
+            self._edit_progress(" – <b>failed</b>")
+            self.sink.send(Reply(f"<b>Run {fmt.esc(event.run_id)} failed</b>: {fmt.esc(event.reason)}"))
+
+    def seconds_until_due(self) -> float | None:
+        """How long the pending fills may wait; None when there are none."""
+        if not self._fills or self._first_fill_at is None:
+            return None
+        due = self._first_fill_at + self.batch_seconds
+        if self._last_fill_message_at is not None:
+            due = max(due, self._last_fill_message_at + self.min_gap_seconds)
+        return max(0.0, due - self.clock())
+
+    def flush_due(self) -> None:
+        wait = self.seconds_until_due()
+        if wait is not None and wait <= 0:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the pending fills now, as one silent message, and bring the progress message up to date."""
+        if not self._fills:
+            return
+        fills, self._fills, self._first_fill_at = self._fills, [], None
+        self._last_fill_message_at = self.clock()
+        for part in fmt.split_html(fmt.fills_text(fills)):
+            self.sink.send(Reply(part, silent=True))
+        self._edit_progress()
+
+    def _end(self, word: str, title: str, results: tuple) -> None:
+        self.flush()
+        if word == "finished":
+            self._progress = 1.0
+        self._edit_progress(f" – <b>{word}</b>")
+        for part in fmt.split_html(f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}"):
+            self.sink.send(Reply(part))
+
+    def _progress_text(self, suffix: str = "") -> str:
+        stocks = list(self._stocks.values())
+        lines = [f"{s.side_label:<4} {s.code} {fmt.pad(fmt.clip(s.name, 10), 10)} {s.done:>6,}/{s.target:<6,}"
+                 for s in stocks[:PROGRESS_ROWS]]
+        if len(stocks) > PROGRESS_ROWS:
+            lines.append(f"… and {len(stocks) - PROGRESS_ROWS} more (/status lists all)")
+        body = f"\n{fmt.pre(lines)}" if lines else ""
+        return f"{self._head}{suffix}\n{self._progress * 100:.0f}% done, {self._orders_sent} order(s) sent{body}"
+
+    def _edit_progress(self, suffix: str = "") -> None:
+        text = self._progress_text(suffix)
+        if self._progress_handle is None or text == self._progress_shown:
+            return  # Telegram refuses an edit that changes nothing
+        self._progress_shown = text
+        self.sink.edit(self._progress_handle, Reply(text, silent=True))

@@ -1,0 +1,416 @@
+"""The bot's commands as plain methods returning replies: no Telegram, no terminal.
+
+`bot/telegram.py` and `bot/console.py` map their input onto these methods and send the replies.
+Methods may be called from several threads at once (Telegram handlers run concurrently so that
+/cancel never waits behind /plan); shared state sits behind one short-held lock.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
+from zoneinfo import ZoneInfo
+
+from kis.errors import (
+    ConfigError,
+    KisError,
+    KisTransportError,
+    OrderUncertain,
+    RateLimited,
+    TokenExpired,
+    TokenInvalid,
+    UnknownStock,
+)
+from kis.models import Quote
+from bot import format as fmt
+from bot.settings import MAX_FILE_BYTES
+
+log = logging.getLogger(__name__)
+
+KST = ZoneInfo("Asia/Seoul")
+CODE = re.compile(r"\d{6}")
+MAX_CODES = 30
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+MAX_DURATION = timedelta(hours=8)
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; `data` comes back on a press (Telegram allows at most 64 bytes)."""
+
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > 64:
+            raise ValueError(f"callback data over 64 bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message: HTML text (the caption when there is a photo), optional PNG, buttons."""
+
+    text: str
+    photo: bytes | None = None
+    buttons: tuple[Button, ...] = ()
+    silent: bool = False
+
+
+def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
+    """`html_text` as one or more replies of at most 4096 chars; kwargs go on the last one."""
+    parts = fmt.split_html(html_text)
+    return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `45m`, `2h`, `1h30m` -> timedelta; ValueError with a sentence saying what is accepted."""
+    match = DURATION.fullmatch(text.strip().lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"'{text}' is not a duration: use seconds, minutes or hours like 90s, 45m or 2h")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    delta = timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    if delta < timedelta(seconds=10):
+        raise ValueError(f"'{text}' is too short: give the orders at least 10s")
+    if delta > MAX_DURATION:
+        raise ValueError(f"'{text}' is longer than a trading day: use at most 8h")
+    return delta
+
+
+def describe_error(exc: BaseException) -> str:
+    """One sentence a user can act on, never a traceback or a secret."""
+    if isinstance(exc, RateLimited):
+        return "KIS is limiting calls right now; try again in a few seconds."
+    if isinstance(exc, (TokenExpired, TokenInvalid)):
+        return "KIS did not accept the access token; try again in a minute (a new one is issued)."
+    if isinstance(exc, OrderUncertain):
+        return "An order got no answer from KIS and could not be checked yet; see /status before trying again."
+    if isinstance(exc, UnknownStock):
+        return f"Unknown stock code(s): {', '.join(exc.codes)}; check the codes."
+    if isinstance(exc, KisError):
+        return f"KIS refused: {exc.msg1 or 'no reason given'}" + (f" ({exc.msg_cd})." if exc.msg_cd else ".")
+    if isinstance(exc, KisTransportError):
+        return "KIS did not answer; check the connection and try again."
+    if isinstance(exc, ConfigError):
+        return f"The bot is not configured right: {exc}"
+    return "Something went wrong on the bot's side (it is logged); please try again."
+
+
+@dataclass
+class _Pending:
+    plan: Any  # rebalance.model.Plan
+    portfolio: Any  # rebalance.model.Portfolio
+
+
+def _default(name: str) -> Callable[..., Any]:
+    import rebalance
+
+    return getattr(rebalance, name)
+
+
+class BotService:
+    """Commands over one KIS account: prices, balance, plan -> confirm -> TWAP run, cancel, status."""
+
+    def __init__(
+        self,
+        client: Any,
+        executor: Any,
+        *,
+        twap_settings: Any,
+        plan_settings: Any = None,
+        now: Callable[[], datetime] = lambda: datetime.now(KST),
+        max_file_bytes: int = MAX_FILE_BYTES,
+        read_portfolio: Callable[..., Any] | None = None,
+        make_plan: Callable[..., Any] | None = None,
+        plan_messages: Callable[[Any], list[str]] | None = None,
+        plan_chart: Callable[[Any], bytes] | None = None,
+        execution_window: Callable[..., Any] | None = None,
+        run_active_error: type[Exception] | None = None,
+        portfolio_error: type[Exception] | None = None,
+    ):
+        self.client = client
+        self.executor = executor
+        self.twap_settings = twap_settings
+        self.plan_settings = plan_settings
+        self.now = now
+        self.max_file_bytes = max_file_bytes
+        # The planner and window functions are injectable so the service is testable alone.
+        self._read_portfolio = read_portfolio or _default("read_portfolio")
+        self._make_plan = make_plan or _default("make_plan")
+        self._plan_messages = plan_messages or _default("plan_messages")
+        self._plan_chart = plan_chart or _default("plan_chart")
+        self._execution_window = execution_window or _default("execution_window")
+        self._run_active_error = run_active_error or _default("RunActive")
+        self._portfolio_error = portfolio_error or _default("PortfolioError")
+
+        self._lock = threading.Lock()
+        self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
+        self._pending: _Pending | None = None
+        self._shown: set[str] = set()  # every plan id ever shown, to tell "old" from "unknown"
+        self._confirmed: dict[str, str] = {}  # plan id -> run id
+        self._starting: str | None = None  # plan id being started right now
+        self._cancel_while_starting = False
+
+    # --- help ---------------------------------------------------------------------------------
+
+    def start(self) -> list[Reply]:
+        return [Reply(HELP)]
+
+    help = start
+
+    def unknown(self, command: str) -> list[Reply]:
+        return [Reply(f"I do not know {fmt.esc(command)}. /help lists what I can do.")]
+
+    def text(self, message: str) -> list[Reply]:
+        return [Reply("Send a command such as /price 005930 or a model portfolio .xlsx; /help lists them all.")]
+
+    # --- prices and balance -------------------------------------------------------------------
+
+    def price(self, args: Sequence[str]) -> list[Reply]:
+        codes = list(dict.fromkeys(a.strip() for a in args if a.strip()))
+        if not codes:
+            return [Reply("Which stock? Give 6-digit codes, e.g. /price 005930 000660.")]
+        bad = [c for c in codes if not CODE.fullmatch(c)]
+        if bad:
+            shown = ", ".join(f"'{fmt.esc(c)}'" for c in bad[:5])
+            return [Reply(f"{shown} {'is not a' if len(bad) == 1 else 'are not'} 6-digit stock code{'s' if len(bad) > 1 else ''}: "
+                          "use codes like 005930 (삼성전자).")]
+        if len(codes) > MAX_CODES:
+            return [Reply(f"At most {MAX_CODES} codes at a time, please.")]
+        unknown: tuple[str, ...] = ()
+        try:
+            quotes = self.client.prices(codes)
+        except UnknownStock as exc:
+            unknown = exc.codes
+            known = [c for c in codes if c not in unknown]
+            quotes = self.client.prices(known) if known else {}
+        except (KisError, KisTransportError) as exc:
+            return [Reply(fmt.esc(describe_error(exc)))]
+        shown_quotes: list[Quote] = [quotes[c] for c in codes if c in quotes]
+        text = fmt.quotes_text(shown_quotes) if shown_quotes else ""
+        if unknown:
+            note = f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {fmt.esc(', '.join(unknown))}; check the code."
+            text = f"{text}\n{note}" if text else note
+        return text_replies(text)
+
+    def balance(self) -> list[Reply]:
+        try:
+            balance = self.client.balance()
+        except (KisError, KisTransportError) as exc:
+            return [Reply(fmt.esc(describe_error(exc)))]
+        return text_replies(fmt.balance_text(balance))
+
+    # --- planning -----------------------------------------------------------------------------
+
+    def plan_prompt(self) -> list[Reply]:
+        return [Reply(
+            "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
+            "weights; no weights means equal weights). I will answer with the plan; nothing is ordered "
+            "until you confirm."
+        )]
+
+    def check_document(self, file_name: str | None, file_size: int | None) -> list[Reply] | None:
+        """A refusal for a file we will not download, or None when it may be fetched."""
+        name = file_name or "the file"
+        if not (file_name or "").lower().endswith(".xlsx"):
+            return [Reply(f"I only read .xlsx model portfolios; {fmt.esc(name)} is not one. "
+                          "Save the sheet as Excel Workbook (.xlsx) and send it again.")]
+        if file_size is None or file_size > self.max_file_bytes:
+            size = "of unknown size" if file_size is None else f"{file_size:,} bytes"
+            return [Reply(f"{fmt.esc(name)} is {size}; a model portfolio must be under "
+                          f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
+        return None
+
+    def plan_file(self, data: bytes, file_name: str) -> list[Reply]:
+        """Read a model portfolio, plan it against the account, and offer Confirm / Cancel."""
+        refusal = self.check_document(file_name, len(data))
+        if refusal:
+            return refusal
+        try:
+            portfolio = self._read_portfolio(data, name=file_name)
+        except self._portfolio_error as exc:
+            return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
+        return self._plan_and_offer(portfolio)
+
+    def _plan_and_offer(self, portfolio: Any, note: str = "") -> list[Reply]:
+        try:
+            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now())
+        except self._portfolio_error as exc:
+            return text_replies(f"<b>Cannot plan {fmt.esc(portfolio.source or 'this portfolio')}</b>\n{fmt.esc(exc)}")
+        except (KisError, KisTransportError) as exc:
+            return [Reply(fmt.esc(describe_error(exc)))]
+        replies = [Reply(note)] if note else []
+        replies += [Reply(m) for m in self._plan_messages(plan)]
+        with self._lock:
+            self._shown.add(plan.id)
+            if plan.has_orders:
+                self._pending = _Pending(plan, portfolio)
+        if not plan.has_orders:
+            return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
+        caption = (
+            f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
+            f"{self._window_hint()}Confirm runs it; /confirm 45m runs it over 45 minutes from now. "
+            f"Prices are valid until {fmt.clock_text(plan.expires_at)}."
+        )
+        buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
+        try:
+            chart = self._plan_chart(plan)
+        except Exception:  # a chart is a nicety; the plan stands without it
+            log.exception("plan chart failed for plan %s", plan.id)
+            chart = None
+        return replies + [Reply(caption, photo=chart, buttons=buttons)]
+
+    def _window_hint(self) -> str:
+        try:
+            window = self._execution_window(self.now(), self.twap_settings)
+        except Exception:
+            log.exception("execution window")
+            return ""
+        day = "today" if window.start.date() == self.now().date() else window.start.strftime("%a %d %b")
+        return f"Default window: {window.start:%H:%M}–{window.end:%H:%M} KST {day}. "
+
+    # --- confirm, cancel, status ----------------------------------------------------------------
+
+    def confirm(self, args: Sequence[str] = (), plan_id: str | None = None) -> list[Reply]:
+        """Start the TWAP run for the pending plan (or re-plan it when its prices are stale)."""
+        if len(args) > 1:
+            return [Reply("Use /confirm or /confirm DURATION, e.g. /confirm 45m.")]
+        try:
+            duration = parse_duration(args[0]) if args else None
+        except ValueError as exc:
+            return [Reply(fmt.esc(exc))]
+        with self._confirm_lock:
+            with self._lock:
+                refusal = self._confirm_refusal(plan_id)
+                if refusal:
+                    return [Reply(refusal)]
+                assert self._pending is not None
+                pending = self._pending
+                stale = self.now() >= pending.plan.expires_at
+                if not stale:
+                    self._pending = None
+                    self._starting = pending.plan.id
+                    self._cancel_while_starting = False
+            if stale:
+                return self._plan_and_offer(
+                    pending.portfolio,
+                    note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
+                         f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
+                         "Here is the plan at current prices; confirm this one instead.",
+                )
+            return self._start_run(pending, duration)
+
+    def _confirm_refusal(self, plan_id: str | None) -> str | None:
+        if plan_id is not None and plan_id in self._confirmed:
+            return f"Plan {fmt.esc(plan_id)} was already confirmed (run {fmt.esc(self._confirmed[plan_id])}); /status shows its progress."
+        if self._active_status() is not None:
+            return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
+        if self._pending is None:
+            if plan_id is not None and plan_id in self._shown:
+                return f"Plan {fmt.esc(plan_id)} is no longer pending; send the portfolio file again for a fresh plan."
+            return "There is no plan to confirm: send a model portfolio .xlsx first (/plan)."
+        if plan_id is not None and plan_id != self._pending.plan.id:
+            return (f"Plan {fmt.esc(plan_id)} was replaced by plan {fmt.esc(self._pending.plan.id)}; "
+                    "confirm the newest plan.")
+        return None
+
+    def _start_run(self, pending: _Pending, duration: timedelta | None) -> list[Reply]:
+        plan = pending.plan
+        try:
+            window = self._execution_window(self.now(), self.twap_settings, duration)
+            run_id = self.executor.start(plan, window)
+        except self._run_active_error:
+            with self._lock:
+                self._starting = None
+                self._pending = self._pending or pending
+            return [Reply("A run is already active; wait for it to finish or /cancel it first.")]
+        except Exception as exc:
+            log.exception("starting plan %s failed", plan.id)
+            with self._lock:
+                self._starting = None
+                self._pending = self._pending or pending
+            return [Reply(f"The run did not start: {fmt.esc(describe_error(exc))} The plan is still pending.")]
+        with self._lock:
+            self._confirmed[plan.id] = run_id
+            self._starting = None
+            cancel_now = self._cancel_while_starting
+        if cancel_now:
+            self.executor.cancel()
+            return [Reply(f"Run {fmt.esc(run_id)} started and is being stopped as you asked; a summary follows.")]
+        orders = len(plan.sells) + len(plan.buys)
+        return [Reply(
+            f"Run <b>{fmt.esc(run_id)}</b> started: plan {fmt.esc(plan.id)}, {orders} stock(s) "
+            f"from {fmt.clock_text(window.start)} to {fmt.clock_text(window.end)} KST. "
+            "Fills follow here; /status shows progress, /cancel stops it.",
+            buttons=(Button("Stop run", f"stop:{run_id}"),),
+        )]
+
+    def cancel(self, plan_id: str | None = None) -> list[Reply]:
+        """Drop the pending plan and stop the active run; a button press names its plan."""
+        with self._lock:
+            if plan_id is not None:
+                if self._pending is not None and self._pending.plan.id == plan_id:
+                    self._pending = None
+                    return [Reply(f"Plan {fmt.esc(plan_id)} dropped; nothing was ordered.")]
+                if plan_id in self._confirmed:
+                    return [Reply(f"Plan {fmt.esc(plan_id)} is already running; /cancel stops the run.")]
+                return [Reply(f"Plan {fmt.esc(plan_id)} is no longer pending; nothing to drop.")]
+            said: list[str] = []
+            if self._starting is not None:
+                self._cancel_while_starting = True
+                said.append("The run being started will be stopped as soon as it starts.")
+            dropped = self._pending
+            self._pending = None
+        status = self._active_status()
+        if status is not None:
+            self.executor.cancel()
+            said.append("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")
+        if dropped is not None:
+            said.append(f"Plan {fmt.esc(dropped.plan.id)} dropped; nothing of it was ordered.")
+        return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.")]
+
+    def stop(self, run_id: str) -> list[Reply]:
+        """The Stop button under a started run."""
+        status = self._active_status()
+        if status is None or str(getattr(status, "run_id", run_id)) != run_id:
+            return [Reply(f"Run {fmt.esc(run_id)} is not running any more.")]
+        self.executor.cancel()
+        return [Reply("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")]
+
+    def status(self) -> list[Reply]:
+        status = self._active_status()
+        if status is None:
+            with self._lock:
+                pending = self._pending
+            hint = f" Plan {fmt.esc(pending.plan.id)} is pending: /confirm runs it." if pending else ""
+            return [Reply("No run is active." + hint)]
+        return text_replies(fmt.status_text(status, self.now()))
+
+    def resume(self) -> list[Reply]:
+        """On start: pick up a run a crash left active; tell the user, or say nothing."""
+        status = self.executor.resume()
+        if status is None:
+            return []
+        return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
+
+    def _active_status(self) -> Any:
+        status = self.executor.status()
+        if status is None or not fmt.status_is_active(status):
+            return None
+        return status
+
+
+HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
+
+/price 005930 000660 – price, change and change rate
+/balance – holdings, cash and total
+/plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
+/confirm – run the latest plan as time-sliced orders over the default window
+/confirm 45m – …or from now for a duration (90s, 45m, 2h)
+/status – progress of the running plan: per stock filled/target, percent, time left
+/cancel – drop the pending plan or stop the running one (resting orders are cancelled)
+/help – this message
+
+Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring."""

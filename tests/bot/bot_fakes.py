@@ -1,0 +1,174 @@
+"""In-memory stand-ins for the KIS client, the planner and the TWAP executor, for service tests."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from kis.errors import UnknownStock
+from kis.models import Balance, Holding, Quote
+from rebalance.model import Plan, PlanLine, Portfolio, Target
+
+KST = ZoneInfo("Asia/Seoul")
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
+
+
+class FakeClock:
+    def __init__(self, start: datetime = T0):
+        self.at = start
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **kwargs) -> None:
+        self.at += timedelta(**kwargs)
+
+
+class FakeClient:
+    """Prices for known codes, one balance; records calls; can be told to fail."""
+
+    def __init__(self):
+        self.quotes = {
+            "005930": Quote("005930", 71_000, 500, 0.71, name="삼성전자"),
+            "000660": Quote("000660", 180_000, -2_000, -1.10, name="SK하이닉스"),
+            "035720": Quote("035720", 40_000, 0, 0.0, name="카카오 <b>"),
+        }
+        self.balance_value = Balance(
+            holdings=(Holding("005930", "삼성전자", 10, 10, 70_000, 71_000, 710_000, 700_000, 10_000, 1.43),),
+            cash=1_000_000, cash_d2=1_000_000, stock_value=710_000, total_value=1_710_000, pnl=10_000,
+        )
+        self.calls: list[tuple] = []
+        self.fail: Exception | None = None
+
+    def prices(self, codes):
+        codes = list(codes)
+        self.calls.append(("prices", tuple(codes)))
+        if self.fail:
+            raise self.fail
+        unknown = [c for c in codes if c not in self.quotes]
+        if unknown:
+            raise UnknownStock(unknown)
+        return {c: self.quotes[c] for c in codes}
+
+    def balance(self):
+        self.calls.append(("balance",))
+        if self.fail:
+            raise self.fail
+        return self.balance_value
+
+
+@dataclass
+class FakeStatus:
+    run_id: str
+    stocks: tuple = ()
+    progress: float = 0.0
+    end: datetime | None = None
+    active: bool = True
+
+
+class RunActive(Exception):
+    pass
+
+
+class FakeExecutor:
+    """Starts "runs" instantly; remembers every plan started and every cancel."""
+
+    def __init__(self):
+        self.started: list[tuple[Plan, object]] = []
+        self.cancels = 0
+        self.active: FakeStatus | None = None
+        self.resumable: FakeStatus | None = None
+        self.start_gate: threading.Event | None = None  # set -> start() proceeds
+        self.start_error: Exception | None = None
+
+    def start(self, plan, window):
+        if self.start_gate is not None:
+            self.start_gate.wait(5)
+        if self.start_error:
+            raise self.start_error
+        if self.active is not None:
+            raise RunActive("a run is active")
+        run_id = f"run{len(self.started) + 1}"
+        self.started.append((plan, window))
+        self.active = FakeStatus(run_id, end=window.end)
+        return run_id
+
+    def cancel(self):
+        self.cancels += 1
+
+    def status(self):
+        return self.active
+
+    def resume(self):
+        self.active = self.resumable
+        return self.resumable
+
+
+@dataclass(frozen=True)
+class FakeWindow:
+    start: datetime
+    end: datetime
+
+
+def fake_window(now, settings, duration=None):
+    return FakeWindow(now, now + (duration or timedelta(hours=5)))
+
+
+class PortfolioError(Exception):
+    pass
+
+
+@dataclass
+class FakePlanner:
+    """read_portfolio/make_plan/plan_messages/plan_chart over a tiny "file format": lines of codes."""
+
+    clock: FakeClock
+    made: list[Plan] = field(default_factory=list)
+    on_target: bool = False
+
+    def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
+        text = data.decode()
+        if "bad" in text:
+            raise PortfolioError("종목코드 '5930A' is not a 6-digit code (row 4)")
+        codes = [c for c in text.split() if c]
+        return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
+
+    def make_plan(self, client, portfolio, settings=None, now=None) -> Plan:
+        client.prices(portfolio.codes)  # the real one prices every code, so unknown codes surface
+        now = now or self.clock()
+        lines = tuple(
+            PlanLine(t.code, "", 1_000, 0 if self.on_target else 0, 0 if self.on_target else 10, 0.0, t.weight)
+            for t in portfolio.targets
+        )
+        plan = Plan(f"p{len(self.made) + 1:07d}", lines, cash=1_000_000, total_value=1_000_000,
+                    investable=980_000, est_costs=100, priced_at=now, expires_at=now + timedelta(minutes=5))
+        self.made.append(plan)
+        return plan
+
+    @staticmethod
+    def plan_messages(plan: Plan) -> list[str]:
+        return [f"<pre>plan {plan.id}: {len(plan.lines)} lines</pre>"]
+
+    @staticmethod
+    def plan_chart(plan: Plan) -> bytes:
+        return b"\x89PNG fake"
+
+
+def make_service(**overrides):
+    """A BotService on fakes; returns (service, client, executor, planner, clock)."""
+    from bot.service import BotService
+
+    clock = overrides.pop("clock", None) or FakeClock()
+    client = overrides.pop("client", None) or FakeClient()
+    executor = overrides.pop("executor", None) or FakeExecutor()
+    planner = overrides.pop("planner", None) or FakePlanner(clock)
+    service = BotService(
+        client, executor, twap_settings=object(), now=clock,
+        read_portfolio=planner.read_portfolio, make_plan=planner.make_plan,
+        plan_messages=planner.plan_messages, plan_chart=planner.plan_chart,
+        execution_window=fake_window, run_active_error=RunActive, portfolio_error=PortfolioError,
+        **overrides,
+    )
+    return service, client, executor, planner, clock
+
