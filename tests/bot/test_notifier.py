@@ -1,0 +1,150 @@
+"""Pushes from a run: fills batched and silent, one progress message edited, errors with sound."""
+from __future__ import annotations
+
+import threading
+
+from bot.notifier import Notifier
+from bot.service import Reply
+from kis.models import OrderSide
+from rebalance.events import (Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted,
+                              StockResult, WaitingForCash)
+from bot_fakes import T0
+
+RUN = "r1"
+
+
+class RecordingSink:
+    def __init__(self):
+        self.sent: list[Reply] = []
+        self.edits: list[tuple[int, Reply]] = []
+        self.lock = threading.Lock()
+
+    def send(self, reply):
+        with self.lock:
+            self.sent.append(reply)
+            return len(self.sent) - 1
+
+    def edit(self, handle, reply):
+        with self.lock:
+            self.edits.append((handle, reply))
+
+
+class Ticker:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def started(resumed=False):
+    return RunStarted(RUN, "p1", T0, T0.replace(hour=11), slices=500, resumed=resumed)
+
+
+def fill(n, code="005930", qty=1, price=71_000, total=500):
+    return Filled(RUN, code, "삼성전자", OrderSide.BUY, qty, price, done_qty=n, order_qty=total, progress=n / total)
+
+
+def make(**kwargs):
+    sink, clock = RecordingSink(), Ticker()
+    return Notifier(sink, clock=clock, **kwargs), sink, clock
+
+
+def test_run_start_sends_one_silent_progress_message():
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    assert len(sink.sent) == 1 and sink.sent[0].silent
+    assert "Run r1</b> running" in sink.sent[0].text
+
+
+def test_fills_within_the_batch_window_become_one_silent_message():
+    notifier, sink, clock = make(batch_seconds=3, min_gap_seconds=3)
+    notifier.handle(started())
+    for n in range(1, 6):
+        notifier.handle(fill(n, price=71_000 + 100 * n))
+        clock.t += 0.5
+        notifier.flush_due()
+    assert len(sink.sent) == 1  # 2.5 s after the first fill: still gathering
+    clock.t = 3.0
+    notifier.flush_due()
+    assert len(sink.sent) == 2
+    message = sink.sent[1]
+    assert message.silent and "5 sh @ 71,300" in message.text and "(5/500)" in message.text
+    handle, progress = sink.edits[-1]
+    assert handle == 0 and "1% done" in progress.text and "5/500" in progress.text
+
+
+def test_five_hundred_one_share_fills_do_not_flood_the_chat():
+    notifier, sink, clock = make(batch_seconds=3, min_gap_seconds=15)
+    notifier.handle(started())
+    for n in range(1, 501):  # one fill a second
+        notifier.handle(fill(n))
+        clock.t += 1.0
+        notifier.flush_due()
+    notifier.handle(Finished(RUN, (StockResult("005930", "삼성전자", 0, 500, 500),)))
+    fill_messages = [r for r in sink.sent if "Filled" in r.text]
+    assert 30 <= len(fill_messages) <= 36  # ~500 s / 15 s, not 500
+    assert sum(int(r.text.split(" sh @")[0].split()[-1]) for r in fill_messages) == 500  # none lost
+    assert len(sink.edits) <= len(fill_messages) + 1
+
+
+def test_rejection_flushes_pending_fills_first_and_rings():
+    notifier, sink, clock = make()
+    notifier.handle(started())
+    notifier.handle(fill(1))
+    notifier.handle(OrderRejected(RUN, "000660", OrderSide.BUY, 3, "APBK0952", "주문가능금액을 초과 했습니다 <x>"))
+    assert "Filled" in sink.sent[1].text
+    rejected = sink.sent[2]
+    assert not rejected.silent and "APBK0952" in rejected.text and "&lt;x&gt;" in rejected.text
+
+
+def test_waiting_for_cash_is_said_once_and_silently():
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    notifier.handle(WaitingForCash(RUN, "000660", needed=360_000, available=100_000))
+    assert sink.sent[-1].silent and "360,000" in sink.sent[-1].text and "not dropped" in sink.sent[-1].text
+
+
+def test_finish_edits_progress_to_done_and_sends_the_summary_with_sound():
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    notifier.handle(OrderSent(RUN, "005930", OrderSide.BUY, 1, "0000000001"))
+    notifier.handle(fill(499))
+    notifier.handle(Finished(RUN, (StockResult("005930", "삼성전자", 0, 500, 499),
+                                   StockResult("000660", "SK하이닉스", 10, 0, 0))))
+    summary = sink.sent[-1]
+    assert not summary.silent and "Run finished" in summary.text
+    assert "005930" in summary.text and "500" in summary.text and "499" in summary.text and "+1" in summary.text
+    assert "1 stock(s) off target" in summary.text
+    assert "100% done" in sink.edits[-1][1].text and "finished" in sink.edits[-1][1].text
+    assert "1 order(s) sent" in sink.edits[-1][1].text
+
+
+def test_cancel_and_failure_are_reported():
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    notifier.handle(Cancelled(RUN, 2, (StockResult("005930", "", 0, 10, 4),)))
+    assert "Run cancelled" in sink.sent[-1].text and "2 resting order(s)" in sink.sent[-1].text
+    notifier.handle(started(resumed=True))
+    assert "resumed after a restart" in sink.sent[-1].text
+    notifier.handle(Failed(RUN, "journal <locked>"))
+    assert not sink.sent[-1].silent and "journal &lt;locked&gt;" in sink.sent[-1].text
+
+
+def test_thread_delivers_in_order_and_survives_a_failing_sink():
+    class Flaky(RecordingSink):
+        def send(self, reply):
+            if "Order rejected" in reply.text and not getattr(self, "failed", False):
+                self.failed = True
+                raise ConnectionError("chat down")
+            return super().send(reply)
+
+    sink = Flaky()
+    notifier = Notifier(sink, batch_seconds=0.0, min_gap_seconds=0.0).start()
+    notifier.on_event(started())
+    notifier.on_event(OrderRejected(RUN, "000660", OrderSide.BUY, 1, "X", "no"))
+    notifier.on_event(fill(1))
+    notifier.on_event(Finished(RUN, ()))
+    assert notifier.drain(5)
+    notifier.stop()
+    assert [r.text.split()[0] for r in sink.sent] == ["<b>Run", "<b>Filled</b>", "<b>Run"]
