@@ -1,0 +1,22 @@
+"""Rebalancing: read a model portfolio, plan the trades, execute them over time."""
+from rebalance.costs import CostRates
+from rebalance.model import Plan, PlanLine, Portfolio, Target
+from rebalance.plan import PlanSettings, build_plan, make_plan
+from rebalance.portfolio import PortfolioError, read_portfolio
+from rebalance.render import plan_chart, plan_messages, plan_text
+
+__all__ = [
+    "CostRates",
+    "Plan",
+    "PlanLine",
+    "PlanSettings",
+    "Portfolio",
+    "PortfolioError",
+    "Target",
+    "build_plan",
+    "make_plan",
+    "plan_chart",
+    "plan_messages",
+    "plan_text",
+    "read_portfolio",
+]

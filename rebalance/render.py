@@ -1,0 +1,180 @@
+"""A plan shown to a person: a narrow monospace table for a phone chat or a terminal, and a PNG chart.
+
+Chat text is Telegram HTML: everything from data is escaped, and a long plan is split into messages
+of at most 4096 characters without ever cutting a `<pre>` block in two.
+"""
+from __future__ import annotations
+
+import html
+import io
+import unicodedata
+from dataclasses import dataclass, field
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from rebalance.model import Plan, PlanLine
+
+MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
+NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
+CONTINUED = "(continued)"
+
+
+def plan_messages(plan: Plan) -> list[str]:
+    """The plan as Telegram HTML messages, each at most 4096 characters."""
+    return _pack(_sections(plan), MAX_MESSAGE_CHARS)
+
+
+def plan_text(plan: Plan) -> str:
+    """The same plan as plain text, for a terminal."""
+    parts = []
+    for section in _sections(plan):
+        if section.title:
+            parts.append(section.title)
+        parts.append("\n".join(section.units))
+    return "\n\n".join(parts)
+
+
+def plan_chart(plan: Plan) -> bytes:
+    """PNG of current vs target weight per stock and cash, in % of total value.
+
+    Labels are stock codes: names would need a Korean font the machine may not have.
+    """
+    labels = [line.code for line in plan.lines] + ["cash"]
+    total = plan.total_value
+    current = [100 * line.current_weight for line in plan.lines]
+    target = [100 * line.target_weight for line in plan.lines]
+    current.append(100 * plan.cash / total if total > 0 else 0.0)
+    target.append(100 * plan.cash_after / total if total > 0 else 0.0)
+
+    rows = len(labels)
+    # Built on Figure directly (Agg canvas, no pyplot): no global state, safe off the main thread.
+    figure = Figure(figsize=(8, 1.6 + 0.32 * rows), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    positions = list(range(rows))
+    height = 0.4
+    axes.barh([p - height / 2 for p in positions], current, height=height, label="current", color="#9aa5b1")
+    axes.barh([p + height / 2 for p in positions], target, height=height, label="target", color="#2b6cb0")
+    axes.set_yticks(positions, labels=labels, fontfamily="monospace")
+    axes.invert_yaxis()
+    axes.set_xlabel("% of total value")
+    axes.set_title(f"Plan {plan.id}: current vs target weights", pad=24)
+    axes.grid(axis="x", alpha=0.3)
+    # Above the bars, so it never hides the longest one.
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+@dataclass
+class _Section:
+    """A titled run of units; `pre` units are table rows (one stock may be two lines, never split)."""
+
+    title: str
+    units: list[str] = field(default_factory=list)
+    pre: bool = True
+
+
+def _sections(plan: Plan) -> list[_Section]:
+    priced = plan.priced_at.strftime("%H:%M:%S %Z").strip()
+    expires = plan.expires_at.strftime("%H:%M:%S")
+    share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
+    summary = _Section(f"Rebalance plan {plan.id}", [
+        _pair("Total value", f"{plan.total_value:,}"),
+        _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
+        _pair("Cash now", f"{plan.cash:,}"),
+        f"Prices of {priced}, good to {expires}",
+    ])
+    table = _Section("Stocks (won, shares, % of total)", [_legend()] + [_row(line) for line in plan.lines])
+    totals = _Section("Totals", [
+        _pair(f"Sells ({len(plan.sells)})", f"{plan.sell_value:,}"),
+        _pair(f"Buys ({len(plan.buys)})", f"{plan.buy_value:,}"),
+        _pair("Est. costs", f"{plan.est_costs:,}"),
+        _pair("Cash after", f"{plan.cash_after:,}"),
+    ])
+    sections = [summary, table, totals]
+    if plan.notes:
+        sections.append(_Section("Notes", [f"• {note}" for note in plan.notes], pre=False))
+    return sections
+
+
+def _pair(label: str, value: str, width: int = 30) -> str:
+    return f"{label}{value.rjust(width - len(label))}"
+
+
+def _legend() -> str:
+    first = "code   name"
+    second = f"{'price':>9} {'now':>5}→{'target':<6}{'order':>6}{'value':>10}"
+    return f"{first}{'now%→target%'.rjust(len(second) - len(first))}\n{second}"
+
+
+def _row(line: PlanLine) -> str:
+    """Two lines per stock: who and weights; then price, quantities, the order and its value."""
+    weights = f"{100 * line.current_weight:.1f}→{100 * line.target_weight:.1f}"
+    first = f"{line.code} {_fit(line.name, NAME_COLUMNS)} {weights:>12}"
+    order = f"{line.order_qty:+,}" if line.order_qty else "0"
+    value = f"{line.order_value:,}" if line.order_qty else "-"
+    second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<6,}{order:>6}{value:>10}"
+    return f"{first}\n{second}"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _fit(text: str, columns: int) -> str:
+    """Cut to `columns` display columns (marking the cut with …) and pad to exactly that width."""
+    if _width(text) > columns:
+        kept = ""
+        for ch in text:
+            if _width(kept + ch) > columns - 1:
+                break
+            kept += ch
+        text = kept + "…"
+    return text + " " * (columns - _width(text))
+
+
+def _render(parts: list[tuple[_Section, list[str]]]) -> str:
+    out = []
+    for section, units in parts:
+        title = f"<b>{html.escape(section.title)}</b>\n" if section.title else ""
+        body = "\n".join(html.escape(u) for u in units)
+        out.append(f"{title}<pre>{body}</pre>" if section.pre else f"{title}{body}")
+    return "\n\n".join(out)
+
+
+def _pack(sections: list[_Section], limit: int) -> list[str]:
+    """Fill messages greedily; a section that does not fit goes on in the next message, re-titled."""
+    messages: list[str] = []
+    current: list[tuple[_Section, list[str]]] = []
+    for section in sections:
+        block, started = section, False
+        for unit in section.units:
+            unit = _clip(unit, section, limit)
+            if current and current[-1][0] is block:
+                candidate = current[:-1] + [(block, current[-1][1] + [unit])]
+            else:
+                candidate = current + [(block, [unit])]
+            if not current or len(_render(candidate)) <= limit:
+                current, started = candidate, True
+                continue
+            messages.append(_render(current))
+            if started:
+                block = _Section(f"{section.title} {CONTINUED}", pre=section.pre)
+            current, started = [(block, [unit])], True
+    if current:
+        messages.append(_render(current))
+    return messages
+
+
+def _clip(unit: str, section: _Section, limit: int) -> str:
+    """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
+    room = limit - len(_render([(_Section(f"{section.title} {CONTINUED}", pre=section.pre), [""])]))
+    if len(html.escape(unit)) <= room:
+        return unit
+    while len(html.escape(unit)) > room - 1:
+        unit = unit[: len(unit) - max(1, (len(html.escape(unit)) - room + 1) // 6)]
+    return unit + "…"
