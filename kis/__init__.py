@@ -1,0 +1,30 @@
+"""The KIS Open API client: `open_client()` for the configured account, typed models and errors."""
+from __future__ import annotations
+
+import dataclasses
+
+from kis.client import KisClient
+from kis.config import KisConfig, load_kis_config
+from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, OrderUncertain, RateLimited,
+                        TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
+from kis.models import (Account, Balance, BuyingPower, Env, Fill, Holding, OrderAck, OrderSide, OrderStatus,
+                        OrderType, Quote)
+
+
+def open_client(config: KisConfig | None = None, **client_options) -> KisClient:
+    """A client for the configured account; for `sim` without KIS_BASE_URL, the simulator is found or started."""
+    config = config or load_kis_config()
+    if config.env is Env.SIM and not config.base_url:
+        from kis.sim import find_or_start  # lazily: only the sim environment needs the simulator
+
+        config = dataclasses.replace(config, base_url=find_or_start(config).rstrip("/"))
+    return KisClient(config, **client_options)
+
+
+__all__ = [
+    "KisClient", "KisConfig", "open_client", "load_kis_config",
+    "Account", "Balance", "BuyingPower", "Env", "Fill", "Holding", "OrderAck", "OrderSide", "OrderStatus",
+    "OrderType", "Quote",
+    "ConfigError", "DataChanged", "KisError", "KisTransportError", "OrderUncertain", "RateLimited",
+    "TokenExpired", "TokenInvalid", "TokenIssueTooFrequent", "UnknownStock",
+]

@@ -1,0 +1,193 @@
+"""Access tokens: issued by /oauth2/tokenP at most once a minute, cached on disk and shared.
+
+Every issue sends the account holder a KakaoTalk alert and KIS refuses a second issue within a
+minute (EGW00133), so a token is reused across threads, client instances and processes until shortly
+before it expires. The cache is keyed by environment, app key fingerprint and host: a mock token
+sent to real is a known failure elsewhere.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+import requests
+
+from kis.config import KisConfig
+from kis.endpoints import TOKEN
+from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
+
+try:  # POSIX: also keep two processes from issuing at the same moment
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the in-process lock still holds
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+KST = timezone(timedelta(hours=9), "KST")
+RENEW_BEFORE = timedelta(minutes=10)  # stop using a token this long before KIS says it expires
+ISSUE_WAIT = 61.0  # seconds to wait after EGW00133 (one issue a minute)
+ISSUE_ATTEMPTS = 3
+TIMEOUT = (3.05, 10.0)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token and its expiry (KST). The value never appears in a repr."""
+
+    value: str = field(repr=False)
+    expires_at: datetime
+
+    def usable_at(self, now: datetime) -> bool:
+        return now < self.expires_at - RENEW_BEFORE
+
+
+def parse_expiry(text: str) -> datetime:
+    """`access_token_token_expired` is KST wall time "YYYY-MM-DD HH:MM:SS"."""
+    return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
+
+
+class TokenCache:
+    """One JSON file per (environment, app key, host) in the data dir, mode 0600, replaced atomically."""
+
+    def __init__(self, config: KisConfig):
+        host = urlsplit(config.base_url).netloc.replace(":", "_") or "default"
+        self.dir = Path(config.data_dir) / "tokens"
+        self.path = self.dir / f"{config.env.value}-{config.app_key_id}-{host}.json"
+
+    def load(self) -> AccessToken | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return AccessToken(data["access_token"], datetime.fromisoformat(data["expires_at"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("token cache %s is unreadable; a new token will be issued", self.path.name)
+            return None
+
+    def save(self, token: AccessToken) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".token-", suffix=".tmp")  # mkstemp: mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"access_token": token.value, "expires_at": token.expires_at.isoformat()}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """An exclusive lock across processes while one of them issues."""
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.dir / (self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+_process_locks: dict[Path, threading.Lock] = {}
+_process_locks_guard = threading.Lock()
+
+
+def _process_lock(path: Path) -> threading.Lock:
+    with _process_locks_guard:
+        return _process_locks.setdefault(path, threading.Lock())
+
+
+class TokenManager:
+    """Hands out a usable token, issuing one only when neither memory nor disk holds one."""
+
+    def __init__(self, config: KisConfig, session: requests.Session, *,
+                 wall: Callable[[], datetime], sleep: Callable[[float], None]):
+        self._config = config
+        self._session = session
+        self._wall = wall
+        self._sleep = sleep
+        self._cache = TokenCache(config)
+        self._lock = _process_lock(self._cache.path)
+        self._token: AccessToken | None = None
+        self.issued = 0  # tokens this manager obtained from KIS (for tests and logs)
+
+    def __repr__(self) -> str:
+        return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
+
+    def token(self) -> str:
+        """A token that is valid now; issues one at most when the cache has none."""
+        current = self._token
+        if current is not None and current.usable_at(self._wall()):
+            return current.value
+        return self._obtain(stale=None)
+
+    def refresh(self, stale: str) -> str:
+        """KIS refused `stale` (expired or invalid): get another unless someone already did."""
+        return self._obtain(stale=stale)
+
+    def _obtain(self, stale: str | None) -> str:
+        with self._lock, self._cache.locked():
+            for attempt in range(ISSUE_ATTEMPTS):
+                cached = self._cache.load()
+                if cached is not None and cached.value != stale and cached.usable_at(self._wall()):
+                    self._token = cached
+                    return cached.value
+                try:
+                    token = self._issue()
+                except TokenIssueTooFrequent:
+                    if attempt == ISSUE_ATTEMPTS - 1:
+                        raise
+                    log.warning("KIS issues one token a minute (EGW00133); waiting %.0f s", ISSUE_WAIT)
+                    self._sleep(ISSUE_WAIT)
+                    continue
+                self._cache.save(token)
+                self._token = token
+                return token.value
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _issue(self) -> AccessToken:
+        body = {"grant_type": "client_credentials", "appkey": self._config.app_key,
+                "appsecret": self._config.app_secret}
+        try:
+            resp = self._session.post(self._config.base_url + TOKEN, json=body, timeout=TIMEOUT,
+                                      headers={"content-type": "application/json; charset=utf-8"})
+            data = resp.json()
+        except requests.RequestException as exc:
+            raise KisTransportError(f"could not reach KIS to get an access token ({type(exc).__name__})") from None
+        except ValueError:
+            raise KisTransportError(f"KIS answered the token request with HTTP {resp.status_code} and no JSON") from None
+        if not isinstance(data, dict):
+            raise KisTransportError("KIS answered the token request with an unexpected body")
+        # Token errors come as {"error_code", "error_description"}; other gateways use rt_cd/msg_cd.
+        code = data.get("error_code") or (data.get("msg_cd") if data.get("rt_cd") not in (None, "0") else "")
+        if code or not data.get("access_token"):
+            raise error_for(code or "", data.get("error_description") or data.get("msg1") or
+                            f"no access token in the answer (HTTP {resp.status_code})",
+                            http_status=resp.status_code)
+        self.issued += 1
+        expiry_text = data.get("access_token_token_expired") or ""
+        try:
+            expires_at = parse_expiry(expiry_text)
+        except ValueError:
+            expires_at = self._wall() + timedelta(seconds=int(data.get("expires_in") or 86400))
+        log.info("issued a KIS access token for %s, valid until %s", self._config.env.value, expires_at)
+        return AccessToken(data["access_token"], expires_at)
+
+
+

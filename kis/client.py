@@ -1,0 +1,470 @@
+"""`KisClient`: the typed facade over the KIS domestic-stock REST API.
+
+Requests and field names follow the official samples (koreainvestment/open-trading-api,
+examples_llm/domestic_stock/*). KIS sends every value as a string; they become `int` won and shares
+here, and no raw KIS dict leaves this module.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
+
+import requests
+
+from kis import endpoints as ep
+from kis.auth import KST, TokenManager
+from kis.config import KisConfig
+from kis.errors import DataChanged, KisError, KisTransportError, OrderUncertain, UnknownStock
+from kis.limits import RateLimiter, limiter_for
+from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
+from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, since_stamp
+from kis.ticks import round_to_tick
+from kis.transport import NoAnswer, NotSent, Reply, Transport
+
+log = logging.getLogger(__name__)
+
+MAX_PAGES = 200  # 10,000 holdings on real; beyond that something loops
+RESTARTS_ON_CHANGE = 3  # SYDB0050: the data moved while paging; start over at most this often
+CODE_PATTERN = re.compile(r"^[0-9A-Z]{6}$")  # KRX short codes, alphanumeric since 2024
+
+
+def _now_kst() -> datetime:
+    return datetime.now(KST)
+
+
+def to_int(text: Any) -> int:
+    """A KIS number string ("71234.5678", "-500", "") as int, rounded half up; "" is 0."""
+    if text is None:
+        return 0
+    s = str(text).strip().replace(",", "")
+    if not s:
+        return 0
+    try:
+        return int(Decimal(s).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:
+        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
+
+
+def to_float(text: Any) -> float:
+    s = str(text or "").strip().replace(",", "")
+    try:
+        return float(s) if s else 0.0
+    except ValueError:
+        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
+
+
+def _signed(value: float, sign_code: str):
+    """KIS's prdy_vrss_sign (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down) gives the sign."""
+    sign_code = str(sign_code or "").strip()
+    if sign_code in ("4", "5"):
+        return -abs(value)
+    if sign_code in ("1", "2"):
+        return abs(value)
+    if sign_code == "3":
+        return type(value)(0)
+    return value
+
+
+def _check_code(code: str) -> str:
+    code = str(code).strip().upper()
+    if not CODE_PATTERN.match(code):
+        raise UnknownStock([code])
+    return code
+
+
+class KisClient:
+    """One KIS account: quotes, balance, orders, today's orders, buying power.
+
+    Thread-safe: the token, the rate limiter and the HTTP session are shared by all threads.
+    """
+
+    def __init__(self, config: KisConfig, *, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], datetime] = _now_kst, limiter: RateLimiter | None = None,
+                 use_hashkey: bool = False, lookup_delays: tuple[float, ...] = LOOKUP_DELAYS):
+        if not config.base_url:
+            raise KisTransportError("no KIS base URL: use kis.open_client() to find or start the simulator")
+        self.config = config
+        self.tr = ep.TR_IDS[config.env]
+        self._sleep = sleep
+        self._wall = wall
+        self._session = session or requests.Session()
+        self._use_hashkey = use_hashkey
+        self._lookup_delays = lookup_delays
+        if limiter is None and monotonic is not time.monotonic:
+            limiter = RateLimiter(config.rate_limit, clock=monotonic, sleep=sleep)  # a test's own clock
+        # Real clocks share one limiter per account across the process.
+        self.limiter = limiter or limiter_for(config.env.value, str(config.account), config.base_url,
+                                              config.rate_limit)
+        self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep)
+        self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
+
+    def __repr__(self) -> str:
+        return f"KisClient(env={self.config.env.value}, account={self.config.account}, base_url={self.config.base_url!r})"
+
+    def _account_fields(self) -> dict[str, str]:
+        return {"CANO": self.config.account.cano, "ACNT_PRDT_CD": self.config.account.product}
+
+    # ---- quotes -------------------------------------------------------------------------------
+
+    def price(self, code: str) -> Quote:
+        """Current price of one stock; UnknownStock when the exchange does not know the code."""
+        code = _check_code(code)
+        try:
+            reply = self.transport.get(ep.PRICE, self.tr.price,
+                                       {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code})
+        except KisError as exc:
+            if type(exc) is not KisError:  # rate limit, token, ...: not about the code
+                raise
+            # a plain business refusal of a quote means the code is not listed
+            log.info("quote for %s refused: %s", code, exc)
+            raise UnknownStock([code]) from None
+        out = reply.body.get("output") or {}
+        if not isinstance(out, Mapping) or to_int(out.get("stck_prpr")) <= 0:
+            raise UnknownStock([code])
+        sign = out.get("prdy_vrss_sign", "")
+        return Quote(
+            code=code,
+            price=to_int(out.get("stck_prpr")),
+            change=int(_signed(to_int(out.get("prdy_vrss")), sign)),
+            change_rate=float(_signed(to_float(out.get("prdy_ctrt")), sign)),
+            volume=to_int(out.get("acml_vol")),
+            name=str(out.get("hts_kor_isnm") or "").strip(),
+            upper_limit=to_int(out.get("stck_mxpr")),
+            lower_limit=to_int(out.get("stck_llam")),
+            at=self._wall(),
+        )
+
+    def prices(self, codes: Iterable[str]) -> dict[str, Quote]:
+        """Quotes for many codes in the fewest calls (30 a call where the multi-stock quote is served).
+
+        Raises UnknownStock naming every code the exchange does not know, after asking for all.
+        """
+        wanted: list[str] = []
+        unknown: list[str] = []
+        for raw in codes:
+            try:
+                code = _check_code(raw)
+            except UnknownStock:
+                unknown.append(str(raw).strip())
+                continue
+            if code not in wanted:
+                wanted.append(code)
+        quotes: dict[str, Quote] = {}
+        if self.tr.multi_price:
+            for start in range(0, len(wanted), ep.MULTI_PRICE_MAX_CODES):
+                quotes.update(self._multi_price(wanted[start:start + ep.MULTI_PRICE_MAX_CODES]))
+        else:
+            for code in wanted:
+                try:
+                    quotes[code] = self.price(code)
+                except UnknownStock:
+                    pass
+        unknown += [c for c in wanted if c not in quotes]
+        if unknown:
+            raise UnknownStock(unknown)
+        return {c: quotes[c] for c in wanted}
+
+    def _multi_price(self, codes: list[str]) -> dict[str, Quote]:
+        params: dict[str, str] = {}
+        for n, code in enumerate(codes, start=1):
+            params[f"FID_COND_MRKT_DIV_CODE_{n}"] = "J"
+            params[f"FID_INPUT_ISCD_{n}"] = code
+        reply = self.transport.get(ep.MULTI_PRICE, self.tr.multi_price or "", params)
+        rows = reply.body.get("output") or []
+        if isinstance(rows, Mapping):
+            rows = [rows]
+        now = self._wall()
+        quotes: dict[str, Quote] = {}
+        for row in rows:
+            code = str(row.get("inter_shrn_iscd") or "").strip()
+            price = to_int(row.get("inter2_prpr"))
+            if code not in codes or price <= 0:
+                continue  # unknown codes come back empty or zero
+            sign = row.get("prdy_vrss_sign", "")
+            quotes[code] = Quote(
+                code=code,
+                price=price,
+                change=int(_signed(to_int(row.get("inter2_prdy_vrss")), sign)),
+                change_rate=float(_signed(to_float(row.get("prdy_ctrt")), sign)),
+                volume=to_int(row.get("acml_vol")),
+                name=str(row.get("inter_kor_isnm") or "").strip(),
+                upper_limit=to_int(row.get("inter2_mxpr")),
+                lower_limit=to_int(row.get("inter2_llam")),
+                at=now,
+            )
+        return quotes
+
+    # ---- paged inquiries --------------------------------------------------------------------
+
+    def _pages(self, path: str, tr_id: str, params: dict[str, str]) -> Iterator[Reply]:
+        """Every page of a paged inquiry, in order. Any failed page raises: never a short answer."""
+        fk = nk = ""
+        tr_cont = ""
+        for page in range(MAX_PAGES):
+            reply = self.transport.get(path, tr_id, {**params, "CTX_AREA_FK100": fk, "CTX_AREA_NK100": nk},
+                                       tr_cont=tr_cont)
+            yield reply
+            if not reply.more:
+                return
+            next_fk = str(reply.body.get("ctx_area_fk100") or "")
+            next_nk = str(reply.body.get("ctx_area_nk100") or "")
+            if page and (next_fk, next_nk) == (fk, nk):
+                raise KisTransportError(f"KIS sent the same page twice for {tr_id}; stopped instead of looping")
+            fk, nk, tr_cont = next_fk, next_nk, "N"
+        raise KisTransportError(f"{tr_id} has more than {MAX_PAGES} pages; stopped instead of looping")
+
+    def _all_pages(self, path: str, tr_id: str, params: dict[str, str]) -> list[Reply]:
+        """All pages; starts over when KIS says the data changed under the query (SYDB0050)."""
+        for restart in range(RESTARTS_ON_CHANGE + 1):
+            try:
+                return list(self._pages(path, tr_id, params))
+            except DataChanged:
+                if restart == RESTARTS_ON_CHANGE:
+                    raise
+                log.info("%s: data changed while paging; starting over", tr_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def balance(self) -> Balance:
+        """Holdings (every page) and cash. Raises rather than return a short or empty balance."""
+        params = {
+            **self._account_fields(),
+            "AFHR_FLPR_YN": "N", "OFL_YN": "", "INQR_DVSN": "01", "UNPR_DVSN": "01",
+            "FUND_STTL_ICLD_YN": "N", "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00",
+        }
+        replies = self._all_pages(ep.BALANCE, self.tr.balance, params)
+        holdings: list[Holding] = []
+        for reply in replies:
+            for row in reply.body.get("output1") or []:
+                qty = to_int(row.get("hldg_qty"))
+                if qty == 0:
+                    continue  # sold today: KIS keeps the row with zero shares
+                holdings.append(Holding(
+                    code=str(row.get("pdno") or "").strip(),
+                    name=str(row.get("prdt_name") or "").strip(),
+                    qty=qty,
+                    orderable_qty=to_int(row.get("ord_psbl_qty")),
+                    avg_price=to_int(row.get("pchs_avg_pric")),
+                    price=to_int(row.get("prpr")),
+                    value=to_int(row.get("evlu_amt")),
+                    purchase_amount=to_int(row.get("pchs_amt")),
+                    pnl=to_int(row.get("evlu_pfls_amt")),
+                    pnl_rate=to_float(row.get("evlu_pfls_rt")),
+                ))
+        summary_rows = replies[-1].body.get("output2") or []
+        if isinstance(summary_rows, Mapping):
+            summary_rows = [summary_rows]
+        if not summary_rows:
+            raise KisTransportError("KIS sent a balance without its summary (output2); not trusting it")
+        s = summary_rows[0]
+        return Balance(
+            holdings=tuple(holdings),
+            cash=to_int(s.get("dnca_tot_amt")),
+            cash_d2=to_int(s.get("prvs_rcdl_excc_amt")),
+            stock_value=to_int(s.get("scts_evlu_amt")),
+            total_value=to_int(s.get("tot_evlu_amt")),
+            pnl=to_int(s.get("evlu_pfls_smtl_amt")),
+            at=self._wall(),
+        )
+
+    def orders_today(self, code: str | None = None) -> list[OrderStatus]:
+        """Today's orders with filled and remaining quantities (inquire-daily-ccld, every page)."""
+        today = self._wall().astimezone(KST).strftime("%Y%m%d")
+        params = {
+            **self._account_fields(),
+            "INQR_STRT_DT": today, "INQR_END_DT": today, "SLL_BUY_DVSN_CD": "00",
+            "PDNO": _check_code(code) if code else "", "CCLD_DVSN": "00", "INQR_DVSN": "00",
+            "INQR_DVSN_3": "00", "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_1": "",
+            "EXCG_ID_DVSN_CD": "KRX",
+        }
+        orders: list[OrderStatus] = []
+        for reply in self._all_pages(ep.DAILY_ORDERS, self.tr.daily_orders, params):
+            for row in reply.body.get("output1") or []:
+                status = _order_status(row)
+                if status is not None:
+                    orders.append(status)
+        return orders
+
+    # ---- orders -----------------------------------------------------------------------------
+
+    def find_order(self, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int, *,
+                   since: str, exclude: Collection[str] = ()) -> OrderStatus | None:
+        """The earliest of today's orders (from `since`, HHMMSS KST) that matches and is not excluded."""
+        found = matching_orders(self.orders_today(code), code, side, qty, order_type, price,
+                                since=since, exclude=exclude)
+        return found[0] if found else None
+
+    def order(self, code: str, side: OrderSide, qty: int, order_type: OrderType = OrderType.BEST_LIMIT,
+              price: int = 0, *, exclude_order_nos: Collection[str] = ()) -> OrderAck:
+        """Send a cash order once. Limit prices go on the tick grid (buys down, sells up).
+
+        When the answer is lost the order is looked up in today's orders; it is sent again only when
+        the lookups worked and found nothing, and OrderUncertain is raised when they did not work.
+        """
+        code = _check_code(code)
+        side = OrderSide(side)
+        order_type = OrderType(order_type)
+        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
+            raise ValueError(f"order quantity {qty!r} is not a positive whole number of shares")
+        if order_type.needs_price:
+            if int(price) <= 0:
+                raise ValueError(f"a limit order needs a positive price, not {price!r}")
+            price = round_to_tick(int(price), side)
+        else:
+            price = 0
+        body = {
+            **self._account_fields(),
+            "PDNO": code,
+            "ORD_DVSN": order_type.value,
+            "ORD_QTY": str(qty),
+            "ORD_UNPR": str(price),
+            "EXCG_ID_DVSN_CD": "KRX",
+            "SLL_TYPE": "01" if side is OrderSide.SELL else "",
+            "CNDT_PRIC": "",
+        }
+        tr_id = self.tr.sell if side is OrderSide.SELL else self.tr.buy
+        exclude = set(exclude_order_nos)
+        for sending in range(2):  # the first send, and at most one more after proof it never arrived
+            since = since_stamp(self._wall(), CLOCK_SKEW)
+            try:
+                reply = self.transport.post(ep.ORDER_CASH, tr_id, body, hashkey=self._use_hashkey)
+            except NotSent:
+                raise
+            except NoAnswer as exc:
+                log.warning("order %s %s x%d: %s; looking it up", side.label, code, qty, exc)
+                found = self._look_up(code, side, qty, order_type, price, since, exclude)
+                if found is not None:
+                    return found
+                if sending == 1:
+                    break
+                log.warning("order %s %s x%d did not reach KIS; sending it once more", side.label, code, qty)
+                continue
+            out = reply.body.get("output") or {}
+            order_no = str(out.get("ODNO") or "").strip()
+            if not order_no:
+                raise OrderUncertain(f"KIS accepted the {side.label} order for {code} without an order number; "
+                                     f"check today's orders before sending anything again")
+            return OrderAck(order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(),
+                            code=code, side=side, qty=qty, order_type=order_type, price=price,
+                            time=str(out.get("ORD_TMD") or "").strip())
+        raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer twice and is not "
+                             f"among today's orders yet; check today's orders before sending it again")
+
+    def _look_up(self, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
+                 since: str, exclude: Collection[str]) -> OrderAck | None:
+        """The ack of an order whose answer was lost; None only when every lookup worked and found nothing."""
+        last_error: Exception | None = None
+        for delay in self._lookup_delays:
+            self._sleep(delay)
+            try:
+                orders = self.orders_today(code)
+            except (KisError, KisTransportError) as exc:
+                last_error = exc
+                continue
+            last_error = None
+            found = matching_orders(orders, code, side, qty, order_type, price, since=since, exclude=exclude)
+            if len(found) > 1:
+                raise OrderUncertain(f"{len(found)} unknown {side.label} orders for {code} x{qty} match the "
+                                     f"unanswered one; check today's orders before sending anything")
+            if found:
+                log.info("unanswered order found: %s", found[0].order_no)
+                return ack_from_status(found[0], order_type, price)
+        if last_error is not None:
+            raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer and today's orders "
+                                 f"could not be read ({last_error}); check them before sending it again")
+        return None
+
+    def cancel(self, order_no: str, org_no: str, qty: int = 0, *,
+               original: OrderStatus | OrderAck | None = None) -> OrderAck:
+        """Cancel `qty` shares (0: all that remain) of an open order. Never re-sent on a lost answer.
+
+        The original order (code, side, type) is read from today's orders unless given.
+        """
+        if qty < 0:
+            raise ValueError(f"cancel quantity {qty} is negative")
+        if original is None:
+            matches = [o for o in self.orders_today() if o.order_no.lstrip("0") == order_no.lstrip("0")]
+            if not matches:
+                raise KisError("", f"order {order_no} is not among today's orders")
+            original = matches[0]
+        body = {
+            **self._account_fields(),
+            "KRX_FWDG_ORD_ORGNO": org_no,
+            "ORGN_ODNO": order_no,
+            "ORD_DVSN": (original.order_type or OrderType.LIMIT).value,
+            "RVSE_CNCL_DVSN_CD": "02",
+            "ORD_QTY": str(qty),
+            "ORD_UNPR": "0",
+            "QTY_ALL_ORD_YN": "Y" if qty == 0 else "N",
+            "EXCG_ID_DVSN_CD": "KRX",
+        }
+        try:
+            reply = self.transport.post(ep.ORDER_REVISE_CANCEL, self.tr.revise_cancel, body,
+                                        hashkey=self._use_hashkey)
+        except NoAnswer as exc:
+            raise OrderUncertain(f"the cancel of order {order_no} got no answer ({exc}); check today's "
+                                 f"orders to see whether it was cancelled") from None
+        out = reply.body.get("output") or {}
+        return OrderAck(order_no=str(out.get("ODNO") or "").strip(),
+                        org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or org_no).strip(),
+                        code=original.code, side=original.side, qty=qty or _remaining(original),
+                        order_type=original.order_type or OrderType.LIMIT, price=0,
+                        time=str(out.get("ORD_TMD") or "").strip())
+
+    def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
+        """Cash that can be spent now and how many shares of `code` it buys (inquire-psbl-order)."""
+        code = _check_code(code)
+        order_type = OrderType(order_type)
+        params = {
+            **self._account_fields(),
+            "PDNO": code,
+            "ORD_UNPR": str(round_to_tick(int(price), OrderSide.BUY) if price else 0),
+            "ORD_DVSN": order_type.value,
+            "CMA_EVLU_AMT_ICLD_YN": "N",
+            "OVRS_ICLD_YN": "N",
+        }
+        out = self.transport.get(ep.BUYABLE, self.tr.buyable, params).body.get("output") or {}
+        return BuyingPower(code=code, cash=to_int(out.get("ord_psbl_cash")),
+                           max_amount=to_int(out.get("nrcvb_buy_amt")),
+                           max_qty=to_int(out.get("nrcvb_buy_qty")),
+                           unit_price=to_int(out.get("psbl_qty_calc_unpr")))
+
+
+def _remaining(original: OrderStatus | OrderAck) -> int:
+    return original.remaining_qty if isinstance(original, OrderStatus) else original.qty
+
+
+def _order_status(row: Mapping[str, Any]) -> OrderStatus | None:
+    """One inquire-daily-ccld output1 row; rows with an unknown side are skipped."""
+    try:
+        side = OrderSide(str(row.get("sll_buy_dvsn_cd") or "").strip())
+    except ValueError:
+        log.warning("daily orders: row with side %r skipped", row.get("sll_buy_dvsn_cd"))
+        return None
+    try:
+        order_type: OrderType | None = OrderType(str(row.get("ord_dvsn_cd") or "").strip())
+    except ValueError:
+        order_type = None  # e.g. after-hours order kinds kisbot does not send
+    return OrderStatus(
+        order_no=str(row.get("odno") or "").strip(),
+        org_no=str(row.get("ord_gno_brno") or "").strip(),
+        orig_order_no=str(row.get("orgn_odno") or "").strip(),
+        code=str(row.get("pdno") or "").strip(),
+        name=str(row.get("prdt_name") or "").strip(),
+        side=side,
+        order_type=order_type,
+        qty=to_int(row.get("ord_qty")),
+        price=to_int(row.get("ord_unpr")),
+        filled_qty=to_int(row.get("tot_ccld_qty")),
+        remaining_qty=to_int(row.get("rmn_qty")),
+        avg_fill_price=to_int(row.get("avg_prvs")),
+        filled_amount=to_int(row.get("tot_ccld_amt")),
+        cancelled=str(row.get("cncl_yn") or "").strip().upper() == "Y",
+        rejected_qty=to_int(row.get("rjct_qty")),
+        cancelled_qty=to_int(row.get("cnc_cfrm_qty")),
+        time=str(row.get("ord_tmd") or "").strip(),
+    )
