@@ -81,7 +81,8 @@ class FakeKis:
     tokens_issued: int = 0
     token_expiry: str = "2026-11-25 10:00:00"
     token_value: str = TOKEN_VALUE
-    # Faults for the next order POSTs: "lost_after" (arrives, answer lost), "lost_before" (never arrives)
+    # Faults for the next order POSTs: "lost_after" (arrives, answer lost), "lost_before" (never
+    # arrives), "rate_limited" (refused with EGW00201)
     order_faults: list[str] = field(default_factory=list)
     daily_faults: list[object] = field(default_factory=list)  # an Exception or a KIS error body per call
     late_rows: int = 0  # hide an arrived order from this many daily-ccld lookups
@@ -124,6 +125,8 @@ class FakeKis:
         fault = self.order_faults.pop(0) if self.order_faults else ""
         if fault == "lost_before":
             return requests.ConnectionError("Connection aborted.")
+        if fault == "rate_limited":  # refused at KIS's gate: nothing reaches the exchange
+            return 500, {}, json.dumps(fail("EGW00201", "초당 거래건수를 초과하였습니다."))
         b = call.body
         order_no = f"{len(self.orders) + 1:010d}"
         tmd = self.clock.wall().strftime("%H%M%S")

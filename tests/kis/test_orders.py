@@ -1,0 +1,286 @@
+"""Orders: bodies as KIS wants them, tick rounding, and no order ever lost or sent twice."""
+import json
+
+import pytest
+import requests
+import responses
+
+from kis import endpoints as ep
+from kis.errors import KisError, KisTransportError, OrderUncertain, RateLimited
+from kis.models import Env, OrderAck, OrderSide, OrderType
+from tests.kis.conftest import MOCK_URL, REAL_URL, FakeKis, fail, ok
+
+
+def order_posts(fake):
+    return fake.paths(ep.ORDER_CASH)
+
+
+@pytest.mark.parametrize("env,base,sell,buy", [
+    (Env.REAL, REAL_URL, "TTTC0011U", "TTTC0012U"),
+    (Env.MOCK, MOCK_URL, "VTTC0011U", "VTTC0012U"),
+    (Env.SIM, "http://127.0.0.1:29443", "VTTC0011U", "VTTC0012U"),
+])
+def test_order_bodies_and_tr_ids_per_environment(rsps, clock, tmp_path, make_client, env, base, sell, buy):
+    from tests.kis.conftest import make_config
+
+    fake = FakeKis(rsps, base, clock).install()
+    client = make_client(config=make_config(tmp_path, env, base_url=base))
+    sold = client.order("005930", OrderSide.SELL, 7, OrderType.LIMIT, 71234)
+    bought = client.order("000660", OrderSide.BUY, 3, OrderType.MARKET, 123456)
+
+    sell_call, buy_call = order_posts(fake)
+    assert sell_call.headers["tr_id"] == sell and buy_call.headers["tr_id"] == buy
+    assert sell_call.body == {
+        "CANO": "50087375", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "00", "ORD_QTY": "7",
+        "ORD_UNPR": "71300", "EXCG_ID_DVSN_CD": "KRX", "SLL_TYPE": "01", "CNDT_PRIC": "",
+    }
+    assert buy_call.body["ORD_DVSN"] == "01" and buy_call.body["ORD_UNPR"] == "0" and buy_call.body["SLL_TYPE"] == ""
+    assert all(isinstance(v, str) for v in sell_call.body.values())
+    assert "hashkey" not in sell_call.headers  # off by default: it would cost a call
+    assert sold == OrderAck("0000000001", "91252", "005930", OrderSide.SELL, 7, OrderType.LIMIT, 71300, "100000")
+    assert bought.price == 0 and bought.order_type is OrderType.MARKET
+
+
+def test_a_buy_limit_rounds_down_to_the_tick_grid(fake, client):
+    ack = client.order("005930", OrderSide.BUY, 1, OrderType.LIMIT, 71299)
+    assert order_posts(fake)[0].body["ORD_UNPR"] == "71200" and ack.price == 71200
+
+
+@pytest.mark.parametrize("order_type,code", [(OrderType.BEST_LIMIT, "03"), (OrderType.TOP_OF_BOOK, "04")])
+def test_non_limit_types_send_price_zero(fake, client, order_type, code):
+    client.order("005930", OrderSide.BUY, 1, order_type, 70000)
+    body = order_posts(fake)[0].body
+    assert (body["ORD_DVSN"], body["ORD_UNPR"]) == (code, "0")
+
+
+def test_hashkey_when_enabled_is_fetched_for_the_exact_body_and_sent(fake, make_client):
+    client = make_client(use_hashkey=True)
+    client.order("005930", OrderSide.BUY, 1, OrderType.LIMIT, 71000)
+    hash_call = fake.paths(ep.HASHKEY)[0]
+    order_call = order_posts(fake)[0]
+    assert hash_call.body == order_call.body
+    assert order_call.headers["hashkey"] == "hash-of-005930"
+    assert hash_call.headers["appkey"] and "authorization" not in hash_call.headers
+
+
+@pytest.mark.parametrize("qty,price,order_type", [(0, 0, OrderType.MARKET), (-1, 0, OrderType.MARKET),
+                                                  (1.5, 0, OrderType.MARKET), (1, 0, OrderType.LIMIT)])
+def test_invalid_orders_are_refused_before_sending(fake, client, qty, price, order_type):
+    with pytest.raises(ValueError):
+        client.order("005930", OrderSide.BUY, qty, order_type, price)
+    assert order_posts(fake) == []
+
+
+def test_a_rejection_raises_the_kis_error_and_is_not_resent(fake, client):
+    fake.rsps.replace(responses.POST, REAL_URL + ep.ORDER_CASH,
+                      json=fail("APBK0952", "주문가능금액을 초과 했습니다"), status=200)
+    with pytest.raises(KisError) as err:
+        client.order("005930", OrderSide.BUY, 1000, OrderType.MARKET)
+    assert err.value.msg_cd == "APBK0952" and err.value.msg1 == "주문가능금액을 초과 했습니다"
+    assert len(order_posts(fake)) == 1
+
+
+def test_timeout_after_the_order_arrived_returns_its_ack_and_sends_nothing_more(fake, client):
+    fake.order_faults = ["lost_after"]
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(fake.orders) == 1 and len(order_posts(fake)) == 1
+    assert ack.order_no == "0000000001" and ack.org_no == "91252" and ack.price == 71000
+    daily = fake.paths(ep.DAILY_ORDERS)[0]
+    assert daily.params["PDNO"] == "005930" and daily.params["INQR_STRT_DT"] == "20261124"
+
+
+def test_an_order_that_shows_up_late_is_still_found(fake, client):
+    fake.order_faults = ["lost_after"]
+    fake.late_rows = 1  # the first lookup does not see it yet
+    ack = client.order("005930", OrderSide.SELL, 5, OrderType.MARKET)
+    assert ack.order_no == "0000000001"
+    assert len(fake.orders) == 1 and len(fake.paths(ep.DAILY_ORDERS)) == 2
+
+
+def test_an_order_that_never_arrived_is_sent_once_more(fake, client):
+    fake.order_faults = ["lost_before"]
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(order_posts(fake)) == 2
+    assert len(fake.orders) == 1  # exactly one order at the exchange
+    assert ack.order_no == "0000000001"
+    assert len(fake.paths(ep.DAILY_ORDERS)) == 2  # both lookups ran before re-sending
+
+
+def test_failing_lookups_raise_order_uncertain_and_nothing_is_resent(fake, client):
+    fake.order_faults = ["lost_after"]
+    fake.daily_faults = [requests.ConnectionError("down")] * 10
+    with pytest.raises(OrderUncertain, match="check"):
+        client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(order_posts(fake)) == 1 and len(fake.orders) == 1
+
+
+def test_a_lookup_answered_with_a_kis_error_is_not_proof_of_absence(fake, client):
+    fake.order_faults = ["lost_before"]
+    fake.daily_faults = [fail("EGW00201", "초당 거래건수를 초과하였습니다.")] * 20
+    with pytest.raises(OrderUncertain):
+        client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(order_posts(fake)) == 1
+
+
+def test_known_identical_orders_are_not_taken_for_the_lost_one(fake, client):
+    first = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    fake.order_faults = ["lost_before"]
+    second = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000, exclude_order_nos=[first.order_no])
+    assert second.order_no != first.order_no
+    assert len(fake.orders) == 2
+
+
+def test_an_identical_order_from_before_the_send_is_not_taken_for_the_lost_one(fake, client, clock):
+    client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    clock.sleep(60)  # a minute later, the same slice again; its answer is lost before arriving
+    fake.order_faults = ["lost_before"]
+    second = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert second.order_no == "0000000002" and len(fake.orders) == 2
+
+
+def test_two_unknown_candidates_are_uncertain_not_guessed(fake, client):
+    client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    fake.order_faults = ["lost_after"]
+    with pytest.raises(OrderUncertain, match="2 unknown"):
+        client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(fake.orders) == 2
+
+
+def test_lost_twice_and_not_found_is_uncertain(fake, client):
+    fake.order_faults = ["lost_before", "lost_before"]
+    with pytest.raises(OrderUncertain):
+        client.order("005930", OrderSide.BUY, 5, OrderType.MARKET)
+    assert len(order_posts(fake)) == 2 and fake.orders == []
+
+
+def test_a_refused_connection_is_not_an_uncertain_order(fake, client):
+    fake.rsps.replace(responses.POST, REAL_URL + ep.ORDER_CASH, body=requests.ConnectTimeout("connect timed out"))
+    with pytest.raises(KisTransportError) as err:
+        client.order("005930", OrderSide.BUY, 5, OrderType.MARKET)
+    assert not isinstance(err.value, OrderUncertain)
+    assert fake.paths(ep.DAILY_ORDERS) == []
+
+
+def test_a_rate_limited_order_is_sent_again_because_kis_refused_it_at_the_gate(fake, client):
+    """EGW00201 is an answer: KIS did not process the order, so sending it again cannot double it."""
+    fake.order_faults = ["rate_limited"]
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.MARKET)
+    assert ack.order_no == "0000000001" and len(fake.orders) == 1 and len(order_posts(fake)) == 2
+
+
+def test_orders_today_parses_every_page(fake, client):
+    rows = [
+        {"ord_gno_brno": "91252", "odno": "0000011111", "orgn_odno": "", "sll_buy_dvsn_cd": "02",
+         "pdno": "005930", "prdt_name": "삼성전자", "ord_qty": "10", "ord_unpr": "71000", "ord_tmd": "091502",
+         "tot_ccld_qty": "4", "avg_prvs": "70950.5", "cncl_yn": "N", "tot_ccld_amt": "283802", "rmn_qty": "6",
+         "rjct_qty": "0", "ord_dvsn_cd": "00", "cnc_cfrm_qty": "0"},
+        {"ord_gno_brno": "91252", "odno": "0000011112", "orgn_odno": "0000011111", "sll_buy_dvsn_cd": "02",
+         "pdno": "005930", "prdt_name": "삼성전자", "ord_qty": "6", "ord_unpr": "0", "ord_tmd": "091600",
+         "tot_ccld_qty": "0", "avg_prvs": "0", "cncl_yn": "Y", "tot_ccld_amt": "0", "rmn_qty": "0",
+         "rjct_qty": "0", "ord_dvsn_cd": "00", "cnc_cfrm_qty": "6"},
+        {"ord_gno_brno": "91252", "odno": "0000011113", "orgn_odno": "", "sll_buy_dvsn_cd": "01",
+         "pdno": "000660", "prdt_name": "SK하이닉스", "ord_qty": "2", "ord_unpr": "0", "ord_tmd": "092000",
+         "tot_ccld_qty": "2", "avg_prvs": "180000", "cncl_yn": "N", "tot_ccld_amt": "360000", "rmn_qty": "0",
+         "rjct_qty": "0", "ord_dvsn_cd": "61", "cnc_cfrm_qty": "0"},
+    ]
+    fake.rsps.remove(responses.GET, REAL_URL + ep.DAILY_ORDERS)
+    fake.rsps.add(responses.GET, REAL_URL + ep.DAILY_ORDERS, headers={"tr_cont": "F"},
+                  json=ok(ctx_area_fk100="F1", ctx_area_nk100="N1", output1=rows[:2], output2={}))
+    fake.rsps.add(responses.GET, REAL_URL + ep.DAILY_ORDERS, headers={"tr_cont": "D"},
+                  json=ok(ctx_area_fk100="F2", ctx_area_nk100="N2", output1=rows[2:], output2={}))
+    orders = client.orders_today()
+
+    calls = fake.paths(ep.DAILY_ORDERS)
+    assert calls[0].headers["tr_id"] == "TTTC0081R"
+    assert calls[0].params == {
+        "CANO": "50087375", "ACNT_PRDT_CD": "01", "INQR_STRT_DT": "20261124", "INQR_END_DT": "20261124",
+        "SLL_BUY_DVSN_CD": "00", "PDNO": "", "CCLD_DVSN": "00", "INQR_DVSN": "00", "INQR_DVSN_3": "00",
+        "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_1": "", "EXCG_ID_DVSN_CD": "KRX",
+        "CTX_AREA_FK100": "", "CTX_AREA_NK100": "",
+    }
+    assert calls[1].headers["tr_cont"] == "N" and calls[1].params["CTX_AREA_NK100"] == "N1"
+    first, cancel, other = orders
+    assert (first.filled_qty, first.remaining_qty, first.avg_fill_price, first.is_open) == (4, 6, 70951, True)
+    assert first.side is OrderSide.BUY and first.order_type is OrderType.LIMIT and first.org_no == "91252"
+    assert cancel.cancelled and cancel.orig_order_no == "0000011111" and cancel.cancelled_qty == 6
+    assert other.side is OrderSide.SELL and other.order_type is None and not other.is_open
+
+
+def test_find_order_skips_excluded_and_earlier_orders(fake, client, clock):
+    a = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    clock.sleep(30)
+    b = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    since = clock.wall().strftime("%H%M%S")
+    assert client.find_order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000, since="000000",
+                             exclude=[a.order_no]).order_no == b.order_no
+    assert client.find_order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000, since=since, exclude=[]) is not None
+    assert client.find_order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 70900, since="000000", exclude=[]) is None
+    assert client.find_order("005930", OrderSide.SELL, 5, OrderType.LIMIT, 71000, since="000000", exclude=[]) is None
+
+
+def test_cancel_sends_the_documented_body(fake, client):
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
+                  json=ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": "0000000099", "ORD_TMD": "100001"}))
+    cancelled = client.cancel(ack.order_no, ack.org_no)
+
+    call = fake.paths(ep.ORDER_REVISE_CANCEL)[0]
+    assert call.headers["tr_id"] == "TTTC0013U"
+    assert call.body == {
+        "CANO": "50087375", "ACNT_PRDT_CD": "01", "KRX_FWDG_ORD_ORGNO": "91252", "ORGN_ODNO": "0000000001",
+        "ORD_DVSN": "00", "RVSE_CNCL_DVSN_CD": "02", "ORD_QTY": "0", "ORD_UNPR": "0", "QTY_ALL_ORD_YN": "Y",
+        "EXCG_ID_DVSN_CD": "KRX",
+    }
+    assert cancelled.order_no == "0000000099" and cancelled.code == "005930" and cancelled.qty == 5
+    assert cancelled.side is OrderSide.BUY
+
+
+def test_a_partial_cancel_with_a_known_original_needs_no_lookup(fake, client):
+    ack = client.order("005930", OrderSide.SELL, 5, OrderType.LIMIT, 71000)
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
+                  json=ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": "0000000099", "ORD_TMD": "100001"}))
+    client.cancel(ack.order_no, ack.org_no, 2, original=ack)
+    body = fake.paths(ep.ORDER_REVISE_CANCEL)[0].body
+    assert (body["ORD_QTY"], body["QTY_ALL_ORD_YN"]) == ("2", "N")
+    assert fake.paths(ep.DAILY_ORDERS) == []
+
+
+def test_a_cancel_whose_answer_is_lost_is_uncertain_not_resent(fake, client):
+    ack = client.order("005930", OrderSide.SELL, 5, OrderType.LIMIT, 71000)
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL, body=requests.ReadTimeout("timed out"))
+    with pytest.raises(OrderUncertain):
+        client.cancel(ack.order_no, ack.org_no, original=ack)
+    assert len(fake.paths(ep.ORDER_REVISE_CANCEL)) == 1
+
+
+def test_cancel_of_an_order_not_seen_today_says_so(fake, client):
+    with pytest.raises(KisError, match="not among today's orders"):
+        client.cancel("0000000404", "91252")
+
+
+def test_buying_power_request_and_parsing(fake, client):
+    fake.rsps.add(responses.GET, REAL_URL + ep.BUYABLE, json=ok(output={
+        "ord_psbl_cash": "1000000", "ord_psbl_sbst": "0", "ruse_psbl_amt": "0", "fund_rpch_chgs": "0",
+        "psbl_qty_calc_unpr": "71000", "nrcvb_buy_amt": "994000", "nrcvb_buy_qty": "14",
+        "max_buy_amt": "994000", "max_buy_qty": "14", "cma_evlu_amt": "0", "ovrs_re_use_amt_wcrc": "0",
+        "ord_psbl_frcr_amt_wcrc": "0"}))
+    power = client.buying_power("005930", 71049, OrderType.LIMIT)
+    call = fake.paths(ep.BUYABLE)[0]
+    assert call.headers["tr_id"] == "TTTC8908R"
+    assert call.params == {"CANO": "50087375", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_UNPR": "71000",
+                           "ORD_DVSN": "00", "CMA_EVLU_AMT_ICLD_YN": "N", "OVRS_ICLD_YN": "N"}
+    assert (power.cash, power.max_amount, power.max_qty, power.unit_price) == (1000000, 994000, 14, 71000)
+
+
+def test_mock_tr_ids_for_cancel_daily_and_buyable(rsps, clock, make_client):
+    fake = FakeKis(rsps, MOCK_URL, clock).install()
+    client = make_client(Env.MOCK, rate=1.0)
+    rsps.add(responses.GET, MOCK_URL + ep.BUYABLE, json=ok(output={"ord_psbl_cash": "5"}))
+    rsps.add(responses.POST, MOCK_URL + ep.ORDER_REVISE_CANCEL, json=ok(output={"ODNO": "2"}))
+    ack = client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    client.orders_today()
+    client.buying_power("005930")
+    client.cancel(ack.order_no, ack.org_no, original=ack)
+    tr_ids = {c.path: c.headers.get("tr_id") for c in fake.calls if c.path != ep.TOKEN}
+    assert tr_ids == {ep.ORDER_CASH: "VTTC0012U", ep.DAILY_ORDERS: "VTTC0081R", ep.BUYABLE: "VTTC8908R",
+                      ep.ORDER_REVISE_CANCEL: "VTTC0013U"}
