@@ -1,0 +1,254 @@
+"""Reading a model portfolio .xlsx: what a user's file turns into, and what each mistake says."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from rebalance import PortfolioError, Target, read_portfolio
+from rebalance.portfolio import MAX_FILE_BYTES, unknown_codes_error
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def xlsx(*rows: list[object], cells: dict[str, object] | None = None, extra_sheets: int = 0) -> bytes:
+    """An in-memory workbook whose first sheet holds `rows` from A1 (or `cells` by address)."""
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    for address, value in (cells or {}).items():
+        sheet[address] = value
+    for n in range(extra_sheets):
+        book.create_sheet(f"extra{n}")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def problems(data: bytes) -> tuple[str, ...]:
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(data, name="t.xlsx")
+    return caught.value.problems
+
+
+def test_seed_model_is_ten_large_caps_at_equal_weight():
+    portfolio = read_portfolio(EXAMPLES / "model.xlsx")
+    assert portfolio.codes == ("005930", "373220", "000660", "207940", "051910",
+                               "035420", "005380", "006400", "035720", "105560")
+    assert all(t.weight == pytest.approx(0.1) for t in portfolio.targets)
+    assert portfolio.targets[0].name == "삼성전자"
+    assert portfolio.source == "model.xlsx"
+
+
+def test_multifactor_example_has_twenty_weights_adding_to_one():
+    portfolio = read_portfolio(EXAMPLES / "multifactor.xlsx")
+    assert len(portfolio.targets) == 20
+    assert sum(t.weight for t in portfolio.targets) == pytest.approx(1.0)
+    assert portfolio.targets[0] == Target("005930", 0.08, "삼성전자")
+
+
+def test_text_codes_keep_their_leading_zeros():
+    portfolio = read_portfolio(xlsx(["종목코드"], ["005930"], ["000660"]))
+    assert portfolio.codes == ("005930", "000660")
+
+
+def test_numeric_codes_are_padded_to_six_digits():
+    # Excel turns 005930 typed into a number cell into 5930; short digit text and FnGuide's A-prefix too.
+    portfolio = read_portfolio(xlsx(["종목코드"], [5930], [660.0], ["35720"], ["A105560"]))
+    assert portfolio.codes == ("005930", "000660", "035720", "105560")
+
+
+def test_header_names_are_case_and_space_insensitive_and_may_sit_below_a_title():
+    data = xlsx(["My model portfolio"], [], [" Ticker ", "Target Weight", " NAME "], ["005930", 1, "Samsung"])
+    # 'Target Weight' is not a weight header: equal weight, name read from NAME.
+    portfolio = read_portfolio(data)
+    assert portfolio.targets == (Target("005930", 1.0, "Samsung"),)
+    assert portfolio.targets[0].row == 4
+
+    spaced = read_portfolio(xlsx(["종목 코드", "목표 비중"], ["005930", 40], ["000660", 60]))
+    assert [t.weight for t in spaced.targets] == pytest.approx([0.4, 0.6])
+
+
+def test_no_weight_column_means_equal_weights():
+    portfolio = read_portfolio(xlsx(["code"], ["005930"], ["000660"], ["035720"]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([1 / 3] * 3)
+
+
+def test_fraction_column_is_read_as_fractions():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", 0.6], ["000660", 0.3]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.3])
+
+
+def test_percent_column_is_read_as_percent_when_it_adds_up_to_more_than_one_and_a_half():
+    portfolio = read_portfolio(xlsx(["종목코드", "weight"], ["005930", 60], ["000660", 30], ["035720", 1]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.3, 0.01])
+
+
+def test_percent_signs_make_the_whole_column_percent():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", "1%"], ["000660", " 0.5 % "], ["035720", 0.5]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.01, 0.005, 0.005])
+
+
+def test_blank_rows_are_ignored_and_rows_are_numbered_as_excel_shows_them():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", 50], [], [None, None], ["000660", 50]))
+    assert portfolio.codes == ("005930", "000660")
+    assert [t.row for t in portfolio.targets] == [2, 5]
+
+
+def test_weights_under_one_hundred_percent_are_accepted_the_rest_stays_cash():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", 30], ["000660", 20]))
+    assert sum(t.weight for t in portfolio.targets) == pytest.approx(0.5)
+
+
+def test_a_code_that_is_not_six_digits_names_the_excel_row():
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 50], ["000660", 25], ["5930A", 25])) == (
+        "종목코드 '5930A' is not a 6-digit code (row 4): write the six digits, e.g. 005930",)
+
+
+@pytest.mark.parametrize("bad", ["1234567", "59 30", 59.5, -5930, True])
+def test_other_malformed_codes_are_refused(bad):
+    found = problems(xlsx(["종목코드"], [bad]))
+    assert len(found) == 1 and "is not a 6-digit code (row 2)" in found[0]
+
+
+def test_duplicate_codes_name_both_rows_even_when_one_was_a_number():
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 40], ["000660", 30], [5930, 30])) == (
+        "종목코드 '005930' appears 2 times (rows 2 and 4): keep one row",)
+
+
+def test_negative_and_non_numeric_weights_are_refused_with_their_rows():
+    found = problems(xlsx(["종목코드", "비중"], ["005930", -0.1], ["000660", "ten"], ["035720", None]))
+    assert found == (
+        "비중 -0.1 is negative (row 2): weights are 0 or more",
+        "비중 'ten' is not a number (row 3): write e.g. 0.1 or 10%",
+        "비중 is empty (row 4): give a weight, 0 to sell it all, or delete the row",
+    )
+
+
+def test_weights_above_one_hundred_percent_are_refused():
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 60], ["000660", 30], ["005380", 20])) == (
+        "비중 adds up to 110 %, over 100 % (read as percent): lower the weights so they add up to 100 % or less",)
+    fractions = problems(xlsx(["종목코드", "비중"], ["005930", 0.7], ["000660", 0.5]))
+    assert fractions[0].startswith("비중 adds up to 120 %, over 100 % (read as fractions")
+
+
+def test_fractions_that_only_round_to_one_are_accepted():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], *[[c, 1 / 3] for c in ("005930", "000660", "035720")]))
+    assert len(portfolio.targets) == 3
+
+
+def test_every_problem_is_reported_not_just_the_first():
+    found = problems(xlsx(["종목코드", "비중"], ["5930A", 10], ["005930", "x"], ["005930", 10], [None, 5]))
+    assert len(found) == 4
+    assert any("'5930A'" in p and "(row 2)" in p for p in found)
+    assert any("row 5 has no 종목코드" in p for p in found)
+    assert any("appears 2 times (rows 3 and 4)" in p for p in found)
+    assert any("'x' is not a number (row 3)" in p for p in found)
+
+
+def test_the_error_message_lists_each_problem_on_its_own_line():
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(xlsx(["종목코드"], ["5930A"], ["12"], ["12"]), name="mine.xlsx")
+    text = str(caught.value)
+    assert text.startswith("mine.xlsx: 2 problems:\n- 종목코드 '5930A'")
+    assert "\n" not in caught.value.one_line()
+
+
+def test_no_code_column_lists_the_columns_found():
+    assert problems(xlsx(["Stock", "Weight"], ["005930", 50])) == (
+        "no 종목코드 column (columns found: 'Stock', 'Weight'): name the code column 종목코드 (or code / ticker)",)
+
+
+def test_code_column_on_a_later_sheet_is_found():
+    book = Workbook()
+    book.active.append(["notes about this file"])
+    book.create_sheet("model").append(["종목코드"])
+    book["model"].append(["005930"])
+    out = io.BytesIO()
+    book.save(out)
+    assert read_portfolio(out.getvalue()).codes == ("005930",)
+
+
+def test_header_without_rows_is_empty():
+    assert problems(xlsx(["종목코드", "비중"])) == ("no stocks under the 종목코드 header: add one stock per row",)
+
+
+def test_empty_sheet_is_reported():
+    assert problems(xlsx()) == ("the sheet is empty: put a 종목코드 column header in row 1 and one stock per row",)
+
+
+def test_workbook_without_sheets_is_reported():
+    source = zipfile.ZipFile(io.BytesIO(xlsx(["종목코드"], ["005930"])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/workbook.xml":
+                start = data.index(b"<sheets>") + len(b"<sheets>")
+                data = data[:start] + data[data.index(b"</sheets>"):]
+            target.writestr(name, data)
+    assert problems(out.getvalue()) == ("the workbook has no sheet: put the portfolio on a sheet",)
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"code,weight\n005930,1\n", "not an .xlsx file: save the portfolio as an Excel .xlsx workbook"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100,
+     "this is an old .xls workbook: save it as .xlsx (Excel Workbook) and send it again"),
+    (b"PK\x03\x04 truncated zip", "cannot read the file as an .xlsx workbook (damaged or another format): "
+                                 "open it in Excel and save it as .xlsx"),
+    (b"", "the file is empty: save the portfolio as an Excel .xlsx file"),
+])
+def test_files_that_are_not_xlsx_are_refused(data, expected):
+    assert problems(data) == (expected,)
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("hello.txt", "hi")
+    assert "cannot read the file as an .xlsx workbook" in problems(out.getvalue())[0]
+
+
+def test_files_over_the_size_limit_are_refused_before_reading(tmp_path):
+    big = tmp_path / "big.xlsx"
+    big.write_bytes(b"PK\x03\x04" + b"\0" * MAX_FILE_BYTES)
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(big)
+    assert caught.value.problems == ("the file is 1.0 MB, over the 1 MB limit: keep only the portfolio sheet",)
+    assert problems(b"PK\x03\x04" + b"\0" * MAX_FILE_BYTES)[0].startswith("the file is 1.0 MB")
+
+
+def test_missing_file_says_so(tmp_path):
+    with pytest.raises(PortfolioError, match="no such file"):
+        read_portfolio(tmp_path / "nope.xlsx")
+
+
+@pytest.mark.parametrize("file, expected", [
+    ("bad_code.xlsx", "bad_code.xlsx: 종목코드 '5930A' is not a 6-digit code (row 4): write the six digits, e.g. 005930"),
+    ("duplicate.xlsx", "duplicate.xlsx: 종목코드 '005930' appears 2 times (rows 2 and 4): keep one row"),
+    ("over_100.xlsx", "over_100.xlsx: 비중 adds up to 110 %, over 100 % (read as percent): "
+                      "lower the weights so they add up to 100 % or less"),
+    ("negative_weight.xlsx", "negative_weight.xlsx: 비중 -0.1 is negative (row 3): weights are 0 or more"),
+    ("no_code_column.xlsx", "no_code_column.xlsx: no 종목코드 column (columns found: 'Stock', 'Weight'): "
+                            "name the code column 종목코드 (or code / ticker)"),
+    ("not_xlsx.xlsx", "not_xlsx.xlsx: not an .xlsx file: save the portfolio as an Excel .xlsx workbook"),
+])
+def test_broken_examples_show_their_messages(file, expected):
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(EXAMPLES / "broken" / file)
+    assert str(caught.value) == expected
+
+
+def test_unknown_codes_error_names_rows_and_held_stocks():
+    portfolio = read_portfolio(xlsx(["종목코드"], ["005930"], ["999999"]), name="m.xlsx")
+    error = unknown_codes_error(portfolio, ["999999", "888888"])
+    assert error.problems == (
+        "종목코드 '999999' is not a stock the broker knows (row 3): check the code or remove the row",
+        "held stock '888888' has no price at the broker (not in the file): it may be delisted or suspended; "
+        "sell or remove it by hand first",
+    )
+    assert str(error).startswith("m.xlsx: 2 problems:")
