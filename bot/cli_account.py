@@ -1,0 +1,140 @@
+"""`kisbot price`, `kisbot balance`, `kisbot secrets set`: the account from a terminal.
+
+Each prints a pandas table or one clear line saying what went wrong and what to do; the exit code is
+0 on success, 1 when KIS could not answer, 2 for configuration problems.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Callable
+
+import pandas as pd
+
+from kis import open_client
+from kis.config import NO_KEYRING_HINT, keyring_set
+from kis.errors import KisError, KisTransportError, UnknownStock
+from kis.models import Balance, Quote
+
+
+def _won(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.2f}%"
+
+
+def quotes_table(quotes: list[Quote]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "code": [q.code for q in quotes],
+        "name": [q.name for q in quotes],
+        "price": [_won(q.price) for q in quotes],
+        "change": [f"{q.change:+,}" for q in quotes],
+        "change %": [_pct(q.change_rate) for q in quotes],
+        "volume": [_won(q.volume) for q in quotes],
+    })
+
+
+def holdings_table(balance: Balance) -> pd.DataFrame:
+    rows = balance.holdings
+    return pd.DataFrame({
+        "code": [h.code for h in rows],
+        "name": [h.name for h in rows],
+        "qty": [_won(h.qty) for h in rows],
+        "sellable": [_won(h.orderable_qty) for h in rows],
+        "avg price": [_won(h.avg_price) for h in rows],
+        "price": [_won(h.price) for h in rows],
+        "value": [_won(h.value) for h in rows],
+        "P&L": [f"{h.pnl:+,}" for h in rows],
+        "P&L %": [_pct(h.pnl_rate) for h in rows],
+    })
+
+
+def summary_table(balance: Balance) -> pd.DataFrame:
+    return pd.DataFrame({"": ["cash (today)", "cash (D+2)", "stocks", "total", "P&L"],
+                         "won": [_won(balance.cash), _won(balance.cash_d2), _won(balance.stock_value),
+                                 _won(balance.total_value), f"{balance.pnl:+,}"]})
+
+
+def _fail(message: str) -> int:
+    print(f"kisbot: {message}", file=sys.stderr)
+    return 1
+
+
+def _run(job: Callable[[], int]) -> int:
+    """Turn the client's failures into one line each."""
+    try:
+        return job()
+    except UnknownStock as exc:
+        return _fail(f"the exchange does not know {', '.join(exc.codes)}; check the 6-digit stock code")
+    except KisError as exc:
+        return _fail(f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})")
+    except KisTransportError as exc:
+        return _fail(f"{exc}; check the network and KIS_BASE_URL, then try again")
+
+
+def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
+    def job() -> int:
+        quotes = client_factory().prices(args.codes)
+        print(quotes_table(list(quotes.values())).to_string(index=False))
+        return 0
+
+    return _run(job)
+
+
+def balance(args: argparse.Namespace, *, client_factory=open_client) -> int:
+    def job() -> int:
+        client = client_factory()
+        bal = client.balance()
+        print(f"account {client.config.account} ({client.config.env.value})")
+        if bal.holdings:
+            print(holdings_table(bal).to_string(index=False))
+        else:
+            print("no holdings")
+        print()
+        print(summary_table(bal).to_string(index=False))
+        return 0
+
+    return _run(job)
+
+
+def keyring_available() -> bool:
+    """False on machines without an OS keyring backend (headless Linux, containers)."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+        return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 1) > 0
+    except Exception:  # noqa: BLE001 - any keyring trouble means: use the environment
+        return False
+
+
+def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_set,
+            available: Callable[[], bool] = keyring_available) -> int:
+    """Prompt (no echo) for the app key, app secret and bot token and keep them in the OS keyring."""
+    env = getattr(args, "env", "mock")
+    if not available():
+        print(f"kisbot: {NO_KEYRING_HINT}: KIS_APP_KEY, KIS_APP_SECRET, TELEGRAM_BOT_TOKEN "
+              f"(with KIS_ENV={env})", file=sys.stderr)
+        return 2
+    wanted = [
+        (f"{env}_app_key", f"KIS app key ({env}): "),
+        (f"{env}_app_secret", f"KIS app secret ({env}): "),
+        ("telegram_bot_token", "Telegram bot token (Enter to skip): "),
+    ]
+    stored = []
+    for name, question in wanted:
+        value = prompt(question).strip()
+        if not value:
+            continue
+        store(name, value)
+        stored.append(name)
+    if not stored:
+        print("kisbot: nothing entered, nothing stored", file=sys.stderr)
+        return 1
+    print(f"stored {', '.join(stored)} in the OS keyring (service 'kisbot'). "
+          f"Also set KIS_ENV={env} and KIS_ACCOUNT=12345678-01 in the environment or .env.")
+    return 0

@@ -1,0 +1,97 @@
+"""`kisbot price`, `balance`, `secrets set` as a user runs them: tables, one-line failures, exit codes."""
+import argparse
+
+import pytest
+import responses
+
+from bot import cli_account
+from bot.cli import main
+from kis import endpoints as ep
+from kis.errors import ConfigError
+from tests.kis.conftest import APP_KEY, APP_SECRET, REAL_URL, FakeKis, fail, ok
+from tests.kis.test_balance import SUMMARY, holding_row
+
+
+@pytest.fixture
+def real_env(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    for name, value in {"KIS_ENV": "real", "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET,
+                        "KIS_ACCOUNT": "50087375-01", "KIS_BASE_URL": REAL_URL, "KIS_RATE_LIMIT": "1000",
+                        "KISBOT_DATA_DIR": str(tmp_path / "data")}.items():
+        monkeypatch.setenv(name, value)
+
+
+def multi(code, name, price):
+    return {"inter_shrn_iscd": code, "inter_kor_isnm": name, "inter2_prpr": price, "inter2_prdy_vrss": "500",
+            "prdy_vrss_sign": "5", "prdy_ctrt": "-0.70", "acml_vol": "13817290"}
+
+
+def test_price_prints_a_table(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE,
+                  json=ok(output=[multi("005930", "삼성전자", "71000"), multi("000660", "SK하이닉스", "180000")]))
+    assert main(["price", "005930", "000660"]) == 0
+    out = capsys.readouterr().out
+    assert "삼성전자" in out and "71,000" in out and "-500" in out and "-0.70%" in out
+    assert out.index("005930") < out.index("000660")
+
+
+def test_price_of_an_unknown_code_is_one_line_and_exit_1(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE, json=ok(output=[multi("005930", "삼성전자", "71000")]))
+    assert main(["price", "005930", "999999"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "kisbot: the exchange does not know 999999; check the 6-digit stock code"
+
+
+def test_balance_prints_holdings_and_cash(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.BALANCE,
+                  json=ok(output1=[holding_row("005930", 12, name="삼성전자")], output2=[SUMMARY],
+                          ctx_area_fk100="", ctx_area_nk100=""))
+    assert main(["balance"]) == 0
+    out = capsys.readouterr().out
+    assert "50087375-01" in out and "삼성전자" in out and "864,000" in out and "5,170,000" in out
+
+
+def test_a_kis_refusal_is_one_line(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.BALANCE, json=fail("OPSQ2001", "조회구분 입력값이 올바르지 않습니다.   "))
+    assert main(["balance"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "OPSQ2001" in err and "Traceback" not in err
+
+
+def test_a_missing_secret_names_the_variable_and_the_secrets_command(real_env, monkeypatch, capsys):
+    monkeypatch.delenv("KIS_APP_SECRET")
+    assert main(["balance"]) == 2
+    err = capsys.readouterr().err
+    assert "KIS_APP_SECRET" in err and "kisbot secrets set" in err
+
+
+def test_secrets_set_stores_what_was_typed(capsys):
+    answers = iter(["my-key", "my-secret", ""])
+    stored = {}
+    code = cli_account.secrets(argparse.Namespace(action="set", env="real"), prompt=lambda q: next(answers),
+                               store=stored.__setitem__, available=lambda: True)
+    assert code == 0
+    assert stored == {"real_app_key": "my-key", "real_app_secret": "my-secret"}
+    out = capsys.readouterr().out
+    assert "my-key" not in out and "my-secret" not in out
+
+
+def test_secrets_set_without_a_keyring_says_how_to_use_the_environment(capsys):
+    def never(question):
+        raise AssertionError("must not prompt when nothing can be stored")
+
+    code = cli_account.secrets(argparse.Namespace(action="set", env="mock"), prompt=never,
+                               store=lambda n, v: None, available=lambda: False)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "KIS_APP_KEY" in err and "environment" in err
+
+
+def test_secrets_set_on_this_machine_does_not_crash(capsys, monkeypatch):
+    """Whatever keyring this machine has, the command ends with an exit code, not a traceback."""
+    monkeypatch.setattr("getpass.getpass", lambda q: "")
+    try:
+        code = main(["secrets", "set"])
+    except ConfigError:  # pragma: no cover - main() turns it into a line
+        pytest.fail("ConfigError escaped")
+    assert code in (1, 2)
