@@ -1,0 +1,52 @@
+"""`find_or_start`: use the `kisbot sim` already running on the default port, else start one in-process."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+
+from kis.config import KisConfig
+from kis.sim.server import DEFAULT_PORT, SimServer
+
+log = logging.getLogger(__name__)
+_started: dict[tuple, SimServer] = {}
+_lock = threading.Lock()
+
+
+def probe(url: str, timeout: float = 0.5) -> dict | None:
+    """The health answer of a kisbot sim at `url`, or None when nothing (or something else) answers."""
+    try:
+        with urllib.request.urlopen(f"{url}/sim/health", timeout=timeout) as resp:
+            info = json.loads(resp.read().decode("utf-8"))
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("sim") == "kisbot" else None
+
+
+def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT) -> str:
+    """Base URL of a sim that accepts this configuration's app key and account.
+
+    A sim on 127.0.0.1:`port` is used when it serves the same key and account; otherwise one is started
+    in this process (daemon thread, free port), keeping its account in `data_dir/sim-state.json`.
+    """
+    key_id = hashlib.sha256(config.app_key.encode()).hexdigest()[:12]
+    url = f"http://127.0.0.1:{port}"
+    info = probe(url)
+    if info is not None:
+        if info.get("app_key_id") == key_id and info.get("account") == str(config.account):
+            return url
+        log.warning("the sim on %s serves another app key or account; starting a private one", url)
+    state_path = config.data_dir / "sim-state.json"
+    slot = (key_id, str(config.account), str(state_path))
+    with _lock:
+        server = _started.get(slot)
+        if server is None:
+            server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
+                               app_secret=config.app_secret, account=str(config.account),
+                               state_path=state_path).start()
+            _started[slot] = server
+            log.info("started the paper exchange at %s", server.url)
+        return server.url

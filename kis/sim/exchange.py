@@ -1,0 +1,428 @@
+"""The paper exchange's book: one account's cash and holdings, today's orders, and how orders fill.
+
+Rules follow KRX/KIS: market (01), best-limit (03) and top-of-book (04) orders fill at the current
+price; a limit order (00) fills when the price reaches it, else rests until cancelled. Optionally an
+order fills in chunks over sim time, to exercise partial fills. Money is int won throughout.
+Fees (state them, they move cash): commission 0.015 % of each fill, floored to won; on sells also the
+securities transaction tax of 0.20 % (KOSPI 2026: 0.05 % tax + 0.15 % rural special tax), floored.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Callable
+
+from kis.models import Account
+from kis.sim.clock import kst_now
+from kis.sim.market import Market
+from kis.ticks import is_on_tick
+
+BUY, SELL = "02", "01"
+LIMIT, MARKET, BEST_LIMIT, TOP_OF_BOOK = "00", "01", "03", "04"
+ORDER_TYPES = {LIMIT: "지정가", MARKET: "시장가", BEST_LIMIT: "최유리지정가", TOP_OF_BOOK: "최우선지정가"}
+COMMISSION_PPM = 150  # 0.015 %
+SELL_TAX_PPM = 2_000  # 0.20 %
+ORG_NO = "00950"  # KRX_FWDG_ORD_ORGNO as KIS mock hands it out
+
+
+class Rejected(Exception):
+    """The exchange refuses a request with a KIS business error (rt_cd "1")."""
+
+    def __init__(self, msg_cd: str, msg1: str, http_status: int = 200):
+        super().__init__(f"{msg_cd}: {msg1}")
+        self.msg_cd, self.msg1, self.http_status = msg_cd, msg1, http_status
+
+
+# Business rejections. APBK0952 and APBK0506 are KIS's own; the others are plausible guesses in KIS's
+# style (KIS does not publish its full code list).
+NO_CASH = ("APBK0952", "주문가능금액을 초과 했습니다")
+NO_SHARES = ("APBK0400", "주문가능수량을 초과 했습니다")  # guess
+OFF_TICK = ("APBK0506", "주식주문호가단위 오류입니다")
+OUT_OF_BAND = ("APBK0510", "주문단가가 상/하한가 범위를 벗어났습니다")  # guess
+UNKNOWN_CODE = ("APBK0919", "해당 종목정보가 없습니다")  # guess
+BAD_QTY = ("APBK0904", "주문수량을 확인하세요")  # guess
+NOTHING_TO_CANCEL = ("APBK0344", "정정/취소 가능수량이 없습니다")  # guess
+NO_SUCH_ORDER = ("APBK0347", "원주문번호가 존재하지 않습니다")  # guess
+
+
+def commission(amount: int, ppm: int = COMMISSION_PPM) -> int:
+    return amount * ppm // 1_000_000
+
+
+@dataclass
+class SimOrder:
+    """One row of today's orders (inquire-daily-ccld), mutable while it fills."""
+
+    order_no: str
+    org_no: str
+    code: str
+    name: str
+    side: str  # "01" sell, "02" buy
+    order_type: str  # ORD_DVSN
+    qty: int
+    price: int  # ORD_UNPR: 0 for the non-limit types
+    day: str  # YYYYMMDD
+    time: str  # HHMMSS
+    accepted_at: str  # ISO datetime, for time-driven partial fills
+    kind: str = "new"  # new | revise | cancel
+    orig_order_no: str = ""
+    filled_qty: int = 0
+    filled_amount: int = 0
+    cancelled_qty: int = 0
+    fees: int = 0
+    tr_id: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return 0 if self.kind == "cancel" else self.qty - self.filled_qty - self.cancelled_qty
+
+    @property
+    def avg_price(self) -> int:
+        return round(self.filled_amount / self.filled_qty) if self.filled_qty else 0
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What the exchange accepted, in arrival order: tests read it to prove no order went twice."""
+
+    order_no: str
+    kind: str
+    code: str
+    side: str
+    order_type: str
+    qty: int
+    price: int
+    time: str
+    orig_order_no: str = ""
+
+
+@dataclass
+class Position:
+    qty: int
+    cost: int  # 매입금액: what the shares held cost, excluding fees
+    bought_today: int = 0
+    sold_today: int = 0
+
+
+@dataclass
+class _Ledger:
+    cash: int
+    cash_at_open: int  # dnca_tot_amt: KIS shows today's deposit before today's trades settle
+    day: str
+    buy_amount: int = 0
+    sell_amount: int = 0
+    fees: int = 0
+
+
+class Exchange:
+    """Account state and order matching; thread-safe, one lock."""
+
+    def __init__(self, market: Market, *, account: Account, cash: int, holdings: dict[str, tuple[int, int]] | None = None,
+                 clock: Callable[[], datetime] = kst_now, commission_ppm: int = COMMISSION_PPM,
+                 sell_tax_ppm: int = SELL_TAX_PPM, on_change: Callable[[], None] | None = None):
+        self.market = market
+        self.account = account
+        self.clock = clock
+        self.commission_ppm = commission_ppm
+        self.sell_tax_ppm = sell_tax_ppm
+        self.on_change = on_change
+        # Partial fills: None = an order fills whole; N = N shares at acceptance and N more every
+        # `partial_fill_seconds` of sim time after it (while the price allows).
+        self.partial_fill_shares: int | None = None
+        self.partial_fill_seconds: float = 1.0
+        self.lock = threading.RLock()
+        day = clock().strftime("%Y%m%d")
+        self._ledger = _Ledger(cash=cash, cash_at_open=cash, day=day)
+        self.positions: dict[str, Position] = {}
+        for code, (qty, avg) in (holdings or {}).items():
+            self.positions[code] = Position(qty, qty * avg)
+        self.orders: list[SimOrder] = []
+        self.order_log: list[LogEntry] = []
+        self._next_no = 1
+        self.rows_version = 0  # changes when balance rows appear or go: paged inquiries must restart
+
+    # account views -----------------------------------------------------------------------------
+    @property
+    def cash(self) -> int:
+        return self._ledger.cash
+
+    @property
+    def ledger(self) -> _Ledger:
+        return self._ledger
+
+    def add_cash(self, amount: int) -> None:
+        with self.lock:
+            self._ledger.cash += amount
+            self._ledger.cash_at_open += amount
+            self._changed()
+
+    def set_cash(self, amount: int) -> None:
+        with self.lock:
+            self._ledger.cash = self._ledger.cash_at_open = amount
+            self._changed()
+
+    def set_holding(self, code: str, qty: int, avg_price: int | None = None) -> None:
+        with self.lock:
+            if avg_price is None:
+                avg_price = self.market.price(code)
+            if code not in self.positions:
+                self.rows_version += 1
+            self.positions[code] = Position(qty, qty * avg_price)
+            self._changed()
+
+    def set_price(self, code: str, price: int) -> None:
+        self.market.set_price(code, price)
+        self.match()
+
+    def holding_qty(self, code: str) -> int:
+        pos = self.positions.get(code)
+        return pos.qty if pos else 0
+
+    def open_orders(self) -> list[SimOrder]:
+        return [o for o in self.orders if o.remaining > 0]
+
+    def reserved_cash(self) -> int:
+        total = 0
+        for o in self.open_orders():
+            if o.side == BUY:
+                unit = o.price if o.order_type == LIMIT else self.market.price(o.code)
+                total += self._with_fee(o.remaining * unit)
+        return total
+
+    def orderable_cash(self) -> int:
+        with self.lock:
+            self._roll_day()
+            return max(0, self._ledger.cash - self.reserved_cash())
+
+    def orderable_qty(self, code: str) -> int:
+        with self.lock:
+            pending = sum(o.remaining for o in self.open_orders() if o.side == SELL and o.code == code)
+            return max(0, self.holding_qty(code) - pending)
+
+    def buying_power(self, code: str, price: int, order_type: str) -> tuple[int, int, int, int]:
+        """(orderable cash, unit price used, max qty, max amount) as inquire-psbl-order reports them."""
+        with self.lock:
+            quote = self.market.quote(code)
+            if quote is None:
+                raise Rejected(*UNKNOWN_CODE)
+            unit = price if (order_type == LIMIT and price > 0) else quote.price
+            cash = self.orderable_cash()
+            qty = self._affordable(cash, unit)
+            return cash, unit, qty, qty * unit
+
+    def orders_on(self, day: str) -> list[SimOrder]:
+        with self.lock:
+            return [o for o in self.orders if o.day == day]
+
+    def find(self, order_no: str) -> SimOrder | None:
+        return next((o for o in self.orders if o.order_no == order_no), None)
+
+    # orders --------------------------------------------------------------------------------------
+    def place(self, code: str, side: str, order_type: str, qty: int, price: int, tr_id: str = "") -> SimOrder:
+        """Accept a cash order or raise Rejected with KIS's reason; fills what it can at once."""
+        with self.lock:
+            self._roll_day()
+            self._match_all()
+            quote = self.market.quote(code)
+            if quote is None:
+                raise Rejected(*UNKNOWN_CODE)
+            if qty <= 0:
+                raise Rejected(*BAD_QTY)
+            if order_type == LIMIT:
+                if not is_on_tick(price):
+                    raise Rejected(*OFF_TICK)
+                if not quote.lower <= price <= quote.upper:
+                    raise Rejected(*OUT_OF_BAND)
+            else:
+                price = 0
+            if side == BUY:
+                unit = price if order_type == LIMIT else quote.price
+                if self._with_fee(qty * unit) > self.orderable_cash():
+                    raise Rejected(*NO_CASH)
+            elif qty > self.orderable_qty(code):
+                raise Rejected(*NO_SHARES)
+            order = self._new_order(code, quote.name, side, order_type, qty, price, "new", "", tr_id)
+            self._match(order)
+            self._changed()
+            return order
+
+    def cancel(self, orig_order_no: str, org_no: str, qty: int | None, tr_id: str = "") -> SimOrder:
+        """Cancel `qty` (None: all) of an order's unfilled rest; the cancel gets its own order number."""
+        with self.lock:
+            orig = self._revisable(orig_order_no, org_no)
+            n = orig.remaining if qty is None or qty <= 0 else min(qty, orig.remaining)
+            orig.cancelled_qty += n
+            row = self._new_order(orig.code, orig.name, orig.side, orig.order_type, n, orig.price, "cancel",
+                                  orig.order_no, tr_id)
+            row.cancelled_qty = n
+            self._changed()
+            return row
+
+    def revise(self, orig_order_no: str, org_no: str, order_type: str, qty: int | None, price: int,
+               tr_id: str = "") -> SimOrder:
+        """Replace `qty` (None: all) of the unfilled rest by a new order at a new type/price."""
+        with self.lock:
+            orig = self._revisable(orig_order_no, org_no)
+            n = orig.remaining if qty is None or qty <= 0 else min(qty, orig.remaining)
+            quote = self.market.quote(orig.code)
+            if order_type == LIMIT:
+                if not is_on_tick(price):
+                    raise Rejected(*OFF_TICK)
+                if not quote.lower <= price <= quote.upper:
+                    raise Rejected(*OUT_OF_BAND)
+            else:
+                price = 0
+            if orig.side == BUY:
+                unit = price if order_type == LIMIT else quote.price
+                freed = self._with_fee(n * (orig.price if orig.order_type == LIMIT else quote.price))
+                if self._with_fee(n * unit) > self.orderable_cash() + freed:
+                    raise Rejected(*NO_CASH)
+            orig.cancelled_qty += n
+            row = self._new_order(orig.code, orig.name, orig.side, order_type, n, price, "revise",
+                                  orig.order_no, tr_id)
+            self._match(row)
+            self._changed()
+            return row
+
+    def match(self) -> None:
+        """Fill what the current prices and time allow (called before every request is answered)."""
+        with self.lock:
+            self._roll_day()
+            if self._match_all():
+                self._changed()
+
+    # internals -------------------------------------------------------------------------------------
+    def _revisable(self, orig_order_no: str, org_no: str) -> SimOrder:
+        self._roll_day()
+        self._match_all()
+        orig = self.find(orig_order_no)
+        if orig is None or orig.kind == "cancel" or (org_no and org_no != orig.org_no):
+            raise Rejected(*NO_SUCH_ORDER)
+        if orig.remaining <= 0:
+            raise Rejected(*NOTHING_TO_CANCEL)
+        return orig
+
+    def _new_order(self, code, name, side, order_type, qty, price, kind, orig_no, tr_id) -> SimOrder:
+        now = self.clock()
+        order = SimOrder(order_no=f"{self._next_no:010d}", org_no=ORG_NO, code=code, name=name, side=side,
+                         order_type=order_type, qty=qty, price=price, day=now.strftime("%Y%m%d"),
+                         time=now.strftime("%H%M%S"), accepted_at=now.isoformat(), kind=kind,
+                         orig_order_no=orig_no, tr_id=tr_id)
+        self._next_no += 1
+        self.orders.append(order)
+        self.order_log.append(LogEntry(order.order_no, kind, code, side, order_type, qty, price, order.time, orig_no))
+        return order
+
+    def _match_all(self) -> bool:
+        changed = False
+        for order in self.open_orders():
+            changed |= self._match(order)
+        return changed
+
+    def _match(self, order: SimOrder) -> bool:
+        if order.remaining <= 0:
+            return False
+        quote = self.market.quote(order.code)
+        price = quote.price
+        if order.order_type == LIMIT:
+            if order.side == BUY and price > order.price or order.side == SELL and price < order.price:
+                return False
+            fill_price = min(price, order.price) if order.side == BUY else max(price, order.price)
+        else:
+            fill_price = price
+        n = order.remaining
+        if self.partial_fill_shares:
+            elapsed = (self.clock() - datetime.fromisoformat(order.accepted_at)).total_seconds()
+            due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
+            n = min(n, max(0, due - order.filled_qty))
+        if order.side == BUY:
+            n = min(n, self._affordable(self._ledger.cash, fill_price))
+        else:
+            n = min(n, self.holding_qty(order.code))
+        if n <= 0:
+            return False
+        self._execute(order, n, fill_price)
+        return True
+
+    def _execute(self, order: SimOrder, n: int, fill_price: int) -> None:
+        amount = n * fill_price
+        fee = commission(amount, self.commission_ppm)
+        led = self._ledger
+        pos = self.positions.get(order.code)
+        if order.side == BUY:
+            if pos is None:
+                pos = self.positions[order.code] = Position(0, 0)
+                self.rows_version += 1
+            pos.qty += n
+            pos.cost += amount
+            pos.bought_today += n
+            led.cash -= amount + fee
+            led.buy_amount += amount
+        else:
+            fee += commission(amount, self.sell_tax_ppm)
+            pos.cost -= round(pos.cost * n / pos.qty)
+            pos.qty -= n
+            pos.sold_today += n
+            led.cash += amount - fee
+            led.sell_amount += amount
+        led.fees += fee
+        order.filled_qty += n
+        order.filled_amount += amount
+        order.fees += fee
+        self.market.add_volume(order.code, n)
+
+    def _with_fee(self, amount: int) -> int:
+        return amount + commission(amount, self.commission_ppm)
+
+    def _affordable(self, cash: int, unit: int) -> int:
+        if unit <= 0 or cash <= 0:
+            return 0
+        qty = cash // unit
+        while qty > 0 and self._with_fee(qty * unit) > cash:
+            qty -= 1
+        return qty
+
+    def _roll_day(self) -> None:
+        """A new trading day: unfilled day orders lapse, sold-out rows go, today's deposit settles."""
+        day = self.clock().strftime("%Y%m%d")
+        led = self._ledger
+        if day <= led.day:
+            return
+        for order in self.open_orders():
+            order.cancelled_qty += order.remaining
+        before = len(self.positions)
+        self.positions = {c: p for c, p in self.positions.items() if p.qty > 0}
+        for pos in self.positions.values():
+            pos.bought_today = pos.sold_today = 0
+        if len(self.positions) != before:
+            self.rows_version += 1
+        self._ledger = _Ledger(cash=led.cash, cash_at_open=led.cash, day=day)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change:
+            self.on_change()
+
+    # persistence ------------------------------------------------------------------------------------
+    def to_state(self) -> dict:
+        with self.lock:
+            return {
+                "account": str(self.account),
+                "ledger": asdict(self._ledger),
+                "positions": {c: asdict(p) for c, p in self.positions.items()},
+                "orders": [asdict(o) for o in self.orders],
+                "next_no": self._next_no,
+                "rows_version": self.rows_version,
+            }
+
+    def load_state(self, state: dict) -> None:
+        with self.lock:
+            self._ledger = _Ledger(**state["ledger"])
+            self.positions = {c: Position(**p) for c, p in state["positions"].items()}
+            self.orders = [SimOrder(**o) for o in state["orders"]]
+            self.order_log = [LogEntry(o.order_no, o.kind, o.code, o.side, o.order_type, o.qty, o.price, o.time,
+                                       o.orig_order_no) for o in self.orders]
+            self._next_no = int(state["next_no"])
+            self.rows_version = int(state.get("rows_version", 0))
+

@@ -1,0 +1,59 @@
+"""Fault switches of the paper exchange, for tests and chaos runs. All off by default."""
+from __future__ import annotations
+
+import random
+import threading
+
+
+class Faults:
+    """What to break, and how often. Counters are consumed one request at a time, thread-safely."""
+
+    def __init__(self, seed: int = 7):
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self.latency = 0.0  # seconds added before every answer (after the work is done)
+        self.error_rate = 0.0  # share of /uapi requests answered 5xx with an HTML or empty body, untouched
+        self._rate_limited = 0
+        self._drop_after_order = 0
+        self._drop_before_order = 0
+        self._expire_requested = False
+
+    def force_rate_limit(self, n: int = 1) -> None:
+        """The next `n` calls are refused with EGW00201 whatever the pace."""
+        with self._lock:
+            self._rate_limited += n
+
+    def drop_after_order(self, n: int = 1) -> None:
+        """The next `n` accepted orders get no answer: the connection closes after the exchange took them."""
+        with self._lock:
+            self._drop_after_order += n
+
+    def drop_before_order(self, n: int = 1) -> None:
+        """The next `n` order POSTs are dropped before the exchange sees them (nothing is placed)."""
+        with self._lock:
+            self._drop_before_order += n
+
+    def take_rate_limit(self) -> bool:
+        return self._take("_rate_limited")
+
+    def take_drop_after_order(self) -> bool:
+        return self._take("_drop_after_order")
+
+    def take_drop_before_order(self) -> bool:
+        return self._take("_drop_before_order")
+
+    def roll_server_error(self) -> bool:
+        with self._lock:
+            return self.error_rate > 0 and self._rng.random() < self.error_rate
+
+    def clear(self) -> None:
+        with self._lock:
+            self.latency = self.error_rate = 0.0
+            self._rate_limited = self._drop_after_order = self._drop_before_order = 0
+
+    def _take(self, name: str) -> bool:
+        with self._lock:
+            if getattr(self, name) > 0:
+                setattr(self, name, getattr(self, name) - 1)
+                return True
+            return False

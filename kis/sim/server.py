@@ -1,0 +1,236 @@
+"""`SimServer`: the paper exchange on 127.0.0.1 over HTTP, in a background thread.
+
+Its parts are public so tests and demos can steer it: `exchange` (cash, holdings, orders, order log,
+partial fills), `market` (prices), `faults` (latency, 5xx, dropped connections, forced limits),
+`tokens` (issue, expire).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET
+from kis.models import Account
+from kis.sim.clock import kst_now
+from kis.sim.exchange import Exchange
+from kis.sim.faults import Faults
+from kis.sim.limits import CallLimiter
+from kis.sim.market import Market, load_seed, seed_specs, synthetic_specs
+from kis.sim.protocol import KisProtocol, Request, Response
+from kis.sim.tokens import TokenBook
+
+log = logging.getLogger(__name__)
+DEFAULT_PORT = 29443
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the sim answered (no headers: they carry secrets)."""
+
+    method: str
+    path: str
+    tr_id: str
+    tr_cont: str
+    status: int
+
+
+class SimServer:
+    """The paper exchange. `start()` serves in a daemon thread; `stop()` or a `with` block ends it."""
+
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", rate_limit: float = 1.0, page_rows: int = 20,
+                 daily_page_rows: int = 15, seed: int = 7, state_path: str | Path | None = None,
+                 app_key: str = SIM_APP_KEY, app_secret: str = SIM_APP_SECRET, account: str = SIM_ACCOUNT,
+                 clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
+                 step_seconds: float = 5.0, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.host, self.port = host, port
+        self.clock = clock or kst_now
+        self.sleep = sleep
+        self.account = Account.parse(account)
+        self.state_path = Path(state_path) if state_path else None
+        seed_data = load_seed(seed_file)
+        specs = seed_specs(seed_data) + synthetic_specs(synthetic, seed)
+        self.market = Market(specs, seed=seed, clock=self.clock, step_seconds=step_seconds)
+        holdings = {h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
+        self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
+                                 holdings=holdings, clock=self.clock)
+        self.tokens = TokenBook(self.clock)
+        self.faults = Faults(seed)
+        self.limiter = CallLimiter(rate_limit, monotonic)
+        self.protocol = KisProtocol(exchange=self.exchange, market=self.market, tokens=self.tokens,
+                                    limiter=self.limiter, faults=self.faults, app_key=app_key,
+                                    app_secret=app_secret, account=self.account, page_rows=page_rows,
+                                    daily_page_rows=daily_page_rows, clock=self.clock)
+        self.calls: list[Call] = []
+        self._save_lock = threading.Lock()
+        if self.state_path and self.state_path.exists():
+            self._load()
+        self.exchange.on_change = self.save
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"SimServer(url={self.url!r}, account={str(self.account)!r})"
+
+    # lifecycle -----------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "SimServer":
+        httpd = _HttpServer((self.host, self.port), _Handler)
+        httpd.sim = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"kis-sim-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the `kisbot sim` foreground mode)."""
+        httpd = _HttpServer((self.host, self.port), _Handler)
+        httpd.sim = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        try:
+            httpd.serve_forever(poll_interval=0.2)
+        finally:
+            httpd.server_close()
+            self.save()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.save()
+
+    def __enter__(self) -> "SimServer":
+        return self.start() if self._httpd is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # knobs ------------------------------------------------------------------------------------------
+    def set_rate_limit(self, rate: float) -> None:
+        self.limiter.set_rate(rate)
+
+    def expire_tokens(self) -> None:
+        self.tokens.expire_all()
+
+    def count(self, path: str, tr_id: str | None = None) -> int:
+        """How many requests reached `path` (optionally with this tr_id)."""
+        return sum(1 for c in list(self.calls) if c.path == path and (tr_id is None or c.tr_id == tr_id))
+
+    def path_counts(self) -> Counter:
+        return Counter(c.path for c in list(self.calls))
+
+    # requests ---------------------------------------------------------------------------------------
+    def handle(self, req: Request) -> Response:
+        response = self.protocol.handle(req)
+        self.calls.append(Call(req.method, req.path, req.header("tr_id"), req.header("tr_cont"), response.status))
+        if self.faults.latency > 0:
+            self.sleep(self.faults.latency)
+        return response
+
+    # persistence ------------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the account, orders, prices and tokens to `state_path` atomically (no-op without one)."""
+        if not self.state_path:
+            return
+        with self._save_lock:
+            state = {"version": 1, "exchange": self.exchange.to_state(), "market": self.market.to_state(),
+                     "tokens": self.tokens.to_state()}
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".sim-state-", suffix=".json")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(state, fh, ensure_ascii=False)
+                os.chmod(tmp, 0o600)  # it holds bearer tokens of this sim
+                os.replace(tmp, self.state_path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+
+    def _load(self) -> None:
+        with open(self.state_path, encoding="utf-8") as fh:
+            state = json.load(fh)
+        if str(self.account) != state["exchange"]["account"]:
+            raise ValueError(f"{self.state_path} holds account {state['exchange']['account']}, not {self.account}")
+        self.market.load_state(state["market"])
+        self.exchange.load_state(state["exchange"])
+        self.tokens.load_state(state.get("tokens", {}))
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sim: SimServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as KIS's gateway; every answer has a Content-Length
+    server: _HttpServer
+
+    def version_string(self) -> str:
+        return "kisbot-sim"
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = "/" + parts.path.lstrip("/")
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        query = {k.upper(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+        response = self.server.sim.handle(Request(method, path, headers, query, raw))
+        if response.drop:
+            self._drop()
+            return
+        if response.raw is not None:
+            payload = response.raw
+            content_type = response.headers.get("content-type", "text/plain")
+        else:
+            payload = json.dumps(response.body, ensure_ascii=False).encode("utf-8")
+            content_type = "application/json; charset=UTF-8"
+        self.send_response(response.status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            if name != "content-type":
+                self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self) -> None:
+        """Close the socket without a byte of answer: the client sees a dropped connection."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+        log.debug("sim %s", format % args)
