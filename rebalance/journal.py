@@ -1,0 +1,432 @@
+"""The TWAP journal: SQLite memory of every run, slice and order, so a restart resumes exactly.
+
+An order's intent is committed before it is sent and its acknowledgement after; each state change
+is one transaction, so a crash between any two lines leaves a state `resume()` can reconcile.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+from kis.models import OrderSide, OrderType
+from rebalance.model import Plan, PlanLine
+from rebalance.slicing import SliceSchedule
+from rebalance.window import Window
+
+JOURNAL_FILE = "journal.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    plan_id TEXT NOT NULL,
+    plan_json TEXT NOT NULL,
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    catch_up_at TEXT NOT NULL,
+    poll_seconds REAL NOT NULL,
+    order_type TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('active', 'finished', 'cancelled', 'failed')),
+    reason TEXT NOT NULL DEFAULT '',
+    caught_up INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    ended_at TEXT
+);
+-- One active run per account: the database itself refuses a second one.
+CREATE UNIQUE INDEX IF NOT EXISTS one_active_run ON runs(account) WHERE state = 'active';
+CREATE TABLE IF NOT EXISTS stocks (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    side TEXT NOT NULL,
+    goal INTEGER NOT NULL,        -- shares this run must trade
+    start_qty INTEGER NOT NULL,
+    target_qty INTEGER NOT NULL,
+    owed INTEGER NOT NULL DEFAULT 0,   -- due by the schedule but not yet placed
+    waiting INTEGER NOT NULL DEFAULT 0, -- a buy is waiting for cash
+    PRIMARY KEY (run_id, code)
+);
+CREATE TABLE IF NOT EXISTS slices (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    seq INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    due_at TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'fired')),
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    code TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty INTEGER NOT NULL,
+    order_type TEXT NOT NULL,
+    price INTEGER NOT NULL,
+    kind TEXT NOT NULL,            -- slice | catch_up
+    state TEXT NOT NULL CHECK (state IN ('intent', 'acked', 'rejected', 'uncertain', 'lost')),
+    order_no TEXT,
+    org_no TEXT,
+    sent_at TEXT NOT NULL,         -- when the intent was written, just before sending
+    filled_qty INTEGER NOT NULL DEFAULT 0,
+    filled_amount INTEGER NOT NULL DEFAULT 0,
+    remaining INTEGER,             -- NULL until the exchange has shown the order
+    closed INTEGER NOT NULL DEFAULT 0,
+    msg_cd TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS orders_by_run ON orders(run_id);
+CREATE TABLE IF NOT EXISTS fills (
+    order_id INTEGER NOT NULL REFERENCES orders(id),
+    qty INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+
+class RunActive(Exception):
+    """A run is already active for this account: one at a time."""
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"run {run_id} is still executing: /cancel it or wait for it to finish")
+
+
+class OrderState(str, Enum):
+    INTENT = "intent"  # written, maybe sent: never re-send without reconciling
+    ACKED = "acked"  # the exchange gave an order number
+    REJECTED = "rejected"  # the exchange refused it (KisError)
+    UNCERTAIN = "uncertain"  # no answer and not found yet
+    LOST = "lost"  # certain it never reached the exchange; its quantity was owed again
+
+    @property
+    def outstanding(self) -> bool:
+        """May be working at the exchange (so it counts against the target)."""
+        return self in (OrderState.INTENT, OrderState.ACKED, OrderState.UNCERTAIN)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: str
+    account: str
+    plan: Plan
+    window: Window
+    catch_up_at: datetime
+    poll_seconds: float
+    order_type: OrderType
+    state: str
+    reason: str
+    caught_up: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    code: str
+    name: str
+    side: OrderSide
+    goal: int
+    start_qty: int
+    target_qty: int
+    owed: int
+    waiting: bool
+
+
+@dataclass(frozen=True)
+class SliceRecord:
+    seq: int
+    code: str
+    side: OrderSide
+    qty: int
+    at: datetime
+    fired: bool
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: int
+    run_id: str
+    code: str
+    side: OrderSide
+    qty: int
+    order_type: OrderType
+    price: int
+    kind: str
+    state: OrderState
+    order_no: str
+    org_no: str
+    sent_at: datetime
+    filled_qty: int
+    filled_amount: int
+    remaining: int | None
+    closed: bool
+    msg_cd: str
+    message: str
+
+    @property
+    def committed(self) -> int:
+        """Shares this order has done or may still do: counted against the stock's goal."""
+        if not self.state.outstanding:
+            return 0
+        if self.state is OrderState.ACKED and self.remaining is not None:
+            return self.filled_qty + (0 if self.closed else self.remaining)
+        return max(self.qty, self.filled_qty)
+
+    @property
+    def resting(self) -> bool:
+        """Acked and possibly still open: a cancel candidate."""
+        return self.state is OrderState.ACKED and not self.closed and (self.remaining is None or self.remaining > 0)
+
+
+class Journal:
+    """SQLite in WAL mode; one connection guarded by a lock, usable from any thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an intent must be on disk before its order is sent
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._db.executescript(SCHEMA)  # executescript manages its own transaction
+
+    @classmethod
+    def in_dir(cls, data_dir: str | Path) -> "Journal":
+        """The journal of a data directory (KISBOT_DATA_DIR)."""
+        return cls(Path(data_dir) / JOURNAL_FILE)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+    def _tx(self):
+        return _Transaction(self._db, self._lock)
+
+    # runs --------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, account: str, plan: Plan, window: Window, schedule: SliceSchedule,
+                   order_type: OrderType, created_at: datetime) -> None:
+        """Write the run, its stocks and slices at once; RunActive if the account already has a run."""
+        with self._tx() as db:
+            active = db.execute("SELECT id FROM runs WHERE account=? AND state='active'", (account,)).fetchone()
+            if active:
+                raise RunActive(active["id"])
+            db.execute(
+                "INSERT INTO runs (id, account, plan_id, plan_json, window_start, window_end, catch_up_at,"
+                " poll_seconds, order_type, state, created_at) VALUES (?,?,?,?,?,?,?,?,?, 'active', ?)",
+                (run_id, account, plan.id, plan_to_json(plan), window.start.isoformat(), window.end.isoformat(),
+                 schedule.catch_up_at.isoformat(), schedule.poll_seconds, order_type.value, created_at.isoformat()),
+            )
+            for line in plan.lines:
+                if line.order_qty:
+                    db.execute(
+                        "INSERT INTO stocks (run_id, code, name, side, goal, start_qty, target_qty)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        (run_id, line.code, line.name, line.side.value, abs(line.order_qty), line.current_qty,
+                         line.target_qty),
+                    )
+            db.executemany(
+                "INSERT INTO slices (run_id, seq, code, side, qty, due_at, state) VALUES (?,?,?,?,?,?, 'pending')",
+                [(run_id, s.seq, s.code, s.side.value, s.qty, s.at.isoformat()) for s in schedule.slices],
+            )
+
+    def active_run(self, account: str) -> RunRecord | None:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM runs WHERE account=? AND state='active'", (account,)).fetchone()
+        return _run(row) if row else None
+
+    def run(self, run_id: str) -> RunRecord:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return _run(row)
+
+    def end_run(self, run_id: str, state: str, at: datetime, reason: str = "") -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET state=?, reason=?, ended_at=? WHERE id=? AND state='active'",
+                       (state, reason, at.isoformat(), run_id))
+
+    def mark_caught_up(self, run_id: str, owed: dict[str, int]) -> None:
+        """The catch-up pass: every stock now owes whatever is still missing, recorded once."""
+        with self._tx() as db:
+            for code, qty in owed.items():
+                db.execute("UPDATE stocks SET owed=? WHERE run_id=? AND code=?", (qty, run_id, code))
+            db.execute("UPDATE runs SET caught_up=1 WHERE id=?", (run_id,))
+
+    # stocks and slices --------------------------------------------------------------------------
+    def stocks(self, run_id: str) -> list[StockRecord]:
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM stocks WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+        return [StockRecord(r["code"], r["name"], OrderSide(r["side"]), r["goal"], r["start_qty"], r["target_qty"],
+                            r["owed"], bool(r["waiting"])) for r in rows]
+
+    def slices(self, run_id: str) -> list[SliceRecord]:
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM slices WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+        return [SliceRecord(r["seq"], r["code"], OrderSide(r["side"]), r["qty"], datetime.fromisoformat(r["due_at"]),
+                            r["state"] == "fired") for r in rows]
+
+    def fire_slice(self, run_id: str, seq: int) -> bool:
+        """The slice is due: add its quantity to what its stock owes. False if it already fired."""
+        with self._tx() as db:
+            row = db.execute("SELECT code, qty FROM slices WHERE run_id=? AND seq=? AND state='pending'",
+                             (run_id, seq)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE slices SET state='fired' WHERE run_id=? AND seq=?", (run_id, seq))
+            db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?", (row["qty"], run_id, row["code"]))
+            return True
+
+    def set_waiting(self, run_id: str, code: str, waiting: bool) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE stocks SET waiting=? WHERE run_id=? AND code=?", (int(waiting), run_id, code))
+
+    def set_owed(self, run_id: str, code: str, owed: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE stocks SET owed=? WHERE run_id=? AND code=?", (max(0, owed), run_id, code))
+
+    # orders -------------------------------------------------------------------------------------
+    def add_intent(self, run_id: str, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
+                   kind: str, sent_at: datetime) -> int:
+        """Commit the intent (and take its shares off what the stock owes) before the order is sent."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at)"
+                " VALUES (?,?,?,?,?,?,?, 'intent', ?)",
+                (run_id, code, side.value, qty, order_type.value, price, kind, sent_at.isoformat()),
+            )
+            db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
+            return int(cur.lastrowid)
+
+    def mark_acked(self, order_id: int, order_no: str, org_no: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=? WHERE id=?", (order_no, org_no, order_id))
+
+    def mark_rejected(self, order_id: int, msg_cd: str, message: str, *, owe_again: bool = False) -> None:
+        """The exchange refused the order; with `owe_again` its shares go back to what the stock owes."""
+        with self._tx() as db:
+            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
+            if row is None or row["state"] not in ("intent", "uncertain"):
+                return
+            db.execute("UPDATE orders SET state='rejected', msg_cd=?, message=? WHERE id=?",
+                       (msg_cd, message, order_id))
+            if owe_again:
+                db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
+                           (row["qty"], row["run_id"], row["code"]))
+
+    def mark_uncertain(self, order_id: int, message: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE orders SET state='uncertain', message=? WHERE id=?", (message, order_id))
+
+    def mark_lost(self, order_id: int) -> None:
+        """Certain the order never reached the exchange: its shares are owed again."""
+        with self._tx() as db:
+            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
+            if row is None or row["state"] not in ("intent", "uncertain"):
+                return
+            db.execute("UPDATE orders SET state='lost' WHERE id=?", (order_id,))
+            db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
+                       (row["qty"], row["run_id"], row["code"]))
+
+    def record_exchange_view(self, order_id: int, filled_qty: int, filled_amount: int, remaining: int,
+                             closed: bool, at: datetime) -> tuple[int, int]:
+        """Store what the exchange shows for an order; return the new fill (qty, amount), (0, 0) if none."""
+        with self._tx() as db:
+            row = db.execute("SELECT filled_qty, filled_amount FROM orders WHERE id=?", (order_id,)).fetchone()
+            inc_qty = filled_qty - row["filled_qty"]
+            inc_amount = filled_amount - row["filled_amount"]
+            if inc_qty < 0:  # a stale page never takes fills back
+                inc_qty, inc_amount = 0, 0
+                filled_qty, filled_amount = row["filled_qty"], row["filled_amount"]
+            db.execute("UPDATE orders SET filled_qty=?, filled_amount=?, remaining=?, closed=? WHERE id=?",
+                       (filled_qty, filled_amount, remaining, int(closed), order_id))
+            if inc_qty > 0:
+                db.execute("INSERT INTO fills (order_id, qty, amount, at) VALUES (?,?,?,?)",
+                           (order_id, inc_qty, inc_amount, at.isoformat()))
+            return inc_qty, inc_amount
+
+    def orders(self, run_id: str) -> list[OrderRecord]:
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM orders WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
+        return [_order(r) for r in rows]
+
+    def known_order_nos(self) -> set[str]:
+        """Every order number the journal has acknowledged, across runs: never matched twice."""
+        with self._tx() as db:
+            rows = db.execute("SELECT order_no FROM orders WHERE order_no IS NOT NULL").fetchall()
+        return {r["order_no"] for r in rows}
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE .. COMMIT under the journal's lock; ROLLBACK on any error."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def plan_to_json(plan: Plan) -> str:
+    data = asdict(plan)
+    data["priced_at"] = plan.priced_at.isoformat()
+    data["expires_at"] = plan.expires_at.isoformat()
+    return json.dumps(data, ensure_ascii=False)
+
+
+def plan_from_json(text: str) -> Plan:
+    data = json.loads(text)
+    return Plan(
+        id=data["id"],
+        lines=tuple(PlanLine(**line) for line in data["lines"]),
+        cash=data["cash"],
+        total_value=data["total_value"],
+        investable=data["investable"],
+        est_costs=data["est_costs"],
+        priced_at=datetime.fromisoformat(data["priced_at"]),
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        notes=tuple(data.get("notes", ())),
+    )
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"], account=row["account"], plan=plan_from_json(row["plan_json"]),
+        window=Window(datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"])),
+        catch_up_at=datetime.fromisoformat(row["catch_up_at"]), poll_seconds=row["poll_seconds"],
+        order_type=OrderType(row["order_type"]), state=row["state"], reason=row["reason"],
+        caught_up=bool(row["caught_up"]), created_at=datetime.fromisoformat(row["created_at"]),
+    )
+
+
+def _order(r: sqlite3.Row) -> OrderRecord:
+    return OrderRecord(
+        id=r["id"], run_id=r["run_id"], code=r["code"], side=OrderSide(r["side"]), qty=r["qty"],
+        order_type=OrderType(r["order_type"]), price=r["price"], kind=r["kind"], state=OrderState(r["state"]),
+        order_no=r["order_no"] or "", org_no=r["org_no"] or "", sent_at=datetime.fromisoformat(r["sent_at"]),
+        filled_qty=r["filled_qty"], filled_amount=r["filled_amount"], remaining=r["remaining"],
+        closed=bool(r["closed"]), msg_cd=r["msg_cd"], message=r["message"],
+    )

@@ -1,0 +1,160 @@
+"""When a TWAP run trades: the execution window in a KRX session, and the TWAP settings.
+
+`MARKET_CALENDAR=krx` follows exchange_calendars' XKRX (holidays, late opens, early closes);
+`always` treats every day as a session, for the simulator and tests.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from functools import lru_cache
+
+import pandas as pd
+
+from kis.config import Source
+from kis.errors import ConfigError
+from kis.models import OrderType
+from rebalance.clock import KST
+
+CALENDARS = ("krx", "always")
+MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves to the next session
+
+
+@dataclass(frozen=True)
+class TwapSettings:
+    """How a plan is executed. Defaults are the seed's 09:10-15:00 best-limit TWAP, made safe."""
+
+    start: time = time(9, 10)
+    end: time = time(15, 0)
+    calendar: str = "krx"
+    order_type: OrderType = OrderType.BEST_LIMIT
+    max_slices: int = 20  # per stock: large quantities get larger slices, not more orders
+    order_share: float = 0.5  # of the call budget, for orders and their cash checks
+    poll_share: float = 0.2  # of the call budget, for fill polls; the rest stays free for the bot
+    poll_seconds: float = 5.0  # fill poll interval, raised when the call budget needs it
+    sell_share: float = 0.4  # sells run in this first part of the window, buys after
+    catch_up_seconds: float = 300.0  # the catch-up pass runs this long before the end (<= 10 % of it)
+    call_rate: float | None = None  # calls per second; None: the client's KIS_RATE_LIMIT
+    open_margin: timedelta = timedelta(minutes=10)  # after the opening auction
+    close_margin: timedelta = timedelta(minutes=20)  # before the closing auction (15:20-15:30)
+    settle_seconds: float = 10.0  # an order may take this long to show in today's orders
+    cash_buffer: float = 0.005  # price headroom when checking cash for a buy
+
+    def __post_init__(self) -> None:
+        if self.calendar not in CALENDARS:
+            raise ValueError(f"calendar '{self.calendar}' is not one of {', '.join(CALENDARS)}")
+        if self.start >= self.end:
+            raise ValueError(f"TWAP start {self.start:%H:%M} is not before the end {self.end:%H:%M}")
+        if self.max_slices < 1:
+            raise ValueError("max_slices must be at least 1")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The span a run trades in, both ends tz-aware KST."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def execution_window(now: datetime, settings: TwapSettings, duration: timedelta | None = None) -> Window:
+    """The window of the current session, or the next one when today's is over or closed.
+
+    With `duration` the window starts now (or at the next session's open) and is clipped to the session.
+    """
+    if now.tzinfo is None:
+        raise ValueError("execution_window needs an aware datetime")
+    now = now.astimezone(KST)
+    if duration is not None and duration <= timedelta(0):
+        raise ValueError("the duration must be positive")
+    if settings.calendar == "always":
+        return _always_window(now, settings, duration)
+    return _krx_window(now, settings, duration)
+
+
+def _always_window(now: datetime, settings: TwapSettings, duration: timedelta | None) -> Window:
+    if duration is not None:
+        return Window(now, now + duration)  # no session to clip to: the simulator trades all day
+    day = now.date()
+    for _ in range(2):
+        start = max(now, datetime.combine(day, settings.start, KST))
+        end = datetime.combine(day, settings.end, KST)
+        if end - start >= MIN_WINDOW:
+            return Window(start, end)
+        day += timedelta(days=1)
+    raise AssertionError("unreachable: tomorrow's window is never empty")  # pragma: no cover
+
+
+@lru_cache(maxsize=1)
+def _xkrx():
+    import exchange_calendars as xc  # slow to build: once per process
+
+    return xc.get_calendar("XKRX")
+
+
+def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | None) -> Window:
+    cal = _xkrx()
+    day = pd.Timestamp(now.date())
+    if day > cal.last_session:
+        raise ValueError(f"the KRX calendar does not reach {now:%Y-%m-%d}; update exchange_calendars")
+    session = cal.date_to_session(day, direction="next")
+    for _ in range(30):
+        open_ = cal.session_open(session).tz_convert(KST).to_pydatetime()
+        close = cal.session_close(session).tz_convert(KST).to_pydatetime()
+        earliest = open_ + settings.open_margin
+        latest = close - settings.close_margin
+        if duration is not None:
+            start = max(now, earliest)
+            end = min(start + duration, latest)
+            shortest = min(duration, MIN_WINDOW)
+        else:
+            start = max(now, earliest, datetime.combine(open_.date(), settings.start, KST))
+            end = min(latest, datetime.combine(open_.date(), settings.end, KST))
+            shortest = MIN_WINDOW
+        if end - start >= shortest:
+            return Window(start, end)
+        session = cal.next_session(session)
+    raise ValueError("no KRX session with room for a TWAP window in the next 30 sessions")
+
+
+def load_twap_settings(source: Source | None = None, **overrides) -> TwapSettings:
+    """TwapSettings from TWAP_START, TWAP_END and MARKET_CALENDAR; ConfigError says what to fix."""
+    source = source or Source()
+    start = _parse_time("TWAP_START", source.get("TWAP_START", "09:10"))
+    end = _parse_time("TWAP_END", source.get("TWAP_END", "15:00"))
+    calendar = source.get("MARKET_CALENDAR", "krx").lower()
+    if calendar not in CALENDARS:
+        raise ConfigError(f"MARKET_CALENDAR='{calendar}' is not one of krx, always")
+    if start >= end:
+        raise ConfigError(f"TWAP_START {start:%H:%M} must be before TWAP_END {end:%H:%M}")
+    return TwapSettings(start=start, end=end, calendar=calendar, **overrides)
+
+
+def _parse_time(name: str, text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
+    if match:
+        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+        if hour < 24 and minute < 60 and second < 60:
+            return time(hour, minute, second)
+    raise ConfigError(f"{name}='{text}' is not a time of day as HH:MM (KST), e.g. 09:10")
+
+
+_DURATION = re.compile(r"(\d+)\s*(s|sec|m|min|h|hr)", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+
+
+def parse_duration(text: str) -> timedelta:
+    """`90s`, `45m`, `2h`, `1h30m` -> timedelta; ValueError with the accepted forms otherwise."""
+    cleaned = text.strip().lower()
+    parts = list(_DURATION.finditer(cleaned))
+    if not parts or "".join(p.group(0) for p in parts).replace(" ", "") != cleaned.replace(" ", ""):
+        raise ValueError(f"'{text}' is not a duration: write it as 90s, 45m or 2h")
+    seconds = sum(int(p[1]) * _UNIT_SECONDS[p[2].lower()] for p in parts)
+    if seconds <= 0:
+        raise ValueError(f"'{text}' is not a positive duration: write it as 90s, 45m or 2h")
+    return timedelta(seconds=seconds)

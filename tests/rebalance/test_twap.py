@@ -1,0 +1,361 @@
+"""TwapExecutor against an in-memory broker on a fake clock: whole windows run in milliseconds."""
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from kis.errors import KisError
+from kis.models import OrderSide
+from rebalance.clock import FakeClock, SystemClock
+from rebalance.events import (
+    Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted, WaitingForCash,
+)
+from rebalance.journal import Journal, OrderState, RunActive
+from rebalance.twap import TwapExecutor
+from rebalance.window import TwapSettings, Window
+from tests.rebalance.twap_fakes import T0, Crash, FakeBroker, Recorder, crashes, line, make_plan
+
+SETTINGS = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=60, call_rate=10, settle_seconds=10)
+WINDOW = timedelta(minutes=10)
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(T0)
+
+
+@pytest.fixture
+def journal_path(tmp_path):
+    return tmp_path / "journal.sqlite3"
+
+
+def rebalance_broker(clock, **kw) -> FakeBroker:
+    """Sell all of A to fund buys of B and C; no cash to start with (the seed's 17.7.3 trap)."""
+    return FakeBroker(clock, prices={"000010": 10_000, "000020": 10_000, "000030": 5_000},
+                      holdings={"000010": 100}, cash=0, **kw)
+
+
+def rebalance_plan():
+    return make_plan(line("000010", 10_000, 100, 0), line("000020", 10_000, 0, 50), line("000030", 5_000, 0, 60))
+
+
+def start(broker, plan, journal_path, *, settings=SETTINGS, on=None, duration=WINDOW):
+    rec = Recorder(on)
+    executor = TwapExecutor(broker, Journal(journal_path), settings, rec, broker.clock)
+    now = broker.clock.now()
+    run_id = executor.start(plan, Window(now, now + duration))
+    return executor, rec, run_id
+
+
+def finish(executor) -> None:
+    assert executor.wait(10), "the worker did not end"
+
+
+def resume(broker, journal_path, settings=SETTINGS):
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(journal_path), settings, rec, broker.clock)
+    status = executor.resume()
+    finish(executor)
+    return executor, rec, status
+
+
+def placed(broker, code) -> int:
+    """Shares the broker accepted for a stock: more than the plan's quantity would be a doubled order."""
+    return sum(o.qty - (o.qty - o.filled if o.cancelled else 0) for o in broker.sent(code))
+
+
+def assert_targets(broker, plan):
+    for ln in plan.lines:
+        assert broker.holdings.get(ln.code, 0) == ln.target_qty, ln.code
+        assert sum(o.qty for o in broker.sent(ln.code)) == abs(ln.order_qty), f"{ln.code} sent twice or short"
+
+
+def test_a_rebalance_reaches_every_target_with_sells_before_buys(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert_targets(broker, plan)
+    last_sell = max(o.time for o in broker.sent(side=OrderSide.SELL))
+    first_buy = min(o.time for o in broker.sent(side=OrderSide.BUY))
+    assert last_sell < first_buy
+    assert not rec.of(WaitingForCash) and not rec.of(OrderRejected)
+    (done,) = rec.of(Finished)
+    assert [(r.code, r.actual_qty, r.difference) for r in done.results] == [
+        ("000010", 0, 0), ("000020", 50, 0), ("000030", 60, 0)]
+    assert isinstance(rec.events[0], RunStarted) and not rec.events[0].resumed
+    assert len(rec.of(OrderSent)) == len(broker.orders)
+    status = executor.status()
+    assert status.state == "finished" and status.progress == 1.0 and not status.active
+
+
+def test_each_stock_is_sliced_evenly_and_sent_on_schedule(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    journal = Journal(journal_path)
+    slices = journal.slices(run_id)
+    for code in ("000010", "000020", "000030"):
+        sizes = [s.qty for s in slices if s.code == code]
+        assert len(sizes) == SETTINGS.max_slices
+        assert max(sizes) - min(sizes) <= 1
+        sent_times = [o.time for o in broker.sent(code)]
+        due_times = [s.at.strftime("%H%M%S") for s in slices if s.code == code]
+        assert sent_times == due_times  # each slice is sent in the second it is due
+
+
+def test_a_buy_without_cash_waits_once_and_is_retried_until_cash_arrives(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=0, deposits=[(T0 + timedelta(minutes=4), 600_000)])
+    plan = make_plan(line("000020", 10_000, 0, 50))
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert_targets(broker, plan)
+    waits = rec.of(WaitingForCash)
+    assert len(waits) == 1 and waits[0].code == "000020" and waits[0].available == 0
+    assert min(o.time for o in broker.orders) >= (T0 + timedelta(minutes=4)).strftime("%H%M%S")
+    assert not rec.of(OrderRejected)
+    assert rec.of(Finished)[0].results[0].difference == 0
+
+
+def test_a_buy_never_spends_cash_it_does_not_have_and_never_exceeds_the_target(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=205_000)  # pays for 20 of 50 shares
+    plan = make_plan(line("000020", 10_000, 0, 50))
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert broker.holdings["000020"] == 20 and broker.cash >= 0
+    assert len(rec.of(WaitingForCash)) == 1
+    assert rec.of(Finished)[0].results[0].difference == 30
+
+
+def test_a_rejected_slice_is_reported_and_the_catch_up_pass_places_it(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    broker.reject["000030"] = [KisError("APBK1234", "일시적인 거래 제한입니다")]
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (rejected,) = rec.of(OrderRejected)
+    assert (rejected.code, rejected.msg_cd, rejected.message) == ("000030", "APBK1234", "일시적인 거래 제한입니다")
+    assert_targets(broker, plan)
+    run = Journal(journal_path).run(run_id)
+    catch_up = [o for o in Journal(journal_path).orders(run_id) if o.kind == "catch_up"]
+    assert [(o.code, o.qty) for o in catch_up] == [("000030", rejected.qty)]
+    assert all(o.sent_at >= run.catch_up_at for o in catch_up)
+
+
+def test_a_stock_the_exchange_keeps_refusing_ends_short_and_says_why(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000010": 10_000}, holdings={"000010": 10}, cash=0)
+    broker.reject["000010"] = [KisError("APBK0400", "매매정지 종목입니다")] * 100
+    plan = make_plan(line("000010", 10_000, 10, 0))
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert not broker.orders
+    assert {e.message for e in rec.of(OrderRejected)} == {"매매정지 종목입니다"}
+    assert rec.of(Finished)[0].results[0].difference == -10
+
+
+def test_partial_fills_are_pushed_as_increments_up_to_the_whole_quantity(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="half"), rebalance_plan()
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert_targets(broker, plan)
+    fills = rec.of(Filled)
+    by_code = Counter()
+    for f in fills:
+        by_code[f.code] += f.qty
+        assert f.done_qty == by_code[f.code] and f.price == broker.prices[f.code]
+    assert dict(by_code) == {"000010": 100, "000020": 50, "000030": 60}
+    assert fills[-1].progress == 1.0
+    assert [f.progress for f in fills] == sorted(f.progress for f in fills)
+
+
+def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    executors = []
+
+    def cancel_after_three(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == 3:
+            executors[0].cancel()
+
+    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_three)
+    executors.append(executor)
+    finish(executor)
+
+    assert len(broker.orders) == 3 and all(o.cancelled for o in broker.orders)
+    (cancelled,) = rec.of(Cancelled)
+    assert cancelled.cancelled_orders == 3
+    assert [r.actual_qty for r in cancelled.results] == [100, 0, 0]
+    assert not rec.of(Finished)
+    assert Journal(journal_path).run(run_id).state == "cancelled"
+
+
+def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
+    broker = FakeBroker(SystemClock(), prices={"000010": 10_000}, holdings={"000010": 10})
+    plan = make_plan(line("000010", 10_000, 10, 0))
+    executor, rec, _ = start(broker, plan, journal_path, duration=timedelta(hours=5))
+    assert not executor.wait(0.05)  # asleep until its next slice, not spinning
+    executor.cancel()
+    finish(executor)
+    assert rec.of(Cancelled)
+
+
+@crashes
+def test_one_run_at_a_time_per_account(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    broker.crash_before_send = lambda code, side, qty: True
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)  # the worker 'died' with the run still active in the journal
+
+    with pytest.raises(RunActive) as err:
+        start(broker, plan, journal_path)
+    assert err.value.run_id == run_id
+
+
+CRASHES = {
+    "before the order left": dict(crash_before_send=lambda code, side, qty: side is OrderSide.BUY),
+    "after it left, before its answer": dict(crash_after_send=lambda o: o.side is OrderSide.BUY),
+}
+
+
+@crashes
+@pytest.mark.parametrize("where", list(CRASHES) + ["after its answer was journaled"])
+def test_a_restart_at_any_step_of_an_order_resumes_without_losing_or_doubling_it(clock, journal_path, where):
+    broker, plan = rebalance_broker(clock, **CRASHES.get(where, {})), rebalance_plan()
+    crashed = []
+
+    def crash_on_first_buy(event):
+        if where == "after its answer was journaled" and isinstance(event, OrderSent) and event.side is OrderSide.BUY:
+            if not crashed:
+                crashed.append(event)
+                raise Crash("killed after the ack")
+
+    executor, rec, run_id = start(broker, plan, journal_path, on=crash_on_first_buy)
+    finish(executor)
+    assert not rec.of(Finished) and Journal(journal_path).run(run_id).state == "active"
+    broker.crash_before_send = broker.crash_after_send = None
+    clock.advance(3)  # the restart takes a moment
+
+    _, rec2, status = resume(broker, journal_path)
+    assert status.run_id == run_id
+    assert rec2.events[0].resumed
+    assert_targets(broker, plan)
+    assert rec2.of(Finished)[0].results and all(r.difference == 0 for r in rec2.of(Finished)[0].results)
+    states = Counter(o.state for o in Journal(journal_path).orders(run_id))
+    assert states[OrderState.INTENT] == states[OrderState.UNCERTAIN] == 0
+    if where == "before the order left":
+        assert states[OrderState.LOST] == 1  # the intent was ruled out, then its shares were placed again
+
+
+def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    lost = []
+    broker.lose_answer = lambda o: not lost and not lost.append(o)
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert_targets(broker, plan)
+    order = next(o for o in Journal(journal_path).orders(run_id) if o.order_no.lstrip("0") == lost[0].order_no.lstrip("0"))
+    assert order.state is OrderState.ACKED
+
+
+def test_an_order_that_never_arrived_is_placed_again_once_it_is_ruled_out(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    dropped = []
+    broker.drop_before_arrival = lambda code, side, qty: not dropped and not dropped.append(code)
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert_targets(broker, plan)
+    states = Counter(o.state for o in Journal(journal_path).orders(run_id))
+    assert states[OrderState.LOST] == 1 and states[OrderState.UNCERTAIN] == 0
+
+
+@crashes
+def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.crash_after_send = lambda o: len(broker.orders) == 2
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    clock.advance(WINDOW.total_seconds() + 60)
+    broker.crash_after_send = None
+
+    _, rec, _ = resume(broker, journal_path)
+    assert len(broker.orders) == 2 and all(o.cancelled for o in broker.orders)
+    assert rec.of(Finished) and Journal(journal_path).run(run_id).state == "finished"
+
+
+def test_an_unexpected_error_ends_the_run_as_failed_with_a_reason(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fail_balance=ValueError("ledger offline")), rebalance_plan()
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (failed,) = rec.of(Failed)
+    assert "ledger offline" in failed.reason and "/balance" in failed.reason
+    assert Journal(journal_path).run(run_id).state == "failed"
+    assert executor.status().state == "failed"
+
+
+def test_a_failing_listener_does_not_stop_trading(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+
+    def broken(event):
+        raise RuntimeError("chat is down")
+
+    executor, _, _ = start(broker, plan, journal_path, on=broken)
+    finish(executor)
+    assert_targets(broker, plan)
+
+
+def test_the_worker_sleeps_until_the_next_job_instead_of_spinning(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    run = Journal(journal_path).run(run_id)
+    jobs = len(Journal(journal_path).slices(run_id)) + math.ceil(WINDOW.total_seconds() / run.poll_seconds) + 2
+    assert len(clock.waits) <= jobs
+
+
+def test_order_calls_stay_within_the_share_of_the_call_budget(clock, journal_path):
+    settings = TwapSettings(calendar="always", call_rate=1.0, poll_seconds=5, settle_seconds=10)
+    broker = FakeBroker(clock, prices={f"{i:06d}": 10_000 for i in range(1, 11)},
+                        holdings={f"{i:06d}": 100 for i in range(1, 6)}, cash=0)
+    lines = [line(f"{i:06d}", 10_000, 100, 0) for i in range(1, 6)]
+    lines += [line(f"{i:06d}", 10_000, 0, 90) for i in range(6, 11)]
+    plan = make_plan(*lines)
+    executor, rec, _ = start(broker, plan, journal_path, settings=settings, duration=timedelta(seconds=90))
+    finish(executor)
+
+    assert_targets(broker, plan)  # a 10-stock rebalance over 90 s at 1 call/s still finishes
+    order_calls = sum(1 for what, _ in broker.calls if what in ("order", "buying_power"))
+    assert order_calls <= 90 * settings.order_share
+    polls = sum(1 for what, _ in broker.calls if what == "orders_today")
+    assert polls <= 90 * settings.poll_share + 2  # the end settles with one more look
+
+
+def test_status_reports_per_stock_progress_and_time_left(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    seen = []
+    executors = []
+
+    def snapshot(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == 2:
+            seen.append(executors[0].status())
+
+    executor, _, run_id = start(broker, plan, journal_path, on=snapshot)
+    executors.append(executor)
+    finish(executor)
+
+    (status,) = seen
+    assert status.run_id == run_id and status.active and status.progress == 0.0
+    assert [(s.code, s.side, s.order_qty) for s in status.stocks] == [
+        ("000010", OrderSide.SELL, 100), ("000020", OrderSide.BUY, 50), ("000030", OrderSide.BUY, 60)]
+    assert timedelta(0) < status.time_left <= WINDOW

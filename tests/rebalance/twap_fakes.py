@@ -1,0 +1,201 @@
+"""An in-memory broker with the `KisClient` methods the TWAP executor uses, and plan helpers.
+
+It keeps an order log (to prove no order was sent twice), fills on the executor's fake clock, and
+has switches for every way an order can go wrong: rejection, lost answer, resting, partial fills,
+late cash, and a crash (SystemExit, which ends a thread silently, like a killed process).
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Callable
+
+import pytest
+
+from kis.errors import KisError, OrderUncertain
+from kis.models import Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType
+from kis.orders import matching_orders
+from rebalance.clock import KST, FakeClock
+from rebalance.model import Plan, PlanLine
+
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
+
+
+# A simulated crash ends its thread on purpose; pytest would otherwise warn about it.
+crashes = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def Crash(why: str) -> SystemExit:
+    """The process 'dies' here: a thread ends silently on SystemExit, the journal stays as it was."""
+    return SystemExit(why)
+
+
+@dataclass
+class BrokerOrder:
+    order_no: str
+    code: str
+    side: OrderSide
+    qty: int
+    order_type: OrderType
+    price: int
+    time: str
+    filled: int = 0
+    amount: int = 0
+    cancelled: bool = False
+
+    @property
+    def remaining(self) -> int:
+        return 0 if self.cancelled else self.qty - self.filled
+
+
+@dataclass
+class FakeBroker:
+    """A one-account exchange in memory. `fill` is "now", "rest" (never fills) or "half" (half now, rest next poll)."""
+
+    clock: FakeClock
+    prices: dict[str, int]
+    holdings: dict[str, int] = field(default_factory=dict)
+    cash: int = 0
+    fill: str = "now"
+    rate_limit: float = 10.0
+    reject: dict[str, list[KisError]] = field(default_factory=dict)  # code -> errors for the next orders
+    lose_answer: Callable[[BrokerOrder], bool] | None = None  # True: the order arrives, its ack is lost
+    drop_before_arrival: Callable[[str, OrderSide, int], bool] | None = None  # True: lost before the exchange
+    crash_before_send: Callable[[str, OrderSide, int], bool] | None = None
+    crash_after_send: Callable[[BrokerOrder], bool] | None = None
+    deposits: list[tuple[datetime, int]] = field(default_factory=list)  # cash that arrives at a time
+    fail_balance: Exception | None = None
+    orders: list[BrokerOrder] = field(default_factory=list)
+    calls: list[tuple[str, datetime]] = field(default_factory=list)
+    _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def config(self):
+        return SimpleNamespace(account="50000000-01", rate_limit=self.rate_limit)
+
+    # the KisClient surface ---------------------------------------------------------------------------
+    def order(self, code, side, qty, order_type=OrderType.BEST_LIMIT, price=0, *, exclude_order_nos=()):
+        self._call("order")
+        if self.crash_before_send and self.crash_before_send(code, side, qty):
+            raise Crash("killed before the order left")
+        errors = self.reject.get(code)
+        if errors:
+            raise errors.pop(0)
+        if self.drop_before_arrival and self.drop_before_arrival(code, side, qty):
+            raise OrderUncertain(f"no answer for {code} and not found")
+        if side is OrderSide.SELL and qty > self.holdings.get(code, 0) - self._open_sells(code):
+            raise KisError("APBK0400", "주문가능수량을 초과하였습니다")
+        if side is OrderSide.BUY and qty * self.prices[code] > self._free_cash():
+            raise KisError("APBK0952", "주문가능금액을 초과 했습니다")
+        with self._lock:
+            placed = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
+                                 self.clock.now().strftime("%H%M%S"))
+            self.orders.append(placed)
+        if self.fill == "now":
+            self._fill(placed, qty)
+        elif self.fill == "half":
+            self._fill(placed, qty // 2)
+        if self.crash_after_send and self.crash_after_send(placed):
+            raise Crash("killed after the order left, before its answer")
+        if self.lose_answer and self.lose_answer(placed):
+            raise OrderUncertain(f"no answer for {code}; lookups failed")
+        return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time)
+
+    def orders_today(self, code=None):
+        self._call("orders_today")
+        if self.fill == "half":
+            for o in self.orders:
+                if o.remaining:
+                    self._fill(o, o.remaining)
+        return [self._status(o) for o in self.orders if code is None or o.code == code]
+
+    def find_order(self, code, side, qty, order_type, price, *, since, exclude=()):
+        found = matching_orders(self.orders_today(code), code, side, qty, order_type, price, since=since,
+                                exclude=exclude)
+        return found[0] if found else None
+
+    def cancel(self, order_no, org_no, qty=0):
+        self._call("cancel")
+        order = next(o for o in self.orders if o.order_no.lstrip("0") == order_no.lstrip("0"))
+        if not order.remaining:
+            raise KisError("APBK0999", "정정취소가능수량이 없습니다")
+        order.cancelled = True
+        return OrderAck("9" + order.order_no[1:], org_no, order.code, order.side, order.qty, order.order_type)
+
+    def buying_power(self, code, price=0, order_type=OrderType.MARKET):
+        self._call("buying_power")
+        free = self._free_cash()
+        return BuyingPower(code, free, free, free // self.prices[code], self.prices[code])
+
+    def balance(self):
+        self._call("balance")
+        if self.fail_balance:
+            raise self.fail_balance
+        rows = tuple(Holding(c, c, q, q, self.prices[c], self.prices[c], q * self.prices[c], 0, 0, 0.0)
+                     for c, q in self.holdings.items() if q)
+        value = sum(h.value for h in rows)
+        return Balance(rows, self.cash, self.cash, value, value + self.cash, 0)
+
+    # helpers -----------------------------------------------------------------------------------------
+    def sent(self, code: str | None = None, side: OrderSide | None = None) -> list[BrokerOrder]:
+        return [o for o in self.orders if (code is None or o.code == code) and (side is None or o.side is side)]
+
+    def _call(self, what: str) -> None:
+        self.calls.append((what, self.clock.now()))
+        for at, amount in list(self.deposits):
+            if self.clock.now() >= at:
+                self.cash += amount
+                self.deposits.remove((at, amount))
+
+    def _fill(self, order: BrokerOrder, qty: int) -> None:
+        if qty <= 0:
+            return
+        price = self.prices[order.code]
+        order.filled += qty
+        order.amount += qty * price
+        sign = 1 if order.side is OrderSide.BUY else -1
+        self.holdings[order.code] = self.holdings.get(order.code, 0) + sign * qty
+        self.cash -= sign * qty * price
+
+    def _open_sells(self, code: str) -> int:
+        return sum(o.remaining for o in self.orders if o.code == code and o.side is OrderSide.SELL)
+
+    def _free_cash(self) -> int:
+        reserved = sum(o.remaining * self.prices[o.code] for o in self.orders if o.side is OrderSide.BUY)
+        return self.cash - reserved
+
+    def _status(self, o: BrokerOrder) -> OrderStatus:
+        return OrderStatus(o.order_no, "06010", "", o.code, o.code, o.side, o.order_type, o.qty, o.price,
+                           o.filled, o.remaining, o.amount // o.filled if o.filled else 0, o.amount,
+                           o.cancelled, cancelled_qty=o.qty - o.filled if o.cancelled else 0, time=o.time)
+
+
+def line(code: str, price: int, current: int, target: int) -> PlanLine:
+    return PlanLine(code, f"stock {code}", price, current, target, 0.0, 0.0)
+
+
+def make_plan(*lines: PlanLine, cash: int = 0, plan_id: str = "p1") -> Plan:
+    total = cash + sum(ln.price * ln.current_qty for ln in lines)
+    return Plan(plan_id, tuple(lines), cash, total, total, 0, T0, T0 + timedelta(minutes=10))
+
+
+class Recorder:
+    """Collects events; can act on one (cancel, crash) from the worker thread."""
+
+    def __init__(self, on: Callable[[object], None] | None = None):
+        self.events: list[object] = []
+        self.on = on
+        self._lock = threading.Lock()
+
+    def __call__(self, event: object) -> None:
+        with self._lock:
+            self.events.append(event)
+        if self.on:
+            self.on(event)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
