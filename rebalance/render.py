@@ -107,17 +107,18 @@ def _pair(label: str, value: str, width: int = 30) -> str:
 
 def _legend() -> str:
     first = "code   name"
-    second = f"{'price':>9} {'now':>5}→{'target':<6}{'order':>6}{'value':>10}"
-    return f"{first}{'now%→target%'.rjust(len(second) - len(first))}\n{second}"
+    second = f"{'price':>9} {'now':>5}→{'goal':<5} {'order':>5} {'value':>11}"
+    return f"{first}{'now%→goal%'.rjust(len(second) - len(first))}\n{second}"
 
 
 def _row(line: PlanLine) -> str:
     """Two lines per stock: who and weights; then price, quantities, the order and its value."""
     weights = f"{100 * line.current_weight:.1f}→{100 * line.target_weight:.1f}"
-    first = f"{line.code} {_fit(line.name, NAME_COLUMNS)} {weights:>12}"
+    first = f"{line.code} {_fit(line.name, NAME_COLUMNS)} {weights:>13}"
     order = f"{line.order_qty:+,}" if line.order_qty else "0"
     value = f"{line.order_value:,}" if line.order_qty else "-"
-    second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<6,}{order:>6}{value:>10}"
+    # Single spaces between fields even when a number outgrows its column.
+    second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
     return f"{first}\n{second}"
 
 
