@@ -4,6 +4,9 @@ from rebalance.model import Plan, PlanLine, Portfolio, Target
 from rebalance.plan import PlanSettings, build_plan, make_plan
 from rebalance.portfolio import PortfolioError, read_portfolio
 from rebalance.render import plan_chart, plan_messages, plan_text
+from rebalance.journal import Journal
+from rebalance.twap import RunActive, RunStatus, StockProgress, TwapExecutor
+from rebalance.window import TwapSettings, Window, execution_window, load_twap_settings, parse_duration
 
 __all__ = [
     "CostRates",
@@ -19,4 +22,15 @@ __all__ = [
     "plan_messages",
     "plan_text",
     "read_portfolio",
+    # TWAP execution
+    "Journal",
+    "RunActive",
+    "RunStatus",
+    "StockProgress",
+    "TwapExecutor",
+    "TwapSettings",
+    "Window",
+    "execution_window",
+    "load_twap_settings",
+    "parse_duration",
 ]
