@@ -89,11 +89,18 @@ class SimServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def bind(self) -> "SimServer":
+        """Open the listening socket (OSError when the port is taken); `url` is final afterwards."""
+        if self._httpd is None:
+            httpd = _HttpServer((self.host, self.port), _Handler)
+            httpd.sim = self
+            self._httpd = httpd
+            self.port = httpd.server_address[1]
+        return self
+
     def start(self) -> "SimServer":
-        httpd = _HttpServer((self.host, self.port), _Handler)
-        httpd.sim = self
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
+        """Serve in a daemon thread and return at once."""
+        httpd = self.bind()._httpd
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name=f"kis-sim-{self.port}", daemon=True)
         self._thread.start()
@@ -101,19 +108,18 @@ class SimServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the `kisbot sim` foreground mode)."""
-        httpd = _HttpServer((self.host, self.port), _Handler)
-        httpd.sim = self
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
+        httpd = self.bind()._httpd
         try:
             httpd.serve_forever(poll_interval=0.2)
         finally:
             httpd.server_close()
+            self._httpd = None
             self.save()
 
     def stop(self) -> None:
         if self._httpd is not None:
-            self._httpd.shutdown()
+            if self._thread is not None:  # shutdown() waits for a serve loop: only when one runs
+                self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
         if self._thread is not None:
@@ -122,7 +128,7 @@ class SimServer:
         self.save()
 
     def __enter__(self) -> "SimServer":
-        return self.start() if self._httpd is None else self
+        return self.start() if self._thread is None else self
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -1,0 +1,62 @@
+"""`kisbot sim`: the paper exchange in the foreground on 127.0.0.1, until Ctrl-C."""
+from __future__ import annotations
+
+import argparse
+import errno
+import sys
+
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source
+from kis.errors import ConfigError
+from kis.models import Account
+from kis.sim.server import DEFAULT_PORT, SimServer
+
+
+def _mask(secret: str) -> str:
+    return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
+
+
+def main(args: argparse.Namespace, *, out=None) -> int:
+    out = out or sys.stdout
+    source = Source()
+    app_key = source.get("KIS_APP_KEY") or SIM_APP_KEY
+    app_secret = source.get("KIS_APP_SECRET") or SIM_APP_SECRET
+    account = source.get("KIS_ACCOUNT") or SIM_ACCOUNT
+    try:
+        Account.parse(account)
+    except ValueError as exc:
+        raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
+    rate = getattr(args, "rate_limit", None) or float(source.get("KIS_RATE_LIMIT") or 1.0)
+    if rate <= 0:
+        raise ConfigError("--rate-limit must be a positive number of calls per second")
+    port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
+    state = getattr(args, "state", None)
+    try:
+        server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
+                           account=account, synthetic=getattr(args, "synthetic", 0) or 0)
+        server.bind()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"kisbot sim: port {port} is in use (another kisbot sim?); stop it or pick another with --port",
+                  file=sys.stderr)
+            return 1
+        raise
+    except ValueError as exc:  # a state file of another account
+        print(f"kisbot sim: {exc}; use another --state file", file=sys.stderr)
+        return 1
+    url = server.url
+    own_key = app_key != SIM_APP_KEY
+    print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
+    print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
+    print(f"  app secret {_mask(app_secret) + ' (KIS_APP_SECRET)' if own_key else app_secret}", file=out)
+    print(f"  account    {account}", file=out)
+    print(f"  limit      {rate:g} calls/s per account", file=out)
+    print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
+    print("Point kisbot at it from another terminal:", file=out)
+    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
+    print("  kisbot price 005930 && kisbot balance", file=out)
+    print("Ctrl-C stops it.", file=out, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\nkisbot sim: stopped" + (f"; account kept in {state}" if state else ""), file=out)
+    return 0
