@@ -127,7 +127,12 @@ def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_s
     ]
     stored = []
     for name, question in wanted:
-        value = prompt(question).strip()
+        try:
+            value = prompt(question).strip()
+        except (EOFError, OSError):
+            print(f"kisbot: no terminal to type the secrets in; set KIS_APP_KEY and KIS_APP_SECRET in the "
+                  f"environment or .env instead", file=sys.stderr)
+            return 2
         if not value:
             continue
         store(name, value)

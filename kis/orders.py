@@ -10,7 +10,7 @@ from typing import Collection, Iterable
 
 from kis.models import OrderAck, OrderSide, OrderStatus, OrderType
 
-CLOCK_SKEW = timedelta(seconds=10)  # our clock vs KIS's ORD_TMD
+CLOCK_SKEW = timedelta(seconds=60)  # our clock vs KIS's ORD_TMD: too narrow would re-send an order that arrived
 LOOKUP_DELAYS = (1.0, 2.0, 4.0)  # seconds before each lookup: same-day orders can show up late
 
 

@@ -49,7 +49,7 @@ class FakeClock:
 def make_config(tmp_path, env: Env = Env.REAL, *, rate: float = 18.0, base_url: str | None = None,
                 app_key: str = APP_KEY) -> KisConfig:
     return KisConfig(env=env, app_key=app_key, app_secret=APP_SECRET, account=Account.parse("50087375-01"),
-                     base_url=base_url or ep.BASE_URLS.get(env, REAL_URL), rate_limit=rate,
+                     base_url=ep.BASE_URLS.get(env, REAL_URL) if base_url is None else base_url, rate_limit=rate,
                      data_dir=tmp_path / "data")
 
 
@@ -86,6 +86,7 @@ class FakeKis:
     order_faults: list[str] = field(default_factory=list)
     daily_faults: list[object] = field(default_factory=list)  # an Exception or a KIS error body per call
     late_rows: int = 0  # hide an arrived order from this many daily-ccld lookups
+    exchange_skew: timedelta = timedelta(0)  # the exchange's clock against ours (ORD_TMD)
 
     def install(self) -> "FakeKis":
         self.rsps.add_callback(responses.POST, self.base_url + ep.TOKEN, callback=self._token)
@@ -129,7 +130,7 @@ class FakeKis:
             return 500, {}, json.dumps(fail("EGW00201", "초당 거래건수를 초과하였습니다."))
         b = call.body
         order_no = f"{len(self.orders) + 1:010d}"
-        tmd = self.clock.wall().strftime("%H%M%S")
+        tmd = (self.clock.wall() + self.exchange_skew).strftime("%H%M%S")
         self.orders.append({
             "ord_dt": "20261124", "ord_gno_brno": "91252", "odno": order_no, "orgn_odno": "",
             "ord_dvsn_name": "", "sll_buy_dvsn_cd": "01" if call.headers["tr_id"][-2] == "1" else "02",

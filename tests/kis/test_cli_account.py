@@ -87,11 +87,24 @@ def test_secrets_set_without_a_keyring_says_how_to_use_the_environment(capsys):
     assert "KIS_APP_KEY" in err and "environment" in err
 
 
-def test_secrets_set_on_this_machine_does_not_crash(capsys, monkeypatch):
-    """Whatever keyring this machine has, the command ends with an exit code, not a traceback."""
-    monkeypatch.setattr("getpass.getpass", lambda q: "")
+def test_secrets_set_without_a_keyring_backend_is_one_line_and_exit_2(capsys, monkeypatch):
+    import keyring
+    from keyring.backends import fail as no_backend
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(no_backend.Keyring())
     try:
-        code = main(["secrets", "set"])
-    except ConfigError:  # pragma: no cover - main() turns it into a line
-        pytest.fail("ConfigError escaped")
-    assert code in (1, 2)
+        assert main(["secrets", "set", "--env", "real"]) == 2
+    finally:
+        keyring.set_keyring(previous)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "KIS_APP_KEY" in err and "KIS_ENV=real" in err
+
+
+def test_secrets_set_without_a_terminal_says_what_to_do(capsys):
+    def no_tty(question):
+        raise EOFError
+
+    code = cli_account.secrets(argparse.Namespace(action="set", env="mock"), prompt=no_tty,
+                               store=lambda n, v: None, available=lambda: True)
+    assert code == 2 and "environment" in capsys.readouterr().err

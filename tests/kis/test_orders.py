@@ -1,5 +1,6 @@
 """Orders: bodies as KIS wants them, tick rounding, and no order ever lost or sent twice."""
 import json
+from datetime import timedelta
 
 import pytest
 import requests
@@ -132,7 +133,7 @@ def test_known_identical_orders_are_not_taken_for_the_lost_one(fake, client):
 
 def test_an_identical_order_from_before_the_send_is_not_taken_for_the_lost_one(fake, client, clock):
     client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
-    clock.sleep(60)  # a minute later, the same slice again; its answer is lost before arriving
+    clock.sleep(120)  # two minutes later, the same slice again; its answer is lost before arriving
     fake.order_faults = ["lost_before"]
     second = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
     assert second.order_no == "0000000002" and len(fake.orders) == 2
@@ -284,3 +285,23 @@ def test_mock_tr_ids_for_cancel_daily_and_buyable(rsps, clock, make_client):
     tr_ids = {c.path: c.headers.get("tr_id") for c in fake.calls if c.path != ep.TOKEN}
     assert tr_ids == {ep.ORDER_CASH: "VTTC0012U", ep.DAILY_ORDERS: "VTTC0081R", ep.BUYABLE: "VTTC8908R",
                       ep.ORDER_REVISE_CANCEL: "VTTC0013U"}
+
+
+@pytest.mark.parametrize("status,body", [(200, "<html>gateway</html>"), (502, ""), (504, "Gateway Time-out")])
+def test_an_answer_without_json_after_sending_is_settled_by_lookup(fake, client, status, body):
+    fake.order_faults = ["lost_after"]
+    fake.rsps.replace(responses.POST, REAL_URL + ep.ORDER_CASH, status=status, body=body)
+    fake.orders.append({  # the order did arrive, the gateway answer was garbage
+        "ord_gno_brno": "91252", "odno": "0000000777", "orgn_odno": "", "sll_buy_dvsn_cd": "02",
+        "pdno": "005930", "prdt_name": "삼성전자", "ord_qty": "5", "ord_unpr": "71000", "ord_tmd": "100000",
+        "tot_ccld_qty": "0", "avg_prvs": "0", "cncl_yn": "N", "tot_ccld_amt": "0", "rmn_qty": "5",
+        "rjct_qty": "0", "ord_dvsn_cd": "00", "cnc_cfrm_qty": "0"})
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert ack.order_no == "0000000777" and len(order_posts(fake)) == 1
+
+
+def test_an_order_stamped_by_a_slower_exchange_clock_is_still_found(fake, client):
+    fake.order_faults = ["lost_after"]
+    fake.exchange_skew = timedelta(seconds=-30)  # KIS's clock 30 s behind ours
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert ack.order_no == "0000000001" and len(order_posts(fake)) == 1
