@@ -210,11 +210,14 @@ def status_text(status: object, now: datetime) -> str:
         side = getattr(stock, "side", None)
         label = side.label if isinstance(side, OrderSide) else ""
         name = clip(getattr(stock, "name", "") or "", 10)
+        extra = "  waiting for cash" if getattr(stock, "waiting_for_cash", False) else ""
         lines.append(
-            f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}"
+            f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}{extra}"
         )
     percent_done = float(getattr(status, "progress", 0.0)) * 100
     end = getattr(status, "end", None)
-    left = f", {duration_text(end - now)} left (ends {clock_text(end)})" if end else ""
-    head = f"<b>Run {esc(getattr(status, 'run_id', ''))}</b>: {percent_done:.0f}% done{left}"
+    left = getattr(status, "time_left", None) or ((end - now) if end else None)
+    tail = f", {duration_text(left)} left" if left is not None else ""
+    tail += f" (ends {clock_text(end)} KST)" if end else ""
+    head = f"<b>Run {esc(getattr(status, 'run_id', ''))}</b>: {percent_done:.0f}% done{tail}"
     return head + "\n" + pre(lines or ["no orders"])

@@ -331,7 +331,9 @@ class BotService:
             with self._lock:
                 self._starting = None
                 self._pending = self._pending or pending
-            return [Reply(f"The run did not start: {fmt.esc(describe_error(exc))} The plan is still pending.")]
+            # The executor's ValueErrors are sentences meant for the user (e.g. the window is over).
+            why = f"{exc}." if isinstance(exc, ValueError) else describe_error(exc)
+            return [Reply(f"The run did not start: {fmt.esc(why)} The plan is still pending.")]
         with self._lock:
             self._confirmed[plan.id] = run_id
             self._starting = None
@@ -414,3 +416,24 @@ HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 /help – this message
 
 Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring."""
+
+
+def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
+                 **twap_overrides: Any) -> BotService:
+    """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+    from rebalance.journal import Journal
+    from rebalance.twap import TwapExecutor
+    from rebalance.window import load_twap_settings
+
+    twap_settings = load_twap_settings(source, **twap_overrides)
+    journal = Journal.in_dir(client.config.data_dir)
+    executor = TwapExecutor(client, journal, twap_settings, on_event, clock)
+    now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
+    return BotService(client, executor, twap_settings=twap_settings, now=now,
+                      run_active_error=_run_active())
+
+
+def _run_active() -> type[Exception]:
+    from rebalance.journal import RunActive
+
+    return RunActive

@@ -1,0 +1,284 @@
+"""The Telegram front end: python-telegram-bot updates onto `BotService`, replies and pushes back.
+
+The Application runs on the main thread (`run_polling` installs signal handlers). KIS calls leave
+the event loop through `asyncio.to_thread` in non-blocking handlers, so /cancel never waits behind a
+slow /plan; pushes from the TWAP worker reach the loop with `asyncio.run_coroutine_threadsafe`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Iterable
+
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ApplicationHandlerStop,
+                          CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
+                          filters)
+
+from bot import format as fmt
+from bot.notifier import Notifier
+from bot.service import BotService, Reply, describe_error
+from bot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter may hold it)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+COMMANDS = [
+    ("price", "price of stocks: /price 005930"),
+    ("balance", "holdings, cash and total"),
+    ("plan", "plan a rebalance from a model portfolio .xlsx"),
+    ("confirm", "run the latest plan: /confirm or /confirm 45m"),
+    ("status", "progress of the running plan"),
+    ("cancel", "drop the plan or stop the run"),
+    ("help", "what the bot does"),
+]
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]])
+
+
+async def send_reply(bot: Any, chat_id: int, reply: Reply) -> int:
+    """Send one reply; a message Telegram cannot parse goes again as plain text. Its message id."""
+    kwargs = dict(reply_markup=markup(reply), disable_notification=reply.silent)
+    try:
+        if reply.photo is not None:
+            message = await bot.send_photo(chat_id, photo=reply.photo, caption=reply.text,
+                                           parse_mode=ParseMode.HTML, **kwargs)
+        else:
+            message = await bot.send_message(chat_id, reply.text, parse_mode=ParseMode.HTML,
+                                             link_preview_options=NO_PREVIEW, **kwargs)
+    except BadRequest as exc:  # before NetworkError: a markup error is not retried as it is
+        log.warning("Telegram refused HTML (%s); sending plain text", exc.message)
+        message = await bot.send_message(chat_id, fmt.plain(reply.text)[:4096] or "-", **kwargs)
+    return message.message_id
+
+
+async def send_replies(bot: Any, chat_id: int, replies: Iterable[Reply]) -> list[int]:
+    return [await send_reply(bot, chat_id, r) for r in replies]
+
+
+class TelegramSink:
+    """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop."""
+
+    def __init__(self, chat_ids: Iterable[int]):
+        self.chat_ids = sorted(chat_ids)
+        self.bot: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, bot: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.bot, self.loop = bot, loop
+
+    def _run(self, coro) -> Any:
+        if self.loop is None:
+            coro.close()
+            raise RuntimeError("the Telegram loop is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(SEND_TIMEOUT)
+
+    def send(self, reply: Reply) -> dict[int, int]:
+        handle = {}
+        for chat_id in self.chat_ids:
+            try:
+                handle[chat_id] = self._run(send_reply(self.bot, chat_id, reply))
+            except (TelegramError, TimeoutError, RuntimeError) as exc:
+                log.error("push to chat %s failed: %s", chat_id, exc)
+        return handle
+
+    def edit(self, handle: dict[int, int], reply: Reply) -> None:
+        for chat_id, message_id in handle.items():
+            try:
+                self._run(self.bot.edit_message_text(reply.text, chat_id=chat_id, message_id=message_id,
+                                                     parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
+            except BadRequest as exc:  # e.g. "message is not modified": nothing to redo
+                log.info("progress edit in chat %s refused: %s", chat_id, exc.message)
+            except (TelegramError, TimeoutError, RuntimeError) as exc:
+                log.error("progress edit in chat %s failed: %s", chat_id, exc)
+
+
+class TelegramBot:
+    """Handlers over one service; `build()` makes the Application."""
+
+    def __init__(self, settings: BotSettings, service: BotService, *, notifier: Notifier | None = None,
+                 sink: TelegramSink | None = None):
+        self.settings = settings
+        self.service = service
+        self.notifier = notifier
+        self.sink = sink
+
+    def build(self) -> Application:
+        builder = (ApplicationBuilder().token(self.settings.token)
+                   .rate_limiter(AIORateLimiter(max_retries=3))
+                   .post_init(self._post_init).post_shutdown(self._post_shutdown))
+        if self.settings.api_base_url:
+            builder = builder.base_url(self.settings.api_base_url)
+        if self.settings.file_base_url:
+            builder = builder.base_file_url(self.settings.file_base_url)
+        app = builder.build()
+        app.add_handler(TypeHandler(Update, self._gate), group=-1)
+        commands = {
+            "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
+            "plan": self._plan, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
+        }
+        for name, callback in commands.items():
+            app.add_handler(CommandHandler(name, callback, block=False))
+        app.add_handler(MessageHandler(filters.Document.ALL, self._document, block=False))
+        app.add_handler(CallbackQueryHandler(self._button, block=False))
+        app.add_handler(MessageHandler(filters.COMMAND, self._unknown_command))
+        app.add_handler(MessageHandler(filters.ALL, self._other))
+        app.add_error_handler(self._on_error)
+        return app
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def _post_init(self, app: Application) -> None:
+        if self.sink is not None:
+            self.sink.attach(app.bot, asyncio.get_running_loop())
+        if self.notifier is not None:
+            self.notifier.start()
+        try:
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+        except TelegramError as exc:
+            log.warning("could not set the command menu: %s", exc)
+        replies = await asyncio.to_thread(self.service.resume)
+        if replies:
+            log.warning("resumed a run left active by a restart")
+            for chat_id in sorted(self.settings.allowed_chat_ids):
+                try:
+                    await send_replies(app.bot, chat_id, replies)
+                except TelegramError as exc:
+                    log.error("could not tell chat %s about the resumed run: %s", chat_id, exc)
+
+    async def _post_shutdown(self, app: Application) -> None:
+        if self.notifier is not None:
+            await asyncio.to_thread(self.notifier.stop)
+
+    # --- the gate -----------------------------------------------------------------------------
+
+    async def _gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Only allowed chats get past; every other chat hears its id once per try, and nothing else."""
+        chat = update.effective_chat
+        if chat is not None and chat.id in self.settings.allowed_chat_ids:
+            return
+        user = update.effective_user
+        log.warning("refused update from chat %s (user %s)", chat.id if chat else "?", user.id if user else "?")
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer("Not allowed.")
+            except TelegramError:
+                pass
+        if chat is not None:
+            try:
+                await context.bot.send_message(
+                    chat.id, f"This bot is private. Your chat id is {chat.id}; the owner can add it to "
+                             "TELEGRAM_ALLOWED_CHAT_IDS.")
+            except TelegramError as exc:
+                log.warning("could not send the refusal to chat %s: %s", chat.id, exc)
+        raise ApplicationHandlerStop
+
+    # --- handlers -----------------------------------------------------------------------------
+
+    async def _answer(self, update: Update, replies: list[Reply]) -> None:
+        await send_replies(update.get_bot(), update.effective_chat.id, replies)
+
+    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, self.service.help())
+
+    async def _price(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.price, list(context.args or ())))
+
+    async def _balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.balance))
+
+    async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, self.service.plan_prompt())
+
+    async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ())))
+
+    async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.cancel))
+
+    async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.status))
+
+    async def _document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
+        document = update.effective_message.document
+        refusal = self.service.check_document(document.file_name, document.file_size)
+        if refusal:
+            await self._answer(update, refusal)
+            return
+        file = await document.get_file()
+        data = bytes(await file.download_as_bytearray())
+        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or ""))
+
+    async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer()
+        action, _, ident = (query.data or "").partition(":")
+        if action == "confirm":
+            replies = await asyncio.to_thread(self.service.confirm, (), ident)
+        elif action == "cancel":
+            replies = await asyncio.to_thread(self.service.cancel, ident)
+        elif action == "stop":
+            replies = await asyncio.to_thread(self.service.stop, ident)
+        else:
+            replies = [Reply("That button is no longer valid.")]
+        try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake
+            await query.edit_message_reply_markup(reply_markup=None)
+        except BadRequest as exc:
+            log.info("could not remove buttons: %s", exc.message)
+        await self._answer(update, replies)
+
+    async def _unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        command = (update.effective_message.text or "").split()[0]
+        await self._answer(update, self.service.unknown(command))
+
+    async def _other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message is not None:
+            await self._answer(update, self.service.text(update.effective_message.text or ""))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every handler error: a log line with the cause, and one short sentence to the user."""
+        error = context.error
+        if isinstance(error, BadRequest):
+            log.error("Telegram refused a request: %s", error.message)
+        elif isinstance(error, Forbidden):
+            log.error("Telegram forbids this chat: %s", error.message)
+            return
+        elif isinstance(error, NetworkError):
+            log.error("Telegram unreachable: %s", error.message)
+            return  # the answer would not get through either
+        else:
+            log.error("handler failed", exc_info=error)
+        if isinstance(update, Update) and update.effective_chat is not None \
+                and update.effective_chat.id in self.settings.allowed_chat_ids:
+            try:
+                await context.bot.send_message(update.effective_chat.id, fmt.esc(describe_error(error)),
+                                               parse_mode=ParseMode.HTML)
+            except TelegramError as exc:
+                log.error("could not report the error to the chat: %s", exc)
+
+
+def run(args: Any) -> int:
+    """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
+    from kis import open_client
+    from kis.config import Source
+    from bot.service import open_service
+    from bot.settings import load_bot_settings
+
+    source = Source()
+    settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2
+    sink = TelegramSink(settings.allowed_chat_ids)
+    notifier = Notifier(sink)
+    client = open_client()
+    service = open_service(client, source=source, on_event=notifier.on_event)
+    app = TelegramBot(settings, service, notifier=notifier, sink=sink).build()
+    print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.")
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

@@ -1,0 +1,80 @@
+"""Runs the real Telegram front end (`run_polling`, post_init, handlers) in a thread against FakeBotApi."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from bot.notifier import Notifier
+from bot.settings import BotSettings
+from bot.telegram import TelegramBot, TelegramSink
+from fake_bot_api import FakeBotApi
+
+OWNER = 4242
+STRANGER = 6666
+
+
+class BotRunner:
+    """`start()` polls until `stop()`; what the bot did is in `api.calls`."""
+
+    def __init__(self, api: FakeBotApi, service, *, allowed=(OWNER,), notifier_clock=None,
+                 batch_seconds: float = 0.05, min_gap_seconds: float = 0.05):
+        self.api = api
+        self.settings = BotSettings(token=api.token, allowed_chat_ids=frozenset(allowed),
+                                    api_base_url=api.base_url, file_base_url=api.base_file_url)
+        self.sink = TelegramSink(self.settings.allowed_chat_ids)
+        kwargs = {"clock": notifier_clock} if notifier_clock else {}
+        self.notifier = Notifier(self.sink, batch_seconds=batch_seconds, min_gap_seconds=min_gap_seconds, **kwargs)
+        self.service = service
+        self.app = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def start(self) -> "BotRunner":
+        self._thread = threading.Thread(target=self._main, name="tg-bot", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise AssertionError(f"bot did not start: {self.error!r}")
+        return self
+
+    def _main(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._serve())
+        except BaseException as exc:  # surfaced by start()/stop()
+            self.error = exc
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    async def _serve(self) -> None:
+        """What `run_polling` does, step by step, minus signal handlers, so a test can stop it."""
+        self._stop = asyncio.Event()
+        bot = TelegramBot(self.settings, self.service, notifier=self.notifier, sink=self.sink)
+        self.app = app = bot.build()
+        await app.initialize()
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0.0, timeout=5)
+        await app.start()
+        self._ready.set()
+        await self._stop.wait()
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await app.post_shutdown(app)
+
+    def stop(self) -> None:
+        if self._loop is not None and not self._loop.is_closed() and hasattr(self, "_stop"):
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(20)
+        if self.error:
+            raise self.error
+
+    def __enter__(self) -> "BotRunner":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
