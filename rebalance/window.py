@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -94,7 +95,9 @@ def _always_window(now: datetime, settings: TwapSettings, duration: timedelta | 
 def _xkrx():
     import exchange_calendars as xc  # slow to build: once per process
 
-    return xc.get_calendar("XKRX")
+    with warnings.catch_warnings():  # exchange_calendars trips a pandas 3 deprecation while building
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        return xc.get_calendar("XKRX")
 
 
 def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | None) -> Window:
@@ -144,7 +147,7 @@ def _parse_time(name: str, text: str) -> time:
     raise ConfigError(f"{name}='{text}' is not a time of day as HH:MM (KST), e.g. 09:10")
 
 
-_DURATION = re.compile(r"(\d+)\s*(s|sec|m|min|h|hr)", re.IGNORECASE)
+_DURATION = re.compile(r"(\d+)\s*(sec|min|hr|s|m|h)", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
 
 
