@@ -105,7 +105,7 @@ class Transport:
         """
         for attempt in range(self._get_attempts):
             try:
-                extra = {"hashkey": self.hashkey(body)} if hashkey else None
+                extra = {"hashkey": self._hashkey_before_sending(body)} if hashkey else None
                 return self._authorized("POST", path, tr_id, body, extra=extra)
             except RateLimited:
                 if attempt == self._get_attempts - 1:
@@ -113,6 +113,13 @@ class Transport:
                 self._limiter.penalize(self._limiter.interval)
                 self._sleep(min(BACKOFF_MAX, self._backoff * 2 ** attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _hashkey_before_sending(self, body: Mapping[str, str]) -> str:
+        """The hashkey; its failure means the order itself was never sent."""
+        try:
+            return self.hashkey(body)
+        except KisTransportError as exc:
+            raise NotSent(f"the order was not sent: no hashkey ({exc})") from None
 
     def hashkey(self, body: Mapping[str, str]) -> str:
         """KIS's hash of an order body (optional since KIS made it 비필수; it costs one call)."""

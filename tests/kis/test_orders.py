@@ -305,3 +305,12 @@ def test_an_order_stamped_by_a_slower_exchange_clock_is_still_found(fake, client
     fake.exchange_skew = timedelta(seconds=-30)  # KIS's clock 30 s behind ours
     ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
     assert ack.order_no == "0000000001" and len(order_posts(fake)) == 1
+
+
+def test_a_failed_hashkey_means_the_order_was_not_sent_and_needs_no_lookup(fake, make_client):
+    client = make_client(use_hashkey=True)
+    fake.rsps.replace(responses.POST, REAL_URL + ep.HASHKEY, body=requests.ReadTimeout("timed out"))
+    with pytest.raises(KisTransportError, match="not sent") as err:
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    assert not isinstance(err.value, OrderUncertain)
+    assert order_posts(fake) == [] and fake.paths(ep.DAILY_ORDERS) == []
