@@ -155,15 +155,23 @@ class KisClient:
             if code not in wanted:
                 wanted.append(code)
         quotes: dict[str, Quote] = {}
-        if self.tr.multi_price:
-            for start in range(0, len(wanted), ep.MULTI_PRICE_MAX_CODES):
-                quotes.update(self._multi_price(wanted[start:start + ep.MULTI_PRICE_MAX_CODES]))
-        else:
-            for code in wanted:
-                try:
-                    quotes[code] = self.price(code)
-                except UnknownStock:
-                    pass
+        batches = ([wanted[i:i + ep.MULTI_PRICE_MAX_CODES] for i in range(0, len(wanted), ep.MULTI_PRICE_MAX_CODES)]
+                   if self.tr.multi_price else [])
+        singles = [] if self.tr.multi_price else list(wanted)
+        for batch in batches:
+            try:
+                quotes.update(self._multi_price(batch))
+            except KisError as exc:
+                if type(exc) is not KisError:
+                    raise
+                # one bad code can make KIS refuse the whole batch: ask one by one to name it
+                log.info("multi-stock quote refused (%s); asking code by code", exc.msg_cd)
+                singles += batch
+        for code in singles:
+            try:
+                quotes[code] = self.price(code)
+            except UnknownStock:
+                pass
         unknown += [c for c in wanted if c not in quotes]
         if unknown:
             raise UnknownStock(unknown)

@@ -113,3 +113,13 @@ def test_a_rate_limited_quote_is_not_reported_as_an_unknown_code(fake, make_clie
     with pytest.raises(RateLimited):
         client.price("005930")
     assert len(fake.paths(ep.PRICE)) == 5
+
+
+def test_a_refused_multi_stock_batch_is_asked_code_by_code_to_name_the_unknown_one(fake, client):
+    fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE, json=fail("EGW00001", "종목코드 오류입니다."))
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, json=ok(output=price_output()))
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, json=fail("EGW00001", "종목코드 오류입니다."))
+    with pytest.raises(UnknownStock) as err:
+        client.prices(["005930", "999999"])
+    assert err.value.codes == ("999999",)
+    assert [c.params["FID_INPUT_ISCD"] for c in fake.paths(ep.PRICE)] == ["005930", "999999"]
