@@ -17,6 +17,8 @@ import pandas as pd
 from rebalance.model import Portfolio, Target
 
 MAX_FILE_BYTES = 1_000_000
+# Far beyond any portfolio a person rebalances by chat; prices alone would take minutes at 1 call/s.
+MAX_STOCKS = 1_000
 # How far down a sheet the header row may sit (a title or a note above the table is common).
 HEADER_SEARCH_ROWS = 20
 # A weight column is read as percent when its numbers add up to more than this.
@@ -149,18 +151,18 @@ def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _find_table(sheets: dict[str, pd.DataFrame], label: str) -> tuple[pd.DataFrame, int, dict[str, int]]:
-    """The first sheet with a code column: its frame, header row index, and column positions by role."""
+def _find_table(sheets: dict[str, pd.DataFrame], label: str) -> tuple[list[list[object]], int, dict[str, int]]:
+    """The first sheet with a code column: its rows, the header row's index, and column positions by role."""
     first_headers: list[str] | None = None
     for frame in sheets.values():
-        for row_index in range(min(HEADER_SEARCH_ROWS, len(frame))):
-            cells = list(frame.iloc[row_index])
+        table = frame.to_numpy(dtype=object).tolist()
+        for row_index, cells in enumerate(table[:HEADER_SEARCH_ROWS]):
             if all(_blank(c) for c in cells):
                 continue
             keys = [_header_key(c) for c in cells]
             columns = _roles(keys)
             if "code" in columns:
-                return frame, row_index, columns
+                return table, row_index, columns
             if first_headers is None:
                 first_headers = [str(c).strip() for c in cells if not _blank(c)]
     if first_headers is None:
@@ -180,13 +182,14 @@ def _roles(keys: list[str]) -> dict[str, int]:
     return roles
 
 
-def _read_table(frame: pd.DataFrame, header_index: int, columns: dict[str, int], label: str) -> Portfolio:
-    code_header = str(frame.iat[header_index, columns["code"]]).strip()
-    weight_header = str(frame.iat[header_index, columns["weight"]]).strip() if "weight" in columns else ""
+def _read_table(table: list[list[object]], header_index: int, columns: dict[str, int], label: str) -> Portfolio:
+    header = table[header_index]
+    code_header = str(header[columns["code"]]).strip()
+    weight_header = str(header[columns["weight"]]).strip() if "weight" in columns else ""
     problems: list[str] = []
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
-    for index in range(header_index + 1, len(frame)):
-        cells = list(frame.iloc[index])
+    for index in range(header_index + 1, len(table)):
+        cells = table[index]
         if all(_blank(c) for c in cells):
             continue
         excel_row = index + 1
@@ -203,6 +206,9 @@ def _read_table(frame: pd.DataFrame, header_index: int, columns: dict[str, int],
 
     if not rows:
         raise PortfolioError([f"no stocks under the {code_header} header: add one stock per row"], label)
+    if len(rows) > MAX_STOCKS:
+        raise PortfolioError([f"the file lists {len(rows):,} stocks, over the limit of {MAX_STOCKS:,}: "
+                              "split the portfolio or keep the largest weights"], label)
 
     by_code: dict[str, list[int]] = defaultdict(list)
     for excel_row, code, _, _ in rows:

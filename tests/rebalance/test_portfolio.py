@@ -252,3 +252,12 @@ def test_unknown_codes_error_names_rows_and_held_stocks():
         "sell or remove it by hand first",
     )
     assert str(error).startswith("m.xlsx: 2 problems:")
+
+
+def test_more_stocks_than_the_limit_are_refused():
+    from rebalance.portfolio import MAX_STOCKS
+
+    rows = [[f"{i:06d}"] for i in range(1, MAX_STOCKS + 2)]
+    assert problems(xlsx(["종목코드"], *rows)) == (
+        "the file lists 1,001 stocks, over the limit of 1,000: split the portfolio or keep the largest weights",)
+    assert len(read_portfolio(xlsx(["종목코드"], *rows[:MAX_STOCKS])).targets) == MAX_STOCKS
