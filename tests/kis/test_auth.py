@@ -13,7 +13,7 @@ from kis.auth import TokenCache
 from kis.client import KisClient
 from kis.errors import KisError, TokenIssueTooFrequent
 from kis.models import Env
-from tests.kis.conftest import REAL_URL, TOKEN_VALUE, FakeKis, fail, make_config, ok
+from kis_fakes import REAL_URL, TOKEN_VALUE, FakeKis, fail, make_config, ok
 
 PRICE_OK = ok(output={"stck_prpr": "71000", "prdy_vrss": "0", "prdy_vrss_sign": "3", "prdy_ctrt": "0.00"})
 

@@ -1,5 +1,4 @@
 """Balance: every page followed, restarts on SYDB0050, and never a short or empty answer."""
-import json
 
 import pytest
 import requests
@@ -8,23 +7,7 @@ import responses
 from kis import endpoints as ep
 from kis.errors import DataChanged, KisTransportError, RateLimited
 from kis.models import Env
-from tests.kis.conftest import MOCK_URL, REAL_URL, FakeKis, fail, ok
-
-
-def holding_row(code, qty, name="종목", avg="71234.5678", price="72000"):
-    return {"pdno": code, "prdt_name": name, "trad_dvsn_name": "현금", "bfdy_buy_qty": "0",
-            "bfdy_sll_qty": "0", "thdt_buyqty": "0", "thdt_sll_qty": "0", "hldg_qty": str(qty),
-            "ord_psbl_qty": str(qty), "pchs_avg_pric": avg, "pchs_amt": str(int(float(avg) * qty)),
-            "prpr": price, "evlu_amt": str(int(price) * qty), "evlu_pfls_amt": "7654",
-            "evlu_pfls_rt": "1.07", "evlu_erng_rt": "0.00000000", "loan_dt": "", "loan_amt": "0",
-            "stln_slng_chgs": "0", "expd_dt": "", "fltt_rt": "1.23", "bfdy_cprs_icdc": "500",
-            "item_mgna_rt_name": "20%", "grta_rt_name": "", "sbst_pric": "0", "stck_loan_unpr": "0.0000"}
-
-
-SUMMARY = {"dnca_tot_amt": "1000000", "nxdy_excc_amt": "900000", "prvs_rcdl_excc_amt": "850000",
-           "cma_evlu_amt": "0", "bfdy_buy_amt": "0", "thdt_buy_amt": "0", "scts_evlu_amt": "4320000",
-           "tot_evlu_amt": "5170000", "nass_amt": "5170000", "evlu_pfls_smtl_amt": "7654",
-           "asst_icdc_amt": "0", "tot_stln_slng_chgs": "0"}
+from kis_fakes import MOCK_URL, REAL_URL, SUMMARY, FakeKis, fail, holding_row, ok
 
 
 def page(rows, fk, nk, more):

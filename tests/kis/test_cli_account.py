@@ -7,9 +7,7 @@ import responses
 from bot import cli_account
 from bot.cli import main
 from kis import endpoints as ep
-from kis.errors import ConfigError
-from tests.kis.conftest import APP_KEY, APP_SECRET, REAL_URL, FakeKis, fail, ok
-from tests.kis.test_balance import SUMMARY, holding_row
+from kis_fakes import APP_KEY, APP_SECRET, REAL_URL, SUMMARY, fail, holding_row, ok
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from kis.limits import RateLimiter, limiter_for
-from tests.kis.conftest import FakeClock
+from kis_fakes import FakeClock
 
 
 def most_in_any_second(times: list[float]) -> int:

@@ -3,7 +3,7 @@ import kis
 import kis.sim
 from kis import open_client
 from kis.models import Env
-from tests.kis.conftest import make_config
+from kis_fakes import make_config
 
 
 def test_sim_without_a_base_url_asks_the_simulator_for_its_address(tmp_path, monkeypatch):

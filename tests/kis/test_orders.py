@@ -1,5 +1,4 @@
 """Orders: bodies as KIS wants them, tick rounding, and no order ever lost or sent twice."""
-import json
 from datetime import timedelta
 
 import pytest
@@ -7,9 +6,9 @@ import requests
 import responses
 
 from kis import endpoints as ep
-from kis.errors import KisError, KisTransportError, OrderUncertain, RateLimited
+from kis.errors import KisError, KisTransportError, OrderUncertain
 from kis.models import Env, OrderAck, OrderSide, OrderType
-from tests.kis.conftest import MOCK_URL, REAL_URL, FakeKis, fail, ok
+from kis_fakes import MOCK_URL, REAL_URL, FakeKis, fail, ok
 
 
 def order_posts(fake):
@@ -22,7 +21,7 @@ def order_posts(fake):
     (Env.SIM, "http://127.0.0.1:29443", "VTTC0011U", "VTTC0012U"),
 ])
 def test_order_bodies_and_tr_ids_per_environment(rsps, clock, tmp_path, make_client, env, base, sell, buy):
-    from tests.kis.conftest import make_config
+    from kis_fakes import make_config
 
     fake = FakeKis(rsps, base, clock).install()
     client = make_client(config=make_config(tmp_path, env, base_url=base))

@@ -7,7 +7,7 @@ import responses
 from kis import endpoints as ep
 from kis.errors import RateLimited, UnknownStock
 from kis.models import Env
-from tests.kis.conftest import APP_KEY, APP_SECRET, MOCK_URL, REAL_URL, TOKEN_VALUE, FakeKis, fail, ok
+from kis_fakes import APP_KEY, APP_SECRET, MOCK_URL, REAL_URL, TOKEN_VALUE, FakeKis, fail, ok
 
 
 def price_output(price="71000", change="500", sign="5", rate="-0.70", **extra):

@@ -5,7 +5,7 @@ import responses
 
 from kis import endpoints as ep
 from kis.errors import KisError, KisTransportError, RateLimited
-from tests.kis.conftest import REAL_URL, fail, ok
+from kis_fakes import REAL_URL, fail, ok
 
 PRICE_OK = ok(output={"stck_prpr": "71000", "prdy_vrss": "0", "prdy_vrss_sign": "3", "prdy_ctrt": "0.00"})
 
