@@ -128,6 +128,7 @@ def _width(text: str) -> int:
 
 def _fit(text: str, columns: int) -> str:
     """Cut to `columns` display columns (marking the cut with …) and pad to exactly that width."""
+    text = " ".join(text.split())  # a newline or tab in a name would break the table's rows
     if _width(text) > columns:
         kept = ""
         for ch in text:

@@ -6,10 +6,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook
 
 from rebalance import PortfolioError, Target, read_portfolio
-from rebalance.portfolio import MAX_FILE_BYTES, unknown_codes_error
+from rebalance.portfolio import MAX_FILE_BYTES, PERCENT_THRESHOLD, unknown_codes_error
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -261,3 +262,21 @@ def test_more_stocks_than_the_limit_are_refused():
     assert problems(xlsx(["종목코드"], *rows)) == (
         "the file lists 1,001 stocks, over the limit of 1,000: split the portfolio or keep the largest weights",)
     assert len(read_portfolio(xlsx(["종목코드"], *rows[:MAX_STOCKS])).targets) == MAX_STOCKS
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=12), st.sampled_from(["fraction", "percent", "percent-text"]))
+def test_weights_read_back_the_same_whether_written_as_fractions_or_percent(raw, style):
+    total = max(sum(raw), 1)
+    fractions = [r / total for r in raw]  # adds up to 1 (or 0)
+    if style == "fraction":
+        cells = fractions
+    elif style == "percent":
+        cells = [f * 100 for f in fractions]
+        if sum(cells) <= PERCENT_THRESHOLD:  # a percent column this small is indistinguishable from fractions
+            return
+    else:
+        cells = [f"{f * 100}%" for f in fractions]
+    rows = [[f"{i:06d}", cell] for i, cell in enumerate(cells, start=1)]
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], *rows))
+    assert [t.weight for t in portfolio.targets] == pytest.approx(fractions, abs=1e-12)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings, strategies as st
 from matplotlib.image import imread
 
 from rebalance import Plan, PlanLine, plan_chart, plan_messages, plan_text
@@ -88,6 +89,7 @@ def test_table_lines_fit_a_phone_and_long_names_are_cut_by_display_width():
     assert max(widths) <= 40
     assert "LG에너지솔루션주…" in table
     assert _width(_fit("LG에너지솔루션주식회사", 18)) == 18 and _width(_fit("KT", 18)) == 18
+    assert _fit("A\nB\tC", 6) == "A B C "
 
 
 def test_a_long_plan_is_split_into_messages_under_the_limit_without_breaking_pre_blocks():
@@ -141,3 +143,15 @@ def test_chart_of_an_empty_account_does_not_divide_by_zero():
     plan = Plan(id="x", lines=(), cash=0, total_value=0, investable=0, est_costs=0, priced_at=NOW, expires_at=NOW)
     assert plan_chart(plan).startswith(b"\x89PNG")
     assert plan_messages(plan)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 10**7),
+                          st.text(max_size=30)), max_size=120),
+       st.lists(st.text(max_size=500), max_size=20))
+def test_any_plan_renders_to_well_formed_messages_under_the_limit(rows, notes):
+    lines = [line(f"{i:06d}", cur, tgt, price, name) for i, (cur, tgt, price, name) in enumerate(rows)]
+    messages = plan_messages(make_plan(lines, tuple(notes)))
+    assert messages and all(len(m) <= MAX_MESSAGE_CHARS for m in messages)
+    text = "\n".join(parse(m).text for m in messages)
+    assert all(f"{i:06d} " in text for i in range(len(rows)))
