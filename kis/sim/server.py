@@ -101,7 +101,7 @@ class SimServer:
     def start(self) -> "SimServer":
         """Serve in a daemon thread and return at once."""
         httpd = self.bind()._httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"kis-sim-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -193,6 +193,9 @@ class _HttpServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as KIS's gateway; every answer has a Content-Length
+    # One write per answer and no Nagle: headers and body in separate segments cost a 40 ms delayed ACK.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def version_string(self) -> str:

@@ -1,0 +1,348 @@
+"""The sim speaks KIS: headers, tr_ids, fields, token and call-limit rules, paging, faults, state."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from kis import endpoints as ep
+from kis.sim import SimServer
+from sim_raw import Raw, refusal
+
+
+@pytest.fixture
+def raw(sim):
+    return Raw(sim).login()
+
+
+# tokens ---------------------------------------------------------------------------------------
+
+def test_token_is_issued_for_24_hours_and_the_same_one_comes_back_within_6_hours(sim, sim_clock):
+    raw = Raw(sim)
+    first = raw.issue().json()
+    assert first["token_type"] == "Bearer" and first["expires_in"] == 86_400
+    assert first["access_token_token_expired"] == "2026-11-25 10:00:00"
+    sim_clock.advance(hours=5)
+    again = raw.issue().json()
+    assert again["access_token"] == first["access_token"] and again["expires_in"] == 86_400 - 5 * 3600
+    sim_clock.advance(hours=2)
+    assert raw.issue().json()["access_token"] != first["access_token"]
+    assert sim.tokens.issued == 2
+
+
+def test_a_new_token_within_a_minute_of_the_last_is_refused_with_egw00133(sim, sim_clock):
+    raw = Raw(sim).login()
+    revoke = {"appkey": raw.headers("")["appkey"], "appsecret": raw.headers("")["appsecret"], "token": raw.token}
+    assert raw.http.post(sim.url + ep.REVOKE, data=json.dumps(revoke)).status_code == 200
+    refused = raw.issue()
+    assert refused.status_code == 403
+    assert refused.json() == {"error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
+                              "error_code": "EGW00133"}
+    sim_clock.advance(61)
+    assert raw.issue().status_code == 200
+
+
+def test_token_request_with_a_wrong_secret_is_refused(sim):
+    body = {"grant_type": "client_credentials", "appkey": Raw(sim).headers("")["appkey"], "appsecret": "nope"}
+    reply = requests.post(sim.url + ep.TOKEN, data=json.dumps(body))
+    assert reply.status_code == 403 and reply.json()["error_code"] == "EGW00105"
+
+
+def test_an_expired_token_is_refused_with_egw00123_and_a_new_one_works(sim, sim_clock, raw):
+    sim_clock.advance(hours=24)
+    assert refusal(raw.price("005930")) == ("EGW00123", "기간이 만료된 token 입니다.")
+    raw.login()
+    assert raw.price("005930").json()["rt_cd"] == "0"
+
+
+def test_expire_tokens_switch_forces_egw00123_now(sim, raw):
+    sim.expire_tokens()
+    reply = raw.price("005930")
+    assert reply.status_code == 500 and refusal(reply)[0] == "EGW00123"
+    raw.login()  # no EGW00133: the switch stands for a day gone by
+    assert raw.price("005930").json()["rt_cd"] == "0"
+
+
+def test_unknown_or_missing_token_is_refused_with_egw00121(sim, raw):
+    raw.token = "not-a-token"
+    assert refusal(raw.price("005930"))[0] == "EGW00121"
+    reply = raw.get(ep.PRICE, "FHKST01010100", {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+                    authorization=None)
+    assert refusal(reply)[0] == "EGW00121"
+
+
+# headers and tr_ids ------------------------------------------------------------------------------
+
+def test_wrong_app_key_or_secret_header_is_refused(raw):
+    reply = raw.get(ep.PRICE, "FHKST01010100", {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+                    appkey="PSother")
+    assert refusal(reply)[0] == "EGW00103"
+    reply = raw.get(ep.PRICE, "FHKST01010100", {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+                    appsecret="other")
+    assert refusal(reply)[0] == "EGW00105"
+
+
+def test_real_tr_ids_are_refused_as_kis_mock_refuses_them(raw):
+    reply = raw.order("005930", 1, tr_id="TTTC0012U")
+    assert reply.status_code == 500 and refusal(reply) == ("EGW02006", "모의투자 TR 이 아닙니다.")
+    assert refusal(raw.get(ep.BALANCE, "TTTC8434R", _balance_params()))[0] == "EGW02006"
+    assert raw.sim.exchange.order_log == []
+
+
+def test_unknown_or_misplaced_tr_id_is_refused(raw):
+    assert refusal(raw.order("005930", 1, tr_id="VTTC8434R"))[0] == "OPSQ0002"
+    assert refusal(raw.get(ep.PRICE, "", {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"}))[0] == "OPSQ0002"
+
+
+@pytest.mark.parametrize("tr_id, side", [("VTTC0012U", "02"), ("VTTC0802U", "02"), ("VTTC0011U", "01"),
+                                         ("VTTC0801U", "01")])
+def test_current_and_old_order_tr_ids_are_both_accepted(raw, tr_id, side):
+    reply = raw.order("005930", 1, tr_id=tr_id, buy=side == "02")
+    assert reply.json()["rt_cd"] == "0", reply.json()
+    assert raw.sim.exchange.order_log[-1].side == side
+
+
+def test_unknown_custtype_is_refused(raw):
+    reply = raw.get(ep.PRICE, "FHKST01010100", {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+                    custtype="X")
+    assert refusal(reply)[0] == "EGW00207"
+
+
+# fields -------------------------------------------------------------------------------------------
+
+def test_missing_field_is_refused_naming_it(raw):
+    body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "01", "ORD_QTY": "1"}
+    code, msg = refusal(raw.post(ep.ORDER_CASH, "VTTC0012U", body))
+    assert code == "OPSQ2002" and "ORD_UNPR" in msg
+    assert raw.sim.exchange.order_log == []
+
+
+def test_numbers_must_be_sent_as_strings(raw):
+    body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "01", "ORD_QTY": 1,
+            "ORD_UNPR": "0"}
+    code, msg = refusal(raw.post(ep.ORDER_CASH, "VTTC0012U", body))
+    assert code == "OPSQ2002" and "ORD_QTY" in msg
+
+
+def test_non_numeric_quantity_and_bad_order_type_are_refused(raw):
+    body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "01", "ORD_QTY": "ten",
+            "ORD_UNPR": "0"}
+    assert refusal(raw.post(ep.ORDER_CASH, "VTTC0012U", body))[0] == "OPSQ2002"
+    assert refusal(raw.order("005930", 1, dvsn="02"))[0] == "OPSQ2001"
+
+
+def test_another_account_is_refused(raw):
+    reply = raw.get(ep.BALANCE, "VTTC8434R", {**_balance_params(), "CANO": "12345678"})
+    assert refusal(reply)[0] == "OPSQ0013"
+
+
+def test_balance_by_stock_inqr_dvsn_02_is_refused(raw):
+    code, msg = refusal(raw.balance(INQR_DVSN="02"))
+    assert code == "OPSQ2001" and "INQR_DVSN" in msg
+
+
+def test_broken_json_body_is_refused(raw):
+    reply = raw.http.post(raw.sim.url + ep.ORDER_CASH, headers=raw.headers("VTTC0012U"), data="{not json")
+    assert refusal(reply)[0] == "OPSQ1002"
+
+
+# quotes ---------------------------------------------------------------------------------------------
+
+def test_price_answers_kis_fields_as_strings(raw):
+    body = raw.price("005930").json()
+    out = body["output"]
+    assert (body["rt_cd"], body["msg_cd"]) == ("0", "MCA00000")
+    assert out["stck_prpr"] == "97000" and out["stck_mxpr"] == "126100" and out["stck_llam"] == "67900"
+    assert all(isinstance(v, str) for v in out.values())
+
+
+def test_price_of_an_unknown_code_is_success_with_zeroes(raw):
+    body = raw.price("999999").json()
+    assert body["rt_cd"] == "0" and body["output"]["stck_prpr"] == "0"
+
+
+def test_price_moves_with_the_sim_clock_and_follows_set_price(sim, sim_clock, raw):
+    sim.exchange.set_price("005930", 101_000)
+    assert raw.price("005930").json()["output"]["prdy_vrss"] == "4000"
+    sim_clock.advance(3600)
+    assert raw.price("005930").json()["output"]["stck_prpr"] != "101000"
+
+
+def test_multi_price_answers_up_to_30_codes_in_one_call(sim, raw):
+    codes = [s for s in sim.market.codes()][:30]
+    params = {}
+    for n, code in enumerate(codes, 1):
+        params[f"FID_COND_MRKT_DIV_CODE_{n}"] = "J"
+        params[f"FID_INPUT_ISCD_{n}"] = code
+    rows = raw.get(ep.MULTI_PRICE, "FHKST11300006", params).json()["output"]
+    assert [r["inter_shrn_iscd"] for r in rows] == codes
+    assert rows[0]["inter_kor_isnm"] == "삼성전자" and rows[0]["inter2_prpr"] == "97000"
+
+
+# call limit ------------------------------------------------------------------------------------------
+
+def test_calls_beyond_the_per_second_limit_are_refused_with_egw00201(sim_clock):
+    now = [100.0]
+    server = SimServer(0, rate_limit=2, clock=sim_clock, monotonic=lambda: now[0]).start()
+    try:
+        raw = Raw(server).login()  # the token call does not count
+        assert raw.price("005930").json()["rt_cd"] == "0"
+        assert raw.price("005930").json()["rt_cd"] == "0"
+        reply = raw.price("005930")
+        assert reply.status_code == 500 and refusal(reply) == ("EGW00201", "초당 거래건수를 초과하였습니다.")
+        now[0] += 1.0
+        assert raw.price("005930").json()["rt_cd"] == "0"
+    finally:
+        server.stop()
+
+
+def test_forced_rate_limit_answers(sim, raw):
+    sim.faults.force_rate_limit(2)
+    assert refusal(raw.price("005930"))[0] == "EGW00201"
+    assert refusal(raw.order("005930", 1))[0] == "EGW00201"
+    assert raw.price("005930").json()["rt_cd"] == "0"
+    assert sim.exchange.order_log == []
+
+
+# paging ----------------------------------------------------------------------------------------------
+
+def _balance_params():
+    return {"CANO": "50000000", "ACNT_PRDT_CD": "01", "AFHR_FLPR_YN": "N", "OFL_YN": "", "INQR_DVSN": "01",
+            "UNPR_DVSN": "01", "FUND_STTL_ICLD_YN": "N", "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00",
+            "CTX_AREA_FK100": "", "CTX_AREA_NK100": ""}
+
+
+def _hold(sim, n):
+    for code in sim.market.codes()[:n]:
+        sim.exchange.set_holding(code, 10, 50_000)
+
+
+def test_balance_pages_follow_tr_cont_and_ctx_area(sim, raw):
+    _hold(sim, 12)  # with the seed holdings 14 rows, pages of 5
+    seen, fk, nk, tr_cont, pages = [], "", "", "", 0
+    while True:
+        reply = raw.balance(fk, nk, tr_cont=tr_cont)
+        body = reply.json()
+        pages += 1
+        seen += [r["pdno"] for r in body["output1"]]
+        assert len(body["ctx_area_nk100"]) == 100  # KIS pads the keys
+        if reply.headers["tr_cont"] not in ("M", "F"):
+            assert reply.headers["tr_cont"] == "D" and body["ctx_area_nk100"].strip() == ""
+            break
+        fk, nk, tr_cont = body["ctx_area_fk100"], body["ctx_area_nk100"], "N"
+    assert len(seen) == 14 and pages == 3 and seen == list(sim.exchange.positions)
+    assert int(body["output2"][0]["tot_evlu_amt"]) > 0
+
+
+def test_balance_page_after_a_new_row_appeared_answers_sydb0050(sim, raw):
+    _hold(sim, 7)
+    first = raw.balance().json()
+    sim.exchange.set_holding("000270", 5, 100_000)  # a row that was not there
+    code, _ = refusal(raw.balance(first["ctx_area_fk100"], first["ctx_area_nk100"], tr_cont="N"))
+    assert code == "SYDB0050"
+
+
+def test_continuation_without_a_key_is_refused(raw):
+    assert refusal(raw.balance(tr_cont="N"))[0] == "OPSQ2002"
+
+
+def test_daily_orders_page_newest_first_with_filled_and_remaining(sim, raw):
+    numbers = [raw.order("005930", 1).json()["output"]["ODNO"] for _ in range(7)]
+    resting = raw.order("005930", 3, dvsn="00", price=90_000).json()["output"]["ODNO"]
+    first = raw.daily()
+    assert first.headers["tr_cont"] == "M"
+    rows = first.json()["output1"]
+    assert rows[0]["odno"] == resting and (rows[0]["tot_ccld_qty"], rows[0]["rmn_qty"]) == ("0", "3")
+    second = raw.daily(fk=first.json()["ctx_area_fk100"], nk=first.json()["ctx_area_nk100"], tr_cont="N")
+    assert second.headers["tr_cont"] == "D"
+    got = [r["odno"] for r in rows + second.json()["output1"]]
+    assert got == [resting] + numbers[::-1]
+    filled = second.json()["output1"][-1]
+    assert (filled["tot_ccld_qty"], filled["rmn_qty"], filled["avg_prvs"], filled["cncl_yn"]) == ("1", "0", "97000", "N")
+
+
+def test_daily_orders_filter_by_code_side_and_fill_state(sim, raw):
+    raw.order("005930", 1)
+    raw.order("035720", 2, buy=False)
+    raw.order("005930", 3, dvsn="00", price=90_000)
+    assert [r["pdno"] for r in raw.daily(PDNO="035720").json()["output1"]] == ["035720"]
+    assert [r["sll_buy_dvsn_cd"] for r in raw.daily(SLL_BUY_DVSN_CD="01").json()["output1"]] == ["01"]
+    assert [r["ord_qty"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]] == ["3"]
+    assert raw.daily(day="20261123").json()["output1"] == []
+
+
+def test_cancel_shows_as_its_own_row_and_empties_the_original(sim, raw):
+    odno = raw.order("005930", 4, dvsn="00", price=90_000).json()["output"]["ODNO"]
+    ack = raw.cancel(odno).json()
+    assert ack["rt_cd"] == "0" and ack["output"]["ODNO"] != odno
+    rows = {r["odno"]: r for r in raw.daily().json()["output1"]}
+    cancel = rows[ack["output"]["ODNO"]]
+    assert (cancel["orgn_odno"], cancel["cncl_yn"], cancel["cnc_cfrm_qty"]) == (odno, "Y", "4")
+    assert rows[odno]["rmn_qty"] == "0"
+    assert refusal(raw.cancel(odno))[0] == "APBK0344"
+
+
+def test_buyable_counts_cash_less_open_buys(sim, raw):
+    out = raw.buyable("005930").json()["output"]
+    assert out["ord_psbl_cash"] == "100000000" and out["psbl_qty_calc_unpr"] == "97000"
+    assert int(out["nrcvb_buy_qty"]) == 1030  # 1031 * 97,000 plus commission exceeds the cash
+    raw.order("005930", 100, dvsn="00", price=90_000)
+    after = raw.buyable("005930", 90_000, "00").json()["output"]
+    assert int(after["ord_psbl_cash"]) == 100_000_000 - 9_000_000 - 1_350
+
+
+# faults ---------------------------------------------------------------------------------------------
+
+def test_dropped_connection_after_acceptance_leaves_exactly_one_order(sim, raw):
+    sim.faults.drop_after_order()
+    with pytest.raises(requests.ConnectionError):
+        raw.order("005930", 2)
+    assert len(sim.exchange.order_log) == 1 and sim.exchange.holding_qty("005930") == 122
+    assert raw.daily().json()["output1"][0]["ord_qty"] == "2"
+
+
+def test_dropped_connection_before_acceptance_places_nothing(sim, raw):
+    sim.faults.drop_before_order()
+    with pytest.raises(requests.ConnectionError):
+        raw.order("005930", 2)
+    assert sim.exchange.order_log == []
+
+
+def test_server_errors_come_as_html_or_empty_bodies_and_change_nothing(sim, raw):
+    sim.faults.error_rate = 1.0
+    replies = [raw.order("005930", 1) for _ in range(6)]
+    assert {r.status_code for r in replies} <= {500, 502} and all("rt_cd" not in r.text for r in replies)
+    assert sim.exchange.order_log == []
+    sim.faults.error_rate = 0.0
+    assert raw.price("005930").json()["rt_cd"] == "0"
+
+
+def test_latency_delays_answers(sim, raw):
+    slept = []
+    sim.sleep = slept.append
+    sim.faults.latency = 0.25
+    raw.price("005930")
+    assert slept == [0.25]
+
+
+# state -----------------------------------------------------------------------------------------------
+
+def test_a_restarted_sim_keeps_account_orders_and_tokens(tmp_path, sim_clock):
+    state = tmp_path / "sim.json"
+    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state) as first:
+        raw = Raw(first).login()
+        raw.order("000660", 3)
+        resting = raw.order("005930", 2, dvsn="00", price=90_000).json()["output"]["ODNO"]
+    assert (state.stat().st_mode & 0o777) == 0o600
+    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state) as second:
+        raw.sim = second  # same token: the restart does not log anyone out
+        assert second.exchange.holding_qty("000660") == 3
+        assert raw.cancel(resting).json()["rt_cd"] == "0"
+        assert [e.order_no for e in second.exchange.order_log][:2] == ["0000000001", "0000000002"]
+
+
+def test_health_answers_without_a_token(sim):
+    info = requests.get(sim.url + "/sim/health").json()
+    assert info["sim"] == "kisbot" and info["account"] == "50000000-01"
+    assert "PSsim" not in json.dumps(info)
