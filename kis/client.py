@@ -7,6 +7,7 @@ here, and no raw KIS dict leaves this module.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 import time
 from datetime import datetime
@@ -316,8 +317,14 @@ class KisClient:
         code = _check_code(code)
         side = OrderSide(side)
         order_type = OrderType(order_type)
-        if not isinstance(qty, int) or isinstance(qty, bool) or qty <= 0:
-            raise ValueError(f"order quantity {qty!r} is not a positive whole number of shares")
+        try:
+            if isinstance(qty, bool):
+                raise TypeError
+            qty = operator.index(qty)  # ints and numpy ints; a float of shares is a caller bug
+        except TypeError:
+            raise ValueError(f"order quantity {qty!r} is not a whole number of shares") from None
+        if qty <= 0:
+            raise ValueError(f"order quantity {qty!r} is not a positive number of shares")
         if order_type.needs_price:
             if int(price) <= 0:
                 raise ValueError(f"a limit order needs a positive price, not {price!r}")

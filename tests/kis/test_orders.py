@@ -64,7 +64,8 @@ def test_hashkey_when_enabled_is_fetched_for_the_exact_body_and_sent(fake, make_
 
 
 @pytest.mark.parametrize("qty,price,order_type", [(0, 0, OrderType.MARKET), (-1, 0, OrderType.MARKET),
-                                                  (1.5, 0, OrderType.MARKET), (1, 0, OrderType.LIMIT)])
+                                                  (1.5, 0, OrderType.MARKET), (True, 0, OrderType.MARKET),
+                                                  (1, 0, OrderType.LIMIT)])
 def test_invalid_orders_are_refused_before_sending(fake, client, qty, price, order_type):
     with pytest.raises(ValueError):
         client.order("005930", OrderSide.BUY, qty, order_type, price)
@@ -313,3 +314,11 @@ def test_a_failed_hashkey_means_the_order_was_not_sent_and_needs_no_lookup(fake,
         client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
     assert not isinstance(err.value, OrderUncertain)
     assert order_posts(fake) == [] and fake.paths(ep.DAILY_ORDERS) == []
+
+
+def test_a_numpy_quantity_from_a_pandas_plan_is_accepted_as_shares(fake, client):
+    import numpy as np
+
+    ack = client.order("005930", OrderSide.BUY, np.int64(4), OrderType.MARKET)
+    assert ack.qty == 4 and type(ack.qty) is int
+    assert order_posts(fake)[0].body["ORD_QTY"] == "4"
