@@ -188,6 +188,3 @@ class TokenManager:
             expires_at = self._wall() + timedelta(seconds=int(data.get("expires_in") or 86400))
         log.info("issued a KIS access token for %s, valid until %s", self._config.env.value, expires_at)
         return AccessToken(data["access_token"], expires_at)
-
-
-

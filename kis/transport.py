@@ -17,7 +17,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from kis.auth import TokenManager
 from kis.config import KisConfig
 from kis.endpoints import HASHKEY
-from kis.errors import KisError, KisTransportError, RateLimited, TokenExpired, TokenInvalid, error_for
+from kis.errors import KisTransportError, RateLimited, TokenExpired, TokenInvalid, error_for
 from kis.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -190,5 +190,3 @@ class Transport:
                             http_status=resp.status_code, tr_id=tr_id)
         return Reply(body, (resp.headers.get("tr_cont") or "").strip(), resp.status_code)
 
-
-__all__ = ["Reply", "Transport", "NoAnswer", "NotSent", "KisError"]
