@@ -23,7 +23,7 @@ from kis.limits import RateLimiter
 log = logging.getLogger(__name__)
 
 TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
-GET_ATTEMPTS = 5
+ATTEMPTS = 5  # per GET, and per POST for gateway refusals only
 BACKOFF = 0.25  # seconds, doubled per attempt
 BACKOFF_MAX = 4.0
 
@@ -64,14 +64,14 @@ class Transport:
 
     def __init__(self, config: KisConfig, session: requests.Session, tokens: TokenManager,
                  limiter: RateLimiter, *, sleep: Callable[[float], None], timeout=TIMEOUT,
-                 get_attempts: int = GET_ATTEMPTS, backoff: float = BACKOFF):
+                 attempts: int = ATTEMPTS, backoff: float = BACKOFF):
         self._config = config
         self._session = session
         self._tokens = tokens
         self._limiter = limiter
         self._sleep = sleep
         self._timeout = timeout
-        self._get_attempts = get_attempts
+        self._attempts = attempts
         self._backoff = backoff
 
     def __repr__(self) -> str:
@@ -80,7 +80,7 @@ class Transport:
     def get(self, path: str, tr_id: str, params: Mapping[str, str], *, tr_cont: str = "") -> Reply:
         """A GET, retried on failures that cannot have changed anything; raises after the last try."""
         last: Exception | None = None
-        for attempt in range(self._get_attempts):
+        for attempt in range(self._attempts):
             if attempt:
                 self._sleep(min(BACKOFF_MAX, self._backoff * 2 ** (attempt - 1)))
             try:
@@ -88,12 +88,10 @@ class Transport:
             except RateLimited as exc:
                 last = exc
                 self._limiter.penalize(self._limiter.interval)
-            except NoAnswer as exc:
-                last = exc
-            except NotSent as exc:
+            except (NoAnswer, NotSent) as exc:
                 last = exc
             log.info("%s %s failed (%s), attempt %d of %d", tr_id, path.rsplit("/", 1)[-1],
-                     type(last).__name__, attempt + 1, self._get_attempts)
+                     type(last).__name__, attempt + 1, self._attempts)
         assert last is not None
         raise last
 
@@ -103,12 +101,12 @@ class Transport:
         Gateway refusals (rate limit, token) are retried a bounded number of times: KIS answered that
         it did not process the request.
         """
-        for attempt in range(self._get_attempts):
+        for attempt in range(self._attempts):
             try:
                 extra = {"hashkey": self._hashkey_before_sending(body)} if hashkey else None
                 return self._authorized("POST", path, tr_id, body, extra=extra)
             except RateLimited:
-                if attempt == self._get_attempts - 1:
+                if attempt == self._attempts - 1:
                     raise
                 self._limiter.penalize(self._limiter.interval)
                 self._sleep(min(BACKOFF_MAX, self._backoff * 2 ** attempt))
