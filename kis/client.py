@@ -22,7 +22,7 @@ from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, OrderUncertain, UnknownStock
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
-from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, since_stamp
+from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp
 from kis.ticks import round_to_tick
 from kis.transport import NoAnswer, NotSent, Reply, Transport
 
@@ -96,6 +96,7 @@ class KisClient:
         self._session = session or requests.Session()
         self._use_hashkey = use_hashkey
         self._lookup_delays = lookup_delays
+        self._acks: dict[str, OrderAck] = {}  # orders this client placed, so a cancel needs no lookup
         if limiter is None and monotonic is not time.monotonic:
             limiter = RateLimiter(config.rate_limit, clock=monotonic, sleep=sleep)  # a test's own clock
         # Real clocks share one limiter per account across the process.
@@ -353,7 +354,7 @@ class KisClient:
                 log.warning("order %s %s x%d: %s; looking it up", side.label, code, qty, exc)
                 found = self._look_up(code, side, qty, order_type, price, since, exclude)
                 if found is not None:
-                    return found
+                    return self._remember(found)
                 if sending == 1:
                     break
                 log.warning("order %s %s x%d did not reach KIS; sending it once more", side.label, code, qty)
@@ -363,11 +364,15 @@ class KisClient:
             if not order_no:
                 raise OrderUncertain(f"KIS accepted the {side.label} order for {code} without an order number; "
                                      f"check today's orders before sending anything again")
-            return OrderAck(order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(),
-                            code=code, side=side, qty=qty, order_type=order_type, price=price,
-                            time=str(out.get("ORD_TMD") or "").strip())
+            return self._remember(OrderAck(
+                order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(), code=code,
+                side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip()))
         raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer twice and is not "
                              f"among today's orders yet; check today's orders before sending it again")
+
+    def _remember(self, ack: OrderAck) -> OrderAck:
+        self._acks[same_order_no(ack.order_no)] = ack
+        return ack
 
     def _look_up(self, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
                  since: str, exclude: Collection[str]) -> OrderAck | None:
@@ -397,12 +402,14 @@ class KisClient:
                original: OrderStatus | OrderAck | None = None) -> OrderAck:
         """Cancel `qty` shares (0: all that remain) of an open order. Never re-sent on a lost answer.
 
-        The original order (code, side, type) is read from today's orders unless given.
+        The original order (code, side, type) is `original`, else the one this client placed, else it is
+        read from today's orders (one more call, e.g. after a restart).
         """
         if qty < 0:
             raise ValueError(f"cancel quantity {qty} is negative")
-        if original is None:
-            matches = [o for o in self.orders_today() if o.order_no.lstrip("0") == order_no.lstrip("0")]
+        original = original or self._acks.get(same_order_no(order_no))
+        if original is None:  # e.g. placed before a restart
+            matches = [o for o in self.orders_today() if same_order_no(o.order_no) == same_order_no(order_no)]
             if not matches:
                 raise KisError("", f"order {order_no} is not among today's orders")
             original = matches[0]

@@ -322,3 +322,21 @@ def test_a_numpy_quantity_from_a_pandas_plan_is_accepted_as_shares(fake, client)
     ack = client.order("005930", OrderSide.BUY, np.int64(4), OrderType.MARKET)
     assert ack.qty == 4 and type(ack.qty) is int
     assert order_posts(fake)[0].body["ORD_QTY"] == "4"
+
+
+def test_cancel_after_a_restart_reads_the_original_from_todays_orders(fake, client, make_client):
+    ack = client.order("005930", OrderSide.SELL, 5, OrderType.LIMIT, 71000)
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
+                  json=ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": "0000000099", "ORD_TMD": "100001"}))
+    restarted = make_client()
+    cancelled = restarted.cancel(ack.order_no, ack.org_no)
+    assert len(fake.paths(ep.DAILY_ORDERS)) == 1
+    assert (cancelled.code, cancelled.side, cancelled.qty) == ("005930", OrderSide.SELL, 5)
+
+
+def test_cancel_of_an_order_this_client_placed_needs_no_lookup(fake, client):
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
+                  json=ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": "0000000099", "ORD_TMD": "100001"}))
+    client.cancel(ack.order_no, ack.org_no)
+    assert fake.paths(ep.DAILY_ORDERS) == []
