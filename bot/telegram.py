@@ -113,7 +113,7 @@ class TelegramBot:
     def build(self) -> Application:
         builder = (ApplicationBuilder().token(self.settings.token)
                    .rate_limiter(AIORateLimiter(max_retries=3))
-                   .post_init(self._post_init).post_shutdown(self._post_shutdown))
+                   .post_init(self._post_init).post_stop(self._post_stop))
         if self.settings.api_base_url:
             builder = builder.base_url(self.settings.api_base_url)
         if self.settings.file_base_url:
@@ -153,7 +153,8 @@ class TelegramBot:
                 except TelegramError as exc:
                     log.error("could not tell chat %s about the resumed run: %s", chat_id, exc)
 
-    async def _post_shutdown(self, app: Application) -> None:
+    async def _post_stop(self, app: Application) -> None:
+        """Deliver queued pushes while the bot can still send; a run left going resumes on the next start."""
         if self.notifier is not None:
             await asyncio.to_thread(self.notifier.stop)
 

@@ -14,7 +14,10 @@ STRANGER = 6666
 
 
 class BotRunner:
-    """`start()` polls until `stop()`; what the bot did is in `api.calls`."""
+    """`start()` polls until `stop()`; what the bot did is in `api.calls`.
+
+    `service` is a BotService or a callable taking the notifier's `on_event` and returning one.
+    """
 
     def __init__(self, api: FakeBotApi, service, *, allowed=(OWNER,), notifier_clock=None,
                  batch_seconds: float = 0.05, min_gap_seconds: float = 0.05):
@@ -24,7 +27,8 @@ class BotRunner:
         self.sink = TelegramSink(self.settings.allowed_chat_ids)
         kwargs = {"clock": notifier_clock} if notifier_clock else {}
         self.notifier = Notifier(self.sink, batch_seconds=batch_seconds, min_gap_seconds=min_gap_seconds, **kwargs)
-        self.service = service
+        # A callable builds the service around the notifier (the real executor needs `on_event`).
+        self.service = service(self.notifier.on_event) if callable(service) else service
         self.app = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -62,8 +66,8 @@ class BotRunner:
         await self._stop.wait()
         await app.updater.stop()
         await app.stop()
+        await app.post_stop(app)
         await app.shutdown()
-        await app.post_shutdown(app)
 
     def stop(self) -> None:
         if self._loop is not None and not self._loop.is_closed() and hasattr(self, "_stop"):

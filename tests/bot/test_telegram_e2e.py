@@ -1,0 +1,144 @@
+"""The whole bot: Telegram (fake Bot API) -> service -> planner, TWAP executor, journal -> KisClient -> sim.
+
+The executor runs on a fake clock, so a window of minutes passes in milliseconds; `HoldableClock`
+stops time at a chosen moment so a test can cancel a run while it is under way.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.service import open_service
+from kis.config import Source
+from rebalance.clock import FakeClock
+from tests.conftest import SIM_START
+from tg_harness import OWNER, STRANGER, BotRunner
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class HoldableClock(FakeClock):
+    """A FakeClock that, once `hold_at` is reached, really waits (for cancel) instead of jumping."""
+
+    def __init__(self, start):
+        super().__init__(start)
+        self.hold_at = None
+        self.holding = threading.Event()
+
+    def wait(self, seconds, cancel):
+        if self.hold_at is not None and self.now() + timedelta(seconds=seconds) >= self.hold_at:
+            self.holding.set()
+            return cancel.wait(2.0)
+        return super().wait(seconds, cancel)
+
+
+def env_source(tmp_path):
+    # The default window is the first two minutes of the sim's day: a button confirm runs it whole.
+    return Source(environ={"MARKET_CALENDAR": "always", "TWAP_START": "10:00", "TWAP_END": "10:02"},
+                  dotenv_path=tmp_path / "no.env", use_keyring=False)
+
+
+@pytest.fixture
+def clock():
+    return HoldableClock(SIM_START)
+
+
+@pytest.fixture
+def bot(api, sim, sim_client, clock, tmp_path):
+    def build(on_event):
+        return open_service(sim_client, source=env_source(tmp_path), on_event=on_event, clock=clock,
+                            poll_seconds=2.0, catch_up_seconds=20.0, settle_seconds=2.0, max_slices=3)
+
+    runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
+    yield runner
+    runner.service.executor.cancel()
+    runner.service.executor.wait(10)
+    runner.stop()
+
+
+def texts(api, chat=OWNER):
+    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+
+
+def wait_text(api, needle, chat=OWNER, timeout=15.0):
+    return api.wait_for(lambda a: [t for t in texts(a, chat) if needle in t], timeout)[0]
+
+
+def upload(api, name="model.xlsx", folder=EXAMPLES):
+    api.send_document(OWNER, name, (folder / name).read_bytes(), caption="/plan")
+    photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
+    message_id = max(k[1] for k, m in api._messages.items() if "photo" in m)
+    return photo, message_id
+
+
+def test_unauthorized_chat_sees_no_account_data(api, bot, sim):
+    before = sim.path_counts()
+    api.send_text(STRANGER, "/balance")
+    refusal = wait_text(api, "chat id", chat=STRANGER)
+    assert str(STRANGER) in refusal and "won" not in refusal
+    assert sim.path_counts() == before  # not a single KIS call
+
+
+def test_price_and_balance_from_the_exchange(api, bot, sim):
+    sim.exchange.set_price("005930", 71_500)
+    api.send_text(OWNER, "/price 005930 999999")
+    price = wait_text(api, "005930")
+    assert "71,500" in price and "Unknown stock code: 999999" in price
+    api.send_text(OWNER, "/balance")
+    balance = wait_text(api, "Balance")
+    assert "total" in balance and "cash" in balance
+
+
+def test_upload_confirm_fills_and_summary(api, bot, sim):
+    photo, message_id = upload(api)
+    assert photo.files["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
+    plan_table = "\n".join(texts(api))
+    assert "005930" in plan_table and "373220" in plan_table
+    api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
+    wait_text(api, "started")
+    summary = wait_text(api, "Run finished", timeout=30)
+    assert "all on target" in summary
+    fills = [t for t in texts(api) if "Filled" in t]
+    assert fills
+    assert "all on target" in summary  # a doubled order would leave a stock beyond its target
+    assert api.calls_to("editMessageText")  # the progress message moved in place
+
+
+def test_cancel_mid_run_reports_what_was_done(api, bot, sim, clock):
+    photo, message_id = upload(api)
+    clock.hold_at = SIM_START + timedelta(seconds=40)
+    api.send_text(OWNER, "/confirm 90s")
+    wait_text(api, "started")
+    assert clock.holding.wait(15)
+    api.send_text(OWNER, "/status")
+    status = wait_text(api, " left")
+    assert "% done" in status and "/" in status
+    api.send_text(OWNER, "/cancel")
+    wait_text(api, "Stopping the run")
+    summary = wait_text(api, "Run cancelled", timeout=30)
+    assert "target" in summary and "actual" in summary
+    api.send_text(OWNER, "/status")
+    wait_text(api, "No run is active")
+
+
+def test_stale_plan_is_replanned_not_executed(api, bot, sim, clock):
+    photo, message_id = upload(api)
+    orders_before = len(sim.exchange.order_log)
+    clock.advance(6 * 60)
+    api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
+    note = wait_text(api, "expired")
+    assert "nothing was ordered" in note
+    api.wait_for(lambda a: len(a.calls_to("sendPhoto")) == 2)
+    assert len(sim.exchange.order_log) == orders_before
+
+
+def test_bad_files_are_explained(api, bot):
+    for name, says in (("bad_code.xlsx", "6-digit"), ("not_xlsx.xlsx", "xlsx")):
+        api.send_document(OWNER, name, (EXAMPLES / "broken" / name).read_bytes())
+        text = wait_text(api, name)
+        assert says in text
+    assert not api.calls_to("sendPhoto")
