@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Callable
 
 
 class Faults:
     """What to break, and how often. Counters are consumed one request at a time, thread-safely."""
 
-    def __init__(self, seed: int = 7):
+    def __init__(self, seed: int = 7, on_expire_tokens: Callable[[], None] | None = None):
         self._lock = threading.Lock()
+        self._on_expire_tokens = on_expire_tokens
         self._rng = random.Random(seed)
         self.latency = 0.0  # seconds added before every answer (after the work is done)
         self.error_rate = 0.0  # share of /uapi requests answered 5xx with an HTML or empty body, untouched
@@ -32,6 +34,11 @@ class Faults:
         """The next `n` order POSTs are dropped before the exchange sees them (nothing is placed)."""
         with self._lock:
             self._drop_before_order += n
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far expires now: the next call gets EGW00123 (as after 24 h)."""
+        if self._on_expire_tokens:
+            self._on_expire_tokens()
 
     def take_rate_limit(self) -> bool:
         return self._take("_rate_limited")

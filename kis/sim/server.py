@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
+from kis.endpoints import TOKEN
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET
 from kis.models import Account
 from kis.sim.clock import kst_now
@@ -67,7 +68,7 @@ class SimServer:
         self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
                                  holdings=holdings, clock=self.clock)
         self.tokens = TokenBook(self.clock)
-        self.faults = Faults(seed)
+        self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.limiter = CallLimiter(rate_limit, monotonic)
         self.protocol = KisProtocol(exchange=self.exchange, market=self.market, tokens=self.tokens,
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
@@ -150,6 +151,8 @@ class SimServer:
     # requests ---------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         response = self.protocol.handle(req)
+        if req.path == TOKEN and response.status == 200:
+            self.save()  # a restarted sim still knows the tokens clients have cached
         self.calls.append(Call(req.method, req.path, req.header("tr_id"), req.header("tr_cont"), response.status))
         if self.faults.latency > 0:
             self.sleep(self.faults.latency)

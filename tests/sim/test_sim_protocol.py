@@ -57,7 +57,7 @@ def test_an_expired_token_is_refused_with_egw00123_and_a_new_one_works(sim, sim_
 
 
 def test_expire_tokens_switch_forces_egw00123_now(sim, raw):
-    sim.expire_tokens()
+    sim.faults.expire_tokens()
     reply = raw.price("005930")
     assert reply.status_code == 500 and refusal(reply)[0] == "EGW00123"
     raw.login()  # no EGW00133: the switch stands for a day gone by
