@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import sys
+import threading
 
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source
 from kis.errors import ConfigError
@@ -13,6 +15,18 @@ from kis.sim.server import DEFAULT_PORT, SimServer
 
 def _mask(secret: str) -> str:
     return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and `kill` both stop the sim cleanly (state saved); a shell's `&` ignores SIGINT otherwise."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(args: argparse.Namespace, *, out=None) -> int:
@@ -55,6 +69,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
     print("  kisbot price 005930 && kisbot balance", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
+    _stop_on_signals()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
