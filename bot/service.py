@@ -129,6 +129,7 @@ class BotService:
         execution_window: Callable[..., Any] | None = None,
         run_active_error: type[Exception] | None = None,
         portfolio_error: type[Exception] | None = None,
+        default_duration: timedelta | None = None,
     ):
         self.client = client
         self.executor = executor
@@ -136,6 +137,7 @@ class BotService:
         self.plan_settings = plan_settings
         self.now = now
         self.max_file_bytes = max_file_bytes
+        self.default_duration = default_duration  # the demo runs "now for a minute", not 09:10-15:00
         # The planner and window functions are injectable so the service is testable alone.
         self._read_portfolio = read_portfolio or _default("read_portfolio")
         self._make_plan = make_plan or _default("make_plan")
@@ -251,8 +253,8 @@ class BotService:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
             f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
-            f"{self._window_hint()}Confirm runs it; /confirm 45m runs it over 45 minutes from now. "
-            f"Prices are valid until {fmt.clock_text(plan.expires_at)}."
+            f"{self._window_hint()}/confirm 45m runs it over 45 minutes from now instead. "
+            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST."
         )
         buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
         try:
@@ -263,13 +265,15 @@ class BotService:
         return replies + [Reply(caption, photo=chart, buttons=buttons)]
 
     def _window_hint(self) -> str:
+        if self.default_duration is not None:
+            return f"Confirm runs it from now for {fmt.duration_text(self.default_duration)}; "
         try:
             window = self._execution_window(self.now(), self.twap_settings)
         except Exception:
             log.exception("execution window")
-            return ""
+            return "Confirm runs it over the default window; "
         day = "today" if window.start.date() == self.now().date() else window.start.strftime("%a %d %b")
-        return f"Default window: {window.start:%H:%M}–{window.end:%H:%M} KST {day}. "
+        return f"Confirm runs it {window.start:%H:%M}–{window.end:%H:%M} KST {day}; "
 
     # --- confirm, cancel, status ----------------------------------------------------------------
 
@@ -278,7 +282,7 @@ class BotService:
         if len(args) > 1:
             return [Reply("Use /confirm or /confirm DURATION, e.g. /confirm 45m.")]
         try:
-            duration = parse_duration(args[0]) if args else None
+            duration = parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
             return [Reply(fmt.esc(exc))]
         with self._confirm_lock:
@@ -305,7 +309,7 @@ class BotService:
     def _confirm_refusal(self, plan_id: str | None) -> str | None:
         if plan_id is not None and plan_id in self._confirmed:
             return f"Plan {fmt.esc(plan_id)} was already confirmed (run {fmt.esc(self._confirmed[plan_id])}); /status shows its progress."
-        if self._active_status() is not None:
+        if self.active_run() is not None:
             return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
         if self._pending is None:
             if plan_id is not None and plan_id in self._shown:
@@ -365,7 +369,7 @@ class BotService:
                 said.append("The run being started will be stopped as soon as it starts.")
             dropped = self._pending
             self._pending = None
-        status = self._active_status()
+        status = self.active_run()
         if status is not None:
             self.executor.cancel()
             said.append("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")
@@ -375,14 +379,14 @@ class BotService:
 
     def stop(self, run_id: str) -> list[Reply]:
         """The Stop button under a started run."""
-        status = self._active_status()
+        status = self.active_run()
         if status is None or str(getattr(status, "run_id", run_id)) != run_id:
             return [Reply(f"Run {fmt.esc(run_id)} is not running any more.")]
         self.executor.cancel()
         return [Reply("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")]
 
     def status(self) -> list[Reply]:
-        status = self._active_status()
+        status = self.active_run()
         if status is None:
             with self._lock:
                 pending = self._pending
@@ -397,7 +401,8 @@ class BotService:
             return []
         return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
 
-    def _active_status(self) -> Any:
+    def active_run(self) -> Any:
+        """The status of the run in progress, or None."""
         status = self.executor.status()
         if status is None or not fmt.status_is_active(status):
             return None
@@ -419,7 +424,7 @@ Nothing is ever ordered until you confirm a plan. Fills arrive here silently in 
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
-                 **twap_overrides: Any) -> BotService:
+                 default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
     from rebalance.journal import Journal
     from rebalance.twap import TwapExecutor
@@ -430,7 +435,7 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     executor = TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now,
-                      run_active_error=_run_active())
+                      run_active_error=_run_active(), default_duration=default_duration)
 
 
 def _run_active() -> type[Exception]:

@@ -1,0 +1,208 @@
+"""`kisbot demo`: the paper exchange in-process and a console chat with the bot's own commands.
+
+No account, token or network is needed: the simulator runs on loopback, the data (token cache,
+journal) lives in a temporary directory, and every day is a trading day. Works interactively and
+with piped input; at the end of piped input it waits for a running plan to finish.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from bot import format as fmt
+from bot.notifier import Notifier
+from bot.service import BotService, Reply, open_service
+
+DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
+DEMO_DURATION = timedelta(minutes=1)  # a demo confirm trades from now for this long
+
+INTRO = """\
+kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
+a few holdings). Nothing here touches a real account. Type the bot's commands:
+
+  /price 005930 000660        prices
+  /balance                    holdings and cash
+  /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path)
+  /confirm                    run the plan now over {duration} (or /confirm 90s)
+  /status   /cancel   /help   progress, stop, all commands
+  quit                        leave (Ctrl-D too)
+"""
+
+
+class ConsoleSink:
+    """Pushes printed as they come, between the user's lines."""
+
+    def __init__(self, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str]):
+        self.out, self.lock, self.save_photo = out, lock, save_photo
+
+    def send(self, reply: Reply) -> str:
+        show(reply, self.out, self.lock, self.save_photo)
+        return "console"  # a terminal cannot edit a line above: edits print one progress line
+
+    def edit(self, handle: Any, reply: Reply) -> None:
+        first = fmt.plain(reply.text).split("\n")
+        line = " | ".join(part for part in first[1:2] if part) or first[0]
+        with self.lock:
+            print(f"  [progress] {line}", file=self.out, flush=True)
+
+
+def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str]) -> None:
+    """One reply as terminal text: tags dropped, chart saved to a file, buttons as the commands to type."""
+    lines = [fmt.plain(reply.text)]
+    if reply.photo:
+        lines.append(f"[chart: {save_photo(reply.photo)}]")
+    if reply.buttons:
+        commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel"}
+        typed = [f"{b.label} = {commands.get(b.data.split(':')[0], b.data)}" for b in reply.buttons]
+        lines.append(f"[buttons: {', '.join(typed)}]")
+    with lock:
+        print("\n".join(lines), file=out, flush=True)
+        print(file=out, flush=True)
+
+
+class ConsoleChat:
+    """Reads lines, runs them as commands on the service, prints the replies."""
+
+    def __init__(self, service: BotService, out: TextIO, lock: threading.Lock,
+                 save_photo: Callable[[bytes], str], *, echo: bool):
+        self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
+
+    def handle(self, line: str) -> bool:
+        """Run one line; False when the user asked to leave."""
+        line = line.strip()
+        if not line:
+            return True
+        if self.echo:
+            with self.lock:
+                print(f"> {line}", file=self.out, flush=True)
+        if line.lower() in ("quit", "exit", "/quit", "/exit"):
+            return False
+        for reply in self.replies(line):
+            show(reply, self.out, self.lock, self.save_photo)
+        return True
+
+    def replies(self, line: str) -> list[Reply]:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        command, args = words[0].lower(), words[1:]
+        service = self.service
+        try:
+            if command.endswith(".xlsx") or (command == "/plan" and args):
+                return self.plan(args[0] if command == "/plan" else words[0])
+            simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
+                      "/cancel": service.cancel, "/status": service.status}
+            if command in simple:
+                return simple[command]()
+            if command == "/price":
+                return service.price(args)
+            if command == "/confirm":
+                return service.confirm(args)
+            if command == "/plan":
+                return [Reply("Give the path of the model portfolio, e.g. /plan examples/model.xlsx")]
+            if command.startswith("/"):
+                return service.unknown(command)
+            return service.text(line)
+        except Exception as exc:  # the chat stays up, as the Telegram bot does
+            from bot.service import describe_error
+            import logging
+
+            logging.getLogger(__name__).exception("console command %r failed", line)
+            return [Reply(fmt.esc(describe_error(exc)))]
+
+    def plan(self, path_text: str) -> list[Reply]:
+        path = Path(path_text).expanduser()
+        if not path.is_file():
+            return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
+                          "e.g. /plan examples/model.xlsx")]
+        size = path.stat().st_size
+        refusal = self.service.check_document(path.name, size)
+        if refusal:
+            return refusal
+        return self.service.plan_file(path.read_bytes(), path.name)
+
+
+def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """`kisbot demo`: simulator + console chat; returns when the input ends and any run is done."""
+    from kis.config import Source
+    from kis.sim import SimServer
+    from kis.sim.clients import client_for
+
+    stdin = stdin or sys.stdin
+    out = stdout or sys.stdout
+    rate = float(getattr(args, "speed", None) or DEMO_RATE)
+    lock = threading.Lock()
+    interactive = stdin.isatty()
+    charts = Path(tempfile.mkdtemp(prefix="kisbot-demo-charts-"))
+    counter = iter(range(1, 10_000))
+
+    def save_photo(data: bytes) -> str:
+        path = charts / f"plan-chart-{next(counter)}.png"
+        path.write_bytes(data)
+        return str(path)
+
+    with tempfile.TemporaryDirectory(prefix="kisbot-demo-") as data_dir:
+        sim = SimServer(0, rate_limit=rate).start()
+        try:
+            client = client_for(sim, Path(data_dir), rate_limit=rate)
+            # MARKET_CALENDAR=always: the demo trades whatever the day and hour.
+            source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=Path(data_dir) / "none.env",
+                            use_keyring=False)
+            notifier = Notifier(ConsoleSink(out, lock, save_photo), batch_seconds=1.0, min_gap_seconds=3.0)
+            service = open_service(client, source=source, on_event=notifier.on_event,
+                                   default_duration=DEMO_DURATION)
+            notifier.start()
+            with lock:
+                print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),
+                                   duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
+            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive)
+            _read_loop(chat, stdin, out, lock, interactive)
+            _finish(service, out, lock, interactive)
+            notifier.stop()
+        finally:
+            sim.stop()
+    return 0
+
+
+def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lock, interactive: bool) -> None:
+    while True:
+        if interactive:
+            with lock:
+                print("you> ", end="", file=out, flush=True)
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            return
+        if not line:  # end of input
+            return
+        if not chat.handle(line):
+            return
+
+
+def _finish(service: BotService, out: TextIO, lock: threading.Lock, interactive: bool) -> None:
+    """At the end of piped input a running plan is waited for (Ctrl-C cancels it); when the user
+    typed quit, the run is cancelled so the demo never leaves orders behind."""
+    executor = service.executor
+    status = service.active_run()
+    if status is None:
+        return
+    if interactive:
+        with lock:
+            print("Stopping the running plan before leaving…", file=out, flush=True)
+        executor.cancel()
+    else:
+        with lock:
+            print(f"Input ended; waiting for run {status.run_id} to finish (Ctrl-C cancels it)…",
+                  file=out, flush=True)
+    try:
+        while not executor.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        executor.cancel()
+        executor.wait(30)

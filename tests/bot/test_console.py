@@ -1,0 +1,85 @@
+"""`kisbot demo`: the console chat over the in-process simulator, as a new user pipes it."""
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+from bot.console import ConsoleChat, _finish, demo
+from bot_fakes import FakeStatus, make_service
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+class Args:
+    speed = 200.0
+
+
+def run_demo(script: str) -> str:
+    out = io.StringIO()
+    assert demo(Args(), stdin=io.StringIO(script), stdout=out) == 0
+    return out.getvalue()
+
+
+def test_piped_demo_prices_balance_plan_and_cancel():
+    text = run_demo(
+        "/price 005930 999999\n/balance\n"
+        f"/plan {EXAMPLES / 'broken' / 'bad_code.xlsx'}\n/plan {EXAMPLES / 'model.xlsx'}\n/cancel\n/status\n"
+    )
+    assert "Nothing here touches a real account" in text  # the first screen says where we are
+    assert "> /price 005930 999999" in text  # piped lines are echoed so the output reads as a chat
+    assert "삼성전자" in text and "Unknown stock code: 999999" in text
+    assert "Balance" in text and "cash" in text
+    assert "'5930A' is not a 6-digit code (row 4)" in text
+    assert "Rebalance plan" in text and "[buttons: Confirm = /confirm, Cancel = /cancel]" in text
+    chart = Path(text.split("[chart: ")[1].split("]")[0])
+    assert chart.read_bytes()[:4] == b"\x89PNG"
+    assert "dropped; nothing of it was ordered" in text and "No run is active" in text
+    assert "<b>" not in text and "&lt;" not in text  # terminal text, not HTML
+
+
+def test_unknown_input_gets_guidance_and_quit_leaves():
+    text = run_demo("hello\n/frobnicate\n/plan\nquit\n/balance\n")
+    assert "/help lists them all" in text and "I do not know /frobnicate" in text
+    assert "/plan examples/model.xlsx" in text
+    assert "> /balance" not in text  # nothing after quit runs
+
+
+def test_end_of_piped_input_waits_for_the_run():
+    service, _, executor, *_ = make_service()
+    executor.active = FakeStatus("r5")
+    waits = []
+
+    def wait(timeout=None):
+        waits.append(timeout)
+        if len(waits) == 3:
+            executor.active = None
+            return True
+        return False
+
+    executor.wait = wait
+    out = io.StringIO()
+    _finish(service, out, threading.Lock(), interactive=False)
+    assert "waiting for run r5 to finish" in out.getvalue()
+    assert len(waits) == 3 and executor.cancels == 0
+
+
+def test_leaving_an_interactive_demo_stops_the_run():
+    service, _, executor, *_ = make_service()
+    executor.active = FakeStatus("r6")
+    executor.wait = lambda timeout=None: True
+    out = io.StringIO()
+    _finish(service, out, threading.Lock(), interactive=True)
+    assert executor.cancels == 1 and "Stopping the running plan" in out.getvalue()
+
+
+def test_console_survives_a_failing_command():
+    service, *_ = make_service()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    service.balance = broken
+    out = io.StringIO()
+    chat = ConsoleChat(service, out, threading.Lock(), lambda data: "/dev/null", echo=False)
+    assert chat.handle("/balance") and "Something went wrong" in out.getvalue()
