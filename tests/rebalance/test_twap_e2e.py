@@ -1,0 +1,210 @@
+"""TwapExecutor end to end: a real KisClient on the paper exchange, faults on, crashes at every step.
+
+The executor's clock is the simulator's manual clock, so waiting moves the exchange's time (prices,
+partial fills) and a whole window runs in a fraction of a second. The exchange's order log is the
+judge: the shares it accepted per stock must equal the plan's, or an order was lost or doubled.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from kis.models import OrderSide, OrderType
+from rebalance.events import Cancelled, Filled, Finished, OrderRejected, OrderSent
+from rebalance.journal import Journal, OrderState
+from rebalance.twap import TwapExecutor
+from rebalance.window import TwapSettings, Window
+from tests.rebalance.twap_fakes import Recorder, crashes, line, make_plan
+
+SETTINGS = TwapSettings(calendar="always", max_slices=6, poll_seconds=10, catch_up_seconds=60, call_rate=5,
+                        settle_seconds=10)
+WINDOW = timedelta(minutes=5)
+SELL_A, SELL_B, BUY_C, BUY_D = "035720", "005930", "000660", "105560"
+
+
+class SimTime:
+    """The executor's clock is the sim's ManualClock: a wait moves the exchange's time instead of sleeping."""
+
+    def __init__(self, manual):
+        self.manual = manual
+
+    def now(self):
+        return self.manual.now()
+
+    def wait(self, seconds: float, cancel: threading.Event) -> bool:
+        if not cancel.is_set():
+            self.manual.advance(max(0.0, seconds))
+        return cancel.is_set()
+
+
+class DyingClient:
+    """The real client, but the process 'dies' (SystemExit ends the thread silently) around one order."""
+
+    def __init__(self, client, *, before_send: int | None = None, after_send: int | None = None):
+        self.client, self.before_send, self.after_send = client, before_send, after_send
+        self.orders = 0
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def order(self, *args, **kwargs):
+        self.orders += 1
+        if self.orders == self.before_send:
+            raise SystemExit("killed before the order left")
+        ack = self.client.order(*args, **kwargs)
+        if self.orders == self.after_send:
+            raise SystemExit("killed after the exchange accepted it, before the answer was journaled")
+        return ack
+
+
+def sim_plan(sim, *, cash: int | None = None):
+    """Sell all of A and most of B, buy C and D, priced at the simulator's current prices."""
+    ex = sim.exchange
+    if cash is not None:
+        ex.set_cash(cash)
+    price = sim.market.price
+    return make_plan(
+        line(SELL_A, price(SELL_A), ex.holding_qty(SELL_A), 0),
+        line(SELL_B, price(SELL_B), ex.holding_qty(SELL_B), 20),
+        line(BUY_C, price(BUY_C), 0, 12),
+        line(BUY_D, price(BUY_D), 0, 40),
+        cash=ex.cash,
+    )
+
+
+def accepted(sim) -> Counter:
+    """Shares of new orders the exchange accepted, per stock (cancels and revisions excluded)."""
+    shares = Counter()
+    for entry in sim.exchange.order_log:
+        if entry.kind == "new":
+            shares[entry.code] += entry.qty
+    return shares
+
+
+def assert_targets_without_doubles(sim, plan):
+    assert {ln.code: sim.exchange.holding_qty(ln.code) for ln in plan.lines} == {
+        ln.code: ln.target_qty for ln in plan.lines}
+    assert accepted(sim) == Counter({ln.code: abs(ln.order_qty) for ln in plan.lines})
+
+
+def start(client, sim, plan, journal_path, *, settings=SETTINGS, on=None):
+    rec = Recorder(on)
+    executor = TwapExecutor(client, Journal(journal_path), settings, rec, SimTime(sim.clock))
+    now = sim.clock.now()
+    run_id = executor.start(plan, Window(now, now + WINDOW))
+    return executor, rec, run_id
+
+
+@pytest.fixture
+def journal_path(tmp_path):
+    return tmp_path / "journal.sqlite3"
+
+
+@pytest.fixture
+def make_client(sim_client_factory):
+    """Clients on the sim whose retry back-off does not sleep for real (the sim's time is manual)."""
+
+    def build(**faults):
+        return sim_client_factory(faults=faults, sleep=lambda seconds: None)
+
+    return build
+
+
+def test_a_rebalance_funded_by_its_sells_reaches_the_targets_through_faults(sim, make_client, journal_path):
+    client = make_client(error_rate=0.1, drop_after_order=2, drop_before_order=1, force_rate_limit=2)
+    plan = sim_plan(sim, cash=2_000_000)  # the buys need the sells' proceeds
+    executor, rec, run_id = start(client, sim, plan, journal_path)
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    (done,) = rec.of(Finished)
+    assert all(r.difference == 0 for r in done.results)
+    # Buys start only when the sell phase is over (a sell refused for pace may be retried later).
+    last_sell_slice = max(s.at for s in Journal(journal_path).slices(run_id) if s.side is OrderSide.SELL)
+    first_buy = min(e.time for e in sim.exchange.order_log if e.side == OrderSide.BUY.value)
+    assert first_buy >= last_sell_slice.strftime("%H%M%S")
+
+
+@crashes
+@pytest.mark.parametrize("death", ["before send", "after send, before ack", "after ack"])
+def test_a_restart_at_every_step_of_an_order_loses_and_doubles_nothing(sim, make_client, journal_path, death):
+    client = make_client(error_rate=0.1)
+    plan = sim_plan(sim)
+    dying = DyingClient(client, before_send=4 if death == "before send" else None,
+                        after_send=4 if death == "after send, before ack" else None)
+    sent = []
+
+    def die_after_fourth_ack(event):
+        if death == "after ack" and isinstance(event, OrderSent):
+            sent.append(event)
+            if len(sent) == 4:
+                raise SystemExit("killed after the ack was journaled")
+
+    executor, _, run_id = start(dying, sim, plan, journal_path, on=die_after_fourth_ack)
+    assert executor.wait(30)
+    assert Journal(journal_path).run(run_id).state == "active"  # the 'process' died mid-run
+    sim.clock.advance(20)  # the restart takes a while; the exchange's time moves on
+
+    restarted = make_client()
+    rec = Recorder()
+    executor = TwapExecutor(restarted, Journal(journal_path), SETTINGS, rec, SimTime(sim.clock))
+    assert executor.resume().run_id == run_id
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    assert rec.events[0].resumed and rec.of(Finished)
+    states = Counter(o.state for o in Journal(journal_path).orders(run_id))
+    assert states[OrderState.INTENT] == states[OrderState.UNCERTAIN] == 0
+
+
+def test_partial_fills_arrive_as_increments(sim, make_client, journal_path):
+    sim.exchange.partial_fill_shares = 3
+    sim.exchange.partial_fill_seconds = 2.0
+    plan = sim_plan(sim)
+    executor, rec, _ = start(make_client(), sim, plan, journal_path)
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    filled = Counter()
+    for event in rec.of(Filled):
+        filled[event.code] += event.qty
+        assert event.done_qty == filled[event.code]
+    assert filled == Counter({ln.code: abs(ln.order_qty) for ln in plan.lines})
+    assert any(e.qty < o.qty for e in rec.of(Filled) for o in rec.of(OrderSent) if o.code == e.code)
+
+
+def test_cancel_withdraws_resting_limit_orders(sim, make_client, journal_path):
+    price = sim.market.price(BUY_C)
+    low = price * 85 // 100  # a buy limit well under the market rests
+    plan = make_plan(line(BUY_C, low, 0, 40))
+    settings = TwapSettings(calendar="always", order_type=OrderType.LIMIT, call_rate=5, poll_seconds=10)
+    executors = []
+
+    def cancel_after_two(event):
+        if isinstance(event, OrderSent) and len([e for e in sim.exchange.order_log if e.kind == "new"]) == 2:
+            executors[0].cancel()
+
+    executor, rec, run_id = start(make_client(), sim, plan, journal_path, settings=settings, on=cancel_after_two)
+    executors.append(executor)
+    assert executor.wait(30)
+
+    (cancelled,) = rec.of(Cancelled)
+    assert cancelled.cancelled_orders == 2
+    assert [e.kind for e in sim.exchange.order_log] == ["new", "new", "cancel", "cancel"]
+    assert not sim.exchange.open_orders() and sim.exchange.holding_qty(BUY_C) == 0
+    assert Journal(journal_path).run(run_id).state == "cancelled"
+
+
+def test_an_order_the_exchange_refuses_is_reported_with_its_message(sim, make_client, journal_path):
+    plan = make_plan(line(SELL_B, sim.market.price(SELL_B), 500, 0))  # the account holds only 120
+    executor, rec, _ = start(make_client(), sim, plan, journal_path)
+    assert executor.wait(30)
+
+    rejected = rec.of(OrderRejected)
+    assert rejected and {(r.msg_cd, r.message) for r in rejected} == {("APBK0400", "주문가능수량을 초과 했습니다")}
+    # Slices of 84 sold the first 84 shares; the 36 left are less than a slice and the exchange says so.
+    assert accepted(sim) == Counter({SELL_B: 84}) and sim.exchange.holding_qty(SELL_B) == 36
+    assert rec.of(Finished)[0].results[0].difference == -36
