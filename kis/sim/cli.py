@@ -54,8 +54,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
                   file=sys.stderr)
             return 1
         raise
-    except ValueError as exc:  # a state file of another account
-        print(f"kisbot sim: {exc}; use another --state file", file=sys.stderr)
+    except ValueError as exc:  # a state file of another account, or not a state file at all
+        print(f"kisbot sim: {exc}; use another --state file or delete this one", file=sys.stderr)
         return 1
     url = server.url
     own_key = app_key != SIM_APP_KEY

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 from kis.config import KisConfig
+from kis.errors import ConfigError
 from kis.sim.server import DEFAULT_PORT, SimServer
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,12 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT) -> str:
     with _lock:
         server = _started.get(slot)
         if server is None:
-            server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
-                               app_secret=config.app_secret, account=str(config.account),
-                               state_path=state_path).start()
+            try:
+                server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
+                                   app_secret=config.app_secret, account=str(config.account),
+                                   state_path=state_path).start()
+            except ValueError as exc:
+                raise ConfigError(f"{exc}; delete it to start the paper account afresh") from None
             _started[slot] = server
             log.info("started the paper exchange at %s", server.url)
         return server.url

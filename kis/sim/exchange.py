@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Callable
 
 from kis.models import Account
@@ -44,6 +44,9 @@ UNKNOWN_CODE = ("APBK0919", "해당 종목정보가 없습니다")  # guess
 BAD_QTY = ("APBK0904", "주문수량을 확인하세요")  # guess
 NOTHING_TO_CANCEL = ("APBK0344", "정정/취소 가능수량이 없습니다")  # guess
 NO_SUCH_ORDER = ("APBK0347", "원주문번호가 존재하지 않습니다")  # guess
+BEFORE_OPEN = ("40570000", "모의투자 장시작전 입니다.")
+AFTER_CLOSE = ("40580000", "모의투자 장종료 입니다.")  # guess, in the style of 40570000
+SESSION = (time(9, 0), time(15, 30))  # KRX regular session, KST
 
 
 def commission(amount: int, ppm: int = COMMISSION_PPM) -> int:
@@ -127,6 +130,9 @@ class Exchange:
         self.commission_ppm = commission_ppm
         self.sell_tax_ppm = sell_tax_ppm
         self.on_change = on_change
+        # Off by default (the demo trades any time); on, orders outside 09:00-15:30 KST on weekdays are
+        # refused as KIS mock refuses them.
+        self.market_hours = False
         # Partial fills: None = an order fills whole; N = N shares at acceptance and N more every
         # `partial_fill_seconds` of sim time after it (while the price allows).
         self.partial_fill_shares: int | None = None
@@ -224,6 +230,7 @@ class Exchange:
         with self.lock:
             self._roll_day()
             self._match_all()
+            self._check_session()
             quote = self.market.quote(code)
             if quote is None:
                 raise Rejected(*UNKNOWN_CODE)
@@ -263,6 +270,7 @@ class Exchange:
                tr_id: str = "") -> SimOrder:
         """Replace `qty` (None: all) of the unfilled rest by a new order at a new type/price."""
         with self.lock:
+            self._check_session()
             orig = self._revisable(orig_order_no, org_no)
             n = orig.remaining if qty is None or qty <= 0 else min(qty, orig.remaining)
             quote = self.market.quote(orig.code)
@@ -293,6 +301,15 @@ class Exchange:
                 self._changed()
 
     # internals -------------------------------------------------------------------------------------
+    def _check_session(self) -> None:
+        if not self.market_hours:
+            return
+        now = self.clock()
+        if now.weekday() >= 5 or now.time() >= SESSION[1]:
+            raise Rejected(*AFTER_CLOSE)
+        if now.time() < SESSION[0]:
+            raise Rejected(*BEFORE_OPEN)
+
     def _revisable(self, orig_order_no: str, org_no: str) -> SimOrder:
         self._roll_day()
         self._match_all()

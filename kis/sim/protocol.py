@@ -38,6 +38,7 @@ NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess
 BAD_JSON = ("OPSQ1002", "JSON 형식이 올바르지 않습니다.")  # guess
 BAD_ACCOUNT = ("OPSQ0013", "계좌번호를 확인하시기 바랍니다.")  # guess
+BAD_HASHKEY = ("EGW00212", "hashkey 가 요청 본문과 일치하지 않습니다.")  # guess
 DATA_CHANGED = ("SYDB0050", "조회이후에 자료가 변경되었습니다.(다시 조회하세요)")
 
 # tr_ids this exchange serves, per path: the current mock names and the seed chapter's old ones.
@@ -100,6 +101,11 @@ def missing(name: str) -> Refusal:
 
 def invalid(name: str, code: str = "OPSQ2001") -> Refusal:
     return Refusal((code, f"ERROR : INPUT INVALID_CHECK [{name}]"), 500)
+
+
+def body_hash(body) -> str:
+    """The HASH /uapi/hashkey hands out: sha256 over the body's JSON, key order aside."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def _s(value: int | float | str) -> str:
@@ -194,13 +200,19 @@ class KisProtocol:
         raise Refusal(NO_SUCH_TR, 500)
 
     def _body(self, req: Request) -> dict[str, str]:
-        """The JSON body with upper-cased keys; every value must be a JSON string, as KIS wants."""
+        """The JSON body with upper-cased keys; every value must be a JSON string, as KIS wants.
+
+        A hashkey header, when sent, must be the hash of this very body (hashkey is optional on KIS).
+        """
         try:
             data = json.loads(req.raw.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
             raise Refusal(BAD_JSON, 500) from None
         if not isinstance(data, dict):
             raise Refusal(BAD_JSON, 500)
+        sent_hash = req.header("hashkey").strip()
+        if sent_hash and sent_hash != body_hash(data):
+            raise Refusal(BAD_HASHKEY, 500)
         body = {}
         for key, value in data.items():
             if not isinstance(value, str):
@@ -271,8 +283,7 @@ class KisProtocol:
             body = json.loads(req.raw.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError):
             raise Refusal(BAD_JSON, 500) from None
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-        return Response(200, {"BODY": body, "HASH": digest})
+        return Response(200, {"BODY": body, "HASH": body_hash(body)})
 
     # quotes -------------------------------------------------------------------------------------------
     def _market_code(self, value: str, name: str) -> None:

@@ -54,7 +54,7 @@ class SimServer:
                  daily_page_rows: int = 15, seed: int = 7, state_path: str | Path | None = None,
                  app_key: str = SIM_APP_KEY, app_secret: str = SIM_APP_SECRET, account: str = SIM_ACCOUNT,
                  clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
-                 step_seconds: float = 5.0, monotonic: Callable[[], float] = time.monotonic,
+                 step_seconds: float = 5.0, market_hours: bool = False, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
         self.host, self.port = host, port
         self.clock = clock or kst_now
@@ -67,6 +67,7 @@ class SimServer:
         holdings = {h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
         self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
                                  holdings=holdings, clock=self.clock)
+        self.exchange.market_hours = market_hours
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.limiter = CallLimiter(rate_limit, monotonic)
@@ -179,13 +180,21 @@ class SimServer:
                 raise
 
     def _load(self) -> None:
-        with open(self.state_path, encoding="utf-8") as fh:
-            state = json.load(fh)
-        if str(self.account) != state["exchange"]["account"]:
-            raise ValueError(f"{self.state_path} holds account {state['exchange']['account']}, not {self.account}")
-        self.market.load_state(state["market"])
-        self.exchange.load_state(state["exchange"])
-        self.tokens.load_state(state.get("tokens", {}))
+        """Restore a saved account; ValueError (one sentence) when the file is not one of ours."""
+        try:
+            with open(self.state_path, encoding="utf-8") as fh:
+                state = json.load(fh)
+            account = state["exchange"]["account"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{self.state_path} is not a readable kisbot sim state file ({type(exc).__name__})") from None
+        if str(self.account) != account:
+            raise ValueError(f"{self.state_path} holds account {account}, not {self.account}")
+        try:
+            self.market.load_state(state["market"])
+            self.exchange.load_state(state["exchange"])
+            self.tokens.load_state(state.get("tokens", {}))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{self.state_path} is a damaged kisbot sim state file ({type(exc).__name__})") from None
 
 
 class _HttpServer(ThreadingHTTPServer):

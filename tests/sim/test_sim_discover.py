@@ -126,3 +126,11 @@ def test_kisbot_sim_on_a_taken_port_says_so_in_one_line(sim):
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 1
     assert err.strip().count("\n") == 0 and f"port {sim.port} is in use" in err
+
+
+def test_a_damaged_state_file_in_the_data_dir_says_what_to_do(tmp_path, started):
+    from kis.errors import ConfigError
+
+    (tmp_path / "sim-state.json").write_text("garbage")
+    with pytest.raises(ConfigError, match="delete it"):
+        find_or_start(config(tmp_path), port=free_port())

@@ -346,3 +346,41 @@ def test_health_answers_without_a_token(sim):
     info = requests.get(sim.url + "/sim/health").json()
     assert info["sim"] == "kisbot" and info["account"] == "50000000-01"
     assert "PSsim" not in json.dumps(info)
+
+
+def test_hashkey_must_match_the_body_it_came_with(sim, raw):
+    body = {"CANO": "50000000", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_DVSN": "01", "ORD_QTY": "1",
+            "ORD_UNPR": "0"}
+    digest = raw.http.post(sim.url + ep.HASHKEY, headers=raw.headers(""), data=json.dumps(body)).json()["HASH"]
+    changed = dict(body, ORD_QTY="100")
+    assert refusal(raw.post(ep.ORDER_CASH, "VTTC0012U", changed, hashkey=digest))[0] == "EGW00212"
+    reordered = dict(reversed(list(body.items())))
+    assert raw.post(ep.ORDER_CASH, "VTTC0012U", reordered, hashkey=digest).json()["rt_cd"] == "0"
+    assert [e.qty for e in sim.exchange.order_log] == [1]
+
+
+@pytest.mark.parametrize("hour, minute, code", [(8, 59, "40570000"), (15, 30, "40580000")])
+def test_market_hours_switch_refuses_orders_outside_the_session(sim, sim_clock, raw, hour, minute, code):
+    sim.exchange.market_hours = True
+    sim_clock.set(sim_clock().replace(hour=hour, minute=minute))
+    raw.login()
+    assert refusal(raw.order("005930", 1))[0] == code
+    sim_clock.set(sim_clock().replace(hour=9, minute=0))
+    assert raw.order("005930", 1).json()["rt_cd"] == "0"
+
+
+def test_market_hours_switch_refuses_orders_at_the_weekend(sim, sim_clock, raw):
+    sim.exchange.market_hours = True
+    sim_clock.advance(days=4)  # Saturday 10:00
+    raw.login()
+    assert refusal(raw.order("005930", 1))[0] == "40580000"
+
+
+def test_a_damaged_state_file_is_one_clear_error(tmp_path):
+    state = tmp_path / "sim.json"
+    state.write_text("{not json")
+    with pytest.raises(ValueError, match="not a readable kisbot sim state file"):
+        SimServer(0, state_path=state)
+    state.write_text(json.dumps({"exchange": {"account": "12345678-01"}}))
+    with pytest.raises(ValueError, match="holds account 12345678-01"):
+        SimServer(0, state_path=state)
