@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Callable
 
 from kis.models import Account
@@ -23,7 +23,8 @@ LIMIT, MARKET, BEST_LIMIT, TOP_OF_BOOK = "00", "01", "03", "04"
 ORDER_TYPES = {LIMIT: "지정가", MARKET: "시장가", BEST_LIMIT: "최유리지정가", TOP_OF_BOOK: "최우선지정가"}
 COMMISSION_PPM = 150  # 0.015 %
 SELL_TAX_PPM = 2_000  # 0.20 %
-ORG_NO = "00950"  # KRX_FWDG_ORD_ORGNO as KIS mock hands it out
+ORG_NO = "00950"
+KEEP_DAYS = 92  # inquire-daily-ccld reaches three months back; older orders leave the state file  # KRX_FWDG_ORD_ORGNO as KIS mock hands it out
 
 
 class Rejected(Exception):
@@ -408,6 +409,8 @@ class Exchange:
             return
         for order in self.open_orders():
             order.cancelled_qty += order.remaining
+        oldest = (self.clock() - timedelta(days=KEEP_DAYS)).strftime("%Y%m%d")
+        self.orders = [o for o in self.orders if o.day >= oldest]
         before = len(self.positions)
         self.positions = {c: p for c, p in self.positions.items() if p.qty > 0}
         for pos in self.positions.values():

@@ -54,6 +54,11 @@ PATH_TRS = {
     ep.DAILY_ORDERS: {"VTTC0081R"},
     ep.BUYABLE: {"VTTC8908R"},
 }
+# Services KIS mock does not offer: the mock answers them EGW02006 whatever the tr_id.
+REAL_ONLY_PATHS = {
+    "/uapi/domestic-stock/v1/quotations/chk-holiday",
+    "/uapi/domestic-stock/v1/trading/inquire-psbl-rvsecncl",
+}
 BALANCE_FIELDS = ("CANO", "ACNT_PRDT_CD", "AFHR_FLPR_YN", "INQR_DVSN", "UNPR_DVSN", "FUND_STTL_ICLD_YN",
                   "FNCG_AMT_AUTO_RDPT_YN", "PRCS_DVSN", "CTX_AREA_FK100", "CTX_AREA_NK100")
 DAILY_FIELDS = ("CANO", "ACNT_PRDT_CD", "INQR_STRT_DT", "INQR_END_DT", "SLL_BUY_DVSN_CD", "INQR_DVSN", "PDNO",
@@ -138,8 +143,10 @@ class KisProtocol:
             if req.path == "/sim/health":
                 return Response(200, {"sim": "kisbot", "account": str(self.account),
                                       "app_key_id": hashlib.sha256(self.app_key.encode()).hexdigest()[:12]})
-            if not req.path.startswith("/uapi/"):
-                return Response(404, {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서비스를 찾을 수 없습니다."})
+            if req.path in REAL_ONLY_PATHS:
+                raise Refusal(NOT_MOCK_TR, 500)
+            if req.path not in PATH_TRS and req.path != ep.HASHKEY:
+                return Response(404, {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서비스를 찾을 수 없습니다."})  # guess
             if self.faults.roll_server_error():
                 return self._server_error()
             return self._uapi(req)

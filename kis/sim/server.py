@@ -151,7 +151,11 @@ class SimServer:
 
     # requests ---------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
-        response = self.protocol.handle(req)
+        try:
+            response = self.protocol.handle(req)
+        except Exception:  # a sim bug must still answer like a gateway, not hang the client
+            log.exception("sim failed on %s %s", req.method, req.path)
+            response = Response(500, {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서버 에러가 발생했습니다."})
         if req.path == TOKEN and response.status == 200:
             self.save()  # a restarted sim still knows the tokens clients have cached
         self.calls.append(Call(req.method, req.path, req.header("tr_id"), req.header("tr_cont"), response.status))

@@ -191,3 +191,12 @@ def test_state_round_trips(ex, market, clock):
     assert again.holding_qty("005930") == 3
     assert [o.order_no for o in again.open_orders()] == [o.order_no for o in ex.open_orders()]
     assert again.place("005930", BUY, MARKET, 1, 0).order_no == "0000000003"
+
+
+def test_orders_older_than_three_months_leave_the_book(ex, clock):
+    old = ex.place("005930", BUY, MARKET, 1, 0)
+    clock.advance(days=50)
+    recent = ex.place("005930", BUY, MARKET, 1, 0)
+    clock.advance(days=50)
+    ex.match()
+    assert ex.find(old.order_no) is None and ex.find(recent.order_no) is recent

@@ -384,3 +384,19 @@ def test_a_damaged_state_file_is_one_clear_error(tmp_path):
     state.write_text(json.dumps({"exchange": {"account": "12345678-01"}}))
     with pytest.raises(ValueError, match="holds account 12345678-01"):
         SimServer(0, state_path=state)
+
+
+def test_services_mock_lacks_and_unknown_paths_are_refused_not_crashed(raw):
+    holiday = raw.get("/uapi/domestic-stock/v1/quotations/chk-holiday", "CTCA0903R", {"BASS_DT": "20261124"})
+    assert holiday.status_code == 500 and refusal(holiday)[0] == "EGW02006"
+    typo = raw.get("/uapi/domestic-stock/v1/quotations/inquire-prise", "FHKST01010100", {})
+    assert typo.status_code == 404 and typo.json()["rt_cd"] == "1"
+
+
+def test_a_sim_bug_answers_as_a_gateway_error(sim, raw, monkeypatch):
+    def broken(req, tr_id):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(sim.protocol, "_price", broken)
+    reply = raw.price("005930")
+    assert reply.status_code == 500 and refusal(reply)[0] == "EGW00002"
