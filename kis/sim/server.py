@@ -13,7 +13,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +34,7 @@ from kis.sim.tokens import TokenBook
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 29443
+CALLS_KEPT = 50_000
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class SimServer:
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
                                     app_secret=app_secret, account=self.account, page_rows=page_rows,
                                     daily_page_rows=daily_page_rows, clock=self.clock)
-        self.calls: list[Call] = []
+        self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs
         self._save_lock = threading.Lock()
         if self.state_path and self.state_path.exists():
             self._load()
