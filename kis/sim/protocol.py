@@ -16,7 +16,7 @@ from typing import Callable
 
 from kis import endpoints as ep
 from kis.models import Account
-from kis.sim.exchange import BUY, LIMIT, ORDER_TYPES, SELL, Exchange, Rejected, SimOrder
+from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrder
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market

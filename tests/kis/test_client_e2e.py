@@ -251,6 +251,24 @@ def test_order_during_an_outage_is_uncertain_and_never_doubled(sim, sim_client_f
     assert sim.count(ep.ORDER_CASH) <= 2
 
 
+def test_order_refused_by_the_call_limit_is_sent_again_and_placed_once(sim, sim_client_factory):
+    client = sim_client_factory(sleep=no_sleep)
+    client.price("005930")
+    sim.faults.force_rate_limit(1)
+    ack = client.order("005930", BUY, 3, OrderType.MARKET)
+    assert [c.status for c in sim.calls if c.path == ep.ORDER_CASH] == [500, 200]
+    assert [e.order_no for e in sim.exchange.order_log] == [ack.order_no]
+
+
+def test_order_with_an_expired_token_is_placed_once_after_renewal(sim, sim_client):
+    sim_client.price("005930")
+    sim.faults.expire_tokens()
+    ack = sim_client.order("005930", SELL, 20, OrderType.MARKET)
+    assert [c.status for c in sim.calls if c.path == ep.ORDER_CASH] == [500, 200]
+    assert [e.order_no for e in sim.exchange.order_log] == [ack.order_no]
+    assert sim.exchange.holding_qty("005930") == 100
+
+
 def test_quotes_ride_out_a_flaky_gateway(sim, sim_client_factory):
     client = sim_client_factory(faults={"error_rate": 0.3}, sleep=no_sleep)
     prices = [client.price(code).price for code in sim.market.codes()[:10]]
