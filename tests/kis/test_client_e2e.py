@@ -209,6 +209,17 @@ def test_todays_orders_are_read_across_pages(sim, sim_client):
     assert sim.count(ep.DAILY_ORDERS) == 3  # pages of 5
 
 
+def test_orders_from_many_threads_are_each_placed_once(sim, sim_client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        acks = list(pool.map(lambda _: sim_client.order("000660", BUY, 1, OrderType.MARKET), range(40)))
+    assert len({a.order_no for a in acks}) == 40 == len(sim.exchange.order_log)
+    spent = sum(o.filled_amount + o.fees for o in sim.exchange.orders)
+    assert sim_client.balance().cash_d2 == 100_000_000 - spent
+    assert sim.exchange.holding_qty("000660") == 40
+
+
 def test_hashkey_header_is_accepted_when_switched_on(sim, sim_client_factory):
     client = sim_client_factory(use_hashkey=True)
     client.order("005930", BUY, 1, OrderType.MARKET)
