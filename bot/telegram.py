@@ -266,6 +266,29 @@ class TelegramBot:
                 log.error("could not report the error to the chat: %s", exc)
 
 
+class RedactToken(logging.Filter):
+    """Keeps the bot token out of every log line (httpx and PTB log request URLs, which carry it)."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            text = record.getMessage()
+            if self.token in text:
+                record.msg, record.args = text.replace(self.token, "<bot-token>"), None
+        return True
+
+
+def guard_logs(token: str) -> None:
+    """Redact the token on every root handler; httpx's per-request INFO lines are noise anyway."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
     from kis import open_client
@@ -275,6 +298,7 @@ def run(args: Any) -> int:
 
     source = Source()
     settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2
+    guard_logs(settings.token)
     sink = TelegramSink(settings.allowed_chat_ids)
     notifier = Notifier(sink)
     client = open_client()

@@ -46,8 +46,10 @@ def start_bot(api, sim, tmp_path) -> subprocess.Popen:
     env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER),
                     TELEGRAM_API_BASE_URL=api.base_url, TELEGRAM_FILE_BASE_URL=api.base_file_url,
                     KIS_ENV="sim", KIS_BASE_URL=sim.url, KIS_RATE_LIMIT="50", MARKET_CALENDAR="always")
-    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Output to files: debug logging would fill a pipe nobody reads while the test runs.
+    out = open(tmp_path / f"bot-{len(list(tmp_path.glob('bot-*.out')))}.out", "w+")
+    return subprocess.Popen([sys.executable, "-m", "bot", "--verbose", "run"], cwd=tmp_path, env=env,
+                            stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 def texts(api):
@@ -86,6 +88,26 @@ def test_a_crashed_run_is_resumed_on_start_and_the_user_told(api, tmp_path):
             assert "target" in summary
         finally:
             second.send_signal(signal.SIGINT)
-            out, err = second.communicate(timeout=20)
-        assert second.returncode == 0, err[-2000:]
-        assert "polling Telegram" in out
+            second.wait(20)
+        output = (tmp_path / "bot-1.out").read_text()
+        assert second.returncode == 0, output[-2000:]
+        assert "polling Telegram" in output
+        assert "getUpdates" in output and api.token not in output  # debug logs, yet no token
+
+
+def test_the_bot_token_never_reaches_a_log_line(capsys):
+    import logging
+
+    from bot.telegram import guard_logs
+
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    root.addHandler(handler)
+    try:
+        guard_logs("123:SECRETTOKEN")
+        logging.getLogger("telegram.Bot").warning("Set Bot API URL: %s", "https://api.telegram.org/bot123:SECRETTOKEN")
+        logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot123:SECRETTOKEN/getMe")
+    finally:
+        root.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "SECRETTOKEN" not in err and "bot<bot-token>" in err
