@@ -19,7 +19,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from datetime import datetime
 from pathlib import Path

@@ -189,6 +189,7 @@ def _cut(chunk: str, at: int) -> tuple[str, str]:
     lt, gt = chunk.rfind("<", 0, cut), chunk.rfind(">", 0, cut)
     if lt > gt:
         cut = lt
+    cut = cut if cut > 0 else at  # never an empty head: the caller would loop
     return chunk[:cut], chunk[cut:]
 
 

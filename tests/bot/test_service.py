@@ -8,7 +8,7 @@ import pytest
 
 from bot.service import Reply, parse_duration
 from kis.errors import KisError, KisTransportError, RateLimited
-from bot_fakes import FakeStatus, KST, make_service
+from bot_fakes import FakeStatus, make_service
 
 XLSX = "model.xlsx"
 
