@@ -245,6 +245,13 @@ class Journal:
             row = db.execute("SELECT * FROM runs WHERE account=? AND state='active'", (account,)).fetchone()
         return _run(row) if row else None
 
+    def latest_run(self, account: str) -> RunRecord | None:
+        """The account's most recent run, whatever its state."""
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM runs WHERE account=? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                             (account,)).fetchone()
+        return _run(row) if row else None
+
     def run(self, run_id: str) -> RunRecord:
         with self._tx() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
