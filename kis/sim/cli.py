@@ -17,6 +17,20 @@ def _mask(secret: str) -> str:
     return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
 
 
+def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None) -> None:
+    own_key = app_key != SIM_APP_KEY
+    print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
+    print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
+    print(f"  app secret {_mask(app_secret) + ' (KIS_APP_SECRET)' if own_key else app_secret}", file=out)
+    print(f"  account    {account}", file=out)
+    print(f"  limit      {rate:g} calls/s per account", file=out)
+    print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
+    print("Point kisbot at it from another terminal:", file=out)
+    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
+    print("  kisbot price 005930 && kisbot balance", file=out)
+    print("Ctrl-C stops it.", file=out, flush=True)
+
+
 def _stop_on_signals() -> None:
     """Ctrl-C and `kill` both stop the sim cleanly (state saved); a shell's `&` ignores SIGINT otherwise."""
     if threading.current_thread() is not threading.main_thread():
@@ -39,7 +53,10 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         Account.parse(account)
     except ValueError as exc:
         raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
-    rate = getattr(args, "rate_limit", None) or float(source.get("KIS_RATE_LIMIT") or 1.0)
+    try:
+        rate = getattr(args, "rate_limit", None) or float(source.get("KIS_RATE_LIMIT") or 1.0)
+    except ValueError:
+        raise ConfigError(f"KIS_RATE_LIMIT='{source.get('KIS_RATE_LIMIT')}' is not a number of calls per second") from None
     if rate <= 0:
         raise ConfigError("--rate-limit must be a positive number of calls per second")
     port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
@@ -57,21 +74,11 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     except ValueError as exc:  # a state file of another account, or not a state file at all
         print(f"kisbot sim: {exc}; use another --state file or delete this one", file=sys.stderr)
         return 1
-    url = server.url
-    own_key = app_key != SIM_APP_KEY
-    print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
-    print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
-    print(f"  app secret {_mask(app_secret) + ' (KIS_APP_SECRET)' if own_key else app_secret}", file=out)
-    print(f"  account    {account}", file=out)
-    print(f"  limit      {rate:g} calls/s per account", file=out)
-    print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
-    print("Point kisbot at it from another terminal:", file=out)
-    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
-    print("  kisbot price 005930 && kisbot balance", file=out)
-    print("Ctrl-C stops it.", file=out, flush=True)
-    _stop_on_signals()
+    _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
+        _banner(out, server.url, app_key, app_secret, account, rate, state)
         server.serve_forever()
     except KeyboardInterrupt:
+        server.stop()
         print("\nkisbot sim: stopped" + (f"; account kept in {state}" if state else ""), file=out)
     return 0
