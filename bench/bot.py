@@ -16,6 +16,7 @@ messages a 500-fill run becomes.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
@@ -115,7 +116,7 @@ def fills_to_messages(fills: int, spacing: float, label: str) -> None:
             sent = api.calls_to("sendMessage", "sendPhoto")
             edits = api.calls_to("editMessageText")
     fill_messages = [c for c in sent if "Filled" in c.text]
-    shares = sum(int(c.text.split(" sh @")[0].split()[-1]) for c in fill_messages)
+    shares = sum(int(n.replace(",", "")) for c in fill_messages for n in re.findall(r"([\d,]+) sh @", c.text))
     print(f"{fills} one-share fills {label}: {len(sent)} chat messages "
           f"({len(fill_messages)} silent fill messages carrying {shares} shares, 1 progress, 1 summary) "
           f"and {len(edits)} edits of the progress message")

@@ -119,10 +119,8 @@ def fills_text(fills: Sequence[Filled]) -> str:
         qty = sum(f.qty for f in items)
         avg = round(sum(f.qty * f.price for f in items) / qty) if qty else 0
         last = items[-1]
-        name = f" {clip(last.name, 10)}" if last.name else ""
-        lines.append(
-            f"{side.label:<4} {code}{name} {won(qty)} sh @ {won(avg)}  ({won(last.done_qty)}/{won(last.order_qty)})"
-        )
+        lines.append(f"{side.label:<4} {code} {pad(clip(last.name, 10), 10)} {won(qty):>5} sh @ {won(avg):>9}"
+                     f"  {won(last.done_qty)}/{won(last.order_qty)}")
     return "<b>Filled</b>\n" + pre(lines)
 
 

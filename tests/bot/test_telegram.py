@@ -1,6 +1,7 @@
 """The Telegram front end through a fake Bot API on loopback, with an in-memory service behind."""
 from __future__ import annotations
 
+import re
 import threading
 
 from kis.models import OrderSide
@@ -160,7 +161,7 @@ def test_pushes_fills_silently_and_edit_one_progress_message(api):
     assert progress.params.get("disable_notification") is True
     fills = [c for c in messages if "Filled" in c.text]
     assert fills and all(c.params.get("disable_notification") is True for c in fills)
-    assert sum(int(c.text.split(" sh @")[0].split()[-1]) for c in fills) == 3
+    assert sum(shares(c.text) for c in fills) == 3
     assert summary.params.get("disable_notification") in (None, False)
     assert edits and all(int(e.params["message_id"]) == int(api._messages and progress_id(api)) for e in edits)
     assert "100% done" in edits[-1].text
@@ -168,3 +169,8 @@ def test_pushes_fills_silently_and_edit_one_progress_message(api):
 
 def progress_id(api):
     return min(k[1] for k, m in api._messages.items() if "running" in m.get("text", ""))
+
+
+def shares(text: str) -> int:
+    """Shares a fill message reports, over all its lines."""
+    return sum(int(n.replace(",", "")) for n in re.findall(r"([\d,]+) sh @", text))
