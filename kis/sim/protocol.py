@@ -516,7 +516,7 @@ class KisProtocol:
             rows = [o for o in ex.orders if q["INQR_STRT_DT"] <= o.day <= q["INQR_END_DT"]
                     and (side == "00" or o.side == side) and (not code or o.code == code)
                     and (not order_no or o.order_no == order_no)
-                    and (ccld == "00" or (ccld == "01") == (o.filled_qty > 0))]
+                    and (ccld == "00" or (ccld == "01" and o.filled_qty > 0) or (ccld == "02" and o.remaining > 0))]
             if q["INQR_DVSN"] == "00":  # 역순: newest first
                 rows.reverse()
             numbers = [o.order_no for o in rows]

@@ -269,6 +269,10 @@ def test_daily_orders_filter_by_code_side_and_fill_state(sim, raw):
     assert [r["pdno"] for r in raw.daily(PDNO="035720").json()["output1"]] == ["035720"]
     assert [r["sll_buy_dvsn_cd"] for r in raw.daily(SLL_BUY_DVSN_CD="01").json()["output1"]] == ["01"]
     assert [r["ord_qty"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]] == ["3"]
+    sim.exchange.partial_fill_shares = 2
+    raw.order("000660", 5)  # 2 filled, 3 to go: both filled and unfilled
+    assert [r["pdno"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]] == ["000660", "005930"]
+    assert [r["pdno"] for r in raw.daily(CCLD_DVSN="01").json()["output1"]] == ["000660", "035720", "005930"]
     assert raw.daily(day="20261123").json()["output1"] == []
 
 
