@@ -9,11 +9,12 @@ import json
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 
 from kis.models import OrderSide, OrderType
+from rebalance.clock import KST
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule
 from rebalance.window import Window
@@ -368,11 +369,14 @@ class Journal:
             rows = db.execute("SELECT * FROM orders WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
         return [_order(r) for r in rows]
 
-    def known_order_nos(self) -> set[str]:
-        """Every order number the journal has acknowledged, across runs: never matched twice."""
+    def known_order_nos(self, day: date) -> set[str]:
+        """Order numbers acknowledged for orders sent on `day` (KST), across runs: never matched twice.
+
+        KIS numbers orders per day, so another day's numbers must not hide today's orders.
+        """
         with self._tx() as db:
-            rows = db.execute("SELECT order_no FROM orders WHERE order_no IS NOT NULL").fetchall()
-        return {r["order_no"] for r in rows}
+            rows = db.execute("SELECT order_no, sent_at FROM orders WHERE order_no IS NOT NULL").fetchall()
+        return {r["order_no"] for r in rows if _kst_day(r["sent_at"]) == day}
 
 
 class _Transaction:
@@ -395,6 +399,10 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()
+
+
+def _kst_day(iso: str) -> date:
+    return datetime.fromisoformat(iso).astimezone(KST).date()
 
 
 def plan_to_json(plan: Plan) -> str:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CASH_SHORT_CODES = {"APBK0952", "APBK0913", "40250000"}
 READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
+MAX_PRICE_BUMP = 0.3  # KRX's daily price band
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
@@ -188,6 +189,7 @@ class _Worker:
         self.run_rec: RunRecord = self.journal.run(run_id)
         self.lines = {line.code: line for line in self.run_rec.plan.lines}
         self.scheduler = ClockScheduler(self.clock)
+        self.price_bump: dict[str, float] = {}  # extra cash headroom per stock after refusals for cash
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -294,8 +296,6 @@ class _Worker:
                 if affordable <= 0:
                     return
                 qty = affordable
-            elif stock.waiting:
-                self.journal.set_waiting(self.run_id, code, False)
         self._send(stock, qty, kind)
 
     def _affordable(self, code: str, qty: int) -> tuple[int, int, int]:
@@ -311,9 +311,10 @@ class _Worker:
         return min(qty, available // price), needed, available
 
     def _price_estimate(self, code: str) -> int:
-        # The plan's price with headroom for the move since and the fees; the exchange has the last word.
+        # The plan's price with headroom for the move since and the fees; each refusal for cash adds
+        # headroom so that retries converge instead of being refused the same way again.
         base = max(1, self.lines[code].price)
-        return int(base * (1 + self.settings.cash_buffer)) + 1
+        return int(base * (1 + self.settings.cash_buffer + self.price_bump.get(code, 0.0))) + 1
 
     def _send(self, stock: StockRecord, qty: int, kind: str) -> None:
         order_type = self.run_rec.order_type
@@ -322,7 +323,7 @@ class _Worker:
                                            self.clock.now())
         try:
             ack = self.client.order(stock.code, stock.side, qty, order_type, price,
-                                    exclude_order_nos=self.journal.known_order_nos())
+                                    exclude_order_nos=self._known_today())
         except OrderUncertain as exc:
             self.journal.mark_uncertain(order_id, str(exc))
             log.warning("order %s for %s uncertain; reconciling against today's orders", order_id, stock.code)
@@ -334,15 +335,23 @@ class _Worker:
             self.journal.mark_rejected(order_id, exc.msg_cd, exc.msg1, owe_again=short_of_cash)
             if not short_of_cash:
                 self._emit(OrderRejected(self.run_id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
-            elif not self._stock(stock.code).waiting:
-                self.journal.set_waiting(self.run_id, stock.code, True)
-                self._emit(WaitingForCash(self.run_id, stock.code, qty * self._price_estimate(stock.code), 0))
+            else:
+                self.price_bump[stock.code] = min(MAX_PRICE_BUMP, self.price_bump.get(stock.code, 0.0) + 0.02)
+                if not self._stock(stock.code).waiting:
+                    self.journal.set_waiting(self.run_id, stock.code, True)
+                    self._emit(WaitingForCash(self.run_id, stock.code, qty * self._price_estimate(stock.code), 0))
         except (KisTransportError, requests.RequestException) as exc:
             # The client re-sends only when certain; anything else may have reached the exchange.
             self.journal.mark_uncertain(order_id, f"{type(exc).__name__}: {exc}")
         else:
             self.journal.mark_acked(order_id, ack.order_no, ack.org_no)
             self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
+            after = self._stock(stock.code)
+            if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
+                self.journal.set_waiting(self.run_id, stock.code, False)
+
+    def _known_today(self) -> set[str]:
+        return self.journal.known_order_nos(self.clock.now().astimezone(KST).date())
 
     # reading the exchange -----------------------------------------------------------------------------
     def _poll(self) -> list[OrderStatus] | None:
@@ -360,9 +369,11 @@ class _Worker:
         cancelled_originals = {same_order_no(s.orig_order_no) for s in statuses
                                if s.orig_order_no.strip("0") and s.cancelled}
         now = self.clock.now()
+        today = now.astimezone(KST).date()
         for order in self.journal.orders(self.run_id):
             number = same_order_no(order.order_no)
-            if order.state is not OrderState.ACKED or number not in by_no:
+            # Order numbers restart each day: only today's orders can be today's rows.
+            if order.state is not OrderState.ACKED or number not in by_no or order.sent_at.astimezone(KST).date() != today:
                 continue
             seen = by_no[number]
             amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
@@ -410,7 +421,7 @@ class _Worker:
         since = since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW)
         try:
             return self.client.find_order(order.code, order.side, order.qty, order.order_type, order.price,
-                                          since=since, exclude=self.journal.known_order_nos())
+                                          since=since, exclude=self._known_today())
         except READ_ERRORS as exc:
             log.warning("could not look order %s up (%s)", order.id, type(exc).__name__)
             return False

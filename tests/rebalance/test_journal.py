@@ -95,7 +95,8 @@ def test_fills_are_recorded_as_increments_and_never_go_backwards(journal):
     assert journal.record_exchange_view(oid, 10, 100_500, 0, True, T0) == (6, 60_500)
     (order,) = journal.orders("r1")
     assert (order.filled_qty, order.committed, order.resting) == (10, 10, False)
-    assert journal.known_order_nos() == {"0000000042"}
+    assert journal.known_order_nos(T0.date()) == {"0000000042"}
+    assert journal.known_order_nos(T0.date() + timedelta(days=1)) == set()  # KIS numbers restart each day
 
 
 def test_an_acked_order_counts_in_full_until_the_exchange_shows_it(journal):

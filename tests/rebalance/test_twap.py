@@ -134,6 +134,19 @@ def test_a_buy_never_spends_cash_it_does_not_have_and_never_exceeds_the_target(c
     assert rec.of(Finished)[0].results[0].difference == 30
 
 
+def test_an_order_refused_for_cash_waits_for_cash_instead_of_being_reported_as_rejected(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=300_000, overstate_power=1_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 50))
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert broker.holdings["000020"] == 30 and broker.cash == 0
+    assert not rec.of(OrderRejected) and len(rec.of(WaitingForCash)) == 1
+    refused = [o for o in Journal(journal_path).orders(run_id) if o.state is OrderState.REJECTED]
+    assert refused and {o.msg_cd for o in refused} == {"APBK0952"}
+    assert rec.of(Finished)[0].results[0].difference == 20
+
+
 def test_a_rejected_slice_is_reported_and_the_catch_up_pass_places_it(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
     broker.reject["000030"] = [KisError("APBK1234", "일시적인 거래 제한입니다")]

@@ -68,6 +68,7 @@ class FakeBroker:
     crash_after_send: Callable[[BrokerOrder], bool] | None = None
     deposits: list[tuple[datetime, int]] = field(default_factory=list)  # cash that arrives at a time
     fail_balance: Exception | None = None
+    overstate_power: int = 0  # buying power reports this much more cash than the order check allows
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -128,7 +129,7 @@ class FakeBroker:
 
     def buying_power(self, code, price=0, order_type=OrderType.MARKET):
         self._call("buying_power")
-        free = self._free_cash()
+        free = self._free_cash() + self.overstate_power
         return BuyingPower(code, free, free, free // self.prices[code], self.prices[code])
 
     def balance(self):
