@@ -124,12 +124,14 @@ class TelegramBot:
             "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
             "plan": self._plan, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
         }
+        # New messages only: editing an old "/confirm" must not place orders again.
+        new = filters.UpdateType.MESSAGE
         for name, callback in commands.items():
-            app.add_handler(CommandHandler(name, callback, block=False))
-        app.add_handler(MessageHandler(filters.Document.ALL, self._document, block=False))
+            app.add_handler(CommandHandler(name, callback, filters=new, block=False))
+        app.add_handler(MessageHandler(new & filters.Document.ALL, self._document, block=False))
         app.add_handler(CallbackQueryHandler(self._button, block=False))
-        app.add_handler(MessageHandler(filters.COMMAND, self._unknown_command))
-        app.add_handler(MessageHandler(filters.ALL, self._other))
+        app.add_handler(MessageHandler(new & filters.COMMAND, self._unknown_command))
+        app.add_handler(MessageHandler(new, self._other))
         app.add_error_handler(self._on_error)
         return app
 

@@ -163,6 +163,14 @@ class FakeBotApi:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
         return self._queue({"message": message})
 
+    def edit_text(self, chat_id: int, message_id: int, text: str) -> int:
+        """The user edits an earlier message (Telegram sends it again as `edited_message`)."""
+        message = {"message_id": message_id, "date": int(time.time()), "edit_date": int(time.time()),
+                   "chat": self._chat(chat_id), "from": self._user(chat_id), "text": text}
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        return self._queue({"edited_message": message})
+
     def send_document(self, chat_id: int, file_name: str, data: bytes, *, caption: str | None = None,
                       declared_size: int | None = None, mime_type: str = "application/octet-stream") -> int:
         file_id = f"file{next(self._file_ids)}"

@@ -14,7 +14,7 @@ def sent(api, chat=OWNER):
     return api.calls_to("sendMessage", "sendPhoto", chat_id=chat)
 
 
-def test_unknown_chat_gets_its_id_and_no_data(api):
+def test_unknown_chat_gets_its_id_and_no_data(api, caplog):
     service, client, executor, *_ = make_service()
     with BotRunner(api, service):
         api.send_text(STRANGER, "/balance")
@@ -25,6 +25,7 @@ def test_unknown_chat_gets_its_id_and_no_data(api):
     assert all(f"Your chat id is {STRANGER}" in c.text for c in refusals)
     assert all("71,000" not in c.text and "Balance" not in c.text for c in refusals)
     assert client.calls == []
+    assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 2
 
 
 def test_unknown_chat_cannot_press_buttons_or_send_files(api):
@@ -174,3 +175,14 @@ def progress_id(api):
 def shares(text: str) -> int:
     """Shares a fill message reports, over all its lines."""
     return sum(int(n.replace(",", "")) for n in re.findall(r"([\d,]+) sh @", text))
+
+
+def test_editing_an_old_confirm_does_not_confirm_again(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930")
+        api.wait_for(lambda a: a.calls_to("sendPhoto"))
+        api.edit_text(OWNER, 77, "/confirm")  # an edit of some earlier message into /confirm
+        api.send_text(OWNER, "/status")
+        api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])
+    assert executor.started == []
