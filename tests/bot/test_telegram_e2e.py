@@ -5,6 +5,7 @@ stops time at a chosen moment so a test can cancel a run while it is under way.
 """
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -105,10 +106,15 @@ def test_upload_confirm_fills_and_summary(api, bot, sim):
     fills = [t for t in texts(api) if "Filled" in t]
     assert fills
     assert "all on target" in summary  # a doubled order would leave a stock beyond its target
+    rows = re.findall(r"^(\d{6}) +[\d,]+ +([\d,]+) ", summary, flags=re.M)
+    assert len(rows) >= 10
+    assert {code: sim.exchange.holding_qty(code) for code, _ in rows} == \
+        {code: int(target.replace(",", "")) for code, target in rows}  # the exchange's own books agree
     assert api.calls_to("editMessageText")  # the progress message moved in place
 
 
 def test_cancel_mid_run_reports_what_was_done(api, bot, sim, clock):
+    sim.exchange.partial_fill_shares = 1  # sim time stands still: orders fill one share and rest
     photo, message_id = upload(api)
     clock.hold_at = SIM_START + timedelta(seconds=40)
     api.send_text(OWNER, "/confirm 90s")
@@ -121,6 +127,8 @@ def test_cancel_mid_run_reports_what_was_done(api, bot, sim, clock):
     wait_text(api, "Stopping the run")
     summary = wait_text(api, "Run cancelled", timeout=30)
     assert "target" in summary and "actual" in summary
+    resting = int(re.search(r"(\d+) resting order\(s\) cancelled", summary)[1])
+    assert resting >= 1 and sim.exchange.open_orders() == []  # nothing left working at the exchange
     api.send_text(OWNER, "/status")
     wait_text(api, "No run is active")
 
