@@ -43,8 +43,9 @@ from rebalance.model import Plan, PlanLine  # noqa: E402
 from rebalance.twap import TwapExecutor  # noqa: E402
 from rebalance.window import TwapSettings, Window  # noqa: E402
 
-REAL_RATE = 18.0
-SIM_RATE = 20.0
+REAL_RATE = 18.0  # the client paces itself to KIS's real-account limit...
+SIM_RATE = 20.0  # ...and the sim refuses above 20/s, as KIS did before 2026-04
+REAL_PAGE_ROWS, REAL_DAILY_ROWS = 50, 100  # balance and daily-orders rows per page on real
 CHAOS_SETTINGS = dict(calendar="always", max_slices=10, poll_seconds=3, catch_up_seconds=8, call_rate=REAL_RATE,
                       settle_seconds=2)
 
@@ -141,9 +142,10 @@ def _sim_plan(sim: SimServer, buys: int = 6) -> Plan:
 
 
 def bench_lateness(seconds: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE).start() as sim:
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
+                                                             daily_page_rows=REAL_DAILY_ROWS).start() as sim:
         client = _Stamping(KisClient(_sim_config(sim.url, Path(tmp), REAL_RATE)))
-        settings = TwapSettings(calendar="always", call_rate=REAL_RATE, poll_seconds=2, catch_up_seconds=3)
+        settings = TwapSettings(calendar="always", call_rate=REAL_RATE, catch_up_seconds=3)
         executor = TwapExecutor(client, Journal.in_dir(tmp), settings, lambda event: None)
         start = datetime.now(KST) + timedelta(seconds=1)
         run_id = executor.start(_sim_plan(sim), Window(start, start + timedelta(seconds=seconds)))
@@ -192,7 +194,8 @@ def worker(args) -> int:
 
 def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> None:
     rng = random.Random(seed)
-    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE).start() as sim:
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
+                                                             daily_page_rows=REAL_DAILY_ROWS).start() as sim:
         data = Path(tmp)
         plan = _sim_plan(sim)
         start = datetime.now(KST) + timedelta(seconds=3)

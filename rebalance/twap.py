@@ -37,6 +37,7 @@ CASH_SHORT_CODES = {"APBK0952", "APBK0913", "40250000"}
 READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
 MAX_PRICE_BUMP = 0.3  # KRX's daily price band
+POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
@@ -190,6 +191,8 @@ class _Worker:
         self.lines = {line.code: line for line in self.run_rec.plan.lines}
         self.scheduler = ClockScheduler(self.clock)
         self.price_bump: dict[str, float] = {}  # extra cash headroom per stock after refusals for cash
+        self.poll_cost = 0.0  # seconds the last fill poll took: polls go in the gaps between slices
+        self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -243,7 +246,18 @@ class _Worker:
     def _poll_tick(self) -> None:
         if self.cancel.is_set():
             return
-        self._poll()
+        now = self.clock.now()
+        next_slice = min((job.next_run for job in self.scheduler.get_jobs("slice")), default=None)
+        if next_slice is not None and self.deferred < self.run_rec.poll_seconds:
+            gap = (next_slice - self.scheduler.naive_now()).total_seconds()
+            if gap < self.poll_cost + POLL_GAP_MARGIN:  # a poll now would make that slice late
+                later = max(0.0, gap) + 0.001
+                self.deferred += later
+                self.scheduler.at(now + timedelta(seconds=later), self._poll_tick, tag="poll")
+                return
+        self.deferred = 0.0
+        if self._unsettled():
+            self._poll()
         self._reconcile_unacked(wait_to_settle=False)
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash or refused for pace
             if stock.owed > 0 and not self.cancel.is_set():
@@ -354,13 +368,21 @@ class _Worker:
         return self.journal.known_order_nos(self.clock.now().astimezone(KST).date())
 
     # reading the exchange -----------------------------------------------------------------------------
+    def _unsettled(self) -> bool:
+        """Some order of the run may still fill or is not yet known: a poll has something to learn."""
+        return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
+                   for o in self.journal.orders(self.run_id))
+
     def _poll(self) -> list[OrderStatus] | None:
         """Today's orders -> journal; emits Filled for every new fill. None when the read failed."""
+        began = self.clock.now()
         try:
             statuses = self.client.orders_today()
         except READ_ERRORS as exc:
             log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
             return None
+        finally:
+            self.poll_cost = (self.clock.now() - began).total_seconds()
         self._apply(statuses)
         return statuses
 

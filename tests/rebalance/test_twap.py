@@ -17,7 +17,7 @@ from rebalance.events import (
 from rebalance.journal import Journal, OrderState, RunActive
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
-from tests.rebalance.twap_fakes import T0, Crash, FakeBroker, Recorder, crashes, line, make_plan
+from tests.rebalance.twap_fakes import T0, Crash, FakeBroker, Recorder, crashes, line, make_plan, quiet_crashes  # noqa: F401
 
 SETTINGS = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=60, call_rate=10, settle_seconds=10)
 WINDOW = timedelta(minutes=10)
@@ -218,6 +218,28 @@ def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
     executor.cancel()
     finish(executor)
     assert rec.of(Cancelled)
+
+
+def test_every_order_is_journaled_as_an_intent_before_it_is_sent(clock, journal_path):
+    broker, plan = rebalance_broker(clock), rebalance_plan()
+    seen_by_another_process = []
+    real_order = broker.order
+
+    def order(code, side, qty, *args, **kwargs):
+        other = Journal(journal_path)  # a second connection: only committed rows are visible
+        run = other.latest_run("50000000-01")
+        intents = [o for o in other.orders(run.id) if o.state is OrderState.INTENT]
+        seen_by_another_process.append([(o.code, o.side, o.qty) for o in intents])
+        other.close()
+        return real_order(code, side, qty, *args, **kwargs)
+
+    broker.order = order
+    executor, _, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert len(seen_by_another_process) == len(broker.orders)
+    assert all(len(intents) == 1 for intents in seen_by_another_process)
+    assert [i[0] for i in seen_by_another_process] == [(o.code, o.side, o.qty) for o in broker.orders]
 
 
 @crashes

@@ -24,8 +24,19 @@ from rebalance.model import Plan, PlanLine
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
 
-# A simulated crash ends its thread on purpose; pytest would otherwise warn about it.
-crashes = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.fixture
+def quiet_crashes(monkeypatch):
+    """A simulated crash ends its thread on purpose: keep it out of pytest's unhandled-thread report."""
+    report = threading.excepthook
+
+    def hook(args):
+        if not issubclass(args.exc_type, SystemExit):
+            report(args)
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+
+
+crashes = pytest.mark.usefixtures("quiet_crashes")
 
 
 def Crash(why: str) -> SystemExit:
