@@ -14,6 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
+import rebalance
+from bot import format as fmt
+from bot.settings import MAX_FILE_BYTES
 from kis.errors import (
     ConfigError,
     KisError,
@@ -25,15 +28,14 @@ from kis.errors import (
     UnknownStock,
 )
 from kis.models import Quote
-from bot import format as fmt
-from bot.settings import MAX_FILE_BYTES
+from rebalance import Plan, Portfolio
 
 log = logging.getLogger(__name__)
 
 KST = ZoneInfo("Asia/Seoul")
 CODE = re.compile(r"\d{6}")
 MAX_CODES = 30
-DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+MIN_DURATION = timedelta(seconds=10)
 MAX_DURATION = timedelta(hours=8)
 
 
@@ -66,13 +68,9 @@ def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
 
 
 def parse_duration(text: str) -> timedelta:
-    """`90s`, `45m`, `2h`, `1h30m` -> timedelta; ValueError with a sentence saying what is accepted."""
-    match = DURATION.fullmatch(text.strip().lower())
-    if not text.strip() or not match or not any(match.groups()):
-        raise ValueError(f"'{text}' is not a duration: use seconds, minutes or hours like 90s, 45m or 2h")
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    delta = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if delta < timedelta(seconds=10):
+    """`90s`, `45m`, `2h`, `1h30m` -> timedelta, within what a trading day allows; ValueError says why."""
+    delta = rebalance.parse_duration(text)
+    if delta < MIN_DURATION:
         raise ValueError(f"'{text}' is too short: give the orders at least 10s")
     if delta > MAX_DURATION:
         raise ValueError(f"'{text}' is longer than a trading day: use at most 8h")
@@ -98,16 +96,12 @@ def describe_error(exc: BaseException) -> str:
     return "Something went wrong on the bot's side (it is logged); please try again."
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Pending:
-    plan: Any  # rebalance.model.Plan
-    portfolio: Any  # rebalance.model.Portfolio
+    """A plan shown with its buttons, and the portfolio to re-plan it from when its prices expire."""
 
-
-def _default(name: str) -> Callable[..., Any]:
-    import rebalance
-
-    return getattr(rebalance, name)
+    plan: Plan
+    portfolio: Portfolio
 
 
 class BotService:
@@ -122,13 +116,13 @@ class BotService:
         plan_settings: Any = None,
         now: Callable[[], datetime] = lambda: datetime.now(KST),
         max_file_bytes: int = MAX_FILE_BYTES,
-        read_portfolio: Callable[..., Any] | None = None,
-        make_plan: Callable[..., Any] | None = None,
-        plan_messages: Callable[[Any], list[str]] | None = None,
-        plan_chart: Callable[[Any], bytes] | None = None,
-        execution_window: Callable[..., Any] | None = None,
-        run_active_error: type[Exception] | None = None,
-        portfolio_error: type[Exception] | None = None,
+        read_portfolio: Callable[..., Portfolio] = rebalance.read_portfolio,
+        make_plan: Callable[..., Plan] = rebalance.make_plan,
+        plan_messages: Callable[[Plan], list[str]] = rebalance.plan_messages,
+        plan_chart: Callable[[Plan], bytes] = rebalance.plan_chart,
+        execution_window: Callable[..., Any] = rebalance.execution_window,
+        run_active_error: type[Exception] = rebalance.RunActive,
+        portfolio_error: type[Exception] = rebalance.PortfolioError,
         default_duration: timedelta | None = None,
     ):
         self.client = client
@@ -139,13 +133,13 @@ class BotService:
         self.max_file_bytes = max_file_bytes
         self.default_duration = default_duration  # the demo runs "now for a minute", not 09:10-15:00
         # The planner and window functions are injectable so the service is testable alone.
-        self._read_portfolio = read_portfolio or _default("read_portfolio")
-        self._make_plan = make_plan or _default("make_plan")
-        self._plan_messages = plan_messages or _default("plan_messages")
-        self._plan_chart = plan_chart or _default("plan_chart")
-        self._execution_window = execution_window or _default("execution_window")
-        self._run_active_error = run_active_error or _default("RunActive")
-        self._portfolio_error = portfolio_error or _default("PortfolioError")
+        self._read_portfolio = read_portfolio
+        self._make_plan = make_plan
+        self._plan_messages = plan_messages
+        self._plan_chart = plan_chart
+        self._execution_window = execution_window
+        self._run_active_error = run_active_error
+        self._portfolio_error = portfolio_error
 
         self._lock = threading.Lock()
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
@@ -426,19 +420,8 @@ Nothing is ever ordered until you confirm a plan. Fills arrive here silently in 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
-    from rebalance.journal import Journal
-    from rebalance.twap import TwapExecutor
-    from rebalance.window import load_twap_settings
-
-    twap_settings = load_twap_settings(source, **twap_overrides)
-    journal = Journal.in_dir(client.config.data_dir)
-    executor = TwapExecutor(client, journal, twap_settings, on_event, clock)
+    twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    journal = rebalance.Journal.in_dir(client.config.data_dir)
+    executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
-    return BotService(client, executor, twap_settings=twap_settings, now=now,
-                      run_active_error=_run_active(), default_duration=default_duration)
-
-
-def _run_active() -> type[Exception]:
-    from rebalance.journal import RunActive
-
-    return RunActive
+    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration)
