@@ -191,7 +191,7 @@ class _Worker:
         self.lines = {line.code: line for line in self.run_rec.plan.lines}
         self.scheduler = ClockScheduler(self.clock)
         self.price_bump: dict[str, float] = {}  # extra cash headroom per stock after refusals for cash
-        self.poll_cost = 0.0  # seconds the last fill poll took: polls go in the gaps between slices
+        self.poll_cost = 1 / executor.rate  # seconds the last fill poll took (first guess: one page)
         self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
 
     # the thread ------------------------------------------------------------------------------------

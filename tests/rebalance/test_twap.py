@@ -217,7 +217,7 @@ def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
     assert not executor.wait(0.05)  # asleep until its next slice, not spinning
     executor.cancel()
     finish(executor)
-    assert rec.of(Cancelled)
+    assert rec.of(Cancelled), rec.events
 
 
 def test_every_order_is_journaled_as_an_intent_before_it_is_sent(clock, journal_path):
@@ -347,6 +347,24 @@ def test_a_failing_listener_does_not_stop_trading(clock, journal_path):
     executor, _, _ = start(broker, plan, journal_path, on=broken)
     finish(executor)
     assert_targets(broker, plan)
+
+
+def test_a_slow_fill_poll_waits_for_a_gap_instead_of_making_slices_late(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000010": 10_000}, holdings={"000010": 100}, fill="rest", poll_takes=2.0)
+    plan = make_plan(line("000010", 10_000, 100, 0))
+    executor, _, run_id = start(broker, plan, journal_path, duration=timedelta(seconds=75))
+    finish(executor)
+
+    journal = Journal(journal_path)
+    due = [s.at for s in journal.slices(run_id)]
+    sent = [o.sent_at for o in journal.orders(run_id) if o.kind == "slice"]
+    assert len(due) == 20 and len(sent) == 20
+    polls = [at for what, at in broker.calls if what == "orders_today"]
+    assert len(polls) >= 10  # polls still happen, about every interval
+    # The first poll cannot know it takes 2 s; once it has been timed, every slice leaves on time.
+    timed = polls[0] + timedelta(seconds=broker.poll_takes)
+    late = [(s - d).total_seconds() for s, d in zip(sent, due) if d > timed]
+    assert len(late) >= 17 and max(late) < 0.01
 
 
 def test_the_worker_sleeps_until_the_next_job_instead_of_spinning(clock, journal_path):

@@ -80,6 +80,7 @@ class FakeBroker:
     deposits: list[tuple[datetime, int]] = field(default_factory=list)  # cash that arrives at a time
     fail_balance: Exception | None = None
     overstate_power: int = 0  # buying power reports this much more cash than the order check allows
+    poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -119,6 +120,8 @@ class FakeBroker:
 
     def orders_today(self, code=None):
         self._call("orders_today")
+        if self.poll_takes:
+            self.clock.advance(self.poll_takes)
         if self.fill == "half":
             for o in self.orders:
                 if o.remaining:
