@@ -20,6 +20,7 @@ from bot.service import BotService, Reply, open_service
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
 DEMO_DURATION = timedelta(minutes=1)  # a demo confirm trades from now for this long
+PROMPT = "you> "
 
 INTRO = """\
 kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
@@ -37,22 +38,32 @@ a few holdings). Nothing here touches a real account. Type the bot's commands:
 class ConsoleSink:
     """Pushes printed as they come, between the user's lines."""
 
-    def __init__(self, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str]):
-        self.out, self.lock, self.save_photo = out, lock, save_photo
+    def __init__(self, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
+                 prompt: str = ""):
+        self.out, self.lock, self.save_photo, self.prompt = out, lock, save_photo, prompt
+        self._last_progress = ""
 
     def send(self, reply: Reply) -> str:
-        show(reply, self.out, self.lock, self.save_photo)
+        show(reply, self.out, self.lock, self.save_photo, prompt=self.prompt)
         return "console"  # a terminal cannot edit a line above: edits print one progress line
 
     def edit(self, handle: Any, reply: Reply) -> None:
         first = fmt.plain(reply.text).split("\n")
         line = " | ".join(part for part in first[1:2] if part) or first[0]
+        if line == self._last_progress:
+            return
+        self._last_progress = line
         with self.lock:
-            print(f"  [progress] {line}", file=self.out, flush=True)
+            print(f"\r  [progress] {line}" if self.prompt else f"  [progress] {line}", file=self.out)
+            print(self.prompt, end="", file=self.out, flush=True)
 
 
-def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str]) -> None:
-    """One reply as terminal text: tags dropped, chart saved to a file, buttons as the commands to type."""
+def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
+         prompt: str = "") -> None:
+    """One reply as terminal text: tags dropped, chart saved to a file, buttons as the commands to type.
+
+    A push that arrives while the user is at the prompt starts on a fresh line and prompts again.
+    """
     lines = [fmt.plain(reply.text)]
     if reply.photo:
         lines.append(f"[chart: {save_photo(reply.photo)}]")
@@ -61,8 +72,9 @@ def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[
         typed = [f"{b.label} = {commands.get(b.data.split(':')[0], b.data)}" for b in reply.buttons]
         lines.append(f"[buttons: {', '.join(typed)}]")
     with lock:
-        print("\n".join(lines), file=out, flush=True)
-        print(file=out, flush=True)
+        print(("\r" if prompt else "") + "\n".join(lines), file=out)
+        print(file=out)
+        print(prompt, end="", file=out, flush=True)
 
 
 class ConsoleChat:
@@ -154,7 +166,8 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.
             source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=Path(data_dir) / "none.env",
                             use_keyring=False)
-            notifier = Notifier(ConsoleSink(out, lock, save_photo), batch_seconds=1.0, min_gap_seconds=3.0)
+            sink = ConsoleSink(out, lock, save_photo, prompt=PROMPT if interactive else "")
+            notifier = Notifier(sink, batch_seconds=1.0, min_gap_seconds=3.0)
             service = open_service(client, source=source, on_event=notifier.on_event,
                                    default_duration=DEMO_DURATION)
             notifier.start()
@@ -174,7 +187,7 @@ def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lo
     while True:
         if interactive:
             with lock:
-                print("you> ", end="", file=out, flush=True)
+                print(PROMPT, end="", file=out, flush=True)
         try:
             line = stdin.readline()
         except KeyboardInterrupt:
