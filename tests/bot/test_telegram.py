@@ -186,3 +186,17 @@ def test_editing_an_old_confirm_does_not_confirm_again(api):
         api.send_text(OWNER, "/status")
         api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])
     assert executor.started == []
+
+
+def test_a_reply_telegram_cannot_parse_goes_out_as_plain_text(api):
+    from bot.service import Reply
+
+    service, *_ = make_service()
+    service.status = lambda: [Reply("<b>Run r1: 5 < 6 & broken")]
+    with BotRunner(api, service):
+        api.send_text(OWNER, "/status")
+        api.wait_for(lambda a: [c for c in a.calls_to("sendMessage") if c.params.get("parse_mode") is None
+                                and c.chat_id == OWNER])
+    attempts = api.calls_to("sendMessage", chat_id=OWNER)
+    assert attempts[0].params["parse_mode"] == "HTML"  # refused by Telegram's parser
+    assert attempts[-1].text == "Run r1: 5 < 6 & broken"
