@@ -8,6 +8,7 @@ import io
 import math
 import numbers
 import re
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
@@ -19,6 +20,8 @@ from rebalance.model import Portfolio, Target
 MAX_FILE_BYTES = 1_000_000
 # Far beyond any portfolio a person rebalances by chat; prices alone would take minutes at 1 call/s.
 MAX_STOCKS = 1_000
+# A 1 MB zip can unpack to gigabytes of sheet XML: refuse before parsing (a real portfolio is < 1 MB).
+MAX_UNPACKED_BYTES = 20_000_000
 # How far down a sheet the header row may sit (a title or a note above the table is common).
 HEADER_SEARCH_ROWS = 20
 # A weight column is read as percent when its numbers add up to more than this.
@@ -122,18 +125,32 @@ def _parse_workbook(data: bytes, label: str) -> dict[str, pd.DataFrame]:
                              label)
     if not data.startswith(_ZIP_MAGIC):
         raise PortfolioError(["not an .xlsx file: save the portfolio as an Excel .xlsx workbook"], label)
+    unpacked = _unpacked_size(data)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise PortfolioError([f"the workbook unpacks to {unpacked / 1_000_000:.0f} MB, over the "
+                              f"{MAX_UNPACKED_BYTES // 1_000_000} MB limit: keep only the portfolio sheet"], label)
     try:
         with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as workbook:
             if not workbook.sheet_names:
                 raise PortfolioError(["the workbook has no sheet: put the portfolio on a sheet"], label)
-            # header=None keeps blank rows, so the frame's index + 1 is the row number Excel shows.
-            sheets = pd.read_excel(workbook, sheet_name=None, header=None, dtype=object)
+            # header=None keeps blank rows, so the frame's index + 1 is the row number Excel shows;
+            # no NA parsing, so a cell reading 'NA' is shown back to the user rather than called empty.
+            sheets = pd.read_excel(workbook, sheet_name=None, header=None, dtype=object, keep_default_na=False)
     except PortfolioError:
         raise
     except Exception:  # noqa: BLE001 - openpyxl raises many types for a damaged or foreign zip
         raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
                               "open it in Excel and save it as .xlsx"], label) from None
     return sheets
+
+
+def _unpacked_size(data: bytes) -> int:
+    """What the .xlsx zip says it holds once unpacked (0 if unreadable: the parser then says so)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
 
 
 def _header_key(value: object) -> str:

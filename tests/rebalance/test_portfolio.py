@@ -280,3 +280,19 @@ def test_weights_read_back_the_same_whether_written_as_fractions_or_percent(raw,
     rows = [[f"{i:06d}", cell] for i, cell in enumerate(cells, start=1)]
     portfolio = read_portfolio(xlsx(["종목코드", "비중"], *rows))
     assert [t.weight for t in portfolio.targets] == pytest.approx(fractions, abs=1e-12)
+
+
+def test_a_zip_bomb_is_refused_before_parsing():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b" " * 30_000_000)
+    assert len(out.getvalue()) < MAX_FILE_BYTES
+    assert problems(out.getvalue()) == (
+        "the workbook unpacks to 30 MB, over the 20 MB limit: keep only the portfolio sheet",)
+
+
+def test_cells_reading_na_are_shown_back_not_taken_for_blanks():
+    assert problems(xlsx(["종목코드", "비중"], ["NA", 50], ["005930", "N/A"])) == (
+        "종목코드 'NA' is not a 6-digit code (row 2): write the six digits, e.g. 005930",
+        "비중 'N/A' is not a number (row 3): write e.g. 0.1 or 10%",
+    )
