@@ -146,7 +146,12 @@ class TelegramBot:
             await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
-        replies = await asyncio.to_thread(self.service.resume)
+        try:
+            replies = await asyncio.to_thread(self.service.resume)
+        except Exception as exc:  # the bot must come up anyway, to say so and to take /status, /cancel
+            log.exception("resuming the run a restart left active failed")
+            replies = [Reply("A run left active by a restart could not be resumed: "
+                             f"{fmt.esc(describe_error(exc))} Restart the bot to try again.")]
         if replies:
             log.warning("resumed a run left active by a restart")
             for chat_id in sorted(self.settings.allowed_chat_ids):

@@ -200,3 +200,19 @@ def test_a_reply_telegram_cannot_parse_goes_out_as_plain_text(api):
     attempts = api.calls_to("sendMessage", chat_id=OWNER)
     assert attempts[0].params["parse_mode"] == "HTML"  # refused by Telegram's parser
     assert attempts[-1].text == "Run r1: 5 < 6 & broken"
+
+
+def test_a_failing_resume_is_reported_and_the_bot_still_serves(api):
+    from kis.errors import KisTransportError
+
+    service, *_ = make_service()
+
+    def broken():
+        raise KisTransportError("connection refused")
+
+    service.resume = broken
+    with BotRunner(api, service):
+        told = api.wait_sent(OWNER, 1)[0]
+        api.send_text(OWNER, "/price 005930")
+        api.wait_sent(OWNER, 2)
+    assert "could not be resumed: KIS did not answer" in told.text
