@@ -122,6 +122,56 @@ def fills_to_messages(fills: int, spacing: float, label: str) -> None:
           f"and {len(edits)} edits of the progress message")
 
 
+def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: int = 10) -> None:
+    """A real TWAP run on the simulator whose every slice is one share, on a fake clock, pushed to chat.
+
+    The notifier reads the executor's fake clock, so fills are batched as they would be in real time.
+    """
+    from datetime import timedelta
+
+    from kis.sim import ManualClock
+    from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window, load_twap_settings
+    from rebalance.clock import FakeClock
+
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
+    with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:
+        sim = SimServer(0, rate_limit=SIM_RATE, daily_page_rows=100, clock=ManualClock(start)).start()
+        try:
+            sim.exchange.add_cash(1_000_000_000)  # enough for every buy: this measures chat, not cash
+            client = client_for(sim, Path(tmp), rate_limit=SIM_RATE)
+            codes = sim.market.codes()[:stocks]
+            quotes = client.prices(codes)
+            lines = tuple(PlanLine(c, q.name, q.price, sim.exchange.holding_qty(c), sim.exchange.holding_qty(c) + shares,
+                                   0.0, 0.0) for c, q in quotes.items())
+            plan = Plan("bench500", lines, cash=0, total_value=0, investable=0, est_costs=0,
+                        priced_at=start, expires_at=start + timedelta(minutes=5))
+            fake = FakeClock(start)
+            source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=Path(tmp) / "none.env",
+                            use_keyring=False)
+            settings = load_twap_settings(source, max_slices=shares)
+            with BotRunner(api, _idle_service) as runner:
+                notifier = Notifier(runner.sink, clock=lambda: fake.now().timestamp()).start()
+                executor = TwapExecutor(client, Journal.in_dir(tmp), settings, notifier.on_event, fake)
+                began = time.monotonic()
+                executor.start(plan, Window(start, start + timedelta(minutes=window_minutes)))
+                assert executor.wait(300), "the run did not end"
+                took = time.monotonic() - began
+                notifier.drain(60)
+                notifier.stop()
+                sent = api.calls_to("sendMessage", "sendPhoto")
+                edits = api.calls_to("editMessageText")
+            orders = len(sim.exchange.order_log)
+        finally:
+            sim.stop()
+    fill_messages = [c for c in sent if "Filled" in c.text]
+    filled = sum(int(n.replace(",", "")) for c in fill_messages for n in re.findall(r"([\d,]+) sh @", c.text))
+    summary = next((c.text for c in sent if "Run finished" in c.text), "")
+    print(f"a real run on the sim: {stocks} stocks x {shares} one-share slices over {window_minutes} min "
+          f"(fake clock, {took:.1f} s wall): {orders} orders, {filled} shares in {len(fill_messages)} "
+          f"fill messages; {len(sent)} chat messages in all and {len(edits)} progress edits; "
+          f"summary {'all on target' if 'all on target' in summary else 'NOT on target'}")
+
+
 def _idle_service(on_event):
     """The push bench needs the Telegram loop, not KIS: a service that is never asked anything."""
     from bot_fakes import make_service
@@ -138,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     fills_to_messages(500, 1.0, "1 s apart (a 500-slice run over 8 min 20 s)")
     fills_to_messages(500, 0.02, "within 10 s (a burst)")
+    run_of_one_share_fills()
     return 0
 
 
