@@ -9,6 +9,8 @@ messages a 500-fill run becomes.
 (2) 500 one-share Filled events, as a one-share-per-slice run produces them, go through the notifier
     and the Telegram push path to the fake server, on a manual clock (fills 1 s apart, then a burst of
     500 within 10 s); the chat messages and edits the server received are counted.
+(3) The same from a real TWAP run: 25 stocks x 20 one-share slices over a 10-minute window on the
+    simulator, the executor on a fake clock that the notifier's batching also reads.
 
     .venv/bin/python bench/bot.py            # 300 round trips
     .venv/bin/python bench/bot.py --quick    # 60 round trips
