@@ -154,3 +154,15 @@ def test_thread_delivers_in_order_and_survives_a_failing_sink():
 def shares(text: str) -> int:
     """Shares a fill message reports, over all its lines."""
     return sum(int(n.replace(",", "")) for n in re.findall(r"([\d,]+) sh @", text))
+
+
+def test_stopping_delivers_fills_still_waiting_for_their_batch():
+    sink = RecordingSink()
+    notifier = Notifier(sink, batch_seconds=100.0, min_gap_seconds=100.0).start()
+    notifier.on_event(started())
+    notifier.on_event(fill(1))
+    notifier.on_event(fill(2))
+    assert notifier.drain(5)
+    assert len(sink.sent) == 1  # the fills wait for their batch
+    notifier.stop()
+    assert shares(sink.sent[-1].text) == 2

@@ -325,3 +325,13 @@ def test_every_reply_fits_a_telegram_message():
     replies = service.balance()
     assert len(replies) > 1 and all(len(r.text) <= 4096 for r in replies)
     assert all(r.text.count("<pre>") == r.text.count("</pre>") for r in replies)
+
+
+def test_stop_button_stops_only_the_run_it_belongs_to():
+    service, _, executor, *_ = make_service()
+    offer(service)
+    service.confirm()
+    assert "not running any more" in texts(service.stop("run-old"))
+    assert executor.cancels == 0
+    assert "Stopping the run" in texts(service.stop("run1"))
+    assert executor.cancels == 1

@@ -35,3 +35,13 @@ def test_no_allowed_chat_refuses_to_start():
 def test_a_malformed_chat_id_is_named():
     with pytest.raises(ConfigError, match="'me'"):
         load_bot_settings(source(TELEGRAM_BOT_TOKEN="1:x", TELEGRAM_ALLOWED_CHAT_IDS="42,me"))
+
+
+def test_token_from_the_keyring_when_not_in_the_environment(monkeypatch):
+    import kis.config
+
+    asked = []
+    monkeypatch.setattr(kis.config, "keyring_get", lambda name: asked.append(name) or "9:KEYRINGTOKEN")
+    s = load_bot_settings(Source(environ={"TELEGRAM_ALLOWED_CHAT_IDS": "42"},
+                                 dotenv_path=Path("/nonexistent/.env")))
+    assert s.token == "9:KEYRINGTOKEN" and asked == ["telegram_bot_token"]
