@@ -230,7 +230,7 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> Non
         goal = {ln.code: abs(ln.order_qty) for ln in plan.lines}
         doubled = sum(max(0, accepted[c] - goal[c]) for c in goal)
         journal = Journal.in_dir(data)
-        known = {n.lstrip("0") for n in journal.known_order_nos()}
+        known = {n.lstrip("0") for n in journal.known_order_nos(datetime.now(KST).date())}
         unknown = [n for n in numbers if n.lstrip("0") not in known]  # accepted but never journaled: sent blind
         worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
         state = journal.latest_run(SIM_ACCOUNT).state

@@ -16,7 +16,7 @@ from typing import Callable
 import requests
 
 from kis.errors import KisError, KisTransportError, OrderUncertain, RateLimited
-from kis.models import BuyingPower, OrderSide, OrderStatus, OrderType
+from kis.models import BuyingPower, OrderSide, OrderStatus
 from kis.orders import CLOCK_SKEW, same_order_no, since_stamp
 from kis.ticks import round_to_tick
 from kis.transport import NotSent
@@ -32,8 +32,10 @@ from rebalance.window import TwapSettings, Window
 
 log = logging.getLogger(__name__)
 
-# KIS answers these when an order needs more cash than the account has: wait and retry, not give up.
-CASH_SHORT_CODES = {"APBK0952", "APBK0913", "40250000"}
+# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
+# the wording is matched too, since mock and real do not always share codes.
+CASH_SHORT_CODE = "APBK0952"
+CASH_SHORT_WORDING = "주문가능금액"
 READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
 MAX_PRICE_BUMP = 0.3  # KRX's daily price band
@@ -344,7 +346,7 @@ class _Worker:
         except (RateLimited, NotSent):
             self.journal.mark_lost(order_id)  # surely never reached the exchange: owed again, next tick
         except KisError as exc:
-            short_of_cash = exc.msg_cd in CASH_SHORT_CODES
+            short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
             # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
             self.journal.mark_rejected(order_id, exc.msg_cd, exc.msg1, owe_again=short_of_cash)
             if not short_of_cash:
@@ -395,7 +397,8 @@ class _Worker:
         for order in self.journal.orders(self.run_id):
             number = same_order_no(order.order_no)
             # Order numbers restart each day: only today's orders can be today's rows.
-            if order.state is not OrderState.ACKED or number not in by_no or order.sent_at.astimezone(KST).date() != today:
+            if (order.state is not OrderState.ACKED or number not in by_no
+                    or order.sent_at.astimezone(KST).date() != today):
                 continue
             seen = by_no[number]
             amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -17,7 +16,9 @@ from rebalance.events import (
 from rebalance.journal import Journal, OrderState, RunActive
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
-from tests.rebalance.twap_fakes import T0, Crash, FakeBroker, Recorder, crashes, line, make_plan, quiet_crashes  # noqa: F401
+from tests.rebalance.twap_fakes import (  # noqa: F401 - quiet_crashes is a fixture the crash tests use
+    T0, Crash, FakeBroker, Recorder, crashes, line, make_plan, quiet_crashes,
+)
 
 SETTINGS = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=60, call_rate=10, settle_seconds=10)
 WINDOW = timedelta(minutes=10)
@@ -297,7 +298,8 @@ def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_p
     finish(executor)
 
     assert_targets(broker, plan)
-    order = next(o for o in Journal(journal_path).orders(run_id) if o.order_no.lstrip("0") == lost[0].order_no.lstrip("0"))
+    number = lost[0].order_no.lstrip("0")
+    order = next(o for o in Journal(journal_path).orders(run_id) if o.order_no.lstrip("0") == number)
     assert order.state is OrderState.ACKED
 
 

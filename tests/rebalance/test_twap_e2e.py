@@ -17,7 +17,9 @@ from rebalance.events import Cancelled, Filled, Finished, OrderRejected, OrderSe
 from rebalance.journal import Journal, OrderState
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
-from tests.rebalance.twap_fakes import Recorder, crashes, line, make_plan, quiet_crashes  # noqa: F401
+from tests.rebalance.twap_fakes import (  # noqa: F401 - quiet_crashes is a fixture the crash tests use
+    Recorder, crashes, line, make_plan, quiet_crashes,
+)
 
 SETTINGS = TwapSettings(calendar="always", max_slices=6, poll_seconds=10, catch_up_seconds=60, call_rate=5,
                         settle_seconds=10)
