@@ -8,6 +8,7 @@
           runs in a child process that is killed (SIGKILL) 20 times at random and restarted; the
           exchange's order log then shows the orders accepted, any shares beyond the plan (a doubled
           order) and the largest |target - actual| holding.
+4. mock   (full run or --only mock) a 10-stock rebalance over 90 s at mock's 1 call/s must finish.
 
     .venv/bin/python bench/twap.py            # 30 s idle each, 60 s lateness, 20 kills over 90 s
     .venv/bin/python bench/twap.py --quick    # 5 s idle each, 20 s lateness, 6 kills over 40 s
@@ -168,6 +169,26 @@ def bench_lateness(seconds: float) -> None:
           f"p50 {p50:.3f} s, p99 {p99:.3f} s, max {late[-1]:.3f} s")
 
 
+# -- 4. mock pace ---------------------------------------------------------------------------------------
+def bench_mock_pace(seconds: float) -> None:
+    """A 10-stock rebalance over a short window at mock's 1 call/s: it must finish, in bigger slices."""
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=1.0).start() as sim:
+        client = KisClient(_sim_config(sim.url, Path(tmp), 1.0))
+        plan = _sim_plan(sim, buys=6)
+        executor = TwapExecutor(client, Journal.in_dir(tmp), TwapSettings(calendar="always"), lambda event: None)
+        start = datetime.now(KST) + timedelta(seconds=2)
+        run_id = executor.start(plan, Window(start, start + timedelta(seconds=seconds)))
+        executor.wait(seconds + 300)
+        overrun = (datetime.now(KST) - (start + timedelta(seconds=seconds))).total_seconds()
+        journal = executor.journal
+        run = journal.run(run_id)
+        orders = len(journal.orders(run_id))
+        worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
+    print(f"mock pace: {len(plan.lines)} stocks over {seconds:.0f} s at 1 call/s: run {run.state} "
+          f"{overrun:+.1f} s after the window end, {orders} orders ({len(journal.slices(run_id))} slices), "
+          f"largest |target - actual| {worst}")
+
+
 # -- 3. chaos -------------------------------------------------------------------------------------------
 def worker(args) -> int:
     """One executor process: resume the run, or start it from the plan file when none was journaled."""
@@ -251,7 +272,7 @@ def _still_active(data: Path) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", choices=["idle", "late", "chaos"], help="run one benchmark")
+    parser.add_argument("--only", choices=["idle", "late", "chaos", "mock"], help="run one benchmark")
     parser.add_argument("--seed", type=int, default=7, help="random kill times")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -266,6 +287,8 @@ def main() -> int:
         bench_lateness(late)
     if args.only in (None, "chaos"):
         bench_chaos(chaos, kills, 0.10, args.seed)
+    if args.only == "mock" or (args.only is None and not args.quick):
+        bench_mock_pace(90)
     return 0
 
 
