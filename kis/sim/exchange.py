@@ -237,13 +237,7 @@ class Exchange:
                 raise Rejected(*UNKNOWN_CODE)
             if qty <= 0:
                 raise Rejected(*BAD_QTY)
-            if order_type == LIMIT:
-                if not is_on_tick(price):
-                    raise Rejected(*OFF_TICK)
-                if not quote.lower <= price <= quote.upper:
-                    raise Rejected(*OUT_OF_BAND)
-            else:
-                price = 0
+            price = self._checked_price(order_type, price, quote)
             if side == BUY:
                 unit = price if order_type == LIMIT else quote.price
                 if self._with_fee(qty * unit) > self.orderable_cash():
@@ -275,13 +269,7 @@ class Exchange:
             orig = self._revisable(orig_order_no, org_no)
             n = orig.remaining if qty is None or qty <= 0 else min(qty, orig.remaining)
             quote = self.market.quote(orig.code)
-            if order_type == LIMIT:
-                if not is_on_tick(price):
-                    raise Rejected(*OFF_TICK)
-                if not quote.lower <= price <= quote.upper:
-                    raise Rejected(*OUT_OF_BAND)
-            else:
-                price = 0
+            price = self._checked_price(order_type, price, quote)
             if orig.side == BUY:
                 unit = price if order_type == LIMIT else quote.price
                 freed = self._with_fee(n * (orig.price if orig.order_type == LIMIT else quote.price))
@@ -302,6 +290,17 @@ class Exchange:
                 self._changed()
 
     # internals -------------------------------------------------------------------------------------
+    @staticmethod
+    def _checked_price(order_type: str, price: int, quote) -> int:
+        """A limit price on the tick grid and inside the day's band; 0 for the other order types."""
+        if order_type != LIMIT:
+            return 0
+        if not is_on_tick(price):
+            raise Rejected(*OFF_TICK)
+        if not quote.lower <= price <= quote.upper:
+            raise Rejected(*OUT_OF_BAND)
+        return price
+
     def _check_session(self) -> None:
         if not self.market_hours:
             return
