@@ -337,15 +337,27 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE orders SET state='uncertain', message=? WHERE id=?", (message, order_id))
 
-    def mark_lost(self, order_id: int) -> None:
+    def mark_lost(self, order_id: int, reason: str = "") -> None:
         """Certain the order never reached the exchange: its shares are owed again."""
         with self._tx() as db:
             row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
             if row is None or row["state"] not in ("intent", "uncertain"):
                 return
-            db.execute("UPDATE orders SET state='lost' WHERE id=?", (order_id,))
+            db.execute("UPDATE orders SET state='lost', message=? WHERE id=?", (reason, order_id))
             db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
                        (row["qty"], row["run_id"], row["code"]))
+
+    def adopt_late(self, order_id: int, order_no: str, org_no: str) -> bool:
+        """A lost order showed up at the exchange after all: acked again, its shares no longer owed."""
+        with self._tx() as db:
+            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
+            if row is None or row["state"] != "lost":
+                return False
+            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=? WHERE id=?",
+                       (order_no, org_no, order_id))
+            db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?",
+                       (row["qty"], row["run_id"], row["code"]))
+            return True
 
     def record_exchange_view(self, order_id: int, filled_qty: int, filled_amount: int, remaining: int,
                              closed: bool, at: datetime) -> tuple[int, int]:

@@ -17,7 +17,7 @@ import requests
 
 from kis.errors import KisError, KisTransportError, OrderUncertain, RateLimited
 from kis.models import BuyingPower, OrderSide, OrderStatus
-from kis.orders import CLOCK_SKEW, same_order_no, since_stamp
+from kis.orders import CLOCK_SKEW, matching_orders, same_order_no, since_stamp
 from kis.ticks import round_to_tick
 from kis.transport import NotSent
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
@@ -40,6 +40,7 @@ READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
 MAX_PRICE_BUMP = 0.3  # KRX's daily price band
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
+NOT_SENT = "not sent"  # a lost order's reason when it surely never left: it cannot show up later
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
@@ -343,8 +344,9 @@ class _Worker:
         except OrderUncertain as exc:
             self.journal.mark_uncertain(order_id, str(exc))
             log.warning("order %s for %s uncertain; reconciling against today's orders", order_id, stock.code)
-        except (RateLimited, NotSent):
-            self.journal.mark_lost(order_id)  # surely never reached the exchange: owed again, next tick
+        except (RateLimited, NotSent) as exc:
+            # surely never reached the exchange: owed again, next tick
+            self.journal.mark_lost(order_id, f"{NOT_SENT}: {type(exc).__name__}")
         except KisError as exc:
             short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
             # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
@@ -373,6 +375,7 @@ class _Worker:
     def _unsettled(self) -> bool:
         """Some order of the run may still fill or is not yet known: a poll has something to learn."""
         return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
+                   or (o.state is OrderState.LOST and not o.message.startswith(NOT_SENT))  # may yet show up
                    for o in self.journal.orders(self.run_id))
 
     def _poll(self) -> list[OrderStatus] | None:
@@ -407,6 +410,32 @@ class _Worker:
                                                                     seen.remaining_qty, closed, now)
             if inc_qty:
                 self._emit_fill(order, inc_qty, inc_amount)
+        self._adopt_late_arrivals(statuses, today)
+
+    def _adopt_late_arrivals(self, statuses: list[OrderStatus], today) -> None:
+        """An order ruled out as never arrived that shows up after all is counted, so later slices shrink.
+
+        Its shares were owed again and may have been re-sent meanwhile; counting it stops the run from
+        placing more, and the exchange's truth (filled + open) stays what remaining quantities use.
+        """
+        for order in self.journal.orders(self.run_id):
+            if (order.state is not OrderState.LOST or order.message.startswith(NOT_SENT)
+                    or order.sent_at.astimezone(KST).date() != today):
+                continue
+            found = matching_orders(statuses, order.code, order.side, order.qty, order.order_type, order.price,
+                                    since=since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW),
+                                    exclude=self._known_today())
+            if not found or not self.journal.adopt_late(order.id, found[0].order_no, found[0].org_no):
+                continue
+            seen = found[0]
+            log.warning("order %s for %s arrived late as %s; counted, later slices shrink",
+                        order.id, order.code, seen.order_no)
+            amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
+            inc_qty, inc_amount = self.journal.record_exchange_view(
+                order.id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
+            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
+            if inc_qty:
+                self._emit_fill(order, inc_qty, inc_amount)
 
     def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
         status = run_status(self.journal, self.run_id, self.clock.now())
@@ -439,7 +468,7 @@ class _Worker:
                     self._emit_fill(order, inc_qty, inc_amount)
             elif age >= self.settings.settle_seconds:
                 log.info("order %s for %s never reached the exchange; its shares are owed again", order.id, order.code)
-                self.journal.mark_lost(order.id)
+                self.journal.mark_lost(order.id, f"not among today's orders {age:.0f}s after sending")
 
     def _find(self, order: OrderRecord) -> OrderStatus | None | bool:
         """The exchange's order matching an unacknowledged one; None if absent, False if the look-up failed."""

@@ -85,6 +85,20 @@ def test_lost_and_cash_short_orders_are_owed_again_but_plain_rejections_are_not(
     assert [o.committed for o in journal.orders("r1")] == [0, 0, 0]
 
 
+def test_a_lost_order_that_shows_up_late_is_acked_again_and_no_longer_owed(journal):
+    create(journal)
+    a = journal.add_intent("r1", "000020", OrderSide.BUY, 5, OrderType.BEST_LIMIT, 0, "slice", T0)
+    b = journal.add_intent("r1", "000020", OrderSide.BUY, 4, OrderType.BEST_LIMIT, 0, "slice", T0)
+    owed_before = {s.code: s.owed for s in journal.stocks("r1")}["000020"]
+    journal.mark_lost(a, "not among today's orders 10s after sending")
+    assert journal.adopt_late(a, "0000000077", "06010")
+    assert not journal.adopt_late(a, "0000000078", "06010")  # once only
+    assert not journal.adopt_late(b, "0000000079", "06010")  # only a lost order can be adopted
+    order = journal.orders("r1")[0]
+    assert (order.state, order.order_no, order.committed) == (OrderState.ACKED, "0000000077", 5)
+    assert {s.code: s.owed for s in journal.stocks("r1")}["000020"] == owed_before
+
+
 def test_fills_are_recorded_as_increments_and_never_go_backwards(journal):
     create(journal)
     oid = journal.add_intent("r1", "000010", OrderSide.SELL, 10, OrderType.BEST_LIMIT, 0, "slice", T0)

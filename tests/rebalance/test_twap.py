@@ -315,6 +315,24 @@ def test_an_order_that_never_arrived_is_placed_again_once_it_is_ruled_out(clock,
     assert states[OrderState.LOST] == 1 and states[OrderState.UNCERTAIN] == 0
 
 
+def test_an_order_ruled_out_that_shows_up_late_is_counted_and_the_target_is_not_exceeded(clock, journal_path):
+    # The first buy's answer is lost and the order stays out of today's orders for 3x the settle time:
+    # it is ruled out and its shares re-sent, then it appears. Counting it must shrink later slices.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
+    late = []
+    broker.lose_answer = lambda o: not late and not late.append(o)
+    broker.show_late = lambda o: 0 if late else 3 * SETTINGS.settle_seconds  # the first order only
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert broker.holdings["000020"] == 100
+    assert sum(o.qty for o in broker.sent("000020")) == 100, "the late order was doubled"
+    order = next(o for o in Journal(journal_path).orders(run_id) if o.order_no.lstrip("0") == late[0].order_no.lstrip("0"))
+    assert order.state is OrderState.ACKED and order.filled_qty == late[0].qty
+    assert isinstance(rec.events[-1], Finished)
+
+
 @crashes
 def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_path):
     broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()

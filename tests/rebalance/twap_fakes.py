@@ -56,6 +56,7 @@ class BrokerOrder:
     filled: int = 0
     amount: int = 0
     cancelled: bool = False
+    visible_at: datetime | None = None  # before this, today's-orders inquiries do not show it yet
 
     @property
     def remaining(self) -> int:
@@ -81,6 +82,7 @@ class FakeBroker:
     fail_balance: Exception | None = None
     overstate_power: int = 0  # buying power reports this much more cash than the order check allows
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
+    show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -108,6 +110,8 @@ class FakeBroker:
             placed = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
                                  self.clock.now().strftime("%H%M%S"))
             self.orders.append(placed)
+            if self.show_late:
+                placed.visible_at = self.clock.now() + timedelta(seconds=self.show_late(placed))
         if self.fill == "now":
             self._fill(placed, qty)
         elif self.fill == "half":
@@ -126,7 +130,9 @@ class FakeBroker:
             for o in self.orders:
                 if o.remaining:
                     self._fill(o, o.remaining)
-        return [self._status(o) for o in self.orders if code is None or o.code == code]
+        now = self.clock.now()
+        return [self._status(o) for o in self.orders
+                if (code is None or o.code == code) and (o.visible_at is None or o.visible_at <= now)]
 
     def find_order(self, code, side, qty, order_type, price, *, since, exclude=()):
         found = matching_orders(self.orders_today(code), code, side, qty, order_type, price, since=since,
