@@ -144,6 +144,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
     """`kisbot demo`: simulator + console chat; returns when the input ends and any run is done."""
     from kis.config import Source
     from kis.sim import SimServer
+    from kis.sim.server import TRADED_SECONDS
     from kis.sim.clients import client_for
 
     stdin = stdin or sys.stdin
@@ -160,7 +161,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
         return str(path)
 
     with tempfile.TemporaryDirectory(prefix="kisbot-demo-") as data_dir:
-        sim = SimServer(0, rate_limit=rate).start()
+        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS).start()
         try:
             client = client_for(sim, Path(data_dir), rate_limit=rate)
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.

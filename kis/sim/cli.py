@@ -10,7 +10,7 @@ import threading
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source
 from kis.errors import ConfigError
 from kis.models import Account
-from kis.sim.server import DEFAULT_PORT, SimServer
+from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
 
 
 def _mask(secret: str) -> str:
@@ -63,7 +63,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     state = getattr(args, "state", None)
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
-                           account=account, synthetic=getattr(args, "synthetic", 0) or 0)
+                           account=account, synthetic=getattr(args, "synthetic", 0) or 0,
+                           traded_seconds=TRADED_SECONDS)
         server.bind()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:

@@ -10,7 +10,7 @@ import urllib.request
 
 from kis.config import KisConfig
 from kis.errors import ConfigError
-from kis.sim.server import DEFAULT_PORT, SimServer
+from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
 
 log = logging.getLogger(__name__)
 _started: dict[tuple, SimServer] = {}
@@ -48,7 +48,7 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT) -> str:
             try:
                 server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
                                    app_secret=config.app_secret, account=str(config.account),
-                                   state_path=state_path).start()
+                                   state_path=state_path, traded_seconds=TRADED_SECONDS).start()
             except ValueError as exc:
                 raise ConfigError(f"{exc}; delete it to start the paper account afresh") from None
             _started[slot] = server

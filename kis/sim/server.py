@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
@@ -48,6 +48,9 @@ class Call:
     status: int
 
 
+TRADED_SECONDS = 2 * 3600  # how far into the session a user-facing sim starts: prices have moved
+
+
 class SimServer:
     """The paper exchange. `start()` serves in a daemon thread; `stop()` or a `with` block ends it."""
 
@@ -56,7 +59,7 @@ class SimServer:
                  app_key: str = SIM_APP_KEY, app_secret: str = SIM_APP_SECRET, account: str = SIM_ACCOUNT,
                  clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
                  step_seconds: float = 5.0, market_hours: bool = False, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -64,7 +67,10 @@ class SimServer:
         self.state_path = Path(state_path) if state_path else None
         seed_data = load_seed(seed_file)
         specs = seed_specs(seed_data) + synthetic_specs(synthetic, seed)
-        self.market = Market(specs, seed=seed, clock=self.clock, step_seconds=step_seconds)
+        # `traded_seconds` > 0: the session has been trading that long already, so prices have moved
+        # away from the previous close (the demo and `kisbot sim` look like a market mid-session).
+        self.market = Market(specs, seed=seed, clock=self.clock, step_seconds=step_seconds,
+                             start=self.clock() - timedelta(seconds=traded_seconds))
         holdings = {h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
         self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
                                  holdings=holdings, clock=self.clock)

@@ -103,3 +103,16 @@ def test_state_round_trips_to_the_same_future():
     copy.load_state(market.to_state())
     clock.advance(600)
     assert copy.price("005930") == market.price("005930")
+
+
+def test_a_user_facing_sim_opens_mid_session_with_prices_moved_off_the_previous_close():
+    from kis.sim import SimServer
+
+    clock = ManualClock(datetime(2026, 11, 24, 11, 0, tzinfo=KST))
+    fresh = SimServer(0, clock=clock).market
+    traded = SimServer(0, clock=clock, traded_seconds=2 * 3600).market
+    codes = fresh.codes()
+    assert all(fresh.quote(c).change == 0 for c in codes)  # tests start at the previous close
+    moved = [c for c in codes if traded.quote(c).change != 0]
+    assert len(moved) > len(codes) // 2
+    assert all(is_on_tick(traded.quote(c).price) for c in codes)
