@@ -5,8 +5,8 @@ import dataclasses
 
 from kis.client import KisClient
 from kis.config import KisConfig, load_kis_config
-from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, OrderUncertain, RateLimited,
-                        TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
+from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain,
+                        RateLimited, TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
 from kis.models import (Account, Balance, BuyingPower, Env, Fill, Holding, OrderAck, OrderSide, OrderStatus,
                         OrderType, Quote)
 
@@ -25,6 +25,7 @@ __all__ = [
     "KisClient", "KisConfig", "open_client", "load_kis_config",
     "Account", "Balance", "BuyingPower", "Env", "Fill", "Holding", "OrderAck", "OrderSide", "OrderStatus",
     "OrderType", "Quote",
-    "ConfigError", "DataChanged", "KisError", "KisTransportError", "OrderUncertain", "RateLimited",
+    "ConfigError", "DataChanged", "KisError", "KisTransportError", "NoAnswer", "NotSent", "OrderUncertain",
+    "RateLimited",
     "TokenExpired", "TokenInvalid", "TokenIssueTooFrequent", "UnknownStock",
 ]

@@ -19,12 +19,12 @@ import requests
 from kis import endpoints as ep
 from kis.auth import KST, TokenManager
 from kis.config import KisConfig
-from kis.errors import DataChanged, KisError, KisTransportError, OrderUncertain, UnknownStock
+from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain, UnknownStock
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
 from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp
 from kis.ticks import round_to_tick
-from kis.transport import NoAnswer, NotSent, Reply, Transport
+from kis.transport import Reply, Transport
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,14 @@ class KisTransportError(Exception):
     """No usable answer from KIS: connection refused or dropped, timeout, non-JSON body."""
 
 
+class NoAnswer(KisTransportError):
+    """A request left and no usable answer came back: it may or may not have been processed."""
+
+
+class NotSent(KisTransportError):
+    """The connection could not be opened: the request certainly did not reach KIS."""
+
+
 class OrderUncertain(KisTransportError):
     """An order POST got no answer and the order could not be found nor ruled out.
 

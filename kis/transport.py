@@ -17,7 +17,7 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from kis.auth import TokenManager
 from kis.config import KisConfig
 from kis.endpoints import HASHKEY
-from kis.errors import KisTransportError, RateLimited, TokenExpired, TokenInvalid, error_for
+from kis.errors import KisTransportError, NoAnswer, NotSent, RateLimited, TokenExpired, TokenInvalid, error_for
 from kis.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -39,14 +39,6 @@ class Reply:
     @property
     def more(self) -> bool:
         return self.tr_cont in ("M", "F")
-
-
-class NoAnswer(KisTransportError):
-    """A request left and no usable answer came back: it may or may not have been processed."""
-
-
-class NotSent(KisTransportError):
-    """The connection could not be opened: the request certainly did not reach KIS."""
 
 
 def _connect_failed(exc: requests.RequestException) -> bool:

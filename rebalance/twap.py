@@ -15,11 +15,10 @@ from typing import Callable
 
 import requests
 
-from kis.errors import KisError, KisTransportError, OrderUncertain, RateLimited
+from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import BuyingPower, OrderSide, OrderStatus
 from kis.orders import CLOCK_SKEW, matching_orders, same_order_no, since_stamp
 from kis.ticks import round_to_tick
-from kis.transport import NotSent
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted, StockResult,
