@@ -348,8 +348,14 @@ class KisClient:
             since = since_stamp(self._wall(), CLOCK_SKEW)
             try:
                 reply = self.transport.post(ep.ORDER_CASH, tr_id, body, hashkey=self._use_hashkey)
-            except NotSent:
-                raise
+            except (NotSent, KisError) as exc:
+                if sending == 0:
+                    raise
+                # The re-send failed, but the first send may still show up late: nobody may read
+                # this as "never sent", or a late first order would be placed a third time.
+                raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer, was not found, "
+                                     f"and sending it again failed ({exc}); check today's orders before "
+                                     f"sending it again") from exc
             except NoAnswer as exc:
                 log.warning("order %s %s x%d: %s; looking it up", side.label, code, qty, exc)
                 found = self._look_up(code, side, qty, order_type, price, since, exclude)

@@ -173,7 +173,9 @@ class Transport:
             if "error_code" in body:  # gateway errors outside the rt_cd envelope
                 raise error_for(str(body.get("error_code")), str(body.get("error_description", "")),
                                 http_status=resp.status_code, tr_id=tr_id)
-            if resp.status_code >= 400:
+            # A data call without its envelope is no answer: read as empty, a lookup would say
+            # "no such order" and the order would be sent twice. (Hashkey has no envelope.)
+            if resp.status_code >= 400 or tr_id:
                 raise NoAnswer(f"KIS answered {tr_id or 'the request'} with HTTP {resp.status_code} and no result code")
         elif str(rt_cd) != "0":
             raise error_for(str(body.get("msg_cd", "")), str(body.get("msg1", "")),

@@ -80,7 +80,7 @@ class FakeKis:
     token_expiry: str = "2026-11-25 10:00:00"
     token_value: str = TOKEN_VALUE
     # Faults for the next order POSTs: "lost_after" (arrives, answer lost), "lost_before" (never
-    # arrives), "rate_limited" (refused with EGW00201)
+    # arrives), "rate_limited" (refused with EGW00201), "refused" (no connection), "no_cash" (APBK0952)
     order_faults: list[str] = field(default_factory=list)
     daily_faults: list[object] = field(default_factory=list)  # an Exception or a KIS error body per call
     late_rows: int = 0  # hide an arrived order from this many daily-ccld lookups
@@ -126,6 +126,10 @@ class FakeKis:
             return requests.ConnectionError("Connection aborted.")
         if fault == "rate_limited":  # refused at KIS's gate: nothing reaches the exchange
             return 500, {}, json.dumps(fail("EGW00201", "초당 거래건수를 초과하였습니다."))
+        if fault == "refused":  # the connection cannot even be opened
+            return requests.ConnectTimeout("connect timed out")
+        if fault == "no_cash":
+            return 200, {}, json.dumps(fail("APBK0952", "주문가능금액을 초과 했습니다"))
         b = call.body
         order_no = f"{len(self.orders) + 1:010d}"
         tmd = (self.clock.wall() + self.exchange_skew).strftime("%H%M%S")

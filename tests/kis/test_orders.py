@@ -154,6 +154,26 @@ def test_lost_twice_and_not_found_is_uncertain(fake, client):
     assert len(order_posts(fake)) == 2 and fake.orders == []
 
 
+@pytest.mark.parametrize("resend_fault", ["refused", "no_cash"])
+def test_a_failed_resend_leaves_the_first_order_uncertain_not_ruled_out(fake, client, resend_fault):
+    # The first order arrived but stays out of every lookup; the re-send then fails. Reading that
+    # failure as "never sent" would let a late first order be placed once more by the caller.
+    fake.order_faults = ["lost_after", resend_fault]
+    fake.late_rows = 3
+    with pytest.raises(OrderUncertain, match="sending it again failed"):
+        client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(fake.orders) == 1 and len(order_posts(fake)) == 2
+
+
+def test_a_lookup_answered_without_the_kis_envelope_is_not_proof_of_absence(fake, client):
+    fake.order_faults = ["lost_after"]
+    fake.late_rows = 0
+    fake.daily_faults = [{"message": "gateway busy"}] * 20
+    with pytest.raises(OrderUncertain):
+        client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert len(order_posts(fake)) == 1 and len(fake.orders) == 1
+
+
 def test_a_refused_connection_is_not_an_uncertain_order(fake, client):
     fake.rsps.replace(responses.POST, REAL_URL + ep.ORDER_CASH, body=requests.ConnectTimeout("connect timed out"))
     with pytest.raises(KisTransportError) as err:
