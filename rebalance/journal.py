@@ -95,9 +95,9 @@ CREATE TABLE IF NOT EXISTS fills (
 class RunActive(Exception):
     """A run is already active for this account: one at a time."""
 
-    def __init__(self, run_id: str):
+    def __init__(self, run_id: str, message: str = ""):
         self.run_id = run_id
-        super().__init__(f"run {run_id} is still executing: /cancel it or wait for it to finish")
+        super().__init__(message or f"run {run_id} is still executing: /cancel it or wait for it to finish")
 
 
 class OrderState(str, Enum):

@@ -26,6 +26,7 @@ from rebalance.events import (
 )
 from rebalance.journal import Journal, OrderRecord, OrderState, RunActive, RunRecord, StockRecord
 from rebalance.model import Plan
+from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 
@@ -102,6 +103,8 @@ class TwapExecutor:
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
         self._run_id: str | None = None
+        slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
+        self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
 
     def start(self, plan: Plan, window: Window) -> str:
         """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs."""
@@ -113,9 +116,14 @@ class TwapExecutor:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RunActive(self._run_id or "")
-            schedule = slice_plan(plan.lines, window, self.settings, self.rate)
-            run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-            self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now)
+            self._lock_account()
+            try:
+                schedule = slice_plan(plan.lines, window, self.settings, self.rate)
+                run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+                self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now)
+            except BaseException:
+                self._process_lock.release()
+                raise
             self._launch(run_id, resumed=False)
             return run_id
 
@@ -126,8 +134,15 @@ class TwapExecutor:
                 run = self.journal.active_run(self.account)
                 if run is None:
                     return None
+                self._lock_account(run.id)
                 self._launch(run.id, resumed=True)
         return self.status()
+
+    def _lock_account(self, run_id: str = "") -> None:
+        """Only one process drives this account's runs; the lock goes when the worker ends or the process dies."""
+        if not self._process_lock.acquire():
+            raise RunActive(run_id, "another kisbot process is executing a plan for this account "
+                                    "(same data directory): stop it or wait for it to finish")
 
     def cancel(self) -> None:
         """Stop: no new slices, resting orders cancelled; a Cancelled event follows. Returns at once."""
@@ -155,7 +170,14 @@ class TwapExecutor:
         self._cancel = threading.Event()
         self._run_id = run_id
         worker = _Worker(self, run_id, resumed, self._cancel)
-        self._thread = threading.Thread(target=worker.run, name=f"twap-{run_id}", daemon=True)
+
+        def work() -> None:
+            try:
+                worker.run()
+            finally:
+                self._process_lock.release()
+
+        self._thread = threading.Thread(target=work, name=f"twap-{run_id}", daemon=True)
         self._thread.start()
 
 
@@ -242,7 +264,8 @@ class _Worker:
     def _fire_slice(self, seq: int, code: str) -> None:
         if self.cancel.is_set():
             return
-        self.journal.fire_slice(self.run_id, seq)
+        if not self.journal.fire_slice(self.run_id, seq):
+            return  # already fired (e.g. before a restart): its shares are owed or placed already
         self._place(code, kind="slice")
 
     def _poll_tick(self) -> None:
@@ -323,7 +346,8 @@ class _Worker:
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", code, type(exc).__name__)
             return 0, needed, 0
-        available = power.max_amount or power.cash
+        # nrcvb_buy_amt: what cash pays for without margin (미수). ord_psbl_cash may include credit.
+        available = power.max_amount
         return min(qty, available // price), needed, available
 
     def _price_estimate(self, code: str) -> int:
@@ -444,8 +468,15 @@ class _Worker:
 
     def _reconcile_unacked(self, *, wait_to_settle: bool) -> None:
         """Intents and uncertain orders: found in today's orders -> acked; surely never sent -> owed again."""
+        today = self.clock.now().astimezone(KST).date()
         for order in self.journal.orders(self.run_id):
             if order.state not in (OrderState.INTENT, OrderState.UNCERTAIN):
+                continue
+            sent_on = order.sent_at.astimezone(KST).date()
+            if sent_on != today:
+                # Order numbers restart each day and day orders expire at the close: a lookup today
+                # could only match someone else's order. It can no longer trade.
+                self.journal.mark_lost(order.id, f"sent on {sent_on}; a day order, expired at that close")
                 continue
             found = self._find(order)
             age = (self.clock.now() - order.sent_at).total_seconds()
@@ -497,8 +528,10 @@ class _Worker:
 
     def _cancel_resting(self) -> int:
         withdrawn = 0
+        today = self.clock.now().astimezone(KST).date()
         for order in self.journal.orders(self.run_id):
-            if not order.resting:
+            # Another day's order expired at that close, and its number may be someone else's today.
+            if not order.resting or order.sent_at.astimezone(KST).date() != today:
                 continue
             try:
                 self.client.cancel(order.order_no, order.org_no)

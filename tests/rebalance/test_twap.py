@@ -1,7 +1,9 @@
 """TwapExecutor against an in-memory broker on a fake clock: whole windows run in milliseconds."""
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 from collections import Counter
 from datetime import timedelta
 
@@ -133,6 +135,14 @@ def test_a_buy_never_spends_cash_it_does_not_have_and_never_exceeds_the_target(c
     assert broker.holdings["000020"] == 20 and broker.cash >= 0
     assert len(rec.of(WaitingForCash)) == 1
     assert rec.of(Finished)[0].results[0].difference == 30
+
+
+def test_a_buy_is_paid_from_cash_never_from_margin_credit(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=0, margin_credit=50_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 10))
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+    assert broker.sent("000020") == [] and rec.of(WaitingForCash)
 
 
 def test_an_order_refused_for_cash_waits_for_cash_instead_of_being_reported_as_rejected(clock, journal_path):
@@ -345,6 +355,52 @@ def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_
     _, rec, _ = resume(broker, journal_path)
     assert len(broker.orders) == 2 and all(o.cancelled for o in broker.orders)
     assert rec.of(Finished) and Journal(journal_path).run(run_id).state == "finished"
+
+
+@crashes
+def test_a_run_resumed_on_a_later_day_touches_none_of_that_days_orders(clock, journal_path):
+    # Day 1: orders rest, then the process dies right after sending one (no answer journaled).
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.crash_after_send = lambda o: len(broker.orders) == 2
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    # Day 2: the exchange numbers orders from 1 again, and the user has placed an order by hand that
+    # looks like the lost slice (same stock, side, quantity) and carries day 1's first order number.
+    day1 = list(broker.orders)
+    clock.advance(24 * 3600)
+    broker.crash_after_send = None
+    broker.orders.clear()
+    broker._numbers = itertools.count(1)
+    manual = broker.order(day1[1].code, day1[1].side, day1[1].qty, day1[1].order_type)
+    calls_before = len(broker.calls)
+
+    _, rec, _ = resume(broker, journal_path)
+    assert [what for what, _ in broker.calls[calls_before:]].count("cancel") == 0
+    assert not broker.orders[0].cancelled and broker.orders == [broker.orders[0]]
+    first, unanswered = Journal(journal_path).orders(run_id)
+    assert first.state is OrderState.ACKED and first.sent_at.date() == T0.date()
+    assert unanswered.state is OrderState.LOST and not unanswered.order_no  # not taken for the manual one
+    assert manual.order_no == first.order_no.lstrip("0")  # the number clash the resume had to ignore
+    assert rec.of(Finished) and Journal(journal_path).run(run_id).state == "finished"
+
+
+@crashes
+def test_two_processes_never_drive_the_same_run(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.crash_after_send = lambda o: len(broker.orders) == 1
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    broker.crash_after_send = None
+    # Process A resumes the run and is busy in it; process B starts on the same data directory.
+    hold = threading.Event()
+    a = TwapExecutor(broker, Journal(journal_path), SETTINGS, Recorder(lambda e: hold.wait(10)), clock)
+    assert a.resume().run_id == run_id
+    b = TwapExecutor(broker, Journal(journal_path), SETTINGS, Recorder(), clock)
+    with pytest.raises(RunActive, match="another kisbot process"):
+        b.resume()
+    hold.set()
+    finish(a)
+    assert b.resume() is None  # A finished it; nothing left to resume
 
 
 def test_an_unexpected_error_ends_the_run_as_failed_with_a_reason(clock, journal_path):

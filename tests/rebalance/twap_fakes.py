@@ -81,6 +81,7 @@ class FakeBroker:
     deposits: list[tuple[datetime, int]] = field(default_factory=list)  # cash that arrives at a time
     fail_balance: Exception | None = None
     overstate_power: int = 0  # buying power reports this much more cash than the order check allows
+    margin_credit: int = 0  # ord_psbl_cash includes this credit (미수); the no-margin amount does not
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
     orders: list[BrokerOrder] = field(default_factory=list)
@@ -150,7 +151,7 @@ class FakeBroker:
     def buying_power(self, code, price=0, order_type=OrderType.MARKET):
         self._call("buying_power")
         free = self._free_cash() + self.overstate_power
-        return BuyingPower(code, free, free, free // self.prices[code], self.prices[code])
+        return BuyingPower(code, free + self.margin_credit, free, free // self.prices[code], self.prices[code])
 
     def balance(self):
         self._call("balance")

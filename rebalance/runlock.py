@@ -1,0 +1,43 @@
+"""One process at a time drives an account's runs: an exclusive lock on a file beside the journal.
+
+Two `kisbot run` processes sharing a data directory would otherwise both resume a run a crash left
+active, and each would place its slices. The OS drops the lock when the process dies, so a crash
+never leaves the account locked.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks; the journal's one-active-run rule stays
+    fcntl = None
+
+
+class RunLock:
+    """A non-blocking exclusive lock; `acquire` says whether this process now holds it."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        if fcntl is None:  # pragma: no cover
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # closing the descriptor drops the lock
