@@ -372,7 +372,8 @@ class KisClient:
                                      f"check today's orders before sending anything again")
             return self._remember(OrderAck(
                 order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(), code=code,
-                side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip()))
+                side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip(),
+                resent=sending == 1))
         raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer twice and is not "
                              f"among today's orders yet; check today's orders before sending it again")
 

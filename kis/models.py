@@ -122,6 +122,9 @@ class OrderAck:
     order_type: OrderType
     price: int = 0
     time: str = ""  # ORD_TMD, HHMMSS
+    # Sent a second time after a lost answer and lookups that found nothing: the first send may
+    # still show up late, so the caller should watch for a twin.
+    resent: bool = False
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS orders (
     qty INTEGER NOT NULL,
     order_type TEXT NOT NULL,
     price INTEGER NOT NULL,
-    kind TEXT NOT NULL,            -- slice | catch_up
+    kind TEXT NOT NULL,            -- slice | catch_up | retry | twin
     state TEXT NOT NULL CHECK (state IN ('intent', 'acked', 'rejected', 'uncertain', 'lost')),
     order_no TEXT,
     org_no TEXT,
@@ -317,9 +317,29 @@ class Journal:
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
             return int(cur.lastrowid)
 
-    def mark_acked(self, order_id: int, order_no: str, org_no: str) -> None:
+    def mark_acked(self, order_id: int, order_no: str, org_no: str, message: str = "") -> None:
         with self._tx() as db:
-            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=? WHERE id=?", (order_no, org_no, order_id))
+            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=?, message=? WHERE id=?",
+                       (order_no, org_no, message, order_id))
+
+    def add_twin(self, order_id: int, order_no: str, org_no: str, message: str) -> int | None:
+        """The first send of a re-sent order showed up after all: journal it as an order of the run.
+
+        It counts against the stock's goal like any order (so later slices shrink) and owes nothing.
+        The re-sent order's `message` is replaced so that at most one twin is adopted for it.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM orders WHERE id=?", (order_id,)).fetchone()
+            if row is None or row["state"] != "acked":
+                return None
+            cur = db.execute(
+                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, order_no, org_no,"
+                " sent_at, message) VALUES (?,?,?,?,?,?, 'twin', 'acked', ?,?,?, 'first send of a re-sent order')",
+                (row["run_id"], row["code"], row["side"], row["qty"], row["order_type"], row["price"],
+                 order_no, org_no, row["sent_at"]),
+            )
+            db.execute("UPDATE orders SET message=? WHERE id=?", (message, order_id))
+            return int(cur.lastrowid)
 
     def mark_rejected(self, order_id: int, msg_cd: str, message: str, *, owe_again: bool = False) -> None:
         """The exchange refused the order; with `owe_again` its shares go back to what the stock owes."""

@@ -41,6 +41,8 @@ END_BALANCE_TRIES = 3
 MAX_PRICE_BUMP = 0.3  # KRX's daily price band
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
 NOT_SENT = "not sent"  # a lost order's reason when it surely never left: it cannot show up later
+RESENT = "re-sent after a lost answer"  # an acked order whose first send may still show up
+TWIN_FOUND = "re-sent after a lost answer; first send found"
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
@@ -385,7 +387,7 @@ class _Worker:
             # The client re-sends only when certain; anything else may have reached the exchange.
             self.journal.mark_uncertain(order_id, f"{type(exc).__name__}: {exc}")
         else:
-            self.journal.mark_acked(order_id, ack.order_no, ack.org_no)
+            self.journal.mark_acked(order_id, ack.order_no, ack.org_no, RESENT if ack.resent else "")
             self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
             after = self._stock(stock.code)
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
@@ -399,6 +401,7 @@ class _Worker:
         """Some order of the run may still fill or is not yet known: a poll has something to learn."""
         return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
                    or (o.state is OrderState.LOST and not o.message.startswith(NOT_SENT))  # may yet show up
+                   or o.message == RESENT  # its first send may yet show up
                    for o in self.journal.orders(self.run_id))
 
     def _poll(self) -> list[OrderStatus] | None:
@@ -434,6 +437,31 @@ class _Worker:
             if inc_qty:
                 self._emit_fill(order, inc_qty, inc_amount)
         self._adopt_late_arrivals(statuses, today)
+        self._adopt_twins(statuses, today)
+
+    def _adopt_twins(self, statuses: list[OrderStatus], today) -> None:
+        """The first send of a re-sent order that shows up late is journaled and counted, never ignored."""
+        for order in self.journal.orders(self.run_id):
+            if order.message != RESENT or order.sent_at.astimezone(KST).date() != today:
+                continue
+            found = matching_orders(statuses, order.code, order.side, order.qty, order.order_type, order.price,
+                                    since=since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW),
+                                    exclude=self._known_today())
+            if not found:
+                continue
+            seen = found[0]
+            twin_id = self.journal.add_twin(order.id, seen.order_no, seen.org_no, TWIN_FOUND)
+            if twin_id is None:
+                continue
+            log.warning("the first send of order %s for %s showed up as %s; counted, later slices shrink",
+                        order.id, order.code, seen.order_no)
+            twin = next(o for o in self.journal.orders(self.run_id) if o.id == twin_id)
+            amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
+            inc_qty, inc_amount = self.journal.record_exchange_view(
+                twin_id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
+            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
+            if inc_qty:
+                self._emit_fill(twin, inc_qty, inc_amount)
 
     def _adopt_late_arrivals(self, statuses: list[OrderStatus], today) -> None:
         """An order ruled out as never arrived that shows up after all is counted, so later slices shrink.

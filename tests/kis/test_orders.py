@@ -105,6 +105,11 @@ def test_an_order_that_never_arrived_is_sent_once_more(fake, client):
     assert len(fake.orders) == 1  # exactly one order at the exchange
     assert ack.order_no == "0000000001"
     assert len(fake.paths(ep.DAILY_ORDERS)) == 2  # both lookups ran before re-sending
+    assert ack.resent  # the caller is told to watch for a late first send
+
+
+def test_an_order_answered_at_once_is_not_marked_resent(fake, client):
+    assert not client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000).resent
 
 
 def test_failing_lookups_raise_order_uncertain_and_nothing_is_resent(fake, client):

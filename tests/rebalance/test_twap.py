@@ -343,6 +343,23 @@ def test_an_order_ruled_out_that_shows_up_late_is_counted_and_the_target_is_not_
     assert isinstance(rec.events[-1], Finished)
 
 
+def test_the_late_first_send_of_a_resent_order_is_counted_and_the_target_is_not_exceeded(clock, journal_path):
+    # The client re-sent the first buy after its lookups found nothing; the first send was real and
+    # shows up 30 s later. The run must count it as its own, so later slices shrink.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
+    twins = []
+    broker.resend_twin = lambda code, side, qty: not twins and not twins.append(qty)
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    assert broker.holdings["000020"] == 100
+    assert sum(o.qty for o in broker.sent("000020")) == 100, "the late first send was doubled"
+    kinds = Counter(o.kind for o in Journal(journal_path).orders(run_id))
+    assert kinds["twin"] == 1
+    assert rec.of(Finished)[0].results[0].difference == 0
+
+
 @crashes
 def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_path):
     broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()

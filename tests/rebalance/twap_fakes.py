@@ -84,6 +84,9 @@ class FakeBroker:
     margin_credit: int = 0  # ord_psbl_cash includes this credit (미수); the no-margin amount does not
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
+    # True: the client's first send arrived unseen (shown after `twin_late` s) and it sent again
+    resend_twin: Callable[[str, OrderSide, int], bool] | None = None
+    twin_late: float = 30.0
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -107,12 +110,20 @@ class FakeBroker:
             raise KisError("APBK0400", "주문가능수량을 초과하였습니다")
         if side is OrderSide.BUY and qty * self.prices[code] > self._free_cash():
             raise KisError("APBK0952", "주문가능금액을 초과 했습니다")
+        resent = bool(self.resend_twin and self.resend_twin(code, side, qty))
         with self._lock:
+            if resent:  # the first send: accepted, filled like any order, but out of sight for a while
+                first = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
+                                    self.clock.now().strftime("%H%M%S"))
+                first.visible_at = self.clock.now() + timedelta(seconds=self.twin_late)
+                self.orders.append(first)
             placed = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
                                  self.clock.now().strftime("%H%M%S"))
             self.orders.append(placed)
             if self.show_late:
                 placed.visible_at = self.clock.now() + timedelta(seconds=self.show_late(placed))
+        if resent and self.fill == "now":
+            self._fill(first, qty)
         if self.fill == "now":
             self._fill(placed, qty)
         elif self.fill == "half":
@@ -121,7 +132,8 @@ class FakeBroker:
             raise Crash("killed after the order left, before its answer")
         if self.lose_answer and self.lose_answer(placed):
             raise OrderUncertain(f"no answer for {code}; lookups failed")
-        return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time)
+        return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time,
+                        resent=resent)
 
     def orders_today(self, code=None):
         self._call("orders_today")
