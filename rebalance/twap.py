@@ -437,12 +437,17 @@ class _Worker:
             if inc_qty:
                 self._emit_fill(order, inc_qty, inc_amount)
         self._adopt_late_arrivals(statuses, today)
-        self._adopt_twins(statuses, today)
 
-    def _adopt_twins(self, statuses: list[OrderStatus], today) -> None:
-        """The first send of a re-sent order that shows up late is journaled and counted, never ignored."""
+    def _adopt_late_arrivals(self, statuses: list[OrderStatus], today) -> None:
+        """Orders the run gave up on or re-sent whose first send shows up after all are counted.
+
+        A lost order (ruled out, its shares owed again) is acked again; the first send of a re-sent
+        order is journaled as its twin. Either way later slices shrink instead of the stock ending past
+        its target, and remaining quantities keep following the exchange (filled + open).
+        """
         for order in self.journal.orders(self.run_id):
-            if order.message != RESENT or order.sent_at.astimezone(KST).date() != today:
+            lost = order.state is OrderState.LOST and not order.message.startswith(NOT_SENT)
+            if not (lost or order.message == RESENT) or order.sent_at.astimezone(KST).date() != today:
                 continue
             found = matching_orders(statuses, order.code, order.side, order.qty, order.order_type, order.price,
                                     since=since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW),
@@ -450,43 +455,24 @@ class _Worker:
             if not found:
                 continue
             seen = found[0]
-            twin_id = self.journal.add_twin(order.id, seen.order_no, seen.org_no, TWIN_FOUND)
-            if twin_id is None:
-                continue
-            log.warning("the first send of order %s for %s showed up as %s; counted, later slices shrink",
-                        order.id, order.code, seen.order_no)
-            twin = next(o for o in self.journal.orders(self.run_id) if o.id == twin_id)
-            amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
-            inc_qty, inc_amount = self.journal.record_exchange_view(
-                twin_id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
-            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
-            if inc_qty:
-                self._emit_fill(twin, inc_qty, inc_amount)
+            if lost:
+                adopted = order if self.journal.adopt_late(order.id, seen.order_no, seen.org_no) else None
+            else:
+                twin_id = self.journal.add_twin(order.id, seen.order_no, seen.org_no, TWIN_FOUND)
+                adopted = next((o for o in self.journal.orders(self.run_id) if o.id == twin_id), None)
+            if adopted is not None:
+                log.warning("order %s for %s showed up late as %s; counted, later slices shrink",
+                            order.id, order.code, seen.order_no)
+                self._count_exchange_order(adopted, seen)
 
-    def _adopt_late_arrivals(self, statuses: list[OrderStatus], today) -> None:
-        """An order ruled out as never arrived that shows up after all is counted, so later slices shrink.
-
-        Its shares were owed again and may have been re-sent meanwhile; counting it stops the run from
-        placing more, and the exchange's truth (filled + open) stays what remaining quantities use.
-        """
-        for order in self.journal.orders(self.run_id):
-            if (order.state is not OrderState.LOST or order.message.startswith(NOT_SENT)
-                    or order.sent_at.astimezone(KST).date() != today):
-                continue
-            found = matching_orders(statuses, order.code, order.side, order.qty, order.order_type, order.price,
-                                    since=since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW),
-                                    exclude=self._known_today())
-            if not found or not self.journal.adopt_late(order.id, found[0].order_no, found[0].org_no):
-                continue
-            seen = found[0]
-            log.warning("order %s for %s arrived late as %s; counted, later slices shrink",
-                        order.id, order.code, seen.order_no)
-            amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
-            inc_qty, inc_amount = self.journal.record_exchange_view(
-                order.id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
-            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
-            if inc_qty:
-                self._emit_fill(order, inc_qty, inc_amount)
+    def _count_exchange_order(self, order: OrderRecord, seen: OrderStatus) -> None:
+        """An order just tied to the exchange's `seen`: store what it shows, tell it was sent and filled."""
+        amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
+        inc_qty, inc_amount = self.journal.record_exchange_view(
+            order.id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
+        self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
+        if inc_qty:
+            self._emit_fill(order, inc_qty, inc_amount)
 
     def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
         status = run_status(self.journal, self.run_id, self.clock.now())
@@ -518,12 +504,7 @@ class _Worker:
                 continue  # could not look: keep it outstanding, try again next poll
             if found is not None:
                 self.journal.mark_acked(order.id, found.order_no, found.org_no)
-                amount = found.filled_amount or found.avg_fill_price * found.filled_qty
-                inc_qty, inc_amount = self.journal.record_exchange_view(
-                    order.id, found.filled_qty, amount, found.remaining_qty, not found.is_open, self.clock.now())
-                self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, found.order_no))
-                if inc_qty:
-                    self._emit_fill(order, inc_qty, inc_amount)
+                self._count_exchange_order(order, found)
             elif age >= self.settings.settle_seconds:
                 log.info("order %s for %s never reached the exchange; its shares are owed again", order.id, order.code)
                 self.journal.mark_lost(order.id, f"not among today's orders {age:.0f}s after sending")
