@@ -77,6 +77,16 @@ def assert_targets(broker, plan):
         assert sum(o.qty for o in broker.sent(ln.code)) == abs(ln.order_qty), f"{ln.code} sent twice or short"
 
 
+def crashed_run(clock, journal_path, after: int):
+    """A rebalance whose orders rest, its process killed right after sending order `after` (no answer)."""
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.crash_after_send = lambda o: len(broker.orders) == after
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    broker.crash_after_send = None
+    return broker, run_id
+
+
 def test_a_rebalance_reaches_every_target_with_sells_before_buys(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
     executor, rec, run_id = start(broker, plan, journal_path)
@@ -351,12 +361,8 @@ def test_an_order_that_shows_up_late_is_counted_and_the_target_is_not_exceeded(c
 
 @crashes
 def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_path):
-    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
-    broker.crash_after_send = lambda o: len(broker.orders) == 2
-    executor, _, run_id = start(broker, plan, journal_path)
-    finish(executor)
+    broker, run_id = crashed_run(clock, journal_path, after=2)
     clock.advance(WINDOW.total_seconds() + 60)
-    broker.crash_after_send = None
 
     _, rec, _ = resume(broker, journal_path)
     assert len(broker.orders) == 2 and all(o.cancelled for o in broker.orders)
@@ -366,15 +372,11 @@ def test_a_run_resumed_after_its_window_only_settles_and_reports(clock, journal_
 @crashes
 def test_a_run_resumed_on_a_later_day_touches_none_of_that_days_orders(clock, journal_path):
     # Day 1: orders rest, then the process dies right after sending one (no answer journaled).
-    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
-    broker.crash_after_send = lambda o: len(broker.orders) == 2
-    executor, _, run_id = start(broker, plan, journal_path)
-    finish(executor)
+    broker, run_id = crashed_run(clock, journal_path, after=2)
     # Day 2: the exchange numbers orders from 1 again, and the user has placed an order by hand that
     # looks like the lost slice (same stock, side, quantity) and carries day 1's first order number.
     day1 = list(broker.orders)
     clock.advance(24 * 3600)
-    broker.crash_after_send = None
     broker.orders.clear()
     broker._numbers = itertools.count(1)
     manual = broker.order(day1[1].code, day1[1].side, day1[1].qty, day1[1].order_type)
@@ -392,11 +394,7 @@ def test_a_run_resumed_on_a_later_day_touches_none_of_that_days_orders(clock, jo
 
 @crashes
 def test_two_processes_never_drive_the_same_run(clock, journal_path):
-    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
-    broker.crash_after_send = lambda o: len(broker.orders) == 1
-    executor, _, run_id = start(broker, plan, journal_path)
-    finish(executor)
-    broker.crash_after_send = None
+    broker, run_id = crashed_run(clock, journal_path, after=1)
     # Process A resumes the run and is busy in it; process B starts on the same data directory.
     hold = threading.Event()
     a = TwapExecutor(broker, Journal(journal_path), SETTINGS, Recorder(lambda e: hold.wait(10)), clock)
