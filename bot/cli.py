@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from kis.errors import ConfigError
@@ -20,20 +21,34 @@ COMMANDS = {
 }
 
 
+def port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535; 0 picks a free one)")
+    return value
+
+
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kisbot", description="Run a KIS stock account from Telegram.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the simulator and a console chat: try everything, no account needed")
-    demo.add_argument("--speed", type=float, default=None, help="sim calls per second (default: quick)")
+    demo.add_argument("--speed", type=positive, default=None, help="sim calls per second (default: quick)")
 
     sub.add_parser("run", help="run the Telegram bot with the configured token and account")
 
     sim = sub.add_parser("sim", help="run the paper KIS exchange on 127.0.0.1 in the foreground")
-    sim.add_argument("--port", type=int, default=None, help="port (default 29443; 0 picks a free one)")
+    sim.add_argument("--port", type=port, default=None, help="port (default 29443; 0 picks a free one)")
     sim.add_argument("--state", default=None, help="file that keeps the account across restarts")
-    sim.add_argument("--rate-limit", type=float, default=None, help="calls per second per account")
+    sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
     price.add_argument("codes", nargs="+", metavar="CODE", help="6-digit stock code, e.g. 005930")
@@ -65,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `kisbot balance | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

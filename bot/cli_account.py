@@ -58,6 +58,12 @@ def summary_table(balance: Balance) -> pd.DataFrame:
                                  _won(balance.total_value), f"{balance.pnl:+,}"]})
 
 
+def _show(table: pd.DataFrame) -> None:
+    """Print a table with Hangul counted as two columns, so names line up in a terminal."""
+    with pd.option_context("display.unicode.east_asian_width", True):
+        print(table.to_string(index=False))
+
+
 def _fail(message: str) -> int:
     print(f"kisbot: {message}", file=sys.stderr)
     return 1
@@ -77,8 +83,21 @@ def _run(job: Callable[[], int]) -> int:
 
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
-        quotes = client_factory().prices(args.codes)
-        print(quotes_table(list(quotes.values())).to_string(index=False))
+        codes = [c.strip().upper() for c in args.codes]
+        malformed = [c for c in codes if not (len(c) == 6 and c.isalnum())]
+        if malformed:
+            return _fail(f"{', '.join(malformed)}: not a 6-digit stock code; use codes like 005930")
+        client = client_factory()
+        try:
+            quotes, unknown = client.prices(codes), ()
+        except UnknownStock as exc:  # show what the exchange knows, then name the rest
+            unknown = exc.codes
+            known = [c for c in codes if c not in unknown]
+            quotes = client.prices(known) if known else {}
+        if quotes:
+            _show(quotes_table(list(quotes.values())))
+        if unknown:
+            return _fail(f"the exchange does not know {', '.join(unknown)}; check the 6-digit stock code")
         return 0
 
     return _run(job)
@@ -90,11 +109,11 @@ def balance(args: argparse.Namespace, *, client_factory=open_client) -> int:
         bal = client.balance()
         print(f"account {client.config.account} ({client.config.env.value})")
         if bal.holdings:
-            print(holdings_table(bal).to_string(index=False))
+            _show(holdings_table(bal))
         else:
             print("no holdings")
         print()
-        print(summary_table(bal).to_string(index=False))
+        _show(summary_table(bal))
         return 0
 
     return _run(job)

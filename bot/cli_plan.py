@@ -27,7 +27,8 @@ def plan(args: argparse.Namespace) -> int:
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
         return _fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
-    print(f"{client.config.env.value} account {client.config.account}, {len(portfolio.targets)} stocks "
+    count = len(portfolio.targets)
+    print(f"{client.config.env.value} account {client.config.account}, {count} stock{'s' if count != 1 else ''} "
           f"in {portfolio.source}")
     print()
     print(plan_text(result))

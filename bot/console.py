@@ -7,6 +7,7 @@ with piped input; at the end of piped input it waits for a running plan to finis
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 import tempfile
 import threading
@@ -107,7 +108,8 @@ class ConsoleChat:
         service = self.service
         try:
             if command.endswith(".xlsx") or (command == "/plan" and args):
-                return self.plan(args[0] if command == "/plan" else words[0])
+                # a path may hold spaces: everything after /plan is the path
+                return self.plan(" ".join(args) if command == "/plan" else " ".join(words))
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
                       "/cancel": service.cancel, "/status": service.status}
             if command in simple:
@@ -149,6 +151,10 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
+    if threading.current_thread() is threading.main_thread():
+        # Ctrl-C (SIGINT) always reaches the demo, even started in the background, where a shell
+        # would have it ignored: it is how a user stops a run and leaves.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     rate = float(getattr(args, "speed", None) or DEMO_RATE)
     lock = threading.Lock()
     interactive = stdin.isatty()
@@ -176,15 +182,16 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
                 print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),
                                    duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive)
-            _read_loop(chat, stdin, out, lock, interactive)
-            _finish(service, out, lock, interactive)
+            left = _read_loop(chat, stdin, out, lock, interactive)
+            _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()
         finally:
             sim.stop()
     return 0
 
 
-def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lock, interactive: bool) -> None:
+def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lock, interactive: bool) -> bool:
+    """Read commands until the input ends (False) or the user leaves: quit or Ctrl-C (True)."""
     while True:
         if interactive:
             with lock:
@@ -192,21 +199,22 @@ def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lo
         try:
             line = stdin.readline()
         except KeyboardInterrupt:
-            return
+            return True
         if not line:  # end of input
-            return
+            return False
         if not chat.handle(line):
-            return
+            return True
 
 
-def _finish(service: BotService, out: TextIO, lock: threading.Lock, interactive: bool) -> None:
+def _finish(service: BotService, out: TextIO, lock: threading.Lock, *, cancel: bool) -> None:
     """At the end of piped input a running plan is waited for (Ctrl-C cancels it); when the user
-    typed quit, the run is cancelled so the demo never leaves orders behind."""
+    left (quit, Ctrl-C, or the end of a terminal session), the run is cancelled so the demo never
+    leaves orders behind."""
     executor = service.executor
     status = service.active_run()
     if status is None:
         return
-    if interactive:
+    if cancel:
         with lock:
             print("Stopping the running plan before leaving…", file=out, flush=True)
         executor.cancel()
@@ -218,5 +226,7 @@ def _finish(service: BotService, out: TextIO, lock: threading.Lock, interactive:
         while not executor.wait(0.5):
             pass
     except KeyboardInterrupt:
+        with lock:
+            print("Stopping the running plan…", file=out, flush=True)
         executor.cancel()
         executor.wait(30)

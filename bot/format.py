@@ -126,12 +126,17 @@ def fills_text(fills: Sequence[Filled]) -> str:
 
 def results_table(results: Sequence[StockResult]) -> str:
     """Target vs actual per stock: the seed's 차이 table."""
-    lines = [f"{'code':<6} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
+    lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
     for r in results:
-        lines.append(f"{r.code:<6} {won(r.start_qty):>7} {won(r.target_qty):>7} {won(r.actual_qty):>7} {r.difference:>+5,}")
+        lines.append(f"{r.code:<6} {pad(clip(r.name, 10), 10)} {won(r.start_qty):>7} {won(r.target_qty):>7} "
+                     f"{won(r.actual_qty):>7} {r.difference:>+5,}")
     off = [r for r in results if r.difference]
     lines.append("")
-    lines.append("all on target" if not off else f"{len(off)} stock(s) off target")
+    if off:
+        lines.append(f"{len(off)} stock{'s' if len(off) > 1 else ''} off target "
+                     "(diff = target - actual: + still to buy, - still to sell)")
+    else:
+        lines.append("all on target")
     return pre(lines)
 
 

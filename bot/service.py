@@ -201,7 +201,7 @@ class BotService:
     # --- planning -----------------------------------------------------------------------------
 
     def plan_prompt(self) -> list[Reply]:
-        return [Reply(
+        return self._busy_refusal() or [Reply(
             "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
             "weights; no weights means equal weights). I will answer with the plan; nothing is ordered "
             "until you confirm."
@@ -221,7 +221,7 @@ class BotService:
 
     def plan_file(self, data: bytes, file_name: str) -> list[Reply]:
         """Read a model portfolio, plan it against the account, and offer Confirm / Cancel."""
-        refusal = self.check_document(file_name, len(data))
+        refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
         if refusal:
             return refusal
         try:
@@ -230,7 +230,16 @@ class BotService:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
         return self._plan_and_offer(portfolio)
 
-    def _plan_and_offer(self, portfolio: Any, note: str = "") -> list[Reply]:
+    def _busy_refusal(self) -> list[Reply] | None:
+        """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
+        status = self.active_run()
+        if status is None:
+            return None
+        return [Reply(f"Run {fmt.esc(str(getattr(status, 'run_id', '')))} is still executing, so the holdings "
+                      "a new plan would start from are still changing. /status follows it, /cancel stops it; "
+                      "send the portfolio again when it has finished.")]
+
+    def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None) -> list[Reply]:
         try:
             plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now())
         except self._portfolio_error as exc:
@@ -247,7 +256,7 @@ class BotService:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
             f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
-            f"{self._window_hint()}/confirm 45m runs it over 45 minutes from now instead. "
+            f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
             f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST."
         )
         buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
@@ -258,7 +267,9 @@ class BotService:
             chart = None
         return replies + [Reply(caption, photo=chart, buttons=buttons)]
 
-    def _window_hint(self) -> str:
+    def _window_hint(self, asked: str | None = None) -> str:
+        if asked:  # the user already chose a duration for this portfolio
+            return f"/confirm {fmt.esc(asked)} runs it from now for {fmt.duration_text(parse_duration(asked))}; "
         if self.default_duration is not None:
             return f"Confirm runs it from now for {fmt.duration_text(self.default_duration)}; "
         try:
@@ -297,6 +308,7 @@ class BotService:
                     note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
+                    asked=args[0] if args else None,
                 )
             return self._start_run(pending, duration)
 
@@ -341,7 +353,7 @@ class BotService:
             return [Reply(f"Run {fmt.esc(run_id)} started and is being stopped as you asked; a summary follows.")]
         orders = len(plan.sells) + len(plan.buys)
         return [Reply(
-            f"Run <b>{fmt.esc(run_id)}</b> started: plan {fmt.esc(plan.id)}, {orders} stock(s) "
+            f"Run <b>{fmt.esc(run_id)}</b> started: plan {fmt.esc(plan.id)}, {orders} stock{'s' if orders != 1 else ''} "
             f"from {fmt.clock_text(window.start)} to {fmt.clock_text(window.end)} KST. "
             "Fills follow here; /status shows progress, /cancel stops it.",
             buttons=(Button("Stop run", f"stop:{run_id}"),),

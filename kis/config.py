@@ -128,7 +128,8 @@ def load_kis_config(source: Source | None = None) -> KisConfig:
             raise ConfigError(
                 f"{' and '.join(missing)} not set for KIS_ENV={env.value}: set "
                 f"{'them' if len(missing) > 1 else 'it'} in the environment or .env, or store "
-                f"{'them' if len(missing) > 1 else 'it'} in the OS keyring with `kisbot secrets set`"
+                f"{'them' if len(missing) > 1 else 'it'} in the OS keyring with "
+                f"`kisbot secrets set --env {env.value}`"
             )
         account_text = source.get("KIS_ACCOUNT")
         if not account_text:

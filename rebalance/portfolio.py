@@ -303,6 +303,9 @@ def _read_weights(cells: list[tuple[int, object]], header: str, problems: list[s
     as_percent = any(pct for _, _, pct in parsed) or plain_sum > PERCENT_THRESHOLD
     weights = [n / 100 if (pct or as_percent) else n for _, n, pct in parsed]
     total = math.fsum(weights)
+    if parsed and total == 0 and not problems:
+        problems.append(f"{header} is 0 for every stock, which would sell the whole portfolio: give the "
+                        "weights, or leave the column out for equal weights")
     if total > 1 + SUM_TOLERANCE:
         how = "percent" if as_percent else "fractions (the column adds up to 1.5 or less)"
         problems.append(f"{header} adds up to {total * 100:.4g} %, over 100 % (read as {how}): "

@@ -85,7 +85,7 @@ def _sections(plan: Plan) -> list[_Section]:
     summary = _Section(f"Rebalance plan {plan.id}", [
         _pair("Total value", f"{plan.total_value:,}"),
         _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
-        _pair("Cash now", f"{plan.cash:,}"),
+        _pair("Cash (D+2)", f"{plan.cash:,}"),
         f"Prices of {priced}, good to {expires}",
     ])
     table = _Section("Stocks (won, shares, % of total)", [_legend()] + [_row(line) for line in plan.lines])

@@ -5,7 +5,7 @@ import io
 import threading
 from pathlib import Path
 
-from bot.console import ConsoleChat, _finish, demo
+from bot.console import ConsoleChat, _finish, _read_loop, demo
 from bot_fakes import FakeStatus, make_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -59,7 +59,7 @@ def test_end_of_piped_input_waits_for_the_run():
 
     executor.wait = wait
     out = io.StringIO()
-    _finish(service, out, threading.Lock(), interactive=False)
+    _finish(service, out, threading.Lock(), cancel=False)
     assert "waiting for run r5 to finish" in out.getvalue()
     assert len(waits) == 3 and executor.cancels == 0
 
@@ -69,8 +69,26 @@ def test_leaving_an_interactive_demo_stops_the_run():
     executor.active = FakeStatus("r6")
     executor.wait = lambda timeout=None: True
     out = io.StringIO()
-    _finish(service, out, threading.Lock(), interactive=True)
+    _finish(service, out, threading.Lock(), cancel=True)
     assert executor.cancels == 1 and "Stopping the running plan" in out.getvalue()
+
+
+def test_quit_means_leave_and_the_end_of_piped_input_does_not():
+    service, *_ = make_service()
+    out = io.StringIO()
+    chat = ConsoleChat(service, out, threading.Lock(), lambda data: "chart.png", echo=True)
+    assert _read_loop(chat, io.StringIO("/status\nquit\n/balance\n"), out, threading.Lock(), False) is True
+    assert "> /balance" not in out.getvalue()  # nothing after quit is run
+    assert _read_loop(chat, io.StringIO("/status\n"), out, threading.Lock(), False) is False
+
+
+def test_a_plan_path_may_hold_spaces(tmp_path):
+    service, *_ = make_service()
+    chat = ConsoleChat(service, io.StringIO(), threading.Lock(), lambda data: "chart.png", echo=False)
+    path = tmp_path / "my model.xlsx"
+    path.write_bytes(b"005930")
+    replies = chat.replies(f"/plan {path}")
+    assert replies[-1].buttons, [r.text for r in replies]
 
 
 def test_console_survives_a_failing_command():

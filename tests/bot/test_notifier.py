@@ -116,7 +116,7 @@ def test_finish_edits_progress_to_done_and_sends_the_summary_with_sound():
     summary = sink.sent[-1]
     assert not summary.silent and "Run finished" in summary.text
     assert "005930" in summary.text and "500" in summary.text and "499" in summary.text and "+1" in summary.text
-    assert "1 stock(s) off target" in summary.text
+    assert "1 stock off target" in summary.text
     assert "100% done" in sink.edits[-1][1].text and "finished" in sink.edits[-1][1].text
     assert "1 order(s) sent" in sink.edits[-1][1].text
 

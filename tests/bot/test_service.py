@@ -188,6 +188,14 @@ def test_stale_plan_is_replanned_and_shown_not_executed():
     assert [p.id for p, _ in executor.started] == [new_id]
 
 
+def test_a_replan_for_an_expired_confirm_keeps_the_duration_asked_for():
+    service, _, executor, planner, clock = make_service()
+    offer(service)
+    clock.advance(minutes=6)
+    replies = service.confirm(["20s"])
+    assert executor.started == [] and "/confirm 20s runs it from now for 20s" in replies[-1].text
+
+
 def test_pressing_an_older_plan_after_a_newer_one_is_refused():
     service, _, executor, *_ = make_service()
     _, first = offer(service)
@@ -200,9 +208,18 @@ def test_second_run_while_one_is_active_is_refused():
     service, _, executor, *_ = make_service()
     offer(service)
     service.confirm()
-    offer(service, "000660")
     assert "already active" in texts(service.confirm())
     assert len(executor.started) == 1
+
+
+def test_no_new_plan_while_a_run_trades_so_one_cancel_means_one_thing():
+    service, _, executor, *_ = make_service()
+    offer(service)
+    service.confirm()
+    for replies in (service.plan_file(b"000660", XLSX), service.plan_prompt()):
+        assert "still executing" in texts(replies) and not replies[-1].buttons
+    assert "dropped" not in texts(service.cancel())  # only the run is stopped
+    assert executor.cancels == 1
 
 
 def test_executor_refusing_a_second_run_keeps_the_plan_pending():

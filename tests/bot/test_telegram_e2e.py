@@ -106,7 +106,7 @@ def test_upload_confirm_fills_and_summary(api, bot, sim):
     fills = [t for t in texts(api) if "Filled" in t]
     assert fills
     assert "all on target" in summary  # a doubled order would leave a stock beyond its target
-    rows = re.findall(r"^(\d{6}) +[\d,]+ +([\d,]+) ", summary, flags=re.M)
+    rows = re.findall(r"^(\d{6}) .*? ([\d,]+) +[\d,]+ +[+-][\d,]+$", summary, flags=re.M)  # code .. target actual diff
     assert len(rows) >= 10
     assert {code: sim.exchange.holding_qty(code) for code, _ in rows} == \
         {code: int(target.replace(",", "")) for code, target in rows}  # the exchange's own books agree

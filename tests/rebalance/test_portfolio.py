@@ -130,6 +130,12 @@ def test_negative_and_non_numeric_weights_are_refused_with_their_rows():
     )
 
 
+def test_all_zero_weights_are_refused_rather_than_selling_everything():
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 0], ["000660", "0%"])) == (
+        "비중 is 0 for every stock, which would sell the whole portfolio: give the weights, or leave the "
+        "column out for equal weights",)
+
+
 def test_weights_above_one_hundred_percent_are_refused():
     assert problems(xlsx(["종목코드", "비중"], ["005930", 60], ["000660", 30], ["005380", 20])) == (
         "비중 adds up to 110 %, over 100 % (read as percent): lower the weights so they add up to 100 % or less",)
@@ -265,10 +271,10 @@ def test_more_stocks_than_the_limit_are_refused():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=12), st.sampled_from(["fraction", "percent", "percent-text"]))
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=12).filter(any),
+       st.sampled_from(["fraction", "percent", "percent-text"]))
 def test_weights_read_back_the_same_whether_written_as_fractions_or_percent(raw, style):
-    total = max(sum(raw), 1)
-    fractions = [r / total for r in raw]  # adds up to 1 (or 0)
+    fractions = [r / sum(raw) for r in raw]  # adds up to 1 (all-zero columns are refused, tested above)
     if style == "fraction":
         cells = fractions
     elif style == "percent":
