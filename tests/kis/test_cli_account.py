@@ -40,6 +40,35 @@ def test_price_of_an_unknown_code_is_one_line_and_exit_1(real_env, fake, capsys)
     assert err == "kisbot: the exchange does not know 999999; check the 6-digit stock code"
 
 
+def test_known_prices_are_shown_beside_an_unknown_code(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE, json=ok(output=[multi("005930", "삼성전자", "71000")]))
+    assert main(["price", "005930", "999999"]) == 1
+    captured = capsys.readouterr()
+    assert "삼성전자" in captured.out and "71,000" in captured.out
+
+
+def test_a_malformed_code_is_named_before_any_call(real_env, fake, capsys):
+    assert main(["price", "005930", "59A"]) == 1
+    assert capsys.readouterr().err.strip() == "kisbot: 59A: not a 6-digit stock code; use codes like 005930"
+    assert fake.paths(ep.MULTI_PRICE) == []
+
+
+def test_korean_names_line_up_in_the_price_table(real_env, fake, capsys):
+    fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE,
+                  json=ok(output=[multi("005930", "삼성전자", "71000"), multi("373220", "LG에너지솔루션", "380000")]))
+    assert main(["price", "005930", "373220"]) == 0
+    from bot.format import width
+    lines = capsys.readouterr().out.splitlines()
+    assert len({width(line) for line in lines}) == 1  # every row as wide on screen as the header
+
+
+@pytest.mark.parametrize("argv", [["sim", "--port", "99999"], ["demo", "--speed", "-1"], ["sim", "--port", "x"]])
+def test_bad_numbers_on_the_command_line_are_one_usage_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and "error: argument" in capsys.readouterr().err
+
+
 def test_balance_prints_holdings_and_cash(real_env, fake, capsys):
     fake.rsps.add(responses.GET, REAL_URL + ep.BALANCE,
                   json=ok(output1=[holding_row("005930", 12, name="삼성전자")], output2=[SUMMARY],
