@@ -15,6 +15,8 @@ class Faults:
         self._rng = random.Random(seed)
         self.latency = 0.0  # seconds added before every answer (after the work is done)
         self.error_rate = 0.0  # share of /uapi requests answered 5xx with an HTML or empty body, untouched
+        # Seconds of sim time a new order stays out of inquire-daily-ccld (KIS lists same-day orders late)
+        self.listing_lag = 0.0
         self._rate_limited = 0
         self._drop_after_order = 0
         self._drop_before_order = 0
@@ -55,7 +57,7 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self.latency = self.error_rate = 0.0
+            self.latency = self.error_rate = self.listing_lag = 0.0
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0
 
     def _take(self, name: str) -> bool:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from kis import endpoints as ep
@@ -512,8 +512,11 @@ class KisProtocol:
         code, order_no = q["PDNO"].strip(), q["ODNO"].strip()
         fk, nk = self._continuation(req, q)
         ex = self.exchange
+        lag = self.faults.listing_lag
+        listed_before = self.clock() - timedelta(seconds=lag) if lag > 0 else None
         with ex.lock:
             rows = [o for o in ex.orders if q["INQR_STRT_DT"] <= o.day <= q["INQR_END_DT"]
+                    and (listed_before is None or datetime.fromisoformat(o.accepted_at) <= listed_before)
                     and (side == "00" or o.side == side) and (not code or o.code == code)
                     and (not order_no or o.order_no == order_no)
                     and (ccld == "00" or (ccld == "01" and o.filled_qty > 0) or (ccld == "02" and o.remaining > 0))]

@@ -236,6 +236,17 @@ def test_answer_lost_after_acceptance_gives_the_ack_and_exactly_one_order(sim, s
     assert sim.exchange.holding_qty("005930") == 127
 
 
+def test_an_order_listed_late_is_resent_and_the_ack_says_so(sim, sim_client_factory):
+    # The exchange took the order but lists it 30 s later: every lookup misses it, so the client
+    # sends again and marks the ack `resent`, telling the caller to watch for the first send.
+    client = sim_client_factory(faults={"drop_after_order": 1, "listing_lag": 30.0}, sleep=no_sleep)
+    ack = client.order("005930", BUY, 3, OrderType.MARKET)
+    assert ack.resent and len(sim.exchange.order_log) == 2
+    assert client.orders_today("005930") == []  # nothing listed yet
+    sim.clock.advance(31)
+    assert {o.order_no for o in client.orders_today("005930")} == {e.order_no for e in sim.exchange.order_log}
+
+
 def test_answers_lost_for_two_identical_orders_are_told_apart(sim, sim_client_factory):
     client = sim_client_factory(faults={"drop_after_order": 2}, sleep=no_sleep)
     first = client.order("005930", BUY, 1, OrderType.MARKET)

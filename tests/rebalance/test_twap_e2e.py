@@ -130,6 +130,20 @@ def test_a_rebalance_funded_by_its_sells_reaches_the_targets_through_faults(sim,
     assert first_buy >= last_sell_slice.strftime("%H%M%S")
 
 
+def test_an_order_the_exchange_lists_late_is_counted_once_it_shows_up(sim, make_client, journal_path):
+    # KIS can list a same-day order late. The first order's answer is lost and the exchange lists new
+    # orders only 30 s after accepting them, so the client's lookups find nothing and it sends again.
+    # When the first send shows up, the run must count it: the stock ends on target, not beyond.
+    client = make_client(drop_after_order=1, listing_lag=30.0)
+    plan = sim_plan(sim)
+    executor, rec, run_id = start(client, sim, plan, journal_path)
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    assert rec.of(Finished) and all(r.difference == 0 for r in rec.of(Finished)[0].results)
+    assert Counter(o.kind for o in Journal(journal_path).orders(run_id))["twin"] == 1
+
+
 @crashes
 @pytest.mark.parametrize("death", ["before send", "after send, before ack", "after ack"])
 def test_a_restart_at_every_step_of_an_order_loses_and_doubles_nothing(sim, make_client, journal_path, death):
