@@ -8,6 +8,8 @@
           runs in a child process that is killed (SIGKILL) 20 times at random and restarted; the
           exchange's order log then shows the orders accepted, any shares beyond the plan (a doubled
           order) and the largest |target - actual| holding.
+          chaos-late does the same while the exchange lists new orders 10 s late and loses the answer
+          of 5 accepted orders, so the client re-sends and the executor must adopt the first sends.
 4. mock   (full run or --only mock) a 10-stock rebalance over 90 s at mock's 1 call/s must finish.
 
     .venv/bin/python bench/twap.py            # 30 s idle each, 60 s lateness, 20 kills over 90 s
@@ -213,7 +215,8 @@ def worker(args) -> int:
     return 0
 
 
-def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> None:
+def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int, *, listing_lag: float = 0.0,
+                lost_answers: int = 0) -> None:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
                                                              daily_page_rows=REAL_DAILY_ROWS).start() as sim:
@@ -224,6 +227,8 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> Non
         (data / "chaos.json").write_text(json.dumps({"plan": plan_to_json(plan), "start": start.isoformat(),
                                                      "end": end.isoformat()}))
         sim.faults.error_rate = fault_rate
+        sim.faults.listing_lag = listing_lag  # KIS lists same-day orders late
+        sim.faults.drop_after_order(lost_answers)  # accepted, but the answer never arrives
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--url", sim.url, "--data", tmp]
         kill_at = sorted(rng.uniform(0, seconds) for _ in range(kills))
         t0 = time.monotonic() + (start - datetime.now(KST)).total_seconds()
@@ -240,7 +245,7 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> Non
         while _still_active(data):  # the last kill may have come after the worker ended its window
             proc = subprocess.Popen(cmd)
             proc.wait(timeout=120)
-        sim.faults.error_rate = 0.0
+        sim.faults.clear()
 
         accepted = Counter()
         numbers = []
@@ -255,7 +260,9 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int) -> Non
         unknown = [n for n in numbers if n.lstrip("0") not in known]  # accepted but never journaled: sent blind
         worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
         state = journal.latest_run(SIM_ACCOUNT).state
-    print(f"chaos: {killed} SIGKILLs over a {seconds:.0f} s window, {fault_rate * 100:.0f} % faults: "
+    late = (f", orders listed {listing_lag:.0f} s late and {lost_answers} answers lost after acceptance"
+            if listing_lag or lost_answers else "")
+    print(f"chaos: {killed} SIGKILLs over a {seconds:.0f} s window, {fault_rate * 100:.0f} % faults{late}: "
           f"{len(numbers)} orders accepted, run {state}, duplicate shares {doubled}, "
           f"orders unknown to the journal {len(unknown)}, largest |target - actual| {worst}")
 
@@ -272,7 +279,7 @@ def _still_active(data: Path) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", choices=["idle", "late", "chaos", "mock"], help="run one benchmark")
+    parser.add_argument("--only", choices=["idle", "late", "chaos", "chaos-late", "mock"], help="run one benchmark")
     parser.add_argument("--seed", type=int, default=7, help="random kill times")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -287,6 +294,8 @@ def main() -> int:
         bench_lateness(late)
     if args.only in (None, "chaos"):
         bench_chaos(chaos, kills, 0.10, args.seed)
+    if args.only in (None, "chaos-late"):
+        bench_chaos(chaos, kills, 0.10, args.seed, listing_lag=10.0, lost_answers=5)
     if args.only == "mock" or (args.only is None and not args.quick):
         bench_mock_pace(90)
     return 0

@@ -503,7 +503,9 @@ class _Worker:
             if found is False:
                 continue  # could not look: keep it outstanding, try again next poll
             if found is not None:
-                self.journal.mark_acked(order.id, found.order_no, found.org_no)
+                # Unanswered, the client may have sent it twice (a re-send after lookups that missed
+                # a late listing): keep watching for the other send, as for an ack marked resent.
+                self.journal.mark_acked(order.id, found.order_no, found.org_no, RESENT)
                 self._count_exchange_order(order, found)
             elif age >= self.settings.settle_seconds:
                 log.info("order %s for %s never reached the exchange; its shares are owed again", order.id, order.code)

@@ -310,6 +310,26 @@ def test_a_restart_at_any_step_of_an_order_resumes_without_losing_or_doubling_it
         assert states[OrderState.LOST] == 1  # the intent was ruled out, then its shares were placed again
 
 
+@crashes
+def test_a_crash_after_the_client_sent_twice_adopts_both_sends_on_resume(clock, journal_path):
+    # The client re-sent the first buy (its first send was listed late) and the process died before
+    # the answer was journaled: on resume both exchange orders are the run's, and nothing more is sent.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, twin_late=5)
+    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
+    broker.resend_twin = lambda code, side, qty: not broker.orders
+    broker.crash_after_send = lambda o: len(broker.orders) == 2
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    broker.crash_after_send = None
+    clock.advance(10)  # the restart takes a while: both sends are listed by now
+
+    _, rec, _ = resume(broker, journal_path)
+    assert broker.holdings["000020"] == 100
+    assert sum(o.qty for o in broker.sent("000020")) == 100, "a send was not counted"
+    assert Counter(o.kind for o in Journal(journal_path).orders(run_id))["twin"] == 1
+    assert rec.of(Finished)[0].results[0].difference == 0
+
+
 def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
     lost = []
