@@ -367,14 +367,14 @@ class Journal:
             db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
                        (row["qty"], row["run_id"], row["code"]))
 
-    def adopt_late(self, order_id: int, order_no: str, org_no: str) -> bool:
+    def adopt_late(self, order_id: int, order_no: str, org_no: str, message: str = "") -> bool:
         """A lost order showed up at the exchange after all: acked again, its shares no longer owed."""
         with self._tx() as db:
             row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
             if row is None or row["state"] != "lost":
                 return False
-            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=? WHERE id=?",
-                       (order_no, org_no, order_id))
+            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=?, message=? WHERE id=?",
+                       (order_no, org_no, message, order_id))
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?",
                        (row["qty"], row["run_id"], row["code"]))
             return True

@@ -456,7 +456,8 @@ class _Worker:
                 continue
             seen = found[0]
             if lost:
-                adopted = order if self.journal.adopt_late(order.id, seen.order_no, seen.org_no) else None
+                # unanswered, it may have been sent twice: keep watching for the other send
+                adopted = order if self.journal.adopt_late(order.id, seen.order_no, seen.org_no, RESENT) else None
             else:
                 twin_id = self.journal.add_twin(order.id, seen.order_no, seen.org_no, TWIN_FOUND)
                 adopted = next((o for o in self.journal.orders(self.run_id) if o.id == twin_id), None)

@@ -330,6 +330,26 @@ def test_a_crash_after_the_client_sent_twice_adopts_both_sends_on_resume(clock, 
     assert rec.of(Finished)[0].results[0].difference == 0
 
 
+@crashes
+def test_a_double_send_listed_after_the_restart_ruled_it_out_is_still_counted_whole(clock, journal_path):
+    # As above, but both sends stay out of today's orders for 30 s: the restart rules the intent out
+    # and places its shares again; when the two sends then appear, both must be counted.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, twin_late=30)
+    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
+    broker.resend_twin = lambda code, side, qty: not broker.orders
+    broker.show_late = lambda o: 30 if len(broker.orders) <= 2 else 0
+    broker.crash_after_send = lambda o: len(broker.orders) == 2
+    executor, _, run_id = start(broker, plan, journal_path)
+    finish(executor)
+    broker.crash_after_send = None
+    clock.advance(3)
+
+    _, rec, _ = resume(broker, journal_path)
+    assert broker.holdings["000020"] == 100
+    assert sum(o.qty for o in broker.sent("000020")) == 100, "a late send was not counted"
+    assert rec.of(Finished)[0].results[0].difference == 0
+
+
 def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
     lost = []
