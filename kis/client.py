@@ -6,6 +6,7 @@ here, and no raw KIS dict leaves this module.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import operator
 import re
@@ -360,7 +361,8 @@ class KisClient:
                 log.warning("order %s %s x%d: %s; looking it up", side.label, code, qty, exc)
                 found = self._look_up(code, side, qty, order_type, price, since, exclude)
                 if found is not None:
-                    return self._remember(found)
+                    # Found after a second send: the other send may be listed later still.
+                    return self._remember(dataclasses.replace(found, resent=sending == 1))
                 if sending == 1:
                     break
                 log.warning("order %s %s x%d did not reach KIS; sending it once more", side.label, code, qty)

@@ -170,6 +170,16 @@ def test_a_failed_resend_leaves_the_first_order_uncertain_not_ruled_out(fake, cl
     assert len(fake.orders) == 1 and len(order_posts(fake)) == 2
 
 
+def test_an_ack_found_after_a_second_send_says_it_was_resent(fake, client):
+    # Both answers are lost; the first send is listed only after the second left, so the lookups of
+    # the second round find the first send. The second may still be listed later: the caller must know.
+    fake.order_faults = ["lost_after", "lost_after"]
+    fake.late_rows = 4  # the three first-round lookups miss the first send; the fourth misses the second
+    ack = client.order("005930", OrderSide.BUY, 5, OrderType.LIMIT, 71000)
+    assert ack.order_no == "0000000001" and ack.resent
+    assert len(fake.orders) == 2
+
+
 def test_a_lookup_answered_without_the_kis_envelope_is_not_proof_of_absence(fake, client):
     fake.order_faults = ["lost_after"]
     fake.late_rows = 0
