@@ -38,6 +38,7 @@ CASH_SHORT_CODE = "APBK0952"
 CASH_SHORT_WORDING = "주문가능금액"
 READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
+CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
 MAX_PRICE_BUMP = 0.3  # KRX's daily price band
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
 NOT_SENT = "not sent"  # a lost order's reason when it surely never left: it cannot show up later
@@ -529,8 +530,13 @@ class _Worker:
         self._poll()
         self._reconcile_unacked(wait_to_settle=False)
         withdrawn = self._cancel_resting()
-        if withdrawn:
+        for _ in range(CANCEL_PASSES - 1):
             self._poll()
+            # A cancel that got no answer or failed leaves its order working: try again, since a
+            # second cancel of a cancelled order is only refused, never harmful.
+            if not any(o.resting for o in self.journal.orders(self.run_id)):
+                break
+            withdrawn += self._cancel_resting()
         results = self._results()
         self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now())
         if cancelled:

@@ -231,6 +231,22 @@ def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path)
     assert Journal(journal_path).run(run_id).state == "cancelled"
 
 
+def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest", fail_cancels=2), rebalance_plan()
+    executors = []
+
+    def cancel_after_three(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == 3:
+            executors[0].cancel()
+
+    executor, rec, _ = start(broker, plan, journal_path, on=cancel_after_three)
+    executors.append(executor)
+    finish(executor)
+
+    assert len(broker.orders) == 3 and all(o.cancelled for o in broker.orders)
+    assert rec.of(Cancelled)[0].cancelled_orders == 3
+
+
 def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
     broker = FakeBroker(SystemClock(), prices={"000010": 10_000}, holdings={"000010": 10})
     plan = make_plan(line("000010", 10_000, 10, 0))

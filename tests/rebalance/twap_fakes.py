@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 
-from kis.errors import KisError, OrderUncertain
+from kis.errors import KisError, KisTransportError, OrderUncertain
 from kis.models import Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType
 from kis.orders import matching_orders
 from rebalance.clock import KST, FakeClock
@@ -81,6 +81,7 @@ class FakeBroker:
     deposits: list[tuple[datetime, int]] = field(default_factory=list)  # cash that arrives at a time
     fail_balance: Exception | None = None
     overstate_power: int = 0  # buying power reports this much more cash than the order check allows
+    fail_cancels: int = 0  # the next cancels get no answer and change nothing
     margin_credit: int = 0  # ord_psbl_cash includes this credit (미수); the no-margin amount does not
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
@@ -154,6 +155,9 @@ class FakeBroker:
 
     def cancel(self, order_no, org_no, qty=0):
         self._call("cancel")
+        if self.fail_cancels > 0:
+            self.fail_cancels -= 1
+            raise KisTransportError("no answer from KIS (POST order-rvsecncl: ReadTimeout)")
         order = next(o for o in self.orders if o.order_no.lstrip("0") == order_no.lstrip("0"))
         if not order.remaining:
             raise KisError("APBK0999", "정정취소가능수량이 없습니다")
