@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source
 from kis.errors import ConfigError
 from kis.models import Account
 from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
@@ -17,7 +17,8 @@ def _mask(secret: str) -> str:
     return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
 
 
-def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None) -> None:
+def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
+            ws_url: str = "", hts_id: str = "") -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
@@ -25,8 +26,10 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
     print(f"  account    {account}", file=out)
     print(f"  limit      {rate:g} calls/s per account", file=out)
     print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
+    if ws_url:
+        print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
     print("Point kisbot at it from another terminal:", file=out)
-    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
+    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}" + (f" KIS_HTS_ID={hts_id}" if ws_url else ""), file=out)
     print("  kisbot price 005930 && kisbot balance", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
 
@@ -64,8 +67,9 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
-                           traded_seconds=TRADED_SECONDS)
+                           traded_seconds=TRADED_SECONDS, hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID)
         server.bind()
+        server.start_notices()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"kisbot sim: port {port} is in use (another kisbot sim?); stop it or pick another with --port",
@@ -77,7 +81,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         return 1
     _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
-        _banner(out, server.url, app_key, app_secret, account, rate, state)
+        _banner(out, server.url, app_key, app_secret, account, rate, state, server.ws_url, server.hts_id)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()
