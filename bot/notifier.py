@@ -21,6 +21,7 @@ from rebalance.events import (
     Failed,
     Filled,
     Finished,
+    NoticeStatus,
     OrderRejected,
     OrderSent,
     RunStarted,
@@ -166,6 +167,8 @@ class Notifier:
         elif isinstance(event, Cancelled):
             self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
                       event.results)
+        elif isinstance(event, NoticeStatus):
+            self.sink.send(Reply(fmt.esc(event.text), silent=True))
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")

@@ -430,10 +430,13 @@ Nothing is ever ordered until you confirm a plan. Fills arrive here silently in 
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
-                 default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
-    """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+                 default_duration: timedelta | None = None, notices: Any = None,
+                 **twap_overrides: Any) -> BotService:
+    """The service over the real executor: TWAP settings from `source`, the journal in the data dir.
+
+    `notices`: KIS's order/fill notice stream (kis.notices.open_notices), or None to poll only."""
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
     journal = rebalance.Journal.in_dir(client.config.data_dir)
-    executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
+    executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock, notices=notices)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration)

@@ -300,7 +300,9 @@ def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
     from kis import open_client
     from kis.config import Source
+    from kis.notices import open_notices
     from bot.service import open_service
+    from rebalance.events import NoticeStatus
     from bot.settings import load_bot_settings
 
     source = Source()
@@ -309,8 +311,13 @@ def run(args: Any) -> int:
     sink = TelegramSink(settings.allowed_chat_ids)
     notifier = Notifier(sink)
     client = open_client()
-    service = open_service(client, source=source, on_event=notifier.on_event)
+    notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
+    service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
     app = TelegramBot(settings, service, notifier=notifier, sink=sink).build()
     print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.")
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        app.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        if notices is not None:
+            notices.stop()  # unsubscribes: KIS allows one session per app key
     return 0

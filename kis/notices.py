@@ -73,6 +73,7 @@ class Notice:
     order_qty: int  # ODER_QTY
     time: str  # STCK_CNTG_HOUR, HHMMSS
     name: str = ""
+    branch: str = ""  # BRNC_NO: pairs with KRX_FWDG_ORD_ORGNO (python-kis), needed to cancel
 
     @property
     def identity(self) -> tuple:
@@ -150,7 +151,8 @@ def notice_from(fields: dict[str, str]) -> Notice:
                   orig_order_no=fields["OODER_NO"].strip(), code=fields["STCK_SHRN_ISCD"].strip(), side=side,
                   correction=correction, order_type=fields["ODER_KIND"].strip(), qty=_int(fields["CNTG_QTY"]),
                   price=_int(fields["CNTG_UNPR"]), order_qty=_int(fields["ODER_QTY"]),
-                  time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM40"].strip())
+                  time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM40"].strip(),
+                  branch=fields["BRNC_NO"].strip())
 
 
 def is_account(text: str, account: Account) -> bool:
@@ -505,6 +507,7 @@ def _ws_connect(url: str):
 
 _streams: dict[tuple, NoticeStream] = {}
 _streams_lock = threading.Lock()
+_said_no_hts_id = False
 NO_HTS_ID = ("Order and fill notices are off: KIS_HTS_ID is not set, so kisbot learns fills by polling "
              "only (see README: finding your HTS ID).")
 
@@ -534,7 +537,10 @@ def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> 
 
     tell = on_message or (lambda text: log.warning("%s", text))
     if not config.hts_id:
-        tell(NO_HTS_ID)
+        global _said_no_hts_id
+        if not _said_no_hts_id:  # said once per process, in the log: it is a choice, not a fault
+            _said_no_hts_id = True
+            log.warning("%s", NO_HTS_ID)
         return None
     url = notice_url(config)
     if not url:

@@ -94,4 +94,12 @@ class Failed:
     reason: str
 
 
-Event = RunStarted | OrderSent | Filled | OrderRejected | WaitingForCash | Finished | Cancelled | Failed
+@dataclass(frozen=True)
+class NoticeStatus:
+    """Something the user must know about KIS's order/fill notices (e.g. the subscription was refused)."""
+
+    text: str
+
+
+Event = (RunStarted | OrderSent | Filled | OrderRejected | WaitingForCash | Finished | Cancelled | Failed
+         | NoticeStatus)

@@ -17,6 +17,7 @@ import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import BuyingPower, OrderSide, OrderStatus
+from kis.notices import NoticeKind
 from kis.orders import CLOCK_SKEW, matching_orders, same_order_no, since_stamp
 from kis.ticks import round_to_tick
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
@@ -26,6 +27,7 @@ from rebalance.events import (
 )
 from rebalance.journal import Journal, OrderRecord, OrderState, RunActive, RunRecord, StockRecord
 from rebalance.model import Plan
+from rebalance.notices import NoticeConsumer, NoticeFeed, acceptance_status, fill_view, unresolved_match
 from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
@@ -93,7 +95,7 @@ class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
 
     def __init__(self, client, journal: Journal, settings: TwapSettings, on_event: Callable[[Event], None],
-                 clock: Clock | None = None, *, account: str | None = None):
+                 clock: Clock | None = None, *, account: str | None = None, notices: NoticeFeed | None = None):
         self.client = client
         self.journal = journal
         self.settings = settings
@@ -105,6 +107,8 @@ class TwapExecutor:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
+        self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
@@ -150,6 +154,7 @@ class TwapExecutor:
     def cancel(self) -> None:
         """Stop: no new slices, resting orders cancelled; a Cancelled event follows. Returns at once."""
         self._cancel.set()
+        self._alarm.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the worker to end; True when it has."""
@@ -171,8 +176,9 @@ class TwapExecutor:
 
     def _launch(self, run_id: str, *, resumed: bool) -> None:
         self._cancel = threading.Event()
+        self._alarm = threading.Event()
         self._run_id = run_id
-        worker = _Worker(self, run_id, resumed, self._cancel)
+        worker = _Worker(self, run_id, resumed, self._cancel, self._alarm)
 
         def work() -> None:
             try:
@@ -204,7 +210,8 @@ def run_status(journal: Journal, run_id: str, now: datetime) -> RunStatus:
 class _Worker:
     """One run in its thread. Every exchange-visible step is journaled first; errors end in Failed."""
 
-    def __init__(self, executor: TwapExecutor, run_id: str, resumed: bool, cancel: threading.Event):
+    def __init__(self, executor: TwapExecutor, run_id: str, resumed: bool, cancel: threading.Event,
+                 alarm: threading.Event | None = None):
         self.x = executor
         self.client = executor.client
         self.journal = executor.journal
@@ -220,6 +227,8 @@ class _Worker:
         self.price_bump: dict[str, float] = {}  # extra cash headroom per stock after refusals for cash
         self.poll_cost = 1 / executor.rate  # seconds the last fill poll took (first guess: one page)
         self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
+        self.alarm = alarm or threading.Event()
+        self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -229,6 +238,9 @@ class _Worker:
             log.exception("TWAP run %s failed", self.run_id)
             self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); resting orders "
                        "were cancelled: check /balance and make a new plan")
+        finally:
+            if self.notes is not None:
+                self.notes.close()
 
     def _main(self) -> None:
         run = self.run_rec
@@ -251,9 +263,11 @@ class _Worker:
         self.scheduler.at(run.window.end, self._end, tag="end")
 
         while not self.done:
+            self.alarm.clear()  # before looking: a notice or cancel from now on wakes the wait below
             if self.cancel.is_set():
                 self._stop(cancelled=True)
                 return
+            self._take_notices()
             self.scheduler.run_pending()
             if self.done:
                 return
@@ -261,7 +275,7 @@ class _Worker:
             if idle is None:  # pragma: no cover - the end job is always there until done
                 self._end()
                 return
-            self.clock.wait(max(0.0, idle), self.cancel)
+            self.clock.wait(max(0.0, idle), self.alarm)
 
     # scheduled jobs -----------------------------------------------------------------------------------
     def _fire_slice(self, seq: int, code: str) -> None:
@@ -284,7 +298,7 @@ class _Worker:
                 self.scheduler.at(now + timedelta(seconds=later), self._poll_tick, tag="poll")
                 return
         self.deferred = 0.0
-        if self._unsettled():
+        if self._unsettled() and (self.notes is None or self.notes.poll_due(now)):
             self._poll()
         self._reconcile_unacked(wait_to_settle=False)
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash or refused for pace
@@ -389,6 +403,8 @@ class _Worker:
             self.journal.mark_uncertain(order_id, f"{type(exc).__name__}: {exc}")
         else:
             self.journal.mark_acked(order_id, ack.order_no, ack.org_no, RESENT if ack.resent else "")
+            if self.notes is not None:
+                self.notes.expect(ack.order_no, self.clock.now())
             self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
             after = self._stock(stock.code)
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
@@ -403,7 +419,8 @@ class _Worker:
         return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
                    or (o.state is OrderState.LOST and not o.message.startswith(NOT_SENT))  # may yet show up
                    or o.message == RESENT  # its first send may yet show up
-                   for o in self.journal.orders(self.run_id))
+                   for o in self.journal.orders(self.run_id)) \
+            or (self.notes is not None and bool(self.notes.unconfirmed))  # notice fills a poll must confirm
 
     def _poll(self) -> list[OrderStatus] | None:
         """Today's orders -> journal; emits Filled for every new fill. None when the read failed."""
@@ -415,6 +432,9 @@ class _Worker:
             return None
         finally:
             self.poll_cost = (self.clock.now() - began).total_seconds()
+        if self.notes is not None:
+            self._take_notices()  # notices that came during the read are no mismatch
+            self.notes.polled(self.clock.now())
         self._apply(statuses)
         return statuses
 
@@ -435,6 +455,8 @@ class _Worker:
             closed = not seen.is_open or number in cancelled_originals
             inc_qty, inc_amount = self.journal.record_exchange_view(order.id, seen.filled_qty, amount,
                                                                     seen.remaining_qty, closed, now)
+            if self.notes is not None:
+                self.notes.poll_saw(order.order_no, seen.filled_qty)
             if inc_qty:
                 self._emit_fill(order, inc_qty, inc_amount)
         self._adopt_late_arrivals(statuses, today)
@@ -474,6 +496,60 @@ class _Worker:
             order.id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
         self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
         if inc_qty:
+            self._emit_fill(order, inc_qty, inc_amount)
+
+    # notices ------------------------------------------------------------------------------------------
+    def _take_notices(self) -> None:
+        """Apply the notices that arrived: resolve unanswered orders, journal and push fills."""
+        if self.notes is None:
+            return
+        for notice in self.notes.take():
+            if notice.kind is NoticeKind.FILLED:
+                self._notice_fill(notice)
+            elif notice.kind is NoticeKind.ACCEPTED:
+                self._notice_acceptance(notice)
+            else:  # a refusal frees nothing: the next poll (at full pace now) says what happened
+                self.notes.distrust(f"KIS refused order {notice.order_no}")
+        if not self.notes.parked:
+            return
+        known = [o.order_no for o in self.journal.orders(self.run_id) if o.order_no and o.state is OrderState.ACKED]
+        for notice in self.notes.unparked(known):
+            self._notice_fill(notice)
+
+    def _today_acked(self, order_no: str) -> OrderRecord | None:
+        today = self.clock.now().astimezone(KST).date()
+        number = same_order_no(order_no)
+        return next((o for o in self.journal.orders(self.run_id)
+                     if o.state is OrderState.ACKED and o.order_no and same_order_no(o.order_no) == number
+                     and o.sent_at.astimezone(KST).date() == today), None)
+
+    def _notice_acceptance(self, notice) -> None:
+        if self._today_acked(notice.order_no) is not None:
+            self.notes.accepted(notice.order_no)
+            return
+        today = self.clock.now().astimezone(KST).date()
+        order = unresolved_match(self.journal.orders(self.run_id), notice, self._known_today(), today)
+        if order is None:
+            return  # another program's order, or one the run gave up on: polls settle those
+        # As for a lookup: unanswered, it may have been sent twice, so keep watching for the other send.
+        self.journal.mark_acked(order.id, notice.order_no, notice.branch, RESENT)
+        self.notes.stats.resolved += 1
+        log.info("order %s for %s resolved by its acceptance notice as %s", order.id, order.code, notice.order_no)
+        self._count_exchange_order(order, acceptance_status(notice))
+
+    def _notice_fill(self, notice) -> None:
+        order = self._today_acked(notice.order_no)
+        if order is None:
+            self.notes.park(notice)
+            return
+        view = fill_view(order, *self.notes.add_fill(notice))
+        if view is None:
+            return
+        filled, amount, remaining, closed = view
+        inc_qty, inc_amount = self.journal.record_exchange_view(order.id, filled, amount, remaining, closed,
+                                                                self.clock.now())
+        if inc_qty:
+            self.notes.stats.fills += 1
             self._emit_fill(order, inc_qty, inc_amount)
 
     def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
