@@ -109,6 +109,7 @@ class TwapExecutor:
         self._cancel = threading.Event()
         self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
         self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
+        self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
@@ -229,6 +230,7 @@ class _Worker:
         self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
         self.alarm = alarm or threading.Event()
         self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
+        executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
