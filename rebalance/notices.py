@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 ACCEPT_GAP = timedelta(seconds=3)  # an acked order's acceptance notice later than this: the stream has a gap
 SLOW_POLL_SECONDS = 60.0  # reconciliation poll pace while the stream is trusted
+CASH_SECONDS = 120.0  # how long a buying-power answer, less what was spent since, serves later buys
 PENDING_KEPT = 1000
 
 
@@ -119,6 +120,7 @@ class NoticeConsumer:
         self._trusted = False
         self._reconciled = True  # a full-pace poll ran since the last distrust
         self.last_poll: datetime | None = None
+        self._cash: tuple[int, datetime] | None = None  # KIS's buying power less the buys placed since
         self.stats = NoticeStats()
         feed.add_listener(self._put)
 
@@ -166,6 +168,29 @@ class NoticeConsumer:
             self.stats.distrusts += 1
         self._trusted = False
         self._reconciled = False
+        self._cash = None
+
+    # cash between buying-power checks -------------------------------------------------------------------
+    def cash_seen(self, amount: int, now: datetime) -> None:
+        """KIS's buying power (no margin) just now."""
+        self._cash = (amount, now)
+
+    def cash_left(self, now: datetime) -> int | None:
+        """What the last buying-power answer leaves after the buys placed since; None: ask KIS.
+
+        Only while the stream is trusted and the answer is recent; it only ever shrinks, so it never
+        allows a buy KIS's own answer would not (and KIS still checks every order).
+        """
+        if self._cash is None or not self.trusted(now) or (now - self._cash[1]).total_seconds() > CASH_SECONDS:
+            return None
+        return self._cash[0]
+
+    def spend(self, amount: int) -> None:
+        if self._cash is not None:
+            self._cash = (max(0, self._cash[0] - amount), self._cash[1])
+
+    def forget_cash(self) -> None:
+        self._cash = None
 
     def poll_due(self, now: datetime) -> bool:
         """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""

@@ -360,14 +360,21 @@ class _Worker:
         """(shares the cash pays for, won needed, won available); 0 shares when the check fails."""
         price = self._price_estimate(code)
         needed = qty * price
-        try:
-            power: BuyingPower = self.client.buying_power(code)
-        except READ_ERRORS as exc:
-            log.warning("buying power of %s unavailable (%s); the buy waits", code, type(exc).__name__)
-            return 0, needed, 0
-        # nrcvb_buy_amt: what cash pays for without margin (미수). ord_psbl_cash may include credit.
-        available = power.max_amount
-        return min(qty, available // price), needed, available
+        available = self.notes.cash_left(self.clock.now()) if self.notes is not None else None
+        if available is None:
+            try:
+                power: BuyingPower = self.client.buying_power(code)
+            except READ_ERRORS as exc:
+                log.warning("buying power of %s unavailable (%s); the buy waits", code, type(exc).__name__)
+                return 0, needed, 0
+            # nrcvb_buy_amt: what cash pays for without margin (미수). ord_psbl_cash may include credit.
+            available = power.max_amount
+            if self.notes is not None:
+                self.notes.cash_seen(available, self.clock.now())
+        affordable = min(qty, available // price)
+        if self.notes is not None and affordable > 0:
+            self.notes.spend(affordable * price)  # counted as spent before it is sent: the cache only shrinks
+        return affordable, needed, available
 
     def _price_estimate(self, code: str) -> int:
         # The plan's price with headroom for the move since and the fees; each refusal for cash adds
@@ -391,6 +398,8 @@ class _Worker:
             self.journal.mark_lost(order_id, f"{NOT_SENT}: {type(exc).__name__}")
         except KisError as exc:
             short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
+            if short_of_cash and self.notes is not None:
+                self.notes.forget_cash()
             # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
             self.journal.mark_rejected(order_id, exc.msg_cd, exc.msg1, owe_again=short_of_cash)
             if not short_of_cash:
@@ -544,6 +553,8 @@ class _Worker:
         if order is None:
             self.notes.park(notice)
             return
+        if notice.side is OrderSide.SELL:
+            self.notes.forget_cash()  # proceeds came in: the next buy asks KIS what it may spend
         view = fill_view(order, *self.notes.add_fill(notice))
         if view is None:
             return

@@ -124,8 +124,9 @@ class MarketClock(FakeClock):
 
 
 def broker_for(clock, feed, mode="on", **kw):
+    kw.setdefault("cash", 0)
     return NoticingBroker(clock, feed, mode, prices={"000010": 10_000, "000020": 10_000, "000030": 5_000},
-                          holdings={"000010": 100}, cash=0, **kw)
+                          holdings={"000010": 100}, **kw)
 
 
 PLAN = make_plan(line("000010", 10_000, 100, 0), line("000020", 10_000, 0, 50), line("000030", 5_000, 0, 60))
@@ -323,3 +324,31 @@ def test_an_acceptance_resolves_only_a_matching_unanswered_order():
     assert unresolved_match([record(order_no=None)], acceptance(), set(), today) is None  # acked: nothing to do
     early = (T0 - timedelta(minutes=5)).strftime("%H%M%S")
     assert unresolved_match([uncertain], acceptance(time=early), set(), today) is None  # before it was sent
+
+
+def test_while_notices_come_buys_reuse_one_buying_power_answer_and_still_reach_target(clock, tmp_path):
+    broker, feed = make(clock, tmp_path, cash=2_000_000)
+    executor, rec, _ = run(broker, feed)
+    assert_at_target_nothing_doubled(broker, rec)
+    quiet = FakeClock(T0)
+    plain, _ = make(quiet, tmp_path / "plain", cash=2_000_000)
+    executor = TwapExecutor(plain, Journal(plain.clock_path), SETTINGS, Recorder(), quiet)
+    executor.start(PLAN, Window(T0, T0 + WINDOW))
+    assert executor.wait(20)
+    checks = lambda b: sum(1 for what, _ in b.calls if what == "buying_power")  # noqa: E731
+    assert checks(broker) < checks(plain)
+
+
+def test_the_cash_left_only_shrinks_and_lapses_without_trust():
+    from rebalance.notices import NoticeConsumer
+
+    feed = FakeFeed()
+    consumer = NoticeConsumer(feed, threading.Event())
+    consumer.expect("1", T0)
+    consumer.accepted("1")  # the stream proved itself
+    consumer.cash_seen(1_000_000, T0)
+    consumer.spend(300_000)
+    assert consumer.cash_left(T0 + timedelta(seconds=1)) == 700_000
+    assert consumer.cash_left(T0 + timedelta(minutes=5)) is None  # old: ask KIS again
+    feed.generation += 1  # a reconnect: nothing told meanwhile can be relied on
+    assert consumer.cash_left(T0 + timedelta(seconds=2)) is None
