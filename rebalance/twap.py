@@ -300,7 +300,7 @@ class _Worker:
                 self.scheduler.at(now + timedelta(seconds=later), self._poll_tick, tag="poll")
                 return
         self.deferred = 0.0
-        if self._unsettled() and (self.notes is None or self.notes.poll_due(now)):
+        if self._unsettled() and (self.notes is None or self._poll_could_forbid() or self.notes.poll_due(now)):
             self._poll()
         self._reconcile_unacked(wait_to_settle=False)
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash or refused for pace
@@ -314,7 +314,8 @@ class _Worker:
         """One pass that owes every stock whatever is still missing, then places it."""
         if self.cancel.is_set():
             return
-        self._poll()
+        if self.notes is None or self._poll_could_forbid() or not self.notes.trusted(self.clock.now()):
+            self._poll()
         self._reconcile_unacked(wait_to_settle=False)
         owed = {s.code: self._missing(s) for s in self.journal.stocks(self.run_id)}
         self.journal.mark_caught_up(self.run_id, owed)
@@ -427,11 +428,16 @@ class _Worker:
     # reading the exchange -----------------------------------------------------------------------------
     def _unsettled(self) -> bool:
         """Some order of the run may still fill or is not yet known: a poll has something to learn."""
-        return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
+        return (self._poll_could_forbid() or any(o.resting for o in self.journal.orders(self.run_id))
+                or (self.notes is not None and bool(self.notes.unconfirmed)))  # notice fills a poll must confirm
+
+    def _poll_could_forbid(self) -> bool:
+        """Some order may be working unseen (unanswered, ruled out or re-sent): a poll could show more
+        shares committed than the journal does, so notices alone must not decide what to place."""
+        return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN)
                    or (o.state is OrderState.LOST and not o.message.startswith(NOT_SENT))  # may yet show up
                    or o.message == RESENT  # its first send may yet show up
-                   for o in self.journal.orders(self.run_id)) \
-            or (self.notes is not None and bool(self.notes.unconfirmed))  # notice fills a poll must confirm
+                   for o in self.journal.orders(self.run_id))
 
     def _poll(self) -> list[OrderStatus] | None:
         """Today's orders -> journal; emits Filled for every new fill. None when the read failed."""
