@@ -194,8 +194,11 @@ class NoticeConsumer:
 
     def poll_due(self, now: datetime) -> bool:
         """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""
-        if not self.trusted(now) or self.last_poll is None:
+        if not self.trusted(now):
             return True
+        if self.last_poll is None:  # trusted from the start: the slow pace counts from now
+            self.last_poll = now
+            return False
         return (now - self.last_poll).total_seconds() >= SLOW_POLL_SECONDS
 
     def polled(self, now: datetime) -> None:

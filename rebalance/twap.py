@@ -431,6 +431,16 @@ class _Worker:
         return (self._poll_could_forbid() or any(o.resting for o in self.journal.orders(self.run_id))
                 or (self.notes is not None and bool(self.notes.unconfirmed)))  # notice fills a poll must confirm
 
+    def _confirming(self) -> list[str] | None:
+        """While notices are trusted and no order can be working unseen, a poll only confirms the run's
+        open and notice-filled orders: their numbers, so that reading stops once all were seen."""
+        if self.notes is None or not self.notes.trusted(self.clock.now()) or self._poll_could_forbid():
+            return None
+        today = self.clock.now().astimezone(KST).date()
+        return [o.order_no for o in self.journal.orders(self.run_id)
+                if o.order_no and o.state is OrderState.ACKED and o.sent_at.astimezone(KST).date() == today
+                and (o.resting or same_order_no(o.order_no) in self.notes.unconfirmed)] or None
+
     def _poll_could_forbid(self) -> bool:
         """Some order may be working unseen (unanswered, ruled out or re-sent): a poll could show more
         shares committed than the journal does, so notices alone must not decide what to place."""
@@ -443,7 +453,8 @@ class _Worker:
         """Today's orders -> journal; emits Filled for every new fill. None when the read failed."""
         began = self.clock.now()
         try:
-            statuses = self.client.orders_today()
+            wanted = self._confirming()
+            statuses = self.client.orders_today() if wanted is None else self.client.orders_today(wanted=wanted)
         except READ_ERRORS as exc:
             log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
             return None

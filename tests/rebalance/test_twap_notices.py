@@ -77,8 +77,8 @@ class NoticingBroker(FakeBroker):
         for item in later:
             self._send(*item)
 
-    def orders_today(self, code=None):
-        rows = super().orders_today(code)
+    def orders_today(self, code=None, *, wanted=None):
+        rows = super().orders_today(code, wanted=wanted)
         self._flush()  # fills that happened during the poll ("half" fills)
         return rows
 

@@ -136,7 +136,7 @@ class FakeBroker:
         return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time,
                         resent=resent)
 
-    def orders_today(self, code=None):
+    def orders_today(self, code=None, *, wanted=None):
         self._call("orders_today")
         if self.poll_takes:
             self.clock.advance(self.poll_takes)
