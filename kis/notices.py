@@ -496,11 +496,17 @@ async def _answer_ping(ws, raw: str | bytes) -> None:
     await ws.pong(raw.encode("utf-8") if isinstance(raw, str) else raw)
 
 
+# The library logs every frame at DEBUG, and the subscribe frame carries the approval key: its
+# logger stays at INFO whatever the root level, so `kisbot -v` never writes the key.
+WIRE_LOG = logging.getLogger("kis.notices.wire")
+WIRE_LOG.setLevel(logging.INFO)
+
+
 def _ws_connect(url: str):
     from websockets.asyncio.client import connect
 
     # KIS runs its own PINGPONG; library pings would add traffic the official sample does not send.
-    return connect(url, ping_interval=None, open_timeout=10, close_timeout=2, max_size=2 ** 20)
+    return connect(url, ping_interval=None, open_timeout=10, close_timeout=2, max_size=2 ** 20, logger=WIRE_LOG)
 
 
 # ---- one stream per app key -----------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kis.models import Account
-from kis.notices import NOTICE_FIELDS, encrypt
+from kis.notices import NOTICE_FIELDS, WIRE_LOG, encrypt
 from kis.sim.exchange import LIMIT, SimOrder
 from kis.sim.faults import Faults
 
@@ -113,7 +113,7 @@ class NoticeServer:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        async with serve(self._handle, self.host, self.port, ping_interval=None) as server:
+        async with serve(self._handle, self.host, self.port, ping_interval=None, logger=WIRE_LOG) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             ticker = asyncio.ensure_future(self._tick())

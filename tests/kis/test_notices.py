@@ -339,3 +339,24 @@ def test_a_session_that_stayed_up_resets_the_backoff():
         b.next_delay()
     b.reset()
     assert b.next_delay() <= 2.0
+
+
+def test_the_approval_key_never_reaches_the_log_even_at_debug(tmp_path, caplog):
+    from kis.sim import SimServer
+    from kis.sim.clients import sim_config
+
+    caplog.set_level(logging.DEBUG)
+    with SimServer(0, rate_limit=1000).start() as sim:
+        config = sim_config(sim, tmp_path)
+        keys = ApprovalKeys(config)
+        stream = NoticeStream(sim.ws_url, "H0STCNI9", sim.hts_id, config.account, keys.key,
+                              backoff=Backoff(base=0.05, floor=0.05)).start()
+        import time
+
+        end = time.monotonic() + 5
+        while stream.state is not StreamState.LIVE and time.monotonic() < end:
+            time.sleep(0.01)
+        stream.stop()
+        key = keys.key()
+    assert stream.generation == 1
+    assert key[:12] not in caplog.text
