@@ -23,7 +23,7 @@ from rebalance.journal import OrderRecord, OrderState
 log = logging.getLogger(__name__)
 
 ACCEPT_GAP = timedelta(seconds=3)  # an acked order's acceptance notice later than this: the stream has a gap
-SLOW_POLL_SECONDS = 60.0  # reconciliation poll pace while the stream is trusted
+SLOW_POLL_SECONDS = 120.0  # reconciliation poll pace while the stream is trusted (fills come by notice)
 CASH_SECONDS = 120.0  # how long a buying-power answer, less what was spent since, serves later buys
 PENDING_KEPT = 1000
 
