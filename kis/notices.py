@@ -497,9 +497,10 @@ async def _answer_ping(ws, raw: str | bytes) -> None:
 
 
 # The library logs every frame at DEBUG, and the subscribe frame carries the approval key: its
-# logger stays at INFO whatever the root level, so `kisbot -v` never writes the key.
+# logger keeps to warnings whatever the root level, so `kisbot -v` never writes the key (our own
+# logger says what the stream does).
 WIRE_LOG = logging.getLogger("kis.notices.wire")
-WIRE_LOG.setLevel(logging.INFO)
+WIRE_LOG.setLevel(logging.WARNING)
 
 
 def _ws_connect(url: str):
