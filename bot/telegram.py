@@ -191,7 +191,10 @@ class TelegramBot:
     # --- handlers -----------------------------------------------------------------------------
 
     async def _answer(self, update: Update, replies: list[Reply]) -> None:
-        await send_replies(update.get_bot(), update.effective_chat.id, replies)
+        for reply in replies:
+            await send_reply(update.get_bot(), update.effective_chat.id, reply)
+            if reply.offers:  # delivered: from now on a typed /confirm means this plan
+                self.service.shown(reply.offers)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, self.service.help())
@@ -217,13 +220,20 @@ class TelegramBot:
     async def _document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
         document = update.effective_message.document
-        refusal = self.service.check_document(document.file_name, document.file_size)
+        # Numbered on arrival, before any await: a slower plan of an earlier file is never offered later.
+        ticket = self.service.file_received()
+        refusal = self.service.check_document(document.file_name, document.file_size, ticket)
         if refusal:
             await self._answer(update, refusal)
             return
-        file = await document.get_file()
-        data = bytes(await file.download_as_bytearray())
-        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or ""))
+        try:
+            file = await document.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except BaseException:
+            self.service.file_answered(ticket)
+            raise
+        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
+                                                              ticket))
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

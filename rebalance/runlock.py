@@ -35,7 +35,21 @@ class RunLock:
             os.close(fd)
             return False
         self._fd = fd
+        os.ftruncate(fd, 0)  # the holder's pid, so another process can say who drives the account
+        os.write(fd, f"{os.getpid()}\n".encode())
         return True
+
+    def holder(self) -> int | None:
+        """The pid that holds the lock (this one's when it does), or None when nobody holds it."""
+        if self._fd is not None:
+            return os.getpid()
+        if not self.acquire():
+            try:
+                return int(self.path.read_text().strip())
+            except (OSError, ValueError):  # the holder has not written its pid yet
+                return -1
+        self.release()
+        return None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 from kis.models import OrderSide
 from rebalance.events import Filled, Finished, RunStarted, StockResult
@@ -216,3 +217,110 @@ def test_a_failing_resume_is_reported_and_the_bot_still_serves(api):
         api.send_text(OWNER, "/price 005930")
         api.wait_sent(OWNER, 2)
     assert "could not be resumed: KIS did not answer" in told.text
+
+
+# --- consent: only a plan the user has seen can be confirmed ------------------------------------
+
+def hold_big_plans(service, threshold=3):
+    """Plans of more than `threshold` stocks wait for `release` (a big file prices slowly)."""
+    release = threading.Event()
+    make_plan = service._make_plan
+
+    def slow(client, portfolio, *args, **kwargs):
+        if len(portfolio.codes) > threshold:
+            release.wait(10)
+        return make_plan(client, portfolio, *args, **kwargs)
+
+    service._make_plan = slow
+    return release
+
+
+def test_a_slower_plan_of_an_earlier_file_never_becomes_confirmable_under_a_newer_ones_buttons(api):
+    service, client, executor, planner, _ = make_service()
+    release = hold_big_plans(service)
+    big = " ".join(["005930", "000660", "035720"] * 2)  # six lines: planned slowly
+    with BotRunner(api, service):
+        api.send_document(OWNER, "big.xlsx", big.encode())
+        api.send_document(OWNER, "small.xlsx", b"005930 000660")  # moments later
+        small_offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        release.set()  # the big plan is done only now, after the small one is on screen
+        api.wait_for(lambda a: [c for c in sent(a) if "big.xlsx" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "started" in c.text])
+    assert len(api.calls_to("sendPhoto")) == 1  # the big plan was never offered
+    assert [len(p.lines) for p, _ in executor.started] == [2]
+    assert small_offer.buttons[0]["callback_data"] == f"confirm:{executor.started[0][0].id}"
+
+
+def test_a_newer_file_that_plans_nothing_drops_the_pending_plan(api):
+    service, client, executor, planner, _ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        first = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        planner.on_target = True
+        api.send_document(OWNER, "same.xlsx", b"005930")
+        api.wait_for(lambda a: [c for c in sent(a) if "nothing to trade" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
+        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        api.press(OWNER, photo_id, first.buttons[0]["callback_data"])  # the old offer's Confirm
+        api.wait_for(lambda a: [c for c in sent(a) if "no longer pending" in c.text])
+    assert executor.started == []
+    assert any("dropped: a newer file replaces it" in c.text for c in sent(api))
+
+
+def test_a_file_refused_unread_also_drops_the_pending_plan(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        api.wait_for(lambda a: a.calls_to("sendPhoto"))
+        api.send_document(OWNER, "model.pdf", b"%PDF")
+        api.wait_for(lambda a: [c for c in sent(a) if "only read .xlsx" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
+    assert executor.started == []
+
+
+def test_cancel_pressed_right_after_confirm_stops_the_run_that_is_starting(api):
+    service, client, executor, *_ = make_service()
+    executor.start_gate = threading.Event()  # the run takes a moment to start
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        confirm, cancel = (b["callback_data"] for b in offer.buttons)
+        api.press(OWNER, photo_id, confirm)
+        deadline = time.monotonic() + 10
+        while service._starting is None and time.monotonic() < deadline:  # the confirm waits in start
+            time.sleep(0.005)
+        api.press(OWNER, photo_id, cancel)
+        told = api.wait_for(lambda a: [c for c in sent(a) if "stopped as soon as it starts" in c.text])
+        executor.start_gate.set()
+        api.wait_for(lambda a: [c for c in sent(a) if "being stopped" in c.text])
+    assert "nothing to drop" not in told[0].text
+    assert len(executor.started) == 1 and executor.cancels == 1
+
+
+def test_cancel_pressed_after_its_run_started_stops_that_run(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        confirm, cancel = (b["callback_data"] for b in offer.buttons)
+        api.press(OWNER, photo_id, confirm)
+        api.wait_for(lambda a: [c for c in sent(a) if "started" in c.text])
+        api.press(OWNER, photo_id, cancel)  # a second tap, before the buttons went away
+        api.wait_for(lambda a: [c for c in sent(a) if "Stopping the run" in c.text])
+    assert executor.cancels == 1
+
+
+def test_a_run_another_process_executes_is_not_claimed_stopped(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        executor.active = FakeStatus("r-elsewhere", progress=0.2)  # after the start-up resume found none
+        executor.other_process = 31337
+        api.send_text(OWNER, "/cancel")
+        reply = api.wait_sent(OWNER, 1)[0]
+    assert "another kisbot process (pid 31337)" in reply.text and "Stopping" not in reply.text
+    assert executor.cancels == 0
