@@ -38,6 +38,9 @@ CODE = re.compile(r"\d{6}")
 MAX_CODES = 30
 MIN_DURATION = timedelta(seconds=10)
 MAX_DURATION = timedelta(hours=8)
+# A typed /confirm may arrive while Telegram's answer to the offer it follows is still on the way back:
+# it waits this long for the transport to report the offer delivered, not for a slow send.
+OFFER_DELIVERY_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class BotService:
         self._portfolio_error = portfolio_error
 
         self._lock = threading.Lock()
+        self._offer_delivered = threading.Condition(self._lock)
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
         self._pending: _Pending | None = None
         self._shown: set[str] = set()  # every plan id ever shown, to tell "old" from "unknown"
@@ -340,6 +344,10 @@ class BotService:
             duration = parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
             return [Reply(fmt.esc(exc))]
+        if plan_id is None:
+            with self._offer_delivered:
+                self._offer_delivered.wait_for(lambda: self._pending is None or self._pending.shown,
+                                               OFFER_DELIVERY_GRACE)
         with self._confirm_lock:
             with self._lock:
                 refusal = self._confirm_refusal(plan_id)
@@ -386,6 +394,7 @@ class BotService:
         with self._lock:
             if self._pending is not None and self._pending.plan.id == plan_id:
                 self._pending = replace(self._pending, shown=True)
+                self._offer_delivered.notify_all()
 
     def _start_run(self, pending: _Pending, duration: timedelta | None) -> list[Reply]:
         plan = pending.plan

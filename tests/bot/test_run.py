@@ -111,3 +111,35 @@ def test_the_bot_token_never_reaches_a_log_line(capsys):
         root.removeHandler(handler)
     err = capsys.readouterr().err
     assert "SECRETTOKEN" not in err and "bot<bot-token>" in err
+
+
+def test_a_second_bot_on_the_same_data_dir_names_the_process_that_owns_the_run(api, tmp_path):
+    from bot.service import open_service
+    from fake_bot_api import FakeBotApi
+    from kis.config import Source
+    from kis.sim.clients import client_for
+    from tg_harness import BotRunner
+
+    with SimServer(0, rate_limit=50.0) as sim:
+        first = start_bot(api, sim, tmp_path)
+        try:
+            api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes())
+            api.wait_for(lambda a: a.calls_to("sendPhoto"))
+            api.send_text(OWNER, "/confirm 10m")
+            wait_text(api, "started")
+            with FakeBotApi() as other_api:
+                source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env",
+                                use_keyring=False)
+                client = client_for(sim, tmp_path / "data")
+                with BotRunner(other_api, lambda on_event: open_service(client, source=source, on_event=on_event)):
+                    other_api.send_text(OWNER, "/cancel")
+                    answer = other_api.wait_for(lambda a: [c.text for c in a.calls_to("sendMessage", chat_id=OWNER)
+                                                           if "cancel" in c.text.lower()], 20)[-1]
+            assert f"another kisbot process (pid {first.pid})" in answer and "Stopping the run" not in answer
+            assert first.poll() is None and not [t for t in texts(api) if "Run cancelled" in t]
+            api.send_text(OWNER, "/cancel")  # the owner can still stop it
+            wait_text(api, "Stopping the run")
+            wait_text(api, "Run cancelled", timeout=30)
+        finally:
+            first.kill()
+            first.wait(10)
