@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from kis.config import KisConfig
+from kis.config import KisConfig, private_dir
 from kis.endpoints import TOKEN
 from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
 
@@ -74,7 +74,8 @@ class TokenCache:
             return None
 
     def save(self, token: AccessToken) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.dir.parent)
+        private_dir(self.dir)
         fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".token-", suffix=".tmp")  # mkstemp: mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -94,7 +95,8 @@ class TokenCache:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.dir.parent)
+        private_dir(self.dir)
         fd = os.open(self.dir / (self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

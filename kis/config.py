@@ -103,6 +103,21 @@ def data_dir(source: Source) -> Path:
     return Path(source.get("KISBOT_DATA_DIR") or Path.home() / ".kisbot").expanduser()
 
 
+def private_dir(path: Path) -> Path:
+    """`path` as a directory kisbot can write to, created 0700 when new; ConfigError says why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)  # the parents are not ours: default mode
+        usable = os.access(path, os.W_OK | os.X_OK)
+        why = "it is not writable"
+    except OSError as exc:
+        usable = False
+        why = "it is a file, not a directory" if path.is_file() else (exc.strerror or str(exc))
+    if not usable:
+        raise ConfigError(f"the data directory {path} cannot be used ({why}): set KISBOT_DATA_DIR to a "
+                          "directory you can write to")
+    return path
+
+
 def load_kis_config(source: Source | None = None) -> KisConfig:
     """Build the KIS configuration or raise ConfigError that says what to set."""
     source = source or Source()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kis.config import private_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks; the journal's one-active-run rule stays
@@ -27,7 +29,7 @@ class RunLock:
             return True
         if fcntl is None:  # pragma: no cover
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

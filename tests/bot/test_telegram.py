@@ -1,6 +1,7 @@
 """The Telegram front end through a fake Bot API on loopback, with an in-memory service behind."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -16,15 +17,17 @@ def sent(api, chat=OWNER):
 
 
 def test_unknown_chat_gets_its_id_and_no_data(api, caplog):
+    caplog.set_level(logging.INFO, logger="bot.telegram")
     service, client, executor, *_ = make_service()
     with BotRunner(api, service):
         api.send_text(STRANGER, "/balance")
         api.send_text(STRANGER, "/price 005930")
-        refusals = api.wait_sent(STRANGER, 2)
         api.send_text(OWNER, "/help")  # the owner is still served afterwards
         api.wait_sent(OWNER, 1)
-    assert all(f"Your chat id is {STRANGER}" in c.text for c in refusals)
-    assert all("71,000" not in c.text and "Balance" not in c.text for c in refusals)
+        refusals = api.wait_sent(STRANGER, 1)
+    assert len(refusals) == 1  # the second try within a minute is only logged
+    assert f"Your chat id is {STRANGER}" in refusals[0].text
+    assert "71,000" not in refusals[0].text and "Balance" not in refusals[0].text
     assert client.calls == []
     assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 2
 
@@ -37,9 +40,44 @@ def test_unknown_chat_cannot_press_buttons_or_send_files(api):
         plan_data = offer.buttons[0]["callback_data"]
         api.press(STRANGER, 1, plan_data)
         api.send_document(STRANGER, "model.xlsx", b"005930")
-        api.wait_sent(STRANGER, 2)
+        api.send_text(OWNER, "/status")  # answered only after both of the stranger's updates were gated
+        api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])
+        api.wait_sent(STRANGER, 1)
     assert executor.started == []
     assert len(api.downloads) == 1  # only the owner's file was fetched
+    assert [c.params.get("text") for c in api.calls_to("answerCallbackQuery")] == ["Not allowed."]
+
+
+def test_a_flood_from_a_stranger_is_refused_once_and_never_delays_the_owner(api, caplog):
+    caplog.set_level(logging.INFO, logger="bot.telegram")
+    service, *_ = make_service()
+    with BotRunner(api, service):
+        for n in range(300):
+            api.send_text(STRANGER, f"/balance {n}")
+        api.send_text(OWNER, "/status")
+        answer = api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])[0]
+        api.wait_sent(STRANGER, 1)
+    before_owner = [c for c in api.calls_to("sendMessage", "answerCallbackQuery") if c.at < answer.at
+                    and c.chat_id != OWNER]
+    assert len(before_owner) <= 1  # the owner's answer queued behind at most the one refusal
+    assert len(api.calls_to("sendMessage", chat_id=STRANGER)) == 1
+    assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 300
+
+
+def test_a_stranger_hears_the_refusal_again_after_a_minute(api):
+    service, *_ = make_service()
+    now = [1000.0]
+    with BotRunner(api, service, monotonic=lambda: now[0]):
+        api.send_text(STRANGER, "hello")
+        api.wait_sent(STRANGER, 1)
+        now[0] += 59
+        api.send_text(STRANGER, "hello?")
+        api.send_text(OWNER, "/help")
+        api.wait_sent(OWNER, 1)
+        now[0] += 2
+        api.send_text(STRANGER, "anyone?")
+        api.wait_sent(STRANGER, 2)
+    assert len(api.calls_to("sendMessage", chat_id=STRANGER)) == 2
 
 
 def test_price_and_balance_round_trip(api):
