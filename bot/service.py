@@ -478,10 +478,8 @@ class BotService:
         if owner is None:
             return (f"Run {run_id} is recorded as active but no kisbot process is executing it: restart the "
                     "bot to resume it, then /cancel stops it.")
-        pid = f" (pid {owner})" if owner > 0 else ""
-        return (f"Run {run_id} is being executed by another kisbot process{pid} on the same data "
-                "directory, so this bot cannot stop it: send /cancel to the bot that process runs, or stop "
-                "that process.")
+        return _elsewhere(run_id, owner) + (" so this bot cannot stop it: send /cancel to the bot that process "
+                                            "runs, or stop that process.")
 
     def status(self) -> list[Reply]:
         status = self.active_run()
@@ -494,7 +492,15 @@ class BotService:
 
     def resume(self) -> list[Reply]:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
-        status = self.executor.resume()
+        try:
+            status = self.executor.resume()
+        except self._run_active_error:
+            owner, active = self.executor.run_owner(), self.active_run()
+            if owner in (None, os.getpid()) or active is None:
+                raise
+            return [Reply(_elsewhere(fmt.esc(str(getattr(active, "run_id", ""))), owner) +
+                          " so this bot leaves it alone: /status follows it here, /cancel must go to the bot "
+                          "that process runs.")]
         if status is None:
             return []
         return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
@@ -505,6 +511,11 @@ class BotService:
         if status is None or not fmt.status_is_active(status):
             return None
         return status
+
+
+def _elsewhere(run_id: str, owner: int) -> str:
+    pid = f" (pid {owner})" if owner > 0 else ""
+    return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
 
 
 HELP = """<b>kisbot</b> runs your KIS stock account from this chat.

@@ -205,9 +205,11 @@ def test_a_second_bot_on_the_same_data_dir_names_the_process_that_owns_the_run(a
                                 use_keyring=False)
                 client = client_for(sim, tmp_path / "data")
                 with BotRunner(other_api, lambda on_event: open_service(client, source=source, on_event=on_event)):
+                    hello = other_api.wait_sent(OWNER, 1, timeout=20)[0].text
                     other_api.send_text(OWNER, "/cancel")
                     answer = other_api.wait_for(lambda a: [c.text for c in a.calls_to("sendMessage", chat_id=OWNER)
                                                            if "cancel" in c.text.lower()], 20)[-1]
+            assert f"another kisbot process (pid {first.pid})" in hello and "leaves it alone" in hello
             assert f"another kisbot process (pid {first.pid})" in answer and "Stopping the run" not in answer
             assert first.poll() is None and not [t for t in texts(api) if "Run cancelled" in t]
             api.send_text(OWNER, "/cancel")  # the owner can still stop it
