@@ -429,11 +429,15 @@ def _open_db(path: Path) -> sqlite3.Connection:
             f"the journal {path} is empty (0 bytes), so the runs it recorded are lost to kisbot: restore it "
             "from a backup if you have one; otherwise check the account's open orders with KIS, then delete "
             "the empty file and start again (a fresh journal is created)")
-    if not path.exists():
-        _create_db(path)
-    for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if own.is_file():
-            os.chmod(own, 0o600)  # journals made before files were kept private
+    try:
+        if not path.exists():
+            _create_db(path)
+        for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if own.is_file():
+                os.chmod(own, 0o600)  # journals made before files were kept private
+    except (OSError, sqlite3.Error) as exc:
+        raise JournalUnusable(f"the journal {path} cannot be used ({getattr(exc, 'strerror', None) or exc}): "
+                              "check that the data directory and its files belong to you") from None
     db = None
     try:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
