@@ -104,6 +104,11 @@ class TokenManager:
     def __repr__(self) -> str:
         return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
 
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the token in hand expires; None before the first `token()`."""
+        return self._token.expires_at if self._token is not None else None
+
     def token(self) -> str:
         """A token that is valid now; issues one at most when the cache has none."""
         current = self._token
