@@ -143,7 +143,7 @@ def configuration_rows(source: Source, config: KisConfig | None) -> list[dict[st
     if config is not None:
         effective = {"KIS_ENV": config.env.value, "KIS_ACCOUNT": mask_account(config.account),
                      "KIS_BASE_URL": config.base_url or "(the simulator, found or started)",
-                     "KIS_RATE_LIMIT": f"{config.rate_limit:g} calls a second", "KISBOT_DATA_DIR": str(config.data_dir)}
+                     "KIS_RATE_LIMIT": f"{config.rate_limit:g} a second", "KISBOT_DATA_DIR": str(config.data_dir)}
     rows = []
     for name, keyring_name, kind in SETTINGS:
         origin = source.origin(name, keyring_name.format(env=env))
@@ -350,8 +350,17 @@ def real_order_refusal(args: argparse.Namespace, config: KisConfig, ask: Callabl
     return "" if agreed else "the account number typed does not match KIS_ACCOUNT, so no real order was placed"
 
 
+def ask_on_terminal(prompt: str) -> str:
+    """The question on stderr (stdout may be the JSON report), the answer from stdin."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
 def doctor(args: argparse.Namespace, *, source: Source | None = None,
-           client_factory: Callable[[KisConfig], Any] = open_client, ask: Callable[[str], str] = input,
+           client_factory: Callable[[KisConfig], Any] = open_client, ask: Callable[[str], str] = ask_on_terminal,
            monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
            wait_seconds: float = WAIT_SECONDS) -> int:
     """Print the report (or one JSON object); exit 0 when all is well, 1 when a check failed, 2 on refusal."""
@@ -389,7 +398,8 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
 
 def _refuse(sentence: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"ok": False, "refused": sentence, "orders_placed": 0}, ensure_ascii=False))
+        print(json.dumps({"ok": False, "refused": sentence + ".", "listing_lag_s": None, "ord_dvsn_echo": None,
+                          "orders_placed": 0, "cancelled": None}, ensure_ascii=False))
     else:
         print(f"kisbot doctor: {sentence}.", file=sys.stderr)
     return 2

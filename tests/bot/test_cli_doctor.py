@@ -18,7 +18,8 @@ APP_SECRET = "doctorTESTsecret" + "y" * 40
 @pytest.fixture
 def sim():
     # The real clock: the doctor measures the listing lag in seconds as they pass.
-    server = SimServer(0, rate_limit=10.0, app_key=APP_KEY, app_secret=APP_SECRET, account="50087375-01").start()
+    server = SimServer(0, rate_limit=10.0, app_key=APP_KEY, app_secret=APP_SECRET, account="50087375-01",
+                       market_hours=False).start()
     try:
         yield server
     finally:
@@ -103,6 +104,10 @@ def test_doctor_orders_on_real_without_real_refuses_before_any_call(tmp_path, ca
     err = capsys.readouterr().err
     assert "--real" in err and err.count("\n") == 1
 
+    assert doctor(args(orders=True, json=True), source=source, client_factory=no_client) == 2
+    report = json.loads(capsys.readouterr().out)
+    assert report["orders_placed"] == 0 and "--real" in report["refused"]
+
 
 @pytest.mark.parametrize("typed", ["12345678-01", "", "yes"])
 def test_doctor_orders_on_real_refuses_unless_the_account_number_is_typed(tmp_path, capsys, typed):
@@ -152,3 +157,21 @@ def test_kisbot_doctor_json_prints_one_object(sim, tmp_path, monkeypatch, capsys
     report = json.loads(capsys.readouterr().out)
     assert {"listing_lag_s", "ord_dvsn_echo", "orders_placed", "cancelled"} <= set(report)
     assert [c["name"] for c in report["checks"]] == ["token", "price", "balance", "buying power"]
+
+
+def test_doctor_orders_on_real_goes_on_once_the_account_number_is_typed(tmp_path, capsys):
+    from kis.errors import NotSent
+
+    source = Source(environ={"KIS_ENV": "real", "KIS_APP_KEY": APP_KEY, "KIS_APP_SECRET": APP_SECRET,
+                             "KIS_ACCOUNT": "50087375-01", "KISBOT_DATA_DIR": str(tmp_path / "data")},
+                    dotenv_path=tmp_path / "no.env", use_keyring=False)
+    opened = []
+
+    def offline(config):
+        opened.append(config.env.value)
+        raise NotSent("could not connect to KIS at https://openapi.koreainvestment.com:9443")
+
+    assert doctor(args(orders=True, real=True), source=source, client_factory=offline,
+                  ask=lambda prompt: "50087375-01") == 1
+    assert opened == ["real"]
+    assert "FAIL connection: could not connect to KIS" in capsys.readouterr().out
