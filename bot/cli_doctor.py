@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 from kis import open_client
 from kis.auth import KST
 from kis.config import KisConfig, Source, load_kis_config
-from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer
+from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain
 from kis.listing_lag import ListingLag, save_listing_lag
 from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 from kis.orders import same_order_no
@@ -245,18 +245,36 @@ def check_test_order(doc: Doctor) -> Finding:
     price = resting_buy_price(quote)
     fields: dict[str, Any] = {"listing_lag_s": None, "ord_dvsn_echo": None, "cancelled": False,
                               "test_order": {"code": quote.code, "price": price, "qty": 1}}
+    lookups = doc.calls.gets[doc.client.tr.daily_orders]
     try:
         ack: OrderAck = doc.client.order(quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price)
     except KisError as exc:
         return Finding("test order", Status.FAIL,
                        f"KIS refused the 1-share limit buy of {quote.code} at {price:,} won: {exc.msg1 or exc} "
                        f"({exc.msg_cd or 'no code'}). Nothing was placed.", fields)
+    except NotSent as exc:
+        return Finding("test order", Status.FAIL, f"{exc}. Nothing was placed.", fields)
+    except OrderUncertain as exc:
+        # It may rest at KIS: running the doctor again could add a second one.
+        return Finding("test order", Status.FAIL,
+                       f"{exc}. Look for a 1-share buy of {quote.code} at {price:,} won in the KIS app and cancel "
+                       f"it there before running doctor --orders again.", fields)
     answered_at = doc.monotonic()  # KIS took it by now; the lag counts from here (polls add at most one gap)
     fields["test_order"]["order_no"] = ack.order_no
     notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
     status = Status.OK
+    if ack.resent:
+        status = Status.WARN
+        notes.append("Its first answer was lost and it was sent again: a second test order may show up late; "
+                     "check today's orders in the KIS app.")
     try:
-        row, lag = _look_for(doc, ack.order_no, lambda r: True, answered_at)
+        if doc.calls.gets[doc.client.tr.daily_orders] > lookups:
+            # The answer was lost and the client found the order by looking: already listed, not timed.
+            row, lag = None, None
+            notes.append("Its answer was lost and the client found it in today's orders, so the listing lag "
+                         "was not measured this time.")
+        else:
+            row, lag = _look_for(doc, ack.order_no, lambda r: True, answered_at)
     except (KisError, KisTransportError) as exc:
         row, lag, status = None, None, Status.FAIL
         notes.append(f"Looking for it in today's orders failed: {failure_sentence(exc)}.")

@@ -175,3 +175,14 @@ def test_doctor_orders_on_real_goes_on_once_the_account_number_is_typed(tmp_path
                   ask=lambda prompt: "50087375-01") == 1
     assert opened == ["real"]
     assert "FAIL connection: could not connect to KIS" in capsys.readouterr().out
+
+
+def test_a_test_order_whose_answer_is_lost_is_found_and_cancelled_but_not_timed(sim, tmp_path, capsys):
+    sim.faults.drop_after_order(1)
+    assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    [order] = new_orders(sim)
+    assert order.remaining == 0 and order.cancelled_qty == 1
+    assert report["orders_placed"] == 1 and report["cancelled"] is True
+    assert report["listing_lag_s"] is None  # found by a lookup, not timed: nothing to keep
+    assert load_listing_lag(load_kis_config(sim_source(sim, tmp_path))) is None
