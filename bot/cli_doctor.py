@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 
 from kis import open_client
 from kis.auth import KST
+from kis.endpoints import ORDER_CASH
 from kis.config import KisConfig, Source, load_kis_config
 from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain
 from kis.listing_lag import ListingLag, save_listing_lag
@@ -73,7 +74,7 @@ class CallLog:
         return reply
 
     def post(self, path: str, tr_id: str, body: Mapping[str, str], *, hashkey: bool = False):
-        counts = body.get("ORD_QTY") is not None and "ORGN_ODNO" not in body  # a new order, not a cancel
+        counts = path == ORDER_CASH  # a new order; cancels go to order-rvsecncl
         try:
             reply = self._transport.post(path, tr_id, body, hashkey=hashkey)
         except NoAnswer:
