@@ -320,8 +320,9 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
-    from kis import open_client
+    from kis import load_kis_config, open_client
     from kis.config import Source
+    from kis.files import private_dir
     from kis.errors import ConfigError
     from bot.service import open_service
     from bot.settings import load_bot_settings
@@ -332,7 +333,9 @@ def run(args: Any) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
     sink = TelegramSink(settings.allowed_chat_ids)
     notifier = Notifier(sink)
-    client = open_client()
+    config = load_kis_config(source)
+    private_dir(config.data_dir)  # an unusable data dir is one sentence before anything reads or writes there
+    client = open_client(config)
     protect(client.config.app_key, client.config.app_secret)
     service = open_service(client, source=source, on_event=notifier.on_event)
     app = TelegramBot(settings, service, notifier=notifier, sink=sink).build()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,14 +19,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from kis.config import KisConfig, private_dir
+from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
-
-try:  # POSIX: also keep two processes from issuing at the same moment
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the in-process lock still holds
-    fcntl = None  # type: ignore[assignment]
+from kis.files import file_lock, private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -74,36 +68,16 @@ class TokenCache:
             return None
 
     def save(self, token: AccessToken) -> None:
-        private_dir(self.dir.parent)
-        private_dir(self.dir)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".token-", suffix=".tmp")  # mkstemp: mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"access_token": token.value, "expires_at": token.expires_at.isoformat()}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        private_dir(self.dir.parent)  # the data dir itself is 0700 when it is new, not only tokens/
+        write_private(self.path, json.dumps({"access_token": token.value,
+                                             "expires_at": token.expires_at.isoformat()}))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive lock across processes while one of them issues."""
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
         private_dir(self.dir.parent)
-        private_dir(self.dir)
-        fd = os.open(self.dir / (self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(self.dir / (self.path.name + ".lock")):
             yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
 
 _process_locks: dict[Path, threading.Lock] = {}
@@ -131,6 +105,11 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the token in hand expires; None before the first `token()`."""
+        return self._token.expires_at if self._token is not None else None
 
     def token(self) -> str:
         """A token that is valid now; issues one at most when the cache has none."""

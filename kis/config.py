@@ -46,6 +46,16 @@ class Source:
             value = self.dotenv.get(name, "")
         return value.strip() if value else default
 
+    def origin(self, name: str, keyring_name: str = "") -> str:
+        """Where `name` is set: "environment", ".env", "keyring" or "" (nowhere: the default applies)."""
+        if self.environ.get(name, "").strip():
+            return "environment"
+        if (self.dotenv.get(name) or "").strip():
+            return ".env"
+        if keyring_name and self.use_keyring and keyring_get(keyring_name):
+            return "keyring"
+        return ""
+
     def secret(self, name: str, keyring_name: str) -> str:
         """A secret from the environment/.env, else from the keyring; '' when nowhere."""
         value = self.get(name)
@@ -104,19 +114,19 @@ def data_dir(source: Source) -> Path:
     return Path(source.get("KISBOT_DATA_DIR") or Path.home() / ".kisbot").expanduser()
 
 
-def private_dir(path: Path) -> Path:
-    """`path` as a directory kisbot can write to, created 0700 when new; ConfigError says why it cannot be."""
+def parse_rate_limit(text: str, default: float) -> float:
+    """KIS_RATE_LIMIT's calls per second ('' = `default`); ConfigError outside MIN_RATE_LIMIT..MAX_RATE_LIMIT."""
     try:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)  # the parents are not ours: default mode
-        usable = os.access(path, os.W_OK | os.X_OK)
-        why = "it is not writable"
-    except OSError as exc:
-        usable = False
-        why = "it is a file, not a directory" if path.is_file() else (exc.strerror or str(exc))
-    if not usable:
-        raise ConfigError(f"the data directory {path} cannot be used ({why}): set KISBOT_DATA_DIR to a "
-                          "directory you can write to")
-    return path
+        rate = float(text) if text else default
+        # nan and inf would switch pacing off, a tiny rate would make every call wait for hours
+        if not MIN_RATE_LIMIT <= rate <= MAX_RATE_LIMIT:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"KIS_RATE_LIMIT='{text}' is not a number of calls per second from {MIN_RATE_LIMIT:g} to "
+            f"{MAX_RATE_LIMIT:g} (unset, it is {DEFAULT_RATE_LIMIT[Env.REAL]:g} for real accounts and "
+            f"{DEFAULT_RATE_LIMIT[Env.MOCK]:g} for mock ones)") from None
+    return rate
 
 
 def load_kis_config(source: Source | None = None) -> KisConfig:
@@ -155,17 +165,7 @@ def load_kis_config(source: Source | None = None) -> KisConfig:
     except ValueError as exc:
         raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
 
-    rate_text = source.get("KIS_RATE_LIMIT")
-    try:
-        rate = float(rate_text) if rate_text else DEFAULT_RATE_LIMIT[env]
-        # nan and inf would switch pacing off, a tiny rate would make every call wait for hours
-        if not MIN_RATE_LIMIT <= rate <= MAX_RATE_LIMIT:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"KIS_RATE_LIMIT='{rate_text}' is not a number of calls per second from {MIN_RATE_LIMIT:g} to "
-            f"{MAX_RATE_LIMIT:g} (unset, it is {DEFAULT_RATE_LIMIT[Env.REAL]:g} for real accounts and "
-            f"{DEFAULT_RATE_LIMIT[Env.MOCK]:g} for mock ones)") from None
+    rate = parse_rate_limit(source.get("KIS_RATE_LIMIT"), DEFAULT_RATE_LIMIT[env])
 
     return KisConfig(
         env=env,

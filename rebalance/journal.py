@@ -15,7 +15,7 @@ from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 
-from kis.config import private_dir
+from kis.files import private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from rebalance.clock import KST

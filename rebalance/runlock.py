@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kis.config import private_dir
+from kis.files import private_dir
 
 try:
     import fcntl
