@@ -352,6 +352,7 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         with self._cond:
             self._messages[(chat_id, message["message_id"])] = message
+            self._cond.notify_all()  # a test may wait for the message itself, not only the call
         return message
 
     def _m_sendMessage(self, params, files):

@@ -110,7 +110,7 @@ def test_xlsx_upload_gives_plan_chart_and_buttons_then_confirm_once(api):
         assert labels == ["Confirm", "Cancel"]
         data = photo.buttons[0]["callback_data"]
         message_id = api.wait_for(lambda a: a._messages and max(k[1] for k in a._messages))
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = offer_message(api)
         api.press(OWNER, photo_id, data)
         api.wait_for(lambda a: any("started" in c.text for c in sent(a)))
         api.press(OWNER, photo_id, data)  # e.g. a second tap before the buttons went away
@@ -259,6 +259,11 @@ def test_a_failing_resume_is_reported_and_the_bot_still_serves(api):
 
 # --- consent: only a plan the user has seen can be confirmed ------------------------------------
 
+def offer_message(api) -> int:
+    """The message id of the first plan offer (a photo), once the fake Bot API has stored it."""
+    return api.wait_for(lambda a: [k[1] for k, m in a._messages.items() if "photo" in m])[0]
+
+
 def hold_big_plans(service, threshold=3):
     """Plans of more than `threshold` stocks wait for `release` (a big file prices slowly)."""
     release = threading.Event()
@@ -300,7 +305,7 @@ def test_a_newer_file_that_plans_nothing_drops_the_pending_plan(api):
         api.wait_for(lambda a: [c for c in sent(a) if "nothing to trade" in c.text])
         api.send_text(OWNER, "/confirm")
         api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = offer_message(api)
         api.press(OWNER, photo_id, first.buttons[0]["callback_data"])  # the old offer's Confirm
         api.wait_for(lambda a: [c for c in sent(a) if "no longer pending" in c.text])
     assert executor.started == []
@@ -325,7 +330,7 @@ def test_cancel_pressed_right_after_confirm_stops_the_run_that_is_starting(api):
     with BotRunner(api, service):
         api.send_document(OWNER, "model.xlsx", b"005930 000660")
         offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = offer_message(api)
         confirm, cancel = (b["callback_data"] for b in offer.buttons)
         api.press(OWNER, photo_id, confirm)
         deadline = time.monotonic() + 10
@@ -344,7 +349,7 @@ def test_cancel_pressed_after_its_run_started_stops_that_run(api):
     with BotRunner(api, service):
         api.send_document(OWNER, "model.xlsx", b"005930 000660")
         offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = offer_message(api)
         confirm, cancel = (b["callback_data"] for b in offer.buttons)
         api.press(OWNER, photo_id, confirm)
         api.wait_for(lambda a: [c for c in sent(a) if "started" in c.text])
