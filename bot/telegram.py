@@ -7,6 +7,7 @@ slow /plan; pushes from the TWAP worker reach the loop with `asyncio.run_corouti
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter may hold it)
 REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private" at most this often
+MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMANDS = [
     ("price", "price of stocks: /price 005930"),
@@ -115,6 +117,7 @@ class TelegramBot:
         self.monotonic = monotonic
         self._refused_at: dict[int, float] = {}  # stranger chat -> when it was last answered
         self._unanswered: dict[int, int] = {}  # stranger chat -> updates refused silently since then
+        self._refusals: collections.deque[float] = collections.deque()  # when the recent refusals went out
 
     def build(self) -> Application:
         builder = (ApplicationBuilder().token(self.settings.token)
@@ -183,13 +186,16 @@ class TelegramBot:
         who = chat.id if chat is not None else (user.id if user is not None else 0)
         now = self.monotonic()
         last = self._refused_at.get(who)
-        if last is not None and now - last < REFUSAL_INTERVAL:
+        while self._refusals and now - self._refusals[0] >= REFUSAL_INTERVAL:
+            self._refusals.popleft()
+        if (last is not None and now - last < REFUSAL_INTERVAL) or len(self._refusals) >= MAX_REFUSALS:
             self._unanswered[who] = self._unanswered.get(who, 0) + 1
             log.info("refused update from chat %s (user %s) without an answer", who, user.id if user else "?")
             raise ApplicationHandlerStop
         if len(self._refused_at) > 10_000:  # many strangers: forget those whose minute is over
             self._refused_at = {k: t for k, t in self._refused_at.items() if now - t < REFUSAL_INTERVAL}
         self._refused_at[who] = now
+        self._refusals.append(now)
         quiet = self._unanswered.pop(who, 0)
         log.warning("refused update from chat %s (user %s)%s", who, user.id if user else "?",
                     f"; {quiet} more went unanswered since the last refusal" if quiet else "")

@@ -64,6 +64,19 @@ def test_a_flood_from_a_stranger_is_refused_once_and_never_delays_the_owner(api,
     assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 300
 
 
+def test_many_strangers_at_once_get_a_few_refusals_and_never_delay_the_owner(api):
+    service, *_ = make_service()
+    strangers = [STRANGER + n for n in range(60)]
+    with BotRunner(api, service):
+        for chat in strangers:
+            api.send_text(chat, "/balance")
+        api.send_text(OWNER, "/status")
+        answer = api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])[0]
+    refusals = [c for c in api.calls_to("sendMessage") if c.chat_id in strangers]
+    assert 1 <= len(refusals) <= 10
+    assert len([c for c in refusals if c.at < answer.at]) <= 10
+
+
 def test_a_stranger_hears_the_refusal_again_after_a_minute(api):
     service, *_ = make_service()
     now = [1000.0]
