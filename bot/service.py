@@ -12,7 +12,6 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
-from zoneinfo import ZoneInfo
 
 import rebalance
 from bot import format as fmt
@@ -27,12 +26,12 @@ from kis.errors import (
     TokenInvalid,
     UnknownStock,
 )
+from kis.krx import KST
 from kis.models import Quote
 from rebalance import Plan, Portfolio
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
 CODE = re.compile(r"\d{6}")
 MAX_CODES = 30
 MIN_DURATION = timedelta(seconds=10)

@@ -14,7 +14,7 @@ import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -24,6 +24,7 @@ import requests
 from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
+from kis.krx import KST
 
 try:  # POSIX: also keep two processes from issuing at the same moment
     import fcntl
@@ -32,7 +33,6 @@ except ImportError:  # pragma: no cover - Windows: the in-process lock still hol
 
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
 RENEW_BEFORE = timedelta(minutes=10)  # stop using a token this long before KIS says it expires
 ISSUE_WAIT = 61.0  # seconds to wait after EGW00133 (one issue a minute)
 ISSUE_ATTEMPTS = 3

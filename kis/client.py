@@ -18,9 +18,10 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 import requests
 
 from kis import endpoints as ep
-from kis.auth import KST, TokenManager
+from kis.auth import TokenManager
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain, UnknownStock
+from kis.krx import KST
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
 from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp

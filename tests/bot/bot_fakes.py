@@ -4,13 +4,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from kis.errors import UnknownStock
+from kis.krx import KST
 from kis.models import Balance, Holding, Quote
 from rebalance.model import Plan, PlanLine, Portfolio, Target
 
-KST = ZoneInfo("Asia/Seoul")
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
 
