@@ -1,4 +1,4 @@
-"""What a KRX stock code is, in one place: six digits and capital letters (005930, 0013V0).
+"""What a KRX stock code is, in one place: six characters, digits and capital letters (005930, 0013V0).
 
 KRX has issued codes with letters since 2024 (new listings and ETFs), so a code is not a number:
 only an all-digit code that lost its leading zeros (a spreadsheet's 5930) is padded back.

@@ -39,18 +39,18 @@ def test_unknown_code_is_reported_not_priced_at_zero(sim_client):
 
 
 def test_prices_of_thirty_codes_take_one_call(sim, sim_client):
-    codes = sim.market.codes()
+    codes = sim.market.codes()[:30]
     quotes = sim_client.prices(codes)
     assert {c: q.price for c, q in quotes.items()} == {c: sim.market.price(c) for c in codes}
     assert quotes["035720"].name == "카카오"
     assert sim.count(ep.MULTI_PRICE) == 1 and sim.count(ep.PRICE) == 0
 
 
-def test_prices_of_two_hundred_codes_take_seven_calls(sim_clock, tmp_path):
-    with SimServer(0, rate_limit=500, clock=sim_clock, synthetic=200) as big:
+def test_prices_of_two_hundred_and_thirty_two_codes_take_eight_calls(sim_clock, tmp_path):
+    with SimServer(0, rate_limit=500, clock=sim_clock, synthetic=200, always_open=True) as big:
         client = make_sim_client(big, tmp_path)
         quotes = client.prices(big.market.codes())
-        assert len(quotes) == 230 and big.count(ep.MULTI_PRICE) == 8  # ceil(230 / 30)
+        assert len(quotes) == 232 and big.count(ep.MULTI_PRICE) == 8  # ceil(232 / 30)
 
 
 def test_prices_name_every_unknown_code(sim_client):
@@ -346,7 +346,7 @@ def test_forced_rate_limit_answers_are_retried(sim, sim_client_factory):
 
 
 def test_client_pacing_stays_under_the_sims_limit(sim_clock, tmp_path):
-    with SimServer(0, rate_limit=20, clock=sim_clock) as paced:
+    with SimServer(0, rate_limit=20, clock=sim_clock, always_open=True) as paced:
         client = make_sim_client(paced, tmp_path)
         for _ in range(15):
             client.price("005930")

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.fixture
 def sim_env(tmp_path, monkeypatch):
-    with SimServer(rate_limit=200) as server:
+    with SimServer(rate_limit=200, always_open=True) as server:
         monkeypatch.setenv("KIS_ENV", "sim")
         monkeypatch.setenv("KIS_BASE_URL", server.url)
         monkeypatch.setenv("KIS_RATE_LIMIT", "100")
