@@ -416,7 +416,7 @@ class BotService:
 
 HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 
-/price 005930 0013V0 – price, change and change rate (a code is 6 digits and capital letters)
+/price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
 /balance – holdings, cash and total
 /plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
 /confirm – run the latest plan as time-sliced orders over the default window

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -13,14 +14,27 @@ KST = timezone(timedelta(hours=9), "KST")
 REGULAR_SESSION = (time(9, 0), time(15, 30))  # KRX 정규장, KST
 
 
-@lru_cache(maxsize=1)
+_build_lock = threading.Lock()
+
+
 def xkrx():
     """exchange_calendars' KRX calendar (holidays, late opens, early closes); built once per process."""
+    with _build_lock:  # seconds to build: a second thread waits for the first instead of building again
+        return _build_xkrx()
+
+
+@lru_cache(maxsize=1)
+def _build_xkrx():
     import exchange_calendars as xc  # slow to import and build: only when a session is asked for
 
     with warnings.catch_warnings():  # exchange_calendars trips a pandas 3 deprecation while building
         warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
         return xc.get_calendar("XKRX")
+
+
+def warm_up() -> None:
+    """Build the calendar in the background, so the first session check does not wait seconds for it."""
+    threading.Thread(target=xkrx, name="krx-calendar", daemon=True).start()
 
 
 def session_hours(day: date) -> tuple[datetime, datetime] | None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from kis.krx import KST, session_hours
+from kis.krx import KST, session_hours, warm_up
 from kis.models import Account
 from kis.sim.clock import kst_now
 from kis.sim.market import Market
@@ -137,6 +137,8 @@ class Exchange:
         # Off by default: orders outside a KRX session (09:00-15:30 KST on trading days) are refused as KIS
         # mock refuses them. On for the demo and tests that trade whatever the hour.
         self.always_open = always_open
+        if not always_open:
+            warm_up()
         # Partial fills: None = an order fills whole; N = N shares at acceptance and N more every
         # `partial_fill_seconds` of sim time after it (while the price allows).
         self.partial_fill_shares: int | None = None

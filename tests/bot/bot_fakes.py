@@ -129,7 +129,7 @@ class FakePlanner:
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
         text = data.decode()
         if "bad" in text:
-            raise PortfolioError("종목코드 '5930A' is not a 6-digit code (row 4)")
+            raise PortfolioError("종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)")
         codes = [c for c in text.split() if c]
         return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
 

@@ -145,7 +145,7 @@ def test_stale_plan_is_replanned_not_executed(api, bot, sim, clock):
 
 
 def test_bad_files_are_explained(api, bot):
-    for name, says in (("bad_code.xlsx", "6-digit"), ("not_xlsx.xlsx", "xlsx")):
+    for name, says in (("bad_code.xlsx", "6-character stock code"), ("not_xlsx.xlsx", "xlsx")):
         api.send_document(OWNER, name, (EXAMPLES / "broken" / name).read_bytes())
         text = wait_text(api, name)
         assert says in text

@@ -352,3 +352,17 @@ def test_client_pacing_stays_under_the_sims_limit(sim_clock, tmp_path):
             client.price("005930")
         assert paced.limiter.refused == 0
         assert paced.count(ep.PRICE) == 15
+
+
+def test_a_limit_order_on_an_etf_is_priced_on_its_own_grid(sim, sim_client):
+    quote = sim_client.price("0126Z0")
+    assert quote.tick == 5  # aspr_unit: an ETF ticks by 5 won above 2,000
+    ack = sim_client.order("0126Z0", OrderSide.BUY, 3, OrderType.LIMIT, quote.price + 7)
+    assert ack.price == quote.price + 5  # the stock grid would have said a multiple of 50
+    assert sim.exchange.order_log[-1].price == quote.price + 5
+
+
+def test_the_sim_quote_carries_the_documented_fields_the_client_reads(sim, sim_client):
+    stock, etf = sim_client.price("0013V0"), sim_client.price("0126z0")
+    assert stock.code == "0013V0" and stock.tick == 50 and stock.upper_limit > stock.price > stock.lower_limit
+    assert etf.code == "0126Z0" and etf.tick == 5

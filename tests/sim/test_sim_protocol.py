@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from kis import endpoints as ep
+from kis.krx import xkrx
 from kis.sim import SimServer
 from sim_raw import Raw, refusal
 
@@ -157,6 +158,23 @@ def test_price_answers_kis_fields_as_strings(raw):
     assert all(isinstance(v, str) for v in out.values())
 
 
+def test_price_answers_every_field_the_official_sample_documents(raw):
+    from kis.sim.quotes import FIELDS
+
+    out = raw.price("005930").json()["output"]
+    assert set(out) == set(FIELDS) and len(FIELDS) == 82
+    assert out["aspr_unit"] == "100" and int(out["stck_mxpr"]) > int(out["stck_prpr"]) > int(out["stck_llam"])
+    assert float(out["per"]) > 0 and float(out["pbr"]) > 0 and out["stck_shrn_iscd"] == "005930"
+    assert int(out["w52_hgpr"]) >= int(out["stck_hgpr"]) and int(out["w52_lwpr"]) <= int(out["stck_lwpr"])
+    assert len(out["w52_hgpr_date"]) == 8 and out["w52_hgpr_date"] <= "20261124"
+
+
+def test_an_etf_quotes_its_own_tick_and_no_earnings(raw):
+    out = raw.price("0126Z0").json()["output"]
+    assert out["aspr_unit"] == "5" and int(out["stck_prpr"]) % 5 == 0 and int(out["stck_prpr"]) % 50
+    assert (out["per"], out["pbr"]) == ("0.00", "0.00")
+
+
 def test_price_of_an_unknown_code_is_success_with_zeroes(raw):
     body = raw.price("999999").json()
     assert body["rt_cd"] == "0" and body["output"]["stck_prpr"] == "0"
@@ -296,6 +314,13 @@ def test_buyable_counts_cash_less_open_buys(sim, raw):
     assert int(after["ord_psbl_cash"]) == 100_000_000 - 9_000_000 - 1_350
 
 
+def test_buyable_max_counts_on_margin_and_nrcvb_does_not(sim, raw):
+    out = raw.buyable("005930", 97_000, "00").json()["output"]
+    cash_only, on_margin = int(out["nrcvb_buy_qty"]), int(out["max_buy_qty"])
+    assert cash_only == 1030 and on_margin > 4 * cash_only  # 미수: 20 % in cash now, the rest at settlement
+    assert int(out["max_buy_amt"]) == on_margin * 97_000 <= 100_000_000 * 5
+
+
 # faults ---------------------------------------------------------------------------------------------
 
 def test_dropped_connection_after_acceptance_leaves_exactly_one_order(sim, raw):
@@ -371,6 +396,7 @@ def test_the_sim_keeps_krx_hours_unless_told_always_open(sim_clock):
 @pytest.mark.parametrize("hour, minute, code", [(8, 59, "40570000"), (15, 30, "40580000")])
 def test_orders_outside_the_session_are_refused_as_kis_mock_refuses_them(sim, sim_clock, raw, hour, minute, code):
     sim.exchange.always_open = False
+    xkrx()  # seconds to build the first time: not inside a request with a timeout
     sim_clock.set(sim_clock().replace(hour=hour, minute=minute))
     raw.login()
     assert refusal(raw.order("005930", 1))[0] == code
@@ -381,6 +407,7 @@ def test_orders_outside_the_session_are_refused_as_kis_mock_refuses_them(sim, si
 @pytest.mark.parametrize("days, why", [(4, "a Saturday"), (31, "Christmas, a Friday")])
 def test_orders_on_a_day_krx_does_not_trade_are_refused(sim, sim_clock, raw, days, why):
     sim.exchange.always_open = False
+    xkrx()  # seconds to build the first time: not inside a request with a timeout
     sim_clock.advance(days=days)  # from Tuesday 2026-11-24 10:00
     raw.login()
     assert refusal(raw.order("005930", 1))[0] == "40580000", why
