@@ -15,6 +15,7 @@ REGULAR_SESSION = (time(9, 0), time(15, 30))  # KRX 정규장, KST
 
 
 _build_lock = threading.Lock()
+_warned: set[date] = set()  # days already logged as beyond the calendar
 
 
 def xkrx():
@@ -51,7 +52,10 @@ def session_hours(day: date) -> tuple[datetime, datetime] | None:
             return None
         return (cal.session_open(stamp).tz_convert(KST).to_pydatetime(),
                 cal.session_close(stamp).tz_convert(KST).to_pydatetime())
-    log.warning("the KRX calendar does not reach %s; assuming weekdays 09:00-15:30 (update exchange_calendars)", day)
+    if day not in _warned:
+        _warned.add(day)
+        log.warning("the KRX calendar does not reach %s; assuming weekdays 09:00-15:30 (update exchange_calendars)",
+                    day)
     if day.weekday() >= 5:
         return None
     return (datetime.combine(day, REGULAR_SESSION[0], KST), datetime.combine(day, REGULAR_SESSION[1], KST))
