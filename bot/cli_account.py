@@ -70,16 +70,21 @@ def _fail(message: str) -> int:
     return 1
 
 
+def failure_sentence(exc: KisError | KisTransportError) -> str:
+    """One line that says what went wrong with a KIS call and what to do."""
+    if isinstance(exc, UnknownStock):
+        return f"the exchange does not know {', '.join(exc.codes)}; check the stock code"
+    if isinstance(exc, KisError):
+        return f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})"
+    return f"{exc}; check the network and KIS_BASE_URL, then try again"
+
+
 def _run(job: Callable[[], int]) -> int:
     """Turn the client's failures into one line each."""
     try:
         return job()
-    except UnknownStock as exc:
-        return _fail(f"the exchange does not know {', '.join(exc.codes)}; check the stock code")
-    except KisError as exc:
-        return _fail(f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})")
-    except KisTransportError as exc:
-        return _fail(f"{exc}; check the network and KIS_BASE_URL, then try again")
+    except (KisError, KisTransportError) as exc:
+        return _fail(failure_sentence(exc))
 
 
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:

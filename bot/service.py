@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
@@ -27,6 +27,7 @@ from kis.errors import (
     UnknownStock,
 )
 from kis.krx import KST
+from kis.listing_lag import settle_horizon
 from kis.models import Quote
 from rebalance import Plan, Portfolio
 
@@ -432,6 +433,8 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    # A listing lag measured by `kisbot doctor --orders` that is longer than the setting wins.
+    twap_settings = replace(twap_settings, settle_seconds=settle_horizon(twap_settings.settle_seconds, client.config))
     journal = rebalance.Journal.in_dir(client.config.data_dir)
     executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))

@@ -102,9 +102,9 @@ class KisClient:
         self._grids: dict[str, TickGrid] = {}  # price grid per code, as inquire-price's aspr_unit told it
         if limiter is None and monotonic is not time.monotonic:
             limiter = RateLimiter(config.rate_limit, clock=monotonic, sleep=sleep)  # a test's own clock
-        # Real clocks share one limiter per account across the process.
+        # Real clocks share one pace per account: across threads, and across processes through the data dir.
         self.limiter = limiter or limiter_for(config.env.value, str(config.account), config.base_url,
-                                              config.rate_limit)
+                                              config.rate_limit, config.data_dir)
         self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
 
