@@ -50,9 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=port, default=None, help="port (default 29443; 0 picks a free one)")
     sim.add_argument("--state", default=None, help="file that keeps the account across restarts")
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
+    sim.add_argument("--always-open", action="store_true",
+                     help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
-    price.add_argument("codes", nargs="+", metavar="CODE", help="6-digit stock code, e.g. 005930")
+    price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")
 
     sub.add_parser("balance", help="holdings and cash of the configured account")
 

@@ -18,10 +18,11 @@ from enum import Enum
 from typing import Any, Callable, Mapping
 
 from kis import open_client
-from kis.auth import KST
+from kis.codes import BadStockCode, normalize_code
 from kis.endpoints import ORDER_CASH
 from kis.config import KisConfig, Source, load_kis_config
 from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain
+from kis.krx import KST
 from kis.listing_lag import ListingLag, save_listing_lag
 from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 from kis.orders import same_order_no
@@ -385,9 +386,10 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
     """Print the report (or one JSON object); exit 0 when all is well, 1 when a check failed, 2 on refusal."""
     source = source or Source()
     as_json = bool(getattr(args, "json", False))
-    code = (getattr(args, "code", None) or DEFAULT_CODE).strip().upper()
-    if not (len(code) == 6 and code.isalnum()):
-        return _refuse(f"{code}: not a stock code; use a 6-character code such as 005930", as_json)
+    try:
+        code = normalize_code(getattr(args, "code", None) or DEFAULT_CODE)
+    except BadStockCode as exc:
+        return _refuse(str(exc), as_json)
     try:
         config: KisConfig | None = load_kis_config(source)
         problem = ""

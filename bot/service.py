@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
-from zoneinfo import ZoneInfo
 
 import rebalance
 from bot import format as fmt
 from bot.settings import MAX_FILE_BYTES
+from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
     KisError,
@@ -28,14 +27,13 @@ from kis.errors import (
     TokenInvalid,
     UnknownStock,
 )
+from kis.krx import KST
 from kis.listing_lag import settle_horizon
 from kis.models import Quote
 from rebalance import Plan, Portfolio
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
-CODE = re.compile(r"\d{6}")
 MAX_CODES = 30
 MIN_DURATION = timedelta(seconds=10)
 MAX_DURATION = timedelta(hours=8)
@@ -182,14 +180,15 @@ class BotService:
     # --- prices and balance -------------------------------------------------------------------
 
     def price(self, args: Sequence[str]) -> list[Reply]:
-        codes = list(dict.fromkeys(a.strip() for a in args if a.strip()))
-        if not codes:
-            return [Reply("Which stock? Give 6-digit codes, e.g. /price 005930 000660.")]
-        bad = [c for c in codes if not CODE.fullmatch(c)]
+        given = [a.strip() for a in args if a.strip()]
+        if not given:
+            return [Reply(f"Which stock? Give {CODE_HELP}, e.g. /price 005930 0013V0.")]
+        bad = [a for a in given if not is_code(a)]
         if bad:
             shown = ", ".join(f"'{fmt.esc(c)}'" for c in bad[:5])
-            return [Reply(f"{shown} {'is not a' if len(bad) == 1 else 'are not'} 6-digit stock code{'s' if len(bad) > 1 else ''}: "
-                          "use codes like 005930 (삼성전자).")]
+            what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
+            return [Reply(f"{shown} {what}.")]
+        codes = list(dict.fromkeys(normalize_code(a) for a in given))
         if len(codes) > MAX_CODES:
             return [Reply(f"At most {MAX_CODES} codes at a time, please.")]
         unknown: tuple[str, ...] = ()
@@ -521,7 +520,7 @@ def _elsewhere(run_id: str, owner: int) -> str:
 
 HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 
-/price 005930 000660 – price, change and change rate
+/price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
 /balance – holdings, cash and total
 /plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
 /confirm – run the latest plan as time-sliced orders over the default window

@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -23,10 +23,10 @@ from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
 from kis.files import file_lock, private_dir, write_private
+from kis.krx import KST
 
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
 RENEW_BEFORE = timedelta(minutes=10)  # stop using a token this long before KIS says it expires
 ISSUE_WAIT = 61.0  # seconds to wait after EGW00133 (one issue a minute)
 ISSUE_ATTEMPTS = 3

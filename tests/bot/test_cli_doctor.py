@@ -19,7 +19,7 @@ APP_SECRET = "doctorTESTsecret" + "y" * 40
 def sim():
     # The real clock: the doctor measures the listing lag in seconds as they pass.
     server = SimServer(0, rate_limit=10.0, app_key=APP_KEY, app_secret=APP_SECRET, account="50087375-01",
-                       market_hours=False).start()
+                       always_open=True).start()
     try:
         yield server
     finally:
@@ -125,8 +125,8 @@ def test_doctor_orders_on_real_refuses_unless_the_account_number_is_typed(tmp_pa
 
 def test_bad_input_gets_a_sentence(sim, tmp_path, capsys):
     assert doctor(args(code="59-A"), source=sim_source(sim, tmp_path)) == 2
-    assert capsys.readouterr().err.strip() == ("kisbot doctor: 59-A: not a stock code; use a 6-character code "
-                                               "such as 005930.")
+    assert capsys.readouterr().err.strip() == ("kisbot doctor: '59-A' is not a 6-character stock code "
+                                               "such as 005930 or 0013V0.")
     assert doctor(args(), source=sim_source(sim, tmp_path, KIS_ENV="paper")) == 2
     out = capsys.readouterr().out
     assert "FAIL configuration: KIS_ENV='paper' is not one of sim, mock, real." in out

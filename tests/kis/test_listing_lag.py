@@ -3,7 +3,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.service import open_service
-from kis.auth import KST
+from kis.krx import KST
 from kis.config import KisConfig, Source
 from kis.listing_lag import ListingLag, lag_path, load_listing_lag, save_listing_lag, settle_horizon
 from kis.models import Account, Env

@@ -23,7 +23,7 @@ print(client.price("005930").price > 0)
 
 
 def test_five_processes_at_one_call_a_second_get_no_refusal(tmp_path):
-    sim = SimServer(0, rate_limit=1.0, market_hours=False).start()
+    sim = SimServer(0, rate_limit=1.0, always_open=True).start()
     env = {**os.environ, "KIS_ENV": "sim", "KIS_BASE_URL": sim.url, "KIS_RATE_LIMIT": "1",
            "KISBOT_DATA_DIR": str(tmp_path / "data")}
     try:
