@@ -141,7 +141,7 @@ def run_once(tmp_path, **extra) -> subprocess.CompletedProcess:
 
 
 def test_a_token_telegram_rejects_stops_the_bot_with_a_sentence_and_no_token(api, tmp_path):
-    with SimServer(0, rate_limit=50.0) as sim:
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
         done = run_once(tmp_path, TELEGRAM_BOT_TOKEN="999999:WRONG-secret-token", KIS_BASE_URL=sim.url,
                         TELEGRAM_API_BASE_URL=api.base_url)
     out = done.stdout + done.stderr
@@ -157,7 +157,7 @@ def test_telegram_unreachable_at_start_is_one_sentence(tmp_path):
     with socket.socket() as closed:  # a port nobody listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    with SimServer(0, rate_limit=50.0) as sim:
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
         done = run_once(tmp_path, TELEGRAM_BOT_TOKEN="999999:some-secret-token", KIS_BASE_URL=sim.url,
                         TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot")
     out = done.stdout + done.stderr
@@ -178,7 +178,7 @@ def test_an_unusable_data_dir_or_journal_stops_the_bot_with_one_sentence(api, tm
     else:
         data.mkdir()
         (data / "journal.sqlite3").write_bytes(b"" if damage == "journal is empty" else b"garbage" * 1000)
-    with SimServer(0, rate_limit=50.0) as sim:
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
         done = run_once(tmp_path, TELEGRAM_BOT_TOKEN=api.token, KIS_BASE_URL=sim.url,
                         TELEGRAM_API_BASE_URL=api.base_url)
     assert done.returncode == 2, done.stderr
@@ -193,7 +193,7 @@ def test_a_second_bot_on_the_same_data_dir_names_the_process_that_owns_the_run(a
     from kis.sim.clients import client_for
     from tg_harness import BotRunner
 
-    with SimServer(0, rate_limit=50.0) as sim:
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
         first = start_bot(api, sim, tmp_path)
         try:
             api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes())
