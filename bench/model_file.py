@@ -1,0 +1,97 @@
+"""Peak memory and time of reading a model portfolio file, each file in a fresh subprocess.
+
+The hostile case is a 5 KB workbook whose only oddity is one stray cell at XFD1048576: its declared
+size is 16,384 columns x 1,048,576 rows. Each child runs under an address-space cap (default 2 GB),
+so a reader that builds the declared grid fails fast with MemoryError instead of swapping the machine.
+
+    .venv/bin/python bench/model_file.py               # stray cell, and the two examples for scale
+    .venv/bin/python bench/model_file.py --cap-mb 4000
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from openpyxl import Workbook
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, resource, sys, time, tracemalloc
+sys.path.insert(0, sys.argv[1])
+cap = int(sys.argv[3]) * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+from rebalance import PortfolioError, read_portfolio
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+start = time.perf_counter()
+try:
+    outcome = f"{len(read_portfolio(sys.argv[2]).targets)} stocks"
+except PortfolioError as exc:
+    outcome = "refused: " + exc.one_line()
+except MemoryError:
+    outcome = "MemoryError at the cap"
+seconds = time.perf_counter() - start
+_, traced = tracemalloc.get_traced_memory()
+tracemalloc.stop()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"outcome": outcome, "seconds": seconds, "rss_before_kb": before, "rss_peak_kb": after,
+                  "traced_peak_bytes": traced}))
+"""
+
+
+def stray_cell_workbook() -> bytes:
+    """Ten stocks at A1:B11 and one stray cell at XFD1048576, the last cell a sheet can have."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["종목코드", "비중"])
+    for i in range(10):
+        sheet.append([f"{5930 + i:06d}", 10])
+    sheet["XFD1048576"] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def measure(path: Path, cap_mb: int, timeout: float) -> dict:
+    try:
+        done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(path), str(cap_mb)],
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"outcome": f"still reading after {timeout:.0f} s (killed)"}
+    if done.returncode != 0 or not done.stdout.strip():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"outcome": f"child exited {done.returncode}: {last}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cap-mb", type=int, default=2000, help="address-space cap per child (default 2000)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a child is killed")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        stray = Path(folder) / "stray_cell.xlsx"
+        stray.write_bytes(stray_cell_workbook())
+        files = [stray, ROOT / "examples" / "model.xlsx", ROOT / "examples" / "multifactor.xlsx"]
+        print(f"each read in a fresh process capped at {args.cap_mb} MB of address space")
+        print(f"{'file':<18}{'bytes':>8}{'seconds':>9}{'peak RSS MB':>13}{'+ over import':>15}"
+              f"{'traced MB':>11}  outcome")
+        for path in files:
+            result = measure(path, args.cap_mb, args.timeout)
+            if "rss_peak_kb" in result:
+                peak, grown = result["rss_peak_kb"] / 1024, (result["rss_peak_kb"] - result["rss_before_kb"]) / 1024
+                print(f"{path.name:<18}{path.stat().st_size:>8,}{result['seconds']:>9.2f}{peak:>13.1f}"
+                      f"{grown:>15.1f}{result['traced_peak_bytes'] / 1e6:>11.1f}  {result['outcome']}", flush=True)
+            else:
+                print(f"{path.name:<18}{path.stat().st_size:>8,}{'':>48}  {result['outcome']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
