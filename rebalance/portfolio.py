@@ -42,9 +42,9 @@ SUM_TOLERANCE = 1e-6
 # matches ignoring case, spaces, '_' and '-', and a unit suffix such as '(%)' or '%' (which says
 # the column is in percent). To read a new column, add a role here and read it in `_read_table`.
 HEADERS: dict[str, tuple[str, ...]] = {
-    "code": ("종목코드", "code", "ticker", "stockcode"),
-    "weight": ("비중", "목표비중", "투자비중", "편입비중", "weight", "weights", "targetweight"),
-    "name": ("종목명", "name", "stockname"),
+    "code": ("종목코드", "code", "ticker", "stock code"),
+    "weight": ("비중", "목표비중", "투자비중", "편입비중", "weight", "weights", "target weight"),
+    "name": ("종목명", "name", "stock name"),
 }
 # A header holding one of these (or only '%') over numbers looks like weights: if it is not the weight
 # column the file is refused, since the user most likely meant it and would get other weights.
@@ -264,7 +264,7 @@ def _choose_sheet(book, label: str):
         chosen = tables[0]
     elif tables:
         opens_on = f"'{active.title}'" if active is not None else "a hidden sheet"
-        raise PortfolioError([f"sheets {_names(tables)} all have a 종목코드 column and the workbook opens on "
+        raise PortfolioError([f"sheets {_names(tables)} each have a 종목코드 column and the workbook opens on "
                               f"{opens_on}, so it is unclear which one is the portfolio: delete the others, "
                               "or save the workbook with the portfolio sheet open"], label)
     else:
@@ -304,9 +304,6 @@ def _header_key(value: object) -> tuple[str, bool]:
     if unit and unit.start() > 0:
         return key[:unit.start()], True
     return key, False
-
-
-_ROLE_OF = {name.lower(): role for role, names in HEADERS.items() for name in names}
 
 
 def _find_header(rows: list[tuple[object, ...]]) -> _Header | None:
@@ -461,6 +458,9 @@ def _blank(value: object) -> bool:
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
+
+
+_ROLE_OF = {_header_key(name)[0]: role for role, names in HEADERS.items() for name in names}
 
 
 def _text(value: object) -> str:

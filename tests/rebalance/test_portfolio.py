@@ -244,6 +244,21 @@ def test_missing_file_says_so(tmp_path):
     ("no_code_column.xlsx", "no_code_column.xlsx: no 종목코드 column (columns found: 'Stock', 'Weight'): "
                             "name the code column 종목코드 (or code / ticker)"),
     ("not_xlsx.xlsx", "not_xlsx.xlsx: not an .xlsx file: save the portfolio as an Excel .xlsx workbook"),
+    ("unsaved_formula.xlsx", "unsaved_formula.xlsx: formulas without a saved value in row 3 (B3 is =100-B2): the "
+                             "file was written by a program that does not compute formulas; open it in Excel and "
+                             "save it in Excel first, then send it again"),
+    ("mixed_percent.xlsx", "mixed_percent.xlsx: 비중 mixes percent cells (row 4) with plain numbers (rows 2 and 3), "
+                           "which could be fractions or percent: write every weight the same way, e.g. all as 10% "
+                           "or all as 0.1"),
+    ("unread_weights.xlsx", "unread_weights.xlsx: column B 'Weighting (%)' looks like weights but is not a weight "
+                            "header (비중, 목표비중, 투자비중, 편입비중, weight, weights, target weight): rename it 비중 "
+                            "to use it, or delete it for equal weights"),
+    ("two_portfolios.xlsx", "two_portfolios.xlsx: sheets 'old' and 'new' each have a 종목코드 column and the "
+                            "workbook opens on 'notes', so it is unclear which one is the portfolio: delete the "
+                            "others, or save the workbook with the portfolio sheet open"),
+    ("hidden_portfolio.xlsx", "hidden_portfolio.xlsx: the 종목코드 column is on hidden sheet 'model', which is not "
+                              "read: unhide it (right-click a sheet tab, Unhide), or move the portfolio to a "
+                              "visible sheet"),
 ])
 def test_broken_examples_show_their_messages(file, expected):
     with pytest.raises(PortfolioError) as caught:
@@ -344,7 +359,7 @@ def test_a_hidden_sheet_is_never_read():
 def test_several_portfolio_sheets_are_refused_naming_them_when_the_workbook_opens_on_another():
     data = workbook(("notes", [["read me"]], "visible"), ("old", OLD, "visible"), ("new", NEW, "visible"))
     assert problems(data) == (
-        "sheets 'old' and 'new' all have a 종목코드 column and the workbook opens on 'notes', so it is unclear "
+        "sheets 'old' and 'new' each have a 종목코드 column and the workbook opens on 'notes', so it is unclear "
         "which one is the portfolio: delete the others, or save the workbook with the portfolio sheet open",)
 
 
@@ -367,7 +382,7 @@ def test_the_note_says_when_weights_are_equal_because_there_is_no_weight_column(
 def test_a_numeric_column_that_looks_like_weights_but_is_not_read_is_refused():
     assert problems(xlsx(["종목코드", "Weighting"], ["005930", 70], ["000660", 30])) == (
         "column B 'Weighting' looks like weights but is not a weight header (비중, 목표비중, 투자비중, 편입비중, weight, "
-        "weights, targetweight): rename it 비중 to use it, or delete it for equal weights",)
+        "weights, target weight): rename it 비중 to use it, or delete it for equal weights",)
     assert problems(xlsx(["종목코드", "현재비중", "목표비중"], ["005930", 0.2, 0.7], ["000660", 0.8, 0.3])) == (
         "column B '현재비중' looks like weights, but weights are read from column C '목표비중': delete the column "
         "you do not mean, or rename it",)
