@@ -295,6 +295,14 @@ def _no_code_column(sheet, label: str) -> PortfolioError:
                            "종목코드 (or code / ticker)"], label)
 
 
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
 def _header_key(value: object) -> tuple[str, bool]:
     """A header cell as compared ('Code ', '목표 비중', 'Weight (%)' -> 'weight'), and whether it says '%'."""
     if _blank(value):
@@ -304,6 +312,9 @@ def _header_key(value: object) -> tuple[str, bool]:
     if unit and unit.start() > 0:
         return key[:unit.start()], True
     return key, False
+
+
+_ROLE_OF = {_header_key(name)[0]: role for role, names in HEADERS.items() for name in names}
 
 
 def _find_header(rows: list[tuple[object, ...]]) -> _Header | None:
@@ -450,17 +461,6 @@ def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, h
             problems.append(f"{column} looks like weights but is not a weight header ({known}): rename it 비중 "
                             "to use it, or delete it for equal weights")
     return problems
-
-
-def _blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
-
-
-_ROLE_OF = {_header_key(name)[0]: role for role, names in HEADERS.items() for name in names}
 
 
 def _text(value: object) -> str:

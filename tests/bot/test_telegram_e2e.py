@@ -150,3 +150,67 @@ def test_bad_files_are_explained(api, bot):
         text = wait_text(api, name)
         assert says in text
     assert not api.calls_to("sendPhoto")
+
+
+# --- the model file, as a user sends it ----------------------------------------------------------------
+
+def xlsx_bytes(*sheets, active=0, cells=None):
+    """A workbook of (title, rows, state) sheets opening on sheet number `active`; `cells` go on the first."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    for address, value in (cells or {}).items():
+        book.worksheets[0][address] = value
+    book.active = active
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_the_plan_says_which_sheet_and_weight_column_were_read(api, bot):
+    old = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
+    new = [["종목코드", "종목명", "비중(%)"], ["005930", "삼성전자", 60], ["005380", "현대차", 40]]
+    data = xlsx_bytes(("old", old, "hidden"), ("new", new, "visible"), active=1)
+    api.send_document(OWNER, "mine.xlsx", data, caption="/plan")
+    api.wait_for(lambda a: a.calls_to("sendPhoto"))
+    note = wait_text(api, "Read 2 stocks")
+    assert note == ("Read 2 stocks from sheet 'new'; weights from column C '비중(%)', read as percent "
+                    "(the header says %).")
+    table = "\n".join(texts(api))
+    goals = {code: float(goal) for code, goal in re.findall(r"^(\d{6}) .*?→([\d.]+)$", table, flags=re.M)}
+    assert goals["005930"] / goals["005380"] == pytest.approx(1.5, rel=0.02)  # 60:40, not equal weights
+    assert goals.get("000660", 0.0) == 0.0  # the hidden sheet's stock is not bought
+
+
+def test_model_files_that_would_be_misread_are_refused_with_no_plan(api, bot, sim):
+    before = sim.path_counts()
+    for name, says in (("unsaved_formula.xlsx", "save it in Excel first"),
+                       ("mixed_percent.xlsx", "mixes percent cells (row 4)"),
+                       ("unread_weights.xlsx", "looks like weights"),
+                       ("two_portfolios.xlsx", "sheets 'old' and 'new' each have a 종목코드 column"),
+                       ("hidden_portfolio.xlsx", "hidden sheet 'model'")):
+        api.send_document(OWNER, name, (EXAMPLES / "broken" / name).read_bytes(), caption="/plan")
+        text = wait_text(api, f"Cannot use {name}")
+        assert says in text
+    assert not api.calls_to("sendPhoto")
+    assert sim.path_counts() == before  # nothing asked of the broker for a file that cannot be used
+    api.send_text(OWNER, "/confirm")
+    wait_text(api, "no plan to confirm")
+
+
+def test_a_stray_cell_at_the_last_address_still_plans(api, bot):
+    data = xlsx_bytes(("Portfolio", [["종목코드", "비중"], ["005930", 50], ["000660", 50]], "visible"),
+                      cells={"XFD1048576": "x"})
+    assert len(data) < 10_000
+    api.send_document(OWNER, "stray.xlsx", data, caption="/plan")
+    photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
+    assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
+    assert "Read 2 stocks; weights from column B '비중'" in "\n".join(texts(api))
