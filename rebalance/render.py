@@ -126,9 +126,17 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+def one_line(text: str) -> str:
+    """`text` as one table cell: whitespace runs (newlines, tabs) become one space, control characters go.
+
+    A stock name from a file cell (Alt+Enter) or the broker may hold a newline, which would break a row.
+    """
+    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+
+
 def _fit(text: str, columns: int) -> str:
     """Cut to `columns` display columns (marking the cut with …) and pad to exactly that width."""
-    text = " ".join(text.split())  # a newline or tab in a name would break the table's rows
+    text = one_line(text)
     if _width(text) > columns:
         kept = ""
         for ch in text:
