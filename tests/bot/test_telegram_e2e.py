@@ -214,3 +214,31 @@ def test_a_stray_cell_at_the_last_address_still_plans(api, bot):
     photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
     assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
     assert "Read 2 stocks; weights from column B '비중'" in "\n".join(texts(api))
+
+
+def test_a_plan_of_203_stocks_is_offered_with_its_chart(api, tmp_path, clock):
+    from kis.sim import ManualClock, SimServer
+    from kis.sim.clients import client_for
+    from kis.sim.market import load_seed
+
+    codes = [s["code"] for s in load_seed()["stocks"]]
+    codes += [f"{900000 + i:06d}" for i in range(1, 204 - len(codes))]
+    rows = [["종목코드"]] + [[code] for code in codes]
+    with SimServer(0, rate_limit=500, synthetic=203, seed=7, clock=ManualClock(SIM_START)) as sim:
+        client = client_for(sim, tmp_path / "kisbot")
+
+        def build(on_event):
+            return open_service(client, source=env_source(tmp_path), on_event=on_event, clock=clock)
+
+        runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
+        try:
+            api.send_document(OWNER, "big.xlsx", xlsx_bytes(("Portfolio", rows, "visible")), caption="/plan")
+            offer = api.wait_for(lambda a: [c for c in a.calls_to("sendMessage", "sendPhoto")
+                                            if "reply_markup" in c.params], timeout=30)[-1]
+            # Before: the 800 x 9,888 px chart was refused (PHOTO_INVALID_DIMENSIONS) and the offer came as
+            # text without its chart.
+            assert offer.method == "sendPhoto"
+            assert [m for m in api._messages.values() if "photo" in m and m.get("reply_markup")]
+            assert "Read 203 stocks" in "\n".join(texts(api))
+        finally:
+            runner.stop()
