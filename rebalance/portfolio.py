@@ -142,7 +142,7 @@ class _Grid:
 
     title: str
     rows: list[tuple[object, ...]]
-    percent_format: set[tuple[int, int]] = field(default_factory=set)  # numbers shown as '50%': fractions
+    percent_format: set[tuple[int, int]] = field(default_factory=set)  # cells shown as '50%' (0.5)
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # formula text by cell
     beyond: str = ""  # address of the first value below ROW_LIMIT, '' when there is none
 
@@ -225,8 +225,8 @@ def _grid(sheet, max_rows: int) -> _Grid:
             value = cell.value
             if cell.data_type == "f":
                 formulas[(i, j)] = str(value)
-            elif isinstance(value, numbers.Real) and "%" in (cell.number_format or ""):
-                percent.add((i, j))
+            if "%" in (cell.number_format or ""):
+                percent.add((i, j))  # counts only for a number (a formula's is known after the second pass)
             values.append(value)
         rows.append(tuple(values))
     while rows and all(_blank(v) for v in rows[-1]):
@@ -358,7 +358,7 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
     weight_cells: list[tuple[int, object, bool]] = []  # (excel row, raw weight, shown with a percent format)
     for index in range(header_index + 1, len(table)):
-        cells = _padded(table[index], len(header_cells))
+        cells = table[index]
         if all(_blank(c) for c in cells):
             continue
         excel_row = index + 1
@@ -373,7 +373,8 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
                             "write the six digits, e.g. 005930")
         rows.append((excel_row, code or "", raw_weight, name))
         if "weight" in columns:
-            weight_cells.append((excel_row, raw_weight, (index, columns["weight"]) in grid.percent_format))
+            shown_as_percent = (index, columns["weight"]) in grid.percent_format and _number(raw_weight)
+            weight_cells.append((excel_row, raw_weight, shown_as_percent))
 
     if not rows:
         raise PortfolioError([f"no stocks under the {code_header} header: add one stock per row"], label)
@@ -411,8 +412,8 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     return Portfolio(targets=targets, source=label, notes=(f"Read {count}{sheet}; {reading}.",))
 
 
-def _padded(cells: tuple[object, ...], width: int) -> tuple[object, ...]:
-    return cells + (None,) * (width - len(cells)) if len(cells) < width else cells
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _rows_text(rows: list[int], limit: int = 10) -> str:

@@ -459,6 +459,18 @@ def test_formulas_without_saved_values_are_refused_naming_the_rows():
         "that does not compute formulas; open it in Excel and save it in Excel first, then send it again",)
 
 
+def test_a_formula_shown_as_percent_is_a_fraction_and_may_not_mix_with_plain_numbers():
+    book = Workbook()
+    sheet = book.active
+    for row in (["종목코드", "비중"], ["005930", 60], ["000660", "=1-0.6"]):
+        sheet.append(row)
+    sheet["B3"].number_format = "0%"  # Excel shows 40%
+    out = io.BytesIO()
+    book.save(out)
+    assert "비중 mixes percent cells (row 3) with plain numbers (row 2)" in problems(
+        with_saved_values(out.getvalue(), {"B3": "0.4"}))[0]
+
+
 def test_formulas_with_saved_values_are_read_by_their_values():
     data = xlsx(["종목코드", "비중"], ["005930", 60], ["000660", "=100-B2"])
     portfolio = read_portfolio(with_saved_values(data, {"B3": "40"}))
