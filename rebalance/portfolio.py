@@ -204,7 +204,8 @@ def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
                 values = _grid(saved[grid.title], len(grid.rows)).rows
             finally:
                 saved.close()
-            grid.rows = [tuple(values[i][j] if (i, j) in grid.formulas and i < len(values) else v
+            # A formula with no saved value reads as None (the second pass drops such rows at the end).
+            grid.rows = [tuple((values[i][j] if i < len(values) else None) if (i, j) in grid.formulas else v
                                for j, v in enumerate(row)) for i, row in enumerate(grid.rows)]
     except PortfolioError:
         raise
@@ -241,8 +242,13 @@ def _first_value_below(sheet, row_limit: int) -> str:
     """The address of the first value under `row_limit` (within COLUMN_LIMIT), or ''."""
     sheet.reset_dimensions()  # no padding to the declared size: gaps yield one shared empty row
     below = sheet.iter_rows(min_row=row_limit + 1, min_col=1, max_col=COLUMN_LIMIT, values_only=True)
+    gap: object = None
     for i, values in enumerate(below):
-        if values.count(None) != len(values):
+        if values is gap:
+            continue
+        if values.count(None) == len(values):
+            gap = values  # openpyxl yields one shared tuple for every missing row: skip it by identity
+        else:
             column = next(j for j, v in enumerate(values) if v is not None)
             return f"{get_column_letter(column + 1)}{row_limit + 1 + i}"
     return ""

@@ -453,7 +453,8 @@ def with_saved_values(data: bytes, values: dict[str, str]) -> bytes:
 
 
 def test_formulas_without_saved_values_are_refused_naming_the_rows():
-    data = xlsx(["종목코드", "비중", "raw"], ["005930", 60, 0.6], ["=\"000660\"", "=C3*100", 0.4], ["035720", "=C4*100", 0])
+    data = xlsx(["종목코드", "비중", "raw"], ["005930", 60, 0.6], ["=\"000660\"", "=C3*100", 0.4],
+                ["=\"035720\"", "=100-B2-B3"])  # the last row is formulas only
     assert problems(data) == (
         "formulas without a saved value in rows 3 and 4 (A3 is =\"000660\"): the file was written by a program "
         "that does not compute formulas; open it in Excel and save it in Excel first, then send it again",)
