@@ -1,11 +1,12 @@
 """Peak memory and time of reading a model portfolio file, each file in a fresh subprocess.
 
 The hostile case is a 5 KB workbook whose only oddity is one stray cell at XFD1048576: its declared
-size is 16,384 columns x 1,048,576 rows. Each child runs under an address-space cap (default 2 GB),
+size is 16,384 columns x 1,048,576 rows. wide_rows.xlsx is 20 rows of 16,384 real cells (8 MB of sheet
+XML under the 1 MB upload limit): the most a file that passes the size checks can make the parser see. Each child runs under an address-space cap (default 2 GB),
 so a reader that builds the declared grid fails fast with MemoryError instead of swapping the machine.
 Seconds and peak RSS are of a plain read; "traced MB" is tracemalloc's peak over a second read.
 
-    .venv/bin/python bench/model_file.py               # stray cell, and the two examples for scale
+    .venv/bin/python bench/model_file.py               # stray cell, wide rows, and the two examples for scale
     .venv/bin/python bench/model_file.py --cap-mb 4000
 """
 from __future__ import annotations
@@ -16,9 +17,11 @@ import json
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +68,26 @@ def stray_cell_workbook() -> bytes:
     return out.getvalue()
 
 
+def wide_rows_workbook(rows: int = 20) -> bytes:
+    """`rows` rows of 16,384 real cells each under a code header: 8 MB of sheet XML in a < 1 MB zip."""
+    book = Workbook()
+    book.active.append(["종목코드"])
+    out = io.BytesIO()
+    book.save(out)
+    source = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                xml = "".join(f'<row r="{r}">' + "".join(f'<c r="{get_column_letter(c)}{r}"><v>{r}</v></c>'
+                                                         for c in range(1, 16_385)) + "</row>"
+                              for r in range(2, rows + 2))
+                data = data.replace(b"</sheetData>", xml.encode() + b"</sheetData>")
+            target.writestr(name, data)
+    return packed.getvalue()
+
+
 def measure(path: Path, cap_mb: int, timeout: float) -> dict:
     try:
         done = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(path), str(cap_mb)],
@@ -85,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         stray = Path(folder) / "stray_cell.xlsx"
         stray.write_bytes(stray_cell_workbook())
-        files = [stray, ROOT / "examples" / "model.xlsx", ROOT / "examples" / "multifactor.xlsx"]
+        wide = Path(folder) / "wide_rows.xlsx"
+        wide.write_bytes(wide_rows_workbook())
+        files = [stray, wide, ROOT / "examples" / "model.xlsx", ROOT / "examples" / "multifactor.xlsx"]
         print(f"each read in a fresh process capped at {args.cap_mb} MB of address space")
         print(f"{'file':<18}{'bytes':>8}{'seconds':>9}{'peak RSS MB':>13}{'+ over import':>15}"
               f"{'traced MB':>11}  outcome")

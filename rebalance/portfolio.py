@@ -193,8 +193,7 @@ def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
     book = _open_workbook(data, label, data_only=False)
     try:
         try:
-            sheet, header, sheet_count = _choose_sheet(book, label)
-            grid = _grid(sheet, ROW_LIMIT)
+            grid, header, sheet_count = _choose_sheet(book, label)
         finally:
             book.close()
         if grid.formulas:
@@ -215,12 +214,26 @@ def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
     return grid, header, sheet_count
 
 
-def _grid(sheet, max_rows: int) -> _Grid:
-    """Stream at most `max_rows` x COLUMN_LIMIT cells of `sheet`; note the first value further down."""
+def _grid(sheet, max_rows: int, *, look_below: bool = False) -> _Grid:
+    """Stream at most `max_rows` x COLUMN_LIMIT cells of `sheet`; with `look_below`, go on only to find
+    the first value further down (nothing is kept from there)."""
     rows: list[tuple[object, ...]] = []
     percent: set[tuple[int, int]] = set()
     formulas: dict[tuple[int, int], str] = {}
-    for i, cells in enumerate(sheet.iter_rows(min_row=1, max_row=max_rows, min_col=1, max_col=COLUMN_LIMIT)):
+    beyond, gap = "", None
+    if look_below:
+        sheet.reset_dimensions()  # rows end where the sheet's XML ends, not at its declared size
+    for i, cells in enumerate(sheet.iter_rows(min_row=1, max_row=None if look_below else max_rows,
+                                              min_col=1, max_col=COLUMN_LIMIT)):
+        if i >= max_rows:
+            if cells is gap:  # openpyxl yields one shared tuple for every missing row: skip it at once
+                continue
+            found = next((cell for cell in cells if cell.value is not None), None)
+            if found is not None:
+                beyond = f"{get_column_letter(cells.index(found) + 1)}{i + 1}"
+                break
+            gap = cells
+            continue
         values = []
         for j, cell in enumerate(cells):
             value = cell.value
@@ -232,36 +245,20 @@ def _grid(sheet, max_rows: int) -> _Grid:
         rows.append(tuple(values))
     while rows and all(_blank(v) for v in rows[-1]):
         rows.pop()  # the reader pads to max_rows when a row further down exists
-    grid = _Grid(sheet.title, rows, percent, formulas)
-    if max_rows >= ROW_LIMIT:
-        grid.beyond = _first_value_below(sheet, ROW_LIMIT)
-    return grid
+    return _Grid(sheet.title, rows, percent, formulas, beyond)
 
 
-def _first_value_below(sheet, row_limit: int) -> str:
-    """The address of the first value under `row_limit` (within COLUMN_LIMIT), or ''."""
-    sheet.reset_dimensions()  # no padding to the declared size: gaps yield one shared empty row
-    below = sheet.iter_rows(min_row=row_limit + 1, min_col=1, max_col=COLUMN_LIMIT, values_only=True)
-    gap: object = None
-    for i, values in enumerate(below):
-        if values is gap:
-            continue
-        if values.count(None) == len(values):
-            gap = values  # openpyxl yields one shared tuple for every missing row: skip it by identity
-        else:
-            column = next(j for j, v in enumerate(values) if v is not None)
-            return f"{get_column_letter(column + 1)}{row_limit + 1 + i}"
-    return ""
-
-
-def _choose_sheet(book, label: str):
+def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
     """The sheet the workbook opens on if it is visible and has a code column, else the only visible one
     that has one; anything else is ambiguous and refused naming the sheets."""
     sheets = list(book.worksheets)
     if not sheets:
         raise PortfolioError(["the workbook has no sheet: put the portfolio on a sheet"], label)
     visible = [s for s in sheets if s.sheet_state == "visible"]
-    headers = {s.title: _find_header(_grid(s, HEADER_SEARCH_ROWS).rows) for s in sheets}
+    # One sheet (the usual case) is read whole at once; of several, only the top rows until one is chosen.
+    tops = {s.title: _grid(s, ROW_LIMIT, look_below=True) if len(sheets) == 1 else _grid(s, HEADER_SEARCH_ROWS)
+            for s in sheets}
+    headers = {title: _find_header(grid.rows) for title, grid in tops.items()}
     tables = [s for s in visible if headers[s.title] is not None]
     active = book.active if book.active in visible else None
     if active is not None and headers[active.title] is not None:
@@ -279,10 +276,11 @@ def _choose_sheet(book, label: str):
             raise PortfolioError([f"the 종목코드 column is on hidden sheet {_names(hidden)}, which is not read: "
                                   "unhide it (right-click a sheet tab, Unhide), or move the portfolio to a "
                                   "visible sheet"], label)
-        raise _no_code_column(active or (visible or sheets)[0], label)
+        raise _no_code_column(tops[(active or (visible or sheets)[0]).title].rows, label)
     header = headers[chosen.title]
     assert header is not None
-    return chosen, header, len(sheets)
+    grid = tops[chosen.title] if len(sheets) == 1 else _grid(chosen, ROW_LIMIT, look_below=True)
+    return grid, header, len(sheets)
 
 
 def _names(sheets) -> str:
@@ -290,8 +288,7 @@ def _names(sheets) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
-def _no_code_column(sheet, label: str) -> PortfolioError:
-    rows = _grid(sheet, HEADER_SEARCH_ROWS).rows
+def _no_code_column(rows: list[tuple[object, ...]], label: str) -> PortfolioError:
     first = next((row for row in rows if not all(_blank(c) for c in row)), None)
     if first is None:
         return PortfolioError(["the sheet is empty: put a 종목코드 column header in row 1 and one stock per row"],
