@@ -2,8 +2,9 @@
 
 The hostile case is a 5 KB workbook whose only oddity is one stray cell at XFD1048576: its declared
 size is 16,384 columns x 1,048,576 rows. wide_rows.xlsx is 20 rows of 16,384 real cells (8 MB of sheet
-XML under the 1 MB upload limit): the most a file that passes the size checks can make the parser see. Each child runs under an address-space cap (default 2 GB),
-so a reader that builds the declared grid fails fast with MemoryError instead of swapping the machine.
+XML under the 1 MB upload limit), about the most cells a file that passes the size checks can hold.
+Each child runs under an address-space cap (default 2 GB), so a reader that builds the declared grid
+fails fast with MemoryError instead of swapping the machine.
 Seconds and peak RSS are of a plain read; "traced MB" is tracemalloc's peak over a second read.
 
     .venv/bin/python bench/model_file.py               # stray cell, wide rows, and the two examples for scale
