@@ -71,7 +71,7 @@ def test_xlsx_upload_gives_plan_chart_and_buttons_then_confirm_once(api):
         assert labels == ["Confirm", "Cancel"]
         data = photo.buttons[0]["callback_data"]
         message_id = api.wait_for(lambda a: a._messages and max(k[1] for k in a._messages))
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = api.wait_for(lambda a: [k[1] for k, m in a._messages.items() if "photo" in m])[0]
         api.press(OWNER, photo_id, data)
         api.wait_for(lambda a: any("started" in c.text for c in sent(a)))
         api.press(OWNER, photo_id, data)  # e.g. a second tap before the buttons went away
