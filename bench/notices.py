@@ -57,7 +57,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_once(seconds: float, notices: bool) -> str:
-    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=MOCK_RATE).start() as sim:
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=MOCK_RATE, always_open=True).start() as sim:
         config = sim_config(sim, Path(tmp), rate_limit=MOCK_RATE)
         client = KisClient(config)
         plan = _plan(sim)

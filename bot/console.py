@@ -29,7 +29,7 @@ INTRO = """\
 kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
 a few holdings). Nothing here touches a real account. Type the bot's commands:
 
-  /price 005930 000660        prices
+  /price 005930 0013V0        prices (codes may carry letters: 0013V0, 0126Z0 is an ETF)
   /balance                    holdings and cash
   /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path)
   /confirm                    run the plan now over {duration} (or /confirm 90s)
@@ -99,6 +99,8 @@ class ConsoleChat:
             return False
         for reply in self.replies(line):
             show(reply, self.out, self.lock, self.save_photo)
+            if reply.offers:  # printed: from now on /confirm means this plan
+                self.service.shown(reply.offers)
         return True
 
     def replies(self, line: str) -> list[Reply]:
@@ -137,11 +139,11 @@ class ConsoleChat:
         if not path.is_file():
             return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
                           "e.g. /plan examples/model.xlsx")]
-        size = path.stat().st_size
-        refusal = self.service.check_document(path.name, size)
+        ticket = self.service.file_received()
+        refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
         if refusal:
             return refusal
-        return self.service.plan_file(path.read_bytes(), path.name)
+        return self.service.plan_file(path.read_bytes(), path.name, ticket)
 
 
 def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
@@ -169,7 +171,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
         return str(path)
 
     with tempfile.TemporaryDirectory(prefix="kisbot-demo-") as data_dir:
-        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS).start()
+        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True).start()
         try:
             client = client_for(sim, Path(data_dir), rate_limit=rate)
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.

@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -24,15 +22,11 @@ import requests
 from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
-
-try:  # POSIX: also keep two processes from issuing at the same moment
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the in-process lock still holds
-    fcntl = None  # type: ignore[assignment]
+from kis.files import file_lock, private_dir, write_private
+from kis.krx import KST
 
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
 RENEW_BEFORE = timedelta(minutes=10)  # stop using a token this long before KIS says it expires
 ISSUE_WAIT = 61.0  # seconds to wait after EGW00133 (one issue a minute)
 ISSUE_ATTEMPTS = 3
@@ -75,34 +69,15 @@ class PrivateCache:
         return data if isinstance(data, dict) else None
 
     def save_json(self, data: dict) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".cache-", suffix=".tmp")  # mkstemp: mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        private_dir(self.dir.parent)  # the data dir itself is 0700 when it is new, not only this one
+        write_private(self.path, json.dumps(data))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive lock across processes while one of them issues."""
-        if fcntl is None:  # pragma: no cover
+        private_dir(self.dir.parent)
+        with file_lock(self.dir / (self.path.name + ".lock")):
             yield
-            return
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / (self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
 
 class TokenCache(PrivateCache):
@@ -147,6 +122,11 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the token in hand expires; None before the first `token()`."""
+        return self._token.expires_at if self._token is not None else None
 
     def token(self) -> str:
         """A token that is valid now; issues one at most when the cache has none."""

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source, parse_rate_limit
 from kis.errors import ConfigError
 from kis.models import Account
 from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
@@ -18,7 +18,7 @@ def _mask(secret: str) -> str:
 
 
 def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
-            ws_url: str = "", hts_id: str = "") -> None:
+            always_open: bool, ws_url: str = "", hts_id: str = "") -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
@@ -26,6 +26,11 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
     print(f"  account    {account}", file=out)
     print(f"  limit      {rate:g} calls/s per account", file=out)
     print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
+    if always_open:
+        print("  hours      always open: orders are accepted at any hour (--always-open)", file=out)
+    else:
+        print("  hours      KRX sessions only (09:00-15:30 KST on trading days), as KIS mock; "
+              "--always-open to trade at any hour", file=out)
     if ws_url:
         print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
     print("Point kisbot at it from another terminal:", file=out)
@@ -56,18 +61,17 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         Account.parse(account)
     except ValueError as exc:
         raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
-    try:
-        rate = getattr(args, "rate_limit", None) or float(source.get("KIS_RATE_LIMIT") or 1.0)
-    except ValueError:
-        raise ConfigError(f"KIS_RATE_LIMIT='{source.get('KIS_RATE_LIMIT')}' is not a number of calls per second") from None
+    rate = getattr(args, "rate_limit", None) or parse_rate_limit(source.get("KIS_RATE_LIMIT"), 1.0)
     if rate <= 0:
         raise ConfigError("--rate-limit must be a positive number of calls per second")
     port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
     state = getattr(args, "state", None)
+    always_open = bool(getattr(args, "always_open", False))
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
-                           traded_seconds=TRADED_SECONDS, hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID)
+                           traded_seconds=TRADED_SECONDS, always_open=always_open,
+                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID)
         server.bind()
         server.start_notices()
     except OSError as exc:
@@ -81,7 +85,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         return 1
     _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
-        _banner(out, server.url, app_key, app_secret, account, rate, state, server.ws_url, server.hts_id)
+        _banner(out, server.url, app_key, app_secret, account, rate, state, always_open, server.ws_url,
+                server.hts_id)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()

@@ -1,16 +1,16 @@
 """In-memory stand-ins for the KIS client, the planner and the TWAP executor, for service tests."""
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from kis.errors import UnknownStock
+from kis.krx import KST
 from kis.models import Balance, Holding, Quote
 from rebalance.model import Plan, PlanLine, Portfolio, Target
 
-KST = ZoneInfo("Asia/Seoul")
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
 
@@ -81,6 +81,7 @@ class FakeExecutor:
         self.resumable: FakeStatus | None = None
         self.start_gate: threading.Event | None = None  # set -> start() proceeds
         self.start_error: Exception | None = None
+        self.other_process: int | None = None  # pid of another process that executes the active run
 
     def start(self, plan, window):
         if self.start_gate is not None:
@@ -96,6 +97,11 @@ class FakeExecutor:
 
     def cancel(self):
         self.cancels += 1
+
+    def run_owner(self):
+        if self.other_process is not None:
+            return self.other_process
+        return os.getpid() if self.active is not None else None
 
     def status(self):
         return self.active
@@ -130,7 +136,7 @@ class FakePlanner:
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
         text = data.decode()
         if "bad" in text:
-            raise PortfolioError("종목코드 '5930A' is not a 6-digit code (row 4)")
+            raise PortfolioError("종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)")
         codes = [c for c in text.split() if c]
         return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
 

@@ -18,7 +18,7 @@ from kis.sim.clients import client_for, sim_config
 
 @pytest.fixture
 def sim():
-    server = SimServer(0, rate_limit=1000).start()
+    server = SimServer(0, rate_limit=1000, always_open=True).start()
     yield server
     server.stop()
 
