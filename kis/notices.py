@@ -328,8 +328,6 @@ class NoticeStream:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._ws: Any = None
-        self._approval_key = ""
         self._told: set[str] = set()
 
     def __repr__(self) -> str:
@@ -411,15 +409,11 @@ class NoticeStream:
 
     async def _session(self) -> None:
         stale = None
-        for attempt in range(2):  # a refused approval key is re-issued once
+        for _ in range(2):  # a refused approval key is re-issued once
             key = await asyncio.to_thread(self._approval_for, stale)
             async with self._connect(self.url) as ws:
-                self._ws = ws
-                try:
-                    await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
-                    retry = await self._read(ws, key)
-                finally:
-                    self._ws = None
+                await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
+                retry = await self._read(ws, key)
                 if not retry:
                     return
                 stale = key

@@ -9,7 +9,6 @@ import os
 import random
 import stat
 
-import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 

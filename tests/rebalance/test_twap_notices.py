@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from kis.models import OrderSide, OrderStatus, OrderType
+from kis.models import OrderSide, OrderType
 from kis.notices import Correction, Notice, NoticeKind
 from rebalance.clock import FakeClock
 from rebalance.events import Filled, Finished, OrderSent
 from rebalance.journal import Journal, OrderRecord, OrderState
-from rebalance.notices import SLOW_POLL_SECONDS, fill_view, unresolved_match
+from rebalance.notices import fill_view, unresolved_match
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
 from tests.rebalance.twap_fakes import T0, BrokerOrder, FakeBroker, Recorder, line, make_plan

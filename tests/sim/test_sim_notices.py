@@ -1,7 +1,6 @@
 """The sim's websocket: approval keys, encrypted 26-field notices of its own orders, and its faults."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
