@@ -111,8 +111,10 @@ def run_once(seconds: float, notices: bool) -> str:
     label = "with notices   " if notices else "without notices"
     extra = (f", notices {stats.notices} (repeats {stats.repeats}, fills first told by a notice {stats.fills}, "
              f"distrusts {stats.distrusts})" if stats else "")
+    once = kinds.get("tokenP", 0) + kinds.get("Approval", 0)  # issued once a day, then cached on disk
     return (f"{label}: {len(plan.lines)} stocks over {seconds:.0f} s at {MOCK_RATE:g} call/s: "
             f"{calls} KIS calls / {orders} orders = {calls / max(1, orders):.2f} calls per order "
+            f"({(calls - once) / max(1, orders):.2f} without the day's one token and approval key) "
             f"({dict(kinds)}); fill-to-chat p50 {statistics.median(latencies):.2f} s, "
             f"p95 {_percentile(latencies, 0.95):.2f} s over {len(latencies)} fills; run ended "
             f"{end_vs_window:+.1f} s after the window end; largest |target - actual| {worst}{extra}")
