@@ -44,9 +44,9 @@ class OrderState(str, Enum):
 S = OrderState
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.INTENT: frozenset({S.OPEN, S.CLOSED, S.UNRESOLVED, S.AMBIGUOUS, S.REJECTED, S.NOT_SENT, S.ABSENT, S.EXPIRED}),
-    S.UNRESOLVED: frozenset({S.OPEN, S.CLOSED, S.AMBIGUOUS, S.ABSENT, S.EXPIRED}),
-    S.AMBIGUOUS: frozenset({S.OPEN, S.CLOSED, S.UNRESOLVED, S.EXPIRED}),
-    S.ABSENT: frozenset({S.OPEN, S.CLOSED}),  # it showed up after all: its shares stop being owed
+    S.UNRESOLVED: frozenset({S.UNRESOLVED, S.OPEN, S.CLOSED, S.AMBIGUOUS, S.ABSENT, S.EXPIRED}),
+    S.AMBIGUOUS: frozenset({S.AMBIGUOUS, S.OPEN, S.CLOSED, S.UNRESOLVED, S.EXPIRED}),
+    S.ABSENT: frozenset({S.ABSENT, S.OPEN, S.CLOSED}),  # it showed up after all: its shares stop being owed
     S.OPEN: frozenset({S.OPEN, S.CLOSED}),  # OPEN -> OPEN: more fills
     S.CLOSED: frozenset({S.CLOSED}),  # a later page may still add fills it already counted
     S.REJECTED: frozenset(),
