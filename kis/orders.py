@@ -68,12 +68,17 @@ class Lookup:
 
     @property
     def ambiguous(self) -> bool:
-        return self.candidates > 1
+        return self.found is None and self.candidates > 1
 
 
 def look_up(orders: Iterable[OrderStatus], code: str, side: OrderSide, qty: int, order_type: OrderType,
-            price: int, sent_at: datetime, exclude: Collection[str] = ()) -> Lookup:
-    """The row of today's orders an order sent at `sent_at` (KST) became; never a guess between two."""
+            price: int, sent_at: datetime, exclude: Collection[str] = (), *, alike: int = 1) -> Lookup:
+    """The row of today's orders an order sent at `sent_at` (KST) became; never a guess between two.
+
+    `alike`: how many unanswered orders of the caller are interchangeable with this one (same code,
+    side, quantity, time window). Up to that many candidates can only be theirs, so the earliest is
+    taken; more candidates than that and the order is ambiguous.
+    """
     found = matching_orders(orders, code, side, qty, order_type, price, since=since_stamp(sent_at),
                             until=until_stamp(sent_at), exclude=exclude)
-    return Lookup(found[0] if len(found) == 1 else None, len(found))
+    return Lookup(found[0] if 1 <= len(found) <= max(1, alike) else None, len(found))

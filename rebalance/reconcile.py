@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Collection, Sequence
 
 from kis.models import OrderStatus
-from kis.orders import look_up, same_order_no
+from kis.orders import CLOCK_SKEW, look_up, same_order_no
 from rebalance.clock import KST
 from rebalance.journal import OrderRecord, OrderUpdate
 from rebalance.lifecycle import OrderState
@@ -119,7 +119,8 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
             updates.append(update)
             findings += found
         elif order.state.may_show_up:
-            update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds)
+            alike = sum(1 for o in orders if o.state.unsettled and _interchangeable(o, order))
+            update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds, alike)
             if update is not None:
                 updates.append(update)
                 if update.order_no:
@@ -128,10 +129,17 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
     return Reconciliation(tuple(updates), tuple(findings))
 
 
+def _interchangeable(a: OrderRecord, b: OrderRecord) -> bool:
+    """Two unanswered orders that today's rows could not tell apart."""
+    return (a.code, a.side, a.qty) == (b.code, b.side, b.qty) and abs(a.sent_at - b.sent_at) <= 2 * CLOCK_SKEW
+
+
 def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], claimed: set[str], now: datetime,
-                       settle_seconds: float) -> tuple[OrderUpdate | None, tuple[Finding, ...]]:
+                       settle_seconds: float, alike: int) -> tuple[OrderUpdate | None, tuple[Finding, ...]]:
+    # Rows that only interchangeable orders of ours could be are taken in time order: if one is in
+    # fact someone else's, the run under-trades, never over-trades.
     result = look_up(statuses, order.code, order.side, order.qty, order.order_type, order.price,
-                     order.sent_at.astimezone(KST), exclude=claimed)
+                     order.sent_at.astimezone(KST), exclude=claimed, alike=alike if order.state.unsettled else 1)
     if result.found is not None:
         return observe(order, result.found)
     if order.state is OrderState.ABSENT:
