@@ -14,7 +14,7 @@ from kis.errors import KisError
 from kis.models import OrderSide, OrderType
 from rebalance.clock import FakeClock, SystemClock
 from rebalance.events import (
-    Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted, WaitingForCash,
+    Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted, WaitingForCash,
 )
 from rebalance.journal import Journal, OrderState, RunActive
 from rebalance.twap import TwapExecutor
@@ -508,3 +508,100 @@ def test_status_reports_per_stock_progress_and_time_left(clock, journal_path):
     assert [(s.code, s.side, s.order_qty) for s in status.stocks] == [
         ("000010", OrderSide.SELL, 100), ("000020", OrderSide.BUY, 50), ("000030", OrderSide.BUY, 60)]
     assert timedelta(0) < status.time_left <= WINDOW
+
+
+# unanswered orders, guard prices ------------------------------------------------------------------
+
+def test_a_lost_answer_is_never_resent_and_its_stock_waits_while_others_keep_trading(clock, journal_path):
+    # The first buy of B reaches the exchange but its answer is lost, and KIS lists it only 60 s later
+    # (the settle horizon is 120 s): B places nothing for those shares meanwhile; C trades on.
+    broker = FakeBroker(clock, prices={"000020": 10_000, "000030": 5_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 50), line("000030", 5_000, 0, 60), cash=10_000_000)
+    lost = []
+    broker.lose_answer = lambda o: o.code == "000020" and not lost and not lost.append(o)
+    broker.show_late = lambda o: 60 if o is (lost[0] if lost else o) else 0
+    settings = replace(SETTINGS, settle_seconds=120)
+    executor, rec, run_id = start(broker, plan, journal_path, settings=settings)
+    finish(executor)
+
+    first_b = lost[0]
+    next_b = [o for o in broker.sent("000020") if o is not first_b]
+    assert all(o.time > first_b.time for o in next_b)
+    c_during = [o for o in broker.sent("000030") if first_b.time < o.time]
+    assert c_during, "the other stock stopped trading"
+    assert broker.holdings == {"000020": 50, "000030": 60}
+    assert sum(o.qty for o in broker.sent("000020")) == 50  # never sent twice
+    assert not rec.of(Finished)[0].unresolved
+
+
+def test_a_window_that_ends_with_an_unresolved_order_says_what_to_check_instead_of_finished(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 10), cash=10_000_000)
+
+    def lose_and_go_dark(order):  # the first answer is lost, and then today's orders cannot be read any more
+        if broker.fail_polls:
+            return False
+        broker.fail_polls = True
+        return True
+
+    broker.lose_answer = lose_and_go_dark
+    executor, rec, _ = start(broker, plan, journal_path, duration=timedelta(minutes=2))
+    finish(executor)
+
+    (done,) = rec.of(Finished)
+    (check,) = done.unresolved
+    assert (check.code, check.side, check.qty) == ("000020", OrderSide.BUY, broker.orders[0].qty)
+    assert "look for it in today's orders" in check.what_to_check
+    assert sum(o.qty for o in broker.orders) == 10  # the unanswered order counted as placed throughout
+
+
+def test_buys_are_marketable_limit_orders_at_the_guard_price_on_the_tick_grid(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000010": 10_000, "000020": 72_300}, holdings={"000010": 10},
+                        cash=10_000_000)
+    plan = make_plan(line("000010", 10_000, 10, 0), line("000020", 72_300, 0, 10), cash=10_000_000)
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    buy, sell = broker.sent("000020")[0], broker.sent("000010")[0]
+    assert (buy.order_type, buy.price) == (OrderType.LIMIT, 73_000)  # 72,300 x 1.01 = 73,023, tick 100, down
+    assert (sell.order_type, sell.price) == (OrderType.LIMIT, 9_900)  # 10,000 x 0.99, tick 10, up
+    assert broker.holdings["000020"] == 10 and "000010" not in {c for c, q in broker.holdings.items() if q}
+
+
+def test_a_resting_limit_order_is_repriced_by_the_next_slice(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 40), cash=10_000_000)
+
+    def nudge(event):  # the price moves up half a percent past the first order's limit, once
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            broker.prices["000020"] = 10_150
+
+    broker.fill = "now"
+    first_fill = broker._fill
+    broker._fill = lambda order, qty: None if len(broker.orders) == 1 else first_fill(order, qty)
+    executor, rec, run_id = start(broker, plan, journal_path, on=nudge)
+    finish(executor)
+
+    first = broker.orders[0]
+    assert first.cancelled and first.filled == 0  # re-priced: cancelled, its shares placed again
+    assert any(o.price == 10_250 for o in broker.orders[1:])  # 10,150 x 1.01 on the grid
+    assert broker.holdings["000020"] == 40 and not rec.of(PriceBeyondGuard)
+
+
+def test_a_price_that_runs_past_the_guard_stops_that_stock_and_tells_the_user(clock, journal_path):
+    # The first quote of B is 10,000 (limit 10,100); by the time the order arrives the price is 10,500,
+    # 5 % up, so the order rests; at the next slice the price is far past the 1 % guard of that limit.
+    broker = FakeBroker(clock, prices={"000020": 10_500, "000030": 5_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 40), line("000030", 5_000, 0, 40), cash=10_000_000)
+    quote = broker.price
+    stale = []
+    broker.price = lambda code: (replace(quote(code), price=10_000) if code == "000020" and not stale
+                                 and not stale.append(code) else quote(code))
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (stopped,) = rec.of(PriceBeyondGuard)
+    assert (stopped.code, stopped.limit, stopped.price) == ("000020", 10_100, 10_500)
+    assert len(broker.sent("000020")) == 1 and broker.sent("000020")[0].cancelled  # no chasing
+    assert broker.holdings.get("000030") == 40  # the other stock is unaffected
+    assert Journal(journal_path).stocks(run_id)[0].halted

@@ -90,6 +90,7 @@ class FakeBroker:
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
     fail_quotes: int = 0  # the next price calls fail
+    fail_polls: bool = False  # today's-orders inquiries fail (KIS down for reads)
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -142,6 +143,8 @@ class FakeBroker:
 
     def orders_today(self, code=None):
         self._call("orders_today")
+        if self.fail_polls:
+            raise KisTransportError("no answer from KIS (GET inquire-daily-ccld: ReadTimeout)")
         if self.poll_takes:
             self.clock.advance(self.poll_takes)
         if self.fill in ("half", "now"):  # a limit order fills once the price comes back to it
