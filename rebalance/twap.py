@@ -544,11 +544,12 @@ class _Worker:
             self._emit(Finished(self.run_id, results, unresolved))
 
     def _settle_after_window(self) -> None:
-        """Unanswered orders at the end: keep polling (no new orders) until settled or the horizon passes."""
+        """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
+        them or the horizon passes, so the results and the cancels rest on what KIS lists."""
         deadline = self.run_rec.window.end + timedelta(seconds=self.settings.settle_seconds)
         today = self.clock.now().astimezone(KST).date()
-        while any(o.state.unsettled and o.sent_at.astimezone(KST).date() == today
-                  for o in self.journal.orders(self.run_id)):
+        while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
+                  and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
             now = self.clock.now()
             if now >= deadline:
                 return

@@ -26,6 +26,7 @@ class Faults:
         self.lost_answer_rate = 0.0  # share of accepted orders whose answer is lost (connection dropped)
         self.list_as_limit = False  # daily orders show every ord_dvsn_cd as "00" (unverified on KIS)
         self._ledger_busy_after_order = 0
+        self.answers_lost = 0  # accepted orders whose answer was dropped so far (benchmarks count them)
         self._rate_limited = 0
         self._drop_after_order = 0
         self._drop_before_order = 0
@@ -60,10 +61,11 @@ class Faults:
         return self._take("_rate_limited")
 
     def take_drop_after_order(self) -> bool:
-        if self._take("_drop_after_order"):
-            return True
+        lost = self._take("_drop_after_order")
         with self._lock:
-            return self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate
+            lost = lost or (self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate)
+            self.answers_lost += lost
+        return lost
 
     def take_ledger_busy_after_order(self) -> bool:
         return self._take("_ledger_busy_after_order")
