@@ -119,7 +119,7 @@ def test_upload_confirm_fills_and_summary(api, bot, sim):
 
 
 def test_cancel_mid_run_reports_what_was_done(api, bot, sim, clock):
-    sim.exchange.partial_fill_shares = 1  # sim time stands still: orders fill one share and rest
+    sim.exchange.partial_fill_shares = 1  # orders fill one share at once and rest
     photo, message_id = upload(api)
     clock.hold_at = SIM_START + timedelta(seconds=40)
     api.send_text(OWNER, "/confirm 90s")
