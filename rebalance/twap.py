@@ -19,7 +19,7 @@ import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
-from kis.ticks import round_to_tick
+from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
@@ -206,12 +206,14 @@ def run_status(journal: Journal, run_id: str, now: datetime) -> RunStatus:
 def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
     """The limit of a marketable order: `guard` past the latest price, on the tick grid, inside the day's band.
 
-    A buy rounds down and a sell up, so the limit never passes the guard.
+    A buy rounds down and a sell up, so the limit never passes the guard; the grid is the one the
+    quote's aspr_unit shows (an ETF's is finer than a stock's), else the stock grid.
     """
+    grid = (grid_for(quote.price, quote.tick) if quote.tick else None) or STOCK
     if side is OrderSide.BUY:
-        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY)
+        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY, grid)
         return min(price, quote.upper_limit) if quote.upper_limit > 0 else price
-    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL)
+    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL, grid)
     return max(price, quote.lower_limit) if quote.lower_limit > 0 else price
 
 
