@@ -35,11 +35,6 @@ class OrderState(str, Enum):
         """Nothing more can happen to it."""
         return self in (OrderState.CLOSED, OrderState.REJECTED, OrderState.NOT_SENT, OrderState.EXPIRED)
 
-    @property
-    def known(self) -> bool:
-        """KIS has shown it (an order number): fills and remaining quantity come from the exchange."""
-        return self in (OrderState.OPEN, OrderState.CLOSED)
-
 
 S = OrderState
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {

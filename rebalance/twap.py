@@ -465,7 +465,7 @@ class _Worker:
     def _unsettled(self) -> bool:
         """Some order of the run may still fill or show up: a poll has something to learn."""
         today = self.clock.now().astimezone(KST).date()
-        return any(o.resting or (o.state.may_show_up and o.sent_at.astimezone(KST).date() == today)
+        return any(not o.state.done and o.sent_at.astimezone(KST).date() == today
                    for o in self.journal.orders(self.run_id))
 
     def _poll(self) -> list[OrderStatus] | None:

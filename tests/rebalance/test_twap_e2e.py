@@ -253,3 +253,19 @@ def test_codes_with_letters_trade_to_target_a_stock_and_an_etf(sim, make_client,
     held = {h.code: h.qty for h in client.balance().holdings}
     assert (held["0013V0"], held["0126Z0"]) == (40, 25)
 
+
+
+def test_a_run_with_enough_cash_ends_on_target_without_a_single_apbk0952(sim, make_client, journal_path):
+    # KIS costs a buy without a price at the upper limit (+30 %): with cash for the buys plus 2 %,
+    # market-type buys sized at the price would be refused. Guarded limit buys sized by nrcvb_buy_qty
+    # at their own limit are not, and the run ends on target.
+    price = sim.market.price
+    buys = {BUY_C: 12, BUY_D: 40}
+    sim.exchange.set_cash(int(sum(qty * price(code) for code, qty in buys.items()) * 1.02))
+    plan = make_plan(*(line(code, price(code), 0, qty) for code, qty in buys.items()), cash=sim.exchange.cash)
+    executor, rec, _ = start(make_client(), sim, plan, journal_path)
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    assert sim.exchange.cash_refusals == 0 and not rec.of(OrderRejected)
+    assert {e.order_type for e in sim.exchange.order_log if e.kind == "new"} == {OrderType.LIMIT.value}
