@@ -110,6 +110,17 @@ def test_an_order_is_closed_when_fills_and_cancels_cover_it_even_if_rmn_qty_lags
     assert refused.state is OrderState.CLOSED
 
 
+def test_a_cancel_listed_as_its_own_row_closes_the_original_even_if_its_row_lags():
+    known = order(state=OrderState.OPEN, order_no="0000000007")
+    original = row(filled=6, remaining=4)  # its own row not yet updated
+    cancel = replace(row("0000000009", qty=4, remaining=0, cancelled_qty=4), orig_order_no="0000000007",
+                     cancelled=True)
+    (update,) = run([known], [original, cancel]).updates
+    assert update.state is OrderState.CLOSED and update.filled_qty == 6
+    (partial,) = run([known], [row(filled=2, remaining=8), replace(cancel, cancelled_qty=4)]).updates
+    assert partial.state is OrderState.OPEN  # 2 filled + 4 cancelled of 10: 4 may still fill
+
+
 def test_a_stale_page_never_takes_fills_back_or_reopens_an_order():
     closed = replace(order(state=OrderState.CLOSED, order_no="0000000007"), filled_qty=10, filled_amount=700_000)
     update, findings = observe(closed, row(filled=8))
