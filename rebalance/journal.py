@@ -142,12 +142,12 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _migrate_0_to_1),)
 
 
-class JournalTooNew(Exception):
-    """The journal was written by a newer kisbot: refuse rather than misread it."""
-
-
 class JournalUnusable(ConfigError):
     """The journal file cannot be opened as it is; kisbot never replaces it (it may hold an active run)."""
+
+
+class JournalTooNew(JournalUnusable):
+    """The journal was written by a newer kisbot: refuse rather than misread it."""
 
 
 class RunActive(Exception):
