@@ -217,6 +217,10 @@ def status_text(status: object, now: datetime) -> str:
         label = side.label if isinstance(side, OrderSide) else ""
         name = clip(getattr(stock, "name", "") or "", 10)
         extra = "  waiting for cash" if getattr(stock, "waiting_for_cash", False) else ""
+        if getattr(stock, "unresolved_qty", 0):
+            extra += f"  {won(stock.unresolved_qty)} unanswered"
+        if getattr(stock, "halted", False):
+            extra += "  stopped: price past the guard"
         lines.append(
             f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}{extra}"
         )

@@ -288,6 +288,13 @@ class BotService:
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
+    def _guard_hint(self) -> str:
+        guard = getattr(self.twap_settings, "price_guard", None)
+        if guard is None or getattr(self.twap_settings, "order_type", None) != "00":  # only limit orders have one
+            return ""
+        return (f" Orders are limit orders at most {guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
+                "a stock whose price runs past that stops and you are told.")
+
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
                         ticket: int) -> list[Reply]:
         try:
@@ -312,7 +319,7 @@ class BotService:
         caption = (
             f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
-            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST."
+            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
         buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
         try:

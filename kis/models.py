@@ -126,9 +126,6 @@ class OrderAck:
     order_type: OrderType
     price: int = 0
     time: str = ""  # ORD_TMD, HHMMSS
-    # Sent a second time after a lost answer and lookups that found nothing: the first send may
-    # still show up late, so the caller should watch for a twin.
-    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,8 +151,14 @@ class OrderStatus:
     time: str = ""  # ord_tmd HHMMSS
 
     @property
+    def closed(self) -> bool:
+        """Nothing left to fill: rmn_qty is 0, or filled + cancel-confirmed + refused covers the order."""
+        return (self.remaining_qty <= 0 or self.cancelled
+                or self.filled_qty + self.cancelled_qty + self.rejected_qty >= self.qty)
+
+    @property
     def is_open(self) -> bool:
-        return self.remaining_qty > 0 and not self.cancelled
+        return not self.closed
 
 
 @dataclass(frozen=True)

@@ -169,8 +169,9 @@ def make_service(**overrides):
     client = overrides.pop("client", None) or FakeClient()
     executor = overrides.pop("executor", None) or FakeExecutor()
     planner = overrides.pop("planner", None) or FakePlanner(clock)
+    twap_settings = overrides.pop("twap_settings", None) or object()
     service = BotService(
-        client, executor, twap_settings=object(), now=clock,
+        client, executor, twap_settings=twap_settings, now=clock,
         read_portfolio=planner.read_portfolio, make_plan=planner.make_plan,
         plan_messages=planner.plan_messages, plan_chart=planner.plan_chart,
         execution_window=fake_window, run_active_error=RunActive, portfolio_error=PortfolioError,
