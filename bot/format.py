@@ -87,6 +87,16 @@ def quotes_text(quotes: Sequence[Quote]) -> str:
     return pre(lines)
 
 
+def model_legend() -> str:
+    return f"code   {pad('name', 16)} {'weight':>7} {'band':>6}"
+
+
+def model_row(code: str, name: str, weight: float, band: float) -> str:
+    """One stock of the saved model: code, name, weight and band in percent (band as ±%p, '-' when none)."""
+    band_text = f"±{100 * band:.3g}" if band else "-"
+    return f"{code} {pad(clip(name, 16), 16)} {100 * weight:>6.4g}% {band_text:>6}"
+
+
 def balance_text(balance: Balance) -> str:
     total = balance.total_value
     lines: list[str] = []

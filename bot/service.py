@@ -29,6 +29,7 @@ from kis.errors import (
 )
 from kis.models import Quote
 from rebalance import Plan, Portfolio
+from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,11 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A plan shown with its buttons, and the portfolio to re-plan it from when its prices expire."""
+    """A plan shown with its buttons, and the portfolio and options to re-plan it from when its prices expire."""
 
     plan: Plan
     portfolio: Portfolio
+    options: PlanOptions = PlanOptions()
 
 
 class BotService:
@@ -124,6 +126,9 @@ class BotService:
         run_active_error: type[Exception] = rebalance.RunActive,
         portfolio_error: type[Exception] = rebalance.PortfolioError,
         default_duration: timedelta | None = None,
+        models: Any = None,
+        plan_options: PlanOptions = PlanOptions(),
+        names: Any = None,
     ):
         self.client = client
         self.executor = executor
@@ -132,6 +137,9 @@ class BotService:
         self.now = now
         self.max_file_bytes = max_file_bytes
         self.default_duration = default_duration  # the demo runs "now for a minute", not 09:10-15:00
+        self.models = models  # rebalance.saved_model.ModelStore: the last model accepted, or None
+        self.plan_options = plan_options  # the defaults (KISBOT_BAND, KISBOT_MIN_TRADE) words build on
+        self.names = names  # rebalance.names.NameBook, or None
         # The planner and window functions are injectable so the service is testable alone.
         self._read_portfolio = read_portfolio
         self._make_plan = make_plan
@@ -201,11 +209,49 @@ class BotService:
     # --- planning -----------------------------------------------------------------------------
 
     def plan_prompt(self) -> list[Reply]:
-        return self._busy_refusal() or [Reply(
-            "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
-            "weights; no weights means equal weights). I will answer with the plan; nothing is ordered "
-            "until you confirm."
-        )]
+        return self.plan(())
+
+    def plan(self, args: Sequence[str] = ()) -> list[Reply]:
+        """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""
+        refusal = self._busy_refusal()
+        if refusal:
+            return refusal
+        options, rest = self._options(args)
+        if isinstance(options, list):
+            return options
+        if rest:
+            return [Reply(f"I do not understand {fmt.esc(' '.join(rest))}: type e.g. /plan, /plan buy 500000, "
+                          "/plan sell 1000000, /plan keep or /plan band 2.")]
+        saved = self.models.load() if self.models is not None else None
+        if saved is None:
+            return [Reply(
+                "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
+                "weights and <b>밴드</b> bands; no weights means equal weights). I will answer with the plan; "
+                "nothing is ordered until you confirm. Put options in the caption, e.g. /plan buy 500000."
+            )]
+        note = (f"Planning the saved model {fmt.esc(saved.file_name or '(unnamed)')} of "
+                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
+        return self._plan_and_offer(saved.portfolio, note=note, options=options)
+
+    def model(self) -> list[Reply]:
+        """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
+        saved = self.models.load() if self.models is not None else None
+        if saved is None:
+            return [Reply("No model portfolio is saved yet: send an .xlsx (a 종목코드 column, optionally 비중).")]
+        names = self.names.known(saved.portfolio.codes) if self.names is not None else {}
+        rows = [fmt.model_row(t.code, names.get(t.code) or t.name, t.weight, self.plan_options.band_for(t.band))
+                for t in saved.portfolio.targets]
+        total = sum(t.weight for t in saved.portfolio.targets)
+        head = (f"<b>Model {fmt.esc(saved.file_name or '(unnamed)')}</b>, saved "
+                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST: {len(rows)} stock{'s' if len(rows) != 1 else ''}, "
+                f"{100 * total:.4g} % invested. /plan plans it.")
+        return text_replies(head + "\n" + fmt.pre([fmt.model_legend(), *rows]))
+
+    def _options(self, args: Sequence[str]) -> tuple[Any, list[str]]:
+        try:
+            return parse_plan_words(list(args), self.plan_options)
+        except OptionsError as exc:
+            return [Reply(fmt.esc(exc))], []
 
     def check_document(self, file_name: str | None, file_size: int | None) -> list[Reply] | None:
         """A refusal for a file we will not download, or None when it may be fetched."""
@@ -219,16 +265,20 @@ class BotService:
                           f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
         return None
 
-    def plan_file(self, data: bytes, file_name: str) -> list[Reply]:
-        """Read a model portfolio, plan it against the account, and offer Confirm / Cancel."""
+    def plan_file(self, data: bytes, file_name: str, args: Sequence[str] = ()) -> list[Reply]:
+        """Read a model portfolio, plan it against the account with the options in `args` (the caption's
+        words), and offer Confirm / Cancel. A file that plans becomes the saved model."""
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
         if refusal:
             return refusal
+        options, rest = self._options([a for a in args if not a.lower().startswith("/plan")])
+        if isinstance(options, list):
+            return options
         try:
             portfolio = self._read_portfolio(data, name=file_name)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
-        return self._plan_and_offer(portfolio)
+        return self._plan_and_offer(portfolio, options=options, save=True)
 
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
@@ -239,19 +289,34 @@ class BotService:
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
-    def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None) -> list[Reply]:
+    def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None,
+                        options: PlanOptions = PlanOptions(), save: bool = False) -> list[Reply]:
+        extra: dict[str, Any] = {}
+        if options != PlanOptions():
+            extra["options"] = options
+        if self.names is not None:
+            extra["names"] = self.names
         try:
-            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now())
+            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot plan {fmt.esc(portfolio.source or 'this portfolio')}</b>\n{fmt.esc(exc)}")
+        except OptionsError as exc:
+            return [Reply(fmt.esc(exc))]
         except (KisError, KisTransportError) as exc:
             return [Reply(fmt.esc(describe_error(exc)))]
+        if save and self.models is not None:
+            try:
+                self.models.save(portfolio, self.now())
+                note = note or (f"Saved {fmt.esc(portfolio.source or 'the model')} as the model: "
+                                "/plan plans it again, /model shows it.")
+            except OSError:
+                log.exception("saving the model failed")
         replies = [Reply(note)] if note else []
         replies += [Reply(m) for m in self._plan_messages(plan)]
         with self._lock:
             self._shown.add(plan.id)
             if plan.has_orders:
-                self._pending = _Pending(plan, portfolio)
+                self._pending = _Pending(plan, portfolio, options)
         if not plan.has_orders:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
@@ -304,7 +369,7 @@ class BotService:
                     self._cancel_while_starting = False
             if stale:
                 return self._plan_and_offer(
-                    pending.portfolio,
+                    pending.portfolio, options=pending.options,
                     note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
@@ -419,7 +484,12 @@ HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 
 /price 005930 000660 – price, change and change rate
 /balance – holdings, cash and total
-/plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
+/plan – plan the saved model, or send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights and 밴드 bands); you get the plan, a chart and Confirm / Cancel buttons. A file sent becomes the saved model.
+/plan buy – invest the cash without selling (/plan buy 500000 spends at most that)
+/plan sell 1000000 – raise that much cash, selling the most overweight first, buying nothing
+/plan keep – leave holdings outside the model alone
+/plan band 2 – trade only stocks more than ±2 %p off their weight (options combine: /plan buy keep band 2)
+/model – the saved model: code, name, weight, band
 /confirm – run the latest plan as time-sliced orders over the default window
 /confirm 45m – …or from now for a duration (90s, 45m, 2h)
 /status – progress of the running plan: per stock filled/target, percent, time left
@@ -432,8 +502,13 @@ Nothing is ever ordered until you confirm a plan. Fills arrive here silently in 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+    from rebalance.options import options_from
+    from rebalance.saved_model import ModelStore
+
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    plan_options = options_from(source)
     journal = rebalance.Journal.in_dir(client.config.data_dir)
     executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
-    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration)
+    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
+                      models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options)

@@ -32,6 +32,7 @@ SUM_TOLERANCE = 1e-6
 CODE_HEADERS = ("종목코드", "code", "ticker")
 WEIGHT_HEADERS = ("비중", "weight", "목표비중")
 NAME_HEADERS = ("종목명", "name")
+BAND_HEADERS = ("밴드", "band")  # tolerance band per stock, in percentage points (2 = ±2 %p)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
@@ -193,7 +194,8 @@ def _find_table(sheets: dict[str, pd.DataFrame], label: str) -> tuple[list[list[
 def _roles(keys: list[str]) -> dict[str, int]:
     roles: dict[str, int] = {}
     for position, key in enumerate(keys):
-        for role, names in (("code", CODE_HEADERS), ("weight", WEIGHT_HEADERS), ("name", NAME_HEADERS)):
+        for role, names in (("code", CODE_HEADERS), ("weight", WEIGHT_HEADERS), ("name", NAME_HEADERS),
+                            ("band", BAND_HEADERS)):
             if key in {n.lower() for n in names} and role not in roles:
                 roles[role] = position
     return roles
@@ -241,10 +243,16 @@ def _read_table(table: list[list[object]], header_index: int, columns: dict[str,
     else:
         weights = [1 / len(rows)] * len(rows)
 
+    if "band" in columns:
+        band_header = str(header[columns["band"]]).strip()
+        bands = [_read_band(table[r - 1][columns["band"]], r, band_header, problems) for r, _, _, _ in rows]
+    else:
+        bands = [None] * len(rows)
+
     if problems:
         raise PortfolioError(problems, label)
-    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row)
-                    for (excel_row, code, _, name), weight in zip(rows, weights))
+    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row, band=band)
+                    for (excel_row, code, _, name), weight, band in zip(rows, weights, bands))
     return Portfolio(targets=targets, source=label)
 
 
@@ -311,6 +319,18 @@ def _read_weights(cells: list[tuple[int, object]], header: str, problems: list[s
         problems.append(f"{header} adds up to {total * 100:.4g} %, over 100 % (read as {how}): "
                         "lower the weights so they add up to 100 % or less")
     return weights
+
+
+def _read_band(raw: object, excel_row: int, header: str, problems: list[str]) -> float | None:
+    """A band cell in percentage points (2 or 2% = ±2 %p) as a fraction; empty = the plan's default."""
+    if _blank(raw):
+        return None
+    number, _ = _weight_number(raw)
+    if number is None or not 0 <= number < 100:
+        problems.append(f"{header} '{_text(raw)}' is not a band in percentage points (row {excel_row}): "
+                        "write e.g. 2 for ±2 %p, or leave it empty")
+        return None
+    return number / 100
 
 
 def _weight_number(raw: object) -> tuple[float | None, bool]:

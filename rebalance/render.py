@@ -83,6 +83,7 @@ def _sections(plan: Plan) -> list[_Section]:
     expires = plan.expires_at.strftime("%H:%M:%S")
     share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
     summary = _Section(f"Rebalance plan {plan.id}", [
+        "Options: " + ("; ".join(plan.options) if plan.options else "full rebalance"),
         _pair("Total value", f"{plan.total_value:,}"),
         _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
         _pair("Cash (D+2)", f"{plan.cash:,}"),
@@ -96,6 +97,11 @@ def _sections(plan: Plan) -> list[_Section]:
         _pair("Cash after", f"{plan.cash_after:,}"),
     ])
     sections = [summary, table, totals]
+    if plan.dropped:
+        count = len(plan.dropped)
+        sections.insert(0, _Section("", [
+            f"Sells {count} stock{'s' if count != 1 else ''} not in the model: {', '.join(plan.dropped)} "
+            "(add keep to leave them alone)."], pre=False))
     if plan.notes:
         sections.append(_Section("Notes", [f"• {note}" for note in plan.notes], pre=False))
     return sections
