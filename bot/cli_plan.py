@@ -15,6 +15,7 @@ from kis.config import Source
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
+from rebalance.names import NameBook
 from rebalance.saved_model import load_model, save_model
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def plan(args: argparse.Namespace) -> int:
             return _fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
     try:
-        result = make_plan(client, portfolio, options=options)
+        result = make_plan(client, portfolio, options=options, names=NameBook(data_dir, client))
     except PortfolioError as exc:
         return _fail(exc.one_line())
     except OptionsError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
@@ -192,6 +192,12 @@ class BotService:
             quotes = self.client.prices(known) if known else {}
         except (KisError, KisTransportError) as exc:
             return [Reply(fmt.esc(describe_error(exc)))]
+        if self.names is not None and quotes:
+            try:
+                names = self.names.fill(quotes)
+                quotes = {c: replace(q, name=q.name or names.get(c, "")) for c, q in quotes.items()}
+            except Exception:  # a name is a nicety; the price stands without it
+                log.exception("naming quotes failed")
         shown_quotes: list[Quote] = [quotes[c] for c in codes if c in quotes]
         text = fmt.quotes_text(shown_quotes) if shown_quotes else ""
         if unknown:
@@ -502,6 +508,7 @@ Nothing is ever ordered until you confirm a plan. Fills arrive here silently in 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+    from rebalance.names import NameBook
     from rebalance.options import options_from
     from rebalance.saved_model import ModelStore
 
@@ -511,4 +518,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
-                      models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options)
+                      models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
+                      names=NameBook(client.config.data_dir, client))

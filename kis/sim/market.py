@@ -29,6 +29,7 @@ class StockSpec:
     name: str
     price: int
     synthetic: bool = False
+    group: str = "ST"  # 증권그룹ID코드: ST stock, EF ETF, EN ETN
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def load_seed(path: str | None = None) -> dict:
 
 
 def seed_specs(seed_data: dict) -> list[StockSpec]:
-    return [StockSpec(s["code"], s["name"], int(s["price"])) for s in seed_data["stocks"]]
+    return [StockSpec(s["code"], s["name"], int(s["price"]), group=s.get("group", "ST")) for s in seed_data["stocks"]]
 
 
 def synthetic_specs(n: int, seed: int = 7) -> list[StockSpec]:
@@ -153,6 +154,11 @@ class Market:
         walk = self._walks.get(code)
         return walk.spec.name if walk else ""
 
+    def group(self, code: str) -> str:
+        """The product group (ST, EF, EN) of a listed code, '' for an unknown one."""
+        walk = self._walks.get(code)
+        return walk.spec.group if walk else ""
+
     def add(self, spec: StockSpec) -> None:
         with self._lock:
             self._walks.setdefault(spec.code, _Walk(spec, self.clock().date()))
@@ -219,6 +225,7 @@ class Market:
                 "start": self.start.isoformat(),
                 "stocks": {
                     c: {"name": w.spec.name, "base": w.spec.price, "synthetic": w.spec.synthetic,
+                        "group": w.spec.group,
                         "prev_close": w.prev_close, "fair": w.fair, "price": w.price, "step": w.step,
                         "session": w.session.isoformat(), "open": w.open, "high": w.high, "low": w.low,
                         "volume": w.volume}
@@ -231,7 +238,8 @@ class Market:
             self.seed = int(state.get("seed", self.seed))
             self.start = datetime.fromisoformat(state["start"])
             for code, s in state["stocks"].items():
-                walk = _Walk(StockSpec(code, s["name"], int(s["base"]), bool(s.get("synthetic"))),
+                walk = _Walk(StockSpec(code, s["name"], int(s["base"]), bool(s.get("synthetic")),
+                                       s.get("group", "ST")),
                              date.fromisoformat(s["session"]))
                 walk.prev_close, walk.fair, walk.price = int(s["prev_close"]), float(s["fair"]), int(s["price"])
                 walk.step, walk.volume = int(s["step"]), int(s["volume"])

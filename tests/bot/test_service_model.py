@@ -1,6 +1,8 @@
 """The saved model and plan options in the chat: /plan without a file, /model, and the option words."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rebalance.options import PlanOptions
 from rebalance.saved_model import ModelStore, load_model
 from bot_fakes import make_service
@@ -68,3 +70,14 @@ def test_a_stale_plan_is_re_planned_with_the_same_options(tmp_path):
     replies = service.confirm()
     assert "expired" in texts(replies)
     assert planner.options[-1] == PlanOptions(band=3)
+
+
+def test_price_shows_names_from_the_name_book_when_the_quote_has_none(tmp_path):
+    class Names:
+        def fill(self, quotes):
+            return {c: "삼성전자" for c in quotes if c == "005930"}
+
+    service, client, *_ = make_service(names=Names())
+    client.quotes = {c: replace(q, name="") for c, q in client.quotes.items()}  # inquire-price carries no name
+    text = texts(service.price(["005930"]))
+    assert "005930 삼성전자" in text

@@ -92,3 +92,16 @@ def test_the_plan_header_names_the_options_and_the_stocks_sold_outside_the_model
     out = capsys.readouterr().out
     assert "Options: band ±2 %p" in out
     assert "Sells 2 stocks not in the model: 035720 카카오, 011200 HMM (add keep to leave them alone)." in out.split("\n")[2]
+
+
+def test_an_etf_held_is_named_and_its_sell_carries_no_tax(sim_env, capsys):
+    import json
+
+    sim_env.exchange.set_holding("069500", 100)
+    assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    etf = next(line for line in data["lines"] if line["code"] == "069500")
+    assert etf["name"] == "KODEX 200" and etf["tax_free"] is True and etf["order"] == -100
+    taxed = [line for line in data["lines"] if line["order"] < 0 and not line["tax_free"]]
+    assert taxed  # 035720 카카오 and 011200 HMM are stocks: taxed
+    assert all(line["name"] for line in data["lines"])
