@@ -5,13 +5,17 @@ of at most 4096 characters without ever cutting a `<pre>` block in two.
 """
 from __future__ import annotations
 
+import functools
 import html
+import importlib.util
 import io
 import unicodedata
 from dataclasses import dataclass, field
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from pathlib import Path
 
 from rebalance.model import Plan, PlanLine
 
@@ -38,9 +42,11 @@ def plan_text(plan: Plan) -> str:
 def plan_chart(plan: Plan) -> bytes:
     """PNG of current vs target weight per stock and cash, in % of total value.
 
-    Labels are stock codes: names would need a Korean font the machine may not have.
+    Labels are code and name, in the Hangul font bundled with koreanize-matplotlib (codes alone without it).
     """
-    labels = [line.code for line in plan.lines] + ["cash"]
+    font = _hangul_font()
+    labels = [f"{line.code} {_fit(line.name, NAME_COLUMNS).rstrip()}".rstrip() if font else line.code
+              for line in plan.lines] + ["현금 cash" if font else "cash"]
     total = plan.total_value
     current = [100 * line.current_weight for line in plan.lines]
     target = [100 * line.target_weight for line in plan.lines]
@@ -56,7 +62,10 @@ def plan_chart(plan: Plan) -> bytes:
     height = 0.4
     axes.barh([p - height / 2 for p in positions], current, height=height, label="current", color="#9aa5b1")
     axes.barh([p + height / 2 for p in positions], target, height=height, label="target", color="#2b6cb0")
-    axes.set_yticks(positions, labels=labels, fontfamily="monospace")
+    if font:
+        axes.set_yticks(positions, labels=labels, fontproperties=font)
+    else:
+        axes.set_yticks(positions, labels=labels, fontfamily="monospace")
     axes.invert_yaxis()
     axes.set_xlabel("% of total value")
     axes.set_title(f"Plan {plan.id}: current vs target weights", pad=24)
@@ -67,6 +76,18 @@ def plan_chart(plan: Plan) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+@functools.cache
+def _hangul_font() -> FontProperties | None:
+    """NanumGothic from the koreanize-matplotlib package, found without importing it (its import
+    changes matplotlib's global settings); None when it is not installed."""
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / "NanumGothic.ttf"
+        if path.is_file():
+            return FontProperties(fname=str(path))
+    return None
 
 
 @dataclass
