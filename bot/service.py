@@ -30,6 +30,7 @@ from kis.errors import (
 from kis.models import Quote
 from rebalance import Plan, Portfolio
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
+from rebalance.pending import PendingPlan
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,8 @@ def describe_error(exc: BaseException) -> str:
     return "Something went wrong on the bot's side (it is logged); please try again."
 
 
-@dataclass(frozen=True)
-class _Pending:
-    """A plan shown with its buttons, and the portfolio and options to re-plan it from when its prices expire."""
-
-    plan: Plan
-    portfolio: Portfolio
-    options: PlanOptions = PlanOptions()
+# A plan shown with its buttons, and the portfolio and options to re-plan it from when its prices expire.
+_Pending = PendingPlan
 
 
 class BotService:
@@ -129,6 +125,7 @@ class BotService:
         models: Any = None,
         plan_options: PlanOptions = PlanOptions(),
         names: Any = None,
+        pending_store: Any = None,
     ):
         self.client = client
         self.executor = executor
@@ -151,11 +148,42 @@ class BotService:
 
         self._lock = threading.Lock()
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
-        self._pending: _Pending | None = None
-        self._shown: set[str] = set()  # every plan id ever shown, to tell "old" from "unknown"
+        self._pending_store = pending_store  # rebalance.pending.PendingPlans: the pending plan outlives a restart
+        self._pending_now: _Pending | None = self._load_pending()
+        self._shown: set[str] = {self._pending_now.plan.id} if self._pending_now else set()
+        # every plan id ever shown, to tell "old" from "unknown"
         self._confirmed: dict[str, str] = {}  # plan id -> run id
         self._starting: str | None = None  # plan id being started right now
         self._cancel_while_starting = False
+
+    @property
+    def _pending(self) -> _Pending | None:
+        return self._pending_now
+
+    @_pending.setter
+    def _pending(self, pending: _Pending | None) -> None:
+        """Every change of the pending plan is written through to the journal's database."""
+        if pending is self._pending_now:
+            return
+        self._pending_now = pending
+        if self._pending_store is None:
+            return
+        try:
+            if pending is None:
+                self._pending_store.clear()
+            else:
+                self._pending_store.save(pending)
+        except Exception:  # the chat goes on; only a restart would forget the plan
+            log.exception("keeping the pending plan failed")
+
+    def _load_pending(self) -> _Pending | None:
+        if self._pending_store is None:
+            return None
+        try:
+            return self._pending_store.load()
+        except Exception:
+            log.exception("reading the pending plan failed")
+            return None
 
     # --- help ---------------------------------------------------------------------------------
 
@@ -510,6 +538,7 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
     from rebalance.names import NameBook
     from rebalance.options import options_from
+    from rebalance.pending import PendingPlans
     from rebalance.saved_model import ModelStore
 
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
@@ -519,4 +548,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
-                      names=NameBook(client.config.data_dir, client))
+                      names=NameBook(client.config.data_dir, client),
+                      pending_store=PendingPlans(journal.path, client.config.account))

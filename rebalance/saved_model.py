@@ -37,6 +37,21 @@ class SavedModel:
         return {t.code: t.band for t in self.portfolio.targets}
 
 
+def portfolio_to_dict(portfolio: Portfolio) -> dict:
+    """A portfolio as JSON-ready data (the inverse of `portfolio_from_dict`)."""
+    return {"source": portfolio.source,
+            "targets": [{"code": t.code, "weight": t.weight, "name": t.name, "band": t.band, "row": t.row}
+                        for t in portfolio.targets]}
+
+
+def portfolio_from_dict(data: dict) -> Portfolio:
+    """The portfolio `portfolio_to_dict` wrote; KeyError/ValueError/TypeError on anything else."""
+    targets = tuple(Target(code=str(t["code"]), weight=float(t["weight"]), name=str(t.get("name") or ""),
+                           row=int(t.get("row") or 0), band=None if t.get("band") is None else float(t["band"]))
+                    for t in data["targets"])
+    return Portfolio(targets, str(data.get("source") or ""))
+
+
 def model_path(data_dir: str | Path, account: object) -> Path:
     """Where the model of `account` (e.g. '50087375-01') is kept."""
     return Path(data_dir) / f"model-{account}.json"
@@ -46,12 +61,7 @@ def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, save
     """Replace the account's saved model with `portfolio` (its `source` is the file name)."""
     path = model_path(data_dir, account)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "file_name": portfolio.source,
-        "saved_at": saved_at.isoformat(),
-        "targets": [{"code": t.code, "weight": t.weight, "name": t.name, "band": t.band, "row": t.row}
-                    for t in portfolio.targets],
-    }
+    data = {"file_name": portfolio.source, "saved_at": saved_at.isoformat(), **portfolio_to_dict(portfolio)}
     handle, temp = tempfile.mkstemp(prefix=".model-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -68,12 +78,8 @@ def load_model(data_dir: str | Path, account: object) -> SavedModel | None:
     path = model_path(data_dir, account)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        targets = tuple(Target(code=str(t["code"]), weight=float(t["weight"]), name=str(t.get("name") or ""),
-                               row=int(t.get("row") or 0),
-                               band=None if t.get("band") is None else float(t["band"]))
-                        for t in data["targets"])
-        return SavedModel(Portfolio(targets, str(data.get("file_name") or "")), str(data.get("file_name") or ""),
-                          datetime.fromisoformat(data["saved_at"]))
+        portfolio = portfolio_from_dict({**data, "source": data.get("file_name")})
+        return SavedModel(portfolio, portfolio.source, datetime.fromisoformat(data["saved_at"]))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError):

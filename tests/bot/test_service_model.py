@@ -81,3 +81,41 @@ def test_price_shows_names_from_the_name_book_when_the_quote_has_none(tmp_path):
     client.quotes = {c: replace(q, name="") for c, q in client.quotes.items()}  # inquire-price carries no name
     text = texts(service.price(["005930"]))
     assert "005930 삼성전자" in text
+
+
+def restarted(tmp_path, clock, **kwargs):
+    """A second service on the same data dir, as after a restart of `kisbot run`."""
+    from rebalance.pending import PendingPlans
+
+    return make_service(pending_store=PendingPlans(tmp_path / "journal.sqlite3", ACCOUNT), clock=clock, **kwargs)
+
+
+def test_a_pending_plan_survives_a_restart_and_confirm_runs_exactly_that_plan(tmp_path):
+    service, _, _, planner, clock = restarted(tmp_path, None)
+    replies = service.plan_file(b"005930 000660", "m.xlsx", ["band", "2"])
+    shown = planner.made[-1]
+    again, _, executor, planner2, _ = restarted(tmp_path, clock)
+    assert "is pending" in texts(again.status())
+    replies = again.confirm(plan_id=shown.id)
+    assert "started" in texts(replies)
+    assert executor.started[0][0] == shown and planner2.made == []  # the plan shown, not a new one
+    third, _, executor3, *_ = restarted(tmp_path, clock)
+    assert "There is no plan to confirm" in texts(third.confirm())  # confirmed plans are not kept
+
+
+def test_after_a_restart_a_stale_pending_plan_is_re_planned_with_its_options_and_shown(tmp_path):
+    service, _, _, planner, clock = restarted(tmp_path, None)
+    service.plan_file(b"005930", "m.xlsx", ["buy", "keep"])
+    clock.advance(minutes=10)
+    again, _, executor, planner2, _ = restarted(tmp_path, clock)
+    replies = again.confirm()
+    assert "expired" in texts(replies) and replies[-1].buttons and executor.started == []
+    assert planner2.options[-1] == PlanOptions(buy_only=True, keep_others=True)
+
+
+def test_a_cancelled_plan_is_not_pending_after_a_restart(tmp_path):
+    service, _, _, _, clock = restarted(tmp_path, None)
+    service.plan_file(b"005930", "m.xlsx")
+    service.cancel()
+    again, *_ = restarted(tmp_path, clock)
+    assert "No run is active." == texts(again.status())
