@@ -343,6 +343,7 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         with self._cond:
             self._messages[(chat_id, message["message_id"])] = message
+            self._cond.notify_all()  # the call is recorded before the message exists: wake waiters again
         return message
 
     def _m_sendMessage(self, params, files):

@@ -71,7 +71,8 @@ def wait_text(api, needle, chat=OWNER, timeout=15.0):
 def upload(api, name="model.xlsx", folder=EXAMPLES):
     api.send_document(OWNER, name, (folder / name).read_bytes(), caption="/plan")
     photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
-    message_id = max(k[1] for k, m in api._messages.items() if "photo" in m)
+    # the call is recorded a moment before the message is stored
+    message_id = max(api.wait_for(lambda a: [k[1] for k, m in a._messages.items() if "photo" in m]))
     return photo, message_id
 
 

@@ -8,7 +8,9 @@ from tg_harness import OWNER
 
 def last_photo(api, count):
     photos = api.wait_for(lambda a: len(a.calls_to("sendPhoto")) >= count and a.calls_to("sendPhoto"))
-    message_id = max(k[1] for k, m in api._messages.items() if "photo" in m)
+    stored = api.wait_for(lambda a: (lambda ids: ids if len(ids) >= count else None)(
+        [k[1] for k, m in a._messages.items() if "photo" in m]))
+    message_id = max(stored)
     return photos[-1], message_id
 
 
