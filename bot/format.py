@@ -134,6 +134,26 @@ def fills_text(fills: Sequence[Filled]) -> str:
     return "<b>Filled</b>\n" + pre(lines)
 
 
+def receipt_text(receipt: object) -> str:
+    """The receipt: per stock plan price vs average fill, slippage (won, bp), costs estimated vs charged;
+    then the totals and cash after vs the plan. Positive slippage cost money."""
+    lines = []
+    for r in receipt.lines:  # type: ignore[attr-defined]
+        lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
+        if r.filled_qty:
+            lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
+        lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
+    lines.append("")
+    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")  # type: ignore[attr-defined]
+    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")  # type: ignore[attr-defined]
+    after = receipt.cash_after  # type: ignore[attr-defined]
+    plan_after = won(receipt.cash_after_plan)  # type: ignore[attr-defined]
+    lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
+                 else f"cash after: not read (plan {plan_after})")
+    return (f"<b>Receipt</b> of plan {esc(receipt.plan_id)} (run {esc(receipt.run_id)})\n"  # type: ignore[attr-defined]
+            + pre(lines))
+
+
 def results_table(results: Sequence[StockResult]) -> str:
     """Target vs actual per stock: the seed's 차이 table."""
     lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]

@@ -162,10 +162,10 @@ class Notifier:
                 silent=True,
             ))
         elif isinstance(event, Finished):
-            self._end("finished", "<b>Run finished</b>", event.results)
+            self._end("finished", "<b>Run finished</b>", event.results, event.receipt)
         elif isinstance(event, Cancelled):
             self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
-                      event.results)
+                      event.results, event.receipt)
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")
@@ -195,12 +195,15 @@ class Notifier:
             self.sink.send(Reply(part, silent=True))
         self._edit_progress()
 
-    def _end(self, word: str, title: str, results: tuple) -> None:
+    def _end(self, word: str, title: str, results: tuple, receipt: object = None) -> None:
         self.flush()
         if word == "finished":
             self._progress = 1.0
         self._edit_progress(f" – <b>{word}</b>")
-        for part in fmt.split_html(f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}"):
+        text = f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}"
+        if receipt is not None:
+            text += "\n" + fmt.receipt_text(receipt)
+        for part in fmt.split_html(text):
             self.sink.send(Reply(part))
 
     def _progress_text(self, suffix: str = "") -> str:

@@ -126,6 +126,7 @@ class BotService:
         plan_options: PlanOptions = PlanOptions(),
         names: Any = None,
         pending_store: Any = None,
+        receipts: Any = None,
     ):
         self.client = client
         self.executor = executor
@@ -149,6 +150,7 @@ class BotService:
         self._lock = threading.Lock()
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
         self._pending_store = pending_store  # rebalance.pending.PendingPlans: the pending plan outlives a restart
+        self.receipts = receipts  # rebalance.receipt.ReceiptStore: the last run's receipt, for /status
         self._pending_now: _Pending | None = self._load_pending()
         self._shown: set[str] = {self._pending_now.plan.id} if self._pending_now else set()
         # every plan id ever shown, to tell "old" from "unknown"
@@ -496,8 +498,20 @@ class BotService:
             with self._lock:
                 pending = self._pending
             hint = f" Plan {fmt.esc(pending.plan.id)} is pending: /confirm runs it." if pending else ""
+            receipt = self._last_receipt()
+            if receipt is not None:
+                return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
             return [Reply("No run is active." + hint)]
         return text_replies(fmt.status_text(status, self.now()))
+
+    def _last_receipt(self) -> Any:
+        if self.receipts is None:
+            return None
+        try:
+            return self.receipts.last()
+        except Exception:
+            log.exception("reading the last receipt failed")
+            return None
 
     def resume(self) -> list[Reply]:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
@@ -541,12 +555,25 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     from rebalance.pending import PendingPlans
     from rebalance.saved_model import ModelStore
 
+    from rebalance.receipt import ReceiptStore
+
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
     plan_options = options_from(source)
     journal = rebalance.Journal.in_dir(client.config.data_dir)
-    executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
+    receipts = ReceiptStore(journal.path, client.config.account)
+
+    def keep_receipt(event: Any) -> None:
+        receipt = getattr(event, "receipt", None)
+        if receipt is not None:
+            try:
+                receipts.save(receipt)
+            except Exception:  # /status loses the receipt; the completion message still shows it
+                log.exception("keeping the receipt failed")
+        on_event(event)
+
+    executor = rebalance.TwapExecutor(client, journal, twap_settings, keep_receipt, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
-                      pending_store=PendingPlans(journal.path, client.config.account))
+                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kis.models import OrderSide
 
@@ -79,6 +80,7 @@ class WaitingForCash:
 class Finished:
     run_id: str
     results: tuple[StockResult, ...]
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Cancelled:
     run_id: str
     cancelled_orders: int
     results: tuple[StockResult, ...]
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)

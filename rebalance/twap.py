@@ -26,6 +26,7 @@ from rebalance.events import (
 )
 from rebalance.journal import Journal, OrderRecord, OrderState, RunActive, RunRecord, StockRecord
 from rebalance.model import Plan
+from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
@@ -539,10 +540,21 @@ class _Worker:
             withdrawn += self._cancel_resting()
         results = self._results()
         self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now())
+        receipt = self._receipt("cancelled" if cancelled else "finished")
         if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results))
+            self._emit(Cancelled(self.run_id, withdrawn, results, receipt))
         else:
-            self._emit(Finished(self.run_id, results))
+            self._emit(Finished(self.run_id, results, receipt))
+
+    def _receipt(self, state: str) -> Receipt | None:
+        """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
+        try:
+            balance = getattr(self, "_end_balance", None)
+            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id),
+                                 balance.cash_d2 if balance is not None else None, state)
+        except Exception:
+            log.exception("building the receipt of %s", self.run_id)
+            return None
 
     def _cancel_resting(self) -> int:
         withdrawn = 0
@@ -570,6 +582,7 @@ class _Worker:
                 self.clock.wait(min(5.0, self.run_rec.poll_seconds), threading.Event())
         else:
             raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
+        self._end_balance = balance
         return tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
                      for line in self.run_rec.plan.lines)
 

@@ -48,3 +48,18 @@ def test_a_caption_with_options_plans_the_file_with_them(api, bot):  # noqa: F81
 
     api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes(), caption="/plan buy 300000")
     wait_text(api, "Options: buy only, up to 300,000 won")
+
+
+def test_the_completion_summary_carries_the_receipt_and_status_shows_it_after_the_run(api, bot, sim):  # noqa: F811
+    import re
+
+    photo, message_id = upload(api)
+    api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
+    summary = wait_text(api, "Run finished", timeout=30)
+    assert "Receipt" in summary and "slippage" in summary and "fees+tax est" in summary
+    cash = int(re.search(r"cash after ([\d,]+) \(plan", summary)[1].replace(",", ""))
+    assert cash == sim.exchange.cash  # the exchange's own cash after the run
+    assert re.search(r"^\s+[\d,]+→[\d,]+ +slip [+-][\d,]+ \([+-][\d.]+bp\)$", summary, flags=re.M)
+    api.send_text(OWNER, "/status")
+    status = wait_text(api, "The last run")
+    assert "Receipt" in status and "No run is active" in status
