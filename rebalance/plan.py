@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 from zoneinfo import ZoneInfo
 
 from kis.errors import UnknownStock
@@ -93,6 +93,15 @@ def _plan_codes(portfolio: Portfolio, balance: Balance) -> list[str]:
     return list(dict.fromkeys([*portfolio.codes, *held]))
 
 
+def account_values(balance: Balance, price: Mapping[str, int], kept: Iterable[str] = (),
+                   cash_buffer: float = 0.02) -> tuple[int, int, int]:
+    """(total, base, investable): cash + holdings at `price`; less the kept holdings; less the buffer."""
+    held = {c: balance.qty(c) for c in {*price, *(h.code for h in balance.holdings if h.qty > 0)}}
+    total = balance.cash_d2 + sum(q * price[c] for c, q in held.items() if q)
+    base = total - sum(held.get(c, 0) * price[c] for c in set(kept))
+    return total, base, max(0, math.floor(base * (1 - exact(cash_buffer))))
+
+
 def weight_gap(value: int, investable: int, weight: float) -> Fraction:
     """How far a stock's value sits from its target, in fractions of the investable value (signed)."""
     if investable <= 0:
@@ -127,9 +136,7 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
     band = {t.code: options.band_for(t.band) for t in portfolio.targets}
     kept = [c for c in codes if c not in weight and options.keep_others]
     cash = balance.cash_d2
-    total = cash + sum(current[c] * price[c] for c in codes)
-    base = total - sum(current[c] * price[c] for c in kept)
-    investable = max(0, math.floor(base * (1 - exact(settings.cash_buffer))))
+    total, base, investable = account_values(balance, price, kept, settings.cash_buffer)
     taxed = {c: c not in tax_free for c in codes}
 
     def sell_cost(c: str, qty: int) -> int:
