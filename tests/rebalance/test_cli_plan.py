@@ -97,6 +97,9 @@ def test_the_plan_header_names_the_options_and_the_stocks_sold_outside_the_model
 def test_an_etf_held_is_named_and_its_sell_carries_no_tax(sim_env, capsys):
     import json
 
+    from kis.sim.market import StockSpec
+
+    sim_env.market.add(StockSpec("069500", "KODEX 200", 40_000, group="EF"))
     sim_env.exchange.set_holding("069500", 100)
     assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
