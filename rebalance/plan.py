@@ -170,8 +170,12 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
             budget = cash - reserve
             if options.amount is not None:
                 if options.amount > cash:
-                    raise OptionsError(f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): "
-                                       f"type /plan buy {max(cash - reserve, 0)} or less.")
+                    spare = cash - reserve
+                    raise OptionsError(
+                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): type /plan buy "
+                        f"{spare} or less." if spare > 0 else
+                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2), and none is above the "
+                        "cash buffer: type /plan sell AMOUNT first, or deposit cash.")
                 budget = min(budget, options.amount)
         bought = _fit_buys(wanted, price, rates, budget)
         if bought != wanted:
