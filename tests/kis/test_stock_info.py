@@ -21,7 +21,7 @@ def test_stock_info_asks_ctpf1002r_for_a_product_of_type_300_and_tells_an_etf(fa
 def test_the_sim_serves_stock_info_with_names_and_groups(sim, sim_client):
     from kis.sim.market import StockSpec
 
-    sim.market.add(StockSpec("069500", "KODEX 200", 40_000, group="EF"))
+    sim.market.add(StockSpec("069500", "KODEX 200", 40_000, kind="etf"))
     assert sim_client.stock_info("069500").exchange_traded_product
     samsung = sim_client.stock_info("005930")
     assert samsung.name == "삼성전자" and not samsung.exchange_traded_product
