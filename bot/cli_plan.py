@@ -75,6 +75,8 @@ def plan(args: argparse.Namespace) -> int:
         count = len(portfolio.targets)
         print(f"{client.config.env.value} account {account}, {count} stock{'s' if count != 1 else ''} "
               f"in {portfolio.source}{'' if args.file else ' (saved model)'}")
+        for note in portfolio.notes:
+            print(note)
         print()
         print(plan_text(result))
     if args.chart:

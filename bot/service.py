@@ -314,7 +314,8 @@ class BotService:
             portfolio = self._read_portfolio(data, name=file_name)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
-        return self._plan_and_offer(portfolio, options=options, save=True)
+        # Which sheet and weight column were read, so a misread file is seen before Confirm.
+        return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), options=options, save=True)
 
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""

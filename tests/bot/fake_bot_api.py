@@ -343,7 +343,7 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         with self._cond:
             self._messages[(chat_id, message["message_id"])] = message
-            self._cond.notify_all()  # the call is recorded before the message exists: wake waiters again
+            self._cond.notify_all()  # wait_for may be waiting for the message, not only the call
         return message
 
     def _m_sendMessage(self, params, files):
@@ -356,8 +356,15 @@ class FakeBotApi:
         self._check_markup(params)
         if "photo" not in files or not files["photo"]:
             raise ApiError(400, "Bad Request: there is no photo in the request")
+        width, height = 800, 600
+        png = files["photo"]
+        if png.startswith(b"\x89PNG\r\n\x1a\n"):
+            width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+            # Telegram's sendPhoto rule: width + height at most 10,000 and a side ratio of at most 20.
+            if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+                raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
         return self._new_message(params, {
-            "photo": [{"file_id": "photo1", "file_unique_id": "uphoto1", "width": 800, "height": 600}],
+            "photo": [{"file_id": "photo1", "file_unique_id": "uphoto1", "width": width, "height": height}],
             **({"caption": params["caption"]} if params.get("caption") else {})})
 
     def _m_editMessageText(self, params, files):
