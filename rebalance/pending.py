@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS pending_plans (
     plan_id TEXT NOT NULL,
     plan_json TEXT NOT NULL,
     portfolio_json TEXT NOT NULL,
-    options_json TEXT NOT NULL
+    options_json TEXT NOT NULL,
+    shown INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -37,6 +38,7 @@ class PendingPlan:
     plan: Plan
     portfolio: Portfolio
     options: PlanOptions = PlanOptions()
+    shown: bool = False  # its offer reached the user: only such a plan may be confirmed after a restart
 
 
 class PendingPlans:
@@ -58,9 +60,9 @@ class PendingPlans:
         """Keep `pending` as the account's pending plan (replacing any other)."""
         row = (self.account, pending.plan.id, plan_to_json(pending.plan),
                json.dumps(portfolio_to_dict(pending.portfolio), ensure_ascii=False),
-               json.dumps(pending.options.to_dict()))
+               json.dumps(pending.options.to_dict()), int(pending.shown))
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO pending_plans VALUES (?, ?, ?, ?, ?)", row)
+            self._db.execute("INSERT OR REPLACE INTO pending_plans VALUES (?, ?, ?, ?, ?, ?)", row)
 
     def clear(self) -> None:
         with self._lock:
@@ -69,13 +71,13 @@ class PendingPlans:
     def load(self) -> PendingPlan | None:
         """The kept pending plan, or None (also when the row cannot be read: the user plans again)."""
         with self._lock:
-            row = self._db.execute("SELECT plan_json, portfolio_json, options_json FROM pending_plans "
+            row = self._db.execute("SELECT plan_json, portfolio_json, options_json, shown FROM pending_plans "
                                    "WHERE account = ?", (self.account,)).fetchone()
         if row is None:
             return None
         try:
             return PendingPlan(plan_from_json(row[0]), portfolio_from_dict(json.loads(row[1])),
-                               PlanOptions(**json.loads(row[2])))
+                               PlanOptions(**json.loads(row[2])), bool(row[3]))
         except (ValueError, KeyError, TypeError):
             log.warning("the pending plan kept for %s cannot be read; it is dropped", self.account, exc_info=True)
             return None

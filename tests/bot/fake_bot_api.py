@@ -104,6 +104,7 @@ class FakeBotApi:
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> message
         self.downloads: list[str] = []
+        self.allowed_updates: list | None = None  # as the last getUpdates asked (None: never said)
         self.fail_next: dict[str, ApiError] = {}  # method -> error for its next call
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -295,9 +296,17 @@ class FakeBotApi:
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + min(timeout, 5.0)
         with self._cond:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if "allowed_updates" in params:  # Telegram remembers the last list asked for
+                self.allowed_updates = params["allowed_updates"] or None
+            wanted = self.allowed_updates
+
+            def served(update):
+                return wanted is None or any(kind in update for kind in wanted)
+
+            self._updates = [u for u in self._updates if u["update_id"] >= offset and served(u)]
             while not self._updates and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
+                self._updates = [u for u in self._updates if served(u)]
             return list(self._updates)
 
     # --- methods ------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_model_shows_code_weight_and_band(tmp_path):
 
 def test_plan_words_reach_the_planner_and_bad_words_get_one_sentence(tmp_path):
     service, _, _, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
-    service.plan_file(b"005930", "m.xlsx", ["buy", "500000", "keep"])
+    service.plan_file(b"005930", "m.xlsx", args=["buy", "500000", "keep"])
     assert planner.options[-1] == PlanOptions(buy_only=True, amount=500_000, keep_others=True)
     service.plan(["band", "2"])
     assert planner.options[-1] == PlanOptions(band=2)
@@ -65,7 +65,8 @@ def test_plan_words_reach_the_planner_and_bad_words_get_one_sentence(tmp_path):
 
 def test_a_stale_plan_is_re_planned_with_the_same_options(tmp_path):
     service, _, _, planner, clock = make_service(models=ModelStore(tmp_path, ACCOUNT))
-    service.plan_file(b"005930", "m.xlsx", ["band", "3"])
+    replies = service.plan_file(b"005930", "m.xlsx", args=["band", "3"])
+    service.shown(replies[-1].offers)
     clock.advance(minutes=10)
     replies = service.confirm()
     assert "expired" in texts(replies)
@@ -92,8 +93,9 @@ def restarted(tmp_path, clock, **kwargs):
 
 def test_a_pending_plan_survives_a_restart_and_confirm_runs_exactly_that_plan(tmp_path):
     service, _, _, planner, clock = restarted(tmp_path, None)
-    replies = service.plan_file(b"005930 000660", "m.xlsx", ["band", "2"])
+    replies = service.plan_file(b"005930 000660", "m.xlsx", args=["band", "2"])
     shown = planner.made[-1]
+    service.shown(replies[-1].offers)  # the transport delivered the offer
     again, _, executor, planner2, _ = restarted(tmp_path, clock)
     assert "is pending" in texts(again.status())
     replies = again.confirm(plan_id=shown.id)
@@ -105,7 +107,8 @@ def test_a_pending_plan_survives_a_restart_and_confirm_runs_exactly_that_plan(tm
 
 def test_after_a_restart_a_stale_pending_plan_is_re_planned_with_its_options_and_shown(tmp_path):
     service, _, _, planner, clock = restarted(tmp_path, None)
-    service.plan_file(b"005930", "m.xlsx", ["buy", "keep"])
+    replies = service.plan_file(b"005930", "m.xlsx", args=["buy", "keep"])
+    service.shown(replies[-1].offers)
     clock.advance(minutes=10)
     again, _, executor, planner2, _ = restarted(tmp_path, clock)
     replies = again.confirm()
@@ -113,9 +116,17 @@ def test_after_a_restart_a_stale_pending_plan_is_re_planned_with_its_options_and
     assert planner2.options[-1] == PlanOptions(buy_only=True, keep_others=True)
 
 
+def test_a_plan_whose_offer_never_reached_the_user_is_not_kept_over_a_restart(tmp_path):
+    service, _, _, _, clock = restarted(tmp_path, None)
+    service.plan_file(b"005930", "m.xlsx")  # made, never delivered
+    again, *_ = restarted(tmp_path, clock)
+    assert "There is no plan to confirm" in texts(again.confirm())
+
+
 def test_a_cancelled_plan_is_not_pending_after_a_restart(tmp_path):
     service, _, _, _, clock = restarted(tmp_path, None)
-    service.plan_file(b"005930", "m.xlsx")
+    replies = service.plan_file(b"005930", "m.xlsx")
+    service.shown(replies[-1].offers)
     service.cancel()
     again, *_ = restarted(tmp_path, clock)
     assert "No run is active." == texts(again.status())
