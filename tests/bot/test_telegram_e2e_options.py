@@ -1,6 +1,8 @@
 """Through the fake Bot API to the sim: the saved model, /model, and /plan with options, confirmed and run."""
 from __future__ import annotations
 
+import re
+
 from kis.models import OrderSide
 from test_telegram_e2e import bot, clock, texts, upload, wait_text  # noqa: F401 - fixtures
 from tg_harness import OWNER
@@ -63,3 +65,29 @@ def test_the_completion_summary_carries_the_receipt_and_status_shows_it_after_th
     api.send_text(OWNER, "/status")
     status = wait_text(api, "The last run")
     assert "Receipt" in status and "No run is active" in status
+
+
+def test_after_a_restart_of_the_bot_the_confirm_button_runs_the_plan_shown(api, sim, sim_client, clock, tmp_path):  # noqa: F811
+    from bot.service import open_service
+    from test_telegram_e2e import env_source
+    from tg_harness import BotRunner
+
+    def build(on_event):
+        return open_service(sim_client, source=env_source(tmp_path), on_event=on_event, clock=clock,
+                            poll_seconds=2.0, catch_up_seconds=20.0, settle_seconds=2.0, max_slices=3)
+
+    first = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
+    photo, message_id = upload(api)
+    shown = re.search(r"Plan <b>(\w+)</b>", photo.text)[1]
+    first.stop()
+    first.service.executor.wait(1)
+    second = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
+    try:
+        api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
+        started = wait_text(api, "started")
+        assert f"plan {shown}" in started
+        wait_text(api, "Run finished", timeout=30)
+    finally:
+        second.service.executor.cancel()
+        second.service.executor.wait(10)
+        second.stop()
