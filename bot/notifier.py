@@ -177,12 +177,12 @@ class Notifier:
             if event.unresolved:
                 self._end("ended with unresolved orders",
                           f"<b>Run ended with {len(event.unresolved)} unresolved order(s)</b>",
-                          event.results, event.unresolved)
+                          event.results, event.unresolved, event.receipt)
             else:
-                self._end("finished", "<b>Run finished</b>", event.results)
+                self._end("finished", "<b>Run finished</b>", event.results, receipt=event.receipt)
         elif isinstance(event, Cancelled):
             self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
-                      event.results, event.unresolved)
+                      event.results, event.unresolved, event.receipt)
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")
@@ -212,13 +212,15 @@ class Notifier:
             self.sink.send(Reply(part, silent=True))
         self._edit_progress()
 
-    def _end(self, word: str, title: str, results: tuple, unresolved: tuple = ()) -> None:
+    def _end(self, word: str, title: str, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:
         self.flush()
         if word == "finished":
             self._progress = 1.0
         self._edit_progress(f" – <b>{word}</b>")
         checks = "".join(f"\n• {fmt.esc(u.what_to_check)}" for u in unresolved)
         text = f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}{checks}"
+        if receipt is not None:
+            text += "\n" + fmt.receipt_text(receipt)
         for part in fmt.split_html(text):
             self.sink.send(Reply(part))
 

@@ -22,7 +22,7 @@ from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
 from kis.limits import RateLimiter, limiter_for
-from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
+from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
 from kis.orders import matching_orders, same_order_no
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
@@ -240,6 +240,27 @@ class KisClient:
                 at=now,
             )
         return quotes
+
+    def stock_info(self, code: str) -> StockInfo | None:
+        """Name and product group of a listed code (CTPF1002R), or None where the environment does not
+        serve it or the code is unknown."""
+        if not self.tr.stock_info:
+            return None
+        code = _check_code(code)
+        try:
+            reply = self.transport.get(ep.STOCK_INFO, self.tr.stock_info, {"PRDT_TYPE_CD": "300", "PDNO": code})
+        except KisError as exc:
+            if type(exc) is not KisError:
+                raise
+            log.info("stock info for %s refused: %s", code, exc)
+            return None
+        out = reply.body.get("output") or {}
+        if isinstance(out, list):
+            out = out[0] if out else {}
+        name = str(out.get("prdt_abrv_name") or out.get("prdt_name") or "").strip()
+        if not name:
+            return None
+        return StockInfo(code=code, name=name, group=str(out.get("scty_grp_id_cd") or "").strip())
 
     # ---- paged inquiries --------------------------------------------------------------------
 

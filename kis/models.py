@@ -82,6 +82,25 @@ class Quote:
     tick: int = 0  # aspr_unit (호가단위) at this price; 0 where not sent (the multi-stock quote)
 
 
+# 증권그룹ID코드 (scty_grp_id_cd) of exchange-traded products: ETF, ETN, foreign ETF. Their sells carry
+# no securities transaction tax.
+ETP_GROUPS = frozenset({"EF", "EN", "FE"})
+
+
+@dataclass(frozen=True)
+class StockInfo:
+    """KIS's basic facts about a listed product (search-stock-info, CTPF1002R)."""
+
+    code: str
+    name: str  # prdt_abrv_name
+    group: str = ""  # scty_grp_id_cd: ST stock, EF ETF, EN ETN, ...
+
+    @property
+    def exchange_traded_product(self) -> bool:
+        """An ETF or ETN: no securities transaction tax on its sells."""
+        return self.group in ETP_GROUPS
+
+
 @dataclass(frozen=True)
 class Holding:
     """One row of the balance (inquire-balance output1)."""

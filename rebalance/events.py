@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kis.models import OrderSide
 
@@ -123,6 +124,7 @@ class Finished:
     run_id: str
     results: tuple[StockResult, ...]
     unresolved: tuple[UnresolvedOrder, ...] = ()  # non-empty: the run ended without knowing these
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Cancelled:
     cancelled_orders: int
     results: tuple[StockResult, ...]
     unresolved: tuple[UnresolvedOrder, ...] = ()
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)

@@ -611,6 +611,8 @@ def plan_from_json(text: str) -> Plan:
         priced_at=datetime.fromisoformat(data["priced_at"]),
         expires_at=datetime.fromisoformat(data["expires_at"]),
         notes=tuple(data.get("notes", ())),
+        options=tuple(data.get("options", ())),
+        dropped=tuple(data.get("dropped", ())),
     )
 
 

@@ -30,6 +30,7 @@ from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockR
 from rebalance.lifecycle import OrderState
 from rebalance.model import Plan
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, reconcile
+from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
@@ -548,10 +549,11 @@ class _Worker:
                            if o.state.unsettled and o.sent_at.astimezone(KST).date() == today)
         self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
+        receipt = self._receipt("cancelled" if cancelled else "finished")
         if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved))
+            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
         else:
-            self._emit(Finished(self.run_id, results, unresolved))
+            self._emit(Finished(self.run_id, results, unresolved, receipt))
 
     def _settle_after_window(self) -> None:
         """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
@@ -566,6 +568,16 @@ class _Worker:
             if self.clock.wait(min(self.run_rec.poll_seconds, (deadline - now).total_seconds()), self.cancel):
                 return
             self._poll()
+
+    def _receipt(self, state: str) -> Receipt | None:
+        """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
+        try:
+            balance = getattr(self, "_end_balance", None)
+            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id),
+                                 balance.cash_d2 if balance is not None else None, state)
+        except Exception:
+            log.exception("building the receipt of %s", self.run_id)
+            return None
 
     def _cancel_resting(self) -> int:
         withdrawn = 0
@@ -593,6 +605,7 @@ class _Worker:
                 self.clock.wait(min(5.0, self.run_rec.poll_seconds), threading.Event())
         else:
             raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
+        self._end_balance = balance
         return tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
                      for line in self.run_rec.plan.lines)
 

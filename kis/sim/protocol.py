@@ -55,6 +55,7 @@ PATH_TRS = {
     ep.BALANCE: {"VTTC8434R"},
     ep.DAILY_ORDERS: {"VTTC0081R"},
     ep.BUYABLE: {"VTTC8908R"},
+    ep.STOCK_INFO: {"CTPF1002R"},  # real-only at KIS; served here so names and ETF taxes are tested
 }
 # Services KIS mock does not offer: the mock answers them EGW02006 whatever the tr_id.
 REAL_ONLY_PATHS = {
@@ -176,6 +177,7 @@ class KisProtocol:
             ep.BALANCE: self._balance,
             ep.DAILY_ORDERS: self._daily_orders,
             ep.BUYABLE: self._buyable,
+            ep.STOCK_INFO: self._stock_info,
         }[req.path]
         expected_method = "POST" if req.path in (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL) else "GET"
         if req.method != expected_method:
@@ -306,6 +308,23 @@ class KisProtocol:
         code = q["FID_INPUT_ISCD"].strip()
         quote = self.market.quote(code)
         output = unknown_output(code) if quote is None else price_output(quote)
+        return self._ok(OK_QUOTE, tr_id, output=output)
+
+    def _stock_info(self, req: Request, tr_id: str) -> Response:
+        q = req.query
+        self._need(q, ("PRDT_TYPE_CD", "PDNO"))
+        if q["PRDT_TYPE_CD"].strip() != "300":  # 300: 주식, ETF, ETN, ELW
+            raise invalid("PRDT_TYPE_CD")
+        code = q["PDNO"].strip()
+        if not self.market.knows(code):
+            return self._ok(OK_QUOTE, tr_id, output={"pdno": code, "prdt_type_cd": "300", "prdt_name": "",
+                                                     "prdt_abrv_name": "", "scty_grp_id_cd": ""})
+        group = self.market.group(code)
+        name = self.market.name(code)
+        output = {"pdno": code, "prdt_type_cd": "300", "prdt_name": name, "prdt_abrv_name": name,
+                  "prdt_eng_name": "", "mket_id_cd": "STK", "scty_grp_id_cd": group,
+                  "excg_dvsn_cd": "02", "etf_dvsn_cd": "0" if group == "ST" else "1", "tr_stop_yn": "N",
+                  "admn_item_yn": "N"}
         return self._ok(OK_QUOTE, tr_id, output=output)
 
     def _multi_price(self, req: Request, tr_id: str) -> Response:
