@@ -11,14 +11,15 @@ import logging
 import threading
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Callable, Iterable, Protocol
+from datetime import date, datetime, timedelta
+from typing import Callable, Collection, Iterable, Protocol, Sequence
 
 from kis.models import OrderStatus, OrderType
 from kis.notices import Correction, Notice, NoticeKind
-from kis.orders import CLOCK_SKEW, matching_orders, same_order_no, since_stamp
+from kis.orders import look_up, same_order_no
 from rebalance.clock import KST
-from rebalance.journal import OrderRecord, OrderState
+from rebalance.journal import OrderRecord
+from rebalance.lifecycle import OrderState
 
 log = logging.getLogger(__name__)
 
@@ -42,54 +43,58 @@ class NoticeFeed(Protocol):
 # ---- pure rules ----------------------------------------------------------------------------------------
 
 def acceptance_status(notice: Notice) -> OrderStatus:
-    """An acceptance notice as the row today's orders would show for it."""
+    """An acceptance notice as the row today's orders would show for the order."""
     try:
         order_type: OrderType | None = OrderType(notice.order_type)
     except ValueError:
         order_type = None
+    qty = notice.order_qty or notice.qty
     return OrderStatus(order_no=notice.order_no, org_no=notice.branch, orig_order_no=notice.orig_order_no,
                        code=notice.code, name=notice.name, side=notice.side, order_type=order_type,
-                       qty=notice.order_qty or notice.qty, price=notice.price, filled_qty=0,
-                       remaining_qty=notice.order_qty or notice.qty, avg_fill_price=0, filled_amount=0,
-                       cancelled=False, time=notice.time)
+                       qty=qty, price=notice.price, filled_qty=0, remaining_qty=qty, avg_fill_price=0,
+                       filled_amount=0, cancelled=False, time=notice.time)
 
 
-def unresolved_match(orders: Iterable[OrderRecord], notice: Notice, known: set[str], today) -> OrderRecord | None:
-    """The earliest of today's unanswered orders (intent or uncertain) an acceptance notice can be.
+def unsettled_match(orders: Sequence[OrderRecord], notice: Notice, known: Collection[str],
+                    today: date) -> tuple[OrderRecord, OrderStatus] | None:
+    """The unanswered (or ruled-out) order of today an acceptance notice is, with the row it stands for.
 
-    The same rule as a lookup in today's orders (kis.orders.matching_orders), so a notice resolves
-    exactly what a poll would have.
+    The same rule as a lookup in today's orders (kis.orders.look_up), so a notice settles exactly what
+    a poll would have; an ambiguous order is left to the user, as a poll leaves it.
     """
     if notice.kind is not NoticeKind.ACCEPTED or notice.correction is not Correction.NEW:
         return None
     status = acceptance_status(notice)
-    for order in orders:
-        if order.state not in (OrderState.INTENT, OrderState.UNCERTAIN):
-            continue
-        sent = order.sent_at.astimezone(KST)
-        if sent.date() != today:
-            continue
-        if matching_orders([status], order.code, order.side, order.qty, order.order_type, order.price,
-                           since=since_stamp(sent, CLOCK_SKEW), exclude=known):
-            return order
+    waiting = [o for o in orders if o.state in (OrderState.INTENT, OrderState.UNRESOLVED, OrderState.ABSENT)
+               and o.sent_at.astimezone(KST).date() == today]
+    exclude = set(known) | {o.order_no for o in orders if o.order_no}
+    for order in sorted(waiting, key=lambda o: o.sent_at):
+        alike = sum(1 for o in waiting if (o.code, o.side, o.qty) == (order.code, order.side, order.qty))
+        result = look_up([status], order.code, order.side, order.qty, order.order_type, order.price,
+                         order.sent_at.astimezone(KST), exclude=exclude, alike=alike)
+        if result.found is not None:
+            return order, result.found
     return None
 
 
-def fill_view(order: OrderRecord, noticed_qty: int, noticed_amount: int) -> tuple[int, int, int, bool] | None:
-    """(filled, amount, remaining, closed) once notices show more filled than the journal, else None.
+def fill_status(order: OrderRecord, noticed_qty: int, noticed_amount: int) -> OrderStatus | None:
+    """The row today's orders would show once fill notices told `noticed_qty` filled; None if nothing new.
 
-    Both the journal (polls) and the notices are lower bounds of what filled; the larger one wins,
-    so a notice counted by a poll first, or delivered twice, never counts twice.
+    Both the journal (polls) and the notices are lower bounds of what filled; the larger one wins
+    (reconcile.observe keeps the maximum), so a fill a poll counted first, or a notice delivered
+    twice, never counts twice.
     """
-    if noticed_qty <= order.filled_qty:
-        return None
     filled = min(order.qty, noticed_qty)
     if filled <= order.filled_qty:
         return None
     amount = noticed_amount if noticed_qty <= order.qty else round(noticed_amount * filled / noticed_qty)
     before = order.remaining if order.remaining is not None else order.qty - order.filled_qty
     remaining = max(0, before - (filled - order.filled_qty))
-    return filled, amount, remaining, order.closed or remaining == 0
+    return OrderStatus(order_no=order.order_no, org_no=order.org_no, orig_order_no="", code=order.code, name="",
+                       side=order.side, order_type=order.order_type, qty=order.qty, price=order.price,
+                       filled_qty=filled, remaining_qty=remaining, avg_fill_price=round(amount / filled),
+                       filled_amount=amount, cancelled=False,
+                       cancelled_qty=max(0, order.qty - filled - remaining))
 
 
 # ---- the consumer in the worker thread ------------------------------------------------------------------
@@ -216,7 +221,7 @@ class NoticeConsumer:
             self._trusted = True
 
     def poll_saw(self, order_no: str, filled_qty: int) -> None:
-        """A poll showed the order with `filled_qty` filled: the truth the notices are checked against."""
+        """A poll showed one of the run's orders with `filled_qty` filled: the truth notices are checked against."""
         key = same_order_no(order_no)
         self.unconfirmed.discard(key)
         noticed = self.noticed.get(key, (0, 0))[0]

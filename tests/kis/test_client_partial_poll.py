@@ -7,6 +7,7 @@ from kis.models import OrderSide, OrderType
 
 def test_reading_stops_at_the_page_that_holds_the_last_wanted_order(sim, sim_client):
     acks = [sim_client.order("005930", OrderSide.BUY, 1, OrderType.MARKET) for _ in range(12)]
+    sim.pass_listing_lag()
     before = sim.count(ep.DAILY_ORDERS)
     everything = sim_client.orders_today()
     full_pages = sim.count(ep.DAILY_ORDERS) - before
@@ -24,4 +25,5 @@ def test_reading_stops_at_the_page_that_holds_the_last_wanted_order(sim, sim_cli
 def test_a_wanted_order_that_is_not_listed_means_reading_every_page(sim, sim_client):
     for _ in range(12):
         sim_client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    sim.pass_listing_lag()
     assert len(sim_client.orders_today(wanted=["9999999"])) == 12

@@ -11,8 +11,9 @@ from kis.models import OrderSide, OrderType
 from kis.notices import Correction, Notice, NoticeKind
 from rebalance.clock import FakeClock
 from rebalance.events import Filled, Finished, OrderSent
-from rebalance.journal import Journal, OrderRecord, OrderState
-from rebalance.notices import fill_view, unresolved_match
+from rebalance.journal import Journal, OrderRecord
+from rebalance.lifecycle import OrderState
+from rebalance.notices import fill_status, unsettled_match
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
 from tests.rebalance.twap_fakes import T0, BrokerOrder, FakeBroker, Recorder, line, make_plan
@@ -56,10 +57,10 @@ class NoticingBroker(FakeBroker):
         self.fill_log: list[tuple[str, object]] = []  # (code, when) of every fill
         self._later: list[tuple] = []
 
-    def order(self, code, side, qty, order_type=OrderType.BEST_LIMIT, price=0, *, exclude_order_nos=()):
+    def order(self, code, side, qty, order_type=OrderType.LIMIT, price=0):
         before = len(self.orders)
         try:
-            return super().order(code, side, qty, order_type, price, exclude_order_nos=exclude_order_nos)
+            return super().order(code, side, qty, order_type, price)
         finally:
             for placed in self.orders[before:]:
                 self.placed_at[placed.order_no] = self.clock.now()
@@ -157,8 +158,8 @@ def make(clock, tmp_path, mode="on", **kw):
 
 def assert_at_target_nothing_doubled(broker, rec):
     sent = Counter()
-    for o in broker.orders:
-        sent[o.code] += o.qty
+    for o in broker.orders:  # filled or still working; a cancelled rest (re-pricing) is neither
+        sent[o.code] += o.filled + o.remaining
     assert dict(sent) == GOALS  # the exchange got exactly the plan's shares: nothing lost, nothing doubled
     assert broker.holdings == {"000010": 0, "000020": 50, "000030": 60}
     told = Counter()
@@ -223,7 +224,7 @@ def test_an_acceptance_notice_resolves_a_lost_answer_within_a_second(clock, tmp_
     first = lost[0]
     assert (sent_at[first.order_no] - broker.placed_at[first.order_no]).total_seconds() < 1.0
     order = next(o for o in executor.journal.orders(run_id) if o.order_no == first.order_no)
-    assert order.state is OrderState.ACKED
+    assert order.state in (OrderState.OPEN, OrderState.CLOSED)
     assert_at_target_nothing_doubled(broker, rec)
 
 
@@ -286,44 +287,46 @@ def test_a_refusal_notice_frees_no_shares(clock, tmp_path):
 # ---- the rules on their own ----------------------------------------------------------------------------
 
 def record(**kw) -> OrderRecord:
-    base = dict(id=1, run_id="r", code="000020", side=OrderSide.BUY, qty=10, order_type=OrderType.BEST_LIMIT,
-                price=0, kind="slice", state=OrderState.ACKED, order_no="117", org_no="06010", sent_at=T0,
-                filled_qty=0, filled_amount=0, remaining=None, closed=False, msg_cd="", message="")
+    base = dict(id=1, run_id="r", code="000020", side=OrderSide.BUY, qty=10, order_type=OrderType.LIMIT,
+                price=10_000, kind="slice", state=OrderState.OPEN, order_no="117", org_no="06010", sent_at=T0,
+                filled_qty=0, filled_amount=0, remaining=None, msg_cd="", message="")
     base.update(kw)
     return OrderRecord(**base)
 
 
 def test_a_fill_a_poll_already_counted_is_not_counted_again():
-    polled = record(filled_qty=10, filled_amount=100_000, remaining=0, closed=True)
-    assert fill_view(polled, 10, 100_000) is None
+    polled = record(filled_qty=10, filled_amount=100_000, remaining=0, state=OrderState.CLOSED)
+    assert fill_status(polled, 10, 100_000) is None
 
 
 def test_a_fill_notice_raises_filled_and_lowers_remaining_never_the_commitment():
-    fresh = record(remaining=10)
-    filled, amount, remaining, closed = fill_view(fresh, 4, 40_000)
-    assert (filled, amount, remaining, closed) == (4, 40_000, 6, False)
-    assert fill_view(record(), 12, 120_000)[:3] == (10, 100_000, 0)  # never beyond the order
+    seen = fill_status(record(remaining=10), 4, 40_000)
+    assert (seen.filled_qty, seen.filled_amount, seen.remaining_qty, seen.closed) == (4, 40_000, 6, False)
+    whole = fill_status(record(), 12, 120_000)  # never beyond the order
+    assert (whole.filled_qty, whole.filled_amount, whole.remaining_qty, whole.closed) == (10, 100_000, 0, True)
 
 
 def acceptance(**kw) -> Notice:
     base = dict(kind=NoticeKind.ACCEPTED, account="5000000001", order_no="0000000200", orig_order_no="",
-                code="000020", side=OrderSide.BUY, correction=Correction.NEW, order_type="03", qty=10, price=0,
+                code="000020", side=OrderSide.BUY, correction=Correction.NEW, order_type="00", qty=10, price=10_000,
                 order_qty=10, time=T0.strftime("%H%M%S"), branch="06010")
     base.update(kw)
     return Notice(**base)
 
 
-def test_an_acceptance_resolves_only_a_matching_unanswered_order():
-    uncertain = record(state=OrderState.UNCERTAIN, order_no=None)
+def test_an_acceptance_settles_only_a_matching_unanswered_order():
+    lost = record(state=OrderState.UNRESOLVED, order_no="")
     today = T0.date()
-    assert unresolved_match([uncertain], acceptance(), set(), today) is uncertain
-    assert unresolved_match([uncertain], acceptance(qty=9, order_qty=9), set(), today) is None
-    assert unresolved_match([uncertain], acceptance(side=OrderSide.SELL), set(), today) is None
-    assert unresolved_match([uncertain], acceptance(), {"200"}, today) is None  # a number the journal knows
-    assert unresolved_match([uncertain], acceptance(correction=Correction.CANCEL), set(), today) is None
-    assert unresolved_match([record(order_no=None)], acceptance(), set(), today) is None  # acked: nothing to do
+    order, seen = unsettled_match([lost], acceptance(), set(), today)
+    assert order is lost and seen.order_no == "0000000200" and seen.qty == 10
+    assert unsettled_match([lost], acceptance(qty=9, order_qty=9), set(), today) is None
+    assert unsettled_match([lost], acceptance(side=OrderSide.SELL), set(), today) is None
+    assert unsettled_match([lost], acceptance(), {"200"}, today) is None  # a number the journal knows
+    assert unsettled_match([lost], acceptance(correction=Correction.CANCEL), set(), today) is None
+    assert unsettled_match([record(order_no="")], acceptance(), set(), today) is None  # open: nothing to settle
+    assert unsettled_match([record(state=OrderState.AMBIGUOUS, order_no="")], acceptance(), set(), today) is None
     early = (T0 - timedelta(minutes=5)).strftime("%H%M%S")
-    assert unresolved_match([uncertain], acceptance(time=early), set(), today) is None  # before it was sent
+    assert unsettled_match([lost], acceptance(time=early), set(), today) is None  # before it was sent
 
 
 def test_while_notices_come_buys_reuse_one_buying_power_answer_and_still_reach_target(clock, tmp_path):
