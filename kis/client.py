@@ -18,12 +18,13 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 import requests
 
 from kis import endpoints as ep
-from kis.auth import KST, TokenManager
+from kis.auth import KST, TokenCache, TokenManager
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain, UnknownStock
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
 from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp
+from kis.stats import CallStats
 from kis.ticks import round_to_tick
 from kis.transport import Reply, Transport
 
@@ -103,7 +104,9 @@ class KisClient:
         # Real clocks share one limiter per account across the process.
         self.limiter = limiter or limiter_for(config.env.value, str(config.account), config.base_url,
                                               config.rate_limit)
-        self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep)
+        token_log = TokenCache(config).path.with_suffix(".issued")  # beside the cache: every process counts
+        self.stats = CallStats(wall, token_log)
+        self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
 
     def __repr__(self) -> str:
