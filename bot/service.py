@@ -53,12 +53,16 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message: HTML text (the caption when there is a photo), optional PNG, buttons."""
+    """One message: HTML text (the caption when there is a photo), optional PNG, buttons.
+
+    `kind` lets each chat's /notify settings route a push: "fills", "report", "alert" (always rings).
+    """
 
     text: str
     photo: bytes | None = None
     buttons: tuple[Button, ...] = ()
     silent: bool = False
+    kind: str = ""
 
 
 def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
@@ -229,6 +233,10 @@ class BotService:
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
         return self._plan_and_offer(portfolio)
+
+    def plan_portfolio(self, portfolio: Portfolio, note: str = "") -> list[Reply]:
+        """Plan a portfolio given by another command (the drift report's Plan button) and offer Confirm."""
+        return self._busy_refusal() or self._plan_and_offer(portfolio, note)
 
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
@@ -424,9 +432,13 @@ HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 /confirm 45m – …or from now for a duration (90s, 45m, 2h)
 /status – progress of the running plan: per stock filled/target, percent, time left
 /cancel – drop the pending plan or stop the running one (resting orders are cancelled)
+/report – value, day change, P/L, cash, today's fills, drift against the saved model, a chart
+/health – KIS connection, token, calls today, the active run, the journal
+/notify – notifications here: /notify fills on|silent|off, /notify reports on|off
 /help – this message
 
-Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring."""
+Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring.
+A daily report comes after the close on trading days (KISBOT_REPORT_AT)."""
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
