@@ -18,6 +18,8 @@ COMMANDS = {
     "balance": "bot.cli_account:balance",
     "plan": "bot.cli_plan:plan",
     "secrets": "bot.cli_account:secrets",
+    "report": "bot.reports:report",
+    "health": "bot.health:health",
 }
 
 
@@ -58,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx")
     plan.add_argument("file", help="the .xlsx file with a 종목코드 column")
     plan.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
+
+    report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
+    report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
+
+    sub.add_parser("health", help="environment, token, KIS calls today, active run, journal, version")
 
     secrets = sub.add_parser("secrets", help="store app key, app secret, bot token in the OS keyring")
     secrets.add_argument("action", choices=["set"], help="set: prompt for each secret without echo")

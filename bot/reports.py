@@ -146,7 +146,7 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     late = "" if report.day == report.at.astimezone(KST).date() else f" (last session {report.day:%a %d %b})"
     head = f"<b>Daily report</b> {report.at.astimezone(KST):%a %d %b %Y, %H:%M} KST{late}"
     change = report.change
-    change_text = "no earlier day yet" if change is None else (
+    change_text = "- (first day)" if change is None else (
         f"{fmt.signed(change)}" + (f" ({100 * change / report.previous.total_value:+.2f}%)"
                                    if report.previous and report.previous.total_value else ""))
     rows = [f"total value {fmt.won(snap.total_value):>15}",
