@@ -278,7 +278,7 @@ class ReportScheduler:
             except Exception:  # the schedule must outlive one bad day
                 log.exception("report schedule failed")
                 idle = 3600.0
-            self.clock.wait(max(1.0, idle if idle is not None else 3600.0), self._stop)
+            self.clock.wait(max(0.0, idle if idle is not None else 3600.0), self._stop)
 
 
 # --- the command line --------------------------------------------------------------------------------
