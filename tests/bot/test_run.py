@@ -111,3 +111,19 @@ def test_the_bot_token_never_reaches_a_log_line(capsys):
         root.removeHandler(handler)
     err = capsys.readouterr().err
     assert "SECRETTOKEN" not in err and "bot<bot-token>" in err
+
+
+def test_a_malformed_report_time_stops_start_up_with_one_sentence(tmp_path, monkeypatch, capsys):
+    for key in list(os.environ):
+        if key.startswith(("TELEGRAM_", "KIS_", "KISBOT_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:SECRETTOKEN")
+    monkeypatch.setenv("TELEGRAM_ALLOWED_CHAT_IDS", str(OWNER))
+    monkeypatch.setenv("KISBOT_REPORT_AT", "25:99")
+    monkeypatch.setenv("KISBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err == "kisbot: KISBOT_REPORT_AT='25:99' is not a time of day as HH:MM (KST) such as 15:40, or off\n"
+    assert not (tmp_path / "data").exists()  # stopped before touching anything
