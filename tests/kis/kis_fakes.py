@@ -77,7 +77,7 @@ class FakeKis:
     clock: FakeClock
     orders: list[dict] = field(default_factory=list)  # rows as inquire-daily-ccld shows them
     tokens_issued: int = 0
-    token_expiry: str = "2026-11-25 10:00:00"
+    token_life: timedelta = timedelta(hours=24)  # a token expires this long after its issue, on the fake clock
     token_value: str = TOKEN_VALUE
     # Faults for the next order POSTs: "lost_after" (arrives, answer lost), "lost_before" (never
     # arrives), "rate_limited" (refused with EGW00201), "refused" (no connection), "no_cash" (APBK0952)
@@ -112,8 +112,10 @@ class FakeKis:
     def _token(self, request):
         self.record(request)
         self.tokens_issued += 1
+        expiry = (self.clock.wall() + self.token_life).strftime("%Y-%m-%d %H:%M:%S")
         return 200, {}, json.dumps({"access_token": self.token_value, "token_type": "Bearer",
-                                    "expires_in": 86400, "access_token_token_expired": self.token_expiry})
+                                    "expires_in": int(self.token_life.total_seconds()),
+                                    "access_token_token_expired": expiry})
 
     def _hashkey(self, request):
         call = self.record(request)

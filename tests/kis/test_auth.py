@@ -52,7 +52,6 @@ def test_a_token_near_its_expiry_is_renewed_mid_run(quotes, make_client, clock):
     client = make_client()
     client.price("005930")
     quotes.token_value = "SECOND-TOKEN"
-    quotes.token_expiry = "2026-11-26 10:00:00"
     clock.sleep(timedelta(hours=23, minutes=55).total_seconds())  # within 10 minutes of expiry
     client.price("005930")
     assert quotes.tokens_issued == 2
@@ -110,9 +109,9 @@ def test_too_frequent_issue_is_bounded(rsps, clock, make_client):
     assert len(rsps.calls) == 3
 
 
-def test_threads_of_one_process_issue_one_token(quotes, tmp_path):
+def test_threads_of_one_process_issue_one_token(quotes, tmp_path, clock):
     config = make_config(tmp_path, rate=1e6)
-    client = KisClient(config)
+    client = KisClient(config, wall=clock.wall)  # real pacing and sleeps; token expiry on the fake's clock
     threads = [threading.Thread(target=client.price, args=("005930",)) for _ in range(8)]
     for t in threads:
         t.start()
