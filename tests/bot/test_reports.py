@@ -183,3 +183,9 @@ def test_without_a_saved_model_the_report_says_how_to_get_drift(tmp_path, kis):
     clock = FakeClock(kst("2026-11-24 15:40"))
     text = report_replies(Bot(tmp_path, clock, kis, model=None).reports.build())[0].text
     assert "No saved model" in text and "/plan" in text
+
+
+def test_a_day_beyond_the_calendar_still_gets_its_report_on_demand(tmp_path, kis):
+    clock = FakeClock(kst("2026-11-24 15:40") + timedelta(days=3650))  # exchange_calendars stops long before
+    replies = Bot(tmp_path, clock, kis).reports.on_demand()
+    assert "Daily report" in replies[0].text
