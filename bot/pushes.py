@@ -3,8 +3,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Callable, Sequence
 
 from bot import format as fmt
@@ -57,17 +57,13 @@ class Pushes:
         line = startup_text(self.client, self.service.active_run() if resumed else None)
         if not resumed:
             return [Reply(line)]
-        return [Reply(f"{line}\n{resumed[0].text}", *_rest(resumed[0]))] + resumed[1:]
+        return [dataclasses.replace(resumed[0], text=f"{line}\n{resumed[0].text}"), *resumed[1:]]
 
     def start(self) -> None:
         self.scheduler.start()
 
     def stop(self) -> None:
         self.scheduler.stop()
-
-
-def _rest(reply: Reply) -> tuple:
-    return reply.photo, reply.buttons, reply.silent, reply.kind
 
 
 def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], None],

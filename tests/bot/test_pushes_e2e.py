@@ -5,7 +5,7 @@ The scheduled report runs on its real worker thread; the test moves the fake clo
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +18,7 @@ from rebalance.drift import ModelStock, SavedModel, save_model
 from tests.conftest import SIM_START
 from tg_harness import OWNER, BotRunner
 
-EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 class PollingClock:

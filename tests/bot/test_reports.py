@@ -2,7 +2,7 @@
 restart, sent late the same day when the bot was down; its content; drift first with a Plan button."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
 

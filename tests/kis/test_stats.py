@@ -1,7 +1,6 @@
 """What the client counts for /health and the alerts: calls, EGW00201 refusals, tokens, KIS up or down."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 import requests
