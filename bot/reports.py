@@ -26,7 +26,7 @@ from bot.service import Button, Reply, describe_error, text_replies
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from rebalance.clock import KST, Clock, ClockScheduler
-from rebalance.drift import SavedModel, StockDrift, drift, load_saved_model
+from rebalance.drift_watch import SavedModel, StockDrift, drift, load_saved_model
 from rebalance.history import Snapshot, ValueHistory
 from rebalance.sessions import DEFAULT_REPORT_AT, is_trading_day, next_report_at, session_day
 

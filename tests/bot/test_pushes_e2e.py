@@ -14,7 +14,7 @@ from bot.pushes import open_pushes
 from bot.service import open_service
 from kis.config import Source
 from rebalance.clock import FakeClock
-from rebalance.drift import ModelStock, SavedModel, save_model
+from rebalance.drift_watch import ModelStock, SavedModel, save_model
 from tests.conftest import SIM_START
 from tg_harness import OWNER, BotRunner
 

@@ -12,7 +12,7 @@ from bot.reports import Reports, ReportScheduler, report_replies
 from kis.errors import KisTransportError
 from kis.models import Account, Balance, Holding, OrderSide, OrderStatus
 from rebalance.clock import KST, FakeClock
-from rebalance.drift import ModelStock, SavedModel
+from rebalance.drift_watch import ModelStock, SavedModel
 from rebalance.history import ValueHistory
 
 AT = time(15, 40)

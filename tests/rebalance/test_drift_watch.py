@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rebalance.drift import ModelStock, SavedModel, drift, load_saved_model, save_model
+from rebalance.drift_watch import ModelStock, SavedModel, drift, load_saved_model, save_model
 
 MODEL = SavedModel((ModelStock("005930", "삼성전자", 0.5, 5.0), ModelStock("000660", "SK하이닉스", 0.3, 5.0),
                     ModelStock("035720", "카카오", 0.1, 0.0)), "model.xlsx")
