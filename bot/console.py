@@ -34,6 +34,7 @@ a few holdings). Nothing here touches a real account. Type the bot's commands:
   /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path)
   /confirm                    run the plan now over {duration} (or /confirm 90s)
   /status   /cancel   /help   progress, stop, all commands
+  /report   /health             the daily report now, the connection's health
   quit                        leave (Ctrl-D too)
 """
 
