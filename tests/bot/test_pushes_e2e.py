@@ -45,9 +45,10 @@ def clock():
     return FakeClock(SIM_START)
 
 
-@pytest.fixture
-def bot(api, sim, sim_client, clock, tmp_path):
+def start_bot(api, sim_client, clock, tmp_path) -> BotRunner:
+    """`kisbot run` in a thread: service, pushes and /notify settings over the data dir of `sim_client`."""
     source = env_source(tmp_path)
+    prefs = NotifyPrefs.in_dir(sim_client.config.data_dir)
 
     def build(on_event):
         return open_service(sim_client, source=source, on_event=on_event, clock=clock,
@@ -56,8 +57,12 @@ def bot(api, sim, sim_client, clock, tmp_path):
     def pushes(service, notifier):
         return open_pushes(service, source=source, push=notifier.push, clock=PollingClock(clock), prefs=prefs)
 
-    prefs = NotifyPrefs.in_dir(sim_client.config.data_dir)
-    runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2, prefs=prefs, pushes=pushes).start()
+    return BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2, prefs=prefs, pushes=pushes).start()
+
+
+@pytest.fixture
+def bot(api, sim, sim_client, clock, tmp_path):
+    runner = start_bot(api, sim_client, clock, tmp_path)
     yield runner
     runner.service.executor.cancel()
     runner.service.executor.wait(10)
@@ -91,6 +96,25 @@ def test_startup_message_then_one_scheduled_report_at_report_time(api, bot, cloc
     assert chart.files["photo"][:8] == b"\x89PNG\r\n\x1a\n"
     threading.Event().wait(0.3)  # the worker keeps running: no second report the same day
     assert len([t for t in texts(api) if "Daily report" in t]) == 1
+
+
+def test_a_restart_at_15_41_does_not_send_the_report_again(api, sim, sim_client, clock, tmp_path):
+    first = start_bot(api, sim_client, clock, tmp_path)
+    try:
+        clock.advance(5 * 3600 + 40 * 60)  # 15:40
+        wait_text(api, "Daily report")
+    finally:
+        first.stop()
+    clock.advance(60)  # back up at 15:41
+    second = start_bot(api, sim_client, clock, tmp_path)
+    try:
+        api.wait_for(lambda a: len([t for t in texts(a) if "kisbot is up" in t]) == 2)
+        threading.Event().wait(0.3)
+        assert len([t for t in texts(api) if "Daily report" in t]) == 1
+        clock.advance(24 * 3600)  # the next day's report still comes
+        api.wait_for(lambda a: len([t for t in texts(a) if "Daily report" in t]) == 2)
+    finally:
+        second.stop()
 
 
 def test_drift_report_plan_button_offers_the_plan_and_orders_nothing(api, bot, sim, sim_client):
