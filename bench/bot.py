@@ -51,7 +51,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def price_round_trips(count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:
-        sim = SimServer(0, rate_limit=SIM_RATE).start()
+        sim = SimServer(0, rate_limit=SIM_RATE, always_open=True).start()
         try:
             client = client_for(sim, Path(tmp), rate_limit=SIM_RATE)
             kis_seconds: list[float] = []
@@ -137,7 +137,7 @@ def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: i
 
     start = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
     with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:
-        sim = SimServer(0, rate_limit=SIM_RATE, daily_page_rows=100, clock=ManualClock(start)).start()
+        sim = SimServer(0, rate_limit=SIM_RATE, daily_page_rows=100, clock=ManualClock(start), always_open=True).start()
         try:
             sim.exchange.add_cash(1_000_000_000)  # enough for every buy: this measures chat, not cash
             client = client_for(sim, Path(tmp), rate_limit=SIM_RATE)

@@ -147,7 +147,7 @@ def _sim_plan(sim: SimServer, buys: int = 6) -> Plan:
 
 def bench_lateness(seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
-                                                             daily_page_rows=REAL_DAILY_ROWS).start() as sim:
+                                                             daily_page_rows=REAL_DAILY_ROWS, always_open=True).start() as sim:
         client = _Stamping(KisClient(_sim_config(sim.url, Path(tmp), REAL_RATE)))
         settings = TwapSettings(calendar="always", call_rate=REAL_RATE, catch_up_seconds=3)
         executor = TwapExecutor(client, Journal.in_dir(tmp), settings, lambda event: None)
@@ -175,7 +175,7 @@ def bench_lateness(seconds: float) -> None:
 # -- 4. mock pace ---------------------------------------------------------------------------------------
 def bench_mock_pace(seconds: float) -> None:
     """A 10-stock rebalance over a short window at mock's 1 call/s: it must finish, in bigger slices."""
-    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=1.0).start() as sim:
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=1.0, always_open=True).start() as sim:
         client = KisClient(_sim_config(sim.url, Path(tmp), 1.0))
         plan = _sim_plan(sim, buys=6)
         executor = TwapExecutor(client, Journal.in_dir(tmp), TwapSettings(calendar="always"), lambda event: None)
@@ -224,7 +224,7 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int, *, lis
                 lost_answers: int = 0) -> None:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
-                                                             daily_page_rows=REAL_DAILY_ROWS).start() as sim:
+                                                             daily_page_rows=REAL_DAILY_ROWS, always_open=True).start() as sim:
         data = Path(tmp)
         plan = _sim_plan(sim)
         start = datetime.now(KST) + timedelta(seconds=3)

@@ -18,6 +18,7 @@ COMMANDS = {
     "balance": "bot.cli_account:balance",
     "plan": "bot.cli_plan:plan",
     "secrets": "bot.cli_account:secrets",
+    "doctor": "bot.cli_doctor:doctor",
     "report": "bot.reports:report",
     "health": "bot.health:health",
 }
@@ -51,9 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=port, default=None, help="port (default 29443; 0 picks a free one)")
     sim.add_argument("--state", default=None, help="file that keeps the account across restarts")
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
+    sim.add_argument("--always-open", action="store_true",
+                     help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
-    price.add_argument("codes", nargs="+", metavar="CODE", help="6-digit stock code, e.g. 005930")
+    price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")
 
     sub.add_parser("balance", help="holdings and cash of the configured account")
 
@@ -61,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("file", help="the .xlsx file with a 종목코드 column")
     plan.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
 
+    doctor = sub.add_parser("doctor", help="check the configured account: settings, token, price, balance, "
+                                           "buying power; --orders also times a test order")
+    doctor.add_argument("--orders", action="store_true",
+                        help="place one 1-share limit buy 20%% below the price, time its listing, cancel it")
+    doctor.add_argument("--real", action="store_true", help="allow --orders on KIS_ENV=real (asks for the account)")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
+    doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
     report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
     report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
 

@@ -13,6 +13,7 @@ from typing import Callable
 import pandas as pd
 
 from kis import open_client
+from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_code
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
@@ -69,24 +70,30 @@ def _fail(message: str) -> int:
     return 1
 
 
+def failure_sentence(exc: KisError | KisTransportError) -> str:
+    """One line that says what went wrong with a KIS call and what to do."""
+    if isinstance(exc, UnknownStock):
+        return f"the exchange does not know {', '.join(exc.codes)}; check the stock code"
+    if isinstance(exc, KisError):
+        return f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})"
+    return f"{exc}; check the network and KIS_BASE_URL, then try again"
+
+
 def _run(job: Callable[[], int]) -> int:
     """Turn the client's failures into one line each."""
     try:
         return job()
-    except UnknownStock as exc:
-        return _fail(f"the exchange does not know {', '.join(exc.codes)}; check the 6-digit stock code")
-    except KisError as exc:
-        return _fail(f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})")
-    except KisTransportError as exc:
-        return _fail(f"{exc}; check the network and KIS_BASE_URL, then try again")
+    except (KisError, KisTransportError) as exc:
+        return _fail(failure_sentence(exc))
 
 
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
-        codes = [c.strip().upper() for c in args.codes]
-        malformed = [c for c in codes if not (len(c) == 6 and c.isalnum())]
+        malformed = [c for c in args.codes if not is_code(c)]
         if malformed:
-            return _fail(f"{', '.join(malformed)}: not a 6-digit stock code; use codes like 005930")
+            return _fail(str(BadStockCode(malformed[0])) if len(malformed) == 1 else
+                         f"{', '.join(malformed)} are not 6-character stock codes such as {CODE_EXAMPLE}")
+        codes = list(dict.fromkeys(normalize_code(c) for c in args.codes))
         client = client_factory()
         try:
             quotes, unknown = client.prices(codes), ()
@@ -97,7 +104,7 @@ def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
         if quotes:
             _show(quotes_table(list(quotes.values())))
         if unknown:
-            return _fail(f"the exchange does not know {', '.join(unknown)}; check the 6-digit stock code")
+            return _fail(f"the exchange does not know {', '.join(unknown)}; check the stock code")
         return 0
 
     return _run(job)

@@ -29,7 +29,7 @@ INTRO = """\
 kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
 a few holdings). Nothing here touches a real account. Type the bot's commands:
 
-  /price 005930 000660        prices
+  /price 005930 0013V0        prices (codes may carry letters: 0013V0, 0126Z0 is an ETF)
   /balance                    holdings and cash
   /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path)
   /confirm                    run the plan now over {duration} (or /confirm 90s)
@@ -177,7 +177,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
         return str(path)
 
     with tempfile.TemporaryDirectory(prefix="kisbot-demo-") as data_dir:
-        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS).start()
+        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True).start()
         try:
             client = client_for(sim, Path(data_dir), rate_limit=rate)
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bot import format as fmt
+from bot.cli_doctor import mask_account
 from bot.service import Reply
 from kis.stats import KisState
 from rebalance.clock import KST
@@ -22,13 +23,6 @@ from rebalance.journal import JOURNAL_FILE
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(hours=24)  # KIS tokens live 24 h; the cache keeps only the expiry
-
-
-def mask_account(account: object) -> str:
-    """`50087375-01` -> `****75-01`: enough to tell accounts apart, not to name one."""
-    text = str(account)
-    cano, _, product = text.partition("-")
-    return f"****{cano[-2:]}-{product}" if product else f"****{text[-4:]}"
 
 
 def version() -> str:
@@ -93,7 +87,7 @@ def health_replies(client: Any, **kwargs: Any) -> list[Reply]:
 
 
 def startup_text(client: Any, resumed: Any = None) -> str:
-    """"kisbot is up: mock, account ****75-01, run X resumed"."""
+    """"kisbot is up: mock, account 50****75-01, run X resumed"."""
     config = client.config
     run = f"run {fmt.esc(getattr(resumed, 'run_id', ''))} resumed" if resumed is not None else "no run active"
     return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."

@@ -86,11 +86,7 @@ class Reports:
         balance = self.client.balance()
         orders = self.client.orders_today()
         now = self.now()
-        try:
-            day = session_day(now, self.calendar)
-        except ValueError:  # beyond what exchange_calendars knows: the value still belongs to today
-            log.warning("the KRX calendar does not reach %s; update exchange_calendars", f"{now:%Y-%m-%d}")
-            day = now.astimezone(KST).date()
+        day = session_day(now, self.calendar)
         snapshot = self.history.record(self.account, day, balance, now)
         model = self.load_model()
         drifts = None

@@ -7,16 +7,15 @@ Methods may be called from several threads at once (Telegram handlers run concur
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
-from zoneinfo import ZoneInfo
 
 import rebalance
 from bot import format as fmt
 from bot.settings import MAX_FILE_BYTES
+from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
     KisError,
@@ -27,13 +26,13 @@ from kis.errors import (
     TokenInvalid,
     UnknownStock,
 )
+from kis.krx import KST
+from kis.listing_lag import settle_horizon
 from kis.models import Quote
 from rebalance import Plan, Portfolio
 
 log = logging.getLogger(__name__)
 
-KST = ZoneInfo("Asia/Seoul")
-CODE = re.compile(r"\d{6}")
 MAX_CODES = 30
 MIN_DURATION = timedelta(seconds=10)
 MAX_DURATION = timedelta(hours=8)
@@ -169,14 +168,15 @@ class BotService:
     # --- prices and balance -------------------------------------------------------------------
 
     def price(self, args: Sequence[str]) -> list[Reply]:
-        codes = list(dict.fromkeys(a.strip() for a in args if a.strip()))
-        if not codes:
-            return [Reply("Which stock? Give 6-digit codes, e.g. /price 005930 000660.")]
-        bad = [c for c in codes if not CODE.fullmatch(c)]
+        given = [a.strip() for a in args if a.strip()]
+        if not given:
+            return [Reply(f"Which stock? Give {CODE_HELP}, e.g. /price 005930 0013V0.")]
+        bad = [a for a in given if not is_code(a)]
         if bad:
             shown = ", ".join(f"'{fmt.esc(c)}'" for c in bad[:5])
-            return [Reply(f"{shown} {'is not a' if len(bad) == 1 else 'are not'} 6-digit stock code{'s' if len(bad) > 1 else ''}: "
-                          "use codes like 005930 (삼성전자).")]
+            what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
+            return [Reply(f"{shown} {what}.")]
+        codes = list(dict.fromkeys(normalize_code(a) for a in given))
         if len(codes) > MAX_CODES:
             return [Reply(f"At most {MAX_CODES} codes at a time, please.")]
         unknown: tuple[str, ...] = ()
@@ -425,7 +425,7 @@ class BotService:
 
 HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 
-/price 005930 000660 – price, change and change rate
+/price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
 /balance – holdings, cash and total
 /plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
 /confirm – run the latest plan as time-sliced orders over the default window
@@ -445,6 +445,8 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    # A listing lag measured by `kisbot doctor --orders` that is longer than the setting wins.
+    twap_settings = replace(twap_settings, settle_seconds=settle_horizon(twap_settings.settle_seconds, client.config))
     journal = rebalance.Journal.in_dir(client.config.data_dir)
     executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))

@@ -10,11 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -24,16 +22,12 @@ import requests
 from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisError, KisTransportError, TokenIssueTooFrequent, error_for
+from kis.files import file_lock, write_private
+from kis.krx import KST
 from kis.stats import CallStats
-
-try:  # POSIX: also keep two processes from issuing at the same moment
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: the in-process lock still holds
-    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
 RENEW_BEFORE = timedelta(minutes=10)  # stop using a token this long before KIS says it expires
 ISSUE_WAIT = 61.0  # seconds to wait after EGW00133 (one issue a minute)
 ISSUE_ATTEMPTS = 3
@@ -75,34 +69,14 @@ class TokenCache:
             return None
 
     def save(self, token: AccessToken) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".token-", suffix=".tmp")  # mkstemp: mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"access_token": token.value, "expires_at": token.expires_at.isoformat()}, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_private(self.path, json.dumps({"access_token": token.value,
+                                             "expires_at": token.expires_at.isoformat()}))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive lock across processes while one of them issues."""
-        if fcntl is None:  # pragma: no cover
+        with file_lock(self.dir / (self.path.name + ".lock")):
             yield
-            return
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / (self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
 
 _process_locks: dict[Path, threading.Lock] = {}
@@ -131,6 +105,11 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the token in hand expires; None before the first `token()`."""
+        return self._token.expires_at if self._token is not None else None
 
     def token(self) -> str:
         """A token that is valid now; issues one at most when the cache has none."""

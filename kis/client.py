@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import operator
-import re
 import time
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -18,21 +17,22 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 import requests
 
 from kis import endpoints as ep
-from kis.auth import KST, TokenCache, TokenManager
+from kis.auth import TokenCache, TokenManager
+from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain, UnknownStock
+from kis.krx import KST
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
 from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp
 from kis.stats import CallStats
-from kis.ticks import round_to_tick
+from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 200  # 10,000 holdings on real; beyond that something loops
 RESTARTS_ON_CHANGE = 3  # SYDB0050: the data moved while paging; start over at most this often
-CODE_PATTERN = re.compile(r"^[0-9A-Z]{6}$")  # KRX short codes, alphanumeric since 2024
 
 
 def _now_kst() -> datetime:
@@ -72,11 +72,12 @@ def _signed(value: float, sign_code: str):
     return value
 
 
-def _check_code(code: str) -> str:
-    code = str(code).strip().upper()
-    if not CODE_PATTERN.match(code):
-        raise UnknownStock([code])
-    return code
+def _check_code(code: object) -> str:
+    """The normalized code; a malformed one is a code no exchange knows (UnknownStock, nothing sent)."""
+    try:
+        return normalize_code(code)
+    except BadStockCode:
+        raise UnknownStock([shown(code)]) from None
 
 
 class KisClient:
@@ -99,11 +100,12 @@ class KisClient:
         self._use_hashkey = use_hashkey
         self._lookup_delays = lookup_delays
         self._acks: dict[str, OrderAck] = {}  # orders this client placed, so a cancel needs no lookup
+        self._grids: dict[str, TickGrid] = {}  # price grid per code, as inquire-price's aspr_unit told it
         if limiter is None and monotonic is not time.monotonic:
             limiter = RateLimiter(config.rate_limit, clock=monotonic, sleep=sleep)  # a test's own clock
-        # Real clocks share one limiter per account across the process.
+        # Real clocks share one pace per account: across threads, and across processes through the data dir.
         self.limiter = limiter or limiter_for(config.env.value, str(config.account), config.base_url,
-                                              config.rate_limit)
+                                              config.rate_limit, config.data_dir)
         token_log = TokenCache(config).path.with_suffix(".issued")  # beside the cache: every process counts
         self.stats = CallStats(wall, token_log)
         self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
@@ -133,9 +135,16 @@ class KisClient:
         if not isinstance(out, Mapping) or to_int(out.get("stck_prpr")) <= 0:
             raise UnknownStock([code])
         sign = out.get("prdy_vrss_sign", "")
+        price, tick = to_int(out.get("stck_prpr")), to_int(out.get("aspr_unit"))
+        grid = grid_for(price, tick)
+        if grid is not None:
+            self._grids[code] = grid  # a code's grid does not change: an ETF stays an ETF
+        elif tick:
+            log.warning("%s: aspr_unit %s at %s won fits no known price grid; limit prices use the stock grid",
+                        code, tick, price)
         return Quote(
             code=code,
-            price=to_int(out.get("stck_prpr")),
+            price=price,
             change=int(_signed(to_int(out.get("prdy_vrss")), sign)),
             change_rate=float(_signed(to_float(out.get("prdy_ctrt")), sign)),
             volume=to_int(out.get("acml_vol")),
@@ -143,7 +152,31 @@ class KisClient:
             upper_limit=to_int(out.get("stck_mxpr")),
             lower_limit=to_int(out.get("stck_llam")),
             at=self._wall(),
+            tick=tick,
         )
+
+    def tick_grid(self, code: str) -> TickGrid:
+        """The price grid `code` trades on, from inquire-price's aspr_unit (asked once per code).
+
+        The stock grid when the quote cannot be had: its prices are on every KRX grid (an ETF's is finer).
+        """
+        code = _check_code(code)
+        if code not in self._grids:
+            try:
+                self.price(code)
+            except (KisError, KisTransportError) as exc:
+                log.info("%s: no quote to tell its price grid (%s); using the stock grid", code, exc)
+        return self._grids.get(code, STOCK)
+
+    def round_price(self, code: str, price: int, side: OrderSide | str = "nearest") -> int:
+        """`price` on the grid of `code` (buys down, sells up), as `order` will send it.
+
+        A price on the stock grid is on every grid and stays; only one off it needs the code's grid.
+        """
+        price = int(price)
+        if is_on_tick(price, STOCK):
+            return price
+        return round_to_tick(price, side, self.tick_grid(code))
 
     def prices(self, codes: Iterable[str]) -> dict[str, Quote]:
         """Quotes for many codes in the fewest calls (30 a call where the multi-stock quote is served).
@@ -156,7 +189,7 @@ class KisClient:
             try:
                 code = _check_code(raw)
             except UnknownStock:
-                unknown.append(str(raw).strip())
+                unknown.append(shown(raw))
                 continue
             if code not in wanted:
                 wanted.append(code)
@@ -333,7 +366,7 @@ class KisClient:
         if order_type.needs_price:
             if int(price) <= 0:
                 raise ValueError(f"a limit order needs a positive price, not {price!r}")
-            price = round_to_tick(int(price), side)
+            price = self.round_price(code, price, side)
         else:
             price = 0
         body = {
@@ -456,7 +489,7 @@ class KisClient:
         params = {
             **self._account_fields(),
             "PDNO": code,
-            "ORD_UNPR": str(round_to_tick(int(price), OrderSide.BUY) if price else 0),
+            "ORD_UNPR": str(self.round_price(code, price, OrderSide.BUY) if price else 0),
             "ORD_DVSN": order_type.value,
             "CMA_EVLU_AMT_ICLD_YN": "N",
             "OVRS_ICLD_YN": "N",

@@ -45,6 +45,16 @@ class Source:
             value = self.dotenv.get(name, "")
         return value.strip() if value else default
 
+    def origin(self, name: str, keyring_name: str = "") -> str:
+        """Where `name` is set: "environment", ".env", "keyring" or "" (nowhere: the default applies)."""
+        if self.environ.get(name, "").strip():
+            return "environment"
+        if (self.dotenv.get(name) or "").strip():
+            return ".env"
+        if keyring_name and self.use_keyring and keyring_get(keyring_name):
+            return "keyring"
+        return ""
+
     def secret(self, name: str, keyring_name: str) -> str:
         """A secret from the environment/.env, else from the keyring; '' when nowhere."""
         value = self.get(name)

@@ -1,22 +1,44 @@
-"""Client-side pacing of KIS calls: one limiter per account, shared by every thread of the process.
+"""Client-side pacing of KIS calls: one pace per account and server, shared by threads and processes.
 
-KIS counts calls per second per account and answers EGW00201 above the limit. Fixed spacing (a
-token bucket of capacity 1) never bursts, and a small safety margin absorbs network jitter.
+KIS counts calls per second per account and answers EGW00201 above the limit, whoever made the call:
+a `kisbot balance` typed while `kisbot run` trades shares the run's budget. The next free turn lives
+in a small file in the data dir, taken under a file lock, so every kisbot process of the account waits
+its turn. Fixed spacing (a token bucket of capacity 1) never bursts, and a small safety margin absorbs
+network jitter.
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import struct
 import threading
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
+from urllib.parse import urlsplit
+
+from kis.files import file_lock
+
+log = logging.getLogger(__name__)
 
 SAFETY_MARGIN = 0.05  # spacing 5 % wider than 1/rate: at most `rate` calls in any 1-second window
+# A stored turn further ahead than this is not ours to honour: the file outlived a reboot (the
+# monotonic clock restarted) or was written by a broken process. No penalty is ever this long.
+STALE_AHEAD = 120.0
+_SLOT = struct.Struct("<d")
 
 
 class RateLimiter:
-    """Blocks each caller until its turn; turns are `(1 + margin) / rate` seconds apart."""
+    """Blocks each caller until its turn; turns are `(1 + margin) / rate` seconds apart.
+
+    With `shared_path`, the next turn is kept in that file under a lock, so every process using the
+    same file shares one pace (the clock must then be the system-wide `time.monotonic`).
+    """
 
     def __init__(self, rate: float, *, margin: float = SAFETY_MARGIN,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 shared_path: Path | None = None):
         if rate <= 0:
             raise ValueError(f"rate {rate} is not a positive number of calls per second")
         self._lock = threading.Lock()
@@ -25,11 +47,16 @@ class RateLimiter:
         self._margin = margin
         self._interval = (1.0 + margin) / rate
         self._next = float("-inf")
+        self._shared_path = shared_path
         self.rate = rate
 
     @property
     def interval(self) -> float:
         return self._interval
+
+    @property
+    def shared_path(self) -> Path | None:
+        return self._shared_path
 
     def set_rate(self, rate: float) -> None:
         with self._lock:
@@ -39,10 +66,10 @@ class RateLimiter:
     def acquire(self) -> None:
         """Wait for the next free turn, then take it.
 
-        The lock is held while sleeping and the next turn is counted from the moment the wait really
+        The locks are held while sleeping and the next turn is counted from the moment the wait really
         ended, so a late wake-up pushes later turns back instead of squeezing two calls together.
         """
-        with self._lock:
+        with self._lock, self._shared_turn():
             now = self._clock()
             wait = self._next - now
             if wait > 0:
@@ -52,21 +79,56 @@ class RateLimiter:
 
     def penalize(self, seconds: float) -> None:
         """Hold every caller back for `seconds` (after KIS said the limit was exceeded)."""
-        with self._lock:
+        with self._lock, self._shared_turn():
             self._next = max(self._next, self._clock() + seconds)
+
+    @contextlib.contextmanager
+    def _shared_turn(self) -> Iterator[None]:
+        """Hold the shared file, if any: `_next` is brought up to the turn kept there and stored back after."""
+        if self._shared_path is None:
+            yield
+            return
+        held = contextlib.ExitStack()
+        try:
+            fd = held.enter_context(file_lock(self._shared_path))
+        except OSError as exc:  # an unwritable data dir must not stop trading: pace this process alone
+            log.warning("cannot share the call pace through %s (%s); pacing this process alone",
+                        self._shared_path, type(exc).__name__)
+            self._shared_path = None
+            yield
+            return
+        with held:
+            if fd is not None:
+                data = os.pread(fd, _SLOT.size, 0)
+                stored = _SLOT.unpack(data)[0] if len(data) == _SLOT.size else None
+                if stored is not None and stored <= self._clock() + STALE_AHEAD:
+                    self._next = max(self._next, stored)
+            yield
+            if fd is not None:
+                os.pwrite(fd, _SLOT.pack(self._next), 0)
 
 
 _registry: dict[tuple[str, ...], RateLimiter] = {}
 _registry_lock = threading.Lock()
 
 
-def limiter_for(env: str, account: str, base_url: str, rate: float) -> RateLimiter:
-    """The process-wide limiter of one account at one server; the slower rate wins if two differ."""
+def pace_file(data_dir: Path, env: str, account: str, base_url: str) -> Path:
+    """Where the shared turn of one account at one server is kept."""
+    host = urlsplit(base_url).netloc.replace(":", "_") or "default"
+    return Path(data_dir) / "pace" / f"{env}-{account}-{host}.turn"
+
+
+def limiter_for(env: str, account: str, base_url: str, rate: float, data_dir: Path | None = None) -> RateLimiter:
+    """The limiter of one account at one server; the slower rate wins if two differ.
+
+    With `data_dir` the pace is shared with every other process using that data dir.
+    """
     key = (env, account, base_url)
     with _registry_lock:
         limiter = _registry.get(key)
         if limiter is None:
-            limiter = _registry[key] = RateLimiter(rate)
+            shared = pace_file(data_dir, env, account, base_url) if data_dir is not None else None
+            limiter = _registry[key] = RateLimiter(rate, shared_path=shared)
         elif rate < limiter.rate:
             limiter.set_rate(rate)
         return limiter

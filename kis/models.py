@@ -76,6 +76,7 @@ class Quote:
     upper_limit: int = 0  # 상한가
     lower_limit: int = 0  # 하한가
     at: datetime | None = None
+    tick: int = 0  # aspr_unit (호가단위) at this price; 0 where not sent (the multi-stock quote)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,15 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Callable
 
+from kis.krx import KST
+
 log = logging.getLogger(__name__)
 
-KST = timezone(timedelta(hours=9), "KST")
 FAILURES_TO_ALERT = 3  # calls in a row without an answer before KIS counts as down
 RATE_LIMIT_CODE = "EGW00201"
 

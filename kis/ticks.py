@@ -1,40 +1,59 @@
-"""KRX price grid (호가가격단위, the table in force since 2023-01-25, KOSPI and KOSDAQ alike).
+"""KRX price grids (호가가격단위): stocks on the table in force since 2023-01-25 (KOSPI and KOSDAQ alike),
+ETFs and ETNs on their own finer one (1 won below 2,000, 5 won above, since 2023-12).
 
-KIS rejects a limit price off this grid with APBK0506, so every limit price is put on it before sending.
+KIS rejects a limit price off the grid with APBK0506, so every limit price is put on it before sending.
+`aspr_unit` in inquire-price is the tick of a code at its price: `grid_for` tells the grid from it.
 """
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
 
 from kis.models import OrderSide
 
-# (lower bound of the band, tick within the band); every band bound is a multiple of both ticks
-# around it, so rounding inside one band never lands off the grid of the next.
-_BANDS: tuple[tuple[int, int], ...] = (
-    (0, 1),
-    (2_000, 5),
-    (5_000, 10),
-    (20_000, 50),
-    (50_000, 100),
-    (200_000, 500),
-    (500_000, 1_000),
-)
-_BOUNDS = tuple(lower for lower, _ in _BANDS)
+
+@dataclass(frozen=True)
+class TickGrid:
+    """A price grid: (lower bound of the band, tick within the band), bounds ascending from 0.
+
+    Every band bound is a multiple of both ticks around it, so rounding inside one band never lands
+    off the grid of the next.
+    """
+
+    name: str
+    bands: tuple[tuple[int, int], ...]
+
+    def tick(self, price: int) -> int:
+        return self.bands[bisect_right(self.bands, (price, float("inf"))) - 1][1]
 
 
-def tick_size(price: int) -> int:
+STOCK = TickGrid("stock", ((0, 1), (2_000, 5), (5_000, 10), (20_000, 50), (50_000, 100), (200_000, 500),
+                           (500_000, 1_000)))
+ETF = TickGrid("etf", ((0, 1), (2_000, 5)))  # ETFs and ETNs; every stock-grid price is on it too
+GRIDS = (STOCK, ETF)
+
+
+def grid_for(price: int, tick: int) -> TickGrid | None:
+    """The grid whose tick at `price` is `tick` (KIS's aspr_unit); the stock grid where both fit; else None."""
+    for grid in GRIDS:
+        if price > 0 and grid.tick(price) == tick:
+            return grid
+    return None
+
+
+def tick_size(price: int, grid: TickGrid = STOCK) -> int:
     """The tick of the band `price` falls in (won)."""
     if price < 0:
         raise ValueError(f"price {price} is negative")
-    return _BANDS[bisect_right(_BOUNDS, price) - 1][1]
+    return grid.tick(price)
 
 
-def is_on_tick(price: int) -> bool:
+def is_on_tick(price: int, grid: TickGrid = STOCK) -> bool:
     """True when KRX would accept `price` as a limit price."""
-    return price > 0 and price % tick_size(price) == 0
+    return price > 0 and price % tick_size(price, grid) == 0
 
 
-def round_to_tick(price: int, direction: str | OrderSide = "nearest") -> int:
+def round_to_tick(price: int, direction: str | OrderSide = "nearest", grid: TickGrid = STOCK) -> int:
     """Put `price` on the grid: "down", "up" or "nearest" (ties down).
 
     An `OrderSide` picks the side that never trades worse than asked: a buy rounds down, a sell up.
@@ -46,7 +65,7 @@ def round_to_tick(price: int, direction: str | OrderSide = "nearest") -> int:
     price = int(price)
     if price <= 0:
         raise ValueError(f"price {price} is not a positive number of won")
-    tick = tick_size(price)
+    tick = tick_size(price, grid)
     below = price - price % tick
     if below == price:
         return price
@@ -58,16 +77,16 @@ def round_to_tick(price: int, direction: str | OrderSide = "nearest") -> int:
     return below if price - below <= above - price else above
 
 
-def add_ticks(price: int, n: int) -> int:
+def add_ticks(price: int, n: int, grid: TickGrid = STOCK) -> int:
     """The price `n` ticks above (n > 0) or below (n < 0) an on-grid `price`, walking across bands."""
-    price = round_to_tick(price, "nearest")
+    price = round_to_tick(price, "nearest", grid)
     step = 1 if n > 0 else -1
     for _ in range(abs(n)):
         if step > 0:
-            price += tick_size(price)
+            price += tick_size(price, grid)
         else:
             if price == 1:
                 return 1  # the lowest price on the grid
             # the tick below a band bound is the lower band's tick
-            price -= tick_size(price - 1)
+            price -= tick_size(price - 1, grid)
     return price

@@ -8,11 +8,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 from typing import Callable, Protocol
-from zoneinfo import ZoneInfo
 
 import schedule
 
-KST = ZoneInfo("Asia/Seoul")
+from kis.krx import KST
 
 
 class Clock(Protocol):

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Mapping, Protocol
-from zoneinfo import ZoneInfo
 
 from kis.errors import UnknownStock
+from kis.krx import KST
 from kis.models import Balance, Quote
 from rebalance.costs import DEFAULT_FEE_RATE, DEFAULT_SELL_TAX_RATE, CostRates, exact
 from rebalance.model import Plan, PlanLine, Portfolio
 from rebalance.portfolio import unknown_codes_error
 
-KST = ZoneInfo("Asia/Seoul")
 # Weights of a column of fractions rarely add up to exactly 1 in floats (3 x 0.3333...).
 _WEIGHT_TOLERANCE = 1e-6
 

@@ -15,6 +15,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from kis.codes import CODE_HELP, BadStockCode, normalize_code
 from rebalance.model import Portfolio, Target
 
 MAX_FILE_BYTES = 1_000_000
@@ -35,9 +36,6 @@ NAME_HEADERS = ("종목명", "name")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
-_CODE = re.compile(r"\d{6}")
-_SHORT_DIGITS = re.compile(r"\d{1,5}")
-_PREFIXED_CODE = re.compile(r"[Aa](\d{6})")  # FnGuide-style "A005930"
 
 
 class PortfolioError(ValueError):
@@ -217,8 +215,7 @@ def _read_table(table: list[list[object]], header_index: int, columns: dict[str,
         if _blank(raw_code):
             problems.append(f"row {excel_row} has no {code_header}: fill it in or delete the row")
         elif code is None:
-            problems.append(f"{code_header} '{_text(raw_code)}' is not a 6-digit code (row {excel_row}): "
-                            "write the six digits, e.g. 005930")
+            problems.append(f"{code_header} '{_text(raw_code)}' is not {CODE_HELP} (row {excel_row})")
         rows.append((excel_row, code or "", raw_weight, name))
 
     if not rows:
@@ -257,28 +254,13 @@ def _text(value: object) -> str:
 
 
 def _normalize_code(value: object) -> str | None:
-    """'005930' stays; a number 5930 (Excel dropped the zeros) becomes '005930'; else None."""
-    if _blank(value) or isinstance(value, bool):
+    """The stock code a cell means (kis.codes: 5930 becomes '005930', '0013v0' '0013V0'); None if it is none."""
+    if _blank(value):
         return None
-    if isinstance(value, numbers.Integral):
-        number = int(value)
-    elif isinstance(value, numbers.Real):
-        if not float(value).is_integer():
-            return None
-        number = int(value)
-    else:
-        text = str(value).strip()
-        if _CODE.fullmatch(text):
-            return text
-        prefixed = _PREFIXED_CODE.fullmatch(text)
-        if prefixed:
-            return prefixed.group(1)
-        if _SHORT_DIGITS.fullmatch(text):
-            return text.zfill(6)
+    try:
+        return normalize_code(value)
+    except BadStockCode:
         return None
-    if 0 < number < 1_000_000:
-        return f"{number:06d}"
-    return None
 
 
 def _read_weights(cells: list[tuple[int, object]], header: str, problems: list[str]) -> list[float]:

@@ -1,33 +1,25 @@
 """Trading days for the daily report: which days are KRX sessions, and when the next report is due.
 
-The calendar is the execution window's (`MARKET_CALENDAR`: exchange_calendars' XKRX, or `always`).
+The calendar is the execution window's (`MARKET_CALENDAR`: KRX sessions from `kis.krx`, or `always`).
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-import pandas as pd
-
 from kis.config import Source
 from kis.errors import ConfigError
-from rebalance.clock import KST
-from rebalance.window import CALENDARS, _parse_time, _xkrx
+from kis.krx import KST, session_hours
+from rebalance.window import CALENDARS, _parse_time
 
 DEFAULT_REPORT_AT = time(15, 40)  # after the 15:30 close, when the day's fills and prices are final
 MAX_DAYS_AHEAD = 30  # no calendar has a month without a session
 
 
 def is_trading_day(day: date, calendar: str) -> bool:
-    """True on a session of `calendar`; ValueError beyond what exchange_calendars knows."""
+    """True on a session of `calendar` (beyond exchange_calendars' reach KRX counts weekdays)."""
     if calendar not in CALENDARS:
         raise ValueError(f"calendar '{calendar}' is not one of {', '.join(CALENDARS)}")
-    if calendar == "always":
-        return True
-    cal = _xkrx()
-    stamp = pd.Timestamp(day)
-    if not cal.first_session <= stamp <= cal.last_session:
-        raise ValueError(f"the KRX calendar does not reach {day:%Y-%m-%d}; update exchange_calendars")
-    return bool(cal.is_session(stamp))
+    return calendar == "always" or session_hours(day) is not None
 
 
 def session_day(now: datetime, calendar: str) -> date:

@@ -6,17 +6,15 @@
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from functools import lru_cache
 
 import pandas as pd
 
 from kis.config import Source
 from kis.errors import ConfigError
+from kis.krx import KST, xkrx
 from kis.models import OrderType
-from rebalance.clock import KST
 
 CALENDARS = ("krx", "always")
 MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves to the next session
@@ -91,17 +89,8 @@ def _always_window(now: datetime, settings: TwapSettings, duration: timedelta | 
     raise AssertionError("unreachable: tomorrow's window is never empty")  # pragma: no cover
 
 
-@lru_cache(maxsize=1)
-def _xkrx():
-    import exchange_calendars as xc  # slow to build: once per process
-
-    with warnings.catch_warnings():  # exchange_calendars trips a pandas 3 deprecation while building
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-        return xc.get_calendar("XKRX")
-
-
 def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | None) -> Window:
-    cal = _xkrx()
+    cal = xkrx()
     day = pd.Timestamp(now.date())
     if day > cal.last_session:
         raise ValueError(f"the KRX calendar does not reach {now:%Y-%m-%d}; update exchange_calendars")

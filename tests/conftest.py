@@ -30,7 +30,8 @@ def sim_clock() -> ManualClock:
 @pytest.fixture
 def sim(sim_clock):
     server = SimServer(0, rate_limit=SIM_TEST_RATE, page_rows=SIM_TEST_PAGE_ROWS,
-                       daily_page_rows=SIM_TEST_PAGE_ROWS, seed=7, clock=sim_clock).start()
+                       daily_page_rows=SIM_TEST_PAGE_ROWS, seed=7, clock=sim_clock,
+                       always_open=True).start()
     try:
         yield server
     finally:

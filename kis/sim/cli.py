@@ -17,7 +17,8 @@ def _mask(secret: str) -> str:
     return f"{secret[:4]}…{secret[-4:]}" if len(secret) > 12 else "…"
 
 
-def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None) -> None:
+def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
+            always_open: bool) -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
@@ -25,6 +26,11 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
     print(f"  account    {account}", file=out)
     print(f"  limit      {rate:g} calls/s per account", file=out)
     print(f"  state      {state or 'in memory (use --state FILE to keep the account across restarts)'}", file=out)
+    if always_open:
+        print("  hours      always open: orders are accepted at any hour (--always-open)", file=out)
+    else:
+        print("  hours      KRX sessions only (09:00-15:30 KST on trading days), as KIS mock; "
+              "--always-open to trade at any hour", file=out)
     print("Point kisbot at it from another terminal:", file=out)
     print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
     print("  kisbot price 005930 && kisbot balance", file=out)
@@ -61,10 +67,11 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         raise ConfigError("--rate-limit must be a positive number of calls per second")
     port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
     state = getattr(args, "state", None)
+    always_open = bool(getattr(args, "always_open", False))
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
-                           traded_seconds=TRADED_SECONDS)
+                           traded_seconds=TRADED_SECONDS, always_open=always_open)
         server.bind()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
@@ -77,7 +84,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         return 1
     _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
-        _banner(out, server.url, app_key, app_secret, account, rate, state)
+        _banner(out, server.url, app_key, app_secret, account, rate, state, always_open)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()

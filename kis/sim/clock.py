@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
-KST = timezone(timedelta(hours=9), "KST")
+from kis.krx import KST
 
 
 def kst_now() -> datetime:

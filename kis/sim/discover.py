@@ -8,7 +8,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from kis.config import KisConfig
+from kis.config import KisConfig, Source
 from kis.errors import ConfigError
 from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
 
@@ -27,12 +27,15 @@ def probe(url: str, timeout: float = 0.5) -> dict | None:
     return info if isinstance(info, dict) and info.get("sim") == "kisbot" else None
 
 
-def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT) -> str:
+def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT, always_open: bool | None = None) -> str:
     """Base URL of a sim that accepts this configuration's app key and account.
 
     A sim on 127.0.0.1:`port` is used when it serves the same key and account; otherwise one is started
-    in this process (daemon thread, free port), keeping its account in `data_dir/sim-state.json`.
+    in this process (daemon thread, free port), keeping its account in `data_dir/sim-state.json`. It keeps
+    KRX hours unless `always_open`, which defaults to MARKET_CALENDAR=always (the executor's own calendar).
     """
+    if always_open is None:
+        always_open = Source().get("MARKET_CALENDAR", "krx").strip().lower() == "always"
     key_id = hashlib.sha256(config.app_key.encode()).hexdigest()[:12]
     url = f"http://127.0.0.1:{port}"
     info = probe(url)
@@ -48,7 +51,8 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT) -> str:
             try:
                 server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
                                    app_secret=config.app_secret, account=str(config.account),
-                                   state_path=state_path, traded_seconds=TRADED_SECONDS).start()
+                                   state_path=state_path, traded_seconds=TRADED_SECONDS,
+                                   always_open=always_open).start()
             except ValueError as exc:
                 raise ConfigError(f"{exc}; delete it to start the paper account afresh") from None
             _started[slot] = server

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Callable, Iterable
 
 from kis.sim.clock import kst_now
-from kis.ticks import round_to_tick
+from kis.ticks import ETF, STOCK, TickGrid, round_to_tick
 
 DAILY_LIMIT = 0.30  # KRX 가격제한폭: ±30 % of the previous close (기준가)
 _MASK64 = (1 << 64) - 1
@@ -23,12 +23,17 @@ _MASK64 = (1 << 64) - 1
 
 @dataclass(frozen=True)
 class StockSpec:
-    """A listed stock: code, Korean name and its previous close (the walk starts there)."""
+    """A listed stock or ETF: code, Korean name and its previous close (the walk starts there)."""
 
     code: str
     name: str
     price: int
     synthetic: bool = False
+    kind: str = "stock"  # "stock" or "etf": which price grid it trades on
+
+    @property
+    def grid(self) -> TickGrid:
+        return ETF if self.kind == "etf" else STOCK
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,12 @@ class MarketQuote:
     low: int
     volume: int
     at: datetime
+    grid: TickGrid = STOCK
+
+    @property
+    def tick(self) -> int:
+        """호가단위 (aspr_unit) at the current price."""
+        return self.grid.tick(self.price)
 
     @property
     def change(self) -> int:
@@ -56,10 +67,10 @@ class MarketQuote:
         return round(self.change * 100.0 / self.prev_close, 2) if self.prev_close else 0.0
 
 
-def price_limits(prev_close: int) -> tuple[int, int]:
+def price_limits(prev_close: int, grid: TickGrid = STOCK) -> tuple[int, int]:
     """KRX upper/lower limit prices for a previous close, on the tick grid and inside the band."""
-    upper = round_to_tick(int(prev_close * (1 + DAILY_LIMIT)), "down")
-    lower = round_to_tick(max(1, math.ceil(prev_close * (1 - DAILY_LIMIT))), "up")
+    upper = round_to_tick(int(prev_close * (1 + DAILY_LIMIT)), "down", grid)
+    lower = round_to_tick(max(1, math.ceil(prev_close * (1 - DAILY_LIMIT))), "up", grid)
     return upper, lower
 
 
@@ -72,7 +83,7 @@ def load_seed(path: str | None = None) -> dict:
 
 
 def seed_specs(seed_data: dict) -> list[StockSpec]:
-    return [StockSpec(s["code"], s["name"], int(s["price"])) for s in seed_data["stocks"]]
+    return [StockSpec(s["code"], s["name"], int(s["price"]), kind=s.get("kind", "stock")) for s in seed_data["stocks"]]
 
 
 def synthetic_specs(n: int, seed: int = 7) -> list[StockSpec]:
@@ -121,8 +132,8 @@ class _Walk:
         self.volume = 0
 
     def set_price(self, price: int) -> None:
-        upper, lower = price_limits(self.prev_close)
-        self.price = max(lower, min(upper, round_to_tick(price, "nearest")))
+        upper, lower = price_limits(self.prev_close, self.spec.grid)
+        self.price = max(lower, min(upper, round_to_tick(price, "nearest", self.spec.grid)))
         self.fair = float(self.price)
         self.high = max(self.high, self.price)
         self.low = min(self.low, self.price)
@@ -165,9 +176,9 @@ class Market:
                 return None
             now = self.clock()
             self._advance(walk, now)
-            upper, lower = price_limits(walk.prev_close)
+            upper, lower = price_limits(walk.prev_close, walk.spec.grid)
             return MarketQuote(code, walk.spec.name, walk.price, walk.prev_close, upper, lower,
-                               walk.open, walk.high, walk.low, walk.volume, now)
+                               walk.open, walk.high, walk.low, walk.volume, now, walk.spec.grid)
 
     def price(self, code: str) -> int:
         q = self.quote(code)
@@ -195,7 +206,7 @@ class Market:
         target = int((now - self.start).total_seconds() // self.step_seconds)
         if target <= walk.step:
             return
-        upper, lower = price_limits(walk.prev_close)
+        upper, lower = price_limits(walk.prev_close, walk.spec.grid)
         code, seed = walk.spec.code, self.seed
         # A long gap (a restart days later) would replay millions of steps: keep the last ones only.
         first = max(walk.step + 1, target - 20_000)
@@ -206,7 +217,7 @@ class Market:
             walk.volume += _mix(seed, code, -step) % 300
         walk.fair = fair
         walk.step = target
-        price = round_to_tick(max(1, int(round(fair))), "nearest")
+        price = round_to_tick(max(1, int(round(fair))), "nearest", walk.spec.grid)
         walk.price = max(lower, min(upper, price))  # both limits sit on the grid
         walk.high = max(walk.high, walk.price)
         walk.low = min(walk.low, walk.price)
@@ -218,7 +229,7 @@ class Market:
                 "seed": self.seed,
                 "start": self.start.isoformat(),
                 "stocks": {
-                    c: {"name": w.spec.name, "base": w.spec.price, "synthetic": w.spec.synthetic,
+                    c: {"name": w.spec.name, "base": w.spec.price, "synthetic": w.spec.synthetic, "kind": w.spec.kind,
                         "prev_close": w.prev_close, "fair": w.fair, "price": w.price, "step": w.step,
                         "session": w.session.isoformat(), "open": w.open, "high": w.high, "low": w.low,
                         "volume": w.volume}
@@ -231,7 +242,8 @@ class Market:
             self.seed = int(state.get("seed", self.seed))
             self.start = datetime.fromisoformat(state["start"])
             for code, s in state["stocks"].items():
-                walk = _Walk(StockSpec(code, s["name"], int(s["base"]), bool(s.get("synthetic"))),
+                walk = _Walk(StockSpec(code, s["name"], int(s["base"]), bool(s.get("synthetic")),
+                                       s.get("kind", "stock")),
                              date.fromisoformat(s["session"]))
                 walk.prev_close, walk.fair, walk.price = int(s["prev_close"]), float(s["fair"]), int(s["price"])
                 walk.step, walk.volume = int(s["step"]), int(s["volume"])

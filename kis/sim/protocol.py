@@ -20,6 +20,7 @@ from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrde
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market
+from kis.sim.quotes import MARGIN_PERCENT, price_output, unknown_output
 from kis.sim.tokens import TokenBook, TokenError
 
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -303,26 +304,7 @@ class KisProtocol:
         self._market_code(q["FID_COND_MRKT_DIV_CODE"], "FID_COND_MRKT_DIV_CODE")
         code = q["FID_INPUT_ISCD"].strip()
         quote = self.market.quote(code)
-        if quote is None:
-            # KIS answers an unknown code with success and zeroed fields; the client must notice.
-            keys = ("stck_prpr", "prdy_vrss", "prdy_ctrt", "acml_vol", "stck_oprc", "stck_hgpr", "stck_lwpr",
-                    "stck_mxpr", "stck_llam", "stck_sdpr")
-            output = {k: "0" for k in keys} | {"prdy_vrss_sign": "3", "stck_shrn_iscd": code, "rprs_mrkt_kor_name": ""}
-            return self._ok(OK_QUOTE, tr_id, output=output)
-        sign = "2" if quote.change > 0 else "5" if quote.change < 0 else "3"
-        if quote.price == quote.upper:
-            sign = "1"
-        elif quote.price == quote.lower:
-            sign = "4"
-        output = {
-            "iscd_stat_cls_code": "55", "marg_rate": "20.00", "rprs_mrkt_kor_name": "KOSPI200",
-            "bstp_kor_isnm": "", "stck_shrn_iscd": code,
-            "stck_prpr": _s(quote.price), "prdy_vrss": _s(quote.change), "prdy_vrss_sign": sign,
-            "prdy_ctrt": f"{quote.change_rate:.2f}", "acml_vol": _s(quote.volume),
-            "acml_tr_pbmn": _s(quote.volume * quote.price), "stck_oprc": _s(quote.open),
-            "stck_hgpr": _s(quote.high), "stck_lwpr": _s(quote.low), "stck_mxpr": _s(quote.upper),
-            "stck_llam": _s(quote.lower), "stck_sdpr": _s(quote.prev_close), "temp_stop_yn": "N",
-        }
+        output = unknown_output(code) if quote is None else price_output(quote)
         return self._ok(OK_QUOTE, tr_id, output=output)
 
     def _multi_price(self, req: Request, tr_id: str) -> Response:
@@ -571,10 +553,13 @@ class KisProtocol:
             cash, unit, qty, amount = self.exchange.buying_power(code, price, order_type)
         except Rejected as r:
             raise Refusal((r.msg_cd, r.msg1), r.http_status) from None
+        # 미수: a buy may pay only the margin rate in cash now and the rest at settlement. KIS's max_buy_*
+        # count on it, nrcvb_buy_* (미수 없는, what kisbot reads) do not.
+        max_qty = self.exchange.affordable(cash * 100 // MARGIN_PERCENT, unit)
         output = {
             "ord_psbl_cash": _s(cash), "ord_psbl_sbst": "0", "ruse_psbl_amt": "0", "fund_rpch_chgs": "0",
             "psbl_qty_calc_unpr": _s(unit), "nrcvb_buy_amt": _s(amount), "nrcvb_buy_qty": _s(qty),
-            "max_buy_amt": _s(amount), "max_buy_qty": _s(qty), "cma_evlu_amt": "0",
+            "max_buy_amt": _s(max_qty * unit), "max_buy_qty": _s(max_qty), "cma_evlu_amt": "0",
             "ovrs_re_use_amt_wcrc": "0", "ord_psbl_frcr_amt_wcrc": "0",
         }
         return self._ok(OK_INQUIRY, tr_id, output=output)

@@ -58,7 +58,7 @@ class SimServer:
                  daily_page_rows: int = 15, seed: int = 7, state_path: str | Path | None = None,
                  app_key: str = SIM_APP_KEY, app_secret: str = SIM_APP_SECRET, account: str = SIM_ACCOUNT,
                  clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
-                 step_seconds: float = 5.0, market_hours: bool = False, monotonic: Callable[[], float] = time.monotonic,
+                 step_seconds: float = 5.0, always_open: bool = False, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0):
         self.host, self.port = host, port
         self.clock = clock or kst_now
@@ -72,9 +72,9 @@ class SimServer:
         self.market = Market(specs, seed=seed, clock=self.clock, step_seconds=step_seconds,
                              start=self.clock() - timedelta(seconds=traded_seconds))
         holdings = {h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
+        # KRX hours by default, as KIS mock keeps them; `always_open` for the demo and tests on any clock.
         self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
-                                 holdings=holdings, clock=self.clock)
-        self.exchange.market_hours = market_hours
+                                 holdings=holdings, clock=self.clock, always_open=always_open)
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.limiter = CallLimiter(rate_limit, monotonic)

@@ -4,13 +4,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from kis.errors import UnknownStock
+from kis.krx import KST
 from kis.models import Balance, Holding, Quote
 from rebalance.model import Plan, PlanLine, Portfolio, Target
 
-KST = ZoneInfo("Asia/Seoul")
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
 
@@ -130,7 +129,7 @@ class FakePlanner:
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
         text = data.decode()
         if "bad" in text:
-            raise PortfolioError("종목코드 '5930A' is not a 6-digit code (row 4)")
+            raise PortfolioError("종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)")
         codes = [c for c in text.split() if c]
         return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
 

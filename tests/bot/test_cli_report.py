@@ -30,4 +30,4 @@ def test_kisbot_health_prints_the_figures(sim_client, capsys):
     sim_client.price("005930")
     assert health(argparse.Namespace(), client_factory=lambda: sim_client) == 0
     out = capsys.readouterr().out
-    assert "environment: sim" in out and "account: ****00-01" in out and "KIS calls today: 1" in out
+    assert "environment: sim" in out and "account: 50****00-01" in out and "KIS calls today: 1" in out

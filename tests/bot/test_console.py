@@ -30,12 +30,19 @@ def test_piped_demo_prices_balance_plan_and_cancel():
     assert "> /price 005930 999999" in text  # piped lines are echoed so the output reads as a chat
     assert "삼성전자" in text and "Unknown stock code: 999999" in text
     assert "Balance" in text and "cash" in text
-    assert "'5930A' is not a 6-digit code (row 4)" in text
+    assert "'5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)" in text
     assert "Rebalance plan" in text and "[buttons: Confirm = /confirm, Cancel = /cancel]" in text
     chart = Path(text.split("[chart: ")[1].split("]")[0])
     assert chart.read_bytes()[:4] == b"\x89PNG"
     assert "dropped; nothing of it was ordered" in text and "No run is active" in text
     assert "<b>" not in text and "&lt;" not in text  # terminal text, not HTML
+
+
+def test_the_demo_prices_codes_with_letters_and_its_help_shows_one():
+    text = run_demo("/price 0013V0 0126z0\n/help\n")
+    assert "/price 005930 0013V0" in text.split("> /price")[0]  # the first screen shows a code with letters
+    assert "모의신규상장" in text and "모의200 ETF" in text and "Unknown stock code" not in text
+    assert "/price 005930 0013V0 – price" in text  # and so does /help
 
 
 def test_unknown_input_gets_guidance_and_quit_leaves():

@@ -15,12 +15,12 @@ def pushes_over(resumed: list[Reply], status=None) -> Pushes:
 
 
 def test_startup_without_a_run():
-    assert [r.text for r in pushes_over([]).startup()] == ["kisbot is up: mock, account ****75-01, no run active."]
+    assert [r.text for r in pushes_over([]).startup()] == ["kisbot is up: mock, account 50****75-01, no run active."]
 
 
 def test_startup_with_a_resumed_run_is_one_message_with_its_status():
     status = SimpleNamespace(run_id="r-7")
     replies = pushes_over([Reply("<b>Resumed a run left active by a restart.</b>\n40% done")], status).startup()
     assert len(replies) == 1
-    assert replies[0].text == ("kisbot is up: mock, account ****75-01, run r-7 resumed.\n"
+    assert replies[0].text == ("kisbot is up: mock, account 50****75-01, run r-7 resumed.\n"
                                "<b>Resumed a run left active by a restart.</b>\n40% done")

@@ -87,7 +87,7 @@ def save_drifting_model(sim_client):
 
 def test_startup_message_then_one_scheduled_report_at_report_time(api, bot, clock):
     up = wait_text(api, "kisbot is up")
-    assert up.text == "kisbot is up: sim, account ****00-01, no run active."
+    assert up.text == "kisbot is up: sim, account 50****00-01, no run active."
     assert not [t for t in texts(api) if "Daily report" in t]  # 10:00: not yet
     clock.advance(5 * 3600 + 40 * 60)  # 15:40
     report = wait_text(api, "Daily report")
@@ -137,7 +137,7 @@ def test_health_through_telegram(api, bot):
     wait_text(api, "kisbot is up")
     api.send_text(OWNER, "/health")
     health = wait_text(api, "environment: sim")
-    assert "account: ****00-01" in health.text and "active run: none" in health.text
+    assert "account: 50****00-01" in health.text and "active run: none" in health.text
 
 
 def test_notify_settings_silence_fills_but_not_the_summary(api, bot, sim):

@@ -61,7 +61,7 @@ def wait_text(api, needle, timeout=20.0):
 
 
 def test_a_crashed_run_is_resumed_on_start_and_the_user_told(api, tmp_path):
-    with SimServer(0, rate_limit=50.0) as sim:
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
         first = start_bot(api, sim, tmp_path)
         try:
             api.send_text(OWNER, "/price 005930")

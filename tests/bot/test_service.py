@@ -45,9 +45,16 @@ def test_price_shows_price_change_and_rate_escaped():
 def test_price_rejects_malformed_codes_without_calling_kis():
     service, client, *_ = make_service()
     text = texts(service.price(["5930A", "<x>"]))
-    assert "'5930A'" in text and "&lt;x&gt;" in text and "6-digit" in text
+    assert text == "'5930A', '&lt;x&gt;' are not 6-character stock codes such as 005930 or 0013V0."
+    assert texts(service.price(["13V0"])) == "'13V0' is not a 6-character stock code such as 005930 or 0013V0."
     assert client.calls == []
     assert "Which stock" in texts(service.price([]))
+
+
+def test_price_takes_codes_with_letters_in_either_case():
+    service, client, *_ = make_service()
+    service.price(["0013v0", "0013V0", "5930"])
+    assert client.calls[0] == ("prices", ("0013V0", "005930"))  # one call, duplicates dropped
 
 
 def test_price_names_unknown_codes_and_still_shows_known_ones():

@@ -71,7 +71,11 @@ def wait_text(api, needle, chat=OWNER, timeout=15.0):
 def upload(api, name="model.xlsx", folder=EXAMPLES):
     api.send_document(OWNER, name, (folder / name).read_bytes(), caption="/plan")
     photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
-    message_id = max(k[1] for k, m in api._messages.items() if "photo" in m)
+    sent = len(api.calls_to("sendPhoto"))
+    # The fake records a call before it stores the message it answers with: wait for that message too.
+    stored = api.wait_for(lambda a: (ids := [k[1] for k, m in list(a._messages.items()) if "photo" in m])
+                          and len(ids) >= sent and ids)
+    message_id = max(stored)
     return photo, message_id
 
 
@@ -145,7 +149,7 @@ def test_stale_plan_is_replanned_not_executed(api, bot, sim, clock):
 
 
 def test_bad_files_are_explained(api, bot):
-    for name, says in (("bad_code.xlsx", "6-digit"), ("not_xlsx.xlsx", "xlsx")):
+    for name, says in (("bad_code.xlsx", "6-character stock code"), ("not_xlsx.xlsx", "xlsx")):
         api.send_document(OWNER, name, (EXAMPLES / "broken" / name).read_bytes())
         text = wait_text(api, name)
         assert says in text

@@ -14,7 +14,7 @@ import requests
 import responses
 
 from kis import endpoints as ep
-from kis.auth import KST
+from kis.krx import KST
 from kis.config import KisConfig
 from kis.models import Account, Env
 

@@ -37,7 +37,7 @@ def test_price_of_an_unknown_code_is_one_line_and_exit_1(real_env, fake, capsys)
     fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE, json=ok(output=[multi("005930", "삼성전자", "71000")]))
     assert main(["price", "005930", "999999"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err == "kisbot: the exchange does not know 999999; check the 6-digit stock code"
+    assert err == "kisbot: the exchange does not know 999999; check the stock code"
 
 
 def test_known_prices_are_shown_beside_an_unknown_code(real_env, fake, capsys):
@@ -49,7 +49,7 @@ def test_known_prices_are_shown_beside_an_unknown_code(real_env, fake, capsys):
 
 def test_a_malformed_code_is_named_before_any_call(real_env, fake, capsys):
     assert main(["price", "005930", "59A"]) == 1
-    assert capsys.readouterr().err.strip() == "kisbot: 59A: not a 6-digit stock code; use codes like 005930"
+    assert capsys.readouterr().err.strip() == "kisbot: '59A' is not a 6-character stock code such as 005930 or 0013V0"
     assert fake.paths(ep.MULTI_PRICE) == []
 
 

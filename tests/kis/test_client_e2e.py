@@ -39,18 +39,18 @@ def test_unknown_code_is_reported_not_priced_at_zero(sim_client):
 
 
 def test_prices_of_thirty_codes_take_one_call(sim, sim_client):
-    codes = sim.market.codes()
+    codes = sim.market.codes()[:30]
     quotes = sim_client.prices(codes)
     assert {c: q.price for c, q in quotes.items()} == {c: sim.market.price(c) for c in codes}
     assert quotes["035720"].name == "카카오"
     assert sim.count(ep.MULTI_PRICE) == 1 and sim.count(ep.PRICE) == 0
 
 
-def test_prices_of_two_hundred_codes_take_seven_calls(sim_clock, tmp_path):
-    with SimServer(0, rate_limit=500, clock=sim_clock, synthetic=200) as big:
+def test_prices_of_two_hundred_and_thirty_two_codes_take_eight_calls(sim_clock, tmp_path):
+    with SimServer(0, rate_limit=500, clock=sim_clock, synthetic=200, always_open=True) as big:
         client = make_sim_client(big, tmp_path)
         quotes = client.prices(big.market.codes())
-        assert len(quotes) == 230 and big.count(ep.MULTI_PRICE) == 8  # ceil(230 / 30)
+        assert len(quotes) == 232 and big.count(ep.MULTI_PRICE) == 8  # ceil(232 / 30)
 
 
 def test_prices_name_every_unknown_code(sim_client):
@@ -346,9 +346,23 @@ def test_forced_rate_limit_answers_are_retried(sim, sim_client_factory):
 
 
 def test_client_pacing_stays_under_the_sims_limit(sim_clock, tmp_path):
-    with SimServer(0, rate_limit=20, clock=sim_clock) as paced:
+    with SimServer(0, rate_limit=20, clock=sim_clock, always_open=True) as paced:
         client = make_sim_client(paced, tmp_path)
         for _ in range(15):
             client.price("005930")
         assert paced.limiter.refused == 0
         assert paced.count(ep.PRICE) == 15
+
+
+def test_a_limit_order_on_an_etf_is_priced_on_its_own_grid(sim, sim_client):
+    quote = sim_client.price("0126Z0")
+    assert quote.tick == 5  # aspr_unit: an ETF ticks by 5 won above 2,000
+    ack = sim_client.order("0126Z0", OrderSide.BUY, 3, OrderType.LIMIT, quote.price + 7)
+    assert ack.price == quote.price + 5  # the stock grid would have said a multiple of 50
+    assert sim.exchange.order_log[-1].price == quote.price + 5
+
+
+def test_the_sim_quote_carries_the_documented_fields_the_client_reads(sim, sim_client):
+    stock, etf = sim_client.price("0013V0"), sim_client.price("0126z0")
+    assert stock.code == "0013V0" and stock.tick == 50 and stock.upper_limit > stock.price > stock.lower_limit
+    assert etf.code == "0126Z0" and etf.tick == 5

@@ -84,3 +84,52 @@ def test_one_limiter_per_account_and_server_and_the_slower_rate_wins():
 def test_a_rate_that_is_not_positive_is_refused():
     with pytest.raises(ValueError):
         RateLimiter(0)
+
+
+def test_two_processes_sharing_a_data_dir_take_turns(tmp_path):
+    """Two limiters on one pace file stand for two processes: the second waits for the first's turn."""
+    clock = FakeClock()
+    path = tmp_path / "pace" / "real-11111111-01-x.turn"
+    run = RateLimiter(1.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=path)
+    balance = RateLimiter(1.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=path)
+    times = []
+    for limiter in (run, balance, run, balance):
+        limiter.acquire()
+        times.append(clock.monotonic())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= run.interval
+
+
+def test_a_penalty_seen_by_one_process_holds_back_the_other(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "turn"
+    run = RateLimiter(18.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=path)
+    balance = RateLimiter(18.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=path)
+    run.acquire()
+    run.penalize(3.0)
+    balance.acquire()
+    assert clock.monotonic() >= 3.0
+
+
+def test_a_turn_left_far_ahead_by_a_reboot_is_not_waited_for(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / "turn"
+    RateLimiter(1.0, clock=lambda: 10_000.0, sleep=clock.sleep, shared_path=path).acquire()
+    RateLimiter(1.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=path).acquire()
+    assert clock.monotonic() == 0.0
+
+
+def test_an_unwritable_data_dir_still_paces_this_process(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock.monotonic, sleep=clock.sleep, shared_path=blocker / "pace" / "turn")
+    limiter.acquire()
+    limiter.acquire()
+    assert clock.monotonic() >= limiter.interval
+    assert "pacing this process alone" in caplog.text
+
+
+def test_limiters_of_one_account_and_server_share_a_pace_file_in_the_data_dir(tmp_path):
+    limiter = limiter_for("real", "22222222-01", "https://y:9443", 18.0, tmp_path)
+    assert limiter.shared_path == tmp_path / "pace" / "real-22222222-01-y_9443.turn"

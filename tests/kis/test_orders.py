@@ -15,6 +15,12 @@ def order_posts(fake):
     return fake.paths(ep.ORDER_CASH)
 
 
+def quote_reply(price: int, tick: int) -> dict:
+    """inquire-price's answer as far as the grid goes: the price and its aspr_unit."""
+    return ok(output={"stck_prpr": str(price), "prdy_vrss": "0", "prdy_vrss_sign": "3", "prdy_ctrt": "0.00",
+                      "aspr_unit": str(tick), "stck_mxpr": str(price * 13 // 10), "stck_llam": str(price * 7 // 10)})
+
+
 @pytest.mark.parametrize("env,base,sell,buy", [
     (Env.REAL, REAL_URL, "TTTC0011U", "TTTC0012U"),
     (Env.MOCK, MOCK_URL, "VTTC0011U", "VTTC0012U"),
@@ -24,6 +30,7 @@ def test_order_bodies_and_tr_ids_per_environment(rsps, clock, tmp_path, make_cli
     from kis_fakes import make_config
 
     fake = FakeKis(rsps, base, clock).install()
+    rsps.add(responses.GET, base + ep.PRICE, json=quote_reply(71_200, 100))
     client = make_client(config=make_config(tmp_path, env, base_url=base))
     sold = client.order("005930", OrderSide.SELL, 7, OrderType.LIMIT, 71234)
     bought = client.order("000660", OrderSide.BUY, 3, OrderType.MARKET, 123456)
@@ -42,8 +49,29 @@ def test_order_bodies_and_tr_ids_per_environment(rsps, clock, tmp_path, make_cli
 
 
 def test_a_buy_limit_rounds_down_to_the_tick_grid(fake, client):
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, json=quote_reply(71_200, 100))
     ack = client.order("005930", OrderSide.BUY, 1, OrderType.LIMIT, 71299)
     assert order_posts(fake)[0].body["ORD_UNPR"] == "71200" and ack.price == 71200
+
+
+def test_an_etf_limit_price_goes_on_the_grid_its_aspr_unit_tells(fake, client):
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, json=quote_reply(35_115, 5))  # an ETF: 5 won ticks
+    sold = client.order("0126Z0", OrderSide.SELL, 2, OrderType.LIMIT, 35_112)
+    bought = client.order("0126Z0", OrderSide.BUY, 2, OrderType.LIMIT, 35_119)
+    assert [c.body["ORD_UNPR"] for c in order_posts(fake)] == ["35115", "35115"]
+    assert (sold.price, bought.price) == (35_115, 35_115)
+    assert len(fake.paths(ep.PRICE)) == 1  # a code's grid is asked once
+
+
+def test_a_limit_price_on_the_stock_grid_is_sent_without_asking_the_grid(fake, client):
+    client.order("005930", OrderSide.BUY, 1, OrderType.LIMIT, 71_200)
+    assert order_posts(fake)[0].body["ORD_UNPR"] == "71200" and fake.paths(ep.PRICE) == []
+
+
+def test_without_a_quote_a_limit_price_goes_on_the_stock_grid(fake, client):
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, json=fail("OPSQ0002", "없는 종목"))
+    client.order("0126Z0", OrderSide.SELL, 1, OrderType.LIMIT, 35_112)
+    assert order_posts(fake)[0].body["ORD_UNPR"] == "35150"
 
 
 @pytest.mark.parametrize("order_type,code", [(OrderType.BEST_LIMIT, "03"), (OrderType.TOP_OF_BOOK, "04")])

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 @pytest.fixture
 def sim_env(tmp_path, monkeypatch):
-    with SimServer(rate_limit=200) as server:
+    with SimServer(rate_limit=200, always_open=True) as server:
         monkeypatch.setenv("KIS_ENV", "sim")
         monkeypatch.setenv("KIS_BASE_URL", server.url)
         monkeypatch.setenv("KIS_RATE_LIMIT", "100")
@@ -55,3 +55,25 @@ def test_a_code_the_broker_does_not_know_names_its_row(sim_env, tmp_path, capsys
     assert main(["plan", str(tmp_path / "unknown.xlsx")]) == 1
     assert capsys.readouterr().err == ("kisbot: unknown.xlsx: 종목코드 '999999' is not a stock the broker knows "
                                        "(row 3): check the code or remove the row\n")
+
+
+def test_codes_with_letters_are_priced_planned_and_shown_held_through_the_sim(sim_env, tmp_path, capsys):
+    from openpyxl import Workbook
+
+    # KRX has issued codes with letters since 2024; the sim lists a stock (0013V0) and an ETF (0126Z0).
+    assert main(["price", "0013v0", "0126Z0"]) == 0
+    out = capsys.readouterr().out
+    assert "0013V0" in out and "모의신규상장" in out and "0126Z0" in out
+
+    book = Workbook()
+    for row in (["종목코드", "비중"], ["0013V0", 0.3], ["0126z0", 0.2], [5930, 0.3]):
+        book.active.append(row)
+    book.save(tmp_path / "letters.xlsx")
+    assert main(["plan", str(tmp_path / "letters.xlsx")]) == 0
+    plan = capsys.readouterr().out
+    assert "3 stocks in letters.xlsx" in plan
+    assert "0013V0 모의신규상장" in plan and "0126Z0 모의200 ETF" in plan and "005930 삼성전자" in plan
+
+    sim_env.exchange.set_holding("0013V0", 12)
+    assert main(["balance"]) == 0
+    assert "0013V0" in capsys.readouterr().out

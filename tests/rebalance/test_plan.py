@@ -5,17 +5,16 @@ import math
 import re
 from datetime import datetime, timedelta
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from kis.errors import UnknownStock
+from kis.krx import KST
 from kis.models import Balance, Holding, Quote
 from rebalance import PlanSettings, Portfolio, PortfolioError, Target, build_plan, make_plan
 from rebalance.costs import CostRates
 
-KST = ZoneInfo("Asia/Seoul")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=KST)
 
 

@@ -105,15 +105,26 @@ def test_weights_under_one_hundred_percent_are_accepted_the_rest_stays_cash():
     assert sum(t.weight for t in portfolio.targets) == pytest.approx(0.5)
 
 
-def test_a_code_that_is_not_six_digits_names_the_excel_row():
+def test_codes_with_letters_are_read_upper_cased_and_numbers_get_their_zeros_back():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["0013V0", 40], ["0126z0", 30], [5930, 20], ["A000660", 10]))
+    assert portfolio.codes == ("0013V0", "0126Z0", "005930", "000660")
+
+
+@pytest.mark.parametrize("bad", ["13V0", "013V0", "0013V", "0013V00"])
+def test_a_code_with_a_letter_is_never_zero_padded_into_another_code(bad):
+    assert problems(xlsx(["종목코드"], [bad])) == (
+        f"종목코드 '{bad}' is not a 6-character stock code such as 005930 or 0013V0 (row 2)",)
+
+
+def test_a_code_that_is_not_six_characters_names_the_excel_row():
     assert problems(xlsx(["종목코드", "비중"], ["005930", 50], ["000660", 25], ["5930A", 25])) == (
-        "종목코드 '5930A' is not a 6-digit code (row 4): write the six digits, e.g. 005930",)
+        "종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)",)
 
 
 @pytest.mark.parametrize("bad", ["1234567", "59 30", 59.5, -5930, True])
 def test_other_malformed_codes_are_refused(bad):
     found = problems(xlsx(["종목코드"], [bad]))
-    assert len(found) == 1 and "is not a 6-digit code (row 2)" in found[0]
+    assert len(found) == 1 and "is not a 6-character stock code such as 005930 or 0013V0 (row 2)" in found[0]
 
 
 def test_duplicate_codes_name_both_rows_even_when_one_was_a_number():
@@ -235,7 +246,7 @@ def test_missing_file_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("file, expected", [
-    ("bad_code.xlsx", "bad_code.xlsx: 종목코드 '5930A' is not a 6-digit code (row 4): write the six digits, e.g. 005930"),
+    ("bad_code.xlsx", "bad_code.xlsx: 종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)"),
     ("duplicate.xlsx", "duplicate.xlsx: 종목코드 '005930' appears 2 times (rows 2 and 4): keep one row"),
     ("over_100.xlsx", "over_100.xlsx: 비중 adds up to 110 %, over 100 % (read as percent): "
                       "lower the weights so they add up to 100 % or less"),
@@ -299,6 +310,6 @@ def test_a_zip_bomb_is_refused_before_parsing():
 
 def test_cells_reading_na_are_shown_back_not_taken_for_blanks():
     assert problems(xlsx(["종목코드", "비중"], ["NA", 50], ["005930", "N/A"])) == (
-        "종목코드 'NA' is not a 6-digit code (row 2): write the six digits, e.g. 005930",
+        "종목코드 'NA' is not a 6-character stock code such as 005930 or 0013V0 (row 2)",
         "비중 'N/A' is not a number (row 3): write e.g. 0.1 or 10%",
     )

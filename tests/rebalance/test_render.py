@@ -5,15 +5,14 @@ import io
 import re
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings, strategies as st
 from matplotlib.image import imread
 
+from kis.krx import KST
 from rebalance import Plan, PlanLine, plan_chart, plan_messages, plan_text
 from rebalance.render import MAX_MESSAGE_CHARS, _fit, _width
 
-KST = ZoneInfo("Asia/Seoul")
 NOW = datetime(2026, 11, 24, 9, 30, 5, tzinfo=KST)
 
 

@@ -224,3 +224,24 @@ def test_an_order_the_exchange_refuses_is_reported_with_its_message(sim, make_cl
     # Slices of 84 sold the first 84 shares; the 36 left are less than a slice and the exchange says so.
     assert accepted(sim) == Counter({SELL_B: 84}) and sim.exchange.holding_qty(SELL_B) == 36
     assert rec.of(Finished)[0].results[0].difference == -36
+
+
+def test_codes_with_letters_trade_to_target_a_stock_and_an_etf(sim, make_client, journal_path):
+    client = make_client()
+    price = sim.market.price
+    ex = sim.exchange
+    plan = make_plan(
+        line(SELL_B, price(SELL_B), ex.holding_qty(SELL_B), 60),
+        line("0013V0", price("0013V0"), 0, 40),
+        line("0126Z0", price("0126Z0"), 0, 25),  # an ETF
+        cash=ex.cash,
+    )
+    executor, rec, run_id = start(client, sim, plan, journal_path)
+    assert executor.wait(30)
+
+    assert_targets_without_doubles(sim, plan)
+    (done,) = rec.of(Finished)
+    assert all(r.difference == 0 for r in done.results)
+    held = {h.code: h.qty for h in client.balance().holdings}
+    assert (held["0013V0"], held["0126Z0"]) == (40, 25)
+

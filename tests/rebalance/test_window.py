@@ -45,9 +45,9 @@ def test_a_duration_asked_outside_the_session_starts_at_the_next_open():
 def test_a_session_that_closes_early_clips_the_window_before_its_close(monkeypatch):
     import pandas as pd
 
-    import rebalance.window as window_module
+    from kis.krx import xkrx
 
-    cal = window_module._xkrx()
+    cal = xkrx()
     real_close = cal.session_close
 
     def early_close(session):  # a half day: the market closes at 13:00 KST

@@ -98,6 +98,7 @@ def test_kisbot_sim_prints_how_to_use_it_serves_and_stops_on_ctrl_c(tmp_path):
         lines = [proc.stdout.readline() for _ in range(9)]
         text = "".join(lines)
         assert SIM_APP_KEY in text and SIM_ACCOUNT in text and "5 calls/s" in text
+        assert "KRX sessions only" in text and "--always-open" in text  # the default keeps KIS mock's hours
         assert f"KIS_ENV=sim KIS_BASE_URL={url}" in text
         assert requests.get(url + "/sim/health", timeout=5).json()["sim"] == "kisbot"
     finally:
@@ -106,6 +107,25 @@ def test_kisbot_sim_prints_how_to_use_it_serves_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
     assert state.exists()
+
+
+def test_kisbot_sim_always_open_says_so_in_the_banner():
+    proc = _kisbot("sim", "--port", "0", "--always-open")
+    try:
+        text = "".join(proc.stdout.readline() for _ in range(8))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert "always open: orders are accepted at any hour" in text and "KRX sessions only" not in text
+
+
+@pytest.mark.parametrize("calendar, always_open", [("", False), ("krx", False), ("always", True)])
+def test_a_sim_started_in_process_keeps_the_hours_of_the_market_calendar(tmp_path, started, monkeypatch,
+                                                                          calendar, always_open):
+    monkeypatch.setenv("MARKET_CALENDAR", calendar)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    find_or_start(config(tmp_path), port=free_port())
+    assert next(iter(started.values())).exchange.always_open is always_open
 
 
 def test_kisbot_sim_masks_a_configured_key(tmp_path):

@@ -200,3 +200,4 @@ def test_orders_older_than_three_months_leave_the_book(ex, clock):
     clock.advance(days=50)
     ex.match()
     assert ex.find(old.order_no) is None and ex.find(recent.order_no) is recent
+

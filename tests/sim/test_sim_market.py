@@ -30,7 +30,7 @@ def test_the_seed_file_lists_the_chapter_ten_plus_enough_for_a_20_stock_portfoli
     codes = [s["code"] for s in seed["stocks"]]
     assert SEED_TEN <= set(codes)
     assert len(codes) >= 25 and len(set(codes)) == len(codes)
-    assert all(is_on_tick(s["price"]) for s in seed["stocks"])
+    assert all(is_on_tick(spec.price, spec.grid) for spec in seed_specs(seed))
     assert seed["cash"] == 100_000_000
     assert {h["code"] for h in seed["holdings"]} - SEED_TEN  # something to sell in a rebalance to the ten
 
@@ -115,4 +115,18 @@ def test_a_user_facing_sim_opens_mid_session_with_prices_moved_off_the_previous_
     assert all(fresh.quote(c).change == 0 for c in codes)  # tests start at the previous close
     moved = [c for c in codes if traded.quote(c).change != 0]
     assert len(moved) > len(codes) // 2
-    assert all(is_on_tick(traded.quote(c).price) for c in codes)
+    assert all(is_on_tick(traded.quote(c).price, traded.quote(c).grid) for c in codes)
+
+
+def test_the_seed_lists_codes_with_letters_a_stock_and_an_etf_on_its_own_grid():
+    specs = {s.code: s for s in seed_specs(load_seed())}
+    assert specs["0013V0"].kind == "stock" and specs["0126Z0"].kind == "etf"
+    clock = ManualClock(START)
+    market = Market(specs.values(), seed=7, clock=clock, step_seconds=5)
+    etf_prices = set()
+    for _ in range(200):
+        clock.advance(60)
+        quote = market.quote("0126Z0")
+        assert quote.tick == 5 and quote.price % 5 == 0 and quote.upper % 5 == 0 and quote.lower % 5 == 0
+        etf_prices.add(quote.price)
+    assert any(p % 10 for p in etf_prices)  # it walks between the stock grid's 50-won steps

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from kis import endpoints as ep
+from kis.krx import xkrx
 from kis.sim import SimServer
 from sim_raw import Raw, refusal
 
@@ -157,6 +158,23 @@ def test_price_answers_kis_fields_as_strings(raw):
     assert all(isinstance(v, str) for v in out.values())
 
 
+def test_price_answers_every_field_the_official_sample_documents(raw):
+    from kis.sim.quotes import FIELDS
+
+    out = raw.price("005930").json()["output"]
+    assert set(out) == set(FIELDS) and len(FIELDS) == 82
+    assert out["aspr_unit"] == "100" and int(out["stck_mxpr"]) > int(out["stck_prpr"]) > int(out["stck_llam"])
+    assert float(out["per"]) > 0 and float(out["pbr"]) > 0 and out["stck_shrn_iscd"] == "005930"
+    assert int(out["w52_hgpr"]) >= int(out["stck_hgpr"]) and int(out["w52_lwpr"]) <= int(out["stck_lwpr"])
+    assert len(out["w52_hgpr_date"]) == 8 and out["w52_hgpr_date"] <= "20261124"
+
+
+def test_an_etf_quotes_its_own_tick_and_no_earnings(raw):
+    out = raw.price("0126Z0").json()["output"]
+    assert out["aspr_unit"] == "5" and int(out["stck_prpr"]) % 5 == 0 and int(out["stck_prpr"]) % 50
+    assert (out["per"], out["pbr"]) == ("0.00", "0.00")
+
+
 def test_price_of_an_unknown_code_is_success_with_zeroes(raw):
     body = raw.price("999999").json()
     assert body["rt_cd"] == "0" and body["output"]["stck_prpr"] == "0"
@@ -184,7 +202,7 @@ def test_multi_price_answers_up_to_30_codes_in_one_call(sim, raw):
 
 def test_calls_beyond_the_per_second_limit_are_refused_with_egw00201(sim_clock):
     now = [100.0]
-    server = SimServer(0, rate_limit=2, clock=sim_clock, monotonic=lambda: now[0]).start()
+    server = SimServer(0, rate_limit=2, clock=sim_clock, monotonic=lambda: now[0], always_open=True).start()
     try:
         raw = Raw(server).login()  # the token call does not count
         assert raw.price("005930").json()["rt_cd"] == "0"
@@ -296,6 +314,13 @@ def test_buyable_counts_cash_less_open_buys(sim, raw):
     assert int(after["ord_psbl_cash"]) == 100_000_000 - 9_000_000 - 1_350
 
 
+def test_buyable_max_counts_on_margin_and_nrcvb_does_not(sim, raw):
+    out = raw.buyable("005930", 97_000, "00").json()["output"]
+    cash_only, on_margin = int(out["nrcvb_buy_qty"]), int(out["max_buy_qty"])
+    assert cash_only == 1030 and on_margin > 4 * cash_only  # 미수: 20 % in cash now, the rest at settlement
+    assert int(out["max_buy_amt"]) == on_margin * 97_000 <= 100_000_000 * 5
+
+
 # faults ---------------------------------------------------------------------------------------------
 
 def test_dropped_connection_after_acceptance_leaves_exactly_one_order(sim, raw):
@@ -334,12 +359,12 @@ def test_latency_delays_answers(sim, raw):
 
 def test_a_restarted_sim_keeps_account_orders_and_tokens(tmp_path, sim_clock):
     state = tmp_path / "sim.json"
-    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state) as first:
+    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state, always_open=True) as first:
         raw = Raw(first).login()
         raw.order("000660", 3)
         resting = raw.order("005930", 2, dvsn="00", price=90_000).json()["output"]["ODNO"]
     assert (state.stat().st_mode & 0o777) == 0o600
-    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state) as second:
+    with SimServer(0, rate_limit=100, clock=sim_clock, state_path=state, always_open=True) as second:
         raw.sim = second  # same token: the restart does not log anyone out
         assert second.exchange.holding_qty("000660") == 3
         assert raw.cancel(resting).json()["rt_cd"] == "0"
@@ -363,9 +388,15 @@ def test_hashkey_must_match_the_body_it_came_with(sim, raw):
     assert [e.qty for e in sim.exchange.order_log] == [1]
 
 
+def test_the_sim_keeps_krx_hours_unless_told_always_open(sim_clock):
+    assert SimServer(0, clock=sim_clock).exchange.always_open is False
+    assert SimServer(0, clock=sim_clock, always_open=True).exchange.always_open is True
+
+
 @pytest.mark.parametrize("hour, minute, code", [(8, 59, "40570000"), (15, 30, "40580000")])
-def test_market_hours_switch_refuses_orders_outside_the_session(sim, sim_clock, raw, hour, minute, code):
-    sim.exchange.market_hours = True
+def test_orders_outside_the_session_are_refused_as_kis_mock_refuses_them(sim, sim_clock, raw, hour, minute, code):
+    sim.exchange.always_open = False
+    xkrx()  # seconds to build the first time: not inside a request with a timeout
     sim_clock.set(sim_clock().replace(hour=hour, minute=minute))
     raw.login()
     assert refusal(raw.order("005930", 1))[0] == code
@@ -373,11 +404,20 @@ def test_market_hours_switch_refuses_orders_outside_the_session(sim, sim_clock, 
     assert raw.order("005930", 1).json()["rt_cd"] == "0"
 
 
-def test_market_hours_switch_refuses_orders_at_the_weekend(sim, sim_clock, raw):
-    sim.exchange.market_hours = True
-    sim_clock.advance(days=4)  # Saturday 10:00
+@pytest.mark.parametrize("days, why", [(4, "a Saturday"), (31, "Christmas, a Friday")])
+def test_orders_on_a_day_krx_does_not_trade_are_refused(sim, sim_clock, raw, days, why):
+    sim.exchange.always_open = False
+    xkrx()  # seconds to build the first time: not inside a request with a timeout
+    sim_clock.advance(days=days)  # from Tuesday 2026-11-24 10:00
     raw.login()
-    assert refusal(raw.order("005930", 1))[0] == "40580000"
+    assert refusal(raw.order("005930", 1))[0] == "40580000", why
+    assert sim.exchange.order_log == []
+
+
+def test_always_open_accepts_orders_at_the_weekend(sim, sim_clock, raw):
+    sim_clock.advance(days=4)
+    raw.login()
+    assert raw.order("005930", 1).json()["rt_cd"] == "0"
 
 
 def test_a_damaged_state_file_is_one_clear_error(tmp_path):

@@ -1,0 +1,463 @@
+"""`kisbot doctor [--orders] [--json]`: a self-check of the configured account, run by its owner.
+
+It settles what no test here can: where each setting came from, whether the token comes from the
+cache, a price, every balance page, buying power for a limit and a market-type order, and with
+`--orders` how late KIS lists a new order in today's orders (saved: it raises the executor's settle
+horizon). The checks are a list (`CHECKS`, `ORDER_CHECKS`); a new check is one function and one entry.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Callable, Mapping
+
+from kis import open_client
+from kis.codes import BadStockCode, normalize_code
+from kis.endpoints import ORDER_CASH
+from kis.config import KisConfig, Source, load_kis_config
+from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain
+from kis.krx import KST
+from kis.listing_lag import ListingLag, save_listing_lag
+from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType, Quote
+from kis.orders import same_order_no
+from kis.ticks import round_to_tick
+from bot.cli_account import failure_sentence
+
+DEFAULT_CODE = "005930"
+TEST_ORDER_DISCOUNT = 0.20  # the test buy rests this far below the price, so it does not fill
+WAIT_SECONDS = 180.0  # how long to watch for the test order (and its cancel) in today's orders
+POLL_GAP = 0.5  # at least this between two looks at today's orders, whatever the call rate
+
+
+class Status(str, Enum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+    @property
+    def mark(self) -> str:
+        return {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one check found: a status, sentences for a person, fields for the JSON object."""
+
+    name: str
+    status: Status
+    text: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+class CallLog:
+    """Wraps a client's transport to count what the doctor sends: pages read, orders that left."""
+
+    def __init__(self, transport: Any):
+        self._transport = transport
+        self.gets: Counter[str] = Counter()
+        self.orders_sent = 0  # order POSTs that reached KIS or may have (no answer)
+        self.ord_dvsn: dict[str, str] = {}  # order number -> ord_dvsn_cd as today's orders list it
+
+    def get(self, path: str, tr_id: str, params: Mapping[str, str], *, tr_cont: str = ""):
+        reply = self._transport.get(path, tr_id, params, tr_cont=tr_cont)
+        self.gets[tr_id] += 1
+        rows = reply.body.get("output1")
+        if isinstance(rows, list):
+            for row in rows:
+                if isinstance(row, Mapping) and row.get("odno") and "ord_dvsn_cd" in row:
+                    self.ord_dvsn[same_order_no(str(row["odno"]))] = str(row["ord_dvsn_cd"]).strip()
+        return reply
+
+    def post(self, path: str, tr_id: str, body: Mapping[str, str], *, hashkey: bool = False):
+        counts = path == ORDER_CASH  # a new order; cancels go to order-rvsecncl
+        try:
+            reply = self._transport.post(path, tr_id, body, hashkey=hashkey)
+        except NoAnswer:
+            self.orders_sent += counts
+            raise
+        self.orders_sent += counts
+        return reply
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+@dataclass
+class Doctor:
+    """What the checks share: the configuration, the client, the stock to look at, and what was found."""
+
+    source: Source
+    config: KisConfig
+    client: Any
+    calls: CallLog
+    code: str = DEFAULT_CODE
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    wait_seconds: float = WAIT_SECONDS
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report. A failed `required` check stops the ones after it."""
+
+    name: str
+    run: Callable[[Doctor], Finding]
+    required: bool = False
+
+
+# ---- configuration ------------------------------------------------------------------------------------
+
+def mask_account(account: Account) -> str:
+    """`50087375-01` -> `50****75-01`: enough to tell accounts apart, not to use one."""
+    return f"{account.cano[:2]}****{account.cano[-2:]}-{account.product}"
+
+
+# (variable, keyring name or "", kind): kind "secret" is shown as set/not set only.
+SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("KIS_ENV", "", "plain"),
+    ("KIS_APP_KEY", "{env}_app_key", "secret"),
+    ("KIS_APP_SECRET", "{env}_app_secret", "secret"),
+    ("KIS_ACCOUNT", "", "account"),
+    ("KIS_BASE_URL", "", "plain"),
+    ("KIS_RATE_LIMIT", "", "plain"),
+    ("KISBOT_DATA_DIR", "", "plain"),
+    ("KIS_HTS_ID", "", "secret"),
+    ("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "secret"),
+    ("TELEGRAM_ALLOWED_CHAT_IDS", "", "plain"),
+    ("TWAP_START", "", "plain"),
+    ("TWAP_END", "", "plain"),
+    ("MARKET_CALENDAR", "", "plain"),
+    ("KISBOT_SETTLE_SECONDS", "", "plain"),
+)
+
+
+def configuration_rows(source: Source, config: KisConfig | None) -> list[dict[str, str]]:
+    """Each setting, the value in force (never a secret) and where it came from."""
+    env = config.env.value if config else (source.get("KIS_ENV") or "sim")
+    effective: dict[str, str] = {}
+    if config is not None:
+        effective = {"KIS_ENV": config.env.value, "KIS_ACCOUNT": mask_account(config.account),
+                     "KIS_BASE_URL": config.base_url or "(the simulator, found or started)",
+                     "KIS_RATE_LIMIT": f"{config.rate_limit:g} a second", "KISBOT_DATA_DIR": str(config.data_dir)}
+    rows = []
+    for name, keyring_name, kind in SETTINGS:
+        origin = source.origin(name, keyring_name.format(env=env))
+        if kind == "secret":
+            value = "set" if origin else "not set"
+            if name == "KIS_APP_KEY" and origin and config is not None:
+                value = f"set (fingerprint {config.app_key_id})"
+            elif name in ("KIS_APP_KEY", "KIS_APP_SECRET") and not origin and env == Env.SIM.value:
+                value = "the simulator's own"
+        elif kind == "account" and config is None and origin:
+            value = "set"
+        else:
+            value = effective.get(name) or source.get(name) or "(default)"
+        rows.append({"name": name, "value": value, "origin": origin or "default"})
+    return rows
+
+
+# ---- the checks -------------------------------------------------------------------------------------
+
+def check_token(doc: Doctor) -> Finding:
+    tokens = doc.client.tokens
+    tokens.token()
+    until = tokens.expires_at.astimezone(KST).strftime("%Y-%m-%d %H:%M KST") if tokens.expires_at else "?"
+    if tokens.issued:
+        return Finding("token", Status.WARN,
+                       f"newly issued, valid until {until}. KIS sends a KakaoTalk alert for every token it "
+                       f"issues; kisbot keeps this one in {doc.config.data_dir / 'tokens'} and every kisbot "
+                       f"process reuses it, so expect the next alert in about a day, not per command.",
+                       {"token": {"source": "issued", "expires_at": until}})
+    return Finding("token", Status.OK, f"from the cache (no new KakaoTalk alert), valid until {until}.",
+                   {"token": {"source": "cache", "expires_at": until}})
+
+
+def check_price(doc: Doctor) -> Finding:
+    quote = doc.client.price(doc.code)
+    doc.quote = quote
+    limits = (f" (today's limits {quote.lower_limit:,}–{quote.upper_limit:,})"
+              if quote.upper_limit and quote.lower_limit else "")
+    return Finding("price", Status.OK, f"{quote.code} {quote.name} {quote.price:,} won{limits}.".replace("  ", " "),
+                   {"price": {"code": quote.code, "price": quote.price, "upper_limit": quote.upper_limit,
+                              "lower_limit": quote.lower_limit}})
+
+
+def check_balance(doc: Doctor) -> Finding:
+    before = doc.calls.gets[doc.client.tr.balance]
+    balance = doc.client.balance()
+    pages = doc.calls.gets[doc.client.tr.balance] - before
+    return Finding("balance", Status.OK,
+                   f"{len(balance.holdings)} holdings read over {pages} page{'s' * (pages != 1)}; cash "
+                   f"{balance.cash:,} won (D+2 {balance.cash_d2:,}), total {balance.total_value:,} won.",
+                   {"balance": {"pages": pages, "holdings": len(balance.holdings), "cash": balance.cash,
+                                "cash_d2": balance.cash_d2, "total_value": balance.total_value}})
+
+
+def check_buying_power(doc: Doctor) -> Finding:
+    price = doc.quote.price if doc.quote else doc.client.price(doc.code).price
+    limit = doc.client.buying_power(doc.code, price, OrderType.LIMIT)
+    market = doc.client.buying_power(doc.code, 0, OrderType.MARKET)
+    market_unit = f" costed at {market.unit_price:,} won a share" if market.unit_price else ""
+    return Finding("buying power", Status.OK,
+                   f"a limit buy of {doc.code} at {price:,} won: {limit.max_qty:,} shares ({limit.max_amount:,} won); "
+                   f"a market-type buy: {market.max_qty:,} shares{market_unit} (KIS costs a buy without a price "
+                   f"at the day's upper limit).",
+                   {"buying_power": {"limit": {"price": price, "max_qty": limit.max_qty, "max_amount": limit.max_amount},
+                                     "market": {"unit_price": market.unit_price, "max_qty": market.max_qty,
+                                                "max_amount": market.max_amount}}})
+
+
+def resting_buy_price(quote: Quote) -> int:
+    """20 % below the price, on the tick grid, and never below the day's lower limit."""
+    price = round_to_tick(max(1, quote.price - int(quote.price * TEST_ORDER_DISCOUNT)), OrderSide.BUY)
+    if quote.lower_limit and price < quote.lower_limit:
+        price = round_to_tick(quote.lower_limit, OrderSide.SELL)  # up onto the grid
+    return price
+
+
+def _look_for(doc: Doctor, order_no: str, done: Callable[[OrderStatus], bool], since: float) -> tuple[OrderStatus | None, float]:
+    """Poll today's orders at the pace until `order_no`'s row satisfies `done`; (row or None, seconds since `since`)."""
+    deadline = since + doc.wait_seconds
+    while True:
+        started = doc.monotonic()
+        rows = [o for o in doc.client.orders_today(doc.code)
+                if same_order_no(o.order_no) == same_order_no(order_no)]
+        now = doc.monotonic()
+        if rows and done(rows[0]):
+            return rows[0], now - since
+        if now >= deadline:
+            return None, now - since
+        doc.sleep(max(0.0, POLL_GAP - (now - started)))
+
+
+def _cancel_confirmed(row: OrderStatus) -> bool:
+    return row.cancelled_qty > 0 and row.remaining_qty == 0
+
+
+def check_test_order(doc: Doctor) -> Finding:
+    """One 1-share limit buy far below the price: how late it is listed, its ord_dvsn_cd, then its cancel."""
+    quote = doc.quote or doc.client.price(doc.code)
+    price = resting_buy_price(quote)
+    fields: dict[str, Any] = {"listing_lag_s": None, "ord_dvsn_echo": None, "cancelled": False,
+                              "test_order": {"code": quote.code, "price": price, "qty": 1}}
+    lookups = doc.calls.gets[doc.client.tr.daily_orders]
+    try:
+        ack: OrderAck = doc.client.order(quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price)
+    except KisError as exc:
+        return Finding("test order", Status.FAIL,
+                       f"KIS refused the 1-share limit buy of {quote.code} at {price:,} won: {exc.msg1 or exc} "
+                       f"({exc.msg_cd or 'no code'}). Nothing was placed.", fields)
+    except NotSent as exc:
+        return Finding("test order", Status.FAIL, f"{exc}. Nothing was placed.", fields)
+    except OrderUncertain as exc:
+        # It may rest at KIS: running the doctor again could add a second one.
+        return Finding("test order", Status.FAIL,
+                       f"{exc}. Look for a 1-share buy of {quote.code} at {price:,} won in the KIS app and cancel "
+                       f"it there before running doctor --orders again.", fields)
+    answered_at = doc.monotonic()  # KIS took it by now; the lag counts from here (polls add at most one gap)
+    fields["test_order"]["order_no"] = ack.order_no
+    notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
+    status = Status.OK
+    if ack.resent:
+        status = Status.WARN
+        notes.append("Its first answer was lost and it was sent again: a second test order may show up late; "
+                     "check today's orders in the KIS app.")
+    try:
+        if doc.calls.gets[doc.client.tr.daily_orders] > lookups:
+            # The answer was lost and the client found the order by looking: already listed, not timed.
+            row, lag = None, None
+            notes.append("Its answer was lost and the client found it in today's orders, so the listing lag "
+                         "was not measured this time.")
+        else:
+            row, lag = _look_for(doc, ack.order_no, lambda r: True, answered_at)
+    except (KisError, KisTransportError) as exc:
+        row, lag, status = None, None, Status.FAIL
+        notes.append(f"Looking for it in today's orders failed: {failure_sentence(exc)}.")
+    except BaseException:  # Ctrl-C while it rests: withdraw it before leaving
+        _cancel(doc, ack)
+        raise
+    if lag is not None:
+        listed = row is not None
+        save_path = save_listing_lag(doc.config, ListingLag(lag, datetime.now(KST), listed=listed))
+        if listed:
+            fields["listing_lag_s"] = round(lag, 2)
+            echo = doc.calls.ord_dvsn.get(same_order_no(ack.order_no), "")
+            fields["ord_dvsn_echo"] = echo
+            as_sent = echo == OrderType.LIMIT.value
+            notes.append(f"Listed in today's orders after {lag:.1f} s; ord_dvsn_cd came back as \"{echo}\""
+                         f"{' as sent' if as_sent else ', not the 00 sent'}.")
+            if not as_sent:
+                status = Status.WARN
+        else:
+            status = Status.WARN
+            notes.append(f"Not listed in today's orders within {lag:.0f} s; that is kept as the least lag.")
+        notes.append(f"Saved in {save_path}: the executor waits at least this long before ruling an "
+                     f"unanswered order out.")
+    failure = _cancel(doc, ack)
+    if failure:
+        return Finding("test order", Status.FAIL, " ".join(notes) + f" Its cancel failed: {failure}. Cancel "
+                       f"order {ack.order_no} in the KIS app.", fields)
+    try:
+        row, seconds = _look_for(doc, ack.order_no, _cancel_confirmed, doc.monotonic())
+    except (KisError, KisTransportError) as exc:
+        row, seconds = None, 0.0
+        notes.append(f"Confirming the cancel failed: {failure_sentence(exc)}.")
+    if row is not None:
+        fields["cancelled"] = True
+        notes.append(f"Cancelled; today's orders confirmed it after {seconds:.1f} s.")
+    else:
+        status = Status.FAIL
+        notes.append(f"The cancel was sent but today's orders did not confirm it within {seconds:.0f} s: "
+                     f"check order {ack.order_no} in the KIS app.")
+    return Finding("test order", status, " ".join(notes), fields)
+
+
+def _cancel(doc: Doctor, ack: OrderAck) -> str:
+    """Cancel the test order; '' when KIS took the cancel, else the sentence saying why not."""
+    try:
+        doc.client.cancel(ack.order_no, ack.org_no, 0, original=ack)
+    except (KisError, KisTransportError) as exc:
+        return failure_sentence(exc)
+    return ""
+
+
+CHECKS: list[Check] = [
+    Check("token", check_token, required=True),
+    Check("price", check_price),
+    Check("balance", check_balance),
+    Check("buying power", check_buying_power),
+]
+ORDER_CHECKS: list[Check] = [Check("test order", check_test_order)]
+
+
+def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
+    """Run each check; a KIS failure becomes that check's one-line finding, and the rest still run."""
+    findings = []
+    for check in checks:
+        try:
+            finding = check.run(doc)
+        except (KisError, KisTransportError) as exc:
+            finding = Finding(check.name, Status.FAIL, failure_sentence(exc) + ".")
+        findings.append(finding)
+        if finding.status is Status.FAIL and check.required:
+            break
+    return findings
+
+
+# ---- the command --------------------------------------------------------------------------------------
+
+def real_order_refusal(args: argparse.Namespace, config: KisConfig, ask: Callable[[str], str]) -> str:
+    """'' when the owner agreed to one real test order; else the sentence that says why not."""
+    if not getattr(args, "real", False):
+        return ("doctor --orders places and cancels a real order on KIS_ENV=real; add --real to do that "
+                "(on purpose), or run it on the mock account")
+    try:
+        typed = ask(f"This places one real 1-share limit buy about 20 % below the price and cancels it. "
+                    f"Type the account number ({mask_account(config.account)}) to go on: ")
+    except (EOFError, OSError):
+        return "no account number was typed, so no real order was placed"
+    try:
+        agreed = Account.parse(typed) == config.account
+    except ValueError:
+        agreed = False
+    return "" if agreed else "the account number typed does not match KIS_ACCOUNT, so no real order was placed"
+
+
+def ask_on_terminal(prompt: str) -> str:
+    """The question on stderr (stdout may be the JSON report), the answer from stdin."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
+def doctor(args: argparse.Namespace, *, source: Source | None = None,
+           client_factory: Callable[[KisConfig], Any] = open_client, ask: Callable[[str], str] = ask_on_terminal,
+           monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+           wait_seconds: float = WAIT_SECONDS) -> int:
+    """Print the report (or one JSON object); exit 0 when all is well, 1 when a check failed, 2 on refusal."""
+    source = source or Source()
+    as_json = bool(getattr(args, "json", False))
+    try:
+        code = normalize_code(getattr(args, "code", None) or DEFAULT_CODE)
+    except BadStockCode as exc:
+        return _refuse(str(exc), as_json)
+    try:
+        config: KisConfig | None = load_kis_config(source)
+        problem = ""
+    except ConfigError as exc:
+        config, problem = None, str(exc)
+    config_rows = configuration_rows(source, config)
+    if config is None:
+        return _emit(as_json, config_rows, None, [Finding("configuration", Status.FAIL, problem + ".")], exit_code=2)
+    if getattr(args, "orders", False) and config.env is Env.REAL:
+        refusal = real_order_refusal(args, config, ask)
+        if refusal:  # before any call to KIS
+            return _refuse(refusal, as_json)
+    try:
+        client = client_factory(config)
+    except (KisError, KisTransportError) as exc:
+        return _emit(as_json, config_rows, config, [Finding("connection", Status.FAIL, failure_sentence(exc) + ".")])
+    calls = CallLog(client.transport)
+    client.transport = calls
+    doc = Doctor(source, client.config, client, calls, code=code, monotonic=monotonic, sleep=sleep,
+                 wait_seconds=wait_seconds)
+    findings = run_checks(doc, CHECKS)
+    if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
+        findings += run_checks(doc, ORDER_CHECKS)
+    return _emit(as_json, config_rows, client.config, findings, orders_sent=calls.orders_sent,
+                 calls=sum(calls.gets.values()))
+
+
+def _refuse(sentence: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"ok": False, "refused": sentence + ".", "listing_lag_s": None, "ord_dvsn_echo": None,
+                          "orders_placed": 0, "cancelled": None}, ensure_ascii=False))
+    else:
+        print(f"kisbot doctor: {sentence}.", file=sys.stderr)
+    return 2
+
+
+def _emit(as_json: bool, config_rows: list[dict[str, str]], config: KisConfig | None, findings: list[Finding], *,
+          orders_sent: int = 0, calls: int = 0, exit_code: int = 1) -> int:
+    ok = all(f.status is not Status.FAIL for f in findings)
+    report: dict[str, Any] = {
+        "ok": ok,
+        "env": config.env.value if config else None,
+        "account": mask_account(config.account) if config else None,
+        "base_url": config.base_url if config else None,
+        "configuration": config_rows,
+        "checks": [{"name": f.name, "status": f.status.value, "text": f.text} for f in findings],
+        "listing_lag_s": None, "ord_dvsn_echo": None, "orders_placed": orders_sent, "cancelled": None,
+        "inquiries": calls,
+    }
+    for f in findings:
+        report.update(f.fields)
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_human(report, findings)
+    return 0 if ok else exit_code
+
+
+def _print_human(report: Mapping[str, Any], findings: list[Finding]) -> None:
+    where = f"{report['env']} account {report['account']} at {report['base_url']}" if report["env"] else "no account"
+    print(f"kisbot doctor: {where}")
+    print("\nconfiguration")
+    width = max(len(r["name"]) for r in report["configuration"])
+    for row in report["configuration"]:
+        print(f"  {row['name']:<{width}}  {row['value']}  [{row['origin']}]")
+    print()
+    for f in findings:
+        print(f"{f.status.mark} {f.name}: {f.text}")
+    placed = report["orders_placed"]
+    print(f"\n{placed} order{'s' * (placed != 1)} placed; "
+          + ("all checks passed." if report["ok"] else "some checks failed (see FAIL above)."))

@@ -1,0 +1,58 @@
+"""Small files in the data dir that several kisbot processes share: an exclusive lock and atomic writes.
+
+The token cache, the shared pace and the measured listing lag all live there; each is written by one
+process at a time (a POSIX advisory lock) and replaced whole, so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+try:  # POSIX: also keep two processes apart, not only two threads
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: callers' in-process locks still hold
+    fcntl = None  # type: ignore[assignment]
+
+HAS_FILE_LOCKS = fcntl is not None
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (mode 0700) if needed and return it."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[int | None]:
+    """Hold an exclusive lock on `path` (created 0600) across processes; yields its descriptor."""
+    if fcntl is None:  # pragma: no cover
+        yield None
+        return
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically (mode 0600, flushed to disk first)."""
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
