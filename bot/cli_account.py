@@ -17,6 +17,7 @@ from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
+from rebalance.render import one_line
 
 
 def _won(value: int) -> str:
@@ -30,7 +31,7 @@ def _pct(value: float) -> str:
 def quotes_table(quotes: list[Quote]) -> pd.DataFrame:
     return pd.DataFrame({
         "code": [q.code for q in quotes],
-        "name": [q.name for q in quotes],
+        "name": [one_line(q.name) for q in quotes],
         "price": [_won(q.price) for q in quotes],
         "change": [f"{q.change:+,}" for q in quotes],
         "change %": [_pct(q.change_rate) for q in quotes],
@@ -42,7 +43,7 @@ def holdings_table(balance: Balance) -> pd.DataFrame:
     rows = balance.holdings
     return pd.DataFrame({
         "code": [h.code for h in rows],
-        "name": [h.name for h in rows],
+        "name": [one_line(h.name) for h in rows],
         "qty": [_won(h.qty) for h in rows],
         "sellable": [_won(h.orderable_qty) for h in rows],
         "avg price": [_won(h.avg_price) for h in rows],

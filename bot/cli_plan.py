@@ -30,6 +30,8 @@ def plan(args: argparse.Namespace) -> int:
     count = len(portfolio.targets)
     print(f"{client.config.env.value} account {client.config.account}, {count} stock{'s' if count != 1 else ''} "
           f"in {portfolio.source}")
+    for note in portfolio.notes:
+        print(note)
     print()
     print(plan_text(result))
     if args.chart:

@@ -101,6 +101,8 @@ class ConsoleChat:
             return False
         for reply in self.replies(line):
             show(reply, self.out, self.lock, self.save_photo)
+            if reply.offers:  # printed: from now on /confirm means this plan
+                self.service.shown(reply.offers)
         return True
 
     def replies(self, line: str) -> list[Reply]:
@@ -145,11 +147,11 @@ class ConsoleChat:
         if not path.is_file():
             return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
                           "e.g. /plan examples/model.xlsx")]
-        size = path.stat().st_size
-        refusal = self.service.check_document(path.name, size)
+        ticket = self.service.file_received()
+        refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
         if refusal:
             return refusal
-        return self.service.plan_file(path.read_bytes(), path.name)
+        return self.service.plan_file(path.read_bytes(), path.name, ticket)
 
 
 def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:

@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
+from rebalance.render import one_line
 
 TELEGRAM_LIMIT = 4096
 
@@ -39,7 +40,8 @@ def width(text: str) -> int:
 
 
 def clip(text: str, columns: int) -> str:
-    """`text` cut to at most `columns` display columns, with an ellipsis when cut."""
+    """`text` on one line, cut to at most `columns` display columns, with an ellipsis when cut."""
+    text = one_line(text)
     if width(text) <= columns:
         return text
     out, used = "", 0

@@ -7,6 +7,7 @@ Methods may be called from several threads at once (Telegram handlers run concur
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 MAX_CODES = 30
 MIN_DURATION = timedelta(seconds=10)
 MAX_DURATION = timedelta(hours=8)
+# A typed /confirm may arrive while Telegram's answer to the offer it follows is still on the way back:
+# it waits this long for the transport to report the offer delivered, not for a slow send.
+OFFER_DELIVERY_GRACE = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     silent: bool = False
     kind: str = ""
+
+    @property
+    def offers(self) -> str | None:
+        """The plan id this reply offers for confirmation (its Confirm button), else None."""
+        return next((b.data.partition(":")[2] for b in self.buttons if b.data.startswith("confirm:")), None)
 
 
 def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
@@ -101,10 +110,13 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A plan shown with its buttons, and the portfolio to re-plan it from when its prices expire."""
+    """A plan offered with its buttons, the portfolio to re-plan it from when its prices expire, the file
+    it came from, and whether its offer has reached the user (a typed /confirm runs only a plan seen)."""
 
     plan: Plan
     portfolio: Portfolio
+    ticket: int
+    shown: bool = False
 
 
 class BotService:
@@ -145,12 +157,16 @@ class BotService:
         self._portfolio_error = portfolio_error
 
         self._lock = threading.Lock()
+        self._offer_delivered = threading.Condition(self._lock)
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
         self._pending: _Pending | None = None
         self._shown: set[str] = set()  # every plan id ever shown, to tell "old" from "unknown"
         self._confirmed: dict[str, str] = {}  # plan id -> run id
         self._starting: str | None = None  # plan id being started right now
         self._cancel_while_starting = False
+        self._files = 0  # files received so far: a plan is offered only for the newest one
+        self._dropped_by_file: dict[int, str] = {}  # file number -> the plan its arrival dropped
+        self._answered = 0  # the newest file number whose plan (or refusal) is made
 
     # --- help ---------------------------------------------------------------------------------
 
@@ -211,20 +227,52 @@ class BotService:
             "until you confirm."
         )]
 
-    def check_document(self, file_name: str | None, file_size: int | None) -> list[Reply] | None:
+    def file_received(self) -> int:
+        """A file arrived (call before fetching it): the pending plan is dropped; its number, for plan_file."""
+        with self._lock:
+            self._files += 1
+            if self._pending is not None:
+                self._dropped_by_file[self._files] = self._pending.plan.id
+                self._pending = None
+            return self._files
+
+    def file_answered(self, ticket: int) -> list[Reply]:
+        """Marks the file `ticket` answered (planned, refused or failed); a note on the plan it dropped."""
+        with self._lock:
+            dropped = self._dropped_by_file.pop(ticket, None)
+            self._answered = max(self._answered, ticket)
+        return [Reply(f"Plan {fmt.esc(dropped)} is dropped: a newer file replaces it.")] if dropped else []
+
+    def check_document(self, file_name: str | None, file_size: int | None,
+                       ticket: int | None = None) -> list[Reply] | None:
         """A refusal for a file we will not download, or None when it may be fetched."""
         name = file_name or "the file"
+        refusal = None
         if not (file_name or "").lower().endswith(".xlsx"):
-            return [Reply(f"I only read .xlsx model portfolios; {fmt.esc(name)} is not one. "
-                          "Save the sheet as Excel Workbook (.xlsx) and send it again.")]
-        if file_size is None or file_size > self.max_file_bytes:
+            refusal = [Reply(f"I only read .xlsx model portfolios; {fmt.esc(name)} is not one. "
+                             "Save the sheet as Excel Workbook (.xlsx) and send it again.")]
+        elif file_size is None or file_size > self.max_file_bytes:
             size = "of unknown size" if file_size is None else f"{file_size:,} bytes"
-            return [Reply(f"{fmt.esc(name)} is {size}; a model portfolio must be under "
-                          f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
-        return None
+            refusal = [Reply(f"{fmt.esc(name)} is {size}; a model portfolio must be under "
+                             f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
+        if refusal and ticket is not None:
+            return self.file_answered(ticket) + refusal
+        return refusal
 
-    def plan_file(self, data: bytes, file_name: str) -> list[Reply]:
-        """Read a model portfolio, plan it against the account, and offer Confirm / Cancel."""
+    def plan_file(self, data: bytes, file_name: str, ticket: int | None = None) -> list[Reply]:
+        """Read a model portfolio, plan it against the account, and offer Confirm / Cancel.
+
+        `ticket` is `file_received()`'s number taken when the file arrived; without one the file counts
+        as arriving now. A newer file arriving while this one is planned means this plan is not offered.
+        """
+        ticket = self.file_received() if ticket is None else ticket
+        try:
+            replies = self._plan_file(data, file_name, ticket)
+        finally:  # the file counts as answered once its plan is pending (or refused)
+            note = self.file_answered(ticket)
+        return note + replies
+
+    def _plan_file(self, data: bytes, file_name: str, ticket: int) -> list[Reply]:
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
         if refusal:
             return refusal
@@ -232,11 +280,18 @@ class BotService:
             portfolio = self._read_portfolio(data, name=file_name)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
-        return self._plan_and_offer(portfolio)
+        # Which sheet and weight column were read, so a misread file is seen before Confirm.
+        return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket)
 
     def plan_portfolio(self, portfolio: Portfolio, note: str = "") -> list[Reply]:
-        """Plan a portfolio given by another command (the drift report's Plan button) and offer Confirm."""
-        return self._busy_refusal() or self._plan_and_offer(portfolio, note)
+        """Plan a portfolio given by another command (the drift report's Plan button) and offer Confirm;
+        it replaces the pending plan as a new file would."""
+        ticket = self.file_received()
+        try:
+            replies = self._busy_refusal() or self._plan_and_offer(portfolio, note, ticket=ticket)
+        finally:
+            dropped = self.file_answered(ticket)
+        return dropped + replies
 
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
@@ -247,19 +302,25 @@ class BotService:
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
-    def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None) -> list[Reply]:
+    def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
+                        ticket: int) -> list[Reply]:
         try:
             plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now())
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot plan {fmt.esc(portfolio.source or 'this portfolio')}</b>\n{fmt.esc(exc)}")
         except (KisError, KisTransportError) as exc:
             return [Reply(fmt.esc(describe_error(exc)))]
+        with self._lock:
+            newer = ticket != self._files
+            if not newer:
+                self._shown.add(plan.id)
+                if plan.has_orders:
+                    self._pending = _Pending(plan, portfolio, ticket)
+        if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
+            return [Reply(f"{fmt.esc(portfolio.source or 'A file')}: a newer file arrived while this one was "
+                          "being planned, so this plan is not offered. Send it again if you meant it.")]
         replies = [Reply(note)] if note else []
         replies += [Reply(m) for m in self._plan_messages(plan)]
-        with self._lock:
-            self._shown.add(plan.id)
-            if plan.has_orders:
-                self._pending = _Pending(plan, portfolio)
         if not plan.has_orders:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
@@ -298,6 +359,10 @@ class BotService:
             duration = parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
             return [Reply(fmt.esc(exc))]
+        if plan_id is None:
+            with self._offer_delivered:
+                self._offer_delivered.wait_for(lambda: self._pending is None or self._pending.shown,
+                                               OFFER_DELIVERY_GRACE)
         with self._confirm_lock:
             with self._lock:
                 refusal = self._confirm_refusal(plan_id)
@@ -312,7 +377,7 @@ class BotService:
                     self._cancel_while_starting = False
             if stale:
                 return self._plan_and_offer(
-                    pending.portfolio,
+                    pending.portfolio, ticket=pending.ticket,
                     note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
@@ -326,13 +391,25 @@ class BotService:
         if self.active_run() is not None:
             return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
         if self._pending is None:
+            if self._answered < self._files:
+                return "Your newest file is still being planned; confirm its plan once you have seen it."
             if plan_id is not None and plan_id in self._shown:
                 return f"Plan {fmt.esc(plan_id)} is no longer pending; send the portfolio file again for a fresh plan."
             return "There is no plan to confirm: send a model portfolio .xlsx first (/plan)."
         if plan_id is not None and plan_id != self._pending.plan.id:
             return (f"Plan {fmt.esc(plan_id)} was replaced by plan {fmt.esc(self._pending.plan.id)}; "
                     "confirm the newest plan.")
+        if plan_id is None and not self._pending.shown:  # a pressed button proves its plan was seen
+            return (f"Plan {fmt.esc(self._pending.plan.id)} is still on its way to you: look it over, then "
+                    "press its Confirm or send /confirm again.")
         return None
+
+    def shown(self, plan_id: str) -> None:
+        """The transport delivered the offer of `plan_id` (see `Reply.offers`): a typed /confirm may run it."""
+        with self._lock:
+            if self._pending is not None and self._pending.plan.id == plan_id:
+                self._pending = replace(self._pending, shown=True)
+                self._offer_delivered.notify_all()
 
     def _start_run(self, pending: _Pending, duration: timedelta | None) -> list[Reply]:
         plan = pending.plan
@@ -374,9 +451,18 @@ class BotService:
                 if self._pending is not None and self._pending.plan.id == plan_id:
                     self._pending = None
                     return [Reply(f"Plan {fmt.esc(plan_id)} dropped; nothing was ordered.")]
-                if plan_id in self._confirmed:
-                    return [Reply(f"Plan {fmt.esc(plan_id)} is already running; /cancel stops the run.")]
-                return [Reply(f"Plan {fmt.esc(plan_id)} is no longer pending; nothing to drop.")]
+                if self._starting == plan_id:  # Cancel pressed right after its Confirm
+                    self._cancel_while_starting = True
+                    return [Reply(f"Plan {fmt.esc(plan_id)} is being started; its run will be stopped as soon "
+                                  "as it starts.")]
+                run_id = self._confirmed.get(plan_id)
+                if run_id is None:
+                    return [Reply(f"Plan {fmt.esc(plan_id)} is no longer pending; nothing to drop.")]
+            else:
+                run_id = None
+        if run_id is not None:
+            return self.stop(run_id)
+        with self._lock:
             said: list[str] = []
             if self._starting is not None:
                 self._cancel_while_starting = True
@@ -385,8 +471,7 @@ class BotService:
             self._pending = None
         status = self.active_run()
         if status is not None:
-            self.executor.cancel()
-            said.append("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")
+            said.append(self._stop_run(status))
         if dropped is not None:
             said.append(f"Plan {fmt.esc(dropped.plan.id)} dropped; nothing of it was ordered.")
         return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.")]
@@ -396,8 +481,20 @@ class BotService:
         status = self.active_run()
         if status is None or str(getattr(status, "run_id", run_id)) != run_id:
             return [Reply(f"Run {fmt.esc(run_id)} is not running any more.")]
-        self.executor.cancel()
-        return [Reply("Stopping the run: no new orders; resting orders are being cancelled. A summary follows.")]
+        return [Reply(self._stop_run(status))]
+
+    def _stop_run(self, status: Any) -> str:
+        """Stop the active run if this process drives it; else say which process does."""
+        run_id = fmt.esc(str(getattr(status, "run_id", "")))
+        owner = self.executor.run_owner()
+        if owner == os.getpid():
+            self.executor.cancel()
+            return "Stopping the run: no new orders; resting orders are being cancelled. A summary follows."
+        if owner is None:
+            return (f"Run {run_id} is recorded as active but no kisbot process is executing it: restart the "
+                    "bot to resume it, then /cancel stops it.")
+        return _elsewhere(run_id, owner) + (" so this bot cannot stop it: send /cancel to the bot that process "
+                                            "runs, or stop that process.")
 
     def status(self) -> list[Reply]:
         status = self.active_run()
@@ -410,7 +507,15 @@ class BotService:
 
     def resume(self) -> list[Reply]:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
-        status = self.executor.resume()
+        try:
+            status = self.executor.resume()
+        except self._run_active_error:
+            owner, active = self.executor.run_owner(), self.active_run()
+            if owner in (None, os.getpid()) or active is None:
+                raise
+            return [Reply(_elsewhere(fmt.esc(str(getattr(active, "run_id", ""))), owner) +
+                          " so this bot leaves it alone: /status follows it here, /cancel must go to the bot "
+                          "that process runs.")]
         if status is None:
             return []
         return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
@@ -421,6 +526,11 @@ class BotService:
         if status is None or not fmt.status_is_active(status):
             return None
         return status
+
+
+def _elsewhere(run_id: str, owner: int) -> str:
+    pid = f" (pid {owner})" if owner > 0 else ""
+    return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
 
 
 HELP = """<b>kisbot</b> runs your KIS stock account from this chat.

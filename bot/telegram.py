@@ -7,12 +7,14 @@ slow /plan; pushes from the TWAP worker reach the loop with `asyncio.run_corouti
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from typing import Any, Iterable
+import time
+from typing import Any, Callable, Iterable
 
 from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update)
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ApplicationHandlerStop,
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
                           filters)
@@ -20,12 +22,15 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
 from bot import format as fmt
 from bot.notifier import Notifier
 from bot.reports import PLAN_BUTTON
+from bot.redact import protect, redact
 from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter may hold it)
+REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private" at most this often
+MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMANDS = [
     ("price", "price of stocks: /price 005930"),
@@ -112,12 +117,17 @@ class TelegramBot:
     """Handlers over one service; `build()` makes the Application."""
 
     def __init__(self, settings: BotSettings, service: BotService, *, notifier: Notifier | None = None,
-                 sink: TelegramSink | None = None, pushes: Any = None):
+                 sink: TelegramSink | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 pushes: Any = None):
         self.settings = settings
         self.service = service
         self.notifier = notifier
         self.sink = sink
         self.pushes = pushes  # bot.pushes.Pushes: startup message, reports, alerts, /health, /notify
+        self.monotonic = monotonic
+        self._refused_at: dict[int, float] = {}  # stranger chat -> when it was last answered
+        self._unanswered: dict[int, int] = {}  # stranger chat -> updates refused silently since then
+        self._refusals: collections.deque[float] = collections.deque()  # when the recent refusals went out
 
     def build(self) -> Application:
         builder = (ApplicationBuilder().token(self.settings.token)
@@ -184,12 +194,33 @@ class TelegramBot:
     # --- the gate -----------------------------------------------------------------------------
 
     async def _gate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Only allowed chats get past; every other chat hears its id once per try, and nothing else."""
+        """Only allowed chats get past. A stranger hears its chat id at most once a minute, the rest is
+        only logged, and the answer goes out beside the queue: the owner never waits behind a flood."""
         chat = update.effective_chat
         if chat is not None and chat.id in self.settings.allowed_chat_ids:
             return
         user = update.effective_user
-        log.warning("refused update from chat %s (user %s)", chat.id if chat else "?", user.id if user else "?")
+        who = chat.id if chat is not None else (user.id if user is not None else 0)
+        now = self.monotonic()
+        last = self._refused_at.get(who)
+        while self._refusals and now - self._refusals[0] >= REFUSAL_INTERVAL:
+            self._refusals.popleft()
+        if (last is not None and now - last < REFUSAL_INTERVAL) or len(self._refusals) >= MAX_REFUSALS:
+            self._unanswered[who] = self._unanswered.get(who, 0) + 1
+            log.info("refused update from chat %s (user %s) without an answer", who, user.id if user else "?")
+            raise ApplicationHandlerStop
+        if len(self._refused_at) > 10_000:  # many strangers: forget those whose minute is over
+            self._refused_at = {k: t for k, t in self._refused_at.items() if now - t < REFUSAL_INTERVAL}
+        self._refused_at[who] = now
+        self._refusals.append(now)
+        quiet = self._unanswered.pop(who, 0)
+        log.warning("refused update from chat %s (user %s)%s", who, user.id if user else "?",
+                    f"; {quiet} more went unanswered since the last refusal" if quiet else "")
+        context.application.create_task(self._refuse(update))
+        raise ApplicationHandlerStop
+
+    async def _refuse(self, update: Update) -> None:
+        chat = update.effective_chat
         if update.callback_query is not None:
             try:
                 await update.callback_query.answer("Not allowed.")
@@ -197,17 +228,19 @@ class TelegramBot:
                 pass
         if chat is not None:
             try:
-                await context.bot.send_message(
+                await update.get_bot().send_message(
                     chat.id, f"This bot is private. Your chat id is {chat.id}; the owner can add it to "
                              "TELEGRAM_ALLOWED_CHAT_IDS.")
             except TelegramError as exc:
                 log.warning("could not send the refusal to chat %s: %s", chat.id, exc)
-        raise ApplicationHandlerStop
 
     # --- handlers -----------------------------------------------------------------------------
 
     async def _answer(self, update: Update, replies: list[Reply]) -> None:
-        await send_replies(update.get_bot(), update.effective_chat.id, replies)
+        for reply in replies:
+            await send_reply(update.get_bot(), update.effective_chat.id, reply)
+            if reply.offers:  # delivered: from now on a typed /confirm means this plan
+                self.service.shown(reply.offers)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, self.service.help())
@@ -242,13 +275,20 @@ class TelegramBot:
     async def _document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
         document = update.effective_message.document
-        refusal = self.service.check_document(document.file_name, document.file_size)
+        # Numbered on arrival, before any await: a slower plan of an earlier file is never offered later.
+        ticket = self.service.file_received()
+        refusal = self.service.check_document(document.file_name, document.file_size, ticket)
         if refusal:
             await self._answer(update, refusal)
             return
-        file = await document.get_file()
-        data = bytes(await file.download_as_bytearray())
-        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or ""))
+        try:
+            file = await document.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except BaseException:
+            self.service.file_answered(ticket)
+            raise
+        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
+                                                              ticket))
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -300,33 +340,24 @@ class TelegramBot:
                 log.error("could not report the error to the chat: %s", exc)
 
 
-class RedactToken(logging.Filter):
-    """Keeps the bot token out of every log line (httpx and PTB log request URLs, which carry it)."""
-
-    def __init__(self, token: str):
-        super().__init__()
-        self.token = token
+class _StartFailureSaidOnce(logging.Filter):
+    """PTB logs a failed start with its traceback before raising; `run` says it in one sentence instead."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            text = record.getMessage()
-            if self.token in text:
-                record.msg, record.args = text.replace(self.token, "<bot-token>"), None
-        return True
+        message = record.getMessage()
+        return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
 
 
-def guard_logs(token: str) -> None:
-    """Redact the token on every root handler; httpx's per-request INFO lines are noise anyway."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    redact = RedactToken(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
+# The update types the handlers above take: new messages (commands, files, text) and button presses.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
-    from kis import open_client
+    from kis import load_kis_config, open_client
     from kis.config import Source
+    from kis.files import private_dir
+    from kis.errors import ConfigError
     from bot.notify import NotifyPrefs
     from bot.pushes import open_pushes
     from bot.service import open_service
@@ -336,14 +367,34 @@ def run(args: Any) -> int:
     source = Source()
     settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2
     load_report_at(source)  # ConfigError: a malformed KISBOT_REPORT_AT stops start-up before any call
-    guard_logs(settings.token)
-    client = open_client()
-    prefs = NotifyPrefs.in_dir(client.config.data_dir)
+    protect(settings.token)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
+    config = load_kis_config(source)
+    private_dir(config.data_dir)  # an unusable data dir is one sentence before anything reads or writes there
+    prefs = NotifyPrefs.in_dir(config.data_dir)
     sink = TelegramSink(settings.allowed_chat_ids, prefs)
     notifier = Notifier(sink)
+    client = open_client(config)
+    protect(client.config.app_key, client.config.app_secret)
     service = open_service(client, source=source, on_event=notifier.on_event)
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs)
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes).build()
-    print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.")
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    init = app.post_init
+
+    async def announce(app: Application) -> None:  # once Telegram has accepted the token
+        await init(app)
+        print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.",
+              flush=True)
+
+    app.post_init = announce
+    logging.getLogger("telegram.ext").addFilter(_StartFailureSaidOnce())
+    try:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:  # its text carries the token
+        raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
+                          "(it may have been revoked) and set it in the environment, .env or the keyring") from None
+    except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
+        where = settings.api_base_url or "api.telegram.org"
+        raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
+                          "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
     return 0

@@ -35,11 +35,19 @@ MULTIFACTOR = [
 
 def write_rows(path: Path, rows: list[list[object]], title: str = "Portfolio") -> None:
     """Write `rows` (the first is the header) to the first sheet of a new workbook."""
+    write_sheets(path, [(title, rows, "visible")])
+
+
+def write_sheets(path: Path, sheets: list[tuple[str, list[list[object]], str]], active: int = 0) -> None:
+    """Write (title, rows, state) sheets to a new workbook that opens on sheet number `active`."""
     book = Workbook()
-    sheet = book.active
-    sheet.title = title
-    for row in rows:
-        sheet.append(row)
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    book.active = active
     # A fixed date keeps regenerated files identical in content to the committed ones.
     book.properties.created = book.properties.modified = datetime(2026, 1, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +72,20 @@ def main() -> None:
                [["종목코드", "비중"], ["005930", 0.6], ["000660", -0.1]])
     write_rows(broken / "no_code_column.xlsx",
                [["Stock", "Weight"], ["005930", 50], ["000660", 50]])
+    # Written by a program (not Excel): the formula in B3 has no saved value.
+    write_rows(broken / "unsaved_formula.xlsx",
+               [["종목코드", "비중"], ["005930", 60], ["000660", "=100-B2"]])
+    # Fractions with one cell typed as "50%": could be 0.3 % or 30 %.
+    write_rows(broken / "mixed_percent.xlsx",
+               [["종목코드", "비중"], ["005930", 0.3], ["000660", 0.2], ["035720", "50%"]])
+    write_rows(broken / "unread_weights.xlsx",
+               [["종목코드", "Weighting (%)"], ["005930", 70], ["000660", 30]])
+    old = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
+    new = [["종목코드", "비중"], ["035720", 100]]
+    write_sheets(broken / "two_portfolios.xlsx",
+                 [("notes", [["model updated monthly"]], "visible"), ("old", old, "visible"), ("new", new, "visible")])
+    write_sheets(broken / "hidden_portfolio.xlsx",
+                 [("model", old, "hidden"), ("notes", [["model updated monthly"]], "visible")], active=1)
     (broken / "not_xlsx.xlsx").write_text("종목코드,비중\n005930,50\n000660,50\n", encoding="utf-8")
 
 

@@ -22,7 +22,7 @@ import requests
 from kis.config import KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisError, KisTransportError, TokenIssueTooFrequent, error_for
-from kis.files import file_lock, write_private
+from kis.files import file_lock, private_dir, write_private
 from kis.krx import KST
 from kis.stats import CallStats
 
@@ -69,12 +69,14 @@ class TokenCache:
             return None
 
     def save(self, token: AccessToken) -> None:
+        private_dir(self.dir.parent)  # the data dir itself is 0700 when it is new, not only tokens/
         write_private(self.path, json.dumps({"access_token": token.value,
                                              "expires_at": token.expires_at.isoformat()}))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """An exclusive lock across processes while one of them issues."""
+        private_dir(self.dir.parent)
         with file_lock(self.dir / (self.path.name + ".lock")):
             yield
 

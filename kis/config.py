@@ -20,6 +20,7 @@ from kis.models import Account, Env
 log = logging.getLogger(__name__)
 
 KEYRING_SERVICE = "kisbot"
+MIN_RATE_LIMIT, MAX_RATE_LIMIT = 0.1, 1000.0  # calls per second KIS_RATE_LIMIT may set
 SIM_APP_KEY = "PSsimDEMOappKEY0000000000000000000000"
 SIM_APP_SECRET = "simDEMOappSECRET" + "0" * 164
 SIM_ACCOUNT = "50000000-01"
@@ -113,6 +114,21 @@ def data_dir(source: Source) -> Path:
     return Path(source.get("KISBOT_DATA_DIR") or Path.home() / ".kisbot").expanduser()
 
 
+def parse_rate_limit(text: str, default: float) -> float:
+    """KIS_RATE_LIMIT's calls per second ('' = `default`); ConfigError outside MIN_RATE_LIMIT..MAX_RATE_LIMIT."""
+    try:
+        rate = float(text) if text else default
+        # nan and inf would switch pacing off, a tiny rate would make every call wait for hours
+        if not MIN_RATE_LIMIT <= rate <= MAX_RATE_LIMIT:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"KIS_RATE_LIMIT='{text}' is not a number of calls per second from {MIN_RATE_LIMIT:g} to "
+            f"{MAX_RATE_LIMIT:g} (unset, it is {DEFAULT_RATE_LIMIT[Env.REAL]:g} for real accounts and "
+            f"{DEFAULT_RATE_LIMIT[Env.MOCK]:g} for mock ones)") from None
+    return rate
+
+
 def load_kis_config(source: Source | None = None) -> KisConfig:
     """Build the KIS configuration or raise ConfigError that says what to set."""
     source = source or Source()
@@ -149,13 +165,7 @@ def load_kis_config(source: Source | None = None) -> KisConfig:
     except ValueError as exc:
         raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
 
-    rate_text = source.get("KIS_RATE_LIMIT")
-    try:
-        rate = float(rate_text) if rate_text else DEFAULT_RATE_LIMIT[env]
-        if rate <= 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(f"KIS_RATE_LIMIT='{rate_text}' is not a positive number of calls per second") from None
+    rate = parse_rate_limit(source.get("KIS_RATE_LIMIT"), DEFAULT_RATE_LIMIT[env])
 
     return KisConfig(
         env=env,

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from kis.errors import ConfigError
+
 try:  # POSIX: also keep two processes apart, not only two threads
     import fcntl
 except ImportError:  # pragma: no cover - Windows: callers' in-process locks still hold
@@ -19,9 +21,22 @@ except ImportError:  # pragma: no cover - Windows: callers' in-process locks sti
 HAS_FILE_LOCKS = fcntl is not None
 
 
+class DataDirUnusable(ConfigError, OSError):
+    """The data directory cannot hold kisbot's files: a setting to fix (ConfigError), met as an OSError."""
+
+
 def private_dir(path: Path) -> Path:
-    """Create `path` (mode 0700) if needed and return it."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """`path` as a directory kisbot can write to, created 0700 when new; DataDirUnusable says why not."""
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)  # the parents are not ours: default mode
+        usable = os.access(path, os.W_OK | os.X_OK)
+        why = "it is not writable"
+    except OSError as exc:
+        usable = False
+        why = "it is a file, not a directory" if path.is_file() else (exc.strerror or str(exc))
+    if not usable:
+        raise DataDirUnusable(f"the data directory {path} cannot be used ({why}): set KISBOT_DATA_DIR to a "
+                              "directory you can write to")
     return path
 
 

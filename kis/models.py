@@ -4,6 +4,8 @@ Money is `int` won and quantities are `int` shares; rates and weights may be flo
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -55,7 +57,8 @@ class Account:
             cano, product = digits.split("-", 1)
         else:
             cano, product = digits[:8], digits[8:] or "01"
-        if not (len(cano) == 8 and cano.isdigit() and len(product) == 2 and product.isdigit()):
+        # ASCII digits only: str.isdigit() passes fullwidth '５' and superscript '²', which KIS refuses
+        if not (re.fullmatch(r"[0-9]{8}", cano) and re.fullmatch(r"[0-9]{2}", product)):
             raise ValueError(f"account '{text}' is not of the form 12345678-01")
         return cls(cano, product)
 

@@ -6,13 +6,17 @@ is one transaction, so a crash between any two lines leaves a state `resume()` c
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 
+from kis.files import private_dir
+from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from rebalance.clock import KST
 from rebalance.model import Plan, PlanLine
@@ -90,6 +94,10 @@ CREATE TABLE IF NOT EXISTS fills (
     at TEXT NOT NULL
 );
 """
+
+
+class JournalUnusable(ConfigError):
+    """The journal file cannot be opened as it is; kisbot never replaces it (it may hold an active run)."""
 
 
 class RunActive(Exception):
@@ -191,11 +199,9 @@ class Journal:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = _open_db(self.path)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an intent must be on disk before its order is sent
         self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
@@ -409,6 +415,66 @@ class Journal:
         with self._tx() as db:
             rows = db.execute("SELECT order_no, sent_at FROM orders WHERE order_no IS NOT NULL").fetchall()
         return {r["order_no"] for r in rows if _kst_day(r["sent_at"]) == day}
+
+
+def _open_db(path: Path) -> sqlite3.Connection:
+    """The journal's connection in WAL mode, files 0600 in a 0700 data dir; JournalUnusable says what to do.
+
+    A missing journal is created whole (built aside, then moved in), so an empty or unreadable file at
+    `path` is always damage, never something to overwrite: it may have held a run still trading.
+    """
+    private_dir(path.parent)
+    if path.is_file() and path.stat().st_size == 0:
+        raise JournalUnusable(
+            f"the journal {path} is empty (0 bytes), so the runs it recorded are lost to kisbot: restore it "
+            "from a backup if you have one; otherwise check the account's open orders with KIS, then delete "
+            "the empty file and start again (a fresh journal is created)")
+    try:
+        if not path.exists():
+            _create_db(path)
+        for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if own.is_file():
+                os.chmod(own, 0o600)  # journals made before files were kept private
+    except (OSError, sqlite3.Error) as exc:
+        raise JournalUnusable(f"the journal {path} cannot be used ({getattr(exc, 'strerror', None) or exc}): "
+                              "check that the data directory and its files belong to you") from None
+    db = None
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise sqlite3.DatabaseError(check)
+    except sqlite3.DatabaseError as exc:  # OperationalError (cannot open) is one too
+        if db is not None:
+            db.close()
+        raise JournalUnusable(
+            f"the journal {path} cannot be read ({exc}): kisbot will not replace it, since it records every "
+            f"order of every run. Move it aside (e.g. to {path.name}.broken) and start again, or restore it "
+            "from a backup; check the account's open orders with KIS first") from None
+    return db
+
+
+def _create_db(path: Path) -> None:
+    """An empty WAL-mode SQLite file at `path`, mode 0600; a journal another process made first is kept."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".new")  # mode 0600
+    os.close(fd)
+    try:
+        db = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # writes the header page: the file is a database now
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)  # never over an existing file
+        except FileExistsError:
+            pass
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
 
 class _Transaction:

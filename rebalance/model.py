@@ -23,6 +23,7 @@ class Portfolio:
 
     targets: tuple[Target, ...]
     source: str = ""  # file name, for messages
+    notes: tuple[str, ...] = field(default=(), compare=False)  # how the file was read, shown with the plan
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -1,6 +1,8 @@
 """Read a model portfolio `.xlsx` into a validated `Portfolio`, or say every problem with its row.
 
-Rows are numbered as Excel shows them. Nothing is planned from a file with any problem in it.
+Rows are numbered as Excel shows them. Nothing is planned from a file with any problem in it, and a
+file is read with openpyxl's streaming reader cut at fixed row and column limits, so memory stays
+small whatever size the sheet declares.
 """
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ import numbers
 import re
 import zipfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import pandas as pd
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from kis.codes import CODE_HELP, BadStockCode, normalize_code
 from rebalance.model import Portfolio, Target
@@ -25,17 +29,33 @@ MAX_STOCKS = 1_000
 MAX_UNPACKED_BYTES = 20_000_000
 # How far down a sheet the header row may sit (a title or a note above the table is common).
 HEADER_SEARCH_ROWS = 20
-# A weight column is read as percent when its numbers add up to more than this.
+# The part of a sheet that is read. One stray cell can make a 5 KB sheet declare 1,048,576 rows x 16,384
+# columns; nothing is built beyond these limits. A value below ROW_LIMIT is refused, never skipped
+# (it could be a stock); columns right of COLUMN_LIMIT are never looked at.
+ROW_LIMIT = HEADER_SEARCH_ROWS + 2 * MAX_STOCKS
+COLUMN_LIMIT = 100
+# A weight column of plain numbers is read as percent when they add up to more than this.
 PERCENT_THRESHOLD = 1.5
 # Float rounding in a column of fractions (e.g. 3 x 0.3333) must not count as "over 100 %".
 SUM_TOLERANCE = 1e-6
 
-CODE_HEADERS = ("종목코드", "code", "ticker")
-WEIGHT_HEADERS = ("비중", "weight", "목표비중")
-NAME_HEADERS = ("종목명", "name")
+# What a header cell may say, by the role of its column: the one table of column names. A header
+# matches ignoring case, spaces, '_' and '-', and a unit suffix such as '(%)' or '%' (which says
+# the column is in percent). To read a new column, add a role here and read it in `_read_table`.
+HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("종목코드", "code", "ticker", "stock code"),
+    "weight": ("비중", "목표비중", "투자비중", "편입비중", "weight", "weights", "target weight"),
+    "name": ("종목명", "name", "stock name"),
+}
+# A header holding one of these (or only '%') over numbers looks like weights: if it is not the weight
+# column the file is refused, since the user most likely meant it and would get other weights.
+# ('비율' and 'ratio' are left out: 부채비율, PBR ratio are common factor columns.)
+WEIGHT_HINTS = ("비중", "weight", "alloc", "배분")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
+_HEADER_NOISE = re.compile(r"[\s_\-]+")
+_PERCENT_UNIT = re.compile(r"[(\[（［]?[%％][)\]）］]?$")
 
 
 class PortfolioError(ValueError):
@@ -60,14 +80,13 @@ class PortfolioError(ValueError):
 def read_portfolio(source: str | Path | bytes, *, name: str = "") -> Portfolio:
     """Read the model portfolio from a file path or the file's bytes (e.g. a Telegram upload).
 
-    Weights are fractions of the investable value; a column adding up to more than 1.5 is read as
-    percent (10 = 10 %), a cell written "10%" is percent whatever the column; no weight column
-    means equal weights. Raises PortfolioError listing every problem found.
+    Weights are fractions of the investable value (see `_read_weights` for percent); no weight column
+    means equal weights. `Portfolio.notes` says which sheet and weight column were read and how.
+    Raises PortfolioError listing every problem found.
     """
     data, label = _load_bytes(source, name)
-    sheets = _parse_workbook(data, label)
-    table, header_row, columns = _find_table(sheets, label)
-    return _read_table(table, header_row, columns, label)
+    grid, header, sheet_count = _read_workbook(data, label)
+    return _read_table(grid, header, sheet_count, label)
 
 
 def unknown_codes_error(portfolio: Portfolio, codes: Iterable[str]) -> PortfolioError:
@@ -115,7 +134,35 @@ def _too_big(size: int) -> str:
             "keep only the portfolio sheet")
 
 
-def _parse_workbook(data: bytes, label: str) -> dict[str, pd.DataFrame]:
+@dataclass
+class _Grid:
+    """A sheet's cells as read: `rows[i][j]` is the value at Excel row i+1, column j+1."""
+
+    title: str
+    rows: list[tuple[object, ...]]
+    percent_format: set[tuple[int, int]] = field(default_factory=set)  # cells shown as '50%' (0.5)
+    formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # formula text by cell
+    beyond: str = ""  # address of the first value below ROW_LIMIT, '' when there is none
+
+
+@dataclass(frozen=True)
+class _Header:
+    """The header row of a table and its columns by role (a role's every column, for duplicates)."""
+
+    index: int
+    roles: dict[str, list[int]]
+    percent_unit: set[int]  # columns whose header carries a '%' unit
+
+
+def _open_workbook(data: bytes, label: str, *, data_only: bool):
+    try:
+        return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    except Exception:  # noqa: BLE001 - openpyxl raises many types for a damaged or foreign zip
+        raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
+                              "open it in Excel and save it as .xlsx"], label) from None
+
+
+def _check_container(data: bytes, label: str) -> None:
     if not data:
         raise PortfolioError(["the file is empty: save the portfolio as an Excel .xlsx file"], label)
     if data.startswith(_OLE_MAGIC):
@@ -127,19 +174,6 @@ def _parse_workbook(data: bytes, label: str) -> dict[str, pd.DataFrame]:
     if unpacked > MAX_UNPACKED_BYTES:
         raise PortfolioError([f"the workbook unpacks to {unpacked / 1_000_000:.0f} MB, over the "
                               f"{MAX_UNPACKED_BYTES // 1_000_000} MB limit: keep only the portfolio sheet"], label)
-    try:
-        with pd.ExcelFile(io.BytesIO(data), engine="openpyxl") as workbook:
-            if not workbook.sheet_names:
-                raise PortfolioError(["the workbook has no sheet: put the portfolio on a sheet"], label)
-            # header=None keeps blank rows, so the frame's index + 1 is the row number Excel shows;
-            # no NA parsing, so a cell reading 'NA' is shown back to the user rather than called empty.
-            sheets = pd.read_excel(workbook, sheet_name=None, header=None, dtype=object, keep_default_na=False)
-    except PortfolioError:
-        raise
-    except Exception:  # noqa: BLE001 - openpyxl raises many types for a damaged or foreign zip
-        raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
-                              "open it in Excel and save it as .xlsx"], label) from None
-    return sheets
 
 
 def _unpacked_size(data: bytes) -> int:
@@ -151,11 +185,115 @@ def _unpacked_size(data: bytes) -> int:
         return 0
 
 
-def _header_key(value: object) -> str:
-    """Header cells match case-insensitively and ignoring spaces ('Code ', '목표 비중')."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return re.sub(r"\s+", "", str(value)).lower()
+def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
+    """The portfolio sheet, cut at the limits, with formula cells holding their saved values."""
+    _check_container(data, label)
+    book = _open_workbook(data, label, data_only=False)
+    try:
+        try:
+            grid, header, sheet_count = _choose_sheet(book, label)
+        finally:
+            book.close()
+        if grid.formulas:
+            # Formula text came from the first pass; the values Excel saved with them need a second one.
+            saved = _open_workbook(data, label, data_only=True)
+            try:
+                values = _grid(saved[grid.title], len(grid.rows)).rows
+            finally:
+                saved.close()
+            # A formula with no saved value reads as None (the second pass drops such rows at the end).
+            grid.rows = [tuple((values[i][j] if i < len(values) else None) if (i, j) in grid.formulas else v
+                               for j, v in enumerate(row)) for i, row in enumerate(grid.rows)]
+    except PortfolioError:
+        raise
+    except Exception:  # noqa: BLE001 - a sheet's XML can be damaged past the workbook's table of contents
+        raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
+                              "open it in Excel and save it as .xlsx"], label) from None
+    return grid, header, sheet_count
+
+
+def _grid(sheet, max_rows: int, *, look_below: bool = False) -> _Grid:
+    """Stream at most `max_rows` x COLUMN_LIMIT cells of `sheet`; with `look_below`, go on only to find
+    the first value further down (nothing is kept from there)."""
+    rows: list[tuple[object, ...]] = []
+    percent: set[tuple[int, int]] = set()
+    formulas: dict[tuple[int, int], str] = {}
+    beyond, gap = "", None
+    if look_below:
+        sheet.reset_dimensions()  # rows end where the sheet's XML ends, not at its declared size
+    for i, cells in enumerate(sheet.iter_rows(min_row=1, max_row=None if look_below else max_rows,
+                                              min_col=1, max_col=COLUMN_LIMIT)):
+        if i >= max_rows:
+            if cells is gap:  # openpyxl yields one shared tuple for every missing row: skip it at once
+                continue
+            found = next((cell for cell in cells if cell.value is not None), None)
+            if found is not None:
+                beyond = f"{get_column_letter(cells.index(found) + 1)}{i + 1}"
+                break
+            gap = cells
+            continue
+        values = []
+        for j, cell in enumerate(cells):
+            value = cell.value
+            if cell.data_type == "f":
+                formulas[(i, j)] = str(value)
+            if "%" in (cell.number_format or ""):
+                percent.add((i, j))  # counts only for a number (a formula's is known after the second pass)
+            values.append(value)
+        rows.append(tuple(values))
+    while rows and all(_blank(v) for v in rows[-1]):
+        rows.pop()  # the reader pads to max_rows when a row further down exists
+    return _Grid(sheet.title, rows, percent, formulas, beyond)
+
+
+def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
+    """The sheet the workbook opens on if it is visible and has a code column, else the only visible one
+    that has one; anything else is ambiguous and refused naming the sheets."""
+    sheets = list(book.worksheets)
+    if not sheets:
+        raise PortfolioError(["the workbook has no sheet: put the portfolio on a sheet"], label)
+    visible = [s for s in sheets if s.sheet_state == "visible"]
+    # One sheet (the usual case) is read whole at once; of several, only the top rows until one is chosen.
+    tops = {s.title: _grid(s, ROW_LIMIT, look_below=True) if len(sheets) == 1 else _grid(s, HEADER_SEARCH_ROWS)
+            for s in sheets}
+    headers = {title: _find_header(grid.rows) for title, grid in tops.items()}
+    tables = [s for s in visible if headers[s.title] is not None]
+    active = book.active if book.active in visible else None
+    if active is not None and headers[active.title] is not None:
+        chosen = active
+    elif len(tables) == 1:
+        chosen = tables[0]
+    elif tables:
+        opens_on = f"'{active.title}'" if active is not None else "a hidden sheet"
+        raise PortfolioError([f"sheets {_names(tables)} each have a 종목코드 column and the workbook opens on "
+                              f"{opens_on}, so it is unclear which one is the portfolio: delete the others, "
+                              "or save the workbook with the portfolio sheet open"], label)
+    else:
+        hidden = [s for s in sheets if s.sheet_state != "visible" and headers[s.title] is not None]
+        if hidden:
+            raise PortfolioError([f"the 종목코드 column is on hidden sheet {_names(hidden)}, which is not read: "
+                                  "unhide it (right-click a sheet tab, Unhide), or move the portfolio to a "
+                                  "visible sheet"], label)
+        raise _no_code_column(tops[(active or (visible or sheets)[0]).title].rows, label)
+    header = headers[chosen.title]
+    assert header is not None
+    grid = tops[chosen.title] if len(sheets) == 1 else _grid(chosen, ROW_LIMIT, look_below=True)
+    return grid, header, len(sheets)
+
+
+def _names(sheets) -> str:
+    names = [f"'{s.title}'" for s in sheets]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _no_code_column(rows: list[tuple[object, ...]], label: str) -> PortfolioError:
+    first = next((row for row in rows if not all(_blank(c) for c in row)), None)
+    if first is None:
+        return PortfolioError(["the sheet is empty: put a 종목코드 column header in row 1 and one stock per row"],
+                              label)
+    found = ", ".join(f"'{str(c).strip()}'" for c in first if not _blank(c))
+    return PortfolioError([f"no 종목코드 column (columns found: {found}): name the code column "
+                           "종목코드 (or code / ticker)"], label)
 
 
 def _blank(value: object) -> bool:
@@ -166,43 +304,60 @@ def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def _find_table(sheets: dict[str, pd.DataFrame], label: str) -> tuple[list[list[object]], int, dict[str, int]]:
-    """The first sheet with a code column: its rows, the header row's index, and column positions by role."""
-    first_headers: list[str] | None = None
-    for frame in sheets.values():
-        table = frame.to_numpy(dtype=object).tolist()
-        for row_index, cells in enumerate(table[:HEADER_SEARCH_ROWS]):
-            if all(_blank(c) for c in cells):
-                continue
-            keys = [_header_key(c) for c in cells]
-            columns = _roles(keys)
-            if "code" in columns:
-                return table, row_index, columns
-            if first_headers is None:
-                first_headers = [str(c).strip() for c in cells if not _blank(c)]
-    if first_headers is None:
-        raise PortfolioError(["the sheet is empty: put a 종목코드 column header in row 1 and one stock per row"],
-                             label)
-    found = ", ".join(f"'{h}'" for h in first_headers)
-    raise PortfolioError([f"no 종목코드 column (columns found: {found}): name the code column "
-                          "종목코드 (or code / ticker)"], label)
+def _header_key(value: object) -> tuple[str, bool]:
+    """A header cell as compared ('Code ', '목표 비중', 'Weight (%)' -> 'weight'), and whether it says '%'."""
+    if _blank(value):
+        return "", False
+    key = _HEADER_NOISE.sub("", str(value)).lower()
+    unit = _PERCENT_UNIT.search(key)
+    if unit and unit.start() > 0:
+        return key[:unit.start()], True
+    return key, False
 
 
-def _roles(keys: list[str]) -> dict[str, int]:
-    roles: dict[str, int] = {}
-    for position, key in enumerate(keys):
-        for role, names in (("code", CODE_HEADERS), ("weight", WEIGHT_HEADERS), ("name", NAME_HEADERS)):
-            if key in {n.lower() for n in names} and role not in roles:
-                roles[role] = position
-    return roles
+_ROLE_OF = {_header_key(name)[0]: role for role, names in HEADERS.items() for name in names}
 
 
-def _read_table(table: list[list[object]], header_index: int, columns: dict[str, int], label: str) -> Portfolio:
-    header = table[header_index]
-    code_header = str(header[columns["code"]]).strip()
-    weight_header = str(header[columns["weight"]]).strip() if "weight" in columns else ""
+def _find_header(rows: list[tuple[object, ...]]) -> _Header | None:
+    """The first of the top rows with a code column, or None."""
+    for index, cells in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        roles: dict[str, list[int]] = defaultdict(list)
+        percent_unit = set()
+        for position, cell in enumerate(cells):
+            key, percent = _header_key(cell)
+            role = _ROLE_OF.get(key)
+            if role:
+                roles[role].append(position)
+                if percent:
+                    percent_unit.add(position)
+        if "code" in roles:
+            return _Header(index, dict(roles), percent_unit)
+    return None
+
+
+def _column_name(header_cells: tuple[object, ...], position: int) -> str:
+    return f"column {get_column_letter(position + 1)} '{str(header_cells[position]).strip()}'"
+
+
+def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> Portfolio:
+    table, header_index = grid.rows, header.index
+    header_cells = table[header_index]
+    for role, positions in header.roles.items():
+        if len(positions) > 1:
+            both = " and ".join(_column_name(header_cells, p) for p in positions)
+            raise PortfolioError([f"{len(positions)} columns could be the {role} column ({both}): keep one "
+                                  "or rename the others"], label)
+    columns = {role: positions[0] for role, positions in header.roles.items()}
+    code_header = str(header_cells[columns["code"]]).strip()
+    weight_header = str(header_cells[columns["weight"]]).strip() if "weight" in columns else ""
+
+    unsaved = _unsaved_formulas(grid, header_index, set(columns.values()))
+    if unsaved:
+        raise PortfolioError([unsaved], label)
+
     problems: list[str] = []
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
+    weight_cells: list[tuple[int, object, bool]] = []  # (excel row, raw weight, shown with a percent format)
     for index in range(header_index + 1, len(table)):
         cells = table[index]
         if all(_blank(c) for c in cells):
@@ -217,12 +372,18 @@ def _read_table(table: list[list[object]], header_index: int, columns: dict[str,
         elif code is None:
             problems.append(f"{code_header} '{_text(raw_code)}' is not {CODE_HELP} (row {excel_row})")
         rows.append((excel_row, code or "", raw_weight, name))
+        if "weight" in columns:
+            shown_as_percent = (index, columns["weight"]) in grid.percent_format and _number(raw_weight)
+            weight_cells.append((excel_row, raw_weight, shown_as_percent))
 
     if not rows:
         raise PortfolioError([f"no stocks under the {code_header} header: add one stock per row"], label)
     if len(rows) > MAX_STOCKS:
         raise PortfolioError([f"the file lists {len(rows):,} stocks, over the limit of {MAX_STOCKS:,}: "
                               "split the portfolio or keep the largest weights"], label)
+    if grid.beyond:
+        raise PortfolioError([f"there is a value in cell {grid.beyond}, below the {ROW_LIMIT:,} rows that are "
+                              f"read: delete it, or keep the portfolio within the first {ROW_LIMIT:,} rows"], label)
 
     by_code: dict[str, list[int]] = defaultdict(list)
     for excel_row, code, _, _ in rows:
@@ -230,19 +391,77 @@ def _read_table(table: list[list[object]], header_index: int, columns: dict[str,
             by_code[code].append(excel_row)
     for code, where in by_code.items():
         if len(where) > 1:
-            listed = ", ".join(str(r) for r in where[:-1]) + f" and {where[-1]}"
-            problems.append(f"{code_header} '{code}' appears {len(where)} times (rows {listed}): keep one row")
+            problems.append(f"{code_header} '{code}' appears {len(where)} times (rows {_rows_text(where)}): "
+                            "keep one row")
 
+    problems += _unused_weight_columns(table, header_index, header_cells, columns)
     if "weight" in columns:
-        weights = _read_weights([(r, w) for r, _, w, _ in rows], weight_header, problems)
+        weights, how = _read_weights(weight_cells, weight_header, columns["weight"] in header.percent_unit,
+                                     problems)
+        reading = f"weights from {_column_name(header_cells, columns['weight'])}, read as {how}"
     else:
         weights = [1 / len(rows)] * len(rows)
+        reading = f"no weight column, so equal weights ({100 / len(rows):.4g} % each)"
 
     if problems:
         raise PortfolioError(problems, label)
+    sheet = f" from sheet '{grid.title}'" if sheet_count > 1 else ""
+    count = f"{len(rows)} stock{'s' if len(rows) != 1 else ''}"
     targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row)
                     for (excel_row, code, _, name), weight in zip(rows, weights))
-    return Portfolio(targets=targets, source=label)
+    return Portfolio(targets=targets, source=label, notes=(f"Read {count}{sheet}; {reading}.",))
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _rows_text(rows: list[int], limit: int = 10) -> str:
+    """'2', '2 and 4', '2, 3 and 4', or the first `limit` and how many more."""
+    shown = [str(r) for r in rows[:limit]]
+    if len(rows) > limit:
+        return ", ".join(shown) + f" and {len(rows) - limit} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
+
+
+def _unsaved_formulas(grid: _Grid, header_index: int, used: set[int]) -> str:
+    """A problem naming the rows whose used cells are formulas Excel never computed, or ''."""
+    unsaved = sorted((i, j) for (i, j) in grid.formulas
+                     if i > header_index and j in used and i < len(grid.rows) and grid.rows[i][j] is None)
+    if not unsaved:
+        return ""
+    rows = sorted({i + 1 for i, _ in unsaved})
+    i, j = unsaved[0]
+    example = f"{get_column_letter(j + 1)}{i + 1} is {grid.formulas[(i, j)]}"
+    return (f"formulas without a saved value in row{'s' if len(rows) > 1 else ''} {_rows_text(rows)} ({example}): "
+            "the file was written by a program that does not compute formulas; open it in Excel and "
+            "save it in Excel first, then send it again")
+
+
+def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, header_cells: tuple[object, ...],
+                           columns: dict[str, int]) -> list[str]:
+    """A problem for each column that is titled like weights and holds numbers but is not the weight column."""
+    problems = []
+    for position, cell in enumerate(header_cells):
+        if position in columns.values() or _blank(cell):
+            continue
+        raw_key = _HEADER_NOISE.sub("", str(cell)).lower()
+        if not (any(hint in raw_key for hint in WEIGHT_HINTS) or _PERCENT_UNIT.fullmatch(raw_key)):
+            continue
+        numeric = any(position < len(row) and _weight_number(row[position])[0] is not None
+                      for row in table[header_index + 1:])
+        if not numeric:
+            continue
+        column = _column_name(header_cells, position)
+        if "weight" in columns:
+            problems.append(f"{column} looks like weights, but weights are read from "
+                            f"{_column_name(header_cells, columns['weight'])}: delete the column you do not mean, "
+                            "or rename it")
+        else:
+            known = ", ".join(HEADERS["weight"])
+            problems.append(f"{column} looks like weights but is not a weight header ({known}): rename it 비중 "
+                            "to use it, or delete it for equal weights")
+    return problems
 
 
 def _text(value: object) -> str:
@@ -263,39 +482,70 @@ def _normalize_code(value: object) -> str | None:
         return None
 
 
-def _read_weights(cells: list[tuple[int, object]], header: str, problems: list[str]) -> list[float]:
-    """Numbers of the weight column as fractions; problems are appended, bad cells read as 0."""
-    parsed: list[tuple[int, float, bool]] = []  # (row, number, written with '%')
-    for excel_row, raw in cells:
+def _read_weights(cells: list[tuple[int, object, bool]], header: str, header_says_percent: bool,
+                  problems: list[str]) -> tuple[list[float], str]:
+    """The weight column as fractions and how it was read; problems are appended, bad cells read as 0.
+
+    A cell written '10%', or a number Excel shows with a percent format, is exact by itself; a column of
+    plain numbers is percent when its header says '%' or its numbers add up to more than 1.5. A column
+    mixing the two is refused: its plain numbers could mean either.
+    """
+    parsed: list[tuple[int, float, bool]] = []  # (row, number, marked as percent by the cell itself)
+    for excel_row, raw, percent_format in cells:
         if _blank(raw):
             problems.append(f"{header} is empty (row {excel_row}): give a weight, 0 to sell it all, "
                             "or delete the row")
             parsed.append((excel_row, 0.0, False))
             continue
-        number, percent = _weight_number(raw)
+        number, percent_text = _weight_number(raw)
         if number is None:
             problems.append(f"{header} '{_text(raw)}' is not a number (row {excel_row}): write e.g. 0.1 or 10%")
             number = 0.0
         elif number < 0:
             problems.append(f"{header} {_text(raw)} is negative (row {excel_row}): weights are 0 or more")
             number = 0.0
-        parsed.append((excel_row, number, percent))
+        if percent_text:
+            number /= 100
+        parsed.append((excel_row, number, percent_text or percent_format))
 
-    plain_sum = math.fsum(n for _, n, pct in parsed if not pct)
-    as_percent = any(pct for _, _, pct in parsed) or plain_sum > PERCENT_THRESHOLD
-    weights = [n / 100 if (pct or as_percent) else n for _, n, pct in parsed]
+    marked = [row for row, _, mark in parsed if mark]
+    plain = [row for row, number, mark in parsed if not mark and number != 0]  # 0 is 0 either way
+    if marked and plain:
+        problems.append(f"{header} mixes percent cells (row{'s' if len(marked) > 1 else ''} {_rows_text(marked)}) "
+                        f"with plain numbers (row{'s' if len(plain) > 1 else ''} {_rows_text(plain)}), which "
+                        "could be fractions or percent: write every weight the same way, e.g. all as 10% "
+                        "or all as 0.1")
+        return [0.0] * len(parsed), "a mix"
+    plain_sum = math.fsum(n for _, n, mark in parsed if not mark)
+    if marked:
+        kind, why = "percent", "each cell says %"
+        weights = [n for _, n, _ in parsed]
+    elif header_says_percent:
+        kind, why = "percent", "the header says %"
+        if 0 < plain_sum <= PERCENT_THRESHOLD:
+            problems.append(f"{header} says percent but its numbers add up to {plain_sum:.4g}, which would invest "
+                            f"only {plain_sum:.4g} % and sell the rest: write 10 for 10 %, or take the % out "
+                            "of the header if the numbers are fractions")
+        weights = [n / 100 for _, n, _ in parsed]
+    elif plain_sum > PERCENT_THRESHOLD:
+        kind, why = "percent", "the numbers add up to more than 1.5"
+        weights = [n / 100 for _, n, _ in parsed]
+    else:
+        kind, why = "fractions", "the numbers add up to 1.5 or less"
+        weights = [n for _, n, _ in parsed]
     total = math.fsum(weights)
     if parsed and total == 0 and not problems:
         problems.append(f"{header} is 0 for every stock, which would sell the whole portfolio: give the "
                         "weights, or leave the column out for equal weights")
     if total > 1 + SUM_TOLERANCE:
-        how = "percent" if as_percent else "fractions (the column adds up to 1.5 or less)"
+        how = kind if kind == "percent" else f"{kind} ({why})"
         problems.append(f"{header} adds up to {total * 100:.4g} %, over 100 % (read as {how}): "
                         "lower the weights so they add up to 100 % or less")
-    return weights
+    return weights, f"{kind} ({why})"
 
 
 def _weight_number(raw: object) -> tuple[float | None, bool]:
+    """The number in a weight cell and whether it was written with '%' (the number is then in percent)."""
     if isinstance(raw, bool):
         return None, False
     if isinstance(raw, numbers.Real):

@@ -17,6 +17,9 @@ from rebalance.model import Plan, PlanLine
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
 NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
+# Telegram refuses a photo whose width + height exceeds 10,000 px (or whose sides differ 20-fold); 60
+# bar pairs (about 2,100 px tall) are also as many as a phone shows legibly. The table lists every stock.
+MAX_CHART_STOCKS = 60
 CONTINUED = "(continued)"
 
 
@@ -36,14 +39,17 @@ def plan_text(plan: Plan) -> str:
 
 
 def plan_chart(plan: Plan) -> bytes:
-    """PNG of current vs target weight per stock and cash, in % of total value.
+    """PNG of current vs target weight per stock and cash, in % of total value, 800 px wide.
 
-    Labels are stock codes: names would need a Korean font the machine may not have.
+    Over MAX_CHART_STOCKS stocks, only those whose weight changes most are drawn (in plan order), so the
+    picture stays within Telegram's photo limits. Labels are stock codes: names would need a Korean
+    font the machine may not have.
     """
-    labels = [line.code for line in plan.lines] + ["cash"]
+    lines = _chart_lines(plan)
+    labels = [line.code for line in lines] + ["cash"]
     total = plan.total_value
-    current = [100 * line.current_weight for line in plan.lines]
-    target = [100 * line.target_weight for line in plan.lines]
+    current = [100 * line.current_weight for line in lines]
+    target = [100 * line.target_weight for line in lines]
     current.append(100 * plan.cash / total if total > 0 else 0.0)
     target.append(100 * plan.cash_after / total if total > 0 else 0.0)
 
@@ -59,7 +65,9 @@ def plan_chart(plan: Plan) -> bytes:
     axes.set_yticks(positions, labels=labels, fontfamily="monospace")
     axes.invert_yaxis()
     axes.set_xlabel("% of total value")
-    axes.set_title(f"Plan {plan.id}: current vs target weights", pad=24)
+    shown = "" if len(lines) == len(plan.lines) else \
+        f"\n{len(lines)} of {len(plan.lines)} stocks: the largest changes (the table lists all)"
+    axes.set_title(f"Plan {plan.id}: current vs target weights{shown}", pad=24)
     axes.grid(axis="x", alpha=0.3)
     # Above the bars, so it never hides the longest one.
     axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
@@ -67,6 +75,15 @@ def plan_chart(plan: Plan) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _chart_lines(plan: Plan) -> list[PlanLine]:
+    """The plan's lines, or the MAX_CHART_STOCKS whose weight changes most, in plan order."""
+    if len(plan.lines) <= MAX_CHART_STOCKS:
+        return list(plan.lines)
+    ranked = sorted(range(len(plan.lines)),
+                    key=lambda i: abs(plan.lines[i].target_weight - plan.lines[i].current_weight), reverse=True)
+    return [plan.lines[i] for i in sorted(ranked[:MAX_CHART_STOCKS])]
 
 
 @dataclass
@@ -126,9 +143,17 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+def one_line(text: str) -> str:
+    """`text` as one table cell: whitespace runs (newlines, tabs) become one space, control characters go.
+
+    A stock name from a file cell (Alt+Enter) or the broker may hold a newline, which would break a row.
+    """
+    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
+
+
 def _fit(text: str, columns: int) -> str:
     """Cut to `columns` display columns (marking the cut with …) and pad to exactly that width."""
-    text = " ".join(text.split())  # a newline or tab in a name would break the table's rows
+    text = one_line(text)
     if _width(text) > columns:
         kept = ""
         for ch in text:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from kis.files import private_dir
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no advisory locks; the journal's one-active-run rule stays
@@ -27,7 +29,7 @@ class RunLock:
             return True
         if fcntl is None:  # pragma: no cover
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -35,7 +37,21 @@ class RunLock:
             os.close(fd)
             return False
         self._fd = fd
+        os.ftruncate(fd, 0)  # the holder's pid, so another process can say who drives the account
+        os.write(fd, f"{os.getpid()}\n".encode())
         return True
+
+    def holder(self) -> int | None:
+        """The pid that holds the lock (this one's when it does), or None when nobody holds it."""
+        if self._fd is not None:
+            return os.getpid()
+        if not self.acquire():
+            try:
+                return int(self.path.read_text().strip())
+            except (OSError, ValueError):  # the holder has not written its pid yet
+                return -1
+        self.release()
+        return None
 
     def release(self) -> None:
         if self._fd is not None:

@@ -7,6 +7,7 @@ and the end, and sleeps in between on the cancel event.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from dataclasses import dataclass
@@ -146,6 +147,13 @@ class TwapExecutor:
         if not self._process_lock.acquire():
             raise RunActive(run_id, "another kisbot process is executing a plan for this account "
                                     "(same data directory): stop it or wait for it to finish")
+
+    def run_owner(self) -> int | None:
+        """The pid of the process executing this account's run (this one's, or another kisbot's), else None."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return os.getpid()
+            return self._process_lock.holder()
 
     def cancel(self) -> None:
         """Stop: no new slices, resting orders cancelled; a Cancelled event follows. Returns at once."""

@@ -149,4 +149,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(p[1]) * _UNIT_SECONDS[p[2].lower()] for p in parts)
     if seconds <= 0:
         raise ValueError(f"'{text}' is not a positive duration: write it as 90s, 45m or 2h")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # more days than a timedelta holds
+        raise ValueError(f"'{text}' is far too long a duration: write it as 90s, 45m or 2h") from None

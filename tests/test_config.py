@@ -115,10 +115,24 @@ def test_a_key_without_kis_env_means_mock_never_real(tmp_path, no_keyring):
     ({"KIS_RATE_LIMIT": "fast"}, "KIS_RATE_LIMIT='fast'"),
     ({"KIS_RATE_LIMIT": "0"}, "KIS_RATE_LIMIT='0'"),
     ({"KIS_ACCOUNT": "5008737501x"}, "KIS_ACCOUNT"),
+    ({"KIS_RATE_LIMIT": "nan"}, "KIS_RATE_LIMIT='nan' is not a number of calls per second from 0.1 to 1000"),
+    ({"KIS_RATE_LIMIT": "inf"}, "KIS_RATE_LIMIT='inf'"),
+    ({"KIS_RATE_LIMIT": "-inf"}, "KIS_RATE_LIMIT='-inf'"),
+    ({"KIS_RATE_LIMIT": "1e-9"}, "KIS_RATE_LIMIT='1e-9'"),
+    ({"KIS_RATE_LIMIT": "1e9"}, "KIS_RATE_LIMIT='1e9'"),
+    ({"KIS_ACCOUNT": "５００８７３７５-０１"}, "KIS_ACCOUNT: account '５００８７３７５-０１' is not of the form 12345678-01"),
+    ({"KIS_ACCOUNT": "50087375-0²"}, "KIS_ACCOUNT"),
 ])
 def test_wrong_values_are_explained(tmp_path, no_keyring, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         load_kis_config(source(tmp_path, {**BASE, "KIS_APP_KEY": "k", "KIS_APP_SECRET": "s", **env}))
+
+
+@pytest.mark.parametrize("rate", ["0.1", "18", "1000"])
+def test_rate_limits_within_the_range_are_taken(tmp_path, no_keyring, rate):
+    config = load_kis_config(source(tmp_path, {**BASE, "KIS_APP_KEY": "k", "KIS_APP_SECRET": "s",
+                                               "KIS_RATE_LIMIT": rate}))
+    assert config.rate_limit == float(rate)
 
 
 def test_overrides_for_url_and_rate(tmp_path, no_keyring):

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source, parse_rate_limit
 from kis.errors import ConfigError
 from kis.models import Account
 from kis.sim.server import DEFAULT_PORT, TRADED_SECONDS, SimServer
@@ -59,10 +59,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         Account.parse(account)
     except ValueError as exc:
         raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
-    try:
-        rate = getattr(args, "rate_limit", None) or float(source.get("KIS_RATE_LIMIT") or 1.0)
-    except ValueError:
-        raise ConfigError(f"KIS_RATE_LIMIT='{source.get('KIS_RATE_LIMIT')}' is not a number of calls per second") from None
+    rate = getattr(args, "rate_limit", None) or parse_rate_limit(source.get("KIS_RATE_LIMIT"), 1.0)
     if rate <= 0:
         raise ConfigError("--rate-limit must be a positive number of calls per second")
     port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port

@@ -1,6 +1,7 @@
 """In-memory stand-ins for the KIS client, the planner and the TWAP executor, for service tests."""
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -80,6 +81,7 @@ class FakeExecutor:
         self.resumable: FakeStatus | None = None
         self.start_gate: threading.Event | None = None  # set -> start() proceeds
         self.start_error: Exception | None = None
+        self.other_process: int | None = None  # pid of another process that executes the active run
 
     def start(self, plan, window):
         if self.start_gate is not None:
@@ -95,6 +97,11 @@ class FakeExecutor:
 
     def cancel(self):
         self.cancels += 1
+
+    def run_owner(self):
+        if self.other_process is not None:
+            return self.other_process
+        return os.getpid() if self.active is not None else None
 
     def status(self):
         return self.active

@@ -104,6 +104,7 @@ class FakeBotApi:
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> message
         self.downloads: list[str] = []
+        self.allowed_updates: list | None = None  # as the last getUpdates asked (None: never said)
         self.fail_next: dict[str, ApiError] = {}  # method -> error for its next call
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -295,9 +296,17 @@ class FakeBotApi:
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + min(timeout, 5.0)
         with self._cond:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if "allowed_updates" in params:  # Telegram remembers the last list asked for
+                self.allowed_updates = params["allowed_updates"] or None
+            wanted = self.allowed_updates
+
+            def served(update):
+                return wanted is None or any(kind in update for kind in wanted)
+
+            self._updates = [u for u in self._updates if u["update_id"] >= offset and served(u)]
             while not self._updates and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
+                self._updates = [u for u in self._updates if served(u)]
             return list(self._updates)
 
     # --- methods ------------------------------------------------------------------------------
@@ -343,6 +352,7 @@ class FakeBotApi:
             message["reply_markup"] = params["reply_markup"]
         with self._cond:
             self._messages[(chat_id, message["message_id"])] = message
+            self._cond.notify_all()  # wait_for may be waiting for the message, not only the call
         return message
 
     def _m_sendMessage(self, params, files):
@@ -355,8 +365,15 @@ class FakeBotApi:
         self._check_markup(params)
         if "photo" not in files or not files["photo"]:
             raise ApiError(400, "Bad Request: there is no photo in the request")
+        width, height = 800, 600
+        png = files["photo"]
+        if png.startswith(b"\x89PNG\r\n\x1a\n"):
+            width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+            # Telegram's sendPhoto rule: width + height at most 10,000 and a side ratio of at most 20.
+            if width + height > 10_000 or max(width, height) > 20 * min(width, height):
+                raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
         return self._new_message(params, {
-            "photo": [{"file_id": "photo1", "file_unique_id": "uphoto1", "width": 800, "height": 600}],
+            "photo": [{"file_id": "photo1", "file_unique_id": "uphoto1", "width": width, "height": height}],
             **({"caption": params["caption"]} if params.get("caption") else {})})
 
     def _m_editMessageText(self, params, files):

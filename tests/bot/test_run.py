@@ -93,24 +93,131 @@ def test_a_crashed_run_is_resumed_on_start_and_the_user_told(api, tmp_path):
         assert second.returncode == 0, output[-2000:]
         assert "polling Telegram" in output
         assert "getUpdates" in output and api.token not in output  # debug logs, yet no token
+        assert api.allowed_updates == ["message", "callback_query"]  # only what the bot handles
 
 
-def test_the_bot_token_never_reaches_a_log_line(capsys):
+def test_the_bot_token_never_reaches_a_log_line_nor_a_logged_traceback(capsys):
     import logging
 
-    from bot.telegram import guard_logs
+    from bot.redact import protect
 
     root = logging.getLogger()
     handler = logging.StreamHandler()
     root.addHandler(handler)
     try:
-        guard_logs("123:SECRETTOKEN")
+        protect("123:SECRETTOKEN")
         logging.getLogger("telegram.Bot").warning("Set Bot API URL: %s", "https://api.telegram.org/bot123:SECRETTOKEN")
         logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot123:SECRETTOKEN/getMe")
+        try:
+            raise RuntimeError("The token `123:SECRETTOKEN` was rejected by the server.")
+        except RuntimeError:
+            logging.getLogger("telegram.ext").exception("error while polling")
     finally:
         root.removeHandler(handler)
     err = capsys.readouterr().err
-    assert "SECRETTOKEN" not in err and "bot<bot-token>" in err
+    assert "SECRETTOKEN" not in err and "bot<secret>" in err and "The token `<secret>` was rejected" in err
+
+
+@pytest.mark.parametrize("where", ["main thread", "worker thread"])
+def test_an_uncaught_traceback_never_shows_a_protected_secret(tmp_path, where):
+    code = (
+        "import threading\n"
+        "from bot.redact import protect\n"
+        "protect('123:SECRETTOKEN')\n"
+        "def boom():\n"
+        "    raise RuntimeError('The token `123:SECRETTOKEN` was rejected by the server.')\n"
+        + ("t = threading.Thread(target=boom); t.start(); t.join()\n" if where == "worker thread" else "boom()\n"))
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "RuntimeError: The token `<secret>` was rejected" in done.stderr
+    assert "SECRETTOKEN" not in done.stderr
+
+
+def run_once(tmp_path, **extra) -> subprocess.CompletedProcess:
+    """`kisbot run` to its end (it is expected to stop by itself), its output as text."""
+    env = clean_env(tmp_path, TELEGRAM_ALLOWED_CHAT_IDS=str(OWNER), KIS_ENV="sim", MARKET_CALENDAR="always",
+                    KIS_RATE_LIMIT="50", **extra)
+    return subprocess.run([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_token_telegram_rejects_stops_the_bot_with_a_sentence_and_no_token(api, tmp_path):
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
+        done = run_once(tmp_path, TELEGRAM_BOT_TOKEN="999999:WRONG-secret-token", KIS_BASE_URL=sim.url,
+                        TELEGRAM_API_BASE_URL=api.base_url)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in done.stderr and "@BotFather" in done.stderr
+    assert "WRONG-secret-token" not in out and "Traceback" not in out
+    assert "polling Telegram" not in out  # it never was
+
+
+def test_telegram_unreachable_at_start_is_one_sentence(tmp_path):
+    import socket
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
+        done = run_once(tmp_path, TELEGRAM_BOT_TOKEN="999999:some-secret-token", KIS_BASE_URL=sim.url,
+                        TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{port}/bot")
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Telegram could not be reached" in done.stderr and "Traceback" not in out
+    assert "some-secret-token" not in out
+
+
+@pytest.mark.parametrize("damage, says", [
+    ("data dir is a file", "the data directory"),
+    ("journal is garbage", "cannot be read"),
+    ("journal is empty", "is empty (0 bytes)"),
+])
+def test_an_unusable_data_dir_or_journal_stops_the_bot_with_one_sentence(api, tmp_path, damage, says):
+    data = tmp_path / "data"
+    if damage == "data dir is a file":
+        data.write_text("not a directory")
+    else:
+        data.mkdir()
+        (data / "journal.sqlite3").write_bytes(b"" if damage == "journal is empty" else b"garbage" * 1000)
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
+        done = run_once(tmp_path, TELEGRAM_BOT_TOKEN=api.token, KIS_BASE_URL=sim.url,
+                        TELEGRAM_API_BASE_URL=api.base_url)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and str(data) in lines[0] and "Traceback" not in done.stderr
+
+
+def test_a_second_bot_on_the_same_data_dir_names_the_process_that_owns_the_run(api, tmp_path):
+    from bot.service import open_service
+    from fake_bot_api import FakeBotApi
+    from kis.config import Source
+    from kis.sim.clients import client_for
+    from tg_harness import BotRunner
+
+    with SimServer(0, rate_limit=50.0, always_open=True) as sim:
+        first = start_bot(api, sim, tmp_path)
+        try:
+            api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes())
+            api.wait_for(lambda a: a.calls_to("sendPhoto"))
+            api.send_text(OWNER, "/confirm 10m")
+            wait_text(api, "started")
+            with FakeBotApi() as other_api:
+                source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env",
+                                use_keyring=False)
+                client = client_for(sim, tmp_path / "data")
+                with BotRunner(other_api, lambda on_event: open_service(client, source=source, on_event=on_event)):
+                    hello = other_api.wait_sent(OWNER, 1, timeout=20)[0].text
+                    other_api.send_text(OWNER, "/cancel")
+                    answer = other_api.wait_for(lambda a: [c.text for c in a.calls_to("sendMessage", chat_id=OWNER)
+                                                           if "cancel" in c.text.lower()], 20)[-1]
+            assert f"another kisbot process (pid {first.pid})" in hello and "leaves it alone" in hello
+            assert f"another kisbot process (pid {first.pid})" in answer and "Stopping the run" not in answer
+            assert first.poll() is None and not [t for t in texts(api) if "Run cancelled" in t]
+            api.send_text(OWNER, "/cancel")  # the owner can still stop it
+            wait_text(api, "Stopping the run")
+            wait_text(api, "Run cancelled", timeout=30)
+        finally:
+            first.kill()
+            first.wait(10)
 
 
 def test_a_malformed_report_time_stops_start_up_with_one_sentence(tmp_path, monkeypatch, capsys):

@@ -21,7 +21,8 @@ def offer(service, codes="005930 000660"):
     replies = service.plan_file(codes.encode(), XLSX)
     last = replies[-1]
     assert last.buttons, texts(replies)
-    return replies, last.buttons[0].data.split(":")[1]
+    service.shown(last.offers)  # what the transport does once the offer is delivered
+    return replies, last.offers
 
 
 # --- help, price, balance ----------------------------------------------------------------------
@@ -359,3 +360,25 @@ def test_stop_button_stops_only_the_run_it_belongs_to():
     assert executor.cancels == 0
     assert "Stopping the run" in texts(service.stop("run1"))
     assert executor.cancels == 1
+
+
+def test_a_typed_confirm_runs_only_a_plan_whose_offer_was_delivered():
+    service, _, executor, *_ = make_service()
+    replies = service.plan_file(b"005930 000660", XLSX)  # made, but not yet on the user's screen
+    assert "still on its way" in texts(service.confirm()) and executor.started == []
+    service.shown(replies[-1].offers)
+    assert "started" in texts(service.confirm())
+
+
+def test_confirm_while_a_newer_file_is_planned_waits_for_that_plan():
+    service, _, executor, *_ = make_service()
+    offer(service)
+    service.file_received()  # a new file arrived; its plan is not made yet
+    assert "still being planned" in texts(service.confirm()) and executor.started == []
+
+
+def test_an_absurdly_long_duration_is_a_sentence_not_an_internal_error():
+    service, _, executor, *_ = make_service()
+    offer(service)
+    text = texts(service.confirm(["99999999999999999999999h"]))
+    assert "too long" in text and "went wrong" not in text and executor.started == []

@@ -1,8 +1,10 @@
 """The Telegram front end through a fake Bot API on loopback, with an in-memory service behind."""
 from __future__ import annotations
 
+import logging
 import re
 import threading
+import time
 
 from kis.models import OrderSide
 from rebalance.events import Filled, Finished, RunStarted, StockResult
@@ -15,15 +17,17 @@ def sent(api, chat=OWNER):
 
 
 def test_unknown_chat_gets_its_id_and_no_data(api, caplog):
+    caplog.set_level(logging.INFO, logger="bot.telegram")
     service, client, executor, *_ = make_service()
     with BotRunner(api, service):
         api.send_text(STRANGER, "/balance")
         api.send_text(STRANGER, "/price 005930")
-        refusals = api.wait_sent(STRANGER, 2)
         api.send_text(OWNER, "/help")  # the owner is still served afterwards
         api.wait_sent(OWNER, 1)
-    assert all(f"Your chat id is {STRANGER}" in c.text for c in refusals)
-    assert all("71,000" not in c.text and "Balance" not in c.text for c in refusals)
+        refusals = api.wait_sent(STRANGER, 1)
+    assert len(refusals) == 1  # the second try within a minute is only logged
+    assert f"Your chat id is {STRANGER}" in refusals[0].text
+    assert "71,000" not in refusals[0].text and "Balance" not in refusals[0].text
     assert client.calls == []
     assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 2
 
@@ -36,9 +40,57 @@ def test_unknown_chat_cannot_press_buttons_or_send_files(api):
         plan_data = offer.buttons[0]["callback_data"]
         api.press(STRANGER, 1, plan_data)
         api.send_document(STRANGER, "model.xlsx", b"005930")
-        api.wait_sent(STRANGER, 2)
+        api.send_text(OWNER, "/status")  # answered only after both of the stranger's updates were gated
+        api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])
+        api.wait_sent(STRANGER, 1)
     assert executor.started == []
     assert len(api.downloads) == 1  # only the owner's file was fetched
+    assert [c.params.get("text") for c in api.calls_to("answerCallbackQuery")] == ["Not allowed."]
+
+
+def test_a_flood_from_a_stranger_is_refused_once_and_never_delays_the_owner(api, caplog):
+    caplog.set_level(logging.INFO, logger="bot.telegram")
+    service, *_ = make_service()
+    with BotRunner(api, service):
+        for n in range(300):
+            api.send_text(STRANGER, f"/balance {n}")
+        api.send_text(OWNER, "/status")
+        answer = api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])[0]
+        api.wait_sent(STRANGER, 1)
+    before_owner = [c for c in api.calls_to("sendMessage", "answerCallbackQuery") if c.at < answer.at
+                    and c.chat_id != OWNER]
+    assert len(before_owner) <= 1  # the owner's answer queued behind at most the one refusal
+    assert len(api.calls_to("sendMessage", chat_id=STRANGER)) == 1
+    assert sum(f"refused update from chat {STRANGER}" in r.getMessage() for r in caplog.records) == 300
+
+
+def test_many_strangers_at_once_get_a_few_refusals_and_never_delay_the_owner(api):
+    service, *_ = make_service()
+    strangers = [STRANGER + n for n in range(60)]
+    with BotRunner(api, service):
+        for chat in strangers:
+            api.send_text(chat, "/balance")
+        api.send_text(OWNER, "/status")
+        answer = api.wait_for(lambda a: [c for c in sent(a) if "No run is active" in c.text])[0]
+    refusals = [c for c in api.calls_to("sendMessage") if c.chat_id in strangers]
+    assert 1 <= len(refusals) <= 10
+    assert len([c for c in refusals if c.at < answer.at]) <= 10
+
+
+def test_a_stranger_hears_the_refusal_again_after_a_minute(api):
+    service, *_ = make_service()
+    now = [1000.0]
+    with BotRunner(api, service, monotonic=lambda: now[0]):
+        api.send_text(STRANGER, "hello")
+        api.wait_sent(STRANGER, 1)
+        now[0] += 59
+        api.send_text(STRANGER, "hello?")
+        api.send_text(OWNER, "/help")
+        api.wait_sent(OWNER, 1)
+        now[0] += 2
+        api.send_text(STRANGER, "anyone?")
+        api.wait_sent(STRANGER, 2)
+    assert len(api.calls_to("sendMessage", chat_id=STRANGER)) == 2
 
 
 def test_price_and_balance_round_trip(api):
@@ -71,7 +123,7 @@ def test_xlsx_upload_gives_plan_chart_and_buttons_then_confirm_once(api):
         assert labels == ["Confirm", "Cancel"]
         data = photo.buttons[0]["callback_data"]
         message_id = api.wait_for(lambda a: a._messages and max(k[1] for k in a._messages))
-        photo_id = [k[1] for k, m in api._messages.items() if "photo" in m][0]
+        photo_id = offer_message(api)
         api.press(OWNER, photo_id, data)
         api.wait_for(lambda a: any("started" in c.text for c in sent(a)))
         api.press(OWNER, photo_id, data)  # e.g. a second tap before the buttons went away
@@ -216,3 +268,115 @@ def test_a_failing_resume_is_reported_and_the_bot_still_serves(api):
         api.send_text(OWNER, "/price 005930")
         api.wait_sent(OWNER, 2)
     assert "could not be resumed: KIS did not answer" in told.text
+
+
+# --- consent: only a plan the user has seen can be confirmed ------------------------------------
+
+def offer_message(api) -> int:
+    """The message id of the first plan offer (a photo), once the fake Bot API has stored it."""
+    return api.wait_for(lambda a: [k[1] for k, m in a._messages.items() if "photo" in m])[0]
+
+
+def hold_big_plans(service, threshold=3):
+    """Plans of more than `threshold` stocks wait for `release` (a big file prices slowly)."""
+    release = threading.Event()
+    make_plan = service._make_plan
+
+    def slow(client, portfolio, *args, **kwargs):
+        if len(portfolio.codes) > threshold:
+            release.wait(10)
+        return make_plan(client, portfolio, *args, **kwargs)
+
+    service._make_plan = slow
+    return release
+
+
+def test_a_slower_plan_of_an_earlier_file_never_becomes_confirmable_under_a_newer_ones_buttons(api):
+    service, client, executor, planner, _ = make_service()
+    release = hold_big_plans(service)
+    big = " ".join(["005930", "000660", "035720"] * 2)  # six lines: planned slowly
+    with BotRunner(api, service):
+        api.send_document(OWNER, "big.xlsx", big.encode())
+        api.send_document(OWNER, "small.xlsx", b"005930 000660")  # moments later
+        small_offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        release.set()  # the big plan is done only now, after the small one is on screen
+        api.wait_for(lambda a: [c for c in sent(a) if "big.xlsx" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "started" in c.text])
+    assert len(api.calls_to("sendPhoto")) == 1  # the big plan was never offered
+    assert [len(p.lines) for p, _ in executor.started] == [2]
+    assert small_offer.buttons[0]["callback_data"] == f"confirm:{executor.started[0][0].id}"
+
+
+def test_a_newer_file_that_plans_nothing_drops_the_pending_plan(api):
+    service, client, executor, planner, _ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        first = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        planner.on_target = True
+        api.send_document(OWNER, "same.xlsx", b"005930")
+        api.wait_for(lambda a: [c for c in sent(a) if "nothing to trade" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
+        photo_id = offer_message(api)
+        api.press(OWNER, photo_id, first.buttons[0]["callback_data"])  # the old offer's Confirm
+        api.wait_for(lambda a: [c for c in sent(a) if "no longer pending" in c.text])
+    assert executor.started == []
+    assert any("dropped: a newer file replaces it" in c.text for c in sent(api))
+
+
+def test_a_file_refused_unread_also_drops_the_pending_plan(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        api.wait_for(lambda a: a.calls_to("sendPhoto"))
+        api.send_document(OWNER, "model.pdf", b"%PDF")
+        api.wait_for(lambda a: [c for c in sent(a) if "only read .xlsx" in c.text])
+        api.send_text(OWNER, "/confirm")
+        api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
+    assert executor.started == []
+
+
+def test_cancel_pressed_right_after_confirm_stops_the_run_that_is_starting(api):
+    service, client, executor, *_ = make_service()
+    executor.start_gate = threading.Event()  # the run takes a moment to start
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        photo_id = offer_message(api)
+        confirm, cancel = (b["callback_data"] for b in offer.buttons)
+        api.press(OWNER, photo_id, confirm)
+        deadline = time.monotonic() + 10
+        while service._starting is None and time.monotonic() < deadline:  # the confirm waits in start
+            time.sleep(0.005)
+        api.press(OWNER, photo_id, cancel)
+        told = api.wait_for(lambda a: [c for c in sent(a) if "stopped as soon as it starts" in c.text])
+        executor.start_gate.set()
+        api.wait_for(lambda a: [c for c in sent(a) if "being stopped" in c.text])
+    assert "nothing to drop" not in told[0].text
+    assert len(executor.started) == 1 and executor.cancels == 1
+
+
+def test_cancel_pressed_after_its_run_started_stops_that_run(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        api.send_document(OWNER, "model.xlsx", b"005930 000660")
+        offer = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
+        photo_id = offer_message(api)
+        confirm, cancel = (b["callback_data"] for b in offer.buttons)
+        api.press(OWNER, photo_id, confirm)
+        api.wait_for(lambda a: [c for c in sent(a) if "started" in c.text])
+        api.press(OWNER, photo_id, cancel)  # a second tap, before the buttons went away
+        api.wait_for(lambda a: [c for c in sent(a) if "Stopping the run" in c.text])
+    assert executor.cancels == 1
+
+
+def test_a_run_another_process_executes_is_not_claimed_stopped(api):
+    service, client, executor, *_ = make_service()
+    with BotRunner(api, service):
+        executor.active = FakeStatus("r-elsewhere", progress=0.2)  # after the start-up resume found none
+        executor.other_process = 31337
+        api.send_text(OWNER, "/cancel")
+        reply = api.wait_sent(OWNER, 1)[0]
+    assert "another kisbot process (pid 31337)" in reply.text and "Stopping" not in reply.text
+    assert executor.cancels == 0

@@ -154,3 +154,95 @@ def test_bad_files_are_explained(api, bot):
         text = wait_text(api, name)
         assert says in text
     assert not api.calls_to("sendPhoto")
+
+
+# --- the model file, as a user sends it ----------------------------------------------------------------
+
+def xlsx_bytes(*sheets, active=0, cells=None):
+    """A workbook of (title, rows, state) sheets opening on sheet number `active`; `cells` go on the first."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    for address, value in (cells or {}).items():
+        book.worksheets[0][address] = value
+    book.active = active
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_the_plan_says_which_sheet_and_weight_column_were_read(api, bot):
+    old = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
+    new = [["종목코드", "종목명", "비중(%)"], ["005930", "삼성전자", 60], ["005380", "현대차", 40]]
+    data = xlsx_bytes(("old", old, "hidden"), ("new", new, "visible"), active=1)
+    api.send_document(OWNER, "mine.xlsx", data, caption="/plan")
+    api.wait_for(lambda a: a.calls_to("sendPhoto"))
+    note = wait_text(api, "Read 2 stocks")
+    assert note == ("Read 2 stocks from sheet 'new'; weights from column C '비중(%)', read as percent "
+                    "(the header says %).")
+    table = "\n".join(texts(api))
+    goals = {code: float(goal) for code, goal in re.findall(r"^(\d{6}) .*?→([\d.]+)$", table, flags=re.M)}
+    assert goals["005930"] / goals["005380"] == pytest.approx(1.5, rel=0.02)  # 60:40, not equal weights
+    assert goals.get("000660", 0.0) == 0.0  # the hidden sheet's stock is not bought
+
+
+def test_model_files_that_would_be_misread_are_refused_with_no_plan(api, bot, sim):
+    before = sim.path_counts()
+    for name, says in (("unsaved_formula.xlsx", "save it in Excel first"),
+                       ("mixed_percent.xlsx", "mixes percent cells (row 4)"),
+                       ("unread_weights.xlsx", "looks like weights"),
+                       ("two_portfolios.xlsx", "sheets 'old' and 'new' each have a 종목코드 column"),
+                       ("hidden_portfolio.xlsx", "hidden sheet 'model'")):
+        api.send_document(OWNER, name, (EXAMPLES / "broken" / name).read_bytes(), caption="/plan")
+        text = wait_text(api, f"Cannot use {name}")
+        assert says in text
+    assert not api.calls_to("sendPhoto")
+    assert sim.path_counts() == before  # nothing asked of the broker for a file that cannot be used
+    api.send_text(OWNER, "/confirm")
+    wait_text(api, "no plan to confirm")
+
+
+def test_a_stray_cell_at_the_last_address_still_plans(api, bot):
+    data = xlsx_bytes(("Portfolio", [["종목코드", "비중"], ["005930", 50], ["000660", 50]], "visible"),
+                      cells={"XFD1048576": "x"})
+    assert len(data) < 10_000
+    api.send_document(OWNER, "stray.xlsx", data, caption="/plan")
+    photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
+    assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
+    assert "Read 2 stocks; weights from column B '비중'" in "\n".join(texts(api))
+
+
+def test_a_plan_of_203_stocks_is_offered_with_its_chart(api, tmp_path, clock):
+    from kis.sim import ManualClock, SimServer
+    from kis.sim.clients import client_for
+    from kis.sim.market import load_seed
+
+    codes = [s["code"] for s in load_seed()["stocks"]]
+    codes += [f"{900000 + i:06d}" for i in range(1, 204 - len(codes))]
+    rows = [["종목코드"]] + [[code] for code in codes]
+    with SimServer(0, rate_limit=500, synthetic=203, seed=7, clock=ManualClock(SIM_START)) as sim:
+        client = client_for(sim, tmp_path / "kisbot")
+
+        def build(on_event):
+            return open_service(client, source=env_source(tmp_path), on_event=on_event, clock=clock)
+
+        runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
+        try:
+            api.send_document(OWNER, "big.xlsx", xlsx_bytes(("Portfolio", rows, "visible")), caption="/plan")
+            offer = api.wait_for(lambda a: [c for c in a.calls_to("sendMessage", "sendPhoto")
+                                            if "reply_markup" in c.params], timeout=30)[-1]
+            # Before: the 800 x 9,888 px chart was refused (PHOTO_INVALID_DIMENSIONS) and the offer came as
+            # text without its chart.
+            assert offer.method == "sendPhoto"
+            api.wait_for(lambda a: [m for m in a._messages.values() if "photo" in m and m.get("reply_markup")])
+            assert "Read 203 stocks" in "\n".join(texts(api))
+        finally:
+            runner.stop()

@@ -6,7 +6,7 @@ import threading
 
 from bot.notifier import Notifier
 from bot.settings import BotSettings
-from bot.telegram import TelegramBot, TelegramSink
+from bot.telegram import ALLOWED_UPDATES, TelegramBot, TelegramSink
 from fake_bot_api import FakeBotApi
 
 OWNER = 4242
@@ -20,8 +20,10 @@ class BotRunner:
     """
 
     def __init__(self, api: FakeBotApi, service, *, allowed=(OWNER,), notifier_clock=None,
-                 batch_seconds: float = 0.05, min_gap_seconds: float = 0.05, prefs=None, pushes=None):
+                 batch_seconds: float = 0.05, min_gap_seconds: float = 0.05, prefs=None, pushes=None,
+                 **bot_options):
         self.api = api
+        self.bot_options = bot_options  # more TelegramBot keywords (e.g. monotonic)
         self.settings = BotSettings(token=api.token, allowed_chat_ids=frozenset(allowed),
                                     api_base_url=api.base_url, file_base_url=api.base_file_url)
         self.sink = TelegramSink(self.settings.allowed_chat_ids, prefs)
@@ -58,11 +60,12 @@ class BotRunner:
     async def _serve(self) -> None:
         """What `run_polling` does, step by step, minus signal handlers, so a test can stop it."""
         self._stop = asyncio.Event()
-        bot = TelegramBot(self.settings, self.service, notifier=self.notifier, sink=self.sink, pushes=self.pushes)
+        bot = TelegramBot(self.settings, self.service, notifier=self.notifier, sink=self.sink, pushes=self.pushes,
+                          **self.bot_options)
         self.app = app = bot.build()
         await app.initialize()
         await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0.0, timeout=5)
+        await app.updater.start_polling(poll_interval=0.0, timeout=5, allowed_updates=ALLOWED_UPDATES)
         await app.start()
         self._ready.set()
         await self._stop.wait()

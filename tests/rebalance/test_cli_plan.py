@@ -27,7 +27,9 @@ def test_plan_prints_the_table_and_writes_the_chart(sim_env, tmp_path, capsys):
     chart = tmp_path / "weights.png"
     assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), "--chart", str(chart)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("sim account 50000000-01, 20 stocks in multifactor.xlsx")
+    assert out.startswith("sim account 50000000-01, 20 stocks in multifactor.xlsx\n"
+                          "Read 20 stocks; weights from column C '비중', read as percent (the numbers add up to "
+                          "more than 1.5).\n")
     assert "Rebalance plan " in out and "Cash after" in out
     # The sim's seed account holds 035720 (카카오), which the multi-factor model does not: sold to zero.
     assert "035720 카카오" in out and "250→0" in out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def test_numeric_codes_are_padded_to_six_digits():
 
 def test_header_names_are_case_and_space_insensitive_and_may_sit_below_a_title():
     data = xlsx(["My model portfolio"], [], [" Ticker ", "Target Weight", " NAME "], ["005930", 1, "Samsung"])
-    # 'Target Weight' is not a weight header: equal weight, name read from NAME.
+    # 'Target Weight' is a weight header (1 = 100 %); the name is read from NAME.
     portfolio = read_portfolio(data)
     assert portfolio.targets == (Target("005930", 1.0, "Samsung"),)
     assert portfolio.targets[0].row == 4
@@ -89,9 +90,9 @@ def test_percent_column_is_read_as_percent_when_it_adds_up_to_more_than_one_and_
     assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.3, 0.01])
 
 
-def test_percent_signs_make_the_whole_column_percent():
-    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", "1%"], ["000660", " 0.5 % "], ["035720", 0.5]))
-    assert [t.weight for t in portfolio.targets] == pytest.approx([0.01, 0.005, 0.005])
+def test_cells_written_with_percent_signs_are_percent_each():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", "1%"], ["000660", " 0.5 % "], ["035720", "0%"]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.01, 0.005, 0])
 
 
 def test_blank_rows_are_ignored_and_rows_are_numbered_as_excel_shows_them():
@@ -254,6 +255,21 @@ def test_missing_file_says_so(tmp_path):
     ("no_code_column.xlsx", "no_code_column.xlsx: no 종목코드 column (columns found: 'Stock', 'Weight'): "
                             "name the code column 종목코드 (or code / ticker)"),
     ("not_xlsx.xlsx", "not_xlsx.xlsx: not an .xlsx file: save the portfolio as an Excel .xlsx workbook"),
+    ("unsaved_formula.xlsx", "unsaved_formula.xlsx: formulas without a saved value in row 3 (B3 is =100-B2): the "
+                             "file was written by a program that does not compute formulas; open it in Excel and "
+                             "save it in Excel first, then send it again"),
+    ("mixed_percent.xlsx", "mixed_percent.xlsx: 비중 mixes percent cells (row 4) with plain numbers (rows 2 and 3), "
+                           "which could be fractions or percent: write every weight the same way, e.g. all as 10% "
+                           "or all as 0.1"),
+    ("unread_weights.xlsx", "unread_weights.xlsx: column B 'Weighting (%)' looks like weights but is not a weight "
+                            "header (비중, 목표비중, 투자비중, 편입비중, weight, weights, target weight): rename it 비중 "
+                            "to use it, or delete it for equal weights"),
+    ("two_portfolios.xlsx", "two_portfolios.xlsx: sheets 'old' and 'new' each have a 종목코드 column and the "
+                            "workbook opens on 'notes', so it is unclear which one is the portfolio: delete the "
+                            "others, or save the workbook with the portfolio sheet open"),
+    ("hidden_portfolio.xlsx", "hidden_portfolio.xlsx: the 종목코드 column is on hidden sheet 'model', which is not "
+                              "read: unhide it (right-click a sheet tab, Unhide), or move the portfolio to a "
+                              "visible sheet"),
 ])
 def test_broken_examples_show_their_messages(file, expected):
     with pytest.raises(PortfolioError) as caught:
@@ -313,3 +329,185 @@ def test_cells_reading_na_are_shown_back_not_taken_for_blanks():
         "종목코드 'NA' is not a 6-character stock code such as 005930 or 0013V0 (row 2)",
         "비중 'N/A' is not a number (row 3): write e.g. 0.1 or 10%",
     )
+
+
+# --- which sheet -------------------------------------------------------------------------------------
+
+def workbook(*sheets: tuple[str, list[list[object]], str], active: int = 0) -> bytes:
+    """A workbook of (title, rows, state) sheets that opens on sheet number `active`."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    book.active = active
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+OLD = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
+NEW = [["종목코드", "비중"], ["035720", 100]]
+
+
+def test_the_sheet_the_workbook_opens_on_is_read_not_the_first():
+    portfolio = read_portfolio(workbook(("old", OLD, "visible"), ("new", NEW, "visible"), active=1))
+    assert portfolio.codes == ("035720",)
+    assert "from sheet 'new'" in portfolio.notes[0]
+
+
+def test_a_hidden_sheet_is_never_read():
+    portfolio = read_portfolio(workbook(("old", OLD, "hidden"), ("new", NEW, "visible"), active=1))
+    assert portfolio.codes == ("035720",)
+    assert problems(workbook(("model", OLD, "veryHidden"), ("notes", [["see the other sheet"]], "visible"),
+                             active=1)) == (
+        "the 종목코드 column is on hidden sheet 'model', which is not read: unhide it (right-click a sheet tab, "
+        "Unhide), or move the portfolio to a visible sheet",)
+
+
+def test_several_portfolio_sheets_are_refused_naming_them_when_the_workbook_opens_on_another():
+    data = workbook(("notes", [["read me"]], "visible"), ("old", OLD, "visible"), ("new", NEW, "visible"))
+    assert problems(data) == (
+        "sheets 'old' and 'new' each have a 종목코드 column and the workbook opens on 'notes', so it is unclear "
+        "which one is the portfolio: delete the others, or save the workbook with the portfolio sheet open",)
+
+
+# --- which column holds the weights --------------------------------------------------------------------
+
+@pytest.mark.parametrize("header", ["비중(%)", "비중%", "Weight (%)", "weights", "투자비중", "목표 비중", "target_weight",
+                                    "편입비중 [%]"])
+def test_common_weight_headers_are_read_and_the_note_names_the_column(header):
+    portfolio = read_portfolio(xlsx(["종목코드", "종목명", header], ["005930", "삼성전자", 60], ["000660", "", 40]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.4])
+    assert portfolio.notes == (f"Read 2 stocks; weights from column C '{header}', read as percent "
+                               f"({'the header says %' if '%' in header else 'the numbers add up to more than 1.5'}).",)
+
+
+def test_the_note_says_when_weights_are_equal_because_there_is_no_weight_column():
+    assert read_portfolio(xlsx(["종목코드"], ["005930"], ["000660"])).notes == (
+        "Read 2 stocks; no weight column, so equal weights (50 % each).",)
+
+
+def test_a_numeric_column_that_looks_like_weights_but_is_not_read_is_refused():
+    assert problems(xlsx(["종목코드", "Weighting"], ["005930", 70], ["000660", 30])) == (
+        "column B 'Weighting' looks like weights but is not a weight header (비중, 목표비중, 투자비중, 편입비중, weight, "
+        "weights, target weight): rename it 비중 to use it, or delete it for equal weights",)
+    assert problems(xlsx(["종목코드", "현재비중", "목표비중"], ["005930", 0.2, 0.7], ["000660", 0.8, 0.3])) == (
+        "column B '현재비중' looks like weights, but weights are read from column C '목표비중': delete the column "
+        "you do not mean, or rename it",)
+
+
+def test_columns_titled_like_weights_without_numbers_and_factor_columns_are_fine():
+    portfolio = read_portfolio(xlsx(["종목코드", "비중 메모", "부채비율", "ROE(%)"],
+                                    ["005930", "core", 25.1, 9.3], ["000660", "", 40.2, 12.0]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.5, 0.5])
+
+
+def test_two_weight_columns_are_refused():
+    assert problems(xlsx(["종목코드", "비중", "weight"], ["005930", 60, 0.5])) == (
+        "2 columns could be the weight column (column B '비중' and column C 'weight'): keep one or rename the "
+        "others",)
+
+
+def test_a_percent_header_over_fractions_is_refused_rather_than_investing_one_percent():
+    assert problems(xlsx(["종목코드", "비중(%)"], ["005930", 0.6], ["000660", 0.4])) == (
+        "비중(%) says percent but its numbers add up to 1, which would invest only 1 % and sell the rest: write "
+        "10 for 10 %, or take the % out of the header if the numbers are fractions",)
+
+
+# --- percent cells -----------------------------------------------------------------------------------
+
+def test_one_percent_cell_among_fractions_is_refused_not_spread_over_the_column():
+    # Before: the '50%' made every cell percent, so 0.3 became 0.3 %.
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 0.3], ["000660", 0.2], ["035720", "50%"])) == (
+        "비중 mixes percent cells (row 4) with plain numbers (rows 2 and 3), which could be fractions or percent: "
+        "write every weight the same way, e.g. all as 10% or all as 0.1",)
+
+
+def test_a_cell_excel_shows_as_percent_is_a_fraction_and_may_not_mix_with_plain_numbers():
+    book = Workbook()
+    sheet = book.active
+    for row in (["종목코드", "비중"], ["005930", 0.6], ["000660", 0.4]):
+        sheet.append(row)
+    sheet["B2"].number_format = sheet["B3"].number_format = "0%"  # Excel shows 60% and 40%
+    out = io.BytesIO()
+    book.save(out)
+    portfolio = read_portfolio(out.getvalue())
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.4])
+    assert "read as percent (each cell says %)" in portfolio.notes[0]
+
+    sheet["B3"] = 40  # typed as a plain number next to a 60% cell
+    sheet["B3"].number_format = "General"
+    out = io.BytesIO()
+    book.save(out)
+    assert "비중 mixes percent cells (row 2) with plain numbers (row 3)" in problems(out.getvalue())[0]
+
+
+# --- formulas ----------------------------------------------------------------------------------------
+
+def with_saved_values(data: bytes, values: dict[str, str]) -> bytes:
+    """The workbook with Excel's saved value written into the formula cells named in `values`."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            content = source.read(name)
+            if name == "xl/worksheets/sheet1.xml":
+                for address, value in values.items():
+                    start = content.index(f'<c r="{address}"'.encode())
+                    empty = content.index(b"<v />", start)
+                    content = content[:empty] + f"<v>{value}</v>".encode() + content[empty + len(b"<v />"):]
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+def test_formulas_without_saved_values_are_refused_naming_the_rows():
+    data = xlsx(["종목코드", "비중", "raw"], ["005930", 60, 0.6], ["=\"000660\"", "=C3*100", 0.4],
+                ["=\"035720\"", "=100-B2-B3"])  # the last row is formulas only
+    assert problems(data) == (
+        "formulas without a saved value in rows 3 and 4 (A3 is =\"000660\"): the file was written by a program "
+        "that does not compute formulas; open it in Excel and save it in Excel first, then send it again",)
+
+
+def test_a_formula_shown_as_percent_is_a_fraction_and_may_not_mix_with_plain_numbers():
+    book = Workbook()
+    sheet = book.active
+    for row in (["종목코드", "비중"], ["005930", 60], ["000660", "=1-0.6"]):
+        sheet.append(row)
+    sheet["B3"].number_format = "0%"  # Excel shows 40%
+    out = io.BytesIO()
+    book.save(out)
+    assert "비중 mixes percent cells (row 3) with plain numbers (row 2)" in problems(
+        with_saved_values(out.getvalue(), {"B3": "0.4"}))[0]
+
+
+def test_formulas_with_saved_values_are_read_by_their_values():
+    data = xlsx(["종목코드", "비중"], ["005930", 60], ["000660", "=100-B2"])
+    portfolio = read_portfolio(with_saved_values(data, {"B3": "40"}))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.4])
+
+
+# --- size limits -------------------------------------------------------------------------------------
+
+def test_a_stray_cell_at_the_last_address_is_ignored_and_memory_stays_small():
+    data = xlsx(["종목코드", "비중"], ["005930", 60], ["000660", 40], cells={"XFD1048576": "x"})
+    assert len(data) < 10_000
+    tracemalloc.start()
+    try:
+        portfolio = read_portfolio(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert portfolio.codes == ("005930", "000660")
+    assert peak < 20_000_000  # before: the declared 1,048,576 x 16,384 grid was built (GBs)
+
+
+def test_a_value_below_the_rows_read_is_refused_not_skipped():
+    from rebalance.portfolio import ROW_LIMIT
+
+    data = xlsx(["종목코드"], ["005930"], cells={"A5000": "000660"})
+    assert problems(data) == (
+        f"there is a value in cell A5000, below the {ROW_LIMIT:,} rows that are read: delete it, or keep the "
+        f"portfolio within the first {ROW_LIMIT:,} rows",)
