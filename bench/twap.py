@@ -9,12 +9,16 @@
           exchange's order log then shows the orders accepted, any shares beyond the plan (a doubled
           order) and the largest |target - actual| holding.
           chaos-late does the same (a third of the kills) while the exchange lists new orders 10 s late
-          and loses the answer of 5 accepted orders, so the client re-sends and the executor must
-          adopt the first sends; orders are ruled out only after 1.5 x the lag.
-4. mock   (full run or --only mock) a 10-stock rebalance over 90 s at mock's 1 call/s must finish.
+          and loses the answer of 5 accepted orders: the client never re-sends, the executor counts
+          each unanswered order as live until it is listed; orders are ruled out only after 1.5 x the lag.
+4. mock   (full run or --only mock) a 10-stock rebalance over 120 s at mock's 1 call/s must finish.
+5. cash   KIS's rules on the sim (buys without a price reserve qty x the upper limit), new orders listed
+          30 s late and 1 answer in 8 lost after acceptance, over several seeds (runs in parallel): shares
+          past target (goal 0), runs at target within the window plus the settle horizon, APBK0952 refusals.
 
     .venv/bin/python bench/twap.py            # 30 s idle each, 60 s lateness, 20 kills over 90 s
     .venv/bin/python bench/twap.py --quick    # 5 s idle each, 20 s lateness, 6 kills over 40 s
+    .venv/bin/python bench/twap.py --only cash --seeds 5
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -199,9 +204,7 @@ def worker(args) -> int:
     data = Path(args.data)
     spec = json.loads((data / "chaos.json").read_text())
     settle = spec.get("settle_seconds", 2)
-    # The client's lookups of an unanswered order must also outlast the listing lag before re-sending.
-    delays = (1.0, 2.0, 4.0) if settle <= 7 else (settle / 7, 2 * settle / 7, 4 * settle / 7)
-    client = KisClient(_sim_config(args.url, data, REAL_RATE), lookup_delays=delays)
+    client = KisClient(_sim_config(args.url, data, REAL_RATE))
     journal = Journal.in_dir(data)
 
     def on_event(event) -> None:
@@ -275,6 +278,56 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int, *, lis
           f"orders unknown to the journal {len(unknown)}, largest |target - actual| {worst}")
 
 
+# -- 5. KIS's cash rule, late listings, lost answers ------------------------------------------------------
+def _cash_run(seed: int, seconds: float, lag: float, lost_rate: float, settle: float) -> dict:
+    with tempfile.TemporaryDirectory() as tmp, SimServer(0, rate_limit=SIM_RATE, page_rows=REAL_PAGE_ROWS,
+                                                             daily_page_rows=REAL_DAILY_ROWS, seed=seed,
+                                                             listing_lag=lag, listing_jitter=0.0,
+                                                             always_open=True).start() as sim:
+        sim.faults.lost_answer_rate = lost_rate
+        sim.faults._rng = random.Random(seed)
+        plan = _sim_plan(sim)
+        # Enough cash, barely: the buys at plan prices plus 2 % (the sells add their proceeds as they fill).
+        sim.exchange.set_cash(int(sum(ln.order_qty * ln.price for ln in plan.lines if ln.order_qty > 0) * 1.02))
+        plan = replace(plan, cash=sim.exchange.cash)
+        client = KisClient(_sim_config(sim.url, Path(tmp), REAL_RATE))
+        events = []
+        settings = TwapSettings(calendar="always", call_rate=REAL_RATE, max_slices=8, poll_seconds=3,
+                                catch_up_seconds=10, settle_seconds=settle)
+        executor = TwapExecutor(client, Journal.in_dir(tmp), settings, events.append)
+        start = datetime.now(KST) + timedelta(seconds=1)
+        end = start + timedelta(seconds=seconds)
+        executor.start(plan, Window(start, end))
+        executor.wait(seconds + settle + 120)
+        ended = datetime.now(KST)
+        ex = sim.exchange
+        past = sum(max(0, ex.holding_qty(ln.code) - ln.target_qty) if ln.order_qty > 0
+                   else max(0, ln.target_qty - ex.holding_qty(ln.code)) for ln in plan.lines)
+        on_target = all(ex.holding_qty(ln.code) == ln.target_qty for ln in plan.lines)
+        finished = [e for e in events if type(e).__name__ == "Finished"]
+        return {"past": past, "on_target": on_target and bool(finished) and not finished[0].unresolved,
+                "in_time": ended <= end + timedelta(seconds=settle + 5), "refusals": ex.cash_refusals,
+                "lost": sim.faults.answers_lost, "orders": sum(1 for e in ex.order_log if e.kind == "new"),
+                "halted": sum(1 for e in events if type(e).__name__ == "PriceBeyondGuard")}
+
+
+def bench_cash_rule(seconds: float, seeds: int, lag: float = 30.0, lost_rate: float = 1 / 8,
+                    settle: float = 45.0) -> None:
+    import concurrent.futures
+
+    logging.basicConfig(level=logging.ERROR)
+    with concurrent.futures.ThreadPoolExecutor(seeds) as pool:
+        runs = list(pool.map(lambda s: _cash_run(s, seconds, lag, lost_rate, settle), range(1, seeds + 1)))
+    print(f"cash rule: {seeds} seeds, {seconds:.0f} s window, cash = buys + 2 %, upper-limit reserve on, "
+          f"orders listed {lag:.0f} s late, "
+          f"1 answer in {round(1 / lost_rate)} lost (settle {settle:.0f} s): "
+          f"{sum(r['orders'] for r in runs)} orders, {sum(r['lost'] for r in runs)} answers lost, "
+          f"shares past target {sum(r['past'] for r in runs)}, "
+          f"runs at target within window + horizon {sum(r['on_target'] and r['in_time'] for r in runs)}/{seeds}, "
+          f"APBK0952 refusals {sum(r['refusals'] for r in runs)}, stocks halted by the price guard "
+          f"{sum(r['halted'] for r in runs)}")
+
+
 def _still_active(data: Path) -> bool:
     journal = Journal.in_dir(data)
     try:
@@ -287,8 +340,10 @@ def _still_active(data: Path) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", choices=["idle", "late", "chaos", "chaos-late", "mock"], help="run one benchmark")
+    parser.add_argument("--only", choices=["idle", "late", "chaos", "chaos-late", "mock", "cash"],
+                        help="run one benchmark")
     parser.add_argument("--seed", type=int, default=7, help="random kill times")
+    parser.add_argument("--seeds", type=int, default=4, help="cash: runs with seeds 1..N")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -307,7 +362,9 @@ def main() -> int:
         # window is spent settling (safe, but the stocks end short).
         bench_chaos(chaos, max(3, kills // 3), 0.10, args.seed, listing_lag=10.0, lost_answers=5)
     if args.only == "mock" or (args.only is None and not args.quick):
-        bench_mock_pace(90)
+        bench_mock_pace(120)
+    if args.only in (None, "cash"):
+        bench_cash_rule(40 if args.quick else 60, args.seeds)
     return 0
 
 

@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("balance", help="holdings and cash of the configured account")
 
-    plan = sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx")
-    plan.add_argument("file", help="the .xlsx file with a 종목코드 column")
-    plan.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
+    from bot.cli_plan import add_arguments
+
+    add_arguments(sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx (default: the saved one)"))
 
     doctor = sub.add_parser("doctor", help="check the configured account: settings, token, price, balance, "
                                            "buying power; --orders also times a test order")

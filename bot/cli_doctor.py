@@ -25,7 +25,7 @@ from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSe
 from kis.krx import KST
 from kis.listing_lag import ListingLag, save_listing_lag
 from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType, Quote
-from kis.orders import same_order_no
+from kis.orders import matching_orders, same_order_no
 from kis.ticks import round_to_tick
 from bot.cli_account import failure_sentence
 
@@ -237,6 +237,23 @@ def _look_for(doc: Doctor, order_no: str, done: Callable[[OrderStatus], bool], s
         doc.sleep(max(0.0, POLL_GAP - (now - started)))
 
 
+def _find_unanswered(doc: Doctor, code: str, price: int) -> OrderStatus | None:
+    """The test order whose answer was lost, once today's orders list it (one candidate only), else None."""
+    deadline = doc.monotonic() + doc.wait_seconds
+    while True:
+        started = doc.monotonic()
+        try:
+            found = matching_orders(doc.client.orders_today(code), code, OrderSide.BUY, 1, OrderType.LIMIT, price,
+                                    since="000000")
+        except (KisError, KisTransportError):
+            found = []
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1 or doc.monotonic() >= deadline:
+            return None
+        doc.sleep(max(0.0, POLL_GAP - (doc.monotonic() - started)))
+
+
 def _cancel_confirmed(row: OrderStatus) -> bool:
     return row.cancelled_qty > 0 and row.remaining_qty == 0
 
@@ -247,7 +264,6 @@ def check_test_order(doc: Doctor) -> Finding:
     price = resting_buy_price(quote)
     fields: dict[str, Any] = {"listing_lag_s": None, "ord_dvsn_echo": None, "cancelled": False,
                               "test_order": {"code": quote.code, "price": price, "qty": 1}}
-    lookups = doc.calls.gets[doc.client.tr.daily_orders]
     try:
         ack: OrderAck = doc.client.order(quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price)
     except KisError as exc:
@@ -257,23 +273,23 @@ def check_test_order(doc: Doctor) -> Finding:
     except NotSent as exc:
         return Finding("test order", Status.FAIL, f"{exc}. Nothing was placed.", fields)
     except OrderUncertain as exc:
-        # It may rest at KIS: running the doctor again could add a second one.
-        return Finding("test order", Status.FAIL,
-                       f"{exc}. Look for a 1-share buy of {quote.code} at {price:,} won in the KIS app and cancel "
-                       f"it there before running doctor --orders again.", fields)
+        # The client never sends it again; it may rest at KIS. Look for it, to withdraw it.
+        found = _find_unanswered(doc, quote.code, price)
+        if found is None:
+            return Finding("test order", Status.FAIL,
+                           f"{exc}. Look for a 1-share buy of {quote.code} at {price:,} won in the KIS app and "
+                           f"cancel it there before running doctor --orders again.", fields)
+        ack = OrderAck(found.order_no, found.org_no, quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price, found.time)
+    else:
+        found = None
     answered_at = doc.monotonic()  # KIS took it by now; the lag counts from here (polls add at most one gap)
     fields["test_order"]["order_no"] = ack.order_no
     notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
     status = Status.OK
-    if ack.resent:
-        status = Status.WARN
-        notes.append("Its first answer was lost and it was sent again: a second test order may show up late; "
-                     "check today's orders in the KIS app.")
     try:
-        if doc.calls.gets[doc.client.tr.daily_orders] > lookups:
-            # The answer was lost and the client found the order by looking: already listed, not timed.
+        if found is not None:
             row, lag = None, None
-            notes.append("Its answer was lost and the client found it in today's orders, so the listing lag "
+            notes.append("Its answer was lost and the doctor found it in today's orders, so the listing lag "
                          "was not measured this time.")
         else:
             row, lag = _look_for(doc, ack.order_no, lambda r: True, answered_at)

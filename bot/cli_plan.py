@@ -1,46 +1,126 @@
-"""`kisbot plan FILE.xlsx [--chart out.png]`: the rebalance plan for a model portfolio, priced now."""
+"""`kisbot plan [FILE.xlsx] [options] [--chart out.png] [--json]`: the rebalance plan, priced now.
+
+Without FILE it plans the saved model (the last file accepted by the bot or this command).
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
 
 from kis import open_client
+from kis.config import Source
 from kis.errors import KisError, KisTransportError
-from rebalance import PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
+from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
+from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
+from rebalance.names import NameBook
+from rebalance.saved_model import load_model, save_model
 
 log = logging.getLogger(__name__)
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `plan` sub-command's arguments."""
+    parser.add_argument("file", nargs="?", default=None,
+                        help="the .xlsx file with a 종목코드 column (default: the saved model)")
+    parser.add_argument("--buy-only", action="store_true", help="no sells: invest the cash toward the targets")
+    parser.add_argument("--amount", default=None, metavar="WON", help="with --buy-only: spend at most this")
+    parser.add_argument("--sell-amount", default=None, metavar="WON",
+                        help="no buys: raise at least this after fees and tax, most overweight first")
+    parser.add_argument("--keep-others", action="store_true", help="leave holdings outside the model alone")
+    parser.add_argument("--band", default=None, metavar="P",
+                        help="trade a stock only when its weight is outside target ± P percentage points")
+    parser.add_argument("--min-trade", default=None, metavar="WON", help="skip trades smaller than this")
+    parser.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
+    parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")
+
+
 def plan(args: argparse.Namespace) -> int:
-    """Print the plan against the configured environment; a bad file or broker trouble is one line, exit 1."""
+    """Print the plan against the configured environment; bad input or broker trouble is one line, exit 1."""
     try:
-        portfolio = read_portfolio(args.file)
-    except PortfolioError as exc:
-        return _fail(exc.one_line())
+        options = _options(args, options_from(Source()))
+    except OptionsError as exc:
+        return _fail(str(exc))
     client = open_client()
+    data_dir, account = client.config.data_dir, client.config.account
+    if args.file:
+        try:
+            portfolio = read_portfolio(args.file)
+        except PortfolioError as exc:
+            return _fail(exc.one_line())
+    else:
+        saved = load_model(data_dir, account)
+        if saved is None:
+            return _fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
+        portfolio = saved.portfolio
     try:
-        result = make_plan(client, portfolio)
+        result = make_plan(client, portfolio, options=options, names=NameBook(data_dir, client))
     except PortfolioError as exc:
         return _fail(exc.one_line())
+    except OptionsError as exc:
+        return _fail(str(exc))
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
         return _fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
-    count = len(portfolio.targets)
-    print(f"{client.config.env.value} account {client.config.account}, {count} stock{'s' if count != 1 else ''} "
-          f"in {portfolio.source}")
-    for note in portfolio.notes:
-        print(note)
-    print()
-    print(plan_text(result))
+    if args.file:
+        try:
+            save_model(data_dir, account, portfolio, result.priced_at)
+        except OSError as exc:
+            log.warning("could not save the model: %s", exc)
+    if args.json:
+        print(json.dumps(plan_json(result, options, portfolio.source), ensure_ascii=False))
+    else:
+        count = len(portfolio.targets)
+        print(f"{client.config.env.value} account {account}, {count} stock{'s' if count != 1 else ''} "
+              f"in {portfolio.source}{'' if args.file else ' (saved model)'}")
+        for note in portfolio.notes:
+            print(note)
+        print()
+        print(plan_text(result))
     if args.chart:
         try:
             Path(args.chart).write_bytes(plan_chart(result))
         except OSError as exc:
             return _fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
-        print(f"\nChart written to {args.chart}")
+        if not args.json:
+            print(f"\nChart written to {args.chart}")
     return 0
+
+
+def plan_json(result: Plan, options: PlanOptions, source: str = "") -> dict:
+    """The plan as one JSON-ready object: lines, totals, options in force; money in int won."""
+    return {
+        "id": result.id,
+        "model": source,
+        "priced_at": result.priced_at.isoformat(),
+        "expires_at": result.expires_at.isoformat(),
+        "options": options.to_dict(),
+        "lines": [{"code": line.code, "name": line.name, "price": line.price, "now": line.current_qty,
+                   "target": line.target_qty, "order": line.order_qty, "value": line.order_value,
+                   "tax_free": line.tax_free}
+                  for line in result.lines],
+        "totals": {"total_value": result.total_value, "investable": result.investable, "cash": result.cash,
+                   "sell_value": result.sell_value, "buy_value": result.buy_value,
+                   "est_costs": result.est_costs, "cash_after": result.cash_after},
+        "sold_outside_model": list(result.dropped),
+        "notes": list(result.notes),
+    }
+
+
+def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
+    """The flags as PlanOptions over the defaults; a bad value raises OptionsError saying what to type."""
+    if args.amount is not None and not args.buy_only:
+        raise OptionsError("--amount goes with --buy-only: type --buy-only --amount 500000.")
+    return PlanOptions(
+        buy_only=args.buy_only,
+        amount=parse_won(args.amount, "--amount") if args.amount is not None else None,
+        sell_amount=parse_won(args.sell_amount, "--sell-amount") if args.sell_amount is not None else None,
+        keep_others=args.keep_others,
+        band=parse_points(args.band, "--band") if args.band is not None else defaults.band,
+        min_trade=parse_won(args.min_trade, "--min-trade") if args.min_trade is not None else defaults.min_trade,
+    )
 
 
 def _fail(message: str) -> int:

@@ -19,6 +19,7 @@ from bot import format as fmt
 from bot.notifier import Notifier
 from bot.pushes import open_pushes
 from bot.service import BotService, Reply, open_service
+from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
 DEMO_DURATION = timedelta(minutes=1)  # a demo confirm trades from now for this long
@@ -31,7 +32,11 @@ a few holdings). Nothing here touches a real account. Type the bot's commands:
 
   /price 005930 0013V0        prices (codes may carry letters: 0013V0, 0126Z0 is an ETF)
   /balance                    holdings and cash
-  /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path)
+  /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path); it is saved
+  /plan buy                   invest the cash without selling (/plan buy 500000: at most that)
+  /plan band 2                trade only stocks more than ±2 %p off their weight
+  /plan sell 1000000 keep     raise cash; keep leaves stocks outside the model alone
+  /model                      the saved model
   /confirm                    run the plan now over {duration} (or /confirm 90s)
   /status   /cancel   /help   progress, stop, all commands
   /report   /health             the daily report now, the connection's health
@@ -113,11 +118,12 @@ class ConsoleChat:
         command, args = words[0].lower(), words[1:]
         service = self.service
         try:
-            if command.endswith(".xlsx") or (command == "/plan" and args):
-                # a path may hold spaces: everything after /plan is the path
-                return self.plan(" ".join(args) if command == "/plan" else " ".join(words))
+            if command.endswith(".xlsx"):
+                return self.plan(words)
+            if command == "/plan":
+                return self.plan(args)
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
-                      "/cancel": service.cancel, "/status": service.status}
+                      "/cancel": service.cancel, "/status": service.status, "/model": service.model}
             if command in simple:
                 return simple[command]()
             if command == "/price":
@@ -130,8 +136,6 @@ class ConsoleChat:
                 return self.pushes.band_plan()
             if self.pushes is not None and command == "/notify":
                 return self.pushes.notify(CONSOLE_CHAT, args)
-            if command == "/plan":
-                return [Reply("Give the path of the model portfolio, e.g. /plan examples/model.xlsx")]
             if command.startswith("/"):
                 return service.unknown(command)
             return service.text(line)
@@ -142,7 +146,16 @@ class ConsoleChat:
             logging.getLogger(__name__).exception("console command %r failed", line)
             return [Reply(fmt.esc(describe_error(exc)))]
 
-    def plan(self, path_text: str) -> list[Reply]:
+    def plan(self, words: list[str]) -> list[Reply]:
+        """`/plan [PATH.xlsx] [options]`: the option words go to the service, the rest is the path."""
+        try:
+            _, rest = parse_plan_words(words)
+        except OptionsError:
+            rest = []  # the service says what is wrong with the words
+        if not rest:
+            return self.service.plan(words)
+        path_text = " ".join(rest)  # a path may hold spaces
+        options = [w for w in words if w not in rest]
         path = Path(path_text).expanduser()
         if not path.is_file():
             return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
@@ -151,7 +164,7 @@ class ConsoleChat:
         refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
         if refusal:
             return refusal
-        return self.service.plan_file(path.read_bytes(), path.name, ticket)
+        return self.service.plan_file(path.read_bytes(), path.name, ticket, options)
 
 
 def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:

@@ -89,6 +89,16 @@ def quotes_text(quotes: Sequence[Quote]) -> str:
     return pre(lines)
 
 
+def model_legend() -> str:
+    return f"code   {pad('name', 16)} {'weight':>7} {'band':>6}"
+
+
+def model_row(code: str, name: str, weight: float, band: float) -> str:
+    """One stock of the saved model: code, name, weight and band in percent (band as ±%p, '-' when none)."""
+    band_text = f"±{100 * band:.3g}" if band else "-"
+    return f"{code} {pad(clip(name, 16), 16)} {100 * weight:>6.4g}% {band_text:>6}"
+
+
 def balance_text(balance: Balance) -> str:
     total = balance.total_value
     lines: list[str] = []
@@ -124,6 +134,26 @@ def fills_text(fills: Sequence[Filled]) -> str:
         lines.append(f"{side.label:<4} {code} {pad(clip(last.name, 10), 10)} {won(qty):>5} sh @ {won(avg):>9}"
                      f"  {won(last.done_qty)}/{won(last.order_qty)}")
     return "<b>Filled</b>\n" + pre(lines)
+
+
+def receipt_text(receipt: object) -> str:
+    """The receipt: per stock plan price vs average fill, slippage (won, bp), costs estimated vs charged;
+    then the totals and cash after vs the plan. Positive slippage cost money."""
+    lines = []
+    for r in receipt.lines:  # type: ignore[attr-defined]
+        lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
+        if r.filled_qty:
+            lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
+        lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
+    lines.append("")
+    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")  # type: ignore[attr-defined]
+    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")  # type: ignore[attr-defined]
+    after = receipt.cash_after  # type: ignore[attr-defined]
+    plan_after = won(receipt.cash_after_plan)  # type: ignore[attr-defined]
+    lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
+                 else f"cash after: not read (plan {plan_after})")
+    return (f"<b>Receipt</b> of plan {esc(receipt.plan_id)} (run {esc(receipt.run_id)})\n"  # type: ignore[attr-defined]
+            + pre(lines))
 
 
 def results_table(results: Sequence[StockResult]) -> str:
@@ -217,6 +247,10 @@ def status_text(status: object, now: datetime) -> str:
         label = side.label if isinstance(side, OrderSide) else ""
         name = clip(getattr(stock, "name", "") or "", 10)
         extra = "  waiting for cash" if getattr(stock, "waiting_for_cash", False) else ""
+        if getattr(stock, "unresolved_qty", 0):
+            extra += f"  {won(stock.unresolved_qty)} unanswered"
+        if getattr(stock, "halted", False):
+            extra += "  stopped: price past the guard"
         lines.append(
             f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}{extra}"
         )

@@ -21,8 +21,10 @@ from rebalance.events import (
     Failed,
     Filled,
     Finished,
+    NeedsCheck,
     OrderRejected,
     OrderSent,
+    PriceBeyondGuard,
     RunStarted,
     WaitingForCash,
 )
@@ -168,11 +170,26 @@ class Notifier:
                 f"{fmt.won(event.available)} available (sells settle first). It is retried, not dropped.",
                 silent=True,
             ))
+        elif isinstance(event, NeedsCheck):
+            self.flush()
+            self.sink.send(Reply(f"<b>Please check</b>: {fmt.esc(event.order.what_to_check)}. kisbot counts it as "
+                                 f"placed and sends nothing more for it meanwhile."))
+        elif isinstance(event, PriceBeyondGuard):
+            self.flush()
+            self.sink.send(Reply(
+                f"<b>Stopped {event.side.label}ing {fmt.esc(event.code)}</b> {fmt.esc(event.name)}: the price "
+                f"{fmt.won(event.price)} ran more than {event.guard * 100:g}% past the order's limit "
+                f"{fmt.won(event.limit)}; kisbot does not chase it. Make a new plan when it settles."))
         elif isinstance(event, Finished):
-            self._end("finished", "<b>Run finished</b>", event.results)
+            if event.unresolved:
+                self._end("ended with unresolved orders",
+                          f"<b>Run ended with {len(event.unresolved)} unresolved order(s)</b>",
+                          event.results, event.unresolved, event.receipt)
+            else:
+                self._end("finished", "<b>Run finished</b>", event.results, receipt=event.receipt)
         elif isinstance(event, Cancelled):
             self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
-                      event.results)
+                      event.results, event.unresolved, event.receipt)
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")
@@ -202,12 +219,16 @@ class Notifier:
             self.sink.send(Reply(part, silent=True, kind="fills"))
         self._edit_progress()
 
-    def _end(self, word: str, title: str, results: tuple) -> None:
+    def _end(self, word: str, title: str, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:
         self.flush()
         if word == "finished":
             self._progress = 1.0
         self._edit_progress(f" – <b>{word}</b>")
-        for part in fmt.split_html(f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}"):
+        checks = "".join(f"\n• {fmt.esc(u.what_to_check)}" for u in unresolved)
+        text = f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}{checks}"
+        if receipt is not None:
+            text += "\n" + fmt.receipt_text(receipt)
+        for part in fmt.split_html(text):
             self.sink.send(Reply(part))
 
     def _progress_text(self, suffix: str = "") -> str:

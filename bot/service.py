@@ -31,6 +31,8 @@ from kis.krx import KST
 from kis.listing_lag import settle_horizon
 from kis.models import Quote
 from rebalance import Plan, Portfolio
+from rebalance.options import OptionsError, PlanOptions, parse_plan_words
+from rebalance.pending import PendingPlan
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +112,14 @@ def describe_error(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A plan offered with its buttons, the portfolio to re-plan it from when its prices expire, the file
-    it came from, and whether its offer has reached the user (a typed /confirm runs only a plan seen)."""
+    """A plan offered with its buttons, the portfolio and options to re-plan it from when its prices expire,
+    the file it came from, and whether its offer has reached the user (a typed /confirm runs only a plan seen)."""
 
     plan: Plan
     portfolio: Portfolio
     ticket: int
     shown: bool = False
+    options: PlanOptions = PlanOptions()
 
 
 class BotService:
@@ -139,6 +142,11 @@ class BotService:
         run_active_error: type[Exception] = rebalance.RunActive,
         portfolio_error: type[Exception] = rebalance.PortfolioError,
         default_duration: timedelta | None = None,
+        models: Any = None,
+        plan_options: PlanOptions = PlanOptions(),
+        names: Any = None,
+        pending_store: Any = None,
+        receipts: Any = None,
     ):
         self.client = client
         self.executor = executor
@@ -147,6 +155,9 @@ class BotService:
         self.now = now
         self.max_file_bytes = max_file_bytes
         self.default_duration = default_duration  # the demo runs "now for a minute", not 09:10-15:00
+        self.models = models  # rebalance.saved_model.ModelStore: the last model accepted, or None
+        self.plan_options = plan_options  # the defaults (KISBOT_BAND, KISBOT_MIN_TRADE) words build on
+        self.names = names  # rebalance.names.NameBook, or None
         # The planner and window functions are injectable so the service is testable alone.
         self._read_portfolio = read_portfolio
         self._make_plan = make_plan
@@ -159,14 +170,51 @@ class BotService:
         self._lock = threading.Lock()
         self._offer_delivered = threading.Condition(self._lock)
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
-        self._pending: _Pending | None = None
-        self._shown: set[str] = set()  # every plan id ever shown, to tell "old" from "unknown"
+        self._pending_store = pending_store  # rebalance.pending.PendingPlans: the pending plan outlives a restart
+        self.receipts = receipts  # rebalance.receipt.ReceiptStore: the last run's receipt, for /status
+        self._pending_now: _Pending | None = self._load_pending()
+        self._shown: set[str] = {self._pending_now.plan.id} if self._pending_now else set()
+        # every plan id ever shown, to tell "old" from "unknown"
         self._confirmed: dict[str, str] = {}  # plan id -> run id
         self._starting: str | None = None  # plan id being started right now
         self._cancel_while_starting = False
         self._files = 0  # files received so far: a plan is offered only for the newest one
         self._dropped_by_file: dict[int, str] = {}  # file number -> the plan its arrival dropped
         self._answered = 0  # the newest file number whose plan (or refusal) is made
+
+    @property
+    def _pending(self) -> _Pending | None:
+        return self._pending_now
+
+    @_pending.setter
+    def _pending(self, pending: _Pending | None) -> None:
+        """Every change of the pending plan is written through to the journal's database."""
+        if pending is self._pending_now:
+            return
+        self._pending_now = pending
+        if self._pending_store is None:
+            return
+        try:
+            if pending is None:
+                self._pending_store.clear()
+            else:
+                self._pending_store.save(PendingPlan(pending.plan, pending.portfolio, pending.options,
+                                                     pending.shown))
+        except Exception:  # the chat goes on; only a restart would forget the plan
+            log.exception("keeping the pending plan failed")
+
+    def _load_pending(self) -> _Pending | None:
+        if self._pending_store is None:
+            return None
+        try:
+            kept = self._pending_store.load()
+        except Exception:
+            log.exception("reading the pending plan failed")
+            return None
+        # Only a plan whose offer reached the user is worth keeping: one never seen cannot be confirmed.
+        if kept is None or not kept.shown:
+            return None
+        return _Pending(kept.plan, kept.portfolio, ticket=0, shown=True, options=kept.options)
 
     # --- help ---------------------------------------------------------------------------------
 
@@ -204,6 +252,12 @@ class BotService:
             quotes = self.client.prices(known) if known else {}
         except (KisError, KisTransportError) as exc:
             return [Reply(fmt.esc(describe_error(exc)))]
+        if self.names is not None and quotes:
+            try:
+                names = self.names.fill(quotes)
+                quotes = {c: replace(q, name=q.name or names.get(c, "")) for c, q in quotes.items()}
+            except Exception:  # a name is a nicety; the price stands without it
+                log.exception("naming quotes failed")
         shown_quotes: list[Quote] = [quotes[c] for c in codes if c in quotes]
         text = fmt.quotes_text(shown_quotes) if shown_quotes else ""
         if unknown:
@@ -221,11 +275,51 @@ class BotService:
     # --- planning -----------------------------------------------------------------------------
 
     def plan_prompt(self) -> list[Reply]:
-        return self._busy_refusal() or [Reply(
-            "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
-            "weights; no weights means equal weights). I will answer with the plan; nothing is ordered "
-            "until you confirm."
-        )]
+        return self.plan(())
+
+    def plan(self, args: Sequence[str] = ()) -> list[Reply]:
+        """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""
+        refusal = self._busy_refusal()
+        if refusal:
+            return refusal
+        options, rest = self._options(args)
+        if isinstance(options, list):
+            return options
+        if rest:
+            return [Reply(f"I do not understand {fmt.esc(' '.join(rest))}: type e.g. /plan, /plan buy 500000, "
+                          "/plan sell 1000000, /plan keep or /plan band 2.")]
+        saved = self.models.load() if self.models is not None else None
+        if saved is None:
+            return [Reply(
+                "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
+                "weights and <b>밴드</b> bands; no weights means equal weights). I will answer with the plan; "
+                "nothing is ordered until you confirm. Put options in the caption, e.g. /plan buy 500000."
+            )]
+        note = (f"Planning the saved model {fmt.esc(saved.file_name or '(unnamed)')} of "
+                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
+        with self._lock:
+            ticket = self._files  # a file arriving while this plans supersedes it
+        return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options)
+
+    def model(self) -> list[Reply]:
+        """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
+        saved = self.models.load() if self.models is not None else None
+        if saved is None:
+            return [Reply("No model portfolio is saved yet: send an .xlsx (a 종목코드 column, optionally 비중).")]
+        names = self.names.known(saved.portfolio.codes) if self.names is not None else {}
+        rows = [fmt.model_row(t.code, names.get(t.code) or t.name, t.weight, self.plan_options.band_for(t.band))
+                for t in saved.portfolio.targets]
+        total = sum(t.weight for t in saved.portfolio.targets)
+        head = (f"<b>Model {fmt.esc(saved.file_name or '(unnamed)')}</b>, saved "
+                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST: {len(rows)} stock{'s' if len(rows) != 1 else ''}, "
+                f"{100 * total:.4g} % invested. /plan plans it.")
+        return text_replies(head + "\n" + fmt.pre([fmt.model_legend(), *rows]))
+
+    def _options(self, args: Sequence[str]) -> tuple[Any, list[str]]:
+        try:
+            return parse_plan_words(list(args), self.plan_options)
+        except OptionsError as exc:
+            return [Reply(fmt.esc(exc))], []
 
     def file_received(self) -> int:
         """A file arrived (call before fetching it): the pending plan is dropped; its number, for plan_file."""
@@ -259,29 +353,35 @@ class BotService:
             return self.file_answered(ticket) + refusal
         return refusal
 
-    def plan_file(self, data: bytes, file_name: str, ticket: int | None = None) -> list[Reply]:
-        """Read a model portfolio, plan it against the account, and offer Confirm / Cancel.
+    def plan_file(self, data: bytes, file_name: str, ticket: int | None = None,
+                  args: Sequence[str] = ()) -> list[Reply]:
+        """Read a model portfolio, plan it against the account with the options in `args` (the caption's
+        words), and offer Confirm / Cancel. A file that plans becomes the saved model.
 
         `ticket` is `file_received()`'s number taken when the file arrived; without one the file counts
         as arriving now. A newer file arriving while this one is planned means this plan is not offered.
         """
         ticket = self.file_received() if ticket is None else ticket
         try:
-            replies = self._plan_file(data, file_name, ticket)
+            replies = self._plan_file(data, file_name, ticket, args)
         finally:  # the file counts as answered once its plan is pending (or refused)
             note = self.file_answered(ticket)
         return note + replies
 
-    def _plan_file(self, data: bytes, file_name: str, ticket: int) -> list[Reply]:
+    def _plan_file(self, data: bytes, file_name: str, ticket: int, args: Sequence[str] = ()) -> list[Reply]:
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
         if refusal:
             return refusal
+        options, rest = self._options([a for a in args if not a.lower().startswith("/plan")])
+        if isinstance(options, list):
+            return options
         try:
             portfolio = self._read_portfolio(data, name=file_name)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
         # Which sheet and weight column were read, so a misread file is seen before Confirm.
-        return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket)
+        return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket,
+                                    options=options, save=True)
 
     def plan_portfolio(self, portfolio: Portfolio, note: str = "") -> list[Reply]:
         """Plan a portfolio given by another command (the drift report's Plan button) and offer Confirm;
@@ -302,31 +402,53 @@ class BotService:
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
+    def _guard_hint(self) -> str:
+        guard = getattr(self.twap_settings, "price_guard", None)
+        if guard is None or getattr(self.twap_settings, "order_type", None) != "00":  # only limit orders have one
+            return ""
+        return (f" Orders are limit orders at most {guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
+                "a stock whose price runs past that stops and you are told.")
+
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
-                        ticket: int) -> list[Reply]:
+                        ticket: int, options: PlanOptions = PlanOptions(), save: bool = False) -> list[Reply]:
+        extra: dict[str, Any] = {}
+        if options != PlanOptions():
+            extra["options"] = options
+        if self.names is not None:
+            extra["names"] = self.names
         try:
-            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now())
+            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except self._portfolio_error as exc:
             return text_replies(f"<b>Cannot plan {fmt.esc(portfolio.source or 'this portfolio')}</b>\n{fmt.esc(exc)}")
+        except OptionsError as exc:
+            return [Reply(fmt.esc(exc))]
         except (KisError, KisTransportError) as exc:
             return [Reply(fmt.esc(describe_error(exc)))]
+        saved = ""
+        if save and self.models is not None:
+            try:
+                self.models.save(portfolio, self.now())
+                saved = (f"Saved {fmt.esc(portfolio.source or 'the model')} as the model: "
+                         "/plan plans it again, /model shows it.")
+            except OSError:
+                log.exception("saving the model failed")
         with self._lock:
             newer = ticket != self._files
             if not newer:
                 self._shown.add(plan.id)
                 if plan.has_orders:
-                    self._pending = _Pending(plan, portfolio, ticket)
+                    self._pending = _Pending(plan, portfolio, ticket, options=options)
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
             return [Reply(f"{fmt.esc(portfolio.source or 'A file')}: a newer file arrived while this one was "
                           "being planned, so this plan is not offered. Send it again if you meant it.")]
-        replies = [Reply(note)] if note else []
+        replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         if not plan.has_orders:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
             f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
-            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST."
+            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
         buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
         try:
@@ -377,7 +499,7 @@ class BotService:
                     self._cancel_while_starting = False
             if stale:
                 return self._plan_and_offer(
-                    pending.portfolio, ticket=pending.ticket,
+                    pending.portfolio, ticket=pending.ticket, options=pending.options,
                     note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
@@ -502,8 +624,20 @@ class BotService:
             with self._lock:
                 pending = self._pending
             hint = f" Plan {fmt.esc(pending.plan.id)} is pending: /confirm runs it." if pending else ""
+            receipt = self._last_receipt()
+            if receipt is not None:
+                return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
             return [Reply("No run is active." + hint)]
         return text_replies(fmt.status_text(status, self.now()))
+
+    def _last_receipt(self) -> Any:
+        if self.receipts is None:
+            return None
+        try:
+            return self.receipts.last()
+        except Exception:
+            log.exception("reading the last receipt failed")
+            return None
 
     def resume(self) -> list[Reply]:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
@@ -537,7 +671,12 @@ HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 
 /price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
 /balance – holdings, cash and total
-/plan – then send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights); you get the plan, a chart and Confirm / Cancel buttons. You can also just send the file.
+/plan – plan the saved model, or send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights and 밴드 bands); you get the plan, a chart and Confirm / Cancel buttons. A file sent becomes the saved model.
+/plan buy – invest the cash without selling (/plan buy 500000 spends at most that)
+/plan sell 1000000 – raise that much cash, selling the most overweight first, buying nothing
+/plan keep – leave holdings outside the model alone
+/plan band 2 – trade only stocks more than ±2 %p off their weight (options combine: /plan buy keep band 2)
+/model – the saved model: code, name, weight, band
 /confirm – run the latest plan as time-sliced orders over the default window
 /confirm 45m – …or from now for a duration (90s, 45m, 2h)
 /status – progress of the running plan: per stock filled/target, percent, time left
@@ -554,10 +693,31 @@ A daily report comes after the close on trading days (KISBOT_REPORT_AT)."""
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+    from rebalance.names import NameBook
+    from rebalance.options import options_from
+    from rebalance.pending import PendingPlans
+    from rebalance.receipt import ReceiptStore
+    from rebalance.saved_model import ModelStore
+
     twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
     # A listing lag measured by `kisbot doctor --orders` that is longer than the setting wins.
     twap_settings = replace(twap_settings, settle_seconds=settle_horizon(twap_settings.settle_seconds, client.config))
+    plan_options = options_from(source)
     journal = rebalance.Journal.in_dir(client.config.data_dir)
-    executor = rebalance.TwapExecutor(client, journal, twap_settings, on_event, clock)
+    receipts = ReceiptStore(journal.path, client.config.account)
+
+    def keep_receipt(event: Any) -> None:
+        receipt = getattr(event, "receipt", None)
+        if receipt is not None:
+            try:
+                receipts.save(receipt)
+            except Exception:  # /status loses the receipt; the completion message still shows it
+                log.exception("keeping the receipt failed")
+        on_event(event)
+
+    executor = rebalance.TwapExecutor(client, journal, twap_settings, keep_receipt, clock)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
-    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration)
+    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
+                      models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
+                      names=NameBook(client.config.data_dir, client),
+                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts)

@@ -35,7 +35,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 COMMANDS = [
     ("price", "price of stocks: /price 005930"),
     ("balance", "holdings, cash and total"),
-    ("plan", "plan a rebalance from a model portfolio .xlsx"),
+    ("plan", "plan the saved model (or send an .xlsx): /plan buy, /plan band 2"),
+    ("model", "the saved model portfolio"),
     ("confirm", "run the latest plan: /confirm or /confirm 45m"),
     ("status", "progress of the running plan"),
     ("cancel", "drop the plan or stop the run"),
@@ -141,7 +142,7 @@ class TelegramBot:
         app.add_handler(TypeHandler(Update, self._gate), group=-1)
         commands = {
             "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
-            "plan": self._plan, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
+            "plan": self._plan, "model": self._model, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
         }
         if self.pushes is not None:
             commands.update(report=self._report, health=self._health, notify=self._notify)
@@ -252,7 +253,10 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.balance))
 
     async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, self.service.plan_prompt())
+        await self._answer(update, await asyncio.to_thread(self.service.plan, list(context.args or ())))
+
+    async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ())))
@@ -287,8 +291,9 @@ class TelegramBot:
         except BaseException:
             self.service.file_answered(ticket)
             raise
+        words = (update.effective_message.caption or "").split()  # "/plan buy 500000" as the caption
         await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
-                                                              ticket))
+                                                           ticket, words))
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -6,7 +6,6 @@ here, and no raw KIS dict leaves this module.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import operator
 import time
@@ -20,11 +19,11 @@ from kis import endpoints as ep
 from kis.auth import TokenCache, TokenManager
 from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
-from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain, UnknownStock
+from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
 from kis.limits import RateLimiter, limiter_for
-from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote)
-from kis.orders import CLOCK_SKEW, LOOKUP_DELAYS, ack_from_status, matching_orders, same_order_no, since_stamp
+from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
+from kis.orders import matching_orders, same_order_no
 from kis.stats import CallStats
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
@@ -89,7 +88,7 @@ class KisClient:
     def __init__(self, config: KisConfig, *, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
                  wall: Callable[[], datetime] = _now_kst, limiter: RateLimiter | None = None,
-                 use_hashkey: bool = False, lookup_delays: tuple[float, ...] = LOOKUP_DELAYS):
+                 use_hashkey: bool = False):
         if not config.base_url:
             raise KisTransportError("no KIS base URL: use kis.open_client() to find or start the simulator")
         self.config = config
@@ -98,7 +97,6 @@ class KisClient:
         self._wall = wall
         self._session = session or requests.Session()
         self._use_hashkey = use_hashkey
-        self._lookup_delays = lookup_delays
         self._acks: dict[str, OrderAck] = {}  # orders this client placed, so a cancel needs no lookup
         self._grids: dict[str, TickGrid] = {}  # price grid per code, as inquire-price's aspr_unit told it
         if limiter is None and monotonic is not time.monotonic:
@@ -246,6 +244,27 @@ class KisClient:
             )
         return quotes
 
+    def stock_info(self, code: str) -> StockInfo | None:
+        """Name and product group of a listed code (CTPF1002R), or None where the environment does not
+        serve it or the code is unknown."""
+        if not self.tr.stock_info:
+            return None
+        code = _check_code(code)
+        try:
+            reply = self.transport.get(ep.STOCK_INFO, self.tr.stock_info, {"PRDT_TYPE_CD": "300", "PDNO": code})
+        except KisError as exc:
+            if type(exc) is not KisError:
+                raise
+            log.info("stock info for %s refused: %s", code, exc)
+            return None
+        out = reply.body.get("output") or {}
+        if isinstance(out, list):
+            out = out[0] if out else {}
+        name = str(out.get("prdt_abrv_name") or out.get("prdt_name") or "").strip()
+        if not name:
+            return None
+        return StockInfo(code=code, name=name, group=str(out.get("scty_grp_id_cd") or "").strip())
+
     # ---- paged inquiries --------------------------------------------------------------------
 
     def _pages(self, path: str, tr_id: str, params: dict[str, str]) -> Iterator[Reply]:
@@ -339,18 +358,19 @@ class KisClient:
     # ---- orders -----------------------------------------------------------------------------
 
     def find_order(self, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int, *,
-                   since: str, exclude: Collection[str] = ()) -> OrderStatus | None:
-        """The earliest of today's orders (from `since`, HHMMSS KST) that matches and is not excluded."""
+                   since: str, until: str = "235959", exclude: Collection[str] = ()) -> OrderStatus | None:
+        """The likeliest of today's orders stamped in [since, until] (HHMMSS KST) that matches and is not excluded."""
         found = matching_orders(self.orders_today(code), code, side, qty, order_type, price,
-                                since=since, exclude=exclude)
+                                since=since, until=until, exclude=exclude)
         return found[0] if found else None
 
-    def order(self, code: str, side: OrderSide, qty: int, order_type: OrderType = OrderType.BEST_LIMIT,
-              price: int = 0, *, exclude_order_nos: Collection[str] = ()) -> OrderAck:
-        """Send a cash order once. Limit prices go on the tick grid (buys down, sells up).
+    def order(self, code: str, side: OrderSide, qty: int, order_type: OrderType = OrderType.LIMIT,
+              price: int = 0) -> OrderAck:
+        """Send a cash order exactly once. Limit prices go on the tick grid (buys down, sells up).
 
-        When the answer is lost the order is looked up in today's orders; it is sent again only when
-        the lookups worked and found nothing, and OrderUncertain is raised when they did not work.
+        Raises OrderUncertain when it may have reached KIS without an answer (lost, EGW00215): the
+        caller settles it against today's orders; this method never sends it again. NotSent and
+        KisError mean it was not placed.
         """
         code = _check_code(code)
         side = OrderSide(side)
@@ -380,68 +400,24 @@ class KisClient:
             "CNDT_PRIC": "",
         }
         tr_id = self.tr.sell if side is OrderSide.SELL else self.tr.buy
-        exclude = set(exclude_order_nos)
-        for sending in range(2):  # the first send, and at most one more after proof it never arrived
-            since = since_stamp(self._wall(), CLOCK_SKEW)
-            try:
-                reply = self.transport.post(ep.ORDER_CASH, tr_id, body, hashkey=self._use_hashkey)
-            except (NotSent, KisError) as exc:
-                if sending == 0:
-                    raise
-                # The re-send failed, but the first send may still show up late: nobody may read
-                # this as "never sent", or a late first order would be placed a third time.
-                raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer, was not found, "
-                                     f"and sending it again failed ({exc}); check today's orders before "
-                                     f"sending it again") from exc
-            except NoAnswer as exc:
-                log.warning("order %s %s x%d: %s; looking it up", side.label, code, qty, exc)
-                found = self._look_up(code, side, qty, order_type, price, since, exclude)
-                if found is not None:
-                    # Found after a second send: the other send may be listed later still.
-                    return self._remember(dataclasses.replace(found, resent=sending == 1))
-                if sending == 1:
-                    break
-                log.warning("order %s %s x%d did not reach KIS; sending it once more", side.label, code, qty)
-                continue
-            out = reply.body.get("output") or {}
-            order_no = str(out.get("ODNO") or "").strip()
-            if not order_no:
-                raise OrderUncertain(f"KIS accepted the {side.label} order for {code} without an order number; "
-                                     f"check today's orders before sending anything again")
-            return self._remember(OrderAck(
-                order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(), code=code,
-                side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip(),
-                resent=sending == 1))
-        raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer twice and is not "
-                             f"among today's orders yet; check today's orders before sending it again")
+        try:
+            reply = self.transport.post(ep.ORDER_CASH, tr_id, body, hashkey=self._use_hashkey)
+        except NoAnswer as exc:
+            log.warning("order %s %s x%d: %s", side.label, code, qty, exc)
+            raise OrderUncertain(f"the {side.label} order for {code} x{qty} may have reached KIS but its answer "
+                                 f"was lost ({exc}); check today's orders before sending it again") from None
+        out = reply.body.get("output") or {}
+        order_no = str(out.get("ODNO") or "").strip()
+        if not order_no:
+            raise OrderUncertain(f"KIS accepted the {side.label} order for {code} without an order number; "
+                                 f"check today's orders before sending anything again")
+        return self._remember(OrderAck(
+            order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(), code=code,
+            side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip()))
 
     def _remember(self, ack: OrderAck) -> OrderAck:
         self._acks[same_order_no(ack.order_no)] = ack
         return ack
-
-    def _look_up(self, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
-                 since: str, exclude: Collection[str]) -> OrderAck | None:
-        """The ack of an order whose answer was lost; None only when every lookup worked and found nothing."""
-        last_error: Exception | None = None
-        for delay in self._lookup_delays:
-            self._sleep(delay)
-            try:
-                orders = self.orders_today(code)
-            except (KisError, KisTransportError) as exc:
-                last_error = exc
-                continue
-            last_error = None
-            found = matching_orders(orders, code, side, qty, order_type, price, since=since, exclude=exclude)
-            if len(found) > 1:
-                raise OrderUncertain(f"{len(found)} unknown {side.label} orders for {code} x{qty} match the "
-                                     f"unanswered one; check today's orders before sending anything")
-            if found:
-                log.info("unanswered order found: %s", found[0].order_no)
-                return ack_from_status(found[0], order_type, price)
-        if last_error is not None:
-            raise OrderUncertain(f"the {side.label} order for {code} x{qty} got no answer and today's orders "
-                                 f"could not be read ({last_error}); check them before sending it again")
-        return None
 
     def cancel(self, order_no: str, org_no: str, qty: int = 0, *,
                original: OrderStatus | OrderAck | None = None) -> OrderAck:

@@ -21,6 +21,7 @@ ORDER_REVISE_CANCEL = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
 BALANCE = "/uapi/domestic-stock/v1/trading/inquire-balance"
 DAILY_ORDERS = "/uapi/domestic-stock/v1/trading/inquire-daily-ccld"
 BUYABLE = "/uapi/domestic-stock/v1/trading/inquire-psbl-order"
+STOCK_INFO = "/uapi/domestic-stock/v1/quotations/search-stock-info"  # 주식기본조회 (search_stock_info.py)
 
 MULTI_PRICE_MAX_CODES = 30
 
@@ -42,6 +43,7 @@ class TrIds:
     balance: str
     daily_orders: str
     buyable: str
+    stock_info: str | None = None  # None where the environment does not serve it
 
 
 REAL_TR = TrIds(
@@ -53,9 +55,11 @@ REAL_TR = TrIds(
     balance="TTTC8434R",
     daily_orders="TTTC0081R",
     buyable="TTTC8908R",
+    stock_info="CTPF1002R",
 )
 
-# Mock does not serve the multi-stock quote (official Postman table); quotes are the same tr_id.
+# Mock does not serve the multi-stock quote nor the stock info (CTPF1002R is only in the official real-account
+# Postman collection); quotes are the same tr_id.
 MOCK_TR = TrIds(
     price="FHKST01010100",
     multi_price=None,
@@ -67,8 +71,9 @@ MOCK_TR = TrIds(
     buyable="VTTC8908R",
 )
 
-# The simulator speaks the mock protocol; it also serves the multi-stock quote so the demo is quick.
-SIM_TR = TrIds(**{**MOCK_TR.__dict__, "multi_price": "FHKST11300006"})
+# The simulator speaks the mock protocol; it also serves the multi-stock quote so the demo is quick,
+# and the stock info so names and ETF taxes are tested end to end.
+SIM_TR = TrIds(**{**MOCK_TR.__dict__, "multi_price": "FHKST11300006", "stock_info": "CTPF1002R"})
 
 TR_IDS = {Env.REAL: REAL_TR, Env.MOCK: MOCK_TR, Env.SIM: SIM_TR}
 

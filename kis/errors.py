@@ -17,6 +17,10 @@ class RateLimited(KisError):
     """EGW00201 (calls per second) or EGW00215 (ledger per-second limit)."""
 
 
+class LedgerBusy(RateLimited):
+    """EGW00215: the ledger's own per-second limit. A GET is retried; on an order the outcome is unknown."""
+
+
 class TokenExpired(KisError):
     """EGW00123: the access token expired; re-issue once and retry."""
 
@@ -54,9 +58,9 @@ class NotSent(KisTransportError):
 
 
 class OrderUncertain(KisTransportError):
-    """An order POST got no answer and the order could not be found nor ruled out.
+    """An order or cancel POST may have reached KIS but its answer did not come back (lost, EGW00215).
 
-    Never re-send on this: reconcile later against today's orders.
+    Never re-send on this: the caller reconciles it later against today's orders.
     """
 
 
@@ -71,8 +75,10 @@ TOKEN_CODES = {"EGW00123": TokenExpired, "EGW00121": TokenInvalid, "EGW00133": T
 def error_for(msg_cd: str, msg1: str, *, http_status: int | None = None, tr_id: str = "") -> KisError:
     """The typed exception for a KIS `msg_cd`."""
     code = (msg_cd or "").strip()
-    if code in RATE_LIMIT_CODES:
-        cls: type[KisError] = RateLimited
+    if code == "EGW00215":
+        cls: type[KisError] = LedgerBusy
+    elif code in RATE_LIMIT_CODES:
+        cls = RateLimited
     elif code in TOKEN_CODES:
         cls = TOKEN_CODES[code]
     elif code == "SYDB0050":

@@ -82,6 +82,25 @@ class Quote:
     tick: int = 0  # aspr_unit (호가단위) at this price; 0 where not sent (the multi-stock quote)
 
 
+# 증권그룹ID코드 (scty_grp_id_cd) of exchange-traded products: ETF, ETN, foreign ETF. Their sells carry
+# no securities transaction tax.
+ETP_GROUPS = frozenset({"EF", "EN", "FE"})
+
+
+@dataclass(frozen=True)
+class StockInfo:
+    """KIS's basic facts about a listed product (search-stock-info, CTPF1002R)."""
+
+    code: str
+    name: str  # prdt_abrv_name
+    group: str = ""  # scty_grp_id_cd: ST stock, EF ETF, EN ETN, ...
+
+    @property
+    def exchange_traded_product(self) -> bool:
+        """An ETF or ETN: no securities transaction tax on its sells."""
+        return self.group in ETP_GROUPS
+
+
 @dataclass(frozen=True)
 class Holding:
     """One row of the balance (inquire-balance output1)."""
@@ -126,9 +145,6 @@ class OrderAck:
     order_type: OrderType
     price: int = 0
     time: str = ""  # ORD_TMD, HHMMSS
-    # Sent a second time after a lost answer and lookups that found nothing: the first send may
-    # still show up late, so the caller should watch for a twin.
-    resent: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,8 +170,14 @@ class OrderStatus:
     time: str = ""  # ord_tmd HHMMSS
 
     @property
+    def closed(self) -> bool:
+        """Nothing left to fill: rmn_qty is 0, or filled + cancel-confirmed + refused covers the order."""
+        return (self.remaining_qty <= 0 or self.cancelled
+                or self.filled_qty + self.cancelled_qty + self.rejected_qty >= self.qty)
+
+    @property
     def is_open(self) -> bool:
-        return self.remaining_qty > 0 and not self.cancelled
+        return not self.closed
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from kis.auth import TokenManager
 from kis.config import KisConfig
 from kis.endpoints import HASHKEY
-from kis.errors import (KisError, KisTransportError, NoAnswer, NotSent, RateLimited, TokenExpired, TokenInvalid,
-                        error_for)
+from kis.errors import (KisError, KisTransportError, LedgerBusy, NoAnswer, NotSent, RateLimited, TokenExpired,
+                        TokenInvalid, error_for)
 from kis.limits import RateLimiter
 from kis.stats import CallStats
 
@@ -93,13 +93,17 @@ class Transport:
     def post(self, path: str, tr_id: str, body: Mapping[str, str], *, hashkey: bool = False) -> Reply:
         """A POST sent once. Raises NotSent (certainly not arrived) or NoAnswer (may have arrived).
 
-        Gateway refusals (rate limit, token) are retried a bounded number of times: KIS answered that
-        it did not process the request.
+        Gateway refusals (EGW00201, token) are retried a bounded number of times: KIS answered that it
+        did not process the request. EGW00215 comes from the ledger behind the gateway: NoAnswer.
         """
         for attempt in range(self._attempts):
             try:
                 extra = {"hashkey": self._hashkey_before_sending(body)} if hashkey else None
                 return self._authorized("POST", path, tr_id, body, extra=extra)
+            except LedgerBusy as exc:
+                self._limiter.penalize(self._limiter.interval)
+                raise NoAnswer(f"KIS's ledger answered {exc.msg_cd} (busy): the request may have been "
+                               "processed") from None
             except RateLimited:
                 if attempt == self._attempts - 1:
                     raise

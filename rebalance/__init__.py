@@ -1,7 +1,9 @@
 """Rebalancing: read a model portfolio, plan the trades, execute them over time."""
 from rebalance.costs import CostRates
 from rebalance.model import Plan, PlanLine, Portfolio, Target
+from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.plan import PlanSettings, build_plan, make_plan
+from rebalance.saved_model import SavedModel, load_model, save_model
 from rebalance.portfolio import PortfolioError, read_portfolio
 from rebalance.render import plan_chart, plan_messages, plan_text
 from rebalance.journal import Journal
@@ -13,6 +15,12 @@ __all__ = [
     "Plan",
     "PlanLine",
     "PlanSettings",
+    "PlanOptions",
+    "OptionsError",
+    "parse_plan_words",
+    "SavedModel",
+    "load_model",
+    "save_model",
     "Portfolio",
     "PortfolioError",
     "Target",

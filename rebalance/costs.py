@@ -38,6 +38,7 @@ class CostRates:
         """Fee on buying `value` won, rounded up to the won."""
         return math.ceil(value * exact(self.buy_fee)) if value > 0 else 0
 
-    def sell_cost(self, value: int) -> int:
-        """Fee plus tax on selling `value` won, rounded up to the won."""
-        return math.ceil(value * (exact(self.sell_fee) + exact(self.sell_tax))) if value > 0 else 0
+    def sell_cost(self, value: int, *, taxed: bool = True) -> int:
+        """Fee plus tax on selling `value` won, rounded up to the won; ETFs and ETNs carry no tax."""
+        rate = exact(self.sell_fee) + (exact(self.sell_tax) if taxed else 0)
+        return math.ceil(value * rate) if value > 0 else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from kis.models import OrderSide
 
@@ -76,9 +77,54 @@ class WaitingForCash:
 
 
 @dataclass(frozen=True)
+class UnresolvedOrder:
+    """An order that may have reached KIS but that KIS has not (unambiguously) listed."""
+
+    code: str
+    name: str
+    side: OrderSide
+    qty: int
+    sent_at: datetime
+    candidates: int = 0  # today's orders that could be it: 0 none yet, 2+ ambiguous
+
+    @property
+    def what_to_check(self) -> str:
+        """One sentence for the user: what to look for before trading the stock again."""
+        where = "in today's orders (KIS app: 주문체결조회)"
+        if self.candidates > 1:
+            return (f"{self.candidates} of today's {self.side.label} orders for {self.code} x{self.qty} could be the one "
+                    f"sent at {self.sent_at:%H:%M:%S} KST: check which is kisbot's {where}")
+        return (f"the {self.side.label} order for {self.code} x{self.qty} sent at {self.sent_at:%H:%M:%S} KST got no "
+                f"answer and is not listed yet: look for it {where} before trading {self.code} again")
+
+
+@dataclass(frozen=True)
+class NeedsCheck:
+    """During a run: an unanswered order matches several of today's orders; it keeps counting."""
+
+    run_id: str
+    order: UnresolvedOrder
+
+
+@dataclass(frozen=True)
+class PriceBeyondGuard:
+    """The price ran past the guard of a resting order: that stock gets no more orders in this run."""
+
+    run_id: str
+    code: str
+    name: str
+    side: OrderSide
+    limit: int  # the resting order's limit price
+    price: int  # the latest price
+    guard: float  # fraction, 0.01 = 1 %
+
+
+@dataclass(frozen=True)
 class Finished:
     run_id: str
     results: tuple[StockResult, ...]
+    unresolved: tuple[UnresolvedOrder, ...] = ()  # non-empty: the run ended without knowing these
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)
@@ -86,6 +132,8 @@ class Cancelled:
     run_id: str
     cancelled_orders: int
     results: tuple[StockResult, ...]
+    unresolved: tuple[UnresolvedOrder, ...] = ()
+    receipt: Any = None  # rebalance.receipt.Receipt
 
 
 @dataclass(frozen=True)
@@ -94,4 +142,5 @@ class Failed:
     reason: str
 
 
-Event = RunStarted | OrderSent | Filled | OrderRejected | WaitingForCash | Finished | Cancelled | Failed
+Event = (RunStarted | OrderSent | Filled | OrderRejected | WaitingForCash | NeedsCheck | PriceBeyondGuard | Finished
+         | Cancelled | Failed)

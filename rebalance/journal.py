@@ -12,21 +12,24 @@ import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from kis.files import private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from rebalance.clock import KST
+from rebalance.lifecycle import OrderState, check_transition, owed_change
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule
 from rebalance.window import Window
 
 JOURNAL_FILE = "journal.sqlite3"
 
+SCHEMA_VERSION = 1  # PRAGMA user_version; a journal older than this is migrated on open
+
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
     plan_id TEXT NOT NULL,
@@ -40,11 +43,12 @@ CREATE TABLE IF NOT EXISTS runs (
     reason TEXT NOT NULL DEFAULT '',
     caught_up INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    ended_at TEXT
+    ended_at TEXT,
+    price_guard REAL NOT NULL DEFAULT 0  -- a limit order pays at most this fraction past the latest price
 );
 -- One active run per account: the database itself refuses a second one.
-CREATE UNIQUE INDEX IF NOT EXISTS one_active_run ON runs(account) WHERE state = 'active';
-CREATE TABLE IF NOT EXISTS stocks (
+CREATE UNIQUE INDEX one_active_run ON runs(account) WHERE state = 'active';
+CREATE TABLE stocks (
     run_id TEXT NOT NULL REFERENCES runs(id),
     code TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -54,9 +58,10 @@ CREATE TABLE IF NOT EXISTS stocks (
     target_qty INTEGER NOT NULL,
     owed INTEGER NOT NULL DEFAULT 0,   -- due by the schedule but not yet placed
     waiting INTEGER NOT NULL DEFAULT 0, -- a buy is waiting for cash
+    halted INTEGER NOT NULL DEFAULT 0,  -- the price ran past the guard: no more orders for this stock
     PRIMARY KEY (run_id, code)
 );
-CREATE TABLE IF NOT EXISTS slices (
+CREATE TABLE slices (
     run_id TEXT NOT NULL REFERENCES runs(id),
     seq INTEGER NOT NULL,
     code TEXT NOT NULL,
@@ -66,7 +71,7 @@ CREATE TABLE IF NOT EXISTS slices (
     state TEXT NOT NULL CHECK (state IN ('pending', 'fired')),
     PRIMARY KEY (run_id, seq)
 );
-CREATE TABLE IF NOT EXISTS orders (
+CREATE TABLE orders (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL REFERENCES runs(id),
     code TEXT NOT NULL,
@@ -75,29 +80,74 @@ CREATE TABLE IF NOT EXISTS orders (
     order_type TEXT NOT NULL,
     price INTEGER NOT NULL,
     kind TEXT NOT NULL,            -- slice | catch_up | retry | twin
-    state TEXT NOT NULL CHECK (state IN ('intent', 'acked', 'rejected', 'uncertain', 'lost')),
+    state TEXT NOT NULL CHECK (state IN (%s)),
     order_no TEXT,
     org_no TEXT,
     sent_at TEXT NOT NULL,         -- when the intent was written, just before sending
     filled_qty INTEGER NOT NULL DEFAULT 0,
     filled_amount INTEGER NOT NULL DEFAULT 0,
     remaining INTEGER,             -- NULL until the exchange has shown the order
-    closed INTEGER NOT NULL DEFAULT 0,
+    unseen_since TEXT,             -- first of an unbroken row of working lookups that did not list it
+    cancel_sent INTEGER NOT NULL DEFAULT 0,  -- a cancel of its rest was accepted (re-pricing, halt)
     msg_cd TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT ''  -- for people only: no code reads it
 );
-CREATE INDEX IF NOT EXISTS orders_by_run ON orders(run_id);
-CREATE TABLE IF NOT EXISTS fills (
+CREATE INDEX orders_by_run ON orders(run_id);
+CREATE TABLE fills (
     order_id INTEGER NOT NULL REFERENCES orders(id),
     qty INTEGER NOT NULL,
     amount INTEGER NOT NULL,
     at TEXT NOT NULL
 );
-"""
+""" % ", ".join(f"'{s.value}'" for s in OrderState)
+
+
+def _migrate_0_to_1(db: sqlite3.Connection) -> None:
+    """States in columns: 'acked' + closed flag become open/closed; 'uncertain' is unresolved; 'lost'
+    splits by its message into not_sent, expired and absent; an order re-sent by the old client gets
+    a 'twin' row for its first send, which may still show up."""
+    db.execute("ALTER TABLE runs ADD COLUMN price_guard REAL NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE stocks ADD COLUMN halted INTEGER NOT NULL DEFAULT 0")
+    # SQLite cannot change a CHECK constraint: build the new table beside the old one, copy, swap.
+    # (Renaming the old table instead would make `fills` follow it to the old name.)
+    orders_sql = SCHEMA[SCHEMA.index("CREATE TABLE orders"):SCHEMA.index("CREATE INDEX orders_by_run")]
+    db.execute(orders_sql.strip().rstrip(";").replace("CREATE TABLE orders (", "CREATE TABLE orders_v1 (", 1))
+    db.execute("""
+        INSERT INTO orders_v1 (id, run_id, code, side, qty, order_type, price, kind, state, order_no, org_no,
+                               sent_at, filled_qty, filled_amount, remaining, msg_cd, message)
+        SELECT id, run_id, code, side, qty, order_type, price, kind,
+               CASE
+                   WHEN state = 'acked' AND closed = 1 THEN 'closed'
+                   WHEN state = 'acked' THEN 'open'
+                   WHEN state = 'uncertain' THEN 'unresolved'
+                   WHEN state = 'lost' AND message LIKE 'not sent%' THEN 'not_sent'
+                   WHEN state = 'lost' AND message LIKE 'sent on %' THEN 'expired'
+                   WHEN state = 'lost' THEN 'absent'
+                   ELSE state
+               END,
+               order_no, org_no, sent_at, filled_qty, filled_amount, remaining, msg_cd, message
+        FROM orders ORDER BY id""")
+    db.execute("""
+        INSERT INTO orders_v1 (run_id, code, side, qty, order_type, price, kind, state, sent_at, message)
+        SELECT run_id, code, side, qty, order_type, price, 'twin', 'absent', sent_at,
+               'first send of an order the old client re-sent: it may still show up'
+        FROM orders WHERE state = 'acked' AND message = 're-sent after a lost answer'""")
+    db.execute("DROP INDEX IF EXISTS orders_by_run")
+    db.execute("DROP TABLE orders")
+    db.execute("ALTER TABLE orders_v1 RENAME TO orders")
+    db.execute("CREATE INDEX orders_by_run ON orders(run_id)")
+
+
+# (version reached, step): applied in order to a journal whose user_version is below the version
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _migrate_0_to_1),)
 
 
 class JournalUnusable(ConfigError):
     """The journal file cannot be opened as it is; kisbot never replaces it (it may hold an active run)."""
+
+
+class JournalTooNew(JournalUnusable):
+    """The journal was written by a newer kisbot: refuse rather than misread it."""
 
 
 class RunActive(Exception):
@@ -106,19 +156,6 @@ class RunActive(Exception):
     def __init__(self, run_id: str, message: str = ""):
         self.run_id = run_id
         super().__init__(message or f"run {run_id} is still executing: /cancel it or wait for it to finish")
-
-
-class OrderState(str, Enum):
-    INTENT = "intent"  # written, maybe sent: never re-send without reconciling
-    ACKED = "acked"  # the exchange gave an order number
-    REJECTED = "rejected"  # the exchange refused it (KisError)
-    UNCERTAIN = "uncertain"  # no answer and not found yet
-    LOST = "lost"  # certain it never reached the exchange; its quantity was owed again
-
-    @property
-    def outstanding(self) -> bool:
-        """May be working at the exchange (so it counts against the target)."""
-        return self in (OrderState.INTENT, OrderState.ACKED, OrderState.UNCERTAIN)
 
 
 @dataclass(frozen=True)
@@ -134,6 +171,7 @@ class RunRecord:
     reason: str
     caught_up: bool
     created_at: datetime
+    price_guard: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,6 +184,7 @@ class StockRecord:
     target_qty: int
     owed: int
     waiting: bool
+    halted: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,23 +214,48 @@ class OrderRecord:
     filled_qty: int
     filled_amount: int
     remaining: int | None
-    closed: bool
     msg_cd: str
     message: str
+    unseen_since: datetime | None = None
+    cancel_sent: bool = False
 
     @property
     def committed(self) -> int:
         """Shares this order has done or may still do: counted against the stock's goal."""
-        if not self.state.outstanding:
-            return 0
-        if self.state is OrderState.ACKED and self.remaining is not None:
-            return self.filled_qty + (0 if self.closed else self.remaining)
-        return max(self.qty, self.filled_qty)
+        if self.state is OrderState.OPEN:
+            rest = self.qty - self.filled_qty if self.remaining is None else self.remaining
+            return self.filled_qty + max(0, rest)
+        if self.state.unsettled or self.state is OrderState.EXPIRED:
+            return max(self.qty, self.filled_qty)
+        return self.filled_qty
 
     @property
     def resting(self) -> bool:
-        """Acked and possibly still open: a cancel candidate."""
-        return self.state is OrderState.ACKED and not self.closed and (self.remaining is None or self.remaining > 0)
+        """Known to KIS and maybe still open: a cancel candidate."""
+        return self.state is OrderState.OPEN and (self.remaining is None or self.remaining > 0)
+
+    @property
+    def open_qty(self) -> int:
+        """Shares still working at the exchange (as far as the journal knows)."""
+        if self.state is OrderState.OPEN:
+            return max(0, self.qty - self.filled_qty if self.remaining is None else self.remaining)
+        return 0
+
+
+@dataclass(frozen=True)
+class OrderUpdate:
+    """One change to an order, as reconciliation decides it; None fields stay as they are."""
+
+    order_id: int
+    state: OrderState
+    order_no: str | None = None
+    org_no: str | None = None
+    filled_qty: int | None = None
+    filled_amount: int | None = None
+    remaining: int | None = None
+    unseen_since: datetime | None = None
+    clear_unseen: bool = False  # set unseen_since back to NULL (a lookup failed)
+    message: str | None = None
 
 
 class Journal:
@@ -203,9 +267,38 @@ class Journal:
         self._db = _open_db(self.path)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA synchronous=FULL")  # an intent must be on disk before its order is sent
-        self._db.execute("PRAGMA foreign_keys=ON")
         with self._lock:
-            self._db.executescript(SCHEMA)  # executescript manages its own transaction
+            self._upgrade()
+        self._db.execute("PRAGMA foreign_keys=ON")
+
+    def _upgrade(self) -> None:
+        """Create the schema, or bring an older journal up to SCHEMA_VERSION step by step."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        self._db.execute("PRAGMA foreign_keys=OFF")  # tables are rebuilt; each step checks them itself
+        self._db.execute("BEGIN IMMEDIATE")  # one process upgrades; another waits, then sees it done
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalTooNew(f"the journal {self.path} was written by a newer kisbot (schema {version}, "
+                                    f"this one reads {SCHEMA_VERSION}): update kisbot")
+            fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone() is None
+            if fresh:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            elif version < SCHEMA_VERSION:
+                for reached, step in MIGRATIONS:
+                    if version < reached:
+                        step(self._db)
+                problems = self._db.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise RuntimeError(f"journal migration left {len(problems)} dangling reference(s)")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "Journal":
@@ -222,7 +315,7 @@ class Journal:
 
     # runs --------------------------------------------------------------------------------------
     def create_run(self, run_id: str, account: str, plan: Plan, window: Window, schedule: SliceSchedule,
-                   order_type: OrderType, created_at: datetime) -> None:
+                   order_type: OrderType, created_at: datetime, price_guard: float = 0.0) -> None:
         """Write the run, its stocks and slices at once; RunActive if the account already has a run."""
         with self._tx() as db:
             active = db.execute("SELECT id FROM runs WHERE account=? AND state='active'", (account,)).fetchone()
@@ -230,9 +323,10 @@ class Journal:
                 raise RunActive(active["id"])
             db.execute(
                 "INSERT INTO runs (id, account, plan_id, plan_json, window_start, window_end, catch_up_at,"
-                " poll_seconds, order_type, state, created_at) VALUES (?,?,?,?,?,?,?,?,?, 'active', ?)",
+                " poll_seconds, order_type, state, created_at, price_guard) VALUES (?,?,?,?,?,?,?,?,?, 'active', ?, ?)",
                 (run_id, account, plan.id, plan_to_json(plan), window.start.isoformat(), window.end.isoformat(),
-                 schedule.catch_up_at.isoformat(), schedule.poll_seconds, order_type.value, created_at.isoformat()),
+                 schedule.catch_up_at.isoformat(), schedule.poll_seconds, order_type.value, created_at.isoformat(),
+                 price_guard),
             )
             for line in plan.lines:
                 if line.order_qty:
@@ -283,7 +377,7 @@ class Journal:
         with self._tx() as db:
             rows = db.execute("SELECT * FROM stocks WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
         return [StockRecord(r["code"], r["name"], OrderSide(r["side"]), r["goal"], r["start_qty"], r["target_qty"],
-                            r["owed"], bool(r["waiting"])) for r in rows]
+                            r["owed"], bool(r["waiting"]), bool(r["halted"])) for r in rows]
 
     def slices(self, run_id: str) -> list[SliceRecord]:
         with self._tx() as db:
@@ -310,6 +404,26 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE stocks SET owed=? WHERE run_id=? AND code=?", (max(0, owed), run_id, code))
 
+    def halt(self, run_id: str, code: str) -> None:
+        """No more orders for this stock in this run (its price ran past the guard); nothing is owed."""
+        with self._tx() as db:
+            db.execute("UPDATE stocks SET halted=1, owed=0, waiting=0 WHERE run_id=? AND code=?", (run_id, code))
+
+    def cancel_accepted(self, order_id: int, owe_rest: bool) -> None:
+        """KIS took a cancel of the order's rest; with `owe_rest` that rest is owed again (re-pricing).
+
+        The rest is placed only once the exchange shows the order closed: until then it still counts.
+        """
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM orders WHERE id=?", (order_id,)).fetchone()
+            if row is None or row["cancel_sent"]:
+                return
+            db.execute("UPDATE orders SET cancel_sent=1 WHERE id=?", (order_id,))
+            if owe_rest:
+                rest = row["qty"] - row["filled_qty"] if row["remaining"] is None else row["remaining"]
+                db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
+                           (max(0, rest), row["run_id"], row["code"]))
+
     # orders -------------------------------------------------------------------------------------
     def add_intent(self, run_id: str, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
                    kind: str, sent_at: datetime) -> int:
@@ -323,83 +437,58 @@ class Journal:
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
             return int(cur.lastrowid)
 
-    def mark_acked(self, order_id: int, order_no: str, org_no: str, message: str = "") -> None:
-        with self._tx() as db:
-            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=?, message=? WHERE id=?",
-                       (order_no, org_no, message, order_id))
+    def transition(self, order_id: int, state: OrderState, *, order_no: str | None = None,
+                   org_no: str | None = None, msg_cd: str | None = None, message: str | None = None,
+                   owe_again: bool = False) -> OrderState:
+        """Move an order to `state` (the lifecycle must allow it) and settle what its stock owes.
 
-    def add_twin(self, order_id: int, order_no: str, org_no: str, message: str) -> int | None:
-        """The first send of a re-sent order showed up after all: journal it as an order of the run.
-
-        It counts against the stock's goal like any order (so later slices shrink) and owes nothing.
-        The re-sent order's `message` is replaced so that at most one twin is adopted for it.
+        Returns the state it left. `owe_again` (with REJECTED): a refusal for cash, retried later.
         """
         with self._tx() as db:
-            row = db.execute("SELECT * FROM orders WHERE id=?", (order_id,)).fetchone()
-            if row is None or row["state"] != "acked":
-                return None
-            cur = db.execute(
-                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, order_no, org_no,"
-                " sent_at, message) VALUES (?,?,?,?,?,?, 'twin', 'acked', ?,?,?, 'first send of a re-sent order')",
-                (row["run_id"], row["code"], row["side"], row["qty"], row["order_type"], row["price"],
-                 order_no, org_no, row["sent_at"]),
-            )
-            db.execute("UPDATE orders SET message=? WHERE id=?", (message, order_id))
-            return int(cur.lastrowid)
-
-    def mark_rejected(self, order_id: int, msg_cd: str, message: str, *, owe_again: bool = False) -> None:
-        """The exchange refused the order; with `owe_again` its shares go back to what the stock owes."""
-        with self._tx() as db:
             row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
-            if row is None or row["state"] not in ("intent", "uncertain"):
-                return
-            db.execute("UPDATE orders SET state='rejected', msg_cd=?, message=? WHERE id=?",
-                       (msg_cd, message, order_id))
-            if owe_again:
-                db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
-                           (row["qty"], row["run_id"], row["code"]))
+            old = OrderState(row["state"])
+            check_transition(old, state)
+            db.execute("UPDATE orders SET state=?, order_no=COALESCE(?, order_no), org_no=COALESCE(?, org_no),"
+                       " msg_cd=COALESCE(?, msg_cd), message=COALESCE(?, message) WHERE id=?",
+                       (state.value, order_no, org_no, msg_cd, message, order_id))
+            change = owed_change(old, state, row["qty"], owe_again=owe_again)
+            if change:
+                db.execute("UPDATE stocks SET owed=MAX(0, owed+?) WHERE run_id=? AND code=?",
+                           (change, row["run_id"], row["code"]))
+            return old
 
-    def mark_uncertain(self, order_id: int, message: str) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE orders SET state='uncertain', message=? WHERE id=?", (message, order_id))
+    def apply(self, update: OrderUpdate, at: datetime) -> tuple[int, int]:
+        """Store a reconciliation update in one transaction; return the new fill (qty, amount), (0, 0) if none.
 
-    def mark_lost(self, order_id: int, reason: str = "") -> None:
-        """Certain the order never reached the exchange: its shares are owed again."""
+        Fills never go backwards: a stale page shows fewer than already counted and is ignored for them.
+        """
         with self._tx() as db:
-            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
-            if row is None or row["state"] not in ("intent", "uncertain"):
-                return
-            db.execute("UPDATE orders SET state='lost', message=? WHERE id=?", (reason, order_id))
-            db.execute("UPDATE stocks SET owed=owed+? WHERE run_id=? AND code=?",
-                       (row["qty"], row["run_id"], row["code"]))
-
-    def adopt_late(self, order_id: int, order_no: str, org_no: str, message: str = "") -> bool:
-        """A lost order showed up at the exchange after all: acked again, its shares no longer owed."""
-        with self._tx() as db:
-            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
-            if row is None or row["state"] != "lost":
-                return False
-            db.execute("UPDATE orders SET state='acked', order_no=?, org_no=?, message=? WHERE id=?",
-                       (order_no, org_no, message, order_id))
-            db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?",
-                       (row["qty"], row["run_id"], row["code"]))
-            return True
-
-    def record_exchange_view(self, order_id: int, filled_qty: int, filled_amount: int, remaining: int,
-                             closed: bool, at: datetime) -> tuple[int, int]:
-        """Store what the exchange shows for an order; return the new fill (qty, amount), (0, 0) if none."""
-        with self._tx() as db:
-            row = db.execute("SELECT filled_qty, filled_amount FROM orders WHERE id=?", (order_id,)).fetchone()
-            inc_qty = filled_qty - row["filled_qty"]
-            inc_amount = filled_amount - row["filled_amount"]
-            if inc_qty < 0:  # a stale page never takes fills back
-                inc_qty, inc_amount = 0, 0
-                filled_qty, filled_amount = row["filled_qty"], row["filled_amount"]
-            db.execute("UPDATE orders SET filled_qty=?, filled_amount=?, remaining=?, closed=? WHERE id=?",
-                       (filled_qty, filled_amount, remaining, int(closed), order_id))
+            row = db.execute("SELECT * FROM orders WHERE id=?", (update.order_id,)).fetchone()
+            old = OrderState(row["state"])
+            check_transition(old, update.state)
+            filled_qty, filled_amount = row["filled_qty"], row["filled_amount"]
+            inc_qty = inc_amount = 0
+            if update.filled_qty is not None and update.filled_qty > filled_qty:
+                inc_qty, inc_amount = update.filled_qty - filled_qty, (update.filled_amount or 0) - filled_amount
+                filled_qty, filled_amount = update.filled_qty, update.filled_amount or 0
+            unseen = row["unseen_since"]
+            if update.clear_unseen:
+                unseen = None
+            elif update.unseen_since is not None and unseen is None:
+                unseen = update.unseen_since.isoformat()
+            db.execute(
+                "UPDATE orders SET state=?, order_no=COALESCE(?, order_no), org_no=COALESCE(?, org_no),"
+                " filled_qty=?, filled_amount=?, remaining=COALESCE(?, remaining), unseen_since=?,"
+                " message=COALESCE(?, message) WHERE id=?",
+                (update.state.value, update.order_no, update.org_no, filled_qty, filled_amount, update.remaining,
+                 unseen, update.message, update.order_id))
+            change = owed_change(old, update.state, row["qty"])
+            if change:
+                db.execute("UPDATE stocks SET owed=MAX(0, owed+?) WHERE run_id=? AND code=?",
+                           (change, row["run_id"], row["code"]))
             if inc_qty > 0:
                 db.execute("INSERT INTO fills (order_id, qty, amount, at) VALUES (?,?,?,?)",
-                           (order_id, inc_qty, inc_amount, at.isoformat()))
+                           (update.order_id, inc_qty, inc_amount, at.isoformat()))
             return inc_qty, inc_amount
 
     def orders(self, run_id: str) -> list[OrderRecord]:
@@ -522,11 +611,14 @@ def plan_from_json(text: str) -> Plan:
         priced_at=datetime.fromisoformat(data["priced_at"]),
         expires_at=datetime.fromisoformat(data["expires_at"]),
         notes=tuple(data.get("notes", ())),
+        options=tuple(data.get("options", ())),
+        dropped=tuple(data.get("dropped", ())),
     )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
+        price_guard=row["price_guard"],
         id=row["id"], account=row["account"], plan=plan_from_json(row["plan_json"]),
         window=Window(datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"])),
         catch_up_at=datetime.fromisoformat(row["catch_up_at"]), poll_seconds=row["poll_seconds"],
@@ -541,5 +633,7 @@ def _order(r: sqlite3.Row) -> OrderRecord:
         order_type=OrderType(r["order_type"]), price=r["price"], kind=r["kind"], state=OrderState(r["state"]),
         order_no=r["order_no"] or "", org_no=r["org_no"] or "", sent_at=datetime.fromisoformat(r["sent_at"]),
         filled_qty=r["filled_qty"], filled_amount=r["filled_amount"], remaining=r["remaining"],
-        closed=bool(r["closed"]), msg_cd=r["msg_cd"], message=r["message"],
+        msg_cd=r["msg_cd"], message=r["message"],
+        unseen_since=datetime.fromisoformat(r["unseen_since"]) if r["unseen_since"] else None,
+        cancel_sent=bool(r["cancel_sent"]),
     )

@@ -15,6 +15,7 @@ class Target:
     weight: float
     name: str = ""
     row: int = field(default=0, compare=False)  # row in the source sheet, for error messages; 0 = none
+    band: float | None = None  # this stock's tolerance band (0.02 = ±2 percentage points); None = the plan's
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class PlanLine:
     target_qty: int
     current_weight: float
     target_weight: float
+    tax_free: bool = False  # an ETF or ETN: no securities transaction tax on its sells
 
     @property
     def order_qty(self) -> int:
@@ -73,6 +75,8 @@ class Plan:
     priced_at: datetime
     expires_at: datetime
     notes: tuple[str, ...] = ()  # e.g. "buys scaled down by 3 % to fit cash"
+    options: tuple[str, ...] = ()  # the options in force, as phrases ("buy only", "band ±2 %p")
+    dropped: tuple[str, ...] = ()  # "code name" of every stock sold because the model does not name it
 
     @property
     def sells(self) -> tuple[PlanLine, ...]:

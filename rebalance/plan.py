@@ -10,13 +10,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
 from kis.errors import UnknownStock
 from kis.krx import KST
 from kis.models import Balance, Quote
 from rebalance.costs import DEFAULT_FEE_RATE, DEFAULT_SELL_TAX_RATE, CostRates, exact
 from rebalance.model import Plan, PlanLine, Portfolio
+from rebalance.options import OptionsError, PlanOptions
 from rebalance.portfolio import unknown_codes_error
 
 # Weights of a column of fractions rarely add up to exactly 1 in floats (3 x 0.3333...).
@@ -59,9 +60,11 @@ def new_plan_id() -> str:
 
 
 def make_plan(client: PriceSource, portfolio: Portfolio, settings: PlanSettings | None = None,
-              now: datetime | None = None) -> Plan:
+              now: datetime | None = None, options: PlanOptions | None = None, *,
+              names: Any = None) -> Plan:
     """Fetch the balance and every needed price (model and holdings in one batched call), then plan.
 
+    `names` (a `rebalance.names.NameBook`) fills in names and tells ETFs/ETNs apart.
     Codes the broker does not know raise PortfolioError naming them and their rows.
     """
     settings = settings or PlanSettings()
@@ -69,8 +72,16 @@ def make_plan(client: PriceSource, portfolio: Portfolio, settings: PlanSettings 
     codes = _plan_codes(portfolio, balance)
     try:
         quotes = client.prices(codes) if codes else {}
-        now = now or datetime.now(KST)
-        return build_plan(portfolio, balance, quotes, settings, now, new_plan_id())
+    except UnknownStock as exc:
+        raise unknown_codes_error(portfolio, exc.codes) from None
+    known: dict[str, str] = {}
+    tax_free: frozenset[str] = frozenset()
+    if names is not None:
+        known, tax_free = names.resolve(codes, quotes, balance, portfolio)
+    now = now or datetime.now(KST)
+    try:
+        return build_plan(portfolio, balance, quotes, settings, now, new_plan_id(), options or PlanOptions(),
+                          names=known, tax_free=tax_free)
     except UnknownStock as exc:
         raise unknown_codes_error(portfolio, exc.codes) from None
 
@@ -81,13 +92,37 @@ def _plan_codes(portfolio: Portfolio, balance: Balance) -> list[str]:
     return list(dict.fromkeys([*portfolio.codes, *held]))
 
 
+def account_values(balance: Balance, price: Mapping[str, int], kept: Iterable[str] = (),
+                   cash_buffer: float = 0.02) -> tuple[int, int, int]:
+    """(total, base, investable): cash + holdings at `price`; less the kept holdings; less the buffer."""
+    held = {c: balance.qty(c) for c in {*price, *(h.code for h in balance.holdings if h.qty > 0)}}
+    total = balance.cash_d2 + sum(q * price[c] for c, q in held.items() if q)
+    base = total - sum(held.get(c, 0) * price[c] for c in set(kept))
+    return total, base, max(0, math.floor(base * (1 - exact(cash_buffer))))
+
+
+def weight_gap(value: int, investable: int, weight: float) -> Fraction:
+    """How far a stock's value sits from its target, in fractions of the investable value (signed)."""
+    if investable <= 0:
+        return Fraction(0)
+    return Fraction(value, investable) - exact(weight)
+
+
+def inside_band(value: int, investable: int, weight: float, band: float) -> bool:
+    """True when a stock worth `value` is within target ± band (fractions of the investable value)."""
+    return band > 0 and investable > 0 and abs(weight_gap(value, investable, weight)) <= exact(band)
+
+
 def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote], settings: PlanSettings,
-               now: datetime, plan_id: str) -> Plan:
-    """The plan at these prices. Raises UnknownStock when a needed code has no positive price.
+               now: datetime, plan_id: str, options: PlanOptions = PlanOptions(), *,
+               names: Mapping[str, str] | None = None, tax_free: frozenset[str] = frozenset()) -> Plan:
+    """The plan at these prices and options. Raises UnknownStock when a needed code has no positive price,
+    OptionsError when the options ask for what the account cannot do.
 
     Cash is the D+2 deposit (`cash_d2`): it already counts unsettled trades, as KIS's total value does.
-    Target quantities are floored, stocks held outside the model go to zero, and buys are scaled
-    down when cash after sells cannot pay for them and their costs.
+    Weights apply to the investable value: (total − kept holdings) × (1 − buffer). Full targets are
+    floored; stocks outside the model go to zero unless kept; a stock inside its band is not traded.
+    Buys are scaled down when cash after sells cannot pay for them and their costs.
     """
     codes = _plan_codes(portfolio, balance)
     missing = [c for c in codes if c not in quotes or quotes[c].price <= 0]
@@ -97,44 +132,88 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
     price = {c: quotes[c].price for c in codes}
     current = {c: balance.qty(c) for c in codes}
     weight = {t.code: t.weight for t in portfolio.targets}
+    band = {t.code: options.band_for(t.band) for t in portfolio.targets}
+    kept = [c for c in codes if c not in weight and options.keep_others]
     cash = balance.cash_d2
-    total = cash + sum(current[c] * price[c] for c in codes)
-    investable = max(0, math.floor(total * (1 - exact(settings.cash_buffer))))
+    total, base, investable = account_values(balance, price, kept, settings.cash_buffer)
+    taxed = {c: c not in tax_free for c in codes}
+
+    def sell_cost(c: str, qty: int) -> int:
+        return rates.sell_cost(qty * price[c], taxed=taxed[c])
+
     notes: list[str] = []
+    full = {c: math.floor(exact(weight[c]) * investable / price[c]) if c in weight else 0 for c in codes}
+    for c in kept:
+        full[c] = current[c]
+    notes.extend(_notes(portfolio, balance, price, full, investable))
+    target = dict(full)
+    held_in_band = [c for c in weight if full[c] != current[c]
+                    and inside_band(current[c] * price[c], investable, weight[c], band[c])]
+    for c in held_in_band:
+        target[c] = current[c]
 
-    target = {c: math.floor(exact(weight[c]) * investable / price[c]) if c in weight else 0 for c in codes}
-    notes.extend(_notes(portfolio, balance, price, target, investable))
+    if options.sell_only:
+        assert options.sell_amount is not None
+        sold = _sell_amount(options.sell_amount, codes, kept, current, full, target, price, sell_cost)
+        target = {c: current[c] - sold.get(c, 0) for c in codes}
+    else:
+        if options.buy_only:
+            target = {c: max(current[c], target[c]) for c in codes}
+        _skip_small(target, current, price, options.min_trade, notes)
+        sell_value = sum((current[c] - target[c]) * price[c] for c in codes if target[c] < current[c])
+        sell_costs = sum(sell_cost(c, current[c] - target[c]) for c in codes if target[c] < current[c])
+        wanted = {c: target[c] - current[c] for c in codes if target[c] > current[c]}
+        budget = cash + sell_value - sell_costs
+        if options.buy_only:
+            reserve = base - investable
+            budget = cash - reserve
+            if options.amount is not None:
+                if options.amount > cash:
+                    spare = cash - reserve
+                    raise OptionsError(
+                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): type /plan buy "
+                        f"{spare} or less." if spare > 0 else
+                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2), and none is above the "
+                        "cash buffer: type /plan sell AMOUNT first, or deposit cash.")
+                budget = min(budget, options.amount)
+        bought = _fit_buys(wanted, price, rates, budget)
+        if bought != wanted:
+            wanted_value = sum(q * price[c] for c, q in wanted.items())
+            bought_value = sum(q * price[c] for c, q in bought.items())
+            cut = 100 * (1 - bought_value / wanted_value)
+            where = "the amount" if options.amount is not None and budget == options.amount else "cash"
+            notes.append(f"Buys scaled down by {cut:.1f} % to fit {where}: {wanted_value:,} won wanted, "
+                         f"{max(budget, 0):,} won available after sells and costs.")
+            for c in wanted:
+                target[c] = current[c] + bought.get(c, 0)
+            _skip_small(target, current, price, options.min_trade, notes)
+    if held_in_band:
+        notes.append("Inside their band, not traded: " + ", ".join(c for c in held_in_band if target[c] == current[c])
+                     + ".")
+    if kept:
+        notes.append("Kept outside the model: " + ", ".join(kept) + ".")
 
-    sell_value = sum((current[c] - target[c]) * price[c] for c in codes if target[c] < current[c])
-    sell_costs = sum(rates.sell_cost((current[c] - target[c]) * price[c]) for c in codes if target[c] < current[c])
-    wanted = {c: target[c] - current[c] for c in codes if target[c] > current[c]}
-    budget = cash + sell_value - sell_costs
-    bought = _fit_buys(wanted, price, rates, budget)
-    if bought != wanted:
-        wanted_value = sum(q * price[c] for c, q in wanted.items())
-        bought_value = sum(q * price[c] for c, q in bought.items())
-        cut = 100 * (1 - bought_value / wanted_value)
-        notes.append(f"Buys scaled down by {cut:.1f} % to fit cash: {wanted_value:,} won wanted, "
-                     f"{max(budget, 0):,} won available after sells and costs.")
-        for c, q in bought.items():
-            target[c] = current[c] + q
-    buy_costs = sum(rates.buy_cost(q * price[c]) for c, q in bought.items())
-
+    sell_costs = sum(sell_cost(c, current[c] - target[c]) for c in codes if target[c] < current[c])
+    buy_costs = sum(rates.buy_cost((target[c] - current[c]) * price[c]) for c in codes if target[c] > current[c])
+    names = names or {}
     lines = [
         PlanLine(
             code=c,
-            name=_name(c, quotes, balance, portfolio),
+            name=names.get(c) or _name(c, quotes, balance, portfolio),
             price=price[c],
             current_qty=current[c],
             target_qty=target[c],
             current_weight=current[c] * price[c] / total if total > 0 else 0.0,
             target_weight=target[c] * price[c] / total if total > 0 else 0.0,
+            tax_free=not taxed[c],
         )
         for c in codes
     ]
     lines.sort(key=_line_order)
     if not any(line.order_qty for line in lines):
         notes.append("Already on target: nothing to trade.")
+    dropped = tuple(f"{line.code} {line.name}".strip() for line in lines
+                    if line.code not in weight and line.order_qty < 0)
     priced_at = min((quotes[c].at for c in codes if quotes[c].at is not None), default=now)
     return Plan(
         id=plan_id,
@@ -146,7 +225,77 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
         priced_at=priced_at,
         expires_at=priced_at + settings.max_price_age,
         notes=tuple(notes),
+        options=options.describe() if not options.sell_only else
+        tuple(o for o in options.describe() if not o.startswith("min trade")),
+        dropped=dropped,
     )
+
+
+def _skip_small(target: dict[str, int], current: Mapping[str, int], price: Mapping[str, int], min_trade: int,
+                notes: list[str]) -> None:
+    """Trades worth less than `min_trade` won are not made (their target becomes the holding)."""
+    if min_trade <= 0:
+        return
+    small = [c for c in target if target[c] != current[c] and abs(target[c] - current[c]) * price[c] < min_trade]
+    for c in small:
+        target[c] = current[c]
+    if small:
+        notes.append(f"Trades under {min_trade:,} won skipped: {', '.join(small)}.")
+
+
+def _sell_amount(amount: int, codes: list[str], kept: list[str], current: Mapping[str, int],
+                 full: Mapping[str, int], target: Mapping[str, int], price: Mapping[str, int],
+                 sell_cost: Any) -> dict[str, int]:
+    """Shares to sell per code to raise at least `amount` won after costs: the most overweight first
+    toward target (stocks inside their band wait), then pro rata over what is left. No buys.
+    """
+    sellable = [c for c in codes if c not in kept and current[c] > 0]
+
+    def net(c: str, qty: int) -> int:
+        return qty * price[c] - sell_cost(c, qty) if qty > 0 else 0
+
+    most = sum(net(c, current[c]) for c in sellable)
+    if amount > most:
+        raise OptionsError(f"sell {amount:,} is more than the account can raise: selling every holding"
+                           f"{' not kept' if kept else ''} brings {most:,} won after fees and tax; "
+                           f"type /plan sell {most} or less.")
+    sold: dict[str, int] = {}
+    raised = 0
+    over = sorted((c for c in sellable if target[c] < current[c]),
+                  key=lambda c: (-(current[c] - full[c]) * price[c], c))
+    for c in over:
+        if raised >= amount:
+            break
+        excess = current[c] - target[c]
+        qty = _shares_for(amount - raised, excess, lambda q, c=c: net(c, q))
+        sold[c] = qty
+        raised += net(c, qty)
+    while raised < amount:
+        left = {c: current[c] - sold.get(c, 0) for c in sellable if current[c] - sold.get(c, 0) > 0}
+        worth = sum(net(c, q) for c, q in left.items())
+        share = Fraction(amount - raised, worth)
+        for c, q in sorted(left.items(), key=lambda item: (-item[1] * price[item[0]], item[0])):
+            extra = min(q, max(1, math.ceil(q * share)))
+            before = net(c, sold.get(c, 0))
+            sold[c] = sold.get(c, 0) + extra
+            raised += net(c, sold[c]) - before
+            if raised >= amount:
+                break
+    return sold
+
+
+def _shares_for(need: int, most: int, net: Any) -> int:
+    """The fewest shares (at most `most`) whose net proceeds reach `need`; `most` when none do."""
+    if net(most) < need:
+        return most
+    low, high = 0, most  # net is increasing in shares: bisect for the first that reaches `need`
+    while low < high:
+        mid = (low + high) // 2
+        if net(mid) >= need:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def _fit_buys(wanted: dict[str, int], price: Mapping[str, int], rates: CostRates, budget: int) -> dict[str, int]:

@@ -46,6 +46,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("종목코드", "code", "ticker", "stock code"),
     "weight": ("비중", "목표비중", "투자비중", "편입비중", "weight", "weights", "target weight"),
     "name": ("종목명", "name", "stock name"),
+    "band": ("밴드", "band"),  # tolerance band per stock, in percentage points (2 = ±2 %p)
 }
 # A header holding one of these (or only '%') over numbers looks like weights: if it is not the weight
 # column the file is refused, since the user most likely meant it and would get other weights.
@@ -403,12 +404,19 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
         weights = [1 / len(rows)] * len(rows)
         reading = f"no weight column, so equal weights ({100 / len(rows):.4g} % each)"
 
+    bands: list[float | None] = [None] * len(rows)
+    if "band" in columns:
+        band_header = str(header_cells[columns["band"]]).strip()
+        at = columns["band"]
+        bands = [_read_band(table[r - 1][at] if at < len(table[r - 1]) else None,
+                            (r - 1, at) in grid.percent_format, r, band_header, problems) for r, _, _, _ in rows]
+
     if problems:
         raise PortfolioError(problems, label)
     sheet = f" from sheet '{grid.title}'" if sheet_count > 1 else ""
     count = f"{len(rows)} stock{'s' if len(rows) != 1 else ''}"
-    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row)
-                    for (excel_row, code, _, name), weight in zip(rows, weights))
+    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row, band=band)
+                    for (excel_row, code, _, name), weight, band in zip(rows, weights, bands))
     return Portfolio(targets=targets, source=label, notes=(f"Read {count}{sheet}; {reading}.",))
 
 
@@ -542,6 +550,21 @@ def _read_weights(cells: list[tuple[int, object, bool]], header: str, header_say
         problems.append(f"{header} adds up to {total * 100:.4g} %, over 100 % (read as {how}): "
                         "lower the weights so they add up to 100 % or less")
     return weights, f"{kind} ({why})"
+
+
+def _read_band(raw: object, shown_as_percent: bool, excel_row: int, header: str,
+               problems: list[str]) -> float | None:
+    """A band cell in percentage points (2, or 2% = ±2 %p) as a fraction; empty = the plan's default."""
+    if _blank(raw):
+        return None
+    number, _ = _weight_number(raw)
+    if number is not None and shown_as_percent and _number(raw):
+        number *= 100  # a cell formatted as percent holds 0.02 for "2%"
+    if number is None or not 0 <= number < 100:
+        problems.append(f"{header} '{_text(raw)}' is not a band in percentage points (row {excel_row}): "
+                        "write e.g. 2 for ±2 %p, or leave it empty")
+        return None
+    return number / 100
 
 
 def _weight_number(raw: object) -> tuple[float | None, bool]:

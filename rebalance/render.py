@@ -5,13 +5,17 @@ of at most 4096 characters without ever cutting a `<pre>` block in two.
 """
 from __future__ import annotations
 
+import functools
 import html
+import importlib.util
 import io
 import unicodedata
 from dataclasses import dataclass, field
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from pathlib import Path
 
 from rebalance.model import Plan, PlanLine
 
@@ -42,11 +46,13 @@ def plan_chart(plan: Plan) -> bytes:
     """PNG of current vs target weight per stock and cash, in % of total value, 800 px wide.
 
     Over MAX_CHART_STOCKS stocks, only those whose weight changes most are drawn (in plan order), so the
-    picture stays within Telegram's photo limits. Labels are stock codes: names would need a Korean
-    font the machine may not have.
+    picture stays within Telegram's photo limits. Labels are code and name, in the Hangul font bundled with
+    koreanize-matplotlib (codes alone without it).
     """
     lines = _chart_lines(plan)
-    labels = [line.code for line in lines] + ["cash"]
+    font = _hangul_font()
+    labels = [f"{line.code} {_fit(line.name, NAME_COLUMNS).rstrip()}".rstrip() if font else line.code
+              for line in lines] + ["현금 cash" if font else "cash"]
     total = plan.total_value
     current = [100 * line.current_weight for line in lines]
     target = [100 * line.target_weight for line in lines]
@@ -62,7 +68,10 @@ def plan_chart(plan: Plan) -> bytes:
     height = 0.4
     axes.barh([p - height / 2 for p in positions], current, height=height, label="current", color="#9aa5b1")
     axes.barh([p + height / 2 for p in positions], target, height=height, label="target", color="#2b6cb0")
-    axes.set_yticks(positions, labels=labels, fontfamily="monospace")
+    if font:
+        axes.set_yticks(positions, labels=labels, fontproperties=font)
+    else:
+        axes.set_yticks(positions, labels=labels, fontfamily="monospace")
     axes.invert_yaxis()
     axes.set_xlabel("% of total value")
     shown = "" if len(lines) == len(plan.lines) else \
@@ -75,6 +84,18 @@ def plan_chart(plan: Plan) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+@functools.cache
+def _hangul_font() -> FontProperties | None:
+    """NanumGothic from the koreanize-matplotlib package, found without importing it (its import
+    changes matplotlib's global settings); None when it is not installed."""
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "fonts" / "NanumGothic.ttf"
+        if path.is_file():
+            return FontProperties(fname=str(path))
+    return None
 
 
 def _chart_lines(plan: Plan) -> list[PlanLine]:
@@ -100,6 +121,7 @@ def _sections(plan: Plan) -> list[_Section]:
     expires = plan.expires_at.strftime("%H:%M:%S")
     share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
     summary = _Section(f"Rebalance plan {plan.id}", [
+        "Options: " + ("; ".join(plan.options) if plan.options else "full rebalance"),
         _pair("Total value", f"{plan.total_value:,}"),
         _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
         _pair("Cash (D+2)", f"{plan.cash:,}"),
@@ -113,6 +135,11 @@ def _sections(plan: Plan) -> list[_Section]:
         _pair("Cash after", f"{plan.cash_after:,}"),
     ])
     sections = [summary, table, totals]
+    if plan.dropped:
+        count = len(plan.dropped)
+        sections.insert(0, _Section("", [
+            f"Sells {count} stock{'s' if count != 1 else ''} not in the model: {', '.join(plan.dropped)} "
+            "(add keep to leave them alone)."], pre=False))
     if plan.notes:
         sections.append(_Section("Notes", [f"• {note}" for note in plan.notes], pre=False))
     return sections

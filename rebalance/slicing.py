@@ -18,8 +18,8 @@ from kis.models import OrderSide
 from rebalance.model import PlanLine
 from rebalance.window import TwapSettings, Window
 
-# Calls one slice costs: a sell is one order; a buy also checks the cash first.
-CALLS_PER_SLICE = {OrderSide.SELL: 1, OrderSide.BUY: 2}
+# Calls one slice costs: the latest price (for the guard) and the order; a buy also checks the cash.
+CALLS_PER_SLICE = {OrderSide.SELL: 2, OrderSide.BUY: 3}
 POLL_PAGE_ROWS = min(DAILY_ORDERS_PAGE_ROWS.values())  # size polls for the smallest page (mock: 15)
 
 

@@ -2,11 +2,13 @@
 
 `TwapExecutor` is the facade the bot uses (start, cancel, status, resume, wait); `_Worker` is one
 run's thread: a `schedule` scheduler on the injected clock fires slices, fill polls, the catch-up pass
-and the end, and sleeps in between on the cancel event.
+and the end, and sleeps in between on the cancel event. What the exchange shows is turned into
+journal updates by the pure functions of `rebalance.reconcile`; the worker only reads and applies.
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import uuid
@@ -17,16 +19,18 @@ from typing import Callable
 import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
-from kis.models import BuyingPower, OrderSide, OrderStatus
-from kis.orders import CLOCK_SKEW, matching_orders, same_order_no, since_stamp
-from kis.ticks import round_to_tick
+from kis.models import OrderSide, OrderStatus, OrderType, Quote
+from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
 from rebalance.events import (
-    Cancelled, Event, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted, StockResult,
-    WaitingForCash,
+    Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
+    StockResult, UnresolvedOrder, WaitingForCash,
 )
-from rebalance.journal import Journal, OrderRecord, OrderState, RunActive, RunRecord, StockRecord
+from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
+from rebalance.lifecycle import OrderState
 from rebalance.model import Plan
+from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, reconcile
+from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
@@ -40,11 +44,7 @@ CASH_SHORT_WORDING = "주문가능금액"
 READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
-MAX_PRICE_BUMP = 0.3  # KRX's daily price band
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
-NOT_SENT = "not sent"  # a lost order's reason when it surely never left: it cannot show up later
-RESENT = "re-sent after a lost answer"  # an acked order whose first send may still show up
-TWIN_FOUND = "re-sent after a lost answer; first send found"
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
@@ -60,6 +60,8 @@ class StockProgress:
     order_qty: int  # shares this run trades for the stock
     open_qty: int  # placed and still resting at the exchange
     waiting_for_cash: bool
+    unresolved_qty: int = 0  # sent without an answer and not listed by KIS yet: counted as live
+    halted: bool = False  # the price ran past the guard: no more orders for this stock
 
     @property
     def target_qty(self) -> int:
@@ -124,7 +126,8 @@ class TwapExecutor:
             try:
                 schedule = slice_plan(plan.lines, window, self.settings, self.rate)
                 run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-                self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now)
+                self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now,
+                                        self.settings.price_guard)
             except BaseException:
                 self._process_lock.release()
                 raise
@@ -199,14 +202,35 @@ def run_status(journal: Journal, run_id: str, now: datetime) -> RunStatus:
     stocks = []
     for stock in journal.stocks(run_id):
         mine = [o for o in orders if o.code == stock.code]
-        resting = sum(o.remaining or 0 for o in mine if o.resting and o.remaining is not None)
         stocks.append(StockProgress(stock.code, stock.name, stock.side, sum(o.filled_qty for o in mine),
-                                    stock.goal, resting, stock.waiting))
+                                    stock.goal, sum(o.open_qty for o in mine), stock.waiting,
+                                    sum(o.qty for o in mine if o.state.unsettled), stock.halted))
     goal = sum(s.order_qty for s in stocks)
     progress = min(1.0, sum(s.done_qty for s in stocks) / goal) if goal else 1.0
     left = max(timedelta(0), run.window.end - max(now, run.window.start)) if run.state == "active" else timedelta(0)
     return RunStatus(run.id, run.plan.id, run.state, run.window.start, run.window.end, tuple(stocks), progress,
                      left, run.reason)
+
+
+def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
+    """The limit of a marketable order: `guard` past the latest price, on the tick grid, inside the day's band.
+
+    A buy rounds down and a sell up, so the limit never passes the guard; the grid is the one the
+    quote's aspr_unit shows (an ETF's is finer than a stock's), else the stock grid.
+    """
+    grid = (grid_for(quote.price, quote.tick) if quote.tick else None) or STOCK
+    if side is OrderSide.BUY:
+        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY, grid)
+        return min(price, quote.upper_limit) if quote.upper_limit > 0 else price
+    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL, grid)
+    return max(price, quote.lower_limit) if quote.lower_limit > 0 else price
+
+
+def beyond_guard(limit: int, price: int, side: OrderSide, guard: float) -> bool:
+    """The price has run more than the guard past a resting order's limit: re-pricing would chase it."""
+    if side is OrderSide.BUY:
+        return price > limit * (1 + guard)
+    return price < limit * (1 - guard)
 
 
 class _Worker:
@@ -224,8 +248,9 @@ class _Worker:
         self.done = False
         self.run_rec: RunRecord = self.journal.run(run_id)
         self.lines = {line.code: line for line in self.run_rec.plan.lines}
+        self.order_type = self.run_rec.order_type
+        self.guard = self.run_rec.price_guard
         self.scheduler = ClockScheduler(self.clock)
-        self.price_bump: dict[str, float] = {}  # extra cash headroom per stock after refusals for cash
         self.poll_cost = 1 / executor.rate  # seconds the last fill poll took (first guess: one page)
         self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
 
@@ -242,9 +267,9 @@ class _Worker:
         run = self.run_rec
         self._emit(RunStarted(self.run_id, run.plan.id, run.window.start, run.window.end,
                               len(self.journal.slices(self.run_id)), resumed=self.resumed))
-        if self.resumed:  # settle what the crash left unknown before anything new is sent
+        if self.resumed:
+            # What the crash left unknown counts as live until settled: other stocks trade meanwhile.
             self._poll()
-            self._reconcile_unacked(wait_to_settle=True)
         if self.clock.now() >= run.window.end:  # resumed after the window: only settle and report
             self._stop(cancelled=False)
             return
@@ -277,6 +302,7 @@ class _Worker:
             return
         if not self.journal.fire_slice(self.run_id, seq):
             return  # already fired (e.g. before a restart): its shares are owed or placed already
+        self._reprice(code)
         self._place(code, kind="slice")
 
     def _poll_tick(self) -> None:
@@ -294,21 +320,21 @@ class _Worker:
         self.deferred = 0.0
         if self._unsettled():
             self._poll()
-        self._reconcile_unacked(wait_to_settle=False)
-        for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash or refused for pace
-            if stock.owed > 0 and not self.cancel.is_set():
+        for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash, refused for pace, re-priced
+            if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
                 self._place(stock.code, kind="retry")
         nxt = self.clock.now() + timedelta(seconds=self.run_rec.poll_seconds)
         if nxt < self.run_rec.window.end:
             self.scheduler.at(nxt, self._poll_tick, tag="poll")
 
     def _catch_up(self) -> None:
-        """One pass that owes every stock whatever is still missing, then places it."""
+        """One pass that re-prices what rests and owes every stock whatever is still missing, then places it."""
         if self.cancel.is_set():
             return
         self._poll()
-        self._reconcile_unacked(wait_to_settle=False)
-        owed = {s.code: self._missing(s) for s in self.journal.stocks(self.run_id)}
+        for stock in self.journal.stocks(self.run_id):
+            self._reprice(stock.code)
+        owed = {s.code: 0 if s.halted else self._missing(s) for s in self.journal.stocks(self.run_id)}
         self.journal.mark_caught_up(self.run_id, owed)
         for code, qty in owed.items():
             if qty > 0 and not self.cancel.is_set():
@@ -318,17 +344,59 @@ class _Worker:
         self._stop(cancelled=False)
 
     # placing orders -----------------------------------------------------------------------------------
+    def _orders_of(self, code: str) -> list[OrderRecord]:
+        return [o for o in self.journal.orders(self.run_id) if o.code == code]
+
     def _missing(self, stock: StockRecord) -> int:
         """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
-        committed = sum(o.committed for o in self.journal.orders(self.run_id) if o.code == stock.code)
-        return max(0, stock.goal - committed)
+        return max(0, stock.goal - sum(o.committed for o in self._orders_of(stock.code)))
 
     def _stock(self, code: str) -> StockRecord:
         return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
 
+    def _quote(self, code: str) -> Quote | None:
+        try:
+            return self.client.price(code)
+        except READ_ERRORS as exc:
+            log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
+            return None
+
+    def _reprice(self, code: str) -> None:
+        """Resting limit orders of the stock: cancelled so the rest goes out at a fresh guard price.
+
+        If the price ran past the guard of a resting order, the stock stops instead: no chasing.
+        """
+        if self.order_type is not OrderType.LIMIT or self.cancel.is_set():
+            return
+        today = self.clock.now().astimezone(KST).date()
+        resting = [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
+                   and o.sent_at.astimezone(KST).date() == today]
+        if not resting or self._stock(code).halted:
+            return
+        quote = self._quote(code)
+        if quote is None:
+            return
+        side = resting[0].side
+        runaway = next((o for o in resting if beyond_guard(o.price, quote.price, side, self.guard)), None)
+        if runaway is not None:
+            self.journal.halt(self.run_id, code)
+            log.warning("%s: price %d ran past the guard of limit %d; no more orders for it", code, quote.price,
+                        runaway.price)
+            self._emit(PriceBeyondGuard(self.run_id, code, self.lines[code].name, side, runaway.price, quote.price,
+                                        self.guard))
+        for order in resting:
+            try:
+                self.client.cancel(order.order_no, order.org_no)
+            except READ_ERRORS as exc:  # e.g. filled meanwhile; a lost answer leaves it counted as open
+                log.info("re-pricing: cancel of %s not done (%s)", order.order_no, exc)
+                continue
+            self.journal.cancel_accepted(order.id, owe_rest=runaway is None)
+
     def _place(self, code: str, *, kind: str) -> None:
         """Place what the stock owes, never beyond its goal; a buy only with the cash to pay for it."""
         stock = self._stock(code)
+        if stock.halted:
+            return
         missing = self._missing(stock)
         if stock.owed > missing:  # the goal is nearer than the schedule thinks: never overshoot
             self.journal.set_owed(self.run_id, code, missing)
@@ -337,66 +405,63 @@ class _Worker:
             if stock.waiting:
                 self.journal.set_waiting(self.run_id, code, False)
             return
+        price = 0
+        if self.order_type is OrderType.LIMIT:
+            quote = self._quote(code)
+            if quote is None:
+                return
+            price = guard_price(quote, stock.side, self.guard)
         if stock.side is OrderSide.BUY:
-            affordable, needed, available = self._affordable(code, qty)
-            if affordable < qty:
-                if not stock.waiting:  # one event per wait, not per retry
-                    self.journal.set_waiting(self.run_id, code, True)
-                    self._emit(WaitingForCash(self.run_id, code, needed, available))
-                if affordable <= 0:
-                    return
-                qty = affordable
-        self._send(stock, qty, kind)
+            qty = self._affordable(stock, qty, price)
+            if qty <= 0:
+                return
+        self._send(stock, qty, price, kind)
 
-    def _affordable(self, code: str, qty: int) -> tuple[int, int, int]:
-        """(shares the cash pays for, won needed, won available); 0 shares when the check fails."""
-        price = self._price_estimate(code)
-        needed = qty * price
+    def _affordable(self, stock: StockRecord, qty: int, price: int) -> int:
+        """Shares of `qty` the cash pays for, asked with this order's type and price (nrcvb_buy_qty).
+
+        A market-type buy is costed by KIS at the upper limit and a limit buy at its limit: asking with
+        the same ORD_DVSN and ORD_UNPR is what keeps the order from APBK0952. 0 when the check fails.
+        """
         try:
-            power: BuyingPower = self.client.buying_power(code)
+            power = self.client.buying_power(stock.code, price, self.order_type)
         except READ_ERRORS as exc:
-            log.warning("buying power of %s unavailable (%s); the buy waits", code, type(exc).__name__)
-            return 0, needed, 0
-        # nrcvb_buy_amt: what cash pays for without margin (미수). ord_psbl_cash may include credit.
-        available = power.max_amount
-        return min(qty, available // price), needed, available
+            log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
+            return 0
+        if power.max_qty < qty and not stock.waiting:  # one event per wait, not per retry
+            self.journal.set_waiting(self.run_id, stock.code, True)
+            unit = power.unit_price or price or self.lines[stock.code].price
+            self._emit(WaitingForCash(self.run_id, stock.code, qty * unit, power.max_amount))
+        return min(qty, power.max_qty)
 
-    def _price_estimate(self, code: str) -> int:
-        # The plan's price with headroom for the move since and the fees; each refusal for cash adds
-        # headroom so that retries converge instead of being refused the same way again.
-        base = max(1, self.lines[code].price)
-        return int(base * (1 + self.settings.cash_buffer + self.price_bump.get(code, 0.0))) + 1
-
-    def _send(self, stock: StockRecord, qty: int, kind: str) -> None:
-        order_type = self.run_rec.order_type
-        price = round_to_tick(self.lines[stock.code].price, stock.side) if order_type.needs_price else 0
-        order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, order_type, price, kind,
+    def _send(self, stock: StockRecord, qty: int, price: int, kind: str) -> None:
+        order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
                                            self.clock.now())
         try:
-            ack = self.client.order(stock.code, stock.side, qty, order_type, price,
-                                    exclude_order_nos=self._known_today())
+            ack = self.client.order(stock.code, stock.side, qty, self.order_type, price)
         except OrderUncertain as exc:
-            self.journal.mark_uncertain(order_id, str(exc))
-            log.warning("order %s for %s uncertain; reconciling against today's orders", order_id, stock.code)
+            # It may be at KIS: it counts as live until today's orders list it or working lookups
+            # over the settle horizon rule it out. Never sent again on a timer.
+            self.journal.transition(order_id, OrderState.UNRESOLVED, message=str(exc))
+            log.warning("order %s for %s got no answer; unresolved until today's orders settle it", order_id,
+                        stock.code)
         except (RateLimited, NotSent) as exc:
-            # surely never reached the exchange: owed again, next tick
-            self.journal.mark_lost(order_id, f"{NOT_SENT}: {type(exc).__name__}")
+            # refused at the gateway or never connected: surely not at the exchange, owed again
+            self.journal.transition(order_id, OrderState.NOT_SENT, message=f"{type(exc).__name__}: {exc}")
         except KisError as exc:
             short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
             # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
-            self.journal.mark_rejected(order_id, exc.msg_cd, exc.msg1, owe_again=short_of_cash)
+            self.journal.transition(order_id, OrderState.REJECTED, msg_cd=exc.msg_cd, message=exc.msg1,
+                                    owe_again=short_of_cash)
             if not short_of_cash:
                 self._emit(OrderRejected(self.run_id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
-            else:
-                self.price_bump[stock.code] = min(MAX_PRICE_BUMP, self.price_bump.get(stock.code, 0.0) + 0.02)
-                if not self._stock(stock.code).waiting:
-                    self.journal.set_waiting(self.run_id, stock.code, True)
-                    self._emit(WaitingForCash(self.run_id, stock.code, qty * self._price_estimate(stock.code), 0))
+            elif not self._stock(stock.code).waiting:
+                self.journal.set_waiting(self.run_id, stock.code, True)
+                self._emit(WaitingForCash(self.run_id, stock.code, qty * (price or self.lines[stock.code].price), 0))
         except (KisTransportError, requests.RequestException) as exc:
-            # The client re-sends only when certain; anything else may have reached the exchange.
-            self.journal.mark_uncertain(order_id, f"{type(exc).__name__}: {exc}")
+            self.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
-            self.journal.mark_acked(order_id, ack.order_no, ack.org_no, RESENT if ack.resent else "")
+            self.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
             self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
             after = self._stock(stock.code)
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
@@ -407,82 +472,54 @@ class _Worker:
 
     # reading the exchange -----------------------------------------------------------------------------
     def _unsettled(self) -> bool:
-        """Some order of the run may still fill or is not yet known: a poll has something to learn."""
-        return any(o.state in (OrderState.INTENT, OrderState.UNCERTAIN) or o.resting
-                   or (o.state is OrderState.LOST and not o.message.startswith(NOT_SENT))  # may yet show up
-                   or o.message == RESENT  # its first send may yet show up
+        """Some order of the run may still fill or show up: a poll has something to learn."""
+        today = self.clock.now().astimezone(KST).date()
+        return any(not o.state.done and o.sent_at.astimezone(KST).date() == today
                    for o in self.journal.orders(self.run_id))
 
     def _poll(self) -> list[OrderStatus] | None:
-        """Today's orders -> journal; emits Filled for every new fill. None when the read failed."""
+        """Today's orders -> reconciliation -> journal and events. None when the read failed."""
         began = self.clock.now()
         try:
             statuses = self.client.orders_today()
         except READ_ERRORS as exc:
             log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
-            return None
+            statuses = None
         finally:
             self.poll_cost = (self.clock.now() - began).total_seconds()
-        self._apply(statuses)
+        self.apply_observations(statuses)
         return statuses
 
-    def _apply(self, statuses: list[OrderStatus]) -> None:
-        by_no = {same_order_no(s.order_no): s for s in statuses if not s.orig_order_no.strip("0")}
-        cancelled_originals = {same_order_no(s.orig_order_no) for s in statuses
-                               if s.orig_order_no.strip("0") and s.cancelled}
+    def apply_observations(self, statuses: list[OrderStatus] | None) -> None:
+        """Reconcile the run against today's orders (None: the inquiry failed) and tell the user what changed."""
+        orders = self.journal.orders(self.run_id)
         now = self.clock.now()
-        today = now.astimezone(KST).date()
-        for order in self.journal.orders(self.run_id):
-            number = same_order_no(order.order_no)
-            # Order numbers restart each day: only today's orders can be today's rows.
-            if (order.state is not OrderState.ACKED or number not in by_no
-                    or order.sent_at.astimezone(KST).date() != today):
-                continue
-            seen = by_no[number]
-            amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
-            closed = not seen.is_open or number in cancelled_originals
-            inc_qty, inc_amount = self.journal.record_exchange_view(order.id, seen.filled_qty, amount,
-                                                                    seen.remaining_qty, closed, now)
-            if inc_qty:
-                self._emit_fill(order, inc_qty, inc_amount)
-        self._adopt_late_arrivals(statuses, today)
+        result = reconcile(orders, statuses, now=now, settle_seconds=self.settings.settle_seconds,
+                           known_order_nos=self._known_today())
+        by_id = {o.id: o for o in orders}
+        findings: dict[int, list] = {}
+        for finding in result.findings:
+            findings.setdefault(finding.order_id, []).append(finding)
+        for update in result.updates:  # each order's news right after its update: progress adds up in order
+            self.journal.apply(update, now)
+            for finding in findings.pop(update.order_id, ()):
+                self._tell(by_id[finding.order_id], finding)
 
-    def _adopt_late_arrivals(self, statuses: list[OrderStatus], today) -> None:
-        """Orders the run gave up on or re-sent whose first send shows up after all are counted.
+    def _tell(self, order: OrderRecord, finding) -> None:
+        if isinstance(finding, Found):
+            log.warning("order %s for %s (%s) is listed by KIS as %s; counted", order.id, order.code,
+                        finding.was.value, finding.order_no)
+            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, finding.order_no))
+        elif isinstance(finding, NewFill):
+            self._emit_fill(order, finding.qty, finding.amount)
+        elif isinstance(finding, RuledOut):
+            log.info("order %s for %s never reached KIS; its shares are owed again", order.id, order.code)
+        elif isinstance(finding, Ambiguous):
+            self._emit(NeedsCheck(self.run_id, self._unresolved(order, finding.candidates)))
 
-        A lost order (ruled out, its shares owed again) is acked again; the first send of a re-sent
-        order is journaled as its twin. Either way later slices shrink instead of the stock ending past
-        its target, and remaining quantities keep following the exchange (filled + open).
-        """
-        for order in self.journal.orders(self.run_id):
-            lost = order.state is OrderState.LOST and not order.message.startswith(NOT_SENT)
-            if not (lost or order.message == RESENT) or order.sent_at.astimezone(KST).date() != today:
-                continue
-            found = matching_orders(statuses, order.code, order.side, order.qty, order.order_type, order.price,
-                                    since=since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW),
-                                    exclude=self._known_today())
-            if not found:
-                continue
-            seen = found[0]
-            if lost:
-                # unanswered, it may have been sent twice: keep watching for the other send
-                adopted = order if self.journal.adopt_late(order.id, seen.order_no, seen.org_no, RESENT) else None
-            else:
-                twin_id = self.journal.add_twin(order.id, seen.order_no, seen.org_no, TWIN_FOUND)
-                adopted = next((o for o in self.journal.orders(self.run_id) if o.id == twin_id), None)
-            if adopted is not None:
-                log.warning("order %s for %s showed up late as %s; counted, later slices shrink",
-                            order.id, order.code, seen.order_no)
-                self._count_exchange_order(adopted, seen)
-
-    def _count_exchange_order(self, order: OrderRecord, seen: OrderStatus) -> None:
-        """An order just tied to the exchange's `seen`: store what it shows, tell it was sent and filled."""
-        amount = seen.filled_amount or seen.avg_fill_price * seen.filled_qty
-        inc_qty, inc_amount = self.journal.record_exchange_view(
-            order.id, seen.filled_qty, amount, seen.remaining_qty, not seen.is_open, self.clock.now())
-        self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, seen.order_no))
-        if inc_qty:
-            self._emit_fill(order, inc_qty, inc_amount)
+    def _unresolved(self, order: OrderRecord, candidates: int = 0) -> UnresolvedOrder:
+        return UnresolvedOrder(order.code, self.lines[order.code].name, order.side, order.qty,
+                               order.sent_at.astimezone(KST), candidates)
 
     def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
         status = run_status(self.journal, self.run_id, self.clock.now())
@@ -490,53 +527,13 @@ class _Worker:
         self._emit(Filled(self.run_id, order.code, stock.name, order.side, qty, round(amount / qty),
                           stock.done_qty, stock.order_qty, status.progress))
 
-    def _reconcile_unacked(self, *, wait_to_settle: bool) -> None:
-        """Intents and uncertain orders: found in today's orders -> acked; surely never sent -> owed again."""
-        today = self.clock.now().astimezone(KST).date()
-        for order in self.journal.orders(self.run_id):
-            if order.state not in (OrderState.INTENT, OrderState.UNCERTAIN):
-                continue
-            sent_on = order.sent_at.astimezone(KST).date()
-            if sent_on != today:
-                # Order numbers restart each day and day orders expire at the close: a lookup today
-                # could only match someone else's order. It can no longer trade.
-                self.journal.mark_lost(order.id, f"sent on {sent_on}; a day order, expired at that close")
-                continue
-            found = self._find(order)
-            age = (self.clock.now() - order.sent_at).total_seconds()
-            if found is None and wait_to_settle and age < self.settings.settle_seconds:
-                # Orders can show up late in the daily inquiry: give it time before ruling it out.
-                if self.clock.wait(self.settings.settle_seconds - age, self.cancel):
-                    return
-                found = self._find(order)
-                age = self.settings.settle_seconds
-            if found is False:
-                continue  # could not look: keep it outstanding, try again next poll
-            if found is not None:
-                # Unanswered, the client may have sent it twice (a re-send after lookups that missed
-                # a late listing): keep watching for the other send, as for an ack marked resent.
-                self.journal.mark_acked(order.id, found.order_no, found.org_no, RESENT)
-                self._count_exchange_order(order, found)
-            elif age >= self.settings.settle_seconds:
-                log.info("order %s for %s never reached the exchange; its shares are owed again", order.id, order.code)
-                self.journal.mark_lost(order.id, f"not among today's orders {age:.0f}s after sending")
-
-    def _find(self, order: OrderRecord) -> OrderStatus | None | bool:
-        """The exchange's order matching an unacknowledged one; None if absent, False if the look-up failed."""
-        since = since_stamp(order.sent_at.astimezone(KST), CLOCK_SKEW)
-        try:
-            return self.client.find_order(order.code, order.side, order.qty, order.order_type, order.price,
-                                          since=since, exclude=self._known_today())
-        except READ_ERRORS as exc:
-            log.warning("could not look order %s up (%s)", order.id, type(exc).__name__)
-            return False
-
     # ending -------------------------------------------------------------------------------------------
     def _stop(self, *, cancelled: bool) -> None:
         """End the run: settle unknowns, cancel what still rests, read the balance, report."""
         self.done = True
         self._poll()
-        self._reconcile_unacked(wait_to_settle=False)
+        if not cancelled:
+            self._settle_after_window()
         withdrawn = self._cancel_resting()
         for _ in range(CANCEL_PASSES - 1):
             self._poll()
@@ -546,11 +543,41 @@ class _Worker:
                 break
             withdrawn += self._cancel_resting()
         results = self._results()
-        self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now())
+        today = self.clock.now().astimezone(KST).date()
+        unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
+                           for o in self.journal.orders(self.run_id)
+                           if o.state.unsettled and o.sent_at.astimezone(KST).date() == today)
+        self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now(),
+                             f"{len(unresolved)} order(s) unresolved" if unresolved else "")
+        receipt = self._receipt("cancelled" if cancelled else "finished")
         if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results))
+            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
         else:
-            self._emit(Finished(self.run_id, results))
+            self._emit(Finished(self.run_id, results, unresolved, receipt))
+
+    def _settle_after_window(self) -> None:
+        """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
+        them or the horizon passes, so the results and the cancels rest on what KIS lists."""
+        deadline = self.run_rec.window.end + timedelta(seconds=self.settings.settle_seconds)
+        today = self.clock.now().astimezone(KST).date()
+        while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
+                  and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
+            now = self.clock.now()
+            if now >= deadline:
+                return
+            if self.clock.wait(min(self.run_rec.poll_seconds, (deadline - now).total_seconds()), self.cancel):
+                return
+            self._poll()
+
+    def _receipt(self, state: str) -> Receipt | None:
+        """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
+        try:
+            balance = getattr(self, "_end_balance", None)
+            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id),
+                                 balance.cash_d2 if balance is not None else None, state)
+        except Exception:
+            log.exception("building the receipt of %s", self.run_id)
+            return None
 
     def _cancel_resting(self) -> int:
         withdrawn = 0
@@ -578,6 +605,7 @@ class _Worker:
                 self.clock.wait(min(5.0, self.run_rec.poll_seconds), threading.Event())
         else:
             raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
+        self._end_balance = balance
         return tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
                      for line in self.run_rec.plan.lines)
 

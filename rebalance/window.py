@@ -27,7 +27,10 @@ class TwapSettings:
     start: time = time(9, 10)
     end: time = time(15, 0)
     calendar: str = "krx"
-    order_type: OrderType = OrderType.BEST_LIMIT
+    # Marketable limit orders at a guard price: they reserve cash at the limit, not at the upper limit
+    # as market-type buys do, and never pay more than `price_guard` past the latest price.
+    order_type: OrderType = OrderType.LIMIT
+    price_guard: float = 0.01  # KISBOT_PRICE_GUARD (percent there): how far past the latest price a limit goes
     max_slices: int = 20  # per stock: large quantities get larger slices, not more orders
     order_share: float = 0.5  # of the call budget, for orders and their cash checks
     poll_share: float = 0.2  # of the call budget, for fill polls; the rest stays free for the bot
@@ -37,8 +40,9 @@ class TwapSettings:
     call_rate: float | None = None  # calls per second; None: the client's KIS_RATE_LIMIT
     open_margin: timedelta = timedelta(minutes=10)  # after the opening auction
     close_margin: timedelta = timedelta(minutes=20)  # before the closing auction (15:20-15:30)
-    settle_seconds: float = 10.0  # an order may take this long to show in today's orders
-    cash_buffer: float = 0.005  # price headroom when checking cash for a buy
+    # KISBOT_SETTLE_SECONDS: an unanswered order counts as live until working lookups spanning this
+    # long have not listed it (KIS lists same-day orders late, by an unmeasured delay).
+    settle_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         if self.calendar not in CALENDARS:
@@ -47,6 +51,10 @@ class TwapSettings:
             raise ValueError(f"TWAP start {self.start:%H:%M} is not before the end {self.end:%H:%M}")
         if self.max_slices < 1:
             raise ValueError("max_slices must be at least 1")
+        if not 0 <= self.price_guard < 0.3:
+            raise ValueError(f"price guard {self.price_guard:.2%} is not between 0 and 30 %")
+        if self.settle_seconds < 0:
+            raise ValueError("settle_seconds must not be negative")
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,22 @@ def load_twap_settings(source: Source | None = None, **overrides) -> TwapSetting
         raise ConfigError(f"MARKET_CALENDAR='{calendar}' is not one of krx, always")
     if start >= end:
         raise ConfigError(f"TWAP_START {start:%H:%M} must be before TWAP_END {end:%H:%M}")
-    return TwapSettings(start=start, end=end, calendar=calendar, **overrides)
+    settle = _number("KISBOT_SETTLE_SECONDS", source.get("KISBOT_SETTLE_SECONDS", "120"), "a number of seconds",
+                     0, 86_400)
+    guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), "a percent such as 1 or 0.5",
+                    0, 29.99)
+    options = {"settle_seconds": settle, "price_guard": guard / 100, **overrides}
+    return TwapSettings(start=start, end=end, calendar=calendar, **options)
+
+
+def _number(name: str, text: str, what: str, low: float, high: float) -> float:
+    try:
+        value = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise ConfigError(f"{name}='{text}' is not {what} between {low:g} and {high:g}")
+    return value
 
 
 def _parse_time(name: str, text: str) -> time:

@@ -17,8 +17,7 @@ def sim_config(sim: SimServer, data_dir: Path, *, rate_limit: float | None = Non
 
 
 def client_for(sim: SimServer, data_dir: Path, **options) -> KisClient:
-    """A KisClient on `sim` that shares its clock (order times line up) and does not wait long on lookups."""
+    """A KisClient on `sim` that shares its clock (order times line up)."""
     options.setdefault("wall", sim.clock)
-    options.setdefault("lookup_delays", (0.0, 0.01, 0.02))
     rate_limit = options.pop("rate_limit", None)
     return KisClient(sim_config(sim, data_dir, rate_limit=rate_limit), **options)

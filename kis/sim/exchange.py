@@ -152,6 +152,7 @@ class Exchange:
         self.orders: list[SimOrder] = []
         self.order_log: list[LogEntry] = []
         self._next_no = 1
+        self.cash_refusals = 0  # buys refused with APBK0952, for benchmarks
         self.rows_version = 0  # changes when balance rows appear or go: paged inquiries must restart
 
     # account views -----------------------------------------------------------------------------
@@ -194,13 +195,17 @@ class Exchange:
     def open_orders(self) -> list[SimOrder]:
         return [o for o in self.orders if o.remaining > 0]
 
+    def reserve_unit(self, code: str, order_type: str, price: int) -> int:
+        """What KIS costs one share of a buy at: its limit, or the day's upper limit for a buy without a
+        price ("ORD_UNPR가 없는 주문은 상한가로 주문금액을 선정", order_cash.py); settled at the fill price."""
+        quote = self.market.quote(code)
+        if order_type == LIMIT:
+            return price if price > 0 else quote.price
+        return quote.upper
+
     def reserved_cash(self) -> int:
-        total = 0
-        for o in self.open_orders():
-            if o.side == BUY:
-                unit = o.price if o.order_type == LIMIT else self.market.price(o.code)
-                total += self._with_fee(o.remaining * unit)
-        return total
+        return sum(self._with_fee(o.remaining * self.reserve_unit(o.code, o.order_type, o.price))
+                   for o in self.open_orders() if o.side == BUY)
 
     def orderable_cash(self) -> int:
         with self.lock:
@@ -218,7 +223,7 @@ class Exchange:
             quote = self.market.quote(code)
             if quote is None:
                 raise Rejected(*UNKNOWN_CODE)
-            unit = price if (order_type == LIMIT and price > 0) else quote.price
+            unit = self.reserve_unit(code, order_type, price)
             cash = self.orderable_cash()
             qty = self._affordable(cash, unit)
             return cash, unit, qty, qty * unit
@@ -244,8 +249,8 @@ class Exchange:
                 raise Rejected(*BAD_QTY)
             price = self._checked_price(order_type, price, quote)
             if side == BUY:
-                unit = price if order_type == LIMIT else quote.price
-                if self._with_fee(qty * unit) > self.orderable_cash():
+                if self._with_fee(qty * self.reserve_unit(code, order_type, price)) > self.orderable_cash():
+                    self.cash_refusals += 1
                     raise Rejected(*NO_CASH)
             elif qty > self.orderable_qty(code):
                 raise Rejected(*NO_SHARES)
@@ -276,9 +281,10 @@ class Exchange:
             quote = self.market.quote(orig.code)
             price = self._checked_price(order_type, price, quote)
             if orig.side == BUY:
-                unit = price if order_type == LIMIT else quote.price
-                freed = self._with_fee(n * (orig.price if orig.order_type == LIMIT else quote.price))
+                unit = self.reserve_unit(orig.code, order_type, price)
+                freed = self._with_fee(n * self.reserve_unit(orig.code, orig.order_type, orig.price))
                 if self._with_fee(n * unit) > self.orderable_cash() + freed:
+                    self.cash_refusals += 1
                     raise Rejected(*NO_CASH)
             orig.cancelled_qty += n
             row = self._new_order(orig.code, orig.name, orig.side, order_type, n, price, "revise",

@@ -1,4 +1,8 @@
-"""Fault switches of the paper exchange, for tests and chaos runs. All off by default."""
+"""Fault switches of the paper exchange, for tests and chaos runs.
+
+Off by default except the listing lag, which is KIS's own behaviour: `SimServer` sets it (a few
+seconds with jitter) unless told otherwise.
+"""
 from __future__ import annotations
 
 import random
@@ -15,8 +19,14 @@ class Faults:
         self._rng = random.Random(seed)
         self.latency = 0.0  # seconds added before every answer (after the work is done)
         self.error_rate = 0.0  # share of /uapi requests answered 5xx with an HTML or empty body, untouched
-        # Seconds of sim time a new order stays out of inquire-daily-ccld (KIS lists same-day orders late)
+        # Seconds of sim time a new order stays out of inquire-daily-ccld (KIS lists same-day orders late),
+        # each order's lag spread by +/- `listing_jitter` of it.
         self.listing_lag = 0.0
+        self.listing_jitter = 0.0
+        self.lost_answer_rate = 0.0  # share of accepted orders whose answer is lost (connection dropped)
+        self.list_as_limit = False  # daily orders show every ord_dvsn_cd as "00" (unverified on KIS)
+        self._ledger_busy_after_order = 0
+        self.answers_lost = 0  # accepted orders whose answer was dropped so far (benchmarks count them)
         self._rate_limited = 0
         self._drop_after_order = 0
         self._drop_before_order = 0
@@ -32,6 +42,11 @@ class Faults:
         with self._lock:
             self._drop_after_order += n
 
+    def ledger_busy_after_order(self, n: int = 1) -> None:
+        """The next `n` accepted orders are answered EGW00215 (the ledger's per-second limit)."""
+        with self._lock:
+            self._ledger_busy_after_order += n
+
     def drop_before_order(self, n: int = 1) -> None:
         """The next `n` order POSTs are dropped before the exchange sees them (nothing is placed)."""
         with self._lock:
@@ -46,7 +61,21 @@ class Faults:
         return self._take("_rate_limited")
 
     def take_drop_after_order(self) -> bool:
-        return self._take("_drop_after_order")
+        lost = self._take("_drop_after_order")
+        with self._lock:
+            lost = lost or (self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate)
+            self.answers_lost += lost
+        return lost
+
+    def take_ledger_busy_after_order(self) -> bool:
+        return self._take("_ledger_busy_after_order")
+
+    def lag_of(self, order_no: str) -> float:
+        """Seconds this order stays out of today's orders: the lag, spread by the jitter, fixed per order."""
+        if self.listing_lag <= 0:
+            return 0.0
+        spread = (int(order_no or "0") * 2654435761 % 1000) / 999 * 2 - 1  # in [-1, 1], same every time
+        return max(0.0, self.listing_lag * (1 + self.listing_jitter * spread))
 
     def take_drop_before_order(self) -> bool:
         return self._take("_drop_before_order")
@@ -57,8 +86,10 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
-            self.latency = self.error_rate = self.listing_lag = 0.0
+            self.latency = self.error_rate = self.listing_lag = self.listing_jitter = self.lost_answer_rate = 0.0
+            self.list_as_limit = False
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0
+            self._ledger_busy_after_order = 0
 
     def _take(self, name: str) -> bool:
         with self._lock:

@@ -164,6 +164,13 @@ class Market:
         walk = self._walks.get(code)
         return walk.spec.name if walk else ""
 
+    def group(self, code: str) -> str:
+        """KIS's product group (scty_grp_id_cd) of a listed code: EF for an ETF, ST for a stock, '' unknown."""
+        walk = self._walks.get(code)
+        if walk is None:
+            return ""
+        return "EF" if walk.spec.kind == "etf" else "ST"
+
     def add(self, spec: StockSpec) -> None:
         with self._lock:
             self._walks.setdefault(spec.code, _Walk(spec, self.clock().date()))

@@ -34,6 +34,7 @@ BAD_APPKEY = ("EGW00103", "유효하지 않은 AppKey입니다.")
 BAD_APPSECRET = ("EGW00105", "유효하지 않은 AppSecret입니다.")
 BAD_GRANT = ("EGW00102", "grant_type 이 유효하지 않습니다.")  # guess
 RATE_LIMIT = ("EGW00201", "초당 거래건수를 초과하였습니다.")
+LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")  # from the ledger, not the gateway (wording a guess)
 NOT_MOCK_TR = ("EGW02006", "모의투자 TR 이 아닙니다.")
 NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess
@@ -54,6 +55,7 @@ PATH_TRS = {
     ep.BALANCE: {"VTTC8434R"},
     ep.DAILY_ORDERS: {"VTTC0081R"},
     ep.BUYABLE: {"VTTC8908R"},
+    ep.STOCK_INFO: {"CTPF1002R"},  # real-only at KIS; served here so names and ETF taxes are tested
 }
 # Services KIS mock does not offer: the mock answers them EGW02006 whatever the tr_id.
 REAL_ONLY_PATHS = {
@@ -175,6 +177,7 @@ class KisProtocol:
             ep.BALANCE: self._balance,
             ep.DAILY_ORDERS: self._daily_orders,
             ep.BUYABLE: self._buyable,
+            ep.STOCK_INFO: self._stock_info,
         }[req.path]
         expected_method = "POST" if req.path in (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL) else "GET"
         if req.method != expected_method:
@@ -307,6 +310,23 @@ class KisProtocol:
         output = unknown_output(code) if quote is None else price_output(quote)
         return self._ok(OK_QUOTE, tr_id, output=output)
 
+    def _stock_info(self, req: Request, tr_id: str) -> Response:
+        q = req.query
+        self._need(q, ("PRDT_TYPE_CD", "PDNO"))
+        if q["PRDT_TYPE_CD"].strip() != "300":  # 300: 주식, ETF, ETN, ELW
+            raise invalid("PRDT_TYPE_CD")
+        code = q["PDNO"].strip()
+        if not self.market.knows(code):
+            return self._ok(OK_QUOTE, tr_id, output={"pdno": code, "prdt_type_cd": "300", "prdt_name": "",
+                                                     "prdt_abrv_name": "", "scty_grp_id_cd": ""})
+        group = self.market.group(code)
+        name = self.market.name(code)
+        output = {"pdno": code, "prdt_type_cd": "300", "prdt_name": name, "prdt_abrv_name": name,
+                  "prdt_eng_name": "", "mket_id_cd": "STK", "scty_grp_id_cd": group,
+                  "excg_dvsn_cd": "02", "etf_dvsn_cd": "0" if group == "ST" else "1", "tr_stop_yn": "N",
+                  "admn_item_yn": "N"}
+        return self._ok(OK_QUOTE, tr_id, output=output)
+
     def _multi_price(self, req: Request, tr_id: str) -> Response:
         q = req.query
         self._need(q, ("FID_COND_MRKT_DIV_CODE_1", "FID_INPUT_ISCD_1"))
@@ -390,6 +410,8 @@ class KisProtocol:
     def _order_ack(self, order: SimOrder, ok: tuple[str, str], tr_id: str) -> Response:
         output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.time}
         response = self._ok(ok, tr_id, output=output)
+        if self.faults.take_ledger_busy_after_order():
+            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
         if self.faults.take_drop_after_order():
             response.drop = True  # the exchange has the order; the client never hears so
         return response
@@ -494,11 +516,10 @@ class KisProtocol:
         code, order_no = q["PDNO"].strip(), q["ODNO"].strip()
         fk, nk = self._continuation(req, q)
         ex = self.exchange
-        lag = self.faults.listing_lag
-        listed_before = self.clock() - timedelta(seconds=lag) if lag > 0 else None
+        now = self.clock()
         with ex.lock:
             rows = [o for o in ex.orders if q["INQR_STRT_DT"] <= o.day <= q["INQR_END_DT"]
-                    and (listed_before is None or datetime.fromisoformat(o.accepted_at) <= listed_before)
+                    and self._listed(o, now)
                     and (side == "00" or o.side == side) and (not code or o.code == code)
                     and (not order_no or o.order_no == order_no)
                     and (ccld == "00" or (ccld == "01" and o.filled_qty > 0) or (ccld == "02" and o.remaining > 0))]
@@ -524,8 +545,12 @@ class KisProtocol:
         return self._ok(OK_INQUIRY, tr_id, more=more, output1=out1, output2=out2,
                         ctx_area_fk100=_pad(fk_out), ctx_area_nk100=_pad(nk_out))
 
-    @staticmethod
-    def _order_row(o: SimOrder) -> dict[str, str]:
+    def _listed(self, o: SimOrder, now: datetime) -> bool:
+        """KIS lists same-day orders late: an order shows once its own lag has passed."""
+        lag = self.faults.lag_of(o.order_no)
+        return lag <= 0 or datetime.fromisoformat(o.accepted_at) + timedelta(seconds=lag) <= now
+
+    def _order_row(self, o: SimOrder) -> dict[str, str]:
         cancel = o.kind == "cancel"
         return {
             "ord_dt": o.day, "ord_gno_brno": "00950", "odno": o.order_no, "orgn_odno": o.orig_order_no,
@@ -534,7 +559,8 @@ class KisProtocol:
             "pdno": o.code, "prdt_name": o.name, "ord_qty": _s(o.qty), "ord_unpr": _s(o.price),
             "ord_tmd": o.time, "tot_ccld_qty": _s(o.filled_qty), "avg_prvs": _s(o.avg_price),
             "cncl_yn": "Y" if cancel else "N", "tot_ccld_amt": _s(o.filled_amount), "loan_dt": "",
-            "ordr_empno": "", "ord_dvsn_cd": o.order_type, "cnc_cfrm_qty": _s(o.cancelled_qty),
+            "ordr_empno": "", "ord_dvsn_cd": "00" if self.faults.list_as_limit else o.order_type,
+            "cnc_cfrm_qty": _s(o.cancelled_qty),
             "rmn_qty": _s(o.remaining), "rjct_qty": "0", "ccld_cndt_name": "없음", "inqr_ip_addr": "",
             "cpbc_ordp_ord_rcit_dvsn_cd": "", "cpbc_ordp_infm_mthd_dvsn_cd": "", "infm_tmd": "",
             "ctac_tlno": "", "prdt_type_cd": "300", "excg_dvsn_cd": "01", "cpbc_ordp_mtrl_dvsn_cd": "",

@@ -48,6 +48,10 @@ class Call:
     status: int
 
 
+# KIS lists same-day orders in inquire-daily-ccld late ("당일 주문내역은 지연될 수 있습니다"), by an
+# unmeasured delay: the sim does too, by default a few seconds, each order a little differently.
+LISTING_LAG = 3.0
+LISTING_JITTER = 0.5
 TRADED_SECONDS = 2 * 3600  # how far into the session a user-facing sim starts: prices have moved
 
 
@@ -59,7 +63,8 @@ class SimServer:
                  app_key: str = SIM_APP_KEY, app_secret: str = SIM_APP_SECRET, account: str = SIM_ACCOUNT,
                  clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
                  step_seconds: float = 5.0, always_open: bool = False, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0):
+                 sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0,
+                 listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -77,6 +82,7 @@ class SimServer:
                                  holdings=holdings, clock=self.clock, always_open=always_open)
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
+        self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
         self.limiter = CallLimiter(rate_limit, monotonic)
         self.protocol = KisProtocol(exchange=self.exchange, market=self.market, tokens=self.tokens,
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
@@ -148,6 +154,12 @@ class SimServer:
 
     def expire_tokens(self) -> None:
         self.tokens.expire_all()
+
+    def pass_listing_lag(self) -> None:
+        """Move a manual clock on until every order placed so far is listed in today's orders (tests)."""
+        lag = self.faults.listing_lag * (1 + self.faults.listing_jitter)
+        if lag > 0:
+            self.clock.advance(lag + 0.001)
 
     def count(self, path: str, tr_id: str | None = None) -> int:
         """How many requests reached `path` (optionally with this tr_id)."""

@@ -131,6 +131,7 @@ class FakePlanner:
 
     clock: FakeClock
     made: list[Plan] = field(default_factory=list)
+    options: list = field(default_factory=list)  # the options each plan was made with (None = defaults)
     on_target: bool = False
 
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
@@ -140,7 +141,7 @@ class FakePlanner:
         codes = [c for c in text.split() if c]
         return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
 
-    def make_plan(self, client, portfolio, settings=None, now=None) -> Plan:
+    def make_plan(self, client, portfolio, settings=None, now=None, options=None, names=None) -> Plan:
         client.prices(portfolio.codes)  # the real one prices every code, so unknown codes surface
         now = now or self.clock()
         lines = tuple(
@@ -150,6 +151,7 @@ class FakePlanner:
         plan = Plan(f"p{len(self.made) + 1:07d}", lines, cash=1_000_000, total_value=1_000_000,
                     investable=980_000, est_costs=100, priced_at=now, expires_at=now + timedelta(minutes=5))
         self.made.append(plan)
+        self.options.append(options)
         return plan
 
     @staticmethod
@@ -169,8 +171,9 @@ def make_service(**overrides):
     client = overrides.pop("client", None) or FakeClient()
     executor = overrides.pop("executor", None) or FakeExecutor()
     planner = overrides.pop("planner", None) or FakePlanner(clock)
+    twap_settings = overrides.pop("twap_settings", None) or object()
     service = BotService(
-        client, executor, twap_settings=object(), now=clock,
+        client, executor, twap_settings=twap_settings, now=clock,
         read_portfolio=planner.read_portfolio, make_plan=planner.make_plan,
         plan_messages=planner.plan_messages, plan_chart=planner.plan_chart,
         execution_window=fake_window, run_active_error=RunActive, portfolio_error=PortfolioError,

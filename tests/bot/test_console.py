@@ -108,3 +108,24 @@ def test_console_survives_a_failing_command():
     out = io.StringIO()
     chat = ConsoleChat(service, out, threading.Lock(), lambda data: "/dev/null", echo=False)
     assert chat.handle("/balance") and "Something went wrong" in out.getvalue()
+
+
+def test_the_demo_help_shows_plan_buy_and_band_and_plans_the_saved_model_with_them():
+    text = run_demo(f"/help\n/plan {EXAMPLES / 'model.xlsx'}\n/plan buy\n/plan band 2\n/model\n/cancel\n")
+    intro = text.split("> /help")[0]
+    assert "/plan buy" in intro and "/plan band 2" in intro
+    help_text = text.split("> /help")[1].split("> /plan")[0]
+    assert "/plan buy" in help_text and "/plan band 2" in help_text
+    assert "Options: buy only" in text and "Options: band ±2 %p" in text
+    assert "Model model.xlsx" in text and "005930 삼성전자" in text
+
+
+def test_a_plan_path_with_options_after_it(tmp_path):
+    service, _, _, planner, _ = make_service()
+    chat = ConsoleChat(service, io.StringIO(), threading.Lock(), lambda data: "chart.png", echo=False)
+    path = tmp_path / "my model.xlsx"
+    path.write_bytes(b"005930")
+    replies = chat.replies(f"'/plan' '{path}' buy 500000 keep")
+    assert replies[-1].buttons, [r.text for r in replies]
+    from rebalance.options import PlanOptions
+    assert planner.options[-1] == PlanOptions(buy_only=True, amount=500_000, keep_others=True)

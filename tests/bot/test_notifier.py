@@ -166,3 +166,27 @@ def test_stopping_delivers_fills_still_waiting_for_their_batch():
     assert len(sink.sent) == 1  # the fills wait for their batch
     notifier.stop()
     assert shares(sink.sent[-1].text) == 2
+
+
+def test_a_run_that_ends_with_an_unresolved_order_says_what_to_check_instead_of_finished():
+    from rebalance.events import UnresolvedOrder
+
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    lost = UnresolvedOrder("005930", "삼성전자", OrderSide.BUY, 7, T0)
+    notifier.handle(Finished(RUN, (StockResult("005930", "삼성전자", 0, 10, 3),), (lost,)))
+    text = sink.sent[-1].text
+    assert "ended with 1 unresolved order" in text and "Run finished" not in text
+    assert f"buy order for 005930 x7 sent at {T0:%H:%M:%S} KST" in text and "today's orders" in text
+
+
+def test_a_price_past_the_guard_and_an_ambiguous_order_are_told_with_sound():
+    from rebalance.events import NeedsCheck, PriceBeyondGuard, UnresolvedOrder
+
+    notifier, sink, _ = make()
+    notifier.handle(started())
+    notifier.handle(PriceBeyondGuard(RUN, "005930", "삼성전자", OrderSide.BUY, 71_700, 74_000, 0.01))
+    notifier.handle(NeedsCheck(RUN, UnresolvedOrder("005930", "삼성전자", OrderSide.BUY, 7, T0, candidates=2)))
+    guard, check = sink.sent[-2:]
+    assert not guard.silent and "Stopped buying 005930" in guard.text and "74,000" in guard.text
+    assert not check.silent and "2 of today's buy orders" in check.text

@@ -113,6 +113,14 @@ def test_plan_file_offers_table_chart_and_buttons_with_the_plan_id():
     assert executor.started == []  # nothing runs before a confirm
 
 
+def test_the_plan_says_its_orders_are_guarded_limit_orders():
+    from rebalance.window import TwapSettings
+
+    service, *_ = make_service(twap_settings=TwapSettings(calendar="always", price_guard=0.015))
+    replies, _ = offer(service)
+    assert "at most 1.5% past the latest price" in replies[-1].text
+
+
 def test_bad_portfolio_is_explained_and_nothing_pending():
     service, *_ = make_service()
     text = texts(service.plan_file(b"bad", "<m>.xlsx"))

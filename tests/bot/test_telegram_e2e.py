@@ -24,16 +24,21 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 class HoldableClock(FakeClock):
     """A FakeClock that, once `hold_at` is reached, really waits (for cancel) instead of jumping."""
 
-    def __init__(self, start):
+    def __init__(self, start, exchange_clock=None):
         super().__init__(start)
         self.hold_at = None
         self.holding = threading.Event()
+        self.exchange_clock = exchange_clock  # the sim's manual clock: the exchange's time moves along
 
     def wait(self, seconds, cancel):
         if self.hold_at is not None and self.now() + timedelta(seconds=seconds) >= self.hold_at:
             self.holding.set()
             return cancel.wait(2.0)
-        return super().wait(seconds, cancel)
+        before = self.now()
+        cancelled = super().wait(seconds, cancel)
+        if self.exchange_clock is not None:
+            self.exchange_clock.advance((self.now() - before).total_seconds())
+        return cancelled
 
 
 def env_source(tmp_path):
@@ -43,8 +48,8 @@ def env_source(tmp_path):
 
 
 @pytest.fixture
-def clock():
-    return HoldableClock(SIM_START)
+def clock(sim):
+    return HoldableClock(SIM_START, sim.clock)
 
 
 @pytest.fixture
@@ -118,7 +123,7 @@ def test_upload_confirm_fills_and_summary(api, bot, sim):
 
 
 def test_cancel_mid_run_reports_what_was_done(api, bot, sim, clock):
-    sim.exchange.partial_fill_shares = 1  # sim time stands still: orders fill one share and rest
+    sim.exchange.partial_fill_shares = 1  # orders fill one share at once and rest
     photo, message_id = upload(api)
     clock.hold_at = SIM_START + timedelta(seconds=40)
     api.send_text(OWNER, "/confirm 90s")

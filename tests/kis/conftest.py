@@ -31,7 +31,6 @@ def make_client(tmp_path, clock):
 
     def build(env: Env = Env.REAL, **options) -> KisClient:
         config = options.pop("config", None) or make_config(tmp_path, env, rate=options.pop("rate", 18.0))
-        options.setdefault("lookup_delays", (1.0, 2.0))
         return KisClient(config, sleep=clock.sleep, monotonic=clock.monotonic, wall=clock.wall, **options)
 
     return build

@@ -144,6 +144,8 @@ class FakeKis:
         })
         if fault == "lost_after":
             return requests.ReadTimeout("Read timed out. (read timeout=10)")
+        if fault == "ledger_busy":  # the ledger's per-second limit, after the order may have been taken
+            return 500, {}, json.dumps(fail("EGW00215", "초당 거래건수를 초과하였습니다."))
         return 200, {}, json.dumps(ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": order_no, "ORD_TMD": tmd}))
 
     def _daily(self, request):

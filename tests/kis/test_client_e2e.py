@@ -125,6 +125,7 @@ def test_market_buy_fills_and_moves_cash_and_holdings(sim, sim_client):
     assert balance.qty("000660") == 3
     fee = 3 * 524_000 * 150 // 1_000_000
     assert balance.cash_d2 == 100_000_000 - 3 * 524_000 - fee
+    sim.pass_listing_lag()
     status = next(o for o in sim_client.orders_today("000660") if o.order_no == ack.order_no)
     assert (status.filled_qty, status.remaining_qty, status.avg_fill_price) == (3, 0, 524_000)
 
@@ -144,13 +145,15 @@ def test_limit_price_off_the_grid_is_put_on_it_before_sending(sim, sim_client):
 
 def test_partial_fills_show_filled_and_remaining(sim, sim_clock, sim_client):
     sim.exchange.partial_fill_shares = 3
+    sim.exchange.partial_fill_seconds = 10.0
     ack = sim_client.order("005930", BUY, 10, OrderType.MARKET)
+    sim.pass_listing_lag()
     first = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
     assert (first.filled_qty, first.remaining_qty, first.is_open) == (3, 7, True)
-    sim_clock.advance(1)
+    sim_clock.advance(6)
     second = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
     assert (second.filled_qty, second.remaining_qty) == (6, 4)
-    sim_clock.advance(10)
+    sim_clock.advance(20)
     done = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
     assert (done.filled_qty, done.remaining_qty, done.is_open) == (10, 0, False)
     assert sim_client.balance().qty("005930") == 130
@@ -160,10 +163,12 @@ def test_resting_limit_order_is_cancelled_and_frees_the_cash(sim, sim_client):
     before = sim_client.buying_power("005930").cash
     ack = sim_client.order("005930", BUY, 100, OrderType.LIMIT, 90_000)
     assert sim_client.buying_power("005930").cash == before - 9_001_350
+    sim.pass_listing_lag()
     status = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
     assert status.is_open and status.remaining_qty == 100
     cancel = sim_client.cancel(ack.order_no, ack.org_no)
     assert cancel.order_no != ack.order_no and cancel.qty == 100
+    sim.pass_listing_lag()
     after = {o.order_no: o for o in sim_client.orders_today("005930")}
     assert not after[ack.order_no].is_open and after[ack.order_no].remaining_qty == 0
     assert after[cancel.order_no].cancelled and after[cancel.order_no].orig_order_no == ack.order_no
@@ -175,6 +180,7 @@ def test_resting_limit_order_is_cancelled_and_frees_the_cash(sim, sim_client):
 def test_resting_limit_order_fills_when_the_price_comes(sim, sim_client):
     ack = sim_client.order("005930", BUY, 5, OrderType.LIMIT, 95_000)
     sim.exchange.set_price("005930", 94_500)
+    sim.pass_listing_lag()
     status = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
     assert (status.filled_qty, status.avg_fill_price) == (5, 94_500)
 
@@ -193,17 +199,21 @@ def test_sell_beyond_holdings_is_refused(sim, sim_client):
     assert sim.exchange.order_log == []
 
 
-def test_buying_power_agrees_with_what_the_exchange_accepts(sim, sim_client):
-    power = sim_client.buying_power("005930")
-    assert power.max_qty == 1030 and power.unit_price == 97_000
-    with pytest.raises(KisError):
-        sim_client.order("005930", BUY, power.max_qty + 1, OrderType.MARKET)
-    sim_client.order("005930", BUY, power.max_qty, OrderType.MARKET)
-    assert sim_client.buying_power("005930").max_qty == 0
+@pytest.mark.parametrize("order_type,price", [(OrderType.LIMIT, 97_000), (OrderType.MARKET, 0)])
+def test_buying_power_asked_with_the_orders_type_and_price_agrees_with_what_the_exchange_accepts(
+        sim, sim_client, order_type, price):
+    power = sim_client.buying_power("005930", price, order_type)
+    unit = price or sim.market.quote("005930").upper  # a buy without a price is costed at the upper limit
+    assert power.unit_price == unit and power.max_qty == (1030 if price else 792)
+    with pytest.raises(KisError) as err:
+        sim_client.order("005930", BUY, power.max_qty + 1, order_type, price)
+    assert err.value.msg_cd == "APBK0952"
+    sim_client.order("005930", BUY, power.max_qty, order_type, price)
 
 
 def test_todays_orders_are_read_across_pages(sim, sim_client):
     acks = [sim_client.order("005930", BUY, 1, OrderType.MARKET) for _ in range(12)]
+    sim.pass_listing_lag()
     orders = sim_client.orders_today()
     assert sorted(o.order_no for o in orders) == sorted(a.order_no for a in acks)
     assert sim.count(ep.DAILY_ORDERS) == 3  # pages of 5
@@ -228,38 +238,29 @@ def test_hashkey_header_is_accepted_when_switched_on(sim, sim_client_factory):
 
 # lost answers: no order is lost or sent twice ------------------------------------------------------
 
-def test_answer_lost_after_acceptance_gives_the_ack_and_exactly_one_order(sim, sim_client_factory):
+def test_answer_lost_after_acceptance_is_uncertain_and_exactly_one_order_exists(sim, sim_client_factory):
     client = sim_client_factory(faults={"drop_after_order": 1}, sleep=no_sleep)
-    ack = client.order("005930", BUY, 7, OrderType.MARKET)
+    with pytest.raises(OrderUncertain, match="may have reached KIS"):
+        client.order("005930", BUY, 7, OrderType.MARKET)
+    assert len(sim.exchange.order_log) == 1 and sim.count(ep.ORDER_CASH) == 1
+    assert sim.exchange.holding_qty("005930") == 127  # it did trade: the executor will find it
+
+
+def test_an_order_listed_late_is_not_in_todays_orders_until_the_lag_passes(sim, sim_client_factory):
+    client = sim_client_factory(faults={"drop_after_order": 1, "listing_lag": 30.0, "listing_jitter": 0.0}, sleep=no_sleep)
+    with pytest.raises(OrderUncertain):
+        client.order("005930", BUY, 3, OrderType.MARKET)
     assert len(sim.exchange.order_log) == 1
-    assert ack.order_no == sim.exchange.order_log[0].order_no
-    assert sim.exchange.holding_qty("005930") == 127
-
-
-def test_an_order_listed_late_is_resent_and_the_ack_says_so(sim, sim_client_factory):
-    # The exchange took the order but lists it 30 s later: every lookup misses it, so the client
-    # sends again and marks the ack `resent`, telling the caller to watch for the first send.
-    client = sim_client_factory(faults={"drop_after_order": 1, "listing_lag": 30.0}, sleep=no_sleep)
-    ack = client.order("005930", BUY, 3, OrderType.MARKET)
-    assert ack.resent and len(sim.exchange.order_log) == 2
     assert client.orders_today("005930") == []  # nothing listed yet
     sim.clock.advance(31)
-    assert {o.order_no for o in client.orders_today("005930")} == {e.order_no for e in sim.exchange.order_log}
+    assert [o.order_no for o in client.orders_today("005930")] == [sim.exchange.order_log[0].order_no]
 
 
-def test_answers_lost_for_two_identical_orders_are_told_apart(sim, sim_client_factory):
-    client = sim_client_factory(faults={"drop_after_order": 2}, sleep=no_sleep)
-    first = client.order("005930", BUY, 1, OrderType.MARKET)
-    second = client.order("005930", BUY, 1, OrderType.MARKET, exclude_order_nos=[first.order_no])
-    assert first.order_no != second.order_no
-    assert len(sim.exchange.order_log) == 2
-
-
-def test_order_that_never_arrived_is_sent_once_more_and_placed_once(sim, sim_client_factory):
+def test_an_order_lost_before_arrival_is_uncertain_too_and_not_sent_again(sim, sim_client_factory):
     client = sim_client_factory(faults={"drop_before_order": 1}, sleep=no_sleep)
-    ack = client.order("005930", BUY, 2, OrderType.MARKET)
-    assert [e.order_no for e in sim.exchange.order_log] == [ack.order_no]
-    assert sim.count(ep.ORDER_CASH) == 2
+    with pytest.raises(OrderUncertain):
+        client.order("005930", BUY, 2, OrderType.MARKET)
+    assert sim.exchange.order_log == [] and sim.count(ep.ORDER_CASH) == 1
 
 
 def test_order_during_an_outage_is_uncertain_and_never_doubled(sim, sim_client_factory):

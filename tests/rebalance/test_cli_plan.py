@@ -59,6 +59,60 @@ def test_a_code_the_broker_does_not_know_names_its_row(sim_env, tmp_path, capsys
                                        "(row 3): check the code or remove the row\n")
 
 
+def test_plan_without_a_file_uses_the_saved_model_and_prints_json(sim_env, capsys):
+    import json
+
+    assert main(["plan"]) == 1
+    assert "no model is saved for this account yet" in capsys.readouterr().err
+    assert main(["plan", str(EXAMPLES / "multifactor.xlsx")]) == 0
+    capsys.readouterr()
+    assert main(["plan", "--json", "--buy-only", "--keep-others"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "multifactor.xlsx"
+    assert data["options"]["buy_only"] is True and data["options"]["keep_others"] is True
+    assert len(data["lines"]) == 22 and all(line["order"] >= 0 for line in data["lines"])
+    first = data["lines"][0]
+    assert set(first) >= {"code", "name", "price", "now", "target", "order"}
+    assert data["totals"]["cash_after"] >= 0 and data["sold_outside_model"] == []
+    assert all(line["name"] for line in data["lines"])
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--buy-only", "--sell-amount", "100000"], "buy and sell contradict each other"),
+    (["--band", "-1"], "not a band between 0 and 50"),
+    (["--amount", "5000"], "--amount goes with --buy-only"),
+    (["--sell-amount", "lots"], "'lots' after --sell-amount is not a whole number of won"),
+])
+def test_bad_plan_flags_are_one_line_and_exit_1(sim_env, capsys, flags, says):
+    assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), *flags]) == 1
+    captured = capsys.readouterr()
+    assert says in captured.err and captured.err.count("\n") == 1 and captured.out == ""
+
+
+def test_the_plan_header_names_the_options_and_the_stocks_sold_outside_the_model(sim_env, capsys):
+    assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), "--band", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Options: band ±2 %p" in out
+    assert "Sells 2 stocks not in the model: 035720 카카오, 011200 HMM (add keep to leave them alone)." == \
+        out.split("\n\n", 1)[1].split("\n")[0]  # the plan's first line
+
+
+def test_an_etf_held_is_named_and_its_sell_carries_no_tax(sim_env, capsys):
+    import json
+
+    from kis.sim.market import StockSpec
+
+    sim_env.market.add(StockSpec("069500", "KODEX 200", 40_000, kind="etf"))
+    sim_env.exchange.set_holding("069500", 100)
+    assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    etf = next(line for line in data["lines"] if line["code"] == "069500")
+    assert etf["name"] == "KODEX 200" and etf["tax_free"] is True and etf["order"] == -100
+    taxed = [line for line in data["lines"] if line["order"] < 0 and not line["tax_free"]]
+    assert taxed  # 035720 카카오 and 011200 HMM are stocks: taxed
+    assert all(line["name"] for line in data["lines"])
+
+
 def test_codes_with_letters_are_priced_planned_and_shown_held_through_the_sim(sim_env, tmp_path, capsys):
     from openpyxl import Workbook
 

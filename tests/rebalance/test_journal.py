@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from kis.models import OrderSide, OrderType
-from rebalance.journal import Journal, OrderState, RunActive, plan_from_json, plan_to_json
+from rebalance.journal import Journal, OrderUpdate, RunActive, plan_from_json, plan_to_json
+from rebalance.lifecycle import BadTransition, OrderState
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 from tests.rebalance.twap_fakes import T0, line, make_plan
@@ -72,54 +73,72 @@ def test_an_intent_takes_its_shares_off_what_is_owed_and_is_committed_before_any
     assert {s.code: s.owed for s in journal.stocks("r1")}[first.code] == 0
 
 
-def test_lost_and_cash_short_orders_are_owed_again_but_plain_rejections_are_not(journal):
+def test_orders_that_never_reached_kis_and_cash_short_orders_are_owed_again_but_plain_rejections_are_not(journal):
     create(journal)
     a = journal.add_intent("r1", "000020", OrderSide.BUY, 5, OrderType.BEST_LIMIT, 0, "slice", T0)
     b = journal.add_intent("r1", "000020", OrderSide.BUY, 4, OrderType.BEST_LIMIT, 0, "slice", T0)
     c = journal.add_intent("r1", "000020", OrderSide.BUY, 3, OrderType.BEST_LIMIT, 0, "slice", T0)
-    journal.mark_lost(a)
-    journal.mark_rejected(b, "APBK0952", "주문가능금액을 초과 했습니다", owe_again=True)
-    journal.mark_rejected(c, "APBK0400", "매매정지")
-    journal.mark_lost(a)  # twice is harmless
+    journal.transition(a, OrderState.NOT_SENT)
+    journal.transition(b, OrderState.REJECTED, msg_cd="APBK0952", message="주문가능금액을 초과 했습니다", owe_again=True)
+    journal.transition(c, OrderState.REJECTED, msg_cd="APBK0400", message="매매정지")
+    with pytest.raises(BadTransition):
+        journal.transition(a, OrderState.NOT_SENT)  # a second time would owe its shares twice
     assert {s.code: s.owed for s in journal.stocks("r1")}["000020"] == 9
     assert [o.committed for o in journal.orders("r1")] == [0, 0, 0]
 
 
-def test_a_lost_order_that_shows_up_late_is_acked_again_and_no_longer_owed(journal):
+def test_an_unresolved_order_counts_in_full_until_ruled_out_and_is_taken_back_if_it_shows_up(journal):
     create(journal)
     a = journal.add_intent("r1", "000020", OrderSide.BUY, 5, OrderType.BEST_LIMIT, 0, "slice", T0)
-    b = journal.add_intent("r1", "000020", OrderSide.BUY, 4, OrderType.BEST_LIMIT, 0, "slice", T0)
     owed_before = {s.code: s.owed for s in journal.stocks("r1")}["000020"]
-    journal.mark_lost(a, "not among today's orders 10s after sending")
-    assert journal.adopt_late(a, "0000000077", "06010")
-    assert not journal.adopt_late(a, "0000000078", "06010")  # once only
-    assert not journal.adopt_late(b, "0000000079", "06010")  # only a lost order can be adopted
+    journal.transition(a, OrderState.UNRESOLVED, message="no answer")
+    assert journal.orders("r1")[0].committed == 5
+    journal.transition(a, OrderState.ABSENT)
+    assert journal.orders("r1")[0].committed == 0
+    assert {s.code: s.owed for s in journal.stocks("r1")}["000020"] == owed_before + 5
+    journal.apply(OrderUpdate(a, OrderState.OPEN, order_no="0000000077", org_no="06010", filled_qty=0,
+                              filled_amount=0, remaining=5), T0)
     order = journal.orders("r1")[0]
-    assert (order.state, order.order_no, order.committed) == (OrderState.ACKED, "0000000077", 5)
+    assert (order.state, order.order_no, order.committed) == (OrderState.OPEN, "0000000077", 5)
     assert {s.code: s.owed for s in journal.stocks("r1")}["000020"] == owed_before
+    with pytest.raises(BadTransition):
+        journal.transition(a, OrderState.ABSENT)  # known by number: it can never be ruled out again
 
 
 def test_fills_are_recorded_as_increments_and_never_go_backwards(journal):
     create(journal)
     oid = journal.add_intent("r1", "000010", OrderSide.SELL, 10, OrderType.BEST_LIMIT, 0, "slice", T0)
-    journal.mark_acked(oid, "0000000042", "00950")
-    assert journal.record_exchange_view(oid, 4, 40_000, 6, False, T0) == (4, 40_000)
-    assert journal.record_exchange_view(oid, 4, 40_000, 6, False, T0) == (0, 0)
-    assert journal.record_exchange_view(oid, 3, 30_000, 7, False, T0) == (0, 0)  # a stale page
-    assert journal.record_exchange_view(oid, 10, 100_500, 0, True, T0) == (6, 60_500)
+    journal.transition(oid, OrderState.OPEN, order_no="0000000042", org_no="00950")
+
+    def seen(filled, amount, remaining, closed=False):
+        state = OrderState.CLOSED if closed else OrderState.OPEN
+        return journal.apply(OrderUpdate(oid, state, filled_qty=filled, filled_amount=amount, remaining=remaining), T0)
+
+    assert seen(4, 40_000, 6) == (4, 40_000)
+    assert seen(4, 40_000, 6) == (0, 0)
+    assert seen(3, 30_000, 7) == (0, 0)  # a stale page
+    assert seen(10, 100_500, 0, closed=True) == (6, 60_500)
     (order,) = journal.orders("r1")
     assert (order.filled_qty, order.committed, order.resting) == (10, 10, False)
     assert journal.known_order_nos(T0.date()) == {"0000000042"}
     assert journal.known_order_nos(T0.date() + timedelta(days=1)) == set()  # KIS numbers restart each day
 
 
-def test_an_acked_order_counts_in_full_until_the_exchange_shows_it(journal):
+def test_an_open_order_counts_in_full_until_the_exchange_shows_it(journal):
     create(journal)
     oid = journal.add_intent("r1", "000010", OrderSide.SELL, 10, OrderType.BEST_LIMIT, 0, "slice", T0)
-    journal.mark_acked(oid, "7", "00950")
+    journal.transition(oid, OrderState.OPEN, order_no="7", org_no="00950")
     assert journal.orders("r1")[0].committed == 10 and journal.orders("r1")[0].resting
-    journal.record_exchange_view(oid, 2, 20_000, 0, True, T0)  # cancelled after 2 filled
-    assert journal.orders("r1")[0].committed == 2
+    journal.apply(OrderUpdate(oid, OrderState.CLOSED, filled_qty=2, filled_amount=20_000, remaining=0), T0)
+    assert journal.orders("r1")[0].committed == 2  # cancelled after 2 filled
+
+
+def test_states_live_in_their_column_and_the_message_is_only_for_people(journal):
+    create(journal)
+    oid = journal.add_intent("r1", "000010", OrderSide.SELL, 10, OrderType.BEST_LIMIT, 0, "slice", T0)
+    journal.transition(oid, OrderState.UNRESOLVED, message="not sent")  # a misleading text changes nothing
+    order = journal.orders("r1")[0]
+    assert order.state is OrderState.UNRESOLVED and order.committed == 10
 
 
 def test_the_plan_survives_a_json_round_trip():

@@ -5,15 +5,16 @@ import itertools
 import math
 import threading
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from kis.errors import KisError
-from kis.models import OrderSide
+from kis.models import OrderSide, OrderType
 from rebalance.clock import FakeClock, SystemClock
 from rebalance.events import (
-    Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted, WaitingForCash,
+    Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted, WaitingForCash,
 )
 from rebalance.journal import Journal, OrderState, RunActive
 from rebalance.twap import TwapExecutor
@@ -23,6 +24,8 @@ from tests.rebalance.twap_fakes import (  # noqa: F401 - quiet_crashes is a fixt
 )
 
 SETTINGS = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=60, call_rate=10, settle_seconds=10)
+# Market-type orders are never re-priced: resting orders stay put until the run cancels them.
+UNPRICED = replace(SETTINGS, order_type=OrderType.BEST_LIMIT)
 WINDOW = timedelta(minutes=10)
 
 
@@ -161,11 +164,12 @@ def test_an_order_refused_for_cash_waits_for_cash_instead_of_being_reported_as_r
     executor, rec, run_id = start(broker, plan, journal_path)
     finish(executor)
 
-    assert broker.holdings["000020"] == 30 and broker.cash == 0
+    bought = broker.holdings["000020"]  # limit buys reserve at 10,100 (1 % guard) and fill at 10,000
+    assert 27 <= bought <= 30 and broker.cash == 300_000 - bought * 10_000
     assert not rec.of(OrderRejected) and len(rec.of(WaitingForCash)) == 1
     refused = [o for o in Journal(journal_path).orders(run_id) if o.state is OrderState.REJECTED]
     assert refused and {o.msg_cd for o in refused} == {"APBK0952"}
-    assert rec.of(Finished)[0].results[0].difference == 20
+    assert rec.of(Finished)[0].results[0].difference == 50 - bought
 
 
 def test_a_rejected_slice_is_reported_and_the_catch_up_pass_places_it(clock, journal_path):
@@ -219,7 +223,7 @@ def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path)
         if isinstance(event, OrderSent) and len(broker.orders) == 3:
             executors[0].cancel()
 
-    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_three)
+    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_three, settings=UNPRICED)
     executors.append(executor)
     finish(executor)
 
@@ -239,7 +243,7 @@ def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(
         if isinstance(event, OrderSent) and len(broker.orders) == 3:
             executors[0].cancel()
 
-    executor, rec, _ = start(broker, plan, journal_path, on=cancel_after_three)
+    executor, rec, _ = start(broker, plan, journal_path, on=cancel_after_three, settings=UNPRICED)
     executors.append(executor)
     finish(executor)
 
@@ -321,49 +325,9 @@ def test_a_restart_at_any_step_of_an_order_resumes_without_losing_or_doubling_it
     assert_targets(broker, plan)
     assert rec2.of(Finished)[0].results and all(r.difference == 0 for r in rec2.of(Finished)[0].results)
     states = Counter(o.state for o in Journal(journal_path).orders(run_id))
-    assert states[OrderState.INTENT] == states[OrderState.UNCERTAIN] == 0
+    assert states[OrderState.INTENT] == states[OrderState.UNRESOLVED] == 0
     if where == "before the order left":
-        assert states[OrderState.LOST] == 1  # the intent was ruled out, then its shares were placed again
-
-
-@crashes
-def test_a_crash_after_the_client_sent_twice_adopts_both_sends_on_resume(clock, journal_path):
-    # The client re-sent the first buy (its first send was listed late) and the process died before
-    # the answer was journaled: on resume both exchange orders are the run's, and nothing more is sent.
-    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, twin_late=5)
-    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
-    broker.resend_twin = lambda code, side, qty: not broker.orders
-    broker.crash_after_send = lambda o: len(broker.orders) == 2
-    executor, _, run_id = start(broker, plan, journal_path)
-    finish(executor)
-    broker.crash_after_send = None
-    clock.advance(10)  # the restart takes a while: both sends are listed by now
-
-    _, rec, _ = resume(broker, journal_path)
-    assert broker.holdings["000020"] == 100
-    assert sum(o.qty for o in broker.sent("000020")) == 100, "a send was not counted"
-    assert Counter(o.kind for o in Journal(journal_path).orders(run_id))["twin"] == 1
-    assert rec.of(Finished)[0].results[0].difference == 0
-
-
-@crashes
-def test_a_double_send_listed_after_the_restart_ruled_it_out_is_still_counted_whole(clock, journal_path):
-    # As above, but both sends stay out of today's orders for 30 s: the restart rules the intent out
-    # and places its shares again; when the two sends then appear, both must be counted.
-    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, twin_late=30)
-    plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
-    broker.resend_twin = lambda code, side, qty: not broker.orders
-    broker.show_late = lambda o: 30 if len(broker.orders) <= 2 else 0
-    broker.crash_after_send = lambda o: len(broker.orders) == 2
-    executor, _, run_id = start(broker, plan, journal_path)
-    finish(executor)
-    broker.crash_after_send = None
-    clock.advance(3)
-
-    _, rec, _ = resume(broker, journal_path)
-    assert broker.holdings["000020"] == 100
-    assert sum(o.qty for o in broker.sent("000020")) == 100, "a late send was not counted"
-    assert rec.of(Finished)[0].results[0].difference == 0
+        assert states[OrderState.ABSENT] == 1  # the intent was ruled out, then its shares were placed again
 
 
 def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_path):
@@ -376,7 +340,7 @@ def test_an_order_whose_answer_was_lost_is_found_not_sent_again(clock, journal_p
     assert_targets(broker, plan)
     number = lost[0].order_no.lstrip("0")
     order = next(o for o in Journal(journal_path).orders(run_id) if o.order_no.lstrip("0") == number)
-    assert order.state is OrderState.ACKED
+    assert order.state is OrderState.CLOSED
 
 
 def test_an_order_that_never_arrived_is_placed_again_once_it_is_ruled_out(clock, journal_path):
@@ -388,23 +352,18 @@ def test_an_order_that_never_arrived_is_placed_again_once_it_is_ruled_out(clock,
 
     assert_targets(broker, plan)
     states = Counter(o.state for o in Journal(journal_path).orders(run_id))
-    assert states[OrderState.LOST] == 1 and states[OrderState.UNCERTAIN] == 0
+    assert states[OrderState.ABSENT] == 1 and states[OrderState.UNRESOLVED] == 0
 
 
-@pytest.mark.parametrize("how", ["ruled out, then shows up", "re-sent, then the first send shows up"])
-def test_an_order_that_shows_up_late_is_counted_and_the_target_is_not_exceeded(clock, journal_path, how):
-    # The first buy's answer is lost and the order stays out of today's orders for 3x the settle time.
-    # Either the run rules it out and owes its shares again, or the client re-sends it at once; when
-    # the first send then appears, the run must count it so later slices shrink.
+def test_an_order_listed_after_it_was_ruled_out_is_counted_and_the_target_is_not_exceeded(clock, journal_path):
+    # The first buy's answer is lost and the order stays out of today's orders for 3x the settle time:
+    # the run rules it out and owes its shares again; when it then appears, the run counts it so
+    # later slices shrink.
     broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
     plan = make_plan(line("000020", 10_000, 0, 100), cash=10_000_000)
     first = []
-    if how.startswith("ruled out"):
-        broker.lose_answer = lambda o: not first and not first.append(o)
-        broker.show_late = lambda o: 0 if first else 3 * SETTINGS.settle_seconds  # the first order only
-    else:
-        broker.twin_late = 3 * SETTINGS.settle_seconds
-        broker.resend_twin = lambda code, side, qty: not first and not first.append(qty)
+    broker.lose_answer = lambda o: not first and not first.append(o)
+    broker.show_late = lambda o: 0 if first else 3 * SETTINGS.settle_seconds  # the first order only
     executor, rec, run_id = start(broker, plan, journal_path)
     finish(executor)
 
@@ -442,8 +401,8 @@ def test_a_run_resumed_on_a_later_day_touches_none_of_that_days_orders(clock, jo
     assert [what for what, _ in broker.calls[calls_before:]].count("cancel") == 0
     assert not broker.orders[0].cancelled and broker.orders == [broker.orders[0]]
     first, unanswered = Journal(journal_path).orders(run_id)
-    assert first.state is OrderState.ACKED and first.sent_at.date() == T0.date()
-    assert unanswered.state is OrderState.LOST and not unanswered.order_no  # not taken for the manual one
+    assert first.state is OrderState.OPEN and first.sent_at.date() == T0.date()
+    assert unanswered.state is OrderState.EXPIRED and not unanswered.order_no  # not taken for the manual one
     assert manual.order_no == first.order_no.lstrip("0")  # the number clash the resume had to ignore
     assert rec.of(Finished) and Journal(journal_path).run(run_id).state == "finished"
 
@@ -488,7 +447,8 @@ def test_a_failing_listener_does_not_stop_trading(clock, journal_path):
 def test_a_slow_fill_poll_waits_for_a_gap_instead_of_making_slices_late(clock, journal_path):
     broker = FakeBroker(clock, prices={"000010": 10_000}, holdings={"000010": 100}, fill="rest", poll_takes=2.0)
     plan = make_plan(line("000010", 10_000, 100, 0))
-    executor, _, run_id = start(broker, plan, journal_path, duration=timedelta(seconds=75))
+    executor, _, run_id = start(broker, plan, journal_path, duration=timedelta(seconds=75),
+                                 settings=UNPRICED)
     finish(executor)
 
     journal = Journal(journal_path)
@@ -548,3 +508,100 @@ def test_status_reports_per_stock_progress_and_time_left(clock, journal_path):
     assert [(s.code, s.side, s.order_qty) for s in status.stocks] == [
         ("000010", OrderSide.SELL, 100), ("000020", OrderSide.BUY, 50), ("000030", OrderSide.BUY, 60)]
     assert timedelta(0) < status.time_left <= WINDOW
+
+
+# unanswered orders, guard prices ------------------------------------------------------------------
+
+def test_a_lost_answer_is_never_resent_and_its_stock_waits_while_others_keep_trading(clock, journal_path):
+    # The first buy of B reaches the exchange but its answer is lost, and KIS lists it only 60 s later
+    # (the settle horizon is 120 s): B places nothing for those shares meanwhile; C trades on.
+    broker = FakeBroker(clock, prices={"000020": 10_000, "000030": 5_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 50), line("000030", 5_000, 0, 60), cash=10_000_000)
+    lost = []
+    broker.lose_answer = lambda o: o.code == "000020" and not lost and not lost.append(o)
+    broker.show_late = lambda o: 60 if o is (lost[0] if lost else o) else 0
+    settings = replace(SETTINGS, settle_seconds=120)
+    executor, rec, run_id = start(broker, plan, journal_path, settings=settings)
+    finish(executor)
+
+    first_b = lost[0]
+    next_b = [o for o in broker.sent("000020") if o is not first_b]
+    assert all(o.time > first_b.time for o in next_b)
+    c_during = [o for o in broker.sent("000030") if first_b.time < o.time]
+    assert c_during, "the other stock stopped trading"
+    assert broker.holdings == {"000020": 50, "000030": 60}
+    assert sum(o.qty for o in broker.sent("000020")) == 50  # never sent twice
+    assert not rec.of(Finished)[0].unresolved
+
+
+def test_a_window_that_ends_with_an_unresolved_order_says_what_to_check_instead_of_finished(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 10), cash=10_000_000)
+
+    def lose_and_go_dark(order):  # the first answer is lost, and then today's orders cannot be read any more
+        if broker.fail_polls:
+            return False
+        broker.fail_polls = True
+        return True
+
+    broker.lose_answer = lose_and_go_dark
+    executor, rec, _ = start(broker, plan, journal_path, duration=timedelta(minutes=2))
+    finish(executor)
+
+    (done,) = rec.of(Finished)
+    (check,) = done.unresolved
+    assert (check.code, check.side, check.qty) == ("000020", OrderSide.BUY, broker.orders[0].qty)
+    assert "look for it in today's orders" in check.what_to_check
+    assert sum(o.qty for o in broker.orders) == 10  # the unanswered order counted as placed throughout
+
+
+def test_buys_are_marketable_limit_orders_at_the_guard_price_on_the_tick_grid(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000010": 10_000, "000020": 72_300}, holdings={"000010": 10},
+                        cash=10_000_000)
+    plan = make_plan(line("000010", 10_000, 10, 0), line("000020", 72_300, 0, 10), cash=10_000_000)
+    executor, rec, _ = start(broker, plan, journal_path)
+    finish(executor)
+
+    buy, sell = broker.sent("000020")[0], broker.sent("000010")[0]
+    assert (buy.order_type, buy.price) == (OrderType.LIMIT, 73_000)  # 72,300 x 1.01 = 73,023, tick 100, down
+    assert (sell.order_type, sell.price) == (OrderType.LIMIT, 9_900)  # 10,000 x 0.99, tick 10, up
+    assert broker.holdings["000020"] == 10 and "000010" not in {c for c, q in broker.holdings.items() if q}
+
+
+def test_a_resting_limit_order_is_repriced_by_the_next_slice(clock, journal_path):
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 40), cash=10_000_000)
+
+    def nudge(event):  # the price moves up half a percent past the first order's limit, once
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            broker.prices["000020"] = 10_150
+
+    broker.fill = "now"
+    first_fill = broker._fill
+    broker._fill = lambda order, qty: None if len(broker.orders) == 1 else first_fill(order, qty)
+    executor, rec, run_id = start(broker, plan, journal_path, on=nudge)
+    finish(executor)
+
+    first = broker.orders[0]
+    assert first.cancelled and first.filled == 0  # re-priced: cancelled, its shares placed again
+    assert any(o.price == 10_250 for o in broker.orders[1:])  # 10,150 x 1.01 on the grid
+    assert broker.holdings["000020"] == 40 and not rec.of(PriceBeyondGuard)
+
+
+def test_a_price_that_runs_past_the_guard_stops_that_stock_and_tells_the_user(clock, journal_path):
+    # The first quote of B is 10,000 (limit 10,100); by the time the order arrives the price is 10,500,
+    # 5 % up, so the order rests; at the next slice the price is far past the 1 % guard of that limit.
+    broker = FakeBroker(clock, prices={"000020": 10_500, "000030": 5_000}, cash=10_000_000)
+    plan = make_plan(line("000020", 10_000, 0, 40), line("000030", 5_000, 0, 40), cash=10_000_000)
+    quote = broker.price
+    stale = []
+    broker.price = lambda code: (replace(quote(code), price=10_000) if code == "000020" and not stale
+                                 and not stale.append(code) else quote(code))
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (stopped,) = rec.of(PriceBeyondGuard)
+    assert (stopped.code, stopped.limit, stopped.price) == ("000020", 10_100, 10_500)
+    assert len(broker.sent("000020")) == 1 and broker.sent("000020")[0].cancelled  # no chasing
+    assert broker.holdings.get("000030") == 40  # the other stock is unaffected
+    assert Journal(journal_path).stocks(run_id)[0].halted

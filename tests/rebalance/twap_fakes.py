@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 from kis.errors import KisError, KisTransportError, OrderUncertain
-from kis.models import Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType
+from kis.models import Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 from kis.orders import matching_orders
 from rebalance.clock import KST, FakeClock
 from rebalance.model import Plan, PlanLine
@@ -65,7 +65,11 @@ class BrokerOrder:
 
 @dataclass
 class FakeBroker:
-    """A one-account exchange in memory. `fill` is "now", "rest" (never fills) or "half" (half now, rest next poll)."""
+    """A one-account exchange in memory. `fill` is "now", "rest" (never fills) or "half" (half now, rest next poll).
+
+    It keeps KIS's cash rule: a buy without a price reserves qty x the upper limit (+30 %), a limit buy
+    qty x its limit; a limit order fills only while the price is at or better than its limit.
+    """
 
     clock: FakeClock
     prices: dict[str, int]
@@ -85,9 +89,8 @@ class FakeBroker:
     margin_credit: int = 0  # ord_psbl_cash includes this credit (미수); the no-margin amount does not
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
-    # True: the client's first send arrived unseen (shown after `twin_late` s) and it sent again
-    resend_twin: Callable[[str, OrderSide, int], bool] | None = None
-    twin_late: float = 30.0
+    fail_quotes: int = 0  # the next price calls fail
+    fail_polls: bool = False  # today's-orders inquiries fail (KIS down for reads)
     orders: list[BrokerOrder] = field(default_factory=list)
     calls: list[tuple[str, datetime]] = field(default_factory=list)
     _numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -98,7 +101,7 @@ class FakeBroker:
         return SimpleNamespace(account="50000000-01", rate_limit=self.rate_limit)
 
     # the KisClient surface ---------------------------------------------------------------------------
-    def order(self, code, side, qty, order_type=OrderType.BEST_LIMIT, price=0, *, exclude_order_nos=()):
+    def order(self, code, side, qty, order_type=OrderType.LIMIT, price=0):
         self._call("order")
         if self.crash_before_send and self.crash_before_send(code, side, qty):
             raise Crash("killed before the order left")
@@ -106,25 +109,17 @@ class FakeBroker:
         if errors:
             raise errors.pop(0)
         if self.drop_before_arrival and self.drop_before_arrival(code, side, qty):
-            raise OrderUncertain(f"no answer for {code} and not found")
+            raise OrderUncertain(f"no answer for {code}")
         if side is OrderSide.SELL and qty > self.holdings.get(code, 0) - self._open_sells(code):
             raise KisError("APBK0400", "주문가능수량을 초과하였습니다")
-        if side is OrderSide.BUY and qty * self.prices[code] > self._free_cash():
+        if side is OrderSide.BUY and qty * self._reserve_unit(code, order_type, price) > self._free_cash():
             raise KisError("APBK0952", "주문가능금액을 초과 했습니다")
-        resent = bool(self.resend_twin and self.resend_twin(code, side, qty))
         with self._lock:
-            if resent:  # the first send: accepted, filled like any order, but out of sight for a while
-                first = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
-                                    self.clock.now().strftime("%H%M%S"))
-                first.visible_at = self.clock.now() + timedelta(seconds=self.twin_late)
-                self.orders.append(first)
             placed = BrokerOrder(f"{next(self._numbers):010d}", code, side, qty, order_type, price,
                                  self.clock.now().strftime("%H%M%S"))
             self.orders.append(placed)
             if self.show_late:
                 placed.visible_at = self.clock.now() + timedelta(seconds=self.show_late(placed))
-        if resent and self.fill == "now":
-            self._fill(first, qty)
         if self.fill == "now":
             self._fill(placed, qty)
         elif self.fill == "half":
@@ -132,26 +127,33 @@ class FakeBroker:
         if self.crash_after_send and self.crash_after_send(placed):
             raise Crash("killed after the order left, before its answer")
         if self.lose_answer and self.lose_answer(placed):
-            raise OrderUncertain(f"no answer for {code}; lookups failed")
-        return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time,
-                        resent=resent)
+            raise OrderUncertain(f"no answer for {code}")
+        return OrderAck(placed.order_no.lstrip("0"), "06010", code, side, qty, order_type, price, placed.time)
+
+    def price(self, code):
+        self._call("price")
+        if self.fail_quotes > 0:
+            self.fail_quotes -= 1
+            raise KisTransportError("no answer from KIS (GET inquire-price: ReadTimeout)")
+        p = self.prices[code]
+        return Quote(code, p, 0, 0.0, upper_limit=self.upper(code), lower_limit=max(1, p * 7 // 10), at=self.clock.now())
+
+    def upper(self, code: str) -> int:
+        return self.prices[code] * 13 // 10
 
     def orders_today(self, code=None):
         self._call("orders_today")
+        if self.fail_polls:
+            raise KisTransportError("no answer from KIS (GET inquire-daily-ccld: ReadTimeout)")
         if self.poll_takes:
             self.clock.advance(self.poll_takes)
-        if self.fill == "half":
+        if self.fill in ("half", "now"):  # a limit order fills once the price comes back to it
             for o in self.orders:
                 if o.remaining:
                     self._fill(o, o.remaining)
         now = self.clock.now()
         return [self._status(o) for o in self.orders
                 if (code is None or o.code == code) and (o.visible_at is None or o.visible_at <= now)]
-
-    def find_order(self, code, side, qty, order_type, price, *, since, exclude=()):
-        found = matching_orders(self.orders_today(code), code, side, qty, order_type, price, since=since,
-                                exclude=exclude)
-        return found[0] if found else None
 
     def cancel(self, order_no, org_no, qty=0):
         self._call("cancel")
@@ -167,7 +169,8 @@ class FakeBroker:
     def buying_power(self, code, price=0, order_type=OrderType.MARKET):
         self._call("buying_power")
         free = self._free_cash() + self.overstate_power
-        return BuyingPower(code, free + self.margin_credit, free, free // self.prices[code], self.prices[code])
+        unit = self._reserve_unit(code, order_type, price)
+        return BuyingPower(code, free + self.margin_credit, free, max(0, free) // unit, unit)
 
     def balance(self):
         self._call("balance")
@@ -190,9 +193,9 @@ class FakeBroker:
                 self.deposits.remove((at, amount))
 
     def _fill(self, order: BrokerOrder, qty: int) -> None:
-        if qty <= 0:
-            return
         price = self.prices[order.code]
+        if qty <= 0 or not self._marketable(order, price):
+            return
         order.filled += qty
         order.amount += qty * price
         sign = 1 if order.side is OrderSide.BUY else -1
@@ -203,8 +206,19 @@ class FakeBroker:
         return sum(o.remaining for o in self.orders if o.code == code and o.side is OrderSide.SELL)
 
     def _free_cash(self) -> int:
-        reserved = sum(o.remaining * self.prices[o.code] for o in self.orders if o.side is OrderSide.BUY)
+        reserved = sum(o.remaining * self._reserve_unit(o.code, o.order_type, o.price) for o in self.orders
+                       if o.side is OrderSide.BUY)
         return self.cash - reserved
+
+    def _reserve_unit(self, code: str, order_type: OrderType, price: int) -> int:
+        """KIS costs a buy at its limit, and a buy without a price at the day's upper limit."""
+        return price if order_type is OrderType.LIMIT and price else self.upper(code)
+
+    @staticmethod
+    def _marketable(order: BrokerOrder, price: int) -> bool:
+        if order.order_type is not OrderType.LIMIT:
+            return True
+        return price <= order.price if order.side is OrderSide.BUY else price >= order.price
 
     def _status(self, o: BrokerOrder) -> OrderStatus:
         return OrderStatus(o.order_no, "06010", "", o.code, o.code, o.side, o.order_type, o.qty, o.price,

@@ -95,9 +95,10 @@ def test_kisbot_sim_prints_how_to_use_it_serves_and_stops_on_ctrl_c(tmp_path):
         first = proc.stdout.readline()
         assert first.startswith("kisbot paper exchange") and "http://127.0.0.1:" in first
         url = first.split()[-1]
-        lines = [proc.stdout.readline() for _ in range(9)]
+        lines = [proc.stdout.readline() for _ in range(10)]
         text = "".join(lines)
         assert SIM_APP_KEY in text and SIM_ACCOUNT in text and "5 calls/s" in text
+        assert "reserve at the upper limit" in text and "late, as on KIS" in text
         assert "KRX sessions only" in text and "--always-open" in text  # the default keeps KIS mock's hours
         assert f"KIS_ENV=sim KIS_BASE_URL={url}" in text
         assert requests.get(url + "/sim/health", timeout=5).json()["sim"] == "kisbot"

@@ -56,8 +56,38 @@ def test_buy_beyond_orderable_cash_is_refused_with_kis_message(ex):
 def test_fee_counts_against_cash(ex):
     ex.set_cash(97_000 * 10)  # exactly ten shares, no room for the commission
     with pytest.raises(Rejected):
-        ex.place("005930", BUY, MARKET, 10, 0)
-    assert ex.place("005930", BUY, MARKET, 9, 0).filled_qty == 9
+        ex.place("005930", BUY, LIMIT, 10, 97_000)
+    assert ex.place("005930", BUY, LIMIT, 9, 97_000).filled_qty == 9
+
+
+@pytest.mark.parametrize("order_type", [MARKET, BEST_LIMIT])
+def test_a_buy_without_a_price_is_costed_at_the_upper_limit_and_refused_when_that_is_short(ex, order_type):
+    upper = ex.market.quote("005930").upper  # +30 %
+    ex.set_cash(97_000 * 10 * 12 // 10)  # ten shares at the price and then some, not at the upper limit
+    with pytest.raises(Rejected) as err:
+        ex.place("005930", BUY, order_type, 10, 0)
+    assert err.value.msg_cd == "APBK0952" and ex.cash_refusals == 1
+    assert ex.place("005930", BUY, LIMIT, 10, 97_000).filled_qty == 10  # the same shares at a limit fit
+    ex.set_cash(upper * 10 + commission(upper * 10))
+    order = ex.place("005930", BUY, order_type, 10, 0)
+    # filled at once: the reserve is released and only the fill amount and its fee are charged
+    assert order.filled_qty == 10 and ex.cash == upper * 10 + commission(upper * 10) - 970_000 - commission(970_000)
+
+
+def test_buying_power_is_computed_at_the_price_the_order_type_implies(ex):
+    upper = ex.market.quote("005930").upper
+    assert ex.buying_power("005930", 0, MARKET)[1] == upper
+    assert ex.buying_power("005930", 0, BEST_LIMIT)[1] == upper
+    assert ex.buying_power("005930", 95_000, LIMIT)[1] == 95_000
+    assert ex.buying_power("005930", 95_000, LIMIT)[2] > ex.buying_power("005930", 0, MARKET)[2]
+
+
+def test_a_resting_market_type_buy_keeps_its_upper_limit_reserve(ex):
+    ex.partial_fill_shares = 1
+    ex.partial_fill_seconds = 3600
+    upper = ex.market.quote("005930").upper
+    ex.place("005930", BUY, BEST_LIMIT, 10, 0)  # one share fills, nine rest
+    assert ex.reserved_cash() == 9 * upper + commission(9 * upper)
 
 
 def test_sell_beyond_holdings_is_refused(ex):

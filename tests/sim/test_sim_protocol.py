@@ -268,6 +268,8 @@ def test_continuation_without_a_key_is_refused(raw):
 def test_daily_orders_page_newest_first_with_filled_and_remaining(sim, raw):
     numbers = [raw.order("005930", 1).json()["output"]["ODNO"] for _ in range(7)]
     resting = raw.order("005930", 3, dvsn="00", price=90_000).json()["output"]["ODNO"]
+    assert raw.daily().json()["output1"] == []  # KIS lists same-day orders late
+    sim.pass_listing_lag()
     first = raw.daily()
     assert first.headers["tr_cont"] == "M"
     rows = first.json()["output1"]
@@ -284,11 +286,14 @@ def test_daily_orders_filter_by_code_side_and_fill_state(sim, raw):
     raw.order("005930", 1)
     raw.order("035720", 2, buy=False)
     raw.order("005930", 3, dvsn="00", price=90_000)
+    sim.pass_listing_lag()
     assert [r["pdno"] for r in raw.daily(PDNO="035720").json()["output1"]] == ["035720"]
     assert [r["sll_buy_dvsn_cd"] for r in raw.daily(SLL_BUY_DVSN_CD="01").json()["output1"]] == ["01"]
     assert [r["ord_qty"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]] == ["3"]
     sim.exchange.partial_fill_shares = 2
+    sim.exchange.partial_fill_seconds = 3600.0
     raw.order("000660", 5)  # 2 filled, 3 to go: both filled and unfilled
+    sim.pass_listing_lag()
     assert [r["pdno"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]] == ["000660", "005930"]
     assert [r["pdno"] for r in raw.daily(CCLD_DVSN="01").json()["output1"]] == ["000660", "035720", "005930"]
     assert raw.daily(day="20261123").json()["output1"] == []
@@ -298,6 +303,7 @@ def test_cancel_shows_as_its_own_row_and_empties_the_original(sim, raw):
     odno = raw.order("005930", 4, dvsn="00", price=90_000).json()["output"]["ODNO"]
     ack = raw.cancel(odno).json()
     assert ack["rt_cd"] == "0" and ack["output"]["ODNO"] != odno
+    sim.pass_listing_lag()
     rows = {r["odno"]: r for r in raw.daily().json()["output1"]}
     cancel = rows[ack["output"]["ODNO"]]
     assert (cancel["orgn_odno"], cancel["cncl_yn"], cancel["cnc_cfrm_qty"]) == (odno, "Y", "4")
@@ -306,12 +312,25 @@ def test_cancel_shows_as_its_own_row_and_empties_the_original(sim, raw):
 
 
 def test_buyable_counts_cash_less_open_buys(sim, raw):
-    out = raw.buyable("005930").json()["output"]
+    out = raw.buyable("005930", 97_000, "00").json()["output"]
     assert out["ord_psbl_cash"] == "100000000" and out["psbl_qty_calc_unpr"] == "97000"
     assert int(out["nrcvb_buy_qty"]) == 1030  # 1031 * 97,000 plus commission exceeds the cash
     raw.order("005930", 100, dvsn="00", price=90_000)
     after = raw.buyable("005930", 90_000, "00").json()["output"]
     assert int(after["ord_psbl_cash"]) == 100_000_000 - 9_000_000 - 1_350
+
+
+def test_buyable_for_a_market_type_order_is_computed_at_the_upper_limit(sim, raw):
+    # inquire_psbl_order.py: ask with the ORD_DVSN and ORD_UNPR of the order; a buy without a price
+    # is costed at the upper limit (+30 %), so fewer shares fit than at the price.
+    upper = sim.market.quote("005930").upper
+    out = raw.buyable("005930", 0, "01").json()["output"]
+    assert out["psbl_qty_calc_unpr"] == str(upper) and upper > 97_000
+    qty = int(out["nrcvb_buy_qty"])
+    assert qty * upper <= 100_000_000 < (qty + 1) * upper * 1.00015
+    too_many = qty + 1
+    assert refusal(raw.order("005930", too_many))[0] == "APBK0952"  # though too_many x 97,000 fits
+    assert raw.order("005930", too_many - 1).json()["rt_cd"] == "0"
 
 
 def test_buyable_max_counts_on_margin_and_nrcvb_does_not(sim, raw):
@@ -328,7 +347,21 @@ def test_dropped_connection_after_acceptance_leaves_exactly_one_order(sim, raw):
     with pytest.raises(requests.ConnectionError):
         raw.order("005930", 2)
     assert len(sim.exchange.order_log) == 1 and sim.exchange.holding_qty("005930") == 122
+    sim.pass_listing_lag()
     assert raw.daily().json()["output1"][0]["ord_qty"] == "2"
+
+
+def test_an_order_answered_egw00215_was_taken_all_the_same(sim, raw):
+    sim.faults.ledger_busy_after_order()
+    assert refusal(raw.order("005930", 2))[0] == "EGW00215"
+    assert len(sim.exchange.order_log) == 1  # the outcome of an EGW00215 order is unknown: here it was placed
+
+
+def test_a_fault_switch_lists_every_order_type_as_limit(sim, raw):
+    sim.faults.list_as_limit = True
+    raw.order("005930", 2, dvsn="03")
+    sim.pass_listing_lag()
+    assert raw.daily().json()["output1"][0]["ord_dvsn_cd"] == "00"
 
 
 def test_dropped_connection_before_acceptance_places_nothing(sim, raw):

@@ -1,0 +1,135 @@
+"""The receipt of a run: per stock and in total, plan price vs average fill price, slippage in won
+and basis points, estimated vs charged fees and tax, and cash after vs the plan.
+
+`build_receipt` is pure (plan + journal orders + cash after -> Receipt). "Charged" costs are the
+fee and tax rates applied to each order's filled amount, as KIS charges them per order (rounded up).
+`ReceiptStore` keeps the last receipt per account in the journal's database, for `/status`.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+from kis.models import OrderSide
+from rebalance.costs import CostRates
+from rebalance.model import Plan
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    """One stock of a finished run."""
+
+    code: str
+    name: str
+    side: str  # "buy" or "sell"
+    planned_qty: int
+    filled_qty: int
+    plan_price: int
+    filled_amount: int  # won, sum of fill values
+    est_costs: int  # the plan's estimate for the planned quantity
+    charged_costs: int  # fee + tax on the fills
+
+    @property
+    def avg_price(self) -> int:
+        """Average fill price, rounded to the won (0 when nothing filled)."""
+        return round(self.filled_amount / self.filled_qty) if self.filled_qty else 0
+
+    @property
+    def slippage(self) -> int:
+        """Won lost against the plan price on the filled shares (negative: better than planned)."""
+        at_plan = self.filled_qty * self.plan_price
+        return self.filled_amount - at_plan if self.side == "buy" else at_plan - self.filled_amount
+
+    @property
+    def slippage_bp(self) -> float:
+        at_plan = self.filled_qty * self.plan_price
+        return 10_000 * self.slippage / at_plan if at_plan else 0.0
+
+
+@dataclass(frozen=True)
+class Receipt:
+    run_id: str
+    plan_id: str
+    state: str  # finished, cancelled
+    lines: tuple[ReceiptLine, ...]
+    cash_after_plan: int  # what the plan expected
+    cash_after: int | None  # D+2 cash read from the balance at the end; None when it could not be read
+
+    @property
+    def slippage(self) -> int:
+        return sum(line.slippage for line in self.lines)
+
+    @property
+    def slippage_bp(self) -> float:
+        at_plan = sum(line.filled_qty * line.plan_price for line in self.lines)
+        return 10_000 * self.slippage / at_plan if at_plan else 0.0
+
+    @property
+    def est_costs(self) -> int:
+        return sum(line.est_costs for line in self.lines)
+
+    @property
+    def charged_costs(self) -> int:
+        return sum(line.charged_costs for line in self.lines)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Receipt":
+        data = json.loads(text)
+        data["lines"] = tuple(ReceiptLine(**line) for line in data["lines"])
+        return cls(**data)
+
+
+def build_receipt(run_id: str, plan: Plan, orders: Iterable, cash_after: int | None, state: str = "finished",
+                  rates: CostRates = CostRates()) -> Receipt:
+    """The receipt of `plan` from its orders (anything with code, side, filled_qty, filled_amount)."""
+    orders = list(orders)
+    lines = []
+    for line in plan.lines:
+        if not line.order_qty:
+            continue
+        side = line.side
+        mine = [o for o in orders if o.code == line.code and o.side is side and o.filled_qty > 0]
+        if side is OrderSide.BUY:
+            est = rates.buy_cost(line.order_value)
+            charged = sum(rates.buy_cost(o.filled_amount) for o in mine)
+        else:
+            est = rates.sell_cost(line.order_value, taxed=not line.tax_free)
+            charged = sum(rates.sell_cost(o.filled_amount, taxed=not line.tax_free) for o in mine)
+        lines.append(ReceiptLine(
+            code=line.code, name=line.name, side=side.label, planned_qty=abs(line.order_qty),
+            filled_qty=sum(o.filled_qty for o in mine), plan_price=line.price,
+            filled_amount=sum(o.filled_amount for o in mine), est_costs=est, charged_costs=charged))
+    return Receipt(run_id, plan.id, state, tuple(lines), plan.cash_after, cash_after)
+
+
+class ReceiptStore:
+    """The last receipt of one account, in its own table of the journal's SQLite file."""
+
+    def __init__(self, path: str | Path, account: object):
+        self.account = str(account)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(Path(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("CREATE TABLE IF NOT EXISTS receipts (account TEXT PRIMARY KEY, run_id TEXT NOT NULL, "
+                         "receipt_json TEXT NOT NULL)")
+
+    def save(self, receipt: Receipt) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
+                             (self.account, receipt.run_id, receipt.to_json()))
+
+    def last(self) -> Receipt | None:
+        with self._lock:
+            row = self._db.execute("SELECT receipt_json FROM receipts WHERE account = ?", (self.account,)).fetchone()
+        if row is None:
+            return None
+        try:
+            return Receipt.from_json(row[0])
+        except (ValueError, KeyError, TypeError):
+            return None

@@ -1,0 +1,100 @@
+"""The last model portfolio accepted for an account, kept in the data dir so `/plan` needs no file.
+
+One JSON file per account (`model-<account>.json`), written atomically: a new file replaces it.
+`load_model` is the read side other features (drift reports) build on.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rebalance.model import Portfolio, Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A model portfolio as saved: its targets (weights and bands as fractions), file name and time."""
+
+    portfolio: Portfolio
+    file_name: str
+    saved_at: datetime
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Code -> target weight (fraction of the investable value)."""
+        return {t.code: t.weight for t in self.portfolio.targets}
+
+    @property
+    def bands(self) -> dict[str, float | None]:
+        """Code -> the stock's own band (fraction: 0.02 = ±2 percentage points), None = the default."""
+        return {t.code: t.band for t in self.portfolio.targets}
+
+
+def portfolio_to_dict(portfolio: Portfolio) -> dict:
+    """A portfolio as JSON-ready data (the inverse of `portfolio_from_dict`)."""
+    return {"source": portfolio.source,
+            "targets": [{"code": t.code, "weight": t.weight, "name": t.name, "band": t.band, "row": t.row}
+                        for t in portfolio.targets]}
+
+
+def portfolio_from_dict(data: dict) -> Portfolio:
+    """The portfolio `portfolio_to_dict` wrote; KeyError/ValueError/TypeError on anything else."""
+    targets = tuple(Target(code=str(t["code"]), weight=float(t["weight"]), name=str(t.get("name") or ""),
+                           row=int(t.get("row") or 0), band=None if t.get("band") is None else float(t["band"]))
+                    for t in data["targets"])
+    return Portfolio(targets, str(data.get("source") or ""))
+
+
+def model_path(data_dir: str | Path, account: object) -> Path:
+    """Where the model of `account` (e.g. '50087375-01') is kept."""
+    return Path(data_dir) / f"model-{account}.json"
+
+
+def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, saved_at: datetime) -> SavedModel:
+    """Replace the account's saved model with `portfolio` (its `source` is the file name)."""
+    path = model_path(data_dir, account)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"file_name": portfolio.source, "saved_at": saved_at.isoformat(), **portfolio_to_dict(portfolio)}
+    handle, temp = tempfile.mkstemp(prefix=".model-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=1)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return SavedModel(portfolio, portfolio.source, saved_at)
+
+
+def load_model(data_dir: str | Path, account: object) -> SavedModel | None:
+    """The account's saved model, or None when none was saved (or the file cannot be read)."""
+    path = model_path(data_dir, account)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        portfolio = portfolio_from_dict({**data, "source": data.get("file_name")})
+        return SavedModel(portfolio, portfolio.source, datetime.fromisoformat(data["saved_at"]))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        log.warning("the saved model %s cannot be read; send the file again", path, exc_info=True)
+        return None
+
+
+class ModelStore:
+    """`save_model` / `load_model` bound to one account's data dir, for the bot service."""
+
+    def __init__(self, data_dir: str | Path, account: object):
+        self.data_dir, self.account = Path(data_dir), account
+
+    def save(self, portfolio: Portfolio, saved_at: datetime) -> SavedModel:
+        return save_model(self.data_dir, self.account, portfolio, saved_at)
+
+    def load(self) -> SavedModel | None:
+        return load_model(self.data_dir, self.account)

@@ -1,0 +1,132 @@
+"""The saved model and plan options in the chat: /plan without a file, /model, and the option words."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rebalance.options import PlanOptions
+from rebalance.saved_model import ModelStore, load_model
+from bot_fakes import make_service
+
+ACCOUNT = "50087375-01"
+
+
+def texts(replies) -> str:
+    return "\n".join(r.text for r in replies)
+
+
+def test_a_file_that_plans_becomes_the_saved_model_and_plan_without_a_file_uses_it(tmp_path):
+    service, _, _, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    assert "Send the model portfolio" in texts(service.plan([]))
+    first = service.plan_file(b"005930 000660", "mine.xlsx")
+    assert "Saved mine.xlsx as the model" in texts(first)
+    replies = service.plan([])
+    assert "Planning the saved model mine.xlsx" in texts(replies)
+    assert replies[-1].buttons  # Confirm / Cancel for the new plan
+    assert planner.made[-1].lines[0].code == "005930" and len(planner.made[-1].lines) == 2
+
+
+def test_a_new_file_replaces_the_saved_model(tmp_path):
+    service, *_ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    service.plan_file(b"005930 000660", "old.xlsx")
+    service.plan_file(b"035720", "new.xlsx")
+    saved = load_model(tmp_path, ACCOUNT)
+    assert saved.file_name == "new.xlsx" and saved.portfolio.codes == ("035720",)
+
+
+def test_a_file_that_cannot_be_read_does_not_replace_the_saved_model(tmp_path):
+    service, *_ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    service.plan_file(b"005930", "good.xlsx")
+    service.plan_file(b"bad", "broken.xlsx")
+    assert load_model(tmp_path, ACCOUNT).file_name == "good.xlsx"
+
+
+def test_model_shows_code_weight_and_band(tmp_path):
+    service, *_ = make_service(models=ModelStore(tmp_path, ACCOUNT), plan_options=PlanOptions(band=2))
+    assert "No model portfolio is saved yet" in texts(service.model())
+    service.plan_file(b"005930 000660", "m.xlsx")
+    text = texts(service.model())
+    assert "Model m.xlsx" in text and "2 stocks" in text
+    assert "005930" in text and "50% " in text and "±2" in text
+
+
+def test_plan_words_reach_the_planner_and_bad_words_get_one_sentence(tmp_path):
+    service, _, _, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    service.plan_file(b"005930", "m.xlsx", args=["buy", "500000", "keep"])
+    assert planner.options[-1] == PlanOptions(buy_only=True, amount=500_000, keep_others=True)
+    service.plan(["band", "2"])
+    assert planner.options[-1] == PlanOptions(band=2)
+    made = len(planner.made)
+    for words, says in ((["buy", "sell", "5"], "buy and sell contradict"), (["sell"], "sell needs an amount"),
+                        (["band", "x"], "'x' after band is not a number"), (["dance"], "I do not understand dance")):
+        replies = service.plan(words)
+        assert len(replies) == 1 and says in replies[0].text and not replies[0].buttons
+    assert len(planner.made) == made  # no plan from bad words
+
+
+def test_a_stale_plan_is_re_planned_with_the_same_options(tmp_path):
+    service, _, _, planner, clock = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    replies = service.plan_file(b"005930", "m.xlsx", args=["band", "3"])
+    service.shown(replies[-1].offers)
+    clock.advance(minutes=10)
+    replies = service.confirm()
+    assert "expired" in texts(replies)
+    assert planner.options[-1] == PlanOptions(band=3)
+
+
+def test_price_shows_names_from_the_name_book_when_the_quote_has_none(tmp_path):
+    class Names:
+        def fill(self, quotes):
+            return {c: "삼성전자" for c in quotes if c == "005930"}
+
+    service, client, *_ = make_service(names=Names())
+    client.quotes = {c: replace(q, name="") for c, q in client.quotes.items()}  # inquire-price carries no name
+    text = texts(service.price(["005930"]))
+    assert "005930 삼성전자" in text
+
+
+def restarted(tmp_path, clock, **kwargs):
+    """A second service on the same data dir, as after a restart of `kisbot run`."""
+    from rebalance.pending import PendingPlans
+
+    return make_service(pending_store=PendingPlans(tmp_path / "journal.sqlite3", ACCOUNT), clock=clock, **kwargs)
+
+
+def test_a_pending_plan_survives_a_restart_and_confirm_runs_exactly_that_plan(tmp_path):
+    service, _, _, planner, clock = restarted(tmp_path, None)
+    replies = service.plan_file(b"005930 000660", "m.xlsx", args=["band", "2"])
+    shown = planner.made[-1]
+    service.shown(replies[-1].offers)  # the transport delivered the offer
+    again, _, executor, planner2, _ = restarted(tmp_path, clock)
+    assert "is pending" in texts(again.status())
+    replies = again.confirm(plan_id=shown.id)
+    assert "started" in texts(replies)
+    assert executor.started[0][0] == shown and planner2.made == []  # the plan shown, not a new one
+    third, _, executor3, *_ = restarted(tmp_path, clock)
+    assert "There is no plan to confirm" in texts(third.confirm())  # confirmed plans are not kept
+
+
+def test_after_a_restart_a_stale_pending_plan_is_re_planned_with_its_options_and_shown(tmp_path):
+    service, _, _, planner, clock = restarted(tmp_path, None)
+    replies = service.plan_file(b"005930", "m.xlsx", args=["buy", "keep"])
+    service.shown(replies[-1].offers)
+    clock.advance(minutes=10)
+    again, _, executor, planner2, _ = restarted(tmp_path, clock)
+    replies = again.confirm()
+    assert "expired" in texts(replies) and replies[-1].buttons and executor.started == []
+    assert planner2.options[-1] == PlanOptions(buy_only=True, keep_others=True)
+
+
+def test_a_plan_whose_offer_never_reached_the_user_is_not_kept_over_a_restart(tmp_path):
+    service, _, _, _, clock = restarted(tmp_path, None)
+    service.plan_file(b"005930", "m.xlsx")  # made, never delivered
+    again, *_ = restarted(tmp_path, clock)
+    assert "There is no plan to confirm" in texts(again.confirm())
+
+
+def test_a_cancelled_plan_is_not_pending_after_a_restart(tmp_path):
+    service, _, _, _, clock = restarted(tmp_path, None)
+    replies = service.plan_file(b"005930", "m.xlsx")
+    service.shown(replies[-1].offers)
+    service.cancel()
+    again, *_ = restarted(tmp_path, clock)
+    assert "No run is active." == texts(again.status())
