@@ -77,7 +77,7 @@ def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[
     if reply.photo:
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
-        commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel", "bandplan": "/bandplan"}
+        commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel", "bandplan": "/plan"}
         typed = [f"{b.label} = {commands.get(b.data.split(':')[0], b.data)}" for b in reply.buttons]
         lines.append(f"[buttons: {', '.join(typed)}]")
     with lock:
@@ -132,8 +132,6 @@ class ConsoleChat:
                 return service.confirm(args)
             if self.pushes is not None and command in ("/report", "/health"):
                 return self.pushes.report() if command == "/report" else self.pushes.health()
-            if self.pushes is not None and command == "/bandplan":
-                return self.pushes.band_plan()
             if self.pushes is not None and command == "/notify":
                 return self.pushes.notify(CONSOLE_CHAT, args)
             if command.startswith("/"):

@@ -7,7 +7,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from bot import format as fmt
 from bot.health import KisAlert, health_replies, startup_text
 from bot.notify import NotifyPrefs
 from bot.reports import Reports, ReportScheduler
@@ -15,6 +14,7 @@ from bot.service import BotService, Reply
 from kis.config import Source
 from rebalance.clock import Clock, SystemClock
 from rebalance.history import ValueHistory
+from rebalance.plan import PlanSettings
 from rebalance.sessions import load_report_at
 
 
@@ -43,13 +43,9 @@ class Pushes:
         return self.prefs.command(chat_id, args)
 
     def band_plan(self, ident: str = "") -> list[Reply]:
-        """The drift report's Plan button: a plan of the saved model, offered with Confirm / Cancel."""
-        model = self.reports.load_model()
-        if model is None:
-            return [Reply("There is no saved model to plan from: send a model portfolio .xlsx (/plan).")]
-        return self.service.plan_portfolio(
-            model.portfolio(), note=f"Plan for the saved model {fmt.esc(model.source or '')}, asked from the "
-                                    "drift report. Nothing is ordered until you confirm it.")
+        """The drift report's Plan button: the saved model planned with its bands (KISBOT_BAND and the
+        file's own), as `/plan` does, and offered with Confirm / Cancel."""
+        return self.service.plan(())
 
     def startup(self) -> list[Reply]:
         """The startup message, with the run a restart left active (resumed here) if there is one."""
@@ -74,7 +70,9 @@ def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], 
     client = service.client
     clock = clock or SystemClock()
     data_dir = client.config.data_dir
-    reports = Reports(client, ValueHistory.in_dir(data_dir), calendar=service.twap_settings.calendar, now=clock.now)
+    reports = Reports(client, ValueHistory.in_dir(data_dir), calendar=service.twap_settings.calendar, now=clock.now,
+                      band=service.plan_options.band,
+                      cash_buffer=(service.plan_settings or PlanSettings()).cash_buffer)
     scheduler = ReportScheduler(reports, report_at, clock, push)
     alert = KisAlert(push, clock.now).attach(client)
     return Pushes(service, reports, prefs or NotifyPrefs.in_dir(data_dir), scheduler, alert, notices)

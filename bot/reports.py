@@ -26,7 +26,9 @@ from bot.service import Button, Reply, describe_error, text_replies
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from rebalance.clock import KST, Clock, ClockScheduler
-from rebalance.drift_watch import SavedModel, StockDrift, drift, load_saved_model
+from rebalance.drift import Drift, drift
+from rebalance import saved_model
+from rebalance.saved_model import SavedModel
 from rebalance.history import Snapshot, ValueHistory
 from rebalance.sessions import DEFAULT_REPORT_AT, is_trading_day, next_report_at, session_day
 
@@ -55,7 +57,7 @@ class Report:
     snapshot: Snapshot
     previous: Snapshot | None
     fills: tuple[DayFill, ...]
-    drift: tuple[StockDrift, ...] | None  # None: no saved model
+    drift: tuple[Drift, ...] | None  # None: no saved model
     model_source: str
     history: tuple[Snapshot, ...]
 
@@ -64,22 +66,30 @@ class Report:
         return None if self.previous is None else self.snapshot.total_value - self.previous.total_value
 
     @property
-    def outside(self) -> tuple[StockDrift, ...]:
-        return tuple(d for d in self.drift or () if d.outside)
+    def outside(self) -> tuple[Drift, ...]:
+        """Stocks outside a band of their own or the default one (a stock without a band never alarms)."""
+        return tuple(d for d in self.drift or () if watched(d))
+
+
+def watched(d: Drift) -> bool:
+    return d.band > 0 and d.outside
 
 
 class Reports:
     """Builds reports for one account and keeps the value history."""
 
     def __init__(self, client: Any, history: ValueHistory, *, calendar: str, now: Callable[[], datetime],
-                 load_model: Callable[[], SavedModel | None] | None = None):
+                 load_model: Callable[[], SavedModel | None] | None = None, band: float = 0.0,
+                 cash_buffer: float = 0.02):
         self.client = client
         self.history = history
         self.calendar = calendar
         self.now = now
         self.account = str(client.config.account)
+        self.band = band  # KISBOT_BAND, percentage points: the default for stocks without their own
+        self.cash_buffer = cash_buffer  # the planner's, so drift and the band plan agree
         data_dir = client.config.data_dir
-        self.load_model = load_model or (lambda: load_saved_model(data_dir, self.account))
+        self.load_model = load_model or (lambda: saved_model.load_model(data_dir, self.account))
 
     def build(self) -> Report:
         """Ask KIS for the balance and today's orders, write the day's value row, and report."""
@@ -91,10 +101,14 @@ class Reports:
         model = self.load_model()
         drifts = None
         if model is not None:
-            drifts = drift(model, {h.code: h.value for h in balance.holdings}, balance.cash_d2)
+            prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
+            unpriced = [c for c in model.portfolio.codes if c not in prices]
+            if unpriced:  # model stocks not held: one batched quote
+                prices.update({c: q.price for c, q in self.client.prices(unpriced).items()})
+            drifts = drift(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
         fills = _day_fills(orders) if day == now.astimezone(KST).date() else ()
         return Report(day, now, snapshot, self.history.before(self.account, day), fills, drifts,
-                      model.source if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
+                      model.file_name if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
                                                                                 until=day)))
 
     def on_demand(self) -> list[Reply]:
@@ -137,8 +151,8 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     parts: list[str] = []
     buttons: tuple[Button, ...] = ()
     if report.outside:
-        lines = [f"{d.code} {fmt.esc(fmt.clip(d.name, 12))} {100 * d.weight:.1f}% vs target {100 * d.target:.1f}% "
-                 f"± {d.band:g}" for d in report.outside]
+        lines = [f"{d.code} {fmt.esc(fmt.clip(d.name, 12))} {100 * d.now:.1f}% vs target {100 * d.target:.1f}% "
+                 f"± {100 * d.band:g}" for d in report.outside]
         parts.append(f"<b>Drift: {len(report.outside)} stock{'s' if len(report.outside) > 1 else ''} outside "
                      "the band</b>\n" + "\n".join(lines) +
                      "\nPlan makes the band plan; nothing is ordered until you Confirm it.")
@@ -164,10 +178,11 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
         parts.append("No saved model, so no drift: plan a model portfolio first (/plan).")
     elif report.drift:
         drift_rows = [f"{'code':<6} {'name':<10} {'now':>6} {'target':>6} {'band':>5}"]
-        drift_rows += [f"{d.code} {fmt.pad(fmt.clip(d.name, 10), 10)} {100 * d.weight:>5.1f}% {100 * d.target:>5.1f}% "
-                       f"{('±' + format(d.band, 'g')) if d.band else '-':>5}{' !' if d.outside else ''}"
+        drift_rows += [f"{d.code} {fmt.pad(fmt.clip(d.name, 10), 10)} {100 * d.now:>5.1f}% {100 * d.target:>5.1f}% "
+                       f"{('±' + format(100 * d.band, 'g')) if d.band else '-':>5}{' !' if watched(d) else ''}"
                        for d in report.drift]
-        parts.append(f"<b>Drift</b> against {fmt.esc(report.model_source or 'the saved model')}\n" + fmt.pre(drift_rows))
+        parts.append(f"<b>Drift</b> against {fmt.esc(report.model_source or 'the saved model')} "
+                     "(weights of the investable value, as the plan counts them)\n" + fmt.pre(drift_rows))
     replies = [dataclasses.replace(r, kind=kind) for r in text_replies("\n\n".join(parts), buttons=buttons)]
     try:
         chart = value_chart(report.history)

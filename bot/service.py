@@ -383,15 +383,6 @@ class BotService:
         return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket,
                                     options=options, save=True)
 
-    def plan_portfolio(self, portfolio: Portfolio, note: str = "") -> list[Reply]:
-        """Plan a portfolio given by another command (the drift report's Plan button) and offer Confirm;
-        it replaces the pending plan as a new file would."""
-        ticket = self.file_received()
-        try:
-            replies = self._busy_refusal() or self._plan_and_offer(portfolio, note, ticket=ticket)
-        finally:
-            dropped = self.file_answered(ticket)
-        return dropped + replies
 
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""

@@ -14,7 +14,8 @@ from bot.pushes import open_pushes
 from bot.service import open_service
 from kis.config import Source
 from rebalance.clock import FakeClock
-from rebalance.drift_watch import ModelStock, SavedModel, save_model
+from rebalance.model import Portfolio, Target
+from rebalance.saved_model import save_model
 from tests.conftest import SIM_START
 from tg_harness import OWNER, BotRunner
 
@@ -80,9 +81,9 @@ def wait_text(api, needle, chat=OWNER, timeout=15.0):
 
 def save_drifting_model(sim_client):
     """A saved model that wants most of the account in one stock: far outside a 2-point band."""
-    model = SavedModel((ModelStock("005930", "삼성전자", 0.6, 2.0), ModelStock("000660", "SK하이닉스", 0.2, 2.0)),
-                       "model.xlsx")
-    save_model(sim_client.config.data_dir, str(sim_client.config.account), model)
+    model = Portfolio((Target("005930", 0.6, "삼성전자", band=0.02), Target("000660", 0.2, "SK하이닉스", band=0.02)),
+                      "model.xlsx")
+    save_model(sim_client.config.data_dir, sim_client.config.account, model, SIM_START)
 
 
 def test_startup_message_then_one_scheduled_report_at_report_time(api, bot, clock):

@@ -10,14 +10,17 @@ import pytest
 
 from bot.reports import Reports, ReportScheduler, report_replies
 from kis.errors import KisTransportError
-from kis.models import Account, Balance, Holding, OrderSide, OrderStatus
+from kis.models import Account, Balance, Holding, OrderSide, OrderStatus, Quote
 from rebalance.clock import KST, FakeClock
-from rebalance.drift_watch import ModelStock, SavedModel
 from rebalance.history import ValueHistory
+from rebalance.model import Portfolio, Target
+from rebalance.saved_model import SavedModel
 
 AT = time(15, 40)
-MODEL = SavedModel((ModelStock("005930", "삼성전자", 0.5, 5.0), ModelStock("000660", "SK하이닉스", 0.4, 5.0)),
-                   "model.xlsx")
+# Bands of ±5 percentage points, from the file; 035720 is in the model but not held.
+MODEL = SavedModel(Portfolio((Target("005930", 0.5, "삼성전자", band=0.05), Target("000660", 0.4, "SK하이닉스", band=0.05),
+                              Target("035720", 0.05, "카카오")), "model.xlsx"),
+                   "model.xlsx", datetime(2026, 11, 1, tzinfo=KST))
 
 
 def kst(text: str) -> datetime:
@@ -45,7 +48,7 @@ class FakeKis:
         self.calls += 1
         if self.down:
             raise KisTransportError("no answer from KIS")
-        holdings = tuple(Holding(c, n, 10, 10, v // 10, v // 10, v, v, 1_000, 0.1)
+        holdings = tuple(Holding(c, n, 10, 10, v // 10, v // 10, v, v, 1_000, 0.1)  # 10 shares at value / 10
                          for (c, n), v in zip((("005930", "삼성전자"), ("000660", "SK하이닉스")), self.value.values()))
         stocks = sum(self.value.values())
         return Balance(holdings, cash=self.cash, cash_d2=self.cash, stock_value=stocks,
@@ -53,6 +56,9 @@ class FakeKis:
 
     def orders_today(self):
         return list(self.orders)
+
+    def prices(self, codes):
+        return {c: Quote(c, 40_000, 0, 0.0) for c in codes}
 
 
 def order(code, side, filled, amount, name="삼성전자"):
@@ -163,7 +169,8 @@ def test_the_report_shows_value_change_pnl_cash_fills_and_drift(tmp_path, kis):
     assert "+2,000" in text and "100,000" in text  # P/L and cash
     assert "삼성전자" in text and "5 sh" in text and "355,000" in text  # the two buys as one line
     assert "000660 SK하이닉스" not in text.split("Fills today")[1].split("Drift")[0]  # nothing filled
-    assert "52.4%  50.0%    ±5" in text  # weight now, target, band
+    # weight now (of the investable value 1,050,000 x 0.98, as the planner counts), target, band
+    assert "53.4%  50.0%    ±5" in text and "035720 카카오" in text
     assert replies[-1].photo.startswith(b"\x89PNG") and "2 sessions" in replies[-1].text
     assert not any(r.buttons for r in replies)  # inside its band: no Plan button
 
@@ -174,7 +181,7 @@ def test_a_stock_outside_its_band_starts_the_report_with_a_plan_button(tmp_path,
     replies = report_replies(Bot(tmp_path, clock, kis).reports.build(), kind="report")
     first = replies[0]
     assert first.text.startswith("<b>Drift: 2 stocks outside the band</b>")
-    assert "005930 삼성전자 62.0% vs target 50.0% ± 5" in first.text
+    assert "005930 삼성전자 63.3% vs target 50.0% ± 5" in first.text  # 620,000 of 980,000 investable
     assert "nothing is ordered until you Confirm" in first.text
     assert [(b.label, b.data) for b in first.buttons] == [("Plan", "bandplan:20261124")]
 
