@@ -21,6 +21,8 @@ EXAMPLES = ROOT / "examples"
 def clean_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "TELEGRAM_", "TWAP_", "MARKET_"))}
     env.update(KISBOT_DATA_DIR=str(tmp_path / "data"), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    # Real time passes in these processes: after 15:40 the day's report would come unasked, between replies.
+    env.update(KISBOT_REPORT_AT="off")
     env.update(extra)
     return env
 
