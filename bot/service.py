@@ -441,7 +441,8 @@ class BotService:
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
             f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
-        buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
+        # Each button names its plan, so a press can only ever run (or drop) the plan it sits under.
+        buttons = (Button(f"Confirm {plan.id}", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
         try:
             chart = self._plan_chart(plan)
         except Exception:  # a chart is a nicety; the plan stands without it
