@@ -32,7 +32,9 @@ from rebalance.events import (
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderState
 from rebalance.model import Plan
-from rebalance.notices import NoticeConsumer, NoticeFeed, fill_status, unsettled_match
+from rebalance.notices import (
+    PRICE_FRESH_SECONDS, NoticeConsumer, NoticeFeed, PriceFeed, fill_status, streamed_quote, unsettled_match,
+)
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
@@ -115,6 +117,7 @@ class TwapExecutor:
         self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
         self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
         self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
+        self.quote_sources = None  # the current run's prices: {"streamed": n, "asked": n}
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
@@ -266,6 +269,11 @@ class _Worker:
         self.alarm = alarm or threading.Event()
         self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
         executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
+        feed = executor.notices
+        self.prices: PriceFeed | None = feed if isinstance(feed, PriceFeed) and self.order_type is OrderType.LIMIT \
+            else None
+        self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
+        executor.quote_sources = self.quotes
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -278,6 +286,8 @@ class _Worker:
         finally:
             if self.notes is not None:
                 self.notes.close()
+            if self.prices is not None:
+                self.prices.watch([])
 
     def _main(self) -> None:
         run = self.run_rec
@@ -289,6 +299,8 @@ class _Worker:
         if self.clock.now() >= run.window.end:  # resumed after the window: only settle and report
             self._stop(cancelled=False)
             return
+        if self.prices is not None:
+            self.prices.watch([s.code for s in self.journal.stocks(self.run_id) if not s.halted])
         for s in self.journal.slices(self.run_id):
             if not s.fired:
                 self.scheduler.at(s.at, self._fire_slice, s.seq, s.code, tag="slice")
@@ -374,11 +386,21 @@ class _Worker:
         return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
 
     def _quote(self, code: str) -> Quote | None:
+        """The latest known price: the stream's when fresh (a fill notice's price counts), else inquire-price."""
+        if self.prices is not None:
+            trade = self.prices.price(code, PRICE_FRESH_SECONDS)
+            quote = streamed_quote(trade, self.guard) if trade is not None else None
+            if quote is not None:
+                self.quotes["streamed"] += 1
+                return quote
         try:
+            self.quotes["asked"] += 1
             return self.client.price(code)
         except READ_ERRORS as exc:
             log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
             return None
+        finally:
+            self._take_notices()  # a fill that came during the call is told now, not after the slice
 
     def _reprice(self, code: str) -> None:
         """Resting limit orders of the stock: cancelled so the rest goes out at a fresh guard price.
@@ -450,6 +472,8 @@ class _Worker:
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0
+        finally:
+            self._take_notices()
         if self.notes is not None and self.order_type is OrderType.LIMIT and price > 0:
             self.notes.cash_seen(power.max_amount, self.clock.now())
             self.notes.spend(min(qty, power.max_qty) * _with_margin(price))
@@ -474,6 +498,13 @@ class _Worker:
         return shares
 
     def _send(self, stock: StockRecord, qty: int, price: int, kind: str) -> None:
+        self._journal_order(stock, qty, price, kind)
+        # Only once the order's own outcome is journaled: an acceptance notice applied between the
+        # intent and its answer would settle the order twice.
+        self._take_notices()
+
+    def _journal_order(self, stock: StockRecord, qty: int, price: int, kind: str) -> None:
+        """Journal the intent, send the order once, journal what its answer says."""
         order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
                                            self.clock.now())
         try:
