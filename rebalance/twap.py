@@ -698,11 +698,14 @@ class _Worker:
     def _stop(self, *, cancelled: bool) -> None:
         """End the run: settle unknowns, cancel what still rests, read the balance, report."""
         self.done = True
-        self._poll()
+        if self._unsettled():  # when every order is final and confirmed by a poll, one more tells nothing
+            self._poll()
         if not cancelled:
             self._settle_after_window()
         withdrawn = self._cancel_resting()
         for _ in range(CANCEL_PASSES - 1):
+            if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
+                break  # nothing was cancelled and nothing rests: no cancel to confirm
             self._poll()
             # A cancel that got no answer or failed leaves its order working: try again, since a
             # second cancel of a cancelled order is only refused, never harmful.
