@@ -410,12 +410,16 @@ class _Worker:
         if self.order_type is not OrderType.LIMIT or self.cancel.is_set():
             return
         today = self.clock.now().astimezone(KST).date()
-        resting = [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
-                   and o.sent_at.astimezone(KST).date() == today]
-        if not resting or self._stock(code).halted:
+
+        def resting_now() -> list[OrderRecord]:
+            return [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
+                    and o.sent_at.astimezone(KST).date() == today]
+
+        if not resting_now() or self._stock(code).halted:
             return
         quote = self._quote(code)
-        if quote is None:
+        resting = resting_now()  # fills told during the quote may have closed some
+        if quote is None or not resting:
             return
         side = resting[0].side
         runaway = next((o for o in resting if beyond_guard(o.price, quote.price, side, self.guard)), None)
@@ -454,8 +458,11 @@ class _Worker:
             price = guard_price(quote, stock.side, self.guard)
         if stock.side is OrderSide.BUY:
             qty = self._affordable(stock, qty, price)
-            if qty <= 0:
-                return
+        # Notices applied during the quote or buying-power call never raise what may be placed, but an
+        # acceptance can revive a ruled-out order: the goal is checked again right before sending.
+        qty = min(qty, self._missing(self._stock(code)))
+        if qty <= 0:
+            return
         self._send(stock, qty, price, kind)
 
     def _affordable(self, stock: StockRecord, qty: int, price: int) -> int:
