@@ -13,9 +13,11 @@ from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
-from rebalance.render import one_line
+from rebalance.model import Plan
+from rebalance.render import PlanSection, one_line, plan_sections
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
+CONTINUED = "(continued)"
 
 
 def esc(value: object) -> str:
@@ -226,6 +228,56 @@ def _cut(chunk: str, at: int) -> tuple[str, str]:
         cut = lt
     cut = cut if cut > 0 else at  # never an empty head: the caller would loop
     return chunk[:cut], chunk[cut:]
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+def plan_messages(plan: Plan, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The plan as chat messages of at most `limit` characters; a `<pre>` block is never cut in two."""
+    return _pack(plan_sections(plan), limit)
+
+
+def _render(parts: list[tuple[PlanSection, list[str]]]) -> str:
+    out = []
+    for section, units in parts:
+        title = f"<b>{esc(section.title)}</b>\n" if section.title else ""
+        body = "\n".join(esc(u) for u in units)
+        out.append(f"{title}<pre>{body}</pre>" if section.pre else f"{title}{body}")
+    return "\n\n".join(out)
+
+
+def _pack(sections: list[PlanSection], limit: int) -> list[str]:
+    """Fill messages greedily; a section that does not fit goes on in the next message, re-titled."""
+    messages: list[str] = []
+    current: list[tuple[PlanSection, list[str]]] = []
+    for section in sections:
+        block, started = section, False
+        for unit in section.units:
+            unit = _clip_unit(unit, section, limit)
+            if current and current[-1][0] is block:
+                candidate = current[:-1] + [(block, current[-1][1] + [unit])]
+            else:
+                candidate = current + [(block, [unit])]
+            if not current or len(_render(candidate)) <= limit:
+                current, started = candidate, True
+                continue
+            messages.append(_render(current))
+            if started:
+                block = PlanSection(f"{section.title} {CONTINUED}", pre=section.pre)
+            current, started = [(block, [unit])], True
+    if current:
+        messages.append(_render(current))
+    return messages
+
+
+def _clip_unit(unit: str, section: PlanSection, limit: int) -> str:
+    """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
+    room = limit - len(_render([(PlanSection(f"{section.title} {CONTINUED}", pre=section.pre), [""])]))
+    if len(esc(unit)) <= room:
+        return unit
+    while len(esc(unit)) > room - 1:
+        unit = unit[: len(unit) - max(1, (len(esc(unit)) - room + 1) // 6)]
+    return unit + "…"
 
 
 # --- run status ---------------------------------------------------------------------------------

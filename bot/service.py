@@ -132,7 +132,7 @@ class BotService:
         max_file_bytes: int = MAX_FILE_BYTES,
         read_portfolio: Callable[..., Portfolio] = rebalance.read_portfolio,
         make_plan: Callable[..., Plan] = rebalance.make_plan,
-        plan_messages: Callable[[Plan], list[str]] = rebalance.plan_messages,
+        plan_messages: Callable[[Plan], list[str]] = fmt.plan_messages,
         plan_chart: Callable[[Plan], bytes] = rebalance.plan_chart,
         execution_window: Callable[..., Any] = rebalance.execution_window,
         run_active_error: type[Exception] = rebalance.RunActive,
