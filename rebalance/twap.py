@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-import requests
-
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
 from kis.ticks import STOCK, grid_for, round_to_tick
@@ -41,7 +39,7 @@ log = logging.getLogger(__name__)
 # the wording is matched too, since mock and real do not always share codes.
 CASH_SHORT_CODE = "APBK0952"
 CASH_SHORT_WORDING = "주문가능금액"
-READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
+READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
@@ -458,7 +456,7 @@ class _Worker:
             elif not self._stock(stock.code).waiting:
                 self.journal.set_waiting(self.run_id, stock.code, True)
                 self._emit(WaitingForCash(self.run_id, stock.code, qty * (price or self.lines[stock.code].price), 0))
-        except (KisTransportError, requests.RequestException) as exc:
+        except KisTransportError as exc:
             self.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             self.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
