@@ -676,12 +676,12 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                  default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
     from rebalance.names import NameBook
-    from rebalance.options import options_from
+    from bot.settings import load_twap_settings, options_from
     from rebalance.pending import PendingPlans
     from rebalance.receipt import ReceiptStore
     from rebalance.saved_model import ModelStore
 
-    twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    twap_settings = load_twap_settings(source, **twap_overrides)
     # A listing lag measured by `kisbot doctor --orders` that is longer than the setting wins.
     twap_settings = replace(twap_settings, settle_seconds=settle_horizon(twap_settings.settle_seconds, client.config))
     plan_options = options_from(source)

@@ -8,7 +8,7 @@ from rebalance.portfolio import PortfolioError, read_portfolio
 from rebalance.render import PlanSection, plan_chart, plan_sections, plan_text
 from rebalance.journal import Journal
 from rebalance.twap import RunActive, RunStatus, StockProgress, TwapExecutor
-from rebalance.window import TwapSettings, Window, execution_window, load_twap_settings, parse_duration
+from rebalance.window import TwapSettings, Window, execution_window, parse_duration
 
 __all__ = [
     "CostRates",
@@ -40,6 +40,5 @@ __all__ = [
     "TwapSettings",
     "Window",
     "execution_window",
-    "load_twap_settings",
     "parse_duration",
 ]

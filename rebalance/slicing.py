@@ -13,7 +13,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
+from kis import DAILY_ORDERS_PAGE_ROWS
 from kis.models import OrderSide
 from rebalance.model import PlanLine
 from rebalance.window import TwapSettings, Window
