@@ -15,6 +15,7 @@ from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
 from rebalance.model import Plan
 from rebalance.render import PlanSection, one_line, plan_sections
+from rebalance.twap import RunStatus
 
 TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
 CONTINUED = "(continued)"
@@ -282,34 +283,17 @@ def _clip_unit(unit: str, section: PlanSection, limit: int) -> str:
 
 # --- run status ---------------------------------------------------------------------------------
 
-def status_is_active(status: object) -> bool:
-    """True while the run trades or is stopping (a finished run's status is not 'active')."""
-    active = getattr(status, "active", None)
-    if active is not None:
-        return bool(active)
-    state = getattr(status, "state", "active")
-    return str(getattr(state, "value", state)) in ("active", "running", "cancelling", "starting")
-
-
-def status_text(status: object, now: datetime) -> str:
-    """Per stock filled/target, percent done and time left of the active run."""
+def status_text(status: RunStatus) -> str:
+    """Per stock filled/to trade, percent done and time left of the active run."""
     lines = []
-    for stock in getattr(status, "stocks", ()):
-        side = getattr(stock, "side", None)
-        label = side.label if isinstance(side, OrderSide) else ""
-        name = clip(getattr(stock, "name", "") or "", 10)
-        extra = "  waiting for cash" if getattr(stock, "waiting_for_cash", False) else ""
-        if getattr(stock, "unresolved_qty", 0):
+    for stock in status.stocks:
+        extra = "  waiting for cash" if stock.waiting_for_cash else ""
+        if stock.unresolved_qty:
             extra += f"  {won(stock.unresolved_qty)} unanswered"
-        if getattr(stock, "halted", False):
+        if stock.halted:
             extra += "  stopped: price past the guard"
-        lines.append(
-            f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}{extra}"
-        )
-    percent_done = float(getattr(status, "progress", 0.0)) * 100
-    end = getattr(status, "end", None)
-    left = getattr(status, "time_left", None) or ((end - now) if end else None)
-    tail = f", {duration_text(left)} left" if left is not None else ""
-    tail += f" (ends {clock_text(end)} KST)" if end else ""
-    head = f"<b>Run {esc(getattr(status, 'run_id', ''))}</b>: {percent_done:.0f}% done{tail}"
+        lines.append(f"{stock.side.label:<4} {stock.code} {pad(clip(stock.name, 10), 10)} "
+                     f"{won(stock.done_qty):>6}/{won(stock.order_qty):<6}{extra}")
+    tail = f", {duration_text(status.time_left)} left (ends {clock_text(status.end)} KST)"
+    head = f"<b>Run {esc(status.run_id)}</b>: {status.progress * 100:.0f}% done{tail}"
     return head + "\n" + pre(lines or ["no orders"])

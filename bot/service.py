@@ -614,7 +614,7 @@ class BotService:
             if receipt is not None:
                 return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
             return [Reply("No run is active." + hint)]
-        return text_replies(fmt.status_text(status, self.now()))
+        return text_replies(fmt.status_text(status))
 
     def _last_receipt(self) -> Any:
         if self.receipts is None:
@@ -638,12 +638,12 @@ class BotService:
                           "that process runs.")]
         if status is None:
             return []
-        return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
+        return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status))
 
     def active_run(self) -> Any:
         """The status of the run in progress, or None."""
         status = self.executor.status()
-        if status is None or not fmt.status_is_active(status):
+        if status is None or not status.active:
             return None
         return status
 
