@@ -54,7 +54,7 @@ class ConsoleSink:
         return "console"  # a terminal cannot edit a line above: edits print one progress line
 
     def edit(self, handle: Any, reply: Reply) -> None:
-        first = fmt.plain(reply.text).split("\n")
+        first = reply.plain.split("\n")
         line = " | ".join(part for part in first[1:2] if part) or first[0]
         if line == self._last_progress:
             return
@@ -66,11 +66,11 @@ class ConsoleSink:
 
 def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
          prompt: str = "") -> None:
-    """One reply as terminal text: tags dropped, chart saved to a file, buttons as the commands to type.
+    """One reply as terminal text: its plain rendering, chart saved to a file, buttons as the commands to type.
 
     A push that arrives while the user is at the prompt starts on a fresh line and prompts again.
     """
-    lines = [fmt.plain(reply.text)]
+    lines = [reply.plain]
     if reply.photo:
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
@@ -134,7 +134,7 @@ class ConsoleChat:
             import logging
 
             logging.getLogger(__name__).exception("console command %r failed", line)
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
 
     def plan(self, words: list[str]) -> list[Reply]:
         """`/plan [PATH.xlsx] [options]`: the option words go to the service, the rest is the path."""
@@ -148,7 +148,7 @@ class ConsoleChat:
         options = [w for w in words if w not in rest]
         path = Path(path_text).expanduser()
         if not path.is_file():
-            return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
+            return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "
                           "e.g. /plan examples/model.xlsx")]
         ticket = self.service.file_received()
         refusal = self.service.check_document(path.name, path.stat().st_size, ticket)

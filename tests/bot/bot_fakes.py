@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.format import Rich, pre
 from kis.errors import UnknownStock
 from kis.krx import KST
 from kis.models import Balance, Holding, Quote
@@ -145,8 +146,8 @@ class FakePlanner:
         return plan
 
     @staticmethod
-    def plan_messages(plan: Plan) -> list[str]:
-        return [f"<pre>plan {plan.id}: {len(plan.lines)} lines</pre>"]
+    def plan_messages(plan: Plan) -> list[Rich]:
+        return [pre([f"plan {plan.id}: {len(plan.lines)} lines"])]
 
     @staticmethod
     def plan_chart(plan: Plan) -> bytes:

@@ -3,18 +3,22 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from bot.format import clip, plain, split_html, width
+from bot.format import bold, clip, pre, width
 
 
-@given(st.lists(st.text(alphabet="ab<>&가 ", max_size=300), max_size=60), st.integers(min_value=200, max_value=4096))
+@given(st.lists(st.text(alphabet="ab<>&가 \n", max_size=300), max_size=60), st.integers(min_value=200, max_value=4096))
 def test_split_keeps_every_part_under_the_limit_and_pre_balanced(lines, limit):
-    import html
+    text = bold("head") + "\n" + pre(lines) + "\ntail"
+    parts = text.split(limit)
+    assert all(len(p.html()) <= limit for p in parts)
+    assert all(p.html().count("<pre>") == p.html().count("</pre>") for p in parts)
+    assert "".join(p.plain() for p in parts).replace("\n", "") == text.plain().replace("\n", "")
 
-    text = "<b>head</b>\n<pre>" + "\n".join(html.escape(l) for l in lines) + "</pre>\ntail"
-    parts = split_html(text, limit)
-    assert all(len(p) <= limit for p in parts)
-    assert all(p.count("<pre>") == p.count("</pre>") for p in parts)
-    assert plain("".join(parts)).replace("\n", "") == plain(text).replace("\n", "")
+
+def test_one_reply_is_html_for_a_chat_and_plain_text_for_a_terminal():
+    reply = bold("Run <r1>") + ": 5 < 6 & done\n" + pre(["a&b", "<c>"])
+    assert reply.html() == "<b>Run &lt;r1&gt;</b>: 5 &lt; 6 &amp; done\n<pre>a&amp;b\n&lt;c&gt;</pre>"
+    assert reply.plain() == "Run <r1>: 5 < 6 & done\na&b\n<c>"
 
 
 def test_width_counts_hangul_double_and_clip_respects_it():
@@ -39,11 +43,11 @@ def test_a_newline_in_a_stock_name_never_breaks_a_table_row():
         status = RunStatus("r1", "p1", RunState.ACTIVE, datetime(2030, 1, 2, 9, 0), datetime(2030, 1, 2, 10, 0),
                            (stock,), 0.5, timedelta(minutes=5))
         return [
-            balance_text(balance),
-            quotes_text([Quote("005930", 71_000, 500, 0.71, name=name)]),
-            fills_text([Filled("r1", "005930", name, OrderSide.BUY, 1, 71_000, 1, 2, 0.5)]),
-            results_table([StockResult("005930", name, 0, 2, 2)]),
-            status_text(status),
+            balance_text(balance).html(),
+            quotes_text([Quote("005930", 71_000, 500, 0.71, name=name)]).html(),
+            fills_text([Filled("r1", "005930", name, OrderSide.BUY, 1, 71_000, 1, 2, 0.5)]).html(),
+            results_table([StockResult("005930", name, 0, 2, 2)]).html(),
+            status_text(status).html(),
             holdings_table(balance).to_string(index=False),
         ]
 

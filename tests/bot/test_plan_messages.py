@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 from hypothesis import given, settings, strategies as st
 
-from bot.format import TELEGRAM_LIMIT as MAX_MESSAGE_CHARS, plan_messages
+from bot.format import TELEGRAM_LIMIT as MAX_MESSAGE_CHARS, plan_messages as rich_messages
 from kis.krx import KST
 from rebalance import Plan, PlanLine
 
@@ -22,6 +22,11 @@ def line(code: str, current: int, target: int, price: int = 70_000, name: str = 
 def make_plan(lines: list[PlanLine], notes: tuple[str, ...] = ()) -> Plan:
     return Plan(id="abcd1234", lines=tuple(lines), cash=5_000_000, total_value=10**8, investable=98_000_000,
                 est_costs=1_234, priced_at=NOW, expires_at=NOW + timedelta(minutes=5), notes=notes)
+
+
+def plan_messages(plan: Plan) -> list[str]:
+    """The plan's chat messages as Telegram receives them."""
+    return [m.html() for m in rich_messages(plan)]
 
 
 class TagChecker(HTMLParser):
