@@ -194,7 +194,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
                                    default_duration=DEMO_DURATION)
             notifier.start()
             with lock:
-                print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),
+                print(INTRO.format(account=sim.account, cash=fmt.won(sim.cash),
                                    duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive)
             left = _read_loop(chat, stdin, out, lock, interactive)
@@ -225,23 +225,22 @@ def _finish(service: BotService, out: TextIO, lock: threading.Lock, *, cancel: b
     """At the end of piped input a running plan is waited for (Ctrl-C cancels it); when the user
     left (quit, Ctrl-C, or the end of a terminal session), the run is cancelled so the demo never
     leaves orders behind."""
-    executor = service.executor
     status = service.active_run()
     if status is None:
         return
     if cancel:
         with lock:
             print("Stopping the running plan before leaving…", file=out, flush=True)
-        executor.cancel()
+        service.stop_active_run()
     else:
         with lock:
             print(f"Input ended; waiting for run {status.run_id} to finish (Ctrl-C cancels it)…",
                   file=out, flush=True)
     try:
-        while not executor.wait(0.5):
+        while not service.wait_for_run(0.5):
             pass
     except KeyboardInterrupt:
         with lock:
             print("Stopping the running plan…", file=out, flush=True)
-        executor.cancel()
-        executor.wait(30)
+        service.stop_active_run()
+        service.wait_for_run(30)

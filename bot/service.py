@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
 from bot import format as fmt
@@ -29,10 +29,17 @@ from kis.errors import (
 )
 from kis.krx import KST
 from kis.listing_lag import settle_horizon
-from kis.models import Quote
-from rebalance import Plan, Portfolio
+from kis.models import OrderType, Quote
+from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
+from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
+
+if TYPE_CHECKING:
+    from rebalance.names import NameBook
+    from rebalance.pending import PendingPlans
+    from rebalance.receipt import Receipt, ReceiptStore
+    from rebalance.saved_model import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +131,22 @@ def describe_error(exc: BaseException) -> str:
     return "Something went wrong on the bot's side (it is logged); please try again."
 
 
+class Executor(Protocol):
+    """What the service needs of `rebalance.TwapExecutor`: one run at a time for the account."""
+
+    def start(self, plan: Plan, window: Window) -> str: ...
+
+    def cancel(self) -> None: ...
+
+    def status(self) -> RunStatus | None: ...
+
+    def resume(self) -> RunStatus | None: ...
+
+    def run_owner(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A plan offered with its buttons, the portfolio and options to re-plan it from when its prices expire,
@@ -141,26 +164,24 @@ class BotService:
 
     def __init__(
         self,
-        client: Any,
-        executor: Any,
+        client: PriceSource,
+        executor: Executor,
         *,
-        twap_settings: Any,
-        plan_settings: Any = None,
+        twap_settings: TwapSettings,
+        plan_settings: PlanSettings | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(KST),
         max_file_bytes: int = MAX_FILE_BYTES,
         read_portfolio: Callable[..., Portfolio] = rebalance.read_portfolio,
         make_plan: Callable[..., Plan] = rebalance.make_plan,
-        plan_messages: Callable[[Plan], list[str]] = fmt.plan_messages,
+        plan_messages: Callable[[Plan], list[fmt.Rich]] = fmt.plan_messages,
         plan_chart: Callable[[Plan], bytes] = rebalance.plan_chart,
-        execution_window: Callable[..., Any] = rebalance.execution_window,
-        run_active_error: type[Exception] = rebalance.RunActive,
-        portfolio_error: type[Exception] = rebalance.PortfolioError,
+        execution_window: Callable[..., Window] = rebalance.execution_window,
         default_duration: timedelta | None = None,
-        models: Any = None,
+        models: ModelStore | None = None,
         plan_options: PlanOptions = PlanOptions(),
-        names: Any = None,
-        pending_store: Any = None,
-        receipts: Any = None,
+        names: NameBook | None = None,
+        pending_store: PendingPlans | None = None,
+        receipts: ReceiptStore | None = None,
     ):
         self.client = client
         self.executor = executor
@@ -178,8 +199,6 @@ class BotService:
         self._plan_messages = plan_messages
         self._plan_chart = plan_chart
         self._execution_window = execution_window
-        self._run_active_error = run_active_error
-        self._portfolio_error = portfolio_error
 
         self._lock = threading.Lock()
         self._offer_delivered = threading.Condition(self._lock)
@@ -392,7 +411,7 @@ class BotService:
             return options
         try:
             portfolio = self._read_portfolio(data, name=file_name)
-        except self._portfolio_error as exc:
+        except PortfolioError as exc:
             return text_replies(fmt.bold(f"Cannot use {file_name}") + f"\n{exc}")
         # Which sheet and weight column were read, so a misread file is seen before Confirm.
         return self._plan_and_offer(portfolio, note=" ".join(portfolio.notes), ticket=ticket,
@@ -403,15 +422,14 @@ class BotService:
         status = self.active_run()
         if status is None:
             return None
-        return [Reply(f"Run {str(getattr(status, 'run_id', ''))} is still executing, so the holdings "
+        return [Reply(f"Run {status.run_id} is still executing, so the holdings "
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
     def _guard_hint(self) -> str:
-        guard = getattr(self.twap_settings, "price_guard", None)
-        if guard is None or getattr(self.twap_settings, "order_type", None) != "00":  # only limit orders have one
+        if self.twap_settings.order_type is not OrderType.LIMIT:  # only limit orders have a guard
             return ""
-        return (f" Orders are limit orders at most {guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
+        return (f" Orders are limit orders at most {self.twap_settings.price_guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
                 "a stock whose price runs past that stops and you are told.")
 
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
@@ -423,7 +441,7 @@ class BotService:
             extra["names"] = self.names
         try:
             plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
-        except self._portfolio_error as exc:
+        except PortfolioError as exc:
             return text_replies(fmt.bold(f"Cannot plan {portfolio.source or 'this portfolio'}") + f"\n{exc}")
         except OptionsError as exc:
             return [Reply(str(exc))]
@@ -543,7 +561,7 @@ class BotService:
         try:
             window = self._execution_window(self.now(), self.twap_settings, duration)
             run_id = self.executor.start(plan, window)
-        except self._run_active_error:
+        except RunActive:
             with self._lock:
                 self._starting = None
                 self._pending = self._pending or pending
@@ -606,13 +624,13 @@ class BotService:
     def stop(self, run_id: str) -> list[Reply]:
         """The Stop button under a started run."""
         status = self.active_run()
-        if status is None or str(getattr(status, "run_id", run_id)) != run_id:
+        if status is None or status.run_id != run_id:
             return [Reply(f"Run {run_id} is not running any more.")]
         return [Reply(self._stop_run(status))]
 
-    def _stop_run(self, status: Any) -> str:
+    def _stop_run(self, status: RunStatus) -> str:
         """Stop the active run if this process drives it; else say which process does."""
-        run_id = str(getattr(status, "run_id", ""))
+        run_id = status.run_id
         owner = self.executor.run_owner()
         if owner == os.getpid():
             self.executor.cancel()
@@ -635,7 +653,7 @@ class BotService:
             return [Reply("No run is active." + hint)]
         return text_replies(fmt.status_text(status))
 
-    def _last_receipt(self) -> Any:
+    def _last_receipt(self) -> Receipt | None:
         if self.receipts is None:
             return None
         try:
@@ -648,18 +666,26 @@ class BotService:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
         try:
             status = self.executor.resume()
-        except self._run_active_error:
+        except RunActive:
             owner, active = self.executor.run_owner(), self.active_run()
             if owner in (None, os.getpid()) or active is None:
                 raise
-            return [Reply(_elsewhere(str(str(getattr(active, "run_id", ""))), owner) +
+            return [Reply(_elsewhere(active.run_id, owner) +
                           " so this bot leaves it alone: /status follows it here, /cancel must go to the bot "
                           "that process runs.")]
         if status is None:
             return []
         return text_replies(fmt.bold("Resumed a run left active by a restart.") + "\n" + fmt.status_text(status))
 
-    def active_run(self) -> Any:
+    def stop_active_run(self) -> None:
+        """Stop the run this process executes: no new orders, resting ones cancelled (the demo leaving)."""
+        self.executor.cancel()
+
+    def wait_for_run(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the run this process executes to end; True once none runs."""
+        return self.executor.wait(timeout)
+
+    def active_run(self) -> RunStatus | None:
         """The status of the run in progress, or None."""
         status = self.executor.status()
         if status is None or not status.active:

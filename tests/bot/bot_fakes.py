@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from bot.format import Rich, pre
 from kis.errors import UnknownStock
 from kis.krx import KST
-from kis.models import Balance, Holding, Quote
+from kis.models import Balance, Holding, OrderType, Quote
 from rebalance.journal import RunActive
 from rebalance.lifecycle import RunState
 from rebalance.model import Plan, PlanLine, Portfolio, Target
 from rebalance.portfolio import PortfolioError
 from rebalance.twap import RunStatus, StockProgress
-from rebalance.window import Window
+from rebalance.window import TwapSettings, Window
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
@@ -111,6 +111,9 @@ class FakeExecutor:
         self.active = self.resumable
         return self.resumable
 
+    def wait(self, timeout=None):
+        return True
+
 
 def fake_window(now, settings, duration=None):
     return Window(now, now + (duration or timedelta(hours=5)))
@@ -162,12 +165,13 @@ def make_service(**overrides):
     client = overrides.pop("client", None) or FakeClient()
     executor = overrides.pop("executor", None) or FakeExecutor()
     planner = overrides.pop("planner", None) or FakePlanner(clock)
-    twap_settings = overrides.pop("twap_settings", None) or object()
+    # Best-limit orders: no price guard to explain in the offer.
+    twap_settings = overrides.pop("twap_settings", None) or TwapSettings(order_type=OrderType.BEST_LIMIT)
     service = BotService(
         client, executor, twap_settings=twap_settings, now=clock,
         read_portfolio=planner.read_portfolio, make_plan=planner.make_plan,
         plan_messages=planner.plan_messages, plan_chart=planner.plan_chart,
-        execution_window=fake_window, run_active_error=RunActive, portfolio_error=PortfolioError,
+        execution_window=fake_window,
         **overrides,
     )
     return service, client, executor, planner, clock
