@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
 from rebalance.model import Plan
+from rebalance.receipt import Receipt
 from rebalance.render import PlanSection, one_line, plan_sections
 from rebalance.twap import RunStatus
 
@@ -260,23 +261,23 @@ def fills_text(fills: Sequence[Filled]) -> Rich:
     return bold("Filled") + "\n" + pre(lines)
 
 
-def receipt_text(receipt: object) -> Rich:
+def receipt_text(receipt: Receipt) -> Rich:
     """The receipt: per stock plan price vs average fill, slippage (won, bp), costs estimated vs charged;
     then the totals and cash after vs the plan. Positive slippage cost money."""
     lines = []
-    for r in receipt.lines:  # type: ignore[attr-defined]
+    for r in receipt.lines:
         lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
         if r.filled_qty:
             lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
         lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
     lines.append("")
-    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")  # type: ignore[attr-defined]
-    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")  # type: ignore[attr-defined]
-    after = receipt.cash_after  # type: ignore[attr-defined]
-    plan_after = won(receipt.cash_after_plan)  # type: ignore[attr-defined]
+    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")
+    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")
+    after = receipt.cash_after
+    plan_after = won(receipt.cash_after_plan)
     lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
                  else f"cash after: not read (plan {plan_after})")
-    return (bold("Receipt") + f" of plan {receipt.plan_id} (run {receipt.run_id})\n"  # type: ignore[attr-defined]
+    return (bold("Receipt") + f" of plan {receipt.plan_id} (run {receipt.run_id})\n"
             + pre(lines))
 
 
