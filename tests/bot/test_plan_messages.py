@@ -2,26 +2,13 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 from hypothesis import given, settings, strategies as st
 
 from bot.format import TELEGRAM_LIMIT as MAX_MESSAGE_CHARS, plan_messages as rich_messages
-from kis.krx import KST
-from rebalance import Plan, PlanLine
-
-NOW = datetime(2026, 11, 24, 9, 30, 5, tzinfo=KST)
-
-
-def line(code: str, current: int, target: int, price: int = 70_000, name: str = "삼성전자") -> PlanLine:
-    return PlanLine(code=code, name=name, price=price, current_qty=current, target_qty=target,
-                    current_weight=current * price / 10**8, target_weight=target * price / 10**8)
-
-
-def make_plan(lines: list[PlanLine], notes: tuple[str, ...] = ()) -> Plan:
-    return Plan(id="abcd1234", lines=tuple(lines), cash=5_000_000, total_value=10**8, investable=98_000_000,
-                est_costs=1_234, priced_at=NOW, expires_at=NOW + timedelta(minutes=5), notes=notes)
+from rebalance import Plan
+from tests.rebalance.test_render import NOW, line, make_plan
 
 
 def plan_messages(plan: Plan) -> list[str]:
