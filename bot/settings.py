@@ -119,3 +119,16 @@ def options_from(source: Source | Mapping[str, str]) -> PlanOptions:
         return PlanOptions(band=band, min_trade=min_trade)
     except OptionsError as exc:
         raise ConfigError(f"KISBOT_BAND / KISBOT_MIN_TRADE: {exc}") from None
+
+
+def load_report_at(source: Source | None = None) -> time | None:
+    """KISBOT_REPORT_AT as a KST time of day (default 15:40), None for `off`; ConfigError when malformed."""
+    source = source or Source()
+    text = source.get("KISBOT_REPORT_AT", "15:40")
+    if text.lower() == "off":
+        return None
+    try:
+        return _parse_time("KISBOT_REPORT_AT", text)
+    except ConfigError:
+        raise ConfigError(f"KISBOT_REPORT_AT='{text}' is not a time of day as HH:MM (KST) such as 15:40, "
+                          "or off") from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import load_bot_settings, load_twap_settings, options_from
+from bot.settings import load_bot_settings, load_report_at, load_twap_settings, options_from
 from kis.config import Source
 from kis.errors import ConfigError
 from rebalance.options import PlanOptions, parse_plan_words
@@ -79,3 +79,15 @@ def test_defaults_come_from_the_environment_and_words_override_them():
 def test_bad_defaults_in_the_environment_are_one_sentence():
     with pytest.raises(ConfigError, match="KISBOT_BAND"):
         options_from({"KISBOT_BAND": "wide"})
+
+
+def test_report_time_default_off_and_malformed(tmp_path):
+    none = tmp_path / "no.env"
+    assert load_report_at(Source(environ={}, dotenv_path=none, use_keyring=False)) == time(15, 40)
+    assert load_report_at(Source(environ={"KISBOT_REPORT_AT": "OFF"}, dotenv_path=none)) is None
+    assert load_report_at(Source(environ={"KISBOT_REPORT_AT": "16:05"}, dotenv_path=none)) == time(16, 5)
+    for bad in ("25:00", "3pm", "15.40"):
+        with pytest.raises(ConfigError) as err:
+            load_report_at(Source(environ={"KISBOT_REPORT_AT": bad}, dotenv_path=none))
+        assert str(err.value) == (f"KISBOT_REPORT_AT='{bad}' is not a time of day as HH:MM (KST) such as "
+                                  "15:40, or off")
