@@ -22,6 +22,7 @@ from rebalance.events import (
     Filled,
     Finished,
     NeedsCheck,
+    NoticeStatus,
     OrderRejected,
     OrderSent,
     PriceBeyondGuard,
@@ -190,6 +191,8 @@ class Notifier:
         elif isinstance(event, Cancelled):
             self._end("cancelled", fmt.bold("Run cancelled") + f": {event.cancelled_orders} resting order(s) cancelled",
                       event.results, event.unresolved, event.receipt)
+        elif isinstance(event, NoticeStatus):
+            self.sink.send(Reply(event.text, silent=True))
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – " + fmt.bold("failed"))
