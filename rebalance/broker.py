@@ -5,7 +5,7 @@ the test doubles keep the same surface and raise the same types.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Collection, Protocol
 
 from kis.models import Balance, BuyingPower, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 
@@ -37,4 +37,5 @@ class Broker(Protocol):
 
     def cancel(self, order_no: str, org_no: str, qty: int = 0) -> OrderAck: ...
 
-    def orders_today(self, code: str | None = None) -> list[OrderStatus]: ...
+    def orders_today(self, code: str | None = None, *,
+                     wanted: Collection[str] | None = None) -> list[OrderStatus]: ...
