@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
-from rebalance.render import one_line
+from rebalance.text import clip, pad
 
 TELEGRAM_LIMIT = 4096
 
@@ -32,30 +31,6 @@ def signed(amount: int) -> str:
 
 def percent(rate: float, *, sign: bool = True) -> str:
     return f"{rate:+.2f}%" if sign else f"{rate:.1f}%"
-
-
-def width(text: str) -> int:
-    """Columns `text` takes in a monospace font (wide East Asian characters count two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def clip(text: str, columns: int) -> str:
-    """`text` on one line, cut to at most `columns` display columns, with an ellipsis when cut."""
-    text = one_line(text)
-    if width(text) <= columns:
-        return text
-    out, used = "", 0
-    for ch in text:
-        w = width(ch)
-        if used + w > columns - 1:
-            break
-        out, used = out + ch, used + w
-    return out + "…"
-
-
-def pad(text: str, columns: int, *, right: bool = False) -> str:
-    gap = " " * max(0, columns - width(text))
-    return gap + text if right else text + gap
 
 
 def pre(lines: Iterable[str]) -> str:

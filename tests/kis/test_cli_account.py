@@ -57,7 +57,7 @@ def test_korean_names_line_up_in_the_price_table(real_env, fake, capsys):
     fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE,
                   json=ok(output=[multi("005930", "삼성전자", "71000"), multi("373220", "LG에너지솔루션", "380000")]))
     assert main(["price", "005930", "373220"]) == 0
-    from bot.format import width
+    from rebalance.text import width
     lines = capsys.readouterr().out.splitlines()
     assert len({width(line) for line in lines}) == 1  # every row as wide on screen as the header
 
