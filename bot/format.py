@@ -14,7 +14,7 @@ from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
 from rebalance.text import clip, pad
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
 
 
 def esc(value: object) -> str:
@@ -157,7 +157,7 @@ def plain(html_text: str) -> str:
 
 # --- splitting ----------------------------------------------------------------------------------
 
-def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split at line ends into messages of at most `limit` chars, closing and reopening `<pre>`.
 
     A single line longer than a message is cut where no tag or entity is broken.

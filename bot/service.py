@@ -72,8 +72,8 @@ class Reply:
 
 
 def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
-    """`html_text` as one or more replies of at most 4096 chars; kwargs go on the last one."""
-    parts = fmt.split_html(html_text)
+    """`html_text` as one or more replies, each one Telegram message long; kwargs go on the last one."""
+    parts = fmt.split_message(html_text)
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
