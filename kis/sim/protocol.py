@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from kis import endpoints as ep
+from kis.config import key_fingerprint
 from kis.models import Account
 from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrder
 from kis.sim.faults import Faults
@@ -145,7 +146,7 @@ class KisProtocol:
                 return self._revoke(req)
             if req.path == "/sim/health":
                 return Response(200, {"sim": "kisbot", "account": str(self.account),
-                                      "app_key_id": hashlib.sha256(self.app_key.encode()).hexdigest()[:12]})
+                                      "app_key_id": key_fingerprint(self.app_key)})
             if req.path in REAL_ONLY_PATHS:
                 raise Refusal(NOT_MOCK_TR, 500)
             if req.path not in PATH_TRS and req.path != ep.HASHKEY:
