@@ -15,7 +15,6 @@ from typing import Any, Callable, Sequence
 
 import rebalance
 from bot import format as fmt
-from bot.settings import MAX_FILE_BYTES
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -33,6 +32,7 @@ from kis.models import Quote
 from rebalance import Plan, Portfolio
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
+from rebalance.portfolio import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
