@@ -18,7 +18,7 @@ from typing import Callable
 from kis.files import private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.lifecycle import OrderState, check_transition, owed_change
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule

@@ -19,9 +19,10 @@ from typing import Callable
 import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
+from kis.krx import KST
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
 from kis.ticks import STOCK, grid_for, round_to_tick
-from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
+from rebalance.clock import Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
     StockResult, UnresolvedOrder, WaitingForCash,

@@ -14,7 +14,7 @@ import pytest
 
 from bot.service import open_service
 from kis.config import Source
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from tests.conftest import SIM_START
 from tg_harness import OWNER, STRANGER, BotRunner
 
