@@ -80,6 +80,5 @@ TR_IDS = {Env.REAL: REAL_TR, Env.MOCK: MOCK_TR, Env.SIM: SIM_TR}
 # KIS per-second call limits per account (KIS notice of 2026-04-20).
 DEFAULT_RATE_LIMIT = {Env.REAL: 18.0, Env.MOCK: 1.0, Env.SIM: 1.0}
 
-# Rows per page of paged inquiries (balance, daily orders).
-BALANCE_PAGE_ROWS = {Env.REAL: 50, Env.MOCK: 20, Env.SIM: 20}
+# Rows per page of the daily-orders inquiry.
 DAILY_ORDERS_PAGE_ROWS = {Env.REAL: 100, Env.MOCK: 15, Env.SIM: 15}

@@ -41,10 +41,6 @@ class SliceSchedule:
     slices: tuple[Slice, ...]
     catch_up_at: datetime  # one pass places whatever is still missing
     poll_seconds: float  # between fill polls
-    order_calls: int  # the calls orders and cash checks may use, catch-up included
-
-    def for_code(self, code: str) -> tuple[Slice, ...]:
-        return tuple(s for s in self.slices if s.code == code)
 
 
 def slice_plan(lines: Sequence[PlanLine], window: Window, settings: TwapSettings, rate: float) -> SliceSchedule:
@@ -78,7 +74,7 @@ def slice_plan(lines: Sequence[PlanLine], window: Window, settings: TwapSettings
     orders_total = len(slices) + len(trades)  # slices plus at most one catch-up order per stock
     pages = max(1, math.ceil(orders_total / POLL_PAGE_ROWS))
     poll_seconds = max(settings.poll_seconds, pages / (rate * settings.poll_share))
-    return SliceSchedule(slices, catch_up_at, poll_seconds, order_call_budget(window.seconds, settings, rate))
+    return SliceSchedule(slices, catch_up_at, poll_seconds)
 
 
 def order_call_budget(seconds: float, settings: TwapSettings, rate: float) -> int:

@@ -88,11 +88,6 @@ class RunStatus:
     def active(self) -> bool:
         return self.state == "active"
 
-    @property
-    def percent(self) -> float:
-        return self.progress * 100
-
-
 class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
 

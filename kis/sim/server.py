@@ -148,9 +148,6 @@ class SimServer:
         self.stop()
 
     # knobs ------------------------------------------------------------------------------------------
-    def set_rate_limit(self, rate: float) -> None:
-        self.limiter.set_rate(rate)
-
     def expire_tokens(self) -> None:
         self.tokens.expire_all()
 
