@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-import pandas as pd
-
 from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
 from kis.models import OrderSide
 from rebalance.model import PlanLine
@@ -110,8 +108,10 @@ def split_qty(qty: int, n: int) -> list[int]:
 
 
 def _even_times(start: datetime, end: datetime, n: int, phase: float) -> list[datetime]:
-    # The seed's evenly spaced date_range, shifted by `phase` of a step so that stocks sharing a
-    # phase take turns instead of all firing on the same second.
+    """`n` times one step of (end - start) / n apart, from `phase` of a step after `start`.
+
+    The phase lets stocks that share a window take turns instead of all firing on the same second.
+    """
     step = (end - start) / n
-    index = pd.date_range(start=start + step * phase, periods=n, freq=step)
-    return [ts.to_pydatetime() for ts in index]
+    first = start + step * phase
+    return [first + step * i for i in range(n)]
