@@ -132,7 +132,7 @@ def receipt_text(receipt: object) -> str:
 
 
 def results_table(results: Sequence[StockResult]) -> str:
-    """Target vs actual per stock: the seed's 차이 table."""
+    """Target vs actual holding per stock and the difference (차이) still to trade."""
     lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
     for r in results:
         lines.append(f"{r.code:<6} {pad(clip(r.name, 10), 10)} {won(r.start_qty):>7} {won(r.target_qty):>7} "

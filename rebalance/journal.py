@@ -523,7 +523,7 @@ def _open_db(path: Path) -> sqlite3.Connection:
             _create_db(path)
         for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if own.is_file():
-                os.chmod(own, 0o600)  # journals made before files were kept private
+                os.chmod(own, 0o600)  # private whoever made it: it lists every order of the account
     except (OSError, sqlite3.Error) as exc:
         raise JournalUnusable(f"the journal {path} cannot be used ({getattr(exc, 'strerror', None) or exc}): "
                               "check that the data directory and its files belong to you") from None

@@ -590,7 +590,7 @@ class _Worker:
         return withdrawn
 
     def _results(self) -> tuple[StockResult, ...]:
-        """Target vs actual per stock from the balance (the seed's 차이 table)."""
+        """Target vs actual holding per stock, from the balance read at the end of the run."""
         last: Exception | None = None
         for attempt in range(END_BALANCE_TRIES):
             try:
