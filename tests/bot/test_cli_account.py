@@ -7,7 +7,14 @@ import responses
 from bot import cli_account
 from bot.cli import main
 from kis import endpoints as ep
-from kis_fakes import APP_KEY, APP_SECRET, REAL_URL, SUMMARY, fail, holding_row, ok
+from kis_fakes import APP_KEY, APP_SECRET, REAL_URL, SUMMARY, FakeClock, FakeKis, fail, holding_row, ok
+
+
+@pytest.fixture
+def fake():
+    """KIS real's gateway faked over `responses`, as tests/kis has it."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeKis(rsps, REAL_URL, FakeClock()).install()
 
 
 @pytest.fixture
