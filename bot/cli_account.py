@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -21,30 +21,24 @@ from bot.format import percent, signed, won
 from rebalance.text import one_line
 
 
+def _frame(rows: Sequence[object], columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
+    """One column per (title, attribute, format): the attribute of every row, formatted."""
+    return pd.DataFrame({title: [shown(getattr(row, name)) for row in rows] for title, name, shown in columns})
+
+
+QUOTE_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("price", "price", won),
+                 ("change", "change", signed), ("change %", "change_rate", percent), ("volume", "volume", won)]
+HOLDING_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("qty", "qty", won),
+                   ("sellable", "orderable_qty", won), ("avg price", "avg_price", won), ("price", "price", won),
+                   ("value", "value", won), ("P&L", "pnl", signed), ("P&L %", "pnl_rate", percent)]
+
+
 def quotes_table(quotes: list[Quote]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "code": [q.code for q in quotes],
-        "name": [one_line(q.name) for q in quotes],
-        "price": [won(q.price) for q in quotes],
-        "change": [signed(q.change) for q in quotes],
-        "change %": [percent(q.change_rate) for q in quotes],
-        "volume": [won(q.volume) for q in quotes],
-    })
+    return _frame(quotes, QUOTE_COLUMNS)
 
 
 def holdings_table(balance: Balance) -> pd.DataFrame:
-    rows = balance.holdings
-    return pd.DataFrame({
-        "code": [h.code for h in rows],
-        "name": [one_line(h.name) for h in rows],
-        "qty": [won(h.qty) for h in rows],
-        "sellable": [won(h.orderable_qty) for h in rows],
-        "avg price": [won(h.avg_price) for h in rows],
-        "price": [won(h.price) for h in rows],
-        "value": [won(h.value) for h in rows],
-        "P&L": [signed(h.pnl) for h in rows],
-        "P&L %": [percent(h.pnl_rate) for h in rows],
-    })
+    return _frame(balance.holdings, HOLDING_COLUMNS)
 
 
 def summary_table(balance: Balance) -> pd.DataFrame:
