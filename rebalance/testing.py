@@ -1,10 +1,34 @@
-"""Test doubles for the rebalance layer, for tests and benchmarks only: nothing in kisbot imports this."""
+"""Test doubles and model files for tests, benchmarks and the examples: nothing in kisbot imports this."""
 from __future__ import annotations
 
+import io
 import threading
 from datetime import datetime, timedelta
 
+from openpyxl import Workbook
+
 from kis.krx import KST
+
+Sheet = tuple[str, list[list[object]], str]  # title, rows (the first usually the header), "visible"/"hidden"
+
+
+def workbook(*sheets: Sheet, active: int = 0, cells: dict[str, object] | None = None) -> bytes:
+    """An .xlsx of `sheets` that opens on sheet number `active`; `cells` ({"A1": value}) go on the first."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows, state in sheets:
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        sheet.sheet_state = state
+    for address, value in (cells or {}).items():
+        book.worksheets[0][address] = value
+    book.active = active
+    # A fixed date: the same sheets give the same content whenever they are written.
+    book.properties.created = book.properties.modified = datetime(2026, 1, 2)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 class FakeClock:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.service import open_service
 from kis.config import Source
-from rebalance.testing import FakeClock
+from rebalance.testing import FakeClock, workbook as xlsx_bytes
 from tests.conftest import SIM_START
 from tg_harness import OWNER, STRANGER, BotRunner
 
@@ -162,27 +162,6 @@ def test_bad_files_are_explained(api, bot):
 
 
 # --- the model file, as a user sends it ----------------------------------------------------------------
-
-def xlsx_bytes(*sheets, active=0, cells=None):
-    """A workbook of (title, rows, state) sheets opening on sheet number `active`; `cells` go on the first."""
-    import io
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows, state in sheets:
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-        sheet.sheet_state = state
-    for address, value in (cells or {}).items():
-        book.worksheets[0][address] = value
-    book.active = active
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
 
 def test_the_plan_says_which_sheet_and_weight_column_were_read(api, bot):
     old = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
