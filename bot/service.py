@@ -270,9 +270,6 @@ class BotService:
 
     # --- planning -----------------------------------------------------------------------------
 
-    def plan_prompt(self) -> list[Reply]:
-        return self.plan(())
-
     def plan(self, args: Sequence[str] = ()) -> list[Reply]:
         """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""
         refusal = self._busy_refusal()
