@@ -16,7 +16,7 @@ from bot.service import open_service
 from kis.config import Source
 from rebalance.testing import FakeClock, workbook as xlsx_bytes
 from tests.conftest import SIM_START
-from tg_harness import OWNER, STRANGER, BotRunner
+from tg_harness import OWNER, STRANGER, BotRunner, chat_texts as texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -60,13 +60,7 @@ def bot(api, sim, sim_client, clock, tmp_path):
 
     runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
     yield runner
-    runner.service.executor.cancel()
-    runner.service.executor.wait(10)
-    runner.stop()
-
-
-def texts(api, chat=OWNER):
-    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+    runner.finish()
 
 
 def wait_text(api, needle, chat=OWNER, timeout=15.0):
