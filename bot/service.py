@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
 from bot import format as fmt
-from bot.settings import MAX_FILE_BYTES
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -34,6 +33,7 @@ from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, 
 from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
+from rebalance.portfolio import MAX_FILE_BYTES
 
 if TYPE_CHECKING:
     from rebalance.names import NameBook
@@ -99,7 +99,7 @@ class Reply:
 
 
 def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
-    """`body` as one or more replies of at most 4096 chars of HTML; kwargs go on the last one."""
+    """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
     parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
@@ -308,9 +308,6 @@ class BotService:
         return text_replies(fmt.balance_text(balance))
 
     # --- planning -----------------------------------------------------------------------------
-
-    def plan_prompt(self) -> list[Reply]:
-        return self.plan(())
 
     def plan(self, args: Sequence[str] = ()) -> list[Reply]:
         """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""

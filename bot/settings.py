@@ -10,9 +10,9 @@ from typing import Mapping
 from kis.config import Source
 from kis.errors import ConfigError
 from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
+from rebalance.portfolio import MAX_FILE_BYTES
 from rebalance.window import CALENDARS, TwapSettings
 
-MAX_FILE_BYTES = 1_000_000  # a model portfolio is a few KB; refuse anything that could hurt
 
 TOKEN_HINT = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then set the token in the "

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Collection, Sequence
 
 from kis import OrderStatus, interchangeable, look_up, same_order_no
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.journal import OrderRecord, OrderUpdate
 from rebalance.lifecycle import OrderState
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from bot.format import bold, clip, pre, width
+from bot.format import bold, pre
+from rebalance.text import clip, width
 
 
 @given(st.lists(st.text(alphabet="ab<>&가 \n", max_size=300), max_size=60), st.integers(min_value=200, max_value=4096))

@@ -9,7 +9,7 @@ from matplotlib.image import imread
 
 from kis.krx import KST
 from rebalance import Plan, PlanLine, plan_chart, plan_text
-from rebalance.render import _fit, _width
+from rebalance.text import fit, width
 
 NOW = datetime(2026, 11, 24, 9, 30, 5, tzinfo=KST)
 
@@ -27,11 +27,11 @@ def make_plan(lines: list[PlanLine], notes: tuple[str, ...] = ()) -> Plan:
 def test_table_lines_fit_a_phone_and_long_names_are_cut_by_display_width():
     plan = make_plan([line("373220", 0, 3, 400_000, "LG에너지솔루션주식회사우선주"), line("005930", 10, 14)])
     table = plan_text(plan).split("Stocks (won, shares, % of total)\n\n", 1)[1].split("\n\nTotals", 1)[0]
-    widths = [_width(row) for row in table.splitlines()]
+    widths = [width(row) for row in table.splitlines()]
     assert max(widths) <= 40
     assert "LG에너지솔루션주…" in table
-    assert _width(_fit("LG에너지솔루션주식회사", 18)) == 18 and _width(_fit("KT", 18)) == 18
-    assert _fit("A\nB\tC", 6) == "A B C "
+    assert width(fit("LG에너지솔루션주식회사", 18)) == 18 and width(fit("KT", 18)) == 18
+    assert fit("A\nB\tC", 6) == "A B C "
 
 
 def test_plain_text_has_no_html():

@@ -5,7 +5,7 @@ from datetime import date, datetime, time
 
 import pytest
 
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.sessions import is_trading_day, next_report_at, session_day
 
 AT = time(15, 40)

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.window import TwapSettings, execution_window, parse_duration
 
 KRX = TwapSettings()
