@@ -133,7 +133,8 @@ def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: i
     from datetime import timedelta
 
     from kis.sim import ManualClock
-    from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window, load_twap_settings
+    from bot.settings import load_twap_settings
+    from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window
     from rebalance.testing import FakeClock
 
     start = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
