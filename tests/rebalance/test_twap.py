@@ -588,6 +588,37 @@ def test_a_resting_limit_order_is_repriced_by_the_next_slice(clock, journal_path
     assert broker.holdings["000020"] == 40 and not rec.of(PriceBeyondGuard)
 
 
+def test_a_repriced_order_that_fills_before_kis_confirms_its_cancel_is_counted_not_bought_again(clock, journal_path):
+    # KIS lists a cancel at once but the exchange confirms it later (cnc_cfrm_qty): until then the order
+    # can still fill, and here it does, so the cancel is refused and its shares must not be placed again.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, cancels_confirm="later")
+    plan = make_plan(line("000020", 10_000, 0, 40), cash=10_000_000)
+
+    def nudge(event):  # the price moves up past the first order's limit, once: it rests
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            broker.prices["000020"] = 10_150
+
+    first_fill = broker._fill
+    broker._fill = lambda order, qty: None if len(broker.orders) == 1 else first_fill(order, qty)
+    listed = broker.orders_today
+
+    def poll(code=None):
+        rows = listed(code)  # the cancel is listed, not yet confirmed
+        first = broker.orders[0]
+        if first.cancel_pending:  # the fill wins the race; the exchange then refuses the cancel
+            broker.prices["000020"] = 10_100
+            broker._fill(first, first.remaining)
+            broker.confirm_cancels()
+        return rows
+
+    broker.orders_today = poll
+    executor, rec, run_id = start(broker, plan, journal_path, on=nudge)
+    finish(executor)
+
+    assert broker.orders[0].filled == broker.orders[0].qty and not broker.orders[0].cancelled
+    assert broker.holdings["000020"] == 40  # the raced order was counted, its shares never placed again
+
+
 def test_a_price_that_runs_past_the_guard_stops_that_stock_and_tells_the_user(clock, journal_path):
     # The first quote of B is 10,000 (limit 10,100); by the time the order arrives the price is 10,500,
     # 5 % up, so the order rests; at the next slice the price is far past the 1 % guard of that limit.
