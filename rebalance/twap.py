@@ -12,7 +12,7 @@ import math
 import os
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -542,11 +542,15 @@ class _Worker:
             if not any(o.resting for o in self.journal.orders(self.run_id)):
                 break
             withdrawn += self._cancel_resting()
-        results = self._results()
         today = self.clock.now().astimezone(KST).date()
+        if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
+            self._poll()  # did the last cancels take? What still rests is the user's to cancel
+        results = self._results()
+        orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
         unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
-                           for o in self.journal.orders(self.run_id)
-                           if o.state.unsettled and o.sent_at.astimezone(KST).date() == today)
+                           for o in orders if o.state.unsettled)
+        unresolved += tuple(replace(self._unresolved(o), open_qty=o.open_qty, order_no=o.order_no)
+                            for o in orders if o.resting and o.remaining is not None)
         self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
         receipt = self._receipt("cancelled" if cancelled else "finished")

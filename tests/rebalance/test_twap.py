@@ -251,6 +251,28 @@ def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(
     assert rec.of(Cancelled)[0].cancelled_orders == 3
 
 
+def test_an_order_still_open_after_every_cancel_failed_is_named_in_the_summary_not_left_silently(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest", fail_cancels=99), rebalance_plan()
+    executors = []
+
+    def cancel_after_one(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            executors[0].cancel()
+
+    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_one, settings=UNPRICED)
+    executors.append(executor)
+    finish(executor)
+
+    (working,) = broker.orders
+    assert working.remaining == working.qty  # KIS never took a cancel: the order still rests there
+    (cancelled,) = rec.of(Cancelled)
+    assert cancelled.cancelled_orders == 0
+    (check,) = cancelled.unresolved
+    assert (check.code, check.side, check.qty) == ("000010", OrderSide.SELL, working.qty)
+    assert "still open" in check.what_to_check and working.order_no.lstrip("0") in check.what_to_check
+    assert "unresolved" in Journal(journal_path).run(run_id).reason
+
+
 def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
     broker = FakeBroker(SystemClock(), prices={"000010": 10_000}, holdings={"000010": 10})
     plan = make_plan(line("000010", 10_000, 10, 0))
