@@ -260,8 +260,8 @@ class _Worker:
             self._main()
         except Exception as exc:  # never a silent thread death: journal it, tell the user
             log.exception("TWAP run %s failed", self.run_id)
-            self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); resting orders "
-                       "were cancelled: check /balance and make a new plan")
+            self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); kisbot cancelled "
+                       "the orders KIS listed as resting: check /balance and make a new plan")
 
     def _main(self) -> None:
         run = self.run_rec
@@ -616,9 +616,19 @@ class _Worker:
     def _fail(self, reason: str) -> None:
         self.done = True
         try:
+            # An order the error cut off mid-send may be working at KIS: find it, so it is cancelled too.
+            self._poll()
             self._cancel_resting()
         except Exception:  # best effort: the reason below matters more
             log.exception("cancelling resting orders after a failure")
+        try:
+            today = self.clock.now().astimezone(KST).date()
+            unknown = [self._unresolved(o) for o in self.journal.orders(self.run_id)
+                       if o.state.unsettled and o.sent_at.astimezone(KST).date() == today]
+            if unknown:  # a failed run is never resumed: these are the user's to check
+                reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)
+        except Exception:
+            log.exception("listing the unresolved orders of %s", self.run_id)
         try:
             self.journal.end_run(self.run_id, "failed", self.clock.now(), reason)
         except Exception:

@@ -455,6 +455,42 @@ def test_an_unexpected_error_ends_the_run_as_failed_with_a_reason(clock, journal
     assert executor.status().state == "failed"
 
 
+def test_an_order_an_unexpected_error_cut_off_is_cancelled_and_named_when_the_run_fails(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    send = broker.order
+
+    def garbled(*args, **kwargs):  # the order is placed, then reading KIS's answer trips over a bug
+        send(*args, **kwargs)
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    broker.order = garbled
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (failed,) = rec.of(Failed)
+    (placed_order,) = broker.orders
+    assert placed_order.cancelled  # it was working at KIS: the failing run cancels it, never leaves it resting
+    assert Journal(journal_path).run(run_id).state == "failed"
+
+
+def test_an_unanswered_order_is_named_when_the_run_fails(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.show_late = lambda order: 3600.0  # KIS does not list it before the run fails
+    send = broker.order
+
+    def garbled(*args, **kwargs):
+        send(*args, **kwargs)
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    broker.order = garbled
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (failed,) = rec.of(Failed)
+    assert "000010" in failed.reason and "look for it in today's orders" in failed.reason
+    assert "were cancelled" not in failed.reason
+
+
 def test_a_failing_listener_does_not_stop_trading(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
 
