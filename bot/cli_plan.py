@@ -7,14 +7,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
+from bot.cli import fail
 from kis import open_client
 from kis.config import Source
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
-from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
+from bot.settings import options_from
+from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
 from rebalance.names import NameBook
 from rebalance.saved_model import load_model, save_model
 
@@ -42,28 +43,28 @@ def plan(args: argparse.Namespace) -> int:
     try:
         options = _options(args, options_from(Source()))
     except OptionsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     client = open_client()
     data_dir, account = client.config.data_dir, client.config.account
     if args.file:
         try:
             portfolio = read_portfolio(args.file)
         except PortfolioError as exc:
-            return _fail(exc.one_line())
+            return fail(exc.one_line())
     else:
         saved = load_model(data_dir, account)
         if saved is None:
-            return _fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
+            return fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
     try:
         result = make_plan(client, portfolio, options=options, names=NameBook(data_dir, client))
     except PortfolioError as exc:
-        return _fail(exc.one_line())
+        return fail(exc.one_line())
     except OptionsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
-        return _fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
+        return fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
     if args.file:
         try:
             save_model(data_dir, account, portfolio, result.priced_at)
@@ -83,7 +84,7 @@ def plan(args: argparse.Namespace) -> int:
         try:
             Path(args.chart).write_bytes(plan_chart(result))
         except OSError as exc:
-            return _fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
+            return fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
         if not args.json:
             print(f"\nChart written to {args.chart}")
     return 0
@@ -121,8 +122,3 @@ def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
         band=parse_points(args.band, "--band") if args.band is not None else defaults.band,
         min_trade=parse_won(args.min_trade, "--min-trade") if args.min_trade is not None else defaults.min_trade,
     )
-
-
-def _fail(message: str) -> int:
-    print(f"kisbot: {message}", file=sys.stderr)
-    return 1

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable, Collection, Iterable, Protocol, Sequence, runtime_checkable
 
+from kis import Correction, Notice, NoticeKind, Trade, look_up, same_order_no
+from kis.krx import KST
 from kis.models import OrderStatus, OrderType, Quote
-from kis.notices import Correction, Notice, NoticeKind, Trade
 from kis.ticks import STOCK, price_limits
-from kis.orders import look_up, same_order_no
-from rebalance.clock import KST
 from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Collection, Sequence
 
-from kis.models import OrderStatus
-from kis.orders import CLOCK_SKEW, look_up, same_order_no
-from rebalance.clock import KST
+from kis import OrderStatus, interchangeable, look_up, same_order_no
+from kis.krx import KST
 from rebalance.journal import OrderRecord, OrderUpdate
 from rebalance.lifecycle import OrderState
 
@@ -110,12 +109,13 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
 
     by_no = {same_order_no(s.order_no): s for s in statuses if not s.orig_order_no.strip("0")}
     # A cancel is also listed as its own row pointing at the original: count it there too, in case the
-    # original's own row lags (whichever says more was cancel-confirmed wins).
+    # original's own row lags (whichever says more was cancel-confirmed wins). Only what the exchange
+    # confirmed (cnc_cfrm_qty) counts: a cancel listed but not yet confirmed can still lose to a fill.
     cancelled: dict[str, int] = {}
     for s in statuses:
         if s.orig_order_no.strip("0") and s.cancelled:
             key = same_order_no(s.orig_order_no)
-            cancelled[key] = cancelled.get(key, 0) + (s.cancelled_qty or s.qty)
+            cancelled[key] = cancelled.get(key, 0) + s.cancelled_qty
     by_no = {no: replace(s, cancelled_qty=max(s.cancelled_qty, cancelled.get(no, 0))) for no, s in by_no.items()}
     claimed = {same_order_no(n) for n in known_order_nos}
     claimed |= {same_order_no(o.order_no) for o in orders if o.order_no}
@@ -127,7 +127,7 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
             updates.append(update)
             findings += found
         elif order.state.may_show_up:
-            alike = sum(1 for o in orders if o.state.unsettled and _interchangeable(o, order))
+            alike = sum(1 for o in orders if o.state.unsettled and interchangeable(o, order))
             update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds, alike)
             if update is not None:
                 updates.append(update)
@@ -135,11 +135,6 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
                     claimed.add(same_order_no(update.order_no))
             findings += found
     return Reconciliation(tuple(updates), tuple(findings))
-
-
-def _interchangeable(a: OrderRecord, b: OrderRecord) -> bool:
-    """Two unanswered orders that today's rows could not tell apart."""
-    return (a.code, a.side, a.qty) == (b.code, b.side, b.qty) and abs(a.sent_at - b.sent_at) <= 2 * CLOCK_SKEW
 
 
 def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], claimed: set[str], now: datetime,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kis.models import OrderSide
 from kis.notices import Trade
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from rebalance.events import Filled
 from rebalance.journal import Journal
 from rebalance.twap import TwapExecutor
