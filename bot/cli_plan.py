@@ -16,7 +16,7 @@ from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
 from rebalance.names import NameBook
-from rebalance.saved_model import load_model, save_model
+from rebalance.saved_model import load_model, model_path, save_model
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ def plan(args: argparse.Namespace) -> int:
     else:
         saved = load_model(data_dir, account)
         if saved is None:
+            if model_path(data_dir, account).exists():
+                return _fail(f"the saved model {model_path(data_dir, account)} cannot be read: give the .xlsx "
+                             "file again, e.g. kisbot plan model.xlsx")
             return _fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
     try:

@@ -133,3 +133,14 @@ def test_codes_with_letters_are_priced_planned_and_shown_held_through_the_sim(si
     sim_env.exchange.set_holding("0013V0", 12)
     assert main(["balance"]) == 0
     assert "0013V0" in capsys.readouterr().out
+
+
+def test_a_damaged_saved_model_is_one_line_that_says_to_give_the_file_again(sim_env, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "model-50000000-01.json").write_text("{garbage", encoding="utf-8")
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert "model-50000000-01.json cannot be read: give the .xlsx file again" in err
+    assert "Traceback" not in err
+    assert sim_env.count(ep.BALANCE) == 0
