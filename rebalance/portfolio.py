@@ -36,6 +36,8 @@ ROW_LIMIT = HEADER_SEARCH_ROWS + 2 * MAX_STOCKS
 COLUMN_LIMIT = 100
 # A weight column of plain numbers is read as percent when they add up to more than this.
 PERCENT_THRESHOLD = 1.5
+# A refusal lists at most this many problems, then counts the rest.
+SHOWN_PROBLEMS = 20
 # Float rounding in a column of fractions (e.g. 3 x 0.3333) must not count as "over 100 %".
 SUM_TOLERANCE = 1e-6
 
@@ -69,13 +71,21 @@ class PortfolioError(ValueError):
         if len(self.problems) == 1:
             text = f"{where}{self.problems[0]}"
         else:
-            text = f"{where}{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self.problems)
+            text = f"{where}{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self._shown())
         super().__init__(text)
+
+    def _shown(self) -> list[str]:
+        """The first SHOWN_PROBLEMS problems and a count of the rest: a 1,000-row file of wrong codes
+        is one message, not 25 of them."""
+        rest = len(self.problems) - SHOWN_PROBLEMS
+        if rest <= 0:
+            return list(self.problems)
+        return [*self.problems[:SHOWN_PROBLEMS], f"and {rest:,} more like these"]
 
     def one_line(self) -> str:
         """All problems on one line, for a terminal or a log."""
         where = f"{self.source}: " if self.source else ""
-        return where + "; ".join(self.problems)
+        return where + "; ".join(self._shown())
 
 
 def read_portfolio(source: str | Path | bytes, *, name: str = "") -> Portfolio:
