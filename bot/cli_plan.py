@@ -10,6 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.cli_account import failure_sentence
 from kis import open_client
 from kis.config import Source
 from kis.errors import KisError, KisTransportError
@@ -66,7 +67,7 @@ def plan(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
-        return _fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
+        return _fail(failure_sentence(exc))
     if args.file:
         try:
             save_model(data_dir, account, portfolio, result.priced_at)

@@ -144,3 +144,11 @@ def test_a_damaged_saved_model_is_one_line_that_says_to_give_the_file_again(sim_
     assert "model-50000000-01.json cannot be read: give the .xlsx file again" in err
     assert "Traceback" not in err
     assert sim_env.count(ep.BALANCE) == 0
+
+
+def test_an_account_kis_refuses_is_named_as_a_refusal_not_as_silence(sim_env, monkeypatch, capsys):
+    monkeypatch.setenv("KIS_ACCOUNT", "12345678-01")  # not the simulator's account
+    assert main(["plan", str(EXAMPLES / "model.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kisbot: KIS refused the request: ") and "(OPSQ0013)" in err
+    assert "try again in a minute" not in err  # waiting does not fix a wrong account number
