@@ -186,3 +186,17 @@ def test_a_test_order_whose_answer_is_lost_is_found_and_cancelled_but_not_timed(
     assert report["orders_placed"] == 1 and report["cancelled"] is True
     assert report["listing_lag_s"] is None  # found by a lookup, not timed: nothing to keep
     assert load_listing_lag(load_kis_config(sim_source(sim, tmp_path))) is None
+
+
+def test_doctor_lists_every_setting_the_env_example_documents(tmp_path):
+    import re
+    from pathlib import Path
+
+    from bot.cli_doctor import configuration_rows
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
+    documented = re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.M)
+    source = Source(environ={"KISBOT_BAND": "2"}, dotenv_path=tmp_path / "none.env", use_keyring=False)
+    rows = {row["name"]: row for row in configuration_rows(source, None)}
+    assert [name for name in documented if name not in rows] == []
+    assert rows["KISBOT_BAND"] == {"name": "KISBOT_BAND", "value": "2", "origin": "environment"}
