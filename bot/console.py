@@ -17,7 +17,7 @@ from typing import Any, Callable, TextIO
 
 from bot import format as fmt
 from bot.notifier import Notifier
-from bot.service import BotService, Reply, open_service
+from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
@@ -143,7 +143,12 @@ class ConsoleChat:
         except OptionsError:
             rest = []  # the service says what is wrong with the words
         if not rest:
-            return self.service.plan(words)
+            replies = self.service.plan(words)
+            if [r.text for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
+                return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
+                              "/plan examples/model.xlsx, with any options after it: "
+                              "/plan examples/model.xlsx buy 500000.")]
+            return replies
         path_text = " ".join(rest)  # a path may hold spaces
         options = [w for w in words if w not in rest]
         path = Path(path_text).expanduser()

@@ -71,6 +71,14 @@ class Reply:
         return next((b.data.partition(":")[2] for b in self.buttons if b.data.startswith("confirm:")), None)
 
 
+# /plan with no saved model; the console demo, where no file can be sent, asks for a path instead.
+ASK_FOR_MODEL = (
+    "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
+    "weights and <b>밴드</b> bands; no weights means equal weights). I will answer with the plan; "
+    "nothing is ordered until you confirm. Put options in the caption, e.g. /plan buy 500000."
+)
+
+
 def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
     """`html_text` as one or more replies of at most 4096 chars; kwargs go on the last one."""
     parts = fmt.split_html(html_text)
@@ -286,11 +294,7 @@ class BotService:
                           "/plan sell 1000000, /plan keep or /plan band 2.")]
         saved = self.models.load() if self.models is not None else None
         if saved is None:
-            return [Reply(
-                "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
-                "weights and <b>밴드</b> bands; no weights means equal weights). I will answer with the plan; "
-                "nothing is ordered until you confirm. Put options in the caption, e.g. /plan buy 500000."
-            )]
+            return [Reply(ASK_FOR_MODEL)]
         note = (f"Planning the saved model {fmt.esc(saved.file_name or '(unnamed)')} of "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
