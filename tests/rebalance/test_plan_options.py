@@ -228,3 +228,13 @@ def test_keep_never_touches_a_kept_stock(case, options):
         if line.code not in model.codes:
             assert line.order_qty == 0
     assert plan.dropped == ()
+
+
+def test_a_bad_setting_names_the_variable_and_says_how_to_set_it_not_what_to_type_in_the_chat():
+    for environ, says in (({"KISBOT_BAND": "-1"}, "KISBOT_BAND='-1' is not a band from 0 to 50 percentage points: "
+                                                  "set e.g. KISBOT_BAND=2, or 0 for none"),
+                          ({"KISBOT_MIN_TRADE": "1.5"}, "KISBOT_MIN_TRADE='1.5' is not a whole number of won")):
+        with pytest.raises(ConfigError) as caught:
+            options_from(environ)
+        assert str(caught.value).startswith(says)
+        assert "type e.g." not in str(caught.value) and " / " not in str(caught.value)
