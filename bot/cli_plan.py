@@ -117,6 +117,8 @@ def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
     """The flags as PlanOptions over the defaults; a bad value raises OptionsError saying what to type."""
     if args.amount is not None and not args.buy_only:
         raise OptionsError("--amount goes with --buy-only: type --buy-only --amount 500000.")
+    if args.buy_only and args.sell_amount is not None:
+        raise OptionsError("--buy-only and --sell-amount contradict each other: give one of them.")
     return PlanOptions(
         buy_only=args.buy_only,
         amount=parse_won(args.amount, "--amount") if args.amount is not None else None,

@@ -78,7 +78,7 @@ def test_plan_without_a_file_uses_the_saved_model_and_prints_json(sim_env, capsy
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--buy-only", "--sell-amount", "100000"], "buy and sell contradict each other"),
+    (["--buy-only", "--sell-amount", "100000"], "--buy-only and --sell-amount contradict each other"),
     (["--band", "-1"], "not a band between 0 and 50"),
     (["--amount", "5000"], "--amount goes with --buy-only"),
     (["--sell-amount", "lots"], "'lots' after --sell-amount is not a whole number of won"),
@@ -152,3 +152,4 @@ def test_an_account_kis_refuses_is_named_as_a_refusal_not_as_silence(sim_env, mo
     err = capsys.readouterr().err
     assert err.startswith("kisbot: KIS refused the request: ") and "(OPSQ0013)" in err
     assert "try again in a minute" not in err  # waiting does not fix a wrong account number
+
