@@ -19,6 +19,8 @@ COMMANDS = {
     "plan": "bot.cli_plan:plan",
     "secrets": "bot.cli_account:secrets",
     "doctor": "bot.cli_doctor:doctor",
+    "report": "bot.reports:report",
+    "health": "bot.health:health",
 }
 
 
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--real", action="store_true", help="allow --orders on KIS_ENV=real (asks for the account)")
     doctor.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
+    report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
+    report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
+
+    sub.add_parser("health", help="environment, token, KIS calls today, active run, journal, version")
 
     secrets = sub.add_parser("secrets", help="store app key, app secret, bot token in the OS keyring")
     secrets.add_argument("action", choices=["set"], help="set: prompt for each secret without echo")

@@ -140,6 +140,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KISBOT_PRICE_GUARD", "", "plain"),
     ("KISBOT_BAND", "", "plain"),
     ("KISBOT_MIN_TRADE", "", "plain"),
+    ("KISBOT_REPORT_AT", "", "plain"),
 )
 
 

@@ -17,12 +17,14 @@ from typing import Any, Callable, TextIO
 
 from bot import format as fmt
 from bot.notifier import Notifier
+from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
 DEMO_DURATION = timedelta(minutes=1)  # a demo confirm trades from now for this long
 PROMPT = "you> "
+CONSOLE_CHAT = 0  # the terminal's /notify settings
 
 INTRO = """\
 kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
@@ -37,6 +39,7 @@ a few holdings). Nothing here touches a real account. Type the bot's commands:
   /model                      the saved model
   /confirm                    run the plan now over {duration} (or /confirm 90s)
   /status   /cancel   /help   progress, stop, all commands
+  /report   /health             the daily report now, the connection's health
   quit                        leave (Ctrl-D too)
 """
 
@@ -74,7 +77,7 @@ def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[
     if reply.photo:
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
-        commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel"}
+        commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel", "bandplan": "/plan"}
         typed = [f"{b.label} = {commands.get(b.data.split(':')[0], b.data)}" for b in reply.buttons]
         lines.append(f"[buttons: {', '.join(typed)}]")
     with lock:
@@ -87,8 +90,9 @@ class ConsoleChat:
     """Reads lines, runs them as commands on the service, prints the replies."""
 
     def __init__(self, service: BotService, out: TextIO, lock: threading.Lock,
-                 save_photo: Callable[[bytes], str], *, echo: bool):
+                 save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None):
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
+        self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
 
     def handle(self, line: str) -> bool:
         """Run one line; False when the user asked to leave."""
@@ -126,6 +130,10 @@ class ConsoleChat:
                 return service.price(args)
             if command == "/confirm":
                 return service.confirm(args)
+            if self.pushes is not None and command in ("/report", "/health"):
+                return self.pushes.report() if command == "/report" else self.pushes.health()
+            if self.pushes is not None and command == "/notify":
+                return self.pushes.notify(CONSOLE_CHAT, args)
             if command.startswith("/"):
                 return service.unknown(command)
             return service.text(line)
@@ -197,11 +205,12 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             notifier = Notifier(sink, batch_seconds=1.0, min_gap_seconds=3.0)
             service = open_service(client, source=source, on_event=notifier.on_event,
                                    default_duration=DEMO_DURATION)
+            pushes = open_pushes(service, source=source, push=notifier.push)
             notifier.start()
             with lock:
                 print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),
                                    duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
-            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive)
+            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes)
             left = _read_loop(chat, stdin, out, lock, interactive)
             _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()

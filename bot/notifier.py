@@ -89,6 +89,10 @@ class Notifier:
             self._busy += 1
         self._queue.put(event)
 
+    def push(self, reply: Reply) -> None:
+        """Queue any message (an alert, a report) for the delivery thread, behind pending events."""
+        self.on_event(reply)  # type: ignore[arg-type]
+
     def start(self) -> "Notifier":
         self._thread = threading.Thread(target=self._loop, name="kisbot-notifier", daemon=True)
         self._thread.start()
@@ -133,8 +137,10 @@ class Notifier:
 
     # --- synchronous core -------------------------------------------------------------------
 
-    def handle(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
+    def handle(self, event: Event | Reply) -> None:
+        if isinstance(event, Reply):
+            self.sink.send(event)
+        elif isinstance(event, RunStarted):
             self._reset(event.run_id)
             verb = "resumed after a restart" if event.resumed else "running"
             self._head = (f"<b>Run {fmt.esc(event.run_id)}</b> {verb}: plan {fmt.esc(event.plan_id)}, "
@@ -154,7 +160,8 @@ class Notifier:
             self.flush()
             self.sink.send(Reply(
                 f"<b>Order rejected</b>: {event.side.label} {fmt.esc(event.code)} {event.qty:,} sh – "
-                f"{fmt.esc(event.message)}" + (f" ({fmt.esc(event.msg_cd)})" if event.msg_cd else "")
+                f"{fmt.esc(event.message)}" + (f" ({fmt.esc(event.msg_cd)})" if event.msg_cd else ""),
+                kind="error",
             ))
         elif isinstance(event, WaitingForCash):
             self.flush()
@@ -186,7 +193,7 @@ class Notifier:
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")
-            self.sink.send(Reply(f"<b>Run {fmt.esc(event.run_id)} failed</b>: {fmt.esc(event.reason)}"))
+            self.sink.send(Reply(f"<b>Run {fmt.esc(event.run_id)} failed</b>: {fmt.esc(event.reason)}", kind="error"))
 
     def seconds_until_due(self) -> float | None:
         """How long the pending fills may wait; None when there are none."""
@@ -209,7 +216,7 @@ class Notifier:
         fills, self._fills, self._first_fill_at = self._fills, [], None
         self._last_fill_message_at = self.clock()
         for part in fmt.split_html(fmt.fills_text(fills)):
-            self.sink.send(Reply(part, silent=True))
+            self.sink.send(Reply(part, silent=True, kind="fills"))
         self._edit_progress()
 
     def _end(self, word: str, title: str, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:

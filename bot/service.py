@@ -58,12 +58,16 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message: HTML text (the caption when there is a photo), optional PNG, buttons."""
+    """One message: HTML text (the caption when there is a photo), optional PNG, buttons.
+
+    `kind` lets each chat's /notify settings route a push: "fills", "report", "alert" (always rings).
+    """
 
     text: str
     photo: bytes | None = None
     buttons: tuple[Button, ...] = ()
     silent: bool = False
+    kind: str = ""
 
     @property
     def offers(self) -> str | None:
@@ -383,6 +387,7 @@ class BotService:
         return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket,
                                     options=options, save=True)
 
+
     def _busy_refusal(self) -> list[Reply] | None:
         """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
         status = self.active_run()
@@ -440,7 +445,8 @@ class BotService:
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
             f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
-        buttons = (Button("Confirm", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
+        # Each button names its plan, so a press can only ever run (or drop) the plan it sits under.
+        buttons = (Button(f"Confirm {plan.id}", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
         try:
             chart = self._plan_chart(plan)
         except Exception:  # a chart is a nicety; the plan stands without it
@@ -671,9 +677,13 @@ HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
 /confirm 45m – …or from now for a duration (90s, 45m, 2h)
 /status – progress of the running plan: per stock filled/target, percent, time left
 /cancel – drop the pending plan or stop the running one (resting orders are cancelled)
+/report – value, day change, P/L, cash, today's fills, drift against the saved model, a chart
+/health – KIS connection, token, calls today, the active run, the journal
+/notify – notifications here: /notify fills on|silent|off, /notify reports on|off
 /help – this message
 
-Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring."""
+Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring.
+A daily report comes after the close on trading days (KISBOT_REPORT_AT)."""
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,

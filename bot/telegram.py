@@ -21,6 +21,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
 
 from bot import format as fmt
 from bot.notifier import Notifier
+from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
 from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
@@ -39,6 +40,9 @@ COMMANDS = [
     ("confirm", "run the latest plan: /confirm or /confirm 45m"),
     ("status", "progress of the running plan"),
     ("cancel", "drop the plan or stop the run"),
+    ("report", "value, P/L, fills and drift today"),
+    ("health", "KIS connection, token, calls today"),
+    ("notify", "notifications: /notify fills silent"),
     ("help", "what the bot does"),
 ]
 
@@ -72,8 +76,9 @@ async def send_replies(bot: Any, chat_id: int, replies: Iterable[Reply]) -> list
 class TelegramSink:
     """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop."""
 
-    def __init__(self, chat_ids: Iterable[int]):
+    def __init__(self, chat_ids: Iterable[int], prefs: Any = None):
         self.chat_ids = sorted(chat_ids)
+        self.prefs = prefs  # bot.notify.NotifyPrefs: each chat's /notify settings; None sends all as is
         self.bot: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -89,8 +94,11 @@ class TelegramSink:
     def send(self, reply: Reply) -> dict[int, int]:
         handle = {}
         for chat_id in self.chat_ids:
+            routed = self.prefs.route(chat_id, reply) if self.prefs is not None else reply
+            if routed is None:
+                continue
             try:
-                handle[chat_id] = self._run(send_reply(self.bot, chat_id, reply))
+                handle[chat_id] = self._run(send_reply(self.bot, chat_id, routed))
             except (TelegramError, TimeoutError, RuntimeError) as exc:
                 log.error("push to chat %s failed: %s", chat_id, exc)
         return handle
@@ -110,11 +118,13 @@ class TelegramBot:
     """Handlers over one service; `build()` makes the Application."""
 
     def __init__(self, settings: BotSettings, service: BotService, *, notifier: Notifier | None = None,
-                 sink: TelegramSink | None = None, monotonic: Callable[[], float] = time.monotonic):
+                 sink: TelegramSink | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 pushes: Any = None):
         self.settings = settings
         self.service = service
         self.notifier = notifier
         self.sink = sink
+        self.pushes = pushes  # bot.pushes.Pushes: startup message, reports, alerts, /health, /notify
         self.monotonic = monotonic
         self._refused_at: dict[int, float] = {}  # stranger chat -> when it was last answered
         self._unanswered: dict[int, int] = {}  # stranger chat -> updates refused silently since then
@@ -134,6 +144,8 @@ class TelegramBot:
             "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
             "plan": self._plan, "model": self._model, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
         }
+        if self.pushes is not None:
+            commands.update(report=self._report, health=self._health, notify=self._notify)
         # New messages only: editing an old "/confirm" must not place orders again.
         new = filters.UpdateType.MESSAGE
         for name, callback in commands.items():
@@ -157,21 +169,26 @@ class TelegramBot:
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
         try:
-            replies = await asyncio.to_thread(self.service.resume)
+            replies = await asyncio.to_thread(self.pushes.startup if self.pushes else self.service.resume)
         except Exception as exc:  # the bot must come up anyway, to say so and to take /status, /cancel
             log.exception("resuming the run a restart left active failed")
             replies = [Reply("A run left active by a restart could not be resumed: "
                              f"{fmt.esc(describe_error(exc))} Restart the bot to try again.")]
         if replies:
-            log.warning("resumed a run left active by a restart")
+            if self.pushes is None:
+                log.warning("resumed a run left active by a restart")
             for chat_id in sorted(self.settings.allowed_chat_ids):
                 try:
                     await send_replies(app.bot, chat_id, replies)
                 except TelegramError as exc:
-                    log.error("could not tell chat %s about the resumed run: %s", chat_id, exc)
+                    log.error("could not tell chat %s about the start or the resumed run: %s", chat_id, exc)
+        if self.pushes is not None:  # after the startup message: a report owed today follows it
+            self.pushes.start()
 
     async def _post_stop(self, app: Application) -> None:
         """Deliver queued pushes while the bot can still send; a run left going resumes on the next start."""
+        if self.pushes is not None:
+            await asyncio.to_thread(self.pushes.stop)
         if self.notifier is not None:
             await asyncio.to_thread(self.notifier.stop)
 
@@ -250,6 +267,15 @@ class TelegramBot:
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.status))
 
+    async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.pushes.report))
+
+    async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.pushes.health))
+
+    async def _notify(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, self.pushes.notify(update.effective_chat.id, list(context.args or ())))
+
     async def _document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
         document = update.effective_message.document
@@ -279,6 +305,8 @@ class TelegramBot:
             replies = await asyncio.to_thread(self.service.cancel, ident)
         elif action == "stop":
             replies = await asyncio.to_thread(self.service.stop, ident)
+        elif action == PLAN_BUTTON and self.pushes is not None:
+            replies = await asyncio.to_thread(self.pushes.band_plan, ident)
         else:
             replies = [Reply("That button is no longer valid.")]
         try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake
@@ -335,21 +363,27 @@ def run(args: Any) -> int:
     from kis.config import Source
     from kis.files import private_dir
     from kis.errors import ConfigError
+    from bot.notify import NotifyPrefs
+    from bot.pushes import open_pushes
     from bot.service import open_service
     from bot.settings import load_bot_settings
+    from rebalance.sessions import load_report_at
 
     source = Source()
     settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2
+    load_report_at(source)  # ConfigError: a malformed KISBOT_REPORT_AT stops start-up before any call
     protect(settings.token)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
-    sink = TelegramSink(settings.allowed_chat_ids)
-    notifier = Notifier(sink)
     config = load_kis_config(source)
     private_dir(config.data_dir)  # an unusable data dir is one sentence before anything reads or writes there
+    prefs = NotifyPrefs.in_dir(config.data_dir)
+    sink = TelegramSink(settings.allowed_chat_ids, prefs)
+    notifier = Notifier(sink)
     client = open_client(config)
     protect(client.config.app_key, client.config.app_secret)
     service = open_service(client, source=source, on_event=notifier.on_event)
-    app = TelegramBot(settings, service, notifier=notifier, sink=sink).build()
+    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs)
+    app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes).build()
     init = app.post_init
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token

@@ -21,9 +21,10 @@ import requests
 
 from kis.config import KisConfig
 from kis.endpoints import TOKEN
-from kis.errors import KisTransportError, TokenIssueTooFrequent, error_for
+from kis.errors import KisError, KisTransportError, TokenIssueTooFrequent, error_for
 from kis.files import file_lock, private_dir, write_private
 from kis.krx import KST
+from kis.stats import CallStats
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class TokenManager:
     """Hands out a usable token, issuing one only when neither memory nor disk holds one."""
 
     def __init__(self, config: KisConfig, session: requests.Session, *,
-                 wall: Callable[[], datetime], sleep: Callable[[float], None]):
+                 wall: Callable[[], datetime], sleep: Callable[[float], None], stats: CallStats | None = None):
         self._config = config
         self._session = session
         self._wall = wall
@@ -102,6 +103,7 @@ class TokenManager:
         self._lock = _process_lock(self._cache.path)
         self._token: AccessToken | None = None
         self.issued = 0  # tokens this manager obtained from KIS (for tests and logs)
+        self.stats = stats or CallStats(wall)
 
     def __repr__(self) -> str:
         return f"TokenManager(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
@@ -122,7 +124,18 @@ class TokenManager:
         """KIS refused `stale` (expired or invalid): get another unless someone already did."""
         return self._obtain(stale=stale)
 
+    def current(self) -> AccessToken | None:
+        """The token in use (memory, else the disk cache) without issuing one; for /health."""
+        return self._token or self._cache.load()
+
     def _obtain(self, stale: str | None) -> str:
+        try:
+            return self._obtain_locked(stale)
+        except (KisError, KisTransportError) as exc:
+            self.stats.token_failed(type(exc).__name__)
+            raise
+
+    def _obtain_locked(self, stale: str | None) -> str:
         with self._lock, self._cache.locked():
             for attempt in range(ISSUE_ATTEMPTS):
                 cached = self._cache.load()
@@ -162,6 +175,7 @@ class TokenManager:
                             f"no access token in the answer (HTTP {resp.status_code})",
                             http_status=resp.status_code)
         self.issued += 1
+        self.stats.token_issued()
         expiry_text = data.get("access_token_token_expired") or ""
         try:
             expires_at = parse_expiry(expiry_text)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 import requests
 
 from kis import endpoints as ep
-from kis.auth import TokenManager
+from kis.auth import TokenCache, TokenManager
 from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
@@ -24,6 +24,7 @@ from kis.krx import KST
 from kis.limits import RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
 from kis.orders import matching_orders, same_order_no
+from kis.stats import CallStats
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
 
@@ -103,7 +104,9 @@ class KisClient:
         # Real clocks share one pace per account: across threads, and across processes through the data dir.
         self.limiter = limiter or limiter_for(config.env.value, str(config.account), config.base_url,
                                               config.rate_limit, config.data_dir)
-        self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep)
+        token_log = TokenCache(config).path.with_suffix(".issued")  # beside the cache: every process counts
+        self.stats = CallStats(wall, token_log)
+        self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
 
     def __repr__(self) -> str:

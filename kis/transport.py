@@ -17,9 +17,10 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from kis.auth import TokenManager
 from kis.config import KisConfig
 from kis.endpoints import HASHKEY
-from kis.errors import (KisTransportError, LedgerBusy, NoAnswer, NotSent, RateLimited, TokenExpired, TokenInvalid,
-                        error_for)
+from kis.errors import (KisError, KisTransportError, LedgerBusy, NoAnswer, NotSent, RateLimited, TokenExpired,
+                        TokenInvalid, error_for)
 from kis.limits import RateLimiter
+from kis.stats import CallStats
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ class Transport:
 
     def __init__(self, config: KisConfig, session: requests.Session, tokens: TokenManager,
                  limiter: RateLimiter, *, sleep: Callable[[float], None], timeout=TIMEOUT,
-                 attempts: int = ATTEMPTS, backoff: float = BACKOFF):
+                 attempts: int = ATTEMPTS, backoff: float = BACKOFF, stats: CallStats | None = None):
         self._config = config
+        self._stats = stats or tokens.stats
         self._session = session
         self._tokens = tokens
         self._limiter = limiter
@@ -160,10 +162,20 @@ class Transport:
         except requests.RequestException as exc:
             # The text of a requests error can carry the URL but never headers; still, keep it short.
             what = f"{method} {path.rsplit('/', 1)[-1]}: {type(exc).__name__}"
+            self._stats.failed(type(exc).__name__)
             if _connect_failed(exc):
                 raise NotSent(f"could not connect to KIS at {self._config.base_url} ({what})") from None
             raise NoAnswer(f"no answer from KIS ({what})") from None
-        return self._decode(resp, tr_id or "")
+        try:
+            reply = self._decode(resp, tr_id or "")
+        except KisError as exc:  # a refusal is an answer: KIS works
+            self._stats.answered(exc.msg_cd)
+            raise
+        except KisTransportError:
+            self._stats.failed(f"HTTP {resp.status_code}")
+            raise
+        self._stats.answered()
+        return reply
 
     @staticmethod
     def _decode(resp: requests.Response, tr_id: str) -> Reply:

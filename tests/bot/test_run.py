@@ -21,6 +21,8 @@ EXAMPLES = ROOT / "examples"
 def clean_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "TELEGRAM_", "TWAP_", "MARKET_"))}
     env.update(KISBOT_DATA_DIR=str(tmp_path / "data"), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    # Real time passes in these processes: after 15:40 the day's report would come unasked, between replies.
+    env.update(KISBOT_REPORT_AT="off")
     env.update(extra)
     return env
 
@@ -218,3 +220,19 @@ def test_a_second_bot_on_the_same_data_dir_names_the_process_that_owns_the_run(a
         finally:
             first.kill()
             first.wait(10)
+
+
+def test_a_malformed_report_time_stops_start_up_with_one_sentence(tmp_path, monkeypatch, capsys):
+    for key in list(os.environ):
+        if key.startswith(("TELEGRAM_", "KIS_", "KISBOT_")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:SECRETTOKEN")
+    monkeypatch.setenv("TELEGRAM_ALLOWED_CHAT_IDS", str(OWNER))
+    monkeypatch.setenv("KISBOT_REPORT_AT", "25:99")
+    monkeypatch.setenv("KISBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert err == "kisbot: KISBOT_REPORT_AT='25:99' is not a time of day as HH:MM (KST) such as 15:40, or off\n"
+    assert not (tmp_path / "data").exists()  # stopped before touching anything

@@ -108,7 +108,7 @@ def test_plan_file_offers_table_chart_and_buttons_with_the_plan_id():
     assert replies[0].text.startswith("<pre>plan")
     last = replies[-1]
     assert last.photo == b"\x89PNG fake"
-    assert [b.label for b in last.buttons] == ["Confirm", "Cancel"]
+    assert [b.label for b in last.buttons] == [f"Confirm {plan_id}", "Cancel"]  # Confirm names its plan
     assert [b.data for b in last.buttons] == [f"confirm:{plan_id}", f"cancel:{plan_id}"]
     assert executor.started == []  # nothing runs before a confirm
 

@@ -120,8 +120,8 @@ def test_xlsx_upload_gives_plan_chart_and_buttons_then_confirm_once(api):
         photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[0]
         assert photo.files["photo"] == b"\x89PNG fake"
         labels = [b["text"] for b in photo.buttons]
-        assert labels == ["Confirm", "Cancel"]
         data = photo.buttons[0]["callback_data"]
+        assert labels == [f"Confirm {data.removeprefix('confirm:')}", "Cancel"]
         message_id = api.wait_for(lambda a: a._messages and max(k[1] for k in a._messages))
         photo_id = offer_message(api)
         api.press(OWNER, photo_id, data)

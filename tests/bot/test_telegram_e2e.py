@@ -105,7 +105,8 @@ def test_price_and_balance_from_the_exchange(api, bot, sim):
 def test_upload_confirm_fills_and_summary(api, bot, sim):
     photo, message_id = upload(api)
     assert photo.files["photo"][:8] == b"\x89PNG\r\n\x1a\n"
-    assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
+    plan_id = photo.buttons[0]["callback_data"].removeprefix("confirm:")
+    assert [b["text"] for b in photo.buttons] == [f"Confirm {plan_id}", "Cancel"]
     plan_table = "\n".join(texts(api))
     assert "005930" in plan_table and "373220" in plan_table
     api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
@@ -221,7 +222,8 @@ def test_a_stray_cell_at_the_last_address_still_plans(api, bot):
     assert len(data) < 10_000
     api.send_document(OWNER, "stray.xlsx", data, caption="/plan")
     photo = api.wait_for(lambda a: a.calls_to("sendPhoto"))[-1]
-    assert [b["text"] for b in photo.buttons] == ["Confirm", "Cancel"]
+    assert [b["text"] for b in photo.buttons][1:] == ["Cancel"]
+    assert photo.buttons[0]["text"].startswith("Confirm ")
     assert "Read 2 stocks; weights from column B '비중'" in "\n".join(texts(api))
 
 

@@ -20,16 +20,19 @@ class BotRunner:
     """
 
     def __init__(self, api: FakeBotApi, service, *, allowed=(OWNER,), notifier_clock=None,
-                 batch_seconds: float = 0.05, min_gap_seconds: float = 0.05, **bot_options):
+                 batch_seconds: float = 0.05, min_gap_seconds: float = 0.05, prefs=None, pushes=None,
+                 **bot_options):
         self.api = api
         self.bot_options = bot_options  # more TelegramBot keywords (e.g. monotonic)
         self.settings = BotSettings(token=api.token, allowed_chat_ids=frozenset(allowed),
                                     api_base_url=api.base_url, file_base_url=api.base_file_url)
-        self.sink = TelegramSink(self.settings.allowed_chat_ids)
+        self.sink = TelegramSink(self.settings.allowed_chat_ids, prefs)
         kwargs = {"clock": notifier_clock} if notifier_clock else {}
         self.notifier = Notifier(self.sink, batch_seconds=batch_seconds, min_gap_seconds=min_gap_seconds, **kwargs)
         # A callable builds the service around the notifier (the real executor needs `on_event`).
         self.service = service(self.notifier.on_event) if callable(service) else service
+        # `pushes(service, notifier)` builds the startup message, reports, alerts and /notify, as `kisbot run` does.
+        self.pushes = pushes(self.service, self.notifier) if pushes else None
         self.app = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -57,7 +60,8 @@ class BotRunner:
     async def _serve(self) -> None:
         """What `run_polling` does, step by step, minus signal handlers, so a test can stop it."""
         self._stop = asyncio.Event()
-        bot = TelegramBot(self.settings, self.service, notifier=self.notifier, sink=self.sink, **self.bot_options)
+        bot = TelegramBot(self.settings, self.service, notifier=self.notifier, sink=self.sink, pushes=self.pushes,
+                          **self.bot_options)
         self.app = app = bot.build()
         await app.initialize()
         await app.post_init(app)

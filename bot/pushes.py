@@ -1,0 +1,78 @@
+"""What the bot says unasked (startup, daily report, KIS alerts) and the commands about it:
+/report, /health, /notify and the drift report's Plan button. Front ends call these methods.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from bot.health import KisAlert, health_replies, startup_text
+from bot.notify import NotifyPrefs
+from bot.reports import Reports, ReportScheduler
+from bot.service import BotService, Reply
+from kis.config import Source
+from rebalance.clock import Clock, SystemClock
+from rebalance.history import ValueHistory
+from rebalance.plan import PlanSettings
+from rebalance.sessions import load_report_at
+
+
+@dataclass
+class Pushes:
+    service: BotService
+    reports: Reports
+    prefs: NotifyPrefs
+    scheduler: ReportScheduler
+    alert: KisAlert
+    notices: Callable[[], str] | None = None  # the notice stream's state, where there is one
+
+    @property
+    def client(self) -> Any:
+        return self.service.client
+
+    def report(self) -> list[Reply]:
+        return self.reports.on_demand()
+
+    def health(self) -> list[Reply]:
+        journal = getattr(self.service.executor, "journal", None)
+        return health_replies(self.client, active_run=self.service.active_run(),
+                              journal_path=getattr(journal, "path", None), notices=self.notices)
+
+    def notify(self, chat_id: int, args: Sequence[str]) -> list[Reply]:
+        return self.prefs.command(chat_id, args)
+
+    def band_plan(self, ident: str = "") -> list[Reply]:
+        """The drift report's Plan button: the saved model planned with its bands (KISBOT_BAND and the
+        file's own), as `/plan` does, and offered with Confirm / Cancel."""
+        return self.service.plan(())
+
+    def startup(self) -> list[Reply]:
+        """The startup message, with the run a restart left active (resumed here) if there is one."""
+        resumed = self.service.resume()
+        line = startup_text(self.client, self.service.active_run() if resumed else None)
+        if not resumed:
+            return [Reply(line)]
+        return [dataclasses.replace(resumed[0], text=f"{line}\n{resumed[0].text}"), *resumed[1:]]
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+
+def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], None],
+                clock: Clock | None = None, notices: Callable[[], str] | None = None,
+                prefs: NotifyPrefs | None = None) -> Pushes:
+    """Pushes over a service; ConfigError (one sentence) when KISBOT_REPORT_AT is malformed."""
+    report_at = load_report_at(source)
+    client = service.client
+    clock = clock or SystemClock()
+    data_dir = client.config.data_dir
+    reports = Reports(client, ValueHistory.in_dir(data_dir), calendar=service.twap_settings.calendar, now=clock.now,
+                      band=service.plan_options.band,
+                      cash_buffer=(service.plan_settings or PlanSettings()).cash_buffer)
+    scheduler = ReportScheduler(reports, report_at, clock, push)
+    alert = KisAlert(push, clock.now).attach(client)
+    return Pushes(service, reports, prefs or NotifyPrefs.in_dir(data_dir), scheduler, alert, notices)

@@ -1,0 +1,330 @@
+"""The daily report: value, day change, P/L, cash, the day's fills, drift against the saved model, a chart.
+
+`Reports.build` asks KIS (balance, today's orders), writes the day's value row and returns a `Report`;
+`report_replies` turns it into chat messages. `ReportScheduler` sends it once per trading day at
+KISBOT_REPORT_AT, in the project's `schedule` worker style on an injected clock; `/report` and
+`kisbot report` give the same on demand.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bot import format as fmt
+from bot.service import Button, Reply, describe_error, text_replies
+from kis.errors import KisError, KisTransportError
+from kis.models import OrderSide
+from rebalance.clock import KST, Clock, ClockScheduler
+from rebalance.drift import Drift, drift
+from rebalance import saved_model
+from rebalance.saved_model import SavedModel
+from rebalance.history import Snapshot, ValueHistory
+from rebalance.sessions import DEFAULT_REPORT_AT, is_trading_day, next_report_at, session_day
+
+log = logging.getLogger(__name__)
+
+CHART_SESSIONS = 30
+RETRY_AFTER = timedelta(minutes=5)  # a report KIS could not answer for is tried again, the same day only
+PLAN_BUTTON = "bandplan"  # callback data prefix of the drift report's Plan button
+
+
+@dataclass(frozen=True)
+class DayFill:
+    """What one stock traded today on one side (all of the day's orders together)."""
+
+    code: str
+    name: str
+    side: OrderSide
+    qty: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class Report:
+    day: date
+    at: datetime
+    snapshot: Snapshot
+    previous: Snapshot | None
+    fills: tuple[DayFill, ...]
+    drift: tuple[Drift, ...] | None  # None: no saved model
+    model_source: str
+    history: tuple[Snapshot, ...]
+
+    @property
+    def change(self) -> int | None:
+        return None if self.previous is None else self.snapshot.total_value - self.previous.total_value
+
+    @property
+    def outside(self) -> tuple[Drift, ...]:
+        """Stocks outside a band of their own or the default one (a stock without a band never alarms)."""
+        return tuple(d for d in self.drift or () if watched(d))
+
+
+def watched(d: Drift) -> bool:
+    return d.band > 0 and d.outside
+
+
+class Reports:
+    """Builds reports for one account and keeps the value history."""
+
+    def __init__(self, client: Any, history: ValueHistory, *, calendar: str, now: Callable[[], datetime],
+                 load_model: Callable[[], SavedModel | None] | None = None, band: float = 0.0,
+                 cash_buffer: float = 0.02):
+        self.client = client
+        self.history = history
+        self.calendar = calendar
+        self.now = now
+        self.account = str(client.config.account)
+        self.band = band  # KISBOT_BAND, percentage points: the default for stocks without their own
+        self.cash_buffer = cash_buffer  # the planner's, so drift and the band plan agree
+        data_dir = client.config.data_dir
+        self.load_model = load_model or (lambda: saved_model.load_model(data_dir, self.account))
+
+    def build(self) -> Report:
+        """Ask KIS for the balance and today's orders, write the day's value row, and report."""
+        balance = self.client.balance()
+        orders = self.client.orders_today()
+        now = self.now()
+        day = session_day(now, self.calendar)
+        snapshot = self.history.record(self.account, day, balance, now)
+        model = self.load_model()
+        drifts = None
+        if model is not None:
+            prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
+            unpriced = [c for c in model.portfolio.codes if c not in prices]
+            if unpriced:  # model stocks not held: one batched quote
+                prices.update({c: q.price for c, q in self.client.prices(unpriced).items()})
+            drifts = drift(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
+        fills = _day_fills(orders) if day == now.astimezone(KST).date() else ()
+        return Report(day, now, snapshot, self.history.before(self.account, day), fills, drifts,
+                      model.file_name if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
+                                                                                until=day)))
+
+    def on_demand(self) -> list[Reply]:
+        """`/report`: the same report now; KIS trouble is one sentence."""
+        try:
+            report = self.build()
+        except (KisError, KisTransportError) as exc:
+            return [Reply(fmt.esc(describe_error(exc)))]
+        return report_replies(report)
+
+    def daily(self, *, send: bool = True) -> list[Reply] | None:
+        """The scheduled report of today, or None when this day was already reported (by any process)
+        or `send` is off (the day's value row is written all the same).
+
+        Raises KisError/KisTransportError when KIS cannot answer (the caller tries again later).
+        """
+        report = self.build()
+        if not send or not self.history.claim_report(self.account, report.day, report.at):
+            return None
+        return report_replies(report, kind="report")
+
+
+def _day_fills(orders: list) -> tuple[DayFill, ...]:
+    groups: dict[tuple[str, OrderSide], DayFill] = {}
+    for o in orders:
+        if o.filled_qty <= 0:
+            continue
+        key = (o.code, o.side)
+        old = groups.get(key)
+        groups[key] = DayFill(o.code, o.name or (old.name if old else ""), o.side,
+                              o.filled_qty + (old.qty if old else 0), o.filled_amount + (old.amount if old else 0))
+    return tuple(groups.values())
+
+
+# --- the report as chat messages ------------------------------------------------------------------
+
+def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
+    """The report as messages: text first (drift first of all, with the Plan button), then the chart."""
+    snap = report.snapshot
+    parts: list[str] = []
+    buttons: tuple[Button, ...] = ()
+    if report.outside:
+        lines = [f"{d.code} {fmt.esc(fmt.clip(d.name, 12))} {100 * d.now:.1f}% vs target {100 * d.target:.1f}% "
+                 f"± {100 * d.band:g}" for d in report.outside]
+        parts.append(f"<b>Drift: {len(report.outside)} stock{'s' if len(report.outside) > 1 else ''} outside "
+                     "the band</b>\n" + "\n".join(lines) +
+                     "\nPlan makes the band plan; nothing is ordered until you Confirm it.")
+        buttons = (Button("Plan", f"{PLAN_BUTTON}:{report.day:%Y%m%d}"),)
+    late = "" if report.day == report.at.astimezone(KST).date() else f" (last session {report.day:%a %d %b})"
+    head = f"<b>Daily report</b> {report.at.astimezone(KST):%a %d %b %Y, %H:%M} KST{late}"
+    change = report.change
+    change_text = "- (first day)" if change is None else (
+        f"{fmt.signed(change)}" + (f" ({100 * change / report.previous.total_value:+.2f}%)"
+                                   if report.previous and report.previous.total_value else ""))
+    rows = [f"total value {fmt.won(snap.total_value):>15}",
+            f"day change  {change_text:>15}",
+            f"P/L         {fmt.signed(snap.pnl):>15}",
+            f"cash (D+2)  {fmt.won(snap.cash):>15}"]
+    parts.append(f"{head}\n{fmt.pre(rows)}")
+    if report.fills:
+        fill_rows = [f"{f.side.label:<4} {f.code} {fmt.pad(fmt.clip(f.name, 10), 10)} {f.qty:>7,} sh "
+                     f"{fmt.won(f.amount):>12}" for f in report.fills]
+        parts.append("<b>Fills today</b>\n" + fmt.pre(fill_rows))
+    else:
+        parts.append("No fills today.")
+    if report.drift is None:
+        parts.append("No saved model, so no drift: plan a model portfolio first (/plan).")
+    elif report.drift:
+        drift_rows = [f"{'code':<6} {'name':<10} {'now':>6} {'target':>6} {'band':>5}"]
+        drift_rows += [f"{d.code} {fmt.pad(fmt.clip(d.name, 10), 10)} {100 * d.now:>5.1f}% {100 * d.target:>5.1f}% "
+                       f"{('±' + format(100 * d.band, 'g')) if d.band else '-':>5}{' !' if watched(d) else ''}"
+                       for d in report.drift]
+        parts.append(f"<b>Drift</b> against {fmt.esc(report.model_source or 'the saved model')} "
+                     "(weights of the investable value, as the plan counts them)\n" + fmt.pre(drift_rows))
+    replies = [dataclasses.replace(r, kind=kind) for r in text_replies("\n\n".join(parts), buttons=buttons)]
+    try:
+        chart = value_chart(report.history)
+    except Exception:  # a chart is a nicety; the report stands without it
+        log.exception("value chart failed")
+        return replies
+    sessions = len(report.history)
+    replies.append(Reply(f"Total value over the last {sessions} session{'s' if sessions != 1 else ''}",
+                         photo=chart, silent=True, kind=kind))
+    return replies
+
+
+def value_chart(history: tuple[Snapshot, ...] | list[Snapshot]) -> bytes:
+    """PNG line of total value per session (won), oldest left."""
+    figure = Figure(figsize=(8, 3.2), dpi=100)  # Figure directly (no pyplot): safe off the main thread
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    labels = [s.day.strftime("%m-%d") for s in history]
+    values = [s.total_value for s in history]
+    axes.plot(range(len(values)), values, marker="o", color="#2b6cb0")
+    step = max(1, len(labels) // 8)
+    axes.set_xticks(range(0, len(labels), step), labels=labels[::step])
+    axes.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    axes.set_ylabel("won")
+    axes.set_title("Total value per session")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+# --- the schedule ------------------------------------------------------------------------------------
+
+class ReportScheduler:
+    """Sends the daily report once per trading day at `at` (KST), even across restarts.
+
+    `tick()` is the synchronous core the tests drive on a fake clock; `start()` runs it on a thread
+    that sleeps (on the clock) until the next job.
+    """
+
+    def __init__(self, reports: Reports, at: time | None, clock: Clock, push: Callable[[Reply], None]):
+        self.reports = reports
+        self.send = at is not None  # KISBOT_REPORT_AT=off: no report, but the day's value is still kept
+        self.at = at or DEFAULT_REPORT_AT
+        self.clock = clock
+        self.push = push
+        self.scheduler = ClockScheduler(clock)
+        self._done: date | None = None  # the last day this scheduler dealt with, sent or not
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self) -> float | None:
+        """Run what is due, plan the next report; seconds until it is due."""
+        self.scheduler.run_pending()
+        if not self.scheduler.get_jobs("report"):
+            self._schedule_next()
+        return self.scheduler.idle_seconds
+
+    def _schedule_next(self) -> None:
+        now = self.clock.now()
+        done = [d for d in (self._done, self.reports.history.last_report(self.reports.account)) if d]
+        try:
+            due = next_report_at(now, self.at, self.reports.calendar, max(done, default=None))
+        except ValueError as exc:  # beyond the calendar: say so in the log, look again tomorrow
+            log.error("no daily report scheduled: %s", exc)
+            due = now + timedelta(days=1)
+        self.scheduler.at(due, self._run, due, tag="report")
+
+    def _run(self, due: datetime) -> None:
+        now = self.clock.now()
+        day = now.astimezone(KST).date()
+        if day != due.astimezone(KST).date():
+            return  # a day the bot slept through: its report is not sent a day late
+        self._done = day
+        try:
+            if not is_trading_day(day, self.reports.calendar):
+                return
+            replies = self.reports.daily(send=self.send)
+        except (KisError, KisTransportError) as exc:
+            retry = now + RETRY_AFTER
+            if retry.astimezone(KST).date() == day:
+                log.warning("daily report: KIS did not answer (%s); trying again at %s", exc, f"{retry:%H:%M}")
+                self.scheduler.at(retry, self._run, retry, tag="report")
+            else:
+                log.error("daily report of %s not sent: KIS did not answer (%s)", day, exc)
+            return
+        except Exception:
+            log.exception("daily report failed")
+            return
+        for reply in replies or ():
+            self.push(reply)
+
+    def start(self) -> "ReportScheduler":
+        self._thread = threading.Thread(target=self._loop, name="kisbot-report", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                idle = self.tick()
+            except Exception:  # the schedule must outlive one bad day
+                log.exception("report schedule failed")
+                idle = 3600.0
+            self.clock.wait(max(0.0, idle if idle is not None else 3600.0), self._stop)
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+def report(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None = None) -> int:
+    """`kisbot report [--chart FILE]`: the report now, as text; the value row is written as on /report."""
+    from kis import open_client
+    from kis.config import Source
+    from rebalance.window import load_twap_settings
+
+    source = Source()
+    calendar = load_twap_settings(source).calendar
+    client = (client_factory or open_client)()
+    reports = Reports(client, ValueHistory.in_dir(client.config.data_dir), calendar=calendar,
+                      now=lambda: datetime.now(KST))
+    try:
+        result = reports.build()
+    except (KisError, KisTransportError) as exc:
+        print(f"kisbot: {describe_error(exc)}", file=sys.stderr)
+        return 1
+    print(f"{client.config.env.value} account {client.config.account}")
+    for reply in report_replies(result):
+        if reply.photo is None:
+            print(fmt.plain(reply.text))
+            print()
+    chart = getattr(args, "chart", None)
+    if chart:
+        try:
+            Path(chart).write_bytes(value_chart(result.history))
+        except OSError as exc:
+            print(f"kisbot: cannot write the chart to {chart} ({exc.strerror}): choose another path", file=sys.stderr)
+            return 1
+        print(f"Chart written to {chart}")
+    return 0

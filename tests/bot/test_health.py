@@ -1,0 +1,50 @@
+"""/health and the KIS alerts, on the simulator: figures a user can check, one alert per outage."""
+from __future__ import annotations
+
+from bot.health import KisAlert, health_lines, startup_text
+from kis.errors import KisTransportError
+from kis.stats import KisState
+
+import pytest
+
+
+def test_health_shows_environment_token_calls_run_and_journal(sim, sim_client, tmp_path):
+    sim_client.price("005930")
+    text = "\n".join(health_lines(sim_client))
+    assert "environment: sim" in text and "account: 50****00-01" in text
+    assert "KIS: answering" in text and "token: issued about 0s ago, expires" in text
+    assert "tokens issued today: 1" in text and "KIS calls today: 1, EGW00201 refusals: 0" in text
+    assert "last good KIS call: 10:00:00 KST" in text  # the sim client's wall clock
+    assert "active run: none" in text and "journal.sqlite3 (not created yet)" in text
+    assert "version: " in text
+    assert sim_client.config.app_key not in text and str(sim_client.config.account) not in text
+
+
+def test_health_before_any_call_has_no_token_and_no_calls(sim_client):
+    text = "\n".join(health_lines(sim_client))
+    assert "token: none yet" in text and "KIS calls today: 0" in text and "last good KIS call: none" in text
+
+
+def test_startup_names_environment_masked_account_and_resumed_run(sim_client):
+    class Status:
+        run_id = "r-42"
+
+    assert startup_text(sim_client) == "kisbot is up: sim, account 50****00-01, no run active."
+    assert startup_text(sim_client, Status()) == "kisbot is up: sim, account 50****00-01, run r-42 resumed."
+
+
+def test_one_alert_when_kis_stops_answering_and_one_when_it_is_back(sim, sim_client):
+    pushed = []
+    KisAlert(pushed.append, sim_client._wall).attach(sim_client)
+    sim_client.price("005930")
+    sim.faults.error_rate = 1.0  # every call fails
+    for _ in range(3):
+        with pytest.raises(KisTransportError):
+            sim_client.price("005930")
+    assert len(pushed) == 1 and "KIS is not answering" in pushed[0].text and pushed[0].kind == "alert"
+    assert "NOT answering" in "\n".join(health_lines(sim_client))
+    sim.faults.error_rate = 0.0
+    sim_client.price("005930")
+    sim_client.price("005930")
+    assert len(pushed) == 2 and "KIS answers again" in pushed[1].text
+    assert sim_client.stats.counts().state is KisState.UP
