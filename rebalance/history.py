@@ -6,12 +6,14 @@ journal's. Each write is one transaction: a restart or a missed day loses nothin
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from kis.files import private_dir
 from kis.models import Balance
 
 HISTORY_FILE = "history.sqlite3"
@@ -63,7 +65,10 @@ class ValueHistory:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        # The account's value and holdings: private like the journal (SQLite gives -wal/-shm the same mode).
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row

@@ -47,3 +47,13 @@ def test_a_day_is_reported_once_even_by_two_processes(tmp_path):
     assert first.claim_report(ACCOUNT, date(2026, 11, 24), at("2026-11-24"))
     assert not second.claim_report(ACCOUNT, date(2026, 11, 24), at("2026-11-24", 16))
     assert second.last_report(ACCOUNT) == date(2026, 11, 24)
+
+
+def test_the_history_is_private_like_the_journal_even_when_it_creates_the_data_dir(tmp_path):
+    data = tmp_path / "fresh"
+    history = ValueHistory.in_dir(data)
+    history.record(ACCOUNT, date(2026, 11, 23), balance(1_000_000), at("2026-11-23"))
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = [p for p in data.iterdir() if p.name.startswith("history.sqlite3")]
+    assert files and all(p.stat().st_mode & 0o777 == 0o600 for p in files)
+    history.close()
