@@ -64,7 +64,12 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
         run_text = "none"
     else:
         run_text = f"{getattr(active_run, 'run_id', '?')}, {100 * float(getattr(active_run, 'progress', 0.0)):.0f}% done"
-    kis_text = "answering" if counts.state is KisState.UP else f"NOT answering: {counts.reason}"
+    if counts.state is not KisState.UP:
+        kis_text = f"NOT answering: {counts.reason}"
+    elif counts.last_ok is None:  # nothing asked yet: "answering" would be a guess
+        kis_text = "not asked yet by this process (kisbot doctor checks the connection)"
+    else:
+        kis_text = "answering"
     return [
         f"environment: {config.env.value}",
         f"account: {mask_account(config.account)}",

@@ -23,6 +23,8 @@ def test_health_shows_environment_token_calls_run_and_journal(sim, sim_client, t
 def test_health_before_any_call_has_no_token_and_no_calls(sim_client):
     text = "\n".join(health_lines(sim_client))
     assert "token: none yet" in text and "KIS calls today: 0" in text and "last good KIS call: none" in text
+    assert "KIS: answering" not in text  # nothing was asked, so nothing is known to answer
+    assert "KIS: not asked yet by this process (kisbot doctor checks the connection)" in text
 
 
 def test_startup_names_environment_masked_account_and_resumed_run(sim_client):
