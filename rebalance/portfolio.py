@@ -127,7 +127,8 @@ def _load_bytes(source: str | Path | bytes, name: str) -> tuple[bytes, str]:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
                 raise PortfolioError([_too_big(size)], label)
-            data = path.read_bytes()
+            with path.open("rb") as file:  # a device or pipe reports size 0: read no more than the limit
+                data = file.read(MAX_FILE_BYTES + 1)
         except FileNotFoundError:
             raise PortfolioError([f"no such file '{path}': check the path"], label) from None
         except IsADirectoryError:
@@ -135,9 +136,17 @@ def _load_bytes(source: str | Path | bytes, name: str) -> tuple[bytes, str]:
         except PermissionError:
             raise PortfolioError([f"cannot read '{path}' (permission denied): check its permissions"],
                                  label) from None
+        except OSError as exc:  # a name too long, a broken disk, ...
+            raise PortfolioError([f"cannot read '{_short(str(path))}' ({exc.strerror or exc}): check the path"],
+                                 _short(label)) from None
     if len(data) > MAX_FILE_BYTES:
         raise PortfolioError([_too_big(len(data))], label)
     return data, label
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters with an ellipsis, for a message that names a path."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _too_big(size: int) -> str:
