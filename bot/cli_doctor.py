@@ -101,6 +101,9 @@ class Doctor:
     sleep: Callable[[float], None] = time.sleep
     wait_seconds: float = WAIT_SECONDS
     quote: Quote | None = None
+    notices: Any = None  # the notice stream (kis.notices.NoticeStream) when one was opened
+    notices_seen: list = field(default_factory=list)  # every notice it handed out
+    test_order_no: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KIS_APP_SECRET", "{env}_app_secret", "secret"),
     ("KIS_ACCOUNT", "", "account"),
     ("KIS_BASE_URL", "", "plain"),
+    ("KIS_WS_URL", "", "plain"),
     ("KIS_RATE_LIMIT", "", "plain"),
     ("KISBOT_DATA_DIR", "", "plain"),
     ("KIS_HTS_ID", "", "secret"),
@@ -290,6 +294,7 @@ def check_test_order(doc: Doctor) -> Finding:
         found = None
     answered_at = doc.monotonic()  # KIS took it by now; the lag counts from here (polls add at most one gap)
     fields["test_order"]["order_no"] = ack.order_no
+    doc.test_order_no = ack.order_no
     notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
     status = Status.OK
     try:
@@ -350,13 +355,70 @@ def _cancel(doc: Doctor, ack: OrderAck) -> str:
     return ""
 
 
+NOTICE_WAIT = 10.0  # seconds to wait for the notice subscription's answer, and for the test order's notice
+
+
+def _wait_until(doc: Doctor, done: Callable[[], bool], seconds: float) -> bool:
+    end = doc.monotonic() + seconds
+    while not done() and doc.monotonic() < end:
+        doc.sleep(0.05)
+    return done()
+
+
+def check_notices(doc: Doctor) -> Finding:
+    """Subscribe to the order/fill notices (H0STCNI0/9) for KIS_HTS_ID; `--orders` then sees if they arrive."""
+    from kis.notices import StreamState, open_notices
+
+    said: list[str] = []
+    fields: dict[str, Any] = {"notices": {"hts_id_set": bool(doc.config.hts_id), "state": "off"}}
+    stream = open_notices(doc.config, on_message=said.append)
+    if stream is None:
+        return Finding("notices", Status.WARN, "KIS_HTS_ID is not set, so there are no order and fill notices: "
+                       "kisbot learns fills by polling only (see the README on finding your HTS ID).", fields)
+    doc.notices = stream
+    stream.add_listener(doc.notices_seen.append)
+    _wait_until(doc, lambda: stream.state in (StreamState.LIVE, StreamState.REFUSED), NOTICE_WAIT)
+    fields["notices"]["state"] = stream.state.value
+    if stream.state is StreamState.LIVE:
+        return Finding("notices", Status.OK, f"subscribed to {stream.tr_id} at {stream.url} for the configured "
+                       f"HTS ID; `--orders` shows whether notices arrive on this account.", fields)
+    if stream.state is StreamState.REFUSED:
+        return Finding("notices", Status.WARN, (said[0] if said else "KIS refused the notice subscription.")
+                       + " Check KIS_HTS_ID.", fields)
+    return Finding("notices", Status.WARN, f"the notice websocket at {stream.url} did not answer within "
+                   f"{NOTICE_WAIT:.0f} s; kisbot polls meanwhile and keeps trying to connect.", fields)
+
+
+def check_order_notices(doc: Doctor) -> Finding:
+    """Did the test order's acceptance notice come? (KIS's mock is reported to send none on some accounts.)"""
+    from kis.notices import NoticeKind
+    from kis.orders import same_order_no
+
+    fields: dict[str, Any] = {"notices_arrive": None}
+    if doc.notices is None or not doc.notices.healthy:
+        return Finding("order notices", Status.WARN, "not checked: no notice subscription.", fields)
+    if not doc.test_order_no:
+        return Finding("order notices", Status.WARN, "not checked: no test order was placed.", fields)
+    number = same_order_no(doc.test_order_no)
+    mine = lambda: [n for n in doc.notices_seen if same_order_no(n.order_no) == number]  # noqa: E731
+    came = _wait_until(doc, lambda: any(n.kind is NoticeKind.ACCEPTED for n in mine()), NOTICE_WAIT)
+    fields["notices_arrive"] = came
+    if came:
+        kinds = ", ".join(sorted({f"{n.kind.value} ({n.correction.name.lower()})" for n in mine()}))
+        return Finding("order notices", Status.OK, f"notices arrive on this account: for the test order came {kinds}. "
+                       "Fills reach the chat as they happen and polling slows down while they keep coming.", fields)
+    return Finding("order notices", Status.WARN, f"no notice came for the test order within {NOTICE_WAIT:.0f} s. "
+                   "KIS's mock is reported to send none on some accounts; kisbot then polls at full pace.", fields)
+
+
 CHECKS: list[Check] = [
     Check("token", check_token, required=True),
     Check("price", check_price),
     Check("balance", check_balance),
     Check("buying power", check_buying_power),
+    Check("notices", check_notices),
 ]
-ORDER_CHECKS: list[Check] = [Check("test order", check_test_order)]
+ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order notices", check_order_notices)]
 
 
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
@@ -432,9 +494,13 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
     client.transport = calls
     doc = Doctor(source, client.config, client, calls, code=code, monotonic=monotonic, sleep=sleep,
                  wait_seconds=wait_seconds)
-    findings = run_checks(doc, CHECKS)
-    if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
-        findings += run_checks(doc, ORDER_CHECKS)
+    try:
+        findings = run_checks(doc, CHECKS)
+        if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
+            findings += run_checks(doc, ORDER_CHECKS)
+    finally:
+        if doc.notices is not None:
+            doc.notices.stop()  # unsubscribes: a running kisbot may want the app key's one session
     return _emit(as_json, config_rows, client.config, findings, orders_sent=calls.orders_sent,
                  calls=sum(calls.gets.values()))
 

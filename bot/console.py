@@ -19,6 +19,8 @@ from bot import format as fmt
 from bot.notifier import Notifier
 from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
+from kis.notices import open_notices
+from rebalance.events import NoticeStatus
 from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
@@ -203,8 +205,9 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
                             use_keyring=False)
             sink = ConsoleSink(out, lock, save_photo, prompt=PROMPT if interactive else "")
             notifier = Notifier(sink, batch_seconds=1.0, min_gap_seconds=3.0)
+            notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
             service = open_service(client, source=source, on_event=notifier.on_event,
-                                   default_duration=DEMO_DURATION)
+                                   default_duration=DEMO_DURATION, notices=notices)
             pushes = open_pushes(service, source=source, push=notifier.push)
             notifier.start()
             with lock:
@@ -214,6 +217,8 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             left = _read_loop(chat, stdin, out, lock, interactive)
             _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()
+            if notices is not None:
+                notices.stop()
         finally:
             sim.stop()
     return 0

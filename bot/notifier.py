@@ -22,6 +22,7 @@ from rebalance.events import (
     Filled,
     Finished,
     NeedsCheck,
+    NoticeStatus,
     OrderRejected,
     OrderSent,
     PriceBeyondGuard,
@@ -190,6 +191,8 @@ class Notifier:
         elif isinstance(event, Cancelled):
             self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
                       event.results, event.unresolved, event.receipt)
+        elif isinstance(event, NoticeStatus):
+            self.sink.send(Reply(fmt.esc(event.text), silent=True))
         elif isinstance(event, Failed):
             self.flush()
             self._edit_progress(" – <b>failed</b>")

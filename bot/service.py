@@ -687,8 +687,11 @@ A daily report comes after the close on trading days (KISBOT_REPORT_AT)."""
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
-                 default_duration: timedelta | None = None, **twap_overrides: Any) -> BotService:
-    """The service over the real executor: TWAP settings from `source`, the journal in the data dir."""
+                 default_duration: timedelta | None = None, notices: Any = None,
+                 **twap_overrides: Any) -> BotService:
+    """The service over the real executor: TWAP settings from `source`, the journal in the data dir.
+
+    `notices`: KIS's order/fill notice stream (kis.notices.open_notices), or None to poll only."""
     from rebalance.names import NameBook
     from rebalance.options import options_from
     from rebalance.pending import PendingPlans
@@ -711,7 +714,7 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                 log.exception("keeping the receipt failed")
         on_event(event)
 
-    executor = rebalance.TwapExecutor(client, journal, twap_settings, keep_receipt, clock)
+    executor = rebalance.TwapExecutor(client, journal, twap_settings, keep_receipt, clock, notices=notices)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,

@@ -365,7 +365,9 @@ def run(args: Any) -> int:
     from kis.errors import ConfigError
     from bot.notify import NotifyPrefs
     from bot.pushes import open_pushes
+    from kis.notices import open_notices
     from bot.service import open_service
+    from rebalance.events import NoticeStatus
     from bot.settings import load_bot_settings
     from rebalance.sessions import load_report_at
 
@@ -381,7 +383,8 @@ def run(args: Any) -> int:
     notifier = Notifier(sink)
     client = open_client(config)
     protect(client.config.app_key, client.config.app_secret)
-    service = open_service(client, source=source, on_event=notifier.on_event)
+    notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
+    service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs)
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes).build()
     init = app.post_init
@@ -402,4 +405,7 @@ def run(args: Any) -> int:
         where = settings.api_base_url or "api.telegram.org"
         raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
                           "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
+    finally:
+        if notices is not None:
+            notices.stop()  # unsubscribes: KIS allows one session per app key
     return 0

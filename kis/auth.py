@@ -50,28 +50,28 @@ def parse_expiry(text: str) -> datetime:
     return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
 
 
-class TokenCache:
-    """One JSON file per (environment, app key, host) in the data dir, mode 0600, replaced atomically."""
+class PrivateCache:
+    """One JSON file per (kind, environment, app key, host) in the data dir, mode 0600, replaced atomically."""
 
-    def __init__(self, config: KisConfig):
+    def __init__(self, config: KisConfig, kind: str = "tokens"):
         host = urlsplit(config.base_url).netloc.replace(":", "_") or "default"
-        self.dir = Path(config.data_dir) / "tokens"
+        self.dir = Path(config.data_dir) / kind
         self.path = self.dir / f"{config.env.value}-{config.app_key_id}-{host}.json"
 
-    def load(self) -> AccessToken | None:
+    def load_json(self) -> dict | None:
+        """The stored object; None when there is none or it is unreadable (a new one gets issued)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-            return AccessToken(data["access_token"], datetime.fromisoformat(data["expires_at"]))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("token cache %s is unreadable; a new token will be issued", self.path.name)
+        except (OSError, ValueError):
+            log.warning("cache %s/%s is unreadable; a new one will be issued", self.dir.name, self.path.name)
             return None
+        return data if isinstance(data, dict) else None
 
-    def save(self, token: AccessToken) -> None:
-        private_dir(self.dir.parent)  # the data dir itself is 0700 when it is new, not only tokens/
-        write_private(self.path, json.dumps({"access_token": token.value,
-                                             "expires_at": token.expires_at.isoformat()}))
+    def save_json(self, data: dict) -> None:
+        private_dir(self.dir.parent)  # the data dir itself is 0700 when it is new, not only this one
+        write_private(self.path, json.dumps(data))
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -79,6 +79,23 @@ class TokenCache:
         private_dir(self.dir.parent)
         with file_lock(self.dir / (self.path.name + ".lock")):
             yield
+
+
+class TokenCache(PrivateCache):
+    """The access token of one (environment, app key, host)."""
+
+    def load(self) -> AccessToken | None:
+        data = self.load_json()
+        if data is None:
+            return None
+        try:
+            return AccessToken(data["access_token"], datetime.fromisoformat(data["expires_at"]))
+        except (ValueError, KeyError, TypeError):
+            log.warning("token cache %s is unreadable; a new token will be issued", self.path.name)
+            return None
+
+    def save(self, token: AccessToken) -> None:
+        self.save_json({"access_token": token.value, "expires_at": token.expires_at.isoformat()})
 
 
 _process_locks: dict[Path, threading.Lock] = {}
@@ -183,3 +200,70 @@ class TokenManager:
             expires_at = self._wall() + timedelta(seconds=int(data.get("expires_in") or 86400))
         log.info("issued a KIS access token for %s, valid until %s", self._config.env.value, expires_at)
         return AccessToken(data["access_token"], expires_at)
+
+
+APPROVAL_VALIDITY = timedelta(hours=24)  # the official sample re-issues after 86,400 s (kis_auth.reAuth_ws)
+
+
+@dataclass(frozen=True)
+class ApprovalKey:
+    """A websocket approval key and when kisbot stops using it. The value never appears in a repr."""
+
+    value: str = field(repr=False)
+    expires_at: datetime
+
+    def usable_at(self, now: datetime) -> bool:
+        return now < self.expires_at - RENEW_BEFORE
+
+
+class ApprovalKeys:
+    """The websocket approval key (POST /oauth2/Approval), cached on disk like the token; never logged."""
+
+    def __init__(self, config: KisConfig, session: requests.Session | None = None, *,
+                 wall: Callable[[], datetime] = lambda: datetime.now(KST)):
+        self._config = config
+        self._session = session or requests.Session()
+        self._wall = wall
+        self._cache = PrivateCache(config, "approval")
+        self._lock = _process_lock(self._cache.path)
+        self.issued = 0
+
+    def __repr__(self) -> str:
+        return f"ApprovalKeys(env={self._config.env.value}, app_key_id={self._config.app_key_id})"
+
+    def key(self, *, stale: str | None = None) -> str:
+        """A usable approval key: the cached one unless it is `stale` (refused) or near its end."""
+        with self._lock, self._cache.locked():
+            data = self._cache.load_json() or {}
+            try:
+                cached = ApprovalKey(str(data["approval_key"]), datetime.fromisoformat(data["expires_at"]))
+            except (KeyError, ValueError, TypeError):
+                cached = None
+            if cached is not None and cached.value != stale and cached.usable_at(self._wall()):
+                return cached.value
+            fresh = self._issue()
+            self._cache.save_json({"approval_key": fresh.value, "expires_at": fresh.expires_at.isoformat()})
+            return fresh.value
+
+    def _issue(self) -> ApprovalKey:
+        from kis.endpoints import APPROVAL
+
+        body = {"grant_type": "client_credentials", "appkey": self._config.app_key,
+                "secretkey": self._config.app_secret}
+        try:
+            resp = self._session.post(self._config.base_url + APPROVAL, json=body, timeout=TIMEOUT,
+                                      headers={"content-type": "application/json; charset=utf-8"})
+            data = resp.json()
+        except requests.RequestException as exc:
+            raise KisTransportError(f"could not reach KIS for a websocket approval key ({type(exc).__name__})") from None
+        except ValueError:
+            raise KisTransportError(f"KIS answered the approval key request with HTTP {resp.status_code} and no JSON") from None
+        if not isinstance(data, dict):
+            raise KisTransportError("KIS answered the approval key request with an unexpected body")
+        code = data.get("error_code") or (data.get("msg_cd") if data.get("rt_cd") not in (None, "0") else "")
+        if code or not data.get("approval_key"):
+            raise error_for(code or "", data.get("error_description") or data.get("msg1") or
+                            f"no approval key in the answer (HTTP {resp.status_code})", http_status=resp.status_code)
+        self.issued += 1
+        log.info("issued a KIS websocket approval key for %s", self._config.env.value)
+        return ApprovalKey(str(data["approval_key"]), self._wall() + APPROVAL_VALIDITY)

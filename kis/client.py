@@ -284,11 +284,18 @@ class KisClient:
             fk, nk, tr_cont = next_fk, next_nk, "N"
         raise KisTransportError(f"{tr_id} has more than {MAX_PAGES} pages; stopped instead of looping")
 
-    def _all_pages(self, path: str, tr_id: str, params: dict[str, str]) -> list[Reply]:
-        """All pages; starts over when KIS says the data changed under the query (SYDB0050)."""
+    def _all_pages(self, path: str, tr_id: str, params: dict[str, str],
+                   enough: Callable[[list[Reply]], bool] | None = None) -> list[Reply]:
+        """All pages (or the first ones until `enough` says so); starts over when KIS says the data
+        changed under the query (SYDB0050)."""
         for restart in range(RESTARTS_ON_CHANGE + 1):
             try:
-                return list(self._pages(path, tr_id, params))
+                replies: list[Reply] = []
+                for reply in self._pages(path, tr_id, params):
+                    replies.append(reply)
+                    if enough is not None and enough(replies):
+                        break
+                return replies
             except DataChanged:
                 if restart == RESTARTS_ON_CHANGE:
                     raise
@@ -337,8 +344,12 @@ class KisClient:
             at=self._wall(),
         )
 
-    def orders_today(self, code: str | None = None) -> list[OrderStatus]:
-        """Today's orders with filled and remaining quantities (inquire-daily-ccld, every page)."""
+    def orders_today(self, code: str | None = None, *, wanted: Collection[str] | None = None) -> list[OrderStatus]:
+        """Today's orders with filled and remaining quantities (inquire-daily-ccld, every page).
+
+        With `wanted` (order numbers), reading stops at the page where the last of them appears: the
+        rows come newest first, so only orders older than all of them are left out.
+        """
         today = self._wall().astimezone(KST).strftime("%Y%m%d")
         params = {
             **self._account_fields(),
@@ -347,8 +358,16 @@ class KisClient:
             "INQR_DVSN_3": "00", "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_1": "",
             "EXCG_ID_DVSN_CD": "KRX",
         }
+        missing = {same_order_no(n) for n in wanted} if wanted is not None else None
+
+        def enough(replies: list[Reply]) -> bool:
+            for row in replies[-1].body.get("output1") or []:
+                missing.discard(same_order_no(str(row.get("odno") or "")))
+            return not missing
+
         orders: list[OrderStatus] = []
-        for reply in self._all_pages(ep.DAILY_ORDERS, self.tr.daily_orders, params):
+        for reply in self._all_pages(ep.DAILY_ORDERS, self.tr.daily_orders, params,
+                                     enough if missing else None):
             for row in reply.body.get("output1") or []:
                 status = _order_status(row)
                 if status is not None:

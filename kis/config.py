@@ -24,6 +24,7 @@ MIN_RATE_LIMIT, MAX_RATE_LIMIT = 0.1, 1000.0  # calls per second KIS_RATE_LIMIT 
 SIM_APP_KEY = "PSsimDEMOappKEY0000000000000000000000"
 SIM_APP_SECRET = "simDEMOappSECRET" + "0" * 164
 SIM_ACCOUNT = "50000000-01"
+SIM_HTS_ID = "kisbotsim"  # the paper exchange's HTS ID: its notices are keyed by it, as KIS's are
 NO_KEYRING_HINT = (
     "no OS keyring is available on this machine; set the variable in the environment or in a "
     ".env file in the working directory instead (see .env.example)"
@@ -101,6 +102,8 @@ class KisConfig:
     base_url: str  # '' for sim without KIS_BASE_URL: the simulator is started or found
     rate_limit: float
     data_dir: Path
+    hts_id: str = ""  # KIS_HTS_ID: the key of the order/fill notices; '' = no notices, polling only
+    ws_url: str = ""  # KIS_WS_URL override; '' = the environment's (sim: asked of the simulator)
 
     @property
     def app_key_id(self) -> str:
@@ -175,4 +178,6 @@ def load_kis_config(source: Source | None = None) -> KisConfig:
         base_url=(source.get("KIS_BASE_URL") or BASE_URLS.get(env, "")).rstrip("/"),
         rate_limit=rate,
         data_dir=data_dir(source),
+        hts_id=source.get("KIS_HTS_ID") or (SIM_HTS_ID if env is Env.SIM else ""),
+        ws_url=source.get("KIS_WS_URL").rstrip("/"),
     )

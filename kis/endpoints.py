@@ -13,6 +13,7 @@ from kis.models import Env
 
 TOKEN = "/oauth2/tokenP"
 REVOKE = "/oauth2/revokeP"
+APPROVAL = "/oauth2/Approval"  # websocket approval key (body field `secretkey`, not `appsecret`)
 HASHKEY = "/uapi/hashkey"
 PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTI_PRICE = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
@@ -76,6 +77,12 @@ MOCK_TR = TrIds(
 SIM_TR = TrIds(**{**MOCK_TR.__dict__, "multi_price": "FHKST11300006", "stock_info": "CTPF1002R"})
 
 TR_IDS = {Env.REAL: REAL_TR, Env.MOCK: MOCK_TR, Env.SIM: SIM_TR}
+
+# Order/fill notices over the websocket (examples_llm/domestic_stock/ccnl_notice/ccnl_notice.py: "모의투자는
+# H0STCNI9"); the URLs are kis_devlp.yaml's ops/vops, the path the current sample's KISWebSocket(api_url=...).
+NOTICE_TR_IDS = {Env.REAL: "H0STCNI0", Env.MOCK: "H0STCNI9", Env.SIM: "H0STCNI9"}
+WS_URLS = {Env.REAL: "ws://ops.koreainvestment.com:21000", Env.MOCK: "ws://ops.koreainvestment.com:31000"}
+WS_PATH = "/tryitout"
 
 # KIS per-second call limits per account (KIS notice of 2026-04-20).
 DEFAULT_RATE_LIMIT = {Env.REAL: 18.0, Env.MOCK: 1.0, Env.SIM: 1.0}

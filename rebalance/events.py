@@ -142,5 +142,12 @@ class Failed:
     reason: str
 
 
+@dataclass(frozen=True)
+class NoticeStatus:
+    """Something the user must know about KIS's order/fill notices (e.g. the subscription was refused)."""
+
+    text: str
+
+
 Event = (RunStarted | OrderSent | Filled | OrderRejected | WaitingForCash | NeedsCheck | PriceBeyondGuard | Finished
-         | Cancelled | Failed)
+         | Cancelled | Failed | NoticeStatus)

@@ -4,6 +4,7 @@
 run's thread: a `schedule` scheduler on the injected clock fires slices, fill polls, the catch-up pass
 and the end, and sleeps in between on the cancel event. What the exchange shows is turned into
 journal updates by the pure functions of `rebalance.reconcile`; the worker only reads and applies.
+KIS's order/fill notices, when on, reach the same journal through `rebalance.notices` and `observe`.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
+from kis.notices import NoticeKind
+from kis.orders import same_order_no
 from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
 from rebalance.events import (
@@ -29,7 +32,8 @@ from rebalance.events import (
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderState
 from rebalance.model import Plan
-from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, reconcile
+from rebalance.notices import NoticeConsumer, NoticeFeed, fill_status, unsettled_match
+from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
 from rebalance.slicing import slice_plan
@@ -96,7 +100,7 @@ class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
 
     def __init__(self, client, journal: Journal, settings: TwapSettings, on_event: Callable[[Event], None],
-                 clock: Clock | None = None, *, account: str | None = None):
+                 clock: Clock | None = None, *, account: str | None = None, notices: NoticeFeed | None = None):
         self.client = client
         self.journal = journal
         self.settings = settings
@@ -108,6 +112,9 @@ class TwapExecutor:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
+        self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
+        self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
@@ -161,6 +168,7 @@ class TwapExecutor:
     def cancel(self) -> None:
         """Stop: no new slices, resting orders cancelled; a Cancelled event follows. Returns at once."""
         self._cancel.set()
+        self._alarm.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the worker to end; True when it has."""
@@ -182,8 +190,9 @@ class TwapExecutor:
 
     def _launch(self, run_id: str, *, resumed: bool) -> None:
         self._cancel = threading.Event()
+        self._alarm = threading.Event()
         self._run_id = run_id
-        worker = _Worker(self, run_id, resumed, self._cancel)
+        worker = _Worker(self, run_id, resumed, self._cancel, self._alarm)
 
         def work() -> None:
             try:
@@ -236,7 +245,8 @@ def beyond_guard(limit: int, price: int, side: OrderSide, guard: float) -> bool:
 class _Worker:
     """One run in its thread. Every exchange-visible step is journaled first; errors end in Failed."""
 
-    def __init__(self, executor: TwapExecutor, run_id: str, resumed: bool, cancel: threading.Event):
+    def __init__(self, executor: TwapExecutor, run_id: str, resumed: bool, cancel: threading.Event,
+                 alarm: threading.Event | None = None):
         self.x = executor
         self.client = executor.client
         self.journal = executor.journal
@@ -253,6 +263,9 @@ class _Worker:
         self.scheduler = ClockScheduler(self.clock)
         self.poll_cost = 1 / executor.rate  # seconds the last fill poll took (first guess: one page)
         self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
+        self.alarm = alarm or threading.Event()
+        self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
+        executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -262,6 +275,9 @@ class _Worker:
             log.exception("TWAP run %s failed", self.run_id)
             self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); resting orders "
                        "were cancelled: check /balance and make a new plan")
+        finally:
+            if self.notes is not None:
+                self.notes.close()
 
     def _main(self) -> None:
         run = self.run_rec
@@ -284,9 +300,11 @@ class _Worker:
         self.scheduler.at(run.window.end, self._end, tag="end")
 
         while not self.done:
+            self.alarm.clear()  # before looking: a notice or cancel from now on wakes the wait below
             if self.cancel.is_set():
                 self._stop(cancelled=True)
                 return
+            self._take_notices()
             self.scheduler.run_pending()
             if self.done:
                 return
@@ -294,7 +312,7 @@ class _Worker:
             if idle is None:  # pragma: no cover - the end job is always there until done
                 self._end()
                 return
-            self.clock.wait(max(0.0, idle), self.cancel)
+            self.clock.wait(max(0.0, idle), self.alarm)
 
     # scheduled jobs -----------------------------------------------------------------------------------
     def _fire_slice(self, seq: int, code: str) -> None:
@@ -318,7 +336,8 @@ class _Worker:
                 self.scheduler.at(now + timedelta(seconds=later), self._poll_tick, tag="poll")
                 return
         self.deferred = 0.0
-        if self._unsettled():
+        if self._unsettled() and (self.notes is None or self._poll_could_forbid() or self._cancels_unconfirmed()
+                                  or self.notes.poll_due(now)):
             self._poll()
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash, refused for pace, re-priced
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
@@ -423,16 +442,36 @@ class _Worker:
         A market-type buy is costed by KIS at the upper limit and a limit buy at its limit: asking with
         the same ORD_DVSN and ORD_UNPR is what keeps the order from APBK0952. 0 when the check fails.
         """
+        cached = self._affordable_from_cache(qty, price)
+        if cached is not None:
+            return cached
         try:
             power = self.client.buying_power(stock.code, price, self.order_type)
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0
+        if self.notes is not None and self.order_type is OrderType.LIMIT and price > 0:
+            self.notes.cash_seen(power.max_amount, self.clock.now())
+            self.notes.spend(min(qty, power.max_qty) * _with_margin(price))
         if power.max_qty < qty and not stock.waiting:  # one event per wait, not per retry
             self.journal.set_waiting(self.run_id, stock.code, True)
             unit = power.unit_price or price or self.lines[stock.code].price
             self._emit(WaitingForCash(self.run_id, stock.code, qty * unit, power.max_amount))
         return min(qty, power.max_qty)
+
+    def _affordable_from_cache(self, qty: int, price: int) -> int | None:
+        """While notices are trusted, a limit buy is costed against the last buying-power answer less
+        what was spent since (it only shrinks; KIS still checks the order). None: ask KIS."""
+        if self.notes is None or self.order_type is not OrderType.LIMIT or price <= 0:
+            return None
+        left = self.notes.cash_left(self.clock.now())
+        if left is None:
+            return None
+        shares = min(qty, left // _with_margin(price))
+        if shares < qty:
+            return None  # not enough by the estimate: KIS's own answer decides (and may say wait)
+        self.notes.spend(shares * _with_margin(price))
+        return shares
 
     def _send(self, stock: StockRecord, qty: int, price: int, kind: str) -> None:
         order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
@@ -450,6 +489,8 @@ class _Worker:
             self.journal.transition(order_id, OrderState.NOT_SENT, message=f"{type(exc).__name__}: {exc}")
         except KisError as exc:
             short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
+            if short_of_cash and self.notes is not None:
+                self.notes.forget_cash()
             # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
             self.journal.transition(order_id, OrderState.REJECTED, msg_cd=exc.msg_cd, message=exc.msg1,
                                     owe_again=short_of_cash)
@@ -462,6 +503,8 @@ class _Worker:
             self.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             self.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
+            if self.notes is not None:
+                self.notes.expect(ack.order_no, self.clock.now())
             self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
             after = self._stock(stock.code)
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
@@ -475,18 +518,52 @@ class _Worker:
         """Some order of the run may still fill or show up: a poll has something to learn."""
         today = self.clock.now().astimezone(KST).date()
         return any(not o.state.done and o.sent_at.astimezone(KST).date() == today
+                   for o in self.journal.orders(self.run_id)) \
+            or (self.notes is not None and bool(self.notes.unconfirmed))  # notice fills a poll must confirm
+
+    def _poll_could_forbid(self) -> bool:
+        """Some order may be working unseen (unanswered, ambiguous or ruled out): a poll could show more
+        shares committed than the journal does, so notices alone must not decide what to place."""
+        today = self.clock.now().astimezone(KST).date()
+        return any(o.state.may_show_up and o.sent_at.astimezone(KST).date() == today
                    for o in self.journal.orders(self.run_id))
+
+    def _cancels_unconfirmed(self) -> bool:
+        """A re-pricing cancel KIS took, whose order today's orders do not show closed yet: its rest is
+        placed again only after a poll shows that, so polls keep their full pace meanwhile."""
+        return any(o.state is OrderState.OPEN and o.cancel_sent for o in self.journal.orders(self.run_id))
+
+    def _confirming(self) -> list[str] | None:
+        """While notices are trusted and no order can be working unseen, a poll only confirms the run's
+        open and notice-filled orders: their numbers, so reading stops once all were seen (newest first)."""
+        if self.notes is None or not self.notes.trusted(self.clock.now()) or self._poll_could_forbid():
+            return None
+        today = self.clock.now().astimezone(KST).date()
+        return [o.order_no for o in self.journal.orders(self.run_id)
+                if o.order_no and o.sent_at.astimezone(KST).date() == today
+                and (o.state is OrderState.OPEN or same_order_no(o.order_no) in self.notes.unconfirmed)] or None
 
     def _poll(self) -> list[OrderStatus] | None:
         """Today's orders -> reconciliation -> journal and events. None when the read failed."""
         began = self.clock.now()
         try:
-            statuses = self.client.orders_today()
+            wanted = self._confirming()
+            statuses = self.client.orders_today() if wanted is None else self.client.orders_today(wanted=wanted)
         except READ_ERRORS as exc:
             log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
             statuses = None
         finally:
             self.poll_cost = (self.clock.now() - began).total_seconds()
+        if self.notes is not None:
+            self._take_notices()  # notices that came during the read are no mismatch
+            if statuses is not None:
+                self.notes.polled(self.clock.now())
+                today = self.clock.now().astimezone(KST).date()
+                ours = {same_order_no(o.order_no) for o in self.journal.orders(self.run_id)
+                        if o.order_no and o.sent_at.astimezone(KST).date() == today}
+                for seen in statuses:
+                    if same_order_no(seen.order_no) in ours and not seen.orig_order_no.strip("0"):
+                        self.notes.poll_saw(seen.order_no, seen.filled_qty)
         self.apply_observations(statuses)
         return statuses
 
@@ -520,6 +597,65 @@ class _Worker:
     def _unresolved(self, order: OrderRecord, candidates: int = 0) -> UnresolvedOrder:
         return UnresolvedOrder(order.code, self.lines[order.code].name, order.side, order.qty,
                                order.sent_at.astimezone(KST), candidates)
+
+    # notices ------------------------------------------------------------------------------------------
+    def _take_notices(self) -> None:
+        """Apply the notices that arrived, each as one observation of one order (reconcile.observe)."""
+        if self.notes is None:
+            return
+        for notice in self.notes.take():
+            if notice.kind is NoticeKind.FILLED:
+                self._notice_fill(notice)
+            elif notice.kind is NoticeKind.ACCEPTED:
+                self._notice_acceptance(notice)
+            else:  # a refusal frees nothing: the next poll (at full pace now) says what happened
+                self.notes.distrust(f"KIS refused order {notice.order_no}")
+        if not self.notes.parked:
+            return
+        known = [o.order_no for o in self.journal.orders(self.run_id) if o.order_no and o.state is OrderState.OPEN]
+        for notice in self.notes.unparked(known):
+            self._notice_fill(notice)
+
+    def _today_order(self, order_no: str) -> OrderRecord | None:
+        """The run's order of today with this number, if any."""
+        today = self.clock.now().astimezone(KST).date()
+        number = same_order_no(order_no)
+        return next((o for o in self.journal.orders(self.run_id)
+                     if o.order_no and same_order_no(o.order_no) == number
+                     and o.sent_at.astimezone(KST).date() == today), None)
+
+    def _observed(self, order: OrderRecord, seen: OrderStatus) -> None:
+        update, findings = observe(order, seen)
+        self.journal.apply(update, self.clock.now())
+        for finding in findings:
+            self._tell(order, finding)
+
+    def _notice_acceptance(self, notice) -> None:
+        if self._today_order(notice.order_no) is not None:
+            self.notes.accepted(notice.order_no)
+            return
+        today = self.clock.now().astimezone(KST).date()
+        found = unsettled_match(self.journal.orders(self.run_id), notice, self._known_today(), today)
+        if found is None:
+            return  # another program's order, or one several of ours could be: polls settle those
+        order, seen = found
+        self.notes.stats.resolved += 1
+        log.info("order %s for %s settled by its acceptance notice as %s", order.id, order.code, notice.order_no)
+        self._observed(order, seen)
+
+    def _notice_fill(self, notice) -> None:
+        order = self._today_order(notice.order_no)
+        if order is None:
+            self.notes.park(notice)
+            return
+        if order.state is not OrderState.OPEN:
+            return  # closed already (a poll or notice counted it) or not ours to move
+        if notice.side is OrderSide.SELL:
+            self.notes.forget_cash()  # proceeds came in: the next buy asks KIS what it may spend
+        seen = fill_status(order, *self.notes.add_fill(notice))
+        if seen is not None:
+            self.notes.stats.fills += 1
+            self._observed(order, seen)
 
     def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
         status = run_status(self.journal, self.run_id, self.clock.now())
@@ -626,3 +762,8 @@ class _Worker:
             self.x.on_event(event)
         except Exception:  # the listener's bug must not stop trading
             log.exception("on_event failed for %s", type(event).__name__)
+
+
+def _with_margin(price: int) -> int:
+    """A limit buy's cost per share with room for the commission (0.015 %) and rounding."""
+    return price + price // 1000 + 1

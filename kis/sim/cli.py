@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, Source, parse_rate_limit
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source, parse_rate_limit
 from kis.errors import ConfigError
 from kis.models import Account
 from kis.sim.server import DEFAULT_PORT, LISTING_LAG, TRADED_SECONDS, SimServer
@@ -18,7 +18,7 @@ def _mask(secret: str) -> str:
 
 
 def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
-            always_open: bool) -> None:
+            always_open: bool, ws_url: str = "", hts_id: str = "") -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
@@ -33,8 +33,10 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
               "--always-open to trade at any hour", file=out)
     print(f"  rules      buys without a price reserve at the upper limit; new orders show in today's orders "
           f"~{LISTING_LAG:g} s late, as on KIS", file=out)
+    if ws_url:
+        print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
     print("Point kisbot at it from another terminal:", file=out)
-    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}", file=out)
+    print(f"  export KIS_ENV=sim KIS_BASE_URL={url}" + (f" KIS_HTS_ID={hts_id}" if ws_url else ""), file=out)
     print("  kisbot price 005930 && kisbot balance", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
 
@@ -70,8 +72,10 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
-                           traded_seconds=TRADED_SECONDS, always_open=always_open)
+                           traded_seconds=TRADED_SECONDS, always_open=always_open,
+                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID)
         server.bind()
+        server.start_notices()
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"kisbot sim: port {port} is in use (another kisbot sim?); stop it or pick another with --port",
@@ -83,7 +87,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
         return 1
     _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
-        _banner(out, server.url, app_key, app_secret, account, rate, state, always_open)
+        _banner(out, server.url, app_key, app_secret, account, rate, state, always_open, server.ws_url,
+                server.hts_id)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()

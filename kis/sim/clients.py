@@ -13,7 +13,7 @@ def sim_config(sim: SimServer, data_dir: Path, *, rate_limit: float | None = Non
     """A `KIS_ENV=sim` configuration pointing at `sim`, with its token cache in `data_dir`."""
     return KisConfig(env=Env.SIM, app_key=sim.protocol.app_key, app_secret=sim.protocol.app_secret,
                      account=sim.account, base_url=sim.url, rate_limit=rate_limit or sim.limiter.rate,
-                     data_dir=Path(data_dir))
+                     data_dir=Path(data_dir), hts_id=sim.hts_id, ws_url=sim.ws_url)
 
 
 def client_for(sim: SimServer, data_dir: Path, **options) -> KisClient:

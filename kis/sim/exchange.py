@@ -8,6 +8,7 @@ securities transaction tax of 0.20 % (KOSPI 2026: 0.05 % tax + 0.15 % rural spec
 """
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -144,6 +145,9 @@ class Exchange:
         self.partial_fill_shares: int | None = None
         self.partial_fill_seconds: float = 1.0
         self.lock = threading.RLock()
+        # Called under the lock as (kind, order, qty, price): "accepted" for every new order, revise or
+        # cancel row (qty, price of the order), "filled" for every fill (qty, price of the fill).
+        self.listeners: list[Callable[[str, SimOrder, int, int], None]] = []
         day = clock().strftime("%Y%m%d")
         self._ledger = _Ledger(cash=cash, cash_at_open=cash, day=day)
         self.positions: dict[str, Position] = {}
@@ -341,7 +345,15 @@ class Exchange:
         self._next_no += 1
         self.orders.append(order)
         self.order_log.append(LogEntry(order.order_no, kind, code, side, order_type, qty, price, order.time, orig_no))
+        self._notify("accepted", order, qty, price)
         return order
+
+    def _notify(self, kind: str, order: SimOrder, qty: int, price: int) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, order, qty, price)
+            except Exception:  # a listener's bug must not break the book
+                logging.getLogger(__name__).exception("exchange listener failed")
 
     def _match_all(self) -> bool:
         changed = False
@@ -400,6 +412,7 @@ class Exchange:
         order.filled_amount += amount
         order.fees += fee
         self.market.add_volume(order.code, n)
+        self._notify("filled", order, n, fill_price)
 
     def _with_fee(self, amount: int) -> int:
         return amount + commission(amount, self.commission_ppm)

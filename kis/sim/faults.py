@@ -31,6 +31,12 @@ class Faults:
         self._drop_after_order = 0
         self._drop_before_order = 0
         self._expire_requested = False
+        # Websocket notices: drop every session at the next notice, skip or repeat the next notices,
+        # refuse a second subscribed session of the app key (KIS allows one).
+        self._ws_drop = 0
+        self._ws_skip = 0
+        self._ws_repeat = 0
+        self.refuse_second_session = False
 
     def force_rate_limit(self, n: int = 1) -> None:
         """The next `n` calls are refused with EGW00201 whatever the pace."""
@@ -56,6 +62,25 @@ class Faults:
         """Every token issued so far expires now: the next call gets EGW00123 (as after 24 h)."""
         if self._on_expire_tokens:
             self._on_expire_tokens()
+
+    def ws_drop(self, n: int = 1) -> None:
+        """At the next `n` notices the websocket sessions are cut (the notice is lost with them)."""
+        with self._lock:
+            self._ws_drop += n
+
+    def ws_skip(self, n: int = 1) -> None:
+        """The next `n` notices are never sent."""
+        with self._lock:
+            self._ws_skip += n
+
+    def ws_repeat(self, n: int = 1) -> None:
+        """The next `n` notices are sent twice."""
+        with self._lock:
+            self._ws_repeat += n
+
+    def take_ws(self, what: str) -> bool:
+        """Consume one `drop`, `skip` or `repeat` websocket fault."""
+        return self._take(f"_ws_{what}")
 
     def take_rate_limit(self) -> bool:
         return self._take("_rate_limited")
@@ -90,6 +115,8 @@ class Faults:
             self.list_as_limit = False
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0
             self._ledger_busy_after_order = 0
+            self._ws_drop = self._ws_skip = self._ws_repeat = 0
+            self.refuse_second_session = False
 
     def _take(self, name: str) -> bool:
         with self._lock:

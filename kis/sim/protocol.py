@@ -129,12 +129,14 @@ class KisProtocol:
 
     def __init__(self, *, exchange: Exchange, market: Market, tokens: TokenBook, limiter: CallLimiter,
                  faults: Faults, app_key: str, app_secret: str, account: Account, page_rows: int,
-                 daily_page_rows: int, clock: Callable[[], datetime]):
+                 daily_page_rows: int, clock: Callable[[], datetime], approvals=None):
         self.exchange, self.market, self.tokens = exchange, market, tokens
         self.limiter, self.faults = limiter, faults
         self.app_key, self.app_secret, self.account = app_key, app_secret, account
         self.page_rows, self.daily_page_rows = page_rows, daily_page_rows
         self.clock = clock
+        self.approvals = approvals  # kis.sim.notices.ApprovalBook, when the websocket is served
+        self.ws_url: Callable[[], str] = lambda: ""
 
     # entry -----------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -143,9 +145,12 @@ class KisProtocol:
                 return self._token(req)
             if req.path == ep.REVOKE:
                 return self._revoke(req)
+            if req.path == ep.APPROVAL and self.approvals is not None:
+                return self._approval(req)
             if req.path == "/sim/health":
                 return Response(200, {"sim": "kisbot", "account": str(self.account),
-                                      "app_key_id": hashlib.sha256(self.app_key.encode()).hexdigest()[:12]})
+                                      "app_key_id": hashlib.sha256(self.app_key.encode()).hexdigest()[:12],
+                                      "ws_url": self.ws_url()})
             if req.path in REAL_ONLY_PATHS:
                 raise Refusal(NOT_MOCK_TR, 500)
             if req.path not in PATH_TRS and req.path != ep.HASHKEY:
@@ -272,6 +277,20 @@ class KisProtocol:
         left = int((expires - self.clock()).total_seconds())
         return Response(200, {"access_token": token.value, "access_token_token_expired":
                               expires.strftime("%Y-%m-%d %H:%M:%S"), "token_type": "Bearer", "expires_in": left})
+
+    def _approval(self, req: Request) -> Response:
+        """POST /oauth2/Approval: the websocket key; the secret goes in `secretkey`, not `appsecret`."""
+        try:
+            data = json.loads(req.raw.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if not isinstance(data, dict) or req.method != "POST" or data.get("grant_type") != "client_credentials":
+            return self._token_error(BAD_GRANT)
+        if data.get("appkey") != self.app_key:
+            return self._token_error(BAD_APPKEY)
+        if data.get("secretkey") != self.app_secret:
+            return self._token_error(BAD_APPSECRET)
+        return Response(200, {"approval_key": self.approvals.issue()})
 
     @staticmethod
     def _token_error(msg: tuple[str, str]) -> Response:

@@ -22,13 +22,14 @@ from typing import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from kis.endpoints import TOKEN
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID
 from kis.models import Account
 from kis.sim.clock import kst_now
 from kis.sim.exchange import Exchange
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market, load_seed, seed_specs, synthetic_specs
+from kis.sim.notices import ApprovalBook, NoticeServer
 from kis.sim.protocol import KisProtocol, Request, Response
 from kis.sim.tokens import TokenBook
 
@@ -64,7 +65,8 @@ class SimServer:
                  clock: Callable[[], datetime] | None = None, seed_file: str | None = None, synthetic: int = 0,
                  step_seconds: float = 5.0, always_open: bool = False, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0,
-                 listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER):
+                 listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
+                 hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -84,10 +86,17 @@ class SimServer:
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
         self.limiter = CallLimiter(rate_limit, monotonic)
+        self.approvals = ApprovalBook()
+        self.hts_id = hts_id
         self.protocol = KisProtocol(exchange=self.exchange, market=self.market, tokens=self.tokens,
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
                                     app_secret=app_secret, account=self.account, page_rows=page_rows,
-                                    daily_page_rows=daily_page_rows, clock=self.clock)
+                                    daily_page_rows=daily_page_rows, clock=self.clock, approvals=self.approvals)
+        # The notice websocket (KIS serves it on its own port); None when switched off.
+        self.notices = (NoticeServer(self.exchange, account=self.account, hts_id=hts_id, approvals=self.approvals,
+                                     faults=self.faults, clock=self.clock, host=host, port=ws_port)
+                        if notices else None)
+        self.protocol.ws_url = lambda: self.ws_url
         self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs
         self._save_lock = threading.Lock()
         if self.state_path and self.state_path.exists():
@@ -113,9 +122,19 @@ class SimServer:
             self.port = httpd.server_address[1]
         return self
 
+    @property
+    def ws_url(self) -> str:
+        """The notice websocket's URL ('' while it is not serving)."""
+        return self.notices.url if self.notices is not None and self.notices.port else ""
+
+    def start_notices(self) -> None:
+        if self.notices is not None and self.notices._thread is None:
+            self.notices.start()
+
     def start(self) -> "SimServer":
         """Serve in a daemon thread and return at once."""
         httpd = self.bind()._httpd
+        self.start_notices()
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         name=f"kis-sim-{self.port}", daemon=True)
         self._thread.start()
@@ -124,14 +143,19 @@ class SimServer:
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the `kisbot sim` foreground mode)."""
         httpd = self.bind()._httpd
+        self.start_notices()
         try:
             httpd.serve_forever(poll_interval=0.2)
         finally:
+            if self.notices is not None:
+                self.notices.stop()
             httpd.server_close()
             self._httpd = None
             self.save()
 
     def stop(self) -> None:
+        if self.notices is not None:
+            self.notices.stop()
         if self._httpd is not None:
             if self._thread is not None:  # shutdown() waits for a serve loop: only when one runs
                 self._httpd.shutdown()

@@ -156,7 +156,7 @@ def test_kisbot_doctor_json_prints_one_object(sim, tmp_path, monkeypatch, capsys
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"listing_lag_s", "ord_dvsn_echo", "orders_placed", "cancelled"} <= set(report)
-    assert [c["name"] for c in report["checks"]] == ["token", "price", "balance", "buying power"]
+    assert [c["name"] for c in report["checks"]] == ["token", "price", "balance", "buying power", "notices"]
 
 
 def test_doctor_orders_on_real_goes_on_once_the_account_number_is_typed(tmp_path, capsys):
@@ -186,6 +186,36 @@ def test_a_test_order_whose_answer_is_lost_is_found_and_cancelled_but_not_timed(
     assert report["orders_placed"] == 1 and report["cancelled"] is True
     assert report["listing_lag_s"] is None  # found by a lookup, not timed: nothing to keep
     assert load_listing_lag(load_kis_config(sim_source(sim, tmp_path))) is None
+
+
+def test_doctor_orders_reports_that_notices_arrive_on_the_account(sim, tmp_path, capsys):
+    assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["notices"] == {"hts_id_set": True, "state": "live"}
+    assert report["notices_arrive"] is True
+    assert sim.notices.sessions == [] or all(not s.subscribed for s in sim.notices.sessions)  # unsubscribed
+
+
+def test_doctor_says_when_notices_do_not_arrive(sim, tmp_path, capsys):
+    sim.faults.ws_skip(100)  # subscribed, but KIS sends nothing (reported on some mock accounts)
+    assert doctor(args(orders=True), source=sim_source(sim, tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "no notice came for the test order" in out and "polls at full pace" in out
+
+
+def test_doctor_with_a_wrong_hts_id_says_the_subscription_was_refused(sim, tmp_path, capsys):
+    assert doctor(args(json=True), source=sim_source(sim, tmp_path, KIS_HTS_ID="nobody")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["notices"]["state"] == "refused"
+    [finding] = [c for c in report["checks"] if c["name"] == "notices"]
+    assert "KIS_HTS_ID" in finding["text"]
+
+
+def test_doctor_without_an_hts_id_says_notices_are_off(sim, tmp_path, capsys):
+    # mock (the sim speaks its protocol) has no HTS ID of its own, unlike the sim environment
+    assert doctor(args(), source=sim_source(sim, tmp_path, KIS_ENV="mock")) == 0
+    out = capsys.readouterr().out
+    assert "KIS_HTS_ID is not set" in out and "polling only" in out
 
 
 def test_doctor_lists_every_setting_the_env_example_documents(tmp_path):

@@ -141,7 +141,7 @@ class FakeBroker:
     def upper(self, code: str) -> int:
         return self.prices[code] * 13 // 10
 
-    def orders_today(self, code=None):
+    def orders_today(self, code=None, *, wanted=None):
         self._call("orders_today")
         if self.fail_polls:
             raise KisTransportError("no answer from KIS (GET inquire-daily-ccld: ReadTimeout)")

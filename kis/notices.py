@@ -1,0 +1,558 @@
+"""Order and fill notices pushed over KIS's websocket (H0STCNI0 real, H0STCNI9 mock).
+
+Protocol (koreainvestment/open-trading-api: examples_user/kis_auth.py, examples_llm/domestic_stock/
+ccnl_notice/, legacy/websocket/python/ws_domestic_stock.py): subscribe with the approval key and
+`tr_key` = the HTS ID; the answer carries an AES-256 key and iv; each data frame is
+`<flag>|<tr_id>|<count>|<payload>` whose payload decrypts (CBC, PKCS#7, base64) to records of 26
+`^`-separated fields, read here by name. Notices speed things up; polling stays the source of truth.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Awaitable, Callable
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from kis.models import Account, OrderSide
+
+log = logging.getLogger(__name__)
+
+# The current official layout (ccnl_notice.py, labels 3 and 16 corrected in 90aa50b). Older libraries
+# still read 23 fields; a record is split by this count, never by position guesses.
+NOTICE_FIELDS = (
+    "CUST_ID", "ACNT_NO", "ODER_NO", "OODER_NO", "SELN_BYOV_CLS", "RCTF_CLS",
+    "ODER_KIND", "ODER_COND", "STCK_SHRN_ISCD", "CNTG_QTY", "CNTG_UNPR",
+    "STCK_CNTG_HOUR", "RFUS_YN", "CNTG_YN", "ACPT_YN", "BRNC_NO", "ODER_QTY",
+    "ACNT_NAME", "ORD_COND_PRC", "ORD_EXG_GB", "POPUP_YN", "FILLER", "CRDT_CLS",
+    "CRDT_LOAN_DATE", "CNTG_ISNM40", "ODER_PRC",
+)
+NOTICE_TR_IDS = frozenset({"H0STCNI0", "H0STCNI9"})
+IN_USE_CODE = "OPSP8996"  # "already in use": another session holds this app key (python-kis; unverified)
+
+
+class NoticeKind(str, Enum):
+    """What a notice says: CNTG_YN 1 is an acceptance (order, revise, cancel), 2 a fill; RFUS_YN 1 a refusal."""
+
+    ACCEPTED = "accepted"
+    FILLED = "filled"
+    REFUSED = "refused"
+
+
+class Correction(str, Enum):
+    """RCTF_CLS: whether the notice is about a new order, a revise or a cancel."""
+
+    NEW = "0"
+    REVISE = "1"
+    CANCEL = "2"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice record. `qty`/`price` are the fill's for a fill and the order's for an acceptance."""
+
+    kind: NoticeKind
+    account: str  # ACNT_NO as sent
+    order_no: str
+    orig_order_no: str
+    code: str
+    side: OrderSide
+    correction: Correction
+    order_type: str  # ODER_KIND (ORD_DVSN code)
+    qty: int  # CNTG_QTY
+    price: int  # CNTG_UNPR
+    order_qty: int  # ODER_QTY
+    time: str  # STCK_CNTG_HOUR, HHMMSS
+    name: str = ""
+    branch: str = ""  # BRNC_NO: pairs with KRX_FWDG_ORD_ORGNO (python-kis), needed to cancel
+
+    @property
+    def identity(self) -> tuple:
+        """What a repeated delivery of the same notice shares (KIS numbers no notice)."""
+        return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction)
+
+
+class FrameError(ValueError):
+    """A frame that cannot be read; `kind` names the problem for log-once bookkeeping."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+def decrypt(payload: str, key: str, iv: str) -> str:
+    """AES-256-CBC, PKCS#7, base64, as kis_auth.aes_cbc_base64_dec: key and iv are the answer's text."""
+    try:
+        data = base64.b64decode(payload, validate=True)
+        decryptor = Cipher(algorithms.AES(key.encode("utf-8")), modes.CBC(iv.encode("utf-8"))).decryptor()
+        padded = decryptor.update(data) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return (unpadder.update(padded) + unpadder.finalize()).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise FrameError("undecryptable", type(exc).__name__) from None
+
+
+def encrypt(text: str, key: str, iv: str) -> str:
+    """The inverse of `decrypt` (for the simulator and tests)."""
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(text.encode("utf-8")) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key.encode("utf-8")), modes.CBC(iv.encode("utf-8"))).encryptor()
+    return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode("ascii")
+
+
+def records(text: str, count: int) -> list[dict[str, str]]:
+    """`count` records of 26 `^`-separated fields, concatenated, as dicts by field name."""
+    values = text.split("^")
+    width = len(NOTICE_FIELDS)
+    if count <= 0 or len(values) != count * width:
+        raise FrameError("malformed", f"{len(values)} fields for {count} record(s) of {width}")
+    return [dict(zip(NOTICE_FIELDS, values[i * width:(i + 1) * width])) for i in range(count)]
+
+
+def _int(text: str) -> int:
+    s = text.strip()
+    if not s:
+        return 0
+    try:
+        return int(round(float(s)))
+    except ValueError:
+        raise FrameError("malformed", "a number field is not a number") from None
+
+
+def notice_from(fields: dict[str, str]) -> Notice:
+    """The typed notice of one record; FrameError('malformed') when a key field makes no sense."""
+    refused, filled = fields["RFUS_YN"].strip(), fields["CNTG_YN"].strip()
+    if refused == "1":
+        kind = NoticeKind.REFUSED
+    elif filled == "2":
+        kind = NoticeKind.FILLED
+    elif filled == "1":
+        kind = NoticeKind.ACCEPTED
+    else:
+        raise FrameError("malformed", f"CNTG_YN {filled!r}")
+    try:
+        side = OrderSide(fields["SELN_BYOV_CLS"].strip())
+        correction = Correction(fields["RCTF_CLS"].strip() or "0")
+    except ValueError:
+        raise FrameError("malformed", "side or correction class") from None
+    order_no = fields["ODER_NO"].strip()
+    if not order_no:
+        raise FrameError("malformed", "no order number")
+    return Notice(kind=kind, account=fields["ACNT_NO"].strip(), order_no=order_no,
+                  orig_order_no=fields["OODER_NO"].strip(), code=fields["STCK_SHRN_ISCD"].strip(), side=side,
+                  correction=correction, order_type=fields["ODER_KIND"].strip(), qty=_int(fields["CNTG_QTY"]),
+                  price=_int(fields["CNTG_UNPR"]), order_qty=_int(fields["ODER_QTY"]),
+                  time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM40"].strip(),
+                  branch=fields["BRNC_NO"].strip())
+
+
+def is_account(text: str, account: Account) -> bool:
+    """ACNT_NO names `account`: the 8-digit CANO, optionally followed by the product code."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return digits == account.cano or digits == account.cano + account.product
+
+
+# ---- reading frames --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Control:
+    """A JSON frame: a subscribe/unsubscribe answer or a PINGPONG."""
+
+    tr_id: str
+    ping: bool = False
+    ok: bool = False
+    msg_cd: str = ""
+    msg1: str = ""
+    unsubscribed: bool = False
+
+
+class FrameReader:
+    """Turns text frames into controls and notices for one account; keeps key/iv per tr_id.
+
+    Bad frames (malformed, undecryptable, unknown tr_id, another account's notice) are logged once
+    per kind and skipped; `skipped` counts them.
+    """
+
+    def __init__(self, account: Account):
+        self.account = account
+        self.keys: dict[str, tuple[str, str]] = {}
+        self.skipped: dict[str, int] = {}
+
+    def read(self, raw: str | bytes) -> Control | list[Notice]:
+        """A Control for JSON frames, else the account's notices (possibly none)."""
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            if text[:1] in ("0", "1"):
+                return self._data(text)
+            return self._control(text)
+        except FrameError as exc:
+            self._skip(exc.kind, str(exc))
+            return []
+        except UnicodeDecodeError:
+            self._skip("malformed", "not UTF-8")
+            return []
+
+    def _skip(self, kind: str, detail: str) -> None:
+        self.skipped[kind] = self.skipped.get(kind, 0) + 1
+        if self.skipped[kind] == 1:
+            log.warning("notice stream: ignored a frame (%s); further ones of this kind are ignored silently", detail)
+
+    def _control(self, text: str) -> Control:
+        try:
+            data = json.loads(text)
+            header = data["header"]
+            tr_id = str(header["tr_id"])
+        except (ValueError, KeyError, TypeError):
+            raise FrameError("malformed", "not a notice and not a JSON control frame") from None
+        if tr_id == "PINGPONG":
+            return Control(tr_id, ping=True)
+        body = data.get("body") or {}
+        if not isinstance(body, dict):
+            raise FrameError("malformed", "control body")
+        ok = str(body.get("rt_cd", "")) == "0"
+        msg1 = str(body.get("msg1") or "").strip()
+        output = body.get("output") or {}
+        if ok and isinstance(output, dict) and output.get("key") and output.get("iv"):
+            self.keys[tr_id] = (str(output["key"]), str(output["iv"]))
+        return Control(tr_id, ok=ok, msg_cd=str(body.get("msg_cd") or "").strip(), msg1=msg1,
+                       unsubscribed=msg1.upper().startswith("UNSUB"))
+
+    def _data(self, text: str) -> list[Notice]:
+        parts = text.split("|", 3)
+        if len(parts) != 4 or not parts[2].strip().isdigit():
+            raise FrameError("malformed", "not flag|tr_id|count|payload")
+        flag, tr_id, count, payload = parts
+        if tr_id not in NOTICE_TR_IDS:
+            raise FrameError("unknown tr_id", tr_id[:20])
+        if flag == "1":
+            if tr_id not in self.keys:
+                raise FrameError("undecryptable", f"no key for {tr_id} yet")
+            payload = decrypt(payload, *self.keys[tr_id])
+        notices = []
+        for fields in records(payload, int(count)):
+            if not is_account(fields["ACNT_NO"], self.account):
+                self._skip("other account", "a notice for another account under the same HTS ID")
+                continue
+            notices.append(notice_from(fields))
+        return notices
+
+
+def subscribe_frame(approval_key: str, tr_id: str, hts_id: str, *, subscribe: bool = True) -> str:
+    """The JSON text that registers (tr_type "1") or releases (tr_type "2") the notices."""
+    return json.dumps({"header": {"approval_key": approval_key, "custtype": "P",
+                                  "tr_type": "1" if subscribe else "2", "content-type": "utf-8"},
+                       "body": {"input": {"tr_id": tr_id, "tr_key": hts_id}}})
+
+
+# ---- the stream ------------------------------------------------------------------------------------
+
+class StreamState(str, Enum):
+    """Where the notice stream stands; only LIVE lets polling slow down."""
+
+    OFF = "off"  # no HTS ID: polling only
+    CONNECTING = "connecting"
+    LIVE = "live"  # subscribed, frames arriving
+    DOWN = "down"  # lost, waiting to reconnect
+    REFUSED = "refused"  # KIS refused the subscription: polling only until restart
+    STOPPED = "stopped"
+
+    @property
+    def healthy(self) -> bool:
+        return self is StreamState.LIVE
+
+
+class Backoff:
+    """Reconnect delays: exponential from `base` to `cap`, each scaled by a jitter in [0.5, 1]; never below `floor`.
+
+    KIS blocks app keys that reconnect too often, so even the first retry waits.
+    """
+
+    def __init__(self, base: float = 2.0, cap: float = 120.0, floor: float = 1.0,
+                 rng: random.Random | None = None):
+        self.base, self.cap, self.floor = base, cap, floor
+        self.rng = rng or random.Random()
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        raw = min(self.cap, self.base * 2 ** self.failures)
+        self.failures += 1
+        return max(self.floor, raw * (0.5 + self.rng.random() / 2))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+HEALTHY_RESET_SECONDS = 60.0  # a session that stayed up this long resets the backoff
+
+
+class Refused(Exception):
+    """KIS refused the subscription: the message says why and what to check."""
+
+
+class NoticeStream:
+    """One websocket session per app key: subscribe, decrypt, hand notices to listeners, reconnect.
+
+    Runs in its own thread with its own asyncio loop. `connect` and `sleep`/`monotonic` are injectable
+    so reconnects and backoff can be tested on a fake clock.
+    """
+
+    def __init__(self, url: str, tr_id: str, hts_id: str, account: Account, approval: Callable[..., str], *,
+                 on_message: Callable[[str], None] | None = None, backoff: Backoff | None = None,
+                 connect: Callable[[str], Any] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.url, self.tr_id, self.hts_id = url, tr_id, hts_id
+        self.reader = FrameReader(account)
+        self._approval = approval
+        self._on_message = on_message or (lambda text: log.warning("%s", text))
+        self.backoff = backoff or Backoff()
+        self._connect = connect or _ws_connect
+        self._sleep = sleep or asyncio.sleep
+        self._monotonic = monotonic
+        self._listeners: list[Callable[[Notice], None]] = []
+        self._lock = threading.Lock()
+        self.state = StreamState.CONNECTING
+        self.generation = 0  # successful subscriptions so far: a change means notices may have been missed
+        self.reconnects = 0
+        self.last_frame_at: float | None = None
+        self.notices = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._told: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"NoticeStream(url={self.url!r}, tr_id={self.tr_id}, state={self.state.value})"
+
+    # listeners -------------------------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[Notice], None]) -> None:
+        with self._lock:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[Notice], None]) -> None:
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+    @property
+    def healthy(self) -> bool:
+        return self.state.healthy
+
+    # lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> "NoticeStream":
+        """Connect in a daemon thread and return at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._thread_main, name="kis-notices", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Unsubscribe (tr_type "2"), close, and end the thread."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.state = StreamState.STOPPED
+
+    def _thread_main(self) -> None:
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        """Connect, subscribe and read until stopped or refused; back off between sessions."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        while not self._stop.is_set():
+            self.state = StreamState.CONNECTING
+            began = self._monotonic()
+            try:
+                await self._session()
+            except Refused as exc:
+                self.state = StreamState.REFUSED
+                self._tell("refused", f"Order and fill notices are off: {exc}. kisbot goes on polling.")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the connection failed or broke: never fatal, never a tight loop
+                log.info("notice stream: connection lost (%s)", type(exc).__name__)
+            if self._stop.is_set():
+                break
+            self.state = StreamState.DOWN
+            if self._monotonic() - began >= HEALTHY_RESET_SECONDS:
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
+            self.reconnects += 1
+            log.info("notice stream: reconnecting in %.1f s", delay)
+            await self._wait(delay)
+        self.state = StreamState.STOPPED
+
+    async def _wait(self, seconds: float) -> None:
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await asyncio.wait({stop_wait, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stop_wait, sleeper):
+                task.cancel()
+
+    async def _session(self) -> None:
+        stale = None
+        for _ in range(2):  # a refused approval key is re-issued once
+            key = await asyncio.to_thread(self._approval_for, stale)
+            async with self._connect(self.url) as ws:
+                await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
+                retry = await self._read(ws, key)
+                if not retry:
+                    return
+                stale = key
+        raise Refused("KIS refused the approval key twice")
+
+    def _approval_for(self, stale: str | None) -> str:
+        return self._approval(stale=stale) if stale else self._approval()
+
+    async def _read(self, ws, key: str) -> bool:
+        """Frames until the stop or a close; True when the approval key was refused (issue another)."""
+        stop_wait = asyncio.ensure_future(self._stop.wait())
+        try:
+            while True:
+                recv = asyncio.ensure_future(ws.recv())
+                done, _ = await asyncio.wait({recv, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if stop_wait in done:
+                    recv.cancel()
+                    await self._unsubscribe(ws, key)
+                    return False
+                raw = recv.result()  # raises when the connection closed
+                self.last_frame_at = self._monotonic()
+                result = self.reader.read(raw)
+                if isinstance(result, list):
+                    self._deliver(result)
+                    continue
+                if result.ping:
+                    await _answer_ping(ws, raw)
+                    continue
+                if result.tr_id != self.tr_id:
+                    continue
+                if result.ok and not result.unsubscribed:
+                    self.generation += 1
+                    self.state = StreamState.LIVE
+                    log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")
+                    continue
+                if not result.ok:
+                    if result.msg_cd in ("EGW00121", "EGW00123", "OPSP0008"):  # approval key refused (guess)
+                        return True
+                    if result.msg_cd == IN_USE_CODE:
+                        raise Refused("another kisbot process (or program) already holds this app key's "
+                                      "notice session")
+                    raise Refused(f"KIS refused the subscription for HTS ID '{self.hts_id}' "
+                                  f"({result.msg_cd} {result.msg1}); check KIS_HTS_ID")
+        finally:
+            stop_wait.cancel()
+
+    async def _unsubscribe(self, ws, key: str) -> None:
+        try:
+            await asyncio.wait_for(ws.send(subscribe_frame(key, self.tr_id, self.hts_id, subscribe=False)), 2.0)
+            await asyncio.wait_for(ws.close(), 2.0)
+        except Exception:  # shutting down: a dead connection has nothing to release
+            pass
+
+    def _deliver(self, notices: list[Notice]) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for notice in notices:
+            self.notices += 1
+            for fn in listeners:
+                try:
+                    fn(notice)
+                except Exception:  # a listener's bug must not end the stream
+                    log.exception("notice listener failed")
+
+    def _tell(self, kind: str, text: str) -> None:
+        if kind not in self._told:
+            self._told.add(kind)
+            self._on_message(text)
+
+
+async def _answer_ping(ws, raw: str | bytes) -> None:
+    # The official sample answers with a PONG control frame carrying the text; python-kis echoes the
+    # text. The control frame is what the sample does.
+    await ws.pong(raw.encode("utf-8") if isinstance(raw, str) else raw)
+
+
+# The library logs every frame at DEBUG, and the subscribe frame carries the approval key: its
+# logger keeps to warnings whatever the root level, so `kisbot -v` never writes the key (our own
+# logger says what the stream does).
+WIRE_LOG = logging.getLogger("kis.notices.wire")
+WIRE_LOG.setLevel(logging.WARNING)
+
+
+def _ws_connect(url: str):
+    from websockets.asyncio.client import connect
+
+    # KIS runs its own PINGPONG; library pings would add traffic the official sample does not send.
+    return connect(url, ping_interval=None, open_timeout=10, close_timeout=2, max_size=2 ** 20, logger=WIRE_LOG)
+
+
+# ---- one stream per app key -----------------------------------------------------------------------
+
+_streams: dict[tuple, NoticeStream] = {}
+_streams_lock = threading.Lock()
+_said_no_hts_id = False
+NO_HTS_ID = ("Order and fill notices are off: KIS_HTS_ID is not set, so kisbot learns fills by polling "
+             "only (see README: finding your HTS ID).")
+
+
+def notice_url(config) -> str:
+    """The websocket URL: KIS_WS_URL, else the environment's, else (sim) the one the simulator announces."""
+    from kis import endpoints as ep
+    from kis.models import Env
+
+    if config.ws_url:
+        return config.ws_url
+    if config.env is Env.SIM:
+        from kis.sim.discover import probe
+
+        info = probe(config.base_url) or {}
+        return str(info.get("ws_url") or "")
+    return ep.WS_URLS[config.env] + ep.WS_PATH
+
+
+def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> NoticeStream | None:
+    """The running notice stream of this app key (started on first use); None, said once, without an HTS ID.
+
+    KIS allows one session per app key, so every caller in the process shares one stream.
+    """
+    from kis import endpoints as ep
+    from kis.auth import ApprovalKeys
+
+    tell = on_message or (lambda text: log.warning("%s", text))
+    if not config.hts_id:
+        global _said_no_hts_id
+        if not _said_no_hts_id:  # said once per process, in the log: it is a choice, not a fault
+            _said_no_hts_id = True
+            log.warning("%s", NO_HTS_ID)
+        return None
+    url = notice_url(config)
+    if not url:
+        tell("Order and fill notices are off: the simulator announces no websocket; kisbot polls.")
+        return None
+    slot = (config.env, config.app_key_id, url, config.hts_id, str(config.account))
+    with _streams_lock:
+        stream = _streams.get(slot)
+        if stream is None or stream.state in (StreamState.STOPPED, StreamState.REFUSED):
+            keys = ApprovalKeys(config)
+            stream = NoticeStream(url, ep.NOTICE_TR_IDS[config.env], config.hts_id, config.account, keys.key,
+                                  on_message=tell).start()
+            _streams[slot] = stream
+        return stream

@@ -1,0 +1,234 @@
+"""The paper exchange's websocket: approval keys and encrypted H0STCNI9 notices for its own orders.
+
+Like KIS: the approval key comes from POST /oauth2/Approval (`secretkey`), a subscribe answer carries
+a fresh AES-256 key/iv per session, data frames are `1|H0STCNI9|NNN|<base64>` of 26-field records,
+and the server sends PINGPONG now and then. Faults (kis.sim.faults) drop the connection, skip or
+repeat a notice, or refuse a second session.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import string
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from kis.models import Account
+from kis.notices import NOTICE_FIELDS, WIRE_LOG, encrypt
+from kis.sim.exchange import LIMIT, SimOrder
+from kis.sim.faults import Faults
+
+log = logging.getLogger(__name__)
+
+TR_ID = "H0STCNI9"  # the sim speaks the mock protocol
+SUBSCRIBED = ("OPSP0000", "SUBSCRIBE SUCCESS")
+UNSUBSCRIBED = ("OPSP0001", "UNSUBSCRIBE SUCCESS")
+IN_USE = ("OPSP8996", "ALREADY IN USE appkey")  # python-kis knows the code; wording is a guess
+BAD_KEY = ("OPSP0008", "INVALID APPROVAL KEY")  # guess
+BAD_TR_KEY = ("OPSP0011", "invalid tr_key")  # guess: a wrong HTS ID
+BAD_TR_ID = ("OPSP0002", "invalid tr_id")  # guess
+CORRECTIONS = {"new": "0", "revise": "1", "cancel": "2"}
+MATCH_SECONDS = 0.2  # how often fills are looked for while someone listens (the REST side matches per request)
+
+
+class ApprovalBook:
+    """Approval keys handed out by /oauth2/Approval; any of them opens a session."""
+
+    def __init__(self):
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        key = secrets.token_hex(36)[:70]
+        with self._lock:
+            self._keys.add(key)
+        return key
+
+    def valid(self, key: str) -> bool:
+        with self._lock:
+            return key in self._keys
+
+
+@dataclass
+class _Session:
+    ws: object
+    key: str = field(default_factory=lambda: _random_text(32))
+    iv: str = field(default_factory=lambda: _random_text(16))
+    subscribed: bool = False
+
+
+def _random_text(n: int) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+class NoticeServer:
+    """Serves the websocket on 127.0.0.1 in a daemon thread with its own event loop."""
+
+    def __init__(self, exchange, *, account: Account, hts_id: str, approvals: ApprovalBook, faults: Faults,
+                 clock: Callable, host: str = "127.0.0.1", port: int = 0, ping_seconds: float = 30.0):
+        self.exchange, self.account, self.hts_id = exchange, account, hts_id
+        self.approvals, self.faults, self.clock = approvals, faults, clock
+        self.host, self.port, self.ping_seconds = host, port, ping_seconds
+        self.sessions: list[_Session] = []
+        self.sent = 0  # notice records sent, for tests
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        exchange.listeners.append(self._on_exchange)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> "NoticeServer":
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="kis-sim-ws", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise OSError("the sim's websocket did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:
+                pass
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def drop_all(self) -> None:
+        """Close every session abruptly (as a network failure would)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._abort_all)
+
+    # the loop ------------------------------------------------------------------------------------
+    async def _main(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with serve(self._handle, self.host, self.port, ping_interval=None, logger=WIRE_LOG) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            ticker = asyncio.ensure_future(self._tick())
+            await self._stop.wait()
+            ticker.cancel()
+            self._abort_all()
+
+    async def _tick(self) -> None:
+        waited = 0.0
+        while True:
+            await asyncio.sleep(MATCH_SECONDS)
+            if not any(s.subscribed for s in self.sessions):
+                continue
+            try:
+                await asyncio.to_thread(self.exchange.match)
+            except Exception:  # a sim bug must not stop the notices
+                log.exception("sim: matching for notices failed")
+            waited += MATCH_SECONDS
+            if waited >= self.ping_seconds:
+                waited = 0.0
+                ping = json.dumps({"header": {"tr_id": "PINGPONG", "datetime": self.clock().strftime("%Y%m%d%H%M%S")}})
+                for s in list(self.sessions):
+                    await self._send(s, ping)
+
+    def _abort_all(self) -> None:
+        for s in list(self.sessions):
+            transport = getattr(s.ws, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+    async def _handle(self, ws) -> None:
+        session = _Session(ws)
+        self.sessions.append(session)
+        try:
+            async for raw in ws:
+                await self._request(session, raw)
+        except Exception:  # a dropped client is normal
+            pass
+        finally:
+            if session in self.sessions:
+                self.sessions.remove(session)
+
+    async def _request(self, session: _Session, raw) -> None:
+        try:
+            data = json.loads(raw)
+            header, body = data["header"], data["body"]["input"]
+            tr_id, tr_key, tr_type = str(body["tr_id"]), str(body.get("tr_key", "")), str(header["tr_type"])
+        except (ValueError, KeyError, TypeError):
+            log.info("sim websocket: unreadable request ignored")
+            return
+        answer = lambda msg, ok=False, output=None: self._answer(session, tr_id, tr_key, msg, ok, output)  # noqa: E731
+        if not self.approvals.valid(str(header.get("approval_key", ""))):
+            return await answer(BAD_KEY)
+        if tr_id != TR_ID:
+            return await answer(BAD_TR_ID)
+        if tr_key != self.hts_id:
+            return await answer(BAD_TR_KEY)
+        if tr_type == "2":
+            session.subscribed = False
+            return await answer(UNSUBSCRIBED, ok=True)
+        if self.faults.refuse_second_session and any(s.subscribed for s in self.sessions if s is not session):
+            return await answer(IN_USE)
+        session.subscribed = True
+        await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
+
+    async def _answer(self, session, tr_id, tr_key, msg, ok, output) -> None:
+        body = {"rt_cd": "0" if ok else "1", "msg_cd": msg[0], "msg1": msg[1]}
+        if output:
+            body["output"] = output
+        await self._send(session, json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "Y"},
+                                              "body": body}))
+
+    async def _send(self, session: _Session, text: str) -> None:
+        try:
+            await session.ws.send(text)
+        except Exception:
+            pass
+
+    # exchange events (any thread, under the exchange lock: only enqueue) --------------------------
+    def _on_exchange(self, kind: str, order: SimOrder, qty: int, price: int) -> None:
+        loop = self._loop
+        if loop is None or not any(s.subscribed for s in self.sessions):
+            return
+        record = self._record(kind, order, qty, price)
+        try:
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._push(record)))
+        except RuntimeError:  # the loop is closing
+            pass
+
+    async def _push(self, record: str) -> None:
+        if self.faults.take_ws("skip"):
+            return
+        if self.faults.take_ws("drop"):
+            self._abort_all()
+            return
+        times = 2 if self.faults.take_ws("repeat") else 1
+        for s in list(self.sessions):
+            if not s.subscribed:
+                continue
+            text = f"1|{TR_ID}|001|{encrypt(record, s.key, s.iv)}"
+            for _ in range(times):
+                await self._send(s, text)
+                self.sent += 1
+
+    def _record(self, kind: str, order: SimOrder, qty: int, price: int) -> str:
+        filled = kind == "filled"
+        values = {
+            "CUST_ID": self.hts_id, "ACNT_NO": self.account.cano + self.account.product,
+            "ODER_NO": order.order_no, "OODER_NO": order.orig_order_no or "", "SELN_BYOV_CLS": order.side,
+            "RCTF_CLS": CORRECTIONS.get(order.kind, "0"), "ODER_KIND": order.order_type, "ODER_COND": "0",
+            "STCK_SHRN_ISCD": order.code, "CNTG_QTY": str(qty), "CNTG_UNPR": str(price),
+            "STCK_CNTG_HOUR": self.clock().strftime("%H%M%S"), "RFUS_YN": "0", "CNTG_YN": "2" if filled else "1",
+            "ACPT_YN": "2" if filled else "1", "BRNC_NO": "00950", "ODER_QTY": str(order.qty),
+            "ACNT_NAME": "모의투자", "ORD_COND_PRC": "0", "ORD_EXG_GB": "1", "POPUP_YN": "Y", "FILLER": "",
+            "CRDT_CLS": "", "CRDT_LOAN_DATE": "", "CNTG_ISNM40": order.name,
+            "ODER_PRC": str(order.price if order.order_type == LIMIT else 0),
+        }
+        return "^".join(values[name] for name in NOTICE_FIELDS)

@@ -1,0 +1,259 @@
+"""What the TWAP executor does with KIS's order and fill notices: faster news, never more orders.
+
+Notices resolve unanswered orders and bring fills to the chat at once, and while the stream proves
+healthy the executor polls at a slow reconciliation pace. Polling stays the source of truth: a
+notice only ever ties an order to the exchange or raises a fill the exchange reported; it never
+frees shares for another order (a refusal or a cancel notice only asks for a poll).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Callable, Collection, Iterable, Protocol, Sequence
+
+from kis.models import OrderStatus, OrderType
+from kis.notices import Correction, Notice, NoticeKind
+from kis.orders import look_up, same_order_no
+from rebalance.clock import KST
+from rebalance.journal import OrderRecord
+from rebalance.lifecycle import OrderState
+
+log = logging.getLogger(__name__)
+
+ACCEPT_GAP = timedelta(seconds=3)  # an acked order's acceptance notice later than this: the stream has a gap
+SLOW_POLL_SECONDS = 120.0  # reconciliation poll pace while the stream is trusted (fills come by notice)
+CASH_SECONDS = 120.0  # how long a buying-power answer, less what was spent since, serves later buys
+PENDING_KEPT = 1000
+
+
+class NoticeFeed(Protocol):
+    """What the executor needs of a notice stream (kis.notices.NoticeStream)."""
+
+    healthy: bool
+    generation: int
+
+    def add_listener(self, fn: Callable[[Notice], None]) -> None: ...
+
+    def remove_listener(self, fn: Callable[[Notice], None]) -> None: ...
+
+
+# ---- pure rules ----------------------------------------------------------------------------------------
+
+def acceptance_status(notice: Notice) -> OrderStatus:
+    """An acceptance notice as the row today's orders would show for the order."""
+    try:
+        order_type: OrderType | None = OrderType(notice.order_type)
+    except ValueError:
+        order_type = None
+    qty = notice.order_qty or notice.qty
+    return OrderStatus(order_no=notice.order_no, org_no=notice.branch, orig_order_no=notice.orig_order_no,
+                       code=notice.code, name=notice.name, side=notice.side, order_type=order_type,
+                       qty=qty, price=notice.price, filled_qty=0, remaining_qty=qty, avg_fill_price=0,
+                       filled_amount=0, cancelled=False, time=notice.time)
+
+
+def unsettled_match(orders: Sequence[OrderRecord], notice: Notice, known: Collection[str],
+                    today: date) -> tuple[OrderRecord, OrderStatus] | None:
+    """The unanswered (or ruled-out) order of today an acceptance notice is, with the row it stands for.
+
+    The same rule as a lookup in today's orders (kis.orders.look_up), so a notice settles exactly what
+    a poll would have; an ambiguous order is left to the user, as a poll leaves it.
+    """
+    if notice.kind is not NoticeKind.ACCEPTED or notice.correction is not Correction.NEW:
+        return None
+    status = acceptance_status(notice)
+    waiting = [o for o in orders if o.state in (OrderState.INTENT, OrderState.UNRESOLVED, OrderState.ABSENT)
+               and o.sent_at.astimezone(KST).date() == today]
+    exclude = set(known) | {o.order_no for o in orders if o.order_no}
+    for order in sorted(waiting, key=lambda o: o.sent_at):
+        alike = sum(1 for o in waiting if (o.code, o.side, o.qty) == (order.code, order.side, order.qty))
+        result = look_up([status], order.code, order.side, order.qty, order.order_type, order.price,
+                         order.sent_at.astimezone(KST), exclude=exclude, alike=alike)
+        if result.found is not None:
+            return order, result.found
+    return None
+
+
+def fill_status(order: OrderRecord, noticed_qty: int, noticed_amount: int) -> OrderStatus | None:
+    """The row today's orders would show once fill notices told `noticed_qty` filled; None if nothing new.
+
+    Both the journal (polls) and the notices are lower bounds of what filled; the larger one wins
+    (reconcile.observe keeps the maximum), so a fill a poll counted first, or a notice delivered
+    twice, never counts twice.
+    """
+    filled = min(order.qty, noticed_qty)
+    if filled <= order.filled_qty:
+        return None
+    amount = noticed_amount if noticed_qty <= order.qty else round(noticed_amount * filled / noticed_qty)
+    before = order.remaining if order.remaining is not None else order.qty - order.filled_qty
+    remaining = max(0, before - (filled - order.filled_qty))
+    return OrderStatus(order_no=order.order_no, org_no=order.org_no, orig_order_no="", code=order.code, name="",
+                       side=order.side, order_type=order.order_type, qty=order.qty, price=order.price,
+                       filled_qty=filled, remaining_qty=remaining, avg_fill_price=round(amount / filled),
+                       filled_amount=amount, cancelled=False,
+                       cancelled_qty=max(0, order.qty - filled - remaining))
+
+
+# ---- the consumer in the worker thread ------------------------------------------------------------------
+
+@dataclass
+class NoticeStats:
+    notices: int = 0
+    repeats: int = 0
+    resolved: int = 0  # unanswered orders resolved by an acceptance
+    fills: int = 0  # fills journaled from notices before a poll saw them
+    distrusts: int = 0
+
+
+class NoticeConsumer:
+    """Queues notices from the stream's thread; the worker drains them and decides the poll pace."""
+
+    def __init__(self, feed: NoticeFeed, alarm: threading.Event):
+        self.feed = feed
+        self.alarm = alarm
+        self._queue: deque[Notice] = deque()
+        self._lock = threading.Lock()
+        self._seen: set[tuple] = set()
+        self.noticed: dict[str, tuple[int, int]] = {}  # order number -> (qty, amount) from fill notices
+        self._pending: dict[str, list[Notice]] = {}  # fills of order numbers the journal does not know yet
+        self._awaiting: dict[str, datetime] = {}  # acked orders whose acceptance notice has not come
+        self.unconfirmed: set[str] = set()  # order numbers with notice fills no poll has shown yet
+        self._generation = feed.generation
+        self._trusted = False
+        self._reconciled = True  # a full-pace poll ran since the last distrust
+        self.last_poll: datetime | None = None
+        self._cash: tuple[int, datetime] | None = None  # KIS's buying power less the buys placed since
+        self.stats = NoticeStats()
+        feed.add_listener(self._put)
+
+    def close(self) -> None:
+        self.feed.remove_listener(self._put)
+
+    def _put(self, notice: Notice) -> None:  # the stream's thread
+        with self._lock:
+            self._queue.append(notice)
+        self.alarm.set()
+
+    def take(self) -> list[Notice]:
+        """New notices in arrival order; repeats of one already taken are dropped."""
+        with self._lock:
+            batch = list(self._queue)
+            self._queue.clear()
+        fresh = []
+        for notice in batch:
+            self.stats.notices += 1
+            if notice.identity in self._seen:
+                self.stats.repeats += 1
+                continue
+            self._seen.add(notice.identity)
+            fresh.append(notice)
+        return fresh
+
+    # trust and pace ------------------------------------------------------------------------------------
+    def trusted(self, now: datetime) -> bool:
+        """The stream may carry the news: healthy, no reconnect since, no overdue acceptance."""
+        if self.feed.generation != self._generation:
+            self._generation = self.feed.generation
+            self.distrust("the notice stream reconnected")
+        if not self.feed.healthy:
+            if self._trusted:
+                self.distrust("the notice stream is down")
+            return False
+        if any(now - since > ACCEPT_GAP for since in self._awaiting.values()):
+            self._awaiting.clear()
+            self.distrust("an order's acceptance notice did not come")
+        return self._trusted
+
+    def distrust(self, why: str) -> None:
+        if self._trusted:
+            log.info("notices: polling at full pace again (%s)", why)
+            self.stats.distrusts += 1
+        self._trusted = False
+        self._reconciled = False
+        self._cash = None
+
+    # cash between buying-power checks -------------------------------------------------------------------
+    def cash_seen(self, amount: int, now: datetime) -> None:
+        """KIS's buying power (no margin) just now."""
+        self._cash = (amount, now)
+
+    def cash_left(self, now: datetime) -> int | None:
+        """What the last buying-power answer leaves after the buys placed since; None: ask KIS.
+
+        Only while the stream is trusted and the answer is recent; it only ever shrinks, so it never
+        allows a buy KIS's own answer would not (and KIS still checks every order).
+        """
+        if self._cash is None or not self.trusted(now) or (now - self._cash[1]).total_seconds() > CASH_SECONDS:
+            return None
+        return self._cash[0]
+
+    def spend(self, amount: int) -> None:
+        if self._cash is not None:
+            self._cash = (max(0, self._cash[0] - amount), self._cash[1])
+
+    def forget_cash(self) -> None:
+        self._cash = None
+
+    def poll_due(self, now: datetime) -> bool:
+        """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""
+        if not self.trusted(now):
+            return True
+        if self.last_poll is None:  # trusted from the start: the slow pace counts from now
+            self.last_poll = now
+            return False
+        return (now - self.last_poll).total_seconds() >= SLOW_POLL_SECONDS
+
+    def polled(self, now: datetime) -> None:
+        self.last_poll = now
+        self._reconciled = True
+
+    def expect(self, order_no: str, now: datetime) -> None:
+        """An order was acked: its acceptance notice should follow shortly."""
+        self._awaiting[same_order_no(order_no)] = now
+
+    def accepted(self, order_no: str) -> None:
+        if self._awaiting.pop(same_order_no(order_no), None) is not None and self._reconciled:
+            if not self._trusted:
+                log.info("notices: arriving; fills are polled at a slow pace while they keep coming")
+            self._trusted = True
+
+    def poll_saw(self, order_no: str, filled_qty: int) -> None:
+        """A poll showed one of the run's orders with `filled_qty` filled: the truth notices are checked against."""
+        key = same_order_no(order_no)
+        self.unconfirmed.discard(key)
+        noticed = self.noticed.get(key, (0, 0))[0]
+        if filled_qty > noticed:
+            self.distrust("a poll found a fill no notice told")
+        elif filled_qty < noticed:
+            # KIS does not document whether CNTG_QTY is the increment (as read here) or a running total
+            log.warning("notices told %d shares filled for order %s, today's orders show %d", noticed, order_no,
+                        filled_qty)
+            self.distrust("notices and today's orders disagree")
+
+    def add_fill(self, notice: Notice) -> tuple[int, int]:
+        """Count a fill notice; the order's noticed (qty, amount) so far."""
+        key = same_order_no(notice.order_no)
+        qty, amount = self.noticed.get(key, (0, 0))
+        self.noticed[key] = (qty + notice.qty, amount + notice.qty * notice.price)
+        self.unconfirmed.add(key)
+        return self.noticed[key]
+
+    def park(self, notice: Notice) -> None:
+        """A fill of an order number the run does not know (yet): applied once it is known."""
+        if sum(len(v) for v in self._pending.values()) < PENDING_KEPT:
+            self._pending.setdefault(same_order_no(notice.order_no), []).append(notice)
+        self.distrust("a fill notice for an order the run does not know yet")
+
+    @property
+    def parked(self) -> bool:
+        return bool(self._pending)
+
+    def unparked(self, known: Iterable[str]) -> list[Notice]:
+        """Parked fills whose order numbers are now known."""
+        out: list[Notice] = []
+        for number in [n for n in (same_order_no(k) for k in known) if n in self._pending]:
+            out += self._pending.pop(number)
+        return out

@@ -1,0 +1,129 @@
+"""The sim's websocket: approval keys, encrypted 26-field notices of its own orders, and its faults."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from kis import endpoints as ep
+from kis.auth import ApprovalKeys
+from kis.config import SIM_APP_KEY, SIM_APP_SECRET
+from kis.models import OrderSide, OrderType
+from kis.notices import Backoff, NoticeKind, NoticeStream, StreamState
+from kis.sim import SimServer
+from kis.sim.clients import client_for, sim_config
+
+
+@pytest.fixture
+def sim():
+    server = SimServer(0, rate_limit=1000, always_open=True).start()
+    yield server
+    server.stop()
+
+
+def wait_for(condition, timeout=5.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def open_stream(sim, tmp_path, *, hts_id=None, name="a"):
+    config = sim_config(sim, tmp_path / name)
+    messages: list[str] = []
+    got = []
+    stream = NoticeStream(sim.ws_url, ep.NOTICE_TR_IDS[config.env], hts_id or sim.hts_id, config.account,
+                          ApprovalKeys(config).key, on_message=messages.append,
+                          backoff=Backoff(base=0.05, cap=0.2, floor=0.05))
+    stream.add_listener(got.append)
+    stream.start()
+    return stream, got, messages
+
+
+def test_the_approval_key_wants_secretkey_not_appsecret(sim):
+    good = {"grant_type": "client_credentials", "appkey": SIM_APP_KEY, "secretkey": SIM_APP_SECRET}
+    wrong = {"grant_type": "client_credentials", "appkey": SIM_APP_KEY, "appsecret": SIM_APP_SECRET}
+    assert requests.post(sim.url + ep.APPROVAL, json=good, timeout=5).json()["approval_key"]
+    assert requests.post(sim.url + ep.APPROVAL, json=wrong, timeout=5).status_code == 403
+
+
+def test_orders_of_the_account_arrive_as_acceptance_then_fill_notices(sim, tmp_path):
+    stream, got, _ = open_stream(sim, tmp_path)
+    try:
+        assert wait_for(lambda: stream.state is StreamState.LIVE)
+        client = client_for(sim, tmp_path / "client")
+        ack = client.order("005930", OrderSide.BUY, 3, OrderType.MARKET)
+        assert wait_for(lambda: len(got) >= 2)
+        accepted, filled = got[0], got[1]
+        assert (accepted.kind, accepted.order_no, accepted.qty, accepted.side) == \
+            (NoticeKind.ACCEPTED, ack.order_no, 3, OrderSide.BUY)
+        assert (filled.kind, filled.order_no, filled.qty, filled.code) == (NoticeKind.FILLED, ack.order_no, 3, "005930")
+        assert filled.price > 0
+    finally:
+        stream.stop()
+
+
+def test_each_session_gets_a_fresh_key_and_iv(sim, tmp_path):
+    first, _, _ = open_stream(sim, tmp_path, name="a")
+    assert wait_for(lambda: first.state is StreamState.LIVE)
+    first.stop()
+    second, _, _ = open_stream(sim, tmp_path, name="b")
+    try:
+        assert wait_for(lambda: second.state is StreamState.LIVE)
+        assert first.reader.keys["H0STCNI9"] != second.reader.keys["H0STCNI9"]
+    finally:
+        second.stop()
+
+
+def test_a_wrong_hts_id_is_refused_with_one_message(sim, tmp_path):
+    stream, _, messages = open_stream(sim, tmp_path, hts_id="nobody")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.REFUSED)
+        assert len(messages) == 1 and "KIS_HTS_ID" in messages[0]
+    finally:
+        stream.stop()
+
+
+def test_a_second_session_can_be_refused(sim, tmp_path):
+    sim.faults.refuse_second_session = True
+    first, _, _ = open_stream(sim, tmp_path, name="a")
+    second = None
+    try:
+        assert wait_for(lambda: first.state is StreamState.LIVE)
+        second, _, messages = open_stream(sim, tmp_path, name="b")
+        assert wait_for(lambda: second.state is StreamState.REFUSED)
+        assert "already holds" in messages[0] and first.state is StreamState.LIVE
+    finally:
+        first.stop()
+        if second:
+            second.stop()
+
+
+def test_faults_skip_repeat_and_drop_notices(sim, tmp_path):
+    stream, got, _ = open_stream(sim, tmp_path)
+    client = client_for(sim, tmp_path / "client")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.LIVE)
+        sim.faults.ws_skip(1)  # the acceptance goes missing
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) == 1)
+        assert got[0].kind is NoticeKind.FILLED
+        sim.faults.ws_repeat(1)  # the next acceptance comes twice
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) == 4)
+        assert [n.kind for n in got[1:]] == [NoticeKind.ACCEPTED, NoticeKind.ACCEPTED, NoticeKind.FILLED]
+        sim.faults.ws_drop(1)  # the connection goes with the next notice; the stream comes back
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) >= 6)
+    finally:
+        stream.stop()
+
+
+def test_the_health_answer_announces_the_websocket(sim):
+    info = requests.get(sim.url + "/sim/health", timeout=5).json()
+    assert info["ws_url"] == sim.ws_url and info["ws_url"].startswith("ws://127.0.0.1:")
