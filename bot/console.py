@@ -17,6 +17,7 @@ from typing import Any, Callable, TextIO
 
 from bot import format as fmt
 from bot.notifier import Notifier
+from bot.health import notice_text
 from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from kis.notices import open_notices
@@ -208,7 +209,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
             service = open_service(client, source=source, on_event=notifier.on_event,
                                    default_duration=DEMO_DURATION, notices=notices)
-            pushes = open_pushes(service, source=source, push=notifier.push)
+            pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))
             notifier.start()
             with lock:
                 print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),

@@ -86,6 +86,16 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
     ]
 
 
+def notice_text(stream: Any) -> Callable[[], str] | None:
+    """What /health says about the running notice stream (None when there is none: "not used")."""
+    if stream is None:
+        return None
+    said = {"live": "live: fills arrive as they happen", "connecting": "connecting",
+            "down": "down, reconnecting; fills are polled meanwhile",
+            "refused": "refused by KIS (check KIS_HTS_ID); fills are polled", "stopped": "stopped; fills are polled"}
+    return lambda: said.get(stream.state.value, stream.state.value)
+
+
 def health_replies(client: Any, **kwargs: Any) -> list[Reply]:
     lines = health_lines(client, **kwargs)
     return [Reply("<b>Health</b>\n" + fmt.pre(fmt.esc(line) for line in lines))]
