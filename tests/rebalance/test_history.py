@@ -57,3 +57,13 @@ def test_the_history_is_private_like_the_journal_even_when_it_creates_the_data_d
     files = [p for p in data.iterdir() if p.name.startswith("history.sqlite3")]
     assert files and all(p.stat().st_mode & 0o777 == 0o600 for p in files)
     history.close()
+
+
+def test_a_damaged_history_is_kept_aside_and_a_new_one_starts(tmp_path, caplog):
+    (tmp_path / "history.sqlite3").write_bytes(b"not a database at all" * 100)
+    history = ValueHistory.in_dir(tmp_path)
+    history.record(ACCOUNT, date(2026, 11, 23), balance(1_000_000), at("2026-11-23"))
+    assert [r.total_value for r in history.recent(ACCOUNT)] == [1_000_000]
+    history.close()
+    assert (tmp_path / "history.sqlite3.broken").read_bytes() == b"not a database at all" * 100  # nothing lost
+    assert "moved to history.sqlite3.broken" in caplog.text
