@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.cli_account import failure_sentence
 from kis import open_client
 from kis.config import Source
+from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
@@ -52,6 +53,7 @@ def plan(args: argparse.Namespace) -> int:
         except PortfolioError as exc:
             return _fail(exc.one_line())
     else:
+        private_dir(data_dir)  # DataDirUnusable says why, rather than "no model is saved"
         saved = load_model(data_dir, account)
         if saved is None:
             if model_path(data_dir, account).exists():

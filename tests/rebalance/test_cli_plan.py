@@ -153,3 +153,12 @@ def test_an_account_kis_refuses_is_named_as_a_refusal_not_as_silence(sim_env, mo
     assert err.startswith("kisbot: KIS refused the request: ") and "(OPSQ0013)" in err
     assert "try again in a minute" not in err  # waiting does not fix a wrong account number
 
+
+
+def test_a_data_dir_that_is_a_file_is_named_rather_than_called_an_empty_model(sim_env, tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("KISBOT_DATA_DIR", str(tmp_path / "afile"))
+    assert main(["plan"]) == 2
+    err = capsys.readouterr().err
+    assert "afile cannot be used (it is a file, not a directory): set KISBOT_DATA_DIR" in err
+    assert "no model is saved" not in err
