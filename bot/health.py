@@ -58,8 +58,10 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
     journal = journal_path or Path(config.data_dir) / JOURNAL_FILE
     try:
         size = f"{journal.stat().st_size / 1024:,.0f} KB"
-    except OSError:
+    except FileNotFoundError:
         size = "not created yet"
+    except OSError as exc:  # e.g. the data dir is a file: say so, not "not created yet"
+        size = f"cannot be read: {exc.strerror or exc}"
     if active_run is None:
         run_text = "none"
     else:

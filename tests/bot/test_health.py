@@ -50,3 +50,9 @@ def test_one_alert_when_kis_stops_answering_and_one_when_it_is_back(sim, sim_cli
     sim_client.price("005930")
     assert len(pushed) == 2 and "KIS answers again" in pushed[1].text
     assert sim_client.stats.counts().state is KisState.UP
+
+
+def test_a_journal_path_that_cannot_be_read_is_not_called_not_created_yet(sim_client, tmp_path):
+    (tmp_path / "afile").write_text("x")  # a data dir that is a file
+    text = "\n".join(health_lines(sim_client, journal_path=tmp_path / "afile" / "journal.sqlite3"))
+    assert "journal.sqlite3 (cannot be read: Not a directory)" in text and "not created yet" not in text
