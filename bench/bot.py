@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "bot"))
 
 from bot.notifier import Notifier  # noqa: E402
-from bot.service import KST, open_service  # noqa: E402
+from bot.service import open_service  # noqa: E402
 from kis.config import Source  # noqa: E402
+from kis.krx import KST  # noqa: E402
 from kis.models import OrderSide  # noqa: E402
 from kis.sim import SimServer  # noqa: E402
 from kis.sim.clients import client_for  # noqa: E402
@@ -133,7 +134,7 @@ def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: i
 
     from kis.sim import ManualClock
     from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window, load_twap_settings
-    from rebalance.clock import FakeClock
+    from rebalance.testing import FakeClock
 
     start = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
     with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:

@@ -29,7 +29,7 @@ from kis.client import KisClient  # noqa: E402
 from kis.notices import NoticeStream, StreamState  # noqa: E402
 from kis.sim import SimServer  # noqa: E402
 from kis.sim.clients import sim_config  # noqa: E402
-from rebalance.clock import KST  # noqa: E402
+from kis.krx import KST  # noqa: E402
 from rebalance.events import Filled, Finished  # noqa: E402
 from rebalance.journal import Journal  # noqa: E402
 from rebalance.model import Plan, PlanLine  # noqa: E402

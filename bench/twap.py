@@ -46,7 +46,7 @@ from kis.client import KisClient  # noqa: E402
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, KisConfig  # noqa: E402
 from kis.models import Account, Balance, Env  # noqa: E402
 from kis.sim import SimServer  # noqa: E402
-from rebalance.clock import KST  # noqa: E402
+from kis.krx import KST  # noqa: E402
 from rebalance.journal import Journal, plan_from_json, plan_to_json  # noqa: E402
 from rebalance.model import Plan, PlanLine  # noqa: E402
 from rebalance.twap import TwapExecutor  # noqa: E402

@@ -24,6 +24,12 @@ COMMANDS = {
 }
 
 
+def fail(message: str, code: int = 1) -> int:
+    """Say `message` on stderr as `kisbot: message`; returns the exit code (1: KIS or the input said no)."""
+    print(f"kisbot: {message}", file=sys.stderr)
+    return code
+
+
 def port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -101,8 +107,7 @@ def _main(argv: list[str] | None) -> int:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
     except ConfigError as exc:
-        print(f"kisbot: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), 2)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `kisbot balance | head`: the reader left; nothing more to say

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sys
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -17,58 +16,41 @@ from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
-from rebalance.render import one_line
+from bot.cli import fail
+from bot.format import percent, signed, won
+from rebalance.text import one_line
 
 
-def _won(value: int) -> str:
-    return f"{value:,}"
+def _frame(rows: Sequence[object], columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
+    """One column per (title, attribute, format): the attribute of every row, formatted."""
+    return pd.DataFrame({title: [shown(getattr(row, name)) for row in rows] for title, name, shown in columns})
 
 
-def _pct(value: float) -> str:
-    return f"{value:+.2f}%"
+QUOTE_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("price", "price", won),
+                 ("change", "change", signed), ("change %", "change_rate", percent), ("volume", "volume", won)]
+HOLDING_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("qty", "qty", won),
+                   ("sellable", "orderable_qty", won), ("avg price", "avg_price", won), ("price", "price", won),
+                   ("value", "value", won), ("P&L", "pnl", signed), ("P&L %", "pnl_rate", percent)]
 
 
 def quotes_table(quotes: list[Quote]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "code": [q.code for q in quotes],
-        "name": [one_line(q.name) for q in quotes],
-        "price": [_won(q.price) for q in quotes],
-        "change": [f"{q.change:+,}" for q in quotes],
-        "change %": [_pct(q.change_rate) for q in quotes],
-        "volume": [_won(q.volume) for q in quotes],
-    })
+    return _frame(quotes, QUOTE_COLUMNS)
 
 
 def holdings_table(balance: Balance) -> pd.DataFrame:
-    rows = balance.holdings
-    return pd.DataFrame({
-        "code": [h.code for h in rows],
-        "name": [one_line(h.name) for h in rows],
-        "qty": [_won(h.qty) for h in rows],
-        "sellable": [_won(h.orderable_qty) for h in rows],
-        "avg price": [_won(h.avg_price) for h in rows],
-        "price": [_won(h.price) for h in rows],
-        "value": [_won(h.value) for h in rows],
-        "P&L": [f"{h.pnl:+,}" for h in rows],
-        "P&L %": [_pct(h.pnl_rate) for h in rows],
-    })
+    return _frame(balance.holdings, HOLDING_COLUMNS)
 
 
 def summary_table(balance: Balance) -> pd.DataFrame:
     return pd.DataFrame({"": ["cash (today)", "cash (D+2)", "stocks", "total", "P&L"],
-                         "won": [_won(balance.cash), _won(balance.cash_d2), _won(balance.stock_value),
-                                 _won(balance.total_value), f"{balance.pnl:+,}"]})
+                         "won": [won(balance.cash), won(balance.cash_d2), won(balance.stock_value),
+                                 won(balance.total_value), signed(balance.pnl)]})
 
 
 def _show(table: pd.DataFrame) -> None:
     """Print a table with Hangul counted as two columns, so names line up in a terminal."""
     with pd.option_context("display.unicode.east_asian_width", True):
         print(table.to_string(index=False))
-
-
-def _fail(message: str) -> int:
-    print(f"kisbot: {message}", file=sys.stderr)
-    return 1
 
 
 def failure_sentence(exc: KisError | KisTransportError) -> str:
@@ -85,14 +67,14 @@ def _run(job: Callable[[], int]) -> int:
     try:
         return job()
     except (KisError, KisTransportError) as exc:
-        return _fail(failure_sentence(exc))
+        return fail(failure_sentence(exc))
 
 
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
         malformed = [c for c in args.codes if not is_code(c)]
         if malformed:
-            return _fail(str(BadStockCode(malformed[0])) if len(malformed) == 1 else
+            return fail(str(BadStockCode(malformed[0])) if len(malformed) == 1 else
                          f"{', '.join(malformed)} are not 6-character stock codes such as {CODE_EXAMPLE}")
         codes = list(dict.fromkeys(normalize_code(c) for c in args.codes))
         client = client_factory()
@@ -105,7 +87,7 @@ def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
         if quotes:
             _show(quotes_table(list(quotes.values())))
         if unknown:
-            return _fail(f"the exchange does not know {', '.join(unknown)}; check the stock code")
+            return fail(f"the exchange does not know {', '.join(unknown)}; check the stock code")
         return 0
 
     return _run(job)
@@ -131,10 +113,10 @@ def keyring_available() -> bool:
     """False on machines without an OS keyring backend (headless Linux, containers)."""
     try:
         import keyring
-        from keyring.backends import fail
+        from keyring.backends import fail as no_keyring
 
         backend = keyring.get_keyring()
-        return not isinstance(backend, fail.Keyring) and getattr(backend, "priority", 1) > 0
+        return not isinstance(backend, no_keyring.Keyring) and getattr(backend, "priority", 1) > 0
     except Exception:  # noqa: BLE001 - any keyring trouble means: use the environment
         return False
 
@@ -144,9 +126,7 @@ def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_s
     """Prompt (no echo) for the app key, app secret and bot token and keep them in the OS keyring."""
     env = getattr(args, "env", "mock")
     if not available():
-        print(f"kisbot: {NO_KEYRING_HINT}: KIS_APP_KEY, KIS_APP_SECRET, TELEGRAM_BOT_TOKEN "
-              f"(with KIS_ENV={env})", file=sys.stderr)
-        return 2
+        return fail(f"{NO_KEYRING_HINT}: KIS_APP_KEY, KIS_APP_SECRET, TELEGRAM_BOT_TOKEN (with KIS_ENV={env})", 2)
     wanted = [
         (f"{env}_app_key", f"KIS app key ({env}): "),
         (f"{env}_app_secret", f"KIS app secret ({env}): "),
@@ -157,16 +137,14 @@ def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_s
         try:
             value = prompt(question).strip()
         except (EOFError, OSError):
-            print(f"kisbot: no terminal to type the secrets in; set KIS_APP_KEY and KIS_APP_SECRET in the "
-                  f"environment or .env instead", file=sys.stderr)
-            return 2
+            return fail("no terminal to type the secrets in; set KIS_APP_KEY and KIS_APP_SECRET in the "
+                        "environment or .env instead", 2)
         if not value:
             continue
         store(name, value)
         stored.append(name)
     if not stored:
-        print("kisbot: nothing entered, nothing stored", file=sys.stderr)
-        return 1
+        return fail("nothing entered, nothing stored")
     print(f"stored {', '.join(stored)} in the OS keyring (service 'kisbot'). "
           f"Also set KIS_ENV={env} and KIS_ACCOUNT=12345678-01 in the environment or .env.")
     return 0

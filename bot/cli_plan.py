@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
+from bot.cli import fail
 from bot.cli_account import failure_sentence
 from kis import open_client
 from kis.config import Source
@@ -44,32 +44,32 @@ def plan(args: argparse.Namespace) -> int:
     try:
         options = _options(args, options_from(Source()))
     except OptionsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     client = open_client()
     data_dir, account = client.config.data_dir, client.config.account
     if args.file:
         try:
             portfolio = read_portfolio(args.file)
         except PortfolioError as exc:
-            return _fail(exc.one_line())
+            return fail(exc.one_line())
     else:
         private_dir(data_dir)  # DataDirUnusable says why, rather than "no model is saved"
         saved = load_model(data_dir, account)
         if saved is None:
             if model_path(data_dir, account).exists():
-                return _fail(f"the saved model {model_path(data_dir, account)} cannot be read: give the .xlsx "
+                return fail(f"the saved model {model_path(data_dir, account)} cannot be read: give the .xlsx "
                              "file again, e.g. kisbot plan model.xlsx")
-            return _fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
+            return fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
     try:
         result = make_plan(client, portfolio, options=options, names=NameBook(data_dir, client))
     except PortfolioError as exc:
-        return _fail(exc.one_line())
+        return fail(exc.one_line())
     except OptionsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
-        return _fail(failure_sentence(exc))
+        return fail(failure_sentence(exc))
     if args.file:
         try:
             save_model(data_dir, account, portfolio, result.priced_at)
@@ -89,7 +89,7 @@ def plan(args: argparse.Namespace) -> int:
         try:
             Path(args.chart).write_bytes(plan_chart(result))
         except OSError as exc:
-            return _fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
+            return fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
         if not args.json:
             print(f"\nChart written to {args.chart}")
     return 0
@@ -129,8 +129,3 @@ def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
         band=parse_points(args.band, "--band") if args.band is not None else defaults.band,
         min_trade=parse_won(args.min_trade, "--min-trade") if args.min_trade is not None else defaults.min_trade,
     )
-
-
-def _fail(message: str) -> int:
-    print(f"kisbot: {message}", file=sys.stderr)
-    return 1

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
-from rebalance.render import one_line
+from rebalance.text import clip, pad
 
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
 
 
 def esc(value: object) -> str:
@@ -32,30 +31,6 @@ def signed(amount: int) -> str:
 
 def percent(rate: float, *, sign: bool = True) -> str:
     return f"{rate:+.2f}%" if sign else f"{rate:.1f}%"
-
-
-def width(text: str) -> int:
-    """Columns `text` takes in a monospace font (wide East Asian characters count two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def clip(text: str, columns: int) -> str:
-    """`text` on one line, cut to at most `columns` display columns, with an ellipsis when cut."""
-    text = one_line(text)
-    if width(text) <= columns:
-        return text
-    out, used = "", 0
-    for ch in text:
-        w = width(ch)
-        if used + w > columns - 1:
-            break
-        out, used = out + ch, used + w
-    return out + "…"
-
-
-def pad(text: str, columns: int, *, right: bool = False) -> str:
-    gap = " " * max(0, columns - width(text))
-    return gap + text if right else text + gap
 
 
 def pre(lines: Iterable[str]) -> str:
@@ -157,7 +132,7 @@ def receipt_text(receipt: object) -> str:
 
 
 def results_table(results: Sequence[StockResult]) -> str:
-    """Target vs actual per stock: the seed's 차이 table."""
+    """Target vs actual holding per stock and the difference (차이) still to trade."""
     lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
     for r in results:
         lines.append(f"{r.code:<6} {pad(clip(r.name, 10), 10)} {won(r.start_qty):>7} {won(r.target_qty):>7} "
@@ -182,7 +157,7 @@ def plain(html_text: str) -> str:
 
 # --- splitting ----------------------------------------------------------------------------------
 
-def split_html(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Split at line ends into messages of at most `limit` chars, closing and reopening `<pre>`.
 
     A single line longer than a message is cut where no tag or entity is broken.

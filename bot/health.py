@@ -17,7 +17,7 @@ from bot import format as fmt
 from bot.cli_doctor import mask_account
 from bot.service import Reply
 from kis.stats import KisState
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.journal import JOURNAL_FILE
 
 log = logging.getLogger(__name__)

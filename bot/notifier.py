@@ -218,7 +218,7 @@ class Notifier:
             return
         fills, self._fills, self._first_fill_at = self._fills, [], None
         self._last_fill_message_at = self.clock()
-        for part in fmt.split_html(fmt.fills_text(fills)):
+        for part in fmt.split_message(fmt.fills_text(fills)):
             self.sink.send(Reply(part, silent=True, kind="fills"))
         self._edit_progress()
 
@@ -231,7 +231,7 @@ class Notifier:
         text = f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}{checks}"
         if receipt is not None:
             text += "\n" + fmt.receipt_text(receipt)
-        for part in fmt.split_html(text):
+        for part in fmt.split_message(text):
             self.sink.send(Reply(part))
 
     def _progress_text(self, suffix: str = "") -> str:

@@ -8,14 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from bot.service import Reply
+from kis.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +84,8 @@ class NotifyPrefs:
         return route(self.get(chat_id), reply)
 
     def _save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {str(chat): dataclasses.asdict(p) for chat, p in self._prefs.items()}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".notify-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(data))
 
     def command(self, chat_id: int, args: Sequence[str]) -> list[Reply]:
         """`/notify [fills on|silent|off] [reports on|off]`: change what is given, then show all."""

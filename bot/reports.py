@@ -25,7 +25,8 @@ from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
-from rebalance.clock import KST, Clock, ClockScheduler
+from kis.krx import KST
+from rebalance.clock import Clock, ClockScheduler
 from rebalance.drift import Drift, drift
 from rebalance import saved_model
 from rebalance.saved_model import SavedModel

@@ -15,7 +15,6 @@ from typing import Any, Callable, Sequence
 
 import rebalance
 from bot import format as fmt
-from bot.settings import MAX_FILE_BYTES
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -33,6 +32,7 @@ from kis.models import Quote
 from rebalance import Plan, Portfolio
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
+from rebalance.portfolio import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ ASK_FOR_MODEL = (
 
 
 def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
-    """`html_text` as one or more replies of at most 4096 chars; kwargs go on the last one."""
-    parts = fmt.split_html(html_text)
+    """`html_text` as one or more replies, each one Telegram message long; kwargs go on the last one."""
+    parts = fmt.split_message(html_text)
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
@@ -281,9 +281,6 @@ class BotService:
         return text_replies(fmt.balance_text(balance))
 
     # --- planning -----------------------------------------------------------------------------
-
-    def plan_prompt(self) -> list[Reply]:
-        return self.plan(())
 
     def plan(self, args: Sequence[str] = ()) -> list[Reply]:
         """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""

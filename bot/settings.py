@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 from kis.config import Source
 from kis.errors import ConfigError
+from rebalance.portfolio import MAX_FILE_BYTES
 
-MAX_FILE_BYTES = 1_000_000  # a model portfolio is a few KB; refuse anything that could hurt
 
 TOKEN_HINT = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then set the token in the "

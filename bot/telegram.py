@@ -65,7 +65,7 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> int:
                                              link_preview_options=NO_PREVIEW, **kwargs)
     except BadRequest as exc:  # before NetworkError: a markup error is not retried as it is
         log.warning("Telegram refused HTML (%s); sending plain text", exc.message)
-        message = await bot.send_message(chat_id, fmt.plain(reply.text)[:4096] or "-", **kwargs)
+        message = await bot.send_message(chat_id, fmt.plain(reply.text)[:fmt.TELEGRAM_LIMIT] or "-", **kwargs)
     return message.message_id
 
 

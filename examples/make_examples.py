@@ -1,14 +1,13 @@
 """Regenerate the example portfolio files: `python examples/make_examples.py`.
 
-model.xlsx is the seed chapter's ten large caps at equal weight (no weight column); multifactor.xlsx
+model.xlsx is ten large caps at equal weight (no weight column); multifactor.xlsx
 is a weighted 20-stock portfolio in percent; broken/ holds files that show each error message.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from openpyxl import Workbook
+from rebalance.testing import Sheet, workbook
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,8 +20,8 @@ NAMES = {
     "034730": "SK", "015760": "한국전력", "033780": "KT&G", "316140": "우리금융지주",
 }
 
-# The seed's model portfolio (chapter 17.7.1), equal weight.
-SEED_TEN = ["005930", "373220", "000660", "207940", "051910", "035420", "005380", "006400", "035720", "105560"]
+# Ten KRX large caps at equal weight: a model file with no weight column.
+LARGE_CAPS_TEN = ["005930", "373220", "000660", "207940", "051910", "035420", "005380", "006400", "035720", "105560"]
 
 # A multi-factor pick of 20 KRX large caps, weights in percent adding up to 100.
 MULTIFACTOR = [
@@ -38,24 +37,14 @@ def write_rows(path: Path, rows: list[list[object]], title: str = "Portfolio") -
     write_sheets(path, [(title, rows, "visible")])
 
 
-def write_sheets(path: Path, sheets: list[tuple[str, list[list[object]], str]], active: int = 0) -> None:
+def write_sheets(path: Path, sheets: list[Sheet], active: int = 0) -> None:
     """Write (title, rows, state) sheets to a new workbook that opens on sheet number `active`."""
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows, state in sheets:
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-        sheet.sheet_state = state
-    book.active = active
-    # A fixed date keeps regenerated files identical in content to the committed ones.
-    book.properties.created = book.properties.modified = datetime(2026, 1, 2)
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    path.write_bytes(workbook(*sheets, active=active))
 
 
 def main() -> None:
-    write_rows(HERE / "model.xlsx", [["종목코드", "종목명"]] + [[c, NAMES[c]] for c in SEED_TEN])
+    write_rows(HERE / "model.xlsx", [["종목코드", "종목명"]] + [[c, NAMES[c]] for c in LARGE_CAPS_TEN])
     assert sum(w for _, w in MULTIFACTOR) == 100 and len(MULTIFACTOR) == 20
     write_rows(HERE / "multifactor.xlsx",
                [["종목코드", "종목명", "비중"]] + [[c, NAMES[c], w] for c, w in MULTIFACTOR])

@@ -50,6 +50,28 @@ def parse_expiry(text: str) -> datetime:
     return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=KST)
 
 
+def issue_key(session: requests.Session, url: str, body: dict, field: str, name: str) -> dict:
+    """POST credentials to a KIS key endpoint: its JSON answer, which holds `field` (the `name` issued).
+
+    KisTransportError when KIS cannot be reached or answers no JSON; else the KisError its code names.
+    """
+    try:
+        resp = session.post(url, json=body, timeout=TIMEOUT, headers={"content-type": "application/json; charset=utf-8"})
+        data = resp.json()
+    except requests.RequestException as exc:
+        raise KisTransportError(f"could not reach KIS for an {name} ({type(exc).__name__})") from None
+    except ValueError:
+        raise KisTransportError(f"KIS answered the {name} request with HTTP {resp.status_code} and no JSON") from None
+    if not isinstance(data, dict):
+        raise KisTransportError(f"KIS answered the {name} request with an unexpected body")
+    # Key errors come as {"error_code", "error_description"}; other gateways use rt_cd/msg_cd.
+    code = data.get("error_code") or (data.get("msg_cd") if data.get("rt_cd") not in (None, "0") else "")
+    if code or not data.get(field):
+        raise error_for(code or "", data.get("error_description") or data.get("msg1") or
+                        f"no {name} in the answer (HTTP {resp.status_code})", http_status=resp.status_code)
+    return data
+
+
 class PrivateCache:
     """One JSON file per (kind, environment, app key, host) in the data dir, mode 0600, replaced atomically."""
 
@@ -175,22 +197,7 @@ class TokenManager:
     def _issue(self) -> AccessToken:
         body = {"grant_type": "client_credentials", "appkey": self._config.app_key,
                 "appsecret": self._config.app_secret}
-        try:
-            resp = self._session.post(self._config.base_url + TOKEN, json=body, timeout=TIMEOUT,
-                                      headers={"content-type": "application/json; charset=utf-8"})
-            data = resp.json()
-        except requests.RequestException as exc:
-            raise KisTransportError(f"could not reach KIS to get an access token ({type(exc).__name__})") from None
-        except ValueError:
-            raise KisTransportError(f"KIS answered the token request with HTTP {resp.status_code} and no JSON") from None
-        if not isinstance(data, dict):
-            raise KisTransportError("KIS answered the token request with an unexpected body")
-        # Token errors come as {"error_code", "error_description"}; other gateways use rt_cd/msg_cd.
-        code = data.get("error_code") or (data.get("msg_cd") if data.get("rt_cd") not in (None, "0") else "")
-        if code or not data.get("access_token"):
-            raise error_for(code or "", data.get("error_description") or data.get("msg1") or
-                            f"no access token in the answer (HTTP {resp.status_code})",
-                            http_status=resp.status_code)
+        data = issue_key(self._session, self._config.base_url + TOKEN, body, "access_token", "access token")
         self.issued += 1
         self.stats.token_issued()
         expiry_text = data.get("access_token_token_expired") or ""
@@ -250,20 +257,7 @@ class ApprovalKeys:
 
         body = {"grant_type": "client_credentials", "appkey": self._config.app_key,
                 "secretkey": self._config.app_secret}
-        try:
-            resp = self._session.post(self._config.base_url + APPROVAL, json=body, timeout=TIMEOUT,
-                                      headers={"content-type": "application/json; charset=utf-8"})
-            data = resp.json()
-        except requests.RequestException as exc:
-            raise KisTransportError(f"could not reach KIS for a websocket approval key ({type(exc).__name__})") from None
-        except ValueError:
-            raise KisTransportError(f"KIS answered the approval key request with HTTP {resp.status_code} and no JSON") from None
-        if not isinstance(data, dict):
-            raise KisTransportError("KIS answered the approval key request with an unexpected body")
-        code = data.get("error_code") or (data.get("msg_cd") if data.get("rt_cd") not in (None, "0") else "")
-        if code or not data.get("approval_key"):
-            raise error_for(code or "", data.get("error_description") or data.get("msg1") or
-                            f"no approval key in the answer (HTTP {resp.status_code})", http_status=resp.status_code)
+        data = issue_key(self._session, self._config.base_url + APPROVAL, body, "approval_key", "approval key")
         self.issued += 1
         log.info("issued a KIS websocket approval key for %s", self._config.env.value)
         return ApprovalKey(str(data["approval_key"]), self._wall() + APPROVAL_VALIDITY)

@@ -59,6 +59,22 @@ def to_float(text: Any) -> float:
         raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
 
 
+# Where a quote's change, name and price limits sit: inquire-price's `output`, the multi-stock quote's rows.
+PRICE_FIELDS = ("prdy_vrss", "hts_kor_isnm", "stck_mxpr", "stck_llam")
+MULTI_PRICE_FIELDS = ("inter2_prdy_vrss", "inter_kor_isnm", "inter2_mxpr", "inter2_llam")
+
+
+def _quote(code: str, price: int, row: Mapping, fields: tuple[str, str, str, str], at: datetime,
+           tick: int = 0) -> Quote:
+    """A Quote from one KIS quote row whose change, name and limits sit under `fields`, signed by prdy_vrss_sign."""
+    change, name, upper, lower = fields
+    sign = row.get("prdy_vrss_sign", "")
+    return Quote(code=code, price=price, change=int(_signed(to_int(row.get(change)), sign)),
+                 change_rate=float(_signed(to_float(row.get("prdy_ctrt")), sign)), volume=to_int(row.get("acml_vol")),
+                 name=str(row.get(name) or "").strip(), upper_limit=to_int(row.get(upper)),
+                 lower_limit=to_int(row.get(lower)), at=at, tick=tick)
+
+
 def _signed(value: float, sign_code: str):
     """KIS's prdy_vrss_sign (1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down) gives the sign."""
     sign_code = str(sign_code or "").strip()
@@ -132,7 +148,6 @@ class KisClient:
         out = reply.body.get("output") or {}
         if not isinstance(out, Mapping) or to_int(out.get("stck_prpr")) <= 0:
             raise UnknownStock([code])
-        sign = out.get("prdy_vrss_sign", "")
         price, tick = to_int(out.get("stck_prpr")), to_int(out.get("aspr_unit"))
         grid = grid_for(price, tick)
         if grid is not None:
@@ -140,18 +155,7 @@ class KisClient:
         elif tick:
             log.warning("%s: aspr_unit %s at %s won fits no known price grid; limit prices use the stock grid",
                         code, tick, price)
-        return Quote(
-            code=code,
-            price=price,
-            change=int(_signed(to_int(out.get("prdy_vrss")), sign)),
-            change_rate=float(_signed(to_float(out.get("prdy_ctrt")), sign)),
-            volume=to_int(out.get("acml_vol")),
-            name=str(out.get("hts_kor_isnm") or "").strip(),
-            upper_limit=to_int(out.get("stck_mxpr")),
-            lower_limit=to_int(out.get("stck_llam")),
-            at=self._wall(),
-            tick=tick,
-        )
+        return _quote(code, price, out, PRICE_FIELDS, self._wall(), tick)
 
     def tick_grid(self, code: str) -> TickGrid:
         """The price grid `code` trades on, from inquire-price's aspr_unit (asked once per code).
@@ -230,18 +234,7 @@ class KisClient:
             price = to_int(row.get("inter2_prpr"))
             if code not in codes or price <= 0:
                 continue  # unknown codes come back empty or zero
-            sign = row.get("prdy_vrss_sign", "")
-            quotes[code] = Quote(
-                code=code,
-                price=price,
-                change=int(_signed(to_int(row.get("inter2_prdy_vrss")), sign)),
-                change_rate=float(_signed(to_float(row.get("prdy_ctrt")), sign)),
-                volume=to_int(row.get("acml_vol")),
-                name=str(row.get("inter_kor_isnm") or "").strip(),
-                upper_limit=to_int(row.get("inter2_mxpr")),
-                lower_limit=to_int(row.get("inter2_llam")),
-                at=now,
-            )
+            quotes[code] = _quote(code, price, row, MULTI_PRICE_FIELDS, now)
         return quotes
 
     def stock_info(self, code: str) -> StockInfo | None:

@@ -5,6 +5,7 @@ kept out of reprs so that they never reach a log line or a traceback.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -114,9 +115,12 @@ class KisConfig:
     @property
     def app_key_id(self) -> str:
         """A short, non-secret fingerprint of the app key (for cache file names and logs)."""
-        import hashlib
+        return key_fingerprint(self.app_key)
 
-        return hashlib.sha256(self.app_key.encode()).hexdigest()[:12]
+
+def key_fingerprint(app_key: str) -> str:
+    """12 hex digits of the app key's SHA-256: names it in file names, logs and the sim's health answer."""
+    return hashlib.sha256(app_key.encode()).hexdigest()[:12]
 
 
 def data_dir(source: Source) -> Path:

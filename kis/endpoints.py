@@ -3,7 +3,7 @@
 Source: koreainvestment/open-trading-api, examples_llm/domestic_stock/*/ (order_cash.py,
 order_rvsecncl, inquire_balance, inquire_daily_ccld.py, inquire_psbl_order.py, inquire_price,
 intstock_multprice.py) and examples_user/kis_auth.py. The mock tr_id is the real one with its first
-letter made V. The seed chapter's VTTC0802U/0801U/0803U are the old names of buy/sell/revise-cancel.
+letter made V. VTTC0802U/0801U/0803U are older mock names of buy/sell/revise-cancel that older samples send.
 """
 from __future__ import annotations
 
@@ -87,6 +87,5 @@ WS_PATH = "/tryitout"
 # KIS per-second call limits per account (KIS notice of 2026-04-20).
 DEFAULT_RATE_LIMIT = {Env.REAL: 18.0, Env.MOCK: 1.0, Env.SIM: 1.0}
 
-# Rows per page of paged inquiries (balance, daily orders).
-BALANCE_PAGE_ROWS = {Env.REAL: 50, Env.MOCK: 20, Env.SIM: 20}
+# Rows per page of the daily-orders inquiry.
 DAILY_ORDERS_PAGE_ROWS = {Env.REAL: 100, Env.MOCK: 15, Env.SIM: 15}

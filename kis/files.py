@@ -56,6 +56,19 @@ def file_lock(path: Path) -> Iterator[int | None]:
         os.close(fd)
 
 
+def try_lock(path: Path) -> int | None:
+    """Take an exclusive lock on `path` (created 0600) without waiting: its descriptor, or None when another
+    process holds it. Closing the descriptor, or the process ending, drops the lock."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def write_private(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically (mode 0600, flushed to disk first)."""
     private_dir(path.parent)

@@ -1,12 +1,12 @@
 """Time for the TWAP worker: a clock to read and to wait on, and a `schedule.Scheduler` driven by it.
 
-Waits take the cancel event so that `/cancel` wakes the worker at once; a `FakeClock` jumps ahead
-instead of sleeping, so tests run whole windows in milliseconds.
+Waits take the cancel event so that `/cancel` wakes the worker at once; `rebalance.testing.FakeClock`
+jumps ahead instead of sleeping, so tests run whole windows in milliseconds.
 """
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable, Protocol
 
 import schedule
@@ -32,34 +32,6 @@ class SystemClock:
 
     def wait(self, seconds: float, cancel: threading.Event) -> bool:
         return cancel.wait(max(0.0, seconds))
-
-
-class FakeClock:
-    """Test time: `wait` advances the clock instead of sleeping. Thread-safe."""
-
-    def __init__(self, start: datetime):
-        if start.tzinfo is None:
-            raise ValueError("FakeClock needs an aware datetime")
-        self._now = start.astimezone(KST)
-        self._lock = threading.Lock()
-        self.waits: list[float] = []  # every wait asked for, to check there is no busy loop
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += timedelta(seconds=seconds)
-
-    def wait(self, seconds: float, cancel: threading.Event) -> bool:
-        if cancel.is_set():
-            return True
-        seconds = max(0.0, seconds)
-        with self._lock:
-            self.waits.append(seconds)
-            self._now += timedelta(seconds=seconds)
-        return cancel.is_set()
 
 
 class _AtJob(schedule.Job):

@@ -13,7 +13,7 @@ from kis.models import OrderSide
 
 @dataclass(frozen=True)
 class StockResult:
-    """Target vs actual for one stock at the end of a run (the seed's 차이 table)."""
+    """Target vs actual holding of one stock at the end of a run; `difference` (차이) is what is still to trade."""
 
     code: str
     name: str

@@ -18,7 +18,7 @@ from typing import Callable
 from kis.files import private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.lifecycle import OrderState, check_transition, owed_change
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule
@@ -523,7 +523,7 @@ def _open_db(path: Path) -> sqlite3.Connection:
             _create_db(path)
         for own in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
             if own.is_file():
-                os.chmod(own, 0o600)  # journals made before files were kept private
+                os.chmod(own, 0o600)  # private whoever made it: it lists every order of the account
     except (OSError, sqlite3.Error) as exc:
         raise JournalUnusable(f"the journal {path} cannot be used ({getattr(exc, 'strerror', None) or exc}): "
                               "check that the data directory and its files belong to you") from None

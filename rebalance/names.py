@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from kis.errors import KisError, KisTransportError
+from kis.files import write_private
 from kis.models import ETP_GROUPS, Balance, Quote
 from rebalance.model import Portfolio
 
@@ -109,10 +108,6 @@ class NameBook:
 
     def _write(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=".names-", suffix=".json", dir=self.path.parent)
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(self._entries, out, ensure_ascii=False, indent=0, sort_keys=True)
-            os.replace(temp, self.path)
+            write_private(self.path, json.dumps(self._entries, ensure_ascii=False, indent=0, sort_keys=True))
         except OSError:
             log.warning("cannot write the name cache %s", self.path, exc_info=True)

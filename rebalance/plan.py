@@ -26,7 +26,7 @@ _WEIGHT_TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """How to plan: cash kept aside (the seed's 2 %), cost rates, how long prices stay good."""
+    """How to plan: the share of value kept as cash (2 %), cost rates, how long prices stay good."""
 
     cash_buffer: float = 0.02
     buy_fee: float = DEFAULT_FEE_RATE

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from kis.codes import CODE_HELP, BadStockCode, normalize_code
 from rebalance.model import Portfolio, Target
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = 1_000_000  # a model portfolio is a few KB; refuse anything that could hurt
 # Far beyond any portfolio a person rebalances by chat; prices alone would take minutes at 1 call/s.
 MAX_STOCKS = 1_000
 # A 1 MB zip can unpack to gigabytes of sheet XML: refuse before parsing (a real portfolio is < 1 MB).

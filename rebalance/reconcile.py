@@ -19,7 +19,7 @@ from typing import Collection, Sequence
 
 from kis.models import OrderStatus
 from kis.orders import CLOCK_SKEW, look_up, same_order_no
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.journal import OrderRecord, OrderUpdate
 from rebalance.lifecycle import OrderState
 

@@ -9,7 +9,6 @@ import functools
 import html
 import importlib.util
 import io
-import unicodedata
 from dataclasses import dataclass, field
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,6 +17,7 @@ from matplotlib.font_manager import FontProperties
 from pathlib import Path
 
 from rebalance.model import Plan, PlanLine
+from rebalance.text import fit
 
 MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
 NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
@@ -51,7 +51,7 @@ def plan_chart(plan: Plan) -> bytes:
     """
     lines = _chart_lines(plan)
     font = _hangul_font()
-    labels = [f"{line.code} {_fit(line.name, NAME_COLUMNS).rstrip()}".rstrip() if font else line.code
+    labels = [f"{line.code} {fit(line.name, NAME_COLUMNS).rstrip()}".rstrip() if font else line.code
               for line in lines] + ["현금 cash" if font else "cash"]
     total = plan.total_value
     current = [100 * line.current_weight for line in lines]
@@ -158,37 +158,12 @@ def _legend() -> str:
 def _row(line: PlanLine) -> str:
     """Two lines per stock: who and weights; then price, quantities, the order and its value."""
     weights = f"{100 * line.current_weight:.1f}→{100 * line.target_weight:.1f}"
-    first = f"{line.code} {_fit(line.name, NAME_COLUMNS)} {weights:>13}"
+    first = f"{line.code} {fit(line.name, NAME_COLUMNS)} {weights:>13}"
     order = f"{line.order_qty:+,}" if line.order_qty else "0"
     value = f"{line.order_value:,}" if line.order_qty else "-"
     # Single spaces between fields even when a number outgrows its column.
     second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
     return f"{first}\n{second}"
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def one_line(text: str) -> str:
-    """`text` as one table cell: whitespace runs (newlines, tabs) become one space, control characters go.
-
-    A stock name from a file cell (Alt+Enter) or the broker may hold a newline, which would break a row.
-    """
-    return "".join(ch for ch in " ".join(text.split()) if unicodedata.category(ch) != "Cc")
-
-
-def _fit(text: str, columns: int) -> str:
-    """Cut to `columns` display columns (marking the cut with …) and pad to exactly that width."""
-    text = one_line(text)
-    if _width(text) > columns:
-        kept = ""
-        for ch in text:
-            if _width(kept + ch) > columns - 1:
-                break
-            kept += ch
-        text = kept + "…"
-    return text + " " * (columns - _width(text))
 
 
 def _render(parts: list[tuple[_Section, list[str]]]) -> str:

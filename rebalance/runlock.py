@@ -9,12 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kis.files import private_dir
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks; the journal's one-active-run rule stays
-    fcntl = None
+from kis.files import HAS_FILE_LOCKS, try_lock
 
 
 class RunLock:
@@ -27,14 +22,10 @@ class RunLock:
     def acquire(self) -> bool:
         if self._fd is not None:
             return True
-        if fcntl is None:  # pragma: no cover
+        if not HAS_FILE_LOCKS:  # pragma: no cover - Windows: the journal's one-active-run rule stays
             return True
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = try_lock(self.path)
+        if fd is None:
             return False
         self._fd = fd
         os.ftruncate(fd, 0)  # the holder's pid, so another process can say who drives the account

@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from kis.codes import BadStockCode, normalize_code
+from kis.files import write_private
 from rebalance.model import Portfolio, Target
 from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
 
@@ -85,16 +84,8 @@ def model_path(data_dir: str | Path, account: object) -> Path:
 def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, saved_at: datetime) -> SavedModel:
     """Replace the account's saved model with `portfolio` (its `source` is the file name)."""
     path = model_path(data_dir, account)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"file_name": portfolio.source, "saved_at": saved_at.isoformat(), **portfolio_to_dict(portfolio)}
-    handle, temp = tempfile.mkstemp(prefix=".model-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=1)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_private(path, json.dumps(data, ensure_ascii=False, indent=1))
     return SavedModel(portfolio, portfolio.source, saved_at)
 
 

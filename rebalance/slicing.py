@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-import pandas as pd
-
 from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
 from kis.models import OrderSide
 from rebalance.model import PlanLine
@@ -41,10 +39,6 @@ class SliceSchedule:
     slices: tuple[Slice, ...]
     catch_up_at: datetime  # one pass places whatever is still missing
     poll_seconds: float  # between fill polls
-    order_calls: int  # the calls orders and cash checks may use, catch-up included
-
-    def for_code(self, code: str) -> tuple[Slice, ...]:
-        return tuple(s for s in self.slices if s.code == code)
 
 
 def slice_plan(lines: Sequence[PlanLine], window: Window, settings: TwapSettings, rate: float) -> SliceSchedule:
@@ -78,7 +72,7 @@ def slice_plan(lines: Sequence[PlanLine], window: Window, settings: TwapSettings
     orders_total = len(slices) + len(trades)  # slices plus at most one catch-up order per stock
     pages = max(1, math.ceil(orders_total / POLL_PAGE_ROWS))
     poll_seconds = max(settings.poll_seconds, pages / (rate * settings.poll_share))
-    return SliceSchedule(slices, catch_up_at, poll_seconds, order_call_budget(window.seconds, settings, rate))
+    return SliceSchedule(slices, catch_up_at, poll_seconds)
 
 
 def order_call_budget(seconds: float, settings: TwapSettings, rate: float) -> int:
@@ -114,8 +108,10 @@ def split_qty(qty: int, n: int) -> list[int]:
 
 
 def _even_times(start: datetime, end: datetime, n: int, phase: float) -> list[datetime]:
-    # The seed's evenly spaced date_range, shifted by `phase` of a step so that stocks sharing a
-    # phase take turns instead of all firing on the same second.
+    """`n` times one step of (end - start) / n apart, from `phase` of a step after `start`.
+
+    The phase lets stocks that share a window take turns instead of all firing on the same second.
+    """
     step = (end - start) / n
-    index = pd.date_range(start=start + step * phase, periods=n, freq=step)
-    return [ts.to_pydatetime() for ts in index]
+    first = start + step * phase
+    return [first + step * i for i in range(n)]

@@ -20,11 +20,12 @@ from typing import Callable
 import requests
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
+from kis.krx import KST
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
 from kis.notices import NoticeKind
 from kis.orders import same_order_no
 from kis.ticks import STOCK, grid_for, round_to_tick
-from rebalance.clock import KST, Clock, ClockScheduler, SystemClock
+from rebalance.clock import Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
     StockResult, UnresolvedOrder, WaitingForCash,
@@ -90,11 +91,6 @@ class RunStatus:
     @property
     def active(self) -> bool:
         return self.state == "active"
-
-    @property
-    def percent(self) -> float:
-        return self.progress * 100
-
 
 class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
@@ -730,7 +726,7 @@ class _Worker:
         return withdrawn
 
     def _results(self) -> tuple[StockResult, ...]:
-        """Target vs actual per stock from the balance (the seed's 차이 table)."""
+        """Target vs actual holding per stock, from the balance read at the end of the run."""
         last: Exception | None = None
         for attempt in range(END_BALANCE_TRIES):
             try:

@@ -22,7 +22,7 @@ MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves t
 
 @dataclass(frozen=True)
 class TwapSettings:
-    """How a plan is executed. Defaults are the seed's 09:10-15:00 best-limit TWAP, made safe."""
+    """How a plan is executed: by default a TWAP of guard-priced limit orders from 09:10 to 15:00 KST."""
 
     start: time = time(9, 10)
     end: time = time(15, 0)

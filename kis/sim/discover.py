@@ -1,7 +1,6 @@
 """`find_or_start`: use the `kisbot sim` already running on the default port, else start one in-process."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -36,7 +35,7 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT, always_open: b
     """
     if always_open is None:
         always_open = Source().get("MARKET_CALENDAR", "krx").strip().lower() == "always"
-    key_id = hashlib.sha256(config.app_key.encode()).hexdigest()[:12]
+    key_id = config.app_key_id
     url = f"http://127.0.0.1:{port}"
     info = probe(url)
     if info is not None:

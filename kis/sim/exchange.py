@@ -232,10 +232,6 @@ class Exchange:
             qty = self._affordable(cash, unit)
             return cash, unit, qty, qty * unit
 
-    def orders_on(self, day: str) -> list[SimOrder]:
-        with self.lock:
-            return [o for o in self.orders if o.day == day]
-
     def find(self, order_no: str) -> SimOrder | None:
         return next((o for o in self.orders if o.order_no == order_no), None)
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from kis import endpoints as ep
+from kis.config import key_fingerprint
 from kis.models import Account
 from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrder
 from kis.sim.faults import Faults
@@ -43,7 +44,7 @@ BAD_ACCOUNT = ("OPSQ0013", "계좌번호를 확인하시기 바랍니다.")  # g
 BAD_HASHKEY = ("EGW00212", "hashkey 가 요청 본문과 일치하지 않습니다.")  # guess
 DATA_CHANGED = ("SYDB0050", "조회이후에 자료가 변경되었습니다.(다시 조회하세요)")
 
-# tr_ids this exchange serves, per path: the current mock names and the seed chapter's old ones.
+# tr_ids this exchange serves, per path: the current mock names and the older ones older samples send.
 BUY_TRS = {"VTTC0012U", "VTTC0802U"}
 SELL_TRS = {"VTTC0011U", "VTTC0801U"}
 REVISE_CANCEL_TRS = {"VTTC0013U", "VTTC0803U"}
@@ -78,7 +79,7 @@ CTX_WIDTH = 100
 class Request:
     method: str
     path: str
-    headers: dict[str, str]  # lower-cased names: HTTP headers are case-insensitive (the seed sends appKey)
+    headers: dict[str, str]  # lower-cased names: HTTP headers are case-insensitive (appKey = appkey)
     query: dict[str, str]  # upper-cased names: KIS accepts fid_input_iscd as FID_INPUT_ISCD
     raw: bytes = b""
 
@@ -149,8 +150,7 @@ class KisProtocol:
                 return self._approval(req)
             if req.path == "/sim/health":
                 return Response(200, {"sim": "kisbot", "account": str(self.account),
-                                      "app_key_id": hashlib.sha256(self.app_key.encode()).hexdigest()[:12],
-                                      "ws_url": self.ws_url()})
+                                      "app_key_id": key_fingerprint(self.app_key), "ws_url": self.ws_url()})
             if req.path in REAL_ONLY_PATHS:
                 raise Refusal(NOT_MOCK_TR, 500)
             if req.path not in PATH_TRS and req.path != ep.HASHKEY:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
-import tempfile
 import threading
 import time
 from collections import Counter, deque
@@ -23,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from kis.endpoints import TOKEN
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID
+from kis.files import write_private
 from kis.models import Account
 from kis.sim.clock import kst_now
 from kis.sim.exchange import Exchange
@@ -173,9 +172,6 @@ class SimServer:
         self.stop()
 
     # knobs ------------------------------------------------------------------------------------------
-    def set_rate_limit(self, rate: float) -> None:
-        self.limiter.set_rate(rate)
-
     def expire_tokens(self) -> None:
         self.tokens.expire_all()
 
@@ -214,17 +210,7 @@ class SimServer:
         with self._save_lock:
             state = {"version": 1, "exchange": self.exchange.to_state(), "market": self.market.to_state(),
                      "tokens": self.tokens.to_state()}
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".sim-state-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(state, fh, ensure_ascii=False)
-                os.chmod(tmp, 0o600)  # it holds bearer tokens of this sim
-                os.replace(tmp, self.state_path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            write_private(self.state_path, json.dumps(state, ensure_ascii=False))  # private: it holds bearer tokens
 
     def _load(self) -> None:
         """Restore a saved account; ValueError (one sentence) when the file is not one of ours."""

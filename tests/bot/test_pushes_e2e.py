@@ -13,11 +13,11 @@ from bot.notify import USAGE, NotifyPrefs
 from bot.pushes import open_pushes
 from bot.service import open_service
 from kis.config import Source
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from rebalance.model import Portfolio, Target
 from rebalance.saved_model import save_model
 from tests.conftest import SIM_START
-from tg_harness import OWNER, BotRunner
+from tg_harness import OWNER, BotRunner, chat_texts as texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -65,13 +65,7 @@ def start_bot(api, sim_client, clock, tmp_path) -> BotRunner:
 def bot(api, sim, sim_client, clock, tmp_path):
     runner = start_bot(api, sim_client, clock, tmp_path)
     yield runner
-    runner.service.executor.cancel()
-    runner.service.executor.wait(10)
-    runner.stop()
-
-
-def texts(api, chat=OWNER):
-    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+    runner.finish()
 
 
 def wait_text(api, needle, chat=OWNER, timeout=15.0):

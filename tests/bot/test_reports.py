@@ -11,7 +11,8 @@ import pytest
 from bot.reports import Reports, ReportScheduler, report_replies
 from kis.errors import KisTransportError
 from kis.models import Account, Balance, Holding, OrderSide, OrderStatus, Quote
-from rebalance.clock import KST, FakeClock
+from kis.krx import KST
+from rebalance.testing import FakeClock
 from rebalance.history import ValueHistory
 from rebalance.model import Portfolio, Target
 from rebalance.saved_model import SavedModel

@@ -232,7 +232,7 @@ def test_no_new_plan_while_a_run_trades_so_one_cancel_means_one_thing():
     service, _, executor, *_ = make_service()
     offer(service)
     service.confirm()
-    for replies in (service.plan_file(b"000660", XLSX), service.plan_prompt()):
+    for replies in (service.plan_file(b"000660", XLSX), service.plan()):
         assert "still executing" in texts(replies) and not replies[-1].buttons
     assert "dropped" not in texts(service.cancel())  # only the run is stopped
     assert executor.cancels == 1

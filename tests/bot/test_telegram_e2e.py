@@ -14,9 +14,9 @@ import pytest
 
 from bot.service import open_service
 from kis.config import Source
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock, workbook as xlsx_bytes
 from tests.conftest import SIM_START
-from tg_harness import OWNER, STRANGER, BotRunner
+from tg_harness import OWNER, STRANGER, BotRunner, chat_texts as texts
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -60,13 +60,7 @@ def bot(api, sim, sim_client, clock, tmp_path):
 
     runner = BotRunner(api, build, batch_seconds=0.2, min_gap_seconds=0.2).start()
     yield runner
-    runner.service.executor.cancel()
-    runner.service.executor.wait(10)
-    runner.stop()
-
-
-def texts(api, chat=OWNER):
-    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+    runner.finish()
 
 
 def wait_text(api, needle, chat=OWNER, timeout=15.0):
@@ -163,27 +157,6 @@ def test_bad_files_are_explained(api, bot):
 
 
 # --- the model file, as a user sends it ----------------------------------------------------------------
-
-def xlsx_bytes(*sheets, active=0, cells=None):
-    """A workbook of (title, rows, state) sheets opening on sheet number `active`; `cells` go on the first."""
-    import io
-
-    from openpyxl import Workbook
-
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows, state in sheets:
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-        sheet.sheet_state = state
-    for address, value in (cells or {}).items():
-        book.worksheets[0][address] = value
-    book.active = active
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
 
 def test_the_plan_says_which_sheet_and_weight_column_were_read(api, bot):
     old = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]

@@ -88,6 +88,4 @@ def test_after_a_restart_of_the_bot_the_confirm_button_runs_the_plan_shown(api, 
         assert f"plan {shown}" in started
         wait_text(api, "Run finished", timeout=30)
     finally:
-        second.service.executor.cancel()
-        second.service.executor.wait(10)
-        second.stop()
+        second.finish()

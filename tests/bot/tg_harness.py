@@ -13,6 +13,11 @@ OWNER = 4242
 STRANGER = 6666
 
 
+def chat_texts(api: FakeBotApi, chat: int = OWNER) -> list[str]:
+    """The text of every message and photo caption the bot sent to `chat`, oldest first."""
+    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+
+
 class BotRunner:
     """`start()` polls until `stop()`; what the bot did is in `api.calls`.
 
@@ -81,6 +86,12 @@ class BotRunner:
             self._thread.join(20)
         if self.error:
             raise self.error
+
+    def finish(self) -> None:
+        """Cancel the service's run (waiting up to 10 s for it to end), then stop polling."""
+        self.service.executor.cancel()
+        self.service.executor.wait(10)
+        self.stop()
 
     def __enter__(self) -> "BotRunner":
         return self.start()

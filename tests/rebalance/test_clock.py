@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from rebalance.clock import ClockScheduler, FakeClock, SystemClock
+from rebalance.clock import ClockScheduler, SystemClock
+from rebalance.testing import FakeClock
 from tests.rebalance.twap_fakes import T0
 
 

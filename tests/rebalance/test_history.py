@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from kis.models import Balance, Holding
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.history import ValueHistory
 
 ACCOUNT = "50000000-01"

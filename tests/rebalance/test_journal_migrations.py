@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kis.models import OrderSide, OrderType
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from rebalance.events import Finished
 from rebalance.journal import SCHEMA_VERSION, Journal, JournalTooNew
 from rebalance.lifecycle import OrderState

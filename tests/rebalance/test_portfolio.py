@@ -12,6 +12,7 @@ from openpyxl import Workbook
 
 from rebalance import PortfolioError, Target, read_portfolio
 from rebalance.portfolio import MAX_FILE_BYTES, PERCENT_THRESHOLD, unknown_codes_error
+from rebalance.testing import workbook
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -332,21 +333,6 @@ def test_cells_reading_na_are_shown_back_not_taken_for_blanks():
 
 
 # --- which sheet -------------------------------------------------------------------------------------
-
-def workbook(*sheets: tuple[str, list[list[object]], str], active: int = 0) -> bytes:
-    """A workbook of (title, rows, state) sheets that opens on sheet number `active`."""
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows, state in sheets:
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-        sheet.sheet_state = state
-    book.active = active
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
 
 OLD = [["종목코드", "비중"], ["005930", 50], ["000660", 50]]
 NEW = [["종목코드", "비중"], ["035720", 100]]

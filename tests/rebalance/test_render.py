@@ -12,7 +12,8 @@ from matplotlib.image import imread
 
 from kis.krx import KST
 from rebalance import Plan, PlanLine, plan_chart, plan_messages, plan_text
-from rebalance.render import MAX_MESSAGE_CHARS, _fit, _width
+from rebalance.render import MAX_MESSAGE_CHARS
+from rebalance.text import fit, width
 
 NOW = datetime(2026, 11, 24, 9, 30, 5, tzinfo=KST)
 
@@ -85,11 +86,11 @@ def test_everything_from_data_is_html_escaped():
 def test_table_lines_fit_a_phone_and_long_names_are_cut_by_display_width():
     plan = make_plan([line("373220", 0, 3, 400_000, "LG에너지솔루션주식회사우선주"), line("005930", 10, 14)])
     table = plan_text(plan).split("Stocks (won, shares, % of total)\n\n", 1)[1].split("\n\nTotals", 1)[0]
-    widths = [_width(row) for row in table.splitlines()]
+    widths = [width(row) for row in table.splitlines()]
     assert max(widths) <= 40
     assert "LG에너지솔루션주…" in table
-    assert _width(_fit("LG에너지솔루션주식회사", 18)) == 18 and _width(_fit("KT", 18)) == 18
-    assert _fit("A\nB\tC", 6) == "A B C "
+    assert width(fit("LG에너지솔루션주식회사", 18)) == 18 and width(fit("KT", 18)) == 18
+    assert fit("A\nB\tC", 6) == "A B C "
 
 
 def test_a_long_plan_is_split_into_messages_under_the_limit_without_breaking_pre_blocks():

@@ -7,7 +7,7 @@ import pytest
 
 from kis.config import Source
 from kis.errors import ConfigError
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.sessions import is_trading_day, load_report_at, next_report_at, session_day
 
 AT = time(15, 40)

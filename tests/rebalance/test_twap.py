@@ -12,7 +12,8 @@ import pytest
 
 from kis.errors import KisError
 from kis.models import OrderSide, OrderType
-from rebalance.clock import FakeClock, SystemClock
+from rebalance.clock import SystemClock
+from rebalance.testing import FakeClock
 from rebalance.events import (
     Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted, WaitingForCash,
 )

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from rebalance.journal import Journal
 from rebalance.slicing import slice_plan
 from rebalance.twap import TwapExecutor, _Worker

@@ -9,7 +9,7 @@ import pytest
 
 from kis.models import OrderSide, OrderType
 from kis.notices import Correction, Notice, NoticeKind
-from rebalance.clock import FakeClock
+from rebalance.testing import FakeClock
 from rebalance.events import Filled, Finished, OrderSent
 from rebalance.journal import Journal, OrderRecord
 from rebalance.lifecycle import OrderState

@@ -7,7 +7,7 @@ import pytest
 
 from kis.config import Source
 from kis.errors import ConfigError
-from rebalance.clock import KST
+from kis.krx import KST
 from rebalance.window import TwapSettings, execution_window, load_twap_settings, parse_duration
 
 KRX = TwapSettings()

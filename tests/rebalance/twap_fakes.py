@@ -16,10 +16,11 @@ from typing import Callable
 import pytest
 
 from kis.errors import KisError, KisTransportError, OrderUncertain
+from kis.krx import KST
 from kis.models import Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 from kis.orders import matching_orders
-from rebalance.clock import KST, FakeClock
 from rebalance.model import Plan, PlanLine
+from rebalance.testing import FakeClock
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 

@@ -7,7 +7,14 @@ import responses
 from bot import cli_account
 from bot.cli import main
 from kis import endpoints as ep
-from kis_fakes import APP_KEY, APP_SECRET, REAL_URL, SUMMARY, fail, holding_row, ok
+from kis_fakes import APP_KEY, APP_SECRET, REAL_URL, SUMMARY, FakeClock, FakeKis, fail, holding_row, ok
+
+
+@pytest.fixture
+def fake():
+    """KIS real's gateway faked over `responses`, as tests/kis has it."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeKis(rsps, REAL_URL, FakeClock()).install()
 
 
 @pytest.fixture
@@ -57,7 +64,7 @@ def test_korean_names_line_up_in_the_price_table(real_env, fake, capsys):
     fake.rsps.add(responses.GET, REAL_URL + ep.MULTI_PRICE,
                   json=ok(output=[multi("005930", "삼성전자", "71000"), multi("373220", "LG에너지솔루션", "380000")]))
     assert main(["price", "005930", "373220"]) == 0
-    from bot.format import width
+    from rebalance.text import width
     lines = capsys.readouterr().out.splitlines()
     assert len({width(line) for line in lines}) == 1  # every row as wide on screen as the header
 
