@@ -69,9 +69,7 @@ class ValueHistory:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         private_dir(self.path.parent)
-        # The account's value and holdings: private like the journal (SQLite gives -wal/-shm the same mode).
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        os.chmod(self.path, 0o600)
+        _private_file(self.path)
         self._lock = threading.Lock()
         try:
             self._db = self._connect()
@@ -85,7 +83,7 @@ class ValueHistory:
             os.replace(self.path, aside)
             log.warning("the value history %s could not be read (%s); it was moved to %s and a new one started",
                         self.path, exc, aside.name)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            _private_file(self.path)
             self._db = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -150,6 +148,13 @@ class ValueHistory:
         with self._lock:
             row = self._db.execute("SELECT max(day) AS day FROM reports WHERE account=?", (account,)).fetchone()
         return date.fromisoformat(row["day"]) if row and row["day"] else None
+
+
+def _private_file(path: Path) -> None:
+    """`path` exists with mode 0600: the account's values and holdings, private like the journal
+    (SQLite gives its -wal and -shm files the same mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 def _free_name(path: Path) -> Path:
