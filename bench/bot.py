@@ -132,13 +132,14 @@ def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: i
     """
     from datetime import timedelta
 
-    from kis.sim import ManualClock
-    from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window, load_twap_settings
+    from bot.settings import load_twap_settings
+    from rebalance import Journal, Plan, PlanLine, TwapExecutor, Window
     from rebalance.testing import FakeClock
 
     start = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
     with tempfile.TemporaryDirectory() as tmp, FakeBotApi() as api:
-        sim = SimServer(0, rate_limit=SIM_RATE, daily_page_rows=100, clock=ManualClock(start), always_open=True).start()
+        fake = FakeClock(start)  # the executor's clock is the exchange's too, so orders get listed as time passes
+        sim = SimServer(0, rate_limit=SIM_RATE, daily_page_rows=100, clock=fake.now, always_open=True).start()
         try:
             sim.exchange.add_cash(1_000_000_000)  # enough for every buy: this measures chat, not cash
             client = client_for(sim, Path(tmp), rate_limit=SIM_RATE)
@@ -148,7 +149,6 @@ def run_of_one_share_fills(stocks: int = 25, shares: int = 20, window_minutes: i
                                    0.0, 0.0) for c, q in quotes.items())
             plan = Plan("bench500", lines, cash=0, total_value=0, investable=0, est_costs=0,
                         priced_at=start, expires_at=start + timedelta(minutes=5))
-            fake = FakeClock(start)
             source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=Path(tmp) / "none.env",
                             use_keyring=False)
             settings = load_twap_settings(source, max_slices=shares)

@@ -16,7 +16,8 @@ from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
-from rebalance.options import OptionsError, PlanOptions, options_from, parse_points, parse_won
+from bot.settings import options_from
+from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
 from rebalance.names import NameBook
 from rebalance.saved_model import load_model, model_path, save_model
 

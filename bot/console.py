@@ -60,7 +60,7 @@ class ConsoleSink:
         return "console"  # a terminal cannot edit a line above: edits print one progress line
 
     def edit(self, handle: Any, reply: Reply) -> None:
-        first = fmt.plain(reply.text).split("\n")
+        first = reply.plain.split("\n")
         line = " | ".join(part for part in first[1:2] if part) or first[0]
         if line == self._last_progress:
             return
@@ -72,11 +72,11 @@ class ConsoleSink:
 
 def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
          prompt: str = "") -> None:
-    """One reply as terminal text: tags dropped, chart saved to a file, buttons as the commands to type.
+    """One reply as terminal text: its plain rendering, chart saved to a file, buttons as the commands to type.
 
     A push that arrives while the user is at the prompt starts on a fresh line and prompts again.
     """
-    lines = [fmt.plain(reply.text)]
+    lines = [reply.plain]
     if reply.photo:
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
@@ -145,7 +145,7 @@ class ConsoleChat:
             import logging
 
             logging.getLogger(__name__).exception("console command %r failed", line)
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
 
     def plan(self, words: list[str]) -> list[Reply]:
         """`/plan [PATH.xlsx] [options]`: the option words go to the service, the rest is the path."""
@@ -155,7 +155,7 @@ class ConsoleChat:
             rest = []  # the service says what is wrong with the words
         if not rest:
             replies = self.service.plan(words)
-            if [r.text for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
+            if [r.body for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
                 return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
                               "/plan examples/model.xlsx, with any options after it: "
                               "/plan examples/model.xlsx buy 500000.")]
@@ -164,7 +164,7 @@ class ConsoleChat:
         options = [w for w in words if w not in rest]
         path = Path(path_text).expanduser()
         if not path.is_file():
-            return [Reply(f"There is no file {fmt.esc(path_text)}; give the path of an .xlsx, "
+            return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "
                           "e.g. /plan examples/model.xlsx")]
         ticket = self.service.file_received()
         refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
@@ -212,7 +212,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))
             notifier.start()
             with lock:
-                print(INTRO.format(account=sim.account, cash=fmt.won(sim.exchange.cash),
+                print(INTRO.format(account=sim.account, cash=fmt.won(sim.cash),
                                    duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes)
             left = _read_loop(chat, stdin, out, lock, interactive)
@@ -245,23 +245,22 @@ def _finish(service: BotService, out: TextIO, lock: threading.Lock, *, cancel: b
     """At the end of piped input a running plan is waited for (Ctrl-C cancels it); when the user
     left (quit, Ctrl-C, or the end of a terminal session), the run is cancelled so the demo never
     leaves orders behind."""
-    executor = service.executor
     status = service.active_run()
     if status is None:
         return
     if cancel:
         with lock:
             print("Stopping the running plan before leaving…", file=out, flush=True)
-        executor.cancel()
+        service.stop_active_run()
     else:
         with lock:
             print(f"Input ended; waiting for run {status.run_id} to finish (Ctrl-C cancels it)…",
                   file=out, flush=True)
     try:
-        while not executor.wait(0.5):
+        while not service.wait_for_run(0.5):
             pass
     except KeyboardInterrupt:
         with lock:
             print("Stopping the running plan…", file=out, flush=True)
-        executor.cancel()
-        executor.wait(30)
+        service.stop_active_run()
+        service.wait_for_run(30)

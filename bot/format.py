@@ -1,20 +1,145 @@
-"""Chat text for prices, balance, run status and executor events: escaped HTML, phone-narrow.
+"""Chat text for prices, balance, plans, run status and executor events, phone-narrow.
 
-Everything shown passes through `esc`; tables sit in `<pre>` so digits line up, padded by display
-width because Hangul takes two columns in a monospace font.
+Text is a `Rich` value (plain, bold and monospace spans) that renders as escaped Telegram HTML or as
+terminal text; tables sit in monospace blocks, padded by display width because Hangul takes two columns.
 """
 from __future__ import annotations
 
 import html
-import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
+from rebalance.model import Plan
+from rebalance.receipt import Receipt
+from rebalance.render import PlanSection, plan_sections
 from rebalance.text import clip, pad
+from rebalance.twap import RunStatus
 
 TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
+CONTINUED = "(continued)"
+
+
+BOLD, MONO = "b", "pre"  # span styles; "" is plain text
+
+
+@dataclass(frozen=True)
+class Rich:
+    """Chat text as data: spans of plain, bold (`b`) and monospace (`pre`) text, never markup.
+
+    One value renders as Telegram HTML (`html`, everything escaped) and as terminal text (`plain`).
+    `+` joins values; a `str` joins as plain text.
+    """
+
+    spans: tuple[tuple[str, str], ...] = ()  # (style, text)
+
+    @classmethod
+    def of(cls, text: str, style: str = "") -> Rich:
+        return cls(((style, text),)) if text else cls()
+
+    def __add__(self, other: Rich | str) -> Rich:
+        other = other if isinstance(other, Rich) else Rich.of(other)
+        return Rich(self.spans + other.spans)
+
+    def __radd__(self, other: str) -> Rich:
+        return Rich.of(other) + self
+
+    def __bool__(self) -> bool:
+        return any(text for _, text in self.spans)
+
+    def html(self) -> str:
+        return "".join(_span_html(style, text) for style, text in self.spans)
+
+    def plain(self) -> str:
+        return "".join(text for _, text in self.spans)
+
+    def split(self, limit: int = TELEGRAM_LIMIT) -> list[Rich]:
+        """Parts whose HTML is at most `limit` characters, cut at line ends (a `pre` block closes in one
+        part and goes on in the next); a line longer than a part is cut where it must."""
+        if len(self.html()) <= limit:
+            return [self]
+        parts: list[Rich] = []
+        spans: list[tuple[str, str]] = []
+        size = 0  # len(html) of `spans`
+        for style, text in self.spans:
+            lines = text.split("\n")
+            for i, line in enumerate(lines):
+                piece = line if i == len(lines) - 1 else line + "\n"
+                while piece:
+                    room = limit - size - _tags(style, spans)
+                    if len(esc(piece)) <= room:
+                        spans, size = _append(spans, style, piece), size + len(esc(piece)) + _tags(style, spans)
+                        break
+                    if spans and len(esc(piece)) <= limit - _tags(style, []):  # the line fits a part of its own
+                        parts.append(_finish(spans))
+                        spans, size = [], 0
+                        continue
+                    head = _cut_to(piece, room if spans else limit - _tags(style, []))
+                    if not head:  # no room left in this part for even one character
+                        if not spans:
+                            raise ValueError(f"a limit of {limit} leaves no room for text")
+                        parts.append(_finish(spans))
+                        spans, size = [], 0
+                        continue
+                    spans = _append(spans, style, head)
+                    parts.append(_finish(spans))
+                    spans, size, piece = [], 0, piece[len(head):]
+        if spans:
+            parts.append(_finish(spans))
+        return [p for p in parts if p] or [Rich()]
+
+
+def _span_html(style: str, text: str) -> str:
+    return f"<{style}>{esc(text)}</{style}>" if style else esc(text)
+
+
+def _tags(style: str, spans: list[tuple[str, str]]) -> int:
+    """Markup a piece of `style` adds after `spans`: none when it continues the last span's style."""
+    if not style or (spans and spans[-1][0] == style):
+        return 0
+    return len(style) * 2 + 5
+
+
+def _append(spans: list[tuple[str, str]], style: str, text: str) -> list[tuple[str, str]]:
+    if spans and spans[-1][0] == style:
+        return spans[:-1] + [(style, spans[-1][1] + text)]
+    return spans + [(style, text)]
+
+
+def _finish(spans: list[tuple[str, str]]) -> Rich:
+    """A part ends at a line end: the newline that separated it from the next part is dropped."""
+    if spans and spans[-1][1].endswith("\n"):
+        style, text = spans[-1]
+        spans = spans[:-1] + ([(style, text[:-1])] if text[:-1] else [])
+    return Rich(tuple(spans))
+
+
+def _cut_to(text: str, room: int) -> str:
+    """The longest head of `text` whose escaped form takes at most `room` characters."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += len(esc(ch))  # escaping is per character
+        if used > room:
+            return text[:i]
+    return text
+
+
+def text(value: object) -> Rich:
+    """Plain text (escaped when rendered as HTML)."""
+    return Rich.of(str(value))
+
+
+def bold(value: object) -> Rich:
+    return Rich.of(str(value), BOLD)
+
+
+def join(parts: Iterable[Rich | str], sep: str = "") -> Rich:
+    out = Rich()
+    for i, part in enumerate(parts):
+        out = out + (sep if i else "") + part
+    return out
 
 
 def esc(value: object) -> str:
@@ -33,8 +158,9 @@ def percent(rate: float, *, sign: bool = True) -> str:
     return f"{rate:+.2f}%" if sign else f"{rate:.1f}%"
 
 
-def pre(lines: Iterable[str]) -> str:
-    return "<pre>" + esc("\n".join(lines)) + "</pre>"
+def pre(lines: Iterable[str]) -> Rich:
+    """Lines in a monospace block, so table columns line up."""
+    return Rich.of("\n".join(lines), MONO)
 
 
 def duration_text(delta: timedelta) -> str:
@@ -55,7 +181,7 @@ def clock_text(moment: datetime) -> str:
 
 # --- prices and balance -------------------------------------------------------------------------
 
-def quotes_text(quotes: Sequence[Quote]) -> str:
+def quotes_text(quotes: Sequence[Quote]) -> Rich:
     lines = []
     for q in quotes:
         name = f" {clip(q.name, 16)}" if q.name else ""
@@ -74,7 +200,7 @@ def model_row(code: str, name: str, weight: float, band: float) -> str:
     return f"{code} {pad(clip(name, 16), 16)} {100 * weight:>6.4g}% {band_text:>6}"
 
 
-def balance_text(balance: Balance) -> str:
+def balance_text(balance: Balance) -> Rich:
     total = balance.total_value
     lines: list[str] = []
     for h in balance.holdings:
@@ -91,12 +217,12 @@ def balance_text(balance: Balance) -> str:
         lines.append(f"cash D+2{won(balance.cash_d2):>15}")
     lines.append(f"total   {won(total):>15}")
     lines.append(f"P/L     {signed(balance.pnl):>15}")
-    return "<b>Balance</b>\n" + pre(lines)
+    return bold("Balance") + "\n" + pre(lines)
 
 
 # --- executor pushes ----------------------------------------------------------------------------
 
-def fills_text(fills: Sequence[Filled]) -> str:
+def fills_text(fills: Sequence[Filled]) -> Rich:
     """One message for a batch of fills: per stock and side, shares and average price."""
     groups: dict[tuple[str, OrderSide], list[Filled]] = {}
     for fill in fills:
@@ -108,30 +234,30 @@ def fills_text(fills: Sequence[Filled]) -> str:
         last = items[-1]
         lines.append(f"{side.label:<4} {code} {pad(clip(last.name, 10), 10)} {won(qty):>5} sh @ {won(avg):>9}"
                      f"  {won(last.done_qty)}/{won(last.order_qty)}")
-    return "<b>Filled</b>\n" + pre(lines)
+    return bold("Filled") + "\n" + pre(lines)
 
 
-def receipt_text(receipt: object) -> str:
+def receipt_text(receipt: Receipt) -> Rich:
     """The receipt: per stock plan price vs average fill, slippage (won, bp), costs estimated vs charged;
     then the totals and cash after vs the plan. Positive slippage cost money."""
     lines = []
-    for r in receipt.lines:  # type: ignore[attr-defined]
+    for r in receipt.lines:
         lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
         if r.filled_qty:
             lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
         lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
     lines.append("")
-    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")  # type: ignore[attr-defined]
-    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")  # type: ignore[attr-defined]
-    after = receipt.cash_after  # type: ignore[attr-defined]
-    plan_after = won(receipt.cash_after_plan)  # type: ignore[attr-defined]
+    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")
+    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")
+    after = receipt.cash_after
+    plan_after = won(receipt.cash_after_plan)
     lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
                  else f"cash after: not read (plan {plan_after})")
-    return (f"<b>Receipt</b> of plan {esc(receipt.plan_id)} (run {esc(receipt.run_id)})\n"  # type: ignore[attr-defined]
+    return (bold("Receipt") + f" of plan {receipt.plan_id} (run {receipt.run_id})\n"
             + pre(lines))
 
 
-def results_table(results: Sequence[StockResult]) -> str:
+def results_table(results: Sequence[StockResult]) -> Rich:
     """Target vs actual holding per stock and the difference (차이) still to trade."""
     lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
     for r in results:
@@ -147,92 +273,68 @@ def results_table(results: Sequence[StockResult]) -> str:
     return pre(lines)
 
 
-_TAG = re.compile(r"<[^>]+>")
+# --- plans -------------------------------------------------------------------------------------
+
+def plan_messages(plan: Plan, limit: int = TELEGRAM_LIMIT) -> list[Rich]:
+    """The plan as chat messages of at most `limit` characters; a `<pre>` block is never cut in two."""
+    return _pack(plan_sections(plan), limit)
 
 
-def plain(html_text: str) -> str:
-    """The text a terminal shows for a chat message: tags dropped, entities decoded."""
-    return html.unescape(_TAG.sub("", html_text))
+def _render(parts: list[tuple[PlanSection, list[str]]]) -> Rich:
+    out = []
+    for section, units in parts:
+        title = bold(section.title) + "\n" if section.title else Rich()
+        out.append(title + (pre(units) if section.pre else text("\n".join(units))))
+    return join(out, "\n\n")
 
 
-# --- splitting ----------------------------------------------------------------------------------
-
-def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split at line ends into messages of at most `limit` chars, closing and reopening `<pre>`.
-
-    A single line longer than a message is cut where no tag or entity is broken.
-    """
-    if len(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        candidate = line if not current else current + "\n" + line
-        if current and len(candidate) + _closer(candidate) > limit:
-            parts.append(current + ("</pre>" if _still_open(current) else ""))
-            candidate = ("<pre>" if _still_open(current) else "") + line
-        current = candidate
-        while len(current) + _closer(current) > limit:
-            head, current = _cut(current, limit - 6)
-            reopen = _still_open(head)
-            parts.append(head + ("</pre>" if reopen else ""))
-            current = ("<pre>" if reopen else "") + current
+def _pack(sections: list[PlanSection], limit: int) -> list[Rich]:
+    """Fill messages greedily; a section that does not fit goes on in the next message, re-titled."""
+    messages: list[Rich] = []
+    current: list[tuple[PlanSection, list[str]]] = []
+    for section in sections:
+        block, started = section, False
+        for unit in section.units:
+            unit = _clip_unit(unit, section, limit)
+            if current and current[-1][0] is block:
+                candidate = current[:-1] + [(block, current[-1][1] + [unit])]
+            else:
+                candidate = current + [(block, [unit])]
+            if not current or len(_render(candidate).html()) <= limit:
+                current, started = candidate, True
+                continue
+            messages.append(_render(current))
+            if started:
+                block = PlanSection(f"{section.title} {CONTINUED}", pre=section.pre)
+            current, started = [(block, [unit])], True
     if current:
-        parts.append(current)
-    return parts
+        messages.append(_render(current))
+    return messages
 
 
-def _still_open(chunk: str) -> bool:
-    return chunk.rfind("<pre>") > chunk.rfind("</pre>")
-
-
-def _closer(chunk: str) -> int:
-    return len("</pre>") if _still_open(chunk) else 0
-
-
-def _cut(chunk: str, at: int) -> tuple[str, str]:
-    """Split `chunk` near `at`, moving left so no `<tag>` or `&entity;` is split."""
-    cut = at
-    amp, semi = chunk.rfind("&", 0, cut), chunk.rfind(";", 0, cut)
-    if amp > semi and cut - amp < 10:
-        cut = amp
-    lt, gt = chunk.rfind("<", 0, cut), chunk.rfind(">", 0, cut)
-    if lt > gt:
-        cut = lt
-    cut = cut if cut > 0 else at  # never an empty head: the caller would loop
-    return chunk[:cut], chunk[cut:]
+def _clip_unit(unit: str, section: PlanSection, limit: int) -> str:
+    """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
+    room = limit - len(_render([(PlanSection(f"{section.title} {CONTINUED}", pre=section.pre), ["x"])]).html()) + 1
+    if len(esc(unit)) <= room:
+        return unit
+    while len(esc(unit)) > room - 1:
+        unit = unit[: len(unit) - max(1, (len(esc(unit)) - room + 1) // 6)]
+    return unit + "…"
 
 
 # --- run status ---------------------------------------------------------------------------------
 
-def status_is_active(status: object) -> bool:
-    """True while the run trades or is stopping (a finished run's status is not 'active')."""
-    active = getattr(status, "active", None)
-    if active is not None:
-        return bool(active)
-    state = getattr(status, "state", "active")
-    return str(getattr(state, "value", state)) in ("active", "running", "cancelling", "starting")
-
-
-def status_text(status: object, now: datetime) -> str:
-    """Per stock filled/target, percent done and time left of the active run."""
+def status_text(status: RunStatus) -> Rich:
+    """Per stock filled/to trade, percent done and time left of the active run."""
     lines = []
-    for stock in getattr(status, "stocks", ()):
-        side = getattr(stock, "side", None)
-        label = side.label if isinstance(side, OrderSide) else ""
-        name = clip(getattr(stock, "name", "") or "", 10)
-        extra = "  waiting for cash" if getattr(stock, "waiting_for_cash", False) else ""
-        if getattr(stock, "unresolved_qty", 0):
+    for stock in status.stocks:
+        extra = "  waiting for cash" if stock.waiting_for_cash else ""
+        if stock.unresolved_qty:
             extra += f"  {won(stock.unresolved_qty)} unanswered"
-        if getattr(stock, "halted", False):
+        if stock.halted:
             extra += "  stopped: price past the guard"
-        lines.append(
-            f"{label:<4} {stock.code} {pad(name, 10)} {won(stock.done_qty):>6}/{won(stock.target_qty):<6}{extra}"
-        )
-    percent_done = float(getattr(status, "progress", 0.0)) * 100
-    end = getattr(status, "end", None)
-    left = getattr(status, "time_left", None) or ((end - now) if end else None)
-    tail = f", {duration_text(left)} left" if left is not None else ""
-    tail += f" (ends {clock_text(end)} KST)" if end else ""
-    head = f"<b>Run {esc(getattr(status, 'run_id', ''))}</b>: {percent_done:.0f}% done{tail}"
+        lines.append(f"{stock.side.label:<4} {stock.code} {pad(clip(stock.name, 10), 10)} "
+                     f"{won(stock.done_qty):>6}/{won(stock.order_qty):<6}{extra}")
+    tail = f", {duration_text(status.time_left)} left (ends {clock_text(status.end)} KST)"
+    head = bold(f"Run {status.run_id}") + f": {status.progress * 100:.0f}% done{tail}"
     return head + "\n" + pre(lines or ["no orders"])

@@ -19,6 +19,7 @@ from bot.service import Reply
 from kis.stats import KisState
 from kis.krx import KST
 from rebalance.journal import JOURNAL_FILE
+from rebalance.twap import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,13 @@ def notice_text(stream: Any) -> Callable[[], str] | None:
 
 def health_replies(client: Any, **kwargs: Any) -> list[Reply]:
     lines = health_lines(client, **kwargs)
-    return [Reply("<b>Health</b>\n" + fmt.pre(fmt.esc(line) for line in lines))]
+    return [Reply(fmt.bold("Health") + "\n" + fmt.pre(lines))]
 
 
-def startup_text(client: Any, resumed: Any = None) -> str:
+def startup_text(client: Any, resumed: RunStatus | None = None) -> str:
     """"kisbot is up: mock, account 50****75-01, run X resumed"."""
     config = client.config
-    run = f"run {fmt.esc(getattr(resumed, 'run_id', ''))} resumed" if resumed is not None else "no run active"
+    run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
     return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."
 
 
@@ -125,11 +126,11 @@ class KisAlert:
     def on_change(self, state: KisState, reason: str) -> None:
         if state is KisState.DOWN and self._down_since is None:
             self._down_since = self.now()
-            self.push(Reply(f"<b>KIS is not answering</b>: {fmt.esc(reason)}. kisbot keeps trying and never "
+            self.push(Reply(fmt.bold("KIS is not answering") + f": {reason}. kisbot keeps trying and never "
                             "re-sends an order on its own; you will hear when KIS answers again.", kind="alert"))
         elif state is KisState.UP and self._down_since is not None:
             since, self._down_since = self._down_since, None
-            self.push(Reply(f"<b>KIS answers again</b> (it did not for {fmt.duration_text(self.now() - since)}). "
+            self.push(Reply(fmt.bold("KIS answers again") + f" (it did not for {fmt.duration_text(self.now() - since)}). "
                             "/status and /health show where things stand.", kind="alert"))
 
 

@@ -80,7 +80,7 @@ class Notifier:
         self._orders_sent = 0
         self._progress_handle: Any = None
         self._progress_shown = ""
-        self._head = ""
+        self._head = fmt.Rich()
 
     # --- thread side ------------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class Notifier:
         elif isinstance(event, RunStarted):
             self._reset(event.run_id)
             verb = "resumed after a restart" if event.resumed else "running"
-            self._head = (f"<b>Run {fmt.esc(event.run_id)}</b> {verb}: plan {fmt.esc(event.plan_id)}, "
+            self._head = (fmt.bold(f"Run {event.run_id}") + f" {verb}: plan {event.plan_id}, "
                           f"{event.slices} slices, {fmt.clock_text(event.start)}–{fmt.clock_text(event.end)} KST")
             self._progress_handle = self.sink.send(Reply(self._progress_text(), silent=True))
             self._progress_shown = self._progress_text()
@@ -160,43 +160,43 @@ class Notifier:
         elif isinstance(event, OrderRejected):
             self.flush()
             self.sink.send(Reply(
-                f"<b>Order rejected</b>: {event.side.label} {fmt.esc(event.code)} {event.qty:,} sh – "
-                f"{fmt.esc(event.message)}" + (f" ({fmt.esc(event.msg_cd)})" if event.msg_cd else ""),
+                fmt.bold("Order rejected") + f": {event.side.label} {event.code} {event.qty:,} sh – "
+                f"{event.message}" + (f" ({event.msg_cd})" if event.msg_cd else ""),
                 kind="error",
             ))
         elif isinstance(event, WaitingForCash):
             self.flush()
             self.sink.send(Reply(
-                f"Waiting for cash to buy {fmt.esc(event.code)}: need {fmt.won(event.needed)} won, "
+                f"Waiting for cash to buy {event.code}: need {fmt.won(event.needed)} won, "
                 f"{fmt.won(event.available)} available (sells settle first). It is retried, not dropped.",
                 silent=True,
             ))
         elif isinstance(event, NeedsCheck):
             self.flush()
-            self.sink.send(Reply(f"<b>Please check</b>: {fmt.esc(event.order.what_to_check)}. kisbot counts it as "
-                                 f"placed and sends nothing more for it meanwhile."))
+            self.sink.send(Reply(fmt.bold("Please check") + f": {event.order.what_to_check}. kisbot counts it as "
+                                 "placed and sends nothing more for it meanwhile."))
         elif isinstance(event, PriceBeyondGuard):
             self.flush()
             self.sink.send(Reply(
-                f"<b>Stopped {event.side.label}ing {fmt.esc(event.code)}</b> {fmt.esc(event.name)}: the price "
+                fmt.bold(f"Stopped {event.side.label}ing {event.code}") + f" {event.name}: the price "
                 f"{fmt.won(event.price)} ran more than {event.guard * 100:g}% past the order's limit "
                 f"{fmt.won(event.limit)}; kisbot does not chase it. Make a new plan when it settles."))
         elif isinstance(event, Finished):
             if event.unresolved:
                 self._end("ended with unresolved orders",
-                          f"<b>Run ended with {len(event.unresolved)} unresolved order(s)</b>",
+                          fmt.bold(f"Run ended with {len(event.unresolved)} unresolved order(s)"),
                           event.results, event.unresolved, event.receipt)
             else:
-                self._end("finished", "<b>Run finished</b>", event.results, receipt=event.receipt)
+                self._end("finished", fmt.bold("Run finished"), event.results, receipt=event.receipt)
         elif isinstance(event, Cancelled):
-            self._end("cancelled", f"<b>Run cancelled</b>: {event.cancelled_orders} resting order(s) cancelled",
+            self._end("cancelled", fmt.bold("Run cancelled") + f": {event.cancelled_orders} resting order(s) cancelled",
                       event.results, event.unresolved, event.receipt)
         elif isinstance(event, NoticeStatus):
-            self.sink.send(Reply(fmt.esc(event.text), silent=True))
+            self.sink.send(Reply(event.text, silent=True))
         elif isinstance(event, Failed):
             self.flush()
-            self._edit_progress(" – <b>failed</b>")
-            self.sink.send(Reply(f"<b>Run {fmt.esc(event.run_id)} failed</b>: {fmt.esc(event.reason)}", kind="error"))
+            self._edit_progress(" – " + fmt.bold("failed"))
+            self.sink.send(Reply(fmt.bold(f"Run {event.run_id} failed") + f": {event.reason}", kind="error"))
 
     def seconds_until_due(self) -> float | None:
         """How long the pending fills may wait; None when there are none."""
@@ -218,32 +218,33 @@ class Notifier:
             return
         fills, self._fills, self._first_fill_at = self._fills, [], None
         self._last_fill_message_at = self.clock()
-        for part in fmt.split_message(fmt.fills_text(fills)):
+        for part in fmt.fills_text(fills).split():
             self.sink.send(Reply(part, silent=True, kind="fills"))
         self._edit_progress()
 
-    def _end(self, word: str, title: str, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:
+    def _end(self, word: str, title: fmt.Rich, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:
         self.flush()
         if word == "finished":
             self._progress = 1.0
-        self._edit_progress(f" – <b>{word}</b>")
-        checks = "".join(f"\n• {fmt.esc(u.what_to_check)}" for u in unresolved)
-        text = f"{title} (run {fmt.esc(self._run_id or '')})\n{fmt.results_table(results)}{checks}"
+        self._edit_progress(" – " + fmt.bold(word))
+        checks = "".join(f"\n• {u.what_to_check}" for u in unresolved)
+        text = title + f" (run {self._run_id or ''})\n" + fmt.results_table(results) + checks
         if receipt is not None:
             text += "\n" + fmt.receipt_text(receipt)
-        for part in fmt.split_message(text):
+        for part in text.split():
             self.sink.send(Reply(part))
 
-    def _progress_text(self, suffix: str = "") -> str:
+    def _progress_text(self, suffix: fmt.Rich | str = "") -> fmt.Rich:
         stocks = list(self._stocks.values())
         lines = [f"{s.side_label:<4} {s.code} {fmt.pad(fmt.clip(s.name, 10), 10)} {s.done:>6,}/{s.target:<6,}"
                  for s in stocks[:PROGRESS_ROWS]]
         if len(stocks) > PROGRESS_ROWS:
             lines.append(f"… and {len(stocks) - PROGRESS_ROWS} more (/status lists all)")
-        body = f"\n{fmt.pre(lines)}" if lines else ""
-        return f"{self._head}{suffix}\n{self._progress * 100:.0f}% done, {self._orders_sent} order(s) sent{body}"
+        body = "\n" + fmt.pre(lines) if lines else ""
+        return (self._head + suffix + f"\n{self._progress * 100:.0f}% done, {self._orders_sent} order(s) sent"
+                + body)
 
-    def _edit_progress(self, suffix: str = "") -> None:
+    def _edit_progress(self, suffix: fmt.Rich | str = "") -> None:
         text = self._progress_text(suffix)
         if self._progress_handle is None or text == self._progress_shown:
             return  # Telegram refuses an edit that changes nothing

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from bot.health import KisAlert, health_replies, startup_text
 from bot.notify import NotifyPrefs
 from bot.reports import Reports, ReportScheduler
 from bot.service import BotService, Reply
+from bot.settings import load_report_at
 from kis.config import Source
 from rebalance.clock import Clock, SystemClock
 from rebalance.history import ValueHistory
+from rebalance.journal import JOURNAL_FILE
 from rebalance.plan import PlanSettings
-from rebalance.sessions import load_report_at
 
 
 @dataclass
@@ -35,9 +37,8 @@ class Pushes:
         return self.reports.on_demand()
 
     def health(self) -> list[Reply]:
-        journal = getattr(self.service.executor, "journal", None)
         return health_replies(self.client, active_run=self.service.active_run(),
-                              journal_path=getattr(journal, "path", None), notices=self.notices)
+                              journal_path=Path(self.client.config.data_dir) / JOURNAL_FILE, notices=self.notices)
 
     def notify(self, chat_id: int, args: Sequence[str]) -> list[Reply]:
         return self.prefs.command(chat_id, args)
@@ -53,7 +54,7 @@ class Pushes:
         line = startup_text(self.client, self.service.active_run() if resumed else None)
         if not resumed:
             return [Reply(line)]
-        return [dataclasses.replace(resumed[0], text=f"{line}\n{resumed[0].text}"), *resumed[1:]]
+        return [dataclasses.replace(resumed[0], body=line + "\n" + resumed[0].body), *resumed[1:]]
 
     def start(self) -> None:
         self.scheduler.start()

@@ -117,7 +117,7 @@ class Reports:
         try:
             report = self.build()
         except (KisError, KisTransportError) as exc:
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
         return report_replies(report)
 
     def daily(self, *, send: bool = True) -> list[Reply] | None:
@@ -149,17 +149,17 @@ def _day_fills(orders: list) -> tuple[DayFill, ...]:
 def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     """The report as messages: text first (drift first of all, with the Plan button), then the chart."""
     snap = report.snapshot
-    parts: list[str] = []
+    parts: list[fmt.Rich | str] = []
     buttons: tuple[Button, ...] = ()
     if report.outside:
-        lines = [f"{d.code} {fmt.esc(fmt.clip(d.name, 12))} {100 * d.now:.1f}% vs target {100 * d.target:.1f}% "
+        lines = [f"{d.code} {fmt.clip(d.name, 12)} {100 * d.now:.1f}% vs target {100 * d.target:.1f}% "
                  f"± {100 * d.band:g}" for d in report.outside]
-        parts.append(f"<b>Drift: {len(report.outside)} stock{'s' if len(report.outside) > 1 else ''} outside "
-                     "the band</b>\n" + "\n".join(lines) +
+        parts.append(fmt.bold(f"Drift: {len(report.outside)} stock{'s' if len(report.outside) > 1 else ''} outside "
+                              "the band") + "\n" + "\n".join(lines) +
                      "\nPlan makes the band plan; nothing is ordered until you Confirm it.")
         buttons = (Button("Plan", f"{PLAN_BUTTON}:{report.day:%Y%m%d}"),)
     late = "" if report.day == report.at.astimezone(KST).date() else f" (last session {report.day:%a %d %b})"
-    head = f"<b>Daily report</b> {report.at.astimezone(KST):%a %d %b %Y, %H:%M} KST{late}"
+    head = fmt.bold("Daily report") + f" {report.at.astimezone(KST):%a %d %b %Y, %H:%M} KST{late}"
     change = report.change
     change_text = "- (first day)" if change is None else (
         f"{fmt.signed(change)}" + (f" ({100 * change / report.previous.total_value:+.2f}%)"
@@ -168,11 +168,11 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
             f"day change  {change_text:>15}",
             f"P/L         {fmt.signed(snap.pnl):>15}",
             f"cash (D+2)  {fmt.won(snap.cash):>15}"]
-    parts.append(f"{head}\n{fmt.pre(rows)}")
+    parts.append(head + "\n" + fmt.pre(rows))
     if report.fills:
         fill_rows = [f"{f.side.label:<4} {f.code} {fmt.pad(fmt.clip(f.name, 10), 10)} {f.qty:>7,} sh "
                      f"{fmt.won(f.amount):>12}" for f in report.fills]
-        parts.append("<b>Fills today</b>\n" + fmt.pre(fill_rows))
+        parts.append(fmt.bold("Fills today") + "\n" + fmt.pre(fill_rows))
     else:
         parts.append("No fills today.")
     if report.drift is None:
@@ -182,9 +182,9 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
         drift_rows += [f"{d.code} {fmt.pad(fmt.clip(d.name, 10), 10)} {100 * d.now:>5.1f}% {100 * d.target:>5.1f}% "
                        f"{('±' + format(100 * d.band, 'g')) if d.band else '-':>5}{' !' if watched(d) else ''}"
                        for d in report.drift]
-        parts.append(f"<b>Drift</b> against {fmt.esc(report.model_source or 'the saved model')} "
+        parts.append(fmt.bold("Drift") + f" against {report.model_source or 'the saved model'} "
                      "(weights of the investable value, as the plan counts them)\n" + fmt.pre(drift_rows))
-    replies = [dataclasses.replace(r, kind=kind) for r in text_replies("\n\n".join(parts), buttons=buttons)]
+    replies = [dataclasses.replace(r, kind=kind) for r in text_replies(fmt.join(parts, "\n\n"), buttons=buttons)]
     try:
         chart = value_chart(report.history)
     except Exception:  # a chart is a nicety; the report stands without it
@@ -303,7 +303,7 @@ def report(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
     """`kisbot report [--chart FILE]`: the report now, as text; the value row is written as on /report."""
     from kis import open_client
     from kis.config import Source
-    from rebalance.window import load_twap_settings
+    from bot.settings import load_twap_settings
 
     source = Source()
     calendar = load_twap_settings(source).calendar
@@ -318,7 +318,7 @@ def report(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
     print(f"{client.config.env.value} account {client.config.account}")
     for reply in report_replies(result):
         if reply.photo is None:
-            print(fmt.plain(reply.text))
+            print(reply.plain)
             print()
     chart = getattr(args, "chart", None)
     if chart:

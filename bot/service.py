@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
 from bot import format as fmt
@@ -28,11 +28,18 @@ from kis.errors import (
 )
 from kis.krx import KST
 from kis.listing_lag import settle_horizon
-from kis.models import Quote
-from rebalance import Plan, Portfolio
+from kis.models import OrderType, Quote
+from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
+from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
 from rebalance.portfolio import MAX_FILE_BYTES
+
+if TYPE_CHECKING:
+    from rebalance.names import NameBook
+    from rebalance.pending import PendingPlans
+    from rebalance.receipt import Receipt, ReceiptStore
+    from rebalance.saved_model import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +65,32 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message: HTML text (the caption when there is a photo), optional PNG, buttons.
+    """One message: its text as data (the caption when there is a photo), optional PNG, buttons.
 
-    `kind` lets each chat's /notify settings route a push: "fills", "report", "alert" (always rings).
+    Each front end renders the same reply: `text` is Telegram HTML, `plain` is terminal text.
+    A `str` body is plain text. `kind` lets each chat's /notify settings route a push: "fills", "report",
+    "alert" (always rings).
     """
 
-    text: str
+    body: fmt.Rich | str
     photo: bytes | None = None
     buttons: tuple[Button, ...] = ()
     silent: bool = False
     kind: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.body, fmt.Rich):
+            object.__setattr__(self, "body", fmt.text(self.body))
+
+    @property
+    def text(self) -> str:
+        """The message as Telegram HTML, everything from data escaped."""
+        return self.body.html()  # type: ignore[union-attr]
+
+    @property
+    def plain(self) -> str:
+        """The message as a terminal shows it."""
+        return self.body.plain()  # type: ignore[union-attr]
 
     @property
     def offers(self) -> str | None:
@@ -77,15 +100,16 @@ class Reply:
 
 # /plan with no saved model; the console demo, where no file can be sent, asks for a path instead.
 ASK_FOR_MODEL = (
-    "Send the model portfolio as an .xlsx file (a <b>종목코드</b> column, optionally <b>비중</b> "
-    "weights and <b>밴드</b> bands; no weights means equal weights). I will answer with the plan; "
-    "nothing is ordered until you confirm. Put options in the caption, e.g. /plan buy 500000."
+    "Send the model portfolio as an .xlsx file (a " + fmt.bold("종목코드") + " column, optionally "
+    + fmt.bold("비중") + " weights and " + fmt.bold("밴드") + " bands; no weights means equal weights). "
+    "I will answer with the plan; nothing is ordered until you confirm. Put options in the caption, "
+    "e.g. /plan buy 500000."
 )
 
 
-def text_replies(html_text: str, **kwargs: Any) -> list[Reply]:
-    """`html_text` as one or more replies, each one Telegram message long; kwargs go on the last one."""
-    parts = fmt.split_message(html_text)
+def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
+    """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
+    parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
@@ -118,6 +142,22 @@ def describe_error(exc: BaseException) -> str:
     return "Something went wrong on the bot's side (it is logged); please try again."
 
 
+class Executor(Protocol):
+    """What the service needs of `rebalance.TwapExecutor`: one run at a time for the account."""
+
+    def start(self, plan: Plan, window: Window) -> str: ...
+
+    def cancel(self) -> None: ...
+
+    def status(self) -> RunStatus | None: ...
+
+    def resume(self) -> RunStatus | None: ...
+
+    def run_owner(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A plan offered with its buttons, the portfolio and options to re-plan it from when its prices expire,
@@ -135,26 +175,24 @@ class BotService:
 
     def __init__(
         self,
-        client: Any,
-        executor: Any,
+        client: PriceSource,
+        executor: Executor,
         *,
-        twap_settings: Any,
-        plan_settings: Any = None,
+        twap_settings: TwapSettings,
+        plan_settings: PlanSettings | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(KST),
         max_file_bytes: int = MAX_FILE_BYTES,
         read_portfolio: Callable[..., Portfolio] = rebalance.read_portfolio,
         make_plan: Callable[..., Plan] = rebalance.make_plan,
-        plan_messages: Callable[[Plan], list[str]] = rebalance.plan_messages,
+        plan_messages: Callable[[Plan], list[fmt.Rich]] = fmt.plan_messages,
         plan_chart: Callable[[Plan], bytes] = rebalance.plan_chart,
-        execution_window: Callable[..., Any] = rebalance.execution_window,
-        run_active_error: type[Exception] = rebalance.RunActive,
-        portfolio_error: type[Exception] = rebalance.PortfolioError,
+        execution_window: Callable[..., Window] = rebalance.execution_window,
         default_duration: timedelta | None = None,
-        models: Any = None,
+        models: ModelStore | None = None,
         plan_options: PlanOptions = PlanOptions(),
-        names: Any = None,
-        pending_store: Any = None,
-        receipts: Any = None,
+        names: NameBook | None = None,
+        pending_store: PendingPlans | None = None,
+        receipts: ReceiptStore | None = None,
     ):
         self.client = client
         self.executor = executor
@@ -172,8 +210,6 @@ class BotService:
         self._plan_messages = plan_messages
         self._plan_chart = plan_chart
         self._execution_window = execution_window
-        self._run_active_error = run_active_error
-        self._portfolio_error = portfolio_error
 
         self._lock = threading.Lock()
         self._offer_delivered = threading.Condition(self._lock)
@@ -232,7 +268,7 @@ class BotService:
     help = start
 
     def unknown(self, command: str) -> list[Reply]:
-        return [Reply(f"I do not know {fmt.esc(command)}. /help lists what I can do.")]
+        return [Reply(f"I do not know {command}. /help lists what I can do.")]
 
     def text(self, message: str) -> list[Reply]:
         return [Reply("Send a command such as /price 005930 or a model portfolio .xlsx; /help lists them all.")]
@@ -245,7 +281,7 @@ class BotService:
             return [Reply(f"Which stock? Give {CODE_HELP}, e.g. /price 005930 0013V0.")]
         bad = [a for a in given if not is_code(a)]
         if bad:
-            shown = ", ".join(f"'{fmt.esc(c)}'" for c in bad[:5])
+            shown = ", ".join(f"'{c}'" for c in bad[:5])
             what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
             return [Reply(f"{shown} {what}.")]
         codes = list(dict.fromkeys(normalize_code(a) for a in given))
@@ -259,7 +295,7 @@ class BotService:
             known = [c for c in codes if c not in unknown]
             quotes = self.client.prices(known) if known else {}
         except (KisError, KisTransportError) as exc:
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
         if self.names is not None and quotes:
             try:
                 names = self.names.fill(quotes)
@@ -267,17 +303,17 @@ class BotService:
             except Exception:  # a name is a nicety; the price stands without it
                 log.exception("naming quotes failed")
         shown_quotes: list[Quote] = [quotes[c] for c in codes if c in quotes]
-        text = fmt.quotes_text(shown_quotes) if shown_quotes else ""
+        text = fmt.quotes_text(shown_quotes) if shown_quotes else fmt.Rich()
         if unknown:
-            note = f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {fmt.esc(', '.join(unknown))}; check the code."
-            text = f"{text}\n{note}" if text else note
+            note = f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; check the code."
+            text = text + "\n" + note if text else fmt.text(note)
         return text_replies(text)
 
     def balance(self) -> list[Reply]:
         try:
             balance = self.client.balance()
         except (KisError, KisTransportError) as exc:
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
         return text_replies(fmt.balance_text(balance))
 
     # --- planning -----------------------------------------------------------------------------
@@ -291,12 +327,12 @@ class BotService:
         if isinstance(options, list):
             return options
         if rest:
-            return [Reply(f"I do not understand {fmt.esc(' '.join(rest))}: type e.g. /plan, /plan buy 500000, "
+            return [Reply(f"I do not understand {' '.join(rest)}: type e.g. /plan, /plan buy 500000, "
                           "/plan sell 1000000, /plan keep or /plan band 2.")]
         saved = self.models.load() if self.models is not None else None
         if saved is None:
             return [Reply(ASK_FOR_MODEL)]
-        note = (f"Planning the saved model {fmt.esc(saved.file_name or '(unnamed)')} of "
+        note = (f"Planning the saved model {saved.file_name or '(unnamed)'} of "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
             ticket = self._files  # a file arriving while this plans supersedes it
@@ -311,7 +347,7 @@ class BotService:
         rows = [fmt.model_row(t.code, names.get(t.code) or t.name, t.weight, self.plan_options.band_for(t.band))
                 for t in saved.portfolio.targets]
         total = sum(t.weight for t in saved.portfolio.targets)
-        head = (f"<b>Model {fmt.esc(saved.file_name or '(unnamed)')}</b>, saved "
+        head = (fmt.bold(f"Model {saved.file_name or '(unnamed)'}") + ", saved "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST: {len(rows)} stock{'s' if len(rows) != 1 else ''}, "
                 f"{100 * total:.4g} % invested. /plan plans it.")
         return text_replies(head + "\n" + fmt.pre([fmt.model_legend(), *rows]))
@@ -320,7 +356,7 @@ class BotService:
         try:
             return parse_plan_words(list(args), self.plan_options)
         except OptionsError as exc:
-            return [Reply(fmt.esc(exc))], []
+            return [Reply(str(exc))], []
 
     def file_received(self) -> int:
         """A file arrived (call before fetching it): the pending plan is dropped; its number, for plan_file."""
@@ -336,7 +372,7 @@ class BotService:
         with self._lock:
             dropped = self._dropped_by_file.pop(ticket, None)
             self._answered = max(self._answered, ticket)
-        return [Reply(f"Plan {fmt.esc(dropped)} is dropped: a newer file replaces it.")] if dropped else []
+        return [Reply(f"Plan {dropped} is dropped: a newer file replaces it.")] if dropped else []
 
     def check_document(self, file_name: str | None, file_size: int | None,
                        ticket: int | None = None) -> list[Reply] | None:
@@ -344,11 +380,11 @@ class BotService:
         name = file_name or "the file"
         refusal = None
         if not (file_name or "").lower().endswith(".xlsx"):
-            refusal = [Reply(f"I only read .xlsx model portfolios; {fmt.esc(name)} is not one. "
+            refusal = [Reply(f"I only read .xlsx model portfolios; {name} is not one. "
                              "Save the sheet as Excel Workbook (.xlsx) and send it again.")]
         elif file_size is None or file_size > self.max_file_bytes:
             size = "of unknown size" if file_size is None else f"{file_size:,} bytes"
-            refusal = [Reply(f"{fmt.esc(name)} is {size}; a model portfolio must be under "
+            refusal = [Reply(f"{name} is {size}; a model portfolio must be under "
                              f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
         if refusal and ticket is not None:
             return self.file_answered(ticket) + refusal
@@ -378,10 +414,10 @@ class BotService:
             return options
         try:
             portfolio = self._read_portfolio(data, name=file_name)
-        except self._portfolio_error as exc:
-            return text_replies(f"<b>Cannot use {fmt.esc(file_name)}</b>\n{fmt.esc(exc)}")
+        except PortfolioError as exc:
+            return text_replies(fmt.bold(f"Cannot use {file_name}") + f"\n{exc}")
         # Which sheet and weight column were read, so a misread file is seen before Confirm.
-        return self._plan_and_offer(portfolio, note=fmt.esc(" ".join(portfolio.notes)), ticket=ticket,
+        return self._plan_and_offer(portfolio, note=" ".join(portfolio.notes), ticket=ticket,
                                     options=options, save=True)
 
 
@@ -390,15 +426,14 @@ class BotService:
         status = self.active_run()
         if status is None:
             return None
-        return [Reply(f"Run {fmt.esc(str(getattr(status, 'run_id', '')))} is still executing, so the holdings "
+        return [Reply(f"Run {status.run_id} is still executing, so the holdings "
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
 
     def _guard_hint(self) -> str:
-        guard = getattr(self.twap_settings, "price_guard", None)
-        if guard is None or getattr(self.twap_settings, "order_type", None) != "00":  # only limit orders have one
+        if self.twap_settings.order_type is not OrderType.LIMIT:  # only limit orders have a guard
             return ""
-        return (f" Orders are limit orders at most {guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
+        return (f" Orders are limit orders at most {self.twap_settings.price_guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
                 "a stock whose price runs past that stops and you are told.")
 
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
@@ -410,17 +445,17 @@ class BotService:
             extra["names"] = self.names
         try:
             plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
-        except self._portfolio_error as exc:
-            return text_replies(f"<b>Cannot plan {fmt.esc(portfolio.source or 'this portfolio')}</b>\n{fmt.esc(exc)}")
+        except PortfolioError as exc:
+            return text_replies(fmt.bold(f"Cannot plan {portfolio.source or 'this portfolio'}") + f"\n{exc}")
         except OptionsError as exc:
-            return [Reply(fmt.esc(exc))]
+            return [Reply(str(exc))]
         except (KisError, KisTransportError) as exc:
-            return [Reply(fmt.esc(describe_error(exc)))]
+            return [Reply(describe_error(exc))]
         saved = ""
         if save and self.models is not None:
             try:
                 self.models.save(portfolio, self.now())
-                saved = (f"Saved {fmt.esc(portfolio.source or 'the model')} as the model: "
+                saved = (f"Saved {portfolio.source or 'the model'} as the model: "
                          "/plan plans it again, /model shows it.")
             except OSError:
                 log.exception("saving the model failed")
@@ -431,14 +466,14 @@ class BotService:
                 if plan.has_orders:
                     self._pending = _Pending(plan, portfolio, ticket, options=options)
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
-            return [Reply(f"{fmt.esc(portfolio.source or 'A file')}: a newer file arrived while this one was "
+            return [Reply(f"{portfolio.source or 'A file'}: a newer file arrived while this one was "
                           "being planned, so this plan is not offered. Send it again if you meant it.")]
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         if not plan.has_orders:
             return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
         caption = (
-            f"Plan <b>{fmt.esc(plan.id)}</b>: sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
+            "Plan " + fmt.bold(plan.id) + f": sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
             f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
@@ -453,7 +488,7 @@ class BotService:
 
     def _window_hint(self, asked: str | None = None) -> str:
         if asked:  # the user already chose a duration for this portfolio
-            return f"/confirm {fmt.esc(asked)} runs it from now for {fmt.duration_text(parse_duration(asked))}; "
+            return f"/confirm {asked} runs it from now for {fmt.duration_text(parse_duration(asked))}; "
         if self.default_duration is not None:
             return f"Confirm runs it from now for {fmt.duration_text(self.default_duration)}; "
         try:
@@ -473,7 +508,7 @@ class BotService:
         try:
             duration = parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
-            return [Reply(fmt.esc(exc))]
+            return [Reply(str(exc))]
         if plan_id is None:
             with self._offer_delivered:
                 self._offer_delivered.wait_for(lambda: self._pending is None or self._pending.shown,
@@ -493,7 +528,7 @@ class BotService:
             if stale:
                 return self._plan_and_offer(
                     pending.portfolio, ticket=pending.ticket, options=pending.options,
-                    note=f"The prices of plan {fmt.esc(pending.plan.id)} expired at "
+                    note=f"The prices of plan {pending.plan.id} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
                     asked=args[0] if args else None,
@@ -502,20 +537,20 @@ class BotService:
 
     def _confirm_refusal(self, plan_id: str | None) -> str | None:
         if plan_id is not None and plan_id in self._confirmed:
-            return f"Plan {fmt.esc(plan_id)} was already confirmed (run {fmt.esc(self._confirmed[plan_id])}); /status shows its progress."
+            return f"Plan {plan_id} was already confirmed (run {self._confirmed[plan_id]}); /status shows its progress."
         if self.active_run() is not None:
             return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
         if self._pending is None:
             if self._answered < self._files:
                 return "Your newest file is still being planned; confirm its plan once you have seen it."
             if plan_id is not None and plan_id in self._shown:
-                return f"Plan {fmt.esc(plan_id)} is no longer pending; send the portfolio file again for a fresh plan."
+                return f"Plan {plan_id} is no longer pending; send the portfolio file again for a fresh plan."
             return "There is no plan to confirm: send a model portfolio .xlsx first (/plan)."
         if plan_id is not None and plan_id != self._pending.plan.id:
-            return (f"Plan {fmt.esc(plan_id)} was replaced by plan {fmt.esc(self._pending.plan.id)}; "
+            return (f"Plan {plan_id} was replaced by plan {self._pending.plan.id}; "
                     "confirm the newest plan.")
         if plan_id is None and not self._pending.shown:  # a pressed button proves its plan was seen
-            return (f"Plan {fmt.esc(self._pending.plan.id)} is still on its way to you: look it over, then "
+            return (f"Plan {self._pending.plan.id} is still on its way to you: look it over, then "
                     "press its Confirm or send /confirm again.")
         return None
 
@@ -531,7 +566,7 @@ class BotService:
         try:
             window = self._execution_window(self.now(), self.twap_settings, duration)
             run_id = self.executor.start(plan, window)
-        except self._run_active_error:
+        except RunActive:
             with self._lock:
                 self._starting = None
                 self._pending = self._pending or pending
@@ -543,17 +578,17 @@ class BotService:
                 self._pending = self._pending or pending
             # The executor's ValueErrors are sentences meant for the user (e.g. the window is over).
             why = f"{exc}." if isinstance(exc, ValueError) else describe_error(exc)
-            return [Reply(f"The run did not start: {fmt.esc(why)} The plan is still pending.")]
+            return [Reply(f"The run did not start: {why} The plan is still pending.")]
         with self._lock:
             self._confirmed[plan.id] = run_id
             self._starting = None
             cancel_now = self._cancel_while_starting
         if cancel_now:
             self.executor.cancel()
-            return [Reply(f"Run {fmt.esc(run_id)} started and is being stopped as you asked; a summary follows.")]
+            return [Reply(f"Run {run_id} started and is being stopped as you asked; a summary follows.")]
         orders = len(plan.sells) + len(plan.buys)
         return [Reply(
-            f"Run <b>{fmt.esc(run_id)}</b> started: plan {fmt.esc(plan.id)}, {orders} stock{'s' if orders != 1 else ''} "
+            "Run " + fmt.bold(run_id) + f" started: plan {plan.id}, {orders} stock{'s' if orders != 1 else ''} "
             f"from {fmt.clock_text(window.start)} to {fmt.clock_text(window.end)} KST. "
             "Fills follow here; /status shows progress, /cancel stops it.",
             buttons=(Button("Stop run", f"stop:{run_id}"),),
@@ -565,14 +600,14 @@ class BotService:
             if plan_id is not None:
                 if self._pending is not None and self._pending.plan.id == plan_id:
                     self._pending = None
-                    return [Reply(f"Plan {fmt.esc(plan_id)} dropped; nothing was ordered.")]
+                    return [Reply(f"Plan {plan_id} dropped; nothing was ordered.")]
                 if self._starting == plan_id:  # Cancel pressed right after its Confirm
                     self._cancel_while_starting = True
-                    return [Reply(f"Plan {fmt.esc(plan_id)} is being started; its run will be stopped as soon "
+                    return [Reply(f"Plan {plan_id} is being started; its run will be stopped as soon "
                                   "as it starts.")]
                 run_id = self._confirmed.get(plan_id)
                 if run_id is None:
-                    return [Reply(f"Plan {fmt.esc(plan_id)} is no longer pending; nothing to drop.")]
+                    return [Reply(f"Plan {plan_id} is no longer pending; nothing to drop.")]
             else:
                 run_id = None
         if run_id is not None:
@@ -588,19 +623,19 @@ class BotService:
         if status is not None:
             said.append(self._stop_run(status))
         if dropped is not None:
-            said.append(f"Plan {fmt.esc(dropped.plan.id)} dropped; nothing of it was ordered.")
+            said.append(f"Plan {dropped.plan.id} dropped; nothing of it was ordered.")
         return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.")]
 
     def stop(self, run_id: str) -> list[Reply]:
         """The Stop button under a started run."""
         status = self.active_run()
-        if status is None or str(getattr(status, "run_id", run_id)) != run_id:
-            return [Reply(f"Run {fmt.esc(run_id)} is not running any more.")]
+        if status is None or status.run_id != run_id:
+            return [Reply(f"Run {run_id} is not running any more.")]
         return [Reply(self._stop_run(status))]
 
-    def _stop_run(self, status: Any) -> str:
+    def _stop_run(self, status: RunStatus) -> str:
         """Stop the active run if this process drives it; else say which process does."""
-        run_id = fmt.esc(str(getattr(status, "run_id", "")))
+        run_id = status.run_id
         owner = self.executor.run_owner()
         if owner == os.getpid():
             self.executor.cancel()
@@ -616,14 +651,14 @@ class BotService:
         if status is None:
             with self._lock:
                 pending = self._pending
-            hint = f" Plan {fmt.esc(pending.plan.id)} is pending: /confirm runs it." if pending else ""
+            hint = f" Plan {pending.plan.id} is pending: /confirm runs it." if pending else ""
             receipt = self._last_receipt()
             if receipt is not None:
                 return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
             return [Reply("No run is active." + hint)]
-        return text_replies(fmt.status_text(status, self.now()))
+        return text_replies(fmt.status_text(status))
 
-    def _last_receipt(self) -> Any:
+    def _last_receipt(self) -> Receipt | None:
         if self.receipts is None:
             return None
         try:
@@ -636,21 +671,29 @@ class BotService:
         """On start: pick up a run a crash left active; tell the user, or say nothing."""
         try:
             status = self.executor.resume()
-        except self._run_active_error:
+        except RunActive:
             owner, active = self.executor.run_owner(), self.active_run()
             if owner in (None, os.getpid()) or active is None:
                 raise
-            return [Reply(_elsewhere(fmt.esc(str(getattr(active, "run_id", ""))), owner) +
+            return [Reply(_elsewhere(active.run_id, owner) +
                           " so this bot leaves it alone: /status follows it here, /cancel must go to the bot "
                           "that process runs.")]
         if status is None:
             return []
-        return text_replies("<b>Resumed a run left active by a restart.</b>\n" + fmt.status_text(status, self.now()))
+        return text_replies(fmt.bold("Resumed a run left active by a restart.") + "\n" + fmt.status_text(status))
 
-    def active_run(self) -> Any:
+    def stop_active_run(self) -> None:
+        """Stop the run this process executes: no new orders, resting ones cancelled (the demo leaving)."""
+        self.executor.cancel()
+
+    def wait_for_run(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the run this process executes to end; True once none runs."""
+        return self.executor.wait(timeout)
+
+    def active_run(self) -> RunStatus | None:
         """The status of the run in progress, or None."""
         status = self.executor.status()
-        if status is None or not fmt.status_is_active(status):
+        if status is None or not status.active:
             return None
         return status
 
@@ -660,11 +703,11 @@ def _elsewhere(run_id: str, owner: int) -> str:
     return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
 
 
-HELP = """<b>kisbot</b> runs your KIS stock account from this chat.
+HELP = fmt.bold("kisbot") + """ runs your KIS stock account from this chat.
 
 /price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
 /balance – holdings, cash and total
-/plan – plan the saved model, or send a model portfolio <b>.xlsx</b> (a 종목코드 column, optional 비중 weights and 밴드 bands); you get the plan, a chart and Confirm / Cancel buttons. A file sent becomes the saved model.
+/plan – plan the saved model, or send a model portfolio """ + fmt.bold(".xlsx") + """ (a 종목코드 column, optional 비중 weights and 밴드 bands); you get the plan, a chart and Confirm / Cancel buttons. A file sent becomes the saved model.
 /plan buy – invest the cash without selling (/plan buy 500000 spends at most that)
 /plan sell 1000000 – raise that much cash, selling the most overweight first, buying nothing
 /plan keep – leave holdings outside the model alone
@@ -690,12 +733,12 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
 
     `notices`: KIS's order/fill notice stream (kis.notices.open_notices), or None to poll only."""
     from rebalance.names import NameBook
-    from rebalance.options import options_from
+    from bot.settings import load_twap_settings, options_from
     from rebalance.pending import PendingPlans
     from rebalance.receipt import ReceiptStore
     from rebalance.saved_model import ModelStore
 
-    twap_settings = rebalance.load_twap_settings(source, **twap_overrides)
+    twap_settings = load_twap_settings(source, **twap_overrides)
     # A listing lag measured by `kisbot doctor --orders` that is longer than the setting wins.
     twap_settings = replace(twap_settings, settle_seconds=settle_horizon(twap_settings.settle_seconds, client.config))
     plan_options = options_from(source)

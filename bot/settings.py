@@ -1,11 +1,17 @@
-"""Telegram settings from the environment, `.env` or the keyring (the token is a secret)."""
+"""Settings from the environment, `.env` or the keyring: Telegram's (the token is a secret), and the
+TWAP settings and plan defaults that `rebalance` takes as its own types."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import time
+from typing import Mapping
 
 from kis.config import Source
 from kis.errors import ConfigError
+from rebalance.options import MAX_AMOUNT, MAX_BAND, OptionsError, PlanOptions, parse_points, parse_won
 from rebalance.portfolio import MAX_FILE_BYTES
+from rebalance.window import CALENDARS, TwapSettings
 
 
 TOKEN_HINT = (
@@ -62,3 +68,72 @@ def load_bot_settings(source: Source | None = None) -> BotSettings:
         api_base_url=source.get("TELEGRAM_API_BASE_URL"),
         file_base_url=source.get("TELEGRAM_FILE_BASE_URL"),
     )
+
+
+def load_twap_settings(source: Source | None = None, **overrides) -> TwapSettings:
+    """TwapSettings from TWAP_START, TWAP_END and MARKET_CALENDAR; ConfigError says what to fix."""
+    source = source or Source()
+    start = _parse_time("TWAP_START", source.get("TWAP_START", "09:10"))
+    end = _parse_time("TWAP_END", source.get("TWAP_END", "15:00"))
+    calendar = source.get("MARKET_CALENDAR", "krx").lower()
+    if calendar not in CALENDARS:
+        raise ConfigError(f"MARKET_CALENDAR='{calendar}' is not one of krx, always")
+    if start >= end:
+        raise ConfigError(f"TWAP_START {start:%H:%M} must be before TWAP_END {end:%H:%M}")
+    settle = _number("KISBOT_SETTLE_SECONDS", source.get("KISBOT_SETTLE_SECONDS", "120"), "a number of seconds",
+                     0, 86_400)
+    guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), "a percent such as 1 or 0.5",
+                    0, 29.99)
+    options = {"settle_seconds": settle, "price_guard": guard / 100, **overrides}
+    return TwapSettings(start=start, end=end, calendar=calendar, **options)
+
+
+def _number(name: str, text: str, what: str, low: float, high: float) -> float:
+    try:
+        value = float(str(text).strip().rstrip("%"))
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise ConfigError(f"{name}='{text}' is not {what} between {low:g} and {high:g}")
+    return value
+
+
+def _parse_time(name: str, text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
+    if match:
+        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+        if hour < 24 and minute < 60 and second < 60:
+            return time(hour, minute, second)
+    raise ConfigError(f"{name}='{text}' is not a time of day as HH:MM (KST), e.g. 09:10")
+
+
+def options_from(source: Source | Mapping[str, str]) -> PlanOptions:
+    """The plan defaults from `KISBOT_BAND` and `KISBOT_MIN_TRADE` (a `Source` or a mapping);
+    a bad value raises ConfigError naming the variable."""
+    get = source.get
+    band_text = (get("KISBOT_BAND") or "").strip()
+    trade_text = (get("KISBOT_MIN_TRADE") or "").strip()
+    try:
+        band = parse_points(band_text, "KISBOT_BAND") if band_text else 0.0
+    except OptionsError:
+        raise ConfigError(f"KISBOT_BAND='{band_text}' is not a band from 0 to {MAX_BAND:g} percentage points: "
+                          "set e.g. KISBOT_BAND=2, or 0 for none") from None
+    try:
+        min_trade = parse_won(trade_text, "KISBOT_MIN_TRADE") if trade_text else 0
+    except OptionsError:
+        raise ConfigError(f"KISBOT_MIN_TRADE='{trade_text}' is not a whole number of won up to "
+                          f"{MAX_AMOUNT:,}: set e.g. KISBOT_MIN_TRADE=10000, or 0 for none") from None
+    return PlanOptions(band=band, min_trade=min_trade)
+
+
+def load_report_at(source: Source | None = None) -> time | None:
+    """KISBOT_REPORT_AT as a KST time of day (default 15:40), None for `off`; ConfigError when malformed."""
+    source = source or Source()
+    text = source.get("KISBOT_REPORT_AT", "15:40")
+    if text.lower() == "off":
+        return None
+    try:
+        return _parse_time("KISBOT_REPORT_AT", text)
+    except ConfigError:
+        raise ConfigError(f"KISBOT_REPORT_AT='{text}' is not a time of day as HH:MM (KST) such as 15:40, "
+                          "or off") from None

@@ -65,7 +65,7 @@ async def send_reply(bot: Any, chat_id: int, reply: Reply) -> int:
                                              link_preview_options=NO_PREVIEW, **kwargs)
     except BadRequest as exc:  # before NetworkError: a markup error is not retried as it is
         log.warning("Telegram refused HTML (%s); sending plain text", exc.message)
-        message = await bot.send_message(chat_id, fmt.plain(reply.text)[:fmt.TELEGRAM_LIMIT] or "-", **kwargs)
+        message = await bot.send_message(chat_id, reply.plain[:fmt.TELEGRAM_LIMIT] or "-", **kwargs)
     return message.message_id
 
 
@@ -173,7 +173,7 @@ class TelegramBot:
         except Exception as exc:  # the bot must come up anyway, to say so and to take /status, /cancel
             log.exception("resuming the run a restart left active failed")
             replies = [Reply("A run left active by a restart could not be resumed: "
-                             f"{fmt.esc(describe_error(exc))} Restart the bot to try again.")]
+                             f"{describe_error(exc)} Restart the bot to try again.")]
         if replies:
             if self.pushes is None:
                 log.warning("resumed a run left active by a restart")
@@ -339,7 +339,7 @@ class TelegramBot:
         if isinstance(update, Update) and update.effective_chat is not None \
                 and update.effective_chat.id in self.settings.allowed_chat_ids:
             try:
-                await context.bot.send_message(update.effective_chat.id, fmt.esc(describe_error(error)),
+                await context.bot.send_message(update.effective_chat.id, Reply(describe_error(error)).text,
                                                parse_mode=ParseMode.HTML)
             except TelegramError as exc:
                 log.error("could not report the error to the chat: %s", exc)
@@ -370,7 +370,7 @@ def run(args: Any) -> int:
     from bot.service import open_service
     from rebalance.events import NoticeStatus
     from bot.settings import load_bot_settings
-    from rebalance.sessions import load_report_at
+    from bot.settings import load_report_at
 
     source = Source()
     settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2

@@ -5,10 +5,13 @@ import dataclasses
 
 from kis.client import KisClient
 from kis.config import KisConfig, load_kis_config
+from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
 from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain,
                         RateLimited, TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
 from kis.models import (Account, Balance, BuyingPower, Env, Fill, Holding, OrderAck, OrderSide, OrderStatus,
                         OrderType, Quote)
+from kis.notices import Correction, Notice, NoticeKind
+from kis.orders import Lookup, interchangeable, look_up, same_order_no
 
 
 def open_client(config: KisConfig | None = None, **client_options) -> KisClient:
@@ -28,4 +31,9 @@ __all__ = [
     "ConfigError", "DataChanged", "KisError", "KisTransportError", "NoAnswer", "NotSent", "OrderUncertain",
     "RateLimited",
     "TokenExpired", "TokenInvalid", "TokenIssueTooFrequent", "UnknownStock",
+    # finding an order among today's orders: the one rule, for whoever holds the rows
+    "Lookup", "interchangeable", "look_up", "same_order_no",
+    # order and fill notices as the websocket delivers them
+    "Correction", "Notice", "NoticeKind",
+    "DAILY_ORDERS_PAGE_ROWS",
 ]

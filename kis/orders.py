@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Collection, Iterable
+from typing import Collection, Iterable, Protocol
 
 from kis.models import OrderSide, OrderStatus, OrderType
 
@@ -30,6 +30,21 @@ def until_stamp(sent_at: datetime, skew: timedelta = CLOCK_SKEW) -> str:
     if latest.date() != sent_at.date():
         return "235959"
     return latest.strftime("%H%M%S")
+
+
+class SentOrder(Protocol):
+    """An order as its sender knows it: what was asked for, and when it left."""
+
+    code: str
+    side: OrderSide
+    qty: int
+    sent_at: datetime
+
+
+def interchangeable(a: SentOrder, b: SentOrder) -> bool:
+    """Two orders that today's rows could not tell apart: same code, side and quantity, sent within each
+    other's lookup windows."""
+    return (a.code, a.side, a.qty) == (b.code, b.side, b.qty) and abs(a.sent_at - b.sent_at) <= 2 * CLOCK_SKEW
 
 
 def same_order_no(order_no: str) -> str:

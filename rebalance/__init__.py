@@ -5,10 +5,10 @@ from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.plan import PlanSettings, build_plan, make_plan
 from rebalance.saved_model import SavedModel, load_model, save_model
 from rebalance.portfolio import PortfolioError, read_portfolio
-from rebalance.render import plan_chart, plan_messages, plan_text
+from rebalance.render import PlanSection, plan_chart, plan_sections, plan_text
 from rebalance.journal import Journal
 from rebalance.twap import RunActive, RunStatus, StockProgress, TwapExecutor
-from rebalance.window import TwapSettings, Window, execution_window, load_twap_settings, parse_duration
+from rebalance.window import TwapSettings, Window, execution_window, parse_duration
 
 __all__ = [
     "CostRates",
@@ -27,7 +27,8 @@ __all__ = [
     "build_plan",
     "make_plan",
     "plan_chart",
-    "plan_messages",
+    "plan_sections",
+    "PlanSection",
     "plan_text",
     "read_portfolio",
     # TWAP execution
@@ -39,6 +40,5 @@ __all__ = [
     "TwapSettings",
     "Window",
     "execution_window",
-    "load_twap_settings",
     "parse_duration",
 ]

@@ -19,7 +19,7 @@ from kis.files import private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from kis.krx import KST
-from rebalance.lifecycle import OrderState, check_transition, owed_change
+from rebalance.lifecycle import OrderKind, OrderState, RunState, check_transition, owed_change
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule
 from rebalance.window import Window
@@ -167,7 +167,7 @@ class RunRecord:
     catch_up_at: datetime
     poll_seconds: float
     order_type: OrderType
-    state: str
+    state: RunState
     reason: str
     caught_up: bool
     created_at: datetime
@@ -206,7 +206,7 @@ class OrderRecord:
     qty: int
     order_type: OrderType
     price: int
-    kind: str
+    kind: OrderKind
     state: OrderState
     order_no: str
     org_no: str
@@ -360,10 +360,10 @@ class Journal:
             raise KeyError(run_id)
         return _run(row)
 
-    def end_run(self, run_id: str, state: str, at: datetime, reason: str = "") -> None:
+    def end_run(self, run_id: str, state: RunState, at: datetime, reason: str = "") -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET state=?, reason=?, ended_at=? WHERE id=? AND state='active'",
-                       (state, reason, at.isoformat(), run_id))
+                       (RunState(state).value, reason, at.isoformat(), run_id))
 
     def mark_caught_up(self, run_id: str, owed: dict[str, int]) -> None:
         """The catch-up pass: every stock now owes whatever is still missing, recorded once."""
@@ -426,13 +426,13 @@ class Journal:
 
     # orders -------------------------------------------------------------------------------------
     def add_intent(self, run_id: str, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
-                   kind: str, sent_at: datetime) -> int:
+                   kind: OrderKind, sent_at: datetime) -> int:
         """Commit the intent (and take its shares off what the stock owes) before the order is sent."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at)"
                 " VALUES (?,?,?,?,?,?,?, 'intent', ?)",
-                (run_id, code, side.value, qty, order_type.value, price, kind, sent_at.isoformat()),
+                (run_id, code, side.value, qty, order_type.value, price, OrderKind(kind).value, sent_at.isoformat()),
             )
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
             return int(cur.lastrowid)
@@ -622,7 +622,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
         id=row["id"], account=row["account"], plan=plan_from_json(row["plan_json"]),
         window=Window(datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"])),
         catch_up_at=datetime.fromisoformat(row["catch_up_at"]), poll_seconds=row["poll_seconds"],
-        order_type=OrderType(row["order_type"]), state=row["state"], reason=row["reason"],
+        order_type=OrderType(row["order_type"]), state=RunState(row["state"]), reason=row["reason"],
         caught_up=bool(row["caught_up"]), created_at=datetime.fromisoformat(row["created_at"]),
     )
 
@@ -630,7 +630,7 @@ def _run(row: sqlite3.Row) -> RunRecord:
 def _order(r: sqlite3.Row) -> OrderRecord:
     return OrderRecord(
         id=r["id"], run_id=r["run_id"], code=r["code"], side=OrderSide(r["side"]), qty=r["qty"],
-        order_type=OrderType(r["order_type"]), price=r["price"], kind=r["kind"], state=OrderState(r["state"]),
+        order_type=OrderType(r["order_type"]), price=r["price"], kind=OrderKind(r["kind"]), state=OrderState(r["state"]),
         order_no=r["order_no"] or "", org_no=r["org_no"] or "", sent_at=datetime.fromisoformat(r["sent_at"]),
         filled_qty=r["filled_qty"], filled_amount=r["filled_amount"], remaining=r["remaining"],
         msg_cd=r["msg_cd"], message=r["message"],

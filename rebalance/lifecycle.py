@@ -1,4 +1,5 @@
-"""The life of one TWAP order, as the journal records it: states, their meaning, and the allowed moves.
+"""The life of one TWAP order and of its run, as the journal records them: states, their meaning, and the
+allowed moves of an order.
 
 Every state change goes through `check_transition`, so a state can only be reached the ways listed in
 `TRANSITIONS`; what a state means for the run (does it count against the target, may it still show up
@@ -6,7 +7,29 @@ at KIS, is it over) is a one-line predicate here and nowhere else.
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
+
+
+class RunState(StrEnum):
+    """A run trades while ACTIVE; the other three are how it ended."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"  # the window ended
+    CANCELLED = "cancelled"  # the user stopped it
+    FAILED = "failed"  # an error stopped it; resting orders were cancelled
+
+    @property
+    def active(self) -> bool:
+        return self is RunState.ACTIVE
+
+
+class OrderKind(StrEnum):
+    """Why an order was placed."""
+
+    SLICE = "slice"  # a scheduled slice came due
+    RETRY = "retry"  # a poll placed what a stock still owed (cash came, a re-price, a refusal for pace)
+    CATCH_UP = "catch_up"  # the pass before the end placed whatever was still missing
+    TWIN = "twin"  # journal migration: the first send of an order an old version sent twice
 
 
 class OrderState(str, Enum):

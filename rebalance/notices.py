@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable, Collection, Iterable, Protocol, Sequence
 
+from kis import Correction, Notice, NoticeKind, look_up, same_order_no
 from kis.krx import KST
 from kis.models import OrderStatus, OrderType
-from kis.notices import Correction, Notice, NoticeKind
-from kis.orders import look_up, same_order_no
 from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
 

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from kis.errors import ConfigError
 
 # Far beyond any account this bot runs: a typo with three extra zeros is refused, not planned.
 MAX_AMOUNT = 100_000_000_000_000
@@ -73,25 +72,6 @@ class PlanOptions:
     def to_dict(self) -> dict[str, Any]:
         return {"buy_only": self.buy_only, "amount": self.amount, "sell_amount": self.sell_amount,
                 "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade}
-
-
-def options_from(source: Any) -> PlanOptions:
-    """The defaults from `KISBOT_BAND` and `KISBOT_MIN_TRADE` (a `kis.config.Source` or a mapping);
-    a bad value raises ConfigError naming the variable."""
-    get = source.get
-    band_text = (get("KISBOT_BAND") or "").strip()
-    trade_text = (get("KISBOT_MIN_TRADE") or "").strip()
-    try:
-        band = parse_points(band_text, "KISBOT_BAND") if band_text else 0.0
-    except OptionsError:
-        raise ConfigError(f"KISBOT_BAND='{band_text}' is not a band from 0 to {MAX_BAND:g} percentage points: "
-                          "set e.g. KISBOT_BAND=2, or 0 for none") from None
-    try:
-        min_trade = parse_won(trade_text, "KISBOT_MIN_TRADE") if trade_text else 0
-    except OptionsError:
-        raise ConfigError(f"KISBOT_MIN_TRADE='{trade_text}' is not a whole number of won up to "
-                          f"{MAX_AMOUNT:,}: set e.g. KISBOT_MIN_TRADE=10000, or 0 for none") from None
-    return PlanOptions(band=band, min_trade=min_trade)
 
 
 _KEYWORDS = {"buy": "buy", "매수": "buy", "sell": "sell", "매도": "sell", "keep": "keep", "유지": "keep",

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Collection, Sequence
 
-from kis.models import OrderStatus
-from kis.orders import CLOCK_SKEW, look_up, same_order_no
+from kis import OrderStatus, interchangeable, look_up, same_order_no
 from kis.krx import KST
 from rebalance.journal import OrderRecord, OrderUpdate
 from rebalance.lifecycle import OrderState
@@ -127,7 +126,7 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
             updates.append(update)
             findings += found
         elif order.state.may_show_up:
-            alike = sum(1 for o in orders if o.state.unsettled and _interchangeable(o, order))
+            alike = sum(1 for o in orders if o.state.unsettled and interchangeable(o, order))
             update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds, alike)
             if update is not None:
                 updates.append(update)
@@ -135,11 +134,6 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
                     claimed.add(same_order_no(update.order_no))
             findings += found
     return Reconciliation(tuple(updates), tuple(findings))
-
-
-def _interchangeable(a: OrderRecord, b: OrderRecord) -> bool:
-    """Two unanswered orders that today's rows could not tell apart."""
-    return (a.code, a.side, a.qty) == (b.code, b.side, b.qty) and abs(a.sent_at - b.sent_at) <= 2 * CLOCK_SKEW
 
 
 def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], claimed: set[str], now: datetime,

@@ -1,15 +1,13 @@
-"""A plan shown to a person: a narrow monospace table for a phone chat or a terminal, and a PNG chart.
+"""A plan shown to a person, as data: titled sections of narrow monospace rows, plain text, and a PNG chart.
 
-Chat text is Telegram HTML: everything from data is escaped, and a long plan is split into messages
-of at most 4096 characters without ever cutting a `<pre>` block in two.
+No markup and no message limits here: front ends (`bot/format.py` for chat) render the sections.
 """
 from __future__ import annotations
 
 import functools
-import html
 import importlib.util
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -19,23 +17,16 @@ from pathlib import Path
 from rebalance.model import Plan, PlanLine
 from rebalance.text import fit
 
-MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
 NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
 # Telegram refuses a photo whose width + height exceeds 10,000 px (or whose sides differ 20-fold); 60
 # bar pairs (about 2,100 px tall) are also as many as a phone shows legibly. The table lists every stock.
 MAX_CHART_STOCKS = 60
-CONTINUED = "(continued)"
-
-
-def plan_messages(plan: Plan) -> list[str]:
-    """The plan as Telegram HTML messages, each at most 4096 characters."""
-    return _pack(_sections(plan), MAX_MESSAGE_CHARS)
 
 
 def plan_text(plan: Plan) -> str:
-    """The same plan as plain text, for a terminal."""
+    """The plan as plain text, for a terminal."""
     parts = []
-    for section in _sections(plan):
+    for section in plan_sections(plan):
         if section.title:
             parts.append(section.title)
         parts.append("\n".join(section.units))
@@ -107,41 +98,42 @@ def _chart_lines(plan: Plan) -> list[PlanLine]:
     return [plan.lines[i] for i in sorted(ranked[:MAX_CHART_STOCKS])]
 
 
-@dataclass
-class _Section:
-    """A titled run of units; `pre` units are table rows (one stock may be two lines, never split)."""
+@dataclass(frozen=True)
+class PlanSection:
+    """A titled run of units; `pre` units are monospace table rows (one stock may be two lines, never split)."""
 
     title: str
-    units: list[str] = field(default_factory=list)
+    units: tuple[str, ...] = ()
     pre: bool = True
 
 
-def _sections(plan: Plan) -> list[_Section]:
+def plan_sections(plan: Plan) -> list[PlanSection]:
+    """The plan as sections in reading order: dropped stocks, summary, the table, totals, notes."""
     priced = plan.priced_at.strftime("%H:%M:%S %Z").strip()
     expires = plan.expires_at.strftime("%H:%M:%S")
     share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
-    summary = _Section(f"Rebalance plan {plan.id}", [
+    summary = PlanSection(f"Rebalance plan {plan.id}", (
         "Options: " + ("; ".join(plan.options) if plan.options else "full rebalance"),
         _pair("Total value", f"{plan.total_value:,}"),
         _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
         _pair("Cash (D+2)", f"{plan.cash:,}"),
         f"Prices of {priced}, good to {expires}",
-    ])
-    table = _Section("Stocks (won, shares, % of total)", [_legend()] + [_row(line) for line in plan.lines])
-    totals = _Section("Totals", [
+    ))
+    table = PlanSection("Stocks (won, shares, % of total)", (_legend(), *(_row(line) for line in plan.lines)))
+    totals = PlanSection("Totals", (
         _pair(f"Sells ({len(plan.sells)})", f"{plan.sell_value:,}"),
         _pair(f"Buys ({len(plan.buys)})", f"{plan.buy_value:,}"),
         _pair("Est. costs", f"{plan.est_costs:,}"),
         _pair("Cash after", f"{plan.cash_after:,}"),
-    ])
+    ))
     sections = [summary, table, totals]
     if plan.dropped:
         count = len(plan.dropped)
-        sections.insert(0, _Section("", [
+        sections.insert(0, PlanSection("", (
             f"Sells {count} stock{'s' if count != 1 else ''} not in the model: {', '.join(plan.dropped)} "
-            "(add keep to leave them alone)."], pre=False))
+            "(add keep to leave them alone).",), pre=False))
     if plan.notes:
-        sections.append(_Section("Notes", [f"• {note}" for note in plan.notes], pre=False))
+        sections.append(PlanSection("Notes", tuple(f"• {note}" for note in plan.notes), pre=False))
     return sections
 
 
@@ -164,46 +156,3 @@ def _row(line: PlanLine) -> str:
     # Single spaces between fields even when a number outgrows its column.
     second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
     return f"{first}\n{second}"
-
-
-def _render(parts: list[tuple[_Section, list[str]]]) -> str:
-    out = []
-    for section, units in parts:
-        title = f"<b>{html.escape(section.title)}</b>\n" if section.title else ""
-        body = "\n".join(html.escape(u) for u in units)
-        out.append(f"{title}<pre>{body}</pre>" if section.pre else f"{title}{body}")
-    return "\n\n".join(out)
-
-
-def _pack(sections: list[_Section], limit: int) -> list[str]:
-    """Fill messages greedily; a section that does not fit goes on in the next message, re-titled."""
-    messages: list[str] = []
-    current: list[tuple[_Section, list[str]]] = []
-    for section in sections:
-        block, started = section, False
-        for unit in section.units:
-            unit = _clip(unit, section, limit)
-            if current and current[-1][0] is block:
-                candidate = current[:-1] + [(block, current[-1][1] + [unit])]
-            else:
-                candidate = current + [(block, [unit])]
-            if not current or len(_render(candidate)) <= limit:
-                current, started = candidate, True
-                continue
-            messages.append(_render(current))
-            if started:
-                block = _Section(f"{section.title} {CONTINUED}", pre=section.pre)
-            current, started = [(block, [unit])], True
-    if current:
-        messages.append(_render(current))
-    return messages
-
-
-def _clip(unit: str, section: _Section, limit: int) -> str:
-    """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
-    room = limit - len(_render([(_Section(f"{section.title} {CONTINUED}", pre=section.pre), [""])]))
-    if len(html.escape(unit)) <= room:
-        return unit
-    while len(html.escape(unit)) > room - 1:
-        unit = unit[: len(unit) - max(1, (len(html.escape(unit)) - room + 1) // 6)]
-    return unit + "…"

@@ -1,15 +1,13 @@
 """Trading days for the daily report: which days are KRX sessions, and when the next report is due.
 
-The calendar is the execution window's (`MARKET_CALENDAR`: KRX sessions from `kis.krx`, or `always`).
+The report time is read by `bot.settings.load_report_at`. The calendar is the execution window's (`MARKET_CALENDAR`: KRX sessions from `kis.krx`, or `always`).
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from kis.config import Source
-from kis.errors import ConfigError
 from kis.krx import KST, session_hours
-from rebalance.window import CALENDARS, _parse_time
+from rebalance.window import CALENDARS
 
 DEFAULT_REPORT_AT = time(15, 40)  # after the 15:30 close, when the day's fills and prices are final
 MAX_DAYS_AHEAD = 30  # no calendar has a month without a session
@@ -46,16 +44,3 @@ def next_report_at(now: datetime, at: time, calendar: str, last_reported: date |
                 return now  # owed today and past due (the bot was down at `at`): send it now
         day += timedelta(days=1)
     raise ValueError(f"no trading day in the {MAX_DAYS_AHEAD} days after {now:%Y-%m-%d}")
-
-
-def load_report_at(source: Source | None = None) -> time | None:
-    """KISBOT_REPORT_AT as a KST time of day (default 15:40), None for `off`; ConfigError when malformed."""
-    source = source or Source()
-    text = source.get("KISBOT_REPORT_AT", "15:40")
-    if text.lower() == "off":
-        return None
-    try:
-        return _parse_time("KISBOT_REPORT_AT", text)
-    except ConfigError:
-        raise ConfigError(f"KISBOT_REPORT_AT='{text}' is not a time of day as HH:MM (KST) such as 15:40, "
-                          "or off") from None

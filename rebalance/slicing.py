@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
+from kis import DAILY_ORDERS_PAGE_ROWS
 from kis.models import OrderSide
 from rebalance.model import PlanLine
 from rebalance.window import TwapSettings, Window

@@ -17,21 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-import requests
-
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.krx import KST
 from kis.models import OrderSide, OrderStatus, OrderType, Quote
-from kis.notices import NoticeKind
-from kis.orders import same_order_no
+from kis import NoticeKind, same_order_no
 from kis.ticks import STOCK, grid_for, round_to_tick
+from rebalance.broker import Broker
 from rebalance.clock import Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
     StockResult, UnresolvedOrder, WaitingForCash,
 )
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
-from rebalance.lifecycle import OrderState
+from rebalance.lifecycle import OrderKind, OrderState, RunState
 from rebalance.model import Plan
 from rebalance.notices import NoticeConsumer, NoticeFeed, fill_status, unsettled_match
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
@@ -46,7 +44,7 @@ log = logging.getLogger(__name__)
 # the wording is matched too, since mock and real do not always share codes.
 CASH_SHORT_CODE = "APBK0952"
 CASH_SHORT_WORDING = "주문가능금액"
-READ_ERRORS = (KisError, KisTransportError, requests.RequestException)
+READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
@@ -68,11 +66,6 @@ class StockProgress:
     unresolved_qty: int = 0  # sent without an answer and not listed by KIS yet: counted as live
     halted: bool = False  # the price ran past the guard: no more orders for this stock
 
-    @property
-    def target_qty(self) -> int:
-        """What `done_qty` is heading for (the shares to trade, not the holding)."""
-        return self.order_qty
-
 
 @dataclass(frozen=True)
 class RunStatus:
@@ -80,7 +73,7 @@ class RunStatus:
 
     run_id: str
     plan_id: str
-    state: str  # active, finished, cancelled, failed
+    state: RunState
     start: datetime
     end: datetime
     stocks: tuple[StockProgress, ...]
@@ -90,21 +83,20 @@ class RunStatus:
 
     @property
     def active(self) -> bool:
-        return self.state == "active"
+        return self.state.active
 
 class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
 
-    def __init__(self, client, journal: Journal, settings: TwapSettings, on_event: Callable[[Event], None],
+    def __init__(self, client: Broker, journal: Journal, settings: TwapSettings, on_event: Callable[[Event], None],
                  clock: Clock | None = None, *, account: str | None = None, notices: NoticeFeed | None = None):
         self.client = client
         self.journal = journal
         self.settings = settings
         self.on_event = on_event
         self.clock = clock or SystemClock()
-        config = getattr(client, "config", None)
-        self.account = account or str(getattr(config, "account", "default"))
-        self.rate = settings.call_rate or float(getattr(config, "rate_limit", 1.0))
+        self.account = account or str(client.config.account)
+        self.rate = settings.call_rate or float(client.config.rate_limit)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
@@ -212,7 +204,7 @@ def run_status(journal: Journal, run_id: str, now: datetime) -> RunStatus:
                                     sum(o.qty for o in mine if o.state.unsettled), stock.halted))
     goal = sum(s.order_qty for s in stocks)
     progress = min(1.0, sum(s.done_qty for s in stocks) / goal) if goal else 1.0
-    left = max(timedelta(0), run.window.end - max(now, run.window.start)) if run.state == "active" else timedelta(0)
+    left = max(timedelta(0), run.window.end - max(now, run.window.start)) if run.state.active else timedelta(0)
     return RunStatus(run.id, run.plan.id, run.state, run.window.start, run.window.end, tuple(stocks), progress,
                      left, run.reason)
 
@@ -317,7 +309,7 @@ class _Worker:
         if not self.journal.fire_slice(self.run_id, seq):
             return  # already fired (e.g. before a restart): its shares are owed or placed already
         self._reprice(code)
-        self._place(code, kind="slice")
+        self._place(code, kind=OrderKind.SLICE)
 
     def _poll_tick(self) -> None:
         if self.cancel.is_set():
@@ -337,7 +329,7 @@ class _Worker:
             self._poll()
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash, refused for pace, re-priced
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
-                self._place(stock.code, kind="retry")
+                self._place(stock.code, kind=OrderKind.RETRY)
         nxt = self.clock.now() + timedelta(seconds=self.run_rec.poll_seconds)
         if nxt < self.run_rec.window.end:
             self.scheduler.at(nxt, self._poll_tick, tag="poll")
@@ -353,7 +345,7 @@ class _Worker:
         self.journal.mark_caught_up(self.run_id, owed)
         for code, qty in owed.items():
             if qty > 0 and not self.cancel.is_set():
-                self._place(code, kind="catch_up")
+                self._place(code, kind=OrderKind.CATCH_UP)
 
     def _end(self) -> None:
         self._stop(cancelled=False)
@@ -407,7 +399,7 @@ class _Worker:
                 continue
             self.journal.cancel_accepted(order.id, owe_rest=runaway is None)
 
-    def _place(self, code: str, *, kind: str) -> None:
+    def _place(self, code: str, *, kind: OrderKind) -> None:
         """Place what the stock owes, never beyond its goal; a buy only with the cash to pay for it."""
         stock = self._stock(code)
         if stock.halted:
@@ -469,7 +461,7 @@ class _Worker:
         self.notes.spend(shares * _with_margin(price))
         return shares
 
-    def _send(self, stock: StockRecord, qty: int, price: int, kind: str) -> None:
+    def _send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
         order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
                                            self.clock.now())
         try:
@@ -495,7 +487,7 @@ class _Worker:
             elif not self._stock(stock.code).waiting:
                 self.journal.set_waiting(self.run_id, stock.code, True)
                 self._emit(WaitingForCash(self.run_id, stock.code, qty * (price or self.lines[stock.code].price), 0))
-        except (KisTransportError, requests.RequestException) as exc:
+        except KisTransportError as exc:
             self.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             self.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
@@ -679,9 +671,9 @@ class _Worker:
         unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
                            for o in self.journal.orders(self.run_id)
                            if o.state.unsettled and o.sent_at.astimezone(KST).date() == today)
-        self.journal.end_run(self.run_id, "cancelled" if cancelled else "finished", self.clock.now(),
+        self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
-        receipt = self._receipt("cancelled" if cancelled else "finished")
+        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED)
         if cancelled:
             self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
         else:
@@ -701,7 +693,7 @@ class _Worker:
                 return
             self._poll()
 
-    def _receipt(self, state: str) -> Receipt | None:
+    def _receipt(self, state: RunState) -> Receipt | None:
         """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
         try:
             balance = getattr(self, "_end_balance", None)
@@ -748,7 +740,7 @@ class _Worker:
         except Exception:  # best effort: the reason below matters more
             log.exception("cancelling resting orders after a failure")
         try:
-            self.journal.end_run(self.run_id, "failed", self.clock.now(), reason)
+            self.journal.end_run(self.run_id, RunState.FAILED, self.clock.now(), reason)
         except Exception:
             log.exception("journaling the failure of %s", self.run_id)
         self._emit(Failed(self.run_id, reason))

@@ -1,6 +1,6 @@
 """When a TWAP run trades: the execution window in a KRX session, and the TWAP settings.
 
-`MARKET_CALENDAR=krx` follows exchange_calendars' XKRX (holidays, late opens, early closes);
+The settings are plain values (`bot.settings` reads them from the environment). Calendar `krx` follows exchange_calendars' XKRX (holidays, late opens, early closes);
 `always` treats every day as a session, for the simulator and tests.
 """
 from __future__ import annotations
@@ -11,8 +11,6 @@ from datetime import datetime, time, timedelta
 
 import pandas as pd
 
-from kis.config import Source
-from kis.errors import ConfigError
 from kis.krx import KST, xkrx
 from kis.models import OrderType
 
@@ -120,43 +118,6 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
             return Window(start, end)
         session = cal.next_session(session)
     raise ValueError("no KRX session with room for a TWAP window in the next 30 sessions")
-
-
-def load_twap_settings(source: Source | None = None, **overrides) -> TwapSettings:
-    """TwapSettings from TWAP_START, TWAP_END and MARKET_CALENDAR; ConfigError says what to fix."""
-    source = source or Source()
-    start = _parse_time("TWAP_START", source.get("TWAP_START", "09:10"))
-    end = _parse_time("TWAP_END", source.get("TWAP_END", "15:00"))
-    calendar = source.get("MARKET_CALENDAR", "krx").lower()
-    if calendar not in CALENDARS:
-        raise ConfigError(f"MARKET_CALENDAR='{calendar}' is not one of krx, always")
-    if start >= end:
-        raise ConfigError(f"TWAP_START {start:%H:%M} must be before TWAP_END {end:%H:%M}")
-    settle = _number("KISBOT_SETTLE_SECONDS", source.get("KISBOT_SETTLE_SECONDS", "120"), "a number of seconds",
-                     0, 86_400)
-    guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), "a percent such as 1 or 0.5",
-                    0, 29.99)
-    options = {"settle_seconds": settle, "price_guard": guard / 100, **overrides}
-    return TwapSettings(start=start, end=end, calendar=calendar, **options)
-
-
-def _number(name: str, text: str, what: str, low: float, high: float) -> float:
-    try:
-        value = float(str(text).strip().rstrip("%"))
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:  # NaN fails too
-        raise ConfigError(f"{name}='{text}' is not {what} between {low:g} and {high:g}")
-    return value
-
-
-def _parse_time(name: str, text: str) -> time:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", text.strip())
-    if match:
-        hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
-        if hour < 24 and minute < 60 and second < 60:
-            return time(hour, minute, second)
-    raise ConfigError(f"{name}='{text}' is not a time of day as HH:MM (KST), e.g. 09:10")
 
 
 _DURATION = re.compile(r"(\d+)\s*(sec|min|hr|s|m|h)", re.IGNORECASE)

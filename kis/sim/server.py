@@ -112,6 +112,11 @@ class SimServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def cash(self) -> int:
+        """The paper account's cash in won."""
+        return self.exchange.cash
+
     def bind(self) -> "SimServer":
         """Open the listening socket (OSError when the port is taken); `url` is final afterwards."""
         if self._httpd is None:

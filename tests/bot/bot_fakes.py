@@ -6,10 +6,16 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.format import Rich, pre
 from kis.errors import UnknownStock
 from kis.krx import KST
-from kis.models import Balance, Holding, Quote
+from kis.models import Balance, Holding, OrderType, Quote
+from rebalance.journal import RunActive
+from rebalance.lifecycle import RunState
 from rebalance.model import Plan, PlanLine, Portfolio, Target
+from rebalance.portfolio import PortfolioError
+from rebalance.twap import RunStatus, StockProgress
+from rebalance.window import TwapSettings, Window
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=KST)
 
@@ -58,17 +64,12 @@ class FakeClient:
         return self.balance_value
 
 
-@dataclass
-class FakeStatus:
-    run_id: str
-    stocks: tuple = ()
-    progress: float = 0.0
-    end: datetime | None = None
-    active: bool = True
-
-
-class RunActive(Exception):
-    pass
+def a_run(run_id: str, *, stocks: tuple[StockProgress, ...] = (), progress: float = 0.0, end: datetime | None = None,
+          active: bool = True, now: datetime = T0) -> RunStatus:
+    """The status the executor reports for a run in its window from `now` (default an hour) to `end`."""
+    end = end or now + timedelta(hours=1)
+    return RunStatus(run_id, "plan1", RunState.ACTIVE if active else RunState.FINISHED, now, end, stocks, progress,
+                     end - now if active else timedelta(0))
 
 
 class FakeExecutor:
@@ -77,8 +78,8 @@ class FakeExecutor:
     def __init__(self):
         self.started: list[tuple[Plan, object]] = []
         self.cancels = 0
-        self.active: FakeStatus | None = None
-        self.resumable: FakeStatus | None = None
+        self.active: RunStatus | None = None
+        self.resumable: RunStatus | None = None
         self.start_gate: threading.Event | None = None  # set -> start() proceeds
         self.start_error: Exception | None = None
         self.other_process: int | None = None  # pid of another process that executes the active run
@@ -89,10 +90,10 @@ class FakeExecutor:
         if self.start_error:
             raise self.start_error
         if self.active is not None:
-            raise RunActive("a run is active")
+            raise RunActive(self.active.run_id)
         run_id = f"run{len(self.started) + 1}"
         self.started.append((plan, window))
-        self.active = FakeStatus(run_id, end=window.end)
+        self.active = a_run(run_id, end=window.end)
         return run_id
 
     def cancel(self):
@@ -110,19 +111,12 @@ class FakeExecutor:
         self.active = self.resumable
         return self.resumable
 
-
-@dataclass(frozen=True)
-class FakeWindow:
-    start: datetime
-    end: datetime
+    def wait(self, timeout=None):
+        return True
 
 
 def fake_window(now, settings, duration=None):
-    return FakeWindow(now, now + (duration or timedelta(hours=5)))
-
-
-class PortfolioError(Exception):
-    pass
+    return Window(now, now + (duration or timedelta(hours=5)))
 
 
 @dataclass
@@ -137,7 +131,7 @@ class FakePlanner:
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
         text = data.decode()
         if "bad" in text:
-            raise PortfolioError("종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)")
+            raise PortfolioError(["종목코드 '5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)"])
         codes = [c for c in text.split() if c]
         return Portfolio(tuple(Target(c, 1 / len(codes)) for c in codes), source=name)
 
@@ -155,8 +149,8 @@ class FakePlanner:
         return plan
 
     @staticmethod
-    def plan_messages(plan: Plan) -> list[str]:
-        return [f"<pre>plan {plan.id}: {len(plan.lines)} lines</pre>"]
+    def plan_messages(plan: Plan) -> list[Rich]:
+        return [pre([f"plan {plan.id}: {len(plan.lines)} lines"])]
 
     @staticmethod
     def plan_chart(plan: Plan) -> bytes:
@@ -171,12 +165,13 @@ def make_service(**overrides):
     client = overrides.pop("client", None) or FakeClient()
     executor = overrides.pop("executor", None) or FakeExecutor()
     planner = overrides.pop("planner", None) or FakePlanner(clock)
-    twap_settings = overrides.pop("twap_settings", None) or object()
+    # Best-limit orders: no price guard to explain in the offer.
+    twap_settings = overrides.pop("twap_settings", None) or TwapSettings(order_type=OrderType.BEST_LIMIT)
     service = BotService(
         client, executor, twap_settings=twap_settings, now=clock,
         read_portfolio=planner.read_portfolio, make_plan=planner.make_plan,
         plan_messages=planner.plan_messages, plan_chart=planner.plan_chart,
-        execution_window=fake_window, run_active_error=RunActive, portfolio_error=PortfolioError,
+        execution_window=fake_window,
         **overrides,
     )
     return service, client, executor, planner, clock

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from bot.console import ConsoleChat, _finish, _read_loop, demo
-from bot_fakes import FakeStatus, make_service
+from bot_fakes import a_run, make_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -56,7 +56,7 @@ def test_unknown_input_gets_guidance_and_quit_leaves():
 
 def test_end_of_piped_input_waits_for_the_run():
     service, _, executor, *_ = make_service()
-    executor.active = FakeStatus("r5")
+    executor.active = a_run("r5")
     waits = []
 
     def wait(timeout=None):
@@ -75,7 +75,7 @@ def test_end_of_piped_input_waits_for_the_run():
 
 def test_leaving_an_interactive_demo_stops_the_run():
     service, _, executor, *_ = make_service()
-    executor.active = FakeStatus("r6")
+    executor.active = a_run("r6")
     executor.wait = lambda timeout=None: True
     out = io.StringIO()
     _finish(service, out, threading.Lock(), cancel=True)

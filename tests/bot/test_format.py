@@ -3,19 +3,23 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from bot.format import plain, split_message
+from bot.format import bold, pre
 from rebalance.text import clip, width
 
 
-@given(st.lists(st.text(alphabet="ab<>&가 ", max_size=300), max_size=60), st.integers(min_value=200, max_value=4096))
+@given(st.lists(st.text(alphabet="ab<>&가 \n", max_size=300), max_size=60), st.integers(min_value=200, max_value=4096))
 def test_split_keeps_every_part_under_the_limit_and_pre_balanced(lines, limit):
-    import html
+    text = bold("head") + "\n" + pre(lines) + "\ntail"
+    parts = text.split(limit)
+    assert all(len(p.html()) <= limit for p in parts)
+    assert all(p.html().count("<pre>") == p.html().count("</pre>") for p in parts)
+    assert "".join(p.plain() for p in parts).replace("\n", "") == text.plain().replace("\n", "")
 
-    text = "<b>head</b>\n<pre>" + "\n".join(html.escape(l) for l in lines) + "</pre>\ntail"
-    parts = split_message(text, limit)
-    assert all(len(p) <= limit for p in parts)
-    assert all(p.count("<pre>") == p.count("</pre>") for p in parts)
-    assert plain("".join(parts)).replace("\n", "") == plain(text).replace("\n", "")
+
+def test_one_reply_is_html_for_a_chat_and_plain_text_for_a_terminal():
+    reply = bold("Run <r1>") + ": 5 < 6 & done\n" + pre(["a&b", "<c>"])
+    assert reply.html() == "<b>Run &lt;r1&gt;</b>: 5 &lt; 6 &amp; done\n<pre>a&amp;b\n&lt;c&gt;</pre>"
+    assert reply.plain() == "Run <r1>: 5 < 6 & done\na&b\n<c>"
 
 
 def test_width_counts_hangul_double_and_clip_respects_it():
@@ -25,24 +29,26 @@ def test_width_counts_hangul_double_and_clip_respects_it():
 
 def test_a_newline_in_a_stock_name_never_breaks_a_table_row():
     from datetime import datetime, timedelta
-    from types import SimpleNamespace
 
     from bot.format import balance_text, fills_text, quotes_text, results_table, status_text
     from bot.cli_account import holdings_table
     from kis.models import Balance, Holding, OrderSide, Quote
     from rebalance.events import Filled, StockResult
+    from rebalance.lifecycle import RunState
+    from rebalance.twap import RunStatus, StockProgress
 
     def tables(name):
         balance = Balance((Holding("005930", name, 10, 10, 70_000, 71_000, 710_000, 700_000, 10_000, 1.43),),
                           cash=1_000, cash_d2=1_000, stock_value=710_000, total_value=711_000, pnl=10_000)
-        status = SimpleNamespace(run_id="r1", progress=0.5, end=datetime(2030, 1, 2, 10, 0), stocks=[
-            SimpleNamespace(code="005930", name=name, side=OrderSide.BUY, done_qty=1, target_qty=2)])
+        stock = StockProgress("005930", name, OrderSide.BUY, done_qty=1, order_qty=2, open_qty=0, waiting_for_cash=False)
+        status = RunStatus("r1", "p1", RunState.ACTIVE, datetime(2030, 1, 2, 9, 0), datetime(2030, 1, 2, 10, 0),
+                           (stock,), 0.5, timedelta(minutes=5))
         return [
-            balance_text(balance),
-            quotes_text([Quote("005930", 71_000, 500, 0.71, name=name)]),
-            fills_text([Filled("r1", "005930", name, OrderSide.BUY, 1, 71_000, 1, 2, 0.5)]),
-            results_table([StockResult("005930", name, 0, 2, 2)]),
-            status_text(status, datetime(2030, 1, 2, 9, 55)),
+            balance_text(balance).html(),
+            quotes_text([Quote("005930", 71_000, 500, 0.71, name=name)]).html(),
+            fills_text([Filled("r1", "005930", name, OrderSide.BUY, 1, 71_000, 1, 2, 0.5)]).html(),
+            results_table([StockResult("005930", name, 0, 2, 2)]).html(),
+            status_text(status).html(),
             holdings_table(balance).to_string(index=False),
         ]
 

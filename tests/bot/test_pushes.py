@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from bot.format import bold
 from bot.pushes import Pushes
 from bot.service import Reply
+from bot_fakes import a_run
 from kis.models import Account, Env
 
 
@@ -19,8 +21,8 @@ def test_startup_without_a_run():
 
 
 def test_startup_with_a_resumed_run_is_one_message_with_its_status():
-    status = SimpleNamespace(run_id="r-7")
-    replies = pushes_over([Reply("<b>Resumed a run left active by a restart.</b>\n40% done")], status).startup()
+    status = a_run("r-7")
+    replies = pushes_over([Reply(bold("Resumed a run left active by a restart.") + "\n40% done")], status).startup()
     assert len(replies) == 1
     assert replies[0].text == ("kisbot is up: mock, account 50****75-01, run r-7 resumed.\n"
                                "<b>Resumed a run left active by a restart.</b>\n40% done")

@@ -120,7 +120,8 @@ def test_drift_report_plan_button_offers_the_plan_and_orders_nothing(api, bot, s
     report = wait_text(api, "outside the band")
     assert report.text.startswith("<b>Drift: 2 stocks outside the band</b>")  # the report starts with it
     assert [b["text"] for b in report.buttons] == ["Plan"]
-    message_id = max(k[1] for k, m in api._messages.items() if "outside the band" in m.get("text", ""))
+    message_id = max(api.wait_for(lambda a: [k[1] for k, m in a._messages.items()
+                                             if "outside the band" in m.get("text", "")]))
     api.press(OWNER, message_id, report.buttons[0]["callback_data"])
     offer = api.wait_for(lambda a: [c for c in a.calls_to("sendPhoto") if c.buttons])[-1]
     assert [b["text"].split()[0] for b in offer.buttons] == ["Confirm", "Cancel"]
@@ -143,7 +144,9 @@ def test_notify_settings_silence_fills_but_not_the_summary(api, bot, sim):
     wait_text(api, "fills off")
     api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes(), caption="/plan")
     photo = api.wait_for(lambda a: [c for c in a.calls_to("sendPhoto") if c.buttons])[-1]
-    message_id = max(k[1] for k, m in api._messages.items() if "photo" in m and m.get("reply_markup"))
+    # The fake records a call before it stores the message: wait for the message itself.
+    message_id = max(api.wait_for(lambda a: [k[1] for k, m in a._messages.items()
+                                             if "photo" in m and m.get("reply_markup")]))
     api.press(OWNER, message_id, photo.buttons[0]["callback_data"])
     wait_text(api, "Run finished", timeout=30)
     assert not [t for t in texts(api) if t.startswith("<b>Filled</b>")]

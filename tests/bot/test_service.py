@@ -8,7 +8,7 @@ import pytest
 
 from bot.service import Reply, parse_duration
 from kis.errors import KisError, KisTransportError, RateLimited
-from bot_fakes import FakeStatus, make_service
+from bot_fakes import a_run, make_service
 
 XLSX = "model.xlsx"
 
@@ -240,13 +240,13 @@ def test_no_new_plan_while_a_run_trades_so_one_cancel_means_one_thing():
 
 def test_executor_refusing_a_second_run_keeps_the_plan_pending():
     service, _, executor, *_ = make_service()
-    from bot_fakes import FakeStatus as S  # a run the service did not start (e.g. resumed elsewhere)
+    from bot_fakes import a_run as S  # a run the service did not start (e.g. resumed elsewhere)
 
     _, plan_id = offer(service)
     executor.active = S("other", active=False)  # status says inactive, start still refuses
-    from bot_fakes import RunActive
+    from rebalance import RunActive
 
-    executor.start_error = RunActive()
+    executor.start_error = RunActive("other")
     assert "already active" in texts(service.confirm())
     executor.start_error = None
     executor.active = None
@@ -327,14 +327,12 @@ def test_nothing_to_cancel():
 def test_status_shows_progress_per_stock_and_time_left():
     from bot_fakes import T0
     from kis.models import OrderSide
-
-    class Stock:
-        def __init__(self, code, name, side, done, target):
-            self.code, self.name, self.side, self.done_qty, self.target_qty = code, name, side, done, target
+    from rebalance import StockProgress
 
     service, _, executor, *_ = make_service()
     assert "No run is active" in texts(service.status())
-    executor.active = FakeStatus("r9", stocks=(Stock("005930", "삼성전자", OrderSide.BUY, 3, 10),),
+    stock = StockProgress("005930", "삼성전자", OrderSide.BUY, done_qty=3, order_qty=10, open_qty=0, waiting_for_cash=False)
+    executor.active = a_run("r9", stocks=(stock,),
                                  progress=0.3, end=T0 + timedelta(minutes=4, seconds=10))
     text = texts(service.status())
     assert "Run r9" in text and "30% done" in text and "4m 10s left" in text
@@ -344,7 +342,7 @@ def test_status_shows_progress_per_stock_and_time_left():
 def test_resume_tells_the_user_only_when_a_run_was_left_active():
     service, _, executor, *_ = make_service()
     assert service.resume() == []
-    executor.resumable = FakeStatus("r7", progress=0.5)
+    executor.resumable = a_run("r7", progress=0.5)
     assert "Resumed a run" in texts(service.resume())
 
 

@@ -8,7 +8,7 @@ import time
 
 from kis.models import OrderSide
 from rebalance.events import Filled, Finished, RunStarted, StockResult
-from bot_fakes import T0, FakeStatus, make_service
+from bot_fakes import T0, a_run, make_service
 from tg_harness import OWNER, STRANGER, BotRunner
 
 
@@ -193,7 +193,7 @@ def test_unknown_command_and_plain_text_get_guidance(api):
 
 def test_resumed_run_is_announced_on_start(api):
     service, client, executor, *_ = make_service()
-    executor.resumable = FakeStatus("r-crashed", progress=0.4)
+    executor.resumable = a_run("r-crashed", progress=0.4)
     with BotRunner(api, service):
         reply = api.wait_sent(OWNER, 1)[0]
     assert "Resumed a run" in reply.text and "r-crashed" in reply.text and "40% done" in reply.text
@@ -241,10 +241,15 @@ def test_editing_an_old_confirm_does_not_confirm_again(api):
 
 
 def test_a_reply_telegram_cannot_parse_goes_out_as_plain_text(api):
+    from bot.format import Rich
     from bot.service import Reply
 
+    class Malformed(Rich):  # markup Telegram's parser refuses
+        def html(self) -> str:
+            return "<b>Run r1: 5 < 6 & broken"
+
     service, *_ = make_service()
-    service.status = lambda: [Reply("<b>Run r1: 5 < 6 & broken")]
+    service.status = lambda: [Reply(Malformed((("", "Run r1: 5 < 6 & broken"),)))]
     with BotRunner(api, service):
         api.send_text(OWNER, "/status")
         api.wait_for(lambda a: [c for c in a.calls_to("sendMessage") if c.params.get("parse_mode") is None
@@ -374,7 +379,7 @@ def test_cancel_pressed_after_its_run_started_stops_that_run(api):
 def test_a_run_another_process_executes_is_not_claimed_stopped(api):
     service, client, executor, *_ = make_service()
     with BotRunner(api, service):
-        executor.active = FakeStatus("r-elsewhere", progress=0.2)  # after the start-up resume found none
+        executor.active = a_run("r-elsewhere", progress=0.2)  # after the start-up resume found none
         executor.other_process = 31337
         api.send_text(OWNER, "/cancel")
         reply = api.wait_sent(OWNER, 1)[0]

@@ -63,3 +63,40 @@ def test_a_rate_limit_on_a_post_that_persists_is_raised(fake, client):
     with pytest.raises(RateLimited):
         client.order("005930", "02", 1, "01")
     assert fake.orders == []
+
+
+def _requests_errors() -> list[type[requests.RequestException]]:
+    """Every exception `requests` can raise from a call (all subclasses of RequestException)."""
+    found, todo = [], [requests.RequestException]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo += cls.__subclasses__()
+    return sorted({c for c in found if c.__module__.startswith("requests")}, key=lambda c: c.__name__)
+
+
+def _instance(cls: type[requests.RequestException]) -> requests.RequestException:
+    try:
+        return cls("simulated")
+    except TypeError:  # JSONDecodeError also takes the document and position
+        return cls("simulated", "", 0)
+
+
+@pytest.mark.parametrize("error", _requests_errors(), ids=lambda c: c.__name__)
+def test_no_requests_exception_escapes_the_client_as_anything_but_a_kis_error(fake, make_client, error):
+    # The layers above catch only kis's own types: whatever requests raises must arrive as one of them.
+    fake.rsps.add(responses.GET, REAL_URL + ep.PRICE, body=_instance(error))
+    fake.rsps.replace(responses.POST, REAL_URL + ep.ORDER_CASH, body=_instance(error))
+    client = make_client()
+    for call in (lambda: client.price("005930"), lambda: client.order("005930", "02", 1, "01")):
+        with pytest.raises(KisTransportError) as caught:
+            call()
+        assert not isinstance(caught.value, requests.RequestException)
+
+
+@pytest.mark.parametrize("error", _requests_errors(), ids=lambda c: c.__name__)
+def test_no_requests_exception_escapes_a_token_issue(rsps, make_client, error):
+    rsps.add(responses.POST, REAL_URL + ep.TOKEN, body=_instance(error))
+    with pytest.raises(KisTransportError) as caught:
+        make_client().price("005930")
+    assert not isinstance(caught.value, requests.RequestException)

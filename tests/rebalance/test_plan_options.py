@@ -6,10 +6,9 @@ import math
 import pytest
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from kis.errors import ConfigError
 from rebalance import PlanSettings, Portfolio, Target, build_plan
 from rebalance.costs import CostRates
-from rebalance.options import OptionsError, PlanOptions, options_from, parse_plan_words
+from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.plan import inside_band
 from tests.rebalance.test_plan import NOW, accounts, balance, holding, portfolio, quotes
 
@@ -120,13 +119,6 @@ def test_chat_words_become_options_and_the_rest_is_left():
     assert parse_plan_words(["sell", "1000000원"])[0] == PlanOptions(sell_amount=1_000_000)
 
 
-def test_defaults_come_from_the_environment_and_words_override_them():
-    defaults = options_from({"KISBOT_BAND": "3", "KISBOT_MIN_TRADE": "10000"})
-    assert defaults == PlanOptions(band=3.0, min_trade=10_000)
-    assert parse_plan_words(["band", "1"], defaults)[0] == PlanOptions(band=1.0, min_trade=10_000)
-    assert options_from({}) == PlanOptions()
-
-
 @pytest.mark.parametrize("words, says", [
     (["buy", "sell", "100"], "buy and sell contradict each other"),
     (["sell"], "sell needs an amount in won: type e.g. /plan sell 1000000."),
@@ -146,11 +138,6 @@ def test_bad_words_get_one_sentence_that_says_what_to_type(words, says):
         parse_plan_words(words)
     assert says in str(caught.value)
     assert "\n" not in str(caught.value) and str(caught.value).endswith(".")
-
-
-def test_bad_defaults_in_the_environment_are_one_sentence():
-    with pytest.raises(ConfigError, match="KISBOT_BAND"):
-        options_from({"KISBOT_BAND": "wide"})
 
 
 # -- properties ---------------------------------------------------------------------------------------
@@ -229,12 +216,3 @@ def test_keep_never_touches_a_kept_stock(case, options):
             assert line.order_qty == 0
     assert plan.dropped == ()
 
-
-def test_a_bad_setting_names_the_variable_and_says_how_to_set_it_not_what_to_type_in_the_chat():
-    for environ, says in (({"KISBOT_BAND": "-1"}, "KISBOT_BAND='-1' is not a band from 0 to 50 percentage points: "
-                                                  "set e.g. KISBOT_BAND=2, or 0 for none"),
-                          ({"KISBOT_MIN_TRADE": "1.5"}, "KISBOT_MIN_TRADE='1.5' is not a whole number of won")):
-        with pytest.raises(ConfigError) as caught:
-            options_from(environ)
-        assert str(caught.value).startswith(says)
-        assert "type e.g." not in str(caught.value) and " / " not in str(caught.value)

@@ -5,10 +5,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from kis.config import Source
-from kis.errors import ConfigError
 from kis.krx import KST
-from rebalance.sessions import is_trading_day, load_report_at, next_report_at, session_day
+from rebalance.sessions import is_trading_day, next_report_at, session_day
 
 AT = time(15, 40)
 
@@ -38,20 +36,3 @@ def test_every_day_is_a_trading_day_on_the_always_calendar():
 def test_a_value_seen_on_a_holiday_belongs_to_the_last_session():
     assert session_day(kst("2026-11-29 12:00"), "krx") == date(2026, 11, 27)  # Sunday -> Friday
     assert session_day(kst("2026-11-24 08:00"), "krx") == date(2026, 11, 24)
-
-
-def source(value: str | None) -> Source:
-    environ = {} if value is None else {"KISBOT_REPORT_AT": value}
-    return Source(environ=environ, dotenv_path=None, use_keyring=False)
-
-
-def test_report_time_default_off_and_malformed(tmp_path):
-    none = tmp_path / "no.env"
-    assert load_report_at(Source(environ={}, dotenv_path=none, use_keyring=False)) == time(15, 40)
-    assert load_report_at(Source(environ={"KISBOT_REPORT_AT": "OFF"}, dotenv_path=none)) is None
-    assert load_report_at(Source(environ={"KISBOT_REPORT_AT": "16:05"}, dotenv_path=none)) == time(16, 5)
-    for bad in ("25:00", "3pm", "15.40"):
-        with pytest.raises(ConfigError) as err:
-            load_report_at(Source(environ={"KISBOT_REPORT_AT": bad}, dotenv_path=none))
-        assert str(err.value) == (f"KISBOT_REPORT_AT='{bad}' is not a time of day as HH:MM (KST) such as "
-                                  "15:40, or off")

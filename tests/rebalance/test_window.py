@@ -1,14 +1,12 @@
 """The execution window: TWAP_START-TWAP_END of the current or next KRX session, or a duration from now."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from kis.config import Source
-from kis.errors import ConfigError
 from kis.krx import KST
-from rebalance.window import TwapSettings, execution_window, load_twap_settings, parse_duration
+from rebalance.window import TwapSettings, execution_window, parse_duration
 
 KRX = TwapSettings()
 ALWAYS = TwapSettings(calendar="always")
@@ -72,24 +70,6 @@ def test_naive_times_and_empty_durations_are_refused():
         execution_window(datetime(2026, 11, 24, 10), KRX)
     with pytest.raises(ValueError, match="positive"):
         execution_window(kst("2026-11-24 10:00"), KRX, timedelta(0))
-
-
-def test_settings_come_from_the_environment():
-    settings = load_twap_settings(Source({"TWAP_START": "09:30", "TWAP_END": "14:30", "MARKET_CALENDAR": "always"},
-                                         use_keyring=False))
-    assert (settings.start, settings.end, settings.calendar) == (time(9, 30), time(14, 30), "always")
-    assert load_twap_settings(Source({}, use_keyring=False)) == TwapSettings()
-
-
-@pytest.mark.parametrize("env, message", [
-    ({"TWAP_START": "9h"}, "TWAP_START='9h' is not a time of day as HH:MM"),
-    ({"TWAP_END": "25:00"}, "TWAP_END='25:00'"),
-    ({"TWAP_START": "15:00", "TWAP_END": "09:00"}, "must be before TWAP_END"),
-    ({"MARKET_CALENDAR": "nyse"}, "MARKET_CALENDAR='nyse' is not one of krx, always"),
-])
-def test_bad_settings_say_what_to_fix(env, message, tmp_path):
-    with pytest.raises(ConfigError, match=message):
-        load_twap_settings(Source(env, dotenv_path=tmp_path / "none", use_keyring=False))
 
 
 @pytest.mark.parametrize("text, seconds", [("90s", 90), ("45m", 2700), ("2h", 7200), ("1h30m", 5400), ("10 min", 600)])
