@@ -463,8 +463,8 @@ class BotService:
             newer = ticket != self._files
             if not newer:
                 self._shown.add(plan.id)
-                if plan.has_orders:
-                    self._pending = _Pending(plan, portfolio, ticket, options=options)
+                # The plan shown last is the only one confirmable: one with nothing to trade leaves none.
+                self._pending = _Pending(plan, portfolio, ticket, options=options) if plan.has_orders else None
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
             return [Reply(f"{portfolio.source or 'A file'}: a newer file arrived while this one was "
                           "being planned, so this plan is not offered. Send it again if you meant it.")]

@@ -86,11 +86,17 @@ class UnresolvedOrder:
     qty: int
     sent_at: datetime
     candidates: int = 0  # today's orders that could be it: 0 none yet, 2+ ambiguous
+    open_qty: int = 0  # > 0: KIS lists it (as `order_no`) still open after the run's cancels failed
+    order_no: str = ""
 
     @property
     def what_to_check(self) -> str:
         """One sentence for the user: what to look for before trading the stock again."""
         where = "in today's orders (KIS app: 주문체결조회)"
+        if self.open_qty:
+            return (f"the {self.side.label} order {self.order_no.lstrip('0')} for {self.code} x{self.qty} is still open "
+                    f"at KIS ({self.open_qty} unfilled) after kisbot's cancels failed: cancel it {where} or it may "
+                    "still fill")
         if self.candidates > 1:
             return (f"{self.candidates} of today's {self.side.label} orders for {self.code} x{self.qty} could be the one "
                     f"sent at {self.sent_at:%H:%M:%S} KST: check which is kisbot's {where}")

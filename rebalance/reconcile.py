@@ -109,12 +109,13 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
 
     by_no = {same_order_no(s.order_no): s for s in statuses if not s.orig_order_no.strip("0")}
     # A cancel is also listed as its own row pointing at the original: count it there too, in case the
-    # original's own row lags (whichever says more was cancel-confirmed wins).
+    # original's own row lags (whichever says more was cancel-confirmed wins). Only what the exchange
+    # confirmed (cnc_cfrm_qty) counts: a cancel listed but not yet confirmed can still lose to a fill.
     cancelled: dict[str, int] = {}
     for s in statuses:
         if s.orig_order_no.strip("0") and s.cancelled:
             key = same_order_no(s.orig_order_no)
-            cancelled[key] = cancelled.get(key, 0) + (s.cancelled_qty or s.qty)
+            cancelled[key] = cancelled.get(key, 0) + s.cancelled_qty
     by_no = {no: replace(s, cancelled_qty=max(s.cancelled_qty, cancelled.get(no, 0))) for no, s in by_no.items()}
     claimed = {same_order_no(n) for n in known_order_nos}
     claimed |= {same_order_no(o.order_no) for o in orders if o.order_no}

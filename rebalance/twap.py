@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -261,8 +261,8 @@ class _Worker:
             self._main()
         except Exception as exc:  # never a silent thread death: journal it, tell the user
             log.exception("TWAP run %s failed", self.run_id)
-            self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); resting orders "
-                       "were cancelled: check /balance and make a new plan")
+            self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); kisbot cancelled "
+                       "the orders KIS listed as resting: check /balance and make a new plan")
         finally:
             if self.notes is not None:
                 self.notes.close()
@@ -666,11 +666,15 @@ class _Worker:
             if not any(o.resting for o in self.journal.orders(self.run_id)):
                 break
             withdrawn += self._cancel_resting()
-        results = self._results()
         today = self.clock.now().astimezone(KST).date()
+        if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
+            self._poll()  # did the last cancels take? What still rests is the user's to cancel
+        results = self._results()
+        orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
         unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
-                           for o in self.journal.orders(self.run_id)
-                           if o.state.unsettled and o.sent_at.astimezone(KST).date() == today)
+                           for o in orders if o.state.unsettled)
+        unresolved += tuple(replace(self._unresolved(o), open_qty=o.open_qty, order_no=o.order_no)
+                            for o in orders if o.resting and o.remaining is not None)
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
         receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED)
@@ -736,9 +740,19 @@ class _Worker:
     def _fail(self, reason: str) -> None:
         self.done = True
         try:
+            # An order the error cut off mid-send may be working at KIS: find it, so it is cancelled too.
+            self._poll()
             self._cancel_resting()
         except Exception:  # best effort: the reason below matters more
             log.exception("cancelling resting orders after a failure")
+        try:
+            today = self.clock.now().astimezone(KST).date()
+            unknown = [self._unresolved(o) for o in self.journal.orders(self.run_id)
+                       if o.state.unsettled and o.sent_at.astimezone(KST).date() == today]
+            if unknown:  # a failed run is never resumed: these are the user's to check
+                reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)
+        except Exception:
+            log.exception("listing the unresolved orders of %s", self.run_id)
         try:
             self.journal.end_run(self.run_id, RunState.FAILED, self.clock.now(), reason)
         except Exception:

@@ -73,6 +73,19 @@ def test_a_stale_plan_is_re_planned_with_the_same_options(tmp_path):
     assert planner.options[-1] == PlanOptions(band=3)
 
 
+def test_a_plan_with_nothing_to_trade_leaves_no_older_plan_to_confirm(tmp_path):
+    # The last plan shown says "nothing to trade": /confirm must not run the plan shown before it.
+    service, _, executor, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    replies = service.plan_file(b"005930", "m.xlsx", args=["buy", "500000"])
+    service.shown(replies[-1].offers)
+    older = replies[-1].offers
+    planner.on_target = True
+    assert "nothing to trade" in texts(service.plan(["band", "5"]))
+    replies = service.confirm()
+    assert "no plan to confirm" in texts(replies) and not executor.started
+    assert "no longer pending" in texts(service.confirm(plan_id=older)) and not executor.started
+
+
 def test_price_shows_names_from_the_name_book_when_the_quote_has_none(tmp_path):
     class Names:
         def fill(self, quotes):

@@ -130,3 +130,13 @@ def test_a_stale_page_never_takes_fills_back_or_reopens_an_order():
 def test_an_unanswered_order_of_another_day_expires_and_matches_nothing_today():
     result = run([order(sent=T0 - timedelta(days=1))], [row()])
     assert [u.state for u in result.updates] == [OrderState.EXPIRED] and not result.findings
+
+
+def test_a_cancel_kis_has_not_confirmed_yet_leaves_the_order_open_since_it_may_still_fill():
+    # KIS lists the cancel at once, with cnc_cfrm_qty 0 until the exchange confirms it: a fill can still
+    # win the race, so the original keeps counting in full until the cancel is confirmed.
+    known = order(state=OrderState.OPEN, order_no="0000000007")
+    unconfirmed = replace(row("0000000009", qty=10, remaining=0, cancelled_qty=0), orig_order_no="0000000007",
+                          cancelled=True)
+    (update,) = run([known], [row(), unconfirmed]).updates
+    assert update.state is OrderState.OPEN and update.remaining == 10

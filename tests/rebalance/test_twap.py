@@ -252,6 +252,28 @@ def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(
     assert rec.of(Cancelled)[0].cancelled_orders == 3
 
 
+def test_an_order_still_open_after_every_cancel_failed_is_named_in_the_summary_not_left_silently(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest", fail_cancels=99), rebalance_plan()
+    executors = []
+
+    def cancel_after_one(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            executors[0].cancel()
+
+    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_one, settings=UNPRICED)
+    executors.append(executor)
+    finish(executor)
+
+    (working,) = broker.orders
+    assert working.remaining == working.qty  # KIS never took a cancel: the order still rests there
+    (cancelled,) = rec.of(Cancelled)
+    assert cancelled.cancelled_orders == 0
+    (check,) = cancelled.unresolved
+    assert (check.code, check.side, check.qty) == ("000010", OrderSide.SELL, working.qty)
+    assert "still open" in check.what_to_check and working.order_no.lstrip("0") in check.what_to_check
+    assert "unresolved" in Journal(journal_path).run(run_id).reason
+
+
 def test_cancel_wakes_a_worker_sleeping_until_a_far_slice(journal_path):
     broker = FakeBroker(SystemClock(), prices={"000010": 10_000}, holdings={"000010": 10})
     plan = make_plan(line("000010", 10_000, 10, 0))
@@ -434,6 +456,42 @@ def test_an_unexpected_error_ends_the_run_as_failed_with_a_reason(clock, journal
     assert executor.status().state == "failed"
 
 
+def test_an_order_an_unexpected_error_cut_off_is_cancelled_and_named_when_the_run_fails(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    send = broker.order
+
+    def garbled(*args, **kwargs):  # the order is placed, then reading KIS's answer trips over a bug
+        send(*args, **kwargs)
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    broker.order = garbled
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (failed,) = rec.of(Failed)
+    (placed_order,) = broker.orders
+    assert placed_order.cancelled  # it was working at KIS: the failing run cancels it, never leaves it resting
+    assert Journal(journal_path).run(run_id).state == "failed"
+
+
+def test_an_unanswered_order_is_named_when_the_run_fails(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    broker.show_late = lambda order: 3600.0  # KIS does not list it before the run fails
+    send = broker.order
+
+    def garbled(*args, **kwargs):
+        send(*args, **kwargs)
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    broker.order = garbled
+    executor, rec, run_id = start(broker, plan, journal_path)
+    finish(executor)
+
+    (failed,) = rec.of(Failed)
+    assert "000010" in failed.reason and "look for it in today's orders" in failed.reason
+    assert "were cancelled" not in failed.reason
+
+
 def test_a_failing_listener_does_not_stop_trading(clock, journal_path):
     broker, plan = rebalance_broker(clock), rebalance_plan()
 
@@ -587,6 +645,37 @@ def test_a_resting_limit_order_is_repriced_by_the_next_slice(clock, journal_path
     assert first.cancelled and first.filled == 0  # re-priced: cancelled, its shares placed again
     assert any(o.price == 10_250 for o in broker.orders[1:])  # 10,150 x 1.01 on the grid
     assert broker.holdings["000020"] == 40 and not rec.of(PriceBeyondGuard)
+
+
+def test_a_repriced_order_that_fills_before_kis_confirms_its_cancel_is_counted_not_bought_again(clock, journal_path):
+    # KIS lists a cancel at once but the exchange confirms it later (cnc_cfrm_qty): until then the order
+    # can still fill, and here it does, so the cancel is refused and its shares must not be placed again.
+    broker = FakeBroker(clock, prices={"000020": 10_000}, cash=10_000_000, cancels_confirm="later")
+    plan = make_plan(line("000020", 10_000, 0, 40), cash=10_000_000)
+
+    def nudge(event):  # the price moves up past the first order's limit, once: it rests
+        if isinstance(event, OrderSent) and len(broker.orders) == 1:
+            broker.prices["000020"] = 10_150
+
+    first_fill = broker._fill
+    broker._fill = lambda order, qty: None if len(broker.orders) == 1 else first_fill(order, qty)
+    listed = broker.orders_today
+
+    def poll(code=None):
+        rows = listed(code)  # the cancel is listed, not yet confirmed
+        first = broker.orders[0]
+        if first.cancel_pending:  # the fill wins the race; the exchange then refuses the cancel
+            broker.prices["000020"] = 10_100
+            broker._fill(first, first.remaining)
+            broker.confirm_cancels()
+        return rows
+
+    broker.orders_today = poll
+    executor, rec, run_id = start(broker, plan, journal_path, on=nudge)
+    finish(executor)
+
+    assert broker.orders[0].filled == broker.orders[0].qty and not broker.orders[0].cancelled
+    assert broker.holdings["000020"] == 40  # the raced order was counted, its shares never placed again
 
 
 def test_a_price_that_runs_past_the_guard_stops_that_stock_and_tells_the_user(clock, journal_path):

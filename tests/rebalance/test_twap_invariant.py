@@ -4,8 +4,8 @@ For every stock at every moment: filled + open + unresolved <= |target - start|.
 exchange's own books (shares of every order the broker accepted, less what was cancelled) and on the
 journal (what the run counts as committed). The steps are the executor's own jobs (slices, fill
 polls, the catch-up), called directly without its thread, interleaved with what the exchange and the
-network do: answers lost after acceptance, orders listed late, fills, cancels, price moves, crashes
-mid-send and restarts from the journal.
+network do: answers lost after acceptance, orders listed late, fills, cancels (confirmed at once or
+later, with fills racing them, answers lost), price moves, crashes mid-send and restarts from the journal.
 """
 from __future__ import annotations
 
@@ -42,8 +42,10 @@ class TwapInvariant(RuleBasedStateMachine):
                                  cash=10_000_000, fill="rest")
         self.lag = 0.0
         self.lose_next = False
+        self.lose_next_cancel = False
         self.crash_next = False
         self.broker.lose_answer = self._lose
+        self.broker.lose_cancel_answer = self._lose_cancel
         self.broker.crash_after_send = self._crash
         self.broker.show_late = lambda order: self.lag
         self.path = Path(self.dir.name) / "journal.sqlite3"
@@ -70,6 +72,10 @@ class TwapInvariant(RuleBasedStateMachine):
 
     def _lose(self, order) -> bool:
         lost, self.lose_next = self.lose_next, False
+        return lost
+
+    def _lose_cancel(self, order) -> bool:
+        lost, self.lose_next_cancel = self.lose_next_cancel, False
         return lost
 
     def _crash(self, order) -> bool:
@@ -103,6 +109,18 @@ class TwapInvariant(RuleBasedStateMachine):
     @rule()
     def lose_the_next_answer(self):
         self.lose_next = True
+
+    @rule()
+    def lose_the_next_cancel_answer(self):
+        self.lose_next_cancel = True  # the cancel is taken; only its answer is lost
+
+    @rule(mode=st.sampled_from(["now", "later"]))
+    def cancels_confirm_at_once_or_later(self, mode):
+        self.broker.cancels_confirm = mode  # later: listed unconfirmed, and fills may still win the race
+
+    @rule()
+    def the_exchange_confirms_cancels(self):
+        self.broker.confirm_cancels()
 
     @rule()
     def crash_during_the_next_send(self):

@@ -58,10 +58,27 @@ class BrokerOrder:
     amount: int = 0
     cancelled: bool = False
     visible_at: datetime | None = None  # before this, today's-orders inquiries do not show it yet
+    cancel_pending: bool = False  # a cancel of its rest was accepted; the exchange has not confirmed it yet
 
     @property
     def remaining(self) -> int:
         return 0 if self.cancelled else self.qty - self.filled
+
+
+@dataclass
+class CancelRow:
+    """A cancel as today's orders list it: its own number, pointing at the original (orgn_odno).
+
+    `confirmed` is cnc_cfrm_qty: 0 until the exchange confirms it, then the shares it really cancelled
+    (fewer than asked when fills won the race); `refused` is rjct_qty (nothing was left to cancel).
+    """
+
+    order_no: str
+    original: BrokerOrder
+    qty: int
+    time: str
+    confirmed: int = 0
+    refused: int = 0
 
 
 @dataclass
@@ -87,6 +104,9 @@ class FakeBroker:
     fail_balance: Exception | None = None
     overstate_power: int = 0  # buying power reports this much more cash than the order check allows
     fail_cancels: int = 0  # the next cancels get no answer and change nothing
+    cancels_confirm: str = "now"  # "later": a cancel is accepted at once, confirmed by confirm_cancels()
+    lose_cancel_answer: Callable[[BrokerOrder], bool] | None = None  # True: the cancel is taken, its answer lost
+    cancel_rows: list[CancelRow] = field(default_factory=list)
     margin_credit: int = 0  # ord_psbl_cash includes this credit (미수); the no-margin amount does not
     poll_takes: float = 0.0  # seconds of clock time one orders_today call takes (many pages)
     show_late: Callable[[BrokerOrder], float] | None = None  # seconds an order stays out of inquiries
@@ -154,7 +174,8 @@ class FakeBroker:
                     self._fill(o, o.remaining)
         now = self.clock.now()
         return [self._status(o) for o in self.orders
-                if (code is None or o.code == code) and (o.visible_at is None or o.visible_at <= now)]
+                if (code is None or o.code == code) and (o.visible_at is None or o.visible_at <= now)] + [
+            self._cancel_status(c) for c in self.cancel_rows if code is None or c.original.code == code]
 
     def cancel(self, order_no, org_no, qty=0):
         self._call("cancel")
@@ -162,10 +183,30 @@ class FakeBroker:
             self.fail_cancels -= 1
             raise KisTransportError("no answer from KIS (POST order-rvsecncl: ReadTimeout)")
         order = next(o for o in self.orders if o.order_no.lstrip("0") == order_no.lstrip("0"))
-        if not order.remaining:
+        if not order.remaining or order.cancel_pending:
             raise KisError("APBK0999", "정정취소가능수량이 없습니다")
-        order.cancelled = True
-        return OrderAck("9" + order.order_no[1:], org_no, order.code, order.side, order.qty, order.order_type)
+        row = CancelRow(f"{next(self._numbers):010d}", order, order.remaining, self.clock.now().strftime("%H%M%S"))
+        self.cancel_rows.append(row)
+        if self.cancels_confirm == "later":
+            order.cancel_pending = True
+        else:
+            row.confirmed = order.remaining
+            order.cancelled = True
+        if self.lose_cancel_answer and self.lose_cancel_answer(order):
+            raise OrderUncertain(f"the cancel of order {order_no} got no answer")
+        return OrderAck(row.order_no, org_no, order.code, order.side, order.qty, order.order_type)
+
+    def confirm_cancels(self) -> None:
+        """The exchange confirms every pending cancel: what fills left of each order is cancelled."""
+        for row in self.cancel_rows:
+            if row.original.cancel_pending:
+                row.original.cancel_pending = False
+                rest = row.original.remaining
+                if rest:
+                    row.confirmed = rest
+                    row.original.cancelled = True
+                else:
+                    row.refused = row.qty
 
     def buying_power(self, code, price=0, order_type=OrderType.MARKET):
         self._call("buying_power")
@@ -225,6 +266,12 @@ class FakeBroker:
         return OrderStatus(o.order_no, "06010", "", o.code, o.code, o.side, o.order_type, o.qty, o.price,
                            o.filled, o.remaining, o.amount // o.filled if o.filled else 0, o.amount,
                            o.cancelled, cancelled_qty=o.qty - o.filled if o.cancelled else 0, time=o.time)
+
+    @staticmethod
+    def _cancel_status(c: CancelRow) -> OrderStatus:
+        o = c.original
+        return OrderStatus(c.order_no, "06010", o.order_no, o.code, o.code, o.side, o.order_type, c.qty, 0, 0, 0, 0, 0,
+                           True, rejected_qty=c.refused, cancelled_qty=c.confirmed, time=c.time)
 
 
 def line(code: str, price: int, current: int, target: int) -> PlanLine:
