@@ -135,10 +135,16 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KIS_HTS_ID", "", "secret"),
     ("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "secret"),
     ("TELEGRAM_ALLOWED_CHAT_IDS", "", "plain"),
+    ("TELEGRAM_API_BASE_URL", "", "plain"),
+    ("TELEGRAM_FILE_BASE_URL", "", "plain"),
     ("TWAP_START", "", "plain"),
     ("TWAP_END", "", "plain"),
     ("MARKET_CALENDAR", "", "plain"),
     ("KISBOT_SETTLE_SECONDS", "", "plain"),
+    ("KISBOT_PRICE_GUARD", "", "plain"),
+    ("KISBOT_BAND", "", "plain"),
+    ("KISBOT_MIN_TRADE", "", "plain"),
+    ("KISBOT_REPORT_AT", "", "plain"),
 )
 
 

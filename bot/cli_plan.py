@@ -10,14 +10,16 @@ import logging
 from pathlib import Path
 
 from bot.cli import fail
+from bot.cli_account import failure_sentence
 from kis import open_client
 from kis.config import Source
+from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
 from rebalance.names import NameBook
-from rebalance.saved_model import load_model, save_model
+from rebalance.saved_model import load_model, model_path, save_model
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,12 @@ def plan(args: argparse.Namespace) -> int:
         except PortfolioError as exc:
             return fail(exc.one_line())
     else:
+        private_dir(data_dir)  # DataDirUnusable says why, rather than "no model is saved"
         saved = load_model(data_dir, account)
         if saved is None:
+            if model_path(data_dir, account).exists():
+                return fail(f"the saved model {model_path(data_dir, account)} cannot be read: give the .xlsx "
+                             "file again, e.g. kisbot plan model.xlsx")
             return fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
     try:
@@ -64,7 +70,7 @@ def plan(args: argparse.Namespace) -> int:
         return fail(str(exc))
     except (KisError, KisTransportError) as exc:
         log.debug("plan inquiry failed", exc_info=True)
-        return fail(f"the broker did not answer the balance or price inquiry ({exc}): try again in a minute")
+        return fail(failure_sentence(exc))
     if args.file:
         try:
             save_model(data_dir, account, portfolio, result.priced_at)
@@ -114,6 +120,8 @@ def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
     """The flags as PlanOptions over the defaults; a bad value raises OptionsError saying what to type."""
     if args.amount is not None and not args.buy_only:
         raise OptionsError("--amount goes with --buy-only: type --buy-only --amount 500000.")
+    if args.buy_only and args.sell_amount is not None:
+        raise OptionsError("--buy-only and --sell-amount contradict each other: give one of them.")
     return PlanOptions(
         buy_only=args.buy_only,
         amount=parse_won(args.amount, "--amount") if args.amount is not None else None,

@@ -17,8 +17,9 @@ from typing import Any, Callable, TextIO
 
 from bot import format as fmt
 from bot.notifier import Notifier
+from bot.health import notice_text
 from bot.pushes import open_pushes
-from bot.service import BotService, Reply, open_service
+from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from kis.notices import open_notices
 from rebalance.events import NoticeStatus
 from rebalance.options import OptionsError, parse_plan_words
@@ -153,7 +154,12 @@ class ConsoleChat:
         except OptionsError:
             rest = []  # the service says what is wrong with the words
         if not rest:
-            return self.service.plan(words)
+            replies = self.service.plan(words)
+            if [r.body for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
+                return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
+                              "/plan examples/model.xlsx, with any options after it: "
+                              "/plan examples/model.xlsx buy 500000.")]
+            return replies
         path_text = " ".join(rest)  # a path may hold spaces
         options = [w for w in words if w not in rest]
         path = Path(path_text).expanduser()
@@ -203,7 +209,7 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
             service = open_service(client, source=source, on_event=notifier.on_event,
                                    default_duration=DEMO_DURATION, notices=notices)
-            pushes = open_pushes(service, source=source, push=notifier.push)
+            pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))
             notifier.start()
             with lock:
                 print(INTRO.format(account=sim.account, cash=fmt.won(sim.cash),

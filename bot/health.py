@@ -59,13 +59,20 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
     journal = journal_path or Path(config.data_dir) / JOURNAL_FILE
     try:
         size = f"{journal.stat().st_size / 1024:,.0f} KB"
-    except OSError:
+    except FileNotFoundError:
         size = "not created yet"
+    except OSError as exc:  # e.g. the data dir is a file: say so, not "not created yet"
+        size = f"cannot be read: {exc.strerror or exc}"
     if active_run is None:
         run_text = "none"
     else:
         run_text = f"{getattr(active_run, 'run_id', '?')}, {100 * float(getattr(active_run, 'progress', 0.0)):.0f}% done"
-    kis_text = "answering" if counts.state is KisState.UP else f"NOT answering: {counts.reason}"
+    if counts.state is not KisState.UP:
+        kis_text = f"NOT answering: {counts.reason}"
+    elif counts.last_ok is None:  # nothing asked yet: "answering" would be a guess
+        kis_text = "not asked yet by this process (kisbot doctor checks the connection)"
+    else:
+        kis_text = "answering"
     return [
         f"environment: {config.env.value}",
         f"account: {mask_account(config.account)}",
@@ -80,6 +87,16 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
         f"journal: {journal} ({size})",
         f"version: {version()}",
     ]
+
+
+def notice_text(stream: Any) -> Callable[[], str] | None:
+    """What /health says about the running notice stream (None when there is none: "not used")."""
+    if stream is None:
+        return None
+    said = {"live": "live: fills arrive as they happen", "connecting": "connecting",
+            "down": "down, reconnecting; fills are polled meanwhile",
+            "refused": "refused by KIS (check KIS_HTS_ID); fills are polled", "stopped": "stopped; fills are polled"}
+    return lambda: said.get(stream.state.value, stream.state.value)
 
 
 def health_replies(client: Any, **kwargs: Any) -> list[Reply]:

@@ -95,6 +95,7 @@ class NotifyPrefs:
             if len(words) < 2:
                 return [Reply(USAGE)]
             what, value, words = words[0], words[1], words[2:]
+            what = {"fill": "fills", "report": "reports"}.get(what, what)  # the reply says "daily report"
             allowed = {"fills": FILLS, "reports": REPORTS}.get(what)
             if allowed is None or value not in allowed or what in changes:
                 return [Reply(USAGE)]

@@ -98,6 +98,15 @@ class Reply:
         return next((b.data.partition(":")[2] for b in self.buttons if b.data.startswith("confirm:")), None)
 
 
+# /plan with no saved model; the console demo, where no file can be sent, asks for a path instead.
+ASK_FOR_MODEL = (
+    "Send the model portfolio as an .xlsx file (a " + fmt.bold("종목코드") + " column, optionally "
+    + fmt.bold("비중") + " weights and " + fmt.bold("밴드") + " bands; no weights means equal weights). "
+    "I will answer with the plan; nothing is ordered until you confirm. Put options in the caption, "
+    "e.g. /plan buy 500000."
+)
+
+
 def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
     parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
@@ -322,12 +331,7 @@ class BotService:
                           "/plan sell 1000000, /plan keep or /plan band 2.")]
         saved = self.models.load() if self.models is not None else None
         if saved is None:
-            return [Reply(
-                "Send the model portfolio as an .xlsx file (a " + fmt.bold("종목코드") + " column, optionally "
-                + fmt.bold("비중") + " weights and " + fmt.bold("밴드") + " bands; no weights means equal weights). "
-                "I will answer with the plan; nothing is ordered until you confirm. Put options in the caption, "
-                "e.g. /plan buy 500000."
-            )]
+            return [Reply(ASK_FOR_MODEL)]
         note = (f"Planning the saved model {saved.file_name or '(unnamed)'} of "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:

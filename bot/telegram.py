@@ -364,6 +364,7 @@ def run(args: Any) -> int:
     from kis.files import private_dir
     from kis.errors import ConfigError
     from bot.notify import NotifyPrefs
+    from bot.health import notice_text
     from bot.pushes import open_pushes
     from kis.notices import open_notices
     from bot.service import open_service
@@ -385,7 +386,7 @@ def run(args: Any) -> int:
     protect(client.config.app_key, client.config.app_secret)
     notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
     service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
-    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs)
+    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices))
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes).build()
     init = app.post_init
 

@@ -39,7 +39,13 @@ class Source:
                  use_keyring: bool = True):
         self.environ = os.environ if environ is None else environ
         path = Path.cwd() / ".env" if dotenv_path is None else dotenv_path
-        self.dotenv = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
+        try:
+            values = dotenv_values(path) if path.is_file() else {}
+        except (UnicodeDecodeError, OSError) as exc:
+            why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (exc.strerror or str(exc))
+            raise ConfigError(f"the settings file {path} cannot be read ({why}): save it as UTF-8 text "
+                              "(e.g. 'Save as' with UTF-8 encoding), or remove it") from None
+        self.dotenv = {k: v for k, v in values.items() if v is not None}
         self.use_keyring = use_keyring
 
     def get(self, name: str, default: str = "") -> str:

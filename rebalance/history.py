@@ -6,13 +6,18 @@ journal's. Each write is one transaction: a restart or a missed day loses nothin
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from kis.files import private_dir
 from kis.models import Balance
+
+log = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.sqlite3"
 
@@ -63,14 +68,36 @@ class ValueHistory:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        _private_file(self.path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        try:
+            self._db = self._connect()
+        except sqlite3.OperationalError:  # locked or unopenable: not damage, nothing to move
+            raise
+        except sqlite3.DatabaseError as exc:
+            # Past report values only, unlike the journal: kept aside for the user, and a new history starts.
+            aside = _free_name(self.path.with_name(self.path.name + ".broken"))
+            for suffix in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            os.replace(self.path, aside)
+            log.warning("the value history %s could not be read (%s); it was moved to %s and a new one started",
+                        self.path, exc, aside.name)
+            _private_file(self.path)
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            with self._lock:
+                db.executescript(SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "ValueHistory":
@@ -121,6 +148,21 @@ class ValueHistory:
         with self._lock:
             row = self._db.execute("SELECT max(day) AS day FROM reports WHERE account=?", (account,)).fetchone()
         return date.fromisoformat(row["day"]) if row and row["day"] else None
+
+
+def _private_file(path: Path) -> None:
+    """`path` exists with mode 0600: the account's values and holdings, private like the journal
+    (SQLite gives its -wal and -shm files the same mode)."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path` with a number added, whichever does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate, n = path.with_name(f"{path.name}{n}"), n + 1
+    return candidate
 
 
 def _snapshot(row: sqlite3.Row) -> Snapshot:

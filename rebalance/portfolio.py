@@ -36,6 +36,8 @@ ROW_LIMIT = HEADER_SEARCH_ROWS + 2 * MAX_STOCKS
 COLUMN_LIMIT = 100
 # A weight column of plain numbers is read as percent when they add up to more than this.
 PERCENT_THRESHOLD = 1.5
+# A refusal lists at most this many problems, then counts the rest.
+SHOWN_PROBLEMS = 20
 # Float rounding in a column of fractions (e.g. 3 x 0.3333) must not count as "over 100 %".
 SUM_TOLERANCE = 1e-6
 
@@ -69,13 +71,21 @@ class PortfolioError(ValueError):
         if len(self.problems) == 1:
             text = f"{where}{self.problems[0]}"
         else:
-            text = f"{where}{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self.problems)
+            text = f"{where}{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self._shown())
         super().__init__(text)
+
+    def _shown(self) -> list[str]:
+        """The first SHOWN_PROBLEMS problems and a count of the rest: a 1,000-row file of wrong codes
+        is one message, not 25 of them."""
+        rest = len(self.problems) - SHOWN_PROBLEMS
+        if rest <= 0:
+            return list(self.problems)
+        return [*self.problems[:SHOWN_PROBLEMS], f"and {rest:,} more like these"]
 
     def one_line(self) -> str:
         """All problems on one line, for a terminal or a log."""
         where = f"{self.source}: " if self.source else ""
-        return where + "; ".join(self.problems)
+        return where + "; ".join(self._shown())
 
 
 def read_portfolio(source: str | Path | bytes, *, name: str = "") -> Portfolio:
@@ -117,7 +127,8 @@ def _load_bytes(source: str | Path | bytes, name: str) -> tuple[bytes, str]:
             size = path.stat().st_size
             if size > MAX_FILE_BYTES:
                 raise PortfolioError([_too_big(size)], label)
-            data = path.read_bytes()
+            with path.open("rb") as file:  # a device or pipe reports size 0: read no more than the limit
+                data = file.read(MAX_FILE_BYTES + 1)
         except FileNotFoundError:
             raise PortfolioError([f"no such file '{path}': check the path"], label) from None
         except IsADirectoryError:
@@ -125,9 +136,17 @@ def _load_bytes(source: str | Path | bytes, name: str) -> tuple[bytes, str]:
         except PermissionError:
             raise PortfolioError([f"cannot read '{path}' (permission denied): check its permissions"],
                                  label) from None
+        except OSError as exc:  # a name too long, a broken disk, ...
+            raise PortfolioError([f"cannot read '{_short(str(path))}' ({exc.strerror or exc}): check the path"],
+                                 _short(label)) from None
     if len(data) > MAX_FILE_BYTES:
         raise PortfolioError([_too_big(len(data))], label)
     return data, label
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """`text` cut to `limit` characters with an ellipsis, for a message that names a path."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _too_big(size: int) -> str:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from kis.codes import BadStockCode, normalize_code
 from kis.files import write_private
 from rebalance.model import Portfolio, Target
+from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +47,33 @@ def portfolio_to_dict(portfolio: Portfolio) -> dict:
 
 
 def portfolio_from_dict(data: dict) -> Portfolio:
-    """The portfolio `portfolio_to_dict` wrote; KeyError/ValueError/TypeError on anything else."""
+    """The portfolio `portfolio_to_dict` wrote; KeyError/ValueError/TypeError on anything else, including
+    a file edited by hand past what an .xlsx may say (bad code, repeated code, weight outside 0..100 %)."""
     targets = tuple(Target(code=str(t["code"]), weight=float(t["weight"]), name=str(t.get("name") or ""),
                            row=int(t.get("row") or 0), band=None if t.get("band") is None else float(t["band"]))
                     for t in data["targets"])
+    _check_targets(targets)
     return Portfolio(targets, str(data.get("source") or ""))
+
+
+def _check_targets(targets: tuple[Target, ...]) -> None:
+    """ValueError unless the targets keep the rules `read_portfolio` enforces: the planner trusts them."""
+    if len(targets) > MAX_STOCKS:
+        raise ValueError(f"{len(targets)} stocks, more than {MAX_STOCKS}")
+    for t in targets:
+        try:
+            if normalize_code(t.code) != t.code:
+                raise ValueError(f"code {t.code!r} is not written as a stock code")
+        except BadStockCode as exc:
+            raise ValueError(str(exc)) from None
+        if not (math.isfinite(t.weight) and t.weight >= 0):
+            raise ValueError(f"{t.code}: weight {t.weight!r} is not 0 or more")
+        if t.band is not None and not (math.isfinite(t.band) and 0 <= t.band < 1):
+            raise ValueError(f"{t.code}: band {t.band!r} is not a fraction from 0 to 1")
+    if len({t.code for t in targets}) != len(targets):
+        raise ValueError("a stock code appears twice")
+    if math.fsum(t.weight for t in targets) > 1 + SUM_TOLERANCE:
+        raise ValueError("the weights add up to more than 100 %")
 
 
 def model_path(data_dir: str | Path, account: object) -> Path:
@@ -73,8 +98,10 @@ def load_model(data_dir: str | Path, account: object) -> SavedModel | None:
         return SavedModel(portfolio, portfolio.source, datetime.fromisoformat(data["saved_at"]))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError):
-        log.warning("the saved model %s cannot be read; send the file again", path, exc_info=True)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # One line for the user (a CLI shows warnings on stderr); the traceback only at debug.
+        log.warning("the saved model %s cannot be read (%s); send the .xlsx again", path, exc)
+        log.debug("reading %s", path, exc_info=True)
         return None
 
 

@@ -142,3 +142,14 @@ def test_secrets_set_without_a_terminal_says_what_to_do(capsys):
     code = cli_account.secrets(argparse.Namespace(action="set", env="mock"), prompt=no_tty,
                                store=lambda n, v: None, available=lambda: True)
     assert code == 2 and "environment" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_kisbot_is_still_starting_exits_130_without_a_traceback(monkeypatch, capsys):
+    import bot.cli
+
+    def interrupted_while_importing():
+        raise KeyboardInterrupt  # Ctrl-C lands while pandas and openpyxl are being imported
+
+    monkeypatch.setattr(bot.cli, "build_parser", interrupted_while_importing)
+    assert main(["balance"]) == 130
+    assert capsys.readouterr().err == ""

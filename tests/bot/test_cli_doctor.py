@@ -216,3 +216,17 @@ def test_doctor_without_an_hts_id_says_notices_are_off(sim, tmp_path, capsys):
     assert doctor(args(), source=sim_source(sim, tmp_path, KIS_ENV="mock")) == 0
     out = capsys.readouterr().out
     assert "KIS_HTS_ID is not set" in out and "polling only" in out
+
+
+def test_doctor_lists_every_setting_the_env_example_documents(tmp_path):
+    import re
+    from pathlib import Path
+
+    from bot.cli_doctor import configuration_rows
+
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text(encoding="utf-8")
+    documented = re.findall(r"^([A-Z][A-Z0-9_]+)=", example, flags=re.M)
+    source = Source(environ={"KISBOT_BAND": "2"}, dotenv_path=tmp_path / "none.env", use_keyring=False)
+    rows = {row["name"]: row for row in configuration_rows(source, None)}
+    assert [name for name in documented if name not in rows] == []
+    assert rows["KISBOT_BAND"] == {"name": "KISBOT_BAND", "value": "2", "origin": "environment"}

@@ -78,7 +78,7 @@ def test_plan_without_a_file_uses_the_saved_model_and_prints_json(sim_env, capsy
 
 
 @pytest.mark.parametrize("flags, says", [
-    (["--buy-only", "--sell-amount", "100000"], "buy and sell contradict each other"),
+    (["--buy-only", "--sell-amount", "100000"], "--buy-only and --sell-amount contradict each other"),
     (["--band", "-1"], "not a band between 0 and 50"),
     (["--amount", "5000"], "--amount goes with --buy-only"),
     (["--sell-amount", "lots"], "'lots' after --sell-amount is not a whole number of won"),
@@ -133,3 +133,32 @@ def test_codes_with_letters_are_priced_planned_and_shown_held_through_the_sim(si
     sim_env.exchange.set_holding("0013V0", 12)
     assert main(["balance"]) == 0
     assert "0013V0" in capsys.readouterr().out
+
+
+def test_a_damaged_saved_model_is_one_line_that_says_to_give_the_file_again(sim_env, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    (data / "model-50000000-01.json").write_text("{garbage", encoding="utf-8")
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert "model-50000000-01.json cannot be read: give the .xlsx file again" in err
+    assert "Traceback" not in err
+    assert sim_env.count(ep.BALANCE) == 0
+
+
+def test_an_account_kis_refuses_is_named_as_a_refusal_not_as_silence(sim_env, monkeypatch, capsys):
+    monkeypatch.setenv("KIS_ACCOUNT", "12345678-01")  # not the simulator's account
+    assert main(["plan", str(EXAMPLES / "model.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kisbot: KIS refused the request: ") and "(OPSQ0013)" in err
+    assert "try again in a minute" not in err  # waiting does not fix a wrong account number
+
+
+
+def test_a_data_dir_that_is_a_file_is_named_rather_than_called_an_empty_model(sim_env, tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("KISBOT_DATA_DIR", str(tmp_path / "afile"))
+    assert main(["plan"]) == 2
+    err = capsys.readouterr().err
+    assert "afile cannot be used (it is a file, not a directory): set KISBOT_DATA_DIR" in err
+    assert "no model is saved" not in err

@@ -131,3 +131,19 @@ def test_a_plan_path_with_options_after_it(tmp_path):
     assert replies[-1].buttons, [r.text for r in replies]
     from rebalance.options import PlanOptions
     assert planner.options[-1] == PlanOptions(buy_only=True, amount=500_000, keep_others=True)
+
+
+def test_plan_without_a_saved_model_asks_the_demo_user_for_a_path_not_a_file_upload():
+    service, *_ = make_service()
+    chat = ConsoleChat(service, io.StringIO(), threading.Lock(), lambda data: "chart.png", echo=False)
+    for line in ("/plan", "/plan buy 500000 keep"):
+        text = " ".join(r.text for r in chat.replies(line))
+        assert "give the path of an .xlsx after /plan, e.g. /plan examples/model.xlsx" in text
+        assert "caption" not in text and "Send the model portfolio" not in text
+    assert "after band is not a number" in " ".join(r.text for r in chat.replies("/plan band x"))
+
+
+def test_health_in_the_demo_names_the_notice_stream_it_runs():
+    text = run_demo("/health\n")
+    assert "notice stream: " in text
+    assert "notice stream: not used" not in text  # the demo's simulator sends notices and the demo listens

@@ -23,6 +23,8 @@ def test_health_shows_environment_token_calls_run_and_journal(sim, sim_client, t
 def test_health_before_any_call_has_no_token_and_no_calls(sim_client):
     text = "\n".join(health_lines(sim_client))
     assert "token: none yet" in text and "KIS calls today: 0" in text and "last good KIS call: none" in text
+    assert "KIS: answering" not in text  # nothing was asked, so nothing is known to answer
+    assert "KIS: not asked yet by this process (kisbot doctor checks the connection)" in text
 
 
 def test_startup_names_environment_masked_account_and_resumed_run(sim_client):
@@ -48,3 +50,9 @@ def test_one_alert_when_kis_stops_answering_and_one_when_it_is_back(sim, sim_cli
     sim_client.price("005930")
     assert len(pushed) == 2 and "KIS answers again" in pushed[1].text
     assert sim_client.stats.counts().state is KisState.UP
+
+
+def test_a_journal_path_that_cannot_be_read_is_not_called_not_created_yet(sim_client, tmp_path):
+    (tmp_path / "afile").write_text("x")  # a data dir that is a file
+    text = "\n".join(health_lines(sim_client, journal_path=tmp_path / "afile" / "journal.sqlite3"))
+    assert "journal.sqlite3 (cannot be read: Not a directory)" in text and "not created yet" not in text

@@ -45,3 +45,10 @@ def test_unknown_words_get_the_usage_line_and_change_nothing(tmp_path, args):
 def test_an_unreadable_settings_file_means_defaults(tmp_path):
     (tmp_path / "notify.json").write_text("{not json")
     assert NotifyPrefs.in_dir(tmp_path).route(1, FILLS).silent
+
+
+def test_the_singular_words_a_user_types_after_reading_the_reply_work_too(tmp_path):
+    prefs = NotifyPrefs.in_dir(tmp_path)
+    assert "daily report on" in prefs.command(1, [])[0].text
+    assert "fills off; daily report off" in prefs.command(1, ["report", "off", "fill", "off"])[0].text
+    assert prefs.get(1).reports == "off" and prefs.get(1).fills == "off"

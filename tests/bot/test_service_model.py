@@ -143,3 +143,25 @@ def test_a_cancelled_plan_is_not_pending_after_a_restart(tmp_path):
     service.cancel()
     again, *_ = restarted(tmp_path, clock)
     assert "No run is active." == texts(again.status())
+
+
+def test_a_saved_model_edited_past_the_file_rules_is_not_planned(tmp_path, caplog):
+    import json
+
+    from rebalance.saved_model import model_path
+
+    service, _, _, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    service.plan_file(b"005930 000660", "m.xlsx")
+    made = len(planner.made)
+    good = json.loads(model_path(tmp_path, ACCOUNT).read_text(encoding="utf-8"))
+    for target in ({"code": "005930", "weight": -1}, {"code": "005930", "weight": 5}, {"code": "005930", "weight": "nan"},
+                   {"code": "5930", "weight": 0.1}, {"code": "005930", "weight": 0.1, "band": 7}):
+        model_path(tmp_path, ACCOUNT).write_text(json.dumps({**good, "targets": [target]}), encoding="utf-8")
+        caplog.clear()
+        assert load_model(tmp_path, ACCOUNT) is None, target
+        assert "Send the model portfolio" in texts(service.plan([]))
+        assert all(r.exc_info is None for r in caplog.records)  # one line, no traceback for the user
+    twice = {**good, "targets": [{"code": "005930", "weight": 0.1}] * 2}
+    model_path(tmp_path, ACCOUNT).write_text(json.dumps(twice), encoding="utf-8")
+    assert load_model(tmp_path, ACCOUNT) is None
+    assert len(planner.made) == made

@@ -91,3 +91,13 @@ def test_report_time_default_off_and_malformed(tmp_path):
             load_report_at(Source(environ={"KISBOT_REPORT_AT": bad}, dotenv_path=none))
         assert str(err.value) == (f"KISBOT_REPORT_AT='{bad}' is not a time of day as HH:MM (KST) such as "
                                   "15:40, or off")
+
+
+def test_a_bad_setting_names_the_variable_and_says_how_to_set_it_not_what_to_type_in_the_chat():
+    for environ, says in (({"KISBOT_BAND": "-1"}, "KISBOT_BAND='-1' is not a band from 0 to 50 percentage points: "
+                                                  "set e.g. KISBOT_BAND=2, or 0 for none"),
+                          ({"KISBOT_MIN_TRADE": "1.5"}, "KISBOT_MIN_TRADE='1.5' is not a whole number of won")):
+        with pytest.raises(ConfigError) as caught:
+            options_from(environ)
+        assert str(caught.value).startswith(says)
+        assert "type e.g." not in str(caught.value) and " / " not in str(caught.value)

@@ -156,3 +156,11 @@ def test_secrets_stay_out_of_the_repr(tmp_path, no_keyring):
 def test_keyring_set_stores_under_the_kisbot_service(memory_keyring):
     keyring_set("mock_app_key", "v")
     assert memory_keyring.store == {("kisbot", "mock_app_key"): "v"}
+
+
+def test_a_dotenv_saved_in_another_encoding_is_one_sentence_that_says_to_save_it_as_utf8(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes("KIS_ENV=mock\n# 모의투자 계좌\n".encode("cp949"))  # Notepad's 'ANSI' on Korean Windows
+    with pytest.raises(ConfigError) as caught:
+        Source(environ={}, dotenv_path=dotenv, use_keyring=False)
+    assert "not UTF-8 text" in str(caught.value) and "save it as UTF-8" in str(caught.value)

@@ -47,3 +47,23 @@ def test_a_day_is_reported_once_even_by_two_processes(tmp_path):
     assert first.claim_report(ACCOUNT, date(2026, 11, 24), at("2026-11-24"))
     assert not second.claim_report(ACCOUNT, date(2026, 11, 24), at("2026-11-24", 16))
     assert second.last_report(ACCOUNT) == date(2026, 11, 24)
+
+
+def test_the_history_is_private_like_the_journal_even_when_it_creates_the_data_dir(tmp_path):
+    data = tmp_path / "fresh"
+    history = ValueHistory.in_dir(data)
+    history.record(ACCOUNT, date(2026, 11, 23), balance(1_000_000), at("2026-11-23"))
+    assert data.stat().st_mode & 0o777 == 0o700
+    files = [p for p in data.iterdir() if p.name.startswith("history.sqlite3")]
+    assert files and all(p.stat().st_mode & 0o777 == 0o600 for p in files)
+    history.close()
+
+
+def test_a_damaged_history_is_kept_aside_and_a_new_one_starts(tmp_path, caplog):
+    (tmp_path / "history.sqlite3").write_bytes(b"not a database at all" * 100)
+    history = ValueHistory.in_dir(tmp_path)
+    history.record(ACCOUNT, date(2026, 11, 23), balance(1_000_000), at("2026-11-23"))
+    assert [r.total_value for r in history.recent(ACCOUNT)] == [1_000_000]
+    history.close()
+    assert (tmp_path / "history.sqlite3.broken").read_bytes() == b"not a database at all" * 100  # nothing lost
+    assert "moved to history.sqlite3.broken" in caplog.text

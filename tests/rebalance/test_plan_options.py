@@ -215,3 +215,4 @@ def test_keep_never_touches_a_kept_stock(case, options):
         if line.code not in model.codes:
             assert line.order_qty == 0
     assert plan.dropped == ()
+

@@ -497,3 +497,26 @@ def test_a_value_below_the_rows_read_is_refused_not_skipped():
     assert problems(data) == (
         f"there is a value in cell A5000, below the {ROW_LIMIT:,} rows that are read: delete it, or keep the "
         f"portfolio within the first {ROW_LIMIT:,} rows",)
+
+
+def test_a_thousand_bad_rows_are_refused_in_one_message_that_counts_the_rest():
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(xlsx(["종목코드"], *[[f"BAD{i:04d}"] for i in range(1000)]))
+    error = caught.value
+    assert len(error.problems) == 1000  # every problem is kept for the caller
+    text = str(error)
+    assert len(text) < 4096  # one Telegram message, not 25
+    assert text.startswith("1000 problems:\n- 종목코드 'BAD0000'") and text.endswith("- and 980 more like these")
+    assert error.one_line().endswith("; and 980 more like these") and len(error.one_line()) < 4096
+
+
+def test_a_device_that_never_ends_is_read_only_up_to_the_limit():
+    with pytest.raises(PortfolioError, match="over the 1 MB limit"):
+        read_portfolio("/dev/zero")  # stat says 0 bytes; reading it all would never finish
+
+
+def test_a_path_the_system_cannot_open_is_one_sentence_not_a_traceback(tmp_path):
+    with pytest.raises(PortfolioError) as caught:
+        read_portfolio(tmp_path / ("가" * 300 + ".xlsx"))
+    text = caught.value.one_line()
+    assert "File name too long" in text and "check the path" in text and len(text) < 300
