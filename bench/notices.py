@@ -108,9 +108,11 @@ def run_once(seconds: float, notices: bool) -> str:
         worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
         end_vs_window = (finished[0] - window.end).total_seconds() if finished else float("nan")
         stats = executor.notice_stats
+        sources = executor.quote_sources or {}
     label = "with notices   " if notices else "without notices"
     extra = (f", notices {stats.notices} (repeats {stats.repeats}, fills first told by a notice {stats.fills}, "
-             f"distrusts {stats.distrusts})" if stats else "")
+             f"distrusts {stats.distrusts}), order prices streamed {sources.get('streamed', 0)}, "
+             f"asked {sources.get('asked', 0)}" if stats else "")
     once = kinds.get("tokenP", 0) + kinds.get("Approval", 0)  # issued once a day, then cached on disk
     return (f"{label}: {len(plan.lines)} stocks over {seconds:.0f} s at {MOCK_RATE:g} call/s: "
             f"{calls} KIS calls / {orders} orders = {calls / max(1, orders):.2f} calls per order "

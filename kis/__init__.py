@@ -10,7 +10,7 @@ from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, N
                         RateLimited, TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
 from kis.models import (Account, Balance, BuyingPower, Env, Fill, Holding, OrderAck, OrderSide, OrderStatus,
                         OrderType, Quote)
-from kis.notices import Correction, Notice, NoticeKind
+from kis.notices import Correction, Notice, NoticeKind, Trade
 from kis.orders import Lookup, interchangeable, look_up, same_order_no
 
 
@@ -34,6 +34,6 @@ __all__ = [
     # finding an order among today's orders: the one rule, for whoever holds the rows
     "Lookup", "interchangeable", "look_up", "same_order_no",
     # order and fill notices as the websocket delivers them
-    "Correction", "Notice", "NoticeKind",
+    "Correction", "Notice", "NoticeKind", "Trade",
     "DAILY_ORDERS_PAGE_ROWS",
 ]

@@ -5,6 +5,10 @@ ccnl_notice/, legacy/websocket/python/ws_domestic_stock.py): subscribe with the 
 `tr_key` = the HTS ID; the answer carries an AES-256 key and iv; each data frame is
 `<flag>|<tr_id>|<count>|<payload>` whose payload decrypts (CBC, PKCS#7, base64) to records of 26
 `^`-separated fields, read here by name. Notices speed things up; polling stays the source of truth.
+
+The same session also carries the run's stocks' trade prices (국내주식 실시간체결가, H0STCNT0, the same
+tr_id on real and mock, `tr_key` = the stock code, plain frames of 46 fields: examples_llm/domestic_stock/
+ccnl_krx/), so a guard-priced order need not ask inquire-price each time.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -37,6 +41,21 @@ NOTICE_FIELDS = (
     "CRDT_LOAN_DATE", "CNTG_ISNM40", "ODER_PRC",
 )
 NOTICE_TR_IDS = frozenset({"H0STCNI0", "H0STCNI9"})
+
+# 국내주식 실시간체결가 (KRX), ccnl_krx.py's column list: read by name, split by this count.
+PRICE_TR_ID = "H0STCNT0"
+PRICE_FIELDS = (
+    "MKSC_SHRN_ISCD", "STCK_CNTG_HOUR", "STCK_PRPR", "PRDY_VRSS_SIGN", "PRDY_VRSS", "PRDY_CTRT",
+    "WGHN_AVRG_STCK_PRC", "STCK_OPRC", "STCK_HGPR", "STCK_LWPR", "ASKP1", "BIDP1", "CNTG_VOL", "ACML_VOL",
+    "ACML_TR_PBMN", "SELN_CNTG_CSNU", "SHNU_CNTG_CSNU", "NTBY_CNTG_CSNU", "CTTR", "SELN_CNTG_SMTN",
+    "SHNU_CNTG_SMTN", "CCLD_DVSN", "SHNU_RATE", "PRDY_VOL_VRSS_ACML_VOL_RATE", "OPRC_HOUR",
+    "OPRC_VRSS_PRPR_SIGN", "OPRC_VRSS_PRPR", "HGPR_HOUR", "HGPR_VRSS_PRPR_SIGN", "HGPR_VRSS_PRPR",
+    "LWPR_HOUR", "LWPR_VRSS_PRPR_SIGN", "LWPR_VRSS_PRPR", "BSOP_DATE", "NEW_MKOP_CLS_CODE", "TRHT_YN",
+    "ASKP_RSQN1", "BIDP_RSQN1", "TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN", "VOL_TNRT", "PRDY_SMNS_HOUR_ACML_VOL",
+    "PRDY_SMNS_HOUR_ACML_VOL_RATE", "HOUR_CLS_CODE", "MRKT_TRTM_CLS_CODE", "VI_STND_PRC",
+)
+MAX_REGISTRATIONS = 40  # per session (kis_auth.KISWebSocket: "Subscription's max is 40"); notices take one
+PRICE_DOWN_SIGNS = frozenset({"4", "5"})  # PRDY_VRSS_SIGN: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down
 IN_USE_CODE = "OPSP8996"  # "already in use": another session holds this app key (python-kis; unverified)
 
 
@@ -81,6 +100,17 @@ class Notice:
         return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction)
 
 
+@dataclass(frozen=True)
+class Trade:
+    """One 실시간체결가 record: the stock's latest trade price and the previous close its change is against
+    (0 when unknown, e.g. a price taken from a fill notice)."""
+
+    code: str
+    price: int
+    prev_close: int
+    time: str  # STCK_CNTG_HOUR, HHMMSS
+
+
 class FrameError(ValueError):
     """A frame that cannot be read; `kind` names the problem for log-once bookkeeping."""
 
@@ -109,13 +139,13 @@ def encrypt(text: str, key: str, iv: str) -> str:
     return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode("ascii")
 
 
-def records(text: str, count: int) -> list[dict[str, str]]:
-    """`count` records of 26 `^`-separated fields, concatenated, as dicts by field name."""
+def records(text: str, count: int, names: tuple[str, ...] = NOTICE_FIELDS) -> list[dict[str, str]]:
+    """`count` records of `names` (26 notice fields by default) `^`-separated, concatenated, as dicts by name."""
     values = text.split("^")
-    width = len(NOTICE_FIELDS)
+    width = len(names)
     if count <= 0 or len(values) != count * width:
         raise FrameError("malformed", f"{len(values)} fields for {count} record(s) of {width}")
-    return [dict(zip(NOTICE_FIELDS, values[i * width:(i + 1) * width])) for i in range(count)]
+    return [dict(zip(names, values[i * width:(i + 1) * width])) for i in range(count)]
 
 
 def _int(text: str) -> int:
@@ -155,6 +185,18 @@ def notice_from(fields: dict[str, str]) -> Notice:
                   branch=fields["BRNC_NO"].strip())
 
 
+def trade_from(fields: dict[str, str]) -> Trade:
+    """The typed price of one 실시간체결가 record; FrameError('malformed') when the price makes no sense."""
+    price = _int(fields["STCK_PRPR"])
+    code = fields["MKSC_SHRN_ISCD"].strip()
+    if price <= 0 or not code:
+        raise FrameError("malformed", "a price record without a code or a positive price")
+    change = abs(_int(fields["PRDY_VRSS"]))  # sent signed or not: the sign field says which way
+    if fields["PRDY_VRSS_SIGN"].strip() in PRICE_DOWN_SIGNS:
+        change = -change
+    return Trade(code=code, price=price, prev_close=max(0, price - change), time=fields["STCK_CNTG_HOUR"].strip())
+
+
 def is_account(text: str, account: Account) -> bool:
     """ACNT_NO names `account`: the 8-digit CANO, optionally followed by the product code."""
     digits = "".join(ch for ch in text if ch.isdigit())
@@ -168,6 +210,7 @@ class Control:
     """A JSON frame: a subscribe/unsubscribe answer or a PINGPONG."""
 
     tr_id: str
+    tr_key: str = ""
     ping: bool = False
     ok: bool = False
     msg_cd: str = ""
@@ -187,8 +230,8 @@ class FrameReader:
         self.keys: dict[str, tuple[str, str]] = {}
         self.skipped: dict[str, int] = {}
 
-    def read(self, raw: str | bytes) -> Control | list[Notice]:
-        """A Control for JSON frames, else the account's notices (possibly none)."""
+    def read(self, raw: str | bytes) -> Control | list[Notice | Trade]:
+        """A Control for JSON frames, else the account's notices or the trade prices (possibly none)."""
         try:
             text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
             if text[:1] in ("0", "1"):
@@ -211,6 +254,7 @@ class FrameReader:
             data = json.loads(text)
             header = data["header"]
             tr_id = str(header["tr_id"])
+            tr_key = str(header.get("tr_key") or "")
         except (ValueError, KeyError, TypeError):
             raise FrameError("malformed", "not a notice and not a JSON control frame") from None
         if tr_id == "PINGPONG":
@@ -223,21 +267,27 @@ class FrameReader:
         output = body.get("output") or {}
         if ok and isinstance(output, dict) and output.get("key") and output.get("iv"):
             self.keys[tr_id] = (str(output["key"]), str(output["iv"]))
-        return Control(tr_id, ok=ok, msg_cd=str(body.get("msg_cd") or "").strip(), msg1=msg1,
+        return Control(tr_id, tr_key, ok=ok, msg_cd=str(body.get("msg_cd") or "").strip(), msg1=msg1,
                        unsubscribed=msg1.upper().startswith("UNSUB"))
 
-    def _data(self, text: str) -> list[Notice]:
+    def _data(self, text: str) -> list[Notice | Trade]:
         parts = text.split("|", 3)
         if len(parts) != 4 or not parts[2].strip().isdigit():
             raise FrameError("malformed", "not flag|tr_id|count|payload")
         flag, tr_id, count, payload = parts
+        if tr_id == PRICE_TR_ID:
+            if flag == "1":
+                if tr_id not in self.keys:
+                    raise FrameError("undecryptable", f"no key for {tr_id} yet")
+                payload = decrypt(payload, *self.keys[tr_id])
+            return [trade_from(fields) for fields in records(payload, int(count), PRICE_FIELDS)]
         if tr_id not in NOTICE_TR_IDS:
             raise FrameError("unknown tr_id", tr_id[:20])
         if flag == "1":
             if tr_id not in self.keys:
                 raise FrameError("undecryptable", f"no key for {tr_id} yet")
             payload = decrypt(payload, *self.keys[tr_id])
-        notices = []
+        notices: list[Notice | Trade] = []
         for fields in records(payload, int(count)):
             if not is_account(fields["ACNT_NO"], self.account):
                 self._skip("other account", "a notice for another account under the same HTS ID")
@@ -246,11 +296,12 @@ class FrameReader:
         return notices
 
 
-def subscribe_frame(approval_key: str, tr_id: str, hts_id: str, *, subscribe: bool = True) -> str:
-    """The JSON text that registers (tr_type "1") or releases (tr_type "2") the notices."""
+def subscribe_frame(approval_key: str, tr_id: str, tr_key: str, *, subscribe: bool = True) -> str:
+    """The JSON text that registers (tr_type "1") or releases (tr_type "2") one feed: the notices (tr_key
+    the HTS ID) or one stock's prices (tr_key its code)."""
     return json.dumps({"header": {"approval_key": approval_key, "custtype": "P",
                                   "tr_type": "1" if subscribe else "2", "content-type": "utf-8"},
-                       "body": {"input": {"tr_id": tr_id, "tr_key": hts_id}}})
+                       "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}})
 
 
 # ---- the stream ------------------------------------------------------------------------------------
@@ -329,6 +380,11 @@ class NoticeStream:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._told: set[str] = set()
+        self._watched: list[str] = []  # stock codes whose prices are wanted, in the order asked
+        self._registered: set[str] = set()  # codes KIS took on the current session
+        self._prices: dict[str, tuple[Trade, float]] = {}  # code -> latest trade and when it arrived (monotonic)
+        self._ws = None
+        self._key = ""
 
     def __repr__(self) -> str:
         return f"NoticeStream(url={self.url!r}, tr_id={self.tr_id}, state={self.state.value})"
@@ -346,6 +402,67 @@ class NoticeStream:
     @property
     def healthy(self) -> bool:
         return self.state.healthy
+
+    # trade prices ---------------------------------------------------------------------------------
+    def watch(self, codes: Iterable[str]) -> list[str]:
+        """Stream these stocks' trade prices on this session (replacing any earlier set); the codes taken.
+
+        A session holds MAX_REGISTRATIONS feeds and the notices take one: codes past that are not
+        streamed (their orders ask inquire-price, as without a stream).
+        """
+        wanted = list(dict.fromkeys(codes))[:MAX_REGISTRATIONS - 1]
+        with self._lock:
+            self._watched = wanted
+        self._sync_soon()
+        return wanted
+
+    def price(self, code: str, max_age: float) -> Trade | None:
+        """The latest trade price of `code` if it arrived at most `max_age` seconds ago, else None."""
+        with self._lock:
+            seen = self._prices.get(code)
+        if seen is None or self._monotonic() - seen[1] > max_age:
+            return None
+        return seen[0]
+
+    def _saw_price(self, trade: Trade) -> None:
+        with self._lock:
+            if trade.prev_close <= 0 and trade.code in self._prices:  # a fill's price: keep the known close
+                trade = Trade(trade.code, trade.price, self._prices[trade.code][0].prev_close, trade.time)
+            self._prices[trade.code] = (trade, self._monotonic())
+
+    def _sync_soon(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # the session registers the watched codes when it subscribes
+        try:
+            asyncio.run_coroutine_threadsafe(self._sync_prices(), loop)
+        except RuntimeError:
+            pass
+
+    async def _sync_prices(self) -> None:
+        """Register the watched codes not yet registered and release the rest (tr_type "2")."""
+        ws, key = self._ws, self._key
+        if ws is None or self.state is not StreamState.LIVE:
+            return
+        with self._lock:
+            wanted = list(self._watched)
+        try:
+            for code in [c for c in self._registered if c not in wanted]:
+                self._registered.discard(code)
+                await ws.send(subscribe_frame(key, PRICE_TR_ID, code, subscribe=False))
+            for code in [c for c in wanted if c not in self._registered]:
+                self._registered.add(code)  # taken back if KIS refuses it
+                await ws.send(subscribe_frame(key, PRICE_TR_ID, code))
+        except Exception:  # the session broke: the next one registers them
+            log.info("notice stream: price registration interrupted")
+
+    def _price_answer(self, result: Control) -> None:
+        if result.ok and result.unsubscribed:
+            self._registered.discard(result.tr_key)
+        elif not result.ok:
+            self._registered.discard(result.tr_key)
+            log.warning("notice stream: KIS refused the trade prices of %s (%s %s); its orders ask inquire-price",
+                        result.tr_key, result.msg_cd, result.msg1)
 
     # lifecycle ------------------------------------------------------------------------------------
     def start(self) -> "NoticeStream":
@@ -412,8 +529,14 @@ class NoticeStream:
         for _ in range(2):  # a refused approval key is re-issued once
             key = await asyncio.to_thread(self._approval_for, stale)
             async with self._connect(self.url) as ws:
-                await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
-                retry = await self._read(ws, key)
+                self._registered.clear()
+                self._ws, self._key = ws, key
+                try:
+                    await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
+                    retry = await self._read(ws, key)
+                finally:
+                    self._ws = None
+                    self._registered.clear()
                 if not retry:
                     return
                 stale = key
@@ -442,12 +565,16 @@ class NoticeStream:
                 if result.ping:
                     await _answer_ping(ws, raw)
                     continue
+                if result.tr_id == PRICE_TR_ID:
+                    self._price_answer(result)
+                    continue
                 if result.tr_id != self.tr_id:
                     continue
                 if result.ok and not result.unsubscribed:
                     self.generation += 1
                     self.state = StreamState.LIVE
                     log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")
+                    await self._sync_prices()
                     continue
                 if not result.ok:
                     if result.msg_cd in ("EGW00121", "EGW00123", "OPSP0008"):  # approval key refused (guess)
@@ -462,15 +589,22 @@ class NoticeStream:
 
     async def _unsubscribe(self, ws, key: str) -> None:
         try:
+            for code in list(self._registered):
+                await asyncio.wait_for(ws.send(subscribe_frame(key, PRICE_TR_ID, code, subscribe=False)), 2.0)
             await asyncio.wait_for(ws.send(subscribe_frame(key, self.tr_id, self.hts_id, subscribe=False)), 2.0)
             await asyncio.wait_for(ws.close(), 2.0)
         except Exception:  # shutting down: a dead connection has nothing to release
             pass
 
-    def _deliver(self, notices: list[Notice]) -> None:
+    def _deliver(self, items: list[Notice | Trade]) -> None:
         with self._lock:
             listeners = list(self._listeners)
-        for notice in notices:
+        for notice in items:
+            if isinstance(notice, Trade):
+                self._saw_price(notice)
+                continue
+            if notice.kind is NoticeKind.FILLED and notice.price > 0:  # a fill's price is a latest price too
+                self._saw_price(Trade(notice.code, notice.price, 0, notice.time))
             self.notices += 1
             for fn in listeners:
                 try:

@@ -6,6 +6,7 @@ KIS rejects a limit price off the grid with APBK0506, so every limit price is pu
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -75,6 +76,16 @@ def round_to_tick(price: int, direction: str | OrderSide = "nearest", grid: Tick
     if direction == "up":
         return above
     return below if price - below <= above - price else above
+
+
+DAILY_LIMIT = 0.30  # KRX 가격제한폭: ±30 % of the previous close (기준가)
+
+
+def price_limits(prev_close: int, grid: TickGrid = STOCK) -> tuple[int, int]:
+    """KRX upper/lower limit prices for a previous close, on the tick grid and inside the band."""
+    upper = round_to_tick(int(prev_close * (1 + DAILY_LIMIT)), "down", grid)
+    lower = round_to_tick(max(1, math.ceil(prev_close * (1 - DAILY_LIMIT))), "up", grid)
+    return upper, lower
 
 
 def add_ticks(price: int, n: int, grid: TickGrid = STOCK) -> int:

@@ -1,7 +1,8 @@
 """What the TWAP executor does with KIS's order and fill notices: faster news, never more orders.
 
 Notices resolve unanswered orders and bring fills to the chat at once, and while the stream proves
-healthy the executor polls at a slow reconciliation pace. Polling stays the source of truth: a
+healthy the executor polls at a slow reconciliation pace. The same session's trade prices price
+guard-limited orders without an inquire-price call while they are fresh. Polling stays the source of truth: a
 notice only ever ties an order to the exchange or raises a fill the exchange reported; it never
 frees shares for another order (a refusal or a cancel notice only asks for a poll).
 """
@@ -12,11 +13,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Collection, Iterable, Protocol, Sequence
+from typing import Callable, Collection, Iterable, Protocol, Sequence, runtime_checkable
 
-from kis import Correction, Notice, NoticeKind, look_up, same_order_no
+from kis import Correction, Notice, NoticeKind, Trade, look_up, same_order_no
 from kis.krx import KST
-from kis.models import OrderStatus, OrderType
+from kis.models import OrderStatus, OrderType, Quote
+from kis.ticks import STOCK, price_limits
 from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
 
@@ -26,6 +28,9 @@ ACCEPT_GAP = timedelta(seconds=3)  # an acked order's acceptance notice later th
 SLOW_POLL_SECONDS = 120.0  # reconciliation poll pace while the stream is trusted (fills come by notice)
 CASH_SECONDS = 120.0  # how long a buying-power answer, less what was spent since, serves later buys
 PENDING_KEPT = 1000
+# A streamed trade price at most this old is the latest known price; older (a quiet stock, a stalled
+# feed), the order asks inquire-price. At KRX's pace a liquid stock trades several times a second.
+PRICE_FRESH_SECONDS = 5.0
 
 
 class NoticeFeed(Protocol):
@@ -39,7 +44,35 @@ class NoticeFeed(Protocol):
     def remove_listener(self, fn: Callable[[Notice], None]) -> None: ...
 
 
+@runtime_checkable
+class PriceFeed(Protocol):
+    """Trade prices on the notice session (kis.notices.NoticeStream.watch/price)."""
+
+    def watch(self, codes: Iterable[str]) -> list[str]: ...
+
+    def price(self, code: str, max_age: float) -> Trade | None: ...
+
+
 # ---- pure rules ----------------------------------------------------------------------------------------
+
+def streamed_quote(trade: Trade, guard: float) -> Quote | None:
+    """A streamed price as the quote guard_price reads; None when inquire-price must answer instead.
+
+    The day's band comes from the previous close the frame's change is against, on the stock grid
+    (inside the true band on the ETF grid too, whose ticks divide the stock grid's); the tick is the
+    stock grid's, on which every price is valid for both. A price within the guard of the band, or
+    without a previous close, asks inquire-price for KIS's own band.
+    """
+    if trade.prev_close <= 0 or trade.price <= 0:
+        return None
+    upper, lower = price_limits(trade.prev_close, STOCK)
+    if not lower < trade.price * (1 - guard) or not trade.price * (1 + guard) < upper:
+        return None
+    change = trade.price - trade.prev_close
+    return Quote(code=trade.code, price=trade.price, change=change,
+                 change_rate=round(change * 100.0 / trade.prev_close, 2), upper_limit=upper, lower_limit=lower,
+                 tick=STOCK.tick(trade.price))
+
 
 def acceptance_status(notice: Notice) -> OrderStatus:
     """An acceptance notice as the row today's orders would show for the order."""

@@ -31,7 +31,9 @@ from rebalance.events import (
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderKind, OrderState, RunState
 from rebalance.model import Plan
-from rebalance.notices import NoticeConsumer, NoticeFeed, fill_status, unsettled_match
+from rebalance.notices import (
+    PRICE_FRESH_SECONDS, NoticeConsumer, NoticeFeed, PriceFeed, fill_status, streamed_quote, unsettled_match,
+)
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
@@ -103,6 +105,7 @@ class TwapExecutor:
         self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
         self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
         self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
+        self.quote_sources = None  # the current run's prices: {"streamed": n, "asked": n}
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
@@ -254,6 +257,11 @@ class _Worker:
         self.alarm = alarm or threading.Event()
         self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
         executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
+        feed = executor.notices
+        self.prices: PriceFeed | None = feed if isinstance(feed, PriceFeed) and self.order_type is OrderType.LIMIT \
+            else None
+        self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
+        executor.quote_sources = self.quotes
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -266,6 +274,8 @@ class _Worker:
         finally:
             if self.notes is not None:
                 self.notes.close()
+            if self.prices is not None:
+                self.prices.watch([])
 
     def _main(self) -> None:
         run = self.run_rec
@@ -277,6 +287,8 @@ class _Worker:
         if self.clock.now() >= run.window.end:  # resumed after the window: only settle and report
             self._stop(cancelled=False)
             return
+        if self.prices is not None:
+            self.prices.watch([s.code for s in self.journal.stocks(self.run_id) if not s.halted])
         for s in self.journal.slices(self.run_id):
             if not s.fired:
                 self.scheduler.at(s.at, self._fire_slice, s.seq, s.code, tag="slice")
@@ -362,11 +374,21 @@ class _Worker:
         return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
 
     def _quote(self, code: str) -> Quote | None:
+        """The latest known price: the stream's when fresh (a fill notice's price counts), else inquire-price."""
+        if self.prices is not None:
+            trade = self.prices.price(code, PRICE_FRESH_SECONDS)
+            quote = streamed_quote(trade, self.guard) if trade is not None else None
+            if quote is not None:
+                self.quotes["streamed"] += 1
+                return quote
         try:
+            self.quotes["asked"] += 1
             return self.client.price(code)
         except READ_ERRORS as exc:
             log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
             return None
+        finally:
+            self._take_notices()  # a fill that came during the call is told now, not after the slice
 
     def _reprice(self, code: str) -> None:
         """Resting limit orders of the stock: cancelled so the rest goes out at a fresh guard price.
@@ -376,12 +398,16 @@ class _Worker:
         if self.order_type is not OrderType.LIMIT or self.cancel.is_set():
             return
         today = self.clock.now().astimezone(KST).date()
-        resting = [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
-                   and o.sent_at.astimezone(KST).date() == today]
-        if not resting or self._stock(code).halted:
+
+        def resting_now() -> list[OrderRecord]:
+            return [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
+                    and o.sent_at.astimezone(KST).date() == today]
+
+        if not resting_now() or self._stock(code).halted:
             return
         quote = self._quote(code)
-        if quote is None:
+        resting = resting_now()  # fills told during the quote may have closed some
+        if quote is None or not resting:
             return
         side = resting[0].side
         runaway = next((o for o in resting if beyond_guard(o.price, quote.price, side, self.guard)), None)
@@ -420,8 +446,11 @@ class _Worker:
             price = guard_price(quote, stock.side, self.guard)
         if stock.side is OrderSide.BUY:
             qty = self._affordable(stock, qty, price)
-            if qty <= 0:
-                return
+        # Notices applied during the quote or buying-power call never raise what may be placed, but an
+        # acceptance can revive a ruled-out order: the goal is checked again right before sending.
+        qty = min(qty, self._missing(self._stock(code)))
+        if qty <= 0:
+            return
         self._send(stock, qty, price, kind)
 
     def _affordable(self, stock: StockRecord, qty: int, price: int) -> int:
@@ -438,6 +467,8 @@ class _Worker:
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0
+        finally:
+            self._take_notices()
         if self.notes is not None and self.order_type is OrderType.LIMIT and price > 0:
             self.notes.cash_seen(power.max_amount, self.clock.now())
             self.notes.spend(min(qty, power.max_qty) * _with_margin(price))
@@ -462,6 +493,13 @@ class _Worker:
         return shares
 
     def _send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
+        self._journal_order(stock, qty, price, kind)
+        # Only once the order's own outcome is journaled: an acceptance notice applied between the
+        # intent and its answer would settle the order twice.
+        self._take_notices()
+
+    def _journal_order(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
+        """Journal the intent, send the order once, journal what its answer says."""
         order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
                                            self.clock.now())
         try:
@@ -655,11 +693,14 @@ class _Worker:
     def _stop(self, *, cancelled: bool) -> None:
         """End the run: settle unknowns, cancel what still rests, read the balance, report."""
         self.done = True
-        self._poll()
+        if self._unsettled():  # when every order is final and confirmed by a poll, one more tells nothing
+            self._poll()
         if not cancelled:
             self._settle_after_window()
         withdrawn = self._cancel_resting()
         for _ in range(CANCEL_PASSES - 1):
+            if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
+                break  # nothing was cancelled and nothing rests: no cancel to confirm
             self._poll()
             # A cancel that got no answer or failed leaves its order working: try again, since a
             # second cancel of a cancelled order is only refused, never harmful.

@@ -37,6 +37,7 @@ class Faults:
         self._ws_skip = 0
         self._ws_repeat = 0
         self.refuse_second_session = False
+        self.prices_paused = False  # the session stays up but sends no trade prices (a quiet or stuck feed)
 
     def force_rate_limit(self, n: int = 1) -> None:
         """The next `n` calls are refused with EGW00201 whatever the pace."""

@@ -15,9 +15,8 @@ from importlib import resources
 from typing import Callable, Iterable
 
 from kis.sim.clock import kst_now
-from kis.ticks import ETF, STOCK, TickGrid, round_to_tick
+from kis.ticks import ETF, STOCK, TickGrid, price_limits, round_to_tick  # noqa: F401 (price_limits: tests import it here)
 
-DAILY_LIMIT = 0.30  # KRX 가격제한폭: ±30 % of the previous close (기준가)
 _MASK64 = (1 << 64) - 1
 
 
@@ -65,13 +64,6 @@ class MarketQuote:
     @property
     def change_rate(self) -> float:
         return round(self.change * 100.0 / self.prev_close, 2) if self.prev_close else 0.0
-
-
-def price_limits(prev_close: int, grid: TickGrid = STOCK) -> tuple[int, int]:
-    """KRX upper/lower limit prices for a previous close, on the tick grid and inside the band."""
-    upper = round_to_tick(int(prev_close * (1 + DAILY_LIMIT)), "down", grid)
-    lower = round_to_tick(max(1, math.ceil(prev_close * (1 - DAILY_LIMIT))), "up", grid)
-    return upper, lower
 
 
 def load_seed(path: str | None = None) -> dict:

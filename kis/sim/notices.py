@@ -1,9 +1,11 @@
-"""The paper exchange's websocket: approval keys and encrypted H0STCNI9 notices for its own orders.
+"""The paper exchange's websocket: approval keys, encrypted H0STCNI9 notices for its own orders, and
+plain H0STCNT0 trade prices (실시간체결가) of the stocks a session registers, from the price walk.
 
 Like KIS: the approval key comes from POST /oauth2/Approval (`secretkey`), a subscribe answer carries
 a fresh AES-256 key/iv per session, data frames are `1|H0STCNI9|NNN|<base64>` of 26-field records,
 and the server sends PINGPONG now and then. Faults (kis.sim.faults) drop the connection, skip or
-repeat a notice, or refuse a second session.
+repeat a notice, or refuse a second session; `prices_paused` stops the trade prices alone. A session
+holds at most MAX_REGISTRATIONS feeds (notices and prices together), as KIS's.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kis.models import Account
-from kis.notices import NOTICE_FIELDS, WIRE_LOG, encrypt
+from kis.notices import MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, WIRE_LOG, encrypt
 from kis.sim.exchange import LIMIT, SimOrder
 from kis.sim.faults import Faults
 
@@ -30,8 +32,11 @@ IN_USE = ("OPSP8996", "ALREADY IN USE appkey")  # python-kis knows the code; wor
 BAD_KEY = ("OPSP0008", "INVALID APPROVAL KEY")  # guess
 BAD_TR_KEY = ("OPSP0011", "invalid tr_key")  # guess: a wrong HTS ID
 BAD_TR_ID = ("OPSP0002", "invalid tr_id")  # guess
+TOO_MANY = ("OPSP0008", "MAX SUBSCRIBE OVER")  # python-kis's wording; the code is a guess
+BAD_CODE = ("OPSP0011", "invalid tr_key")  # guess: a code the market does not list
 CORRECTIONS = {"new": "0", "revise": "1", "cancel": "2"}
 MATCH_SECONDS = 0.2  # how often fills are looked for while someone listens (the REST side matches per request)
+PRICE_SECONDS = 1.0  # a registered stock's trade price is sent this often (KIS sends one per trade)
 
 
 class ApprovalBook:
@@ -58,6 +63,11 @@ class _Session:
     key: str = field(default_factory=lambda: _random_text(32))
     iv: str = field(default_factory=lambda: _random_text(16))
     subscribed: bool = False
+    prices: list = field(default_factory=list)  # stock codes registered for trade prices
+
+    @property
+    def registrations(self) -> int:
+        return int(self.subscribed) + len(self.prices)
 
 
 def _random_text(n: int) -> str:
@@ -122,9 +132,13 @@ class NoticeServer:
             self._abort_all()
 
     async def _tick(self) -> None:
-        waited = 0.0
+        waited = since_prices = 0.0
         while True:
             await asyncio.sleep(MATCH_SECONDS)
+            since_prices += MATCH_SECONDS
+            if since_prices >= PRICE_SECONDS:
+                since_prices = 0.0
+                await self._send_prices()
             if not any(s.subscribed for s in self.sessions):
                 continue
             try:
@@ -167,6 +181,8 @@ class NoticeServer:
         answer = lambda msg, ok=False, output=None: self._answer(session, tr_id, tr_key, msg, ok, output)  # noqa: E731
         if not self.approvals.valid(str(header.get("approval_key", ""))):
             return await answer(BAD_KEY)
+        if tr_id == PRICE_TR_ID:
+            return await self._price_request(session, tr_key, tr_type, answer)
         if tr_id != TR_ID:
             return await answer(BAD_TR_ID)
         if tr_key != self.hts_id:
@@ -176,14 +192,57 @@ class NoticeServer:
             return await answer(UNSUBSCRIBED, ok=True)
         if self.faults.refuse_second_session and any(s.subscribed for s in self.sessions if s is not session):
             return await answer(IN_USE)
+        if not session.subscribed and session.registrations >= MAX_REGISTRATIONS:
+            return await answer(TOO_MANY)
         session.subscribed = True
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
+
+    async def _price_request(self, session: _Session, code: str, tr_type: str, answer) -> None:
+        if tr_type == "2":
+            if code in session.prices:
+                session.prices.remove(code)
+            return await answer(UNSUBSCRIBED, ok=True)
+        if not self.exchange.market.knows(code):
+            return await answer(BAD_CODE)
+        if code not in session.prices:
+            if session.registrations >= MAX_REGISTRATIONS:
+                return await answer(TOO_MANY)
+            session.prices.append(code)
+        await answer(SUBSCRIBED, ok=True)  # plain frames: no key/iv
+
+    async def _send_prices(self) -> None:
+        if self.faults.prices_paused:
+            return
+        for s in list(self.sessions):
+            for code in list(s.prices):
+                quote = self.exchange.market.quote(code)
+                if quote is not None:
+                    await self._send(s, f"0|{PRICE_TR_ID}|001|{self._price_record(quote)}")
+
+    def _price_record(self, quote) -> str:
+        change = quote.change
+        if quote.price >= quote.upper:
+            sign = "1"
+        elif quote.price <= quote.lower:
+            sign = "4"
+        else:
+            sign = "2" if change > 0 else "5" if change < 0 else "3"
+        values = dict.fromkeys(PRICE_FIELDS, "0")
+        values.update({
+            "MKSC_SHRN_ISCD": quote.code, "STCK_CNTG_HOUR": quote.at.strftime("%H%M%S"),
+            "STCK_PRPR": str(quote.price), "PRDY_VRSS_SIGN": sign, "PRDY_VRSS": str(change),
+            "PRDY_CTRT": f"{quote.change_rate:.2f}", "STCK_OPRC": str(quote.open), "STCK_HGPR": str(quote.high),
+            "STCK_LWPR": str(quote.low), "ACML_VOL": str(quote.volume), "BSOP_DATE": quote.at.strftime("%Y%m%d"),
+            "TRHT_YN": "N", "HOUR_CLS_CODE": "0", "MRKT_TRTM_CLS_CODE": "N",
+        })
+        return "^".join(values[name] for name in PRICE_FIELDS)
 
     async def _answer(self, session, tr_id, tr_key, msg, ok, output) -> None:
         body = {"rt_cd": "0" if ok else "1", "msg_cd": msg[0], "msg1": msg[1]}
         if output:
             body["output"] = output
-        await self._send(session, json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "Y"},
+        await self._send(session, json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key,
+                                                         "encrypt": "N" if tr_id == PRICE_TR_ID else "Y"},
                                               "body": body}))
 
     async def _send(self, session: _Session, text: str) -> None:

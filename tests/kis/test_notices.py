@@ -359,3 +359,124 @@ def test_the_approval_key_never_reaches_the_log_even_at_debug(tmp_path, caplog):
         key = keys.key()
     assert stream.generation == 1
     assert key[:12] not in caplog.text
+
+
+# ---- trade prices (H0STCNT0) on the same session ----------------------------------------------------------
+
+# examples_llm/domestic_stock/ccnl_krx/ccnl_krx.py, `columns`, as published by KIS.
+OFFICIAL_PRICE_COLUMNS = [
+    "MKSC_SHRN_ISCD", "STCK_CNTG_HOUR", "STCK_PRPR", "PRDY_VRSS_SIGN",
+    "PRDY_VRSS", "PRDY_CTRT", "WGHN_AVRG_STCK_PRC", "STCK_OPRC",
+    "STCK_HGPR", "STCK_LWPR", "ASKP1", "BIDP1", "CNTG_VOL", "ACML_VOL",
+    "ACML_TR_PBMN", "SELN_CNTG_CSNU", "SHNU_CNTG_CSNU", "NTBY_CNTG_CSNU",
+    "CTTR", "SELN_CNTG_SMTN", "SHNU_CNTG_SMTN", "CCLD_DVSN", "SHNU_RATE",
+    "PRDY_VOL_VRSS_ACML_VOL_RATE", "OPRC_HOUR", "OPRC_VRSS_PRPR_SIGN",
+    "OPRC_VRSS_PRPR", "HGPR_HOUR", "HGPR_VRSS_PRPR_SIGN", "HGPR_VRSS_PRPR",
+    "LWPR_HOUR", "LWPR_VRSS_PRPR_SIGN", "LWPR_VRSS_PRPR", "BSOP_DATE",
+    "NEW_MKOP_CLS_CODE", "TRHT_YN", "ASKP_RSQN1", "BIDP_RSQN1",
+    "TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN", "VOL_TNRT",
+    "PRDY_SMNS_HOUR_ACML_VOL", "PRDY_SMNS_HOUR_ACML_VOL_RATE",
+    "HOUR_CLS_CODE", "MRKT_TRTM_CLS_CODE", "VI_STND_PRC",
+]
+
+
+def price_record(**values: str) -> str:
+    """One 실시간체결가 record in the official column order; other columns hold plausible numbers."""
+    base = {name: "0" for name in OFFICIAL_PRICE_COLUMNS}
+    base.update({"MKSC_SHRN_ISCD": "005930", "STCK_CNTG_HOUR": "093015", "STCK_PRPR": "71000",
+                 "PRDY_VRSS_SIGN": "2", "PRDY_VRSS": "500", "PRDY_CTRT": "0.71", "STCK_OPRC": "70600",
+                 "ASKP1": "71100", "BIDP1": "70900", "CNTG_VOL": "12", "BSOP_DATE": "20261124", "TRHT_YN": "N"})
+    base.update(values)
+    return "^".join(base[name] for name in OFFICIAL_PRICE_COLUMNS)
+
+
+def price_frame(*records: str) -> str:
+    return f"0|H0STCNT0|{len(records):03d}|" + "^".join(records)
+
+
+def price_subscribed(code: str, ok: bool = True) -> str:
+    body = {"rt_cd": "0", "msg_cd": "OPSP0000", "msg1": "SUBSCRIBE SUCCESS"} if ok else \
+        {"rt_cd": "1", "msg_cd": "OPSP0011", "msg1": "invalid tr_key"}
+    return json.dumps({"header": {"tr_id": "H0STCNT0", "tr_key": code, "encrypt": "N"}, "body": body})
+
+
+def test_the_price_field_list_is_the_official_46_field_layout():
+    from kis.notices import PRICE_FIELDS
+    assert list(PRICE_FIELDS) == OFFICIAL_PRICE_COLUMNS
+
+
+def test_a_plain_price_frame_is_read_by_field_name_with_each_record_in_order():
+    from kis.notices import Trade
+    got = reader().read(price_frame(price_record(),
+                                    price_record(MKSC_SHRN_ISCD="000660", STCK_PRPR="180500", PRDY_VRSS_SIGN="5",
+                                                 PRDY_VRSS="-1500", STCK_CNTG_HOUR="093016")))
+    assert got == [Trade("005930", 71_000, 70_500, "093015"), Trade("000660", 180_500, 182_000, "093016")]
+
+
+def test_a_price_change_sent_unsigned_takes_its_sign_from_prdy_vrss_sign():
+    (down,) = reader().read(price_frame(price_record(STCK_PRPR="9000", PRDY_VRSS_SIGN="5", PRDY_VRSS="1000")))
+    (flat,) = reader().read(price_frame(price_record(STCK_PRPR="9000", PRDY_VRSS_SIGN="3", PRDY_VRSS="0")))
+    assert (down.prev_close, flat.prev_close) == (10_000, 9_000)
+
+
+def test_a_price_record_of_the_wrong_width_is_ignored_not_misread(caplog):
+    short = "^".join(price_record().split("^")[:45])
+    with caplog.at_level(logging.WARNING):
+        assert reader().read(price_frame(short)) == []
+    assert "46" in caplog.text
+
+
+def price_stream(frames, time_):
+    ws = FakeWs([subscribed(), *frames])
+    stream, _, _ = make_stream([ws], time_)
+    return stream, ws
+
+
+def test_the_runs_stocks_are_registered_on_the_notice_session_and_released_on_shutdown():
+    time_ = FakeTime()
+    stream, ws = price_stream([price_subscribed("005930"), price_subscribed("000660")], time_)
+    stream.watch(["005930", "000660"])
+    asyncio.run(run_until(stream, lambda: len(stream._registered) == 2))
+    sent = [(m["body"]["input"]["tr_id"], m["body"]["input"]["tr_key"], m["header"]["tr_type"]) for m in ws.sent]
+    assert sent[:3] == [("H0STCNI9", HTS_ID, "1"), ("H0STCNT0", "005930", "1"), ("H0STCNT0", "000660", "1")]
+    assert ("H0STCNT0", "005930", "2") in sent[3:] and ("H0STCNT0", "000660", "2") in sent[3:]
+    assert sent[-1] == ("H0STCNI9", HTS_ID, "2")
+
+
+def test_a_session_streams_at_most_39_stocks_beside_the_notices():
+    stream, _, _ = make_stream([FakeWs([])])
+    codes = [f"{n:06d}" for n in range(1, 51)]
+    assert stream.watch(codes) == codes[:39]
+
+
+def test_a_streamed_price_is_the_latest_only_while_it_is_fresh():
+    time_ = FakeTime()
+    stream, ws = price_stream([price_subscribed("005930"), price_frame(price_record())], time_)
+    stream.watch(["005930"])
+    asyncio.run(run_until(stream, lambda: stream.price("005930", 5.0) is not None))
+    assert stream.price("005930", 5.0).price == 71_000
+    time_.t += 5.5
+    assert stream.price("005930", 5.0) is None  # older than the freshness bound: ask inquire-price
+    assert stream.price("000660", 5.0) is None  # never streamed
+
+
+def test_a_fill_notices_price_is_a_latest_price_keeping_the_streamed_close():
+    time_ = FakeTime()
+    fill = frame(record(CNTG_YN="2", CNTG_QTY="3", CNTG_UNPR="71200", STCK_SHRN_ISCD="005930"))
+    stream, ws = price_stream([price_subscribed("005930"), price_frame(price_record()), fill], time_)
+    stream.watch(["005930"])
+    asyncio.run(run_until(stream, lambda: stream.notices == 1))
+    latest = stream.price("005930", 5.0)
+    assert (latest.price, latest.prev_close) == (71_200, 70_500)
+
+
+def test_a_refused_price_registration_leaves_the_notices_up(caplog):
+    time_ = FakeTime()
+    stream, ws = price_stream([price_subscribed("999999", ok=False), frame(record(CNTG_YN="1"))], time_)
+    got = []
+    stream.add_listener(got.append)
+    stream.watch(["999999"])
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(run_until(stream, lambda: got))
+    assert got and stream.state is StreamState.STOPPED and "999999" not in stream._registered
+    assert "inquire-price" in caplog.text

@@ -45,7 +45,7 @@ def stream(sim, tmp_path):
     s.stop()
 
 
-@pytest.mark.parametrize("fault", ["none", "skip", "repeat", "drop"])
+@pytest.mark.parametrize("fault", ["none", "skip", "repeat", "drop", "prices paused"])
 def test_with_notices_on_dropped_or_repeated_the_run_ends_at_target_with_nothing_doubled(
         sim, sim_client_factory, stream, tmp_path, fault):
     if fault == "skip":
@@ -54,8 +54,15 @@ def test_with_notices_on_dropped_or_repeated_the_run_ends_at_target_with_nothing
         sim.faults.ws_repeat(6)
     elif fault == "drop":
         sim.faults.ws_drop(1)
+    elif fault == "prices paused":
+        sim.faults.prices_paused = True
     client = sim_client_factory(sleep=lambda seconds: None)
     plan = sim_plan(sim, cash=2_000_000)
+    if fault == "none":  # the stocks' trade prices are streaming before the first slice
+        stream.watch([ln.code for ln in plan.lines])
+        end = time.monotonic() + 5
+        while not all(stream.price(ln.code, 5) for ln in plan.lines) and time.monotonic() < end:
+            time.sleep(0.02)
     rec = Recorder()
     executor = TwapExecutor(client, Journal(tmp_path / "journal.sqlite3"), SETTINGS, rec, NoticeTime(sim.clock),
                             notices=stream)
@@ -72,3 +79,6 @@ def test_with_notices_on_dropped_or_repeated_the_run_ends_at_target_with_nothing
     assert stream.notices > 0
     if fault == "none":
         assert executor.notice_stats.fills > 0  # fills were journaled from notices, not only from polls
+        assert executor.quote_sources["streamed"] > 0  # and orders were priced from the stream
+    if fault == "prices paused":
+        assert executor.quote_sources["streamed"] == 0 and executor.quote_sources["asked"] > 0

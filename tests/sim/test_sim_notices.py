@@ -127,3 +127,56 @@ def test_faults_skip_repeat_and_drop_notices(sim, tmp_path):
 def test_the_health_answer_announces_the_websocket(sim):
     info = requests.get(sim.url + "/sim/health", timeout=5).json()
     assert info["ws_url"] == sim.ws_url and info["ws_url"].startswith("ws://127.0.0.1:")
+
+
+def test_the_sim_streams_registered_stocks_trade_prices_from_its_price_walk(sim, tmp_path):
+    stream, _, _ = open_stream(sim, tmp_path)
+    try:
+        stream.watch(["005930", "000270"])
+        assert wait_for(lambda: stream.price("005930", 5) and stream.price("000270", 5))
+        for code in ("005930", "000270"):
+            trade, quote = stream.price(code, 5), sim.market.quote(code)
+            assert trade.prev_close == quote.prev_close
+            assert abs(trade.price - quote.price) <= quote.price * 0.05  # the walk moves on between frames
+    finally:
+        stream.stop()
+
+
+def test_prices_can_pause_while_the_session_stays_up(sim, tmp_path):
+    stream, got, _ = open_stream(sim, tmp_path)
+    try:
+        stream.watch(["005930"])
+        assert wait_for(lambda: stream.price("005930", 5))
+        sim.faults.prices_paused = True
+        time.sleep(1.5)
+        assert stream.price("005930", 1.0) is None and stream.state is StreamState.LIVE
+        client_for(sim, tmp_path / "client").order("000270", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) >= 2)  # the notices keep coming
+    finally:
+        stream.stop()
+
+
+def test_a_session_holds_at_most_40_registrations_notices_included(sim, tmp_path):
+    import json
+
+    from websockets.sync.client import connect
+
+    from kis.notices import MAX_REGISTRATIONS, subscribe_frame
+    from kis.sim.market import synthetic_specs
+
+    for spec in synthetic_specs(MAX_REGISTRATIONS):
+        sim.market.add(spec)
+    codes = sim.market.codes()[:MAX_REGISTRATIONS]
+    key = ApprovalKeys(sim_config(sim, tmp_path)).key()
+    with connect(sim.ws_url) as ws:
+        answers = []
+        for tr_id, tr_key in [("H0STCNI9", sim.hts_id)] + [("H0STCNT0", code) for code in codes]:
+            ws.send(subscribe_frame(key, tr_id, tr_key))
+            while True:  # price frames may come between the answers
+                text = ws.recv(5)
+                if text.startswith("{") and "PINGPONG" not in text:
+                    answers.append(json.loads(text)["body"])
+                    break
+    assert all(a["rt_cd"] == "0" for a in answers[:MAX_REGISTRATIONS])
+    assert answers[-1]["rt_cd"] != "0" and "MAX" in answers[-1]["msg1"]  # the 41st registration
+    assert len(answers) == MAX_REGISTRATIONS + 1
