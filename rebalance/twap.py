@@ -710,7 +710,7 @@ class _Worker:
         today = self.clock.now().astimezone(KST).date()
         if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
             self._poll()  # did the last cancels take? What still rests is the user's to cancel
-        results = self._results()
+        results, cash_after = self._results()
         orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
         unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
                            for o in orders if o.state.unsettled)
@@ -718,7 +718,7 @@ class _Worker:
                             for o in orders if o.resting and o.remaining is not None)
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
-        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED)
+        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
         if cancelled:
             self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
         else:
@@ -738,12 +738,10 @@ class _Worker:
                 return
             self._poll()
 
-    def _receipt(self, state: RunState) -> Receipt | None:
+    def _receipt(self, state: RunState, cash_after: int) -> Receipt | None:
         """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
         try:
-            balance = getattr(self, "_end_balance", None)
-            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id),
-                                 balance.cash_d2 if balance is not None else None, state)
+            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id), cash_after, state)
         except Exception:
             log.exception("building the receipt of %s", self.run_id)
             return None
@@ -762,8 +760,8 @@ class _Worker:
                 log.warning("cancel of order %s failed: %s", order.order_no, exc)
         return withdrawn
 
-    def _results(self) -> tuple[StockResult, ...]:
-        """Target vs actual holding per stock, from the balance read at the end of the run."""
+    def _results(self) -> tuple[tuple[StockResult, ...], int]:
+        """Target vs actual holding per stock, and cash (D+2), from the balance read at the end of the run."""
         last: Exception | None = None
         for attempt in range(END_BALANCE_TRIES):
             try:
@@ -774,9 +772,8 @@ class _Worker:
                 self.clock.wait(min(5.0, self.run_rec.poll_seconds), threading.Event())
         else:
             raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
-        self._end_balance = balance
-        return tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
-                     for line in self.run_rec.plan.lines)
+        return (tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
+                      for line in self.run_rec.plan.lines), balance.cash_d2)
 
     def _fail(self, reason: str) -> None:
         self.done = True
