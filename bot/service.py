@@ -30,6 +30,7 @@ from kis.krx import KST
 from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
 from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
+from rebalance.events import Cancelled, Event, Finished
 from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
@@ -745,8 +746,8 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     journal = rebalance.Journal.in_dir(client.config.data_dir)
     receipts = ReceiptStore(journal.path, client.config.account)
 
-    def keep_receipt(event: Any) -> None:
-        receipt = getattr(event, "receipt", None)
+    def keep_receipt(event: Event) -> None:
+        receipt = event.receipt if isinstance(event, (Finished, Cancelled)) else None
         if receipt is not None:
             try:
                 receipts.save(receipt)
