@@ -216,17 +216,23 @@ def test_partial_fills_are_pushed_as_increments_up_to_the_whole_quantity(clock, 
     assert [f.progress for f in fills] == sorted(f.progress for f in fills)
 
 
-def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path):
-    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+def run_cancelled_after(orders: int, broker, plan, journal_path):
+    """Run `plan` on `broker` and cancel it once `orders` orders were sent; returns (recorder, run_id)."""
     executors = []
 
-    def cancel_after_three(event):
-        if isinstance(event, OrderSent) and len(broker.orders) == 3:
+    def cancel_after(event):
+        if isinstance(event, OrderSent) and len(broker.orders) == orders:
             executors[0].cancel()
 
-    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_three, settings=UNPRICED)
+    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after, settings=UNPRICED)
     executors.append(executor)
     finish(executor)
+    return rec, run_id
+
+
+def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path):
+    broker, plan = rebalance_broker(clock, fill="rest"), rebalance_plan()
+    rec, run_id = run_cancelled_after(3, broker, plan, journal_path)
 
     assert len(broker.orders) == 3 and all(o.cancelled for o in broker.orders)
     (cancelled,) = rec.of(Cancelled)
@@ -238,15 +244,7 @@ def test_cancel_stops_new_slices_and_cancels_resting_orders(clock, journal_path)
 
 def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(clock, journal_path):
     broker, plan = rebalance_broker(clock, fill="rest", fail_cancels=2), rebalance_plan()
-    executors = []
-
-    def cancel_after_three(event):
-        if isinstance(event, OrderSent) and len(broker.orders) == 3:
-            executors[0].cancel()
-
-    executor, rec, _ = start(broker, plan, journal_path, on=cancel_after_three, settings=UNPRICED)
-    executors.append(executor)
-    finish(executor)
+    rec, _ = run_cancelled_after(3, broker, plan, journal_path)
 
     assert len(broker.orders) == 3 and all(o.cancelled for o in broker.orders)
     assert rec.of(Cancelled)[0].cancelled_orders == 3
@@ -254,15 +252,7 @@ def test_a_cancel_that_gets_no_answer_is_tried_again_so_nothing_is_left_working(
 
 def test_an_order_still_open_after_every_cancel_failed_is_named_in_the_summary_not_left_silently(clock, journal_path):
     broker, plan = rebalance_broker(clock, fill="rest", fail_cancels=99), rebalance_plan()
-    executors = []
-
-    def cancel_after_one(event):
-        if isinstance(event, OrderSent) and len(broker.orders) == 1:
-            executors[0].cancel()
-
-    executor, rec, run_id = start(broker, plan, journal_path, on=cancel_after_one, settings=UNPRICED)
-    executors.append(executor)
-    finish(executor)
+    rec, run_id = run_cancelled_after(1, broker, plan, journal_path)
 
     (working,) = broker.orders
     assert working.remaining == working.qty  # KIS never took a cancel: the order still rests there
