@@ -1,0 +1,1 @@
+"""The message catalogues (`en.toml`, `ko.toml`), read by `rebalance.i18n`."""
