@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from bot import version
 from kis.errors import ConfigError
 
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -47,6 +48,7 @@ def positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kisbot", description="Run a KIS stock account from Telegram.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines to stderr")
+    parser.add_argument("--version", action="version", version=f"kisbot {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the simulator and a console chat: try everything, no account needed")
