@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 
+from bot import version
 from bot.cli_common import add_plan_arguments, fail
 from kis.errors import ConfigError
 
@@ -42,6 +43,7 @@ def positive(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kisbot", description="Run a KIS stock account from Telegram.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines to stderr")
+    parser.add_argument("--version", action="version", version=f"kisbot {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the simulator and a console chat: try everything, no account needed")

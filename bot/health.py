@@ -9,11 +9,10 @@ import argparse
 import logging
 import sys
 from datetime import datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-from bot import format as fmt
+from bot import format as fmt, version
 from bot.cli_doctor import mask_account
 from bot.service import Reply
 from kis.stats import KisState
@@ -24,13 +23,6 @@ from rebalance.twap import RunStatus
 log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = timedelta(hours=24)  # KIS tokens live 24 h; the cache keeps only the expiry
-
-
-def version() -> str:
-    try:
-        return metadata.version("kisbot")
-    except metadata.PackageNotFoundError:  # pragma: no cover - run from a plain checkout
-        return "unknown"
 
 
 def _ago(then: datetime, now: datetime) -> str:

@@ -53,14 +53,16 @@ def parse_chat_ids(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
-def load_bot_settings(source: Source | None = None) -> BotSettings:
-    """Telegram settings, or ConfigError that says what to set: never starts an open bot."""
+def load_bot_settings(source: Source | None = None, *, require_chats: bool = True) -> BotSettings:
+    """Telegram settings, or ConfigError that says what to set: never starts an open bot.
+
+    With `require_chats=False` an empty allow-list is returned as such (setup mode, which trades nothing)."""
     source = source or Source()
     token = source.secret("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
     if not token:
         raise ConfigError(TOKEN_HINT)
     chats = parse_chat_ids(source.get("TELEGRAM_ALLOWED_CHAT_IDS"))
-    if not chats:
+    if not chats and require_chats:
         raise ConfigError(CHATS_HINT)
     return BotSettings(
         token=token,

@@ -32,6 +32,8 @@ SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter ma
 REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private" at most this often
 MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
+             "(it may have been revoked) and set it in the environment, .env or the keyring")
 COMMANDS = [
     ("price", "price of stocks: /price 005930"),
     ("balance", "holdings, cash and total"),
@@ -357,6 +359,24 @@ class _StartFailureSaidOnce(logging.Filter):
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
+def run_setup_mode(settings: BotSettings, source: Any) -> int:
+    """`kisbot run` with no allowed chat: tell each chat its id until Ctrl-C; no KIS client is opened."""
+    from bot.setup_mode import build_setup_app
+    from kis.errors import ConfigError
+    from rebalance.i18n import choose, t
+
+    protect(settings.token)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    lang_setting = source.get("KISBOT_LANG")
+    app = build_setup_app(settings, lang_setting=lang_setting)
+    print(t("setup.started", choose(lang_setting)), flush=True)
+    try:
+        app.run_polling(allowed_updates=["message"])
+    except InvalidToken:
+        raise ConfigError(BAD_TOKEN) from None
+    return 0
+
+
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
     from kis import load_kis_config, open_client
@@ -371,14 +391,18 @@ def run(args: Any) -> int:
     from rebalance.events import NoticeStatus
     from bot.settings import load_bot_settings
     from bot.settings import load_report_at
+    from bot.logs import log_to_data_dir
 
     source = Source()
-    settings = load_bot_settings(source)  # ConfigError: no token or no allowed chat -> one line, exit 2
+    settings = load_bot_settings(source, require_chats=False)  # ConfigError: no token -> one line, exit 2
+    if not settings.allowed_chat_ids:
+        return run_setup_mode(settings, source)
     load_report_at(source)  # ConfigError: a malformed KISBOT_REPORT_AT stops start-up before any call
-    protect(settings.token)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
     config = load_kis_config(source)
     private_dir(config.data_dir)  # an unusable data dir is one sentence before anything reads or writes there
+    log_to_data_dir(config.data_dir)  # before protect(), which masks secrets on every root handler
+    protect(settings.token)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
     prefs = NotifyPrefs.in_dir(config.data_dir)
     sink = TelegramSink(settings.allowed_chat_ids, prefs)
     notifier = Notifier(sink)
@@ -400,8 +424,7 @@ def run(args: Any) -> int:
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:  # its text carries the token
-        raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
-                          "(it may have been revoked) and set it in the environment, .env or the keyring") from None
+        raise ConfigError(BAD_TOKEN) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
         where = settings.api_base_url or "api.telegram.org"
         raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "

@@ -29,9 +29,8 @@ def clean_env(tmp_path, **extra) -> dict:
 
 @pytest.mark.parametrize("extra, says", [
     ({}, "TELEGRAM_BOT_TOKEN is not set"),
-    ({"TELEGRAM_BOT_TOKEN": "1:SECRETTOKEN"}, "TELEGRAM_ALLOWED_CHAT_IDS is not set"),
 ])
-def test_run_refuses_to_start_without_token_or_allowed_chats(tmp_path, monkeypatch, capsys, extra, says):
+def test_run_refuses_to_start_without_a_token(tmp_path, monkeypatch, capsys, extra, says):
     for key in list(os.environ):
         if key.startswith(("TELEGRAM_", "KIS_")):
             monkeypatch.delenv(key)
@@ -42,6 +41,35 @@ def test_run_refuses_to_start_without_token_or_allowed_chats(tmp_path, monkeypat
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert says in err and "SECRETTOKEN" not in err and "Traceback" not in err
+
+
+def test_without_allowed_chats_run_only_tells_each_chat_its_id_and_opens_no_kis_client(api, tmp_path):
+    # KIS_BASE_URL points nowhere: setup mode must not call it (a call would log a connection error).
+    env = clean_env(tmp_path, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_BASE_URL=api.base_url,
+                    TELEGRAM_FILE_BASE_URL=api.base_file_url, KIS_ENV="sim", KIS_BASE_URL="http://127.0.0.1:9")
+    out = open(tmp_path / "setup.out", "w+")
+    bot = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=out,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        api.send_text(OWNER, "/balance")
+        answer = api.wait_for(lambda a: a.calls_to("sendMessage", chat_id=OWNER), timeout=30)[-1].text
+        assert f"Your chat id is {OWNER}" in answer and f"TELEGRAM_ALLOWED_CHAT_IDS={OWNER}" in answer
+        assert "trades nothing" in answer
+    finally:
+        bot.send_signal(signal.SIGINT)
+        bot.wait(20)
+    output = (tmp_path / "setup.out").read_text()
+    assert bot.returncode == 0, output[-2000:]
+    assert "setup mode" in output and "Traceback" not in output and api.token not in output
+    assert not (tmp_path / "data" / "journal.sqlite3").exists()
+
+
+def test_setup_mode_speaks_the_chats_language_and_warns_a_group():
+    from bot.setup_mode import chat_id_answer
+
+    korean = chat_id_answer(-100123, "supergroup", "ko")
+    assert "-100123" in korean and "채팅의 ID" in korean and "그룹" in korean
+    assert "every member" not in chat_id_answer(42, "private", "en")
 
 
 def start_bot(api, sim, tmp_path) -> subprocess.Popen:
