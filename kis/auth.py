@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from kis.config import KisConfig
+from kis.config import Env, KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisError, KisTransportError, TokenIssueTooFrequent, error_for
 from kis.files import file_lock, private_dir, write_private
@@ -73,10 +73,13 @@ def issue_key(session: requests.Session, url: str, body: dict, field: str, name:
 
 
 class PrivateCache:
-    """One JSON file per (kind, environment, app key, host) in the data dir, mode 0600, replaced atomically."""
+    """One JSON file per (kind, environment, app key, host) in the data dir, mode 0600, replaced atomically.
+
+    The simulator is one host whatever its port: each CLI command may start its own on a free port, and
+    they share the paper account (and its tokens) through the data dir's sim state."""
 
     def __init__(self, config: KisConfig, kind: str = "tokens"):
-        host = urlsplit(config.base_url).netloc.replace(":", "_") or "default"
+        host = "sim" if config.env is Env.SIM else (urlsplit(config.base_url).netloc.replace(":", "_") or "default")
         self.dir = Path(config.data_dir) / kind
         self.path = self.dir / f"{config.env.value}-{config.app_key_id}-{host}.json"
 

@@ -143,3 +143,22 @@ def test_a_corrupt_cache_file_means_a_new_token_not_a_crash(quotes, make_client,
     client.price("005930")
     assert quotes.tokens_issued == 1
     assert json.loads(path.read_text())["access_token"] == TOKEN_VALUE
+
+
+def test_the_simulator_has_one_token_cache_entry_whatever_its_port(tmp_path):
+    # Each CLI command may start its own simulator on a free port; they share the paper account through the
+    # data dir, so the second command must reuse the first one's token instead of issuing (and, on KIS,
+    # alerting) again.
+    from kis.sim import SimServer
+    from kis.sim.clients import client_for
+
+    state = tmp_path / "sim-state.json"
+    issued = []
+    for _ in range(2):
+        with SimServer(0, always_open=True, state_path=state) as sim:
+            client = client_for(sim, tmp_path / "data")
+            client.price("005930")
+            issued.append(client.tokens.issued)
+            sim.save()
+    assert issued == [True, False], "the second simulator's client must take the token from the cache"
+    assert [p.name.split("-")[-1] for p in (tmp_path / "data" / "tokens").glob("*.json")] == ["sim.json"]
