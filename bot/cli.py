@@ -8,6 +8,7 @@ import os
 import sys
 
 from bot import version
+from bot.cli_common import add_plan_arguments, fail
 from kis.errors import ConfigError
 
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -23,12 +24,6 @@ COMMANDS = {
     "report": "bot.reports:report",
     "health": "bot.health:health",
 }
-
-
-def fail(message: str, code: int = 1) -> int:
-    """Say `message` on stderr as `kisbot: message`; returns the exit code (1: KIS or the input said no)."""
-    print(f"kisbot: {message}", file=sys.stderr)
-    return code
 
 
 def port(text: str) -> int:
@@ -68,9 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("balance", help="holdings and cash of the configured account")
 
-    from bot.cli_plan import add_arguments
-
-    add_arguments(sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx (default: the saved one)"))
+    add_plan_arguments(sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx (default: the saved one)"))
 
     doctor = sub.add_parser("doctor", help="check the configured account: settings, token, price, balance, "
                                            "buying power; --orders also times a test order")

@@ -16,7 +16,7 @@ from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
-from bot.cli import fail
+from bot.cli_common import fail, failure_sentence
 from bot.format import percent, signed, won
 from rebalance.text import one_line
 
@@ -51,15 +51,6 @@ def _show(table: pd.DataFrame) -> None:
     """Print a table with Hangul counted as two columns, so names line up in a terminal."""
     with pd.option_context("display.unicode.east_asian_width", True):
         print(table.to_string(index=False))
-
-
-def failure_sentence(exc: KisError | KisTransportError) -> str:
-    """One line that says what went wrong with a KIS call and what to do."""
-    if isinstance(exc, UnknownStock):
-        return f"the exchange does not know {', '.join(exc.codes)}; check the stock code"
-    if isinstance(exc, KisError):
-        return f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})"
-    return f"{exc}; check the network and KIS_BASE_URL, then try again"
 
 
 def _run(job: Callable[[], int]) -> int:

@@ -27,7 +27,7 @@ from kis.listing_lag import ListingLag, save_listing_lag
 from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType, Quote
 from kis.orders import matching_orders, same_order_no
 from kis.ticks import round_to_tick
-from bot.cli_account import failure_sentence
+from bot.cli_common import failure_sentence
 
 DEFAULT_CODE = "005930"
 TEST_ORDER_DISCOUNT = 0.20  # the test buy rests this far below the price, so it does not fill

@@ -9,8 +9,7 @@ import json
 import logging
 from pathlib import Path
 
-from bot.cli import fail
-from bot.cli_account import failure_sentence
+from bot.cli_common import fail, failure_sentence
 from kis import open_client
 from kis.config import Source
 from kis.files import private_dir
@@ -22,22 +21,6 @@ from rebalance.names import NameBook
 from rebalance.saved_model import load_model, model_path, save_model
 
 log = logging.getLogger(__name__)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `plan` sub-command's arguments."""
-    parser.add_argument("file", nargs="?", default=None,
-                        help="the .xlsx file with a 종목코드 column (default: the saved model)")
-    parser.add_argument("--buy-only", action="store_true", help="no sells: invest the cash toward the targets")
-    parser.add_argument("--amount", default=None, metavar="WON", help="with --buy-only: spend at most this")
-    parser.add_argument("--sell-amount", default=None, metavar="WON",
-                        help="no buys: raise at least this after fees and tax, most overweight first")
-    parser.add_argument("--keep-others", action="store_true", help="leave holdings outside the model alone")
-    parser.add_argument("--band", default=None, metavar="P",
-                        help="trade a stock only when its weight is outside target ± P percentage points")
-    parser.add_argument("--min-trade", default=None, metavar="WON", help="skip trades smaller than this")
-    parser.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
-    parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")
 
 
 def plan(args: argparse.Namespace) -> int:

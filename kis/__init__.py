@@ -15,12 +15,15 @@ from kis.orders import Lookup, interchangeable, look_up, same_order_no
 
 
 def open_client(config: KisConfig | None = None, **client_options) -> KisClient:
-    """A client for the configured account; for `sim` without KIS_BASE_URL, the simulator is found or started."""
+    """A client for the configured account; for `sim`, the simulator is found or started and says its websocket."""
     config = config or load_kis_config()
-    if config.env is Env.SIM and not config.base_url:
-        from kis.sim import find_or_start  # lazily: only the sim environment needs the simulator
+    if config.env is Env.SIM:
+        from kis.sim import find_or_start, ws_url_of  # lazily: only the sim environment needs the simulator
 
-        config = dataclasses.replace(config, base_url=find_or_start(config).rstrip("/"))
+        if not config.base_url:
+            config = dataclasses.replace(config, base_url=find_or_start(config).rstrip("/"))
+        if not config.ws_url:  # the notice stream reads the config only: it never asks the simulator
+            config = dataclasses.replace(config, ws_url=ws_url_of(config.base_url))
     return KisClient(config, **client_options)
 
 

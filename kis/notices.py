@@ -648,18 +648,13 @@ NO_HTS_ID = ("Order and fill notices are off: KIS_HTS_ID is not set, so kisbot l
 
 
 def notice_url(config) -> str:
-    """The websocket URL: KIS_WS_URL, else the environment's, else (sim) the one the simulator announces."""
+    """The websocket URL: KIS_WS_URL (for the simulator, `open_client` sets what it announces), else KIS's."""
     from kis import endpoints as ep
-    from kis.models import Env
 
     if config.ws_url:
         return config.ws_url
-    if config.env is Env.SIM:
-        from kis.sim.discover import probe
-
-        info = probe(config.base_url) or {}
-        return str(info.get("ws_url") or "")
-    return ep.WS_URLS[config.env] + ep.WS_PATH
+    base = ep.WS_URLS.get(config.env)  # the simulator has no fixed one
+    return base + ep.WS_PATH if base else ""
 
 
 def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> NoticeStream | None:

@@ -124,78 +124,143 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
     floored; stocks outside the model go to zero unless kept; a stock inside its band is not traded.
     Buys are scaled down when cash after sells cannot pay for them and their costs.
     """
+    here = _where_the_account_is(portfolio, balance, quotes, settings, options, tax_free)
+    notes: list[str] = []
+    wants = _where_the_model_wants_it(portfolio, balance, here, options, notes)
+    target = _what_to_trade(here, wants, settings.rates, options, notes)
+    return _the_plan(portfolio, balance, quotes, settings, now, plan_id, options, names or {}, here, wants,
+                     target, notes)
+
+
+@dataclass(frozen=True)
+class _Account:
+    """Where the account is, at the plan's prices: quantities, cash and the values weights apply to."""
+
+    codes: list[str]
+    price: dict[str, int]
+    current: dict[str, int]
+    kept: list[str]  # holdings outside the model that stay as they are
+    taxed: dict[str, bool]  # whether a sale pays the securities transaction tax
+    rates: CostRates
+    cash: int
+    total: int
+    base: int
+    investable: int
+
+    def sell_cost(self, code: str, qty: int) -> int:
+        return self.rates.sell_cost(qty * self.price[code], taxed=self.taxed[code])
+
+    def sells(self, target: Mapping[str, int]) -> dict[str, int]:
+        return {c: self.current[c] - target[c] for c in self.codes if target[c] < self.current[c]}
+
+
+@dataclass(frozen=True)
+class _Wants:
+    """Where the model wants the account: full targets, and the targets after bands."""
+
+    weight: dict[str, float]
+    full: dict[str, int]
+    target: dict[str, int]
+    held_in_band: list[str]
+
+
+def _where_the_account_is(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote],
+                          settings: PlanSettings, options: PlanOptions, tax_free: frozenset[str]) -> _Account:
+    """The account at `quotes`; UnknownStock when a needed code has no positive price."""
     codes = _plan_codes(portfolio, balance)
     missing = [c for c in codes if c not in quotes or quotes[c].price <= 0]
     if missing:
         raise UnknownStock(missing)
-    rates = settings.rates
     price = {c: quotes[c].price for c in codes}
-    current = {c: balance.qty(c) for c in codes}
+    kept = [c for c in codes if c not in portfolio.codes and options.keep_others]
+    total, base, investable = account_values(balance, price, kept, settings.cash_buffer)
+    return _Account(codes=codes, price=price, current={c: balance.qty(c) for c in codes}, kept=kept,
+                    taxed={c: c not in tax_free for c in codes}, rates=settings.rates, cash=balance.cash_d2,
+                    total=total, base=base, investable=investable)
+
+
+def _where_the_model_wants_it(portfolio: Portfolio, balance: Balance, here: _Account, options: PlanOptions,
+                              notes: list[str]) -> _Wants:
+    """Full targets (floored shares of the investable value; kept holdings stay), then bands."""
     weight = {t.code: t.weight for t in portfolio.targets}
     band = {t.code: options.band_for(t.band) for t in portfolio.targets}
-    kept = [c for c in codes if c not in weight and options.keep_others]
-    cash = balance.cash_d2
-    total, base, investable = account_values(balance, price, kept, settings.cash_buffer)
-    taxed = {c: c not in tax_free for c in codes}
-
-    def sell_cost(c: str, qty: int) -> int:
-        return rates.sell_cost(qty * price[c], taxed=taxed[c])
-
-    notes: list[str] = []
-    full = {c: math.floor(exact(weight[c]) * investable / price[c]) if c in weight else 0 for c in codes}
-    for c in kept:
-        full[c] = current[c]
-    notes.extend(_notes(portfolio, balance, price, full, investable))
+    full = {c: math.floor(exact(weight[c]) * here.investable / here.price[c]) if c in weight else 0
+            for c in here.codes}
+    for c in here.kept:
+        full[c] = here.current[c]
+    notes.extend(_notes(portfolio, balance, here.price, full, here.investable))
     target = dict(full)
-    held_in_band = [c for c in weight if full[c] != current[c]
-                    and inside_band(current[c] * price[c], investable, weight[c], band[c])]
+    held_in_band = [c for c in weight if full[c] != here.current[c]
+                    and inside_band(here.current[c] * here.price[c], here.investable, weight[c], band[c])]
     for c in held_in_band:
-        target[c] = current[c]
+        target[c] = here.current[c]
+    return _Wants(weight=weight, full=full, target=target, held_in_band=held_in_band)
 
+
+def _what_to_trade(here: _Account, wants: _Wants, rates: CostRates, options: PlanOptions,
+                   notes: list[str]) -> dict[str, int]:
+    """The target quantities the options allow: a sell amount, or buys that fit the cash (or the amount)."""
+    codes, current, price = here.codes, here.current, here.price
     if options.sell_only:
         assert options.sell_amount is not None
-        sold = _sell_amount(options.sell_amount, codes, kept, current, full, target, price, sell_cost)
-        target = {c: current[c] - sold.get(c, 0) for c in codes}
-    else:
-        if options.buy_only:
-            target = {c: max(current[c], target[c]) for c in codes}
+        sold = _sell_amount(options.sell_amount, codes, here.kept, current, wants.full, wants.target, price,
+                            here.sell_cost)
+        return {c: current[c] - sold.get(c, 0) for c in codes}
+    target = dict(wants.target)
+    if options.buy_only:
+        target = {c: max(current[c], target[c]) for c in codes}
+    _skip_small(target, current, price, options.min_trade, notes)
+    wanted = {c: target[c] - current[c] for c in codes if target[c] > current[c]}
+    budget = _buy_budget(here, target, options)
+    bought = _fit_buys(wanted, price, rates, budget)
+    if bought != wanted:
+        wanted_value = sum(q * price[c] for c, q in wanted.items())
+        bought_value = sum(q * price[c] for c, q in bought.items())
+        cut = 100 * (1 - bought_value / wanted_value)
+        where = "the amount" if options.amount is not None and budget == options.amount else "cash"
+        notes.append(f"Buys scaled down by {cut:.1f} % to fit {where}: {wanted_value:,} won wanted, "
+                     f"{max(budget, 0):,} won available after sells and costs.")
+        for c in wanted:
+            target[c] = current[c] + bought.get(c, 0)
         _skip_small(target, current, price, options.min_trade, notes)
-        sell_value = sum((current[c] - target[c]) * price[c] for c in codes if target[c] < current[c])
-        sell_costs = sum(sell_cost(c, current[c] - target[c]) for c in codes if target[c] < current[c])
-        wanted = {c: target[c] - current[c] for c in codes if target[c] > current[c]}
-        budget = cash + sell_value - sell_costs
-        if options.buy_only:
-            reserve = base - investable
-            budget = cash - reserve
-            if options.amount is not None:
-                if options.amount > cash:
-                    spare = cash - reserve
-                    raise OptionsError(
-                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): type /plan buy "
-                        f"{spare} or less." if spare > 0 else
-                        f"buy {options.amount:,} is more than the {cash:,} won cash (D+2), and none is above the "
-                        "cash buffer: type /plan sell AMOUNT first, or deposit cash.")
-                budget = min(budget, options.amount)
-        bought = _fit_buys(wanted, price, rates, budget)
-        if bought != wanted:
-            wanted_value = sum(q * price[c] for c, q in wanted.items())
-            bought_value = sum(q * price[c] for c, q in bought.items())
-            cut = 100 * (1 - bought_value / wanted_value)
-            where = "the amount" if options.amount is not None and budget == options.amount else "cash"
-            notes.append(f"Buys scaled down by {cut:.1f} % to fit {where}: {wanted_value:,} won wanted, "
-                         f"{max(budget, 0):,} won available after sells and costs.")
-            for c in wanted:
-                target[c] = current[c] + bought.get(c, 0)
-            _skip_small(target, current, price, options.min_trade, notes)
-    if held_in_band:
-        notes.append("Inside their band, not traded: " + ", ".join(c for c in held_in_band if target[c] == current[c])
-                     + ".")
-    if kept:
-        notes.append("Kept outside the model: " + ", ".join(kept) + ".")
+    return target
 
-    sell_costs = sum(sell_cost(c, current[c] - target[c]) for c in codes if target[c] < current[c])
-    buy_costs = sum(rates.buy_cost((target[c] - current[c]) * price[c]) for c in codes if target[c] > current[c])
-    names = names or {}
+
+def _buy_budget(here: _Account, target: Mapping[str, int], options: PlanOptions) -> int:
+    """What buys may spend: cash plus the sells' net proceeds; buy-only, the cash above the buffer (at most
+    the amount). OptionsError when the amount is more than the cash."""
+    cash = here.cash
+    if not options.buy_only:
+        sells = here.sells(target)
+        return (cash + sum(q * here.price[c] for c, q in sells.items())
+                - sum(here.sell_cost(c, q) for c, q in sells.items()))
+    reserve = here.base - here.investable
+    budget = cash - reserve
+    if options.amount is None:
+        return budget
+    if options.amount > cash:
+        spare = cash - reserve
+        raise OptionsError(
+            f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): type /plan buy "
+            f"{spare} or less." if spare > 0 else
+            f"buy {options.amount:,} is more than the {cash:,} won cash (D+2), and none is above the "
+            "cash buffer: type /plan sell AMOUNT first, or deposit cash.")
+    return min(budget, options.amount)
+
+
+def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote], settings: PlanSettings,
+              now: datetime, plan_id: str, options: PlanOptions, names: Mapping[str, str], here: _Account,
+              wants: _Wants, target: Mapping[str, int], notes: list[str]) -> Plan:
+    """The `Plan`: one line per code, its costs, the notes, and how long its prices stay good."""
+    codes, current, price, total = here.codes, here.current, here.price, here.total
+    if wants.held_in_band:
+        notes.append("Inside their band, not traded: "
+                     + ", ".join(c for c in wants.held_in_band if target[c] == current[c]) + ".")
+    if here.kept:
+        notes.append("Kept outside the model: " + ", ".join(here.kept) + ".")
+    sell_costs = sum(here.sell_cost(c, q) for c, q in here.sells(target).items())
+    buy_costs = sum(here.rates.buy_cost((target[c] - current[c]) * price[c]) for c in codes
+                    if target[c] > current[c])
     lines = [
         PlanLine(
             code=c,
@@ -205,7 +270,7 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
             target_qty=target[c],
             current_weight=current[c] * price[c] / total if total > 0 else 0.0,
             target_weight=target[c] * price[c] / total if total > 0 else 0.0,
-            tax_free=not taxed[c],
+            tax_free=not here.taxed[c],
         )
         for c in codes
     ]
@@ -213,14 +278,14 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
     if not any(line.order_qty for line in lines):
         notes.append("Already on target: nothing to trade.")
     dropped = tuple(f"{line.code} {line.name}".strip() for line in lines
-                    if line.code not in weight and line.order_qty < 0)
+                    if line.code not in wants.weight and line.order_qty < 0)
     priced_at = min((quotes[c].at for c in codes if quotes[c].at is not None), default=now)
     return Plan(
         id=plan_id,
         lines=tuple(lines),
-        cash=cash,
+        cash=here.cash,
         total_value=total,
-        investable=investable,
+        investable=here.investable,
         est_costs=sell_costs + buy_costs,
         priced_at=priced_at,
         expires_at=priced_at + settings.max_price_age,

@@ -26,6 +26,11 @@ def probe(url: str, timeout: float = 0.5) -> dict | None:
     return info if isinstance(info, dict) and info.get("sim") == "kisbot" else None
 
 
+def ws_url_of(url: str) -> str:
+    """The notice websocket the kisbot sim at `url` announces; '' when it announces none or does not answer."""
+    return str((probe(url) or {}).get("ws_url") or "")
+
+
 def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT, always_open: bool | None = None) -> str:
     """Base URL of a sim that accepts this configuration's app key and account.
 

@@ -37,3 +37,16 @@ def test_open_client_reads_the_configuration_when_none_is_given(tmp_path, monkey
     client = open_client()
     assert client.config.env is Env.MOCK and client.tr.multi_price is None
     assert client.limiter.rate == 1.0
+
+
+def test_the_notice_client_takes_the_simulators_websocket_from_open_client_and_never_asks_the_simulator(tmp_path):
+    import dataclasses
+
+    from kis.notices import notice_url
+    from kis.sim import SimServer
+    from kis.sim.clients import sim_config
+
+    with SimServer(0) as sim:
+        config = dataclasses.replace(sim_config(sim, tmp_path), ws_url="")
+        assert notice_url(config) == ""  # the client alone knows no simulator
+        assert notice_url(open_client(config).config) == sim.ws_url

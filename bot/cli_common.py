@@ -1,0 +1,40 @@
+"""What the `kisbot` sub-commands share: the one-line failure on stderr, KIS failures as sentences, and the
+`plan` arguments (the parser in bot/cli.py and the command in bot/cli_plan.py both need them); it imports
+none of the commands, so none of them imports another."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kis.errors import KisError, KisTransportError, UnknownStock
+
+
+def fail(message: str, code: int = 1) -> int:
+    """Say `message` on stderr as `kisbot: message`; returns the exit code (1: KIS or the input said no)."""
+    print(f"kisbot: {message}", file=sys.stderr)
+    return code
+
+
+def failure_sentence(exc: KisError | KisTransportError) -> str:
+    """One line that says what went wrong with a KIS call and what to do."""
+    if isinstance(exc, UnknownStock):
+        return f"the exchange does not know {', '.join(exc.codes)}; check the stock code"
+    if isinstance(exc, KisError):
+        return f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})"
+    return f"{exc}; check the network and KIS_BASE_URL, then try again"
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `plan` sub-command's arguments."""
+    parser.add_argument("file", nargs="?", default=None,
+                        help="the .xlsx file with a 종목코드 column (default: the saved model)")
+    parser.add_argument("--buy-only", action="store_true", help="no sells: invest the cash toward the targets")
+    parser.add_argument("--amount", default=None, metavar="WON", help="with --buy-only: spend at most this")
+    parser.add_argument("--sell-amount", default=None, metavar="WON",
+                        help="no buys: raise at least this after fees and tax, most overweight first")
+    parser.add_argument("--keep-others", action="store_true", help="leave holdings outside the model alone")
+    parser.add_argument("--band", default=None, metavar="P",
+                        help="trade a stock only when its weight is outside target ± P percentage points")
+    parser.add_argument("--min-trade", default=None, metavar="WON", help="skip trades smaller than this")
+    parser.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
+    parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")
