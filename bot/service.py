@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
 from bot import format as fmt
+from bot import progress
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -27,11 +28,12 @@ from kis.errors import (
     UnknownStock,
 )
 from kis.krx import KST
+from kis.limits import Pace
 from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
 from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
 from rebalance.events import Cancelled, Event, Finished
-from rebalance.i18n import t
+from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.pending import PendingPlan
@@ -113,6 +115,22 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
     parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
+
+
+def fold(replies: list[Reply], limit: int = fmt.TELEGRAM_LIMIT) -> list[Reply]:
+    """Consecutive text-only replies joined into one message where they fit: a plan's notes ride on its table."""
+    out: list[Reply] = []
+    for reply in replies:
+        last = out[-1] if out else None
+        plain = reply.photo is None and not reply.buttons
+        if last is not None and plain and last.photo is None and not last.buttons \
+                and last.silent == reply.silent and last.kind == reply.kind:
+            joined = last.body + "\n\n" + reply.body  # type: ignore[operator]
+            if len(joined.html()) <= limit:
+                out[-1] = Reply(joined, silent=last.silent, kind=last.kind)
+                continue
+        out.append(reply)
+    return out
 
 
 def parse_duration(text: str) -> timedelta:
@@ -197,6 +215,7 @@ class BotService:
         names: NameBook | None = None,
         pending_store: PendingPlans | None = None,
         receipts: ReceiptStore | None = None,
+        pace: Pace | None = None,
     ):
         self.client = client
         self.executor = executor
@@ -208,6 +227,7 @@ class BotService:
         self.models = models  # rebalance.saved_model.ModelStore: the last model accepted, or None
         self.plan_options = plan_options  # the defaults (KISBOT_BAND, KISBOT_MIN_TRADE) words build on
         self.names = names  # rebalance.names.NameBook, or None
+        self.pace = pace  # kis.limits.Pace of the account: how long a plan's calls take, for the progress line
         # The planner and window functions are injectable so the service is testable alone.
         self._read_portfolio = read_portfolio
         self._make_plan = make_plan
@@ -340,7 +360,7 @@ class BotService:
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
             ticket = self._files  # a file arriving while this plans supersedes it
-        return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options)
+        return fold(self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options))
 
     def model(self) -> list[Reply]:
         """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
@@ -407,7 +427,7 @@ class BotService:
             replies = self._plan_file(data, file_name, ticket, args)
         finally:  # the file counts as answered once its plan is pending (or refused)
             note = self.file_answered(ticket)
-        return note + replies
+        return fold(note + replies)
 
     def _plan_file(self, data: bytes, file_name: str, ticket: int, args: Sequence[str] = ()) -> list[Reply]:
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
@@ -448,7 +468,9 @@ class BotService:
         if self.names is not None:
             extra["names"] = self.names
         try:
-            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
+            with progress.counting(Msg("progress.plan", n=len(portfolio.codes)), self._plan_calls(portfolio),
+                                   self.pace):
+                plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
             return text_replies(fmt.bold(f"Cannot plan {portfolio.source or 'this portfolio'}") + f"\n{exc}")
         except OptionsError as exc:
@@ -490,6 +512,13 @@ class BotService:
             chart = None
         return replies + [Reply(caption, photo=chart, buttons=buttons)]
 
+    def _plan_calls(self, portfolio: Portfolio) -> int:
+        """About how many KIS calls planning `portfolio` makes: the balance, its quotes, names not known yet."""
+        if self.pace is None:
+            return 0
+        codes = list(portfolio.codes)
+        return 1 + self.pace.quote_calls(len(codes)) + (self.names.lookups(codes) if self.names is not None else 0)
+
     def _window_hint(self, asked: str | None = None) -> str:
         if asked:  # the user already chose a duration for this portfolio
             return f"/confirm {asked} runs it from now for {fmt.duration_text(parse_duration(asked))}; "
@@ -530,13 +559,13 @@ class BotService:
                     self._starting = pending.plan.id
                     self._cancel_while_starting = False
             if stale:
-                return self._plan_and_offer(
+                return fold(self._plan_and_offer(
                     pending.portfolio, ticket=pending.ticket, options=pending.options,
                     note=f"The prices of plan {pending.plan.id} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
                     asked=args[0] if args else None,
-                )
+                ))
             return self._start_run(pending, duration)
 
     def _confirm_refusal(self, plan_id: str | None) -> str | None:
@@ -763,4 +792,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
-                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts)
+                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
+                      pace=client.pace())

@@ -13,7 +13,8 @@ from tg_harness import OWNER, STRANGER, BotRunner
 
 
 def sent(api, chat=OWNER):
-    return api.calls_to("sendMessage", "sendPhoto", chat_id=chat)
+    """What the bot said to `chat`: messages, photos, and the status lines it edited into answers."""
+    return api.calls_to("sendMessage", "sendPhoto", "editMessageText", chat_id=chat)
 
 
 def test_unknown_chat_gets_its_id_and_no_data(api, caplog):
