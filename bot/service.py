@@ -31,6 +31,7 @@ from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
 from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
 from rebalance.events import Cancelled, Event, Finished
+from rebalance.i18n import t
 from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, plan_options
 from rebalance.pending import PendingPlan
@@ -125,22 +126,24 @@ def parse_duration(text: str) -> timedelta:
 
 
 def describe_error(exc: BaseException) -> str:
-    """One sentence a user can act on, never a traceback or a secret."""
+    """One sentence a user can act on, never a traceback or a secret, keyed by the error's type."""
     if isinstance(exc, RateLimited):
-        return "KIS is limiting calls right now; try again in a few seconds."
+        return t("errors.rate_limited")
     if isinstance(exc, (TokenExpired, TokenInvalid)):
-        return "KIS did not accept the access token; try again in a minute (a new one is issued)."
+        return t("errors.token")
     if isinstance(exc, OrderUncertain):
-        return "An order got no answer from KIS and could not be checked yet; see /status before trying again."
+        return t("errors.order_uncertain")
     if isinstance(exc, UnknownStock):
-        return f"Unknown stock code(s): {', '.join(exc.codes)}; check the codes."
+        return t("errors.unknown_stock", codes=", ".join(exc.codes))
     if isinstance(exc, KisError):
-        return f"KIS refused: {exc.msg1 or 'no reason given'}" + (f" ({exc.msg_cd})." if exc.msg_cd else ".")
+        reason = exc.msg1 or t("errors.no_reason")
+        return t("errors.kis_refused_code", reason=reason, code=exc.msg_cd) if exc.msg_cd else \
+            t("errors.kis_refused", reason=reason)
     if isinstance(exc, KisTransportError):
-        return "KIS did not answer; check the connection and try again."
+        return t("errors.transport")
     if isinstance(exc, ConfigError):
-        return f"The bot is not configured right: {exc}"
-    return "Something went wrong on the bot's side (it is logged); please try again."
+        return t("errors.config", detail=exc)
+    return t("errors.internal")
 
 
 class Executor(Protocol):

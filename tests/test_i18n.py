@@ -59,3 +59,13 @@ def test_a_msg_is_put_into_words_where_it_is_shown():
 
 def test_an_unknown_key_reads_as_the_key_not_a_traceback():
     assert t("no.such.key") == "no.such.key"
+
+
+def test_an_error_reaches_a_korean_user_as_one_korean_sentence():
+    from bot.service import describe_error
+    from kis.errors import KisTransportError
+
+    with using("ko"):
+        said = describe_error(KisTransportError("timeout"))
+    assert said == t("errors.transport", Lang.KO) and "KIS" in said and "timeout" not in said
+    assert describe_error(KisTransportError("timeout")).startswith("KIS did not answer")
