@@ -156,6 +156,7 @@ def configuration_rows(source: Source, config: KisConfig | None) -> list[dict[st
         effective = {"KIS_ENV": config.env.value, "KIS_ACCOUNT": mask_account(config.account),
                      "KIS_BASE_URL": config.base_url or "(the simulator, found or started)",
                      "KIS_RATE_LIMIT": f"{config.rate_limit:g} a second", "KISBOT_DATA_DIR": str(config.data_dir)}
+    defaults = default_values(source, config)
     rows = []
     for name, keyring_name, kind in SETTINGS:
         origin = source.origin(name, keyring_name.format(env=env))
@@ -168,9 +169,38 @@ def configuration_rows(source: Source, config: KisConfig | None) -> list[dict[st
         elif kind == "account" and config is None and origin:
             value = "set"
         else:
-            value = effective.get(name) or source.get(name) or "(default)"
+            value = effective.get(name) or source.get(name) or defaults.get(name, "not set")
         rows.append({"name": name, "value": value, "origin": origin or "default"})
     return rows
+
+
+def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
+    """What each unset setting means, as the settings code reads it (not a word like "(default)")."""
+    from bot.settings import load_report_at, load_twap_settings, options_from
+    from kis.notices import notice_url
+
+    values = {"TELEGRAM_API_BASE_URL": "https://api.telegram.org", "TELEGRAM_FILE_BASE_URL": "https://api.telegram.org/file/bot",
+              "TELEGRAM_ALLOWED_CHAT_IDS": "none: kisbot run starts in setup mode and only tells a chat its id"}
+    if config is not None:
+        values["KIS_WS_URL"] = notice_url(config) or "the simulator's own"
+    try:
+        twap = load_twap_settings(source)
+        values.update(TWAP_START=f"{twap.start:%H:%M}", TWAP_END=f"{twap.end:%H:%M}", MARKET_CALENDAR=twap.calendar,
+                      KISBOT_SETTLE_SECONDS=f"{twap.settle_seconds:g}", KISBOT_PRICE_GUARD=f"{twap.price_guard * 100:g}%")
+    except ConfigError:
+        pass  # the check that loads them names the bad one
+    try:
+        options = options_from(source)
+        values.update(KISBOT_BAND=f"{options.band:g}" if options.band else "0 (none)",
+                      KISBOT_MIN_TRADE=f"{options.min_trade:,}" if options.min_trade else "0 (none)")
+    except ConfigError:
+        pass
+    try:
+        report_at = load_report_at(source)
+        values["KISBOT_REPORT_AT"] = f"{report_at:%H:%M} KST" if report_at else "off"
+    except ConfigError:
+        pass
+    return values
 
 
 # ---- the checks -------------------------------------------------------------------------------------

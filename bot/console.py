@@ -22,6 +22,7 @@ from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from kis.notices import open_notices
 from rebalance.events import NoticeStatus
+from rebalance.i18n import t
 from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
@@ -29,22 +30,6 @@ DEMO_DURATION = timedelta(minutes=1)  # a demo confirm trades from now for this 
 PROMPT = "you> "
 CONSOLE_CHAT = 0  # the terminal's /notify settings
 
-INTRO = """\
-kisbot demo: a paper KIS exchange runs inside this process (account {account}, {cash} won cash,
-a few holdings). Nothing here touches a real account. Type the bot's commands:
-
-  /price 005930 0013V0        prices (codes may carry letters: 0013V0, 0126Z0 is an ETF)
-  /balance                    holdings and cash
-  /plan examples/model.xlsx   a rebalance plan for a model portfolio (.xlsx path); it is saved
-  /plan buy                   invest the cash without selling (/plan buy 500000: at most that)
-  /plan band 2                trade only stocks more than ±2 %p off their weight
-  /plan sell 1000000 keep     raise cash; keep leaves stocks outside the model alone
-  /model                      the saved model
-  /confirm                    run the plan now over {duration} (or /confirm 90s)
-  /status   /cancel   /help   progress, stop, all commands
-  /report   /health             the daily report now, the connection's health
-  quit                        leave (Ctrl-D too)
-"""
 
 
 class ConsoleSink:
@@ -160,8 +145,11 @@ class ConsoleChat:
                               "/plan examples/model.xlsx, with any options after it: "
                               "/plan examples/model.xlsx buy 500000.")]
             return replies
-        path_text = " ".join(rest)  # a path may hold spaces
-        options = [w for w in words if w not in rest]
+        # A path may hold spaces and ends at its .xlsx; words after it are options (read or refused).
+        end = next((i + 1 for i, w in enumerate(rest) if w.lower().endswith(".xlsx")), len(rest))
+        path_words = rest[:end]
+        path_text = " ".join(path_words)
+        options = [w for w in words if w not in path_words]
         path = Path(path_text).expanduser()
         if not path.is_file():
             return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "
@@ -189,15 +177,16 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
     rate = float(getattr(args, "speed", None) or DEMO_RATE)
     lock = threading.Lock()
     interactive = stdin.isatty()
-    charts = Path(tempfile.mkdtemp(prefix="kisbot-demo-charts-"))
     counter = iter(range(1, 10_000))
-
-    def save_photo(data: bytes) -> str:
-        path = charts / f"plan-chart-{next(counter)}.png"
-        path.write_bytes(data)
-        return str(path)
-
     with tempfile.TemporaryDirectory(prefix="kisbot-demo-") as data_dir:
+        charts = Path(data_dir) / "charts"  # thrown away with the rest of the demo's data at the end
+        charts.mkdir()
+
+        def save_photo(data: bytes) -> str:
+            path = charts / f"plan-chart-{next(counter)}.png"
+            path.write_bytes(data)
+            return str(path)
+
         sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True).start()
         try:
             client = client_for(sim, Path(data_dir), rate_limit=rate)
@@ -212,8 +201,8 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
             pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))
             notifier.start()
             with lock:
-                print(INTRO.format(account=sim.account, cash=fmt.won(sim.cash),
-                                   duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
+                print(t("demo.intro", account=sim.account, cash=fmt.won(sim.cash),
+                        duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes)
             left = _read_loop(chat, stdin, out, lock, interactive)
             _finish(service, out, lock, cancel=interactive or left)
@@ -222,6 +211,8 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
                 notices.stop()
         finally:
             sim.stop()
+    with lock:
+        print(t("demo.thrown_away"), file=out, flush=True)
     return 0
 
 
@@ -250,17 +241,16 @@ def _finish(service: BotService, out: TextIO, lock: threading.Lock, *, cancel: b
         return
     if cancel:
         with lock:
-            print("Stopping the running plan before leaving…", file=out, flush=True)
+            print(t("demo.stopping_to_leave"), file=out, flush=True)
         service.stop_active_run()
     else:
         with lock:
-            print(f"Input ended; waiting for run {status.run_id} to finish (Ctrl-C cancels it)…",
-                  file=out, flush=True)
+            print(t("demo.waiting", run_id=status.run_id), file=out, flush=True)
     try:
         while not service.wait_for_run(0.5):
             pass
     except KeyboardInterrupt:
         with lock:
-            print("Stopping the running plan…", file=out, flush=True)
+            print(t("demo.stopping"), file=out, flush=True)
         service.stop_active_run()
         service.wait_for_run(30)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from bot import format as fmt, version
 from bot.cli_doctor import mask_account
 from bot.service import Reply
+from kis.models import Env
 from kis.stats import KisState
 from kis.krx import KST
 from rebalance.journal import JOURNAL_FILE
@@ -70,7 +71,8 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
         f"account: {mask_account(config.account)}",
         f"KIS: {kis_text}",
         f"token: {token_text}",
-        f"tokens issued today: {counts.tokens_issued} (each one a KakaoTalk alert from KIS)",
+        f"tokens issued today: {counts.tokens_issued}"
+        + ("" if config.env is Env.SIM else " (each one a KakaoTalk alert from KIS)"),
         f"KIS calls today: {counts.calls}, EGW00201 refusals: {counts.refusals}",
         "last good KIS call: " + (f"{counts.last_ok.astimezone(KST):%H:%M:%S} KST ({_ago(counts.last_ok, now)})"
                                   if counts.last_ok else "none since start"),

@@ -230,3 +230,15 @@ def test_doctor_lists_every_setting_the_env_example_documents(tmp_path):
     rows = {row["name"]: row for row in configuration_rows(source, None)}
     assert [name for name in documented if name not in rows] == []
     assert rows["KISBOT_BAND"] == {"name": "KISBOT_BAND", "value": "2", "origin": "environment"}
+
+
+def test_doctor_shows_the_value_an_unset_setting_takes_not_a_word_like_default(tmp_path):
+    from bot.cli_doctor import configuration_rows
+
+    source = Source(environ={}, dotenv_path=tmp_path / "none.env", use_keyring=False)
+    rows = {row["name"]: row for row in configuration_rows(source, None)}
+    assert rows["TWAP_START"] == {"name": "TWAP_START", "value": "09:10", "origin": "default"}
+    assert rows["TWAP_END"]["value"] == "15:00" and rows["KISBOT_PRICE_GUARD"]["value"] == "1%"
+    assert rows["KISBOT_REPORT_AT"]["value"] == "15:40 KST" and rows["MARKET_CALENDAR"]["value"] == "krx"
+    assert rows["KISBOT_BAND"]["value"] == "0 (none)"
+    assert not [row for row in rows.values() if "(default)" in row["value"]]

@@ -20,6 +20,16 @@ def test_health_shows_environment_token_calls_run_and_journal(sim, sim_client, t
     assert sim_client.config.app_key not in text and str(sim_client.config.account) not in text
 
 
+def test_health_warns_of_kakaotalk_alerts_only_where_kis_sends_them(sim_client):
+    from dataclasses import replace
+
+    from kis.models import Env
+
+    assert "KakaoTalk" not in "\n".join(health_lines(sim_client))  # the simulator sends no alert
+    sim_client.config = replace(sim_client.config, env=Env.MOCK)
+    assert "(each one a KakaoTalk alert from KIS)" in "\n".join(health_lines(sim_client))
+
+
 def test_health_before_any_call_has_no_token_and_no_calls(sim_client):
     text = "\n".join(health_lines(sim_client))
     assert "token: none yet" in text and "KIS calls today: 0" in text and "last good KIS call: none" in text
