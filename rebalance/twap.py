@@ -353,7 +353,7 @@ class _Worker:
         self._poll()
         for stock in self.journal.stocks(self.run_id):
             self._reprice(stock.code)
-        owed = {s.code: 0 if s.halted else self._missing(s) for s in self.journal.stocks(self.run_id)}
+        owed = {s.code: 0 if s.halted else self._owable(s) for s in self.journal.stocks(self.run_id)}
         self.journal.mark_caught_up(self.run_id, owed)
         for code, qty in owed.items():
             if qty > 0 and not self.cancel.is_set():
@@ -369,6 +369,14 @@ class _Worker:
     def _missing(self, stock: StockRecord) -> int:
         """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
         return max(0, stock.goal - sum(o.committed for o in self._orders_of(stock.code)))
+
+    def _owable(self, stock: StockRecord) -> int:
+        """The most a stock may owe: what is missing now, plus the rests whose cancel KIS took (re-pricing),
+        which are owed already and placed once today's orders show them closed."""
+        today = self.clock.now().astimezone(KST).date()
+        cancelling = sum(o.open_qty for o in self._orders_of(stock.code)
+                         if o.cancel_sent and o.sent_at.astimezone(KST).date() == today)
+        return self._missing(stock) + cancelling
 
     def _stock(self, code: str) -> StockRecord:
         return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
@@ -431,8 +439,9 @@ class _Worker:
         if stock.halted:
             return
         missing = self._missing(stock)
-        if stock.owed > missing:  # the goal is nearer than the schedule thinks: never overshoot
-            self.journal.set_owed(self.run_id, code, missing)
+        owable = self._owable(stock)
+        if stock.owed > owable:  # the goal is nearer than the schedule thinks: never overshoot
+            self.journal.set_owed(self.run_id, code, owable)
         qty = min(stock.owed, missing)
         if qty <= 0:
             if stock.waiting:
