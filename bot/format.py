@@ -280,6 +280,20 @@ def results_table(results: Sequence[StockResult]) -> Rich:
     return pre(lines)
 
 
+def shortfall_text(shortfalls: Sequence) -> Rich:
+    """Where a run that ended short stopped: per stock, its missing shares and why (empty when none)."""
+    if not shortfalls:
+        return Rich()
+    lines = []
+    for s in shortfalls:
+        lines.append(t("run.short_line", side=side_text(s.side), code=s.code, name=s.name, short=won(s.short),
+                       goal=won(s.goal), filled=won(s.filled)))
+        lines += ["• " + t(f"run.short_{reason.value}", qty=won(qty), code=s.code, refusal=s.refusal)
+                  for reason, qty in s.parts]
+    lines.append(t("run.short_next"))
+    return text("\n".join(lines))
+
+
 # --- plans -------------------------------------------------------------------------------------
 
 def plan_messages(plan: Plan, limit: int = TELEGRAM_LIMIT) -> list[Rich]:
