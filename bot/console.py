@@ -145,8 +145,11 @@ class ConsoleChat:
                               "/plan examples/model.xlsx, with any options after it: "
                               "/plan examples/model.xlsx buy 500000.")]
             return replies
-        path_text = " ".join(rest)  # a path may hold spaces
-        options = [w for w in words if w not in rest]
+        # A path may hold spaces and ends at its .xlsx; words after it are options (read or refused).
+        end = next((i + 1 for i, w in enumerate(rest) if w.lower().endswith(".xlsx")), len(rest))
+        path_words = rest[:end]
+        path_text = " ".join(path_words)
+        options = [w for w in words if w not in path_words]
         path = Path(path_text).expanduser()
         if not path.is_file():
             return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "

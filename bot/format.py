@@ -12,10 +12,11 @@ from typing import Iterable, Sequence
 
 from kis.models import Balance, OrderSide, Quote
 from rebalance.events import Filled, StockResult
+from rebalance.i18n import t
 from rebalance.model import Plan
 from rebalance.receipt import Receipt
 from rebalance.render import PlanSection, plan_sections
-from rebalance.text import clip, pad
+from rebalance.text import clip, pad, width
 from rebalance.twap import RunStatus
 
 TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
@@ -169,10 +170,15 @@ def duration_text(delta: timedelta) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours}h {minutes:02d}m"
+        return t("time.hours_minutes", h=hours, m=f"{minutes:02d}")
     if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+        return t("time.minutes_seconds", m=minutes, s=f"{secs:02d}")
+    return t("time.seconds", s=secs)
+
+
+def side_text(side: OrderSide | str) -> str:
+    """매수 / 매도, buy / sell: a side as the chat's language says it."""
+    return t(f"side.{side.label if isinstance(side, OrderSide) else side}")
 
 
 def clock_text(moment: datetime) -> str:
@@ -186,12 +192,12 @@ def quotes_text(quotes: Sequence[Quote]) -> Rich:
     for q in quotes:
         name = f" {clip(q.name, 16)}" if q.name else ""
         lines.append(f"{q.code}{name}")
-        lines.append(f"  {won(q.price)} won  {signed(q.change)} ({percent(q.change_rate)})")
+        lines.append("  " + t("price.line", price=won(q.price), change=signed(q.change), rate=percent(q.change_rate)))
     return pre(lines)
 
 
 def model_legend() -> str:
-    return f"code   {pad('name', 16)} {'weight':>7} {'band':>6}"
+    return f"{pad(t('table.code'), 6)} {pad(t('table.name'), 16)} {pad(t('table.weight'), 7, right=True)} {pad(t('table.band'), 6, right=True)}"
 
 
 def model_row(code: str, name: str, weight: float, band: float) -> str:
@@ -206,18 +212,18 @@ def balance_text(balance: Balance) -> Rich:
     for h in balance.holdings:
         weight = h.value / total * 100 if total else 0.0
         lines.append(f"{h.code} {pad(clip(h.name, 16), 16)} {percent(weight, sign=False):>6}")
-        lines.append(f"  {won(h.qty)} sh  avg {won(h.avg_price)}  now {won(h.price)}")
-        lines.append(f"  value {won(h.value)}  P/L {signed(h.pnl)} ({percent(h.pnl_rate)})")
+        lines.append("  " + t("balance.holding", qty=won(h.qty), avg=won(h.avg_price), price=won(h.price)))
+        lines.append("  " + t("balance.value", value=won(h.value), pnl=signed(h.pnl), rate=percent(h.pnl_rate)))
     if not balance.holdings:
-        lines.append("no holdings")
+        lines.append(t("balance.no_holdings"))
     lines.append("")
-    lines.append(f"stocks  {won(balance.stock_value):>15}")
-    lines.append(f"cash    {won(balance.cash):>15}")
+    rows = [("balance.stocks", won(balance.stock_value)), ("balance.cash", won(balance.cash))]
     if balance.cash_d2 != balance.cash:
-        lines.append(f"cash D+2{won(balance.cash_d2):>15}")
-    lines.append(f"total   {won(total):>15}")
-    lines.append(f"P/L     {signed(balance.pnl):>15}")
-    return bold("Balance") + "\n" + pre(lines)
+        rows.append(("balance.cash_d2", won(balance.cash_d2)))
+    rows += [("balance.total", won(total)), ("balance.pnl", signed(balance.pnl))]
+    label = max(width(t(key)) for key, _ in rows) + 1  # Hangul labels take two columns a character
+    lines += [f"{pad(t(key), label)}{value:>15}" for key, value in rows]
+    return bold(t("balance.title")) + "\n" + pre(lines)
 
 
 # --- executor pushes ----------------------------------------------------------------------------
@@ -232,9 +238,10 @@ def fills_text(fills: Sequence[Filled]) -> Rich:
         qty = sum(f.qty for f in items)
         avg = round(sum(f.qty * f.price for f in items) / qty) if qty else 0
         last = items[-1]
-        lines.append(f"{side.label:<4} {code} {pad(clip(last.name, 10), 10)} {won(qty):>5} sh @ {won(avg):>9}"
-                     f"  {won(last.done_qty)}/{won(last.order_qty)}")
-    return bold("Filled") + "\n" + pre(lines)
+        lines.append(f"{pad(side_text(side), 4)} {code} {pad(clip(last.name, 10), 10)} "
+                     + t("fills.line", qty=f"{won(qty):>5}", price=f"{won(avg):>9}")
+                     + f"  {won(last.done_qty)}/{won(last.order_qty)}")
+    return bold(t("fills.title")) + "\n" + pre(lines)
 
 
 def receipt_text(receipt: Receipt) -> Rich:
@@ -271,6 +278,20 @@ def results_table(results: Sequence[StockResult]) -> Rich:
     else:
         lines.append("all on target")
     return pre(lines)
+
+
+def shortfall_text(shortfalls: Sequence) -> Rich:
+    """Where a run that ended short stopped: per stock, its missing shares and why (empty when none)."""
+    if not shortfalls:
+        return Rich()
+    lines = []
+    for s in shortfalls:
+        lines.append(t("run.short_line", side=side_text(s.side), code=s.code, name=s.name, short=won(s.short),
+                       goal=won(s.goal), filled=won(s.filled)))
+        lines += ["• " + t(f"run.short_{reason.value}", qty=won(qty), code=s.code, refusal=s.refusal)
+                  for reason, qty in s.parts]
+    lines.append(t("run.short_next"))
+    return text("\n".join(lines))
 
 
 # --- plans -------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, 
 from rebalance.events import Cancelled, Event, Finished
 from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
-from rebalance.options import OptionsError, PlanOptions, parse_plan_words
+from rebalance.options import OptionsError, PlanOptions, plan_options
 from rebalance.pending import PendingPlan
 from rebalance.portfolio import MAX_FILE_BYTES
 
@@ -347,12 +347,9 @@ class BotService:
         refusal = self._busy_refusal()
         if refusal:
             return refusal
-        options, rest = self._options(args)
+        options = self._options(args)
         if isinstance(options, list):
             return options
-        if rest:
-            return [Reply(f"I do not understand {' '.join(rest)}: type e.g. /plan, /plan buy 500000, "
-                          "/plan sell 1000000, /plan keep or /plan band 2.")]
         saved = self.models.load() if self.models is not None else None
         if saved is None:
             return [Reply(ASK_FOR_MODEL)]
@@ -376,11 +373,12 @@ class BotService:
                 f"{100 * total:.4g} % invested. /plan plans it.")
         return text_replies(head + "\n" + fmt.pre([fmt.model_legend(), *rows]))
 
-    def _options(self, args: Sequence[str]) -> tuple[Any, list[str]]:
+    def _options(self, args: Sequence[str]) -> PlanOptions | list[Reply]:
+        """Every word read as an option, or one refusal: the same for a typed /plan and a caption."""
         try:
-            return parse_plan_words(list(args), self.plan_options)
+            return plan_options(list(args), self.plan_options)
         except OptionsError as exc:
-            return [Reply(str(exc))], []
+            return [Reply(str(exc))]
 
     def file_received(self) -> int:
         """A file arrived (call before fetching it): the pending plan is dropped; its number, for plan_file."""
@@ -433,7 +431,7 @@ class BotService:
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
         if refusal:
             return refusal
-        options, rest = self._options([a for a in args if not a.lower().startswith("/plan")])
+        options = self._options([a for a in args if not a.lower().startswith("/plan")])
         if isinstance(options, list):
             return options
         try:

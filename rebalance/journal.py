@@ -10,7 +10,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
@@ -482,7 +482,7 @@ class Journal:
                 " message=COALESCE(?, message) WHERE id=?",
                 (update.state.value, update.order_no, update.org_no, filled_qty, filled_amount, update.remaining,
                  unseen, update.message, update.order_id))
-            change = owed_change(old, update.state, row["qty"])
+            change = _freed(_order(row), update.state, filled_qty, update.remaining)
             if change:
                 db.execute("UPDATE stocks SET owed=MAX(0, owed+?) WHERE run_id=? AND code=?",
                            (change, row["run_id"], row["code"]))
@@ -504,6 +504,20 @@ class Journal:
         with self._tx() as db:
             rows = db.execute("SELECT order_no, sent_at FROM orders WHERE order_no IS NOT NULL").fetchall()
         return {r["order_no"] for r in rows if _kst_day(r["sent_at"]) == day}
+
+
+def _freed(order: OrderRecord, state: OrderState, filled_qty: int, remaining: int | None) -> int:
+    """Shares an observation gives back to (or takes from) what the stock owes: what it stops committing.
+
+    An order that closes with shares unfilled (cancelled by KIS or the user, a cancel whose journal entry
+    died with the process), one ruled out, or one that shows up after all: the change in `committed`.
+    A rest whose cancel was journaled was owed when KIS took the cancel, so its close changes nothing.
+    """
+    if order.cancel_sent:
+        return 0
+    after = replace(order, state=state, filled_qty=filled_qty,
+                    remaining=order.remaining if remaining is None else remaining)
+    return order.committed - after.committed
 
 
 def _open_db(path: Path) -> sqlite3.Connection:

@@ -6,19 +6,32 @@
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from rebalance.amounts import MAX_AMOUNT, AmountError, amount_words, parse_amount
+from rebalance.i18n import Msg
 
-# Far beyond any account this bot runs: a typo with three extra zeros is refused, not planned.
-MAX_AMOUNT = 100_000_000_000_000
+__all__ = ["MAX_AMOUNT", "MAX_BAND", "OptionsError", "PlanOptions", "parse_plan_words", "parse_points",
+           "parse_won", "plan_options"]
+
 MAX_BAND = 50.0  # percentage points; a wider band never trades
 
 
 class OptionsError(ValueError):
-    """Plan options that cannot be used; the message says what to type instead."""
+    """Plan options that cannot be used; the message says what to type instead (a `Msg` is put into words
+    in the language current where the error is shown)."""
+
+    def __init__(self, message: str | Msg) -> None:
+        self.msg = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.msg)
 
 
 @dataclass(frozen=True)
@@ -34,17 +47,16 @@ class PlanOptions:
 
     def __post_init__(self) -> None:
         if self.buy_only and self.sell_amount is not None:
-            raise OptionsError("buy and sell contradict each other: use /plan buy [AMOUNT] or /plan sell AMOUNT, "
-                               "not both.")
+            raise OptionsError(Msg("input.buy_and_sell"))
         if self.amount is not None and not self.buy_only:
-            raise OptionsError("an amount without buy: use /plan buy AMOUNT.")
-        for label, value in (("buy amount", self.amount), ("sell amount", self.sell_amount)):
+            raise OptionsError(Msg("input.amount_without_buy"))
+        for key, value in (("input.buy_positive", self.amount), ("input.sell_positive", self.sell_amount)):
             if value is not None and not (0 < value <= MAX_AMOUNT):
-                raise OptionsError(f"the {label} must be a positive number of won, e.g. 500000.")
+                raise OptionsError(Msg(key))
         if not (isinstance(self.band, (int, float)) and math.isfinite(self.band) and 0 <= self.band <= MAX_BAND):
-            raise OptionsError(f"the band must be between 0 and {MAX_BAND:g} percentage points, e.g. band 2.")
+            raise OptionsError(Msg("input.band_range", max=MAX_BAND))
         if not (0 <= self.min_trade <= MAX_AMOUNT):
-            raise OptionsError("the smallest trade must be 0 or more won, e.g. 10000.")
+            raise OptionsError(Msg("input.min_trade_range"))
 
     @property
     def sell_only(self) -> bool:
@@ -75,76 +87,109 @@ class PlanOptions:
 
 
 _KEYWORDS = {"buy": "buy", "매수": "buy", "sell": "sell", "매도": "sell", "keep": "keep", "유지": "keep",
-             "band": "band", "밴드": "band", "min": "min", "min-trade": "min"}
+             "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min"}
+
+
+def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> PlanOptions:
+    """The options in `words` (a typed /plan, a file's caption): every word is read or the whole is refused
+    with OptionsError, one sentence naming the words not understood."""
+    options, rest = parse_plan_words(words, defaults)
+    if rest:
+        said = " ".join(rest)
+        hints = [match for word in rest for match in
+                 difflib.get_close_matches(_word(word), [k for k in _KEYWORDS if k.isascii()], n=1, cutoff=0.6)]
+        if hints:
+            raise OptionsError(Msg("input.unknown_words_hint", words=said, hint=hints[0]))
+        raise OptionsError(Msg("input.unknown_words", words=said))
+    return options
 
 
 def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> tuple[PlanOptions, list[str]]:
     """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON` anywhere in `words`; the rest is returned.
 
-    The defaults supply the band and the smallest trade when the words do not.
+    An amount may take several words (`buy 1억 2천만`). After `buy` the next word is its amount unless it is
+    another option or a file path (the console's `/plan buy model.xlsx`). The defaults supply the band and
+    the smallest trade when the words do not.
     """
     values: dict[str, Any] = {"band": defaults.band, "min_trade": defaults.min_trade}
     rest: list[str] = []
     seen: set[str] = set()
     i = 0
     while i < len(words):
-        word = words[i].strip().lower()
-        nxt = words[i + 1].strip() if i + 1 < len(words) else None
-        key = _KEYWORDS.get(word)
+        typed = words[i].strip()
+        key = _KEYWORDS.get(_word(typed))
         if key is None:
             rest.append(words[i])
             i += 1
             continue
         if key in seen:
-            raise OptionsError(f"'{word}' is given twice: say it once, e.g. /plan buy 500000 keep band 2.")
+            raise OptionsError(Msg("input.twice", word=typed))
         seen.add(key)
+        nxt = words[i + 1].strip() if i + 1 < len(words) else None
+        given = nxt is not None and _word(nxt) not in _KEYWORDS
         if key == "buy":
             values["buy_only"] = True
-            if nxt is not None and _looks_numeric(nxt):
-                values["amount"] = parse_won(nxt, "buy")
-                i += 1
+            if given and not _looks_like_path(nxt or ""):
+                values["amount"], used = _amount(words, i + 1, typed)
+                i += used
         elif key == "sell":
-            if nxt is None or nxt.lower() in _KEYWORDS:
-                raise OptionsError("sell needs an amount in won: type e.g. /plan sell 1000000.")
-            values["sell_amount"] = parse_won(nxt, "sell")
-            i += 1
+            if not given:
+                raise OptionsError(Msg("input.sell_needs_amount"))
+            values["sell_amount"], used = _amount(words, i + 1, typed)
+            i += used
         elif key == "keep":
             values["keep_others"] = True
         elif key == "band":
             if nxt is None:
-                raise OptionsError("band needs a number of percentage points: type e.g. /plan band 2.")
-            values["band"] = parse_points(nxt.rstrip("%p").rstrip("%"), "band")
+                raise OptionsError(Msg("input.band_needs_points"))
+            values["band"] = parse_points(nxt, typed)
             i += 1
         elif key == "min":
-            if nxt is None:
-                raise OptionsError("min needs an amount in won: type e.g. /plan min 10000.")
-            values["min_trade"] = parse_won(nxt, "min")
-            i += 1
+            if not given:
+                raise OptionsError(Msg("input.min_needs_amount"))
+            values["min_trade"], used = _amount(words, i + 1, typed)
+            i += used
         i += 1
     return PlanOptions(**values), rest
 
 
-def _looks_numeric(text: str) -> bool:
-    return bool(re.fullmatch(r"[-+]?[0-9.,_]+(원|won|%)?", text.strip(), re.IGNORECASE))
+def _word(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith(".xlsx") or "/" in text or "\\" in text
+
+
+def _amount(words: Sequence[str], start: int, what: str) -> tuple[int, int]:
+    """The amount that starts at `words[start]` and how many words it took."""
+    used = amount_words(words, start)
+    return parse_won(" ".join(words[start:start + used]), what), used
 
 
 def parse_won(text: str, what: str) -> int:
-    """'500,000', '500000원' -> 500000; anything else raises OptionsError saying what to type."""
-    cleaned = re.sub(r"(원|won)$", "", text.strip(), flags=re.IGNORECASE).replace(",", "").replace("_", "")
-    if not re.fullmatch(r"[0-9]+", cleaned):
-        raise OptionsError(f"'{text}' after {what} is not a whole number of won: type e.g. {what} 500000.")
-    value = int(cleaned)
-    if value > MAX_AMOUNT:
-        raise OptionsError(f"{value:,} won after {what} is more than any account holds: check the zeros.")
-    return value
+    """A typed amount of won (`500,000`, `50만`, `1억 2천만`, fullwidth digits; see rebalance.amounts) typed
+    after `what`; anything not read whole raises OptionsError saying what to type."""
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        raise OptionsError(exc.message(what, _shown(text))) from None
+
+
+def _shown(text: str, limit: int = 24) -> str:
+    """The typed text as quoted back: a 5,000-digit paste is cut, not echoed."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def parse_points(text: str, what: str) -> float:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise OptionsError(f"'{text}' after {what} is not a number: type e.g. {what} 2.") from None
+    """Percentage points (`2`, `2%`, `2%p`, fullwidth `２`) typed after `what`; OptionsError when it is not
+    a band from 0 to MAX_BAND."""
+    cleaned = unicodedata.normalize("NFKC", text).strip().lower()
+    cleaned = cleaned.removesuffix("%p").removesuffix("%").strip()
+    if not re.fullmatch(r"-?([0-9]*\.?[0-9]+|[0-9]+\.)", cleaned):
+        raise OptionsError(Msg("input.points_unclear", text=_shown(text), what=what))
+    value = float(cleaned) if len(cleaned) <= 20 else math.inf  # a 5,000-digit paste is out of range
     if not math.isfinite(value) or value < 0 or value > MAX_BAND:
-        raise OptionsError(f"'{text}' after {what} is not a band between 0 and {MAX_BAND:g} percentage points: "
-                           f"type e.g. {what} 2.")
+        raise OptionsError(Msg("input.points_range", text=_shown(text), what=what, max=MAX_BAND))
     return value

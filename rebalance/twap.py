@@ -37,15 +37,14 @@ from rebalance.notices import (
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
+# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
+# the wording is matched too, since mock and real do not always share codes.
+from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING, shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 
 log = logging.getLogger(__name__)
 
-# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
-# the wording is matched too, since mock and real do not always share codes.
-CASH_SHORT_CODE = "APBK0952"
-CASH_SHORT_WORDING = "주문가능금액"
 READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
@@ -353,7 +352,7 @@ class _Worker:
         self._poll()
         for stock in self.journal.stocks(self.run_id):
             self._reprice(stock.code)
-        owed = {s.code: 0 if s.halted else self._missing(s) for s in self.journal.stocks(self.run_id)}
+        owed = {s.code: 0 if s.halted else self._owable(s) for s in self.journal.stocks(self.run_id)}
         self.journal.mark_caught_up(self.run_id, owed)
         for code, qty in owed.items():
             if qty > 0 and not self.cancel.is_set():
@@ -369,6 +368,14 @@ class _Worker:
     def _missing(self, stock: StockRecord) -> int:
         """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
         return max(0, stock.goal - sum(o.committed for o in self._orders_of(stock.code)))
+
+    def _owable(self, stock: StockRecord) -> int:
+        """The most a stock may owe: what is missing now, plus the rests whose cancel KIS took (re-pricing),
+        which are owed already and placed once today's orders show them closed."""
+        today = self.clock.now().astimezone(KST).date()
+        cancelling = sum(o.open_qty for o in self._orders_of(stock.code)
+                         if o.cancel_sent and o.sent_at.astimezone(KST).date() == today)
+        return self._missing(stock) + cancelling
 
     def _stock(self, code: str) -> StockRecord:
         return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
@@ -431,8 +438,9 @@ class _Worker:
         if stock.halted:
             return
         missing = self._missing(stock)
-        if stock.owed > missing:  # the goal is nearer than the schedule thinks: never overshoot
-            self.journal.set_owed(self.run_id, code, missing)
+        owable = self._owable(stock)
+        if stock.owed > owable:  # the goal is nearer than the schedule thinks: never overshoot
+            self.journal.set_owed(self.run_id, code, owable)
         qty = min(stock.owed, missing)
         if qty <= 0:
             if stock.waiting:
@@ -697,6 +705,11 @@ class _Worker:
             self._poll()
         if not cancelled:
             self._settle_after_window()
+        today = self.clock.now().astimezone(KST).date()
+        rested: dict[str, int] = {}  # what rests when the end's cancels go out: unfilled at its limit
+        for o in self.journal.orders(self.run_id):
+            if o.resting and o.sent_at.astimezone(KST).date() == today:
+                rested[o.code] = rested.get(o.code, 0) + o.open_qty
         withdrawn = self._cancel_resting()
         for _ in range(CANCEL_PASSES - 1):
             if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
@@ -707,7 +720,6 @@ class _Worker:
             if not any(o.resting for o in self.journal.orders(self.run_id)):
                 break
             withdrawn += self._cancel_resting()
-        today = self.clock.now().astimezone(KST).date()
         if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
             self._poll()  # did the last cancels take? What still rests is the user's to cancel
         results, cash_after = self._results()
@@ -719,10 +731,15 @@ class _Worker:
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
         receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
+        short = shortfalls(self.journal.stocks(self.run_id), self.journal.orders(self.run_id), rested,
+                           cancelled=cancelled)
+        for s in short:
+            log.info("run %s: %s ended %d share(s) short: %s", self.run_id, s.code, s.short,
+                     ", ".join(f"{qty} {reason.value}" for reason, qty in s.parts))
         if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
+            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt, short))
         else:
-            self._emit(Finished(self.run_id, results, unresolved, receipt))
+            self._emit(Finished(self.run_id, results, unresolved, receipt, short))
 
     def _settle_after_window(self) -> None:
         """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows

@@ -81,7 +81,10 @@ def test_plan_without_a_file_uses_the_saved_model_and_prints_json(sim_env, capsy
     (["--buy-only", "--sell-amount", "100000"], "--buy-only and --sell-amount contradict each other"),
     (["--band", "-1"], "not a band between 0 and 50"),
     (["--amount", "5000"], "--amount goes with --buy-only"),
-    (["--sell-amount", "lots"], "'lots' after --sell-amount is not a whole number of won"),
+    (["--sell-amount", "lots"], "'lots' after --sell-amount is not an amount of won"),
+    (["--buy-only", "--amount", "9" * 5000], "the amount after --amount is more than any account holds"),
+    (["--min-trade", "9" * 5000], "the amount after --min-trade is more than any account holds"),
+    (["--buy-only", "--amount", "5m"], "'5m' after --amount is not read"),
 ])
 def test_bad_plan_flags_are_one_line_and_exit_1(sim_env, capsys, flags, says):
     assert main(["plan", str(EXAMPLES / "multifactor.xlsx"), *flags]) == 1

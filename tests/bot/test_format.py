@@ -1,6 +1,8 @@
 """Chat text stays escaped and within Telegram's 4096 characters."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hypothesis import given, strategies as st
 
 from bot.format import bold, pre
@@ -58,3 +60,25 @@ def test_a_newline_in_a_stock_name_never_breaks_a_table_row():
             assert table.count("\n") == reference.count("\n"), repr(table)
             assert "\x1b" not in table and "\t" not in table and "\r" not in table
     assert "삼성 전자" in tables("삼성\n전자")[0]
+
+
+def test_a_korean_chat_reads_its_balance_prices_and_fills_in_korean_with_the_columns_aligned():
+    from bot.format import balance_text, duration_text, fills_text, quotes_text
+    from kis.models import Balance, Holding, OrderSide, Quote
+    from rebalance.events import Filled
+    from rebalance.i18n import using
+
+    balance = Balance((Holding("005930", "삼성전자", 10, 10, 70_000, 71_000, 710_000, 700_000, 10_000, 1.43),),
+                      cash=1_000, cash_d2=2_000, stock_value=710_000, total_value=711_000, pnl=10_000)
+    with using("ko"):
+        text = balance_text(balance).plain()
+        quote = quotes_text([Quote("005930", 71_000, 500, 0.71, name="삼성전자")]).plain()
+        fills = fills_text([Filled("r1", "005930", "삼성전자", OrderSide.BUY, 1, 71_000, 1, 2, 0.5)]).plain()
+        left = duration_text(timedelta(minutes=4, seconds=10))
+    assert text.startswith("잔고") and "10주  평균 70,000  현재 71,000" in text and "손익 +10,000" in text
+    totals = [line for line in text.split("\n") if line.endswith(("711,000", "1,000", "2,000", "710,000"))][-4:]
+    assert len({width(line) for line in totals}) == 1  # 주식, 예수금, D+2 예수금, 총평가 line up on a phone
+    assert "71,000원  +500 (+0.71%)" in quote and fills.startswith("체결") and "매수" in fills
+    assert left == "4분 10초"
+    with using("en"):
+        assert balance_text(balance).plain().startswith("Balance") and duration_text(timedelta(seconds=35)) == "35s"

@@ -122,14 +122,14 @@ def test_chat_words_become_options_and_the_rest_is_left():
 @pytest.mark.parametrize("words, says", [
     (["buy", "sell", "100"], "buy and sell contradict each other"),
     (["sell"], "sell needs an amount in won: type e.g. /plan sell 1000000."),
-    (["sell", "lots"], "'lots' after sell is not a whole number of won"),
+    (["sell", "lots"], "'lots' after sell is not an amount of won"),
     (["sell", "keep"], "sell needs an amount"),
     (["band", "-2"], "not a band between 0 and 50"),
     (["band", "abc"], "'abc' after band is not a number"),
     (["band", "5000"], "not a band between 0 and 50"),
-    (["buy", "-5"], "'-5' after buy is not a whole number of won"),
+    (["buy", "-5"], "'-5' after buy is not an amount of won"),
     (["buy", "0"], "the buy amount must be a positive number of won"),
-    (["sell", "1e99"], "not a whole number of won"),
+    (["sell", "1e99"], "not an amount of won"),
     (["buy", "9" * 30], "more than any account holds"),
     (["band", "2", "band", "3"], "is given twice"),
 ])

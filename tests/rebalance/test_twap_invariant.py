@@ -2,7 +2,8 @@
 
 For every stock at every moment: filled + open + unresolved <= |target - start|. It is checked on the
 exchange's own books (shares of every order the broker accepted, less what was cancelled) and on the
-journal (what the run counts as committed). The steps are the executor's own jobs (slices, fill
+journal (what the run counts as committed). And once the catch-up has run, every share still missing is
+owed, so the next poll places it: nothing freed late (a cancelled rest, an order ruled out) is forgotten. The steps are the executor's own jobs (slices, fill
 polls, the catch-up), called directly without its thread, interleaved with what the exchange and the
 network do: answers lost after acceptance, orders listed late, fills, cancels (confirmed at once or
 later, with fills racing them, answers lost), price moves, crashes mid-send and restarts from the journal.
@@ -179,6 +180,19 @@ class TwapInvariant(RuleBasedStateMachine):
             assert at_exchange <= goal, f"{code}: {at_exchange} shares filled or open at the exchange, goal {goal}"
             counted = sum(o.committed for o in self.journal.orders(self.run_id) if o.code == code)
             assert counted <= goal, f"{code}: the run counts {counted} shares, goal {goal}"
+
+    @invariant()
+    def after_the_catch_up_every_missing_share_is_owed(self):
+        # Shares freed late (a cancelled rest, an order ruled out or closed unfilled) are placed again at
+        # the next poll, so the run ends at its target or says why not; nothing freed is forgotten.
+        if not hasattr(self, "broker") or self.ended or not self.journal.run(self.run_id).caught_up:
+            return
+        orders = self.journal.orders(self.run_id)
+        for stock in self.journal.stocks(self.run_id):
+            if stock.halted:
+                continue
+            missing = stock.goal - sum(o.committed for o in orders if o.code == stock.code)
+            assert stock.owed >= missing, f"{stock.code}: {missing} shares missing, only {stock.owed} owed"
 
 
 TwapInvariant.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
