@@ -357,7 +357,7 @@ class BotService:
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
             ticket = self._files  # a file arriving while this plans supersedes it
-        return fold(self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options))
+        return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options)
 
     def model(self) -> list[Reply]:
         """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
@@ -425,7 +425,7 @@ class BotService:
             replies = self._plan_file(data, file_name, ticket, args)
         finally:  # the file counts as answered once its plan is pending (or refused)
             note = self.file_answered(ticket)
-        return fold(note + replies)
+        return note + replies
 
     def _plan_file(self, data: bytes, file_name: str, ticket: int, args: Sequence[str] = ()) -> list[Reply]:
         refusal = self.check_document(file_name, len(data)) or self._busy_refusal()
@@ -495,7 +495,7 @@ class BotService:
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         if not plan.has_orders:
-            return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
+            return fold(replies + [Reply("The account already matches this portfolio: nothing to trade.")])
         caption = (
             "Plan " + fmt.bold(plan.id) + f": sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
@@ -508,7 +508,7 @@ class BotService:
         except Exception:  # a chart is a nicety; the plan stands without it
             log.exception("plan chart failed for plan %s", plan.id)
             chart = None
-        return replies + [Reply(caption, photo=chart, buttons=buttons)]
+        return fold(replies) + [Reply(caption, photo=chart, buttons=buttons)]  # notes ride on the table
 
     def _plan_calls(self, portfolio: Portfolio) -> int:
         """About how many KIS calls planning `portfolio` makes: the balance, its quotes, names not known yet."""
@@ -557,13 +557,13 @@ class BotService:
                     self._starting = pending.plan.id
                     self._cancel_while_starting = False
             if stale:
-                return fold(self._plan_and_offer(
+                return self._plan_and_offer(
                     pending.portfolio, ticket=pending.ticket, options=pending.options,
                     note=f"The prices of plan {pending.plan.id} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
                     asked=args[0] if args else None,
-                ))
+                )
             return self._start_run(pending, duration)
 
     def _confirm_refusal(self, plan_id: str | None) -> str | None:
