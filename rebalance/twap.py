@@ -743,8 +743,9 @@ class _Worker:
 
     def _settle_after_window(self) -> None:
         """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
-        them or the horizon passes, so the results and the cancels rest on what KIS lists."""
-        deadline = self.run_rec.window.end + timedelta(seconds=self.settings.settle_seconds)
+        them or the horizon passes, so the results and the cancels rest on what KIS lists. The horizon
+        runs from the later of the window's end and now: a run restarted after its window still looks."""
+        deadline = max(self.run_rec.window.end, self.clock.now()) + timedelta(seconds=self.settings.settle_seconds)
         today = self.clock.now().astimezone(KST).date()
         while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
                   and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):

@@ -173,3 +173,30 @@ def order(qty, filled, state, remaining=None, msg_cd="", message=""):
     return SimpleNamespace(code=CODE, qty=qty, filled_qty=filled, state=state, open_qty=open_qty,
                            msg_cd=msg_cd, message=message)
 
+
+
+@crashes
+def test_a_run_resumed_after_its_window_settles_an_order_that_never_left_and_says_its_shares_were_not_placed(
+        clock, tmp_path):
+    # Killed after journaling an intent, before the order left (a SIGKILL): KIS never lists it. A restart
+    # after the window must keep looking for the settle horizon, then say the shares were not placed,
+    # not end with the order "unresolved".
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    broker.crash_before_send = lambda code, side, qty: len(broker.orders) == 2
+    path = tmp_path / "j.sqlite3"
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+    broker.crash_before_send = None
+    clock.advance(WINDOW.total_seconds() + 1)  # restarted just after the window ended
+
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.resume()
+    assert executor.wait(10)
+    (finished,) = rec.of(Finished)
+    assert finished.unresolved == ()
+    (short,) = finished.shortfalls
+    assert short.filled == broker.holdings[CODE] and short.parts == ((ShortReason.WINDOW, 40 - short.filled),)
