@@ -26,6 +26,7 @@ from kis.errors import (
     TokenInvalid,
     UnknownStock,
 )
+from kis.files import DiskFull
 from kis.krx import KST
 from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
@@ -143,6 +144,8 @@ def describe_error(exc: BaseException) -> str:
         return t("errors.transport")
     if isinstance(exc, ConfigError):
         return t("errors.config", detail=exc)
+    if isinstance(exc, DiskFull):
+        return t("errors.disk_full", disk=exc.disk, data_dir=exc.data_dir, free=fmt.size_text(exc.free))
     return t("errors.internal")
 
 
