@@ -9,7 +9,7 @@ import pytest
 
 from kis.errors import KisError
 from kis.models import OrderSide
-from rebalance.events import Cancelled, Finished
+from rebalance.events import Cancelled, Finished, OrderSent
 from rebalance.lifecycle import OrderState
 from rebalance.shortfall import ShortReason, shortfalls
 from rebalance.journal import Journal
@@ -141,15 +141,15 @@ def test_a_stock_kis_refuses_ends_short_with_kiss_own_words(clock, tmp_path):
 def test_a_cancelled_run_says_how_many_shares_it_left_and_why(clock, tmp_path):
     broker, plan = buy_40(clock)
     broker.fill = "now"
-    rec = Recorder()
+    rec = Recorder(lambda event: executor.cancel() if isinstance(event, OrderSent) else None)  # after one slice
     executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), SETTINGS, rec, broker.clock)
-    executor.start(plan, Window(T0 + timedelta(minutes=1), T0 + WINDOW))
-    executor.cancel()
+    executor.start(plan, Window(T0, T0 + WINDOW))
     assert executor.wait(10)
 
     (cancelled,) = rec.of(Cancelled)
     (short,) = cancelled.shortfalls
-    assert short.parts == ((ShortReason.CANCELLED, 40),)
+    assert 0 < short.filled == broker.holdings[CODE] < 40
+    assert short.parts == ((ShortReason.CANCELLED, 40 - short.filled),)
 
 
 def test_the_shortfall_splits_the_missing_shares_by_reason_and_they_add_up():
