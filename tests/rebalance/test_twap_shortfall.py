@@ -199,4 +199,13 @@ def test_a_run_resumed_after_its_window_settles_an_order_that_never_left_and_say
     (finished,) = rec.of(Finished)
     assert finished.unresolved == ()
     (short,) = finished.shortfalls
-    assert short.filled == broker.holdings[CODE] and short.parts == ((ShortReason.WINDOW, 40 - short.filled),)
+    assert short.filled == broker.holdings[CODE]  # the killed order's 2 shares, then the slices never fired
+    assert short.parts == ((ShortReason.RULED_OUT, 2), (ShortReason.WINDOW, 40 - short.filled - 2))
+
+
+def test_shares_whose_order_was_ruled_out_too_late_are_named_as_such():
+    stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.BUY, goal=10, halted=False, waiting=False)
+    orders = [order(2, 0, OrderState.ABSENT), order(4, 4, OrderState.CLOSED), order(2, 0, OrderState.ABSENT),
+              order(2, 0, OrderState.ABSENT)]  # the first was placed again; the last two were not
+    (short,) = shortfalls([stock], orders, {}, cancelled=False)
+    assert short.parts == ((ShortReason.RULED_OUT, 4), (ShortReason.WINDOW, 2))
