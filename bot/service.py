@@ -270,7 +270,15 @@ class BotService:
     # --- help ---------------------------------------------------------------------------------
 
     def start(self) -> list[Reply]:
-        return [Reply(HELP)]
+        confirm = self._confirm_help()
+        return [Reply(fmt.Rich(tuple((style, text.replace(CONFIRM_HELP, confirm)) for style, text in HELP.spans)))]
+
+    def _confirm_help(self) -> str:
+        """The /confirm line of /help with the window a bare /confirm really runs in (the demo: from now)."""
+        if self.default_duration is not None:
+            return t("run.help_confirm_for", duration=fmt.duration_text(self.default_duration))
+        settings = self.twap_settings
+        return t("run.help_confirm_window", start=f"{settings.start:%H:%M}", end=f"{settings.end:%H:%M}")
 
     help = start
 
@@ -710,6 +718,7 @@ def _elsewhere(run_id: str, owner: int) -> str:
     return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
 
 
+CONFIRM_HELP = "/confirm – run the latest plan as time-sliced orders over the default window"
 HELP = fmt.bold("kisbot") + """ runs your KIS stock account from this chat.
 
 /price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
@@ -720,7 +729,7 @@ HELP = fmt.bold("kisbot") + """ runs your KIS stock account from this chat.
 /plan keep – leave holdings outside the model alone
 /plan band 2 – trade only stocks more than ±2 %p off their weight (options combine: /plan buy keep band 2)
 /model – the saved model: code, name, weight, band
-/confirm – run the latest plan as time-sliced orders over the default window
+""" + CONFIRM_HELP + """
 /confirm 45m – …or from now for a duration (90s, 45m, 2h)
 /status – progress of the running plan: per stock filled/target, percent, time left
 /cancel – drop the pending plan or stop the running one (resting orders are cancelled)
