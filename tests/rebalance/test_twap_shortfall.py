@@ -209,3 +209,23 @@ def test_shares_whose_order_was_ruled_out_too_late_are_named_as_such():
               order(2, 0, OrderState.ABSENT)]  # the first was placed again; the last two were not
     (short,) = shortfalls([stock], orders, {}, cancelled=False)
     assert short.parts == ((ShortReason.RULED_OUT, 4), (ShortReason.WINDOW, 2))
+
+
+def test_an_order_whose_settle_horizon_ends_between_polls_is_ruled_out_then_and_placed_before_the_end(clock, tmp_path):
+    # The catch-up (12 s before the end) cancels the rests; the next poll places them again, and that
+    # order never reaches KIS. Lookups start at the following poll (595 s); its 3 s horizon ends at 598 s,
+    # before the end but between two regular polls: a poll at the horizon rules it out and places it again.
+    settings = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=12, call_rate=10, settle_seconds=3)
+    broker, plan = buy_40(clock)
+    late = T0 + WINDOW - timedelta(seconds=12)
+    fills_from(broker, late)
+    lost = []
+    broker.drop_before_arrival = lambda code, side, qty: broker.clock.now() > late and not lost \
+        and not lost.append(broker.clock.now())
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), settings, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+
+    assert lost and broker.holdings.get(CODE) == 40, rec.of(Finished)[0].shortfalls
+    assert sum(o.filled + o.remaining for o in broker.orders) == 40
