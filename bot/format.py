@@ -176,6 +176,18 @@ def duration_text(delta: timedelta) -> str:
     return t("time.seconds", s=secs)
 
 
+def size_text(size: int | None) -> str:
+    """Bytes for a person: 0 B, 512 KB, 3.2 GB; `?` when unknown."""
+    if size is None:
+        return "?"
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+
+
 def side_text(side: OrderSide | str) -> str:
     """매수 / 매도, buy / sell: a side as the chat's language says it."""
     return t(f"side.{side.label if isinstance(side, OrderSide) else side}")

@@ -342,8 +342,19 @@ class _Worker:
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
                 self._place(stock.code, kind=OrderKind.RETRY)
         nxt = self.clock.now() + timedelta(seconds=self.run_rec.poll_seconds)
+        horizon = self._next_horizon()
+        if horizon is not None and horizon < nxt:
+            nxt = horizon
         if nxt < self.run_rec.window.end:
             self.scheduler.at(nxt, self._poll_tick, tag="poll")
+
+    def _next_horizon(self) -> datetime | None:
+        """When the first unanswered order's settle horizon ends: a poll then may rule it out, so its
+        shares are placed again before the window ends, not only at the next regular poll."""
+        now = self.clock.now()
+        ends = [o.unseen_since + timedelta(seconds=self.settings.settle_seconds)
+                for o in self.journal.orders(self.run_id) if o.state.unsettled and o.unseen_since is not None]
+        return min((end for end in ends if end > now), default=None)
 
     def _catch_up(self) -> None:
         """One pass that re-prices what rests and owes every stock whatever is still missing, then places it."""
@@ -743,8 +754,9 @@ class _Worker:
 
     def _settle_after_window(self) -> None:
         """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
-        them or the horizon passes, so the results and the cancels rest on what KIS lists."""
-        deadline = self.run_rec.window.end + timedelta(seconds=self.settings.settle_seconds)
+        them or the horizon passes, so the results and the cancels rest on what KIS lists. The horizon
+        runs from the later of the window's end and now: a run restarted after its window still looks."""
+        deadline = max(self.run_rec.window.end, self.clock.now()) + timedelta(seconds=self.settings.settle_seconds)
         today = self.clock.now().astimezone(KST).date()
         while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
                   and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
