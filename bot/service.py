@@ -118,6 +118,10 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
+def _planning(stocks: int) -> Msg:
+    return Msg("progress.plan_one" if stocks == 1 else "progress.plan", n=stocks)
+
+
 def fold(replies: list[Reply], limit: int = fmt.TELEGRAM_LIMIT) -> list[Reply]:
     """Consecutive text-only replies joined into one message where they fit: a plan's notes ride on its table."""
     out: list[Reply] = []
@@ -477,7 +481,7 @@ class BotService:
         if self.names is not None:
             extra["names"] = self.names
         try:
-            with progress.counting(Msg("progress.plan", n=len(portfolio.codes)), self._plan_calls(portfolio),
+            with progress.counting(_planning(len(portfolio.codes)), self._plan_calls(portfolio),
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
