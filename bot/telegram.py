@@ -242,8 +242,8 @@ class TelegramBot:
     async def _answer(self, update: Update, replies: list[Reply]) -> None:
         for reply in replies:
             await send_reply(update.get_bot(), update.effective_chat.id, reply)
-            if reply.offers:  # delivered: from now on a typed /confirm means this plan
-                self.service.shown(reply.offers)
+            if reply.offers:  # delivered to this chat: from now on a typed /confirm here means this plan
+                self.service.shown(reply.offers, update.effective_chat.id)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, self.service.help())
@@ -255,19 +255,21 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.balance))
 
     async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.plan, list(context.args or ())))
+        await self._answer(update, await asyncio.to_thread(self.service.plan, list(context.args or ()),
+                                                           chat=update.effective_chat.id))
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ())))
+        await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ()),
+                                                           chat=update.effective_chat.id))
 
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.cancel))
+        await self._answer(update, await asyncio.to_thread(self.service.cancel, chat=update.effective_chat.id))
 
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.status))
+        await self._answer(update, await asyncio.to_thread(self.service.status, chat=update.effective_chat.id))
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.report))
@@ -282,7 +284,7 @@ class TelegramBot:
         """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
         document = update.effective_message.document
         # Numbered on arrival, before any await: a slower plan of an earlier file is never offered later.
-        ticket = self.service.file_received()
+        ticket = self.service.file_received(update.effective_chat.id)
         refusal = self.service.check_document(document.file_name, document.file_size, ticket)
         if refusal:
             await self._answer(update, refusal)
@@ -301,14 +303,15 @@ class TelegramBot:
         query = update.callback_query
         await query.answer()
         action, _, ident = (query.data or "").partition(":")
+        chat = update.effective_chat.id  # a button runs (or drops) only a plan offered in its own chat
         if action == "confirm":
-            replies = await asyncio.to_thread(self.service.confirm, (), ident)
+            replies = await asyncio.to_thread(self.service.confirm, (), ident, chat=chat)
         elif action == "cancel":
-            replies = await asyncio.to_thread(self.service.cancel, ident)
+            replies = await asyncio.to_thread(self.service.cancel, ident, chat=chat)
         elif action == "stop":
-            replies = await asyncio.to_thread(self.service.stop, ident)
+            replies = await asyncio.to_thread(self.service.stop, ident, chat=chat)
         elif action == PLAN_BUTTON and self.pushes is not None:
-            replies = await asyncio.to_thread(self.pushes.band_plan, ident)
+            replies = await asyncio.to_thread(self.pushes.band_plan, ident, chat)
         else:
             replies = [Reply("That button is no longer valid.")]
         try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake
