@@ -57,6 +57,8 @@ PRICE_FIELDS = (
 MAX_REGISTRATIONS = 40  # per session (kis_auth.KISWebSocket: "Subscription's max is 40"); notices take one
 PRICE_DOWN_SIGNS = frozenset({"4", "5"})  # PRDY_VRSS_SIGN: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down
 IN_USE_CODE = "OPSP8996"  # "already in use": another session holds this app key (python-kis; unverified)
+# rt_cd "1" with msg1 'ALREADY IN SUBSCRIBE' (the legacy samples print no error for it): the feed is registered.
+ALREADY_CODE, ALREADY_TEXT = "OPSP0002", "ALREADY IN SUBSCRIBE"
 
 
 class NoticeKind(str, Enum):
@@ -216,6 +218,12 @@ class Control:
     msg_cd: str = ""
     msg1: str = ""
     unsubscribed: bool = False
+    already: bool = False  # OPSP0002 ALREADY IN SUBSCRIBE: rt_cd "1", yet the feed is registered
+
+    @property
+    def subscribed(self) -> bool:
+        """The answer says the feed is registered: a success, or 'already in subscribe'."""
+        return (self.ok or self.already) and not self.unsubscribed
 
 
 class FrameReader:
@@ -267,12 +275,14 @@ class FrameReader:
         output = body.get("output") or {}
         if ok and isinstance(output, dict) and output.get("key") and output.get("iv"):
             self.keys[tr_id] = (str(output["key"]), str(output["iv"]))
-        return Control(tr_id, tr_key, ok=ok, msg_cd=str(body.get("msg_cd") or "").strip(), msg1=msg1,
-                       unsubscribed=msg1.upper().startswith("UNSUB"))
+        msg_cd = str(body.get("msg_cd") or "").strip()
+        return Control(tr_id, tr_key, ok=ok, msg_cd=msg_cd, msg1=msg1, unsubscribed=msg1.upper().startswith("UNSUB"),
+                       already=msg_cd == ALREADY_CODE or ALREADY_TEXT in msg1.upper())
 
     def _data(self, text: str) -> list[Notice | Trade]:
         parts = text.split("|", 3)
-        if len(parts) != 4 or not parts[2].strip().isdigit():
+        # ASCII digits only: str.isdigit also takes '²' or '３', which int() then refuses
+        if len(parts) != 4 or not (parts[2].strip().isascii() and parts[2].strip().isdigit()):
             raise FrameError("malformed", "not flag|tr_id|count|payload")
         flag, tr_id, count, payload = parts
         if tr_id == PRICE_TR_ID:
@@ -457,6 +467,8 @@ class NoticeStream:
             log.info("notice stream: price registration interrupted")
 
     def _price_answer(self, result: Control) -> None:
+        if result.subscribed:
+            return
         if result.ok and result.unsubscribed:
             self._registered.discard(result.tr_key)
         elif not result.ok:
@@ -570,7 +582,9 @@ class NoticeStream:
                     continue
                 if result.tr_id != self.tr_id:
                     continue
-                if result.ok and not result.unsubscribed:
+                if result.subscribed:
+                    if self.state is StreamState.LIVE:
+                        continue  # 'already in subscribe' on a live session: nothing changed
                     self.generation += 1
                     self.state = StreamState.LIVE
                     log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")

@@ -31,7 +31,8 @@ UNSUBSCRIBED = ("OPSP0001", "UNSUBSCRIBE SUCCESS")
 IN_USE = ("OPSP8996", "ALREADY IN USE appkey")  # python-kis knows the code; wording is a guess
 BAD_KEY = ("OPSP0008", "INVALID APPROVAL KEY")  # guess
 BAD_TR_KEY = ("OPSP0011", "invalid tr_key")  # guess: a wrong HTS ID
-BAD_TR_ID = ("OPSP0002", "invalid tr_id")  # guess
+ALREADY = ("OPSP0002", "ALREADY IN SUBSCRIBE")  # rt_cd 1: the session holds the feed (legacy samples, python-kis)
+BAD_TR_ID = ("OPSP8991", "SUBSCRIBE ERROR : invalid tr_id")  # code from third-party tables (unverified)
 TOO_MANY = ("OPSP0008", "MAX SUBSCRIBE OVER")  # python-kis's wording; the code is a guess
 BAD_CODE = ("OPSP0011", "invalid tr_key")  # guess: a code the market does not list
 CORRECTIONS = {"new": "0", "revise": "1", "cancel": "2"}
@@ -192,7 +193,9 @@ class NoticeServer:
             return await answer(UNSUBSCRIBED, ok=True)
         if self.faults.refuse_second_session and any(s.subscribed for s in self.sessions if s is not session):
             return await answer(IN_USE)
-        if not session.subscribed and session.registrations >= MAX_REGISTRATIONS:
+        if session.subscribed:
+            return await answer(ALREADY)
+        if session.registrations >= MAX_REGISTRATIONS:
             return await answer(TOO_MANY)
         session.subscribed = True
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
@@ -204,10 +207,11 @@ class NoticeServer:
             return await answer(UNSUBSCRIBED, ok=True)
         if not self.exchange.market.knows(code):
             return await answer(BAD_CODE)
-        if code not in session.prices:
-            if session.registrations >= MAX_REGISTRATIONS:
-                return await answer(TOO_MANY)
-            session.prices.append(code)
+        if code in session.prices:
+            return await answer(ALREADY)
+        if session.registrations >= MAX_REGISTRATIONS:
+            return await answer(TOO_MANY)
+        session.prices.append(code)
         await answer(SUBSCRIBED, ok=True)  # plain frames: no key/iv
 
     async def _send_prices(self) -> None:

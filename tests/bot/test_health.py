@@ -66,3 +66,15 @@ def test_a_journal_path_that_cannot_be_read_is_not_called_not_created_yet(sim_cl
     (tmp_path / "afile").write_text("x")  # a data dir that is a file
     text = "\n".join(health_lines(sim_client, journal_path=tmp_path / "afile" / "journal.sqlite3"))
     assert "journal.sqlite3 (cannot be read: Not a directory)" in text and "not created yet" not in text
+
+
+def test_a_korean_chat_reads_health_and_the_kis_alert_in_korean(sim, sim_client):
+    from rebalance.i18n import using
+
+    sim_client.price("005930")
+    with using("ko"):
+        text = "\n".join(health_lines(sim_client))
+        pushed = []
+        KisAlert(pushed.append, sim_client._wall).on_change(KisState.DOWN, "timeout")
+    assert "환경: sim" in text and "KIS: 응답 중" in text and "오늘 KIS 호출: 1회" in text and "버전: " in text
+    assert "environment" not in text and pushed[0].text.startswith("<b>KIS가 응답하지 않습니다</b>")

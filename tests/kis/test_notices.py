@@ -480,3 +480,53 @@ def test_a_refused_price_registration_leaves_the_notices_up(caplog):
         asyncio.run(run_until(stream, lambda: got))
     assert got and stream.state is StreamState.STOPPED and "999999" not in stream._registered
     assert "inquire-price" in caplog.text
+
+
+# ---- answers and frames that are not faults (issue 19 §2) ----------------------------------------------
+
+def already_subscribed(tr_id: str = "H0STCNI9", tr_key: str = HTS_ID) -> str:
+    """KIS's answer to a feed the session already holds: rt_cd 1, yet registered (legacy samples, python-kis)."""
+    return json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": "N"},
+                       "body": {"rt_cd": "1", "msg_cd": "OPSP0002", "msg1": "ALREADY IN SUBSCRIBE"}})
+
+
+def test_already_in_subscribe_is_subscribed_not_refused():
+    stream, connects, messages = make_stream([FakeWs([subscribed(), already_subscribed(),
+                                                      frame(record(CNTG_YN="1"))])])
+    got = []
+    stream.add_listener(got.append)
+    asyncio.run(run_until(stream, lambda: bool(got)))
+    assert got and messages == [] and len(connects) == 1
+    assert stream.state is StreamState.STOPPED and stream.generation == 1
+
+
+def test_already_in_subscribe_as_the_first_answer_makes_the_stream_live():
+    stream, connects, messages = make_stream([FakeWs([already_subscribed()])])
+    asyncio.run(run_until(stream, lambda: stream.state is StreamState.LIVE))
+    assert stream.generation == 1 and messages == [] and len(connects) == 1
+
+
+def test_a_price_feed_already_in_subscribe_stays_registered():
+    time_ = FakeTime()
+    stream, ws = price_stream([already_subscribed("H0STCNT0", "005930"), price_frame(price_record())], time_)
+    stream.watch(["005930"])
+    asyncio.run(run_until(stream, lambda: stream.price("005930", 5.0) is not None))
+    assert "005930" in {m["body"]["input"]["tr_key"] for m in ws.sent if m["header"]["tr_type"] == "2"}  # released at stop
+    assert stream.price("005930", 5.0).price == 71_000
+
+
+def test_a_frame_whose_count_is_a_superscript_digit_is_skipped_and_the_session_stays_up():
+    odd = frame(record(CNTG_YN="1")).replace("|001|", "|00²|")
+    stream, connects, _ = make_stream([FakeWs([subscribed(), odd, frame(record(CNTG_YN="2"))])])
+    got = []
+    stream.add_listener(got.append)
+    asyncio.run(run_until(stream, lambda: bool(got)))
+    assert [n.kind for n in got] == [NoticeKind.FILLED] and len(connects) == 1 and stream.reconnects == 0
+    assert stream.reader.skipped == {"malformed": 1}
+
+
+def test_counts_in_other_unicode_digits_are_malformed():
+    r = reader()
+    for count in ("²", "３", "١"):
+        assert r.read(frame(record()).replace("|001|", f"|{count}|")) == []
+    assert r.skipped == {"malformed": 3}

@@ -180,3 +180,28 @@ def test_a_session_holds_at_most_40_registrations_notices_included(sim, tmp_path
     assert all(a["rt_cd"] == "0" for a in answers[:MAX_REGISTRATIONS])
     assert answers[-1]["rt_cd"] != "0" and "MAX" in answers[-1]["msg1"]  # the 41st registration
     assert len(answers) == MAX_REGISTRATIONS + 1
+
+
+def test_subscribing_twice_on_one_session_is_answered_already_in_subscribe(sim, tmp_path):
+    import json
+
+    from websockets.sync.client import connect
+
+    from kis.notices import FrameReader, subscribe_frame
+
+    key = ApprovalKeys(sim_config(sim, tmp_path)).key()
+    reader = FrameReader(sim.account)
+    with connect(sim.ws_url) as ws:
+        answers = []
+        for tr_id, tr_key in [("H0STCNI9", sim.hts_id)] * 2 + [("H0STCNT0", "005930")] * 2:
+            ws.send(subscribe_frame(key, tr_id, tr_key))
+            while True:
+                text = ws.recv(5)
+                if text.startswith("{") and "PINGPONG" not in text:
+                    answers.append(text)
+                    break
+    bodies = [json.loads(a)["body"] for a in answers]
+    assert [(b["rt_cd"], b["msg_cd"]) for b in bodies] == [("0", "OPSP0000"), ("1", "OPSP0002"),
+                                                           ("0", "OPSP0000"), ("1", "OPSP0002")]
+    assert bodies[1]["msg1"] == "ALREADY IN SUBSCRIBE"
+    assert all(reader.read(a).subscribed for a in answers)  # and the client reads each as registered
