@@ -21,7 +21,7 @@ from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
-from kis.limits import RateLimiter, limiter_for
+from kis.limits import Pace, RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
 from kis.orders import matching_orders, same_order_no
 from kis.stats import CallStats
@@ -124,6 +124,11 @@ class KisClient:
         self.stats = CallStats(wall, token_log)
         self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
+
+    def pace(self) -> Pace:
+        """How fast this account's calls go, for a front end's estimate of how long a command takes."""
+        return Pace(self.config.env.value, self.limiter.rate,
+                    ep.MULTI_PRICE_MAX_CODES if self.tr.multi_price else 1)
 
     def __repr__(self) -> str:
         return f"KisClient(env={self.config.env.value}, account={self.config.account}, base_url={self.config.base_url!r})"
