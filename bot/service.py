@@ -457,16 +457,18 @@ class BotService:
         except (KisError, KisTransportError) as exc:
             return [Reply(describe_error(exc))]
         saved = ""
-        if save and self.models is not None:
-            try:
-                self.models.save(portfolio, self.now())
-                saved = (f"Saved {portfolio.source or 'the model'} as the model: "
-                         "/plan plans it again, /model shows it.")
-            except OSError:
-                log.exception("saving the model failed")
         with self._lock:
             newer = ticket != self._files
             if not newer:
+                # Only the file offered becomes the saved model: one a newer file superseded never does.
+                # Saved under the lock, so a newer file's plan cannot be saved first and then overwritten.
+                if save and self.models is not None:
+                    try:
+                        self.models.save(portfolio, self.now())
+                        saved = (f"Saved {portfolio.source or 'the model'} as the model: "
+                                 "/plan plans it again, /model shows it.")
+                    except OSError:
+                        log.exception("saving the model failed")
                 self._shown.add(plan.id)
                 # The plan shown last is the only one confirmable: one with nothing to trade leaves none.
                 self._pending = _Pending(plan, portfolio, ticket, options=options) if plan.has_orders else None
