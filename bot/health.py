@@ -102,10 +102,13 @@ def health_replies(client: Any, **kwargs: Any) -> list[Reply]:
     return [Reply(fmt.bold(t("health.title")) + "\n" + fmt.pre(lines))]
 
 
-def startup_text(client: Any, resumed: RunStatus | None = None) -> str:
-    """"kisbot is up: mock, account 50****75-01, run X resumed"."""
+def startup_text(client: Any, resumed: RunStatus | None = None, elsewhere: tuple[str, int] | None = None) -> str:
+    """"kisbot is up: mock, account 50****75-01, run X resumed"; `elsewhere`: (run, pid) another process drives."""
     config = client.config
-    run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
+    if elsewhere is not None:
+        run = t("run.startup_elsewhere", run_id=elsewhere[0], pid=elsewhere[1])
+    else:
+        run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
     return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."
 
 

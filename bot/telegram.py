@@ -20,11 +20,13 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
                           filters)
 
 from bot import format as fmt
+from bot import progress
 from bot.notifier import Notifier
 from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
 from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
+from bot.status_line import StatusLine
 
 log = logging.getLogger(__name__)
 
@@ -239,11 +241,24 @@ class TelegramBot:
 
     # --- handlers -----------------------------------------------------------------------------
 
-    async def _answer(self, update: Update, replies: list[Reply]) -> None:
+    async def _answer(self, update: Update, replies: list[Reply], line: StatusLine | None = None) -> None:
+        """Send the replies; the first takes the place of the status line, where there is one."""
+        if line is not None and replies and await line.replace(replies[0], markup(replies[0])) is not None:
+            if replies[0].offers:
+                self.service.shown(replies[0].offers)
+            replies = replies[1:]
         for reply in replies:
             await send_reply(update.get_bot(), update.effective_chat.id, reply)
             if reply.offers:  # delivered: from now on a typed /confirm means this plan
                 self.service.shown(reply.offers)
+
+    async def _slow(self, update: Update, work: Callable[..., list[Reply]], *args: Any) -> None:
+        """A command that may take a while: a typing action at once, a status line with its progress,
+        then the answer in its place."""
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(work, *args)
+            await self._answer(update, replies, line)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, self.service.help())
@@ -255,13 +270,13 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.balance))
 
     async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.plan, list(context.args or ())))
+        await self._slow(update, self.service.plan, list(context.args or ()))
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ())))
+        await self._slow(update, self.service.confirm, list(context.args or ()))
 
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.cancel))
@@ -270,7 +285,7 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.status))
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.pushes.report))
+        await self._slow(update, self.pushes.report)
 
     async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.health))
@@ -287,35 +302,45 @@ class TelegramBot:
         if refusal:
             await self._answer(update, refusal)
             return
-        try:
-            file = await document.get_file()
-            data = bytes(await file.download_as_bytearray())
-        except BaseException:
-            self.service.file_answered(ticket)
-            raise
-        words = (update.effective_message.caption or "").split()  # "/plan buy 500000" as the caption
-        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
-                                                           ticket, words))
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:  # typing during the download
+            try:
+                file = await document.get_file()
+                data = bytes(await file.download_as_bytearray())
+            except BaseException:
+                self.service.file_answered(ticket)
+                raise
+            words = (update.effective_message.caption or "").split()  # "/plan buy 500000" as the caption
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
+                                                  ticket, words)
+            await self._answer(update, replies, line)
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
         action, _, ident = (query.data or "").partition(":")
         if action == "confirm":
-            replies = await asyncio.to_thread(self.service.confirm, (), ident)
+            work: Callable[[], list[Reply]] = lambda: self.service.confirm((), ident)
         elif action == "cancel":
-            replies = await asyncio.to_thread(self.service.cancel, ident)
+            work = lambda: self.service.cancel(ident)
         elif action == "stop":
-            replies = await asyncio.to_thread(self.service.stop, ident)
+            work = lambda: self.service.stop(ident)
         elif action == PLAN_BUTTON and self.pushes is not None:
-            replies = await asyncio.to_thread(self.pushes.band_plan, ident)
+            work = lambda: self.pushes.band_plan(ident)
         else:
-            replies = [Reply("That button is no longer valid.")]
+            work = lambda: [Reply("That button is no longer valid.")]
+        # Confirm may plan again (expired prices) and the band button plans: both show a status line.
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(work)
+            await self._remove_buttons(query)
+            await self._answer(update, replies, line)
+
+    async def _remove_buttons(self, query: Any) -> None:
         try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake
             await query.edit_message_reply_markup(reply_markup=None)
         except BadRequest as exc:
             log.info("could not remove buttons: %s", exc.message)
-        await self._answer(update, replies)
 
     async def _unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         command = (update.effective_message.text or "").split()[0]
@@ -348,11 +373,25 @@ class TelegramBot:
 
 
 class _StartFailureSaidOnce(logging.Filter):
-    """PTB logs a failed start with its traceback before raising; `run` says it in one sentence instead."""
+    """PTB logs a failed start with its traceback before raising; `run` says it in one sentence instead.
+
+    An answer that is not JSON (a web page at TELEGRAM_API_BASE_URL) is logged by PTB with its
+    JSONDecodeError traceback: before the bot has started that is dropped, later kept as one line."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
+        if message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message:
+            return False
+        if message.startswith("Can not load invalid JSON data"):
+            if not self.started:
+                return False
+            record.msg, record.args = message[:160], None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 # The update types the handlers above take: new messages (commands, files, text) and button presses.
@@ -392,6 +431,7 @@ def run(args: Any) -> int:
     from bot.settings import load_bot_settings
     from bot.settings import load_report_at
     from bot.logs import log_to_data_dir
+    from rebalance.i18n import t
 
     source = Source()
     settings = load_bot_settings(source, require_chats=False)  # ConfigError: no token -> one line, exit 2
@@ -416,19 +456,24 @@ def run(args: Any) -> int:
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
         await init(app)
+        said_once.started = True
         print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.",
               flush=True)
 
     app.post_init = announce
-    logging.getLogger("telegram.ext").addFilter(_StartFailureSaidOnce())
+    said_once = _StartFailureSaidOnce()
+    logging.getLogger("telegram.ext").addFilter(said_once)
+    logging.getLogger("telegram.request.BaseRequest").addFilter(said_once)  # a logger's filter skips its children
+    where = settings.api_base_url or "api.telegram.org"
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:  # its text carries the token
         raise ConfigError(BAD_TOKEN) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
-        where = settings.api_base_url or "api.telegram.org"
         raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
                           "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
+    except TelegramError as exc:  # e.g. "Invalid server response": a web page, not the Bot API
+        raise ConfigError(t("errors.telegram_not_bot_api", where=redact(where), why=redact(exc.message))) from None
     finally:
         if notices is not None:
             notices.stop()  # unsubscribes: KIS allows one session per app key

@@ -25,6 +25,7 @@ class ShortReason(StrEnum):
     HALTED = "halted"  # the price ran past the guard: no more orders for the stock
     CASH = "cash"  # the buy waited for cash until the end
     REFUSED = "refused"  # KIS refused the order (its message is in `refusal`)
+    RULED_OUT = "ruled_out"  # their order got no answer and was ruled out (never reached KIS) too late to place again
     CANCELLED = "cancelled"  # the user stopped the run first
     WINDOW = "window"  # the window ended before they could be placed (orders were still settling)
 
@@ -80,6 +81,8 @@ def shortfalls(stocks: Iterable, orders: Iterable, rested_at_end: Mapping[str, i
         take(ShortReason.STILL_OPEN, still_open)
         take(ShortReason.UNFILLED, rested_at_end.get(stock.code, 0) - still_open)
         refused = [o for o in mine if o.state is OrderState.REJECTED and not is_cash_refusal(o.msg_cd, o.message)]
+        last_live = max((i for i, o in enumerate(mine) if o.state in (OrderState.OPEN, OrderState.CLOSED)), default=-1)
+        ruled_out = sum(o.qty for o in mine[last_live + 1:] if o.state is OrderState.ABSENT)  # not placed since
         if stock.halted:
             take(ShortReason.HALTED, left)
         elif stock.waiting:
@@ -89,6 +92,7 @@ def shortfalls(stocks: Iterable, orders: Iterable, rested_at_end: Mapping[str, i
         elif cancelled:
             take(ShortReason.CANCELLED, left)
         else:
+            take(ShortReason.RULED_OUT, ruled_out)
             take(ShortReason.WINDOW, left)
         refusal = f"{refused[-1].msg_cd} {refused[-1].message}".strip() if refused else ""
         out.append(Shortfall(stock.code, stock.name, stock.side, stock.goal, filled, tuple(parts),

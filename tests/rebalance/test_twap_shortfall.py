@@ -9,7 +9,7 @@ import pytest
 
 from kis.errors import KisError
 from kis.models import OrderSide
-from rebalance.events import Cancelled, Finished
+from rebalance.events import Cancelled, Finished, OrderSent
 from rebalance.lifecycle import OrderState
 from rebalance.shortfall import ShortReason, shortfalls
 from rebalance.journal import Journal
@@ -141,15 +141,15 @@ def test_a_stock_kis_refuses_ends_short_with_kiss_own_words(clock, tmp_path):
 def test_a_cancelled_run_says_how_many_shares_it_left_and_why(clock, tmp_path):
     broker, plan = buy_40(clock)
     broker.fill = "now"
-    rec = Recorder()
+    rec = Recorder(lambda event: executor.cancel() if isinstance(event, OrderSent) else None)  # after one slice
     executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), SETTINGS, rec, broker.clock)
-    executor.start(plan, Window(T0 + timedelta(minutes=1), T0 + WINDOW))
-    executor.cancel()
+    executor.start(plan, Window(T0, T0 + WINDOW))
     assert executor.wait(10)
 
     (cancelled,) = rec.of(Cancelled)
     (short,) = cancelled.shortfalls
-    assert short.parts == ((ShortReason.CANCELLED, 40),)
+    assert 0 < short.filled == broker.holdings[CODE] < 40
+    assert short.parts == ((ShortReason.CANCELLED, 40 - short.filled),)
 
 
 def test_the_shortfall_splits_the_missing_shares_by_reason_and_they_add_up():
@@ -173,3 +173,59 @@ def order(qty, filled, state, remaining=None, msg_cd="", message=""):
     return SimpleNamespace(code=CODE, qty=qty, filled_qty=filled, state=state, open_qty=open_qty,
                            msg_cd=msg_cd, message=message)
 
+
+
+@crashes
+def test_a_run_resumed_after_its_window_settles_an_order_that_never_left_and_says_its_shares_were_not_placed(
+        clock, tmp_path):
+    # Killed after journaling an intent, before the order left (a SIGKILL): KIS never lists it. A restart
+    # after the window must keep looking for the settle horizon, then say the shares were not placed,
+    # not end with the order "unresolved".
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    broker.crash_before_send = lambda code, side, qty: len(broker.orders) == 2
+    path = tmp_path / "j.sqlite3"
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+    broker.crash_before_send = None
+    clock.advance(WINDOW.total_seconds() + 1)  # restarted just after the window ended
+
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.resume()
+    assert executor.wait(10)
+    (finished,) = rec.of(Finished)
+    assert finished.unresolved == ()
+    (short,) = finished.shortfalls
+    assert short.filled == broker.holdings[CODE]  # the killed order's 2 shares, then the slices never fired
+    assert short.parts == ((ShortReason.RULED_OUT, 2), (ShortReason.WINDOW, 40 - short.filled - 2))
+
+
+def test_shares_whose_order_was_ruled_out_too_late_are_named_as_such():
+    stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.BUY, goal=10, halted=False, waiting=False)
+    orders = [order(2, 0, OrderState.ABSENT), order(4, 4, OrderState.CLOSED), order(2, 0, OrderState.ABSENT),
+              order(2, 0, OrderState.ABSENT)]  # the first was placed again; the last two were not
+    (short,) = shortfalls([stock], orders, {}, cancelled=False)
+    assert short.parts == ((ShortReason.RULED_OUT, 4), (ShortReason.WINDOW, 2))
+
+
+def test_an_order_whose_settle_horizon_ends_between_polls_is_ruled_out_then_and_placed_before_the_end(clock, tmp_path):
+    # The catch-up (12 s before the end) cancels the rests; the next poll places them again, and that
+    # order never reaches KIS. Lookups start at the following poll (595 s); its 3 s horizon ends at 598 s,
+    # before the end but between two regular polls: a poll at the horizon rules it out and places it again.
+    settings = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=12, call_rate=10, settle_seconds=3)
+    broker, plan = buy_40(clock)
+    late = T0 + WINDOW - timedelta(seconds=12)
+    fills_from(broker, late)
+    lost = []
+    broker.drop_before_arrival = lambda code, side, qty: broker.clock.now() > late and not lost \
+        and not lost.append(broker.clock.now())
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), settings, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+
+    assert lost and broker.holdings.get(CODE) == 40, rec.of(Finished)[0].shortfalls
+    assert sum(o.filled + o.remaining for o in broker.orders) == 40
