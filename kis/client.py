@@ -476,14 +476,25 @@ class KisClient:
                         time=str(out.get("ORD_TMD") or "").strip())
 
     def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
-        """Cash that can be spent now and how many shares of `code` it buys (inquire-psbl-order)."""
-        code = _check_code(code)
+        """What a buy of `code` of this type can spend without 미수, asked the way KIS's docs say.
+
+        inquire_psbl_order.py: ORD_DVSN 00 (limit) "종목증거금율이 반영되지 않습니다", so the buyable figures
+        must "반드시" be asked with 01, or with the order's own type when it is another one (IOC, ...).
+        A limit buy is therefore asked as 01: its figures are costed at the upper limit (psbl_qty_calc_unpr).
+        """
         order_type = OrderType(order_type)
+        asked = OrderType.MARKET if order_type is OrderType.LIMIT else order_type
+        return self.buyable_as(code, price, asked.value)
+
+    def buyable_as(self, code: str, price: int, ord_dvsn: str) -> BuyingPower:
+        """inquire-psbl-order asked with exactly this ORD_DVSN (the doctor compares 00 and 01)."""
+        code = _check_code(code)
+        ord_dvsn = OrderType(ord_dvsn).value
         params = {
             **self._account_fields(),
             "PDNO": code,
             "ORD_UNPR": str(self.round_price(code, price, OrderSide.BUY) if price else 0),
-            "ORD_DVSN": order_type.value,
+            "ORD_DVSN": ord_dvsn,
             "CMA_EVLU_AMT_ICLD_YN": "N",
             "OVRS_ICLD_YN": "N",
         }
@@ -491,7 +502,10 @@ class KisClient:
         return BuyingPower(code=code, cash=to_int(out.get("ord_psbl_cash")),
                            max_amount=to_int(out.get("nrcvb_buy_amt")),
                            max_qty=to_int(out.get("nrcvb_buy_qty")),
-                           unit_price=to_int(out.get("psbl_qty_calc_unpr")))
+                           unit_price=to_int(out.get("psbl_qty_calc_unpr")),
+                           margin_amount=to_int(out.get("max_buy_amt")),
+                           margin_qty=to_int(out.get("max_buy_qty")),
+                           asked_with=ord_dvsn)
 
 
 def _remaining(original: OrderStatus | OrderAck) -> int:
