@@ -120,7 +120,8 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
-def _planning(stocks: int) -> Msg:
+def planning(stocks: int) -> Msg:
+    """The task of planning `stocks` stocks, as a progress line names it."""
     return Msg("progress.plan_one" if stocks == 1 else "progress.plan", n=stocks)
 
 
@@ -305,7 +306,7 @@ class BotService:
 
     def start(self) -> list[Reply]:
         """/start and /help: every command, in the chat's language."""
-        return [Reply(fmt.bold(t("menu.help_title")) + "\n" + t("menu.help_body", confirm=self._confirm_help()))]
+        return [Reply(fmt.bold(t("menu.help_title")) + "\n\n" + t("menu.help_body", confirm=self._confirm_help()))]
 
     def _confirm_help(self) -> str:
         """The /confirm line of /help with the window a bare /confirm really runs in (the demo: from now)."""
@@ -504,7 +505,7 @@ class BotService:
         if self.names is not None:
             extra["names"] = self.names
         try:
-            with progress.counting(_planning(len(portfolio.codes)), self._plan_calls(portfolio),
+            with progress.counting(planning(len(portfolio.codes)), self._plan_calls(portfolio),
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
