@@ -778,7 +778,8 @@ class BotService:
             hint = f" Plan {pending.plan.id} is pending: /confirm runs it." if pending else ""
             receipt = self._last_receipt()
             if receipt is not None:
-                return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
+                return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt)
+                                    + ("\n" + fmt.shortfall_text(receipt.shortfalls) if receipt.shortfalls else ""))
             return [Reply("No run is active." + hint)]
         with self._lock:
             started_in = self._run_chats.get(status.run_id, chat)

@@ -17,6 +17,7 @@ from typing import Iterable
 from kis.models import OrderSide
 from rebalance.costs import CostRates
 from rebalance.model import Plan
+from rebalance.shortfall import Shortfall, ShortReason
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Receipt:
     lines: tuple[ReceiptLine, ...]
     cash_after_plan: int  # what the plan expected
     cash_after: int | None  # D+2 cash read from the balance at the end; None when it could not be read
+    shortfalls: tuple[Shortfall, ...] = ()  # the stocks that ended short, with how many shares and why
 
     @property
     def slippage(self) -> int:
@@ -83,6 +85,10 @@ class Receipt:
     def from_json(cls, text: str) -> "Receipt":
         data = json.loads(text)
         data["lines"] = tuple(ReceiptLine(**line) for line in data["lines"])
+        data["shortfalls"] = tuple(
+            Shortfall(**{**short, "side": OrderSide(short["side"]),
+                         "parts": tuple((ShortReason(reason), qty) for reason, qty in short["parts"])})
+            for short in data.get("shortfalls", ()))  # a receipt saved before issue 19 has none
         return cls(**data)
 
 

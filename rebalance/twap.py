@@ -746,9 +746,11 @@ class _Worker:
                             for o in orders if o.resting and o.remaining is not None)
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
-        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
         short = shortfalls(self.journal.stocks(self.run_id), self.journal.orders(self.run_id), rested,
                            cancelled=cancelled, settle_seconds=self.settings.settle_seconds)
+        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
+        if receipt is not None:
+            receipt = replace(receipt, shortfalls=short)  # /status names them after the run too
         for s in short:
             log.info("run %s: %s ended %d share(s) short: %s", self.run_id, s.code, s.short,
                      ", ".join(f"{qty} {reason.value}" for reason, qty in s.parts))

@@ -396,3 +396,19 @@ def test_help_names_the_configured_window_of_a_bare_confirm():
     service, *_ = make_service(twap_settings=TwapSettings(start=time(9, 30), end=time(14, 0),
                                                           order_type=OrderType.BEST_LIMIT))
     assert "/confirm – run the latest plan as time-sliced orders from 09:30 to 14:00 KST" in texts(service.help())
+
+
+def test_status_after_a_run_that_ended_short_says_where_it_stopped(tmp_path):
+    from dataclasses import replace
+
+    from kis.models import OrderSide
+    from rebalance.receipt import ReceiptStore, build_receipt
+    from rebalance.shortfall import Shortfall, ShortReason
+    from tests.rebalance.twap_fakes import line, make_plan
+
+    store = ReceiptStore(tmp_path / "journal.sqlite3", "50000000-01")
+    short = Shortfall("005930", "삼성전자", OrderSide.BUY, 10, 4, ((ShortReason.HALTED, 6),))
+    store.save(replace(build_receipt("r9", make_plan(line("005930", 70_000, 0, 10)), [], None), shortfalls=(short,)))
+    service, *_ = make_service(receipts=store)
+    text = texts(service.status())
+    assert "The last run" in text and "6 of 10 share(s) not traded" in text and "ran past the guard" in text

@@ -54,3 +54,17 @@ def test_the_last_receipt_is_kept_per_account(tmp_path):
     assert ReceiptStore(tmp_path / "journal.sqlite3", "50000000-01").last() == receipt
     assert ReceiptStore(tmp_path / "journal.sqlite3", "99999999-01").last() is None
     assert Receipt.from_json(receipt.to_json()) == receipt
+
+
+def test_the_receipt_keeps_where_a_short_run_stopped_and_an_older_receipt_still_reads(tmp_path):
+    from dataclasses import replace
+
+    from rebalance.shortfall import Shortfall, ShortReason
+
+    short = Shortfall("005930", "삼성전자", OrderSide.BUY, 3, 1, ((ShortReason.UNFILLED, 1), (ShortReason.CASH, 1)))
+    receipt = replace(build_receipt("run1", plan(), [], cash_after=None), shortfalls=(short,))
+    store = ReceiptStore(tmp_path / "journal.sqlite3", "50000000-01")
+    store.save(receipt)
+    assert store.last() == receipt and store.last().shortfalls[0].short == 2
+    older = receipt.to_json().replace(', "shortfalls": [', ', "ignored": [')  # saved before issue 19
+    assert Receipt.from_json(older.split(', "ignored"')[0] + "}").shortfalls == ()

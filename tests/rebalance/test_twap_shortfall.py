@@ -116,6 +116,7 @@ def test_limit_orders_that_rest_unfilled_to_the_end_are_named_as_the_shortfall(c
     (short,) = finished.shortfalls
     assert (short.code, short.goal, short.filled, short.short) == (CODE, 40, 0, 40)
     assert short.parts == ((ShortReason.UNFILLED, 40),)
+    assert finished.receipt.shortfalls == finished.shortfalls  # /status names them after the run too
 
 
 def test_a_buy_still_waiting_for_cash_at_the_end_says_so_with_its_shares(clock, tmp_path):
