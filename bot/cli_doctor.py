@@ -28,6 +28,7 @@ from kis.models import Account, Env, OrderAck, OrderSide, OrderStatus, OrderType
 from kis.orders import matching_orders, same_order_no
 from kis.ticks import round_to_tick
 from bot.cli_common import failure_sentence
+from bot.doctor_buy import ask_buying_power, buying_power_text
 
 DEFAULT_CODE = "005930"
 TEST_ORDER_DISCOUNT = 0.20  # the test buy rests this far below the price, so it does not fill
@@ -243,17 +244,11 @@ def check_balance(doc: Doctor) -> Finding:
 
 
 def check_buying_power(doc: Doctor) -> Finding:
+    """inquire-psbl-order asked with 00 and 01 side by side, and whether the account takes 미수 (bot/doctor_buy.py)."""
     price = doc.quote.price if doc.quote else doc.client.price(doc.code).price
-    limit = doc.client.buying_power(doc.code, price, OrderType.LIMIT)
-    market = doc.client.buying_power(doc.code, 0, OrderType.MARKET)
-    market_unit = f" costed at {market.unit_price:,} won a share" if market.unit_price else ""
-    return Finding("buying power", Status.OK,
-                   f"a limit buy of {doc.code} at {price:,} won: {limit.max_qty:,} shares ({limit.max_amount:,} won); "
-                   f"a market-type buy: {market.max_qty:,} shares{market_unit} (KIS costs a buy without a price "
-                   f"at the day's upper limit).",
-                   {"buying_power": {"limit": {"price": price, "max_qty": limit.max_qty, "max_amount": limit.max_amount},
-                                     "market": {"unit_price": market.unit_price, "max_qty": market.max_qty,
-                                                "max_amount": market.max_amount}}})
+    check = ask_buying_power(doc.client, doc.code, price)
+    status = Status.WARN if check.margin_account else Status.OK
+    return Finding("buying power", status, buying_power_text(check), {"buying_power": check.fields()})
 
 
 def resting_buy_price(quote: Quote) -> int:

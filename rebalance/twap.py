@@ -19,7 +19,7 @@ from typing import Callable
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.krx import KST
-from kis.models import OrderSide, OrderStatus, OrderType, Quote
+from kis.models import BuyingPower, OrderSide, OrderStatus, OrderType, Quote
 from kis import NoticeKind, same_order_no
 from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.broker import Broker
@@ -491,8 +491,8 @@ class _Worker:
         finally:
             self._take_notices()
         limit = self.order_type is OrderType.LIMIT and price > 0
-        cash = max(0, min(power.max_amount, power.cash))
-        can = cash // _with_margin(price) if limit else power.max_qty
+        cash = cash_without_credit(power)
+        can = shares_without_credit(power, price if limit else 0)
         if self.notes is not None and limit:
             self.notes.cash_seen(stock.code, cash, self.clock.now())
             self.notes.spend(min(qty, can) * _with_margin(price))
@@ -838,6 +838,20 @@ class _Worker:
             self.x.on_event(event)
         except Exception:  # the listener's bug must not stop trading
             log.exception("on_event failed for %s", type(event).__name__)
+
+
+def cash_without_credit(power: BuyingPower) -> int:
+    """What a buy may spend: KIS's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash."""
+    return max(0, min(power.max_amount, power.cash))
+
+
+def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
+    """Shares a buy may take without 미수 by a buying-power answer asked as KIS's docs say (ORD_DVSN 01 for
+    a limit buy): at `limit`, its no-미수 cash costed at that limit; without one, nrcvb_buy_qty (KIS
+    computed it at the upper limit it costs such a buy at). Never max_buy_* (미수)."""
+    if limit > 0:
+        return cash_without_credit(power) // _with_margin(limit)
+    return max(0, power.max_qty)
 
 
 def _with_margin(price: int) -> int:

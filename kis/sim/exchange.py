@@ -280,9 +280,7 @@ class Exchange:
             cash = self.orderable_cash()
             reflected = order_type != LIMIT or self.margin_percent is None
             free = self.free_cash() if reflected else cash
-            rate = self.margin_rate(code) if reflected else self.margin_percent
-            if self.margin_percent is None:  # what 미수 would allow, were the account to take it
-                rate = self.stock_margin_percent.get(code, MARGIN_PERCENT)
+            rate = self.margin_rate(code) if reflected else self.margin_percent  # 100 without 미수
             max_qty = self._affordable(cash * 100 // rate, unit)
             qty = self._affordable(free, unit)
             return BuyingPowerRow(cash, unit, qty, free if reflected else qty * unit, max_qty, max_qty * unit)

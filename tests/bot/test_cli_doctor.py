@@ -68,7 +68,8 @@ def test_doctor_without_orders_places_none_and_reads_every_balance_page(sim, tmp
     assert report["orders_placed"] == 0 and report["listing_lag_s"] is None and report["cancelled"] is None
     assert report["balance"]["pages"] == 2 and report["balance"]["holdings"] == 4
     assert report["token"]["source"] == "issued"
-    assert report["buying_power"]["limit"]["max_qty"] > 0 and report["buying_power"]["market"]["max_qty"] > 0
+    power = report["buying_power"]
+    assert power["00"]["nrcvb_buy_qty"] > 0 and power["01"]["nrcvb_buy_qty"] > 0 and power["margin_account"] is False
 
 
 def test_a_second_doctor_run_uses_the_cached_token_and_says_so(sim, tmp_path, capsys):

@@ -334,10 +334,18 @@ def test_buyable_for_a_market_type_order_is_computed_at_the_upper_limit(sim, raw
 
 
 def test_buyable_max_counts_on_margin_and_nrcvb_does_not(sim, raw):
-    out = raw.buyable("005930", 97_000, "00").json()["output"]
+    sim.exchange.margin_percent = 40  # a 증거금40%계좌; the stock's own rate (20 %) is lower
+    out = raw.buyable("005930", 97_000, "01").json()["output"]
     cash_only, on_margin = int(out["nrcvb_buy_qty"]), int(out["max_buy_qty"])
-    assert cash_only == 1030 and on_margin > 4 * cash_only  # 미수: 20 % in cash now, the rest at settlement
-    assert int(out["max_buy_amt"]) == on_margin * 97_000 <= 100_000_000 * 5
+    upper = int(out["psbl_qty_calc_unpr"])
+    assert cash_only == sim.exchange.affordable(100_000_000, upper)
+    assert on_margin == sim.exchange.affordable(250_000_000, upper)  # 미수: 40 % in cash now, the rest later
+    assert int(out["max_buy_amt"]) == on_margin * upper
+
+
+def test_an_account_without_margin_offers_nothing_beyond_cash(sim, raw):
+    out = raw.buyable("005930", 97_000, "01").json()["output"]
+    assert (out["max_buy_qty"], out["max_buy_amt"]) == (out["nrcvb_buy_qty"], str(int(out["nrcvb_buy_qty"]) * int(out["psbl_qty_calc_unpr"])))
 
 
 # faults ---------------------------------------------------------------------------------------------
