@@ -210,6 +210,10 @@ def worker(args) -> int:
     def on_event(event) -> None:
         with open(data / "events.log", "a") as log:
             log.write(f"{os.getpid()} {event!r}\n")
+        if getattr(event, "shortfalls", None) is not None:  # the run's end: where it stopped, and why
+            short = [{"code": s.code, "short": s.short, "why": [[r.value, q] for r, q in s.parts]}
+                     for s in event.shortfalls]
+            (data / "shortfalls.json").write_text(json.dumps(short))
 
     settings = TwapSettings(**{**CHAOS_SETTINGS, "settle_seconds": settle})
     executor = TwapExecutor(client, journal, settings, on_event)
@@ -271,11 +275,18 @@ def bench_chaos(seconds: float, kills: int, fault_rate: float, seed: int, *, lis
         unknown = [n for n in numbers if n.lstrip("0") not in known]  # accepted but never journaled: sent blind
         worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
         state = journal.latest_run(SIM_ACCOUNT).state
+        told = json.loads((data / "shortfalls.json").read_text()) if (data / "shortfalls.json").exists() else None
+        off = {ln.code: ln.target_qty - sim.exchange.holding_qty(ln.code) for ln in plan.lines}
+    short = ("summary: at target" if told == [] else "summary: none" if told is None else
+             "summary short: " + "; ".join(f"{s['code']} {s['short']} ({', '.join(f'{q} {r}' for r, q in s['why'])})"
+                                          for s in told))
+    untold = sum(1 for code, gap in off.items() if gap and not any(s["code"] == code for s in told or []))
     late = (f", orders listed {listing_lag:.0f} s late and {lost_answers} answers lost after acceptance "
             f"(settle {settle:.0f} s)" if listing_lag or lost_answers else "")
     print(f"chaos: {killed} SIGKILLs over a {seconds:.0f} s window, {fault_rate * 100:.0f} % faults{late}: "
           f"{len(numbers)} orders accepted, run {state}, duplicate shares {doubled}, "
-          f"orders unknown to the journal {len(unknown)}, largest |target - actual| {worst}")
+          f"orders unknown to the journal {len(unknown)}, largest |target - actual| {worst}; {short}; "
+          f"stocks off target the summary does not explain {untold}")
 
 
 # -- 5. KIS's cash rule, late listings, lost answers ------------------------------------------------------

@@ -176,6 +176,18 @@ def duration_text(delta: timedelta) -> str:
     return t("time.seconds", s=secs)
 
 
+def size_text(size: int | None) -> str:
+    """Bytes for a person: 0 B, 512 KB, 3.2 GB; `?` when unknown."""
+    if size is None:
+        return "?"
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+
+
 def side_text(side: OrderSide | str) -> str:
     """매수 / 매도, buy / sell: a side as the chat's language says it."""
     return t(f"side.{side.label if isinstance(side, OrderSide) else side}")
@@ -278,6 +290,20 @@ def results_table(results: Sequence[StockResult]) -> Rich:
     else:
         lines.append("all on target")
     return pre(lines)
+
+
+def shortfall_text(shortfalls: Sequence) -> Rich:
+    """Where a run that ended short stopped: per stock, its missing shares and why (empty when none)."""
+    if not shortfalls:
+        return Rich()
+    lines = []
+    for s in shortfalls:
+        lines.append(t("run.short_line", side=side_text(s.side), code=s.code, name=s.name, short=won(s.short),
+                       goal=won(s.goal), filled=won(s.filled)))
+        lines += ["• " + t(f"run.short_{reason.value}", qty=won(qty), code=s.code, refusal=s.refusal)
+                  for reason, qty in s.parts]
+    lines.append(t("run.short_next"))
+    return text("\n".join(lines))
 
 
 # --- plans -------------------------------------------------------------------------------------

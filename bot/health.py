@@ -18,6 +18,7 @@ from bot.service import Reply
 from kis.models import Env
 from kis.stats import KisState
 from kis.krx import KST
+from rebalance.i18n import t
 from rebalance.journal import JOURNAL_FILE
 from rebalance.twap import RunStatus
 
@@ -29,10 +30,10 @@ TOKEN_LIFETIME = timedelta(hours=24)  # KIS tokens live 24 h; the cache keeps on
 def _ago(then: datetime, now: datetime) -> str:
     seconds = max(0, int((now - then).total_seconds()))
     if seconds < 90:
-        return f"{seconds}s ago"
+        return t("health.ago_seconds", n=seconds)
     if seconds < 90 * 60:
-        return f"{seconds // 60} min ago"
-    return f"{seconds / 3600:.1f} h ago"
+        return t("health.ago_minutes", n=seconds // 60)
+    return t("health.ago_hours", n=f"{seconds / 3600:.1f}")
 
 
 def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | None = None,
@@ -43,43 +44,46 @@ def health_lines(client: Any, *, active_run: Any = None, journal_path: Path | No
     config = client.config
     token = client.tokens.current()
     if token is None:
-        token_text = "none yet (one is issued at the first call)"
+        token_text = t("health.token_none")
     else:
         issued = token.expires_at - TOKEN_LIFETIME
         left = token.expires_at - now
-        state = "expired" if left.total_seconds() <= 0 else f"expires {token.expires_at.astimezone(KST):%m-%d %H:%M} KST"
-        token_text = f"issued about {_ago(issued, now)}, {state}"
+        state = (t("health.token_expired") if left.total_seconds() <= 0
+                 else t("health.token_expires", at=f"{token.expires_at.astimezone(KST):%m-%d %H:%M}"))
+        token_text = t("health.token_issued", ago=_ago(issued, now), state=state)
     journal = journal_path or Path(config.data_dir) / JOURNAL_FILE
     try:
         size = f"{journal.stat().st_size / 1024:,.0f} KB"
     except FileNotFoundError:
-        size = "not created yet"
+        size = t("health.journal_none")
     except OSError as exc:  # e.g. the data dir is a file: say so, not "not created yet"
-        size = f"cannot be read: {exc.strerror or exc}"
+        size = t("health.journal_unreadable", reason=exc.strerror or exc)
     if active_run is None:
-        run_text = "none"
+        run_text = t("health.run_none")
     else:
-        run_text = f"{getattr(active_run, 'run_id', '?')}, {100 * float(getattr(active_run, 'progress', 0.0)):.0f}% done"
+        run_text = t("health.run_done", run_id=getattr(active_run, "run_id", "?"),
+                     done=f"{100 * float(getattr(active_run, 'progress', 0.0)):.0f}")
     if counts.state is not KisState.UP:
-        kis_text = f"NOT answering: {counts.reason}"
+        kis_text = t("health.kis_down", reason=counts.reason)
     elif counts.last_ok is None:  # nothing asked yet: "answering" would be a guess
-        kis_text = "not asked yet by this process (kisbot doctor checks the connection)"
+        kis_text = t("health.kis_unasked")
     else:
-        kis_text = "answering"
+        kis_text = t("health.kis_up")
+    last_ok = (t("health.last_ok_at", at=f"{counts.last_ok.astimezone(KST):%H:%M:%S}", ago=_ago(counts.last_ok, now))
+               if counts.last_ok else t("health.last_ok_none"))
+    kakao = "" if config.env is Env.SIM else t("health.kakao")  # the simulator sends no alert
     return [
-        f"environment: {config.env.value}",
-        f"account: {mask_account(config.account)}",
-        f"KIS: {kis_text}",
-        f"token: {token_text}",
-        f"tokens issued today: {counts.tokens_issued}"
-        + ("" if config.env is Env.SIM else " (each one a KakaoTalk alert from KIS)"),
-        f"KIS calls today: {counts.calls}, EGW00201 refusals: {counts.refusals}",
-        "last good KIS call: " + (f"{counts.last_ok.astimezone(KST):%H:%M:%S} KST ({_ago(counts.last_ok, now)})"
-                                  if counts.last_ok else "none since start"),
-        "notice stream: " + (notices() if notices else "not used (fills are polled)"),
-        f"active run: {run_text}",
-        f"journal: {journal} ({size})",
-        f"version: {version()}",
+        t("health.environment", env=config.env.value),
+        t("health.account", account=mask_account(config.account)),
+        t("health.kis", state=kis_text),
+        t("health.token", state=token_text),
+        t("health.tokens_today", n=counts.tokens_issued) + kakao,
+        t("health.calls_today", calls=counts.calls, refusals=counts.refusals),
+        t("health.last_ok", when=last_ok),
+        t("health.notices", state=notices() if notices else t("health.notices_unused")),
+        t("health.active_run", state=run_text),
+        t("health.journal", path=journal, size=size),
+        t("health.version", version=version()),
     ]
 
 
@@ -102,13 +106,16 @@ def notice_news(on_event: Callable[[Any], None]) -> Callable[[Any], None]:
 
 def health_replies(client: Any, **kwargs: Any) -> list[Reply]:
     lines = health_lines(client, **kwargs)
-    return [Reply(fmt.bold("Health") + "\n" + fmt.pre(lines))]
+    return [Reply(fmt.bold(t("health.title")) + "\n" + fmt.pre(lines))]
 
 
-def startup_text(client: Any, resumed: RunStatus | None = None) -> str:
-    """"kisbot is up: mock, account 50****75-01, run X resumed"."""
+def startup_text(client: Any, resumed: RunStatus | None = None, elsewhere: tuple[str, int] | None = None) -> str:
+    """"kisbot is up: mock, account 50****75-01, run X resumed"; `elsewhere`: (run, pid) another process drives."""
     config = client.config
-    run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
+    if elsewhere is not None:
+        run = t("run.startup_elsewhere", run_id=elsewhere[0], pid=elsewhere[1])
+    else:
+        run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
     return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."
 
 
@@ -127,12 +134,12 @@ class KisAlert:
     def on_change(self, state: KisState, reason: str) -> None:
         if state is KisState.DOWN and self._down_since is None:
             self._down_since = self.now()
-            self.push(Reply(fmt.bold("KIS is not answering") + f": {reason}. kisbot keeps trying and never "
-                            "re-sends an order on its own; you will hear when KIS answers again.", kind="alert"))
+            self.push(Reply(fmt.bold(t("health.alert_down")) + t("health.alert_down_detail", reason=reason),
+                            kind="alert"))
         elif state is KisState.UP and self._down_since is not None:
             since, self._down_since = self._down_since, None
-            self.push(Reply(fmt.bold("KIS answers again") + f" (it did not for {fmt.duration_text(self.now() - since)}). "
-                            "/status and /health show where things stand.", kind="alert"))
+            self.push(Reply(fmt.bold(t("health.alert_up"))
+                            + t("health.alert_up_detail", lasted=fmt.duration_text(self.now() - since)), kind="alert"))
 
 
 def health(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None = None) -> int:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol
 
 from bot import format as fmt
 from bot.service import Reply
+from rebalance.i18n import t
 from rebalance.events import (
     Cancelled,
     Event,
@@ -185,12 +186,16 @@ class Notifier:
             if event.unresolved:
                 self._end("ended with unresolved orders",
                           fmt.bold(f"Run ended with {len(event.unresolved)} unresolved order(s)"),
-                          event.results, event.unresolved, event.receipt)
+                          event.results, event.unresolved, event.receipt, event.shortfalls)
+            elif event.shortfalls:
+                self._end("ended short", fmt.bold(t("run.ended_short", stocks=len(event.shortfalls),
+                                                    shares=fmt.won(sum(s.short for s in event.shortfalls)))),
+                          event.results, receipt=event.receipt, shortfalls=event.shortfalls)
             else:
                 self._end("finished", fmt.bold("Run finished"), event.results, receipt=event.receipt)
         elif isinstance(event, Cancelled):
             self._end("cancelled", fmt.bold("Run cancelled") + f": {event.cancelled_orders} resting order(s) cancelled",
-                      event.results, event.unresolved, event.receipt)
+                      event.results, event.unresolved, event.receipt, event.shortfalls)
         elif isinstance(event, NoticeStatus):
             self.sink.send(Reply(event.text, silent=True))
         elif isinstance(event, Failed):
@@ -222,13 +227,17 @@ class Notifier:
             self.sink.send(Reply(part, silent=True, kind="fills"))
         self._edit_progress()
 
-    def _end(self, word: str, title: fmt.Rich, results: tuple, unresolved: tuple = (), receipt: object = None) -> None:
+    def _end(self, word: str, title: fmt.Rich, results: tuple, unresolved: tuple = (), receipt: object = None,
+             shortfalls: tuple = ()) -> None:
         self.flush()
         if word == "finished":
             self._progress = 1.0
         self._edit_progress(" – " + fmt.bold(word))
         checks = "".join(f"\n• {u.what_to_check}" for u in unresolved)
+        short = fmt.shortfall_text(shortfalls)
         text = title + f" (run {self._run_id or ''})\n" + fmt.results_table(results) + checks
+        if shortfalls:
+            text += "\n" + short
         if receipt is not None:
             text += "\n" + fmt.receipt_text(receipt)
         for part in text.split():

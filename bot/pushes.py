@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,7 +52,12 @@ class Pushes:
     def startup(self) -> list[Reply]:
         """The startup message, with the run a restart left active (resumed here) if there is one."""
         resumed = self.service.resume()
-        line = startup_text(self.client, self.service.active_run() if resumed else None)
+        active = self.service.active_run() if resumed else None
+        owner = self.service.executor.run_owner() if active is not None else None
+        if active is not None and owner not in (None, os.getpid()):  # another process drives it: not resumed
+            line = startup_text(self.client, elsewhere=(active.run_id, owner))
+        else:
+            line = startup_text(self.client, active)
         if not resumed:
             return [Reply(line)]
         return [dataclasses.replace(resumed[0], body=line + "\n" + resumed[0].body), *resumed[1:]]

@@ -348,11 +348,25 @@ class TelegramBot:
 
 
 class _StartFailureSaidOnce(logging.Filter):
-    """PTB logs a failed start with its traceback before raising; `run` says it in one sentence instead."""
+    """PTB logs a failed start with its traceback before raising; `run` says it in one sentence instead.
+
+    An answer that is not JSON (a web page at TELEGRAM_API_BASE_URL) is logged by PTB with its
+    JSONDecodeError traceback: before the bot has started that is dropped, later kept as one line."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not (message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message)
+        if message.startswith("Network Retry Loop (Bootstrap") and "Aborting" in message:
+            return False
+        if message.startswith("Can not load invalid JSON data"):
+            if not self.started:
+                return False
+            record.msg, record.args = message[:160], None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 # The update types the handlers above take: new messages (commands, files, text) and button presses.
@@ -391,6 +405,7 @@ def run(args: Any) -> int:
     from bot.settings import load_bot_settings
     from bot.settings import load_report_at
     from bot.logs import log_to_data_dir
+    from rebalance.i18n import t
 
     source = Source()
     settings = load_bot_settings(source, require_chats=False)  # ConfigError: no token -> one line, exit 2
@@ -415,19 +430,24 @@ def run(args: Any) -> int:
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
         await init(app)
+        said_once.started = True
         print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.",
               flush=True)
 
     app.post_init = announce
-    logging.getLogger("telegram.ext").addFilter(_StartFailureSaidOnce())
+    said_once = _StartFailureSaidOnce()
+    logging.getLogger("telegram.ext").addFilter(said_once)
+    logging.getLogger("telegram.request.BaseRequest").addFilter(said_once)  # a logger's filter skips its children
+    where = settings.api_base_url or "api.telegram.org"
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:  # its text carries the token
         raise ConfigError(BAD_TOKEN) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
-        where = settings.api_base_url or "api.telegram.org"
         raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
                           "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
+    except TelegramError as exc:  # e.g. "Invalid server response": a web page, not the Bot API
+        raise ConfigError(t("errors.telegram_not_bot_api", where=redact(where), why=redact(exc.message))) from None
     finally:
         if notices is not None:
             notices.stop()  # unsubscribes: KIS allows one session per app key

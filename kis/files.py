@@ -6,7 +6,9 @@ process at a time (a POSIX advisory lock) and replaced whole, so a reader never 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -23,6 +25,47 @@ HAS_FILE_LOCKS = fcntl is not None
 
 class DataDirUnusable(ConfigError, OSError):
     """The data directory cannot hold kisbot's files: a setting to fix (ConfigError), met as an OSError."""
+
+
+class DiskFull(OSError):
+    """A write to the data directory failed for want of space (ENOSPC, a quota, SQLite's SQLITE_FULL).
+
+    `data_dir` is the directory kisbot writes to, `disk` the mount point holding it, `free` its free bytes.
+    """
+
+    def __init__(self, data_dir: Path, disk: Path, free: int | None):
+        self.data_dir, self.disk, self.free = data_dir, disk, free
+        super().__init__(errno.ENOSPC, f"the disk {disk} holding the data directory {data_dir} is full")
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+
+
+def disk_full(exc: BaseException, data_dir: Path) -> DiskFull | None:
+    """`exc` as a DiskFull naming `data_dir` and its disk when it says the disk is full, else None."""
+    if isinstance(exc, DiskFull):
+        return exc
+    full = (isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS) \
+        or getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL
+    if not full:
+        return None
+    data_dir = Path(data_dir)
+    try:
+        free: int | None = shutil.disk_usage(data_dir).free
+    except OSError:
+        free = None
+    return DiskFull(data_dir, mount_point(data_dir), free)
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system that holds `path` (the disk a user would clear)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    while path != path.parent and not os.path.ismount(path):
+        path = path.parent
+    return path
 
 
 def private_dir(path: Path) -> Path:

@@ -131,6 +131,7 @@ class Finished:
     results: tuple[StockResult, ...]
     unresolved: tuple[UnresolvedOrder, ...] = ()  # non-empty: the run ended without knowing these
     receipt: Any = None  # rebalance.receipt.Receipt
+    shortfalls: tuple = ()  # rebalance.shortfall.Shortfall per stock that ended short, and why
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,7 @@ class Cancelled:
     results: tuple[StockResult, ...]
     unresolved: tuple[UnresolvedOrder, ...] = ()
     receipt: Any = None  # rebalance.receipt.Receipt
+    shortfalls: tuple = ()  # rebalance.shortfall.Shortfall per stock that ended short, and why
 
 
 @dataclass(frozen=True)

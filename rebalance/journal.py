@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable
 
-from kis.files import private_dir
+from kis.files import disk_full, private_dir
 from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from kis.krx import KST
@@ -311,7 +311,7 @@ class Journal:
 
 
     def _tx(self):
-        return _Transaction(self._db, self._lock)
+        return _Transaction(self._db, self._lock, self.path.parent)
 
     # runs --------------------------------------------------------------------------------------
     def create_run(self, run_id: str, account: str, plan: Plan, window: Window, schedule: SliceSchedule,
@@ -581,25 +581,43 @@ def _create_db(path: Path) -> None:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE .. COMMIT under the journal's lock; ROLLBACK on any error."""
+    """BEGIN IMMEDIATE .. COMMIT under the journal's lock; ROLLBACK on any error. A full disk is a DiskFull
+    naming the data directory: nothing of the transaction was written (so no order was sent for it)."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock):
-        self.db, self.lock = db, lock
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, data_dir: Path):
+        self.db, self.lock, self.data_dir = db, lock, data_dir
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
+        except BaseException as exc:
             self.lock.release()
+            full = disk_full(exc, self.data_dir)
+            if full is not None:
+                raise full from exc
             raise
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is None:
+                try:
+                    self.db.execute("COMMIT")
+                except sqlite3.Error as failed:
+                    if self.db.in_transaction:  # the COMMIT was refused: undo it whole
+                        self.db.execute("ROLLBACK")
+                    full = disk_full(failed, self.data_dir)
+                    if full is None:
+                        raise
+                    raise full from failed
+            elif self.db.in_transaction:  # SQLite undoes some failures itself (SQLITE_FULL)
+                self.db.execute("ROLLBACK")
         finally:
             self.lock.release()
+        full = disk_full(exc, self.data_dir) if exc is not None else None
+        if full is not None and full is not exc:
+            raise full from exc
 
 
 def _kst_day(iso: str) -> date:

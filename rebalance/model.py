@@ -43,6 +43,9 @@ class PlanLine:
     current_weight: float
     target_weight: float
     tax_free: bool = False  # an ETF or ETN: no securities transaction tax on its sells
+    model_weight: float | None = None  # where the model wants it before bands and options (None: not in it)
+    band: float = 0.0  # the tolerance band in force, a fraction of the investable value (0: none)
+    in_band: bool = False  # not traded because it is inside its band: target_weight is then where it is
 
     @property
     def order_qty(self) -> int:

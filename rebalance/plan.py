@@ -162,6 +162,7 @@ class _Wants:
     full: dict[str, int]
     target: dict[str, int]
     held_in_band: list[str]
+    band: dict[str, float]  # the band in force per model stock, a fraction (0: none)
 
 
 def _where_the_account_is(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote],
@@ -194,7 +195,7 @@ def _where_the_model_wants_it(portfolio: Portfolio, balance: Balance, here: _Acc
                     and inside_band(here.current[c] * here.price[c], here.investable, weight[c], band[c])]
     for c in held_in_band:
         target[c] = here.current[c]
-    return _Wants(weight=weight, full=full, target=target, held_in_band=held_in_band)
+    return _Wants(weight=weight, full=full, target=target, held_in_band=held_in_band, band=band)
 
 
 def _what_to_trade(here: _Account, wants: _Wants, rates: CostRates, options: PlanOptions,
@@ -271,6 +272,9 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
             current_weight=current[c] * price[c] / total if total > 0 else 0.0,
             target_weight=target[c] * price[c] / total if total > 0 else 0.0,
             tax_free=not here.taxed[c],
+            model_weight=wants.full[c] * price[c] / total if total > 0 and c in wants.weight else None,
+            band=wants.band.get(c, 0.0),
+            in_band=c in wants.held_in_band and target[c] == current[c],
         )
         for c in codes
     ]

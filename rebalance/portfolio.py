@@ -10,16 +10,18 @@ import io
 import math
 import numbers
 import re
+import unicodedata
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from kis.codes import CODE_HELP, BadStockCode, normalize_code
+from rebalance.i18n import t
 from rebalance.model import Portfolio, Target
 
 MAX_FILE_BYTES = 1_000_000  # a model portfolio is a few KB; refuse anything that could hurt
@@ -42,23 +44,28 @@ SHOWN_PROBLEMS = 20
 SUM_TOLERANCE = 1e-6
 
 # What a header cell may say, by the role of its column: the one table of column names. A header
-# matches ignoring case, spaces, '_' and '-', and a unit suffix such as '(%)' or '%' (which says
-# the column is in percent). To read a new column, add a role here and read it in `_read_table`.
+# matches ignoring case, spaces, '_' and '-', fullwidth forms, and a unit suffix such as '(%)', '%' or
+# 'pct' (which says the column is in percent). To read a new column, add a role here and read it in
+# `_read_table`.
 HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("종목코드", "code", "ticker", "stock code"),
-    "weight": ("비중", "목표비중", "투자비중", "편입비중", "weight", "weights", "target weight"),
+    "weight": ("비중", "목표비중", "투자비중", "편입비중", "목표", "비율", "목표비율", "투자비율", "편입비율", "배분",
+               "weight", "weights", "target weight", "target", "portion", "allocation", "pct", "percent",
+               "퍼센트", "%"),
     "name": ("종목명", "name", "stock name"),
     "band": ("밴드", "band"),  # tolerance band per stock, in percentage points (2 = ±2 %p)
 }
+# The weight headers a refusal names (HEADERS has more).
+WEIGHT_HEADERS_SHOWN = ("비중", "목표비중", "weight", "target", "pct")
 # A header holding one of these (or only '%') over numbers looks like weights: if it is not the weight
 # column the file is refused, since the user most likely meant it and would get other weights.
 # ('비율' and 'ratio' are left out: 부채비율, PBR ratio are common factor columns.)
-WEIGHT_HINTS = ("비중", "weight", "alloc", "배분")
+WEIGHT_HINTS = ("비중", "weight", "alloc", "배분", "portion")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
-_PERCENT_UNIT = re.compile(r"[(\[（［]?[%％][)\]）］]?$")
+_PERCENT_UNIT = re.compile(r"[(\[]?(%|pct|percent|퍼센트)[)\]]?$")
 
 
 class PortfolioError(ValueError):
@@ -163,6 +170,9 @@ class _Grid:
     percent_format: set[tuple[int, int]] = field(default_factory=set)  # cells shown as '50%' (0.5)
     formulas: dict[tuple[int, int], str] = field(default_factory=dict)  # formula text by cell
     beyond: str = ""  # address of the first value below ROW_LIMIT, '' when there is none
+    path: str = ""  # the sheet's part in the .xlsx zip, to read which rows and columns are hidden
+    hidden_rows: set[int] = field(default_factory=set)  # row indexes (0-based) Excel does not show
+    hidden_columns: set[int] = field(default_factory=set)  # column indexes (0-based) Excel does not show
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,7 @@ def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
             grid, header, sheet_count = _choose_sheet(book, label)
         finally:
             book.close()
+        grid.hidden_rows, grid.hidden_columns = _hidden_parts(data, grid.path, len(grid.rows))
         if grid.formulas:
             # Formula text came from the first pass; the values Excel saved with them need a second one.
             saved = _open_workbook(data, label, data_only=True)
@@ -263,7 +274,69 @@ def _grid(sheet, max_rows: int, *, look_below: bool = False) -> _Grid:
         rows.append(tuple(values))
     while rows and all(_blank(v) for v in rows[-1]):
         rows.pop()  # the reader pads to max_rows when a row further down exists
-    return _Grid(sheet.title, rows, percent, formulas, beyond)
+    return _Grid(sheet.title, rows, percent, formulas, beyond, path=getattr(sheet, "_worksheet_path", ""))
+
+
+def _hidden_parts(data: bytes, path: str, max_rows: int) -> tuple[set[int], set[int]]:
+    """The rows (within the first `max_rows`) and columns (within COLUMN_LIMIT) the sheet's XML marks hidden
+    or zero-sized, as 0-based indexes; openpyxl's streaming reader yields their values as if shown.
+
+    Only the <row> and <col> tags are looked at (a scan of the XML text, not a second parse of every cell:
+    text in a cell cannot hold a raw '<')."""
+    rows: set[int] = set()
+    columns: set[int] = set()
+    if not path:
+        return rows, columns
+    number = 0  # a <row> without r="..." is the one after the last
+    for tag, attributes in _tags(data, path):
+        if tag == b"col":
+            if _hides(attributes, b"width"):
+                low, high = _int(attributes.get(b"min"), 1), _int(attributes.get(b"max"), 1)
+                columns.update(range(max(low, 1) - 1, min(high, COLUMN_LIMIT)))
+            continue
+        number = _int(attributes.get(b"r"), number + 1)
+        if number > max_rows:
+            break
+        if _hides(attributes, b"ht"):
+            rows.add(number - 1)
+    return rows, columns
+
+
+def _tags(data: bytes, path: str, chunk: int = 1 << 20) -> Iterator[tuple[bytes, dict[bytes, bytes]]]:
+    """Each <row> and <col> tag of the zip member `path` with its attributes, read a chunk at a time."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as source:
+        carry = b""
+        while True:
+            block = source.read(chunk)
+            text = carry + block
+            cut = len(text) if not block else text.rfind(b"<")  # a tag cut by the chunk waits for the next
+            cut = len(text) if cut < 0 else cut
+            for match in _ROW_OR_COL.finditer(text, 0, cut):
+                yield match[1], dict(_ATTRIBUTE.findall(match[2]))
+            carry = text[cut:]
+            if not block:
+                return
+
+
+_ROW_OR_COL = re.compile(rb"<(?:\w+:)?(row|col)\b([^>]*)>")
+_ATTRIBUTE = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+
+
+def _int(text: bytes | None, default: int) -> int:
+    try:
+        return int(float(text)) if text else default
+    except ValueError:
+        return default
+
+
+def _hides(attributes: dict[bytes, bytes], size: bytes) -> bool:
+    """True for a <row> or <col> marked hidden, or given a custom size of 0."""
+    if attributes.get(b"hidden") in (b"1", b"true"):
+        return True
+    try:
+        return size in attributes and float(attributes[size]) == 0
+    except ValueError:
+        return False
 
 
 def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
@@ -328,11 +401,11 @@ def _header_key(value: object) -> tuple[str, bool]:
     """A header cell as compared ('Code ', '목표 비중', 'Weight (%)' -> 'weight'), and whether it says '%'."""
     if _blank(value):
         return "", False
-    key = _HEADER_NOISE.sub("", str(value)).lower()
+    key = _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", str(value))).lower()
     unit = _PERCENT_UNIT.search(key)
     if unit and unit.start() > 0:
         return key[:unit.start()], True
-    return key, False
+    return key, unit is not None  # 'pct' or '%' alone: a header that is only its unit
 
 
 _ROLE_OF = {_header_key(name)[0]: role for role, names in HEADERS.items() for name in names}
@@ -374,6 +447,9 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     unsaved = _unsaved_formulas(grid, header_index, set(columns.values()))
     if unsaved:
         raise PortfolioError([unsaved], label)
+    hidden = _hidden_problems(grid, header_index, header_cells, columns)
+    if hidden:
+        raise PortfolioError(hidden, label)
 
     problems: list[str] = []
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
@@ -465,6 +541,29 @@ def _unsaved_formulas(grid: _Grid, header_index: int, used: set[int]) -> str:
             "save it in Excel first, then send it again")
 
 
+def _hidden_problems(grid: _Grid, header_index: int, header_cells: tuple[object, ...],
+                     columns: dict[str, int]) -> list[str]:
+    """A problem for each hidden column that is read (code, weight, band) and for the hidden rows that hold a
+    stock: what Excel does not show is never planned without the user seeing it."""
+    problems = []
+    for role in ("code", "weight", "band"):
+        if role in columns and columns[role] in grid.hidden_columns:
+            problems.append(t("model.hidden_column", letter=get_column_letter(columns[role] + 1),
+                              header=str(header_cells[columns[role]]).strip()))
+    used = [p for role, p in columns.items()]
+    rows = [i for i in sorted(grid.hidden_rows) if i >= header_index and i < len(grid.rows)
+            and any(p < len(grid.rows[i]) and not _blank(grid.rows[i][p]) for p in used)]
+    if rows:
+        code_at = columns["code"]
+        named = [f"{i + 1} ({_text(grid.rows[i][code_at])})" if code_at < len(grid.rows[i])
+                 and not _blank(grid.rows[i][code_at]) else str(i + 1) for i in rows if i > header_index]
+        if header_index in rows:
+            problems.append(t("model.hidden_header", row=header_index + 1))
+        if named:
+            problems.append(t("model.hidden_rows", rows=", ".join(named[:10]) + (" …" if len(named) > 10 else "")))
+    return problems
+
+
 def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, header_cells: tuple[object, ...],
                            columns: dict[str, int]) -> list[str]:
     """A problem for each column that is titled like weights and holds numbers but is not the weight column."""
@@ -472,20 +571,26 @@ def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, h
     for position, cell in enumerate(header_cells):
         if position in columns.values() or _blank(cell):
             continue
-        raw_key = _HEADER_NOISE.sub("", str(cell)).lower()
-        if not (any(hint in raw_key for hint in WEIGHT_HINTS) or _PERCENT_UNIT.fullmatch(raw_key)):
+        raw_key = _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", str(cell))).lower()
+        hinted = any(hint in raw_key for hint in WEIGHT_HINTS)
+        # A header in percent over numbers looks like weights too; beside an explicit weight column it is a
+        # factor (ROE(%)), but with none the user would get equal weights instead of these numbers.
+        if not (hinted or (_header_key(cell)[1] and "weight" not in columns)):
             continue
         numeric = any(position < len(row) and _weight_number(row[position])[0] is not None
                       for row in table[header_index + 1:])
         if not numeric:
             continue
         column = _column_name(header_cells, position)
-        if "weight" in columns:
+        if not hinted:
+            problems.append(t("model.percent_column", letter=get_column_letter(position + 1),
+                              header=str(cell).strip()))
+        elif "weight" in columns:
             problems.append(f"{column} looks like weights, but weights are read from "
                             f"{_column_name(header_cells, columns['weight'])}: delete the column you do not mean, "
                             "or rename it")
         else:
-            known = ", ".join(HEADERS["weight"])
+            known = ", ".join(WEIGHT_HEADERS_SHOWN)
             problems.append(f"{column} looks like weights but is not a weight header ({known}): rename it 비중 "
                             "to use it, or delete it for equal weights")
     return problems

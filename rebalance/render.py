@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from pathlib import Path
 
+from rebalance.i18n import t
 from rebalance.model import Plan, PlanLine
 from rebalance.text import fit
 
@@ -155,4 +156,6 @@ def _row(line: PlanLine) -> str:
     value = f"{line.order_value:,}" if line.order_qty else "-"
     # Single spaces between fields even when a number outgrows its column.
     second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
+    if line.in_band and line.model_weight is not None:  # goal% is where it is: say where the model wants it
+        return f"{first}\n{second}\n" + t("model.in_band_row", model=100 * line.model_weight, band=100 * line.band)
     return f"{first}\n{second}"

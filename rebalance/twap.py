@@ -37,15 +37,14 @@ from rebalance.notices import (
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
+# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
+# the wording is matched too, since mock and real do not always share codes.
+from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING, shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 
 log = logging.getLogger(__name__)
 
-# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
-# the wording is matched too, since mock and real do not always share codes.
-CASH_SHORT_CODE = "APBK0952"
-CASH_SHORT_WORDING = "주문가능금액"
 READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
@@ -343,8 +342,19 @@ class _Worker:
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
                 self._place(stock.code, kind=OrderKind.RETRY)
         nxt = self.clock.now() + timedelta(seconds=self.run_rec.poll_seconds)
+        horizon = self._next_horizon()
+        if horizon is not None and horizon < nxt:
+            nxt = horizon
         if nxt < self.run_rec.window.end:
             self.scheduler.at(nxt, self._poll_tick, tag="poll")
+
+    def _next_horizon(self) -> datetime | None:
+        """When the first unanswered order's settle horizon ends: a poll then may rule it out, so its
+        shares are placed again before the window ends, not only at the next regular poll."""
+        now = self.clock.now()
+        ends = [o.unseen_since + timedelta(seconds=self.settings.settle_seconds)
+                for o in self.journal.orders(self.run_id) if o.state.unsettled and o.unseen_since is not None]
+        return min((end for end in ends if end > now), default=None)
 
     def _catch_up(self) -> None:
         """One pass that re-prices what rests and owes every stock whatever is still missing, then places it."""
@@ -706,6 +716,11 @@ class _Worker:
             self._poll()
         if not cancelled:
             self._settle_after_window()
+        today = self.clock.now().astimezone(KST).date()
+        rested: dict[str, int] = {}  # what rests when the end's cancels go out: unfilled at its limit
+        for o in self.journal.orders(self.run_id):
+            if o.resting and o.sent_at.astimezone(KST).date() == today:
+                rested[o.code] = rested.get(o.code, 0) + o.open_qty
         withdrawn = self._cancel_resting()
         for _ in range(CANCEL_PASSES - 1):
             if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
@@ -716,7 +731,6 @@ class _Worker:
             if not any(o.resting for o in self.journal.orders(self.run_id)):
                 break
             withdrawn += self._cancel_resting()
-        today = self.clock.now().astimezone(KST).date()
         if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
             self._poll()  # did the last cancels take? What still rests is the user's to cancel
         results, cash_after = self._results()
@@ -728,15 +742,21 @@ class _Worker:
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
         receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
+        short = shortfalls(self.journal.stocks(self.run_id), self.journal.orders(self.run_id), rested,
+                           cancelled=cancelled)
+        for s in short:
+            log.info("run %s: %s ended %d share(s) short: %s", self.run_id, s.code, s.short,
+                     ", ".join(f"{qty} {reason.value}" for reason, qty in s.parts))
         if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt))
+            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt, short))
         else:
-            self._emit(Finished(self.run_id, results, unresolved, receipt))
+            self._emit(Finished(self.run_id, results, unresolved, receipt, short))
 
     def _settle_after_window(self) -> None:
         """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
-        them or the horizon passes, so the results and the cancels rest on what KIS lists."""
-        deadline = self.run_rec.window.end + timedelta(seconds=self.settings.settle_seconds)
+        them or the horizon passes, so the results and the cancels rest on what KIS lists. The horizon
+        runs from the later of the window's end and now: a run restarted after its window still looks."""
+        deadline = max(self.run_rec.window.end, self.clock.now()) + timedelta(seconds=self.settings.settle_seconds)
         today = self.clock.now().astimezone(KST).date()
         while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
                   and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):

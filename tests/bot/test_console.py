@@ -147,3 +147,9 @@ def test_health_in_the_demo_names_the_notice_stream_it_runs():
     text = run_demo("/health\n")
     assert "notice stream: " in text
     assert "notice stream: not used" not in text  # the demo's simulator sends notices and the demo listens
+
+
+def test_the_demo_help_names_the_window_a_demo_confirm_really_runs_in():
+    text = run_demo("/help\n").split("> /help")[1]
+    assert "/confirm – run the latest plan as time-sliced orders from now for 1m 00s" in text, text
+    assert "default window" not in text

@@ -95,3 +95,15 @@ def test_a_wrong_hts_id_reaches_the_user_once_and_health_names_kis_hts_id(sim, s
     assert "KIS_HTS_ID" in line and "fills are polled" in line
     with using(Lang.KO):
         assert "KIS_HTS_ID를 확인하세요" in notice_text(stream)()
+
+
+def test_a_korean_chat_reads_health_and_the_kis_alert_in_korean(sim, sim_client):
+    from rebalance.i18n import using
+
+    sim_client.price("005930")
+    with using("ko"):
+        text = "\n".join(health_lines(sim_client))
+        pushed = []
+        KisAlert(pushed.append, sim_client._wall).on_change(KisState.DOWN, "timeout")
+    assert "환경: sim" in text and "KIS: 응답 중" in text and "오늘 KIS 호출: 1회" in text and "버전: " in text
+    assert "environment" not in text and pushed[0].text.startswith("<b>KIS가 응답하지 않습니다</b>")

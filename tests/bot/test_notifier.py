@@ -10,6 +10,8 @@ from kis.models import OrderSide
 from rebalance.events import (Cancelled, Failed, Filled, Finished, OrderRejected, OrderSent, RunStarted,
                               StockResult, WaitingForCash)
 from bot_fakes import T0
+from rebalance.i18n import using
+from rebalance.shortfall import Shortfall, ShortReason
 
 RUN = "r1"
 
@@ -190,3 +192,15 @@ def test_a_price_past_the_guard_and_an_ambiguous_order_are_told_with_sound():
     guard, check = sink.sent[-2:]
     assert not guard.silent and "Stopped buying 005930" in guard.text and "74,000" in guard.text
     assert not check.silent and "2 of today's buy orders" in check.text
+
+
+def test_the_summary_of_a_run_that_ended_short_names_each_stock_its_shares_and_why_in_both_languages():
+    short = Shortfall("005930", "삼성전자", OrderSide.BUY, 40, 12, ((ShortReason.UNFILLED, 20), (ShortReason.CASH, 8)))
+    for lang, words in (("en", ("28 of 40", "ended short", "waiting for cash", "rested unfilled")),
+                        ("ko", ("40주 중 28주", "목표에 못 미친", "예수금", "매수"))):
+        notifier, sink, _ = make()
+        with using(lang):
+            notifier.handle(Finished(RUN, (StockResult("005930", "삼성전자", 0, 40, 12),), shortfalls=(short,)))
+        text = " ".join(str(r.text) for r in sink.sent)
+        for word in words:
+            assert word in text, (lang, word, text)

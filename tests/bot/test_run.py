@@ -264,3 +264,36 @@ def test_a_malformed_report_time_stops_start_up_with_one_sentence(tmp_path, monk
     err = capsys.readouterr().err
     assert err == "kisbot: KISBOT_REPORT_AT='25:99' is not a time of day as HH:MM (KST) such as 15:40, or off\n"
     assert not (tmp_path / "data").exists()  # stopped before touching anything
+
+
+def test_a_telegram_base_url_answering_html_is_one_sentence_without_a_traceback(tmp_path):
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):  # e.g. a web server or a captive portal, not a Bot API
+        def do_POST(self):
+            body = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with SimServer(0, rate_limit=50.0, always_open=True) as sim:
+            done = run_once(tmp_path, TELEGRAM_BOT_TOKEN="999999:some-secret-token", KIS_BASE_URL=sim.url,
+                            TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{server.server_port}/bot")
+    finally:
+        server.shutdown()
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Traceback" not in out and "JSONDecodeError" not in out, out
+    assert "TELEGRAM_API_BASE_URL" in done.stderr and "did not answer as a Telegram Bot API" in done.stderr, out
+    assert "some-secret-token" not in out

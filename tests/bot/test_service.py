@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
 from bot.service import Reply, parse_duration
 from kis.errors import KisError, KisTransportError, RateLimited
+from kis.models import OrderType
+from rebalance.window import TwapSettings
 from bot_fakes import a_run, make_service
 
 XLSX = "model.xlsx"
@@ -388,3 +390,9 @@ def test_an_absurdly_long_duration_is_a_sentence_not_an_internal_error():
     offer(service)
     text = texts(service.confirm(["99999999999999999999999h"]))
     assert "too long" in text and "went wrong" not in text and executor.started == []
+
+
+def test_help_names_the_configured_window_of_a_bare_confirm():
+    service, *_ = make_service(twap_settings=TwapSettings(start=time(9, 30), end=time(14, 0),
+                                                          order_type=OrderType.BEST_LIMIT))
+    assert "/confirm – run the latest plan as time-sliced orders from 09:30 to 14:00 KST" in texts(service.help())

@@ -165,3 +165,22 @@ def test_a_saved_model_edited_past_the_file_rules_is_not_planned(tmp_path, caplo
     model_path(tmp_path, ACCOUNT).write_text(json.dumps(twice), encoding="utf-8")
     assert load_model(tmp_path, ACCOUNT) is None
     assert len(planner.made) == made
+
+
+def test_a_file_superseded_by_a_newer_one_is_not_offered_and_does_not_become_the_saved_model(tmp_path):
+    service, *_ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    big, small = service.file_received(), service.file_received()  # small.xlsx arrives 50 ms after big.xlsx
+    assert "not offered" in texts(service.plan_file(b"005930 000660", "big.xlsx", big))
+    assert load_model(tmp_path, ACCOUNT) is None
+    service.plan_file(b"035720", "small.xlsx", small)
+    assert load_model(tmp_path, ACCOUNT).file_name == "small.xlsx"
+
+
+def test_a_superseded_file_planned_last_does_not_replace_the_newer_saved_model(tmp_path):
+    service, *_ = make_service(models=ModelStore(tmp_path, ACCOUNT))
+    big, small = service.file_received(), service.file_received()
+    service.plan_file(b"035720", "small.xlsx", small)  # the newer file's plan is made first
+    assert "not offered" in texts(service.plan_file(b"005930 000660", "big.xlsx", big))
+    saved = load_model(tmp_path, ACCOUNT)
+    assert saved.file_name == "small.xlsx" and saved.portfolio.codes == ("035720",)
+    assert "small.xlsx" in texts(service.model()) and "big.xlsx" not in texts(service.model())

@@ -1,6 +1,7 @@
 """The journal's files: private to the user, never silently replaced, and a damaged one refused clearly."""
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -8,8 +9,13 @@ import threading
 import pytest
 
 from kis.errors import ConfigError
+from kis.files import DiskFull, disk_full, mount_point
 from rebalance.journal import JOURNAL_FILE, Journal, JournalUnusable
-from tests.rebalance.test_journal import create
+from kis.models import OrderType
+from rebalance.slicing import slice_plan
+from rebalance.window import TwapSettings
+from tests.rebalance.test_journal import SETTINGS, T0, WINDOW, create
+from tests.rebalance.twap_fakes import line, make_plan
 
 
 def mode(path) -> int:
@@ -97,3 +103,50 @@ def test_a_data_dir_that_is_a_file_is_one_sentence(tmp_path):
     not_a_dir.write_text("oops")
     with pytest.raises(ConfigError, match="data directory .* cannot be used .*KISBOT_DATA_DIR"):
         Journal.in_dir(not_a_dir)
+
+
+def full_journal(tmp_path) -> Journal:
+    """A journal whose disk is full: SQLite may not grow the file by a single page (SQLITE_FULL)."""
+    journal = Journal.in_dir(tmp_path)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count={pages}")
+    return journal
+
+
+def test_a_full_disk_is_a_disk_full_error_naming_the_data_dir_and_its_disk_and_nothing_is_written(tmp_path):
+    journal = full_journal(tmp_path)
+    plan = make_plan(*(line(f"{i:06d}", 1_000, 0, 10) for i in range(1, 200)), cash=10_000_000)
+    schedule = slice_plan(plan.lines, WINDOW, SETTINGS, rate=2.0)
+    with pytest.raises(DiskFull) as caught:  # the run's rows need new pages
+        journal.create_run("r1", "50000000-01", plan, WINDOW, schedule, OrderType.LIMIT, T0)
+    assert caught.value.data_dir == tmp_path and caught.value.disk == mount_point(tmp_path)
+    assert os.path.ismount(caught.value.disk) and str(tmp_path).startswith(str(caught.value.disk))
+    assert journal.active_run("50000000-01") is None  # the run was not half written
+    journal._db.execute("PRAGMA max_page_count=1000000")  # space again: the journal works on
+    create(journal)
+    assert journal.active_run("50000000-01") is not None
+
+
+def test_an_enospc_os_error_reads_as_disk_full_and_other_errors_do_not(tmp_path):
+    assert isinstance(disk_full(OSError(errno.ENOSPC, "No space left on device"), tmp_path), DiskFull)
+    assert disk_full(OSError(errno.EACCES, "Permission denied"), tmp_path) is None
+    assert disk_full(ValueError("no"), tmp_path) is None
+
+
+def test_a_run_confirmed_on_a_full_disk_sends_no_order_and_can_start_once_there_is_space(tmp_path):
+    from rebalance.twap import TwapExecutor
+    from tests.rebalance.twap_fakes import FakeBroker
+    from rebalance.testing import FakeClock
+
+    journal = full_journal(tmp_path)
+    plan = make_plan(*(line(f"{i:06d}", 1_000, 0, 10) for i in range(1, 200)), cash=10_000_000)
+    clock = FakeClock(T0)
+    broker = FakeBroker(clock, prices={ln.code: 1_000 for ln in plan.lines}, cash=10_000_000)
+    executor = TwapExecutor(broker, journal, TwapSettings(calendar="always"), lambda event: None, clock)
+    with pytest.raises(DiskFull):
+        executor.start(plan, WINDOW)
+    assert broker.calls == [] and broker.orders == []
+    journal._db.execute("PRAGMA max_page_count=1000000")
+    executor.start(plan, WINDOW)  # the account's run lock was released: nothing is stuck
+    executor.cancel()
+    assert executor.wait(10)

@@ -263,7 +263,7 @@ def test_missing_file_says_so(tmp_path):
                            "which could be fractions or percent: write every weight the same way, e.g. all as 10% "
                            "or all as 0.1"),
     ("unread_weights.xlsx", "unread_weights.xlsx: column B 'Weighting (%)' looks like weights but is not a weight "
-                            "header (비중, 목표비중, 투자비중, 편입비중, weight, weights, target weight): rename it 비중 "
+                            "header (비중, 목표비중, weight, target, pct): rename it 비중 "
                             "to use it, or delete it for equal weights"),
     ("two_portfolios.xlsx", "two_portfolios.xlsx: sheets 'old' and 'new' each have a 종목코드 column and the "
                             "workbook opens on 'notes', so it is unclear which one is the portfolio: delete the "
@@ -378,17 +378,20 @@ def test_the_note_says_when_weights_are_equal_because_there_is_no_weight_column(
 
 def test_a_numeric_column_that_looks_like_weights_but_is_not_read_is_refused():
     assert problems(xlsx(["종목코드", "Weighting"], ["005930", 70], ["000660", 30])) == (
-        "column B 'Weighting' looks like weights but is not a weight header (비중, 목표비중, 투자비중, 편입비중, weight, "
-        "weights, target weight): rename it 비중 to use it, or delete it for equal weights",)
+        "column B 'Weighting' looks like weights but is not a weight header (비중, 목표비중, weight, target, pct): "
+        "rename it 비중 to use it, or delete it for equal weights",)
     assert problems(xlsx(["종목코드", "현재비중", "목표비중"], ["005930", 0.2, 0.7], ["000660", 0.8, 0.3])) == (
         "column B '현재비중' looks like weights, but weights are read from column C '목표비중': delete the column "
         "you do not mean, or rename it",)
 
 
 def test_columns_titled_like_weights_without_numbers_and_factor_columns_are_fine():
-    portfolio = read_portfolio(xlsx(["종목코드", "비중 메모", "부채비율", "ROE(%)"],
-                                    ["005930", "core", 25.1, 9.3], ["000660", "", 40.2, 12.0]))
+    portfolio = read_portfolio(xlsx(["종목코드", "비중 메모", "부채비율"],
+                                    ["005930", "core", 25.1], ["000660", "", 40.2]))
     assert [t.weight for t in portfolio.targets] == pytest.approx([0.5, 0.5])
+    # A factor in percent beside an explicit weight column is a factor: the weights are named.
+    portfolio = read_portfolio(xlsx(["종목코드", "비중", "ROE(%)"], ["005930", 60, 9.3], ["000660", 40, 12.0]))
+    assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.4])
 
 
 def test_two_weight_columns_are_refused():

@@ -3,10 +3,15 @@ whose answer died with the process) are placed again before the window ends, nev
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
-from rebalance.events import Finished
+from kis.errors import KisError
+from kis.models import OrderSide
+from rebalance.events import Cancelled, Finished, OrderSent
+from rebalance.lifecycle import OrderState
+from rebalance.shortfall import ShortReason, shortfalls
 from rebalance.journal import Journal
 from rebalance.twap import TwapExecutor
 from rebalance.window import TwapSettings, Window
@@ -90,4 +95,137 @@ def test_an_order_of_the_catch_up_ruled_out_is_placed_again_before_the_window_en
     executor, rec, run_id = run(broker, plan, tmp_path / "j.sqlite3")
 
     assert lost and broker.holdings.get(CODE) == 40
+    assert sum(o.filled + o.remaining for o in broker.orders) == 40
+
+
+# -- at target, or told exactly where the run stopped ---------------------------------------------------
+def test_a_run_at_its_target_names_no_shortfall(clock, tmp_path):
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    executor, rec, run_id = run(broker, plan, tmp_path / "j.sqlite3")
+
+    (finished,) = rec.of(Finished)
+    assert broker.holdings.get(CODE) == 40 and finished.shortfalls == ()
+
+
+def test_limit_orders_that_rest_unfilled_to_the_end_are_named_as_the_shortfall(clock, tmp_path):
+    broker, plan = buy_40(clock)  # every order rests below the market until the window ends
+    executor, rec, run_id = run(broker, plan, tmp_path / "j.sqlite3")
+
+    (finished,) = rec.of(Finished)
+    (short,) = finished.shortfalls
+    assert (short.code, short.goal, short.filled, short.short) == (CODE, 40, 0, 40)
+    assert short.parts == ((ShortReason.UNFILLED, 40),)
+
+
+def test_a_buy_still_waiting_for_cash_at_the_end_says_so_with_its_shares(clock, tmp_path):
+    broker, plan = buy_40(clock)
+    broker.fill, broker.cash = "now", 10_100 * 15  # cash for 15 shares at the guard price, not for 40
+    executor, rec, run_id = run(broker, plan, tmp_path / "j.sqlite3")
+
+    (short,) = rec.of(Finished)[0].shortfalls
+    assert short.filled == broker.holdings[CODE] and short.short == 40 - short.filled
+    assert short.parts == ((ShortReason.CASH, 40 - short.filled),)
+
+
+def test_a_stock_kis_refuses_ends_short_with_kiss_own_words(clock, tmp_path):
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    broker.reject[CODE] = [KisError("APBK1234", "매매정지 종목입니다")] * 100
+    executor, rec, run_id = run(broker, plan, tmp_path / "j.sqlite3")
+
+    (short,) = rec.of(Finished)[0].shortfalls
+    assert short.parts == ((ShortReason.REFUSED, 40),) and short.refusal == "APBK1234 매매정지 종목입니다"
+
+
+def test_a_cancelled_run_says_how_many_shares_it_left_and_why(clock, tmp_path):
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    rec = Recorder(lambda event: executor.cancel() if isinstance(event, OrderSent) else None)  # after one slice
+    executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), SETTINGS, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+
+    (cancelled,) = rec.of(Cancelled)
+    (short,) = cancelled.shortfalls
+    assert 0 < short.filled == broker.holdings[CODE] < 40
+    assert short.parts == ((ShortReason.CANCELLED, 40 - short.filled),)
+
+
+def test_the_shortfall_splits_the_missing_shares_by_reason_and_they_add_up():
+    stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.BUY, goal=100, halted=False, waiting=False)
+    orders = [order(30, 30, OrderState.CLOSED), order(20, 0, OrderState.UNRESOLVED),
+              order(25, 5, OrderState.CLOSED), order(10, 2, OrderState.OPEN, remaining=8)]
+    (short,) = shortfalls([stock], orders, {CODE: 28}, cancelled=False)
+    assert short.filled == 37 and short.short == 63
+    assert short.parts == ((ShortReason.UNRESOLVED, 20), (ShortReason.STILL_OPEN, 8), (ShortReason.UNFILLED, 20),
+                           (ShortReason.WINDOW, 15))
+
+
+def test_a_halted_stock_owes_its_unplaced_shares_to_the_guard():
+    stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.SELL, goal=10, halted=True, waiting=True)
+    (short,) = shortfalls([stock], [order(4, 4, OrderState.CLOSED)], {}, cancelled=False)
+    assert short.parts == ((ShortReason.HALTED, 6),)
+
+
+def order(qty, filled, state, remaining=None, msg_cd="", message=""):
+    open_qty = (qty - filled if remaining is None else remaining) if state is OrderState.OPEN else 0
+    return SimpleNamespace(code=CODE, qty=qty, filled_qty=filled, state=state, open_qty=open_qty,
+                           msg_cd=msg_cd, message=message)
+
+
+
+@crashes
+def test_a_run_resumed_after_its_window_settles_an_order_that_never_left_and_says_its_shares_were_not_placed(
+        clock, tmp_path):
+    # Killed after journaling an intent, before the order left (a SIGKILL): KIS never lists it. A restart
+    # after the window must keep looking for the settle horizon, then say the shares were not placed,
+    # not end with the order "unresolved".
+    broker, plan = buy_40(clock)
+    broker.fill = "now"
+    broker.crash_before_send = lambda code, side, qty: len(broker.orders) == 2
+    path = tmp_path / "j.sqlite3"
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+    broker.crash_before_send = None
+    clock.advance(WINDOW.total_seconds() + 1)  # restarted just after the window ended
+
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(path), SETTINGS, rec, broker.clock)
+    executor.resume()
+    assert executor.wait(10)
+    (finished,) = rec.of(Finished)
+    assert finished.unresolved == ()
+    (short,) = finished.shortfalls
+    assert short.filled == broker.holdings[CODE]  # the killed order's 2 shares, then the slices never fired
+    assert short.parts == ((ShortReason.RULED_OUT, 2), (ShortReason.WINDOW, 40 - short.filled - 2))
+
+
+def test_shares_whose_order_was_ruled_out_too_late_are_named_as_such():
+    stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.BUY, goal=10, halted=False, waiting=False)
+    orders = [order(2, 0, OrderState.ABSENT), order(4, 4, OrderState.CLOSED), order(2, 0, OrderState.ABSENT),
+              order(2, 0, OrderState.ABSENT)]  # the first was placed again; the last two were not
+    (short,) = shortfalls([stock], orders, {}, cancelled=False)
+    assert short.parts == ((ShortReason.RULED_OUT, 4), (ShortReason.WINDOW, 2))
+
+
+def test_an_order_whose_settle_horizon_ends_between_polls_is_ruled_out_then_and_placed_before_the_end(clock, tmp_path):
+    # The catch-up (12 s before the end) cancels the rests; the next poll places them again, and that
+    # order never reaches KIS. Lookups start at the following poll (595 s); its 3 s horizon ends at 598 s,
+    # before the end but between two regular polls: a poll at the horizon rules it out and places it again.
+    settings = TwapSettings(calendar="always", poll_seconds=5, catch_up_seconds=12, call_rate=10, settle_seconds=3)
+    broker, plan = buy_40(clock)
+    late = T0 + WINDOW - timedelta(seconds=12)
+    fills_from(broker, late)
+    lost = []
+    broker.drop_before_arrival = lambda code, side, qty: broker.clock.now() > late and not lost \
+        and not lost.append(broker.clock.now())
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), settings, rec, broker.clock)
+    executor.start(plan, Window(T0, T0 + WINDOW))
+    assert executor.wait(10)
+
+    assert lost and broker.holdings.get(CODE) == 40, rec.of(Finished)[0].shortfalls
     assert sum(o.filled + o.remaining for o in broker.orders) == 40
