@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
 from bot import format as fmt
+from bot import progress
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -28,11 +29,12 @@ from kis.errors import (
 )
 from kis.files import DiskFull
 from kis.krx import KST
+from kis.limits import Pace
 from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
 from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
 from rebalance.events import Cancelled, Event, Finished
-from rebalance.i18n import t
+from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, plan_options
 from rebalance.pending import PendingPlan
@@ -114,6 +116,26 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
     parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
+
+
+def _planning(stocks: int) -> Msg:
+    return Msg("progress.plan_one" if stocks == 1 else "progress.plan", n=stocks)
+
+
+def fold(replies: list[Reply], limit: int = fmt.TELEGRAM_LIMIT) -> list[Reply]:
+    """Consecutive text-only replies joined into one message where they fit: a plan's notes ride on its table."""
+    out: list[Reply] = []
+    for reply in replies:
+        last = out[-1] if out else None
+        plain = reply.photo is None and not reply.buttons
+        if last is not None and plain and last.photo is None and not last.buttons \
+                and last.silent == reply.silent and last.kind == reply.kind:
+            joined = last.body + "\n\n" + reply.body  # type: ignore[operator]
+            if len(joined.html()) <= limit:
+                out[-1] = Reply(joined, silent=last.silent, kind=last.kind)
+                continue
+        out.append(reply)
+    return out
 
 
 def parse_duration(text: str) -> timedelta:
@@ -200,6 +222,7 @@ class BotService:
         names: NameBook | None = None,
         pending_store: PendingPlans | None = None,
         receipts: ReceiptStore | None = None,
+        pace: Pace | None = None,
     ):
         self.client = client
         self.executor = executor
@@ -211,6 +234,7 @@ class BotService:
         self.models = models  # rebalance.saved_model.ModelStore: the last model accepted, or None
         self.plan_options = plan_options  # the defaults (KISBOT_BAND, KISBOT_MIN_TRADE) words build on
         self.names = names  # rebalance.names.NameBook, or None
+        self.pace = pace  # kis.limits.Pace of the account: how long a plan's calls take, for the progress line
         # The planner and window functions are injectable so the service is testable alone.
         self._read_portfolio = read_portfolio
         self._make_plan = make_plan
@@ -457,7 +481,9 @@ class BotService:
         if self.names is not None:
             extra["names"] = self.names
         try:
-            plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
+            with progress.counting(_planning(len(portfolio.codes)), self._plan_calls(portfolio),
+                                   self.pace):
+                plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
             return text_replies(fmt.bold(f"Cannot plan {portfolio.source or 'this portfolio'}") + f"\n{exc}")
         except OptionsError as exc:
@@ -486,7 +512,7 @@ class BotService:
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         if not plan.has_orders:
-            return replies + [Reply("The account already matches this portfolio: nothing to trade.")]
+            return fold(replies + [Reply("The account already matches this portfolio: nothing to trade.")])
         caption = (
             "Plan " + fmt.bold(plan.id) + f": sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
@@ -499,7 +525,14 @@ class BotService:
         except Exception:  # a chart is a nicety; the plan stands without it
             log.exception("plan chart failed for plan %s", plan.id)
             chart = None
-        return replies + [Reply(caption, photo=chart, buttons=buttons)]
+        return fold(replies) + [Reply(caption, photo=chart, buttons=buttons)]  # notes ride on the table
+
+    def _plan_calls(self, portfolio: Portfolio) -> int:
+        """About how many KIS calls planning `portfolio` makes: the balance, its quotes, names not known yet."""
+        if self.pace is None:
+            return 0
+        codes = list(portfolio.codes)
+        return 1 + self.pace.quote_calls(len(codes)) + (self.names.lookups(codes) if self.names is not None else 0)
 
     def _window_hint(self, asked: str | None = None) -> str:
         if asked:  # the user already chose a duration for this portfolio
@@ -775,4 +808,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
     return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
-                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts)
+                      pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
+                      pace=client.pace())

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from kis.config import Source
 from kis.errors import ConfigError
-from rebalance.options import MAX_AMOUNT, MAX_BAND, OptionsError, PlanOptions, parse_points, parse_won
+from rebalance.options import MAX_AMOUNT, MAX_BAND, OptionsError, PlanOptions, parse_points, parse_won, shown
 from rebalance.portfolio import MAX_FILE_BYTES
 from rebalance.window import CALENDARS, TwapSettings
 
@@ -118,12 +118,12 @@ def options_from(source: Source | Mapping[str, str]) -> PlanOptions:
     try:
         band = parse_points(band_text, "KISBOT_BAND") if band_text else 0.0
     except OptionsError:
-        raise ConfigError(f"KISBOT_BAND='{band_text}' is not a band from 0 to {MAX_BAND:g} percentage points: "
+        raise ConfigError(f"KISBOT_BAND='{shown(band_text)}' is not a band from 0 to {MAX_BAND:g} percentage points: "
                           "set e.g. KISBOT_BAND=2, or 0 for none") from None
     try:
         min_trade = parse_won(trade_text, "KISBOT_MIN_TRADE") if trade_text else 0
     except OptionsError:
-        raise ConfigError(f"KISBOT_MIN_TRADE='{trade_text}' is not a whole number of won up to "
+        raise ConfigError(f"KISBOT_MIN_TRADE='{shown(trade_text)}' is not a whole number of won up to "
                           f"{MAX_AMOUNT:,}: set e.g. KISBOT_MIN_TRADE=10000, or 0 for none") from None
     return PlanOptions(band=band, min_trade=min_trade)
 

@@ -20,11 +20,13 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
                           filters)
 
 from bot import format as fmt
+from bot import progress
 from bot.notifier import Notifier
 from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
 from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
+from bot.status_line import StatusLine
 
 log = logging.getLogger(__name__)
 
@@ -239,11 +241,24 @@ class TelegramBot:
 
     # --- handlers -----------------------------------------------------------------------------
 
-    async def _answer(self, update: Update, replies: list[Reply]) -> None:
+    async def _answer(self, update: Update, replies: list[Reply], line: StatusLine | None = None) -> None:
+        """Send the replies; the first takes the place of the status line, where there is one."""
+        if line is not None and replies and await line.replace(replies[0], markup(replies[0])) is not None:
+            if replies[0].offers:
+                self.service.shown(replies[0].offers)
+            replies = replies[1:]
         for reply in replies:
             await send_reply(update.get_bot(), update.effective_chat.id, reply)
             if reply.offers:  # delivered: from now on a typed /confirm means this plan
                 self.service.shown(reply.offers)
+
+    async def _slow(self, update: Update, work: Callable[..., list[Reply]], *args: Any) -> None:
+        """A command that may take a while: a typing action at once, a status line with its progress,
+        then the answer in its place."""
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(work, *args)
+            await self._answer(update, replies, line)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, self.service.help())
@@ -255,13 +270,13 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.balance))
 
     async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.plan, list(context.args or ())))
+        await self._slow(update, self.service.plan, list(context.args or ()))
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.confirm, list(context.args or ())))
+        await self._slow(update, self.service.confirm, list(context.args or ()))
 
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.cancel))
@@ -270,7 +285,7 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.status))
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.pushes.report))
+        await self._slow(update, self.pushes.report)
 
     async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.health))
@@ -287,35 +302,45 @@ class TelegramBot:
         if refusal:
             await self._answer(update, refusal)
             return
-        try:
-            file = await document.get_file()
-            data = bytes(await file.download_as_bytearray())
-        except BaseException:
-            self.service.file_answered(ticket)
-            raise
-        words = (update.effective_message.caption or "").split()  # "/plan buy 500000" as the caption
-        await self._answer(update, await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
-                                                           ticket, words))
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:  # typing during the download
+            try:
+                file = await document.get_file()
+                data = bytes(await file.download_as_bytearray())
+            except BaseException:
+                self.service.file_answered(ticket)
+                raise
+            words = (update.effective_message.caption or "").split()  # "/plan buy 500000" as the caption
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(self.service.plan_file, data, document.file_name or "",
+                                                  ticket, words)
+            await self._answer(update, replies, line)
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
         action, _, ident = (query.data or "").partition(":")
         if action == "confirm":
-            replies = await asyncio.to_thread(self.service.confirm, (), ident)
+            work: Callable[[], list[Reply]] = lambda: self.service.confirm((), ident)
         elif action == "cancel":
-            replies = await asyncio.to_thread(self.service.cancel, ident)
+            work = lambda: self.service.cancel(ident)
         elif action == "stop":
-            replies = await asyncio.to_thread(self.service.stop, ident)
+            work = lambda: self.service.stop(ident)
         elif action == PLAN_BUTTON and self.pushes is not None:
-            replies = await asyncio.to_thread(self.pushes.band_plan, ident)
+            work = lambda: self.pushes.band_plan(ident)
         else:
-            replies = [Reply("That button is no longer valid.")]
+            work = lambda: [Reply("That button is no longer valid.")]
+        # Confirm may plan again (expired prices) and the band button plans: both show a status line.
+        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
+            with progress.listening(line.listen):
+                replies = await asyncio.to_thread(work)
+            await self._remove_buttons(query)
+            await self._answer(update, replies, line)
+
+    async def _remove_buttons(self, query: Any) -> None:
         try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake
             await query.edit_message_reply_markup(reply_markup=None)
         except BadRequest as exc:
             log.info("could not remove buttons: %s", exc.message)
-        await self._answer(update, replies)
 
     async def _unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         command = (update.effective_message.text or "").split()[0]

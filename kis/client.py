@@ -21,7 +21,7 @@ from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
-from kis.limits import RateLimiter, limiter_for
+from kis.limits import Pace, RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
 from kis.orders import matching_orders, same_order_no
 from kis.stats import CallStats
@@ -124,6 +124,11 @@ class KisClient:
         self.stats = CallStats(wall, token_log)
         self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
+
+    def pace(self) -> Pace:
+        """How fast this account's calls go, for a front end's estimate of how long a command takes."""
+        return Pace(self.config.env.value, self.limiter.rate,
+                    ep.MULTI_PRICE_MAX_CODES if self.tr.multi_price else 1)
 
     def __repr__(self) -> str:
         return f"KisClient(env={self.config.env.value}, account={self.config.account}, base_url={self.config.base_url!r})"
@@ -471,14 +476,25 @@ class KisClient:
                         time=str(out.get("ORD_TMD") or "").strip())
 
     def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
-        """Cash that can be spent now and how many shares of `code` it buys (inquire-psbl-order)."""
-        code = _check_code(code)
+        """What a buy of `code` of this type can spend without 미수, asked the way KIS's docs say.
+
+        inquire_psbl_order.py: ORD_DVSN 00 (limit) "종목증거금율이 반영되지 않습니다", so the buyable figures
+        must "반드시" be asked with 01, or with the order's own type when it is another one (IOC, ...).
+        A limit buy is therefore asked as 01: its figures are costed at the upper limit (psbl_qty_calc_unpr).
+        """
         order_type = OrderType(order_type)
+        asked = OrderType.MARKET if order_type is OrderType.LIMIT else order_type
+        return self.buyable_as(code, price, asked.value)
+
+    def buyable_as(self, code: str, price: int, ord_dvsn: str) -> BuyingPower:
+        """inquire-psbl-order asked with exactly this ORD_DVSN (the doctor compares 00 and 01)."""
+        code = _check_code(code)
+        ord_dvsn = OrderType(ord_dvsn).value
         params = {
             **self._account_fields(),
             "PDNO": code,
             "ORD_UNPR": str(self.round_price(code, price, OrderSide.BUY) if price else 0),
-            "ORD_DVSN": order_type.value,
+            "ORD_DVSN": ord_dvsn,
             "CMA_EVLU_AMT_ICLD_YN": "N",
             "OVRS_ICLD_YN": "N",
         }
@@ -486,7 +502,10 @@ class KisClient:
         return BuyingPower(code=code, cash=to_int(out.get("ord_psbl_cash")),
                            max_amount=to_int(out.get("nrcvb_buy_amt")),
                            max_qty=to_int(out.get("nrcvb_buy_qty")),
-                           unit_price=to_int(out.get("psbl_qty_calc_unpr")))
+                           unit_price=to_int(out.get("psbl_qty_calc_unpr")),
+                           margin_amount=to_int(out.get("max_buy_amt")),
+                           margin_qty=to_int(out.get("max_buy_qty")),
+                           asked_with=ord_dvsn)
 
 
 def _remaining(original: OrderStatus | OrderAck) -> int:

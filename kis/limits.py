@@ -9,11 +9,14 @@ network jitter.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
+import math
 import os
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
@@ -27,6 +30,39 @@ SAFETY_MARGIN = 0.05  # spacing 5 % wider than 1/rate: at most `rate` calls in a
 # monotonic clock restarted) or was written by a broken process. No penalty is ever this long.
 STALE_AHEAD = 120.0
 _SLOT = struct.Struct("<d")
+# Who hears of each turn taken in this context (a front end counting a slow command's calls), or None.
+_turn_watcher: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("kis_turn_watcher",
+                                                                                         default=None)
+
+
+@contextlib.contextmanager
+def watching_turns(on_turn: Callable[[], None]) -> Iterator[None]:
+    """Within the block, `on_turn()` is called each time a call in this context takes its turn.
+
+    A context variable: `asyncio.to_thread` carries it into the thread that makes the calls, and
+    other threads (a TWAP worker) are not counted."""
+    token = _turn_watcher.set(on_turn)
+    try:
+        yield
+    finally:
+        _turn_watcher.reset(token)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast one account's KIS calls go: its environment, calls a second, codes one quote call reads."""
+
+    env: str
+    rate: float
+    codes_per_quote_call: int = 1
+
+    def quote_calls(self, codes: int) -> int:
+        """Calls it takes to read the prices of `codes` stocks."""
+        return math.ceil(codes / max(1, self.codes_per_quote_call)) if codes > 0 else 0
+
+    def seconds(self, calls: int) -> float:
+        """About how long `calls` calls take at this pace (the first goes at once, the rest wait their turn)."""
+        return max(0, calls - 1) * (1.0 + SAFETY_MARGIN) / self.rate if calls > 0 else 0.0
 
 
 class RateLimiter:
@@ -76,6 +112,12 @@ class RateLimiter:
                 self._sleep(wait)
                 now = max(self._clock(), self._next)
             self._next = now + self._interval
+        watcher = _turn_watcher.get()
+        if watcher is not None:
+            try:
+                watcher()
+            except Exception:  # a progress line must never stop a KIS call
+                log.exception("turn watcher failed")
 
     def penalize(self, seconds: float) -> None:
         """Hold every caller back for `seconds` (after KIS said the limit was exceeded)."""

@@ -194,10 +194,13 @@ class Fill:
 
 @dataclass(frozen=True)
 class BuyingPower:
-    """What can be bought now (inquire-psbl-order output)."""
+    """What can be bought now (inquire-psbl-order output); max_* never count on 미수."""
 
     code: str
     cash: int  # ord_psbl_cash
     max_amount: int  # nrcvb_buy_amt: buyable without margin (미수 없는 매수금액)
     max_qty: int  # nrcvb_buy_qty
     unit_price: int = 0  # psbl_qty_calc_unpr
+    margin_amount: int = 0  # max_buy_amt: buyable counting on 미수 (never used to size a buy)
+    margin_qty: int = 0  # max_buy_qty
+    asked_with: str = ""  # the ORD_DVSN the question was asked with

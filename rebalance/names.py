@@ -67,6 +67,13 @@ class NameBook:
         names, _ = self.resolve(list(quotes), quotes)
         return names
 
+    def lookups(self, codes: Iterable[str]) -> int:
+        """How many KIS stock-info calls naming `codes` would make now (for an estimate of a plan's time)."""
+        if self.client is None or not getattr(getattr(self.client, "tr", None), "stock_info", None):
+            return 0
+        with self._lock:
+            return min(MAX_LOOKUPS, sum(1 for c in dict.fromkeys(codes) if "group" not in self._entries.get(c, {})))
+
     def _ask(self, codes: list[str]) -> None:
         """Stock info for codes whose product group the cache does not know yet, where KIS serves it."""
         if self.client is None or not getattr(getattr(self.client, "tr", None), "stock_info", None):

@@ -176,7 +176,8 @@ class NoticeConsumer:
         self._trusted = False
         self._reconciled = True  # a full-pace poll ran since the last distrust
         self.last_poll: datetime | None = None
-        self._cash: tuple[int, datetime] | None = None  # KIS's buying power less the buys placed since
+        # per stock: KIS's no-미수 buying power for it, less every buy (of any stock) placed since
+        self._cash: dict[str, tuple[int, datetime]] = {}
         self.stats = NoticeStats()
         feed.add_listener(self._put)
 
@@ -224,29 +225,30 @@ class NoticeConsumer:
             self.stats.distrusts += 1
         self._trusted = False
         self._reconciled = False
-        self._cash = None
+        self._cash = {}
 
     # cash between buying-power checks -------------------------------------------------------------------
-    def cash_seen(self, amount: int, now: datetime) -> None:
-        """KIS's buying power (no margin) just now."""
-        self._cash = (amount, now)
+    def cash_seen(self, code: str, amount: int, now: datetime) -> None:
+        """KIS's buying power without 미수 for a buy of `code`, just now (one stock's figure serves only it)."""
+        self._cash[code] = (amount, now)
 
-    def cash_left(self, now: datetime) -> int | None:
-        """What the last buying-power answer leaves after the buys placed since; None: ask KIS.
+    def cash_left(self, code: str, now: datetime) -> int | None:
+        """What `code`'s last buying-power answer leaves after the buys of all stocks placed since; None: ask KIS.
 
         Only while the stream is trusted and the answer is recent; it only ever shrinks, so it never
         allows a buy KIS's own answer would not (and KIS still checks every order).
         """
-        if self._cash is None or not self.trusted(now) or (now - self._cash[1]).total_seconds() > CASH_SECONDS:
+        seen = self._cash.get(code)
+        if seen is None or not self.trusted(now) or (now - seen[1]).total_seconds() > CASH_SECONDS:
             return None
-        return self._cash[0]
+        return seen[0]
 
     def spend(self, amount: int) -> None:
-        if self._cash is not None:
-            self._cash = (max(0, self._cash[0] - amount), self._cash[1])
+        """A buy of `amount` won was placed: the account's cash is less for every stock."""
+        self._cash = {code: (max(0, left - amount), when) for code, (left, when) in self._cash.items()}
 
     def forget_cash(self) -> None:
-        self._cash = None
+        self._cash = {}
 
     def poll_due(self, now: datetime) -> bool:
         """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""

@@ -17,7 +17,7 @@ from rebalance.amounts import MAX_AMOUNT, AmountError, amount_words, parse_amoun
 from rebalance.i18n import Msg
 
 __all__ = ["MAX_AMOUNT", "MAX_BAND", "OptionsError", "PlanOptions", "parse_plan_words", "parse_points",
-           "parse_won", "plan_options"]
+           "parse_won", "plan_options", "shown"]
 
 MAX_BAND = 50.0  # percentage points; a wider band never trades
 
@@ -173,10 +173,10 @@ def parse_won(text: str, what: str) -> int:
     try:
         return parse_amount(text)
     except AmountError as exc:
-        raise OptionsError(exc.message(what, _shown(text))) from None
+        raise OptionsError(exc.message(what, shown(text))) from None
 
 
-def _shown(text: str, limit: int = 24) -> str:
+def shown(text: str, limit: int = 24) -> str:
     """The typed text as quoted back: a 5,000-digit paste is cut, not echoed."""
     text = text.strip()
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -188,8 +188,8 @@ def parse_points(text: str, what: str) -> float:
     cleaned = unicodedata.normalize("NFKC", text).strip().lower()
     cleaned = cleaned.removesuffix("%p").removesuffix("%").strip()
     if not re.fullmatch(r"-?([0-9]*\.?[0-9]+|[0-9]+\.)", cleaned):
-        raise OptionsError(Msg("input.points_unclear", text=_shown(text), what=what))
+        raise OptionsError(Msg("input.points_unclear", text=shown(text), what=what))
     value = float(cleaned) if len(cleaned) <= 20 else math.inf  # a 5,000-digit paste is out of range
     if not math.isfinite(value) or value < 0 or value > MAX_BAND:
-        raise OptionsError(Msg("input.points_range", text=_shown(text), what=what, max=MAX_BAND))
+        raise OptionsError(Msg("input.points_range", text=shown(text), what=what, max=MAX_BAND))
     return value

@@ -473,12 +473,14 @@ class _Worker:
         self._send(stock, qty, price, kind)
 
     def _affordable(self, stock: StockRecord, qty: int, price: int) -> int:
-        """Shares of `qty` the cash pays for, asked with this order's type and price (nrcvb_buy_qty).
+        """Shares of `qty` that cash pays for without 미수, asked for this stock as KIS's docs say.
 
-        A market-type buy is costed by KIS at the upper limit and a limit buy at its limit: asking with
-        the same ORD_DVSN and ORD_UNPR is what keeps the order from APBK0952. 0 when the check fails.
+        The client asks a limit buy with ORD_DVSN 01 (00 does not reflect the stock's margin rate); the
+        answer's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash, is costed at this
+        order's limit. A market-type buy takes nrcvb_buy_qty, which KIS computed at the upper limit it
+        costs such a buy at. Never max_buy_* (미수). 0 when the check fails.
         """
-        cached = self._affordable_from_cache(qty, price)
+        cached = self._affordable_from_cache(stock.code, qty, price)
         if cached is not None:
             return cached
         try:
@@ -488,21 +490,24 @@ class _Worker:
             return 0
         finally:
             self._take_notices()
-        if self.notes is not None and self.order_type is OrderType.LIMIT and price > 0:
-            self.notes.cash_seen(power.max_amount, self.clock.now())
-            self.notes.spend(min(qty, power.max_qty) * _with_margin(price))
-        if power.max_qty < qty and not stock.waiting:  # one event per wait, not per retry
+        limit = self.order_type is OrderType.LIMIT and price > 0
+        cash = max(0, min(power.max_amount, power.cash))
+        can = cash // _with_margin(price) if limit else power.max_qty
+        if self.notes is not None and limit:
+            self.notes.cash_seen(stock.code, cash, self.clock.now())
+            self.notes.spend(min(qty, can) * _with_margin(price))
+        if can < qty and not stock.waiting:  # one event per wait, not per retry
             self.journal.set_waiting(self.run_id, stock.code, True)
-            unit = power.unit_price or price or self.lines[stock.code].price
-            self._emit(WaitingForCash(self.run_id, stock.code, qty * unit, power.max_amount))
-        return min(qty, power.max_qty)
+            unit = price or power.unit_price or self.lines[stock.code].price
+            self._emit(WaitingForCash(self.run_id, stock.code, qty * unit, cash))
+        return max(0, min(qty, can))
 
-    def _affordable_from_cache(self, qty: int, price: int) -> int | None:
-        """While notices are trusted, a limit buy is costed against the last buying-power answer less
-        what was spent since (it only shrinks; KIS still checks the order). None: ask KIS."""
+    def _affordable_from_cache(self, code: str, qty: int, price: int) -> int | None:
+        """While notices are trusted, a limit buy is costed against this stock's last buying-power answer
+        less what buys of every stock spent since (it only shrinks; KIS still checks the order). None: ask KIS."""
         if self.notes is None or self.order_type is not OrderType.LIMIT or price <= 0:
             return None
-        left = self.notes.cash_left(self.clock.now())
+        left = self.notes.cash_left(code, self.clock.now())
         if left is None:
             return None
         shares = min(qty, left // _with_margin(price))

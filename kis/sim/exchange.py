@@ -12,12 +12,13 @@ import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from kis.krx import KST, session_hours, warm_up
 from kis.models import Account
 from kis.sim.clock import kst_now
 from kis.sim.market import Market
+from kis.sim.quotes import MARGIN_PERCENT
 from kis.ticks import is_on_tick
 
 BUY, SELL = "02", "01"
@@ -122,6 +123,17 @@ class _Ledger:
     fees: int = 0
 
 
+class BuyingPowerRow(NamedTuple):
+    """inquire-psbl-order's answer: ord_psbl_cash, psbl_qty_calc_unpr, nrcvb_buy_qty/amt, max_buy_qty/amt."""
+
+    cash: int
+    unit: int
+    qty: int
+    amount: int
+    max_qty: int
+    max_amount: int
+
+
 class Exchange:
     """Account state and order matching; thread-safe, one lock."""
 
@@ -157,6 +169,13 @@ class Exchange:
         self.order_log: list[LogEntry] = []
         self._next_no = 1
         self.cash_refusals = 0  # buys refused with APBK0952, for benchmarks
+        # The account's 증거금률 for cash buys: None, an account that never buys on 미수 (a buy beyond cash is
+        # refused with APBK0952); 40, a 증거금40%계좌 where a cash buy needs only max(40 %, the stock's rate) of
+        # its cost in cash and the rest becomes 미수 at the fill ("TTC0802U(현금매수) 사용하셔서 미수매수
+        # 가능합니다. 단, ... 증거금40%계좌로 신청이 되어있어야", order_cash.py).
+        self.margin_percent: int | None = None
+        self.stock_margin_percent: dict[str, int] = {}  # 종목증거금율 per code; MARGIN_PERCENT otherwise
+        self.receivable_peak = 0  # the largest 미수 (negative cash) the account ever had, for tests
         self.rows_version = 0  # changes when balance rows appear or go: paged inquiries must restart
 
     # account views -----------------------------------------------------------------------------
@@ -207,30 +226,66 @@ class Exchange:
             return price if price > 0 else quote.price
         return quote.upper
 
+    @property
+    def receivable(self) -> int:
+        """미수 now: what the account owes for buys its cash did not pay for."""
+        return max(0, -self._ledger.cash)
+
+    def margin_rate(self, code: str) -> int:
+        """Percent of a cash buy of `code` that must be cash now: 100 unless the account takes 미수."""
+        if self.margin_percent is None:
+            return 100
+        return max(self.margin_percent, self.stock_margin_percent.get(code, MARGIN_PERCENT))
+
+    def _cost(self, order: SimOrder) -> int:
+        return self._with_fee(order.remaining * self.reserve_unit(order.code, order.order_type, order.price))
+
+    def _held(self, code: str, cost: int) -> int:
+        """Cash an open buy of `cost` won holds: all of it, or its margin on a 미수 account."""
+        return -(-cost * self.margin_rate(code) // 100)
+
     def reserved_cash(self) -> int:
-        return sum(self._with_fee(o.remaining * self.reserve_unit(o.code, o.order_type, o.price))
-                   for o in self.open_orders() if o.side == BUY)
+        return sum(self._held(o.code, self._cost(o)) for o in self.open_orders() if o.side == BUY)
 
     def orderable_cash(self) -> int:
+        """ord_psbl_cash: cash less what open buys hold (on a 미수 account only their margin)."""
         with self.lock:
             self._roll_day()
             return max(0, self._ledger.cash - self.reserved_cash())
+
+    def free_cash(self) -> int:
+        """Cash no open buy will need: what can be bought without 미수 (nrcvb_buy_amt)."""
+        with self.lock:
+            self._roll_day()
+            return max(0, self._ledger.cash - sum(self._cost(o) for o in self.open_orders() if o.side == BUY))
 
     def orderable_qty(self, code: str) -> int:
         with self.lock:
             pending = sum(o.remaining for o in self.open_orders() if o.side == SELL and o.code == code)
             return max(0, self.holding_qty(code) - pending)
 
-    def buying_power(self, code: str, price: int, order_type: str) -> tuple[int, int, int, int]:
-        """(orderable cash, unit price used, max qty, max amount) as inquire-psbl-order reports them."""
+    def buying_power(self, code: str, price: int, order_type: str) -> BuyingPowerRow:
+        """inquire-psbl-order's figures for a buy of `code` asked with `order_type` at `price`.
+
+        ORD_DVSN 00 "종목증거금율이 반영되지 않습니다" (inquire_psbl_order.py): asked with 00 on a 미수 account the
+        no-미수 figures come from ord_psbl_cash, which open buys reduce by their margin only, so they
+        count cash those buys will take at settlement. Asked with 01 (or the order's own type) they are
+        the cash no open buy needs. On an account without 미수 both agree.
+        """
         with self.lock:
             quote = self.market.quote(code)
             if quote is None:
                 raise Rejected(*UNKNOWN_CODE)
             unit = self.reserve_unit(code, order_type, price)
             cash = self.orderable_cash()
-            qty = self._affordable(cash, unit)
-            return cash, unit, qty, qty * unit
+            reflected = order_type != LIMIT or self.margin_percent is None
+            free = self.free_cash() if reflected else cash
+            rate = self.margin_rate(code) if reflected else self.margin_percent
+            if self.margin_percent is None:  # what 미수 would allow, were the account to take it
+                rate = self.stock_margin_percent.get(code, MARGIN_PERCENT)
+            max_qty = self._affordable(cash * 100 // rate, unit)
+            qty = self._affordable(free, unit)
+            return BuyingPowerRow(cash, unit, qty, free if reflected else qty * unit, max_qty, max_qty * unit)
 
     def find(self, order_no: str) -> SimOrder | None:
         return next((o for o in self.orders if o.order_no == order_no), None)
@@ -249,7 +304,8 @@ class Exchange:
                 raise Rejected(*BAD_QTY)
             price = self._checked_price(order_type, price, quote)
             if side == BUY:
-                if self._with_fee(qty * self.reserve_unit(code, order_type, price)) > self.orderable_cash():
+                if self._held(code, self._with_fee(qty * self.reserve_unit(code, order_type, price))) \
+                        > self.orderable_cash():
                     self.cash_refusals += 1
                     raise Rejected(*NO_CASH)
             elif qty > self.orderable_qty(code):
@@ -282,8 +338,9 @@ class Exchange:
             price = self._checked_price(order_type, price, quote)
             if orig.side == BUY:
                 unit = self.reserve_unit(orig.code, order_type, price)
-                freed = self._with_fee(n * self.reserve_unit(orig.code, orig.order_type, orig.price))
-                if self._with_fee(n * unit) > self.orderable_cash() + freed:
+                freed = self._held(orig.code, self._with_fee(n * self.reserve_unit(orig.code, orig.order_type,
+                                                                                    orig.price)))
+                if self._held(orig.code, self._with_fee(n * unit)) > self.orderable_cash() + freed:
                     self.cash_refusals += 1
                     raise Rejected(*NO_CASH)
             orig.cancelled_qty += n
@@ -374,7 +431,8 @@ class Exchange:
             due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
             n = min(n, max(0, due - order.filled_qty))
         if order.side == BUY:
-            n = min(n, self._affordable(self._ledger.cash, fill_price))
+            if self.margin_percent is None:  # a 미수 account pays what cash does not at settlement
+                n = min(n, self._affordable(self._ledger.cash, fill_price))
         else:
             n = min(n, self.holding_qty(order.code))
         if n <= 0:
@@ -396,6 +454,7 @@ class Exchange:
             pos.bought_today += n
             led.cash -= amount + fee
             led.buy_amount += amount
+            self.receivable_peak = max(self.receivable_peak, -led.cash)
         else:
             fee += commission(amount, self.sell_tax_ppm)
             pos.cost -= round(pos.cost * n / pos.qty)

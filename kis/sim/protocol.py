@@ -21,7 +21,7 @@ from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrde
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market
-from kis.sim.quotes import MARGIN_PERCENT, price_output, unknown_output
+from kis.sim.quotes import price_output, unknown_output
 from kis.sim.tokens import TokenBook, TokenError
 
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -595,16 +595,14 @@ class KisProtocol:
         price = self._int(q, "ORD_UNPR", allow_empty=True)
         code = q["PDNO"].strip()
         try:
-            cash, unit, qty, amount = self.exchange.buying_power(code, price, order_type)
+            row = self.exchange.buying_power(code, price, order_type)
         except Rejected as r:
             raise Refusal((r.msg_cd, r.msg1), r.http_status) from None
-        # 미수: a buy may pay only the margin rate in cash now and the rest at settlement. KIS's max_buy_*
-        # count on it, nrcvb_buy_* (미수 없는, what kisbot reads) do not.
-        max_qty = self.exchange.affordable(cash * 100 // MARGIN_PERCENT, unit)
+        # 미수: max_buy_* count on a buy paying only the margin rate in cash now; nrcvb_buy_* (미수 없는) do not.
         output = {
-            "ord_psbl_cash": _s(cash), "ord_psbl_sbst": "0", "ruse_psbl_amt": "0", "fund_rpch_chgs": "0",
-            "psbl_qty_calc_unpr": _s(unit), "nrcvb_buy_amt": _s(amount), "nrcvb_buy_qty": _s(qty),
-            "max_buy_amt": _s(max_qty * unit), "max_buy_qty": _s(max_qty), "cma_evlu_amt": "0",
+            "ord_psbl_cash": _s(row.cash), "ord_psbl_sbst": "0", "ruse_psbl_amt": "0", "fund_rpch_chgs": "0",
+            "psbl_qty_calc_unpr": _s(row.unit), "nrcvb_buy_amt": _s(row.amount), "nrcvb_buy_qty": _s(row.qty),
+            "max_buy_amt": _s(row.max_amount), "max_buy_qty": _s(row.max_qty), "cma_evlu_amt": "0",
             "ovrs_re_use_amt_wcrc": "0", "ord_psbl_frcr_amt_wcrc": "0",
         }
         return self._ok(OK_INQUIRY, tr_id, output=output)

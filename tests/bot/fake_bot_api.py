@@ -104,6 +104,8 @@ class FakeBotApi:
         self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, data)
         self._messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> message
         self.downloads: list[str] = []
+        self.deleted: list[tuple[int, int]] = []  # (chat, message_id) the bot deleted
+        self.language_codes: dict[int, str] = {}  # user -> the language_code Telegram sends with updates
         self.allowed_updates: list | None = None  # as the last getUpdates asked (None: never said)
         self.fail_next: dict[str, ApiError] = {}  # method -> error for its next call
         self._server = _QuietServer(("127.0.0.1", 0), self._handler())
@@ -145,7 +147,10 @@ class FakeBotApi:
     # --- what a user does -----------------------------------------------------------------------
 
     def _user(self, chat_id: int) -> dict:
-        return {"id": chat_id, "is_bot": False, "first_name": "Tester", "username": f"user{abs(chat_id)}"}
+        user = {"id": chat_id, "is_bot": False, "first_name": "Tester", "username": f"user{abs(chat_id)}"}
+        if chat_id in self.language_codes:
+            user["language_code"] = self.language_codes[chat_id]
+        return user
 
     def _chat(self, chat_id: int) -> dict:
         return {"id": chat_id, "type": "private", "first_name": "Tester"}
@@ -386,7 +391,25 @@ class FakeBotApi:
             if message.get("text") == params["text"] and message.get("reply_markup") == params.get("reply_markup"):
                 raise ApiError(400, "Bad Request: message is not modified")
             message["text"] = params["text"]
+            message.pop("reply_markup", None)  # an edit without a keyboard removes it, as Telegram does
+            if params.get("reply_markup"):
+                self._check_markup(params)
+                message["reply_markup"] = params["reply_markup"]
             return dict(message)
+
+    def _m_deleteMessage(self, params, files):
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        with self._cond:
+            if self._messages.pop(key, None) is None:
+                raise ApiError(400, "Bad Request: message to delete not found")
+            self.deleted.append(key)
+            self._cond.notify_all()
+        return True
+
+    def shown(self, chat_id: int) -> list[dict]:
+        """The messages the chat shows now (sent, as last edited, minus deleted), oldest first."""
+        with self._cond:
+            return [dict(m) for (chat, _), m in sorted(self._messages.items()) if chat == chat_id]
 
     def _m_editMessageReplyMarkup(self, params, files):
         key = (int(params["chat_id"]), int(params["message_id"]))

@@ -78,3 +78,15 @@ def test_the_console_refuses_words_after_a_path_it_does_not_understand(tmp_path)
     assert "I do not understand bye 1000000" in text and planner.made == []
     replies = chat.replies(f"/plan {path} buy 50만")
     assert replies[-1].buttons and planner.options[-1] == PlanOptions(buy_only=True, amount=500_000)
+
+
+def test_the_smallest_trade_setting_reads_amounts_the_same_way_and_refuses_a_huge_one_with_a_sentence():
+    from bot.settings import options_from
+    from kis.config import ConfigError
+
+    assert options_from({"KISBOT_MIN_TRADE": "5만"}).min_trade == 50_000
+    assert options_from({"KISBOT_MIN_TRADE": "１０，０００원"}).min_trade == 10_000
+    for bad in ("9" * 5000, "10k"):
+        with pytest.raises(ConfigError) as caught:
+            options_from({"KISBOT_MIN_TRADE": bad})
+        assert "KISBOT_MIN_TRADE=" in str(caught.value) and len(str(caught.value)) < 300

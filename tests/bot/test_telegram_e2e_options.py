@@ -52,6 +52,24 @@ def test_a_caption_with_options_plans_the_file_with_them(api, bot):  # noqa: F81
     wait_text(api, "Options: buy only, up to 300,000 won")
 
 
+def test_caption_amounts_in_fullwidth_digits_or_man_are_read_and_a_misspelt_caption_refuses_the_file(api, bot):  # noqa: F811
+    from test_telegram_e2e import EXAMPLES
+
+    data = (EXAMPLES / "model.xlsx").read_bytes()
+    api.send_document(OWNER, "model.xlsx", data, caption="/plan buy ５００００００")  # a Korean IME's digits
+    wait_text(api, "Options: buy only, up to 5,000,000 won")
+    api.send_text(OWNER, "/plan buy 50만")
+    wait_text(api, "Options: buy only, up to 500,000 won")
+    last_photo(api, 2)  # both plans are offered
+    photos = len(api.calls_to("sendPhoto"))
+    api.send_document(OWNER, "model.xlsx", data, caption="/plan bye 1000000")
+    refusal = wait_text(api, "I do not understand bye 1000000")
+    assert "did you mean buy?" in refusal and "nothing is planned" in refusal
+    api.send_document(OWNER, "model.xlsx", data, caption="/plan buy 5m")
+    wait_text(api, "'5m' after buy is not read")
+    assert len(api.calls_to("sendPhoto")) == photos  # no plan, no Confirm button
+
+
 def test_the_completion_summary_carries_the_receipt_and_status_shows_it_after_the_run(api, bot, sim):  # noqa: F811
     import re
 

@@ -14,8 +14,9 @@ STRANGER = 6666
 
 
 def chat_texts(api: FakeBotApi, chat: int = OWNER) -> list[str]:
-    """The text of every message and photo caption the bot sent to `chat`, oldest first."""
-    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", chat_id=chat)]
+    """The text of every message, photo caption and text edit the bot sent to `chat`, oldest first
+    (a status line is edited into the answer's first message)."""
+    return [c.text for c in api.calls_to("sendMessage", "sendPhoto", "editMessageText", chat_id=chat)]
 
 
 class BotRunner:

@@ -200,15 +200,18 @@ def test_sell_beyond_holdings_is_refused(sim, sim_client):
 
 
 @pytest.mark.parametrize("order_type,price", [(OrderType.LIMIT, 97_000), (OrderType.MARKET, 0)])
-def test_buying_power_asked_with_the_orders_type_and_price_agrees_with_what_the_exchange_accepts(
-        sim, sim_client, order_type, price):
+def test_buying_power_asked_as_kis_docs_say_agrees_with_what_the_exchange_accepts(sim, sim_client, order_type, price):
+    # A limit buy is asked with 01 (00 does not reflect the stock's margin rate): its figures are costed
+    # at the upper limit, its no-미수 amount is the cash; at the limit that amount buys 1,030 shares.
     power = sim_client.buying_power("005930", price, order_type)
-    unit = price or sim.market.quote("005930").upper  # a buy without a price is costed at the upper limit
-    assert power.unit_price == unit and power.max_qty == (1030 if price else 792)
+    upper = sim.market.quote("005930").upper
+    assert power.asked_with == "01" and power.unit_price == upper and power.max_qty == 792
+    fits = sim.exchange.affordable(power.max_amount, price) if price else power.max_qty
+    assert fits == (1030 if price else 792)
     with pytest.raises(KisError) as err:
-        sim_client.order("005930", BUY, power.max_qty + 1, order_type, price)
+        sim_client.order("005930", BUY, fits + 1, order_type, price)
     assert err.value.msg_cd == "APBK0952"
-    sim_client.order("005930", BUY, power.max_qty, order_type, price)
+    sim_client.order("005930", BUY, fits, order_type, price)
 
 
 def test_todays_orders_are_read_across_pages(sim, sim_client):

@@ -232,7 +232,8 @@ def test_cancel_of_an_order_not_seen_today_says_so(fake, client):
         client.cancel("0000000404", "91252")
 
 
-def test_buying_power_request_and_parsing(fake, client):
+def test_a_limit_buys_buying_power_is_asked_with_ord_dvsn_01_as_kis_docs_require(fake, client):
+    # inquire_psbl_order.py: 00 "종목증거금율이 반영되지 않습니다"; the buyable quantity "반드시" with 01.
     fake.rsps.add(responses.GET, REAL_URL + ep.BUYABLE, json=ok(output={
         "ord_psbl_cash": "1000000", "ord_psbl_sbst": "0", "ruse_psbl_amt": "0", "fund_rpch_chgs": "0",
         "psbl_qty_calc_unpr": "71000", "nrcvb_buy_amt": "994000", "nrcvb_buy_qty": "14",
@@ -242,8 +243,17 @@ def test_buying_power_request_and_parsing(fake, client):
     call = fake.paths(ep.BUYABLE)[0]
     assert call.headers["tr_id"] == "TTTC8908R"
     assert call.params == {"CANO": "50087375", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_UNPR": "71000",
-                           "ORD_DVSN": "00", "CMA_EVLU_AMT_ICLD_YN": "N", "OVRS_ICLD_YN": "N"}
+                           "ORD_DVSN": "01", "CMA_EVLU_AMT_ICLD_YN": "N", "OVRS_ICLD_YN": "N"}
     assert (power.cash, power.max_amount, power.max_qty, power.unit_price) == (1000000, 994000, 14, 71000)
+    assert (power.margin_amount, power.margin_qty, power.asked_with) == (994000, 14, "01")
+
+
+def test_buying_power_of_an_ioc_like_type_is_asked_with_that_type_and_00_only_on_request(fake, client):
+    for _ in range(2):
+        fake.rsps.add(responses.GET, REAL_URL + ep.BUYABLE, json=ok(output={"ord_psbl_cash": "5"}))
+    client.buying_power("005930", 0, OrderType.BEST_LIMIT)
+    client.buyable_as("005930", 71000, "00")
+    assert [c.params["ORD_DVSN"] for c in fake.paths(ep.BUYABLE)] == ["03", "00"]
 
 
 def test_mock_tr_ids_for_cancel_daily_and_buyable(rsps, clock, make_client):

@@ -349,9 +349,22 @@ def test_the_cash_left_only_shrinks_and_lapses_without_trust():
     consumer = NoticeConsumer(feed, threading.Event())
     consumer.expect("1", T0)
     consumer.accepted("1")  # the stream proved itself
-    consumer.cash_seen(1_000_000, T0)
+    consumer.cash_seen("005930", 1_000_000, T0)
     consumer.spend(300_000)
-    assert consumer.cash_left(T0 + timedelta(seconds=1)) == 700_000
-    assert consumer.cash_left(T0 + timedelta(minutes=5)) is None  # old: ask KIS again
+    assert consumer.cash_left("005930", T0 + timedelta(seconds=1)) == 700_000
+    assert consumer.cash_left("005930", T0 + timedelta(minutes=5)) is None  # old: ask KIS again
     feed.generation += 1  # a reconnect: nothing told meanwhile can be relied on
-    assert consumer.cash_left(T0 + timedelta(seconds=2)) is None
+    assert consumer.cash_left("005930", T0 + timedelta(seconds=2)) is None
+
+
+def test_one_stocks_buying_power_never_costs_a_buy_of_another_and_every_buy_spends_from_all():
+    from rebalance.notices import NoticeConsumer
+
+    consumer = NoticeConsumer(FakeFeed(), threading.Event())
+    consumer.expect("1", T0)
+    consumer.accepted("1")
+    consumer.cash_seen("005930", 1_000_000, T0)
+    assert consumer.cash_left("000660", T0) is None  # its own answer is asked for
+    consumer.cash_seen("000660", 400_000, T0)
+    consumer.spend(300_000)  # a buy of either stock: the account's cash is less for both
+    assert (consumer.cash_left("005930", T0), consumer.cash_left("000660", T0)) == (700_000, 100_000)

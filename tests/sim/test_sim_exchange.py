@@ -231,3 +231,39 @@ def test_orders_older_than_three_months_leave_the_book(ex, clock):
     ex.match()
     assert ex.find(old.order_no) is None and ex.find(recent.order_no) is recent
 
+
+
+# a 증거금40%계좌 (order_cash.py: a cash buy there may become 미수) -----------------------------------------
+
+def test_on_a_40_percent_margin_account_a_cash_buy_beyond_cash_is_accepted_and_leaves_a_receivable(ex):
+    ex.margin_percent = 40
+    order = ex.place("005930", BUY, LIMIT, 200, 97_000)  # 19.4 M won on 10 M cash: 40 % of it fits
+    assert order.filled_qty == 200
+    assert ex.receivable == ex.receivable_peak == 19_400_000 + commission(19_400_000) - 10_000_000
+    ex.add_cash(ex.receivable)
+    assert ex.receivable == 0 and ex.receivable_peak > 0  # paid, but it happened
+
+
+def test_an_account_without_margin_refuses_a_buy_beyond_cash_as_before(ex):
+    with pytest.raises(Rejected) as refused:
+        ex.place("005930", BUY, LIMIT, 200, 97_000)
+    assert refused.value.msg_cd == "APBK0952" and ex.receivable_peak == 0
+
+
+def test_asked_with_00_a_margin_account_counts_the_cash_its_resting_buys_will_take_and_01_does_not(ex):
+    ex.margin_percent = 40
+    ex.place("005930", BUY, LIMIT, 50, 90_000)  # rests below the price; holds 40 % of 4.5 M
+    held = -(-(4_500_000 + commission(4_500_000)) * 40 // 100)
+    limit, market = ex.buying_power("005930", 97_000, LIMIT), ex.buying_power("005930", 0, MARKET)
+    assert limit.cash == market.cash == 10_000_000 - held
+    assert limit.qty == ex.affordable(10_000_000 - held, 97_000)  # 00: 종목증거금율이 반영되지 않습니다
+    free = 10_000_000 - 4_500_000 - commission(4_500_000)
+    upper = ex.market.quote("005930").upper
+    assert (market.amount, market.qty, market.unit) == (free, ex.affordable(free, upper), upper)
+    assert market.max_qty == ex.affordable((10_000_000 - held) * 100 // 40, upper)  # what 미수 would allow
+
+
+def test_on_an_account_without_margin_00_and_01_give_the_same_cash_without_credit(ex):
+    ex.place("005930", BUY, LIMIT, 50, 90_000)
+    limit, market = ex.buying_power("005930", 97_000, LIMIT), ex.buying_power("005930", 0, MARKET)
+    assert limit.amount == market.amount == limit.cash == 10_000_000 - 4_500_000 - commission(4_500_000)
