@@ -420,7 +420,9 @@ def check_notices(doc: Doctor) -> Finding:
     """Subscribe to the order/fill notices (H0STCNI0/9) for KIS_HTS_ID; `--orders` then sees if they arrive."""
     from kis.notices import StreamState, open_notices
 
-    said: list[str] = []
+    from rebalance.notices import stream_news
+
+    said: list = []  # kis.notices.StreamNews
     fields: dict[str, Any] = {"notices": {"hts_id_set": bool(doc.config.hts_id), "state": "off"}}
     stream = open_notices(doc.config, on_message=said.append)
     if stream is None:
@@ -434,8 +436,8 @@ def check_notices(doc: Doctor) -> Finding:
         return Finding("notices", Status.OK, f"subscribed to {stream.tr_id} at {stream.url} for the configured "
                        f"HTS ID; `--orders` shows whether notices arrive on this account.", fields)
     if stream.state is StreamState.REFUSED:
-        return Finding("notices", Status.WARN, (said[0] if said else "KIS refused the notice subscription.")
-                       + " Check KIS_HTS_ID.", fields)
+        return Finding("notices", Status.WARN, str(stream_news(said[0])) if said
+                       else "KIS refused the notice subscription. Check KIS_HTS_ID.", fields)
     return Finding("notices", Status.WARN, f"the notice websocket at {stream.url} did not answer within "
                    f"{NOTICE_WAIT:.0f} s; kisbot polls meanwhile and keeps trying to connect.", fields)
 

@@ -19,11 +19,10 @@ from bot import format as fmt
 from bot import progress
 from bot.lang import terminal_lang
 from bot.notifier import Notifier
-from bot.health import notice_text
+from bot.health import notice_news, notice_text
 from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from kis.notices import open_notices
-from rebalance.events import NoticeStatus
 from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
 
@@ -230,7 +229,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
                             use_keyring=False)
             sink = ConsoleSink(out, lock, save_photo, prompt=PROMPT if interactive else "")
             notifier = Notifier(sink, batch_seconds=1.0, min_gap_seconds=3.0)
-            notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
+            notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
             service = open_service(client, source=source, on_event=notifier.on_event,
                                    default_duration=DEMO_DURATION, notices=notices)
             pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))

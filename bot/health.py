@@ -91,10 +91,17 @@ def notice_text(stream: Any) -> Callable[[], str] | None:
     """What /health says about the running notice stream (None when there is none: "not used")."""
     if stream is None:
         return None
-    said = {"live": "live: fills arrive as they happen", "connecting": "connecting",
-            "down": "down, reconnecting; fills are polled meanwhile",
-            "refused": "refused by KIS (check KIS_HTS_ID); fills are polled", "stopped": "stopped; fills are polled"}
-    return lambda: said.get(stream.state.value, stream.state.value)
+    from rebalance.notices import stream_health
+
+    return lambda: str(stream_health(stream))
+
+
+def notice_news(on_event: Callable[[Any], None]) -> Callable[[Any], None]:
+    """The stream's `on_message` for a front end: its news as a NoticeStatus event, in the user's words."""
+    from rebalance.events import NoticeStatus
+    from rebalance.notices import stream_news
+
+    return lambda news: on_event(NoticeStatus(str(stream_news(news))))
 
 
 def health_replies(client: Any, **kwargs: Any) -> list[Reply]:

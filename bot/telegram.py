@@ -456,11 +456,10 @@ def run(args: Any) -> int:
     from kis.files import private_dir
     from kis.errors import ConfigError
     from bot.notify import NotifyPrefs
-    from bot.health import notice_text
+    from bot.health import notice_news, notice_text
     from bot.pushes import open_pushes
     from kis.notices import open_notices
     from bot.service import open_service
-    from rebalance.events import NoticeStatus
     from bot.settings import load_bot_settings
     from bot.settings import load_report_at
     from bot.logs import log_to_data_dir
@@ -481,7 +480,7 @@ def run(args: Any) -> int:
     notifier = Notifier(sink)
     client = open_client(config)
     protect(client.config.app_key, client.config.app_secret)
-    notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
+    notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
     service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices))
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,

@@ -352,11 +352,40 @@ class Backoff:
         self.failures = 0
 
 
-HEALTHY_RESET_SECONDS = 60.0  # a session that stayed up this long resets the backoff
+HEALTHY_RESET_SECONDS = 60.0  # a session that stayed up this long (and ended by a plain drop) resets the backoff
+# Sessions KIS closed before answering the notice subscription, in a row, with no subscription ever
+# taken: KIS's answer to a wrong HTS ID (official README: "'No close frame received' 오류가 발생하는 경우
+# … HTS ID가 정확한지 확인"). A connection that never opened is the network and does not count.
+UNANSWERED_CLOSES = 3
+APPROVAL_REFUSED = frozenset({"EGW00121", "EGW00123", "OPSP0011"})  # OPSP0011 "invalid approval" (third-party table)
+
+
+@dataclass(frozen=True)
+class StreamNews:
+    """What the user must hear about the stream, as data: `kind` names the sentence (catalogue
+    `notices.<kind>`), `fields` fill it; each front end puts it into words."""
+
+    kind: str
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **fields: Any) -> "StreamNews":
+        return cls(kind, tuple(sorted(fields.items())))
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.fields)
 
 
 class Refused(Exception):
-    """KIS refused the subscription: the message says why and what to check."""
+    """KIS refused the subscription: `news` says why and what to check."""
+
+    def __init__(self, news: StreamNews):
+        super().__init__(news.kind)
+        self.news = news
+
+
+class SessionFault(Exception):
+    """An error frame once the HTS ID was proven by a subscription: reconnect (paced); nothing is refused."""
 
 
 class NoticeStream:
@@ -367,14 +396,14 @@ class NoticeStream:
     """
 
     def __init__(self, url: str, tr_id: str, hts_id: str, account: Account, approval: Callable[..., str], *,
-                 on_message: Callable[[str], None] | None = None, backoff: Backoff | None = None,
+                 on_message: Callable[[StreamNews], None] | None = None, backoff: Backoff | None = None,
                  connect: Callable[[str], Any] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
                  monotonic: Callable[[], float] = time.monotonic):
         self.url, self.tr_id, self.hts_id = url, tr_id, hts_id
         self.reader = FrameReader(account)
         self._approval = approval
-        self._on_message = on_message or (lambda text: log.warning("%s", text))
+        self._on_message = on_message or (lambda news: log.warning("notice stream: %s %s", news.kind, news.params()))
         self.backoff = backoff or Backoff()
         self._connect = connect or _ws_connect
         self._sleep = sleep or asyncio.sleep
@@ -384,12 +413,17 @@ class NoticeStream:
         self.state = StreamState.CONNECTING
         self.generation = 0  # successful subscriptions so far: a change means notices may have been missed
         self.reconnects = 0
+        self.session_faults = 0  # error frames after a subscription (each one reconnects)
+        self.refusal: StreamNews | None = None  # why the stream is REFUSED
+        self.unanswered = 0  # sessions in a row closed before the subscription was answered
+        self._subscribe_sent = False  # on the current session
+        self._answered = False  # the current session's notice subscription got an answer
         self.last_frame_at: float | None = None
         self.notices = 0
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._told: set[str] = set()
+        self._told: set[StreamNews] = set()
         self._watched: list[str] = []  # stock codes whose prices are wanted, in the order asked
         self._registered: set[str] = set()  # codes KIS took on the current session
         self._prices: dict[str, tuple[Trade, float]] = {}  # code -> latest trade and when it arrived (monotonic)
@@ -494,7 +528,8 @@ class NoticeStream:
                 pass
         if self._thread is not None:
             self._thread.join(timeout)
-        self.state = StreamState.STOPPED
+        if self.state is not StreamState.REFUSED:  # a refused stream stays refused: /health still says why
+            self.state = StreamState.STOPPED
 
     def _thread_main(self) -> None:
         asyncio.run(self.run())
@@ -506,26 +541,43 @@ class NoticeStream:
         while not self._stop.is_set():
             self.state = StreamState.CONNECTING
             began = self._monotonic()
+            faulted = False
+            self._subscribe_sent = self._answered = False
             try:
                 await self._session()
             except Refused as exc:
-                self.state = StreamState.REFUSED
-                self._tell("refused", f"Order and fill notices are off: {exc}. kisbot goes on polling.")
+                self._refuse(exc.news)
                 return
+            except SessionFault as exc:
+                faulted = True
+                self.session_faults += 1
+                log.warning("notice stream: KIS sent an error on the subscribed session (%s); reconnecting", exc)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the connection failed or broke: never fatal, never a tight loop
                 log.info("notice stream: connection lost (%s)", type(exc).__name__)
             if self._stop.is_set():
                 break
+            if self._subscribe_sent and not self._answered:
+                self.unanswered += 1
+                if self.generation == 0 and self.unanswered >= UNANSWERED_CLOSES:
+                    self._refuse(StreamNews.of("refused_hts_id", hts_id=self.hts_id, closes=self.unanswered))
+                    return
             self.state = StreamState.DOWN
-            if self._monotonic() - began >= HEALTHY_RESET_SECONDS:
+            if not faulted and not (self._subscribe_sent and not self._answered) \
+                    and self._monotonic() - began >= HEALTHY_RESET_SECONDS:
                 self.backoff.reset()
             delay = self.backoff.next_delay()
             self.reconnects += 1
             log.info("notice stream: reconnecting in %.1f s", delay)
             await self._wait(delay)
         self.state = StreamState.STOPPED
+
+    def _refuse(self, news: StreamNews) -> None:
+        """Notices off until restart, said once; polling carries on."""
+        self.refusal = news
+        self.state = StreamState.REFUSED
+        self._tell(news)
 
     async def _wait(self, seconds: float) -> None:
         stop_wait = asyncio.ensure_future(self._stop.wait())
@@ -544,7 +596,9 @@ class NoticeStream:
                 self._registered.clear()
                 self._ws, self._key = ws, key
                 try:
+                    self._answered = False
                     await ws.send(subscribe_frame(key, self.tr_id, self.hts_id))
+                    self._subscribe_sent = True
                     retry = await self._read(ws, key)
                 finally:
                     self._ws = None
@@ -552,7 +606,7 @@ class NoticeStream:
                 if not retry:
                     return
                 stale = key
-        raise Refused("KIS refused the approval key twice")
+        raise Refused(StreamNews.of("refused_approval"))
 
     def _approval_for(self, stale: str | None) -> str:
         return self._approval(stale=stale) if stale else self._approval()
@@ -582,6 +636,8 @@ class NoticeStream:
                     continue
                 if result.tr_id != self.tr_id:
                     continue
+                self._answered = True
+                self.unanswered = 0
                 if result.subscribed:
                     if self.state is StreamState.LIVE:
                         continue  # 'already in subscribe' on a live session: nothing changed
@@ -590,14 +646,15 @@ class NoticeStream:
                     log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")
                     await self._sync_prices()
                     continue
-                if not result.ok:
-                    if result.msg_cd in ("EGW00121", "EGW00123", "OPSP0008"):  # approval key refused (guess)
+                if not result.ok and not result.unsubscribed:
+                    if result.msg_cd in APPROVAL_REFUSED:
                         return True
+                    if self.generation > 0:  # the HTS ID took before: a fault of this session, not a refusal
+                        raise SessionFault(f"{result.msg_cd} {result.msg1}".strip())
                     if result.msg_cd == IN_USE_CODE:
-                        raise Refused("another kisbot process (or program) already holds this app key's "
-                                      "notice session")
-                    raise Refused(f"KIS refused the subscription for HTS ID '{self.hts_id}' "
-                                  f"({result.msg_cd} {result.msg1}); check KIS_HTS_ID")
+                        raise Refused(StreamNews.of("refused_in_use"))
+                    raise Refused(StreamNews.of("refused_answer", hts_id=self.hts_id, code=result.msg_cd,
+                                                reason=result.msg1))
         finally:
             stop_wait.cancel()
 
@@ -626,10 +683,10 @@ class NoticeStream:
                 except Exception:  # a listener's bug must not end the stream
                     log.exception("notice listener failed")
 
-    def _tell(self, kind: str, text: str) -> None:
-        if kind not in self._told:
-            self._told.add(kind)
-            self._on_message(text)
+    def _tell(self, news: StreamNews) -> None:
+        if news not in self._told:
+            self._told.add(news)
+            self._on_message(news)
 
 
 async def _answer_ping(ws, raw: str | bytes) -> None:
@@ -671,7 +728,7 @@ def notice_url(config) -> str:
     return base + ep.WS_PATH if base else ""
 
 
-def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> NoticeStream | None:
+def open_notices(config, *, on_message: Callable[[StreamNews], None] | None = None) -> NoticeStream | None:
     """The running notice stream of this app key (started on first use); None, said once, without an HTS ID.
 
     KIS allows one session per app key, so every caller in the process shares one stream.
@@ -679,7 +736,7 @@ def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> 
     from kis import endpoints as ep
     from kis.auth import ApprovalKeys
 
-    tell = on_message or (lambda text: log.warning("%s", text))
+    tell = on_message or (lambda news: log.warning("notice stream: %s", news.kind))
     if not config.hts_id:
         global _said_no_hts_id
         if not _said_no_hts_id:  # said once per process, in the log: it is a choice, not a fault
@@ -688,7 +745,7 @@ def open_notices(config, *, on_message: Callable[[str], None] | None = None) -> 
         return None
     url = notice_url(config)
     if not url:
-        tell("Order and fill notices are off: the simulator announces no websocket; kisbot polls.")
+        tell(StreamNews.of("no_websocket"))
         return None
     slot = (config.env, config.app_key_id, url, config.hts_id, str(config.account))
     with _streams_lock:

@@ -19,6 +19,7 @@ from kis import Correction, Notice, NoticeKind, Trade, look_up, same_order_no
 from kis.krx import KST
 from kis.models import OrderStatus, OrderType, Quote
 from kis.ticks import STOCK, price_limits
+from rebalance.i18n import Msg
 from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
 
@@ -51,6 +52,24 @@ class PriceFeed(Protocol):
     def watch(self, codes: Iterable[str]) -> list[str]: ...
 
     def price(self, code: str, max_age: float) -> Trade | None: ...
+
+
+# ---- what the user reads about the stream ----------------------------------------------------------------
+
+def stream_news(news) -> Msg:
+    """The sentence of a stream's news (kis.notices.StreamNews: `kind`, `params()`), put into words where shown."""
+    return Msg(f"notices.{news.kind}", **news.params())
+
+
+def stream_health(stream) -> Msg:
+    """What /health says of a notice stream (kis.notices.NoticeStream): its state, and why it is off."""
+    state = getattr(stream.state, "value", str(stream.state))
+    refusal = getattr(stream, "refusal", None)
+    if state == "refused" and refusal is not None:
+        return Msg(f"notices.health_{refusal.kind}", **refusal.params())
+    if state == "refused":
+        return Msg("notices.health_refused_answer", hts_id=getattr(stream, "hts_id", ""), code="")
+    return Msg(f"notices.health_{state}")
 
 
 # ---- pure rules ----------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class Faults:
         self._ws_drop = 0
         self._ws_skip = 0
         self._ws_repeat = 0
+        self._ws_error = 0
+        self._ws_odd_count = 0
+        self._ws_already = 0
         self.refuse_second_session = False
         self.prices_paused = False  # the session stays up but sends no trade prices (a quiet or stuck feed)
 
@@ -82,8 +85,25 @@ class Faults:
         with self._lock:
             self._ws_repeat += n
 
+    def ws_error(self, n: int = 1) -> None:
+        """At the next `n` notices every subscribed session gets an rt_cd 1 error frame instead (the
+        notice is lost and the session subscribes nothing more until the client reconnects)."""
+        with self._lock:
+            self._ws_error += n
+
+    def ws_odd_count(self, n: int = 1) -> None:
+        """The next `n` notices are each preceded by a copy whose count field is '²' (not an ASCII digit)."""
+        with self._lock:
+            self._ws_odd_count += n
+
+    def ws_already(self, n: int = 1) -> None:
+        """The next `n` notice subscriptions find the HTS ID's registration still held: answered
+        OPSP0002 ALREADY IN SUBSCRIBE (rt_cd 1, no key) while the last key and iv stay in use."""
+        with self._lock:
+            self._ws_already += n
+
     def take_ws(self, what: str) -> bool:
-        """Consume one `drop`, `skip` or `repeat` websocket fault."""
+        """Consume one `drop`, `skip`, `repeat`, `error`, `odd_count` or `already` websocket fault."""
         return self._take(f"_ws_{what}")
 
     def take_rate_limit(self) -> bool:
@@ -120,7 +140,8 @@ class Faults:
             self.cancel_qty_key = "cnc_cfrm_qty"
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0
             self._ledger_busy_after_order = 0
-            self._ws_drop = self._ws_skip = self._ws_repeat = 0
+            self._ws_drop = self._ws_skip = self._ws_repeat = self._ws_error = self._ws_odd_count = 0
+            self._ws_already = 0
             self.refuse_second_session = False
 
     def _take(self, name: str) -> bool:

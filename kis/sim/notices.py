@@ -3,9 +3,14 @@ plain H0STCNT0 trade prices (실시간체결가) of the stocks a session registe
 
 Like KIS: the approval key comes from POST /oauth2/Approval (`secretkey`), a subscribe answer carries
 a fresh AES-256 key/iv per session, data frames are `1|H0STCNI9|NNN|<base64>` of 26-field records,
-and the server sends PINGPONG now and then. Faults (kis.sim.faults) drop the connection, skip or
-repeat a notice, or refuse a second session; `prices_paused` stops the trade prices alone. A session
-holds at most MAX_REGISTRATIONS feeds (notices and prices together), as KIS's.
+and the server sends PINGPONG now and then. A subscription for another HTS ID is answered as KIS
+answers it: the connection is dropped with no close frame (official README: "'No close frame received'
+오류가 발생하는 경우 … HTS ID가 정확한지 확인"); `wrong_hts_id = "answer"` sends a JSON refusal instead.
+Subscribing a feed the session holds is answered OPSP0002 ALREADY IN SUBSCRIBE (rt_cd 1). Faults
+(kis.sim.faults) drop the connection, skip or repeat a notice, send an error frame on a subscribed
+session, precede a notice by a frame whose count is not ASCII, answer a subscription "already in
+subscribe", or refuse a second session; `prices_paused` stops the trade prices alone. A session holds
+at most MAX_REGISTRATIONS feeds (notices and prices together), as KIS's.
 """
 from __future__ import annotations
 
@@ -29,12 +34,14 @@ TR_ID = "H0STCNI9"  # the sim speaks the mock protocol
 SUBSCRIBED = ("OPSP0000", "SUBSCRIBE SUCCESS")
 UNSUBSCRIBED = ("OPSP0001", "UNSUBSCRIBE SUCCESS")
 IN_USE = ("OPSP8996", "ALREADY IN USE appkey")  # python-kis knows the code; wording is a guess
-BAD_KEY = ("OPSP0008", "INVALID APPROVAL KEY")  # guess
-BAD_TR_KEY = ("OPSP0011", "invalid tr_key")  # guess: a wrong HTS ID
+# Codes and wording below from a third-party table of KIS's OPSP codes (unverified officially).
+BAD_KEY = ("OPSP0011", "invalid approval : NOT FOUND")
+BAD_TR_KEY = ("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key")  # only with wrong_hts_id = "answer"
+SESSION_ERROR = ("OPSP0007", "SUBSCRIBE INTERNAL ERROR")  # the ws_error fault
 ALREADY = ("OPSP0002", "ALREADY IN SUBSCRIBE")  # rt_cd 1: the session holds the feed (legacy samples, python-kis)
 BAD_TR_ID = ("OPSP8991", "SUBSCRIBE ERROR : invalid tr_id")  # code from third-party tables (unverified)
 TOO_MANY = ("OPSP0008", "MAX SUBSCRIBE OVER")  # python-kis's wording; the code is a guess
-BAD_CODE = ("OPSP0011", "invalid tr_key")  # guess: a code the market does not list
+BAD_CODE = ("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key")  # a code the market does not list
 CORRECTIONS = {"new": "0", "revise": "1", "cancel": "2"}
 MATCH_SECONDS = 0.2  # how often fills are looked for while someone listens (the REST side matches per request)
 PRICE_SECONDS = 1.0  # a registered stock's trade price is sent this often (KIS sends one per trade)
@@ -71,6 +78,13 @@ class _Session:
         return int(self.subscribed) + len(self.prices)
 
 
+def _abort(session: _Session) -> None:
+    """Cut the TCP connection: no close frame, as a network failure (or KIS on a wrong HTS ID)."""
+    transport = getattr(session.ws, "transport", None)
+    if transport is not None:
+        transport.abort()
+
+
 def _random_text(n: int) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -86,6 +100,10 @@ class NoticeServer:
         self.host, self.port, self.ping_seconds = host, port, ping_seconds
         self.sessions: list[_Session] = []
         self.sent = 0  # notice records sent, for tests
+        # KIS drops the connection without a close frame on a wrong HTS ID; "answer" is kinder (JSON refusal).
+        self.wrong_hts_id = "drop"
+        self.dropped_for_hts_id = 0  # sessions dropped for a wrong HTS ID, for tests
+        self._last_cipher: tuple[str, str] | None = None  # key and iv of the last notice subscription
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -155,9 +173,7 @@ class NoticeServer:
 
     def _abort_all(self) -> None:
         for s in list(self.sessions):
-            transport = getattr(s.ws, "transport", None)
-            if transport is not None:
-                transport.abort()
+            _abort(s)
 
     async def _handle(self, ws) -> None:
         session = _Session(ws)
@@ -187,7 +203,10 @@ class NoticeServer:
         if tr_id != TR_ID:
             return await answer(BAD_TR_ID)
         if tr_key != self.hts_id:
-            return await answer(BAD_TR_KEY)
+            if self.wrong_hts_id == "answer":
+                return await answer(BAD_TR_KEY)
+            self.dropped_for_hts_id += 1
+            return _abort(session)
         if tr_type == "2":
             session.subscribed = False
             return await answer(UNSUBSCRIBED, ok=True)
@@ -198,6 +217,10 @@ class NoticeServer:
         if session.registrations >= MAX_REGISTRATIONS:
             return await answer(TOO_MANY)
         session.subscribed = True
+        if self._last_cipher is not None and self.faults.take_ws("already"):
+            session.key, session.iv = self._last_cipher  # the registration KIS still holds, and its cipher
+            return await answer(ALREADY)
+        self._last_cipher = (session.key, session.iv)
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
 
     async def _price_request(self, session: _Session, code: str, tr_type: str, answer) -> None:
@@ -272,11 +295,19 @@ class NoticeServer:
         if self.faults.take_ws("drop"):
             self._abort_all()
             return
+        if self.faults.take_ws("error"):
+            for s in [s for s in self.sessions if s.subscribed]:
+                s.subscribed = False
+                await self._answer(s, TR_ID, self.hts_id, SESSION_ERROR, False, None)
+            return
         times = 2 if self.faults.take_ws("repeat") else 1
+        odd = self.faults.take_ws("odd_count")
         for s in list(self.sessions):
             if not s.subscribed:
                 continue
             text = f"1|{TR_ID}|001|{encrypt(record, s.key, s.iv)}"
+            if odd:
+                await self._send(s, text.replace("|001|", "|00²|", 1))
             for _ in range(times):
                 await self._send(s, text)
                 self.sent += 1

@@ -68,6 +68,35 @@ def test_a_journal_path_that_cannot_be_read_is_not_called_not_created_yet(sim_cl
     assert "journal.sqlite3 (cannot be read: Not a directory)" in text and "not created yet" not in text
 
 
+def test_a_wrong_hts_id_reaches_the_user_once_and_health_names_kis_hts_id(sim, sim_client):
+    import time
+
+    from bot.health import notice_news, notice_text
+    from kis.auth import ApprovalKeys
+    from kis.notices import Backoff, NoticeStream, StreamState
+    from rebalance.events import NoticeStatus
+    from rebalance.i18n import Lang, using
+
+    events: list = []
+    config = sim_client.config
+    stream = NoticeStream(sim.ws_url, "H0STCNI9", "not-" + sim.hts_id, config.account, ApprovalKeys(config).key,
+                          on_message=notice_news(events.append), backoff=Backoff(base=0.05, cap=0.2, floor=0.05))
+    stream.start()
+    try:
+        end = time.monotonic() + 5
+        while stream.state is not StreamState.REFUSED and time.monotonic() < end:
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        stream.stop()
+    [event] = events  # said once, though KIS (here the sim) dropped the connection three times
+    assert isinstance(event, NoticeStatus) and "KIS_HTS_ID" in event.text and "not-" + sim.hts_id in event.text
+    line = next(li for li in health_lines(sim_client, notices=notice_text(stream)) if li.startswith("notice stream:"))
+    assert "KIS_HTS_ID" in line and "fills are polled" in line
+    with using(Lang.KO):
+        assert "KIS_HTS_ID를 확인하세요" in notice_text(stream)()
+
+
 def test_a_korean_chat_reads_health_and_the_kis_alert_in_korean(sim, sim_client):
     from rebalance.i18n import using
 

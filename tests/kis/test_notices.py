@@ -18,6 +18,8 @@ from kis.models import Account, Env, OrderSide
 from kis.notices import (Backoff, FrameReader, NoticeKind, NoticeStream, StreamState, decrypt, encrypt,
                          subscribe_frame)
 from kis_fakes import APP_SECRET, MOCK_URL, make_config
+from rebalance.i18n import Lang, using
+from rebalance.notices import stream_health, stream_news
 
 # examples_llm/domestic_stock/ccnl_notice/ccnl_notice.py, `columns`, as published by KIS.
 OFFICIAL_COLUMNS = [
@@ -263,12 +265,17 @@ def make_stream(sessions, time_=None, *, approvals=None):
     return stream, connects, messages
 
 
-async def run_until(stream, condition, limit=200):
+async def run_until(stream, condition, limit=200, seconds=5.0):
+    """Run the stream until `condition` (or its end): `limit` bare yields, then real time up to `seconds`
+    (the approval key comes from a worker thread, which a busy machine may be slow to run)."""
     task = asyncio.ensure_future(stream.run())
-    for _ in range(limit):
-        await asyncio.sleep(0)
-        if condition() or task.done():
+    loop = asyncio.get_running_loop()
+    end, n = loop.time() + seconds, 0
+    while not (condition() or task.done()):
+        n += 1
+        if n > limit and loop.time() > end:
             break
+        await asyncio.sleep(0 if n <= limit else 0.001)
     if not task.done():
         stream._stop.set()
     await asyncio.wait_for(task, 5)
@@ -297,11 +304,13 @@ def test_shutdown_unsubscribes_with_tr_type_2():
 
 def test_a_refused_subscription_is_one_message_and_no_reconnect():
     refusal = json.dumps({"header": {"tr_id": "H0STCNI9", "tr_key": "wrong", "encrypt": "N"},
-                          "body": {"rt_cd": "1", "msg_cd": "OPSP0011", "msg1": "invalid tr_key"}})
+                          "body": {"rt_cd": "1", "msg_cd": "OPSP8992", "msg1": "SUBSCRIBE ERROR : invalid tr_key"}})
     stream, connects, messages = make_stream([FakeWs([refusal])])
     asyncio.run(run_until(stream, lambda: False))
     assert stream.state is StreamState.REFUSED and len(connects) == 1
-    assert len(messages) == 1 and "KIS_HTS_ID" in messages[0] and "polling" in messages[0]
+    [news] = messages
+    assert news.kind == "refused_answer" and news.params()["code"] == "OPSP8992"
+    assert "KIS_HTS_ID" in str(stream_news(news)) and "order listings" in str(stream_news(news))
 
 
 def test_reconnects_back_off_exponentially_with_jitter_on_the_injected_clock():
@@ -530,3 +539,108 @@ def test_counts_in_other_unicode_digits_are_malformed():
     for count in ("²", "３", "١"):
         assert r.read(frame(record()).replace("|001|", f"|{count}|")) == []
     assert r.skipped == {"malformed": 3}
+
+
+# ---- a wrong HTS ID, and error frames on a live session (issue 19 §2) ---------------------------------------
+
+def closed_unanswered() -> FakeWs:
+    """KIS on a wrong HTS ID: the subscribe frame is taken, then the connection goes with no answer."""
+    return FakeWs([], hang=False)
+
+
+def session_error(msg_cd: str = "OPSP0007", msg1: str = "SUBSCRIBE INTERNAL ERROR") -> str:
+    return json.dumps({"header": {"tr_id": "H0STCNI9", "tr_key": HTS_ID, "encrypt": "N"},
+                       "body": {"rt_cd": "1", "msg_cd": msg_cd, "msg1": msg1}})
+
+
+def test_several_closes_before_any_subscribe_answer_mean_refused_said_once_naming_kis_hts_id():
+    time_ = FakeTime()
+    stream, connects, messages = make_stream([closed_unanswered() for _ in range(10)], time_)
+    asyncio.run(run_until(stream, lambda: False, limit=2000))
+    assert stream.state is StreamState.REFUSED and len(connects) == 3  # then no more sessions: KIS blocks hammering keys
+    assert len(time_.sleeps) == 2 and all(d >= 1.0 for d in time_.sleeps)
+    [news] = messages
+    assert news.kind == "refused_hts_id" and news.params() == {"hts_id": HTS_ID, "closes": 3}
+    for lang in Lang:
+        with using(lang):
+            said, health = str(stream_news(news)), str(stream_health(stream))
+        assert "KIS_HTS_ID" in said and HTS_ID in said and "KIS_HTS_ID" in health
+    with using(Lang.KO):
+        assert "체결" in str(stream_news(news)) and "주문 조회" in str(stream_news(news))
+
+
+def test_connections_that_never_open_are_the_network_not_a_wrong_hts_id():
+    time_ = FakeTime()
+    stream, connects, messages = make_stream([ConnectionRefusedError("down")] * 6 + [FakeWs([subscribed()])], time_)
+    asyncio.run(run_until(stream, lambda: stream.state is StreamState.LIVE, limit=3000))
+    assert stream.state is StreamState.STOPPED and stream.generation == 1 and messages == []
+
+
+def test_closes_before_an_answer_once_the_hts_id_took_are_drops_and_reconnect():
+    time_ = FakeTime()
+    sessions = [FakeWs([subscribed()], hang=False)] + [closed_unanswered() for _ in range(5)] + [FakeWs([subscribed()])]
+    stream, connects, messages = make_stream(sessions, time_)
+    asyncio.run(run_until(stream, lambda: stream.generation == 2, limit=5000))
+    assert stream.generation == 2 and len(connects) == 7 and messages == [] and stream.refusal is None
+
+
+def test_an_answer_between_closes_starts_the_count_again():
+    time_ = FakeTime()
+    refused_later = session_error("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key")
+    sessions = [closed_unanswered(), closed_unanswered(), FakeWs([refused_later])]
+    stream, connects, messages = make_stream(sessions, time_)
+    asyncio.run(run_until(stream, lambda: False, limit=2000))
+    assert [m.kind for m in messages] == ["refused_answer"] and len(connects) == 3
+
+
+def test_an_error_frame_after_a_live_subscribe_reconnects_and_blames_no_hts_id():
+    time_ = FakeTime()
+    first = FakeWs([subscribed(), session_error()])
+    second = FakeWs([subscribed(), frame(record(CNTG_YN="2"))])
+    stream, connects, messages = make_stream([first, second], time_)
+    got = []
+    stream.add_listener(got.append)
+    asyncio.run(run_until(stream, lambda: bool(got), limit=2000))
+    assert got and stream.generation == 2 and len(connects) == 2 and stream.session_faults == 1
+    assert messages == [] and stream.refusal is None and len(time_.sleeps) == 1 and time_.sleeps[0] >= 1.0
+
+
+def test_in_use_after_the_hts_id_took_is_a_session_fault_not_notices_off_for_the_process():
+    time_ = FakeTime()
+    in_use = session_error("OPSP8996", "ALREADY IN USE appkey")
+    stream, connects, messages = make_stream([FakeWs([subscribed()], hang=False), FakeWs([in_use]),
+                                              FakeWs([subscribed()])], time_)
+    asyncio.run(run_until(stream, lambda: stream.generation == 2, limit=3000))
+    assert stream.generation == 2 and messages == [] and stream.session_faults == 1
+
+
+class SlowWs(FakeWs):
+    """A session on which each frame takes `step` seconds of the fake clock."""
+
+    def __init__(self, frames, time_, step, hang=True):
+        super().__init__(frames, hang)
+        self.time_, self.step = time_, step
+
+    async def recv(self):
+        self.time_.t += self.step
+        return await super().recv()
+
+
+def test_error_frames_on_sessions_that_lasted_keep_the_reconnects_backing_off():
+    time_ = FakeTime()
+    sessions = [SlowWs([subscribed(), session_error()], time_, 61.0) for _ in range(5)] + [FakeWs([subscribed()])]
+    stream, connects, messages = make_stream(sessions, time_)
+    asyncio.run(run_until(stream, lambda: stream.generation == 6, limit=5000))
+    delays = time_.sleeps
+    assert len(delays) == 5 and messages == []
+    for n, d in enumerate(delays):  # a faulted session never resets the backoff, however long it lived
+        full = min(120.0, 2.0 * 2 ** n)
+        assert full / 2 <= d <= full
+
+
+def test_a_plain_drop_after_a_long_healthy_session_reconnects_quickly():
+    time_ = FakeTime()
+    stream, connects, _ = make_stream([closed_unanswered(), SlowWs([subscribed(), subscribed()], time_, 61.0, hang=False),
+                                       FakeWs([subscribed()])], time_)
+    asyncio.run(run_until(stream, lambda: stream.generation == 2, limit=5000))
+    assert stream.generation == 2 and time_.sleeps[-1] <= 2.0

@@ -78,11 +78,39 @@ def test_each_session_gets_a_fresh_key_and_iv(sim, tmp_path):
         second.stop()
 
 
-def test_a_wrong_hts_id_is_refused_with_one_message(sim, tmp_path):
+def test_a_wrong_hts_id_gets_the_connection_dropped_without_a_close_frame_as_kis_does(sim, tmp_path):
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    from kis.notices import subscribe_frame
+
+    key = ApprovalKeys(sim_config(sim, tmp_path)).key()
+    with connect(sim.ws_url) as ws:
+        ws.send(subscribe_frame(key, "H0STCNI9", "nobody"))
+        with pytest.raises(ConnectionClosedError) as closed:
+            ws.recv(5)
+    assert closed.value.rcvd is None  # no close frame: "No close frame received"
+    assert sim.notices.dropped_for_hts_id == 1
+
+
+def test_a_wrong_hts_id_turns_notices_off_after_a_few_paced_closes_with_one_message(sim, tmp_path):
     stream, _, messages = open_stream(sim, tmp_path, hts_id="nobody")
     try:
         assert wait_for(lambda: stream.state is StreamState.REFUSED)
-        assert len(messages) == 1 and "KIS_HTS_ID" in messages[0]
+        time.sleep(0.3)  # no further session after the refusal
+        [news] = messages
+        assert news.kind == "refused_hts_id" and news.params() == {"hts_id": "nobody", "closes": 3}
+        assert sim.notices.dropped_for_hts_id == 3 and stream.reconnects == 2
+    finally:
+        stream.stop()
+
+
+def test_the_sim_can_answer_a_wrong_hts_id_with_json_when_told(sim, tmp_path):
+    sim.notices.wrong_hts_id = "answer"
+    stream, _, messages = open_stream(sim, tmp_path, hts_id="nobody")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.REFUSED)
+        assert [m.kind for m in messages] == ["refused_answer"] and sim.notices.dropped_for_hts_id == 0
     finally:
         stream.stop()
 
@@ -95,7 +123,7 @@ def test_a_second_session_can_be_refused(sim, tmp_path):
         assert wait_for(lambda: first.state is StreamState.LIVE)
         second, _, messages = open_stream(sim, tmp_path, name="b")
         assert wait_for(lambda: second.state is StreamState.REFUSED)
-        assert "already holds" in messages[0] and first.state is StreamState.LIVE
+        assert messages[0].kind == "refused_in_use" and first.state is StreamState.LIVE
     finally:
         first.stop()
         if second:
@@ -205,3 +233,48 @@ def test_subscribing_twice_on_one_session_is_answered_already_in_subscribe(sim, 
                                                            ("0", "OPSP0000"), ("1", "OPSP0002")]
     assert bodies[1]["msg1"] == "ALREADY IN SUBSCRIBE"
     assert all(reader.read(a).subscribed for a in answers)  # and the client reads each as registered
+
+
+def test_an_error_frame_on_a_live_session_reconnects_and_the_notices_come_back(sim, tmp_path):
+    stream, got, messages = open_stream(sim, tmp_path)
+    client = client_for(sim, tmp_path / "client")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.LIVE)
+        sim.faults.ws_error(1)  # the next notice is an rt_cd 1 frame instead
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: any(n.kind is NoticeKind.FILLED for n in got))
+        assert messages == [] and stream.session_faults == 1 and stream.refusal is None
+    finally:
+        stream.stop()
+
+
+def test_a_frame_counted_in_a_superscript_digit_is_skipped_on_the_same_session(sim, tmp_path):
+    stream, got, _ = open_stream(sim, tmp_path)
+    client = client_for(sim, tmp_path / "client")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.LIVE)
+        sim.faults.ws_odd_count(1)
+        ack = client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) >= 2)
+        assert got[0].order_no == ack.order_no and stream.reader.skipped.get("malformed") == 1
+        assert stream.generation == 1 and stream.reconnects == 0
+    finally:
+        stream.stop()
+
+
+def test_a_reconnect_answered_already_in_subscribe_is_live_and_reads_the_notices(sim, tmp_path):
+    stream, got, messages = open_stream(sim, tmp_path)
+    client = client_for(sim, tmp_path / "client")
+    try:
+        assert wait_for(lambda: stream.state is StreamState.LIVE)
+        sim.faults.ws_already(1)  # the reconnect finds the registration still held
+        sim.notices.drop_all()
+        assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
+        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+        assert wait_for(lambda: len(got) >= 2)
+        assert [n.kind for n in got[:2]] == [NoticeKind.ACCEPTED, NoticeKind.FILLED] and messages == []
+        assert not sim.faults.take_ws("already")  # the sim did answer OPSP0002
+    finally:
+        stream.stop()
