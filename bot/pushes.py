@@ -44,10 +44,10 @@ class Pushes:
     def notify(self, chat_id: int, args: Sequence[str]) -> list[Reply]:
         return self.prefs.command(chat_id, args)
 
-    def band_plan(self, ident: str = "") -> list[Reply]:
-        """The drift report's Plan button: the saved model planned with its bands (KISBOT_BAND and the
-        file's own), as `/plan` does, and offered with Confirm / Cancel."""
-        return self.service.plan(())
+    def band_plan(self, ident: str = "", chat: int = 0) -> list[Reply]:
+        """The drift report's Plan button pressed in `chat`: the saved model planned with its bands
+        (KISBOT_BAND and the file's own), as `/plan` does, and offered there with Confirm / Cancel."""
+        return self.service.plan((), chat=chat)
 
     def startup(self) -> list[Reply]:
         """The startup message, with the run a restart left active (resumed here) if there is one."""

@@ -54,6 +54,8 @@ MAX_DURATION = timedelta(hours=8)
 # A typed /confirm may arrive while Telegram's answer to the offer it follows is still on the way back:
 # it waits this long for the transport to report the offer delivered, not for a slow send.
 OFFER_DELIVERY_GRACE = 1.0
+# The chat of a front end that has only one (the console); Telegram passes each update's chat id.
+ONE_CHAT = 0
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,11 @@ class _Pending:
 
 
 class BotService:
-    """Commands over one KIS account: prices, balance, plan -> confirm -> TWAP run, cancel, status."""
+    """Commands over one KIS account: prices, balance, plan -> confirm -> TWAP run, cancel, status.
+
+    Several chats share the account, its one run at a time and the saved model; each chat has its own
+    offered plan (`chat=`), and a typed /confirm or a Confirm press runs only a plan offered in that chat.
+    """
 
     def __init__(
         self,
@@ -247,49 +253,53 @@ class BotService:
         self._confirm_lock = threading.Lock()  # one confirm at a time: a plan never starts twice
         self._pending_store = pending_store  # rebalance.pending.PendingPlans: the pending plan outlives a restart
         self.receipts = receipts  # rebalance.receipt.ReceiptStore: the last run's receipt, for /status
-        self._pending_now: _Pending | None = self._load_pending()
-        self._shown: set[str] = {self._pending_now.plan.id} if self._pending_now else set()
-        # every plan id ever shown, to tell "old" from "unknown"
+        self._pendings: dict[int, _Pending] = self._load_pending()  # chat -> the plan offered there
+        # every plan id ever shown -> the chat it was offered in, to tell "old" from "unknown" and "not here"
+        self._shown: dict[str, int] = {p.plan.id: chat for chat, p in self._pendings.items()}
+        self._nothing_to_trade: dict[int, str] = {}  # chat -> its last plan, when that plan had nothing to trade
         self._confirmed: dict[str, str] = {}  # plan id -> run id
-        self._starting: str | None = None  # plan id being started right now
+        self._run_chats: dict[str, int] = {}  # run id -> the chat whose /confirm started it
+        self._starting: tuple[str, int] | None = None  # (plan id, chat) being started right now
         self._cancel_while_starting = False
-        self._files = 0  # files received so far: a plan is offered only for the newest one
+        self._files = 0  # files received so far, all chats: each file's number
+        self._file_chats: dict[int, int] = {}  # file number -> the chat it came from
+        self._newest: dict[int, int] = {}  # chat -> its newest file: a plan is offered only for that one
         self._dropped_by_file: dict[int, str] = {}  # file number -> the plan its arrival dropped
-        self._answered = 0  # the newest file number whose plan (or refusal) is made
+        self._answered: dict[int, int] = {}  # chat -> its newest file number whose plan (or refusal) is made
 
-    @property
-    def _pending(self) -> _Pending | None:
-        return self._pending_now
+    def _pending(self, chat: int) -> _Pending | None:
+        return self._pendings.get(chat)
 
-    @_pending.setter
-    def _pending(self, pending: _Pending | None) -> None:
-        """Every change of the pending plan is written through to the journal's database."""
-        if pending is self._pending_now:
+    def _set_pending(self, chat: int, pending: _Pending | None) -> None:
+        """Every change of a chat's pending plan is written through to the journal's database."""
+        if pending is self._pendings.get(chat):
             return
-        self._pending_now = pending
+        if pending is None:
+            self._pendings.pop(chat, None)
+        else:
+            self._pendings[chat] = pending
         if self._pending_store is None:
             return
         try:
             if pending is None:
-                self._pending_store.clear()
+                self._pending_store.clear(chat)
             else:
                 self._pending_store.save(PendingPlan(pending.plan, pending.portfolio, pending.options,
-                                                     pending.shown))
+                                                     pending.shown), chat)
         except Exception:  # the chat goes on; only a restart would forget the plan
             log.exception("keeping the pending plan failed")
 
-    def _load_pending(self) -> _Pending | None:
+    def _load_pending(self) -> dict[int, _Pending]:
         if self._pending_store is None:
-            return None
+            return {}
         try:
-            kept = self._pending_store.load()
+            kept = self._pending_store.load_all()
         except Exception:
-            log.exception("reading the pending plan failed")
-            return None
+            log.exception("reading the pending plans failed")
+            return {}
         # Only a plan whose offer reached the user is worth keeping: one never seen cannot be confirmed.
-        if kept is None or not kept.shown:
-            return None
-        return _Pending(kept.plan, kept.portfolio, ticket=0, shown=True, options=kept.options)
+        return {chat: _Pending(p.plan, p.portfolio, ticket=0, shown=True, options=p.options)
+                for chat, p in kept.items() if p.shown}
 
     # --- help ---------------------------------------------------------------------------------
 
@@ -357,9 +367,9 @@ class BotService:
 
     # --- planning -----------------------------------------------------------------------------
 
-    def plan(self, args: Sequence[str] = ()) -> list[Reply]:
+    def plan(self, args: Sequence[str] = (), *, chat: int = ONE_CHAT) -> list[Reply]:
         """`/plan [buy [AMOUNT] | sell AMOUNT] [keep] [band P] [min WON]`: plan the saved model, or ask for a file."""
-        refusal = self._busy_refusal()
+        refusal = self._busy_refusal(saved_model=True)
         if refusal:
             return refusal
         options = self._options(args)
@@ -371,8 +381,8 @@ class BotService:
         note = (f"Planning the saved model {saved.file_name or '(unnamed)'} of "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
-            ticket = self._files  # a file arriving while this plans supersedes it
-        return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, options=options)
+            ticket = self._newest.get(chat, 0)  # a file arriving in this chat while this plans supersedes it
+        return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, chat=chat, options=options)
 
     def model(self) -> list[Reply]:
         """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
@@ -395,20 +405,26 @@ class BotService:
         except OptionsError as exc:
             return [Reply(str(exc))]
 
-    def file_received(self) -> int:
-        """A file arrived (call before fetching it): the pending plan is dropped; its number, for plan_file."""
+    def file_received(self, chat: int = ONE_CHAT) -> int:
+        """A file arrived in `chat` (call before fetching it): that chat's pending plan is dropped; the file's
+        number, for plan_file."""
         with self._lock:
             self._files += 1
-            if self._pending is not None:
-                self._dropped_by_file[self._files] = self._pending.plan.id
-                self._pending = None
+            self._file_chats[self._files] = chat
+            self._newest[chat] = self._files
+            self._nothing_to_trade.pop(chat, None)
+            pending = self._pending(chat)
+            if pending is not None:
+                self._dropped_by_file[self._files] = pending.plan.id
+                self._set_pending(chat, None)
             return self._files
 
     def file_answered(self, ticket: int) -> list[Reply]:
         """Marks the file `ticket` answered (planned, refused or failed); a note on the plan it dropped."""
         with self._lock:
             dropped = self._dropped_by_file.pop(ticket, None)
-            self._answered = max(self._answered, ticket)
+            chat = self._file_chats.get(ticket, ONE_CHAT)
+            self._answered[chat] = max(self._answered.get(chat, 0), ticket)
         return [Reply(f"Plan {dropped} is dropped: a newer file replaces it.")] if dropped else []
 
     def check_document(self, file_name: str | None, file_size: int | None,
@@ -428,14 +444,15 @@ class BotService:
         return refusal
 
     def plan_file(self, data: bytes, file_name: str, ticket: int | None = None,
-                  args: Sequence[str] = ()) -> list[Reply]:
+                  args: Sequence[str] = (), *, chat: int = ONE_CHAT) -> list[Reply]:
         """Read a model portfolio, plan it against the account with the options in `args` (the caption's
         words), and offer Confirm / Cancel. A file that plans becomes the saved model.
 
         `ticket` is `file_received()`'s number taken when the file arrived; without one the file counts
-        as arriving now. A newer file arriving while this one is planned means this plan is not offered.
+        as arriving now in `chat`. A newer file arriving in the same chat while this one is planned means this
+        plan is not offered (nor saved as the model).
         """
-        ticket = self.file_received() if ticket is None else ticket
+        ticket = self.file_received(chat) if ticket is None else ticket
         try:
             replies = self._plan_file(data, file_name, ticket, args)
         finally:  # the file counts as answered once its plan is pending (or refused)
@@ -454,15 +471,20 @@ class BotService:
         except PortfolioError as exc:
             return text_replies(fmt.bold(f"Cannot use {file_name}") + f"\n{exc}")
         # Which sheet and weight column were read, so a misread file is seen before Confirm.
-        return self._plan_and_offer(portfolio, note=" ".join(portfolio.notes), ticket=ticket,
+        with self._lock:
+            chat = self._file_chats.get(ticket, ONE_CHAT)
+        return self._plan_and_offer(portfolio, note=" ".join(portfolio.notes), ticket=ticket, chat=chat,
                                     options=options, save=True)
 
 
-    def _busy_refusal(self) -> list[Reply] | None:
-        """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing."""
+    def _busy_refusal(self, saved_model: bool = False) -> list[Reply] | None:
+        """No new plan while a run trades: its holdings are moving, and one /cancel must mean one thing.
+        `saved_model`: /plan of the saved model, which /plan plans again (a file sent must be sent again)."""
         status = self.active_run()
         if status is None:
             return None
+        if saved_model and self._model_saved():
+            return [Reply(t("chats.busy_saved", run=status.run_id))]
         return [Reply(f"Run {status.run_id} is still executing, so the holdings "
                       "a new plan would start from are still changing. /status follows it, /cancel stops it; "
                       "send the portfolio again when it has finished.")]
@@ -474,7 +496,8 @@ class BotService:
                 "a stock whose price runs past that stops and you are told.")
 
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
-                        ticket: int, options: PlanOptions = PlanOptions(), save: bool = False) -> list[Reply]:
+                        ticket: int, chat: int = ONE_CHAT, options: PlanOptions = PlanOptions(),
+                        save: bool = False) -> list[Reply]:
         extra: dict[str, Any] = {}
         if options != PlanOptions():
             extra["options"] = options
@@ -492,7 +515,7 @@ class BotService:
             return [Reply(describe_error(exc))]
         saved = ""
         with self._lock:
-            newer = ticket != self._files
+            newer = ticket != self._newest.get(chat, 0)
             if not newer:
                 # Only the file offered becomes the saved model: one a newer file superseded never does.
                 # Saved under the lock, so a newer file's plan cannot be saved first and then overwritten.
@@ -503,9 +526,15 @@ class BotService:
                                  "/plan plans it again, /model shows it.")
                     except OSError:
                         log.exception("saving the model failed")
-                self._shown.add(plan.id)
-                # The plan shown last is the only one confirmable: one with nothing to trade leaves none.
-                self._pending = _Pending(plan, portfolio, ticket, options=options) if plan.has_orders else None
+                self._shown[plan.id] = chat
+                # The plan shown last in this chat is its only one confirmable: one with nothing to trade
+                # leaves none.
+                self._set_pending(chat, _Pending(plan, portfolio, ticket, options=options) if plan.has_orders
+                                  else None)
+                if plan.has_orders:
+                    self._nothing_to_trade.pop(chat, None)
+                else:
+                    self._nothing_to_trade[chat] = plan.id
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
             return [Reply(f"{portfolio.source or 'A file'}: a newer file arrived while this one was "
                           "being planned, so this plan is not offered. Send it again if you meant it.")]
@@ -549,8 +578,8 @@ class BotService:
 
     # --- confirm, cancel, status ----------------------------------------------------------------
 
-    def confirm(self, args: Sequence[str] = (), plan_id: str | None = None) -> list[Reply]:
-        """Start the TWAP run for the pending plan (or re-plan it when its prices are stale)."""
+    def confirm(self, args: Sequence[str] = (), plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
+        """Start the TWAP run for the plan pending in `chat` (or re-plan it when its prices are stale)."""
         if len(args) > 1:
             return [Reply("Use /confirm or /confirm DURATION, e.g. /confirm 45m.")]
         try:
@@ -559,57 +588,77 @@ class BotService:
             return [Reply(str(exc))]
         if plan_id is None:
             with self._offer_delivered:
-                self._offer_delivered.wait_for(lambda: self._pending is None or self._pending.shown,
-                                               OFFER_DELIVERY_GRACE)
+                self._offer_delivered.wait_for(lambda: self._offer_settled(chat), OFFER_DELIVERY_GRACE)
         with self._confirm_lock:
             with self._lock:
-                refusal = self._confirm_refusal(plan_id)
+                refusal = self._confirm_refusal(plan_id, chat)
                 if refusal:
                     return [Reply(refusal)]
-                assert self._pending is not None
-                pending = self._pending
+                pending = self._pending(chat)
+                assert pending is not None
                 stale = self.now() >= pending.plan.expires_at
                 if not stale:
-                    self._pending = None
-                    self._starting = pending.plan.id
+                    self._set_pending(chat, None)
+                    self._starting = (pending.plan.id, chat)
                     self._cancel_while_starting = False
             if stale:
                 return self._plan_and_offer(
-                    pending.portfolio, ticket=pending.ticket, options=pending.options,
+                    pending.portfolio, ticket=pending.ticket, chat=chat, options=pending.options,
                     note=f"The prices of plan {pending.plan.id} expired at "
                          f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
                          "Here is the plan at current prices; confirm this one instead.",
                     asked=args[0] if args else None,
                 )
-            return self._start_run(pending, duration)
+            return self._start_run(pending, duration, chat)
 
-    def _confirm_refusal(self, plan_id: str | None) -> str | None:
+    def _offer_settled(self, chat: int) -> bool:
+        pending = self._pending(chat)
+        return pending is None or pending.shown
+
+    def _confirm_refusal(self, plan_id: str | None, chat: int) -> str | None:
+        if plan_id is not None and self._shown.get(plan_id, chat) != chat:  # never offered here: not run here
+            return t("chats.plan_of_other_chat", plan=plan_id)
         if plan_id is not None and plan_id in self._confirmed:
             return f"Plan {plan_id} was already confirmed (run {self._confirmed[plan_id]}); /status shows its progress."
         if self.active_run() is not None:
             return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
-        if self._pending is None:
-            if self._answered < self._files:
+        pending = self._pending(chat)
+        if pending is None:
+            if self._answered.get(chat, 0) < self._newest.get(chat, 0):
                 return "Your newest file is still being planned; confirm its plan once you have seen it."
             if plan_id is not None and plan_id in self._shown:
-                return f"Plan {plan_id} is no longer pending; send the portfolio file again for a fresh plan."
+                return t("chats.no_longer_pending_saved" if self._model_saved() else "chats.no_longer_pending",
+                         plan=plan_id)
+            if chat in self._nothing_to_trade:
+                return t("chats.nothing_to_trade", plan=self._nothing_to_trade[chat])
+            if self._model_saved():
+                return t("chats.no_plan_here")
             return "There is no plan to confirm: send a model portfolio .xlsx first (/plan)."
-        if plan_id is not None and plan_id != self._pending.plan.id:
-            return (f"Plan {plan_id} was replaced by plan {self._pending.plan.id}; "
+        if plan_id is not None and plan_id != pending.plan.id:
+            return (f"Plan {plan_id} was replaced by plan {pending.plan.id}; "
                     "confirm the newest plan.")
-        if plan_id is None and not self._pending.shown:  # a pressed button proves its plan was seen
-            return (f"Plan {self._pending.plan.id} is still on its way to you: look it over, then "
+        if plan_id is None and not pending.shown:  # a pressed button proves its plan was seen
+            return (f"Plan {pending.plan.id} is still on its way to you: look it over, then "
                     "press its Confirm or send /confirm again.")
         return None
 
-    def shown(self, plan_id: str) -> None:
-        """The transport delivered the offer of `plan_id` (see `Reply.offers`): a typed /confirm may run it."""
+    def _model_saved(self) -> bool:
+        try:
+            return self.models is not None and self.models.load() is not None
+        except Exception:  # a sentence's hint; the refusal stands without it
+            log.exception("reading the saved model failed")
+            return False
+
+    def shown(self, plan_id: str, chat: int = ONE_CHAT) -> None:
+        """The transport delivered the offer of `plan_id` to `chat` (see `Reply.offers`): a typed /confirm
+        there may run it. Delivered to another chat, it stays unconfirmable by typing."""
         with self._lock:
-            if self._pending is not None and self._pending.plan.id == plan_id:
-                self._pending = replace(self._pending, shown=True)
+            pending = self._pending(chat)
+            if pending is not None and pending.plan.id == plan_id:
+                self._set_pending(chat, replace(pending, shown=True))
                 self._offer_delivered.notify_all()
 
-    def _start_run(self, pending: _Pending, duration: timedelta | None) -> list[Reply]:
+    def _start_run(self, pending: _Pending, duration: timedelta | None, chat: int = ONE_CHAT) -> list[Reply]:
         plan = pending.plan
         try:
             window = self._execution_window(self.now(), self.twap_settings, duration)
@@ -617,18 +666,19 @@ class BotService:
         except RunActive:
             with self._lock:
                 self._starting = None
-                self._pending = self._pending or pending
+                self._set_pending(chat, self._pending(chat) or pending)
             return [Reply("A run is already active; wait for it to finish or /cancel it first.")]
         except Exception as exc:
             log.exception("starting plan %s failed", plan.id)
             with self._lock:
                 self._starting = None
-                self._pending = self._pending or pending
+                self._set_pending(chat, self._pending(chat) or pending)
             # The executor's ValueErrors are sentences meant for the user (e.g. the window is over).
             why = f"{exc}." if isinstance(exc, ValueError) else describe_error(exc)
             return [Reply(f"The run did not start: {why} The plan is still pending.")]
         with self._lock:
             self._confirmed[plan.id] = run_id
+            self._run_chats[run_id] = chat
             self._starting = None
             cancel_now = self._cancel_while_starting
         if cancel_now:
@@ -642,14 +692,21 @@ class BotService:
             buttons=(Button("Stop run", f"stop:{run_id}"),),
         )]
 
-    def cancel(self, plan_id: str | None = None) -> list[Reply]:
-        """Drop the pending plan and stop the active run; a button press names its plan."""
+    def cancel(self, plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
+        """Drop the plan pending in `chat` and stop the active run; a button press names its plan.
+
+        The run is the account's, but a bare /cancel stops it only from the chat whose /confirm started it
+        (or when that is not known, e.g. a run resumed after a restart): from another chat it says whose run
+        it is and offers a Stop button, which stops it for every chat."""
         with self._lock:
             if plan_id is not None:
-                if self._pending is not None and self._pending.plan.id == plan_id:
-                    self._pending = None
+                if self._shown.get(plan_id, chat) != chat:
+                    return [Reply(t("chats.plan_of_other_chat", plan=plan_id))]
+                pending = self._pending(chat)
+                if pending is not None and pending.plan.id == plan_id:
+                    self._set_pending(chat, None)
                     return [Reply(f"Plan {plan_id} dropped; nothing was ordered.")]
-                if self._starting == plan_id:  # Cancel pressed right after its Confirm
+                if self._starting == (plan_id, chat):  # Cancel pressed right after its Confirm
                     self._cancel_while_starting = True
                     return [Reply(f"Plan {plan_id} is being started; its run will be stopped as soon "
                                   "as it starts.")]
@@ -659,27 +716,43 @@ class BotService:
             else:
                 run_id = None
         if run_id is not None:
-            return self.stop(run_id)
+            return self.stop(run_id, chat=chat)
+        buttons: tuple[Button, ...] = ()
         with self._lock:
             said: list[str] = []
             if self._starting is not None:
-                self._cancel_while_starting = True
-                said.append("The run being started will be stopped as soon as it starts.")
-            dropped = self._pending
-            self._pending = None
+                if self._starting[1] == chat:
+                    self._cancel_while_starting = True
+                    said.append("The run being started will be stopped as soon as it starts.")
+                else:
+                    said.append(t("chats.starting_elsewhere", chat=self._starting[1]))
+            dropped = self._pending(chat)
+            self._set_pending(chat, None)
         status = self.active_run()
         if status is not None:
-            said.append(self._stop_run(status))
+            with self._lock:
+                started_in = self._run_chats.get(status.run_id, chat)
+            if started_in == chat:
+                said.append(self._stop_run(status))
+            else:
+                said.append(t("chats.run_of_other_chat", run=status.run_id, chat=started_in))
+                buttons = (Button(t("chats.stop_button"), f"stop:{status.run_id}"),)
         if dropped is not None:
             said.append(f"Plan {dropped.plan.id} dropped; nothing of it was ordered.")
-        return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.")]
+        return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.",
+                      buttons=buttons)]
 
-    def stop(self, run_id: str) -> list[Reply]:
-        """The Stop button under a started run."""
+    def stop(self, run_id: str, *, chat: int = ONE_CHAT) -> list[Reply]:
+        """The Stop button under a started run (or under /cancel's answer in another chat): stops it for all."""
         status = self.active_run()
         if status is None or status.run_id != run_id:
             return [Reply(f"Run {run_id} is not running any more.")]
-        return [Reply(self._stop_run(status))]
+        with self._lock:
+            started_in = self._run_chats.get(run_id, chat)
+        said = self._stop_run(status)
+        if started_in != chat:
+            said = t("chats.stopping_other_chats_run", run=run_id, chat=started_in) + " " + said
+        return [Reply(said)]
 
     def _stop_run(self, status: RunStatus) -> str:
         """Stop the active run if this process drives it; else say which process does."""
@@ -694,17 +767,21 @@ class BotService:
         return _elsewhere(run_id, owner) + (" so this bot cannot stop it: send /cancel to the bot that process "
                                             "runs, or stop that process.")
 
-    def status(self) -> list[Reply]:
+    def status(self, *, chat: int = ONE_CHAT) -> list[Reply]:
+        """The account's run (whichever chat started it), or the last run's receipt and this chat's plan."""
         status = self.active_run()
         if status is None:
             with self._lock:
-                pending = self._pending
+                pending = self._pending(chat)
             hint = f" Plan {pending.plan.id} is pending: /confirm runs it." if pending else ""
             receipt = self._last_receipt()
             if receipt is not None:
                 return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt))
             return [Reply("No run is active." + hint)]
-        return text_replies(fmt.status_text(status))
+        with self._lock:
+            started_in = self._run_chats.get(status.run_id, chat)
+        whose = "\n" + t("chats.status_other_chat", chat=started_in) if started_in != chat else ""
+        return text_replies(fmt.status_text(status) + whose)
 
     def _last_receipt(self) -> Receipt | None:
         if self.receipts is None:

@@ -245,19 +245,19 @@ class TelegramBot:
         """Send the replies; the first takes the place of the status line, where there is one."""
         if line is not None and replies and await line.replace(replies[0], markup(replies[0])) is not None:
             if replies[0].offers:
-                self.service.shown(replies[0].offers)
+                self.service.shown(replies[0].offers, update.effective_chat.id)
             replies = replies[1:]
         for reply in replies:
             await send_reply(update.get_bot(), update.effective_chat.id, reply)
-            if reply.offers:  # delivered: from now on a typed /confirm means this plan
-                self.service.shown(reply.offers)
+            if reply.offers:  # delivered to this chat: from now on a typed /confirm here means this plan
+                self.service.shown(reply.offers, update.effective_chat.id)
 
-    async def _slow(self, update: Update, work: Callable[..., list[Reply]], *args: Any) -> None:
+    async def _slow(self, update: Update, work: Callable[..., list[Reply]], *args: Any, **kwargs: Any) -> None:
         """A command that may take a while: a typing action at once, a status line with its progress,
         then the answer in its place."""
         async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
             with progress.listening(line.listen):
-                replies = await asyncio.to_thread(work, *args)
+                replies = await asyncio.to_thread(work, *args, **kwargs)
             await self._answer(update, replies, line)
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -270,19 +270,19 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.balance))
 
     async def _plan(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._slow(update, self.service.plan, list(context.args or ()))
+        await self._slow(update, self.service.plan, list(context.args or ()), chat=update.effective_chat.id)
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._slow(update, self.service.confirm, list(context.args or ()))
+        await self._slow(update, self.service.confirm, list(context.args or ()), chat=update.effective_chat.id)
 
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.cancel))
+        await self._answer(update, await asyncio.to_thread(self.service.cancel, chat=update.effective_chat.id))
 
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.status))
+        await self._answer(update, await asyncio.to_thread(self.service.status, chat=update.effective_chat.id))
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._slow(update, self.pushes.report)
@@ -297,7 +297,7 @@ class TelegramBot:
         """An .xlsx at any time, with or without a /plan caption: checked, fetched, planned."""
         document = update.effective_message.document
         # Numbered on arrival, before any await: a slower plan of an earlier file is never offered later.
-        ticket = self.service.file_received()
+        ticket = self.service.file_received(update.effective_chat.id)
         refusal = self.service.check_document(document.file_name, document.file_size, ticket)
         if refusal:
             await self._answer(update, refusal)
@@ -319,14 +319,15 @@ class TelegramBot:
         query = update.callback_query
         await query.answer()
         action, _, ident = (query.data or "").partition(":")
+        chat = update.effective_chat.id  # a button runs (or drops) only a plan offered in its own chat
         if action == "confirm":
-            work: Callable[[], list[Reply]] = lambda: self.service.confirm((), ident)
+            work: Callable[[], list[Reply]] = lambda: self.service.confirm((), ident, chat=chat)
         elif action == "cancel":
-            work = lambda: self.service.cancel(ident)
+            work = lambda: self.service.cancel(ident, chat=chat)
         elif action == "stop":
-            work = lambda: self.service.stop(ident)
+            work = lambda: self.service.stop(ident, chat=chat)
         elif action == PLAN_BUTTON and self.pushes is not None:
-            work = lambda: self.pushes.band_plan(ident)
+            work = lambda: self.pushes.band_plan(ident, chat)
         else:
             work = lambda: [Reply("That button is no longer valid.")]
         # Confirm may plan again (expired prices) and the band button plans: both show a status line.

@@ -1,6 +1,6 @@
-"""The plan shown with Confirm, kept in the journal's database so that Confirm works after a restart.
+"""The plans shown with Confirm, kept in the journal's database so that Confirm works after a restart.
 
-One row per account in its own table; Confirm after a restart runs the plan if its prices are still
+One row per account and chat (each allowed chat has its own offered plan) in its own table; Confirm after a restart runs the plan if its prices are still
 valid, else the bot re-plans from the kept portfolio and options and shows the new plan.
 """
 from __future__ import annotations
@@ -20,15 +20,19 @@ from rebalance.saved_model import portfolio_from_dict, portfolio_to_dict
 log = logging.getLogger(__name__)
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS pending_plans (
-    account TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS chat_pending_plans (
+    account TEXT NOT NULL,
+    chat INTEGER NOT NULL,
     plan_id TEXT NOT NULL,
     plan_json TEXT NOT NULL,
     portfolio_json TEXT NOT NULL,
     options_json TEXT NOT NULL,
-    shown INTEGER NOT NULL DEFAULT 0
+    shown INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (account, chat)
 );
 """
+# An older kisbot kept one plan per account in `pending_plans`, seen by no chat in particular: it is not read
+# (confirming it from any chat is the defect this table fixes); the user plans again once after the upgrade.
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class PendingPlan:
 
 
 class PendingPlans:
-    """The pending plan of one account, in the journal's SQLite file."""
+    """The pending plan of each chat of one account, in the journal's SQLite file."""
 
     def __init__(self, path: str | Path, account: object):
         self.path, self.account = Path(path), str(account)
@@ -56,31 +60,37 @@ class PendingPlans:
     def in_dir(cls, data_dir: str | Path, account: object) -> "PendingPlans":
         return cls(Path(data_dir) / JOURNAL_FILE, account)
 
-    def save(self, pending: PendingPlan) -> None:
-        """Keep `pending` as the account's pending plan (replacing any other)."""
-        row = (self.account, pending.plan.id, plan_to_json(pending.plan),
+    def save(self, pending: PendingPlan, chat: int = 0) -> None:
+        """Keep `pending` as the pending plan of `chat` (replacing that chat's other one)."""
+        row = (self.account, int(chat), pending.plan.id, plan_to_json(pending.plan),
                json.dumps(portfolio_to_dict(pending.portfolio), ensure_ascii=False),
                json.dumps(pending.options.to_dict()), int(pending.shown))
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO pending_plans VALUES (?, ?, ?, ?, ?, ?)", row)
+            self._db.execute("INSERT OR REPLACE INTO chat_pending_plans VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
-    def clear(self) -> None:
+    def clear(self, chat: int = 0) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM pending_plans WHERE account = ?", (self.account,))
+            self._db.execute("DELETE FROM chat_pending_plans WHERE account = ? AND chat = ?",
+                             (self.account, int(chat)))
 
-    def load(self) -> PendingPlan | None:
-        """The kept pending plan, or None (also when the row cannot be read: the user plans again)."""
+    def load(self, chat: int = 0) -> PendingPlan | None:
+        """The plan kept for `chat`, or None (also when the row cannot be read: the user plans again)."""
+        return self.load_all().get(int(chat))
+
+    def load_all(self) -> dict[int, PendingPlan]:
+        """Every chat's kept plan; a row that cannot be read is dropped with a warning."""
         with self._lock:
-            row = self._db.execute("SELECT plan_json, portfolio_json, options_json, shown FROM pending_plans "
-                                   "WHERE account = ?", (self.account,)).fetchone()
-        if row is None:
-            return None
-        try:
-            return PendingPlan(plan_from_json(row[0]), portfolio_from_dict(json.loads(row[1])),
-                               PlanOptions(**json.loads(row[2])), bool(row[3]))
-        except (ValueError, KeyError, TypeError):
-            log.warning("the pending plan kept for %s cannot be read; it is dropped", self.account, exc_info=True)
-            return None
+            rows = self._db.execute("SELECT chat, plan_json, portfolio_json, options_json, shown "
+                                    "FROM chat_pending_plans WHERE account = ?", (self.account,)).fetchall()
+        kept: dict[int, PendingPlan] = {}
+        for chat, *row in rows:
+            try:
+                kept[int(chat)] = PendingPlan(plan_from_json(row[0]), portfolio_from_dict(json.loads(row[1])),
+                                              PlanOptions(**json.loads(row[2])), bool(row[3]))
+            except (ValueError, KeyError, TypeError):
+                log.warning("the pending plan kept for %s in chat %s cannot be read; it is dropped", self.account,
+                            chat, exc_info=True)
+        return kept
 
     def close(self) -> None:
         with self._lock:

@@ -82,7 +82,7 @@ def test_a_plan_with_nothing_to_trade_leaves_no_older_plan_to_confirm(tmp_path):
     planner.on_target = True
     assert "nothing to trade" in texts(service.plan(["band", "5"]))
     replies = service.confirm()
-    assert "no plan to confirm" in texts(replies) and not executor.started
+    assert "had nothing to trade" in texts(replies) and "send a model portfolio" not in texts(replies) and not executor.started
     assert "no longer pending" in texts(service.confirm(plan_id=older)) and not executor.started
 
 

@@ -252,7 +252,7 @@ def test_a_reply_telegram_cannot_parse_goes_out_as_plain_text(api):
             return "<b>Run r1: 5 < 6 & broken"
 
     service, *_ = make_service()
-    service.status = lambda: [Reply(Malformed((("", "Run r1: 5 < 6 & broken"),)))]
+    service.status = lambda **_: [Reply(Malformed((("", "Run r1: 5 < 6 & broken"),)))]
     with BotRunner(api, service):
         api.send_text(OWNER, "/status")
         api.wait_for(lambda a: [c for c in a.calls_to("sendMessage") if c.params.get("parse_mode") is None
@@ -325,7 +325,7 @@ def test_a_newer_file_that_plans_nothing_drops_the_pending_plan(api):
         api.send_document(OWNER, "same.xlsx", b"005930")
         api.wait_for(lambda a: [c for c in sent(a) if "nothing to trade" in c.text])
         api.send_text(OWNER, "/confirm")
-        api.wait_for(lambda a: [c for c in sent(a) if "no plan to confirm" in c.text])
+        api.wait_for(lambda a: [c for c in sent(a) if "had nothing to trade" in c.text])
         photo_id = offer_message(api)
         api.press(OWNER, photo_id, first.buttons[0]["callback_data"])  # the old offer's Confirm
         api.wait_for(lambda a: [c for c in sent(a) if "no longer pending" in c.text])
