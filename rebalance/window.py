@@ -130,6 +130,8 @@ def parse_duration(text: str) -> timedelta:
     parts = list(_DURATION.finditer(cleaned))
     if not parts or "".join(p.group(0) for p in parts).replace(" ", "") != cleaned.replace(" ", ""):
         raise ValueError(f"'{text}' is not a duration: write it as 90s, 45m or 2h")
+    if any(len(p[1]) > 9 for p in parts):  # a 5,000-digit paste: a sentence, not int()'s digit-limit error
+        raise ValueError(f"'{text[:24]}' is far too long a duration: write it as 90s, 45m or 2h")
     seconds = sum(int(p[1]) * _UNIT_SECONDS[p[2].lower()] for p in parts)
     if seconds <= 0:
         raise ValueError(f"'{text}' is not a positive duration: write it as 90s, 45m or 2h")

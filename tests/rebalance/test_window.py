@@ -81,3 +81,10 @@ def test_durations_parse(text, seconds):
 def test_bad_durations_say_how_to_write_them(text):
     with pytest.raises(ValueError, match="90s, 45m or 2h"):
         parse_duration(text)
+
+
+def test_a_5000_digit_duration_is_one_short_sentence_not_the_int_digit_limit_error():
+    with pytest.raises(ValueError) as caught:
+        parse_duration("9" * 5000 + "s")
+    assert "far too long a duration: write it as 90s, 45m or 2h" in str(caught.value)
+    assert len(str(caught.value)) < 120
