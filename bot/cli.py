@@ -9,6 +9,8 @@ import sys
 
 from bot import version
 from bot.cli_common import add_plan_arguments, fail
+from bot.lang import terminal_lang
+from rebalance.i18n import using
 from kis.errors import ConfigError
 
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -100,7 +102,8 @@ def _main(argv: list[str] | None) -> int:
     module_name, func_name = COMMANDS[args.command].split(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-        return int(func(args) or 0)
+        with using(terminal_lang(os.environ.get("KISBOT_LANG"))):  # `.env`'s KISBOT_LANG: bot/lang.py
+            return int(func(args) or 0)
     except ConfigError as exc:
         return fail(str(exc), 2)
     except KeyboardInterrupt:

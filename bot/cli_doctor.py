@@ -64,6 +64,7 @@ class CallLog:
         self.gets: Counter[str] = Counter()
         self.orders_sent = 0  # order POSTs that reached KIS or may have (no answer)
         self.ord_dvsn: dict[str, str] = {}  # order number -> ord_dvsn_cd as today's orders list it
+        self.cancel_keys: set[str] = set()  # the raw names of today's orders' cancel fields, as KIS sent them
 
     def get(self, path: str, tr_id: str, params: Mapping[str, str], *, tr_cont: str = ""):
         reply = self._transport.get(path, tr_id, params, tr_cont=tr_cont)
@@ -73,6 +74,7 @@ class CallLog:
             for row in rows:
                 if isinstance(row, Mapping) and row.get("odno") and "ord_dvsn_cd" in row:
                     self.ord_dvsn[same_order_no(str(row["odno"]))] = str(row["ord_dvsn_cd"]).strip()
+                    self.cancel_keys.update(k for k in row if str(k).startswith(("cncl", "cnc_")))
         return reply
 
     def post(self, path: str, tr_id: str, body: Mapping[str, str], *, hashkey: bool = False):
@@ -290,7 +292,27 @@ def _find_unanswered(doc: Doctor, code: str, price: int) -> OrderStatus | None:
 
 
 def _cancel_confirmed(row: OrderStatus) -> bool:
-    return row.cancelled_qty > 0 and row.remaining_qty == 0
+    """The test order is closed: its rest was cancel-confirmed, or nothing of it rests and nothing filled."""
+    return row.remaining_qty == 0 and (row.cancelled_qty > 0 or row.filled_qty == 0)
+
+
+def _look_for_cancel(doc: Doctor, order_no: str, since: float) -> tuple[OrderStatus | None, float]:
+    """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) is listed,
+    whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`)."""
+    deadline = since + doc.wait_seconds
+    mine = same_order_no(order_no)
+    while True:
+        started = doc.monotonic()
+        rows = doc.client.orders_today(doc.code)
+        now = doc.monotonic()
+        for row in rows:
+            if same_order_no(row.order_no) == mine and _cancel_confirmed(row):
+                return row, now - since
+            if row.cancelled and same_order_no(row.orig_order_no) == mine:
+                return row, now - since
+        if now >= deadline:
+            return None, now - since
+        doc.sleep(max(0.0, POLL_GAP - (now - started)))
 
 
 def check_test_order(doc: Doctor) -> Finding:
@@ -357,17 +379,21 @@ def check_test_order(doc: Doctor) -> Finding:
         return Finding("test order", Status.FAIL, " ".join(notes) + f" Its cancel failed: {failure}. Cancel "
                        f"order {ack.order_no} in the KIS app.", fields)
     try:
-        row, seconds = _look_for(doc, ack.order_no, _cancel_confirmed, doc.monotonic())
+        row, seconds = _look_for_cancel(doc, ack.order_no, doc.monotonic())
     except (KisError, KisTransportError) as exc:
         row, seconds = None, 0.0
         notes.append(f"Confirming the cancel failed: {failure_sentence(exc)}.")
+    fields["cancel_keys"] = sorted(doc.calls.cancel_keys)
+    keys = ", ".join(fields["cancel_keys"]) or "none"
     if row is not None:
         fields["cancelled"] = True
-        notes.append(f"Cancelled; today's orders confirmed it after {seconds:.1f} s.")
+        how = "a cancel row" if row.cancelled else "the order closed"
+        notes.append(f"Cancelled; today's orders confirmed it ({how}) after {seconds:.1f} s. "
+                     f"Their cancel fields are named {keys}.")
     else:
         status = Status.FAIL
-        notes.append(f"The cancel was sent but today's orders did not confirm it within {seconds:.0f} s: "
-                     f"check order {ack.order_no} in the KIS app.")
+        notes.append(f"The cancel was sent but today's orders did not confirm it within {seconds:.0f} s "
+                     f"(their cancel fields are named {keys}): check order {ack.order_no} in the KIS app.")
     return Finding("test order", status, " ".join(notes), fields)
 
 

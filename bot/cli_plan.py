@@ -9,6 +9,7 @@ import json
 import logging
 from pathlib import Path
 
+from bot import progress
 from bot.cli_common import fail, failure_sentence
 from kis import open_client
 from kis.config import Source
@@ -16,6 +17,7 @@ from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
+from bot.service import planning
 from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
 from rebalance.names import NameBook
 from rebalance.saved_model import load_model, model_path, save_model
@@ -45,8 +47,13 @@ def plan(args: argparse.Namespace) -> int:
                              "file again, e.g. kisbot plan model.xlsx")
             return fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
         portfolio = saved.portfolio
+    names = NameBook(data_dir, client)
+    pace, codes = client.pace(), list(portfolio.codes)
+    calls = 1 + pace.quote_calls(len(codes)) + names.lookups(codes)
     try:
-        result = make_plan(client, portfolio, options=options, names=NameBook(data_dir, client))
+        with progress.terminal_bar(enabled=not args.json), \
+                progress.counting(planning(len(codes)), calls, pace):
+            result = make_plan(client, portfolio, options=options, names=names)
     except PortfolioError as exc:
         return fail(exc.one_line())
     except OptionsError as exc:

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from bot import format as fmt
+from bot import progress
+from bot.lang import terminal_lang
 from bot.notifier import Notifier
 from bot.health import notice_text
 from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from kis.notices import open_notices
 from rebalance.events import NoticeStatus
-from rebalance.i18n import t
+from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
 
 DEMO_RATE = 20.0  # calls per second: quick, yet paced like KIS
@@ -81,9 +83,14 @@ class ConsoleChat:
                  save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None):
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
+        self.lang = current()  # the terminal's language until /lang changes it for this session
 
     def handle(self, line: str) -> bool:
-        """Run one line; False when the user asked to leave."""
+        """Run one line in the session's language; False when the user asked to leave."""
+        with using(self.lang):
+            return self._handle(line)
+
+    def _handle(self, line: str) -> bool:
         line = line.strip()
         if not line:
             return True
@@ -92,7 +99,17 @@ class ConsoleChat:
                 print(f"> {line}", file=self.out, flush=True)
         if line.lower() in ("quit", "exit", "/quit", "/exit"):
             return False
-        for reply in self.replies(line):
+        said = []  # a slow command says once what it is doing and how long it takes, then answers
+
+        def say(state: progress.Progress) -> None:
+            if not said:
+                said.append(state)
+                with self.lock:
+                    print(f"  … {progress.progress_text(state)}", file=self.out, flush=True)
+
+        with progress.listening(say):
+            replies = self.replies(line)
+        for reply in replies:
             show(reply, self.out, self.lock, self.save_photo)
             if reply.offers:  # printed: from now on /confirm means this plan
                 self.service.shown(reply.offers)
@@ -118,6 +135,8 @@ class ConsoleChat:
                 return service.price(args)
             if command == "/confirm":
                 return service.confirm(args)
+            if command == "/lang":
+                return [Reply(self.set_lang(args))]
             if self.pushes is not None and command in ("/report", "/health"):
                 return self.pushes.report() if command == "/report" else self.pushes.health()
             if self.pushes is not None and command == "/notify":
@@ -131,6 +150,15 @@ class ConsoleChat:
 
             logging.getLogger(__name__).exception("console command %r failed", line)
             return [Reply(describe_error(exc))]
+
+    def set_lang(self, args: list[str]) -> str:
+        """`/lang ko|en` for the rest of this session (the terminal keeps no per-chat setting)."""
+        lang = parse_lang(args[0]) if len(args) == 1 else None
+        if lang is None:
+            return t("lang.unknown", given=" ".join(args)[:20]) if args else t("lang.usage")
+        self.lang = lang
+        with using(lang):
+            return t("lang.set")
 
     def plan(self, words: list[str]) -> list[Reply]:
         """`/plan [PATH.xlsx] [options]`: the option words go to the service, the rest is the path."""
@@ -163,6 +191,13 @@ class ConsoleChat:
 
 def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """`kisbot demo`: simulator + console chat; returns when the input ends and any run is done."""
+    from kis.config import Source
+
+    with using(terminal_lang(Source().get("KISBOT_LANG"))):  # the console speaks KISBOT_LANG, else the locale
+        return _demo(args, stdin=stdin, stdout=stdout)
+
+
+def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     from kis.config import Source
     from kis.sim import SimServer
     from kis.sim.server import TRADED_SECONDS

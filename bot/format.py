@@ -278,17 +278,17 @@ def receipt_text(receipt: Receipt) -> Rich:
 
 def results_table(results: Sequence[StockResult]) -> Rich:
     """Target vs actual holding per stock and the difference (차이) still to trade."""
-    lines = [f"{'code':<6} {'name':<10} {'start':>7} {'target':>7} {'actual':>7} {'diff':>5}"]
+    heads = [pad(t(f"results.{key}"), 7, right=True) for key in ("start", "target", "actual")]
+    lines = [f"{pad(t('table.code'), 6)} {pad(t('table.name'), 10)} {' '.join(heads)} {pad(t('results.diff'), 5, right=True)}"]
     for r in results:
         lines.append(f"{r.code:<6} {pad(clip(r.name, 10), 10)} {won(r.start_qty):>7} {won(r.target_qty):>7} "
                      f"{won(r.actual_qty):>7} {r.difference:>+5,}")
     off = [r for r in results if r.difference]
     lines.append("")
     if off:
-        lines.append(f"{len(off)} stock{'s' if len(off) > 1 else ''} off target "
-                     "(diff = target - actual: + still to buy, - still to sell)")
+        lines.append(t("results.off_target", n=len(off)))
     else:
-        lines.append("all on target")
+        lines.append(t("results.on_target"))
     return pre(lines)
 
 

@@ -144,9 +144,10 @@ class Notifier:
             self.sink.send(event)
         elif isinstance(event, RunStarted):
             self._reset(event.run_id)
-            verb = "resumed after a restart" if event.resumed else "running"
-            self._head = (fmt.bold(f"Run {event.run_id}") + f" {verb}: plan {event.plan_id}, "
-                          f"{event.slices} slices, {fmt.clock_text(event.start)}–{fmt.clock_text(event.end)} KST")
+            verb = t("notify.resumed") if event.resumed else t("notify.running")
+            self._head = (fmt.bold(t("notify.run", run_id=event.run_id))
+                          + t("notify.head", verb=verb, plan_id=event.plan_id, slices=event.slices,
+                              start=fmt.clock_text(event.start), end=fmt.clock_text(event.end)))
             self._progress_handle = self.sink.send(Reply(self._progress_text(), silent=True))
             self._progress_shown = self._progress_text()
         elif isinstance(event, OrderSent):
@@ -161,47 +162,50 @@ class Notifier:
         elif isinstance(event, OrderRejected):
             self.flush()
             self.sink.send(Reply(
-                fmt.bold("Order rejected") + f": {event.side.label} {event.code} {event.qty:,} sh – "
-                f"{event.message}" + (f" ({event.msg_cd})" if event.msg_cd else ""),
+                fmt.bold(t("notify.rejected"))
+                + t("notify.rejected_detail", side=fmt.side_text(event.side), code=event.code, qty=f"{event.qty:,}",
+                    message=event.message) + (f" ({event.msg_cd})" if event.msg_cd else ""),
                 kind="error",
             ))
         elif isinstance(event, WaitingForCash):
             self.flush()
             self.sink.send(Reply(
-                f"Waiting for cash to buy {event.code}: need {fmt.won(event.needed)} won, "
-                f"{fmt.won(event.available)} available (sells settle first). It is retried, not dropped.",
+                t("notify.waiting_for_cash", code=event.code, needed=fmt.won(event.needed),
+                  available=fmt.won(event.available)),
                 silent=True,
             ))
         elif isinstance(event, NeedsCheck):
             self.flush()
-            self.sink.send(Reply(fmt.bold("Please check") + f": {event.order.what_to_check}. kisbot counts it as "
-                                 "placed and sends nothing more for it meanwhile."))
+            self.sink.send(Reply(fmt.bold(t("notify.please_check"))
+                                 + t("notify.please_check_detail", what=event.order.what_to_check)))
         elif isinstance(event, PriceBeyondGuard):
             self.flush()
             self.sink.send(Reply(
-                fmt.bold(f"Stopped {event.side.label}ing {event.code}") + f" {event.name}: the price "
-                f"{fmt.won(event.price)} ran more than {event.guard * 100:g}% past the order's limit "
-                f"{fmt.won(event.limit)}; kisbot does not chase it. Make a new plan when it settles."))
+                fmt.bold(t(f"notify.stopped_{event.side.label}", code=event.code))
+                + t("notify.stopped_detail", name=event.name, price=fmt.won(event.price),
+                    guard=f"{event.guard * 100:g}", limit=fmt.won(event.limit))))
         elif isinstance(event, Finished):
             if event.unresolved:
-                self._end("ended with unresolved orders",
-                          fmt.bold(f"Run ended with {len(event.unresolved)} unresolved order(s)"),
+                self._end(t("notify.word_unresolved"),
+                          fmt.bold(t("notify.ended_unresolved", n=len(event.unresolved))),
                           event.results, event.unresolved, event.receipt, event.shortfalls)
             elif event.shortfalls:
-                self._end("ended short", fmt.bold(t("run.ended_short", stocks=len(event.shortfalls),
+                self._end(t("notify.word_short"), fmt.bold(t("run.ended_short", stocks=len(event.shortfalls),
                                                     shares=fmt.won(sum(s.short for s in event.shortfalls)))),
                           event.results, receipt=event.receipt, shortfalls=event.shortfalls)
             else:
-                self._end("finished", fmt.bold("Run finished"), event.results, receipt=event.receipt)
+                self._end(t("notify.word_finished"), fmt.bold(t("notify.finished")), event.results,
+                          receipt=event.receipt, done=True)
         elif isinstance(event, Cancelled):
-            self._end("cancelled", fmt.bold("Run cancelled") + f": {event.cancelled_orders} resting order(s) cancelled",
+            self._end(t("notify.word_cancelled"),
+                      fmt.bold(t("notify.cancelled")) + t("notify.cancelled_detail", n=event.cancelled_orders),
                       event.results, event.unresolved, event.receipt, event.shortfalls)
         elif isinstance(event, NoticeStatus):
             self.sink.send(Reply(event.text, silent=True))
         elif isinstance(event, Failed):
             self.flush()
-            self._edit_progress(" – " + fmt.bold("failed"))
-            self.sink.send(Reply(fmt.bold(f"Run {event.run_id} failed") + f": {event.reason}", kind="error"))
+            self._edit_progress(" – " + fmt.bold(t("notify.word_failed")))
+            self.sink.send(Reply(fmt.bold(t("notify.failed", run_id=event.run_id)) + f": {event.reason}", kind="error"))
 
     def seconds_until_due(self) -> float | None:
         """How long the pending fills may wait; None when there are none."""
@@ -228,14 +232,14 @@ class Notifier:
         self._edit_progress()
 
     def _end(self, word: str, title: fmt.Rich, results: tuple, unresolved: tuple = (), receipt: object = None,
-             shortfalls: tuple = ()) -> None:
+             shortfalls: tuple = (), done: bool = False) -> None:
         self.flush()
-        if word == "finished":
+        if done:
             self._progress = 1.0
         self._edit_progress(" – " + fmt.bold(word))
         checks = "".join(f"\n• {u.what_to_check}" for u in unresolved)
         short = fmt.shortfall_text(shortfalls)
-        text = title + f" (run {self._run_id or ''})\n" + fmt.results_table(results) + checks
+        text = title + t("notify.of_run", run_id=self._run_id or "") + "\n" + fmt.results_table(results) + checks
         if shortfalls:
             text += "\n" + short
         if receipt is not None:
@@ -245,13 +249,13 @@ class Notifier:
 
     def _progress_text(self, suffix: fmt.Rich | str = "") -> fmt.Rich:
         stocks = list(self._stocks.values())
-        lines = [f"{s.side_label:<4} {s.code} {fmt.pad(fmt.clip(s.name, 10), 10)} {s.done:>6,}/{s.target:<6,}"
-                 for s in stocks[:PROGRESS_ROWS]]
+        lines = [f"{fmt.pad(fmt.side_text(s.side_label), 4)} {s.code} {fmt.pad(fmt.clip(s.name, 10), 10)} "
+                 f"{s.done:>6,}/{s.target:<6,}" for s in stocks[:PROGRESS_ROWS]]
         if len(stocks) > PROGRESS_ROWS:
-            lines.append(f"… and {len(stocks) - PROGRESS_ROWS} more (/status lists all)")
+            lines.append(t("notify.more", n=len(stocks) - PROGRESS_ROWS))
         body = "\n" + fmt.pre(lines) if lines else ""
-        return (self._head + suffix + f"\n{self._progress * 100:.0f}% done, {self._orders_sent} order(s) sent"
-                + body)
+        return (self._head + suffix + "\n" + t("notify.progress", done=f"{self._progress * 100:.0f}",
+                                                 orders=self._orders_sent) + body)
 
     def _edit_progress(self, suffix: fmt.Rich | str = "") -> None:
         text = self._progress_text(suffix)

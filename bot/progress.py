@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from kis.limits import Pace, watching_turns
 from rebalance.i18n import Msg, t
@@ -103,3 +104,41 @@ def progress_text(progress: Progress) -> str:
 def env_name(env: str) -> str:
     """`mock` -> "mock" / "모의투자": the environment as the user calls it."""
     return t(f"progress.env_{env}") if env in ("mock", "real", "sim") else env
+
+
+@contextmanager
+def terminal_bar(stream: Any = None, *, enabled: bool = True) -> Iterator[None]:
+    """A tqdm bar on `stream` (stderr) for the progress reported within: only on a terminal, never when
+    piped or asked for JSON (`enabled` False), so scripts read clean output."""
+    stream = stream if stream is not None else sys.stderr
+    if not enabled or not _is_tty(stream):
+        yield
+        return
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def show(state: Progress) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=state.total or None, desc=state.task.render(), unit=" KIS calls", file=stream,
+                       leave=False, dynamic_ncols=True)
+            if state.pace is not None:
+                bar.set_postfix_str(t("progress.bar_pace", env=env_name(state.pace.env), rate=f"{state.pace.rate:g}"))
+        bar.total = state.total or None
+        bar.n = state.done
+        bar.refresh()
+
+    with listening(show):
+        try:
+            yield
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False

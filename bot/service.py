@@ -120,7 +120,8 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
 
 
-def _planning(stocks: int) -> Msg:
+def planning(stocks: int) -> Msg:
+    """The task of planning `stocks` stocks, as a progress line names it."""
     return Msg("progress.plan_one" if stocks == 1 else "progress.plan", n=stocks)
 
 
@@ -304,8 +305,8 @@ class BotService:
     # --- help ---------------------------------------------------------------------------------
 
     def start(self) -> list[Reply]:
-        confirm = self._confirm_help()
-        return [Reply(fmt.Rich(tuple((style, text.replace(CONFIRM_HELP, confirm)) for style, text in HELP.spans)))]
+        """/start and /help: every command, in the chat's language."""
+        return [Reply(fmt.bold(t("menu.help_title")) + "\n\n" + t("menu.help_body", confirm=self._confirm_help()))]
 
     def _confirm_help(self) -> str:
         """The /confirm line of /help with the window a bare /confirm really runs in (the demo: from now)."""
@@ -317,10 +318,10 @@ class BotService:
     help = start
 
     def unknown(self, command: str) -> list[Reply]:
-        return [Reply(f"I do not know {command}. /help lists what I can do.")]
+        return [Reply(t("menu.unknown", command=command))]
 
     def text(self, message: str) -> list[Reply]:
-        return [Reply("Send a command such as /price 005930 or a model portfolio .xlsx; /help lists them all.")]
+        return [Reply(t("menu.text"))]
 
     # --- prices and balance -------------------------------------------------------------------
 
@@ -504,7 +505,7 @@ class BotService:
         if self.names is not None:
             extra["names"] = self.names
         try:
-            with progress.counting(_planning(len(portfolio.codes)), self._plan_calls(portfolio),
+            with progress.counting(planning(len(portfolio.codes)), self._plan_calls(portfolio),
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
@@ -548,7 +549,8 @@ class BotService:
             f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
         )
         # Each button names its plan, so a press can only ever run (or drop) the plan it sits under.
-        buttons = (Button(f"Confirm {plan.id}", f"confirm:{plan.id}"), Button("Cancel", f"cancel:{plan.id}"))
+        buttons = (Button(t("menu.confirm_button", plan_id=plan.id), f"confirm:{plan.id}"),
+                   Button(t("menu.cancel_button"), f"cancel:{plan.id}"))
         try:
             chart = self._plan_chart(plan)
         except Exception:  # a chart is a nicety; the plan stands without it
@@ -689,7 +691,7 @@ class BotService:
             "Run " + fmt.bold(run_id) + f" started: plan {plan.id}, {orders} stock{'s' if orders != 1 else ''} "
             f"from {fmt.clock_text(window.start)} to {fmt.clock_text(window.end)} KST. "
             "Fills follow here; /status shows progress, /cancel stops it.",
-            buttons=(Button("Stop run", f"stop:{run_id}"),),
+            buttons=(Button(t("menu.stop_button"), f"stop:{run_id}"),),
         )]
 
     def cancel(self, plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
@@ -826,30 +828,6 @@ class BotService:
 def _elsewhere(run_id: str, owner: int) -> str:
     pid = f" (pid {owner})" if owner > 0 else ""
     return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
-
-
-CONFIRM_HELP = "/confirm – run the latest plan as time-sliced orders over the default window"
-HELP = fmt.bold("kisbot") + """ runs your KIS stock account from this chat.
-
-/price 005930 0013V0 – price, change and change rate (a code is 6 characters: digits and capital letters)
-/balance – holdings, cash and total
-/plan – plan the saved model, or send a model portfolio """ + fmt.bold(".xlsx") + """ (a 종목코드 column, optional 비중 weights and 밴드 bands); you get the plan, a chart and Confirm / Cancel buttons. A file sent becomes the saved model.
-/plan buy – invest the cash without selling (/plan buy 500000 spends at most that)
-/plan sell 1000000 – raise that much cash, selling the most overweight first, buying nothing
-/plan keep – leave holdings outside the model alone
-/plan band 2 – trade only stocks more than ±2 %p off their weight (options combine: /plan buy keep band 2)
-/model – the saved model: code, name, weight, band
-""" + CONFIRM_HELP + """
-/confirm 45m – …or from now for a duration (90s, 45m, 2h)
-/status – progress of the running plan: per stock filled/target, percent, time left
-/cancel – drop the pending plan or stop the running one (resting orders are cancelled)
-/report – value, day change, P/L, cash, today's fills, drift against the saved model, a chart
-/health – KIS connection, token, calls today, the active run, the journal
-/notify – notifications here: /notify fills on|silent|off, /notify reports on|off
-/help – this message
-
-Nothing is ever ordered until you confirm a plan. Fills arrive here silently in batches; errors ring.
-A daily report comes after the close on trading days (KISBOT_REPORT_AT)."""
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,

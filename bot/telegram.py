@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 from typing import Any, Callable, Iterable
@@ -26,7 +27,9 @@ from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
 from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
+from bot.lang import ChatLangs
 from bot.status_line import StatusLine
+from rebalance.i18n import Lang, choose, t, using
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +39,14 @@ MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: ma
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
              "(it may have been revoked) and set it in the environment, .env or the keyring")
-COMMANDS = [
-    ("price", "price of stocks: /price 005930"),
-    ("balance", "holdings, cash and total"),
-    ("plan", "plan the saved model (or send an .xlsx): /plan buy, /plan band 2"),
-    ("model", "the saved model portfolio"),
-    ("confirm", "run the latest plan: /confirm or /confirm 45m"),
-    ("status", "progress of the running plan"),
-    ("cancel", "drop the plan or stop the run"),
-    ("report", "value, P/L, fills and drift today"),
-    ("health", "KIS connection, token, calls today"),
-    ("notify", "notifications: /notify fills silent"),
-    ("help", "what the bot does"),
-]
+# The command menu, in this order; each description is `menu.<name>` in the catalogues.
+COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "health", "notify",
+            "lang", "help"]
+
+
+def command_menu(lang: Lang) -> list[BotCommand]:
+    """The menu Telegram shows beside the text field, in `lang`."""
+    return [BotCommand(name, t(f"menu.{name}", lang)) for name in COMMANDS]
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -123,8 +121,10 @@ class TelegramBot:
 
     def __init__(self, settings: BotSettings, service: BotService, *, notifier: Notifier | None = None,
                  sink: TelegramSink | None = None, monotonic: Callable[[], float] = time.monotonic,
-                 pushes: Any = None):
+                 pushes: Any = None, langs: ChatLangs | None = None, lang_setting: str | None = None):
         self.settings = settings
+        self.langs = langs  # each chat's /lang; None: every chat reads its Telegram language
+        self.lang_setting = lang_setting  # KISBOT_LANG
         self.service = service
         self.notifier = notifier
         self.sink = sink
@@ -150,14 +150,17 @@ class TelegramBot:
         }
         if self.pushes is not None:
             commands.update(report=self._report, health=self._health, notify=self._notify)
+        if self.langs is not None:
+            commands.update(lang=self._lang)
         # New messages only: editing an old "/confirm" must not place orders again.
         new = filters.UpdateType.MESSAGE
+        spoken = self._spoken
         for name, callback in commands.items():
-            app.add_handler(CommandHandler(name, callback, filters=new, block=False))
-        app.add_handler(MessageHandler(new & filters.Document.ALL, self._document, block=False))
-        app.add_handler(CallbackQueryHandler(self._button, block=False))
-        app.add_handler(MessageHandler(new & filters.COMMAND, self._unknown_command))
-        app.add_handler(MessageHandler(new, self._other))
+            app.add_handler(CommandHandler(name, spoken(callback), filters=new, block=False))
+        app.add_handler(MessageHandler(new & filters.Document.ALL, spoken(self._document), block=False))
+        app.add_handler(CallbackQueryHandler(spoken(self._button), block=False))
+        app.add_handler(MessageHandler(new & filters.COMMAND, spoken(self._unknown_command)))
+        app.add_handler(MessageHandler(new, spoken(self._other)))
         app.add_error_handler(self._on_error)
         return app
 
@@ -168,8 +171,10 @@ class TelegramBot:
             self.sink.attach(app.bot, asyncio.get_running_loop())
         if self.notifier is not None:
             self.notifier.start()
-        try:
-            await app.bot.set_my_commands([BotCommand(n, d) for n, d in COMMANDS])
+        try:  # the default menu in KISBOT_LANG's language, and one per language for chats set to it
+            await app.bot.set_my_commands(command_menu(choose(self.lang_setting)))
+            for lang in Lang:
+                await app.bot.set_my_commands(command_menu(lang), language_code=lang.value)
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
         try:
@@ -240,6 +245,31 @@ class TelegramBot:
                 log.warning("could not send the refusal to chat %s: %s", chat.id, exc)
 
     # --- handlers -----------------------------------------------------------------------------
+
+    def lang_of(self, update: object) -> Lang:
+        """The language to answer `update` in: the chat's /lang, its Telegram language, KISBOT_LANG, English."""
+        if not isinstance(update, Update):
+            return choose(self.lang_setting)
+        user, chat = update.effective_user, update.effective_chat
+        code = user.language_code if user is not None else None
+        if self.langs is not None and chat is not None:
+            return self.langs.lang_for(chat.id, code, self.lang_setting)
+        return choose(code, self.lang_setting)
+
+    def _spoken(self, callback: Callable[[Update, Any], Any]) -> Callable[[Update, Any], Any]:
+        """`callback` answering in the update's language (a context variable: threads it starts inherit it)."""
+        @functools.wraps(callback)
+        async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            with using(self.lang_of(update)):
+                await callback(update, context)
+        return handler
+
+    async def _lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert self.langs is not None
+        user = update.effective_user
+        answer = self.langs.command(update.effective_chat.id, list(context.args or ()),
+                                    user.language_code if user else None, self.lang_setting)
+        await self._answer(update, [Reply(answer)])
 
     async def _answer(self, update: Update, replies: list[Reply], line: StatusLine | None = None) -> None:
         """Send the replies; the first takes the place of the status line, where there is one."""
@@ -329,7 +359,7 @@ class TelegramBot:
         elif action == PLAN_BUTTON and self.pushes is not None:
             work = lambda: self.pushes.band_plan(ident, chat)
         else:
-            work = lambda: [Reply("That button is no longer valid.")]
+            work = lambda: [Reply(t("menu.invalid_button"))]
         # Confirm may plan again (expired prices) and the band button plans: both show a status line.
         async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
             with progress.listening(line.listen):
@@ -367,7 +397,9 @@ class TelegramBot:
         if isinstance(update, Update) and update.effective_chat is not None \
                 and update.effective_chat.id in self.settings.allowed_chat_ids:
             try:
-                await context.bot.send_message(update.effective_chat.id, Reply(describe_error(error)).text,
+                with using(self.lang_of(update)):
+                    sentence = describe_error(error)
+                await context.bot.send_message(update.effective_chat.id, Reply(sentence).text,
                                                parse_mode=ParseMode.HTML)
             except TelegramError as exc:
                 log.error("could not report the error to the chat: %s", exc)
@@ -452,7 +484,8 @@ def run(args: Any) -> int:
     notices = open_notices(client.config, on_message=lambda text: notifier.on_event(NoticeStatus(text)))
     service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices))
-    app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes).build()
+    app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,
+                      langs=ChatLangs.in_dir(config.data_dir), lang_setting=source.get("KISBOT_LANG")).build()
     init = app.post_init
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token

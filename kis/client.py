@@ -512,6 +512,11 @@ def _remaining(original: OrderStatus | OrderAck) -> int:
     return original.remaining_qty if isinstance(original, OrderStatus) else original.qty
 
 
+# The cancel-confirmed quantity of a daily-orders row: the official samples' column mapping spells it
+# cnc_cfrm_qty, KIS's own response example cncl_cfrm_qty; either may be what a live account sends.
+CANCEL_CONFIRMED_KEYS = ("cnc_cfrm_qty", "cncl_cfrm_qty")
+
+
 def _order_status(row: Mapping[str, Any]) -> OrderStatus | None:
     """One inquire-daily-ccld output1 row; rows with an unknown side are skipped."""
     try:
@@ -539,6 +544,6 @@ def _order_status(row: Mapping[str, Any]) -> OrderStatus | None:
         filled_amount=to_int(row.get("tot_ccld_amt")),
         cancelled=str(row.get("cncl_yn") or "").strip().upper() == "Y",
         rejected_qty=to_int(row.get("rjct_qty")),
-        cancelled_qty=to_int(row.get("cnc_cfrm_qty")),
+        cancelled_qty=to_int(next((row[k] for k in CANCEL_CONFIRMED_KEYS if row.get(k) not in (None, "")), 0)),
         time=str(row.get("ord_tmd") or "").strip(),
     )

@@ -6,6 +6,7 @@ shares (its goal less what filled) into reasons, from the journal's orders and s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Iterable, Mapping
 
@@ -53,13 +54,15 @@ def is_cash_refusal(msg_cd: str, message: str) -> bool:
 
 
 def shortfalls(stocks: Iterable, orders: Iterable, rested_at_end: Mapping[str, int], *,
-               cancelled: bool) -> tuple[Shortfall, ...]:
+               cancelled: bool, settle_seconds: float = 0.0) -> tuple[Shortfall, ...]:
     """Every stock whose fills fall short of its goal, its missing shares split by reason.
 
     `stocks` and `orders` are the journal's records at the end (after the last cancels and polls);
-    `rested_at_end` is the shares each stock had resting when the end's cancels went out.
+    `rested_at_end` is the shares each stock had resting when the end's cancels went out; an order ruled
+    out (settle horizon `settle_seconds`) after the stock's last order was sent was never placed again.
     """
     orders = list(orders)
+    settle = timedelta(seconds=settle_seconds)
     out = []
     for stock in stocks:
         mine = [o for o in orders if o.code == stock.code]
@@ -81,8 +84,9 @@ def shortfalls(stocks: Iterable, orders: Iterable, rested_at_end: Mapping[str, i
         take(ShortReason.STILL_OPEN, still_open)
         take(ShortReason.UNFILLED, rested_at_end.get(stock.code, 0) - still_open)
         refused = [o for o in mine if o.state is OrderState.REJECTED and not is_cash_refusal(o.msg_cd, o.message)]
-        last_live = max((i for i, o in enumerate(mine) if o.state in (OrderState.OPEN, OrderState.CLOSED)), default=-1)
-        ruled_out = sum(o.qty for o in mine[last_live + 1:] if o.state is OrderState.ABSENT)  # not placed since
+        last_sent = max((o.sent_at for o in mine), default=None)
+        ruled_out = sum(o.qty for o in mine if o.state is OrderState.ABSENT and  # ruled out after the last order
+                        (o.unseen_since is None or o.unseen_since + settle >= last_sent))
         if stock.halted:
             take(ShortReason.HALTED, left)
         elif stock.waiting:

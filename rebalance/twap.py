@@ -748,7 +748,7 @@ class _Worker:
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
         receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
         short = shortfalls(self.journal.stocks(self.run_id), self.journal.orders(self.run_id), rested,
-                           cancelled=cancelled)
+                           cancelled=cancelled, settle_seconds=self.settings.settle_seconds)
         for s in short:
             log.info("run %s: %s ended %d share(s) short: %s", self.run_id, s.code, s.short,
                      ", ".join(f"{qty} {reason.value}" for reason, qty in s.parts))

@@ -25,6 +25,9 @@ class Faults:
         self.listing_jitter = 0.0
         self.lost_answer_rate = 0.0  # share of accepted orders whose answer is lost (connection dropped)
         self.list_as_limit = False  # daily orders show every ord_dvsn_cd as "00" (unverified on KIS)
+        # the daily orders' cancel-confirmed column: the samples' mapping says cnc_cfrm_qty, KIS's response
+        # example cncl_cfrm_qty; the client reads both, and a test serves each
+        self.cancel_qty_key = "cnc_cfrm_qty"
         self._ledger_busy_after_order = 0
         self.answers_lost = 0  # accepted orders whose answer was dropped so far (benchmarks count them)
         self._rate_limited = 0
@@ -114,6 +117,7 @@ class Faults:
         with self._lock:
             self.latency = self.error_rate = self.listing_lag = self.listing_jitter = self.lost_answer_rate = 0.0
             self.list_as_limit = False
+            self.cancel_qty_key = "cnc_cfrm_qty"
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0
             self._ledger_busy_after_order = 0
             self._ws_drop = self._ws_skip = self._ws_repeat = 0

@@ -579,7 +579,7 @@ class KisProtocol:
             "ord_tmd": o.time, "tot_ccld_qty": _s(o.filled_qty), "avg_prvs": _s(o.avg_price),
             "cncl_yn": "Y" if cancel else "N", "tot_ccld_amt": _s(o.filled_amount), "loan_dt": "",
             "ordr_empno": "", "ord_dvsn_cd": "00" if self.faults.list_as_limit else o.order_type,
-            "cnc_cfrm_qty": _s(o.cancelled_qty),
+            self.faults.cancel_qty_key: _s(o.cancelled_qty),
             "rmn_qty": _s(o.remaining), "rjct_qty": "0", "ccld_cndt_name": "없음", "inqr_ip_addr": "",
             "cpbc_ordp_ord_rcit_dvsn_cd": "", "cpbc_ordp_infm_mthd_dvsn_cd": "", "infm_tmd": "",
             "ctac_tlno": "", "prdt_type_cd": "300", "excg_dvsn_cd": "01", "cpbc_ordp_mtrl_dvsn_cd": "",

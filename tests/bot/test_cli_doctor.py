@@ -9,7 +9,7 @@ from kis.config import Source, load_kis_config
 from kis.listing_lag import load_listing_lag, settle_horizon
 from kis.models import Quote
 from kis.sim import SimServer
-from kis.ticks import is_on_tick
+from kis.ticks import is_on_tick, round_to_tick
 
 APP_KEY = "PSdoctorTESTappKEY00000000000000000"
 APP_SECRET = "doctorTESTsecret" + "y" * 40
@@ -243,3 +243,28 @@ def test_doctor_shows_the_value_an_unset_setting_takes_not_a_word_like_default(t
     assert rows["KISBOT_REPORT_AT"]["value"] == "15:40 KST" and rows["MARKET_CALENDAR"]["value"] == "krx"
     assert rows["KISBOT_BAND"]["value"] == "0 (none)"
     assert not [row for row in rows.values() if "(default)" in row["value"]]
+
+
+@pytest.mark.parametrize("key", ["cnc_cfrm_qty", "cncl_cfrm_qty"])
+def test_doctor_confirms_the_cancel_whichever_spelling_kis_uses_and_names_the_fields_it_saw(sim, tmp_path, capsys,
+                                                                                           key):
+    sim.faults.cancel_qty_key = key  # the samples' column mapping vs KIS's own response example
+    assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["cancelled"] is True and key in report["cancel_keys"] and "cncl_yn" in report["cancel_keys"]
+    [finding] = [c for c in report["checks"] if c["name"] == "test order"]
+    assert finding["status"] == "ok" and key in finding["text"]
+
+
+def test_the_client_reads_the_cancel_confirmed_quantity_under_either_name(sim, sim_client):
+    from kis.models import OrderSide, OrderType
+
+    sim.faults.cancel_qty_key = "cncl_cfrm_qty"
+    sim.faults.listing_lag = 0.0  # listed at once: this test is about the field, not the lag
+    price = sim_client.price("005930").price
+    ack = sim_client.order("005930", OrderSide.BUY, 3, OrderType.LIMIT, round_to_tick(int(price * 0.8)))
+    sim_client.cancel(ack.order_no, ack.org_no, 0, original=ack)
+    rows = {o.order_no: o for o in sim_client.orders_today("005930")}
+    original = rows[ack.order_no]
+    [cancel] = [o for o in rows.values() if o.orig_order_no == ack.order_no]
+    assert (original.cancelled_qty, cancel.cancelled_qty, cancel.cancelled) == (3, 3, True)

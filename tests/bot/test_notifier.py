@@ -118,7 +118,7 @@ def test_finish_edits_progress_to_done_and_sends_the_summary_with_sound():
     summary = sink.sent[-1]
     assert not summary.silent and "Run finished" in summary.text
     assert "005930" in summary.text and "500" in summary.text and "499" in summary.text and "+1" in summary.text
-    assert "1 stock off target" in summary.text
+    assert "1 stock(s) off target" in summary.text
     assert "100% done" in sink.edits[-1][1].text and "finished" in sink.edits[-1][1].text
     assert "1 order(s) sent" in sink.edits[-1][1].text
 
@@ -204,3 +204,17 @@ def test_the_summary_of_a_run_that_ended_short_names_each_stock_its_shares_and_w
         text = " ".join(str(r.text) for r in sink.sent)
         for word in words:
             assert word in text, (lang, word, text)
+
+
+def test_a_korean_bot_pushes_the_run_start_fills_and_summary_in_korean():
+    notifier, sink, _ = make(batch_seconds=0)
+    with using("ko"):
+        notifier.handle(started())
+        notifier.handle(fill(500))
+        notifier.flush()
+        notifier.handle(Finished(RUN, (StockResult("005930", "삼성전자", 0, 500, 500),)))
+    texts = [r.text for r in sink.sent] + [r.text for _, r in sink.edits]
+    assert "실행 r1</b> 진행 중: 계획 p1, 500회 분할" in texts[0]
+    assert any(text.startswith("<b>체결</b>") and "매수" in text for text in texts)
+    assert any("<b>실행 완료</b> (실행 r1)" in text for text in texts)
+    assert not any("Run " in text or "order(s) sent" in text for text in texts)

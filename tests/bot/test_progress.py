@@ -2,9 +2,10 @@
 from the account's pace; only the calls of the command's own context count."""
 from __future__ import annotations
 
+import io
 import threading
 
-from bot.progress import Progress, counting, listening, progress_text
+from bot.progress import Progress, counting, listening, progress_text, terminal_bar
 from kis.limits import Pace, RateLimiter
 from rebalance.i18n import Msg, using
 
@@ -61,3 +62,46 @@ def test_a_pace_knows_how_many_calls_quotes_take():
     assert Pace("mock", 1.0).quote_calls(12) == 12
     assert Pace("real", 18.0, 30).quote_calls(31) == 2
     assert Pace("real", 18.0, 30).quote_calls(0) == 0
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def plan_three(limiter: RateLimiter) -> None:
+    with counting(Msg("progress.plan", n=3), 4, MOCK):
+        for _ in range(4):
+            limiter.acquire()
+
+
+def test_a_terminal_gets_a_bar_of_the_calls_on_stderr():
+    stream = Terminal()
+    with terminal_bar(stream):
+        plan_three(fake_limiter())
+    drawn = stream.getvalue()
+    assert "Planning 3 stocks" in drawn and "4/4" in drawn and "mock: 1 calls/s" in drawn
+
+
+def test_a_pipe_or_json_gets_no_bar():
+    piped, terminal = io.StringIO(), Terminal()
+    with terminal_bar(piped):
+        plan_three(fake_limiter())
+    with terminal_bar(terminal, enabled=False):  # --json
+        plan_three(fake_limiter())
+    assert piped.getvalue() == "" and terminal.getvalue() == ""
+
+
+def test_the_demo_says_in_one_line_what_a_plan_does_and_how_long_it_takes():
+    from pathlib import Path
+
+    from bot.console import demo
+
+    class Args:
+        speed = 200.0
+
+    model = Path(__file__).resolve().parents[2] / "examples" / "model.xlsx"
+    out = io.StringIO()
+    assert demo(Args(), stdin=io.StringIO(f"/plan {model}\n"), stdout=out) == 0
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("  … ")]
+    assert lines == ["  … Planning 10 stocks: the simulator allows 200 KIS call/s, about 1 s"]

@@ -168,10 +168,11 @@ def test_a_halted_stock_owes_its_unplaced_shares_to_the_guard():
     assert short.parts == ((ShortReason.HALTED, 6),)
 
 
-def order(qty, filled, state, remaining=None, msg_cd="", message=""):
+def order(qty, filled, state, remaining=None, msg_cd="", message="", sent=0, unseen=None):
     open_qty = (qty - filled if remaining is None else remaining) if state is OrderState.OPEN else 0
     return SimpleNamespace(code=CODE, qty=qty, filled_qty=filled, state=state, open_qty=open_qty,
-                           msg_cd=msg_cd, message=message)
+                           msg_cd=msg_cd, message=message, sent_at=T0 + timedelta(seconds=sent),
+                           unseen_since=None if unseen is None else T0 + timedelta(seconds=unseen))
 
 
 
@@ -205,10 +206,12 @@ def test_a_run_resumed_after_its_window_settles_an_order_that_never_left_and_say
 
 def test_shares_whose_order_was_ruled_out_too_late_are_named_as_such():
     stock = SimpleNamespace(code=CODE, name="n", side=OrderSide.BUY, goal=10, halted=False, waiting=False)
-    orders = [order(2, 0, OrderState.ABSENT), order(4, 4, OrderState.CLOSED), order(2, 0, OrderState.ABSENT),
-              order(2, 0, OrderState.ABSENT)]  # the first was placed again; the last two were not
-    (short,) = shortfalls([stock], orders, {}, cancelled=False)
-    assert short.parts == ((ShortReason.RULED_OUT, 4), (ShortReason.WINDOW, 2))
+    orders = [order(2, 0, OrderState.ABSENT, sent=0, unseen=5), order(4, 4, OrderState.CLOSED, sent=10),
+              order(2, 0, OrderState.ABSENT, sent=20, unseen=25), order(2, 2, OrderState.CLOSED, sent=30),
+              order(2, 0, OrderState.ABSENT, sent=40, unseen=41)]
+    # ruled out at 15 s and 35 s, each before a later order went out; the last one at 51 s, after every order
+    (short,) = shortfalls([stock], orders, {}, cancelled=False, settle_seconds=10)
+    assert short.parts == ((ShortReason.RULED_OUT, 2), (ShortReason.WINDOW, 2))
 
 
 def test_an_order_whose_settle_horizon_ends_between_polls_is_ruled_out_then_and_placed_before_the_end(clock, tmp_path):
