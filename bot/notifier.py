@@ -10,8 +10,9 @@ import logging
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from bot import format as fmt
 from bot.service import Reply
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 BATCH_SECONDS = 3.0  # fills arriving within this of the first one share a message
 MIN_GAP_SECONDS = 15.0  # at most one fill message per this: a one-share-per-slice run stays readable
 PROGRESS_ROWS = 40  # stocks listed in the progress message, which must stay one message
+HOLD_SECONDS = 30.0  # the longest a command's answer may hold pushes back (see `held`)
 
 
 class PushSink(Protocol):
@@ -69,6 +71,9 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
         self._busy = 0  # events queued or being handled, for `drain`
+        self._holds = 0  # commands whose answer must reach the chat before any push (see `held`)
+        self._open = threading.Event()
+        self._open.set()
         self._reset(None)
 
     def _reset(self, run_id: str | None) -> None:
@@ -94,6 +99,20 @@ class Notifier:
     def push(self, reply: Reply) -> None:
         """Queue any message (an alert, a report) for the delivery thread, behind pending events."""
         self.on_event(reply)  # type: ignore[arg-type]
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Pushes wait (at most HOLD_SECONDS) until the block ends: /confirm's "started" precedes "running"."""
+        with self._idle:
+            self._holds += 1
+            self._open.clear()
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._holds -= 1
+                if self._holds == 0:
+                    self._open.set()
 
     def start(self) -> "Notifier":
         self._thread = threading.Thread(target=self._loop, name="kisbot-notifier", daemon=True)
@@ -122,6 +141,8 @@ class Notifier:
             else:
                 stopping = event is None
             if event is not None:
+                if not self._open.wait(HOLD_SECONDS):
+                    log.warning("a command held pushes for over %.0f s; sending them anyway", HOLD_SECONDS)
                 self._safely(self.handle, event)
                 with self._idle:
                     self._busy -= 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import time
@@ -306,7 +307,12 @@ class TelegramBot:
         await self._answer(update, await asyncio.to_thread(self.service.model))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._slow(update, self.service.confirm, list(context.args or ()), chat=update.effective_chat.id)
+        with self._answer_first():
+            await self._slow(update, self.service.confirm, list(context.args or ()), chat=update.effective_chat.id)
+
+    def _answer_first(self) -> Any:
+        """While a command that may start a run answers, its run's pushes wait: "started" comes first."""
+        return self.notifier.held() if self.notifier is not None else contextlib.nullcontext()
 
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.cancel, chat=update.effective_chat.id))
@@ -361,11 +367,12 @@ class TelegramBot:
         else:
             work = lambda: [Reply(t("menu.invalid_button"))]
         # Confirm may plan again (expired prices) and the band button plans: both show a status line.
-        async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
-            with progress.listening(line.listen):
-                replies = await asyncio.to_thread(work)
-            await self._remove_buttons(query)
-            await self._answer(update, replies, line)
+        with self._answer_first() if action == "confirm" else contextlib.nullcontext():
+            async with StatusLine(update.get_bot(), update.effective_chat.id) as line:
+                with progress.listening(line.listen):
+                    replies = await asyncio.to_thread(work)
+                await self._remove_buttons(query)
+                await self._answer(update, replies, line)
 
     async def _remove_buttons(self, query: Any) -> None:
         try:  # a pressed offer is spent: its buttons go, so it cannot be pressed again by mistake

@@ -218,3 +218,16 @@ def test_a_korean_bot_pushes_the_run_start_fills_and_summary_in_korean():
     assert any(text.startswith("<b>체결</b>") and "매수" in text for text in texts)
     assert any("<b>실행 완료</b> (실행 r1)" in text for text in texts)
     assert not any("Run " in text or "order(s) sent" in text for text in texts)
+
+
+def test_pushes_wait_while_a_command_holds_them_and_go_out_in_order_after():
+    notifier, sink, _ = make()
+    notifier.start()
+    try:
+        with notifier.held():
+            notifier.on_event(started())
+            notifier.on_event(OrderSent(RUN, "005930", OrderSide.BUY, 1, "o1"))
+            assert not notifier.drain(timeout=0.3) and sink.sent == []  # "running" waits for the answer
+        assert notifier.drain(timeout=5) and len(sink.sent) == 1 and "running" in sink.sent[0].text
+    finally:
+        notifier.stop()

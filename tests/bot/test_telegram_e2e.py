@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -226,3 +227,21 @@ def test_a_plan_of_203_stocks_is_offered_with_its_chart(api, tmp_path, clock):
             assert "Read 203 stocks" in "\n".join(texts(api))
         finally:
             runner.stop()
+
+
+def test_a_confirmed_run_says_started_before_any_push_says_running(api, bot, sim, monkeypatch):
+    upload(api)
+    confirm = bot.service.confirm
+
+    def slow_to_answer(*args, **kwargs):  # the run's thread starts (and pushes) before the answer leaves
+        replies = confirm(*args, **kwargs)
+        time.sleep(0.5)
+        return replies
+
+    monkeypatch.setattr(bot.service, "confirm", slow_to_answer)
+    api.send_text(OWNER, "/confirm 30s")
+    wait_text(api, "Run finished", timeout=30)
+    said = texts(api)
+    started = next(i for i, text in enumerate(said) if "started:" in text)
+    running = next(i for i, text in enumerate(said) if " running:" in text)
+    assert started < running, said[started - 1:running + 2]
