@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import io
 import logging
 import sys
 import threading
@@ -18,20 +17,19 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from kis.krx import KST
+from rebalance.charts import value_chart
 from rebalance.clock import Clock, ClockScheduler
 from rebalance.deposit import Deposit, deposit_sentence, report_deposit
 from rebalance.drift import Drift, drift
 from rebalance import saved_model
 from rebalance.saved_model import SavedModel
 from rebalance.history import Snapshot, ValueHistory
+from rebalance.i18n import t
 from rebalance.sessions import DEFAULT_REPORT_AT, is_trading_day, next_report_at, session_day
 
 log = logging.getLogger(__name__)
@@ -196,30 +194,9 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     except Exception:  # a chart is a nicety; the report stands without it
         log.exception("value chart failed")
         return replies
-    sessions = len(report.history)
-    replies.append(Reply(f"Total value over the last {sessions} session{'s' if sessions != 1 else ''}",
-                         photo=chart, silent=True, kind=kind))
+    if chart is not None:  # a line needs two sessions
+        replies.append(Reply(t("chart.value_caption", n=len(report.history)), photo=chart, silent=True, kind=kind))
     return replies
-
-
-def value_chart(history: tuple[Snapshot, ...] | list[Snapshot]) -> bytes:
-    """PNG line of total value per session (won), oldest left."""
-    figure = Figure(figsize=(8, 3.2), dpi=100)  # Figure directly (no pyplot): safe off the main thread
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    labels = [s.day.strftime("%m-%d") for s in history]
-    values = [s.total_value for s in history]
-    axes.plot(range(len(values)), values, marker="o", color="#2b6cb0")
-    step = max(1, len(labels) // 8)
-    axes.set_xticks(range(0, len(labels), step), labels=labels[::step])
-    axes.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
-    axes.set_ylabel("won")
-    axes.set_title("Total value per session")
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
 
 
 # --- the schedule ------------------------------------------------------------------------------------
@@ -327,9 +304,12 @@ def report(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
             print(reply.plain)
             print()
     chart = getattr(args, "chart", None)
-    if chart:
+    png = value_chart(result.history) if chart else None
+    if chart and png is None:
+        print(t("chart.value_needs_two", n=len(result.history)))
+    elif chart:
         try:
-            Path(chart).write_bytes(value_chart(result.history))
+            Path(chart).write_bytes(png)
         except OSError as exc:
             print(f"kisbot: cannot write the chart to {chart} ({exc.strerror}): choose another path", file=sys.stderr)
             return 1

@@ -5,7 +5,8 @@ from rebalance.options import OptionsError, PlanOptions, parse_plan_words
 from rebalance.plan import PlanSettings, build_plan, make_plan
 from rebalance.saved_model import SavedModel, load_model, save_model
 from rebalance.portfolio import PortfolioError, read_portfolio
-from rebalance.render import PlanSection, plan_chart, plan_sections, plan_text
+from rebalance.charts import plan_chart
+from rebalance.render import PlanSection, plan_sections, plan_text
 from rebalance.journal import Journal
 from rebalance.twap import RunActive, RunStatus, StockProgress, TwapExecutor
 from rebalance.window import TwapSettings, Window, execution_window, parse_duration

@@ -1,27 +1,17 @@
-"""A plan shown to a person, as data: titled sections of narrow monospace rows, plain text, and a PNG chart.
+"""A plan shown to a person, as data: titled sections of narrow monospace rows and plain text (its chart: charts.py).
 
 No markup and no message limits here: front ends (`bot/format.py` for chat) render the sections.
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
-import io
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from pathlib import Path
 
 from rebalance.i18n import t
 from rebalance.model import Plan, PlanLine
 from rebalance.text import fit
 
 NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
-# Telegram refuses a photo whose width + height exceeds 10,000 px (or whose sides differ 20-fold); 60
-# bar pairs (about 2,100 px tall) are also as many as a phone shows legibly. The table lists every stock.
-MAX_CHART_STOCKS = 60
 
 
 def plan_text(plan: Plan) -> str:
@@ -32,71 +22,6 @@ def plan_text(plan: Plan) -> str:
             parts.append(section.title)
         parts.append("\n".join(section.units))
     return "\n\n".join(parts)
-
-
-def plan_chart(plan: Plan) -> bytes:
-    """PNG of current vs target weight per stock and cash, in % of total value, 800 px wide.
-
-    Over MAX_CHART_STOCKS stocks, only those whose weight changes most are drawn (in plan order), so the
-    picture stays within Telegram's photo limits. Labels are code and name, in the Hangul font bundled with
-    koreanize-matplotlib (codes alone without it).
-    """
-    lines = _chart_lines(plan)
-    font = _hangul_font()
-    labels = [f"{line.code} {fit(line.name, NAME_COLUMNS).rstrip()}".rstrip() if font else line.code
-              for line in lines] + ["현금 cash" if font else "cash"]
-    total = plan.total_value
-    current = [100 * line.current_weight for line in lines]
-    target = [100 * line.target_weight for line in lines]
-    current.append(100 * plan.cash / total if total > 0 else 0.0)
-    target.append(100 * plan.cash_after / total if total > 0 else 0.0)
-
-    rows = len(labels)
-    # Built on Figure directly (Agg canvas, no pyplot): no global state, safe off the main thread.
-    figure = Figure(figsize=(8, 1.6 + 0.32 * rows), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    positions = list(range(rows))
-    height = 0.4
-    axes.barh([p - height / 2 for p in positions], current, height=height, label="current", color="#9aa5b1")
-    axes.barh([p + height / 2 for p in positions], target, height=height, label="target", color="#2b6cb0")
-    if font:
-        axes.set_yticks(positions, labels=labels, fontproperties=font)
-    else:
-        axes.set_yticks(positions, labels=labels, fontfamily="monospace")
-    axes.invert_yaxis()
-    axes.set_xlabel("% of total value")
-    shown = "" if len(lines) == len(plan.lines) else \
-        f"\n{len(lines)} of {len(plan.lines)} stocks: the largest changes (the table lists all)"
-    axes.set_title(f"Plan {plan.id}: current vs target weights{shown}", pad=24)
-    axes.grid(axis="x", alpha=0.3)
-    # Above the bars, so it never hides the longest one.
-    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-@functools.cache
-def _hangul_font() -> FontProperties | None:
-    """NanumGothic from the koreanize-matplotlib package, found without importing it (its import
-    changes matplotlib's global settings); None when it is not installed."""
-    spec = importlib.util.find_spec("koreanize_matplotlib")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "fonts" / "NanumGothic.ttf"
-        if path.is_file():
-            return FontProperties(fname=str(path))
-    return None
-
-
-def _chart_lines(plan: Plan) -> list[PlanLine]:
-    """The plan's lines, or the MAX_CHART_STOCKS whose weight changes most, in plan order."""
-    if len(plan.lines) <= MAX_CHART_STOCKS:
-        return list(plan.lines)
-    ranked = sorted(range(len(plan.lines)),
-                    key=lambda i: abs(plan.lines[i].target_weight - plan.lines[i].current_weight), reverse=True)
-    return [plan.lines[i] for i in sorted(ranked[:MAX_CHART_STOCKS])]
 
 
 @dataclass(frozen=True)
