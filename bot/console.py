@@ -127,9 +127,11 @@ class ConsoleChat:
             if command == "/plan":
                 return self.plan(args)
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
-                      "/cancel": service.cancel, "/status": service.status, "/model": service.model}
+                      "/cancel": service.cancel, "/status": service.status}
             if command in simple:
                 return simple[command]()
+            if command == "/model":
+                return service.model(args)
             if command == "/price":
                 return service.price(args)
             if command == "/confirm":

@@ -304,7 +304,8 @@ class TelegramBot:
         await self._slow(update, self.service.plan, list(context.args or ()), chat=update.effective_chat.id)
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.model))
+        await self._answer(update, await asyncio.to_thread(self.service.model, list(context.args or ()),
+                                                           chat=update.effective_chat.id))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with self._answer_first():
