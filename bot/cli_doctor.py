@@ -29,11 +29,15 @@ from kis.orders import matching_orders, same_order_no
 from kis.ticks import round_to_tick
 from bot.cli_common import failure_sentence
 from bot.doctor_buy import ask_buying_power, buying_power_text
+from bot.doctor_orders import (Leftover, StopSignals, Stopped, TestOrder, earlier_orders, find_row, forget,
+                               remember)
+from rebalance.i18n import t
 
 DEFAULT_CODE = "005930"
 TEST_ORDER_DISCOUNT = 0.20  # the test buy rests this far below the price, so it does not fill
 WAIT_SECONDS = 180.0  # how long to watch for the test order (and its cancel) in today's orders
 POLL_GAP = 0.5  # at least this between two looks at today's orders, whatever the call rate
+STOP_WAIT = 20.0  # after a stop signal: how long to wait for today's orders to confirm the test order's cancel
 
 
 class Status(str, Enum):
@@ -107,6 +111,12 @@ class Doctor:
     notices: Any = None  # the notice stream (kis.notices.NoticeStream) when one was opened
     notices_seen: list = field(default_factory=list)  # every notice it handed out
     test_order_no: str = ""
+    test_order: OrderAck | None = None  # the test order KIS took (or the doctor found after a lost answer)
+    record: TestOrder | None = None  # its entry in the data dir's record of test orders, from before it left
+    cancel_sent: bool = False  # the cancel left (answered or not): it is never sent twice
+    cancel_confirmed: bool = False  # today's orders showed the test order closed
+    stops: StopSignals | None = None  # the stop signals noted while the doctor runs
+    findings: list = field(default_factory=list)  # what the checks found so far
 
 
 @dataclass(frozen=True)
@@ -296,14 +306,14 @@ def _cancel_confirmed(row: OrderStatus) -> bool:
     return row.remaining_qty == 0 and (row.cancelled_qty > 0 or row.filled_qty == 0)
 
 
-def _look_for_cancel(doc: Doctor, order_no: str, since: float) -> tuple[OrderStatus | None, float]:
+def _look_for_cancel(doc: Doctor, ack: OrderAck, since: float, wait: float) -> tuple[OrderStatus | None, float]:
     """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) is listed,
     whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`)."""
-    deadline = since + doc.wait_seconds
-    mine = same_order_no(order_no)
+    deadline = since + wait
+    mine = same_order_no(ack.order_no)
     while True:
         started = doc.monotonic()
-        rows = doc.client.orders_today(doc.code)
+        rows = doc.client.orders_today(ack.code)
         now = doc.monotonic()
         for row in rows:
             if same_order_no(row.order_no) == mine and _cancel_confirmed(row):
@@ -321,13 +331,19 @@ def check_test_order(doc: Doctor) -> Finding:
     price = resting_buy_price(quote)
     fields: dict[str, Any] = {"listing_lag_s": None, "ord_dvsn_echo": None, "cancelled": False,
                               "test_order": {"code": quote.code, "price": price, "qty": 1}}
+    doc.record = TestOrder(quote.code, price, datetime.now(KST).isoformat(timespec="seconds"))
+    remember(doc.config, doc.record)  # before it leaves: a stop or a crash mid-request still leaves a trace
     try:
         ack: OrderAck = doc.client.order(quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price)
     except KisError as exc:
+        forget(doc.config, doc.record)
+        doc.record = None
         return Finding("test order", Status.FAIL,
                        f"KIS refused the 1-share limit buy of {quote.code} at {price:,} won: {exc.msg1 or exc} "
                        f"({exc.msg_cd or 'no code'}). Nothing was placed.", fields)
     except NotSent as exc:
+        forget(doc.config, doc.record)
+        doc.record = None
         return Finding("test order", Status.FAIL, f"{exc}. Nothing was placed.", fields)
     except OrderUncertain as exc:
         # The client never sends it again; it may rest at KIS. Look for it, to withdraw it.
@@ -342,6 +358,9 @@ def check_test_order(doc: Doctor) -> Finding:
     answered_at = doc.monotonic()  # KIS took it by now; the lag counts from here (polls add at most one gap)
     fields["test_order"]["order_no"] = ack.order_no
     doc.test_order_no = ack.order_no
+    doc.test_order = ack
+    doc.record = TestOrder(quote.code, price, doc.record.placed_at, ack.order_no, ack.org_no)
+    remember(doc.config, doc.record)
     notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
     status = Status.OK
     try:
@@ -354,9 +373,6 @@ def check_test_order(doc: Doctor) -> Finding:
     except (KisError, KisTransportError) as exc:
         row, lag, status = None, None, Status.FAIL
         notes.append(f"Looking for it in today's orders failed: {failure_sentence(exc)}.")
-    except BaseException:  # Ctrl-C while it rests: withdraw it before leaving
-        _cancel(doc, ack)
-        raise
     if lag is not None:
         listed = row is not None
         save_path = save_listing_lag(doc.config, ListingLag(lag, datetime.now(KST), listed=listed))
@@ -379,14 +395,15 @@ def check_test_order(doc: Doctor) -> Finding:
         return Finding("test order", Status.FAIL, " ".join(notes) + f" Its cancel failed: {failure}. Cancel "
                        f"order {ack.order_no} in the KIS app.", fields)
     try:
-        row, seconds = _look_for_cancel(doc, ack.order_no, doc.monotonic())
+        row, seconds = _look_for_cancel(doc, ack, doc.monotonic(), doc.wait_seconds)
     except (KisError, KisTransportError) as exc:
         row, seconds = None, 0.0
         notes.append(f"Confirming the cancel failed: {failure_sentence(exc)}.")
     fields["cancel_keys"] = sorted(doc.calls.cancel_keys)
     keys = ", ".join(fields["cancel_keys"]) or "none"
     if row is not None:
-        fields["cancelled"] = True
+        fields["cancelled"] = doc.cancel_confirmed = True
+        forget(doc.config, doc.record)
         how = "a cancel row" if row.cancelled else "the order closed"
         notes.append(f"Cancelled; today's orders confirmed it ({how}) after {seconds:.1f} s. "
                      f"Their cancel fields are named {keys}.")
@@ -398,12 +415,88 @@ def check_test_order(doc: Doctor) -> Finding:
 
 
 def _cancel(doc: Doctor, ack: OrderAck) -> str:
-    """Cancel the test order; '' when KIS took the cancel, else the sentence saying why not."""
+    """Cancel the test order (once: never again after it left); '' when KIS took it, else why not."""
+    doc.cancel_sent = True
     try:
         doc.client.cancel(ack.order_no, ack.org_no, 0, original=ack)
     except (KisError, KisTransportError) as exc:
         return failure_sentence(exc)
     return ""
+
+
+def check_earlier_orders(doc: Doctor) -> Finding | None:
+    """Warn when a test order an earlier doctor run placed still rests (by the record in the data dir); None: none recorded."""
+    leftovers = earlier_orders(doc.config, doc.client.orders_today, datetime.now(KST))
+    if not leftovers:
+        return None
+    lines = [_leftover_sentence(o) for o in leftovers]
+    fields = {"earlier_test_orders": [{"order_no": o.order_no, "code": o.order.code, "price": o.order.price,
+                                       "placed_at": o.order.placed_at, "listed": o.row is not None} for o in leftovers]}
+    return Finding("earlier test orders", Status.WARN, " ".join(lines), fields)
+
+
+def _leftover_sentence(left: Leftover) -> str:
+    order = left.order
+    what = dict(code=order.code, price=f"{order.price:,}", at=order.placed.strftime("%H:%M:%S"),
+                order_no=left.order_no or "?")
+    if left.row is None:
+        return t("doctor_orders.maybe_resting", **what)
+    return t("doctor_orders.resting", **what) + " " + t("doctor_orders.how_to_cancel", order_no=left.order_no)
+
+
+def withdraw(doc: Doctor, stop: Stopped) -> Finding:
+    """After a stop signal: cancel the resting test order (unless its cancel already left), wait for today's
+    orders to confirm it, and say what was placed and cancelled, or that it is left resting and how to cancel it."""
+    fields: dict[str, Any] = {"stopped_by": stop.name, "cancelled": None}
+    ack, record = doc.test_order, doc.record
+    if ack is None and record is not None:  # sent, answer not (yet) had: look for it once more
+        ack = _find_recorded(doc, record)
+        if ack is None:
+            return Finding("stopped", Status.FAIL, t("doctor_orders.stopped_unknown", signal=stop.name,
+                                                     code=record.code, price=f"{record.price:,}"), fields)
+    if ack is None:
+        return Finding("stopped", Status.WARN, t("doctor_orders.stopped_nothing", signal=stop.name), fields)
+    what = dict(signal=stop.name, code=ack.code, price=f"{ack.price:,}", order_no=ack.order_no)
+    fields["test_order"] = {"code": ack.code, "price": ack.price, "qty": 1, "order_no": ack.order_no}
+    if doc.cancel_confirmed:
+        fields["cancelled"] = True
+        return Finding("stopped", Status.WARN, t("doctor_orders.stopped_after", **what), fields)
+    failure = "" if doc.cancel_sent else _cancel(doc, ack)
+    if failure:
+        fields["cancelled"] = False
+        return Finding("stopped", Status.FAIL, t("doctor_orders.stopped_resting", reason=failure, **what) + " "
+                       + t("doctor_orders.how_to_cancel", order_no=ack.order_no), fields)
+    try:
+        row, _ = _look_for_cancel(doc, ack, doc.monotonic(), min(doc.wait_seconds, STOP_WAIT))
+    except (KisError, KisTransportError) as exc:
+        row, reason = None, failure_sentence(exc)
+    else:
+        reason = t("doctor_orders.not_confirmed", seconds=f"{min(doc.wait_seconds, STOP_WAIT):.0f}")
+    if row is None:
+        fields["cancelled"] = False
+        return Finding("stopped", Status.FAIL, t("doctor_orders.stopped_unconfirmed", reason=reason, **what) + " "
+                       + t("doctor_orders.how_to_cancel", order_no=ack.order_no), fields)
+    fields["cancelled"] = doc.cancel_confirmed = True
+    if record is not None:
+        forget(doc.config, record)
+    return Finding("stopped", Status.WARN, t("doctor_orders.stopped_cancelled", **what), fields)
+
+
+def _find_recorded(doc: Doctor, record: TestOrder) -> OrderAck | None:
+    """The recorded test order whose answer never came, once today's orders list it (within STOP_WAIT), else None."""
+    deadline = doc.monotonic() + min(doc.wait_seconds, STOP_WAIT)
+    while True:
+        started = doc.monotonic()
+        try:
+            row = find_row(record, doc.client.orders_today(record.code))
+        except (KisError, KisTransportError):
+            row = None
+        if row is not None:
+            return OrderAck(row.order_no, row.org_no, record.code, OrderSide.BUY, 1, OrderType.LIMIT, record.price,
+                            row.time)
+        if doc.monotonic() >= deadline:
+            return None
+        doc.sleep(max(0.0, POLL_GAP - (doc.monotonic() - started)))
 
 
 NOTICE_WAIT = 10.0  # seconds to wait for the notice subscription's answer, and for the test order's notice
@@ -466,6 +559,7 @@ def check_order_notices(doc: Doctor) -> Finding:
 
 CHECKS: list[Check] = [
     Check("token", check_token, required=True),
+    Check("earlier test orders", check_earlier_orders),
     Check("price", check_price),
     Check("balance", check_balance),
     Check("buying power", check_buying_power),
@@ -475,14 +569,20 @@ ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order
 
 
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
-    """Run each check; a KIS failure becomes that check's one-line finding, and the rest still run."""
+    """Run each check into `doc.findings`; a KIS failure becomes that check's one-line finding, and the rest
+    still run. A stop signal is taken before each check (and in every wait) as `Stopped`."""
     findings = []
     for check in checks:
+        if doc.stops is not None:
+            doc.stops.check()
         try:
             finding = check.run(doc)
         except (KisError, KisTransportError) as exc:
             finding = Finding(check.name, Status.FAIL, failure_sentence(exc) + ".")
+        if finding is None:  # nothing to report (no earlier test order recorded)
+            continue
         findings.append(finding)
+        doc.findings.append(finding)
         if finding.status is Status.FAIL and check.required:
             break
     return findings
@@ -545,17 +645,24 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
         return _emit(as_json, config_rows, config, [Finding("connection", Status.FAIL, failure_sentence(exc) + ".")])
     calls = CallLog(client.transport)
     client.transport = calls
-    doc = Doctor(source, client.config, client, calls, code=code, monotonic=monotonic, sleep=sleep,
-                 wait_seconds=wait_seconds)
-    try:
-        findings = run_checks(doc, CHECKS)
-        if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
-            findings += run_checks(doc, ORDER_CHECKS)
-    finally:
-        if doc.notices is not None:
-            doc.notices.stop()  # unsubscribes: a running kisbot may want the app key's one session
-    return _emit(as_json, config_rows, client.config, findings, orders_sent=calls.orders_sent,
-                 calls=sum(calls.gets.values()))
+    stops = StopSignals()
+    doc = Doctor(source, client.config, client, calls, code=code, monotonic=monotonic, sleep=stops.sleeping(sleep),
+                 wait_seconds=wait_seconds, stops=stops)
+    stopped = 0
+    with stops:  # SIGINT, SIGTERM, SIGHUP: withdraw the test order, say so, exit 128 + the signal
+        try:
+            findings = run_checks(doc, CHECKS)
+            if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
+                run_checks(doc, ORDER_CHECKS)
+        except Stopped as stop:
+            stopped = 128 + stop.signum
+            doc.findings.append(withdraw(doc, stop))
+        finally:
+            if doc.notices is not None:
+                doc.notices.stop()  # unsubscribes: a running kisbot may want the app key's one session
+        code = _emit(as_json, config_rows, client.config, doc.findings, orders_sent=calls.orders_sent,
+                     calls=sum(calls.gets.values()))
+    return stopped or code
 
 
 def _refuse(sentence: str, as_json: bool) -> int:
@@ -582,10 +689,14 @@ def _emit(as_json: bool, config_rows: list[dict[str, str]], config: KisConfig | 
     }
     for f in findings:
         report.update(f.fields)
-    if as_json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        _print_human(report, findings)
+    try:
+        if as_json:
+            print(json.dumps(report, ensure_ascii=False), flush=True)
+        else:
+            _print_human(report, findings)
+            sys.stdout.flush()
+    except OSError:  # the terminal went away (SIGHUP of a closed ssh session): the record in the data dir stays
+        pass
     return 0 if ok else exit_code
 
 

@@ -35,6 +35,7 @@ from kis.limits import Pace
 from kis.listing_lag import settle_horizon
 from kis.models import OrderType, Quote
 from rebalance import Plan, PlanSettings, Portfolio, PortfolioError, RunActive, RunStatus, TwapSettings, Window
+from rebalance.deposit import deposit_note
 from rebalance.events import Cancelled, Event, Finished
 from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
@@ -556,8 +557,10 @@ class BotService:
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
             return [Reply(f"{portfolio.source or 'A file'}: a newer file arrived while this one was "
                           "being planned, so this plan is not offered. Send it again if you meant it.")]
+        deposit = deposit_note(plan, portfolio, self.plan_settings, options)  # issue 23: the deposit figure
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
+        replies += [Reply(deposit)] if deposit else []
         if not plan.has_orders:
             return fold(replies + [Reply("The account already matches this portfolio: nothing to trade.")])
         if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
