@@ -192,7 +192,8 @@ def test_a_test_order_whose_answer_is_lost_is_found_and_cancelled_but_not_timed(
 def test_doctor_orders_reports_that_notices_arrive_on_the_account(sim, tmp_path, capsys):
     assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["notices"] == {"hts_id_set": True, "state": "live"}
+    assert report["notices"] == {"hts_id_set": True, "state": "live", "source": "own session", "field_count": None,
+                                 "skipped": 0}  # no notice yet when it subscribed
     assert report["notices_arrive"] is True
     assert sim.notices.sessions == [] or all(not s.subscribed for s in sim.notices.sessions)  # unsubscribed
 
