@@ -805,11 +805,13 @@ class _Worker:
     def _confirm_cancels(self) -> None:
         """Poll today's orders until every cancel KIS took shows confirmed there (KIS confirms a cancel
         after it takes it), at most the settle horizon; what is still open then is named in the summary."""
+        gap = max(0.1, min(CONFIRM_GAP, self.run_rec.poll_seconds))
         deadline = self.clock.now() + timedelta(seconds=self.settings.settle_seconds)
         self._poll()
-        while self._cancels_unconfirmed() and self.clock.now() < deadline:
-            gap = min(CONFIRM_GAP, self.run_rec.poll_seconds, (deadline - self.clock.now()).total_seconds())
-            self.clock.wait(max(0.0, gap), threading.Event())  # not the run's cancel event: it may be set
+        for _ in range(math.ceil(self.settings.settle_seconds / gap)):  # bounded even if the clock stands still
+            if not self._cancels_unconfirmed() or self.clock.now() >= deadline:
+                break
+            self.clock.wait(gap, threading.Event())  # not the run's cancel event: it may be set
             self._poll()
 
     def _results(self) -> tuple[tuple[StockResult, ...], int]:

@@ -32,7 +32,7 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
         print("  hours      KRX sessions only (09:00-15:30 KST on trading days), as KIS mock; "
               "--always-open to trade at any hour", file=out)
     print(f"  rules      buys without a price reserve at the upper limit; new orders show in today's orders "
-          f"~{LISTING_LAG:g} s late and cancels confirmed {CANCEL_CONFIRM_DELAY:g} s after they are taken, as on KIS",
+          f"~{LISTING_LAG:g} s late and cancels confirmed {CANCEL_CONFIRM_DELAY:g} s after they are taken: both late, as on KIS",
           file=out)
     if ws_url:
         print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
