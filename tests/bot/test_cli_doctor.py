@@ -1,6 +1,7 @@
 """`kisbot doctor` as an account owner runs it against the simulator: what it reports, and what it leaves behind."""
 import argparse
 import json
+import time
 
 import pytest
 
@@ -265,7 +266,11 @@ def test_the_client_reads_the_cancel_confirmed_quantity_under_either_name(sim, s
     price = sim_client.price("005930").price
     ack = sim_client.order("005930", OrderSide.BUY, 3, OrderType.LIMIT, round_to_tick(int(price * 0.8)))
     sim_client.cancel(ack.order_no, ack.org_no, 0, original=ack)
-    rows = {o.order_no: o for o in sim_client.orders_today("005930")}
-    original = rows[ack.order_no]
+    for _ in range(200):  # KIS (and the sim, by default) confirms a cancel a moment after it takes it
+        rows = {o.order_no: o for o in sim_client.orders_today("005930")}
+        original = rows[ack.order_no]
+        if original.closed:
+            break
+        time.sleep(0.02)
     [cancel] = [o for o in rows.values() if o.orig_order_no == ack.order_no]
     assert (original.cancelled_qty, cancel.cancelled_qty, cancel.cancelled) == (3, 3, True)
