@@ -27,6 +27,7 @@ from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from kis.krx import KST
 from rebalance.clock import Clock, ClockScheduler
+from rebalance.deposit import Deposit, deposit_sentence, report_deposit
 from rebalance.drift import Drift, drift
 from rebalance import saved_model
 from rebalance.saved_model import SavedModel
@@ -61,6 +62,7 @@ class Report:
     drift: tuple[Drift, ...] | None  # None: no saved model
     model_source: str
     history: tuple[Snapshot, ...]
+    deposit: Deposit | None = None  # the deposit that rebalances without selling (issue 23); None: no model
 
     @property
     def change(self) -> int | None:
@@ -101,16 +103,18 @@ class Reports:
         snapshot = self.history.record(self.account, day, balance, now)
         model = self.load_model()
         drifts = None
+        deposit = None
         if model is not None:
             prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
             unpriced = [c for c in model.portfolio.codes if c not in prices]
             if unpriced:  # model stocks not held: one batched quote
                 prices.update({c: q.price for c, q in self.client.prices(unpriced).items()})
             drifts = drift(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
+            deposit = report_deposit(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
         fills = _day_fills(orders) if day == now.astimezone(KST).date() else ()
         return Report(day, now, snapshot, self.history.before(self.account, day), fills, drifts,
                       model.file_name if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
-                                                                                until=day)))
+                                                                                until=day)), deposit)
 
     def on_demand(self) -> list[Reply]:
         """`/report`: the same report now; KIS trouble is one sentence."""
@@ -184,6 +188,8 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
                        for d in report.drift]
         parts.append(fmt.bold("Drift") + f" against {report.model_source or 'the saved model'} "
                      "(weights of the investable value, as the plan counts them)\n" + fmt.pre(drift_rows))
+    if report.deposit is not None:
+        parts.append(deposit_sentence(report.deposit))
     replies = [dataclasses.replace(r, kind=kind) for r in text_replies(fmt.join(parts, "\n\n"), buttons=buttons)]
     try:
         chart = value_chart(report.history)
