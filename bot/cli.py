@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     secrets = sub.add_parser("secrets", help="store app key, app secret, bot token in the OS keyring")
     secrets.add_argument("action", choices=["set"], help="set: prompt for each secret without echo")
     secrets.add_argument("--env", choices=["mock", "real"], default="mock", help="which KIS environment")
+    secrets.add_argument("--account", default="main", metavar="LABEL",
+                         help="the account's label in KIS_ACCOUNTS (KIS issues keys per account; default main)")
     return parser
 
 

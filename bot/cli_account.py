@@ -13,6 +13,7 @@ import pandas as pd
 
 from kis import open_client
 from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_code
+from kis.accounts import parse_label
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
@@ -114,13 +115,20 @@ def keyring_available() -> bool:
 
 def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_set,
             available: Callable[[], bool] = keyring_available) -> int:
-    """Prompt (no echo) for the app key, app secret and bot token and keep them in the OS keyring."""
+    """Prompt (no echo) for the app key, app secret (of `--account LABEL`) and bot token; keep them in the keyring."""
     env = getattr(args, "env", "mock")
+    try:
+        label = parse_label(getattr(args, "account", None) or "main")
+    except ValueError as exc:
+        return fail(f"--account: {exc}", 2)
+    prefix = f"{env}_" if label == "main" else f"{env}_{label}_"
+    variable = "KIS_" if label == "main" else f"KIS_{label.upper()}_"
     if not available():
-        return fail(f"{NO_KEYRING_HINT}: KIS_APP_KEY, KIS_APP_SECRET, TELEGRAM_BOT_TOKEN (with KIS_ENV={env})", 2)
+        return fail(f"{NO_KEYRING_HINT}: {variable}APP_KEY, {variable}APP_SECRET, TELEGRAM_BOT_TOKEN "
+                    f"(with KIS_ENV={env})", 2)
     wanted = [
-        (f"{env}_app_key", f"KIS app key ({env}): "),
-        (f"{env}_app_secret", f"KIS app secret ({env}): "),
+        (f"{prefix}app_key", f"KIS app key ({env}{'' if label == 'main' else ', ' + label}): "),
+        (f"{prefix}app_secret", f"KIS app secret ({env}{'' if label == 'main' else ', ' + label}): "),
         ("telegram_bot_token", "Telegram bot token (Enter to skip): "),
     ]
     stored = []

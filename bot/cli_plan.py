@@ -12,10 +12,11 @@ from pathlib import Path
 from bot import progress
 from bot.cli_common import fail, failure_sentence
 from kis import open_client
+from kis.accounts import AccountKind
 from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
-from rebalance import Plan, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
+from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from bot.service import planning
 from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
@@ -53,7 +54,8 @@ def plan(args: argparse.Namespace) -> int:
     try:
         with progress.terminal_bar(enabled=not args.json), \
                 progress.counting(planning(len(codes)), calls, pace):
-            result = make_plan(client, portfolio, options=options, names=names)
+            result = make_plan(client, portfolio, PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)),
+                               options=options, names=names)
     except PortfolioError as exc:
         return fail(exc.one_line())
     except OptionsError as exc:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 import rebalance
 from bot import format as fmt
 from bot import progress
+from kis.accounts import AccountKind
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -531,8 +532,9 @@ class BotService:
                 self._shown[plan.id] = chat
                 # The plan shown last in this chat is its only one confirmable: one with nothing to trade
                 # leaves none.
-                self._set_pending(chat, _Pending(plan, portfolio, ticket, options=options) if plan.has_orders
-                                  else None)
+                # A manual plan (IRP: read-only over the API) is a list to place by hand: never confirmable.
+                self._set_pending(chat, _Pending(plan, portfolio, ticket, options=options)
+                                  if plan.has_orders and not plan.manual else None)
                 if plan.has_orders:
                     self._nothing_to_trade.pop(chat, None)
                 else:
@@ -546,6 +548,8 @@ class BotService:
         replies += [Reply(deposit)] if deposit else []
         if not plan.has_orders:
             return fold(replies + [Reply("The account already matches this portfolio: nothing to trade.")])
+        if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
+            return fold(replies)
         caption = (
             "Plan " + fmt.bold(plan.id) + f": sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
             f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
@@ -868,4 +872,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
                       pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
-                      pace=client.pace())
+                      pace=client.pace(),
+                      plan_settings=rebalance.PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)))

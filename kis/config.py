@@ -8,15 +8,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from dotenv import dotenv_values
 
+from kis.accounts import Account as KisAccount, AccountKind, Credentials, find_account, kind_of, parse_label
 from kis.endpoints import BASE_URLS, DEFAULT_RATE_LIMIT
 from kis.errors import ConfigError
 from kis.models import Account, Env
+from kis.models import Account as AccountNumber
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,8 @@ class KisConfig:
     data_dir: Path
     hts_id: str = ""  # KIS_HTS_ID: the key of the order/fill notices; '' = no notices, polling only
     ws_url: str = ""  # KIS_WS_URL override; '' = the environment's (sim: asked of the simulator)
+    label: str = "main"  # the account's label (KIS_ACCOUNTS); one-account settings are `main`
+    kind: AccountKind = AccountKind.GENERAL  # from the product code or KIS_<LABEL>_KIND
 
     @property
     def app_key_id(self) -> str:
@@ -142,52 +147,121 @@ def parse_rate_limit(text: str, default: float) -> float:
     return rate
 
 
-def load_kis_config(source: Source | None = None) -> KisConfig:
-    """Build the KIS configuration or raise ConfigError that says what to set."""
-    source = source or Source()
+ACCOUNT_SETTING = re.compile(r"KIS_([A-Z0-9_]+?)_(ACCOUNT|APP_KEY|APP_SECRET|KIND|NAME)")
+MAIN = "main"
+
+
+def kis_env(source: Source) -> Env:
+    """KIS_ENV, never real by default: an app key means mock, no key means the simulator."""
     env_name = source.get("KIS_ENV").lower()
     if not env_name:
-        # Never real by default: an app key means the mock account, no key means the simulator.
         has_key = bool(source.get("KIS_APP_KEY") or (source.use_keyring and keyring_get("mock_app_key")))
         env_name = "mock" if has_key else "sim"
     try:
-        env = Env(env_name)
+        return Env(env_name)
     except ValueError:
         raise ConfigError(f"KIS_ENV='{env_name}' is not one of sim, mock, real") from None
 
-    if env is Env.SIM:
-        app_key = source.get("KIS_APP_KEY") or SIM_APP_KEY
-        app_secret = source.get("KIS_APP_SECRET") or SIM_APP_SECRET
-        account_text = source.get("KIS_ACCOUNT") or SIM_ACCOUNT
+
+def account_labels(source: Source) -> tuple[str, ...]:
+    """KIS_ACCOUNTS as labels (unset: just `main`); ConfigError for a bad or repeated label."""
+    text = source.get("KIS_ACCOUNTS")
+    if not text:
+        labels: tuple[str, ...] = (MAIN,)
     else:
-        app_key = source.secret("KIS_APP_KEY", f"{env.value}_app_key")
-        app_secret = source.secret("KIS_APP_SECRET", f"{env.value}_app_secret")
-        missing = [n for n, v in (("KIS_APP_KEY", app_key), ("KIS_APP_SECRET", app_secret)) if not v]
-        if missing:
-            raise ConfigError(
-                f"{' and '.join(missing)} not set for KIS_ENV={env.value}: set "
-                f"{'them' if len(missing) > 1 else 'it'} in the environment or .env, or store "
-                f"{'them' if len(missing) > 1 else 'it'} in the OS keyring with "
-                f"`kisbot secrets set --env {env.value}`"
-            )
-        account_text = source.get("KIS_ACCOUNT")
-        if not account_text:
-            raise ConfigError(f"KIS_ACCOUNT not set for KIS_ENV={env.value}: set it as 12345678-01")
+        try:
+            labels = tuple(parse_label(part) for part in text.split(",") if part.strip())
+        except ValueError as exc:
+            raise ConfigError(f"KIS_ACCOUNTS: {exc}") from None
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ConfigError(f"KIS_ACCOUNTS names {', '.join(repeated)} more than once: list each account once")
+        if not labels:
+            raise ConfigError("KIS_ACCOUNTS is set but names no account: list labels such as main,pension")
+    named = {m.group(1).lower() for name in (*source.environ, *source.dotenv)
+             if (m := ACCOUNT_SETTING.fullmatch(name)) and source.get(name)}
+    unknown = sorted(named - set(labels))
+    if unknown:
+        raise ConfigError(f"KIS_{unknown[0].upper()}_… is set but '{unknown[0]}' is not in KIS_ACCOUNTS "
+                          f"({','.join(labels)}): add it there, or remove the setting")
+    return labels
+
+
+def _account_setting(source: Source, label: str, suffix: str) -> tuple[str, str]:
+    """(name, value) of KIS_<LABEL>_<SUFFIX>; for `main` the one-account KIS_<SUFFIX> is read when unset."""
+    name = f"KIS_{label.upper()}_{suffix}"
+    value = source.get(name)
+    if not value and label == MAIN and suffix in ("ACCOUNT", "APP_KEY", "APP_SECRET"):
+        name = f"KIS_{suffix}"
+        value = source.get(name)
+    return name, value
+
+
+def _load_account(source: Source, env: Env, label: str) -> KisAccount:
+    """One account's settings, or ConfigError saying which to set."""
+    key_name, app_key = _account_setting(source, label, "APP_KEY")
+    secret_name, app_secret = _account_setting(source, label, "APP_SECRET")
+    number_name, number_text = _account_setting(source, label, "ACCOUNT")
+    if env is Env.SIM:
+        app_key, app_secret = app_key or SIM_APP_KEY, app_secret or SIM_APP_SECRET
+        number_text = number_text or (SIM_ACCOUNT if label == MAIN else "")
+    elif source.use_keyring:
+        prefix = f"{env.value}_" if label == MAIN else f"{env.value}_{label}_"
+        app_key = app_key or keyring_get(f"{prefix}app_key")
+        app_secret = app_secret or keyring_get(f"{prefix}app_secret")
+    missing = [n for n, v in ((key_name, app_key), (secret_name, app_secret)) if not v]
+    if missing:
+        where = "" if label == MAIN else f" --account {label}"
+        raise ConfigError(
+            f"{' and '.join(missing)} not set for KIS_ENV={env.value}: set "
+            f"{'them' if len(missing) > 1 else 'it'} in the environment or .env, or store "
+            f"{'them' if len(missing) > 1 else 'it'} in the OS keyring with "
+            f"`kisbot secrets set --env {env.value}{where}`")
+    if not number_text:
+        raise ConfigError(f"{number_name} not set for KIS_ENV={env.value}: set it as 12345678-01")
     try:
-        account = Account.parse(account_text)
+        number = AccountNumber.parse(number_text)
+        kind = kind_of(number, source.get(f"KIS_{label.upper()}_KIND"))
     except ValueError as exc:
-        raise ConfigError(f"KIS_ACCOUNT: {exc}") from None
+        raise ConfigError(f"{number_name}: {exc}") from None
+    name = source.get(f"KIS_{label.upper()}_NAME") or label
+    return KisAccount(label, name, number, kind, Credentials(app_key, app_secret))
 
+
+def load_accounts(source: Source | None = None) -> tuple[KisAccount, ...]:
+    """Every account KIS_ACCOUNTS lists (unset: the one-account settings as `main`), or ConfigError."""
+    source = source or Source()
+    env = kis_env(source)
+    accounts = tuple(_load_account(source, env, label) for label in account_labels(source))
+    numbers = [str(a.number) for a in accounts]
+    repeated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"account {repeated[0]} is set for more than one label: give each label its own account")
+    return accounts
+
+
+def load_kis_config(source: Source | None = None, label: str = "") -> KisConfig:
+    """The KIS configuration of one account (`label`; '' = the first listed) or ConfigError saying what to set."""
+    source = source or Source()
+    env = kis_env(source)
+    accounts = load_accounts(source)
+    account = accounts[0]
+    if label:
+        try:
+            account = find_account(accounts, label)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     rate = parse_rate_limit(source.get("KIS_RATE_LIMIT"), DEFAULT_RATE_LIMIT[env])
-
     return KisConfig(
         env=env,
-        app_key=app_key,
-        app_secret=app_secret,
-        account=account,
+        app_key=account.credentials.app_key,
+        app_secret=account.credentials.app_secret,
+        account=account.number,
         base_url=(source.get("KIS_BASE_URL") or BASE_URLS.get(env, "")).rstrip("/"),
         rate_limit=rate,
         data_dir=data_dir(source),
         hts_id=source.get("KIS_HTS_ID") or (SIM_HTS_ID if env is Env.SIM else ""),
         ws_url=source.get("KIS_WS_URL").rstrip("/"),
+        label=account.label,
+        kind=account.kind,
     )

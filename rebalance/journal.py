@@ -645,6 +645,7 @@ def plan_from_json(text: str) -> Plan:
         notes=tuple(data.get("notes", ())),
         options=tuple(data.get("options", ())),
         dropped=tuple(data.get("dropped", ())),
+        manual=bool(data.get("manual", False)),
     )
 
 

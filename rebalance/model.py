@@ -80,6 +80,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # e.g. "buys scaled down by 3 % to fit cash"
     options: tuple[str, ...] = ()  # the options in force, as phrases ("buy only", "band ±2 %p")
     dropped: tuple[str, ...] = ()  # "code name" of every stock sold because the model does not name it
+    manual: bool = False  # the account sends no orders (IRP): the plan is a list for the user to place by hand
 
     @property
     def sells(self) -> tuple[PlanLine, ...]:

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Protocol
 
+from kis.accounts import AccountKind
 from kis.errors import UnknownStock
 from kis.krx import KST
 from kis.models import Balance, Quote
+from rebalance import accounts as kinds
 from rebalance.costs import DEFAULT_FEE_RATE, DEFAULT_SELL_TAX_RATE, CostRates, exact
 from rebalance.model import Plan, PlanLine, Portfolio
 from rebalance.options import OptionsError, PlanOptions
-from rebalance.portfolio import unknown_codes_error
+from rebalance.i18n import t
+from rebalance.portfolio import PortfolioError, unknown_codes_error
 
 # Weights of a column of fractions rarely add up to exactly 1 in floats (3 x 0.3333...).
 _WEIGHT_TOLERANCE = 1e-6
@@ -33,6 +36,7 @@ class PlanSettings:
     sell_fee: float = DEFAULT_FEE_RATE
     sell_tax: float = DEFAULT_SELL_TAX_RATE
     max_price_age: timedelta = timedelta(minutes=5)
+    kind: AccountKind = AccountKind.GENERAL  # the account's kind: what it may hold and do (rebalance/accounts.py)
 
     def __post_init__(self) -> None:
         if not (0 <= self.cash_buffer < 1):
@@ -68,6 +72,7 @@ def make_plan(client: PriceSource, portfolio: Portfolio, settings: PlanSettings 
     Codes the broker does not know raise PortfolioError naming them and their rows.
     """
     settings = settings or PlanSettings()
+    refuse_model_rows(portfolio, settings.kind)
     balance = client.balance()
     codes = _plan_codes(portfolio, balance)
     try:
@@ -124,12 +129,42 @@ def build_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quot
     floored; stocks outside the model go to zero unless kept; a stock inside its band is not traded.
     Buys are scaled down when cash after sells cannot pay for them and their costs.
     """
+    refuse_model_rows(portfolio, settings.kind)
     here = _where_the_account_is(portfolio, balance, quotes, settings, options, tax_free)
     notes: list[str] = []
     wants = _where_the_model_wants_it(portfolio, balance, here, options, notes)
     target = _what_to_trade(here, wants, settings.rates, options, notes)
-    return _the_plan(portfolio, balance, quotes, settings, now, plan_id, options, names or {}, here, wants,
+    target = _within_the_kind(here, target, settings.kind, notes)
+    plan = _the_plan(portfolio, balance, quotes, settings, now, plan_id, options, names or {}, here, wants,
                      target, notes)
+    return replace(plan, manual=not kinds.rules_for(settings.kind).sends_orders)
+
+
+def refuse_model_rows(portfolio: Portfolio, kind: AccountKind) -> None:
+    """PortfolioError naming each model row the account's kind may not hold (before any price or order)."""
+    problems = kinds.model_problems(kind, portfolio)
+    if problems:
+        raise PortfolioError(problems, portfolio.source)
+
+
+def _within_the_kind(here: "_Account", target: Mapping[str, int], kind: AccountKind,
+                     notes: list[str]) -> Mapping[str, int]:
+    """The targets with the kind's risky-asset cap applied (IRP); a note names the stocks whose buys were cut."""
+    def costs(qty: Mapping[str, int]) -> int:
+        sells = sum(here.sell_cost(c, here.current[c] - q) for c, q in qty.items() if q < here.current[c])
+        return sells + sum(here.rates.buy_cost((q - here.current[c]) * here.price[c])
+                           for c, q in qty.items() if q > here.current[c])
+
+    capped, cut = kinds.cap_risky(kind, target, here.current, here.price, here.total, costs)
+    if cut:
+        share = kinds.risky_share(capped, here.price, here.total - costs(capped))
+        before = kinds.risky_share(here.current, here.price, here.total)
+        key = "accounts.risky_over" if before > kinds.RISKY_CAP else "accounts.risky_cut"
+        notes.append(t(key, codes=", ".join(cut), share=f"{float(share) * 100:.1f}",
+                       cap=f"{float(kinds.RISKY_CAP) * 100:g}"))
+    if not kinds.rules_for(kind).sends_orders:
+        notes.append(t("accounts.manual", kind=kinds.kind_name(kind)))
+    return capped
 
 
 @dataclass(frozen=True)

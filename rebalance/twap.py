@@ -30,6 +30,7 @@ from rebalance.events import (
 )
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderKind, OrderState, RunState
+from rebalance.i18n import t
 from rebalance.model import Plan
 from rebalance.notices import (
     PRICE_FRESH_SECONDS, NoticeConsumer, NoticeFeed, PriceFeed, fill_status, streamed_quote, unsettled_match,
@@ -111,6 +112,8 @@ class TwapExecutor:
 
     def start(self, plan: Plan, window: Window) -> str:
         """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs."""
+        if plan.manual:
+            raise ValueError(t("accounts.read_only"))
         if not plan.has_orders:
             raise ValueError("the plan has nothing to trade")
         now = self.clock.now()

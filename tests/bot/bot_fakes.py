@@ -127,6 +127,7 @@ class FakePlanner:
     made: list[Plan] = field(default_factory=list)
     options: list = field(default_factory=list)  # the options each plan was made with (None = defaults)
     on_target: bool = False
+    manual: bool = False  # plans are manual order lists (an IRP account)
 
     def read_portfolio(self, data: bytes, *, name: str = "") -> Portfolio:
         text = data.decode()
@@ -143,7 +144,8 @@ class FakePlanner:
             for t in portfolio.targets
         )
         plan = Plan(f"p{len(self.made) + 1:07d}", lines, cash=1_000_000, total_value=1_000_000,
-                    investable=980_000, est_costs=100, priced_at=now, expires_at=now + timedelta(minutes=5))
+                    investable=980_000, est_costs=100, priced_at=now, expires_at=now + timedelta(minutes=5),
+                    manual=self.manual)
         self.made.append(plan)
         self.options.append(options)
         return plan

@@ -110,6 +110,32 @@ def test_secrets_set_stores_what_was_typed(capsys):
     assert "my-key" not in out and "my-secret" not in out
 
 
+def test_secrets_set_for_a_labelled_account_stores_that_accounts_keys(capsys):
+    answers = iter(["pension-key", "pension-secret", ""])
+    stored = {}
+    code = cli_account.secrets(argparse.Namespace(action="set", env="real", account="Pension"),
+                               prompt=lambda q: next(answers), store=stored.__setitem__, available=lambda: True)
+    assert code == 0
+    assert stored == {"real_pension_app_key": "pension-key", "real_pension_app_secret": "pension-secret"}
+
+
+def test_a_labelled_accounts_keys_are_read_back_from_the_keyring(tmp_path, monkeypatch):
+    from kis import config
+
+    keys = {"real_pension_app_key": "pk", "real_pension_app_secret": "ps"}
+    monkeypatch.setattr(config, "keyring_get", lambda name: keys.get(name, ""))
+    environ = {"KIS_ENV": "real", "KIS_APP_KEY": "mk", "KIS_APP_SECRET": "ms", "KIS_ACCOUNT": "50087375-01",
+               "KIS_ACCOUNTS": "main,pension", "KIS_PENSION_ACCOUNT": "50087376-22"}
+    source = config.Source(environ=environ, dotenv_path=tmp_path / "none.env")
+    assert config.load_kis_config(source, label="pension").app_key == "pk"
+
+
+def test_secrets_set_refuses_a_label_that_is_not_ascii(capsys):
+    code = cli_account.secrets(argparse.Namespace(action="set", env="real", account="연금"),
+                               prompt=lambda q: "x", store=lambda *a: None, available=lambda: True)
+    assert code == 2 and "--account: account label '연금'" in capsys.readouterr().err
+
+
 def test_secrets_set_without_a_keyring_says_how_to_use_the_environment(capsys):
     def never(question):
         raise AssertionError("must not prompt when nothing can be stored")

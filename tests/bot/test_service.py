@@ -412,3 +412,25 @@ def test_status_after_a_run_that_ended_short_says_where_it_stopped(tmp_path):
     service, *_ = make_service(receipts=store)
     text = texts(service.status())
     assert "The last run" in text and "6 of 10 share(s) not traded" in text and "ran past the guard" in text
+
+
+def test_a_manual_plan_of_a_read_only_account_has_no_confirm_button_and_cannot_be_confirmed():
+    service, client, executor, planner, clock = make_service()
+    planner.manual = True
+    replies = service.plan_file(b"069500 148070", XLSX)
+    assert not any(r.buttons for r in replies)
+    answer = texts(service.confirm())
+    assert executor.started == [] and "no plan" in answer.lower()
+
+
+def test_the_service_plans_with_the_accounts_kind_from_its_configuration(sim_client, tmp_path):
+    from dataclasses import replace as changed
+
+    from bot.service import open_service
+    from kis.accounts import AccountKind
+    from kis.config import Source
+
+    sim_client.config = changed(sim_client.config, kind=AccountKind.IRP)
+    source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env", use_keyring=False)
+    service = open_service(sim_client, source=source, on_event=lambda event: None)
+    assert service.plan_settings.kind is AccountKind.IRP
