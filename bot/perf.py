@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from datetime import datetime, time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -58,7 +59,7 @@ def perf_replies(history: ValueHistory, account: str, words: Sequence[str], now:
     if costs is not None:
         since = None if period is Period.ALL else datetime.combine(perf.start, time(0), KST)
         try:
-            perf = _with_costs(perf, costs(since))
+            perf = replace(perf, costs=costs(since))
         except Exception:  # the receipts are a part; the returns stand without them
             log.exception("/perf: reading the receipts failed")
     replies = text_replies(perf_text(perf))
@@ -74,12 +75,6 @@ def perf_replies(history: ValueHistory, account: str, words: Sequence[str], now:
 def chart_of(perf: Performance) -> bytes:
     return perf_chart(perf, title=t("perf.chart_title"), value_label=t("perf.chart_value"),
                       invested_label=t("perf.chart_invested"))
-
-
-def _with_costs(perf: Performance, costs: int) -> Performance:
-    from dataclasses import replace
-
-    return replace(perf, costs=costs)
 
 
 def perf(args: argparse.Namespace, *, config: object = None) -> int:
