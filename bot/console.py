@@ -139,6 +139,8 @@ class ConsoleChat:
                 return [Reply(self.set_lang(args))]
             if self.pushes is not None and command in ("/report", "/health"):
                 return self.pushes.report() if command == "/report" else self.pushes.health()
+            if self.pushes is not None and command == "/perf":
+                return self.pushes.perf(args)
             if self.pushes is not None and command == "/notify":
                 return self.pushes.notify(CONSOLE_CHAT, args)
             if command.startswith("/"):

@@ -876,7 +876,7 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
         receipt = event.receipt if isinstance(event, (Finished, Cancelled)) else None
         if receipt is not None:
             try:
-                receipts.save(receipt)
+                receipts.save(receipt, at=clock.now() if clock is not None else None)  # /perf's costs
             except Exception:  # /status loses the receipt; the completion message still shows it
                 log.exception("keeping the receipt failed")
         on_event(event)

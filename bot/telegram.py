@@ -41,8 +41,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
              "(it may have been revoked) and set it in the environment, .env or the keyring")
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
-COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "health", "accounts",
-            "notify", "lang", "help"]
+COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "health",
+            "accounts", "notify", "lang", "help"]
 
 
 def command_menu(lang: Lang) -> list[BotCommand]:
@@ -151,7 +151,7 @@ class TelegramBot:
             "accounts": self._accounts,
         }
         if self.pushes is not None:
-            commands.update(report=self._report, health=self._health, notify=self._notify)
+            commands.update(report=self._report, perf=self._perf, health=self._health, notify=self._notify)
         if self.langs is not None:
             commands.update(lang=self._lang)
         # New messages only: editing an old "/confirm" must not place orders again.
@@ -326,6 +326,9 @@ class TelegramBot:
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._slow(update, self.pushes.report)
+
+    async def _perf(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._slow(update, self.pushes.perf, list(context.args or ()))
 
     async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.health))
