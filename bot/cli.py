@@ -24,6 +24,7 @@ COMMANDS = {
     "secrets": "bot.cli_account:secrets",
     "doctor": "bot.cli_doctor:doctor",
     "report": "bot.reports:report",
+    "perf": "bot.perf:perf",
     "health": "bot.health:health",
 }
 
@@ -76,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
     report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
     report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
+
+    perf = sub.add_parser("perf", help="returns over time from the value history: time- and money-weighted, "
+                                       "contributions, costs, value vs net deposits")
+    perf.add_argument("period", nargs="*", help="month, quarter, year or all (the default)")
+    perf.add_argument("--chart", default=None, help="also write the value vs net deposits chart to this PNG file")
 
     sub.add_parser("health", help="environment, token, KIS calls today, active run, journal, version")
 
