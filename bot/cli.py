@@ -21,6 +21,7 @@ COMMANDS = {
     "price": "bot.cli_account:price",
     "balance": "bot.cli_account:balance",
     "plan": "bot.cli_plan:plan",
+    "model": "bot.cli_model:model",
     "secrets": "bot.cli_account:secrets",
     "doctor": "bot.cli_doctor:doctor",
     "report": "bot.reports:report",
@@ -67,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("balance", help="holdings and cash of the configured account")
 
     add_plan_arguments(sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx (default: the saved one)"))
+
+    from bot.cli_model import add_model_arguments
+    add_model_arguments(sub.add_parser("model", help="show, edit (set/add/rm/band/cash/undo), name or export the saved model"))
 
     doctor = sub.add_parser("doctor", help="check the configured account: settings, token, price, balance, "
                                            "buying power; --orders also times a test order")

@@ -157,3 +157,42 @@ def test_after_1000_random_edits_the_model_equals_a_replay_of_its_log_and_undo_r
     assert states[log[-1].id] == store.current().state and named == store.named()
     assert all(states[v.id] == v.state for v in log)
     assert len(log) > 300  # most edits are accepted: the test exercises the log, not refusals
+
+
+def test_an_exported_model_is_read_back_by_the_planner_unchanged(tmp_path):
+    from bot.cli_model import export_xlsx
+    from bot.model_edits import ModelContext, model_command
+    from bot_fakes import T0
+    from rebalance.portfolio import read_portfolio
+
+    store = VersionedModels(tmp_path, ACCOUNT)
+    context = ModelContext(who="cli", now=lambda: T0)
+    for words in (["add", "069500", "25.5%"], ["add", "0013V0", "5"], ["add", "005930", "33.3"],
+                  ["band", "069500", "3"], ["band", "005930", "1.5%"], ["add", "000660", "0.1"]):
+        model_command(store, words, context)
+    state = store.current().state
+    export_xlsx(state, tmp_path / "model.xlsx")
+    read = read_portfolio(tmp_path / "model.xlsx")
+    assert [(t.code, t.weight, t.band) for t in read.targets] == [(t.code, t.weight, t.band) for t in state.targets]
+
+
+def test_kisbot_model_edits_and_exports_from_the_command_line(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    import kis
+    from bot import cli
+
+    client = client_knowing_all()
+    client.config = SimpleNamespace(data_dir=tmp_path, account=ACCOUNT)
+    monkeypatch.setattr(kis, "open_client", lambda: client)
+    assert cli.main(["model", "add", "069500", "25%"]) == 0
+    assert "→ 25.0%" in capsys.readouterr().out
+    assert cli.main(["model", "add", "069500", "25%"]) == 1
+    assert "in the model already" in capsys.readouterr().err
+    assert cli.main(["model", "set", "069500", "120"]) == 1
+    assert cli.main(["model", "save", "core"]) == 0 and cli.main(["model", "list"]) == 0
+    assert "core" in capsys.readouterr().out
+    assert cli.main(["model", "export", str(tmp_path / "m.xlsx")]) == 0
+    assert (tmp_path / "m.xlsx").exists()
+    assert cli.main(["model", "undo"]) == 0 and cli.main(["model", "history"]) == 0
+    assert "#3" in capsys.readouterr().out
