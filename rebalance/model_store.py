@@ -25,6 +25,31 @@ OPS = ("load", "set", "add", "rm", "band", "cash", "undo", "save", "use")
 MAX_NAME = 40
 
 
+def legacy_path(data_dir: str | Path, account: object) -> Path:
+    """Where earlier kisbots kept the one-file model of `account` (imported as version 1)."""
+    return Path(data_dir) / f"model-{account}.json"
+
+
+def check_targets(targets: tuple[Target, ...]) -> None:
+    """ValueError unless the targets keep the rules `read_portfolio` enforces: the planner trusts them."""
+    if len(targets) > MAX_STOCKS:
+        raise ValueError(f"{len(targets)} stocks, more than {MAX_STOCKS}")
+    for t in targets:
+        try:
+            if normalize_code(t.code) != t.code:
+                raise ValueError(f"code {t.code!r} is not written as a stock code")
+        except BadStockCode as exc:
+            raise ValueError(str(exc)) from None
+        if not (math.isfinite(t.weight) and t.weight >= 0):
+            raise ValueError(f"{t.code}: weight {t.weight!r} is not 0 or more")
+        if t.band is not None and not (math.isfinite(t.band) and 0 <= t.band < 1):
+            raise ValueError(f"{t.code}: band {t.band!r} is not a fraction from 0 to 1")
+    if len({t.code for t in targets}) != len(targets):
+        raise ValueError("a stock code appears twice")
+    if math.fsum(t.weight for t in targets) > 1 + SUM_TOLERANCE:
+        raise ValueError("the weights add up to more than 100 %")
+
+
 class ModelEditError(ValueError):
     """An edit that is refused; `key` is the i18n key of its one sentence (area `model_edit`), `params` its fields."""
 
@@ -203,13 +228,14 @@ class VersionedModels:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """The one-file model of earlier kisbots becomes version 1 (the file stays, unread after this)."""
-        from rebalance.saved_model import model_path, portfolio_from_dict
-        old = model_path(self.data_dir, self.account)
+        old = legacy_path(self.data_dir, self.account)
         if not old.exists() or conn.execute("SELECT 1 FROM versions LIMIT 1").fetchone():
             return
         try:
             data = json.loads(old.read_text(encoding="utf-8"))
-            portfolio = portfolio_from_dict({**data, "source": data.get("file_name")})
+            state = state_from_dict({"targets": data["targets"], "source": data.get("file_name")})
+            check_targets(state.targets)
+            portfolio = Portfolio(state.targets, state.source)
             at = datetime.fromisoformat(data["saved_at"])
         except (OSError, ValueError, KeyError, TypeError):
             return  # saved_model.load_model says why it cannot be read

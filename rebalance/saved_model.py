@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kis.codes import BadStockCode, normalize_code
 from rebalance.model import Portfolio, Target
-from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
+from rebalance.model_store import VersionedModels, check_targets as _check_targets, legacy_path, targets_op
 
 log = logging.getLogger(__name__)
 
@@ -61,35 +59,14 @@ def portfolio_from_dict(data: dict) -> Portfolio:
     return Portfolio(targets, str(data.get("source") or ""))
 
 
-def _check_targets(targets: tuple[Target, ...]) -> None:
-    """ValueError unless the targets keep the rules `read_portfolio` enforces: the planner trusts them."""
-    if len(targets) > MAX_STOCKS:
-        raise ValueError(f"{len(targets)} stocks, more than {MAX_STOCKS}")
-    for t in targets:
-        try:
-            if normalize_code(t.code) != t.code:
-                raise ValueError(f"code {t.code!r} is not written as a stock code")
-        except BadStockCode as exc:
-            raise ValueError(str(exc)) from None
-        if not (math.isfinite(t.weight) and t.weight >= 0):
-            raise ValueError(f"{t.code}: weight {t.weight!r} is not 0 or more")
-        if t.band is not None and not (math.isfinite(t.band) and 0 <= t.band < 1):
-            raise ValueError(f"{t.code}: band {t.band!r} is not a fraction from 0 to 1")
-    if len({t.code for t in targets}) != len(targets):
-        raise ValueError("a stock code appears twice")
-    if math.fsum(t.weight for t in targets) > 1 + SUM_TOLERANCE:
-        raise ValueError("the weights add up to more than 100 %")
-
-
 def model_path(data_dir: str | Path, account: object) -> Path:
     """Where the model of `account` (e.g. '50087375-01') is kept."""
-    return Path(data_dir) / f"model-{account}.json"
+    return legacy_path(data_dir, account)
 
 
 def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, saved_at: datetime,
                who: str = "file") -> SavedModel:
     """Replace the account's saved model with `portfolio` (its `source` is the file name): a new version."""
-    from rebalance.model_store import VersionedModels, targets_op
     _, after = VersionedModels(data_dir, account).apply(targets_op(portfolio), who=who, at=saved_at)
     return saved_from_version(after)
 
@@ -103,7 +80,6 @@ def saved_from_version(version) -> SavedModel:
 
 def load_model(data_dir: str | Path, account: object) -> SavedModel | None:
     """The account's saved model (the newest version), or None when none was saved (or it cannot be read)."""
-    from rebalance.model_store import VersionedModels
     try:
         current = VersionedModels(data_dir, account).current()
     except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as exc:
@@ -142,7 +118,6 @@ class ModelStore:
 
     def versions(self):
         """The account's `rebalance.model_store.VersionedModels` (history, edits, named models)."""
-        from rebalance.model_store import VersionedModels
         return VersionedModels(self.data_dir, self.account)
 
     def load(self) -> SavedModel | None:
