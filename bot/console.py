@@ -127,7 +127,8 @@ class ConsoleChat:
             if command == "/plan":
                 return self.plan(args)
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
-                      "/cancel": service.cancel, "/status": service.status, "/model": service.model}
+                      "/cancel": service.cancel, "/status": service.status, "/model": service.model,
+                      "/accounts": service.accounts}
             if command in simple:
                 return simple[command]()
             if command == "/price":

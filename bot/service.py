@@ -17,6 +17,7 @@ import rebalance
 from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
+from rebalance.accounts import AccountView, accounts_text, mask_number
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -232,8 +233,10 @@ class BotService:
         pending_store: PendingPlans | None = None,
         receipts: ReceiptStore | None = None,
         pace: Pace | None = None,
+        accounts: tuple[Any, ...] = (),
     ):
         self.client = client
+        self.accounts_configured = accounts  # kis.accounts.Account of every configured account; () = this one
         self.executor = executor
         self.twap_settings = twap_settings
         self.plan_settings = plan_settings
@@ -386,6 +389,18 @@ class BotService:
         with self._lock:
             ticket = self._newest.get(chat, 0)  # a file arriving in this chat while this plans supersedes it
         return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, chat=chat, options=options)
+
+    def accounts(self) -> list[Reply]:
+        """`/accounts`: each configured account (label, name, kind, masked number) and what it may do."""
+        config = getattr(self.client, "config", None)
+        serving = getattr(config, "label", "main")
+        if self.accounts_configured:
+            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind)
+                          for a in self.accounts_configured)
+        else:
+            views = (AccountView(serving, serving, mask_number(str(getattr(config, "account", ""))),
+                                 getattr(config, "kind", AccountKind.GENERAL)),)
+        return [Reply(fmt.text("\n".join(accounts_text(views, serving))))]
 
     def model(self) -> list[Reply]:
         """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
@@ -840,7 +855,7 @@ def _elsewhere(run_id: str, owner: int) -> str:
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, notices: Any = None,
-                 **twap_overrides: Any) -> BotService:
+                 accounts: tuple[Any, ...] = (), **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir.
 
     `notices`: KIS's order/fill notice stream (kis.notices.open_notices), or None to poll only."""
@@ -872,5 +887,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
                       pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
-                      pace=client.pace(),
+                      pace=client.pace(), accounts=accounts,
                       plan_settings=rebalance.PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)))

@@ -41,6 +41,8 @@ NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess
 BAD_JSON = ("OPSQ1002", "JSON 형식이 올바르지 않습니다.")  # guess
 BAD_ACCOUNT = ("OPSQ0013", "계좌번호를 확인하시기 바랍니다.")  # guess
+# IRP (product code 29) has inquiry services only; practitioners report its orders refused with OPSQ0002.
+IRP_PRODUCT = "29"
 BAD_HASHKEY = ("EGW00212", "hashkey 가 요청 본문과 일치하지 않습니다.")  # guess
 DATA_CHANGED = ("SYDB0050", "조회이후에 자료가 변경되었습니다.(다시 조회하세요)")
 
@@ -242,6 +244,11 @@ class KisProtocol:
             if name not in fields:
                 raise missing(name)
 
+    def _refuse_irp_orders(self) -> None:
+        """An IRP account (product 29) takes no orders over the API, as KIS answers: OPSQ0002."""
+        if self.account.product == IRP_PRODUCT:
+            raise Refusal(NO_SUCH_TR, 500)
+
     def _check_account(self, fields: dict[str, str]) -> None:
         if fields.get("CANO") != self.account.cano or fields.get("ACNT_PRDT_CD") != self.account.product:
             raise Refusal(BAD_ACCOUNT, 500)
@@ -383,6 +390,7 @@ class KisProtocol:
         body = self._body(req)
         self._need(body, ORDER_FIELDS)
         self._check_account(body)
+        self._refuse_irp_orders()
         code = body["PDNO"].strip()
         order_type = body["ORD_DVSN"]
         if order_type not in ORDER_TYPES:
