@@ -309,8 +309,9 @@ def _cancel_confirmed(row: OrderStatus) -> bool:
 
 
 def _look_for_cancel(doc: Doctor, ack: OrderAck, since: float, wait: float) -> tuple[OrderStatus | None, float]:
-    """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) is listed,
-    whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`)."""
+    """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) confirms shares,
+    whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`).
+    KIS confirms a cancel after it takes it: an unconfirmed cancel row (confirmed quantity 0) is not enough."""
     deadline = since + wait
     mine = same_order_no(ack.order_no)
     while True:
@@ -320,8 +321,8 @@ def _look_for_cancel(doc: Doctor, ack: OrderAck, since: float, wait: float) -> t
         for row in rows:
             if same_order_no(row.order_no) == mine and _cancel_confirmed(row):
                 return row, now - since
-            if row.cancelled and same_order_no(row.orig_order_no) == mine:
-                return row, now - since
+            if row.cancelled and row.cancelled_qty > 0 and same_order_no(row.orig_order_no) == mine:
+                return row, now - since  # a cancel row counts once it confirms shares: KIS lists it before
         if now >= deadline:
             return None, now - since
         doc.sleep(max(0.0, POLL_GAP - (now - started)))
@@ -767,5 +768,8 @@ def _print_human(report: Mapping[str, Any], findings: list[Finding]) -> None:
     for f in findings:
         print(f"{f.status.mark} {f.name}: {f.text}")
     placed = report["orders_placed"]
-    print(f"\n{placed} order{'s' * (placed != 1)} placed; "
-          + ("all checks passed." if report["ok"] else "some checks failed (see FAIL above)."))
+    if report.get("stopped_by"):
+        end = f"stopped by {report['stopped_by']} before every check ran (see \"stopped\" above)."
+    else:
+        end = "all checks passed." if report["ok"] else "some checks failed (see FAIL above)."
+    print(f"\n{placed} order{'s' * (placed != 1)} placed; " + end)

@@ -274,3 +274,12 @@ def test_the_client_reads_the_cancel_confirmed_quantity_under_either_name(sim, s
         time.sleep(0.02)
     [cancel] = [o for o in rows.values() if o.orig_order_no == ack.order_no]
     assert (original.cancelled_qty, cancel.cancelled_qty, cancel.cancelled) == (3, 3, True)
+
+
+def test_doctor_waits_for_kis_to_confirm_the_cancel_not_only_for_the_cancel_row(sim, tmp_path, capsys, sim_client):
+    # KIS lists the cancel row (cncl_yn Y) before it confirms it: until then the order still shows its share resting.
+    sim.faults.listing_lag, sim.faults.cancel_confirm_delay = 0.0, 3.0
+    assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    [row] = [o for o in sim_client.orders_today("005930") if o.order_no == report["test_order"]["order_no"]]
+    assert report["cancelled"] is True and row.closed and row.cancelled_qty == 1
