@@ -21,9 +21,11 @@ COMMANDS = {
     "price": "bot.cli_account:price",
     "balance": "bot.cli_account:balance",
     "plan": "bot.cli_plan:plan",
+    "model": "bot.cli_model:model",
     "secrets": "bot.cli_account:secrets",
     "doctor": "bot.cli_doctor:doctor",
     "report": "bot.reports:report",
+    "perf": "bot.perf:perf",
     "health": "bot.health:health",
 }
 
@@ -67,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_arguments(sub.add_parser("plan", help="rebalance plan for a model portfolio .xlsx (default: the saved one)"))
 
+    from bot.cli_model import add_model_arguments
+    add_model_arguments(sub.add_parser("model", help="show, edit (set/add/rm/band/cash/undo), name or export the saved model"))
+
     doctor = sub.add_parser("doctor", help="check the configured account: settings, token, price, balance, "
                                            "buying power; --orders also times a test order")
     doctor.add_argument("--orders", action="store_true",
@@ -76,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
     report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
     report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
+
+    perf = sub.add_parser("perf", help="returns over time from the value history: time- and money-weighted, "
+                                       "contributions, costs, value vs net deposits")
+    perf.add_argument("period", nargs="*", help="month, quarter, year or all (the default)")
+    perf.add_argument("--chart", default=None, help="also write the value vs net deposits chart to this PNG file")
 
     sub.add_parser("health", help="environment, token, KIS calls today, active run, journal, version")
 

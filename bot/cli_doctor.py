@@ -117,6 +117,8 @@ class Doctor:
     cancel_confirmed: bool = False  # today's orders showed the test order closed
     stops: StopSignals | None = None  # the stop signals noted while the doctor runs
     findings: list = field(default_factory=list)  # what the checks found so far
+    bot_stream: Any = None  # kis.stream_status.StreamStatus of another process's notice session, when one runs
+    bot_notices: int | None = None  # that stream's notice count when the doctor looked
 
 
 @dataclass(frozen=True)
@@ -307,8 +309,9 @@ def _cancel_confirmed(row: OrderStatus) -> bool:
 
 
 def _look_for_cancel(doc: Doctor, ack: OrderAck, since: float, wait: float) -> tuple[OrderStatus | None, float]:
-    """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) is listed,
-    whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`)."""
+    """Poll today's orders until the test order is closed or a cancel row for it (cncl_yn Y) confirms shares,
+    whichever spelling of the confirmed quantity KIS uses; (the row or None, seconds since `since`).
+    KIS confirms a cancel after it takes it: an unconfirmed cancel row (confirmed quantity 0) is not enough."""
     deadline = since + wait
     mine = same_order_no(ack.order_no)
     while True:
@@ -318,8 +321,8 @@ def _look_for_cancel(doc: Doctor, ack: OrderAck, since: float, wait: float) -> t
         for row in rows:
             if same_order_no(row.order_no) == mine and _cancel_confirmed(row):
                 return row, now - since
-            if row.cancelled and same_order_no(row.orig_order_no) == mine:
-                return row, now - since
+            if row.cancelled and row.cancelled_qty > 0 and same_order_no(row.orig_order_no) == mine:
+                return row, now - since  # a cancel row counts once it confirms shares: KIS lists it before
         if now >= deadline:
             return None, now - since
         doc.sleep(max(0.0, POLL_GAP - (now - started)))
@@ -499,6 +502,24 @@ def _find_recorded(doc: Doctor, record: TestOrder) -> OrderAck | None:
         doc.sleep(max(0.0, POLL_GAP - (doc.monotonic() - started)))
 
 
+def _bot_order_notices(doc: Doctor, fields: dict[str, Any]) -> Finding:
+    """With a running bot's stream: did its count of notices grow after the test order (read from its status file)?"""
+    before = doc.bot_notices
+    snap = doc.bot_stream.read()
+    if not doc.test_order_no or before is None:
+        return Finding("order notices", Status.WARN, t("doctor_notices.bot_order_unchecked"), fields)
+    came = _wait_until(doc, lambda: (doc.bot_stream.read() or snap).notices > before, NOTICE_WAIT)
+    snap = doc.bot_stream.read() or snap
+    fields.update(notices_arrive=came, notice_field_count=(snap.last_notice_fields or None) if snap else None,
+                  notices_skipped=snap.skipped_total if snap else None)
+    if came:
+        return Finding("order notices", Status.OK, t("doctor_notices.bot_order_came", pid=snap.pid,
+                                                     count=snap.notices - before, fields=snap.last_notice_fields,
+                                                     skipped=snap.skipped_total), fields)
+    return Finding("order notices", Status.WARN, t("doctor_notices.bot_order_none", seconds=f"{NOTICE_WAIT:.0f}"),
+                   fields)
+
+
 NOTICE_WAIT = 10.0  # seconds to wait for the notice subscription's answer, and for the test order's notice
 
 
@@ -510,13 +531,22 @@ def _wait_until(doc: Doctor, done: Callable[[], bool], seconds: float) -> bool:
 
 
 def check_notices(doc: Doctor) -> Finding:
-    """Subscribe to the order/fill notices (H0STCNI0/9) for KIS_HTS_ID; `--orders` then sees if they arrive."""
+    """Subscribe to the order/fill notices (H0STCNI0/9) for KIS_HTS_ID; `--orders` then sees if they arrive.
+
+    KIS allows one session per app key: while another process's stream holds it (a running bot, the demo;
+    kis/stream_status.py), the doctor opens none and reports what that stream last saw instead."""
     from kis.notices import StreamState, open_notices
+    from kis.stream_status import StreamStatus
 
     from rebalance.notices import stream_news
 
     said: list = []  # kis.notices.StreamNews
     fields: dict[str, Any] = {"notices": {"hts_id_set": bool(doc.config.hts_id), "state": "off"}}
+    status = StreamStatus.of(doc.config)
+    if doc.config.hts_id and status.held_elsewhere():
+        snap = status.read()
+        doc.bot_stream, doc.bot_notices = status, (snap.notices if snap else None)
+        return _bot_stream_finding(snap, fields)
     stream = open_notices(doc.config, on_message=said.append)
     if stream is None:
         return Finding("notices", Status.WARN, "KIS_HTS_ID is not set, so there are no order and fill notices: "
@@ -524,15 +554,36 @@ def check_notices(doc: Doctor) -> Finding:
     doc.notices = stream
     stream.add_listener(doc.notices_seen.append)
     _wait_until(doc, lambda: stream.state in (StreamState.LIVE, StreamState.REFUSED), NOTICE_WAIT)
-    fields["notices"]["state"] = stream.state.value
+    fields["notices"].update(state=stream.state.value, source="own session", **_seen(stream))
     if stream.state is StreamState.LIVE:
         return Finding("notices", Status.OK, f"subscribed to {stream.tr_id} at {stream.url} for the configured "
-                       f"HTS ID; `--orders` shows whether notices arrive on this account.", fields)
+                       f"HTS ID; `--orders` shows whether notices arrive on this account. "
+                       + t("doctor_notices.own", skipped=fields["notices"]["skipped"]), fields)
     if stream.state is StreamState.REFUSED:
         return Finding("notices", Status.WARN, str(stream_news(said[0])) if said
                        else "KIS refused the notice subscription. Check KIS_HTS_ID.", fields)
     return Finding("notices", Status.WARN, f"the notice websocket at {stream.url} did not answer within "
                    f"{NOTICE_WAIT:.0f} s; kisbot polls meanwhile and keeps trying to connect.", fields)
+
+
+def _seen(stream: Any) -> dict[str, Any]:
+    """The field count of the last notice record the doctor's own stream read (None: none yet) and the frames it skipped."""
+    return {"field_count": stream.reader.last_fields or None, "skipped": sum(stream.reader.skipped.values())}
+
+
+def _bot_stream_finding(snap: Any, fields: dict[str, Any]) -> Finding:
+    """The notices finding from the running stream's status file (kis.stream_status.StreamSnapshot or None)."""
+    if snap is None:
+        fields["notices"].update(state="unknown", source="running bot")
+        return Finding("notices", Status.WARN, t("doctor_notices.bot_unknown"), fields)
+    fields["notices"].update(state=snap.state, source="running bot", pid=snap.pid, notices=snap.notices,
+                             field_count=snap.last_notice_fields or None, skipped=snap.skipped_total,
+                             last_notice_at=snap.last_notice_at or None, updated_at=snap.updated_at)
+    seen = (t("doctor_notices.bot_last", fields=snap.last_notice_fields, at=snap.last_notice_at)
+            if snap.last_notice_fields else t("doctor_notices.bot_none"))
+    text = t("doctor_notices.bot", pid=snap.pid, state=snap.state, notices=snap.notices, skipped=snap.skipped_total,
+             updated=snap.updated_at) + " " + seen
+    return Finding("notices", Status.OK if snap.state == "live" else Status.WARN, text, fields)
 
 
 def check_order_notices(doc: Doctor) -> Finding:
@@ -541,6 +592,8 @@ def check_order_notices(doc: Doctor) -> Finding:
     from kis.orders import same_order_no
 
     fields: dict[str, Any] = {"notices_arrive": None}
+    if doc.bot_stream is not None:
+        return _bot_order_notices(doc, fields)
     if doc.notices is None or not doc.notices.healthy:
         return Finding("order notices", Status.WARN, "not checked: no notice subscription.", fields)
     if not doc.test_order_no:
@@ -549,10 +602,14 @@ def check_order_notices(doc: Doctor) -> Finding:
     mine = lambda: [n for n in doc.notices_seen if same_order_no(n.order_no) == number]  # noqa: E731
     came = _wait_until(doc, lambda: any(n.kind is NoticeKind.ACCEPTED for n in mine()), NOTICE_WAIT)
     fields["notices_arrive"] = came
+    seen = _seen(doc.notices)
+    fields.update(notice_field_count=seen["field_count"], notices_skipped=seen["skipped"])
     if came:
         kinds = ", ".join(sorted({f"{n.kind.value} ({n.correction.name.lower()})" for n in mine()}))
         return Finding("order notices", Status.OK, f"notices arrive on this account: for the test order came {kinds}. "
-                       "Fills reach the chat as they happen and polling slows down while they keep coming.", fields)
+                       "Fills reach the chat as they happen and polling slows down while they keep coming. "
+                       + t("doctor_notices.own_fields", fields=seen["field_count"] or 0, skipped=seen["skipped"]),
+                       fields)
     return Finding("order notices", Status.WARN, f"no notice came for the test order within {NOTICE_WAIT:.0f} s. "
                    "KIS's mock is reported to send none on some accounts; kisbot then polls at full pace.", fields)
 
@@ -711,5 +768,8 @@ def _print_human(report: Mapping[str, Any], findings: list[Finding]) -> None:
     for f in findings:
         print(f"{f.status.mark} {f.name}: {f.text}")
     placed = report["orders_placed"]
-    print(f"\n{placed} order{'s' * (placed != 1)} placed; "
-          + ("all checks passed." if report["ok"] else "some checks failed (see FAIL above)."))
+    if report.get("stopped_by"):
+        end = f"stopped by {report['stopped_by']} before every check ran (see \"stopped\" above)."
+    else:
+        end = "all checks passed." if report["ok"] else "some checks failed (see FAIL above)."
+    print(f"\n{placed} order{'s' * (placed != 1)} placed; " + end)

@@ -16,6 +16,7 @@ from kis.accounts import AccountKind
 from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
+from rebalance.deposit import deposit_note
 from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from bot.service import planning
@@ -54,8 +55,8 @@ def plan(args: argparse.Namespace) -> int:
     try:
         with progress.terminal_bar(enabled=not args.json), \
                 progress.counting(planning(len(codes)), calls, pace):
-            result = make_plan(client, portfolio, PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)),
-                               options=options, names=names)
+            settings = PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL))
+            result = make_plan(client, portfolio, settings, options=options, names=names)
     except PortfolioError as exc:
         return fail(exc.one_line())
     except OptionsError as exc:
@@ -78,6 +79,9 @@ def plan(args: argparse.Namespace) -> int:
             print(note)
         print()
         print(plan_text(result))
+        deposit = deposit_note(result, portfolio, settings, options)  # issue 23: the deposit that rebalances
+        if deposit:
+            print(deposit)
     if args.chart:
         try:
             Path(args.chart).write_bytes(plan_chart(result))

@@ -127,9 +127,11 @@ class ConsoleChat:
             if command == "/plan":
                 return self.plan(args)
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
-                      "/cancel": service.cancel, "/status": service.status, "/model": service.model}
+                      "/cancel": service.cancel, "/status": service.status, "/accounts": service.accounts}
             if command in simple:
                 return simple[command]()
+            if command == "/model":
+                return service.model(args)
             if command == "/price":
                 return service.price(args)
             if command == "/confirm":
@@ -138,6 +140,8 @@ class ConsoleChat:
                 return [Reply(self.set_lang(args))]
             if self.pushes is not None and command in ("/report", "/health"):
                 return self.pushes.report() if command == "/report" else self.pushes.health()
+            if self.pushes is not None and command == "/perf":
+                return self.pushes.perf(args)
             if self.pushes is not None and command == "/notify":
                 return self.pushes.notify(CONSOLE_CHAT, args)
             if command.startswith("/"):

@@ -215,7 +215,7 @@ def model_legend() -> str:
 def model_row(code: str, name: str, weight: float, band: float) -> str:
     """One stock of the saved model: code, name, weight and band in percent (band as ±%p, '-' when none)."""
     band_text = f"±{100 * band:.3g}" if band else "-"
-    return f"{code} {pad(clip(name, 16), 16)} {100 * weight:>6.4g}% {band_text:>6}"
+    return f"{code} {pad(clip(name, 16), 16)} {100 * weight:>6.1f}% {band_text:>6}"
 
 
 def balance_text(balance: Balance) -> Rich:

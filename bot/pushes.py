@@ -41,6 +41,14 @@ class Pushes:
         return health_replies(self.client, active_run=self.service.active_run(),
                               journal_path=Path(self.client.config.data_dir) / JOURNAL_FILE, notices=self.notices)
 
+    def perf(self, args: Sequence[str] = ()) -> list[Reply]:
+        """`/perf [month|quarter|year|all]`: returns over time from the value history (bot/perf.py)."""
+        from bot.perf import perf_replies
+
+        receipts = self.service.receipts
+        return perf_replies(self.reports.history, self.reports.account, list(args), self.reports.now(),
+                            receipts.costs if receipts is not None and hasattr(receipts, "costs") else None)
+
     def notify(self, chat_id: int, args: Sequence[str]) -> list[Reply]:
         return self.prefs.command(chat_id, args)
 

@@ -98,7 +98,10 @@ class Reports:
         orders = self.client.orders_today()
         now = self.now()
         day = session_day(now, self.calendar)
-        snapshot = self.history.record(self.account, day, balance, now)
+        today = day == now.astimezone(KST).date()
+        traded = (sum(o.filled_amount for o in orders if o.side is OrderSide.BUY),
+                  sum(o.filled_amount for o in orders if o.side is OrderSide.SELL)) if today else None
+        snapshot = self.history.record(self.account, day, balance, now, traded)  # fills tell deposits (/perf)
         model = self.load_model()
         drifts = None
         deposit = None

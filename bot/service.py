@@ -17,6 +17,7 @@ import rebalance
 from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
+from rebalance.accounts import AccountView, accounts_text, mask_number
 from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
 from kis.errors import (
     ConfigError,
@@ -232,8 +233,10 @@ class BotService:
         pending_store: PendingPlans | None = None,
         receipts: ReceiptStore | None = None,
         pace: Pace | None = None,
+        accounts: tuple[Any, ...] = (),
     ):
         self.client = client
+        self.accounts_configured = accounts  # kis.accounts.Account of every configured account; () = this one
         self.executor = executor
         self.twap_settings = twap_settings
         self.plan_settings = plan_settings
@@ -381,25 +384,56 @@ class BotService:
         saved = self.models.load() if self.models is not None else None
         if saved is None:
             return [Reply(ASK_FOR_MODEL)]
-        note = (f"Planning the saved model {saved.file_name or '(unnamed)'} of "
+        note = (f"Planning the saved model {saved.name or saved.file_name or '(unnamed)'} of "
                 f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
         with self._lock:
             ticket = self._newest.get(chat, 0)  # a file arriving in this chat while this plans supersedes it
         return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, chat=chat, options=options)
 
-    def model(self) -> list[Reply]:
-        """`/model`: the saved model portfolio, one stock a line (code, name, weight, band)."""
-        saved = self.models.load() if self.models is not None else None
-        if saved is None:
-            return [Reply("No model portfolio is saved yet: send an .xlsx (a 종목코드 column, optionally 비중).")]
-        names = self.names.known(saved.portfolio.codes) if self.names is not None else {}
-        rows = [fmt.model_row(t.code, names.get(t.code) or t.name, t.weight, self.plan_options.band_for(t.band))
-                for t in saved.portfolio.targets]
-        total = sum(t.weight for t in saved.portfolio.targets)
-        head = (fmt.bold(f"Model {saved.file_name or '(unnamed)'}") + ", saved "
-                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST: {len(rows)} stock{'s' if len(rows) != 1 else ''}, "
-                f"{100 * total:.4g} % invested. /plan plans it.")
-        return text_replies(head + "\n" + fmt.pre([fmt.model_legend(), *rows]))
+    def accounts(self) -> list[Reply]:
+        """`/accounts`: each configured account (label, name, kind, masked number) and what it may do."""
+        config = getattr(self.client, "config", None)
+        serving = getattr(config, "label", "main")
+        if self.accounts_configured:
+            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind)
+                          for a in self.accounts_configured)
+        else:
+            views = (AccountView(serving, serving, mask_number(str(getattr(config, "account", ""))),
+                                 getattr(config, "kind", AccountKind.GENERAL)),)
+        return [Reply(fmt.text("\n".join(accounts_text(views, serving))))]
+
+    def model(self, args: Sequence[str] = (), *, chat: int = ONE_CHAT) -> list[Reply]:
+        """`/model [set|add|rm|band|cash|undo|history|diff|save|use|list ...]`: show or edit the saved model."""
+        if self.models is None:
+            return [Reply(t("model_edit.none"))]
+        from bot.model_edits import model_command
+        return text_replies(model_command(self.models.versions(), list(args), self.model_context(f"chat {chat}")))
+
+    def model_context(self, who: str) -> Any:
+        """What `/model` edits need from the service: the clock, names, KIS's word on a code, the band."""
+        from bot.model_edits import ModelContext
+
+        def names(codes: Sequence[str]) -> dict[str, str]:
+            return self.names.known(codes) if self.names is not None else {}
+
+        def check_code(code: str) -> bool | None:
+            try:
+                quotes = self.client.prices([code])
+            except UnknownStock:
+                return False
+            except Exception:  # KIS unreachable: the code's shape was checked, KIS's word waits for /plan
+                log.debug("checking %s", code, exc_info=True)
+                return None
+            quote = quotes.get(code)
+            if quote is not None and quote.name and self.names is not None:
+                try:
+                    self.names.fill({code: quote})
+                except Exception:  # a name is a nicety
+                    log.debug("naming %s", code, exc_info=True)
+            return True
+
+        return ModelContext(who=who, now=self.now, names=names, check_code=check_code,
+                            band_for=self.plan_options.band_for)
 
     def _options(self, args: Sequence[str]) -> PlanOptions | list[Reply]:
         """Every word read as an option, or one refusal: the same for a typed /plan and a caption."""
@@ -840,7 +874,7 @@ def _elsewhere(run_id: str, owner: int) -> str:
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,
                  default_duration: timedelta | None = None, notices: Any = None,
-                 **twap_overrides: Any) -> BotService:
+                 accounts: tuple[Any, ...] = (), **twap_overrides: Any) -> BotService:
     """The service over the real executor: TWAP settings from `source`, the journal in the data dir.
 
     `notices`: KIS's order/fill notice stream (kis.notices.open_notices), or None to poll only."""
@@ -861,7 +895,7 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
         receipt = event.receipt if isinstance(event, (Finished, Cancelled)) else None
         if receipt is not None:
             try:
-                receipts.save(receipt)
+                receipts.save(receipt, at=clock.now() if clock is not None else None)  # /perf's costs
             except Exception:  # /status loses the receipt; the completion message still shows it
                 log.exception("keeping the receipt failed")
         on_event(event)
@@ -872,5 +906,5 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
                       pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
-                      pace=client.pace(),
+                      pace=client.pace(), accounts=accounts,
                       plan_settings=rebalance.PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)))

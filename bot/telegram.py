@@ -41,8 +41,8 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
              "(it may have been revoked) and set it in the environment, .env or the keyring")
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
-COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "health", "notify",
-            "lang", "help"]
+COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "health",
+            "accounts", "notify", "lang", "help"]
 
 
 def command_menu(lang: Lang) -> list[BotCommand]:
@@ -148,9 +148,10 @@ class TelegramBot:
         commands = {
             "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
             "plan": self._plan, "model": self._model, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
+            "accounts": self._accounts,
         }
         if self.pushes is not None:
-            commands.update(report=self._report, health=self._health, notify=self._notify)
+            commands.update(report=self._report, perf=self._perf, health=self._health, notify=self._notify)
         if self.langs is not None:
             commands.update(lang=self._lang)
         # New messages only: editing an old "/confirm" must not place orders again.
@@ -304,7 +305,8 @@ class TelegramBot:
         await self._slow(update, self.service.plan, list(context.args or ()), chat=update.effective_chat.id)
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.model))
+        await self._answer(update, await asyncio.to_thread(self.service.model, list(context.args or ()),
+                                                           chat=update.effective_chat.id))
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with self._answer_first():
@@ -317,11 +319,17 @@ class TelegramBot:
     async def _cancel(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.cancel, chat=update.effective_chat.id))
 
+    async def _accounts(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.accounts))
+
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.status, chat=update.effective_chat.id))
 
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._slow(update, self.pushes.report)
+
+    async def _perf(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._slow(update, self.pushes.perf, list(context.args or ()))
 
     async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.health))
@@ -459,6 +467,7 @@ def run_setup_mode(settings: BotSettings, source: Any) -> int:
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
     from kis import load_kis_config, open_client
+    from kis.config import load_accounts
     from kis.config import Source
     from kis.files import private_dir
     from kis.errors import ConfigError
@@ -488,7 +497,8 @@ def run(args: Any) -> int:
     client = open_client(config)
     protect(client.config.app_key, client.config.app_secret)
     notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
-    service = open_service(client, source=source, on_event=notifier.on_event, notices=notices)
+    service = open_service(client, source=source, on_event=notifier.on_event, notices=notices,
+                           accounts=load_accounts(source))
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices))
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,
                       langs=ChatLangs.in_dir(config.data_dir), lang_setting=source.get("KISBOT_LANG")).build()

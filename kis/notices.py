@@ -21,13 +21,16 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any, Awaitable, Callable, Iterable
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from kis.krx import KST
 from kis.models import Account, OrderSide
+from kis.stream_status import StreamSnapshot, StreamStatus
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +240,7 @@ class FrameReader:
         self.account = account
         self.keys: dict[str, tuple[str, str]] = {}
         self.skipped: dict[str, int] = {}
+        self.last_fields = 0  # `^`-separated fields per record in the last notice frame read (0: none yet)
 
     def read(self, raw: str | bytes) -> Control | list[Notice | Trade]:
         """A Control for JSON frames, else the account's notices or the trade prices (possibly none)."""
@@ -298,7 +302,9 @@ class FrameReader:
                 raise FrameError("undecryptable", f"no key for {tr_id} yet")
             payload = decrypt(payload, *self.keys[tr_id])
         notices: list[Notice | Trade] = []
-        for fields in records(payload, int(count)):
+        rows = records(payload, int(count))
+        self.last_fields = len(payload.split("^")) // max(1, int(count))
+        for fields in rows:
             if not is_account(fields["ACNT_NO"], self.account):
                 self._skip("other account", "a notice for another account under the same HTS ID")
                 continue
@@ -388,6 +394,9 @@ class SessionFault(Exception):
     """An error frame once the HTS ID was proven by a subscription: reconnect (paced); nothing is refused."""
 
 
+STATUS_EVERY = 30.0  # seconds: the status file is rewritten at least this often while frames come
+
+
 class NoticeStream:
     """One websocket session per app key: subscribe, decrypt, hand notices to listeners, reconnect.
 
@@ -399,7 +408,8 @@ class NoticeStream:
                  on_message: Callable[[StreamNews], None] | None = None, backoff: Backoff | None = None,
                  connect: Callable[[str], Any] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 monotonic: Callable[[], float] = time.monotonic, status: StreamStatus | None = None,
+                 wall: Callable[[], datetime] = lambda: datetime.now(KST)):
         self.url, self.tr_id, self.hts_id = url, tr_id, hts_id
         self.reader = FrameReader(account)
         self._approval = approval
@@ -429,6 +439,11 @@ class NoticeStream:
         self._prices: dict[str, tuple[Trade, float]] = {}  # code -> latest trade and when it arrived (monotonic)
         self._ws = None
         self._key = ""
+        self.status = status  # the data dir's lock and status file of this app key's session (None: not kept)
+        self._wall = wall
+        self.last_notice_at = ""  # wall-clock ISO time of the last notice handed out
+        self._published: tuple = ()
+        self._published_at = 0.0
 
     def __repr__(self) -> str:
         return f"NoticeStream(url={self.url!r}, tr_id={self.tr_id}, state={self.state.value})"
@@ -514,6 +529,9 @@ class NoticeStream:
     def start(self) -> "NoticeStream":
         """Connect in a daemon thread and return at once."""
         if self._thread is None:
+            if self.status is not None and not self.status.claim():
+                self.status = None  # another process announces its session; this one does not overwrite it
+            self._publish(force=True)
             self._thread = threading.Thread(target=self._thread_main, name="kis-notices", daemon=True)
             self._thread.start()
         return self
@@ -530,9 +548,36 @@ class NoticeStream:
             self._thread.join(timeout)
         if self.state is not StreamState.REFUSED:  # a refused stream stays refused: /health still says why
             self.state = StreamState.STOPPED
+        self._publish(force=True)
+        if self.status is not None:
+            self.status.release()
+
+    def snapshot(self) -> StreamSnapshot:
+        """What this stream has seen so far, as the status file keeps it."""
+        import os
+
+        return StreamSnapshot(os.getpid(), self.state.value, self.notices, self.reader.last_fields,
+                              self.last_notice_at, dict(self.reader.skipped), self.reconnects,
+                              self._wall().isoformat(timespec="seconds"))
+
+    def _publish(self, *, force: bool = False) -> None:
+        """Write the snapshot to the status file when something changed (or 30 s passed), never per price."""
+        if self.status is None:
+            return
+        mark = (self.state, self.notices, self.reader.last_fields, sum(self.reader.skipped.values()), self.reconnects)
+        now = self._monotonic()
+        if not force and mark == self._published and now - self._published_at < STATUS_EVERY:
+            return
+        self._published, self._published_at = mark, now
+        self.status.write(self.snapshot())
 
     def _thread_main(self) -> None:
-        asyncio.run(self.run())
+        try:
+            asyncio.run(self.run())
+        finally:  # refused or stopped: the session is closed, so the app key is free for another process
+            self._publish(force=True)
+            if self.status is not None:
+                self.status.release()
 
     async def run(self) -> None:
         """Connect, subscribe and read until stopped or refused; back off between sessions."""
@@ -540,6 +585,7 @@ class NoticeStream:
         self._stop = asyncio.Event()
         while not self._stop.is_set():
             self.state = StreamState.CONNECTING
+            self._publish()
             began = self._monotonic()
             faulted = False
             self._subscribe_sent = self._answered = False
@@ -564,6 +610,7 @@ class NoticeStream:
                     self._refuse(StreamNews.of("refused_hts_id", hts_id=self.hts_id, closes=self.unanswered))
                     return
             self.state = StreamState.DOWN
+            self._publish()
             if not faulted and not (self._subscribe_sent and not self._answered) \
                     and self._monotonic() - began >= HEALTHY_RESET_SECONDS:
                 self.backoff.reset()
@@ -577,6 +624,7 @@ class NoticeStream:
         """Notices off until restart, said once; polling carries on."""
         self.refusal = news
         self.state = StreamState.REFUSED
+        self._publish()
         self._tell(news)
 
     async def _wait(self, seconds: float) -> None:
@@ -627,6 +675,7 @@ class NoticeStream:
                 result = self.reader.read(raw)
                 if isinstance(result, list):
                     self._deliver(result)
+                    self._publish()
                     continue
                 if result.ping:
                     await _answer_ping(ws, raw)
@@ -643,6 +692,7 @@ class NoticeStream:
                         continue  # 'already in subscribe' on a live session: nothing changed
                     self.generation += 1
                     self.state = StreamState.LIVE
+                    self._publish()
                     log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")
                     await self._sync_prices()
                     continue
@@ -677,6 +727,7 @@ class NoticeStream:
             if notice.kind is NoticeKind.FILLED and notice.price > 0:  # a fill's price is a latest price too
                 self._saw_price(Trade(notice.code, notice.price, 0, notice.time))
             self.notices += 1
+            self.last_notice_at = self._wall().isoformat(timespec="seconds")
             for fn in listeners:
                 try:
                     fn(notice)
@@ -753,6 +804,6 @@ def open_notices(config, *, on_message: Callable[[StreamNews], None] | None = No
         if stream is None or stream.state in (StreamState.STOPPED, StreamState.REFUSED):
             keys = ApprovalKeys(config)
             stream = NoticeStream(url, ep.NOTICE_TR_IDS[config.env], config.hts_id, config.account, keys.key,
-                                  on_message=tell).start()
+                                  on_message=tell, status=StreamStatus.of(config)).start()
             _streams[slot] = stream
         return stream

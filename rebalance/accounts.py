@@ -154,3 +154,34 @@ def _risky_value(qty: Mapping[str, int], price: Mapping[str, int]) -> int:
 def risky_share(qty: Mapping[str, int], price: Mapping[str, int], total: int) -> Fraction:
     """The share of `total` in risky assets at these holdings and prices."""
     return Fraction(_risky_value(qty, price), total) if total > 0 else Fraction(0)
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """One account as `/accounts` lists it: no keys, the number masked."""
+
+    label: str
+    name: str
+    number: str  # masked: 5008****-22
+    kind: AccountKind
+
+    @property
+    def may_do(self) -> str:
+        """What this kind of account may hold and do, one sentence."""
+        return t(f"accounts.does_{self.kind.value}", cap=f"{float(RISKY_CAP) * 100:g}")
+
+
+def mask_number(number: str) -> str:
+    """`50087375-22` → `5008****-22`: enough to tell accounts apart in a chat."""
+    cano, _, product = number.partition("-")
+    return f"{cano[:4]}{'*' * max(0, len(cano) - 4)}-{product}"
+
+
+def accounts_text(views: tuple[AccountView, ...], serving: str) -> list[str]:
+    """Lines of `/accounts`: each account's label, name, kind, masked number and what it may do."""
+    lines = [t("accounts.list_head", count=len(views))]
+    for view in views:
+        mark = t("accounts.serving") if view.label == serving else ""
+        lines.append(t("accounts.list_row", label=view.label, name=view.name, kind=kind_name(view.kind),
+                       number=view.number, serving=mark, does=view.may_do))
+    return lines

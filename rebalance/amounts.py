@@ -149,3 +149,19 @@ def _evaluate(tokens: list[tuple[str, str]]) -> Decimal | None:
             return None
         section += number
     return total + section
+
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(%|%p|퍼센트|프로)?")
+
+
+def parse_percent(text: str, *, limit: int = 100) -> Decimal:
+    """A typed percentage (`25`, `25%`, `25.5%`, fullwidth `２５％`) as a Decimal from 0 to `limit`;
+    AmountError (key `input.percent_unclear` or `input.percent_range`) for anything else."""
+    cleaned = normalize(text)[:MAX_AMOUNT_CHARS + 1]
+    match = _PERCENT.fullmatch(cleaned)
+    if match is None:
+        raise AmountError("input.percent_unclear")
+    value = Decimal(match[1])
+    if value > limit:
+        raise AmountError("input.percent_range", limit=limit)
+    return value

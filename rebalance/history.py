@@ -1,4 +1,5 @@
-"""Value history: one row per account and trading day (total value, cash, holdings), and the days reported.
+"""Value history: one row per account and trading day (total value, cash, holdings, the day's buys and sells
+in won), and the days reported.
 
 A sibling of the journal (`history.sqlite3` in the data dir), so that the journal's schema stays the
 journal's. Each write is one transaction: a restart or a missed day loses nothing already written.
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     stock_value INTEGER NOT NULL,
     pnl INTEGER NOT NULL,
     holdings_json TEXT NOT NULL,
+    bought INTEGER,                 -- won filled on buys that day (NULL: a row from before it was kept)
+    sold INTEGER,                   -- won filled on sells that day
     PRIMARY KEY (account, day)
 );
 CREATE TABLE IF NOT EXISTS reports (
@@ -61,6 +64,8 @@ class Snapshot:
     stock_value: int
     pnl: int
     holdings: tuple[HeldValue, ...] = ()
+    bought: int | None = None  # won filled on buys that day; None: not recorded (a row from before issue 23)
+    sold: int | None = None
 
 
 class ValueHistory:
@@ -94,6 +99,7 @@ class ValueHistory:
             db.execute("PRAGMA synchronous=FULL")
             with self._lock:
                 db.executescript(SCHEMA)
+                _migrate(db)
         except BaseException:
             db.close()
             raise
@@ -107,19 +113,23 @@ class ValueHistory:
         with self._lock:
             self._db.close()
 
-    def record(self, account: str, day: date, balance: Balance, at: datetime) -> Snapshot:
-        """Write the day's row (replacing an earlier one of the same day) and return it."""
+    def record(self, account: str, day: date, balance: Balance, at: datetime,
+               fills: tuple[int, int] | None = None) -> Snapshot:
+        """Write the day's row (replacing an earlier one of the same day) and return it; `fills` is the day's
+        (bought, sold) in won so far, which tells a deposit from a trade (None: not known)."""
+        bought, sold = fills if fills is not None else (None, None)
         snap = Snapshot(day, at, balance.total_value, balance.cash_d2, balance.stock_value, balance.pnl,
-                        tuple(HeldValue(h.code, h.name, h.qty, h.value) for h in balance.holdings))
+                        tuple(HeldValue(h.code, h.name, h.qty, h.value) for h in balance.holdings), bought, sold)
         holdings = json.dumps([[h.code, h.name, h.qty, h.value] for h in snap.holdings], ensure_ascii=False)
         with self._lock:
             self._db.execute(
-                "INSERT INTO snapshots (account, day, at, total_value, cash, stock_value, pnl, holdings_json)"
-                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(account, day) DO UPDATE SET at=excluded.at,"
-                " total_value=excluded.total_value, cash=excluded.cash, stock_value=excluded.stock_value,"
-                " pnl=excluded.pnl, holdings_json=excluded.holdings_json",
+                "INSERT INTO snapshots (account, day, at, total_value, cash, stock_value, pnl, holdings_json,"
+                " bought, sold) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(account, day) DO UPDATE SET"
+                " at=excluded.at, total_value=excluded.total_value, cash=excluded.cash,"
+                " stock_value=excluded.stock_value, pnl=excluded.pnl, holdings_json=excluded.holdings_json,"
+                " bought=coalesce(excluded.bought, bought), sold=coalesce(excluded.sold, sold)",
                 (account, day.isoformat(), at.isoformat(), snap.total_value, snap.cash, snap.stock_value,
-                 snap.pnl, holdings))
+                 snap.pnl, holdings, bought, sold))
         return snap
 
     def recent(self, account: str, sessions: int = 30, *, until: date | None = None) -> list[Snapshot]:
@@ -150,6 +160,14 @@ class ValueHistory:
         return date.fromisoformat(row["day"]) if row and row["day"] else None
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """A history written before the day's fills were kept gets their columns, empty for its old rows."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(snapshots)")}
+    for column in ("bought", "sold"):
+        if column not in have:
+            db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} INTEGER")
+
+
 def _private_file(path: Path) -> None:
     """`path` exists with mode 0600: the account's values and holdings, private like the journal
     (SQLite gives its -wal and -shm files the same mode)."""
@@ -170,4 +188,5 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
         day=date.fromisoformat(row["day"]), at=datetime.fromisoformat(row["at"]), total_value=row["total_value"],
         cash=row["cash"], stock_value=row["stock_value"], pnl=row["pnl"],
         holdings=tuple(HeldValue(*h) for h in json.loads(row["holdings_json"])),
+        bought=row["bought"], sold=row["sold"],
     )

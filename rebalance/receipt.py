@@ -3,7 +3,8 @@ and basis points, estimated vs charged fees and tax, and cash after vs the plan.
 
 `build_receipt` is pure (plan + journal orders + cash after -> Receipt). "Charged" costs are the
 fee and tax rates applied to each order's filled amount, as KIS charges them per order (rounded up).
-`ReceiptStore` keeps the last receipt per account in the journal's database, for `/status`.
+`ReceiptStore` keeps the last receipt per account in the journal's database, for `/status`, and every receipt
+with the time it was kept (table `receipt_log`), for the costs `/perf` counts.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -124,11 +126,38 @@ class ReceiptStore:
         self._db = sqlite3.connect(Path(path), check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("CREATE TABLE IF NOT EXISTS receipts (account TEXT PRIMARY KEY, run_id TEXT NOT NULL, "
                          "receipt_json TEXT NOT NULL)")
+        with self._lock:
+            fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'receipt_log'").fetchone() is None
+            # `at` NULL: a receipt kept before the log existed (the last one per account), counted in `all` only.
+            self._db.execute("CREATE TABLE IF NOT EXISTS receipt_log (account TEXT NOT NULL, run_id TEXT NOT NULL, "
+                             "at TEXT, receipt_json TEXT NOT NULL, PRIMARY KEY (account, run_id))")
+            if fresh:
+                self._db.execute("INSERT OR IGNORE INTO receipt_log SELECT account, run_id, NULL, receipt_json "
+                                 "FROM receipts")
 
-    def save(self, receipt: Receipt) -> None:
+    def save(self, receipt: Receipt, at: datetime | None = None) -> None:
+        """Keep `receipt` as the last one and in the log, kept at `at` (now when not given)."""
+        at = at or datetime.now(timezone.utc)
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)",
                              (self.account, receipt.run_id, receipt.to_json()))
+            self._db.execute("INSERT OR REPLACE INTO receipt_log VALUES (?, ?, ?, ?)",
+                             (self.account, receipt.run_id, at.isoformat(), receipt.to_json()))
+
+    def costs(self, since: datetime | None = None) -> int:
+        """Fees and tax charged by the runs kept at or after `since` (every run when None)."""
+        with self._lock:
+            rows = self._db.execute("SELECT at, receipt_json FROM receipt_log WHERE account = ?",
+                                    (self.account,)).fetchall()
+        total = 0
+        for at, text in rows:
+            if since is not None and (at is None or datetime.fromisoformat(at) < since):
+                continue
+            try:
+                total += Receipt.from_json(text).charged_costs
+            except (ValueError, KeyError, TypeError):
+                continue
+        return total
 
     def last(self) -> Receipt | None:
         with self._lock:

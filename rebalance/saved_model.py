@@ -1,21 +1,21 @@
 """The last model portfolio accepted for an account, kept in the data dir so `/plan` needs no file.
 
-One JSON file per account (`model-<account>.json`), written atomically: a new file replaces it.
-`load_model` is the read side other features (drift reports) build on.
+The model is versioned (rebalance/model_store.py: every file, edit, undo is a version); this module is
+its simple face: `save_model` adds a file's model as a version, `load_model` reads the newest, the read
+side other features (drift reports) build on. The one JSON file of earlier kisbots
+(`model-<account>.json`) is imported on first use.
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kis.codes import BadStockCode, normalize_code
-from kis.files import write_private
 from rebalance.model import Portfolio, Target
-from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
+from rebalance.model_store import VersionedModels, check_targets as _check_targets, legacy_path, targets_op
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ class SavedModel:
     portfolio: Portfolio
     file_name: str
     saved_at: datetime
+    name: str = ""  # the named model in force (`/model use NAME`), "" = none
+    version: int = 0  # its number in the version log (rebalance.model_store), 0 = not versioned
+    cash: float = 0.0  # the cash the model keeps aside (fraction)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -56,41 +59,40 @@ def portfolio_from_dict(data: dict) -> Portfolio:
     return Portfolio(targets, str(data.get("source") or ""))
 
 
-def _check_targets(targets: tuple[Target, ...]) -> None:
-    """ValueError unless the targets keep the rules `read_portfolio` enforces: the planner trusts them."""
-    if len(targets) > MAX_STOCKS:
-        raise ValueError(f"{len(targets)} stocks, more than {MAX_STOCKS}")
-    for t in targets:
-        try:
-            if normalize_code(t.code) != t.code:
-                raise ValueError(f"code {t.code!r} is not written as a stock code")
-        except BadStockCode as exc:
-            raise ValueError(str(exc)) from None
-        if not (math.isfinite(t.weight) and t.weight >= 0):
-            raise ValueError(f"{t.code}: weight {t.weight!r} is not 0 or more")
-        if t.band is not None and not (math.isfinite(t.band) and 0 <= t.band < 1):
-            raise ValueError(f"{t.code}: band {t.band!r} is not a fraction from 0 to 1")
-    if len({t.code for t in targets}) != len(targets):
-        raise ValueError("a stock code appears twice")
-    if math.fsum(t.weight for t in targets) > 1 + SUM_TOLERANCE:
-        raise ValueError("the weights add up to more than 100 %")
-
-
 def model_path(data_dir: str | Path, account: object) -> Path:
     """Where the model of `account` (e.g. '50087375-01') is kept."""
-    return Path(data_dir) / f"model-{account}.json"
+    return legacy_path(data_dir, account)
 
 
-def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, saved_at: datetime) -> SavedModel:
-    """Replace the account's saved model with `portfolio` (its `source` is the file name)."""
-    path = model_path(data_dir, account)
-    data = {"file_name": portfolio.source, "saved_at": saved_at.isoformat(), **portfolio_to_dict(portfolio)}
-    write_private(path, json.dumps(data, ensure_ascii=False, indent=1))
-    return SavedModel(portfolio, portfolio.source, saved_at)
+def save_model(data_dir: str | Path, account: object, portfolio: Portfolio, saved_at: datetime,
+               who: str = "file") -> SavedModel:
+    """Replace the account's saved model with `portfolio` (its `source` is the file name): a new version."""
+    _, after = VersionedModels(data_dir, account).apply(targets_op(portfolio), who=who, at=saved_at)
+    return saved_from_version(after)
+
+
+def saved_from_version(version) -> SavedModel:
+    """The SavedModel view of a `rebalance.model_store.Version`."""
+    state = version.state
+    _check_targets(state.targets)
+    return SavedModel(state.portfolio(), state.source, version.at, state.name, version.id, state.cash)
 
 
 def load_model(data_dir: str | Path, account: object) -> SavedModel | None:
-    """The account's saved model, or None when none was saved (or the file cannot be read)."""
+    """The account's saved model (the newest version), or None when none was saved (or it cannot be read)."""
+    try:
+        current = VersionedModels(data_dir, account).current()
+    except (OSError, sqlite3.Error, ValueError, KeyError, TypeError) as exc:
+        log.warning("the saved model in %s cannot be read (%s); send the .xlsx again", data_dir, exc)
+        log.debug("reading the model of %s", account, exc_info=True)
+        return None
+    if current is not None:
+        return saved_from_version(current)
+    return _load_file(data_dir, account)
+
+
+def _load_file(data_dir: str | Path, account: object) -> SavedModel | None:
+    """The one-file model earlier kisbots wrote (only when the version store could not import it)."""
     path = model_path(data_dir, account)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -111,8 +113,12 @@ class ModelStore:
     def __init__(self, data_dir: str | Path, account: object):
         self.data_dir, self.account = Path(data_dir), account
 
-    def save(self, portfolio: Portfolio, saved_at: datetime) -> SavedModel:
-        return save_model(self.data_dir, self.account, portfolio, saved_at)
+    def save(self, portfolio: Portfolio, saved_at: datetime, who: str = "file") -> SavedModel:
+        return save_model(self.data_dir, self.account, portfolio, saved_at, who)
+
+    def versions(self):
+        """The account's `rebalance.model_store.VersionedModels` (history, edits, named models)."""
+        return VersionedModels(self.data_dir, self.account)
 
     def load(self) -> SavedModel | None:
         return load_model(self.data_dir, self.account)

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
+CONFIRM_GAP = 1.0  # seconds between two looks at today's orders while a cancel KIS took is unconfirmed
 POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
@@ -733,14 +734,14 @@ class _Worker:
         for _ in range(CANCEL_PASSES - 1):
             if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
                 break  # nothing was cancelled and nothing rests: no cancel to confirm
-            self._poll()
-            # A cancel that got no answer or failed leaves its order working: try again, since a
-            # second cancel of a cancelled order is only refused, never harmful.
+            self._confirm_cancels()
+            # A cancel that got no answer or failed leaves its order working: try again. A cancel KIS
+            # took is never sent again, confirmed or not (`_cancel_resting` skips it).
             if not any(o.resting for o in self.journal.orders(self.run_id)):
                 break
             withdrawn += self._cancel_resting()
         if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
-            self._poll()  # did the last cancels take? What still rests is the user's to cancel
+            self._confirm_cancels()  # did the last cancels take? What still rests is the user's to cancel
         results, cash_after = self._results()
         orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
         unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
@@ -786,18 +787,35 @@ class _Worker:
             return None
 
     def _cancel_resting(self) -> int:
+        """Cancel each of today's resting orders whose cancel KIS has not taken yet; how many it took now."""
         withdrawn = 0
         today = self.clock.now().astimezone(KST).date()
         for order in self.journal.orders(self.run_id):
             # Another day's order expired at that close, and its number may be someone else's today.
             if not order.resting or order.sent_at.astimezone(KST).date() != today:
                 continue
+            if order.cancel_sent:  # KIS took its cancel and confirms it later: wait for that, never re-send
+                continue
             try:
                 self.client.cancel(order.order_no, order.org_no)
-                withdrawn += 1
             except READ_ERRORS as exc:  # e.g. filled meanwhile: nothing left to cancel
                 log.warning("cancel of order %s failed: %s", order.order_no, exc)
+                continue
+            self.journal.cancel_accepted(order.id, owe_rest=False)
+            withdrawn += 1
         return withdrawn
+
+    def _confirm_cancels(self) -> None:
+        """Poll today's orders until every cancel KIS took shows confirmed there (KIS confirms a cancel
+        after it takes it), at most the settle horizon; what is still open then is named in the summary."""
+        gap = max(0.1, min(CONFIRM_GAP, self.run_rec.poll_seconds))
+        deadline = self.clock.now() + timedelta(seconds=self.settings.settle_seconds)
+        self._poll()
+        for _ in range(math.ceil(self.settings.settle_seconds / gap)):  # bounded even if the clock stands still
+            if not self._cancels_unconfirmed() or self.clock.now() >= deadline:
+                break
+            self.clock.wait(gap, threading.Event())  # not the run's cancel event: it may be set
+            self._poll()
 
     def _results(self) -> tuple[tuple[StockResult, ...], int]:
         """Target vs actual holding per stock, and cash (D+2), from the balance read at the end of the run."""

@@ -5,8 +5,9 @@ token ages and partial fills move only when a test calls `sim.clock.advance(seco
 is high (500/s) and its pages are small (5 rows) so paging is exercised without slowing tests.
 Steer it through `sim.exchange` (set_price, add_cash, set_holding, partial_fill_shares, order_log),
 `sim.faults` (latency, error_rate, listing_lag, drop_after_order, drop_before_order, force_rate_limit) and
-`sim.expire_tokens()`. KIS lists same-day orders late, and so does the sim by default (a few seconds):
-`sim.pass_listing_lag()` moves the clock on until every order placed so far is listed. More clients on a sim: `kis.sim.clients.client_for(sim, data_dir, **options)`.
+`sim.expire_tokens()`. KIS lists same-day orders late and confirms a cancel after taking it, and so does
+the sim by default (a few seconds; 0.5 s): `sim.pass_listing_lag()` moves the clock on until every order placed
+so far is listed and every cancel taken so far confirmed. More clients on a sim: `kis.sim.clients.client_for(sim, data_dir, **options)`.
 """
 from __future__ import annotations
 

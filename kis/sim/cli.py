@@ -10,7 +10,7 @@ import threading
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source, parse_rate_limit
 from kis.errors import ConfigError
 from kis.models import Account
-from kis.sim.server import DEFAULT_PORT, LISTING_LAG, TRADED_SECONDS, SimServer
+from kis.sim.server import CANCEL_CONFIRM_DELAY, DEFAULT_PORT, LISTING_LAG, TRADED_SECONDS, SimServer
 
 
 def _mask(secret: str) -> str:
@@ -32,7 +32,8 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
         print("  hours      KRX sessions only (09:00-15:30 KST on trading days), as KIS mock; "
               "--always-open to trade at any hour", file=out)
     print(f"  rules      buys without a price reserve at the upper limit; new orders show in today's orders "
-          f"~{LISTING_LAG:g} s late, as on KIS", file=out)
+          f"~{LISTING_LAG:g} s late and cancels confirmed {CANCEL_CONFIRM_DELAY:g} s after they are taken: both late, as on KIS",
+          file=out)
     if ws_url:
         print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
     print("Point kisbot at it from another terminal:", file=out)

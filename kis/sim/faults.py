@@ -1,7 +1,7 @@
 """Fault switches of the paper exchange, for tests and chaos runs.
 
-Off by default except the listing lag, which is KIS's own behaviour: `SimServer` sets it (a few
-seconds with jitter) unless told otherwise.
+Off by default except the listing lag and the cancel-confirmation delay, which are KIS's own behaviour:
+`SimServer` sets them (a few seconds with jitter; half a second) unless told otherwise.
 """
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ class Faults:
         # each order's lag spread by +/- `listing_jitter` of it.
         self.listing_lag = 0.0
         self.listing_jitter = 0.0
+        # Seconds of sim time a cancel KIS took stays unconfirmed in inquire-daily-ccld: the original order
+        # still lists the shares as resting (rmn_qty) and the cancel row confirms none (cnc_cfrm_qty 0).
+        self.cancel_confirm_delay = 0.0
         self.lost_answer_rate = 0.0  # share of accepted orders whose answer is lost (connection dropped)
         self.list_as_limit = False  # daily orders show every ord_dvsn_cd as "00" (unverified on KIS)
         # the daily orders' cancel-confirmed column: the samples' mapping says cnc_cfrm_qty, KIS's response
@@ -136,6 +139,7 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self.latency = self.error_rate = self.listing_lag = self.listing_jitter = self.lost_answer_rate = 0.0
+            self.cancel_confirm_delay = 0.0
             self.list_as_limit = False
             self.cancel_qty_key = "cnc_cfrm_qty"
             self._rate_limited = self._drop_after_order = self._drop_before_order = 0

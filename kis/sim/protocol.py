@@ -41,6 +41,8 @@ NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess
 BAD_JSON = ("OPSQ1002", "JSON 형식이 올바르지 않습니다.")  # guess
 BAD_ACCOUNT = ("OPSQ0013", "계좌번호를 확인하시기 바랍니다.")  # guess
+# IRP (product code 29) has inquiry services only; practitioners report its orders refused with OPSQ0002.
+IRP_PRODUCT = "29"
 BAD_HASHKEY = ("EGW00212", "hashkey 가 요청 본문과 일치하지 않습니다.")  # guess
 DATA_CHANGED = ("SYDB0050", "조회이후에 자료가 변경되었습니다.(다시 조회하세요)")
 
@@ -242,6 +244,11 @@ class KisProtocol:
             if name not in fields:
                 raise missing(name)
 
+    def _refuse_irp_orders(self) -> None:
+        """An IRP account (product 29) takes no orders over the API, as KIS answers: OPSQ0002."""
+        if self.account.product == IRP_PRODUCT:
+            raise Refusal(NO_SUCH_TR, 500)
+
     def _check_account(self, fields: dict[str, str]) -> None:
         if fields.get("CANO") != self.account.cano or fields.get("ACNT_PRDT_CD") != self.account.product:
             raise Refusal(BAD_ACCOUNT, 500)
@@ -383,6 +390,7 @@ class KisProtocol:
         body = self._body(req)
         self._need(body, ORDER_FIELDS)
         self._check_account(body)
+        self._refuse_irp_orders()
         code = body["PDNO"].strip()
         order_type = body["ORD_DVSN"]
         if order_type not in ORDER_TYPES:
@@ -537,11 +545,13 @@ class KisProtocol:
         ex = self.exchange
         now = self.clock()
         with ex.lock:
+            pending = self._unconfirmed(ex.orders, now)
             rows = [o for o in ex.orders if q["INQR_STRT_DT"] <= o.day <= q["INQR_END_DT"]
                     and self._listed(o, now)
                     and (side == "00" or o.side == side) and (not code or o.code == code)
                     and (not order_no or o.order_no == order_no)
-                    and (ccld == "00" or (ccld == "01" and o.filled_qty > 0) or (ccld == "02" and o.remaining > 0))]
+                    and (ccld == "00" or (ccld == "01" and o.filled_qty > 0)
+                         or (ccld == "02" and o.remaining + pending.get(o.order_no, 0) > 0))]
             if q["INQR_DVSN"] == "00":  # 역순: newest first
                 rows.reverse()
             numbers = [o.order_no for o in rows]
@@ -551,7 +561,7 @@ class KisProtocol:
                 raise Refusal(DATA_CHANGED, 200)
             page = rows[start:start + self.daily_page_rows]
             more = start + self.daily_page_rows < len(rows)
-            out1 = [self._order_row(o) for o in page]
+            out1 = [self._order_row(o, pending) for o in page]
             out2 = {
                 "tot_ord_qty": _s(sum(o.qty for o in rows if o.kind != "cancel")),
                 "tot_ccld_qty": _s(sum(o.filled_qty for o in rows)),
@@ -569,8 +579,23 @@ class KisProtocol:
         lag = self.faults.lag_of(o.order_no)
         return lag <= 0 or datetime.fromisoformat(o.accepted_at) + timedelta(seconds=lag) <= now
 
-    def _order_row(self, o: SimOrder) -> dict[str, str]:
+    def _unconfirmed(self, orders: list[SimOrder], now: datetime) -> dict[str, int]:
+        """Shares whose cancel KIS took but has not confirmed yet, by the order they were cancelled from; the
+        cancel rows themselves by their own number (KIS confirms a cancel later than it takes it)."""
+        delay = timedelta(seconds=self.faults.cancel_confirm_delay)
+        pending: dict[str, int] = {}
+        if delay <= timedelta(0):
+            return pending
+        for o in orders:
+            if o.kind == "cancel" and datetime.fromisoformat(o.accepted_at) + delay > now:
+                pending[o.orig_order_no] = pending.get(o.orig_order_no, 0) + o.cancelled_qty
+                pending[o.order_no] = o.cancelled_qty
+        return pending
+
+    def _order_row(self, o: SimOrder, pending: dict[str, int] | None = None) -> dict[str, str]:
         cancel = o.kind == "cancel"
+        waiting = (pending or {}).get(o.order_no, 0)  # cancelled at the exchange, not yet confirmed in the listing
+        remaining = o.remaining + (0 if cancel else waiting)
         return {
             "ord_dt": o.day, "ord_gno_brno": "00950", "odno": o.order_no, "orgn_odno": o.orig_order_no,
             "ord_dvsn_name": ORDER_TYPES.get(o.order_type, "") + ("취소" if cancel else ""),
@@ -579,8 +604,8 @@ class KisProtocol:
             "ord_tmd": o.time, "tot_ccld_qty": _s(o.filled_qty), "avg_prvs": _s(o.avg_price),
             "cncl_yn": "Y" if cancel else "N", "tot_ccld_amt": _s(o.filled_amount), "loan_dt": "",
             "ordr_empno": "", "ord_dvsn_cd": "00" if self.faults.list_as_limit else o.order_type,
-            self.faults.cancel_qty_key: _s(o.cancelled_qty),
-            "rmn_qty": _s(o.remaining), "rjct_qty": "0", "ccld_cndt_name": "없음", "inqr_ip_addr": "",
+            self.faults.cancel_qty_key: _s(o.cancelled_qty - waiting),
+            "rmn_qty": _s(remaining), "rjct_qty": "0", "ccld_cndt_name": "없음", "inqr_ip_addr": "",
             "cpbc_ordp_ord_rcit_dvsn_cd": "", "cpbc_ordp_infm_mthd_dvsn_cd": "", "infm_tmd": "",
             "ctac_tlno": "", "prdt_type_cd": "300", "excg_dvsn_cd": "01", "cpbc_ordp_mtrl_dvsn_cd": "",
             "ord_orgno": o.org_no, "rsvn_ord_end_dt": "", "excg_id_dvsn_cd": "KRX", "stpm_cndt_pric": "0",

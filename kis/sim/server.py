@@ -52,6 +52,8 @@ class Call:
 # unmeasured delay: the sim does too, by default a few seconds, each order a little differently.
 LISTING_LAG = 3.0
 LISTING_JITTER = 0.5
+# KIS takes a cancel at once but confirms it later: the sim's daily orders show it unconfirmed this long.
+CANCEL_CONFIRM_DELAY = 0.5
 TRADED_SECONDS = 2 * 3600  # how far into the session a user-facing sim starts: prices have moved
 
 
@@ -65,6 +67,7 @@ class SimServer:
                  step_seconds: float = 5.0, always_open: bool = False, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0,
                  listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
+                 cancel_confirm_delay: float = CANCEL_CONFIRM_DELAY,
                  hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True):
         self.host, self.port = host, port
         self.clock = clock or kst_now
@@ -84,6 +87,7 @@ class SimServer:
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
+        self.faults.cancel_confirm_delay = cancel_confirm_delay
         self.limiter = CallLimiter(rate_limit, monotonic)
         self.approvals = ApprovalBook()
         self.hts_id = hts_id
@@ -181,8 +185,9 @@ class SimServer:
         self.tokens.expire_all()
 
     def pass_listing_lag(self) -> None:
-        """Move a manual clock on until every order placed so far is listed in today's orders (tests)."""
-        lag = self.faults.listing_lag * (1 + self.faults.listing_jitter)
+        """Move a manual clock on until every order placed so far is listed in today's orders, and every
+        cancel taken so far confirmed there (tests)."""
+        lag = max(self.faults.listing_lag * (1 + self.faults.listing_jitter), self.faults.cancel_confirm_delay)
         if lag > 0:
             self.clock.advance(lag + 0.001)
 

@@ -1,6 +1,7 @@
 """`kisbot doctor` as an account owner runs it against the simulator: what it reports, and what it leaves behind."""
 import argparse
 import json
+import time
 
 import pytest
 
@@ -192,7 +193,8 @@ def test_a_test_order_whose_answer_is_lost_is_found_and_cancelled_but_not_timed(
 def test_doctor_orders_reports_that_notices_arrive_on_the_account(sim, tmp_path, capsys):
     assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["notices"] == {"hts_id_set": True, "state": "live"}
+    assert report["notices"] == {"hts_id_set": True, "state": "live", "source": "own session", "field_count": None,
+                                 "skipped": 0}  # no notice yet when it subscribed
     assert report["notices_arrive"] is True
     assert sim.notices.sessions == [] or all(not s.subscribed for s in sim.notices.sessions)  # unsubscribed
 
@@ -264,7 +266,20 @@ def test_the_client_reads_the_cancel_confirmed_quantity_under_either_name(sim, s
     price = sim_client.price("005930").price
     ack = sim_client.order("005930", OrderSide.BUY, 3, OrderType.LIMIT, round_to_tick(int(price * 0.8)))
     sim_client.cancel(ack.order_no, ack.org_no, 0, original=ack)
-    rows = {o.order_no: o for o in sim_client.orders_today("005930")}
-    original = rows[ack.order_no]
+    for _ in range(200):  # KIS (and the sim, by default) confirms a cancel a moment after it takes it
+        rows = {o.order_no: o for o in sim_client.orders_today("005930")}
+        original = rows[ack.order_no]
+        if original.closed:
+            break
+        time.sleep(0.02)
     [cancel] = [o for o in rows.values() if o.orig_order_no == ack.order_no]
     assert (original.cancelled_qty, cancel.cancelled_qty, cancel.cancelled) == (3, 3, True)
+
+
+def test_doctor_waits_for_kis_to_confirm_the_cancel_not_only_for_the_cancel_row(sim, tmp_path, capsys, sim_client):
+    # KIS lists the cancel row (cncl_yn Y) before it confirms it: until then the order still shows its share resting.
+    sim.faults.listing_lag, sim.faults.cancel_confirm_delay = 0.0, 3.0
+    assert doctor(args(orders=True, json=True), source=sim_source(sim, tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    [row] = [o for o in sim_client.orders_today("005930") if o.order_no == report["test_order"]["order_no"]]
+    assert report["cancelled"] is True and row.closed and row.cancelled_qty == 1

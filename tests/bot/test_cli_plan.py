@@ -33,6 +33,7 @@ def test_plan_prints_the_table_and_writes_the_chart(sim_env, tmp_path, capsys):
     assert "Rebalance plan " in out and "Cash after" in out
     # The sim's seed account holds 035720 (카카오), which the multi-factor model does not: sold to zero.
     assert "035720 카카오" in out and "250→0" in out
+    assert "Deposit to rebalance" in out  # the deposit that rebalances without selling, in one line
     assert chart.read_bytes().startswith(b"\x89PNG")
     # One balance inquiry and one multi-stock quote for 20 model + 2 held-only codes.
     assert sim_env.count(ep.BALANCE) == 1

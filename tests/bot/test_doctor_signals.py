@@ -61,7 +61,7 @@ def test_a_doctor_stopped_by_a_signal_cancels_its_test_order_and_names_it(sim, t
     name = signal.Signals(signum).name
     assert f"stopped by {name}: placed a 1-share limit buy of 005930" in out
     assert f"(order {order.order_no}) and cancelled it; today's orders confirmed the cancel" in out
-    assert "Traceback" not in out
+    assert "Traceback" not in out and f"placed; stopped by {name} before every check ran" in out
     assert load_records(load_kis_config(sim_source(sim, tmp_path))) == []  # nothing left to warn about
 
 

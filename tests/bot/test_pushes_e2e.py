@@ -166,3 +166,19 @@ def test_one_alert_when_kis_stops_answering_and_one_when_it_answers(api, bot, si
     api.send_text(OWNER, "/price 005930")
     wait_text(api, "KIS answers again")
     assert len([t for t in texts(api) if "KIS is not answering" in t]) == 1
+
+
+def test_perf_through_telegram_says_one_sentence_then_the_returns_after_a_second_session(api, bot, clock):
+    wait_text(api, "kisbot is up")
+    api.send_text(OWNER, "/report")
+    wait_text(api, "Daily report")
+    api.send_text(OWNER, "/perf")
+    assert "at least two sessions" in wait_text(api, "Performance needs").text
+    clock.advance(24 * 3600)  # the next session's /report writes its row
+    api.send_text(OWNER, "/report")
+    api.wait_for(lambda a: len([t for t in texts(a) if "Daily report" in t]) >= 2)
+    api.send_text(OWNER, "/perf all")
+    perf = wait_text(api, "Performance over all the history")
+    assert "time-weighted" in perf.text and "2 sessions" in perf.text and "costs paid" in perf.text
+    chart = wait_text(api, "Value vs net deposits")
+    assert chart.files["photo"][:8] == b"\x89PNG\r\n\x1a\n"

@@ -434,3 +434,27 @@ def test_the_service_plans_with_the_accounts_kind_from_its_configuration(sim_cli
     source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env", use_keyring=False)
     service = open_service(sim_client, source=source, on_event=lambda event: None)
     assert service.plan_settings.kind is AccountKind.IRP
+
+
+def test_accounts_lists_each_account_with_its_kind_masked_number_and_what_it_may_do(tmp_path):
+    from kis.accounts import Account, AccountKind, Credentials
+    from kis.models import Account as Number
+    from rebalance.i18n import using
+
+    keys = Credentials("PSsecretkey", "secret")
+    accounts = (Account("main", "main", Number("50087375", "01"), AccountKind.GENERAL, keys),
+                Account("irp", "퇴직연금", Number("50087378", "29"), AccountKind.IRP, keys))
+    service, *_ = make_service(accounts=accounts)
+    with using("en"):
+        text = texts(service.accounts())
+    assert "Accounts (2):" in text
+    assert "@main main: general, 5008****-01 (this chat's). It may hold any KRX stock or ETF" in text
+    assert "@irp 퇴직연금: IRP, 5008****-29. It is read-only over the API" in text
+    assert "50087378" not in text and "PSsecretkey" not in text
+    with using("ko"):
+        assert "계좌 (2개):" in texts(service.accounts())
+
+
+def test_accounts_without_a_configured_list_shows_the_account_this_service_serves():
+    service, *_ = make_service()
+    assert "@main" in texts(service.accounts())

@@ -46,7 +46,7 @@ def test_model_shows_code_weight_and_band(tmp_path):
     service.plan_file(b"005930 000660", "m.xlsx")
     text = texts(service.model())
     assert "Model m.xlsx" in text and "2 stocks" in text
-    assert "005930" in text and "50% " in text and "±2" in text
+    assert "005930" in text and "50.0%" in text and "±2" in text
 
 
 def test_plan_words_reach_the_planner_and_bad_words_get_one_sentence(tmp_path):
@@ -146,25 +146,40 @@ def test_a_cancelled_plan_is_not_pending_after_a_restart(tmp_path):
 
 
 def test_a_saved_model_edited_past_the_file_rules_is_not_planned(tmp_path, caplog):
+    """The one-file model of earlier kisbots, edited by hand past what an .xlsx may say, is not imported."""
     import json
 
     from rebalance.saved_model import model_path
 
-    service, _, _, planner, _ = make_service(models=ModelStore(tmp_path, ACCOUNT))
-    service.plan_file(b"005930 000660", "m.xlsx")
-    made = len(planner.made)
-    good = json.loads(model_path(tmp_path, ACCOUNT).read_text(encoding="utf-8"))
-    for target in ({"code": "005930", "weight": -1}, {"code": "005930", "weight": 5}, {"code": "005930", "weight": "nan"},
-                   {"code": "5930", "weight": 0.1}, {"code": "005930", "weight": 0.1, "band": 7}):
-        model_path(tmp_path, ACCOUNT).write_text(json.dumps({**good, "targets": [target]}), encoding="utf-8")
+    good = {"file_name": "m.xlsx", "saved_at": "2026-01-05T09:00:00+09:00", "source": "m.xlsx"}
+    bad = [[{"code": "005930", "weight": -1}], [{"code": "005930", "weight": 5}], [{"code": "005930", "weight": "nan"}],
+           [{"code": "5930", "weight": 0.1}], [{"code": "005930", "weight": 0.1, "band": 7}],
+           [{"code": "005930", "weight": 0.1}] * 2]
+    for number, targets in enumerate(bad):
+        data_dir = tmp_path / str(number)
+        data_dir.mkdir()
+        service, _, _, planner, _ = make_service(models=ModelStore(data_dir, ACCOUNT))
+        model_path(data_dir, ACCOUNT).write_text(json.dumps({**good, "targets": targets}), encoding="utf-8")
         caplog.clear()
-        assert load_model(tmp_path, ACCOUNT) is None, target
+        assert load_model(data_dir, ACCOUNT) is None, targets
         assert "Send the model portfolio" in texts(service.plan([]))
         assert all(r.exc_info is None for r in caplog.records)  # one line, no traceback for the user
-    twice = {**good, "targets": [{"code": "005930", "weight": 0.1}] * 2}
-    model_path(tmp_path, ACCOUNT).write_text(json.dumps(twice), encoding="utf-8")
-    assert load_model(tmp_path, ACCOUNT) is None
-    assert len(planner.made) == made
+        assert planner.made == []
+
+
+def test_the_one_file_model_of_earlier_kisbots_becomes_version_one(tmp_path):
+    import json
+
+    from rebalance.saved_model import model_path
+
+    model_path(tmp_path, ACCOUNT).write_text(json.dumps(
+        {"file_name": "old.xlsx", "saved_at": "2026-01-05T09:00:00+09:00", "source": "old.xlsx",
+         "targets": [{"code": "005930", "weight": 0.6}, {"code": "0013V0", "weight": 0.3, "band": 0.02}]}),
+        encoding="utf-8")
+    saved = load_model(tmp_path, ACCOUNT)
+    assert saved.file_name == "old.xlsx" and saved.version == 1
+    assert saved.portfolio.codes == ("005930", "0013V0") and saved.bands["0013V0"] == 0.02
+    assert ModelStore(tmp_path, ACCOUNT).versions().versions()[0].who == "migrated"
 
 
 def test_a_file_superseded_by_a_newer_one_is_not_offered_and_does_not_become_the_saved_model(tmp_path):

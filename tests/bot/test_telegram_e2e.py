@@ -23,7 +23,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 class HoldableClock(FakeClock):
-    """A FakeClock that, once `hold_at` is reached, really waits (for cancel) instead of jumping."""
+    """A FakeClock that, once `hold_at` is reached, really waits (for cancel) instead of jumping, until cancelled."""
 
     def __init__(self, start, exchange_clock=None):
         super().__init__(start)
@@ -34,7 +34,10 @@ class HoldableClock(FakeClock):
     def wait(self, seconds, cancel):
         if self.hold_at is not None and self.now() + timedelta(seconds=seconds) >= self.hold_at:
             self.holding.set()
-            return cancel.wait(2.0)
+            if cancel.wait(2.0):
+                self.hold_at = None  # the run is cancelled: time moves again (KIS confirms its cancels later)
+                return True
+            return False
         before = self.now()
         cancelled = super().wait(seconds, cancel)
         if self.exchange_clock is not None:

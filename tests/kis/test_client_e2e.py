@@ -46,11 +46,11 @@ def test_prices_of_thirty_codes_take_one_call(sim, sim_client):
     assert sim.count(ep.MULTI_PRICE) == 1 and sim.count(ep.PRICE) == 0
 
 
-def test_prices_of_two_hundred_and_thirty_two_codes_take_eight_calls(sim_clock, tmp_path):
+def test_prices_of_two_hundred_and_thirty_eight_codes_take_eight_calls(sim_clock, tmp_path):
     with SimServer(0, rate_limit=500, clock=sim_clock, synthetic=200, always_open=True) as big:
         client = make_sim_client(big, tmp_path)
         quotes = client.prices(big.market.codes())
-        assert len(quotes) == 232 and big.count(ep.MULTI_PRICE) == 8  # ceil(232 / 30)
+        assert len(quotes) == 238 and big.count(ep.MULTI_PRICE) == 8  # 38 seed + 200 synthetic; ceil(238 / 30)
 
 
 def test_prices_name_every_unknown_code(sim_client):

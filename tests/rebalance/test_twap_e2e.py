@@ -269,3 +269,23 @@ def test_a_run_with_enough_cash_ends_on_target_without_a_single_apbk0952(sim, ma
     assert_targets_without_doubles(sim, plan)
     assert sim.exchange.cash_refusals == 0 and not rec.of(OrderRejected)
     assert {e.order_type for e in sim.exchange.order_log if e.kind == "new"} == {OrderType.LIMIT.value}
+
+
+def test_a_cancel_kis_confirms_late_is_sent_once_and_no_stock_goes_beyond_its_goal_meanwhile(
+        sim, make_client, journal_path):
+    # KIS takes a cancel at once and confirms it later (here 45 s of sim time). Orders fill 2 shares per 20 s,
+    # so slices rest and are re-priced, and the run ends with orders resting: each cancel still leaves once
+    # (re-pricing or at the end), and no stock gets more than its goal while its cancels are unconfirmed.
+    client = make_client(cancel_confirm_delay=45.0)
+    sim.exchange.partial_fill_shares, sim.exchange.partial_fill_seconds = 2, 20.0
+    plan = sim_plan(sim)
+    executor, rec, run_id = start(client, sim, plan, journal_path)
+    assert executor.wait(30)
+    cancels = [e for e in sim.exchange.order_log if e.kind == "cancel"]
+    assert cancels and sim.count("/uapi/domestic-stock/v1/trading/order-rvsecncl") == len(cancels)
+    shares = accepted(sim)
+    for ln in plan.lines:
+        assert shares[ln.code] <= abs(ln.order_qty)
+        held = sim.exchange.holding_qty(ln.code)
+        assert held <= ln.target_qty if ln.order_qty > 0 else held >= ln.target_qty
+    assert [o for o in sim.exchange.open_orders() if o.kind == "new"] == []  # the end's cancels took

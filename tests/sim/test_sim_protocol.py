@@ -311,6 +311,23 @@ def test_cancel_shows_as_its_own_row_and_empties_the_original(sim, raw):
     assert refusal(raw.cancel(odno))[0] == "APBK0344"
 
 
+def test_a_cancel_stays_unconfirmed_in_todays_orders_for_the_confirmation_delay_by_default(sim, raw):
+    # KIS takes a cancel at once and confirms it later; the sim does so by default, as with the listing lag.
+    assert sim.faults.cancel_confirm_delay == 0.5
+    sim.faults.listing_lag = 0.0  # listed at once: this test is about the confirmation
+    odno = raw.order("005930", 4, dvsn="00", price=90_000).json()["output"]["ODNO"]
+    cancel_no = raw.cancel(odno).json()["output"]["ODNO"]
+    rows = {r["odno"]: r for r in raw.daily().json()["output1"]}
+    assert (rows[odno]["rmn_qty"], rows[odno]["cnc_cfrm_qty"]) == ("4", "0")  # still listed as resting
+    assert (rows[cancel_no]["cncl_yn"], rows[cancel_no]["cnc_cfrm_qty"]) == ("Y", "0")
+    assert odno in [r["odno"] for r in raw.daily(CCLD_DVSN="02").json()["output1"]]
+    assert refusal(raw.cancel(odno))[0] == "APBK0344"  # a second cancel is refused: nothing is left to cancel
+    sim.clock.advance(0.5)
+    rows = {r["odno"]: r for r in raw.daily().json()["output1"]}
+    assert (rows[odno]["rmn_qty"], rows[odno]["cnc_cfrm_qty"]) == ("0", "4")
+    assert rows[cancel_no]["cnc_cfrm_qty"] == "4"
+
+
 def test_buyable_counts_cash_less_open_buys(sim, raw):
     out = raw.buyable("005930", 97_000, "00").json()["output"]
     assert out["ord_psbl_cash"] == "100000000" and out["psbl_qty_calc_unpr"] == "97000"
