@@ -227,9 +227,12 @@ def perf_chart(perf: Performance, *, title: str, value_label: str, invested_labe
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from rebalance.render import _hangul_font  # noqa: PLC2701 - the one home of the chart's Hangul font
+    from matplotlib.font_manager import FontProperties
 
-    font = _hangul_font()
+    from rebalance.charts import cjk_font  # the one home of the charts' Hangul font
+
+    path = cjk_font()
+    font = FontProperties(fname=path) if path else None
     figure = Figure(figsize=(8, 3.6), dpi=100)  # Figure directly (no pyplot): safe off the main thread
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
