@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from typing import Callable
 
 
@@ -31,42 +32,31 @@ class Faults:
         # the daily orders' cancel-confirmed column: the samples' mapping says cnc_cfrm_qty, KIS's response
         # example cncl_cfrm_qty; the client reads both, and a test serves each
         self.cancel_qty_key = "cnc_cfrm_qty"
-        self._ledger_busy_after_order = 0
         self.answers_lost = 0  # accepted orders whose answer was dropped so far (benchmarks count them)
-        self._rate_limited = 0
-        self._drop_after_order = 0
-        self._drop_before_order = 0
         self._expire_requested = False
-        # Websocket notices: drop every session at the next notice, skip or repeat the next notices,
-        # refuse a second subscribed session of the app key (KIS allows one).
-        self._ws_drop = 0
-        self._ws_skip = 0
-        self._ws_repeat = 0
-        self._ws_error = 0
-        self._ws_odd_count = 0
-        self._ws_already = 0
+        # Faults armed for the next n requests, by name (`_arm`, consumed by `_take`): orders (rate_limited,
+        # drop_after_order, drop_before_order, ledger_busy_after_order) and websocket notices: drop every
+        # session at the next notice, skip or repeat it, an error frame, a '²' count, OPSP0002 (ws_*).
+        self._armed: Counter[str] = Counter()
+        # Refuse a second subscribed session of the app key (KIS allows one).
         self.refuse_second_session = False
         self.prices_paused = False  # the session stays up but sends no trade prices (a quiet or stuck feed)
 
     def force_rate_limit(self, n: int = 1) -> None:
         """The next `n` calls are refused with EGW00201 whatever the pace."""
-        with self._lock:
-            self._rate_limited += n
+        self._arm("rate_limited", n)
 
     def drop_after_order(self, n: int = 1) -> None:
         """The next `n` accepted orders get no answer: the connection closes after the exchange took them."""
-        with self._lock:
-            self._drop_after_order += n
+        self._arm("drop_after_order", n)
 
     def ledger_busy_after_order(self, n: int = 1) -> None:
         """The next `n` accepted orders are answered EGW00215 (the ledger's per-second limit)."""
-        with self._lock:
-            self._ledger_busy_after_order += n
+        self._arm("ledger_busy_after_order", n)
 
     def drop_before_order(self, n: int = 1) -> None:
         """The next `n` order POSTs are dropped before the exchange sees them (nothing is placed)."""
-        with self._lock:
-            self._drop_before_order += n
+        self._arm("drop_before_order", n)
 
     def expire_tokens(self) -> None:
         """Every token issued so far expires now: the next call gets EGW00123 (as after 24 h)."""
@@ -75,52 +65,46 @@ class Faults:
 
     def ws_drop(self, n: int = 1) -> None:
         """At the next `n` notices the websocket sessions are cut (the notice is lost with them)."""
-        with self._lock:
-            self._ws_drop += n
+        self._arm("ws_drop", n)
 
     def ws_skip(self, n: int = 1) -> None:
         """The next `n` notices are never sent."""
-        with self._lock:
-            self._ws_skip += n
+        self._arm("ws_skip", n)
 
     def ws_repeat(self, n: int = 1) -> None:
         """The next `n` notices are sent twice."""
-        with self._lock:
-            self._ws_repeat += n
+        self._arm("ws_repeat", n)
 
     def ws_error(self, n: int = 1) -> None:
         """At the next `n` notices every subscribed session gets an rt_cd 1 error frame instead (the
         notice is lost and the session subscribes nothing more until the client reconnects)."""
-        with self._lock:
-            self._ws_error += n
+        self._arm("ws_error", n)
 
     def ws_odd_count(self, n: int = 1) -> None:
         """The next `n` notices are each preceded by a copy whose count field is '²' (not an ASCII digit)."""
-        with self._lock:
-            self._ws_odd_count += n
+        self._arm("ws_odd_count", n)
 
     def ws_already(self, n: int = 1) -> None:
         """The next `n` notice subscriptions find the HTS ID's registration still held: answered
         OPSP0002 ALREADY IN SUBSCRIBE (rt_cd 1, no key) while the last key and iv stay in use."""
-        with self._lock:
-            self._ws_already += n
+        self._arm("ws_already", n)
 
     def take_ws(self, what: str) -> bool:
         """Consume one `drop`, `skip`, `repeat`, `error`, `odd_count` or `already` websocket fault."""
-        return self._take(f"_ws_{what}")
+        return self._take(f"ws_{what}")
 
     def take_rate_limit(self) -> bool:
-        return self._take("_rate_limited")
+        return self._take("rate_limited")
 
     def take_drop_after_order(self) -> bool:
-        lost = self._take("_drop_after_order")
+        lost = self._take("drop_after_order")
         with self._lock:
             lost = lost or (self.lost_answer_rate > 0 and self._rng.random() < self.lost_answer_rate)
             self.answers_lost += lost
         return lost
 
     def take_ledger_busy_after_order(self) -> bool:
-        return self._take("_ledger_busy_after_order")
+        return self._take("ledger_busy_after_order")
 
     def lag_of(self, order_no: str) -> float:
         """Seconds this order stays out of today's orders: the lag, spread by the jitter, fixed per order."""
@@ -130,7 +114,7 @@ class Faults:
         return max(0.0, self.listing_lag * (1 + self.listing_jitter * spread))
 
     def take_drop_before_order(self) -> bool:
-        return self._take("_drop_before_order")
+        return self._take("drop_before_order")
 
     def roll_server_error(self) -> bool:
         with self._lock:
@@ -142,15 +126,18 @@ class Faults:
             self.cancel_confirm_delay = 0.0
             self.list_as_limit = False
             self.cancel_qty_key = "cnc_cfrm_qty"
-            self._rate_limited = self._drop_after_order = self._drop_before_order = 0
-            self._ledger_busy_after_order = 0
-            self._ws_drop = self._ws_skip = self._ws_repeat = self._ws_error = self._ws_odd_count = 0
-            self._ws_already = 0
+            self._armed.clear()
             self.refuse_second_session = False
 
-    def _take(self, name: str) -> bool:
+    def _arm(self, name: str, n: int) -> None:
+        """The fault `name` strikes the next `n` times it is asked for."""
         with self._lock:
-            if getattr(self, name) > 0:
-                setattr(self, name, getattr(self, name) - 1)
+            self._armed[name] += n
+
+    def _take(self, name: str) -> bool:
+        """Consume one armed `name` fault: True if one was armed."""
+        with self._lock:
+            if self._armed[name] > 0:
+                self._armed[name] -= 1
                 return True
             return False

@@ -235,46 +235,42 @@ def test_subscribing_twice_on_one_session_is_answered_already_in_subscribe(sim, 
     assert all(reader.read(a).subscribed for a in answers)  # and the client reads each as registered
 
 
-def test_an_error_frame_on_a_live_session_reconnects_and_the_notices_come_back(sim, tmp_path):
+@pytest.fixture
+def live(sim, tmp_path):
+    """A notice stream subscribed on the sim, with what it got and said, and an order client; stopped after."""
     stream, got, messages = open_stream(sim, tmp_path)
-    client = client_for(sim, tmp_path / "client")
     try:
         assert wait_for(lambda: stream.state is StreamState.LIVE)
-        sim.faults.ws_error(1)  # the next notice is an rt_cd 1 frame instead
-        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
-        assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
-        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
-        assert wait_for(lambda: any(n.kind is NoticeKind.FILLED for n in got))
-        assert messages == [] and stream.session_faults == 1 and stream.refusal is None
+        yield stream, got, messages, client_for(sim, tmp_path / "client")
     finally:
         stream.stop()
 
 
-def test_a_frame_counted_in_a_superscript_digit_is_skipped_on_the_same_session(sim, tmp_path):
-    stream, got, _ = open_stream(sim, tmp_path)
-    client = client_for(sim, tmp_path / "client")
-    try:
-        assert wait_for(lambda: stream.state is StreamState.LIVE)
-        sim.faults.ws_odd_count(1)
-        ack = client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
-        assert wait_for(lambda: len(got) >= 2)
-        assert got[0].order_no == ack.order_no and stream.reader.skipped.get("malformed") == 1
-        assert stream.generation == 1 and stream.reconnects == 0
-    finally:
-        stream.stop()
+def test_an_error_frame_on_a_live_session_reconnects_and_the_notices_come_back(sim, live):
+    stream, got, messages, client = live
+    sim.faults.ws_error(1)  # the next notice is an rt_cd 1 frame instead
+    client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
+    client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    assert wait_for(lambda: any(n.kind is NoticeKind.FILLED for n in got))
+    assert messages == [] and stream.session_faults == 1 and stream.refusal is None
 
 
-def test_a_reconnect_answered_already_in_subscribe_is_live_and_reads_the_notices(sim, tmp_path):
-    stream, got, messages = open_stream(sim, tmp_path)
-    client = client_for(sim, tmp_path / "client")
-    try:
-        assert wait_for(lambda: stream.state is StreamState.LIVE)
-        sim.faults.ws_already(1)  # the reconnect finds the registration still held
-        sim.notices.drop_all()
-        assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
-        client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
-        assert wait_for(lambda: len(got) >= 2)
-        assert [n.kind for n in got[:2]] == [NoticeKind.ACCEPTED, NoticeKind.FILLED] and messages == []
-        assert not sim.faults.take_ws("already")  # the sim did answer OPSP0002
-    finally:
-        stream.stop()
+def test_a_frame_counted_in_a_superscript_digit_is_skipped_on_the_same_session(sim, live):
+    stream, got, _, client = live
+    sim.faults.ws_odd_count(1)
+    ack = client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    assert wait_for(lambda: len(got) >= 2)
+    assert got[0].order_no == ack.order_no and stream.reader.skipped.get("malformed") == 1
+    assert stream.generation == 1 and stream.reconnects == 0
+
+
+def test_a_reconnect_answered_already_in_subscribe_is_live_and_reads_the_notices(sim, live):
+    stream, got, messages, client = live
+    sim.faults.ws_already(1)  # the reconnect finds the registration still held
+    sim.notices.drop_all()
+    assert wait_for(lambda: stream.generation == 2 and stream.state is StreamState.LIVE)
+    client.order("005930", OrderSide.BUY, 1, OrderType.MARKET)
+    assert wait_for(lambda: len(got) >= 2)
+    assert [n.kind for n in got[:2]] == [NoticeKind.ACCEPTED, NoticeKind.FILLED] and messages == []
+    assert not sim.faults.take_ws("already")  # the sim did answer OPSP0002
