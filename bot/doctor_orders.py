@@ -20,10 +20,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from kis.config import KisConfig
-from kis.files import write_private
+from kis.files import server_name, write_private
 from kis.krx import KST
 from kis.listing_lag import settle_horizon
 from kis.models import OrderSide, OrderStatus, OrderType
@@ -105,8 +104,7 @@ class TestOrder:
 
 
 def record_path(config: KisConfig) -> Path:
-    host = urlsplit(config.base_url).netloc.replace(":", "_") or "default"
-    return Path(config.data_dir) / "doctor-orders" / f"{config.env.value}-{host}.json"
+    return Path(config.data_dir) / "doctor-orders" / f"{config.env.value}-{server_name(config.base_url)}.json"
 
 
 def load_records(config: KisConfig) -> list[TestOrder]:

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
 
 import requests
 
 from kis.config import Env, KisConfig
 from kis.endpoints import TOKEN
 from kis.errors import KisError, KisTransportError, TokenIssueTooFrequent, error_for
-from kis.files import file_lock, private_dir, write_private
+from kis.files import file_lock, private_dir, server_name, write_private
 from kis.krx import KST
 from kis.stats import CallStats
 
@@ -79,7 +78,7 @@ class PrivateCache:
     they share the paper account (and its tokens) through the data dir's sim state."""
 
     def __init__(self, config: KisConfig, kind: str = "tokens"):
-        host = "sim" if config.env is Env.SIM else (urlsplit(config.base_url).netloc.replace(":", "_") or "default")
+        host = "sim" if config.env is Env.SIM else server_name(config.base_url)
         self.dir = Path(config.data_dir) / kind
         self.path = self.dir / f"{config.env.value}-{config.app_key_id}-{host}.json"
 

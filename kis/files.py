@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlsplit
 
 from kis.errors import ConfigError
 
@@ -127,3 +128,8 @@ def write_private(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def server_name(base_url: str) -> str:
+    """A KIS server as it appears in a data-dir file name: `host_port` of its URL, or 'default' without one."""
+    return urlsplit(base_url).netloc.replace(":", "_") or "default"

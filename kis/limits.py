@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
-from urllib.parse import urlsplit
 
-from kis.files import file_lock
+from kis.files import file_lock, server_name
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +155,7 @@ _registry_lock = threading.Lock()
 
 def pace_file(data_dir: Path, env: str, account: str, base_url: str) -> Path:
     """Where the shared turn of one account at one server is kept."""
-    host = urlsplit(base_url).netloc.replace(":", "_") or "default"
-    return Path(data_dir) / "pace" / f"{env}-{account}-{host}.turn"
+    return Path(data_dir) / "pace" / f"{env}-{account}-{server_name(base_url)}.turn"
 
 
 def limiter_for(env: str, account: str, base_url: str, rate: float, data_dir: Path | None = None) -> RateLimiter:

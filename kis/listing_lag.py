@@ -11,10 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from kis.config import KisConfig
-from kis.files import write_private
+from kis.files import server_name, write_private
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +28,7 @@ class ListingLag:
 
 
 def lag_path(config: KisConfig) -> Path:
-    host = urlsplit(config.base_url).netloc.replace(":", "_") or "default"
-    return Path(config.data_dir) / "listing-lag" / f"{config.env.value}-{host}.json"
+    return Path(config.data_dir) / "listing-lag" / f"{config.env.value}-{server_name(config.base_url)}.json"
 
 
 def save_listing_lag(config: KisConfig, lag: ListingLag) -> Path:

@@ -70,16 +70,20 @@ def test_depositing_the_figure_leaves_no_stock_outside_its_band_in_at_least_95_o
     assert clean >= 190, (clean, misses, none)
 
 
-def test_the_figure_is_the_least_won_that_is_enough():
-    rng = random.Random(7)
-    settings = PlanSettings()
-    opts = band_options(PlanOptions())
-    checked = 0
-    for _ in range(40):
+def _needing_a_deposit(seed: int, accounts: int, settings: PlanSettings):
+    """(portfolio, balance, prices, figure) of each of `accounts` random accounts whose figure is a deposit (> 0)."""
+    rng = random.Random(seed)
+    for _ in range(accounts):
         portfolio, balance, prices = _random_account(rng)
         figure = deposit_to_rebalance(portfolio, balance, prices, settings)
-        if not figure.amount:
-            continue
+        if figure.amount:
+            yield portfolio, balance, prices, figure
+
+
+def test_the_figure_is_the_least_won_that_is_enough():
+    settings = PlanSettings()
+    checked = 0
+    for portfolio, balance, prices, figure in _needing_a_deposit(7, 40, settings):
         checked += 1
         assert _outside_after_depositing(portfolio, balance, prices, figure.amount, PlanOptions(), settings) == 0
         assert _outside_after_depositing(portfolio, balance, prices, figure.amount - 1, PlanOptions(), settings) > 0
@@ -118,14 +122,9 @@ def test_the_plans_own_band_is_the_one_the_figure_uses():
 
 
 def test_no_smaller_deposit_on_a_fine_grid_is_enough_even_where_whole_shares_make_enough_come_and_go():
-    rng = random.Random(11)
     settings = PlanSettings()
     checked = 0
-    for _ in range(12):
-        portfolio, balance, prices = _random_account(rng)
-        figure = deposit_to_rebalance(portfolio, balance, prices, settings)
-        if not figure.amount:
-            continue
+    for portfolio, balance, prices, figure in _needing_a_deposit(11, 12, settings):
         checked += 1
         step = max(1, figure.amount // 300)
         for amount in range(0, figure.amount, step):
