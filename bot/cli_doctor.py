@@ -628,7 +628,7 @@ ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
     """Run each check into `doc.findings`; a KIS failure becomes that check's one-line finding, and the rest
     still run. A stop signal is taken before each check (and in every wait) as `Stopped`."""
-    findings = []
+    start = len(doc.findings)
     for check in checks:
         if doc.stops is not None:
             doc.stops.check()
@@ -638,11 +638,10 @@ def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
             finding = Finding(check.name, Status.FAIL, failure_sentence(exc) + ".")
         if finding is None:  # nothing to report (no earlier test order recorded)
             continue
-        findings.append(finding)
         doc.findings.append(finding)
         if finding.status is Status.FAIL and check.required:
             break
-    return findings
+    return doc.findings[start:]
 
 
 # ---- the command --------------------------------------------------------------------------------------

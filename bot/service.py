@@ -384,8 +384,8 @@ class BotService:
         saved = self.models.load() if self.models is not None else None
         if saved is None:
             return [Reply(ASK_FOR_MODEL)]
-        note = (f"Planning the saved model {saved.name or saved.file_name or '(unnamed)'} of "
-                f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M} KST; send a new .xlsx to replace it.")
+        note = t("model.planning_saved", name=saved.name or saved.file_name or t("model.unnamed"),
+                 at=f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M}")
         with self._lock:
             ticket = self._newest.get(chat, 0)  # a file arriving in this chat while this plans supersedes it
         return self._plan_and_offer(saved.portfolio, note=note, ticket=ticket, chat=chat, options=options)
