@@ -69,3 +69,17 @@ def test_an_error_reaches_a_korean_user_as_one_korean_sentence():
         said = describe_error(KisTransportError("timeout"))
     assert said == t("errors.transport", Lang.KO) and "KIS" in said and "timeout" not in said
     assert describe_error(KisTransportError("timeout")).startswith("KIS did not answer")
+
+
+def test_every_key_the_code_names_is_in_the_catalogue():
+    """A key missing from the catalogues would reach the user as its own name (e.g. `model_edit.export_usage`)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    keys = set(catalogue(Lang.EN))
+    named = {(path.relative_to(root).as_posix(), key)
+             for folder in ("bot", "rebalance", "kis") for path in (root / folder).rglob("*.py")
+             for key in re.findall(r"""\b(?:t|Msg)\(\s*["']([a-z_]+\.[a-z0-9_]+)["']""", path.read_text("utf-8"))}
+    assert len(named) > 100  # the pattern finds the code's keys
+    assert sorted((path, key) for path, key in named if key not in keys) == []
