@@ -16,7 +16,8 @@ from kis.krx import KST
 from rebalance.history import ValueHistory
 from rebalance.i18n import t
 from rebalance.options import shown
-from rebalance.performance import Performance, Period, measure, parse_period, perf_chart
+from rebalance.charts import perf_chart
+from rebalance.performance import Performance, Period, measure, parse_period
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,7 @@ def perf_replies(history: ValueHistory, account: str, words: Sequence[str], now:
 
 
 def chart_of(perf: Performance) -> bytes:
-    return perf_chart(perf, title=t("perf.chart_title"), value_label=t("perf.chart_value"),
-                      invested_label=t("perf.chart_invested"))
+    return perf_chart(perf)
 
 
 def perf(args: argparse.Namespace, *, config: object = None) -> int:

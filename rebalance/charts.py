@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
+from matplotlib import dates as mdates
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -23,6 +24,7 @@ from matplotlib.font_manager import FontProperties
 from rebalance.history import Snapshot
 from rebalance.i18n import Lang, current, t, using
 from rebalance.model import Plan, PlanLine
+from rebalance.performance import Performance
 from rebalance.text import fit
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ DPI = 100
 BUY_COLOUR = "#D55E00"  # Okabe-Ito vermillion / blue: told apart with every common colour blindness;
 SELL_COLOUR = "#0072B2"  # red for buying and blue for selling as Korean brokers show them
 LINE_COLOUR = "#0072B2"
+INVESTED_COLOUR = "#E69F00"  # Okabe-Ito orange: the money put in, beside the value line
 NAME_COLUMNS = 14  # display columns for a stock's name on the axis; Hangul takes two each
 # Telegram refuses a photo whose width + height exceeds 10,000 px (or whose sides differ 20-fold); 40
 # bars (about 3,000 px tall) are also as many as a phone shows legibly. The table lists every stock.
@@ -202,3 +205,36 @@ def value_figure(history: Sequence[Snapshot]) -> Figure | None:
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
         return figure
+
+
+# --- the performance chart -------------------------------------------------------------------------
+
+def perf_chart(perf: Performance) -> bytes:
+    """PNG for /perf: total value per session against the first value plus net deposits (won), 1080 px wide."""
+    font = cjk_font()
+    with _language(font):
+        figure = Figure(figsize=(WIDTH_PX / DPI, 7.2), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        days = [p.day for p in perf.series]
+        axes.plot(days, [p.value for p in perf.series], color=LINE_COLOUR, linewidth=3.5,
+                  label=t("perf.chart_value"))
+        axes.step(days, [p.invested for p in perf.series], where="post", color=INVESTED_COLOUR, linewidth=3,
+                  linestyle="--", label=t("perf.chart_invested"))
+        for day, amount in perf.flows:
+            axes.axvline(day, color=INVESTED_COLOUR if amount > 0 else SELL_COLOUR, alpha=0.2, linewidth=5)
+        low, high = axes.get_ylim()
+        ticks = [v for v in axes.get_yticks() if low <= v <= high]
+        axes.set_yticks(ticks, labels=[short_won(int(v)) for v in ticks])  # fixed, so the font below stays
+        axes.set_ylim(low, high)
+        for label in axes.get_yticklabels():
+            label.set_fontproperties(_font(font, LABEL_SIZE - 2))
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+        axes.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
+        axes.tick_params(axis="x", labelsize=LABEL_SIZE - 2)
+        figure.suptitle(t("perf.chart_title"), fontproperties=_font(font, TITLE_SIZE, "bold"), x=0.02, ha="left")
+        axes.legend(loc="upper left", prop=_font(font, LABEL_SIZE), frameon=False)
+        axes.grid(alpha=0.3)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+        return _png(figure)

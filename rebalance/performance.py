@@ -12,7 +12,6 @@ Daily Modified Dietz counts a day's flow at mid-day: r = (V₁ − V₀ − F) /
 """
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -220,34 +219,3 @@ def measure(history: Sequence[Snapshot], period: Period, today: date, costs: int
         end_value=end.total_value, deposits=sum(a for _, a in flows if a > 0),
         withdrawals=-sum(a for _, a in flows if a < 0), flows=tuple(flows), twr=growth - 1, mwr=mwr,
         mwr_annual=annual, contributions=contributions, costs=costs, series=tuple(series))
-
-
-def perf_chart(perf: Performance, *, title: str, value_label: str, invested_label: str) -> bytes:
-    """PNG: total value per session against the first value plus net deposits (won), oldest left."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from matplotlib.font_manager import FontProperties
-
-    from rebalance.charts import cjk_font  # the one home of the charts' Hangul font
-
-    path = cjk_font()
-    font = FontProperties(fname=path) if path else None
-    figure = Figure(figsize=(8, 3.6), dpi=100)  # Figure directly (no pyplot): safe off the main thread
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    days = [p.day for p in perf.series]
-    axes.plot(days, [p.value for p in perf.series], color="#2b6cb0", label=value_label, linewidth=1.8)
-    axes.step(days, [p.invested for p in perf.series], where="post", color="#dd6b20", label=invested_label,
-              linewidth=1.4, linestyle="--")
-    for day, amount in perf.flows:
-        axes.axvline(day, color="#dd6b20" if amount > 0 else "#c53030", alpha=0.15, linewidth=3)
-    axes.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
-    figure.autofmt_xdate()
-    axes.set_title(title, fontproperties=font)
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left", prop=font)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
