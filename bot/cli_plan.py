@@ -17,6 +17,7 @@ from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance.deposit import deposit_note
+from rebalance.i18n import t
 from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from bot.service import planning
@@ -86,9 +87,9 @@ def plan(args: argparse.Namespace) -> int:
         try:
             Path(args.chart).write_bytes(plan_chart(result))
         except OSError as exc:
-            return fail(f"cannot write the chart to {args.chart} ({exc.strerror}): choose another path")
+            return fail(t("chart.unwritable", path=args.chart, reason=exc.strerror))
         if not args.json:
-            print(f"\nChart written to {args.chart}")
+            print("\n" + t("chart.written", path=args.chart))
     return 0
 
 

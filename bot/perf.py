@@ -106,7 +106,7 @@ def perf(args: argparse.Namespace, *, config: object = None) -> int:
         try:
             Path(chart).write_bytes(photo)
         except OSError as exc:
-            print("kisbot: " + t("perf.chart_unwritable", path=chart, reason=exc.strerror), file=sys.stderr)
+            print("kisbot: " + t("chart.unwritable", path=chart, reason=exc.strerror), file=sys.stderr)
             return 1
-        print(t("perf.chart_written", path=chart))
+        print(t("chart.written", path=chart))
     return 0

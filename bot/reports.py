@@ -314,7 +314,7 @@ def report(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
         try:
             Path(chart).write_bytes(png)
         except OSError as exc:
-            print(f"kisbot: cannot write the chart to {chart} ({exc.strerror}): choose another path", file=sys.stderr)
+            print("kisbot: " + t("chart.unwritable", path=chart, reason=exc.strerror), file=sys.stderr)
             return 1
-        print(f"Chart written to {chart}")
+        print(t("chart.written", path=chart))
     return 0

@@ -118,6 +118,7 @@ def plan_figure(plan: Plan) -> Figure:
         lines = chart_lines(plan)
         rows = max(1, len(lines))
         figure = Figure(figsize=(WIDTH_PX / DPI, 2.4 + BAR_INCHES * rows), dpi=DPI, layout="constrained")
+        figure.get_layout_engine().set(w_pad=0.12)  # inches: the longest name keeps clear of the left edge
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         figure.suptitle(t("chart.plan_title", id=plan.id), fontproperties=_font(font, TITLE_SIZE, "bold"),
