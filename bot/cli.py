@@ -44,6 +44,27 @@ def positive(text: str) -> float:
     return value
 
 
+def won(text: str) -> int:
+    """A typed positive amount of won (`500000`, `50만`), read by rebalance.amounts."""
+    from rebalance.amounts import AmountError, parse_amount
+
+    try:
+        value = parse_amount(text)
+    except AmountError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive amount of won (e.g. 500000 or 50만)")
+    return value
+
+
+def dividend(text: str) -> tuple[str, int]:
+    """`CODE:WON` (won a share) for `kisbot sim --dividend`."""
+    code, _, per_share = text.partition(":")
+    if not code or not per_share:
+        raise argparse.ArgumentTypeError(f"{text} is not CODE:WON, e.g. 005930:361 (won a share)")
+    return code.strip(), won(per_share)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kisbot", description="Run a KIS stock account from Telegram.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug lines to stderr")
@@ -61,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
     sim.add_argument("--always-open", action="store_true",
                      help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
+    sim.add_argument("--deposit", type=won, default=None, metavar="AMOUNT",
+                     help="pay AMOUNT won into the paper account of the sim running on --port, then exit")
+    sim.add_argument("--dividend", type=dividend, default=None, metavar="CODE:WON",
+                     help="pay a dividend of WON a share on CODE held in the running sim (less 15.4 %% tax), then exit")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
     price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")

@@ -654,6 +654,21 @@ class BotService:
                 )
             return self._start_run(pending, duration, chat)
 
+    def offered_plan(self, chat: int = ONE_CHAT) -> Plan | None:
+        """The plan pending in `chat` (what its Confirm would run), or None."""
+        with self._lock:
+            pending = self._pending(chat)
+        return pending.plan if pending is not None else None
+
+    def drop_offer(self, plan_id: str, chat: int = ONE_CHAT) -> bool:
+        """Drop `plan_id` if it is still the plan pending in `chat` (a scheduled offer whose session ended)."""
+        with self._lock:
+            pending = self._pending(chat)
+            if pending is None or pending.plan.id != plan_id:
+                return False
+            self._set_pending(chat, None)
+            return True
+
     def _offer_settled(self, chat: int) -> bool:
         pending = self._pending(chat)
         return pending is None or pending.shown

@@ -54,7 +54,43 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def pay_in(args: argparse.Namespace, *, out=None) -> int:
+    """`kisbot sim --deposit AMOUNT` / `--dividend CODE:WON`: ask the sim running on --port to pay it in."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from kis.sim.server import ADMIN_DEPOSIT, ADMIN_DIVIDEND
+
+    out = out or sys.stdout
+    port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
+    if args.deposit is not None:
+        path, body = ADMIN_DEPOSIT, {"amount": args.deposit}
+    else:
+        path, body = ADMIN_DIVIDEND, {"code": args.dividend[0], "per_share": args.dividend[1]}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        print(f"kisbot sim: the sim refused it: {exc.read().decode(errors='replace')[:200]}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"kisbot sim: no sim answers on port {port} ({getattr(exc, 'reason', exc)}); start one with "
+              "kisbot sim", file=sys.stderr)
+        return 1
+    if args.deposit is not None:
+        print(f"kisbot sim: deposited {answer['amount']:,} won; cash {answer['cash']:,} won", file=out)
+    else:
+        print(f"kisbot sim: paid {answer['paid']:,} won of dividend on {answer['code']}; cash {answer['cash']:,} won",
+              file=out)
+    return 0
+
+
 def main(args: argparse.Namespace, *, out=None) -> int:
+    if getattr(args, "deposit", None) is not None or getattr(args, "dividend", None) is not None:
+        return pay_in(args, out=out)
     out = out or sys.stdout
     source = Source()
     app_key = source.get("KIS_APP_KEY") or SIM_APP_KEY

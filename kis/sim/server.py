@@ -54,6 +54,7 @@ LISTING_LAG = 3.0
 LISTING_JITTER = 0.5
 # KIS takes a cancel at once but confirms it later: the sim's daily orders show it unconfirmed this long.
 CANCEL_CONFIRM_DELAY = 0.5
+ADMIN_DEPOSIT, ADMIN_DIVIDEND = "/sim/deposit", "/sim/dividend"  # the paper account's cash moves (not KIS paths)
 TRADED_SECONDS = 2 * 3600  # how far into the session a user-facing sim starts: prices have moved
 
 
@@ -191,6 +192,40 @@ class SimServer:
         if lag > 0:
             self.clock.advance(lag + 0.001)
 
+    def deposit(self, amount: int) -> int:
+        """Pay `amount` won into the paper account (a transfer in, as the bank's 자동이체 does); the cash after."""
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ValueError("a deposit is a positive int of won")
+        self.exchange.add_cash(amount)
+        return self.exchange.cash
+
+    def pay_dividend(self, code: str, per_share: int) -> int:
+        """Pay a cash dividend of `per_share` won a share on the shares of `code` held, less the 15.4 % withheld
+        (소득세 14 % + 지방소득세 1.4 %, each floored to the won); the won paid in (0 when none are held)."""
+        if not isinstance(per_share, int) or isinstance(per_share, bool) or per_share <= 0:
+            raise ValueError("a dividend is a positive int of won a share")
+        gross = self.exchange.holding_qty(code) * per_share
+        income_tax = gross * 14 // 100
+        net = gross - income_tax - income_tax // 10
+        if net > 0:
+            self.exchange.add_cash(net)
+        return net
+
+    def _admin(self, req: Request) -> Response:
+        """POST /sim/deposit {"amount": won} and /sim/dividend {"code", "per_share"}: the demo's and
+        `kisbot sim --deposit`'s way to move the paper account's cash (not a KIS path)."""
+        if req.method != "POST":
+            return Response(405, {"error": "POST only"})
+        try:
+            body = json.loads(req.raw or b"{}")
+            if req.path == ADMIN_DEPOSIT:
+                cash = self.deposit(body["amount"])
+                return Response(200, {"amount": body["amount"], "cash": cash})
+            paid = self.pay_dividend(str(body["code"]), body["per_share"])
+            return Response(200, {"code": body["code"], "paid": paid, "cash": self.exchange.cash})
+        except (ValueError, KeyError, TypeError) as exc:
+            return Response(400, {"error": str(exc) or type(exc).__name__})
+
     def count(self, path: str, tr_id: str | None = None) -> int:
         """How many requests reached `path` (optionally with this tr_id)."""
         return sum(1 for c in list(self.calls) if c.path == path and (tr_id is None or c.tr_id == tr_id))
@@ -200,6 +235,8 @@ class SimServer:
 
     # requests ---------------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
+        if req.path in (ADMIN_DEPOSIT, ADMIN_DIVIDEND):
+            return self._admin(req)
         try:
             response = self.protocol.handle(req)
         except Exception:  # a sim bug must still answer like a gateway, not hang the client

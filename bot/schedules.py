@@ -1,0 +1,238 @@
+"""`/schedule` and the job that offers scheduled plans (rebalance/schedules.py says what is due).
+
+`ScheduleDesk.command` answers `/schedule [list | dca DAY AMOUNT | cash AMOUNT | monthly | quarterly | half |
+rm N | allow AMOUNT/month | allow off]`. `ScheduleDesk.tick` is the check the tests drive on a fake clock;
+`start()` runs it every CHECK_EVERY on a thread. An offer is an ordinary plan of the service, made and sent in
+each allowed chat with its Confirm, and dropped when its session ends. With an allowance, a buy-only plan
+that fits under this month's cap starts without the tap: its cost is recorded first, then it is confirmed in
+the first chat and announced in every chat with a Cancel button.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
+
+from bot.service import BotService, Button, Reply
+from kis.errors import KisError, KisTransportError
+from rebalance.amounts import korean_won
+from rebalance.clock import Clock
+from rebalance.i18n import Lang, t, using
+from rebalance.plan import PlanSettings, account_values
+from rebalance.schedules import (Kind, Offer, ScheduleError, ScheduleStore, describe, due, month_of,
+                                 parse_command, session_of)
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY = timedelta(minutes=5)
+
+
+def free_cash(balance: Any, cash_buffer: float) -> int:
+    """Cash above the buffer the planner keeps (what a buy-only plan may invest), as `/plan buy` counts it."""
+    prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
+    _, base, investable = account_values(balance, prices, (), cash_buffer)
+    return max(0, balance.cash_d2 - (base - investable))
+
+
+class ScheduleDesk:
+    """One account's schedules: the `/schedule` command and the check that offers what is due."""
+
+    def __init__(self, service: BotService, store: ScheduleStore, clock: Clock, *, calendar: str,
+                 chats: Sequence[int], send: Callable[[int, Reply], Any],
+                 lang_for: Callable[[int], Lang | None] = lambda chat: None):
+        self.service = service
+        self.store = store
+        self.clock = clock
+        self.calendar = calendar
+        self.chats = list(chats) or [0]
+        self._send = send  # one reply to one chat (Telegram: that chat; the console: the terminal)
+        self.lang_for = lang_for
+        self.cash_buffer = (service.plan_settings or PlanSettings()).cash_buffer
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tick_lock = threading.Lock()
+
+    # --- the command ------------------------------------------------------------------------------
+
+    def command(self, args: Sequence[str]) -> list[Reply]:
+        """`/schedule ...`: list, add, remove, set or end the allowance; bad words are one sentence."""
+        try:
+            cmd = parse_command(list(args))
+        except ScheduleError as exc:
+            return [Reply(str(exc))]
+        now = self.clock.now()
+        if cmd.action == "add":
+            added = self.store.add(cmd.kind, now, day=cmd.day, amount=cmd.amount)
+            if added is None:
+                return [Reply(t("schedule.too_many"))]
+            said = t("schedule.added", item=describe(added))
+            if self.service.models is None or self.service.models.load() is None:
+                said += " " + t("schedule.no_model")
+            return [Reply(said)]
+        if cmd.action == "rm":
+            removed = self.store.remove(cmd.number or 0)
+            if removed is None:
+                return [Reply(t("schedule.rm_unknown", number=cmd.number))]
+            return [Reply(t("schedule.removed", item=describe(removed)))]
+        if cmd.action == "allow":
+            self.store.set_allowance(cmd.amount, now)
+            if cmd.amount is None:
+                return [Reply(t("schedule.allow_off"))]
+            return [Reply(t("schedule.allow_on", cap=cmd.amount, won=korean_won(cmd.amount),
+                            spent=self.store.spent(month_of(now))))]
+        return [Reply(self.list_text(now))]
+
+    def list_text(self, now: datetime) -> str:
+        schedules = self.store.schedules()
+        lines = [t("schedule.list_head") if schedules else t("schedule.list_empty")]
+        lines += [describe(s) for s in schedules]
+        cap = self.store.allowance()
+        if cap is not None:
+            lines.append(t("schedule.list_allowance", cap=cap, won=korean_won(cap), spent=self.store.spent(month_of(now))))
+        return "\n".join(lines)
+
+    # --- the check ---------------------------------------------------------------------------------
+
+    def tick(self) -> list[str]:
+        """Expire offers whose session ended, then offer what is due now; the event keys offered."""
+        with self._tick_lock:
+            now = self.clock.now()
+            self._expire(now)
+            schedules = self.store.schedules()
+            hours = session_of(now, self.calendar)
+            if not schedules or hours is None or self.service.active_run() is not None:
+                return []  # a run is trading: its holdings move; the next check after it looks again
+            models = self.service.models
+            if models is None or models.load() is None:
+                return []  # nothing to plan yet; the events stay owed
+            try:
+                balance = self.service.client.balance()
+            except (KisError, KisTransportError) as exc:
+                log.warning("schedules: KIS did not answer (%s); checking again later", exc)
+                return []
+            found = due(schedules, now, self.calendar, free=free_cash(balance, self.cash_buffer),
+                        cash=balance.cash_d2, offered=self.store.offered(), watches=self.store.watches(),
+                        rebase=self._kisbot_traded())
+            offered_ids = {o.schedule.id for o in found.offers}
+            for ident, watch in found.watches.items():
+                if ident not in offered_ids:
+                    self.store.keep_watch(ident, watch)
+            sent = []
+            for offer in found.offers:
+                if not self.store.claim(offer.key, now):
+                    continue  # another process offered this event
+                try:
+                    self._offer(offer, hours[1])
+                except Exception:
+                    log.exception("scheduled offer %s failed", offer.key)
+                    self.store.release(offer.key)
+                    continue
+                if offer.schedule.kind is Kind.CASH and offer.schedule.id in found.watches:
+                    self.store.keep_watch(offer.schedule.id, found.watches[offer.schedule.id])
+                sent.append(offer.key)
+            return sent
+
+    def _kisbot_traded(self) -> bool:
+        """True once after each kisbot run ended: the cash it moved is no arrival."""
+        receipts = self.service.receipts
+        try:
+            last = receipts.last() if receipts is not None else None
+        except Exception:
+            log.exception("reading the last receipt failed")
+            return False
+        if last is None or self.store.mark("last_run") == last.run_id:
+            return False
+        self.store.set_mark("last_run", last.run_id)
+        return True
+
+    def _expire(self, now: datetime) -> None:
+        for key, chat, plan_id in self.store.ended_offers(now):
+            if self.service.drop_offer(plan_id, chat):
+                with using(self.lang_for(chat)):
+                    self._send(chat, Reply(t("schedule.expired", plan=plan_id), silent=True))
+
+    def _head(self, offer: Offer) -> str:
+        s = offer.schedule
+        if s.kind is Kind.DCA:
+            return t("schedule.offer_dca", id=s.id, day=s.day, amount=s.amount)
+        if s.kind is Kind.CASH:
+            return t("schedule.offer_cash", id=s.id, amount=s.amount, free=offer.amount)
+        return t(f"schedule.offer_{s.kind.value}", id=s.id)
+
+    def _offer(self, offer: Offer, until: datetime) -> None:
+        made: dict[int, list[Reply]] = {}
+        note = ""
+        if offer.buy_only and self.store.allowance() is not None:
+            done, note, made = self._auto(offer)
+            if done:
+                return
+        for chat in self.chats:
+            with using(self.lang_for(chat)):
+                replies = made.get(chat) or self.service.plan(list(offer.words), chat=chat)
+                head = self._head(offer) + (" " + t(note) if note else "")
+                self._deliver(chat, [Reply(head)] + replies)
+            plan = self.service.offered_plan(chat)
+            if plan is not None:
+                self.store.keep_open_offer(offer.key, chat, plan.id, until)
+
+    def _deliver(self, chat: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            self._send(chat, reply)
+            if reply.offers:  # delivered: a typed /confirm in this chat now means this plan
+                self.service.shown(reply.offers, chat)
+
+    def _auto(self, offer: Offer) -> tuple[bool, str, dict[int, list[Reply]]]:
+        """Start `offer` without a tap if it fits the allowance and sells nothing: (True, ...) when it started
+        or there was nothing to start; else (False, the note why it waits for a tap, the first chat's plan)."""
+        first = self.chats[0]
+        with using(self.lang_for(first)):
+            replies = self.service.plan(list(offer.words), chat=first)
+        plan = self.service.offered_plan(first)
+        if plan is None or not any(r.offers == plan.id for r in replies):  # nothing to buy, or no plan made
+            with using(self.lang_for(first)):
+                self._deliver(first, [Reply(self._head(offer))] + replies)
+            return True, "", {}
+        if plan.sells:  # never a sell without a tap
+            return False, "schedule.not_auto_sells", {first: replies}
+        cost = plan.buy_value + plan.est_costs
+        left = self.store.reserve(offer.key, cost, self.clock.now())  # recorded before the run starts
+        if left is None:
+            return False, "schedule.not_auto_cap", {first: replies}
+        started = self.service.confirm((), plan.id, chat=first)
+        run_id = next((b.data.partition(":")[2] for r in started for b in r.buttons if b.data.startswith("stop:")),
+                      None)
+        if run_id is None:  # it did not start: the spend is given back, the answer says why
+            self.store.unreserve(offer.key)
+            with using(self.lang_for(first)):
+                self._deliver(first, [Reply(self._head(offer))] + started)
+            return True, "", {}
+        shown = [dataclasses.replace(r, buttons=()) for r in replies]
+        cap = self.store.allowance() or 0
+        for chat in self.chats:
+            with using(self.lang_for(chat)):
+                announce = Reply(t("schedule.auto_started", run=run_id, plan=plan.id, cost=cost, left=left, cap=cap),
+                                 buttons=(Button(t("schedule.cancel_button"), f"stop:{run_id}"),))
+                self._deliver(chat, [Reply(self._head(offer))] + shown + [announce])
+        return True, "", {}
+
+    # --- the thread ----------------------------------------------------------------------------------
+
+    def start(self) -> "ScheduleDesk":
+        self._thread = threading.Thread(target=self._loop, name="kisbot-schedules", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the check must outlive one bad tick
+                log.exception("schedule check failed")
+            self.clock.wait(CHECK_EVERY.total_seconds(), self._stop)
