@@ -79,8 +79,9 @@ class ConsoleChat:
     """Reads lines, runs them as commands on the service, prints the replies."""
 
     def __init__(self, service: BotService, out: TextIO, lock: threading.Lock,
-                 save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None):
+                 save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None, sim: Any = None):
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
+        self.sim = sim  # the demo's kis.sim.SimServer: /deposit and /dividend pay cash in
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
         self.lang = current()  # the terminal's language until /lang changes it for this session
 
@@ -142,6 +143,10 @@ class ConsoleChat:
                 return self.pushes.report() if command == "/report" else self.pushes.health()
             if self.pushes is not None and command == "/perf":
                 return self.pushes.perf(args)
+            if self.pushes is not None and command == "/schedule":
+                return self.pushes.schedule(args)
+            if self.sim is not None and command in ("/deposit", "/dividend"):
+                return self.pay_in(command, args)
             if self.pushes is not None and command == "/notify":
                 return self.pushes.notify(CONSOLE_CHAT, args)
             if command.startswith("/"):
@@ -153,6 +158,32 @@ class ConsoleChat:
 
             logging.getLogger(__name__).exception("console command %r failed", line)
             return [Reply(describe_error(exc))]
+
+    def pay_in(self, command: str, args: list[str]) -> list[Reply]:
+        """The demo's `/deposit AMOUNT` and `/dividend CODE WON`: the paper exchange pays cash in, then the
+        schedules are checked at once (the bot checks every few minutes), so a `cash` offer can follow."""
+        from kis.codes import is_code, normalize_code
+        from rebalance.amounts import AmountError, parse_amount
+
+        try:
+            if command == "/deposit" and args:
+                amount = parse_amount(" ".join(args))
+                said = t("schedule.demo_deposited", amount=amount, cash=self.sim.deposit(amount)) if amount > 0 else ""
+            elif command == "/dividend" and len(args) == 2 and is_code(args[0]):
+                code, per_share = normalize_code(args[0]), parse_amount(args[1])
+                paid = self.sim.pay_dividend(code, per_share) if per_share > 0 else -1
+                said = "" if paid < 0 else t("schedule.demo_not_held", code=code) if paid == 0 else \
+                    t("schedule.demo_dividend", amount=paid, code=code, qty=self.sim.exchange.holding_qty(code),
+                      per_share=per_share, cash=self.sim.cash)
+            else:
+                said = ""
+        except AmountError:
+            said = ""
+        if not said:
+            return [Reply(t("schedule.demo_deposit_usage"))]
+        if self.pushes is not None and self.pushes.schedules is not None:
+            threading.Thread(target=self.pushes.schedules.tick, name="kisbot-schedule-check", daemon=True).start()
+        return [Reply(said)]
 
     def set_lang(self, args: list[str]) -> str:
         """`/lang ko|en` for the rest of this session (the terminal keeps no per-chat setting)."""
@@ -241,7 +272,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
             with lock:
                 print(t("demo.intro", account=sim.account, cash=fmt.won(sim.cash),
                         duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
-            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes)
+            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes, sim=sim)
             left = _read_loop(chat, stdin, out, lock, interactive)
             _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()

@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 from bot.health import KisAlert, health_replies, startup_text
 from bot.notify import NotifyPrefs
 from bot.reports import Reports, ReportScheduler
+from bot.schedules import ScheduleDesk
 from bot.service import BotService, Reply
 from bot.settings import load_report_at
 from kis.config import Source
@@ -19,6 +20,7 @@ from rebalance.clock import Clock, SystemClock
 from rebalance.history import ValueHistory
 from rebalance.journal import JOURNAL_FILE
 from rebalance.plan import PlanSettings
+from rebalance.schedules import ScheduleStore
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Pushes:
     scheduler: ReportScheduler
     alert: KisAlert
     notices: Callable[[], str] | None = None  # the notice stream's state, where there is one
+    schedules: Any = None  # bot.schedules.ScheduleDesk: /schedule and its check (issue 23)
 
     @property
     def client(self) -> Any:
@@ -70,16 +73,26 @@ class Pushes:
             return [Reply(line)]
         return [dataclasses.replace(resumed[0], body=line + "\n" + resumed[0].body), *resumed[1:]]
 
+    def schedule(self, args: Sequence[str] = ()) -> list[Reply]:
+        """`/schedule ...` (bot/schedules.py)."""
+        return self.schedules.command(args) if self.schedules is not None else []
+
     def start(self) -> None:
         self.scheduler.start()
+        if self.schedules is not None:
+            self.schedules.start()
 
     def stop(self) -> None:
         self.scheduler.stop()
+        if self.schedules is not None:
+            self.schedules.stop()
 
 
 def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], None],
                 clock: Clock | None = None, notices: Callable[[], str] | None = None,
-                prefs: NotifyPrefs | None = None) -> Pushes:
+                prefs: NotifyPrefs | None = None, chats: Sequence[int] = (0,),
+                send_to: Callable[[int, Reply], Any] | None = None,
+                lang_for: Callable[[int], Any] = lambda chat: None) -> Pushes:
     """Pushes over a service; ConfigError (one sentence) when KISBOT_REPORT_AT is malformed."""
     report_at = load_report_at(source)
     client = service.client
@@ -90,4 +103,7 @@ def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], 
                       cash_buffer=(service.plan_settings or PlanSettings()).cash_buffer)
     scheduler = ReportScheduler(reports, report_at, clock, push)
     alert = KisAlert(push, clock.now).attach(client)
-    return Pushes(service, reports, prefs or NotifyPrefs.in_dir(data_dir), scheduler, alert, notices)
+    desk = ScheduleDesk(service, ScheduleStore.in_dir(data_dir, client.config.account), clock,
+                        calendar=service.twap_settings.calendar, chats=chats,
+                        send=send_to or (lambda chat, reply: push(reply)), lang_for=lang_for)
+    return Pushes(service, reports, prefs or NotifyPrefs.in_dir(data_dir), scheduler, alert, notices, desk)

@@ -41,13 +41,14 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
              "(it may have been revoked) and set it in the environment, .env or the keyring")
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
-COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "health",
-            "accounts", "notify", "lang", "help"]
+COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "schedule",
+            "health", "accounts", "notify", "lang", "help"]
+MENU_KEYS = {"schedule": "schedule.menu"}  # a command whose description lives in its own catalogue table
 
 
 def command_menu(lang: Lang) -> list[BotCommand]:
     """The menu Telegram shows beside the text field, in `lang`."""
-    return [BotCommand(name, t(f"menu.{name}", lang)) for name in COMMANDS]
+    return [BotCommand(name, t(MENU_KEYS.get(name, f"menu.{name}"), lang)) for name in COMMANDS]
 
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -106,6 +107,14 @@ class TelegramSink:
                 log.error("push to chat %s failed: %s", chat_id, exc)
         return handle
 
+    def send_to(self, chat_id: int, reply: Reply) -> int | None:
+        """One reply to one chat (a scheduled offer, made in that chat); its message id, None when it failed."""
+        try:
+            return self._run(send_reply(self.bot, chat_id, reply))
+        except (TelegramError, TimeoutError, RuntimeError) as exc:
+            log.error("push to chat %s failed: %s", chat_id, exc)
+            return None
+
     def edit(self, handle: dict[int, int], reply: Reply) -> None:
         for chat_id, message_id in handle.items():
             try:
@@ -151,7 +160,8 @@ class TelegramBot:
             "accounts": self._accounts,
         }
         if self.pushes is not None:
-            commands.update(report=self._report, perf=self._perf, health=self._health, notify=self._notify)
+            commands.update(report=self._report, perf=self._perf, health=self._health, notify=self._notify,
+                            schedule=self._schedule)
         if self.langs is not None:
             commands.update(lang=self._lang)
         # New messages only: editing an old "/confirm" must not place orders again.
@@ -331,6 +341,9 @@ class TelegramBot:
     async def _perf(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._slow(update, self.pushes.perf, list(context.args or ()))
 
+    async def _schedule(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.pushes.schedule, list(context.args or ())))
+
     async def _health(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.pushes.health))
 
@@ -499,9 +512,12 @@ def run(args: Any) -> int:
     notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
     service = open_service(client, source=source, on_event=notifier.on_event, notices=notices,
                            accounts=load_accounts(source))
-    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices))
+    langs = ChatLangs.in_dir(config.data_dir)
+    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices),
+                         chats=sorted(settings.allowed_chat_ids), send_to=sink.send_to,
+                         lang_for=lambda chat: langs.lang_for(chat, None, source.get("KISBOT_LANG")))
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,
-                      langs=ChatLangs.in_dir(config.data_dir), lang_setting=source.get("KISBOT_LANG")).build()
+                      langs=langs, lang_setting=source.get("KISBOT_LANG")).build()
     init = app.post_init
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
