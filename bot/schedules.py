@@ -9,7 +9,6 @@ the first chat and announced in every chat with a Cancel button.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -112,12 +111,13 @@ class ScheduleDesk:
             except (KisError, KisTransportError) as exc:
                 log.warning("schedules: KIS did not answer (%s); checking again later", exc)
                 return []
+            watches = self.store.watches()
             found = due(schedules, now, self.calendar, free=free_cash(balance, self.cash_buffer),
-                        cash=balance.cash_d2, offered=self.store.offered(), watches=self.store.watches(),
+                        cash=balance.cash_d2, offered=self.store.offered(), watches=watches,
                         rebase=self._kisbot_traded())
             offered_ids = {o.schedule.id for o in found.offers}
             for ident, watch in found.watches.items():
-                if ident not in offered_ids:
+                if ident not in offered_ids and watches.get(ident) != watch:
                     self.store.keep_watch(ident, watch)
             sent = []
             for offer in found.offers:
@@ -208,7 +208,7 @@ class ScheduleDesk:
             with using(self.lang_for(first)):
                 self._deliver(first, [Reply(self._head(offer))] + started)
             return True, "", {}
-        shown = [dataclasses.replace(r, buttons=()) for r in replies]
+        shown = [r for r in replies if not r.offers]  # the plan's table; its Confirm caption is not for this
         cap = self.store.allowance() or 0
         for chat in self.chats:
             with using(self.lang_for(chat)):

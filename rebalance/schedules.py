@@ -125,6 +125,11 @@ def _trading(day: date, calendar: str) -> bool:
     return is_trading_day(day, calendar)
 
 
+@lru_cache(maxsize=4096)
+def _hours(day: date) -> tuple[datetime, datetime] | None:
+    return session_hours(day)
+
+
 def session_of(now: datetime, calendar: str) -> tuple[datetime, datetime] | None:
     """(open, close) of the session `now` is inside, or None (a weekend, a holiday, before or after it).
     The `always` calendar is always in session, to the end of the KST day."""
@@ -134,7 +139,7 @@ def session_of(now: datetime, calendar: str) -> tuple[datetime, datetime] | None
         return start, start + timedelta(days=1)
     if not _trading(day, calendar):
         return None
-    hours = session_hours(day) if calendar == "krx" else None
+    hours = _hours(day) if calendar == "krx" else None
     if hours is None or not (hours[0] <= now < hours[1]):
         return None
     return hours
