@@ -82,6 +82,7 @@ class ConsoleChat:
                  save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None, sim: Any = None):
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
         self.sim = sim  # the demo's kis.sim.SimServer: /deposit and /dividend pay cash in
+        self.checks: list[threading.Thread] = []  # schedule checks a pay-in started; the demo waits for them
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
         self.lang = current()  # the terminal's language until /lang changes it for this session
 
@@ -182,7 +183,9 @@ class ConsoleChat:
         if not said:
             return [Reply(t("schedule.demo_deposit_usage"))]
         if self.pushes is not None and self.pushes.schedules is not None:
-            threading.Thread(target=self.pushes.schedules.tick, name="kisbot-schedule-check", daemon=True).start()
+            check = threading.Thread(target=self.pushes.schedules.tick, name="kisbot-schedule-check", daemon=True)
+            check.start()
+            self.checks.append(check)
         return [Reply(said)]
 
     def set_lang(self, args: list[str]) -> str:
@@ -274,6 +277,8 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
                         duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes, sim=sim)
             left = _read_loop(chat, stdin, out, lock, interactive)
+            for check in chat.checks:  # an offer a pay-in brought is shown before the demo ends
+                check.join(timeout=60)
             _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()
             if notices is not None:

@@ -153,3 +153,12 @@ def test_the_demo_help_names_the_window_a_demo_confirm_really_runs_in():
     text = run_demo("/help\n").split("> /help")[1]
     assert "/confirm – run the latest plan as time-sliced orders from now for 1m 00s" in text, text
     assert "default window" not in text
+
+
+def test_a_deposit_in_the_demo_brings_a_cash_schedules_offer():
+    text = run_demo(f"/plan {EXAMPLES / 'model.xlsx'}\n/cancel\n/schedule cash 30만\n/deposit 50만\n"
+                    "/dividend 005930 361\n/deposit lots\n")
+    assert "The paper exchange deposited 500,000 won" in text
+    assert "paid a dividend of" in text and "Type /deposit AMOUNT" in text
+    offer = text.index("Schedule 1 (cash over 300,000 won)")
+    assert "Confirm" in text[offer:] and "buy only" in text[offer:]
