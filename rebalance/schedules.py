@@ -120,12 +120,12 @@ class Due:
 
 # --- the calendar --------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)  # days: a few years of checks
 def _trading(day: date, calendar: str) -> bool:
     return is_trading_day(day, calendar)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)  # days: a few years of checks
 def _hours(day: date) -> tuple[datetime, datetime] | None:
     return session_hours(day)
 
