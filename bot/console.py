@@ -6,6 +6,7 @@ with piped input; at the end of piped input it waits for a running plan to finis
 """
 from __future__ import annotations
 
+import contextvars
 import shlex
 import signal
 import sys
@@ -183,7 +184,8 @@ class ConsoleChat:
         if not said:
             return [Reply(t("schedule.demo_deposit_usage"))]
         if self.pushes is not None and self.pushes.schedules is not None:
-            check = threading.Thread(target=self.pushes.schedules.tick, name="kisbot-schedule-check", daemon=True)
+            check = threading.Thread(target=contextvars.copy_context().run, args=(self.pushes.schedules.tick,),
+                                     name="kisbot-schedule-check", daemon=True)  # in the session's language
             check.start()
             self.checks.append(check)
         return [Reply(said)]

@@ -9,6 +9,7 @@ the first chat and announced in every chat with a Cancel button.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -150,7 +151,7 @@ class ScheduleDesk:
     def _expire(self, now: datetime) -> None:
         for key, chat, plan_id in self.store.ended_offers(now):
             if self.service.drop_offer(plan_id, chat):
-                with using(self.lang_for(chat)):
+                with self._speaking(chat):
                     self._send(chat, Reply(t("schedule.expired", plan=plan_id), silent=True))
 
     def _head(self, offer: Offer) -> str:
@@ -169,7 +170,7 @@ class ScheduleDesk:
             if done:
                 return
         for chat in self.chats:
-            with using(self.lang_for(chat)):
+            with self._speaking(chat):
                 replies = made.get(chat) or self.service.plan(list(offer.words), chat=chat)
                 head = self._head(offer) + (" " + t(note) if note else "")
                 self._deliver(chat, [Reply(head)] + replies)
@@ -187,11 +188,11 @@ class ScheduleDesk:
         """Start `offer` without a tap if it fits the allowance and sells nothing: (True, ...) when it started
         or there was nothing to start; else (False, the note why it waits for a tap, the first chat's plan)."""
         first = self.chats[0]
-        with using(self.lang_for(first)):
+        with self._speaking(first):
             replies = self.service.plan(list(offer.words), chat=first)
         plan = self.service.offered_plan(first)
         if plan is None or not any(r.offers == plan.id for r in replies):  # nothing to buy, or no plan made
-            with using(self.lang_for(first)):
+            with self._speaking(first):
                 self._deliver(first, [Reply(self._head(offer))] + replies)
             return True, "", {}
         if plan.sells:  # never a sell without a tap
@@ -205,17 +206,22 @@ class ScheduleDesk:
                       None)
         if run_id is None:  # it did not start: the spend is given back, the answer says why
             self.store.unreserve(offer.key)
-            with using(self.lang_for(first)):
+            with self._speaking(first):
                 self._deliver(first, [Reply(self._head(offer))] + started)
             return True, "", {}
         shown = [r for r in replies if not r.offers]  # the plan's table; its Confirm caption is not for this
         cap = self.store.allowance() or 0
         for chat in self.chats:
-            with using(self.lang_for(chat)):
+            with self._speaking(chat):
                 announce = Reply(t("schedule.auto_started", run=run_id, plan=plan.id, cost=cost, left=left, cap=cap),
                                  buttons=(Button(t("schedule.cancel_button"), f"stop:{run_id}"),))
                 self._deliver(chat, [Reply(self._head(offer))] + shown + [announce])
         return True, "", {}
+
+    def _speaking(self, chat: int) -> Any:
+        """The chat's language for the block; the current one when the front end keeps none per chat."""
+        lang = self.lang_for(chat)
+        return using(lang) if lang is not None else contextlib.nullcontext()
 
     # --- the thread ----------------------------------------------------------------------------------
 
