@@ -20,20 +20,14 @@ from kis.errors import KisError, KisTransportError
 from rebalance.amounts import korean_won
 from rebalance.clock import Clock
 from rebalance.i18n import Lang, t, using
-from rebalance.plan import PlanSettings, account_values
+from rebalance.deposit import free_cash
+from rebalance.plan import PlanSettings
 from rebalance.schedules import (Kind, Offer, ScheduleError, ScheduleStore, describe, due, month_of,
                                  parse_command, session_of)
 
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = timedelta(minutes=5)
-
-
-def free_cash(balance: Any, cash_buffer: float) -> int:
-    """Cash above the buffer the planner keeps (what a buy-only plan may invest), as `/plan buy` counts it."""
-    prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
-    _, base, investable = account_values(balance, prices, (), cash_buffer)
-    return max(0, balance.cash_d2 - (base - investable))
 
 
 class ScheduleDesk:
@@ -113,7 +107,8 @@ class ScheduleDesk:
                 log.warning("schedules: KIS did not answer (%s); checking again later", exc)
                 return []
             watches = self.store.watches()
-            found = due(schedules, now, self.calendar, free=free_cash(balance, self.cash_buffer),
+            prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
+            found = due(schedules, now, self.calendar, free=free_cash(balance, prices, self.cash_buffer),
                         cash=balance.cash_d2, offered=self.store.offered(), watches=watches,
                         rebase=self._kisbot_traded())
             offered_ids = {o.schedule.id for o in found.offers}

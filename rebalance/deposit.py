@@ -75,6 +75,12 @@ def after(plan: Plan, balance: Balance) -> Balance:
     return Balance(holdings, cash, cash, stock, cash + stock, 0, balance.at)
 
 
+def free_cash(balance: Balance, prices: Mapping[str, int], cash_buffer: float) -> int:
+    """Cash above the buffer the planner keeps: what `/plan buy` invests (and a `cash` schedule watches)."""
+    _, base, investable = account_values(balance, prices, (), cash_buffer)
+    return max(0, balance.cash_d2 - (base - investable))
+
+
 def with_cash(balance: Balance, extra: int) -> Balance:
     """`balance` with `extra` won more cash (today and D+2)."""
     return dataclasses.replace(balance, cash=balance.cash + extra, cash_d2=balance.cash_d2 + extra,
@@ -91,8 +97,7 @@ def deposit_to_rebalance(portfolio: Portfolio, balance: Balance, prices: Mapping
     settings = settings or PlanSettings()
     opts = band_options(options)
     quotes = {c: Quote(c, p, 0, 0.0, at=_EPOCH) for c, p in prices.items()}
-    _, base, investable = account_values(balance, prices, (), settings.cash_buffer)
-    free = max(0, balance.cash_d2 - (base - investable))
+    free = free_cash(balance, prices, settings.cash_buffer)
 
     def enough(extra: int) -> bool:
         account = with_cash(balance, extra)
