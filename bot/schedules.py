@@ -28,6 +28,7 @@ from rebalance.schedules import (Kind, Offer, ScheduleError, ScheduleStore, desc
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = timedelta(minutes=5)
+MAX_TRIES = 3  # checks a plan KIS could not make is tried at, quietly, before its reason is said
 
 
 class ScheduleDesk:
@@ -47,6 +48,7 @@ class ScheduleDesk:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tick_lock = threading.Lock()
+        self._tries: dict[str, int] = {}  # event key -> checks that could not make its plan
 
     # --- the command ------------------------------------------------------------------------------
 
@@ -120,9 +122,11 @@ class ScheduleDesk:
                 if not self.store.claim(offer.key, now):
                     continue  # another process offered this event
                 try:
-                    self._offer(offer, hours[1])
+                    made = self._offer(offer, hours[1])
                 except Exception:
                     log.exception("scheduled offer %s failed", offer.key)
+                    made = False
+                if not made:
                     self.store.release(offer.key)
                     continue
                 if offer.schedule.kind is Kind.CASH and offer.schedule.id in found.watches:
@@ -157,21 +161,34 @@ class ScheduleDesk:
             return t("schedule.offer_cash", id=s.id, amount=s.amount, free=offer.amount)
         return t(f"schedule.offer_{s.kind.value}", id=s.id)
 
-    def _offer(self, offer: Offer, until: datetime) -> None:
-        made: dict[int, list[Reply]] = {}
+    def _offer(self, offer: Offer, until: datetime) -> bool:
+        """Offer in every chat (or start it under the allowance); False when no plan could be made (KIS did not
+        answer): the event stays owed for the next check, at most MAX_TRIES times, then the reason is said."""
+        first = self.chats[0]
+        before = self.service.last_plan(first)
+        with self._speaking(first):
+            replies = self.service.plan(list(offer.words), chat=first)
+        if self.service.last_plan(first) == before:  # no plan was made: a refusal or KIS trouble
+            self._tries[offer.key] = self._tries.get(offer.key, 0) + 1
+            if self._tries[offer.key] < MAX_TRIES:
+                log.warning("scheduled offer %s: no plan made (%s); trying at the next check", offer.key,
+                            replies[0].plain[:200] if replies else "")
+                return False
         note = ""
         if offer.buy_only and self.store.allowance() is not None:
-            done, note, made = self._auto(offer)
+            done, note = self._auto(offer, replies)
             if done:
-                return
+                return True
         for chat in self.chats:
             with self._speaking(chat):
-                replies = made.get(chat) or self.service.plan(list(offer.words), chat=chat)
+                if chat != first:
+                    replies = self.service.plan(list(offer.words), chat=chat)
                 head = self._head(offer) + (" " + t(note) if note else "")
                 self._deliver(chat, [Reply(head)] + replies)
             plan = self.service.offered_plan(chat)
             if plan is not None:
                 self.store.keep_open_offer(offer.key, chat, plan.id, until)
+        return True
 
     def _deliver(self, chat: int, replies: list[Reply]) -> None:
         for reply in replies:
@@ -179,23 +196,21 @@ class ScheduleDesk:
             if reply.offers:  # delivered: a typed /confirm in this chat now means this plan
                 self.service.shown(reply.offers, chat)
 
-    def _auto(self, offer: Offer) -> tuple[bool, str, dict[int, list[Reply]]]:
-        """Start `offer` without a tap if it fits the allowance and sells nothing: (True, ...) when it started
-        or there was nothing to start; else (False, the note why it waits for a tap, the first chat's plan)."""
+    def _auto(self, offer: Offer, replies: list[Reply]) -> tuple[bool, str]:
+        """Start the plan `replies` offer in the first chat without a tap if it fits the allowance and sells
+        nothing: (True, "") when it started or there was nothing to start; else (False, why it waits for a tap)."""
         first = self.chats[0]
-        with self._speaking(first):
-            replies = self.service.plan(list(offer.words), chat=first)
         plan = self.service.offered_plan(first)
         if plan is None or not any(r.offers == plan.id for r in replies):  # nothing to buy, or no plan made
             with self._speaking(first):
                 self._deliver(first, [Reply(self._head(offer))] + replies)
-            return True, "", {}
+            return True, ""
         if plan.sells:  # never a sell without a tap
-            return False, "schedule.not_auto_sells", {first: replies}
+            return False, "schedule.not_auto_sells"
         cost = plan.buy_value + plan.est_costs
         left = self.store.reserve(offer.key, cost, self.clock.now())  # recorded before the run starts
         if left is None:
-            return False, "schedule.not_auto_cap", {first: replies}
+            return False, "schedule.not_auto_cap"
         started = self.service.confirm((), plan.id, chat=first)
         run_id = next((b.data.partition(":")[2] for r in started for b in r.buttons if b.data.startswith("stop:")),
                       None)
@@ -203,7 +218,7 @@ class ScheduleDesk:
             self.store.unreserve(offer.key)
             with self._speaking(first):
                 self._deliver(first, [Reply(self._head(offer))] + started)
-            return True, "", {}
+            return True, ""
         shown = [r for r in replies if not r.offers]  # the plan's table; its Confirm caption is not for this
         cap = self.store.allowance() or 0
         for chat in self.chats:
@@ -211,7 +226,7 @@ class ScheduleDesk:
                 announce = Reply(t("schedule.auto_started", run=run_id, plan=plan.id, cost=cost, left=left, cap=cap),
                                  buttons=(Button(t("schedule.cancel_button"), f"stop:{run_id}"),))
                 self._deliver(chat, [Reply(self._head(offer))] + shown + [announce])
-        return True, "", {}
+        return True, ""
 
     def _speaking(self, chat: int) -> Any:
         """The chat's language for the block; the current one when the front end keeps none per chat."""

@@ -660,6 +660,11 @@ class BotService:
             pending = self._pending(chat)
         return pending.plan if pending is not None else None
 
+    def last_plan(self, chat: int = ONE_CHAT) -> str | None:
+        """The id of the newest plan made for `chat` (offered or with nothing to trade), or None."""
+        with self._lock:
+            return next((plan for plan, where in reversed(self._shown.items()) if where == chat), None)
+
     def drop_offer(self, plan_id: str, chat: int = ONE_CHAT) -> bool:
         """Drop `plan_id` if it is still the plan pending in `chat` (a scheduled offer whose session ended)."""
         with self._lock:

@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 import rebalance
 from bot.schedules import ScheduleDesk
 from bot.service import BotService, Reply
+from kis.errors import KisTransportError
 from kis.krx import KST
 from kis.models import Account, Balance, Holding, OrderType, Quote
 from rebalance.model import Plan, Portfolio, Target
@@ -42,6 +43,7 @@ class PaperAccount:
         self.config = Config(Account.parse("50087375-01"), Path(data_dir))
         self.cash = cash
         self.qty = dict(holdings)
+        self.quotes_down = False  # prices() fails as if KIS did not answer (the balance still answers)
 
     def balance(self) -> Balance:
         rows = tuple(Holding(c, "", q, q, PRICES[c], PRICES[c], q * PRICES[c], q * PRICES[c], 0, 0.0)
@@ -50,6 +52,8 @@ class PaperAccount:
         return Balance(rows, self.cash, self.cash, stocks, stocks + self.cash, 0)
 
     def prices(self, codes: Iterable[str]) -> dict[str, Quote]:
+        if self.quotes_down:
+            raise KisTransportError("no answer from KIS")
         return {c: Quote(c, PRICES[c], 0, 0.0) for c in codes}
 
     def fill(self, plan: Plan) -> int:

@@ -137,3 +137,41 @@ def test_nothing_is_checked_on_a_weekend(bot):
     bot.clock.advance((kst("2026-10-31 10:00") - bot.clock.now()).total_seconds())  # a Saturday
     bot.account.cash += 5_000_000
     assert bot.desk.tick() == [] and bot.sent == []
+
+
+def test_an_offer_kis_could_not_plan_stays_owed_and_comes_at_a_later_check(bot):
+    bot.desk.command(["dca", "25", "40만"])
+    bot.account.cash += 500_000
+    bot.account.quotes_down = True
+    assert bot.desk.tick() == [] and bot.sent == []  # quietly tried again later
+    bot.account.quotes_down = False
+    bot.clock.advance(300)
+    assert bot.desk.tick() == ["dca:1:2026-10"]
+    assert [s.reply.offers for s in bot.sent if s.reply.offers]
+
+
+def test_an_offer_kis_never_plans_is_said_once_after_a_few_checks(bot):
+    from bot.schedules import MAX_TRIES
+    bot.desk.command(["dca", "25", "40만"])
+    bot.account.cash += 500_000
+    bot.account.quotes_down = True
+    for _ in range(MAX_TRIES + 3):
+        bot.desk.tick()
+        bot.clock.advance(300)
+    said = [s.reply.plain for s in bot.sent]
+    assert len(said) == 2 and "Schedule 1 (dca, day 25)" in said[0] and "KIS" in said[1]
+
+
+def test_two_processes_on_one_data_dir_offer_an_event_once(bot, tmp_path, monkeypatch):
+    other_sent: list[Sent] = []
+    other = open_bot(tmp_path, bot.account, FillingExecutor(bot.account, bot.clock), bot.clock, other_sent)
+    try:
+        bot.desk.command(["dca", "25", "40만"])
+        bot.account.cash += 500_000
+        assert bot.desk.tick() == ["dca:1:2026-10"]
+        # The other process read the offered events just before this one claimed its event: its claim fails.
+        monkeypatch.setattr(other.store, "offered", lambda: frozenset())
+        assert other.desk.tick() == [] and other_sent == []
+        assert len([s for s in bot.sent if s.reply.offers]) == 1
+    finally:
+        other.store.close()
