@@ -123,9 +123,10 @@ class ScheduleDesk:
                     continue  # another process offered this event
                 try:
                     made = self._offer(offer, hours[1])
-                except Exception:
+                except Exception:  # a bug: said in the log, tried again at most MAX_TRIES times, never a flood
                     log.exception("scheduled offer %s failed", offer.key)
-                    made = False
+                    self._tries[offer.key] = self._tries.get(offer.key, 0) + 1
+                    made = self._tries[offer.key] >= MAX_TRIES
                 if not made:
                     self.store.release(offer.key)
                     continue
