@@ -92,7 +92,8 @@ def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], 
                 clock: Clock | None = None, notices: Callable[[], str] | None = None,
                 prefs: NotifyPrefs | None = None, chats: Sequence[int] = (0,),
                 send_to: Callable[[int, Reply], Any] | None = None,
-                lang_for: Callable[[int], Any] = lambda chat: None) -> Pushes:
+                lang_for: Callable[[int], Any] = lambda chat: None,
+                hold: Callable[[], Any] | None = None) -> Pushes:
     """Pushes over a service; ConfigError (one sentence) when KISBOT_REPORT_AT is malformed."""
     report_at = load_report_at(source)
     client = service.client
@@ -105,5 +106,6 @@ def open_pushes(service: BotService, *, source: Source, push: Callable[[Reply], 
     alert = KisAlert(push, clock.now).attach(client)
     desk = ScheduleDesk(service, ScheduleStore.in_dir(data_dir, client.config.account), clock,
                         calendar=service.twap_settings.calendar, chats=chats,
-                        send=send_to or (lambda chat, reply: push(reply)), lang_for=lang_for)
+                        send=send_to or (lambda chat, reply: push(reply)), lang_for=lang_for,
+                        **({"hold": hold} if hold is not None else {}))
     return Pushes(service, reports, prefs or NotifyPrefs.in_dir(data_dir), scheduler, alert, notices, desk)

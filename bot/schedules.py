@@ -36,7 +36,8 @@ class ScheduleDesk:
 
     def __init__(self, service: BotService, store: ScheduleStore, clock: Clock, *, calendar: str,
                  chats: Sequence[int], send: Callable[[int, Reply], Any],
-                 lang_for: Callable[[int], Lang | None] = lambda chat: None):
+                 lang_for: Callable[[int], Lang | None] = lambda chat: None,
+                 hold: Callable[[], Any] = contextlib.nullcontext):
         self.service = service
         self.store = store
         self.clock = clock
@@ -44,6 +45,7 @@ class ScheduleDesk:
         self.chats = list(chats) or [0]
         self._send = send  # one reply to one chat (Telegram: that chat; the console: the terminal)
         self.lang_for = lang_for
+        self.hold = hold  # the notifier's `held`: a started run's pushes wait for its announcement
         self.cash_buffer = (service.plan_settings or PlanSettings()).cash_buffer
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -212,21 +214,22 @@ class ScheduleDesk:
         left = self.store.reserve(offer.key, cost, self.clock.now())  # recorded before the run starts
         if left is None:
             return False, "schedule.not_auto_cap"
-        started = self.service.confirm((), plan.id, chat=first)
-        run_id = next((b.data.partition(":")[2] for r in started for b in r.buttons if b.data.startswith("stop:")),
-                      None)
-        if run_id is None:  # it did not start: the spend is given back, the answer says why
-            self.store.unreserve(offer.key)
-            with self._speaking(first):
-                self._deliver(first, [Reply(self._head(offer))] + started)
-            return True, ""
-        shown = [r for r in replies if not r.offers]  # the plan's table; its Confirm caption is not for this
-        cap = self.store.allowance() or 0
-        for chat in self.chats:
-            with self._speaking(chat):
-                announce = Reply(t("schedule.auto_started", run=run_id, plan=plan.id, cost=cost, left=left, cap=cap),
-                                 buttons=(Button(t("schedule.cancel_button"), f"stop:{run_id}"),))
-                self._deliver(chat, [Reply(self._head(offer))] + shown + [announce])
+        with self.hold():
+            started = self.service.confirm((), plan.id, chat=first)
+            run_id = next((b.data.partition(":")[2] for r in started for b in r.buttons
+                           if b.data.startswith("stop:")), None)
+            if run_id is None:  # it did not start: the spend is given back, the answer says why
+                self.store.unreserve(offer.key)
+                with self._speaking(first):
+                    self._deliver(first, [Reply(self._head(offer))] + started)
+                return True, ""
+            shown = [r for r in replies if not r.offers]  # the plan's table; its Confirm caption is not for this
+            cap = self.store.allowance() or 0
+            for chat in self.chats:
+                with self._speaking(chat):
+                    announce = Reply(t("schedule.auto_started", run=run_id, plan=plan.id, cost=cost, left=left,
+                                       cap=cap), buttons=(Button(t("schedule.cancel_button"), f"stop:{run_id}"),))
+                    self._deliver(chat, [Reply(self._head(offer))] + shown + [announce])
         return True, ""
 
     def _speaking(self, chat: int) -> Any:

@@ -514,7 +514,7 @@ def run(args: Any) -> int:
                            accounts=load_accounts(source))
     langs = ChatLangs.in_dir(config.data_dir)
     pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices),
-                         chats=sorted(settings.allowed_chat_ids), send_to=sink.send_to,
+                         chats=sorted(settings.allowed_chat_ids), send_to=sink.send_to, hold=notifier.held,
                          lang_for=lambda chat: langs.lang_for(chat, None, source.get("KISBOT_LANG")))
     app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,
                       langs=langs, lang_setting=source.get("KISBOT_LANG")).build()
