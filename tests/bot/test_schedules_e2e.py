@@ -25,3 +25,25 @@ def test_a_cash_schedule_offers_the_deposit_in_the_chat_with_confirm(api, sim, s
         assert "1. cash" in wait_text(api, "Schedules (").text
     finally:
         bot.finish()
+
+
+def test_with_an_allowance_the_deposit_is_bought_without_a_tap_and_announced_with_cancel(api, sim, sim_client, clock,
+                                                                                        tmp_path):
+    save_drifting_model(sim_client)
+    sim.exchange.set_cash(50_000)
+    bot = start_bot(api, sim_client, clock, tmp_path)
+    try:
+        wait_text(api, "kisbot is up")
+        api.send_text(OWNER, "/schedule allow 500만/month")
+        wait_text(api, "Allowance set")
+        api.send_text(OWNER, "/schedule cash 30만")
+        wait_text(api, "Added")
+        sim.deposit(2_000_000)  # the buffer (2 % of the account) keeps some of it
+        announce = wait_text(api, "Started without a tap", timeout=30)
+        assert [b["text"] for b in announce.buttons] == ["Cancel"]
+        assert announce.buttons[0]["callback_data"].startswith("stop:")
+        assert not [c for c in api.calls_to("sendMessage", "sendPhoto", chat_id=OWNER)
+                    if any(b.get("callback_data", "").startswith("confirm:") for b in c.buttons)]
+        api.wait_for(lambda a: sim.exchange.orders, 30)  # it trades
+    finally:
+        bot.finish()
