@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_DATA = 4096  # bytes: the most Telegram's sendData carries back
 VERSION = 1  # the "v" of the JSON both ways
-NAME_CHARS = 20  # a name in the fragment is clipped to this many characters (the URL stays short)
+NAME_CHARS = 16  # a name in the fragment is clipped to this many characters (the URL stays short)
 PAYLOAD_KEYS = frozenset({"v", "base", "rows", "cash"})
 ROW_KEYS = frozenset({"code", "target", "band"})
 PAGE_KEYS = "page_"  # catalogue keys of [webapp] that the page shows (mirrored in model.html)
@@ -47,9 +47,19 @@ def percent(fraction: float) -> float:
     return round(100 * fraction, 4)
 
 
+def _as_js(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_as_js(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_js(v) for k, v in value.items()}
+    return value
+
+
 def compact(data: Any) -> str:
-    """JSON as `JSON.stringify` writes it (no spaces; Hangul as is)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """JSON as `JSON.stringify` writes it: no spaces, Hangul as is, 30.0 as 30."""
+    return json.dumps(_as_js(data), ensure_ascii=False, separators=(",", ":"))
 
 
 def encode(data: Mapping[str, Any]) -> str:
@@ -76,12 +86,12 @@ def editor_data(version: Version, *, names: Mapping[str, str], now: Mapping[str,
     shown = {c: (names.get(c) or (state.target(c).name if state.target(c) else ""))[:NAME_CHARS] for c in codes}
     return {"v": VERSION, "base": version.id, "rows": model_rows(state), "cash": percent(state.cash),
             "names": {c: n for c, n in shown.items() if n},
-            "now": {c: percent(w) for c, w in (now or {}).items() if c in shown},
+            "now": {c: round(100 * w, 1) for c, w in (now or {}).items() if c in shown},  # shown to one decimal
             "dband": round(default_band, 4), "model": label, "lang": lang.value}
 
 
 def save_size(version: Version) -> int:
-    """Bytes of the Save the page sends for `version` unchanged (Python writes 30.0 where JS writes 30: an upper bound)."""
+    """Bytes of the Save the page sends for `version` unchanged."""
     state = version.state
     return len(compact({"v": VERSION, "base": version.id, "rows": model_rows(state),
                         "cash": percent(state.cash)}).encode())
