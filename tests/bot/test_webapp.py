@@ -277,3 +277,52 @@ def test_without_kisbot_webapp_url_model_shows_no_button(api, tmp_path):
         api.send_text(OWNER, "/model")
         shown = api.wait_sent(OWNER, 1)[0]
     assert "keyboard" not in (shown.params.get("reply_markup") or {})
+
+
+def random_saves(seed: int, count: int):
+    """`count` steps: mostly Mini App saves (some over 100 %, some of new codes), chat edits and undos."""
+    import random
+
+    rng = random.Random(seed)
+    pool = ["005930", "000660", "035720", "069500", "0013V0", "005380"]
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.15:
+            yield "words", ["undo"]
+        elif roll < 0.3:
+            yield "words", ["set", rng.choice(pool), f"{rng.randrange(0, 40)}"]
+        else:
+            rows = [{"code": c, "target": rng.randrange(0, 61) / 2,
+                     **({} if rng.random() < 0.5 else {"band": rng.randrange(0, 11) / 2})}
+                    for c in rng.sample(pool, rng.randrange(1, len(pool) + 1))]
+            yield "page", payload(rows, cash=rng.randrange(0, 11) / 2)
+
+
+def test_after_many_random_saves_the_model_equals_a_replay_of_its_log_and_undo_restores_exactly(tmp_path):
+    from bot.model_edits import ModelContext, model_command
+    from bot_fakes import T0
+    from datetime import timedelta
+
+    store = ModelStore(tmp_path, ACCOUNT).versions()
+    clock = [T0]
+
+    def now():
+        clock[0] += timedelta(seconds=1)
+        return clock[0]
+
+    context = ModelContext(who=f"chat {OWNER}", now=now)
+    model_command(store, ["add", "005930", "10"], context)
+    saved = 0
+    for kind, step in random_saves(20260302, 300):
+        before = store.current()
+        if kind == "page":
+            saved += webapp.save(store, step, context, chat=OWNER, allowed=ALLOWED)[1]
+        else:
+            model_command(store, step, context)
+        after = store.current()
+        if step == ["undo"] and after != before:
+            assert after.state == store.version(before.parent).state
+    log = store.versions()
+    states, named = replay(log)
+    assert all(states[v.id] == v.state for v in log) and states[log[-1].id] == store.current().state
+    assert saved > 150 and sum(v.op["op"] == "page" for v in log) == saved  # most saves are accepted
