@@ -160,6 +160,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KISBOT_BAND", "", "plain"),
     ("KISBOT_MIN_TRADE", "", "plain"),
     ("KISBOT_REPORT_AT", "", "plain"),
+    ("KISBOT_WEBAPP_URL", "", "plain"),
 )
 
 
@@ -195,7 +196,8 @@ def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
     from kis.notices import notice_url
 
     values = {"TELEGRAM_API_BASE_URL": "https://api.telegram.org", "TELEGRAM_FILE_BASE_URL": "https://api.telegram.org/file/bot",
-              "TELEGRAM_ALLOWED_CHAT_IDS": "none: kisbot run starts in setup mode and only tells a chat its id"}
+              "TELEGRAM_ALLOWED_CHAT_IDS": "none: kisbot run starts in setup mode and only tells a chat its id",
+              "KISBOT_WEBAPP_URL": "none: /model shows no Edit model button (the chat commands edit the model)"}
     if config is not None:
         values["KIS_WS_URL"] = notice_url(config) or "the simulator's own"
     try:

@@ -89,6 +89,8 @@ def describe_op(op: Mapping) -> str:
         return f"rm {op['code']}"
     if kind == "undo":
         return t("model_edit.op_undo", to=op.get("to"))
+    if kind == "page":
+        return t("webapp.op", count=len(op.get("targets", ())))
     return f"{kind} {op.get('name', '')}"
 
 

@@ -87,6 +87,7 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     silent: bool = False
     kind: str = ""
+    app: str = ""  # the URL of a Telegram Mini App its reply-keyboard button opens (bot/webapp.py), "" none
 
     def __post_init__(self) -> None:
         if not isinstance(self.body, fmt.Rich):
@@ -408,6 +409,30 @@ class BotService:
             return [Reply(t("model_edit.none"))]
         from bot.model_edits import model_command
         return text_replies(model_command(self.models.versions(), list(args), self.model_context(f"chat {chat}")))
+
+    def with_model_editor(self, replies: list[Reply], url: str, *, chat: int = ONE_CHAT) -> list[Reply]:
+        """`replies` with the Mini App editor of the saved model (page at `url`) on the last; a model too
+        large for it gets a sentence instead (bot/webapp.py)."""
+        if self.models is None or not replies:
+            return replies
+        from bot.webapp import editor_link, weights_now
+        cash_buffer = (self.plan_settings or PlanSettings()).cash_buffer
+        link, note = editor_link(url, self.models.versions(), self.model_context(f"chat {chat}"),
+                                 weights_now=lambda state: weights_now(self.client, state, cash_buffer=cash_buffer),
+                                 default_band=self.plan_options.band)
+        if link is not None:
+            return [*replies[:-1], replace(replies[-1], app=link)]
+        return [*replies, Reply(note)] if note else replies
+
+    def webapp_save(self, data: str, *, chat: int, allowed: frozenset[int]) -> tuple[list[Reply], bool]:
+        """A Save of the Mini App editor (`web_app_data`) from `chat`: one /model edit or one refusal, never
+        an order; True when it made a version."""
+        if self.models is None:
+            return [Reply(t("model_edit.none"))], False
+        from bot.webapp import save
+        text, changed = save(self.models.versions(), data, self.model_context(f"chat {chat}"), chat=chat,
+                             allowed=allowed)
+        return text_replies(text), changed
 
     def model_context(self, who: str) -> Any:
         """What `/model` edits need from the service: the clock, names, KIS's word on a code, the band."""

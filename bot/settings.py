@@ -34,6 +34,7 @@ class BotSettings:
     api_base_url: str = ""  # '' = Telegram's own
     file_base_url: str = ""
     max_file_bytes: int = MAX_FILE_BYTES
+    webapp_url: str = ""  # KISBOT_WEBAPP_URL: the Mini App model editor's https page; '' = no button
 
 
 def parse_chat_ids(text: str) -> frozenset[int]:
@@ -69,7 +70,19 @@ def load_bot_settings(source: Source | None = None, *, require_chats: bool = Tru
         allowed_chat_ids=chats,
         api_base_url=source.get("TELEGRAM_API_BASE_URL"),
         file_base_url=source.get("TELEGRAM_FILE_BASE_URL"),
+        webapp_url=webapp_url(source.get("KISBOT_WEBAPP_URL")),
     )
+
+
+def webapp_url(text: str | None) -> str:
+    """KISBOT_WEBAPP_URL checked: an https address without a fragment (the bot adds its own), or ''."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    if not re.fullmatch(r"https://[^\s/#?]+(/[^\s#]*)?", text):
+        raise ConfigError(f"KISBOT_WEBAPP_URL='{shown(text)}' is not an https:// address without a #: Telegram "
+                          "opens Mini Apps over https only, e.g. https://you.github.io/kisbot/model.html")
+    return text
 
 
 def load_twap_settings(source: Source | None = None, **overrides) -> TwapSettings:

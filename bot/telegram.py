@@ -14,8 +14,9 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
-from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update)
-from telegram.constants import ParseMode
+from telegram import (BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, LinkPreviewOptions,
+                      ReplyKeyboardMarkup, Update, WebAppInfo)
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, ApplicationHandlerStop,
                           CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, TypeHandler,
@@ -51,7 +52,10 @@ def command_menu(lang: Lang) -> list[BotCommand]:
     return [BotCommand(name, t(MENU_KEYS.get(name, f"menu.{name}"), lang)) for name in COMMANDS]
 
 
-def markup(reply: Reply) -> InlineKeyboardMarkup | None:
+def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.app and not reply.buttons:  # the Mini App editor: only a reply-keyboard button may sendData back
+        return ReplyKeyboardMarkup([[KeyboardButton(t("webapp.button"), web_app=WebAppInfo(reply.app))]],
+                                   resize_keyboard=True)
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]])
@@ -170,6 +174,8 @@ class TelegramBot:
         for name, callback in commands.items():
             app.add_handler(CommandHandler(name, spoken(callback), filters=new, block=False))
         app.add_handler(MessageHandler(new & filters.Document.ALL, spoken(self._document), block=False))
+        app.add_handler(MessageHandler(new & filters.StatusUpdate.WEB_APP_DATA, spoken(self._webapp_data),
+                                       block=False))
         app.add_handler(CallbackQueryHandler(spoken(self._button), block=False))
         app.add_handler(MessageHandler(new & filters.COMMAND, spoken(self._unknown_command)))
         app.add_handler(MessageHandler(new, spoken(self._other)))
@@ -315,8 +321,23 @@ class TelegramBot:
         await self._slow(update, self.service.plan, list(context.args or ()), chat=update.effective_chat.id)
 
     async def _model(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._answer(update, await asyncio.to_thread(self.service.model, list(context.args or ()),
-                                                           chat=update.effective_chat.id))
+        args = list(context.args or ())
+        replies = await asyncio.to_thread(self.service.model, args, chat=update.effective_chat.id)
+        await self._answer(update, replies if args else await self._with_editor(update, replies))
+
+    async def _webapp_data(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A Save of the Mini App editor: a /model edit from this chat (never a confirm), then a fresh editor."""
+        replies, changed = await asyncio.to_thread(
+            self.service.webapp_save, update.effective_message.web_app_data.data, chat=update.effective_chat.id,
+            allowed=self.settings.allowed_chat_ids)
+        await self._answer(update, await self._with_editor(update, replies) if changed else replies)
+
+    async def _with_editor(self, update: Update, replies: list[Reply]) -> list[Reply]:
+        """The Mini App editor's button under `replies` where KISBOT_WEBAPP_URL is set (private chats only)."""
+        if not self.settings.webapp_url or update.effective_chat.type != ChatType.PRIVATE:
+            return replies
+        return await asyncio.to_thread(self.service.with_model_editor, replies, self.settings.webapp_url,
+                                       chat=update.effective_chat.id)
 
     async def _confirm(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         with self._answer_first():

@@ -1,4 +1,4 @@
-"""The versioned model of an account: every change (a new .xlsx, an edit, undo, save, use) is a version.
+"""The versioned model of an account: every change (an .xlsx, an edit, a Mini App save, undo, save, use) is a version.
 
 One SQLite file per account in the data dir (`models-<account>.db`), each change one transaction: a
 version row (who, when, the operation as JSON, the model after it) and the named models. The current
@@ -21,7 +21,7 @@ from kis.codes import BadStockCode, normalize_code
 from rebalance.model import Portfolio, Target
 from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
 
-OPS = ("load", "set", "add", "rm", "band", "cash", "undo", "save", "use")
+OPS = ("load", "set", "add", "rm", "band", "cash", "undo", "save", "use", "page")
 MAX_NAME = 40
 
 
@@ -149,6 +149,8 @@ def apply_op(state: ModelState | None, op: Mapping[str, Any], *, named: Mapping[
     if kind == "undo":
         return states[int(op["to"])]
     current = state or ModelState()
+    if kind == "page":
+        return _check_sum(_whole_model(current, op), None)
     if kind == "save":
         return replace(current, name=str(op["name"]))
     if kind == "cash":
@@ -174,6 +176,22 @@ def apply_op(state: ModelState | None, op: Mapping[str, Any], *, named: Mapping[
         raise ModelEditError("model_edit.usage")
     return _check_sum(replace(current, targets=tuple(changed if t.code == code else t for t in current.targets)),
                       code)
+
+
+def _whole_model(current: ModelState, op: Mapping[str, Any]) -> ModelState:
+    """`page`: the rows and cash the Mini App editor sent are the whole model; a kept row keeps its name and row."""
+    rows = list(op["targets"])
+    if len(rows) > MAX_STOCKS:
+        raise ModelEditError("model_edit.too_many", limit=MAX_STOCKS)
+    targets: list[Target] = []
+    for item in rows:
+        code = _code(item["code"])
+        if any(t.code == code for t in targets):
+            raise ModelEditError("webapp.twice", code=code)
+        old = current.target(code) or Target(code, 0.0, name=str(item.get("name") or ""))
+        targets.append(replace(old, weight=float(item["weight"]),
+                               band=None if item.get("band") is None else float(item["band"])))
+    return replace(current, targets=tuple(targets), cash=float(op["cash"]))
 
 
 def replay(versions: Iterable[Version]) -> tuple[dict[int, ModelState], dict[str, ModelState]]:

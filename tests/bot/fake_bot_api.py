@@ -194,6 +194,13 @@ class FakeBotApi:
                                                 "length": len(caption.split()[0])}]
         return self._queue({"message": message})
 
+    def send_web_app_data(self, chat_id: int, data: str, button_text: str = "Edit model") -> int:
+        """The user pressed Save in a Mini App opened from a reply-keyboard button (Telegram's sendData)."""
+        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                   "chat": self._chat(chat_id), "from": self._user(chat_id),
+                   "web_app_data": {"data": data, "button_text": button_text}}
+        return self._queue({"message": message})
+
     def press(self, chat_id: int, message_id: int, data: str) -> int:
         with self._cond:
             message = dict(self._messages.get((chat_id, message_id)) or
@@ -353,7 +360,7 @@ class FakeBotApi:
         chat_id = int(params["chat_id"])
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
                    "chat": self._chat(chat_id), **extra}
-        if params.get("reply_markup"):
+        if (params.get("reply_markup") or {}).get("inline_keyboard"):  # as Telegram: a reply keyboard is not echoed
             message["reply_markup"] = params["reply_markup"]
         with self._cond:
             self._messages[(chat_id, message["message_id"])] = message
