@@ -168,11 +168,12 @@ class Overseas:
     def price(self, symbol: str) -> UsQuote:
         """The current price of one US stock; UnknownStock when no US exchange lists it."""
         market, ticker = self._parse(symbol)
+        named = market is not None
         if market is None:
             market = self.market(ticker)
         quote = self._price_on(ticker, market)
-        if quote is None:
-            raise UnknownStock([ticker])
+        if quote is None:  # a prefixed ticker is named with its prefix: the exchange was the user's word
+            raise UnknownStock([f"{market.code}:{ticker}" if named else ticker])
         return quote
 
     def prices(self, symbols: Iterable[str]) -> dict[str, UsQuote]:
