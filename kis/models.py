@@ -263,6 +263,7 @@ class UsBalance:
     rate: Decimal  # bass_exrt: won a dollar (기준환율)
     rate_at: datetime | None = None  # when the rate was read
     krw_total: int = 0  # tot_asst_amt of output3 as KIS sends it (won); kisbot sums its own total
+    cash_krw: int = 0  # the dollar deposit in won at `rate`
 
     def usd(self) -> CurrencyCash:
         """The dollar cash line (zero when KIS listed none)."""
@@ -272,6 +273,11 @@ class UsBalance:
     def value(self) -> int:
         """The holdings' value in cents."""
         return sum(h.value for h in self.holdings)
+
+    @property
+    def value_krw(self) -> int:
+        """The holdings' value in won at the balance's rate."""
+        return sum(h.value_krw for h in self.holdings)
 
     @property
     def empty(self) -> bool:

@@ -111,7 +111,7 @@ class Overseas:
     def _remember(self, ticker: str, market: Market, name: str = "") -> None:
         with self._lock:
             self._markets[ticker] = market
-            if name:
+            if name or ticker not in self._names:
                 self._names[ticker] = name
 
     @staticmethod
@@ -140,6 +140,16 @@ class Overseas:
                 self._remember(ticker, market)
                 return market
         return None
+
+    def _name_once(self, ticker: str, market: Market) -> None:
+        """Ask search-info once for the name of a ticker whose exchange the user wrote (where KIS serves it)."""
+        with self._lock:
+            if ticker in self._names or not us.SEARCH_INFO.served(self._env):
+                return
+            self._names[ticker] = ""  # asked: a miss is not asked again
+        info = self.search_info(ticker, market)
+        if info is not None and info[0] is market:
+            self._remember(ticker, market, info[1])
 
     def search_info(self, ticker: str, market: Market) -> tuple[Market, str] | None:
         """KIS's product facts of `ticker` as listed on `market` (search-info, CTPF1702R): (exchange, name), or
@@ -171,6 +181,8 @@ class Overseas:
         named = market is not None
         if market is None:
             market = self.market(ticker)
+        else:
+            self._name_once(ticker, market)
         quote = self._price_on(ticker, market)
         if quote is None:  # a prefixed ticker is named with its prefix: the exchange was the user's word
             raise UnknownStock([f"{market.code}:{ticker}" if named else ticker])
@@ -262,7 +274,9 @@ class Overseas:
             usable = cents(summary.get("frcr_use_psbl_amt")) if code == "USD" else 0
             cash.append(CurrencyCash(code, deposit=cents(c.get("frcr_dncl_amt_2")), orderable=usable,
                                      withdrawable=cents(c.get("frcr_drwg_psbl_amt_1"))))
-        return UsBalance(tuple(holdings), tuple(cash), rate, self._client._wall(), _int(summary.get("tot_asst_amt")))
+        usd = next((c.deposit for c in cash if c.currency == "USD"), 0)
+        return UsBalance(tuple(holdings), tuple(cash), rate, self._client._wall(), _int(summary.get("tot_asst_amt")),
+                         cash_krw=to_krw(usd, rate))
 
     def holdings(self, market: Market) -> list[dict[str, Any]]:
         """Every page of inquire-balance (TTTS3012R) for one exchange, as (ticker, qty, orderable qty) rows."""

@@ -34,9 +34,13 @@ def test_a_bare_ticker_is_looked_up_once_through_search_info_and_kept(sim, sim_c
     assert sim.count(us.PRICE.path, "HHDFS00000300") == 1
 
 
-def test_a_prefix_skips_the_lookup(sim, sim_client):
-    assert sim_client.overseas_price("NASD:AAPL").market == "NASD"
-    assert sim.count(us.SEARCH_INFO.path) == 0
+def test_a_prefix_skips_the_exchange_lookup_and_asks_its_own_exchange_once_for_the_name(sim, sim_client):
+    quote = sim_client.overseas_price("NASD:AAPL")
+    assert quote.market == "NASD" and quote.name == "APPLE INC"
+    assert sim.count(us.SEARCH_INFO.path) == 1
+    sim_client.overseas_price("NASD:AAPL")
+    sim_client.overseas_price("AAPL")
+    assert sim.count(us.SEARCH_INFO.path) == 1
 
 
 def test_mock_has_no_product_lookup_so_the_exchange_is_the_one_whose_quote_knows_the_ticker(sim, tmp_path):
@@ -79,6 +83,8 @@ def test_the_us_balance_is_in_cents_with_the_won_value_at_kis_rate(sim, sim_clie
     usd = balance.usd()
     assert (usd.deposit, usd.orderable) == (2_000_000, 2_000_000)
     assert balance.value == 525_000 and balance.rate_at == sim.clock() and not balance.empty
+    assert balance.cash_krw == to_krw(2_000_000, balance.rate)
+    assert balance.value_krw == aapl.value_krw + to_krw(275_000, balance.rate)
     assert sim_client.us_market("SCHD") is AMEX and sim.count(us.SEARCH_INFO.path) == 0  # the balance told it
 
 
