@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
     sim.add_argument("--always-open", action="store_true",
                      help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
+    sim.add_argument("--usd-cash", default=None, metavar="DOLLARS",
+                     help="the paper account's dollar deposit for US stocks (default 20000)")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
     price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")

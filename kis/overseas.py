@@ -7,13 +7,16 @@ amounts `int` cents here, and no raw KIS dict leaves this module.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from pathlib import Path
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from kis.codes import BadSymbol, shown, split_symbol
 from kis.errors import KisError, KisTransportError, UnknownStock
+from kis.files import server_name, write_private
 from kis.markets import KRX, US_MARKETS, USD, Market, market_named, market_of, to_krw
 from kis.markets import us
 from kis.models import CurrencyCash, UsBalance, UsHolding, UsQuote
@@ -76,6 +79,42 @@ class Overseas:
         self._lock = threading.Lock()
         self._markets: dict[str, Market] = {}  # ticker -> exchange KIS lists it on (asked once)
         self._names: dict[str, str] = {}
+        self._loaded = False
+
+    @property
+    def cache_path(self) -> Path | None:
+        """Where the exchanges found are kept across runs: one file per KIS server in the data dir."""
+        config = self._client.config
+        if not getattr(config, "data_dir", None):
+            return None
+        return Path(config.data_dir) / f"us-exchanges-{server_name(config.base_url)}.json"
+
+    def _load(self) -> None:
+        """Read the kept exchanges once (a missing or unreadable file is an empty cache); under the lock."""
+        if self._loaded:
+            return
+        self._loaded = True
+        path = self.cache_path
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8")) if path and path.exists() else {}
+            for ticker, entry in kept.items():
+                self._markets.setdefault(ticker, market_named(entry["market"]))
+                if entry.get("name"):
+                    self._names.setdefault(ticker, entry["name"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("the kept US exchanges in %s are unreadable (%s); asking KIS again", path, exc)
+
+    def _save(self) -> None:
+        """Keep the exchanges found (best effort: a cache that cannot be written only costs calls)."""
+        path = self.cache_path
+        if path is None:
+            return
+        with self._lock:
+            kept = {t: {"market": m.code, "name": self._names.get(t, "")} for t, m in sorted(self._markets.items())}
+        try:
+            write_private(path, json.dumps(kept, ensure_ascii=False, indent=0))
+        except OSError as exc:
+            log.info("could not keep the US exchanges in %s: %s", path, exc)
 
     @property
     def _env(self):
@@ -96,6 +135,7 @@ class Overseas:
         if market is not None:
             return market
         with self._lock:
+            self._load()
             if ticker in self._markets:
                 return self._markets[ticker]
         found = self._look_up(ticker)
@@ -106,13 +146,18 @@ class Overseas:
     def known_market(self, ticker: str) -> Market | None:
         """The exchange already resolved for `ticker`, without a call (None when not yet asked)."""
         with self._lock:
+            self._load()
             return self._markets.get(ticker)
 
     def _remember(self, ticker: str, market: Market, name: str = "") -> None:
         with self._lock:
+            self._load()
+            changed = self._markets.get(ticker) is not market or (name and self._names.get(ticker) != name)
             self._markets[ticker] = market
             if name or ticker not in self._names:
                 self._names[ticker] = name
+        if changed:
+            self._save()
 
     @staticmethod
     def _parse(symbol: str) -> tuple[Market | None, str]:
@@ -144,6 +189,7 @@ class Overseas:
     def _name_once(self, ticker: str, market: Market) -> None:
         """Ask search-info once for the name of a ticker whose exchange the user wrote (where KIS serves it)."""
         with self._lock:
+            self._load()
             if ticker in self._names or not us.SEARCH_INFO.served(self._env):
                 return
             self._names[ticker] = ""  # asked: a miss is not asked again
@@ -224,8 +270,9 @@ class Overseas:
         change = _signed(dollars(out.get("diff")), sign)
         rate = _signed(_decimal(out.get("rate")).quantize(TWO, rounding=ROUND_HALF_UP), sign)
         ordy = str(out.get("ordy") or "").strip()
+        if self.known_market(ticker) is not market:
+            self._remember(ticker, market)  # the quote confirms the exchange (a prefix the user wrote, say)
         with self._lock:
-            self._markets.setdefault(ticker, market)
             name = self._names.get(ticker, "")
         return UsQuote(symbol=ticker, market=market.code, price=price, prev_close=prev, change=change,
                        change_rate=rate, volume=_int(out.get("tvol")), name=name, at=self._client._wall(),

@@ -112,3 +112,26 @@ def test_kis_dollar_strings_become_decimals_with_the_grid_places(text, value):
 
 def test_kis_dollar_amounts_become_int_cents():
     assert cents("20000.00") == 2_000_000 and cents("0.005") == 1 and cents("") == 0
+
+
+def test_the_exchanges_found_are_kept_in_the_data_dir_so_a_restart_asks_no_more(sim, tmp_path):
+    from kis.sim.clients import client_for
+
+    first = client_for(sim, tmp_path)
+    assert first.us_market("KO") is NYSE and first.overseas_price("GLD").market == "AMEX"
+    asked = sim.count(us.SEARCH_INFO.path)
+    assert first.overseas.cache_path.name.startswith("us-exchanges-127.0.0.1_")
+    again = client_for(sim, tmp_path)
+    assert again.us_market("KO") is NYSE and again.us_market("GLD") is AMEX
+    assert again.overseas_price("GLD").name == "SPDR GOLD SHARES"
+    assert sim.count(us.SEARCH_INFO.path) == asked
+
+
+def test_an_unreadable_exchange_cache_is_asked_again(sim, tmp_path):
+    from kis.sim.clients import client_for
+
+    client = client_for(sim, tmp_path)
+    client.overseas.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    client.overseas.cache_path.write_text("{not json")
+    assert client.us_market("KO") is NYSE
+    assert client_for(sim, tmp_path).us_market("KO") is NYSE

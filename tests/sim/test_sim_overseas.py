@@ -189,3 +189,20 @@ def test_the_us_side_survives_a_restart(sim_clock, tmp_path):
         sim.us_market.set_price("GLD", "333.33")
     with SimServer(0, clock=sim_clock, always_open=True, state_path=state, notices=False) as again:
         assert again.us_book.positions["GLD"].qty == 4 and again.us_market.price("GLD") == 3_333_300
+
+
+@pytest.mark.parametrize("given, amount", [(None, None), ("20000", "20000"), ("$1,234.56", "1234.56"), ("0", "0")])
+def test_kisbot_sim_takes_the_dollar_deposit_as_dollars_and_cents(given, amount):
+    from kis.sim.cli import _usd_cash
+
+    assert _usd_cash(given) == amount
+
+
+@pytest.mark.parametrize("given", ["-5", "12.345", "lots", "nan", "inf"])
+def test_kisbot_sim_refuses_a_deposit_that_is_no_amount_of_dollars(given):
+    from kis.errors import ConfigError
+    from kis.sim.cli import _usd_cash
+
+    with pytest.raises(ConfigError) as err:
+        _usd_cash(given)
+    assert str(err.value) == f"--usd-cash '{given}' is not an amount of dollars such as 20000 or 1234.56"
