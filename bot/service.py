@@ -353,7 +353,7 @@ class BotService:
         """`/price 005930 AAPL NYSE:KO`: KRX codes in won and US tickers in dollars, in the order given."""
         given = [a.strip() for a in args if a.strip()]
         if not given:
-            return [Reply(f"Which stock? Give {CODE_HELP}, e.g. /price 005930 0013V0.")]
+            return [Reply(t("markets.price_usage"))]
         markets: dict[str, Any] = {}
         bad: list[str] = []
         for a in given:
