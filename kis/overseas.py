@@ -29,11 +29,15 @@ TWO = Decimal("0.01")
 NOT_LISTED_HERE = "APBK0656"
 
 
+def price_places(price: Decimal) -> Decimal:
+    """The places a US price is written with: two at $1 and above (and for 0), four below."""
+    return TWO if abs(price) >= 1 or price == 0 else Decimal("0.0001")
+
+
 def dollars(text: Any) -> Decimal:
-    """A KIS dollar string ("233.1200", "-0.5", "") as a Decimal on the US grid's places ("" is 0)."""
+    """A KIS dollar price string ("233.1200", "0.87345", "") as a Decimal with the US grid's places ("" is 0)."""
     value = _decimal(text)
-    places = TWO if abs(value) >= 1 or value == 0 else Decimal("0.0001")
-    return value.quantize(places, rounding=ROUND_HALF_UP)
+    return value.quantize(price_places(value), rounding=ROUND_HALF_UP)
 
 
 def cents(text: Any) -> int:
@@ -267,7 +271,7 @@ class Overseas:
             return None
         prev = dollars(out.get("base"))
         sign = out.get("sign")
-        change = _signed(dollars(out.get("diff")), sign)
+        change = _signed(_decimal(out.get("diff")).quantize(price_places(price), rounding=ROUND_HALF_UP), sign)
         rate = _signed(_decimal(out.get("rate")).quantize(TWO, rounding=ROUND_HALF_UP), sign)
         ordy = str(out.get("ordy") or "").strip()
         if self.known_market(ticker) is not market:

@@ -62,7 +62,7 @@ class Endpoint:
         return bool(self.tr_ids.get(Env(env)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per market: compared and hashed by identity
 class Market:
     """One market: KRX, or one US exchange (NASD, NYSE, AMEX)."""
 

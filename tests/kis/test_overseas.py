@@ -135,3 +135,14 @@ def test_an_unreadable_exchange_cache_is_asked_again(sim, tmp_path):
     client.overseas.cache_path.write_text("{not json")
     assert client.us_market("KO") is NYSE
     assert client_for(sim, tmp_path).us_market("KO") is NYSE
+
+
+def test_a_change_is_written_with_the_places_of_its_price(sim, sim_client):
+    sim.us_market.set_price("AAPL", "233.17")  # prev close 233.12
+    assert str(sim_client.overseas_price("AAPL").change) == "0.05"
+    sim.us_market.set_price("SNDL", "0.8800")  # prev close 0.8734
+    assert str(sim_client.overseas_price("SNDL").change) == "0.0066"
+
+
+def test_a_market_is_hashed_by_identity():
+    assert len({NASD, NYSE, AMEX, NASD}) == 3
