@@ -434,7 +434,12 @@ class BotService:
         if us_balance is not None:
             try:
                 us = us_balance()
-            except (KisError, KisTransportError) as exc:  # the KRX side stands; the US side is named as unread
+            except KisError as exc:
+                if type(exc) is not KisError:  # rate limit, token: the US side is named as unread
+                    text = text + "\n" + t("markets.us_unread", error=describe_error(exc))
+                # KIS refusing the overseas balance: an account without overseas trading has no US side to show
+                log.info("US balance refused: %s", exc)
+            except KisTransportError as exc:  # the KRX side stands; the US side is named as unread
                 log.info("US balance unread: %s", exc)
                 text = text + "\n" + t("markets.us_unread", error=describe_error(exc))
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kis.errors import KisError
+from kis.errors import KisError, KisTransportError
 from kis.markets import to_krw
 from rebalance.i18n import using
 from bot_fakes import make_service
@@ -87,13 +87,23 @@ def test_balance_of_an_account_with_no_us_side_stays_krx_only(sim_clock, tmp_pat
     assert "Balance" in text and "US stocks" not in text and "USD" not in text
 
 
-def test_balance_when_the_us_side_is_refused_still_shows_the_krx_side_and_says_so(sim_client, service, monkeypatch):
+def test_balance_of_an_account_kis_refuses_the_overseas_balance_for_stays_krx_only(sim_client, service, monkeypatch):
     def refused():
         raise KisError("OPSQ0002", "없는 서비스 코드 입니다")
 
     monkeypatch.setattr(sim_client, "us_balance", refused)
     text = texts(service.balance())
-    assert "Balance" in text and "The US side could not be read: KIS refused: 없는 서비스 코드 입니다 (OPSQ0002)." in text
+    assert "Balance" in text and "US" not in text and "OPSQ0002" not in text
+
+
+def test_balance_when_the_us_side_does_not_answer_still_shows_the_krx_side_and_says_so(sim_client, service,
+                                                                                          monkeypatch):
+    def lost():
+        raise KisTransportError("connection dropped")
+
+    monkeypatch.setattr(sim_client, "us_balance", lost)
+    text = texts(service.balance())
+    assert "Balance" in text and "The US side could not be read: " in text and "Traceback" not in text
 
 
 def test_balance_in_korean_names_the_dollar_cash_and_the_total_in_won(sim, service):
