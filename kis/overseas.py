@@ -329,20 +329,24 @@ class Overseas:
         return UsBalance(tuple(holdings), tuple(cash), rate, self._client._wall(), _int(summary.get("tot_asst_amt")),
                          cash_krw=to_krw(usd, rate))
 
-    def holdings(self, market: Market) -> list[dict[str, Any]]:
-        """Every page of inquire-balance (TTTS3012R) for one exchange, as (ticker, qty, orderable qty) rows."""
+    def holdings(self, market: Market) -> list[UsHolding]:
+        """Every page of inquire-balance (TTTS3012R) for one exchange code (on mock NASD is Nasdaq alone; on real
+        it is all of the US). Its rows carry no rate, so `value_krw` is 0 here: the won values are us_balance's."""
         params = {**self._client._account_fields(), "OVRS_EXCG_CD": market.order_code, "TR_CRCY_CD": "USD"}
         fk = nk = tr_cont = ""
-        rows: list[dict[str, Any]] = []
+        rows: list[UsHolding] = []
         for _ in range(MAX_PAGES):
             reply = self._get("balance", {**params, "CTX_AREA_FK200": fk, "CTX_AREA_NK200": nk}, tr_cont=tr_cont)
             for row in _rows(reply.body.get("output1")):
                 qty = _int(row.get("ovrs_cblc_qty"))
-                if qty:
-                    rows.append({"symbol": _text(row, "ovrs_pdno"), "market": _text(row, "ovrs_excg_cd"), "qty": qty,
-                                 "orderable_qty": _int(row.get("ord_psbl_qty")),
-                                 "price": dollars(row.get("now_pric2")),
-                                 "value": cents(row.get("ovrs_stck_evlu_amt"))})
+                if not qty:
+                    continue
+                rows.append(UsHolding(
+                    symbol=_text(row, "ovrs_pdno"), market=_text(row, "ovrs_excg_cd"), name=_text(row, "ovrs_item_name"),
+                    qty=qty, orderable_qty=_int(row.get("ord_psbl_qty")), avg_price=dollars(row.get("pchs_avg_pric")),
+                    price=dollars(row.get("now_pric2")), value=cents(row.get("ovrs_stck_evlu_amt")),
+                    cost=cents(row.get("frcr_pchs_amt1")), pnl=cents(row.get("frcr_evlu_pfls_amt")),
+                    pnl_rate=_decimal(row.get("evlu_pfls_rt")).quantize(TWO, rounding=ROUND_HALF_UP), value_krw=0))
             if not reply.more:
                 return rows
             next_fk = str(reply.body.get("ctx_area_fk200") or "")

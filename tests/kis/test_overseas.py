@@ -100,7 +100,8 @@ def test_every_page_of_the_overseas_balance_is_read(sim, sim_client):
     for n, symbol in enumerate(("AAPL", "MSFT", "NVDA", "QQQ", "TLT", "SNDL", "KO"), start=1):
         sim.us_book.set_holding(symbol, n, "10.00")
     rows = sim_client.overseas.holdings(NASD)
-    assert [r["symbol"] for r in rows] == ["AAPL", "MSFT", "NVDA", "QQQ", "TLT", "SNDL"]
+    assert [r.symbol for r in rows] == ["AAPL", "MSFT", "NVDA", "QQQ", "TLT", "SNDL"]
+    assert (rows[1].qty, rows[1].avg_price, rows[1].cost, rows[1].market) == (2, Decimal("10.00"), 2_000, "NASD")
     assert sim.count(us.BALANCE.path) == 2
 
 
