@@ -145,7 +145,7 @@ class Overseas:
         found = self._look_up(ticker)
         if found is None:
             raise UnknownStock([ticker])
-        return found
+        return found[0]
 
     def known_market(self, ticker: str) -> Market | None:
         """The exchange already resolved for `ticker`, without a call (None when not yet asked)."""
@@ -174,20 +174,20 @@ class Overseas:
             raise UnknownStock([ticker])  # a KRX code is not a US ticker
         return market, ticker
 
-    def _look_up(self, ticker: str) -> Market | None:
+    def _look_up(self, ticker: str) -> tuple[Market, UsQuote | None] | None:
+        """(exchange, the quote that found it where a quote did) of a ticker not yet kept, or None."""
         if us.SEARCH_INFO.served(self._env):
             for market in US_MARKETS:
                 info = self.search_info(ticker, market)
                 if info is not None:
                     found, name = info
                     self._remember(ticker, found, name)
-                    return found
+                    return found, None
             return None
         for market in US_MARKETS:  # mock has no product lookup: the exchange whose quote knows the ticker
             quote = self._price_on(ticker, market)
             if quote is not None:
-                self._remember(ticker, market)
-                return market
+                return market, quote  # _price_on kept the exchange
         return None
 
     def _name_once(self, ticker: str, market: Market) -> None:
@@ -230,8 +230,15 @@ class Overseas:
         market, ticker = self._parse(symbol)
         named = market is not None
         if market is None:
-            market = self.market(ticker)
-        else:
+            market = self.known_market(ticker)
+        if market is None:
+            found = self._look_up(ticker)
+            if found is None:
+                raise UnknownStock([ticker])
+            market, quote = found
+            if quote is not None:  # the lookup's own quote (mock): no second call
+                return quote
+        elif named:
             self._name_once(ticker, market)
         quote = self._price_on(ticker, market)
         if quote is None:  # a prefixed ticker is named with its prefix: the exchange was the user's word

@@ -52,6 +52,8 @@ def test_mock_has_no_product_lookup_so_the_exchange_is_the_one_whose_quote_knows
     assert client.us_market("KO") is NYSE
     assert sim.count(us.PRICE.path) == 2  # NAS answered APBK0656, NYS knew it
     assert client.overseas_price("KO").price > 0 and sim.count(us.PRICE.path) == 3
+    assert client.overseas_price("SPY").market == "AMEX"
+    assert sim.count(us.PRICE.path) == 6  # NAS, NYS refused; AMS's answer is the quote itself
 
 
 def test_unknown_tickers_are_named_after_asking_for_all(sim, sim_client):
