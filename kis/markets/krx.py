@@ -25,6 +25,8 @@ ENDPOINTS = {
     "orders": _endpoint("today's orders (inquire-daily-ccld)", ep.DAILY_ORDERS, "daily_orders"),
 }
 
+# KRX's grid here is the stock grid, whose prices are on every KRX grid; an ETF's finer one is told per code by
+# inquire-price's aspr_unit (`KisClient.tick_grid`).
 KRX = Market(code="KRX", name="Korea Exchange", currency=KRW, calendar="XKRX", tz=KST, regular=REGULAR_SESSION,
              quote_code="J", prefixes=("KRX",), endpoints=ENDPOINTS, _is_symbol=is_code, _session=session_hours,
              _tick=lambda price: tick_size(int(price), STOCK),
