@@ -86,9 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pay AMOUNT won into the paper account of the sim running on --port, then exit")
     sim.add_argument("--dividend", type=dividend, default=None, metavar="CODE:WON",
                      help="pay a dividend of WON a share on CODE held in the running sim (less 15.4 %% tax), then exit")
+    sim.add_argument("--usd-cash", default=None, metavar="DOLLARS",
+                     help="the paper account's dollar deposit for US stocks (default 20000)")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
-    price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")
+    price.add_argument("codes", nargs="+", metavar="CODE",
+                       help="6-character stock code (005930, 0013V0) or US ticker (AAPL, NYSE:KO)")
 
     sub.add_parser("balance", help="holdings and cash of the configured account")
 

@@ -12,13 +12,14 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from kis import open_client
-from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, is_code, normalize_code
+from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, BadSymbol, is_code, normalize_code
+from kis.markets import KRX, market_of
 from kis.accounts import parse_label
 from kis.config import NO_KEYRING_HINT, keyring_set
 from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
 from bot.cli_common import fail, failure_sentence
-from bot.format import percent, signed, won
+from bot.format import dollars, percent, signed, signed_dollars, won
 from rebalance.text import one_line
 
 
@@ -29,6 +30,9 @@ def _frame(rows: Sequence[object], columns: Sequence[tuple[str, str, Callable[[A
 
 QUOTE_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("price", "price", won),
                  ("change", "change", signed), ("change %", "change_rate", percent), ("volume", "volume", won)]
+US_QUOTE_COLUMNS = [("ticker", "symbol", str), ("exchange", "market", str), ("name", "name", one_line),
+                    ("price $", "price", dollars), ("change", "change", signed_dollars),
+                    ("change %", "change_rate", lambda r: percent(float(r))), ("volume", "volume", won)]
 HOLDING_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("qty", "qty", won),
                    ("sellable", "orderable_qty", won), ("avg price", "avg_price", won), ("price", "price", won),
                    ("value", "value", won), ("P&L", "pnl", signed), ("P&L %", "pnl_rate", percent)]
@@ -64,22 +68,50 @@ def _run(job: Callable[[], int]) -> int:
 
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
-        malformed = [c for c in args.codes if not is_code(c)]
+        abroad: list[str] = []
+        malformed: list[str] = []
+        for c in args.codes:
+            try:
+                if market_of(c) is not KRX:
+                    abroad.append(c.strip().upper())
+            except BadSymbol as exc:
+                malformed.append(c)
+                symbol_error = str(exc)
         if malformed:
-            return fail(str(BadStockCode(malformed[0])) if len(malformed) == 1 else
-                         f"{', '.join(malformed)} are not 6-character stock codes such as {CODE_EXAMPLE}")
-        codes = list(dict.fromkeys(normalize_code(c) for c in args.codes))
+            if len(malformed) == 1 and not str(malformed[0]).strip()[:1].isalpha():
+                return fail(str(BadStockCode(malformed[0])))
+            return fail(symbol_error if len(malformed) == 1 else
+                        f"{', '.join(malformed)} are not 6-character stock codes such as {CODE_EXAMPLE}")
+        codes = list(dict.fromkeys(normalize_code(c) for c in args.codes if is_code(c)))
         client = client_factory()
-        try:
-            quotes, unknown = client.prices(codes), ()
-        except UnknownStock as exc:  # show what the exchange knows, then name the rest
-            unknown = exc.codes
-            known = [c for c in codes if c not in unknown]
-            quotes = client.prices(known) if known else {}
+        quotes: dict = {}
+        unknown: tuple[str, ...] = ()
+        if codes:
+            try:
+                quotes = client.prices(codes)
+            except UnknownStock as exc:  # show what the exchange knows, then name the rest
+                unknown = exc.codes
+                known = [c for c in codes if c not in unknown]
+                quotes = client.prices(known) if known else {}
+        us_quotes, us_unknown = {}, ()
+        if abroad:
+            try:
+                us_quotes = client.overseas_prices(list(dict.fromkeys(abroad)))
+            except UnknownStock as exc:
+                us_unknown = exc.codes
+                known = [c for c in dict.fromkeys(abroad) if c not in us_unknown]
+                us_quotes = client.overseas_prices(known) if known else {}
         if quotes:
             _show(quotes_table(list(quotes.values())))
+        if us_quotes:
+            if quotes:
+                print()
+            _show(_frame(list(us_quotes.values()), US_QUOTE_COLUMNS))
         if unknown:
             return fail(f"the exchange does not know {', '.join(unknown)}; check the stock code")
+        if us_unknown:
+            return fail(f"no US exchange lists {', '.join(us_unknown)}; check the ticker or write its exchange "
+                        "first (NASD:, NYSE:, AMEX:)")
         return 0
 
     return _run(job)

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from kis.models import Balance, OrderSide, Quote
+from decimal import Decimal
+
+from kis.krx import KST
+from kis.models import Balance, OrderSide, Quote, UsBalance, UsQuote
 from rebalance.events import Filled, StockResult
 from rebalance.i18n import t
 from rebalance.model import Plan
@@ -206,6 +209,68 @@ def quotes_text(quotes: Sequence[Quote]) -> Rich:
         lines.append(f"{q.code}{name}")
         lines.append("  " + t("price.line", price=won(q.price), change=signed(q.change), rate=percent(q.change_rate)))
     return pre(lines)
+
+
+def dollars(amount: Decimal) -> str:
+    """A US price as it trades: `233.12`, `0.8735`, `1,234.50` (no sign, no $)."""
+    return f"{amount:,}"
+
+
+def cents_text(cents: int) -> str:
+    """An amount of cents in dollars: `2,500.00`."""
+    return f"{Decimal(int(cents)).scaleb(-2):,.2f}"
+
+
+def signed_cents(cents: int) -> str:
+    return ("+" if cents >= 0 else "-") + "$" + cents_text(abs(cents))
+
+
+def signed_dollars(amount: Decimal) -> str:
+    return f"{amount:+,}"
+
+
+def us_quote_lines(q: UsQuote) -> list[str]:
+    """Two lines of one US quote: ticker, name and exchange; the price in dollars, change and rate."""
+    name = f" {clip(q.name, 16)}" if q.name else ""
+    return [t("markets.us_line", symbol=q.symbol, name=name, market=q.market),
+            "  " + t("markets.us_price", price=dollars(q.price), change=signed_dollars(q.change),
+                     rate=percent(float(q.change_rate)))]
+
+
+def mixed_quotes_text(quotes: Sequence[Quote | UsQuote]) -> Rich:
+    """KRX quotes in won and US quotes in dollars, in the order asked."""
+    lines: list[str] = []
+    for q in quotes:
+        if isinstance(q, UsQuote):
+            lines += us_quote_lines(q)
+        else:
+            name = f" {clip(q.name, 16)}" if q.name else ""
+            lines += [f"{q.code}{name}", "  " + t("price.line", price=won(q.price), change=signed(q.change),
+                                                   rate=percent(q.change_rate))]
+    return pre(lines)
+
+
+def us_balance_text(krx: Balance, us: UsBalance) -> Rich:
+    """The US side of /balance: holdings in dollars with their won value, dollar cash and what is orderable,
+    KIS's rate with its time, and the account's total in won (KRX + US stocks + dollar cash at the rate)."""
+    lines: list[str] = []
+    for h in us.holdings:
+        lines.append(f"{h.symbol} {pad(clip(h.name, 16), 16)} {h.market}")
+        lines.append("  " + t("markets.us_holding", qty=won(h.qty), avg=dollars(h.avg_price), price=dollars(h.price)))
+        lines.append("  " + t("markets.us_value", value=cents_text(h.value), krw=won(h.value_krw),
+                              pnl=signed_cents(h.pnl), rate=percent(float(h.pnl_rate))))
+    if us.holdings:
+        lines.append("")
+    usd = us.usd()
+    total = krx.total_value + us.value_krw + us.cash_krw
+    at = f"{us.rate_at.astimezone(KST):%Y-%m-%d %H:%M}" if us.rate_at else "-"
+    rows = [("markets.us_stocks", f"${cents_text(us.value)}"), ("markets.usd_cash", f"${cents_text(usd.deposit)}"),
+            ("markets.usd_orderable", f"${cents_text(usd.orderable)}"), ("markets.total_krw", won(total))]
+    label = max(width(t(key)) for key, _ in rows) + 1
+    lines += [f"{pad(t(key), label)}{value:>15}" for key, value in rows]
+    lines.append(t("markets.rate") + ": " + t("markets.rate_line", rate=f"{us.rate:,}", at=at))
+    lines.append(t("markets.total_note", krx=won(krx.total_value), stocks=won(us.value_krw), cash=won(us.cash_krw)))
+    return bold(t("markets.us_title")) + "\n" + pre(lines)
 
 
 def model_legend() -> str:

@@ -12,6 +12,7 @@ from typing import Callable, Mapping, Sequence
 
 from bot import format as fmt
 from kis.codes import BadStockCode, normalize_code
+from kis.markets import is_us_symbol
 from kis.krx import KST
 from rebalance.amounts import AmountError, parse_percent
 from rebalance.i18n import t
@@ -63,6 +64,8 @@ def parse_edit(words: Sequence[str]) -> dict:
         try:
             code = normalize_code(rest[0])
         except BadStockCode:
+            if is_us_symbol(rest[0]):
+                raise ModelEditError("markets.us_not_in_model", ticker=rest[0].strip().upper()[:20]) from None
             raise ModelEditError("model_edit.bad_code", code=rest[0].strip()[:20]) from None
         if verb == "rm":
             return {"op": "rm", "code": code}

@@ -18,7 +18,8 @@ from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
 from rebalance.accounts import AccountView, accounts_text, mask_number
-from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, is_code, normalize_code
+from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, BadSymbol, normalize_code, split_symbol
+from kis.markets import KRX, market_of
 from kis.errors import (
     ConfigError,
     KisError,
@@ -153,6 +154,24 @@ def parse_duration(text: str) -> timedelta:
     if delta > MAX_DURATION:
         raise ValueError(f"'{text}' is longer than a trading day: use at most 8h")
     return delta
+
+
+def _bad_symbols_text(bad: Sequence[str]) -> str:
+    """One sentence for inputs that are no symbol: the KRX wording when none starts with a letter."""
+    shown = ", ".join(f"'{c}'" for c in bad[:5])
+    if len(bad) == 1 and ":" in bad[0]:
+        try:
+            prefix, _ = split_symbol(bad[0])
+        except BadSymbol:
+            prefix = ""
+        if prefix:
+            return t("markets.bad_exchange", prefix=prefix, symbol=bad[0])
+    if not any(c[:1].isascii() and c[:1].isalpha() for c in bad):
+        what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
+        return f"{shown} {what}."
+    if len(bad) == 1:
+        return t("markets.bad_ticker", shown=bad[0])
+    return t("markets.bad_symbols", shown=shown)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -332,24 +351,34 @@ class BotService:
     # --- prices and balance -------------------------------------------------------------------
 
     def price(self, args: Sequence[str]) -> list[Reply]:
+        """`/price 005930 AAPL NYSE:KO`: KRX codes in won and US tickers in dollars, in the order given."""
         given = [a.strip() for a in args if a.strip()]
         if not given:
-            return [Reply(f"Which stock? Give {CODE_HELP}, e.g. /price 005930 0013V0.")]
-        bad = [a for a in given if not is_code(a)]
+            return [Reply(t("markets.price_usage"))]
+        markets: dict[str, Any] = {}
+        bad: list[str] = []
+        for a in given:
+            try:
+                markets[a] = market_of(a)
+            except BadSymbol:
+                bad.append(a)
         if bad:
-            shown = ", ".join(f"'{c}'" for c in bad[:5])
-            what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
-            return [Reply(f"{shown} {what}.")]
-        codes = list(dict.fromkeys(normalize_code(a) for a in given))
-        if len(codes) > MAX_CODES:
+            return [Reply(_bad_symbols_text(bad))]
+        krx = list(dict.fromkeys(normalize_code(a) for a in given if markets[a] is KRX))
+        abroad = list(dict.fromkeys(a.upper() for a in given if markets[a] is not KRX))
+        if len(krx) + len(abroad) > MAX_CODES:
             return [Reply(f"At most {MAX_CODES} codes at a time, please.")]
         unknown: tuple[str, ...] = ()
+        quotes: dict[str, Quote] = {}
         try:
-            quotes = self.client.prices(codes)
-        except UnknownStock as exc:
-            unknown = exc.codes
-            known = [c for c in codes if c not in unknown]
-            quotes = self.client.prices(known) if known else {}
+            if krx:
+                try:
+                    quotes = self.client.prices(krx)
+                except UnknownStock as exc:
+                    unknown = exc.codes
+                    known = [c for c in krx if c not in unknown]
+                    quotes = self.client.prices(known) if known else {}
+            us_quotes, us_unknown = self._us_prices(abroad)
         except (KisError, KisTransportError) as exc:
             return [Reply(describe_error(exc))]
         if self.names is not None and quotes:
@@ -358,19 +387,66 @@ class BotService:
                 quotes = {c: replace(q, name=q.name or names.get(c, "")) for c, q in quotes.items()}
             except Exception:  # a name is a nicety; the price stands without it
                 log.exception("naming quotes failed")
-        shown_quotes: list[Quote] = [quotes[c] for c in codes if c in quotes]
-        text = fmt.quotes_text(shown_quotes) if shown_quotes else fmt.Rich()
+        shown_quotes: list[Any] = []
+        for a in given:
+            if markets[a] is KRX:
+                quote = quotes.get(normalize_code(a))
+            else:
+                quote = us_quotes.get(a.upper())
+            if quote is not None and quote not in shown_quotes:
+                shown_quotes.append(quote)
+        if abroad:
+            text = fmt.mixed_quotes_text(shown_quotes) if shown_quotes else fmt.Rich()
+        else:  # the KRX-only reply stays as it was
+            text = fmt.quotes_text(shown_quotes) if shown_quotes else fmt.Rich()
+        notes = []
         if unknown:
-            note = f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; check the code."
+            notes.append(f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; check the code.")
+        if us_unknown:
+            notes.append(t("markets.us_unknown", tickers=", ".join(us_unknown)))
+        for note in notes:
             text = text + "\n" + note if text else fmt.text(note)
         return text_replies(text)
 
+    def _us_prices(self, symbols: Sequence[str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """US quotes by the symbol as given (AAPL, NYSE:KO), and the ones no exchange lists."""
+        if not symbols:
+            return {}, ()
+        prices = getattr(self.client, "overseas_price", None)
+        if prices is None:
+            return {}, tuple(symbols)
+        found: dict[str, Any] = {}
+        unknown: list[str] = []
+        for symbol in symbols:
+            try:
+                found[symbol] = prices(symbol)
+            except UnknownStock as exc:
+                unknown += list(exc.codes)
+        return found, tuple(unknown)
+
     def balance(self) -> list[Reply]:
+        """`/balance`: KRX holdings and cash in won, then the US side when the account holds any or has dollars."""
         try:
             balance = self.client.balance()
         except (KisError, KisTransportError) as exc:
             return [Reply(describe_error(exc))]
-        return text_replies(fmt.balance_text(balance))
+        text = fmt.balance_text(balance)
+        us_balance = getattr(self.client, "us_balance", None)
+        if us_balance is not None:
+            try:
+                us = us_balance()
+            except KisError as exc:
+                if type(exc) is not KisError:  # rate limit, token: the US side is named as unread
+                    text = text + "\n" + t("markets.us_unread", error=describe_error(exc))
+                # KIS refusing the overseas balance: an account without overseas trading has no US side to show
+                log.info("US balance refused: %s", exc)
+            except KisTransportError as exc:  # the KRX side stands; the US side is named as unread
+                log.info("US balance unread: %s", exc)
+                text = text + "\n" + t("markets.us_unread", error=describe_error(exc))
+            else:
+                if not us.empty:
+                    text = text + "\n" + fmt.us_balance_text(balance, us)
+        return text_replies(text)
 
     # --- planning -----------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ import dataclasses
 from kis.client import KisClient
 from kis.config import KisConfig, load_kis_config
 from kis.endpoints import DAILY_ORDERS_PAGE_ROWS
-from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain,
-                        RateLimited, TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
-from kis.models import (Account, Balance, BuyingPower, Env, Fill, Holding, OrderAck, OrderSide, OrderStatus,
-                        OrderType, Quote)
+from kis.errors import (ConfigError, DataChanged, KisError, KisTransportError, NoAnswer, NotSent, NotServed,
+                        OrderUncertain, RateLimited, TokenExpired, TokenInvalid, TokenIssueTooFrequent, UnknownStock)
+from kis.models import (Account, Balance, BuyingPower, CurrencyCash, Env, Fill, Holding, OrderAck, OrderSide,
+                        OrderStatus, OrderType, Quote, UsBalance, UsHolding, UsQuote)
 from kis.notices import Correction, Notice, NoticeKind, Trade
 from kis.orders import Lookup, interchangeable, look_up, same_order_no
 
@@ -30,8 +30,8 @@ def open_client(config: KisConfig | None = None, **client_options) -> KisClient:
 __all__ = [
     "KisClient", "KisConfig", "open_client", "load_kis_config",
     "Account", "Balance", "BuyingPower", "Env", "Fill", "Holding", "OrderAck", "OrderSide", "OrderStatus",
-    "OrderType", "Quote",
-    "ConfigError", "DataChanged", "KisError", "KisTransportError", "NoAnswer", "NotSent", "OrderUncertain",
+    "OrderType", "Quote", "CurrencyCash", "UsBalance", "UsHolding", "UsQuote",
+    "ConfigError", "DataChanged", "KisError", "KisTransportError", "NoAnswer", "NotSent", "NotServed", "OrderUncertain",
     "RateLimited",
     "TokenExpired", "TokenInvalid", "TokenIssueTooFrequent", "UnknownStock",
     # finding an order among today's orders: the one rule, for whoever holds the rows

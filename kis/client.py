@@ -22,8 +22,10 @@ from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
 from kis.limits import Pace, RateLimiter, limiter_for
-from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo)
+from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo,
+                        UsBalance, UsQuote)
 from kis.orders import matching_orders, same_order_no
+from kis.overseas import Overseas
 from kis.stats import CallStats
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
@@ -124,6 +126,7 @@ class KisClient:
         self.stats = CallStats(wall, token_log)
         self.tokens = TokenManager(config, self._session, wall=wall, sleep=sleep, stats=self.stats)
         self.transport = Transport(config, self._session, self.tokens, self.limiter, sleep=sleep)
+        self.overseas = Overseas(self)  # the US side: quotes, exchanges, balance (kis/overseas.py)
 
     def pace(self) -> Pace:
         """How fast this account's calls go, for a front end's estimate of how long a command takes."""
@@ -241,6 +244,24 @@ class KisClient:
                 continue  # unknown codes come back empty or zero
             quotes[code] = _quote(code, price, row, MULTI_PRICE_FIELDS, now)
         return quotes
+
+    # ---- US stocks (kis/overseas.py) -------------------------------------------------------------
+
+    def overseas_price(self, symbol: str) -> UsQuote:
+        """The current price of one US stock (AAPL, NYSE:KO) in dollars; UnknownStock when no exchange lists it."""
+        return self.overseas.price(symbol)
+
+    def overseas_prices(self, symbols: Iterable[str]) -> dict[str, UsQuote]:
+        """Quotes by ticker; UnknownStock naming every ticker no US exchange lists, after asking for all."""
+        return self.overseas.prices(symbols)
+
+    def us_market(self, symbol: str):
+        """The US exchange (kis.markets NASD, NYSE or AMEX) that lists `symbol`, asked once and kept."""
+        return self.overseas.market(symbol)
+
+    def us_balance(self) -> UsBalance:
+        """US holdings in dollars (with their won value), cash per currency, what is orderable, KIS's rate."""
+        return self.overseas.balance()
 
     def stock_info(self, code: str) -> StockInfo | None:
         """Name and product group of a listed code (CTPF1002R), or None where the environment does not

@@ -45,6 +45,14 @@ class UnknownStock(KisError):
         super().__init__("", f"unknown stock code(s): {', '.join(self.codes)}")
 
 
+class NotServed(KisError):
+    """This KIS environment serves no such service (KIS mock has no product lookup, for one): nothing was sent."""
+
+    def __init__(self, what: str, env: str):
+        self.what, self.env = what, env
+        super().__init__("", f"KIS {env} does not serve {what}")
+
+
 class KisTransportError(Exception):
     """No usable answer from KIS: connection refused or dropped, timeout, non-JSON body."""
 

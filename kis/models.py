@@ -1,6 +1,7 @@
 """Typed values that cross the `kis/` boundary: no raw KIS dicts leave the package.
 
-Money is `int` won and quantities are `int` shares; rates and weights may be floats.
+Money is `int` won and quantities are `int` shares; rates and weights may be floats. US money is `int` cents,
+US prices a `Decimal` on the US grid (two places at $1 and above, four below), the won-dollar rate a `Decimal`.
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 
 
@@ -204,3 +206,83 @@ class BuyingPower:
     margin_amount: int = 0  # max_buy_amt: buyable counting on 미수 (never used to size a buy)
     margin_qty: int = 0  # max_buy_qty
     asked_with: str = ""  # the ORD_DVSN the question was asked with
+
+
+# --- US stocks --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UsQuote:
+    """Current price of one US stock (overseas price, HHDFS00000300), in dollars."""
+
+    symbol: str  # AAPL, BRK.B
+    market: str  # NASD, NYSE, AMEX: where KIS lists it
+    price: Decimal  # last
+    prev_close: Decimal  # base
+    change: Decimal  # signed dollars against the previous close
+    change_rate: Decimal  # signed percent, two places
+    volume: int = 0  # tvol
+    name: str = ""  # from search-info where KIS serves it
+    at: datetime | None = None
+    orderable: bool = True  # ordy: KIS says it can be bought
+
+
+@dataclass(frozen=True)
+class UsHolding:
+    """One US stock held (inquire-present-balance output1): dollars and cents, and its value in won."""
+
+    symbol: str
+    market: str  # NASD, NYSE, AMEX
+    name: str
+    qty: int  # cblc_qty13
+    orderable_qty: int  # ord_psbl_qty1
+    avg_price: Decimal  # avg_unpr3, dollars
+    price: Decimal  # ovrs_now_pric1, dollars
+    value: int  # frcr_evlu_amt2, cents
+    cost: int  # frcr_pchs_amt, cents
+    pnl: int  # evlu_pfls_amt2, cents
+    pnl_rate: Decimal  # evlu_pfls_rt1, percent
+    value_krw: int  # value at the rate of the balance, won
+
+
+@dataclass(frozen=True)
+class CurrencyCash:
+    """Cash of one foreign currency (inquire-present-balance output2), in its minor unit (cents)."""
+
+    currency: str  # crcy_cd: USD
+    deposit: int  # frcr_dncl_amt_2
+    orderable: int  # what KIS says can be used for buys now (frcr_use_psbl_amt of output3 for USD)
+    withdrawable: int = 0  # frcr_drwg_psbl_amt_1
+
+
+@dataclass(frozen=True)
+class UsBalance:
+    """The US side of the account: holdings in dollars, cash per currency, and the rate KIS values them at."""
+
+    holdings: tuple[UsHolding, ...]
+    cash: tuple[CurrencyCash, ...]
+    rate: Decimal  # bass_exrt: won a dollar (기준환율)
+    rate_at: datetime | None = None  # when the rate was read
+    krw_total: int = 0  # tot_asst_amt of output3 as KIS sends it (won); kisbot sums its own total
+    cash_krw: int = 0  # the dollar deposit in won at `rate`
+
+    def usd(self) -> CurrencyCash:
+        """The dollar cash line (zero when KIS listed none)."""
+        return next((c for c in self.cash if c.currency == "USD"), CurrencyCash("USD", 0, 0))
+
+    @property
+    def value(self) -> int:
+        """The holdings' value in cents."""
+        return sum(h.value for h in self.holdings)
+
+    @property
+    def value_krw(self) -> int:
+        """The holdings' value in won at the balance's rate."""
+        return sum(h.value_krw for h in self.holdings)
+
+    @property
+    def empty(self) -> bool:
+        """No US stock held and no foreign cash: nothing to show."""
+        return not self.holdings and not any(c.deposit or c.orderable for c in self.cash)
+
+    def qty(self, symbol: str) -> int:
+        return sum(h.qty for h in self.holdings if h.symbol == symbol)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_DOWN, Decimal
 
 from kis.models import OrderSide
 
@@ -101,3 +102,44 @@ def add_ticks(price: int, n: int, grid: TickGrid = STOCK) -> int:
             # the tick below a band bound is the lower band's tick
             price -= tick_size(price - 1, grid)
     return price
+
+
+# --- US stocks ------------------------------------------------------------------------------------
+# Regulation NMS Rule 612: quotes of $1.00 and above in whole cents, below $1.00 in $0.0001. KIS refuses a
+# price with more decimals (APTR0057 "주문 가격 소수점 초과", reported from live accounts). No daily band.
+
+US_CENT = Decimal("0.01")
+US_SUB_PENNY = Decimal("0.0001")
+US_PENNY_FROM = Decimal("1")
+
+
+def us_tick(price: Decimal) -> Decimal:
+    """The US tick at `price` (dollars): $0.01 at $1 and above, $0.0001 below."""
+    return US_CENT if Decimal(price) >= US_PENNY_FROM else US_SUB_PENNY
+
+
+def is_on_us_tick(price: Decimal) -> bool:
+    """True when a US exchange would take `price` (dollars) as a limit price."""
+    price = Decimal(price)
+    return price > 0 and price == price.quantize(us_tick(price))
+
+
+def round_us_price(price: Decimal, direction: str | OrderSide = "nearest") -> Decimal:
+    """`price` (dollars) on the US grid: "down", "up" or "nearest" (ties down); a buy rounds down, a sell up.
+
+    The result has exactly the grid's places (two at $1 and above, four below), so it prints as KIS wants it.
+    """
+    if isinstance(direction, OrderSide):
+        direction = "down" if direction is OrderSide.BUY else "up"
+    rounding = {"down": ROUND_FLOOR, "up": ROUND_CEILING, "nearest": ROUND_HALF_DOWN}.get(direction)
+    if rounding is None:
+        raise ValueError(f"direction {direction!r} is not 'down', 'up', 'nearest' or an OrderSide")
+    price = Decimal(price)
+    if price <= 0:
+        raise ValueError(f"price {price} is not a positive number of dollars")
+    on = price.quantize(us_tick(price), rounding=rounding)
+    if on < US_PENNY_FROM <= price or on >= US_PENNY_FROM > price:  # rounding crossed $1: the other grid's step
+        on = on.quantize(us_tick(on), rounding=rounding)
+    if on <= 0:
+        on = US_SUB_PENNY
+    return on

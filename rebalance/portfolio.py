@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from kis.codes import CODE_HELP, BadStockCode, normalize_code
+from kis.codes import CODE_HELP, BadStockCode, is_ticker, normalize_code
 from rebalance.i18n import t
 from rebalance.model import Portfolio, Target
 
@@ -465,6 +465,9 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
         code = _normalize_code(raw_code)
         if _blank(raw_code):
             problems.append(f"row {excel_row} has no {code_header}: fill it in or delete the row")
+        elif code is None and _us_ticker(raw_code):
+            problems.append(t("markets.us_not_planned", header=code_header, ticker=_text(raw_code).upper(),
+                              row=excel_row))
         elif code is None:
             problems.append(f"{code_header} '{_text(raw_code)}' is not {CODE_HELP} (row {excel_row})")
         rows.append((excel_row, code or "", raw_weight, name))
@@ -602,6 +605,21 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+# What spreadsheets write for a missing value: never read as a ticker, though some are 1-5 letters.
+MISSING_WORDS = frozenset({"NA", "N/A", "NAN", "NULL", "NONE", "NIL", "TBD", "X"})
+
+
+def _us_ticker(value: object) -> bool:
+    """True when a code cell holds a US ticker (AAPL, BRK.B, NYSE:KO), not a missing-value word such as NA."""
+    if not isinstance(value, str):  # a boolean cell reads TRUE; a number is never a ticker
+        return False
+    text = _text(value).upper()
+    if text in MISSING_WORDS:
+        return False
+    prefix, _, ticker = text.rpartition(":")
+    return is_ticker(ticker) if not prefix or prefix.isalpha() else False
 
 
 def _normalize_code(value: object) -> str | None:

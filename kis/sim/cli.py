@@ -6,6 +6,7 @@ import errno
 import signal
 import sys
 import threading
+from decimal import Decimal, InvalidOperation
 
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source, parse_rate_limit
 from kis.errors import ConfigError
@@ -88,6 +89,19 @@ def pay_in(args: argparse.Namespace, *, out=None) -> int:
     return 0
 
 
+def _usd_cash(text: str | None) -> str | None:
+    """--usd-cash as a dollar amount with at most two places (None: the seed's); ConfigError otherwise."""
+    if text is None:
+        return None
+    try:
+        amount = Decimal(str(text).strip().replace(",", "").lstrip("$"))
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ConfigError(f"--usd-cash '{text}' is not an amount of dollars such as 20000 or 1234.56")
+    return str(amount)
+
+
 def main(args: argparse.Namespace, *, out=None) -> int:
     if getattr(args, "deposit", None) is not None or getattr(args, "dividend", None) is not None:
         return pay_in(args, out=out)
@@ -106,11 +120,12 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     port = DEFAULT_PORT if getattr(args, "port", None) is None else args.port
     state = getattr(args, "state", None)
     always_open = bool(getattr(args, "always_open", False))
+    usd_cash = _usd_cash(getattr(args, "usd_cash", None))
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
                            traded_seconds=TRADED_SECONDS, always_open=always_open,
-                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID)
+                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID, usd_cash=usd_cash)
         server.bind()
         server.start_notices()
     except OSError as exc:

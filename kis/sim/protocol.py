@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from kis import endpoints as ep
+from kis.markets import us
 from kis.config import key_fingerprint
 from kis.models import Account
 from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrder
@@ -22,6 +23,8 @@ from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market
 from kis.sim.quotes import price_output, unknown_output
+from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
+from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
 
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -44,7 +47,6 @@ BAD_ACCOUNT = ("OPSQ0013", "계좌번호를 확인하시기 바랍니다.")  # g
 # IRP (product code 29) has inquiry services only; practitioners report its orders refused with OPSQ0002.
 IRP_PRODUCT = "29"
 BAD_HASHKEY = ("EGW00212", "hashkey 가 요청 본문과 일치하지 않습니다.")  # guess
-DATA_CHANGED = ("SYDB0050", "조회이후에 자료가 변경되었습니다.(다시 조회하세요)")
 
 # tr_ids this exchange serves, per path: the current mock names and the older ones older samples send.
 BUY_TRS = {"VTTC0012U", "VTTC0802U"}
@@ -59,6 +61,7 @@ PATH_TRS = {
     ep.DAILY_ORDERS: {"VTTC0081R"},
     ep.BUYABLE: {"VTTC8908R"},
     ep.STOCK_INFO: {"CTPF1002R"},  # real-only at KIS; served here so names and ETF taxes are tested
+    **OVERSEAS_PATH_TRS,  # US stocks: kis/sim/overseas_protocol.py
 }
 # Services KIS mock does not offer: the mock answers them EGW02006 whatever the tr_id.
 REAL_ONLY_PATHS = {
@@ -98,22 +101,6 @@ class Response:
     drop: bool = False  # close the connection without answering
 
 
-class Refusal(Exception):
-    """A KIS-style refusal: rt_cd "1" with msg_cd/msg1 and the HTTP status KIS uses for it."""
-
-    def __init__(self, msg: tuple[str, str], status: int = 500, detail: str | None = None):
-        super().__init__(msg[0])
-        self.msg_cd, self.msg1, self.status = msg[0], detail or msg[1], status
-
-
-def missing(name: str) -> Refusal:
-    return Refusal(("OPSQ2002", f"ERROR INVALID INPUT_FILED_SIZE [{name}] [0]"), 500)
-
-
-def invalid(name: str, code: str = "OPSQ2001") -> Refusal:
-    return Refusal((code, f"ERROR : INPUT INVALID_CHECK [{name}]"), 500)
-
-
 def body_hash(body) -> str:
     """The HASH /uapi/hashkey hands out: sha256 over the body's JSON, key order aside."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -127,12 +114,14 @@ def _pad(text: str) -> str:
     return text.ljust(CTX_WIDTH)
 
 
-class KisProtocol:
+class KisProtocol(OverseasProtocol):
     """Turns one HTTP request into one KIS answer; the exchange does the bookkeeping."""
 
     def __init__(self, *, exchange: Exchange, market: Market, tokens: TokenBook, limiter: CallLimiter,
                  faults: Faults, app_key: str, app_secret: str, account: Account, page_rows: int,
-                 daily_page_rows: int, clock: Callable[[], datetime], approvals=None):
+                 daily_page_rows: int, clock: Callable[[], datetime], approvals=None, us_market=None, fx=None,
+                 us_book=None):
+        self.us_market, self.fx, self.us_book = us_market, fx, us_book  # the US side (kis/sim/overseas.py)
         self.exchange, self.market, self.tokens = exchange, market, tokens
         self.limiter, self.faults = limiter, faults
         self.app_key, self.app_secret, self.account = app_key, app_secret, account
@@ -185,6 +174,11 @@ class KisProtocol:
             ep.DAILY_ORDERS: self._daily_orders,
             ep.BUYABLE: self._buyable,
             ep.STOCK_INFO: self._stock_info,
+            us.PRICE.path: self._us_price,
+            us.PRICE_DETAIL.path: self._us_price_detail,
+            us.SEARCH_INFO.path: self._us_search_info,
+            us.BALANCE.path: self._us_balance,
+            us.PRESENT_BALANCE.path: self._us_present_balance,
         }[req.path]
         expected_method = "POST" if req.path in (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL) else "GET"
         if req.method != expected_method:

@@ -29,6 +29,7 @@ from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market, load_seed, seed_specs, synthetic_specs
 from kis.sim.notices import ApprovalBook, NoticeServer
+from kis.sim.overseas import FxRate, UsBook, UsMarket, load_us_seed, us_specs, units
 from kis.sim.protocol import KisProtocol, Request, Response
 from kis.sim.tokens import TokenBook
 
@@ -69,7 +70,8 @@ class SimServer:
                  sleep: Callable[[float], None] = time.sleep, traded_seconds: float = 0.0,
                  listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
                  cancel_confirm_delay: float = CANCEL_CONFIRM_DELAY,
-                 hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True):
+                 hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True,
+                 usd_cash: str | None = None, us_seed_file: str | None = None):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -85,6 +87,16 @@ class SimServer:
         # KRX hours by default, as KIS mock keeps them; `always_open` for the demo and tests on any clock.
         self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
                                  holdings=holdings, clock=self.clock, always_open=always_open)
+        # The US side: stocks on the US grid, the won-dollar rate drifting slowly, the dollar deposit (a setting,
+        # default the seed's $20,000).
+        us_seed = load_us_seed(us_seed_file)
+        start = self.clock() - timedelta(seconds=traded_seconds)
+        self.us_market = UsMarket(us_specs(us_seed), seed=seed, clock=self.clock, step_seconds=step_seconds,
+                                  start=start)
+        self.fx = FxRate(us_seed.get("rate", "1380.50"), seed=seed, clock=self.clock, start=start)
+        self.us_book = UsBook(units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100)
+        for h in us_seed.get("holdings", []):
+            self.us_book.set_holding(h["symbol"], int(h["qty"]), h["avg_price"])
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
@@ -95,7 +107,8 @@ class SimServer:
         self.protocol = KisProtocol(exchange=self.exchange, market=self.market, tokens=self.tokens,
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
                                     app_secret=app_secret, account=self.account, page_rows=page_rows,
-                                    daily_page_rows=daily_page_rows, clock=self.clock, approvals=self.approvals)
+                                    daily_page_rows=daily_page_rows, clock=self.clock, approvals=self.approvals,
+                                    us_market=self.us_market, fx=self.fx, us_book=self.us_book)
         # The notice websocket (KIS serves it on its own port); None when switched off.
         self.notices = (NoticeServer(self.exchange, account=self.account, hts_id=hts_id, approvals=self.approvals,
                                      faults=self.faults, clock=self.clock, host=host, port=ws_port)
@@ -256,7 +269,8 @@ class SimServer:
             return
         with self._save_lock:
             state = {"version": 1, "exchange": self.exchange.to_state(), "market": self.market.to_state(),
-                     "tokens": self.tokens.to_state()}
+                     "tokens": self.tokens.to_state(),
+                     "us": {"market": self.us_market.to_state(), "book": self.us_book.to_state()}}
             write_private(self.state_path, json.dumps(state, ensure_ascii=False))  # private: it holds bearer tokens
 
     def _load(self) -> None:
@@ -273,6 +287,9 @@ class SimServer:
             self.market.load_state(state["market"])
             self.exchange.load_state(state["exchange"])
             self.tokens.load_state(state.get("tokens", {}))
+            if "us" in state:  # state files written before the US side have none
+                self.us_market.load_state(state["us"]["market"])
+                self.us_book.load_state(state["us"]["book"])
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{self.state_path} is a damaged kisbot sim state file ({type(exc).__name__})") from None
 

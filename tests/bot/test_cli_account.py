@@ -179,3 +179,41 @@ def test_ctrl_c_while_kisbot_is_still_starting_exits_130_without_a_traceback(mon
     monkeypatch.setattr(bot.cli, "build_parser", interrupted_while_importing)
     assert main(["balance"]) == 130
     assert capsys.readouterr().err == ""
+
+
+# --- US tickers ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def sim_env(tmp_path, monkeypatch):
+    from kis.sim import SimServer
+
+    with SimServer(rate_limit=200, always_open=True, notices=False) as server:
+        monkeypatch.setenv("KIS_ENV", "sim")
+        monkeypatch.setenv("KIS_BASE_URL", server.url)
+        monkeypatch.setenv("KIS_RATE_LIMIT", "100")
+        monkeypatch.setenv("KISBOT_DATA_DIR", str(tmp_path / "data"))
+        monkeypatch.chdir(tmp_path)
+        yield server
+
+
+def test_price_prints_us_tickers_in_dollars_in_a_table_of_their_own(sim_env, capsys):
+    sim_env.us_market.set_price("AAPL", "240.55")
+    assert main(["price", "005930", "AAPL", "NYSE:KO"]) == 0
+    out = capsys.readouterr().out
+    assert "삼성전자" in out and "ticker" in out and "240.55" in out and "+7.43" in out and "+3.19%" in out
+    assert "NASD" in out and "NYSE" in out and out.index("005930") < out.index("AAPL")
+
+
+def test_price_names_a_ticker_no_us_exchange_lists_and_exits_1(sim_env, capsys):
+    assert main(["price", "QQQ", "ZZZZ", "AMEX:AAPL"]) == 1
+    captured = capsys.readouterr()
+    assert "QQQ" in captured.out
+    assert captured.err.strip() == ("kisbot: no US exchange lists ZZZZ, AMEX:AAPL; check the ticker or write its "
+                                    "exchange first (NASD:, NYSE:, AMEX:)")
+
+
+def test_a_word_that_is_neither_a_code_nor_a_ticker_is_named_before_any_call(real_env, fake, capsys):
+    assert main(["price", "ABCDEF"]) == 1
+    assert capsys.readouterr().err.strip() == ("kisbot: 'ABCDEF' is not a 6-character stock code such as 005930 or "
+                                               "0013V0 or a US ticker such as AAPL or BRK.B")
+    assert fake.paths(ep.MULTI_PRICE) == []

@@ -196,3 +196,10 @@ def test_kisbot_model_edits_and_exports_from_the_command_line(tmp_path, monkeypa
     assert (tmp_path / "m.xlsx").exists()
     assert cli.main(["model", "undo"]) == 0 and cli.main(["model", "history"]) == 0
     assert "#3" in capsys.readouterr().out
+
+
+def test_a_us_ticker_is_refused_from_the_model_with_the_reason(tmp_path):
+    service, *_ = service_at(tmp_path)
+    assert texts(service.model(["add", "aapl", "10"])) == (
+        "'AAPL' is a US ticker: US stocks are not yet planned, so the model holds KRX codes only for now.")
+    assert "is a US ticker" in texts(service.model(["add", "NYSE:KO", "10"]))

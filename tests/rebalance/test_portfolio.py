@@ -523,3 +523,17 @@ def test_a_path_the_system_cannot_open_is_one_sentence_not_a_traceback(tmp_path)
         read_portfolio(tmp_path / ("가" * 300 + ".xlsx"))
     text = caught.value.one_line()
     assert "File name too long" in text and "check the path" in text and len(text) < 300
+
+
+# --- US tickers: not yet planned ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("ticker", ["AAPL", "spy", "BRK.B", "NYSE:KO"])
+def test_a_us_ticker_in_the_file_is_refused_with_a_clear_sentence_naming_its_row(ticker):
+    assert problems(xlsx(["종목코드", "비중"], ["005930", 50], [ticker, 50])) == (
+        f"종목코드 '{ticker.upper()}' is a US ticker (row 3): US stocks are not yet planned; plan the KRX stocks "
+        "in a file of their own for now.",)
+
+
+def test_six_letters_are_neither_a_krx_code_nor_a_ticker():
+    assert problems(xlsx(["종목코드"], ["ABCDEF"])) == (
+        "종목코드 'ABCDEF' is not a 6-character stock code such as 005930 or 0013V0 (row 2)",)
