@@ -35,7 +35,7 @@ def rows(keys: tuple[str, ...]) -> list[list[str]]:
 
 @cache
 def _by_label() -> dict[str, str]:
-    return {label(c, lang).casefold(): c for lang in Lang for c in SHORTCUTS}
+    return {label(c, lang): c for lang in Lang for c in SHORTCUTS}
 
 
 def all_labels() -> frozenset[str]:
@@ -44,8 +44,9 @@ def all_labels() -> frozenset[str]:
 
 
 def command_for(text: str) -> str | None:
-    """The command (`"balance"`, without the slash) a keyboard label stands for, in any language; else None."""
-    return _by_label().get(" ".join(text.split()).casefold())
+    """The command (`"balance"`, without the slash) a keyboard label stands for, in any language; else None.
+    A label exactly (spaces aside), as a keyboard press sends it: typed words are not guessed at."""
+    return _by_label().get(" ".join(text.split()))
 
 
 def refresh_data(command: str) -> str:
