@@ -829,13 +829,13 @@ class BotService:
         if status is None:
             with self._lock:
                 pending = self._pending(chat)
-            hint = f" Plan {pending.plan.id} is pending: /confirm runs it." if pending else ""
             receipt = self._last_receipt()
             if receipt is not None:
                 return [Reply(summary_text(receipt, self._kept_at(receipt), self.now(),
                                            pending.plan.id if pending else None),
                               buttons=tuple(Button(*b) for b in after_run_buttons(receipt.run_id)))]
-            return with_buttons([Reply("No run is active." + hint)], refresh_button("status"))
+            said = [t("shortstatus.no_run")] + ([t("shortstatus.pending", plan=pending.plan.id)] if pending else [])
+            return with_buttons([Reply(" ".join(said))], refresh_button("status"))
         with self._lock:
             started_in = self._run_chats.get(status.run_id, chat)
         whose = "\n" + t("chats.status_other_chat", chat=started_in) if started_in != chat else ""
