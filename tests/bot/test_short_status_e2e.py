@@ -50,7 +50,7 @@ def test_a_korean_chat_gets_the_shortcut_keyboard_whose_labels_run_their_command
         assert len([m for m in api.shown(OWNER) if "<b>잔고</b>" in m.get("text", "")]) == 1
 
         api.press_key(OWNER, "진행 현황")
-        assert inline(message_with(api, "No run is active")) == [("새로고침", "refresh:status")]
+        assert inline(message_with(api, "실행 중인 계획이 없습니다.")) == [("새로고침", "refresh:status")]
 
         api.send_text(OWNER, "/version")
         api.wait_for(lambda a: [m for m in a.shown(OWNER) if m.get("text") == f"kisbot {version()}"])
