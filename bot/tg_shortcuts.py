@@ -36,10 +36,12 @@ def press_work(service: Any, action: str, ident: str, chat: int) -> Callable[[],
 
 async def answer_press(query: Any, action: str, replies: list, *, markup: Callable[[Any], Any],
                        send: Callable[[Any], Awaitable[Any]]) -> None:
-    """Refresh: the pressed message becomes the first reply (the rest follow it); unchanged, a short notice.
-    Full receipt: the receipt is sent below, the pressed message and its buttons stay."""
+    """Refresh: the pressed message becomes the first reply (the rest follow it); unchanged, a short notice;
+    an error is sent below, the old view stays. Full receipt: sent below, the pressed message keeps its buttons."""
     notice = None
-    if action == REFRESH and replies and replies[0].photo is None and not replies[0].keyboard:
+    # A fresh view carries its own Refresh; an answer without one (KIS did not answer) goes below the old view.
+    fresh = any(b.data.startswith(f"{REFRESH}:") for r in replies for b in r.buttons)
+    if action == REFRESH and fresh and replies[0].photo is None and not replies[0].keyboard:
         first = replies[0]
         try:
             await query.edit_message_text(first.text, parse_mode=ParseMode.HTML, reply_markup=markup(first),

@@ -226,6 +226,16 @@ def test_refresh_edits_the_pressed_message_and_says_when_nothing_changed():
     assert press(gone, "refresh", replies) == replies  # sent anew instead
 
 
+def test_a_refresh_that_meets_an_error_leaves_the_old_view_and_says_so_below():
+    from kis.errors import KisTransportError
+
+    service, client, *_ = make_service()
+    client.fail = KisTransportError("down")
+    query = FakeQuery()
+    sent = press(query, "refresh", service.balance())
+    assert query.edits == [] and "KIS did not answer" in texts(sent)
+
+
 def test_a_full_receipt_press_sends_the_receipt_below_and_leaves_the_summary_alone(tmp_path):
     service, *_, clock = make_service()
     service.receipts = kept(tmp_path, a_receipt(), clock())
