@@ -23,6 +23,7 @@ from bot.notifier import Notifier
 from bot.health import notice_news, notice_text
 from bot.pushes import open_pushes
 from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
+from bot import shortcuts
 from kis.notices import open_notices
 from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
@@ -68,8 +69,12 @@ def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
         commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel", "bandplan": "/plan"}
-        typed = [f"{b.label} = {commands.get(b.data.split(':')[0], b.data)}" for b in reply.buttons]
+        typed = [f"{b.label} = {commands.get(b.data.split(':')[0]) or shortcuts.typed(b.data) or b.data}"
+                 for b in reply.buttons]
         lines.append(f"[buttons: {', '.join(typed)}]")
+    if reply.keyboard:  # the shortcut keyboard: its labels may be typed as they are
+        keys = [f"{label} = /{shortcuts.command_for(label)}" for label in reply.keyboard]
+        lines.append(f"[shortcuts: {', '.join(keys)}]")
     with lock:
         print(("\r" if prompt else "") + "\n".join(lines), file=out)
         print(file=out)
@@ -118,6 +123,7 @@ class ConsoleChat:
         return True
 
     def replies(self, line: str) -> list[Reply]:
+        line = f"/{shortcuts.command_for(line)}" if shortcuts.command_for(line) else line  # a shortcut label
         try:
             words = shlex.split(line)
         except ValueError:
@@ -130,7 +136,8 @@ class ConsoleChat:
             if command == "/plan":
                 return self.plan(args)
             simple = {"/start": service.help, "/help": service.help, "/balance": service.balance,
-                      "/cancel": service.cancel, "/status": service.status, "/accounts": service.accounts}
+                      "/cancel": service.cancel, "/status": service.status, "/accounts": service.accounts,
+                      "/receipt": service.receipt, "/version": service.version}
             if command in simple:
                 return simple[command]()
             if command == "/model":

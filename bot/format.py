@@ -322,23 +322,34 @@ def fills_text(fills: Sequence[Filled]) -> Rich:
 
 
 def receipt_text(receipt: Receipt) -> Rich:
-    """The receipt: per stock plan price vs average fill, slippage (won, bp), costs estimated vs charged;
-    then the totals and cash after vs the plan. Positive slippage cost money."""
+    """The receipt: per stock that traded, plan price vs average fill, slippage (won, bp), costs estimated vs
+    charged; then the totals, cash after vs the plan, the stocks that never traded, and the sign said once."""
     lines = []
-    for r in receipt.lines:
-        lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
-        if r.filled_qty:
-            lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
-        lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
+    traded = [r for r in receipt.lines if r.filled_qty]
+    for r in traded:
+        lines.append(f"{pad(side_text(r.side), 4)} {r.code} {pad(clip(r.name, 12), 12)} "
+                     f"{won(r.filled_qty):>6}/{won(r.planned_qty)}")
+        lines.append("  " + t("shortstatus.row_slip", plan=won(r.plan_price), avg=won(r.avg_price),
+                              slip=signed(r.slippage) if r.slippage else "0",
+                              bp=f"{r.slippage_bp:+.1f}" if r.slippage else "0.0"))
+        lines.append("  " + t("shortstatus.row_costs", est=won(r.est_costs), charged=won(r.charged_costs)))
+    if not traded:
+        lines.append(t("shortstatus.none_traded"))
     lines.append("")
-    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")
-    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")
-    after = receipt.cash_after
-    plan_after = won(receipt.cash_after_plan)
-    lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
-                 else f"cash after: not read (plan {plan_after})")
-    return (bold("Receipt") + f" of plan {receipt.plan_id} (run {receipt.run_id})\n"
-            + pre(lines))
+    lines.append(t("shortstatus.total_slip", slip=signed(receipt.slippage), bp=f"{receipt.slippage_bp:+.1f}"))
+    lines.append(t("shortstatus.total_costs", est=won(receipt.est_costs), charged=won(receipt.charged_costs)))
+    after, plan_after = receipt.cash_after, won(receipt.cash_after_plan)
+    lines.append(t("shortstatus.cash_after", after=won(after), plan=plan_after) if after is not None
+                 else t("shortstatus.cash_unread", plan=plan_after))
+    untraded = [r.code for r in receipt.lines if not r.filled_qty]
+    tail = ""
+    if untraded:
+        codes = ", ".join(untraded[:8]) + (", …" if len(untraded) > 8 else "")
+        tail += "\n" + t("shortstatus.not_traded", n=len(untraded), codes=codes)
+    if traded:
+        tail += "\n" + t("shortstatus.sign")
+    return (bold(t("shortstatus.receipt_title", plan=receipt.plan_id, run=receipt.run_id)) + "\n"
+            + pre(lines) + tail)
 
 
 def results_table(results: Sequence[StockResult]) -> Rich:

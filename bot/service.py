@@ -80,7 +80,7 @@ class Reply:
 
     Each front end renders the same reply: `text` is Telegram HTML, `plain` is terminal text.
     A `str` body is plain text. `kind` lets each chat's /notify settings route a push: "fills", "report",
-    "alert" (always rings).
+    "alert" (always rings). `keyboard`: the shortcut keyboard's labels (bot/shortcuts.py) this message sets.
     """
 
     body: fmt.Rich | str
@@ -89,6 +89,7 @@ class Reply:
     silent: bool = False
     kind: str = ""
     app: str = ""  # the URL of a Telegram Mini App its reply-keyboard button opens (bot/webapp.py), "" none
+    keyboard: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.body, fmt.Rich):
@@ -123,6 +124,12 @@ def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
     """`body` as one or more replies, each one Telegram message long; kwargs go on the last one."""
     parts = (body if isinstance(body, fmt.Rich) else fmt.text(body)).split()
     return [Reply(p) for p in parts[:-1]] + [Reply(parts[-1], **kwargs)]
+
+
+def with_buttons(replies: list[Reply], *buttons: tuple[str, str]) -> list[Reply]:
+    """`replies` with more (label, data) buttons on the last one."""
+    last = replies[-1]
+    return replies[:-1] + [replace(last, buttons=last.buttons + tuple(Button(*b) for b in buttons))]
 
 
 def planning(stocks: int) -> Msg:
@@ -330,8 +337,11 @@ class BotService:
     # --- help ---------------------------------------------------------------------------------
 
     def start(self) -> list[Reply]:
-        """/start and /help: every command, in the chat's language."""
-        return [Reply(fmt.bold(t("menu.help_title")) + "\n\n" + t("menu.help_body", confirm=self._confirm_help()))]
+        """/start and /help: every command, in the chat's language, and the shortcut keyboard."""
+        from bot.short_status import help_more
+        from bot.shortcuts import labels
+        return [Reply(fmt.bold(t("menu.help_title")) + "\n\n" + t("menu.help_body", confirm=self._confirm_help())
+                      + "\n\n" + help_more(), keyboard=labels())]
 
     def _confirm_help(self) -> str:
         """The /confirm line of /help with the window a bare /confirm really runs in (the demo: from now)."""
@@ -446,7 +456,8 @@ class BotService:
             else:
                 if not us.empty:
                     text = text + "\n" + fmt.us_balance_text(balance, us)
-        return text_replies(text)
+        from bot.short_status import refresh_button
+        return with_buttons(text_replies(text), refresh_button("balance"))
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -932,21 +943,45 @@ class BotService:
                                             "runs, or stop that process.")
 
     def status(self, *, chat: int = ONE_CHAT) -> list[Reply]:
-        """The account's run (whichever chat started it), or the last run's receipt and this chat's plan."""
+        """The account's run (whichever chat started it), or the last run in three lines and this chat's plan;
+        a Refresh button either way (bot/short_status.py)."""
+        from bot.short_status import after_run_buttons, refresh_button, summary_text
         status = self.active_run()
         if status is None:
             with self._lock:
                 pending = self._pending(chat)
-            hint = f" Plan {pending.plan.id} is pending: /confirm runs it." if pending else ""
             receipt = self._last_receipt()
             if receipt is not None:
-                return text_replies(f"No run is active.{hint} The last run:\n" + fmt.receipt_text(receipt)
-                                    + ("\n" + fmt.shortfall_text(receipt.shortfalls) if receipt.shortfalls else ""))
-            return [Reply("No run is active." + hint)]
+                return [Reply(summary_text(receipt, self._kept_at(receipt), self.now(),
+                                           pending.plan.id if pending else None),
+                              buttons=tuple(Button(*b) for b in after_run_buttons(receipt.run_id)))]
+            said = [t("shortstatus.no_run")] + ([t("shortstatus.pending", plan=pending.plan.id)] if pending else [])
+            return with_buttons([Reply(" ".join(said))], refresh_button("status"))
         with self._lock:
             started_in = self._run_chats.get(status.run_id, chat)
         whose = "\n" + t("chats.status_other_chat", chat=started_in) if started_in != chat else ""
-        return text_replies(fmt.status_text(status) + whose)
+        return with_buttons(text_replies(fmt.status_text(status) + whose), refresh_button("status"))
+
+    def receipt(self, run_id: str | None = None) -> list[Reply]:
+        """`/receipt` and the Full receipt button: the whole receipt of `run_id` (the last run when None)."""
+        from bot.short_status import receipt_body
+        try:
+            return text_replies(receipt_body(self.receipts, run_id))
+        except Exception:
+            log.exception("reading the receipt failed")
+            return [Reply(t("errors.internal"))]
+
+    def version(self) -> list[Reply]:
+        """`/version`: the installed kisbot's version."""
+        from bot.short_status import version_text
+        return [Reply(version_text())]
+
+    def _kept_at(self, receipt: Receipt) -> datetime | None:
+        try:
+            return self.receipts.kept_at(receipt.run_id) if self.receipts is not None else None
+        except Exception:  # the summary stands without its time
+            log.exception("reading when the receipt was kept failed")
+            return None
 
     def _last_receipt(self) -> Receipt | None:
         if self.receipts is None:

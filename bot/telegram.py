@@ -31,6 +31,8 @@ from bot.service import BotService, Reply, describe_error
 from bot.settings import BotSettings
 from bot.lang import ChatLangs
 from bot.status_line import StatusLine
+from bot.shortcuts import all_labels, command_for, labels
+from bot.tg_shortcuts import answer_press, keyboard_markup, press_work
 from rebalance.i18n import Lang, choose, t, using
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,13 @@ def command_menu(lang: Lang) -> list[BotCommand]:
     return [BotCommand(name, t(MENU_KEYS.get(name, f"menu.{name}"), lang)) for name in COMMANDS]
 
 
-def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+def markup(reply: Reply) -> Any:
+    """The reply's inline buttons, else the Mini App button or the shortcut keyboard it sets, else None."""
     if reply.app and not reply.buttons:  # the Mini App editor: only a reply-keyboard button may sendData back
         return ReplyKeyboardMarkup([[KeyboardButton(t("webapp.button"), web_app=WebAppInfo(reply.app))]],
                                    resize_keyboard=True)
+    if reply.keyboard and not reply.buttons:
+        return keyboard_markup(reply.keyboard)
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in reply.buttons]])
@@ -161,7 +166,7 @@ class TelegramBot:
         commands = {
             "start": self._start, "help": self._start, "price": self._price, "balance": self._balance,
             "plan": self._plan, "model": self._model, "confirm": self._confirm, "cancel": self._cancel, "status": self._status,
-            "accounts": self._accounts,
+            "accounts": self._accounts, "receipt": self._receipt, "version": self._version,
         }
         if self.pushes is not None:
             commands.update(report=self._report, perf=self._perf, health=self._health, notify=self._notify,
@@ -171,12 +176,15 @@ class TelegramBot:
         # New messages only: editing an old "/confirm" must not place orders again.
         new = filters.UpdateType.MESSAGE
         spoken = self._spoken
+        self._commands = commands  # a shortcut keyboard press runs one of these (bot/shortcuts.py)
         for name, callback in commands.items():
             app.add_handler(CommandHandler(name, spoken(callback), filters=new, block=False))
         app.add_handler(MessageHandler(new & filters.Document.ALL, spoken(self._document), block=False))
         app.add_handler(MessageHandler(new & filters.StatusUpdate.WEB_APP_DATA, spoken(self._webapp_data),
                                        block=False))
         app.add_handler(CallbackQueryHandler(spoken(self._button), block=False))
+        app.add_handler(MessageHandler(new & filters.Text(sorted(all_labels())), spoken(self._shortcut),
+                                       block=False))
         app.add_handler(MessageHandler(new & filters.COMMAND, spoken(self._unknown_command)))
         app.add_handler(MessageHandler(new, spoken(self._other)))
         app.add_error_handler(self._on_error)
@@ -287,7 +295,8 @@ class TelegramBot:
         user = update.effective_user
         answer = self.langs.command(update.effective_chat.id, list(context.args or ()),
                                     user.language_code if user else None, self.lang_setting)
-        await self._answer(update, [Reply(answer)])
+        with using(self.lang_of(update)):  # the shortcut keyboard in the chat's language from now on
+            await self._answer(update, [Reply(answer, keyboard=labels())])
 
     async def _answer(self, update: Update, replies: list[Reply], line: StatusLine | None = None) -> None:
         """Send the replies; the first takes the place of the status line, where there is one."""
@@ -356,6 +365,21 @@ class TelegramBot:
     async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._answer(update, await asyncio.to_thread(self.service.status, chat=update.effective_chat.id))
 
+    async def _receipt(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, await asyncio.to_thread(self.service.receipt))
+
+    async def _version(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._answer(update, self.service.version())
+
+    async def _shortcut(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A press on the shortcut keyboard (its label as text): that command, as if typed bare."""
+        name = command_for(update.effective_message.text or "") or ""
+        callback = self._commands.get(name)
+        if callback is None:  # e.g. /report on a bot started without pushes
+            await self._answer(update, self.service.unknown(f"/{name}"))
+            return
+        await callback(update, context)
+
     async def _report(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._slow(update, self.pushes.report)
 
@@ -395,9 +419,14 @@ class TelegramBot:
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        await query.answer()
         action, _, ident = (query.data or "").partition(":")
         chat = update.effective_chat.id  # a button runs (or drops) only a plan offered in its own chat
+        pressed = press_work(self.service, action, ident, chat)  # Refresh or Full receipt
+        if pressed is not None:
+            await answer_press(query, action, await asyncio.to_thread(pressed), markup=markup,
+                               send=lambda r: send_reply(update.get_bot(), chat, r))
+            return
+        await query.answer()
         if action == "confirm":
             work: Callable[[], list[Reply]] = lambda: self.service.confirm((), ident, chat=chat)
         elif action == "cancel":

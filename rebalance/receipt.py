@@ -159,6 +159,26 @@ class ReceiptStore:
                 continue
         return total
 
+    def kept_at(self, run_id: str) -> datetime | None:
+        """When the receipt of `run_id` was kept (None: unknown, or kept before the log had times)."""
+        with self._lock:
+            row = self._db.execute("SELECT at FROM receipt_log WHERE account = ? AND run_id = ?",
+                                   (self.account, run_id)).fetchone()
+        try:
+            return datetime.fromisoformat(row[0]) if row and row[0] else None
+        except ValueError:
+            return None
+
+    def find(self, run_id: str) -> Receipt | None:
+        """The receipt of `run_id` from the log, or None when it was never kept (or is unreadable)."""
+        with self._lock:
+            row = self._db.execute("SELECT receipt_json FROM receipt_log WHERE account = ? AND run_id = ?",
+                                   (self.account, run_id)).fetchone()
+        try:
+            return Receipt.from_json(row[0]) if row else None
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def last(self) -> Receipt | None:
         with self._lock:
             row = self._db.execute("SELECT receipt_json FROM receipts WHERE account = ?", (self.account,)).fetchone()

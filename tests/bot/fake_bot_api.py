@@ -3,6 +3,8 @@
 python-telegram-bot talks to it through `base_url`/`base_file_url`. It serves queued updates on
 long-polled getUpdates, records every call, and refuses what Telegram refuses (messages over 4096
 chars, captions over 1024, malformed HTML, callback data over 64 bytes, edits that change nothing).
+A reply keyboard (ReplyKeyboardMarkup) belongs to the chat, not to the message that set it: it stays
+until another replaces or removes it, and edits refuse it (they take inline keyboards only).
 """
 from __future__ import annotations
 
@@ -45,6 +47,12 @@ class Call:
         if not markup:
             return []
         return [b for row in markup.get("inline_keyboard", []) for b in row]
+
+    @property
+    def keyboard(self) -> list[str]:
+        """The labels of the reply keyboard this call sets ([] when it sets none)."""
+        markup = self.params.get("reply_markup") or {}
+        return [_key_text(b) for row in markup.get("keyboard", []) for b in row]
 
 
 class ApiError(Exception):
@@ -105,6 +113,7 @@ class FakeBotApi:
         self._messages: dict[tuple[int, int], dict] = {}  # (chat, message_id) -> message
         self.downloads: list[str] = []
         self.deleted: list[tuple[int, int]] = []  # (chat, message_id) the bot deleted
+        self.keyboards: dict[int, dict] = {}  # chat -> the reply keyboard it shows now (ReplyKeyboardMarkup)
         self.language_codes: dict[int, str] = {}  # user -> the language_code Telegram sends with updates
         self.allowed_updates: list | None = None  # as the last getUpdates asked (None: never said)
         self.fail_next: dict[str, ApiError] = {}  # method -> error for its next call
@@ -200,6 +209,19 @@ class FakeBotApi:
                    "chat": self._chat(chat_id), "from": self._user(chat_id),
                    "web_app_data": {"data": data, "button_text": button_text}}
         return self._queue({"message": message})
+
+    def keyboard(self, chat_id: int) -> list[str]:
+        """The labels of the reply keyboard `chat_id` shows under its text field now ([] when none)."""
+        with self._cond:
+            markup = self.keyboards.get(chat_id) or {}
+            return [_key_text(b) for row in markup.get("keyboard", []) for b in row]
+
+    def press_key(self, chat_id: int, label: str) -> int:
+        """The user taps `label` on the chat's reply keyboard: Telegram sends the label as a text message."""
+        shown = self.keyboard(chat_id)
+        if label not in shown:
+            raise AssertionError(f"{label!r} is not on chat {chat_id}'s keyboard {shown}")
+        return self.send_text(chat_id, label)
 
     def press(self, chat_id: int, message_id: int, data: str) -> int:
         with self._cond:
@@ -339,10 +361,23 @@ class FakeBotApi:
     def _m_sendChatAction(self, params, files):
         return True
 
-    def _check_markup(self, params):
+    def _check_markup(self, params, *, inline_only: bool = False):
+        markup = params.get("reply_markup")
+        if not markup:
+            return
+        if not isinstance(markup, dict) or not (set(markup) & {"inline_keyboard", "keyboard", "remove_keyboard",
+                                                                 "force_reply"}):
+            raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        if inline_only and "inline_keyboard" not in markup:  # editMessage* take an InlineKeyboardMarkup only
+            raise ApiError(400, "Bad Request: inline keyboard expected")
         for button in Call("", params).buttons:
             if len(str(button.get("callback_data", "")).encode()) > 64:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        if "keyboard" in markup:
+            rows = markup["keyboard"]
+            if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows) \
+                    or not all(_key_text(b).strip() for r in rows for b in r):
+                raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
 
     def _check_text(self, params, key, limit):
         text = str(params.get(key) or "")
@@ -360,9 +395,14 @@ class FakeBotApi:
         chat_id = int(params["chat_id"])
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
                    "chat": self._chat(chat_id), **extra}
-        if (params.get("reply_markup") or {}).get("inline_keyboard"):  # as Telegram: a reply keyboard is not echoed
-            message["reply_markup"] = params["reply_markup"]
+        markup = params.get("reply_markup") or {}
         with self._cond:
+            if "inline_keyboard" in markup:  # only an inline keyboard is part of the message
+                message["reply_markup"] = markup
+            elif "keyboard" in markup:  # a reply keyboard replaces the chat's, under the text field
+                self.keyboards[chat_id] = markup
+            elif markup.get("remove_keyboard"):
+                self.keyboards.pop(chat_id, None)
             self._messages[(chat_id, message["message_id"])] = message
             self._cond.notify_all()  # wait_for may be waiting for the message, not only the call
         return message
@@ -395,12 +435,12 @@ class FakeBotApi:
             message = self._messages.get(key)
             if message is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
+            self._check_markup(params, inline_only=True)
             if message.get("text") == params["text"] and message.get("reply_markup") == params.get("reply_markup"):
                 raise ApiError(400, "Bad Request: message is not modified")
             message["text"] = params["text"]
             message.pop("reply_markup", None)  # an edit without a keyboard removes it, as Telegram does
             if params.get("reply_markup"):
-                self._check_markup(params)
                 message["reply_markup"] = params["reply_markup"]
             return dict(message)
 
@@ -424,6 +464,7 @@ class FakeBotApi:
             message = self._messages.get(key)
             if message is None:
                 raise ApiError(400, "Bad Request: message to edit not found")
+            self._check_markup(params, inline_only=True)
             message.pop("reply_markup", None)
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]
@@ -436,6 +477,11 @@ class FakeBotApi:
                 raise ApiError(400, "Bad Request: invalid file_id")
             path, data = self._files[file_id]
         return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data), "file_path": path}
+
+
+def _key_text(button: Any) -> str:
+    """A reply keyboard button's label: a KeyboardButton object or, as the Bot API also allows, a string."""
+    return str(button.get("text", "")) if isinstance(button, dict) else str(button)
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -398,7 +398,7 @@ def test_help_names_the_configured_window_of_a_bare_confirm():
     assert "/confirm – run the latest plan as time-sliced orders from 09:30 to 14:00 KST" in texts(service.help())
 
 
-def test_status_after_a_run_that_ended_short_says_where_it_stopped(tmp_path):
+def test_status_after_a_run_that_ended_short_says_so_and_its_receipt_says_where_it_stopped(tmp_path):
     from dataclasses import replace
 
     from kis.models import OrderSide
@@ -410,8 +410,9 @@ def test_status_after_a_run_that_ended_short_says_where_it_stopped(tmp_path):
     short = Shortfall("005930", "삼성전자", OrderSide.BUY, 10, 4, ((ShortReason.HALTED, 6),))
     store.save(replace(build_receipt("r9", make_plan(line("005930", 70_000, 0, 10)), [], None), shortfalls=(short,)))
     service, *_ = make_service(receipts=store)
-    text = texts(service.status())
-    assert "The last run" in text and "6 of 10 share(s) not traded" in text and "ran past the guard" in text
+    assert "last run r9: ended 1 stock(s) short of target" in texts(service.status())
+    text = texts(service.receipt())
+    assert "6 of 10 share(s) not traded" in text and "ran past the guard" in text
 
 
 def test_a_manual_plan_of_a_read_only_account_has_no_confirm_button_and_cannot_be_confirmed():

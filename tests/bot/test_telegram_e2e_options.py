@@ -70,7 +70,7 @@ def test_caption_amounts_in_fullwidth_digits_or_man_are_read_and_a_misspelt_capt
     assert len(api.calls_to("sendPhoto")) == photos  # no plan, no Confirm button
 
 
-def test_the_completion_summary_carries_the_receipt_and_status_shows_it_after_the_run(api, bot, sim):  # noqa: F811
+def test_the_completion_summary_carries_the_receipt_and_status_after_the_run_offers_it_in_full(api, bot, sim):  # noqa: F811
     import re
 
     photo, message_id = upload(api)
@@ -79,10 +79,16 @@ def test_the_completion_summary_carries_the_receipt_and_status_shows_it_after_th
     assert "Receipt" in summary and "slippage" in summary and "fees+tax est" in summary
     cash = int(re.search(r"cash after ([\d,]+) \(plan", summary)[1].replace(",", ""))
     assert cash == sim.exchange.cash  # the exchange's own cash after the run
-    assert re.search(r"^\s+[\d,]+→[\d,]+ +slip [+-][\d,]+ \([+-][\d.]+bp\)$", summary, flags=re.M)
+    assert re.search(r"^\s+[\d,]+→[\d,]+ +slip (?:[+-][\d,]+|0) \((?:[+-][\d.]+|0\.0)bp\)$", summary, flags=re.M)
     api.send_text(OWNER, "/status")
-    status = wait_text(api, "The last run")
-    assert "Receipt" in status and "No run is active" in status
+    status = wait_text(api, "No run is active · last run")
+    assert len(status.splitlines()) == 3 and "Receipt" not in status
+    message = api.wait_for(lambda a: [c for c in a.calls_to("sendMessage") if c.text == status])[0]
+    pressed = api.shown(OWNER)[-1]
+    assert [b["text"] for b in message.buttons] == ["Full receipt", "Refresh"]
+    api.press(OWNER, pressed["message_id"], message.buttons[0]["callback_data"])
+    receipt = api.wait_for(lambda a: [t for t in texts(a) if t.startswith("<b>Receipt of plan")])[0]
+    assert receipt.count("- = in your favour") == 1
 
 
 def test_after_a_restart_of_the_bot_the_confirm_button_runs_the_plan_shown(api, sim, sim_client, clock, tmp_path):  # noqa: F811
