@@ -43,6 +43,8 @@ from rebalance.runlock import RunLock
 from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING, shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
+from rebalance.twap.cash import cash_without_credit, shares_without_credit, with_margin
+from rebalance.twap.status import RunStatus, StockProgress, run_status
 
 log = logging.getLogger(__name__)
 
@@ -54,39 +56,6 @@ POLL_GAP_MARGIN = 0.05  # seconds of slack a poll leaves before the next slice
 
 __all__ = ["RunActive", "RunStatus", "StockProgress", "TwapExecutor"]
 
-
-@dataclass(frozen=True)
-class StockProgress:
-    """One stock of a run: shares done of the shares to trade."""
-
-    code: str
-    name: str
-    side: OrderSide
-    done_qty: int
-    order_qty: int  # shares this run trades for the stock
-    open_qty: int  # placed and still resting at the exchange
-    waiting_for_cash: bool
-    unresolved_qty: int = 0  # sent without an answer and not listed by KIS yet: counted as live
-    halted: bool = False  # the price ran past the guard: no more orders for this stock
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """Where a run stands, for `/status` and the resume message."""
-
-    run_id: str
-    plan_id: str
-    state: RunState
-    start: datetime
-    end: datetime
-    stocks: tuple[StockProgress, ...]
-    progress: float  # 0..1 of all shares to trade
-    time_left: timedelta
-    reason: str = ""
-
-    @property
-    def active(self) -> bool:
-        return self.state.active
 
 class TwapExecutor:
     """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
@@ -196,23 +165,6 @@ class TwapExecutor:
 
         self._thread = threading.Thread(target=work, name=f"twap-{run_id}", daemon=True)
         self._thread.start()
-
-
-def run_status(journal: Journal, run_id: str, now: datetime) -> RunStatus:
-    """Progress of a run from the journal: filled shares per stock against the shares to trade."""
-    run = journal.run(run_id)
-    orders = journal.orders(run_id)
-    stocks = []
-    for stock in journal.stocks(run_id):
-        mine = [o for o in orders if o.code == stock.code]
-        stocks.append(StockProgress(stock.code, stock.name, stock.side, sum(o.filled_qty for o in mine),
-                                    stock.goal, sum(o.open_qty for o in mine), stock.waiting,
-                                    sum(o.qty for o in mine if o.state.unsettled), stock.halted))
-    goal = sum(s.order_qty for s in stocks)
-    progress = min(1.0, sum(s.done_qty for s in stocks) / goal) if goal else 1.0
-    left = max(timedelta(0), run.window.end - max(now, run.window.start)) if run.state.active else timedelta(0)
-    return RunStatus(run.id, run.plan.id, run.state, run.window.start, run.window.end, tuple(stocks), progress,
-                     left, run.reason)
 
 
 def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
@@ -499,7 +451,7 @@ class _Worker:
         can = shares_without_credit(power, price if limit else 0)
         if self.notes is not None and limit:
             self.notes.cash_seen(stock.code, cash, self.clock.now())
-            self.notes.spend(min(qty, can) * _with_margin(price))
+            self.notes.spend(min(qty, can) * with_margin(price))
         if can < qty and not stock.waiting:  # one event per wait, not per retry
             self.journal.set_waiting(self.run_id, stock.code, True)
             unit = price or power.unit_price or self.lines[stock.code].price
@@ -514,10 +466,10 @@ class _Worker:
         left = self.notes.cash_left(code, self.clock.now())
         if left is None:
             return None
-        shares = min(qty, left // _with_margin(price))
+        shares = min(qty, left // with_margin(price))
         if shares < qty:
             return None  # not enough by the estimate: KIS's own answer decides (and may say wait)
-        self.notes.spend(shares * _with_margin(price))
+        self.notes.spend(shares * with_margin(price))
         return shares
 
     def _send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
@@ -859,22 +811,3 @@ class _Worker:
             self.x.on_event(event)
         except Exception:  # the listener's bug must not stop trading
             log.exception("on_event failed for %s", type(event).__name__)
-
-
-def cash_without_credit(power: BuyingPower) -> int:
-    """What a buy may spend: KIS's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash."""
-    return max(0, min(power.max_amount, power.cash))
-
-
-def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
-    """Shares a buy may take without 미수 by a buying-power answer asked as KIS's docs say (ORD_DVSN 01 for
-    a limit buy): at `limit`, its no-미수 cash costed at that limit; without one, nrcvb_buy_qty (KIS
-    computed it at the upper limit it costs such a buy at). Never max_buy_* (미수)."""
-    if limit > 0:
-        return cash_without_credit(power) // _with_margin(limit)
-    return max(0, power.max_qty)
-
-
-def _with_margin(price: int) -> int:
-    """A limit buy's cost per share with room for the commission (0.015 %) and rounding."""
-    return price + price // 1000 + 1
