@@ -13,29 +13,25 @@ import math
 import os
 import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.krx import KST
-from kis.models import BuyingPower, OrderSide, OrderStatus, OrderType, Quote
-from kis import NoticeKind, same_order_no
+from kis.models import OrderSide, OrderType, Quote
 from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.broker import Broker
 from rebalance.clock import Clock, ClockScheduler, SystemClock
 from rebalance.events import (
-    Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
-    StockResult, UnresolvedOrder, WaitingForCash,
+    Cancelled, Event, Failed, Finished, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted, StockResult,
+    WaitingForCash,
 )
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderKind, OrderState, RunState
 from rebalance.i18n import t
 from rebalance.model import Plan
-from rebalance.notices import (
-    PRICE_FRESH_SECONDS, NoticeConsumer, NoticeFeed, PriceFeed, fill_status, streamed_quote, unsettled_match,
-)
-from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
+from rebalance.notices import PRICE_FRESH_SECONDS, NoticeFeed, streamed_quote
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
 # KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
@@ -44,11 +40,12 @@ from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING, shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 from rebalance.twap.cash import cash_without_credit, shares_without_credit, with_margin
+from rebalance.twap.reconciling import Reconciler
+from rebalance.twap.run import READ_ERRORS, Run
 from rebalance.twap.status import RunStatus, StockProgress, run_status
 
 log = logging.getLogger(__name__)
 
-READ_ERRORS = (KisError, KisTransportError)  # kis raises nothing else for a failed call
 END_BALANCE_TRIES = 3
 CANCEL_PASSES = 3  # rounds of cancelling what still rests when a run ends
 CONFIRM_GAP = 1.0  # seconds between two looks at today's orders while a cancel KIS took is unconfirmed
@@ -202,19 +199,18 @@ class _Worker:
         self.resumed = resumed
         self.cancel = cancel
         self.done = False
-        self.run_rec: RunRecord = self.journal.run(run_id)
-        self.lines = {line.code: line for line in self.run_rec.plan.lines}
-        self.order_type = self.run_rec.order_type
-        self.guard = self.run_rec.price_guard
-        self.scheduler = ClockScheduler(self.clock)
-        self.poll_cost = 1 / executor.rate  # seconds the last fill poll took (first guess: one page)
-        self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
         self.alarm = alarm or threading.Event()
-        self.notes = NoticeConsumer(executor.notices, self.alarm) if executor.notices is not None else None
+        self.ctx = Run(executor, run_id, cancel, self.alarm)
+        self.run_rec: RunRecord = self.ctx.record
+        self.lines = self.ctx.lines
+        self.order_type = self.ctx.order_type
+        self.guard = self.ctx.guard
+        self.scheduler = ClockScheduler(self.clock)
+        self.deferred = 0.0  # seconds the current poll has given way to slices (at most one interval)
+        self.notes = self.ctx.notes
         executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
-        feed = executor.notices
-        self.prices: PriceFeed | None = feed if isinstance(feed, PriceFeed) and self.order_type is OrderType.LIMIT \
-            else None
+        self.prices = self.ctx.prices
+        self.reading = Reconciler(self.ctx, executor.rate)
         self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
         executor.quote_sources = self.quotes
 
@@ -238,7 +234,7 @@ class _Worker:
                               len(self.journal.slices(self.run_id)), resumed=self.resumed))
         if self.resumed:
             # What the crash left unknown counts as live until settled: other stocks trade meanwhile.
-            self._poll()
+            self.reading.poll()
         if self.clock.now() >= run.window.end:  # resumed after the window: only settle and report
             self._stop(cancelled=False)
             return
@@ -259,7 +255,7 @@ class _Worker:
             if self.cancel.is_set():
                 self._stop(cancelled=True)
                 return
-            self._take_notices()
+            self.reading.take_notices()
             self.scheduler.run_pending()
             if self.done:
                 return
@@ -285,15 +281,15 @@ class _Worker:
         next_slice = min((job.next_run for job in self.scheduler.get_jobs("slice")), default=None)
         if next_slice is not None and self.deferred < self.run_rec.poll_seconds:
             gap = (next_slice - self.scheduler.naive_now()).total_seconds()
-            if gap < self.poll_cost + POLL_GAP_MARGIN:  # a poll now would make that slice late
+            if gap < self.reading.poll_cost + POLL_GAP_MARGIN:  # a poll now would make that slice late
                 later = max(0.0, gap) + 0.001
                 self.deferred += later
                 self.scheduler.at(now + timedelta(seconds=later), self._poll_tick, tag="poll")
                 return
         self.deferred = 0.0
-        if self._unsettled() and (self.notes is None or self._poll_could_forbid() or self._cancels_unconfirmed()
+        if self.reading.unsettled() and (self.notes is None or self.reading.poll_could_forbid() or self.reading.cancels_unconfirmed()
                                   or self.notes.poll_due(now)):
-            self._poll()
+            self.reading.poll()
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash, refused for pace, re-priced
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
                 self._place(stock.code, kind=OrderKind.RETRY)
@@ -316,7 +312,7 @@ class _Worker:
         """One pass that re-prices what rests and owes every stock whatever is still missing, then places it."""
         if self.cancel.is_set():
             return
-        self._poll()
+        self.reading.poll()
         for stock in self.journal.stocks(self.run_id):
             self._reprice(stock.code)
         owed = {s.code: 0 if s.halted else self._owable(s) for s in self.journal.stocks(self.run_id)}
@@ -362,7 +358,7 @@ class _Worker:
             log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
             return None
         finally:
-            self._take_notices()  # a fill that came during the call is told now, not after the slice
+            self.reading.take_notices()  # a fill that came during the call is told now, not after the slice
 
     def _reprice(self, code: str) -> None:
         """Resting limit orders of the stock: cancelled so the rest goes out at a fresh guard price.
@@ -445,7 +441,7 @@ class _Worker:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0
         finally:
-            self._take_notices()
+            self.reading.take_notices()
         limit = self.order_type is OrderType.LIMIT and price > 0
         cash = cash_without_credit(power)
         can = shares_without_credit(power, price if limit else 0)
@@ -476,7 +472,7 @@ class _Worker:
         self._journal_order(stock, qty, price, kind)
         # Only once the order's own outcome is journaled: an acceptance notice applied between the
         # intent and its answer would settle the order twice.
-        self._take_notices()
+        self.reading.take_notices()
 
     def _journal_order(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
         """Journal the intent, send the order once, journal what its answer says."""
@@ -516,165 +512,12 @@ class _Worker:
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
                 self.journal.set_waiting(self.run_id, stock.code, False)
 
-    def _known_today(self) -> set[str]:
-        return self.journal.known_order_nos(self.clock.now().astimezone(KST).date())
-
-    # reading the exchange -----------------------------------------------------------------------------
-    def _unsettled(self) -> bool:
-        """Some order of the run may still fill or show up: a poll has something to learn."""
-        today = self.clock.now().astimezone(KST).date()
-        return any(not o.state.done and o.sent_at.astimezone(KST).date() == today
-                   for o in self.journal.orders(self.run_id)) \
-            or (self.notes is not None and bool(self.notes.unconfirmed))  # notice fills a poll must confirm
-
-    def _poll_could_forbid(self) -> bool:
-        """Some order may be working unseen (unanswered, ambiguous or ruled out): a poll could show more
-        shares committed than the journal does, so notices alone must not decide what to place."""
-        today = self.clock.now().astimezone(KST).date()
-        return any(o.state.may_show_up and o.sent_at.astimezone(KST).date() == today
-                   for o in self.journal.orders(self.run_id))
-
-    def _cancels_unconfirmed(self) -> bool:
-        """A re-pricing cancel KIS took, whose order today's orders do not show closed yet: its rest is
-        placed again only after a poll shows that, so polls keep their full pace meanwhile."""
-        return any(o.state is OrderState.OPEN and o.cancel_sent for o in self.journal.orders(self.run_id))
-
-    def _confirming(self) -> list[str] | None:
-        """While notices are trusted and no order can be working unseen, a poll only confirms the run's
-        open and notice-filled orders: their numbers, so reading stops once all were seen (newest first)."""
-        if self.notes is None or not self.notes.trusted(self.clock.now()) or self._poll_could_forbid():
-            return None
-        today = self.clock.now().astimezone(KST).date()
-        return [o.order_no for o in self.journal.orders(self.run_id)
-                if o.order_no and o.sent_at.astimezone(KST).date() == today
-                and (o.state is OrderState.OPEN or same_order_no(o.order_no) in self.notes.unconfirmed)] or None
-
-    def _poll(self) -> list[OrderStatus] | None:
-        """Today's orders -> reconciliation -> journal and events. None when the read failed."""
-        began = self.clock.now()
-        try:
-            wanted = self._confirming()
-            statuses = self.client.orders_today() if wanted is None else self.client.orders_today(wanted=wanted)
-        except READ_ERRORS as exc:
-            log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
-            statuses = None
-        finally:
-            self.poll_cost = (self.clock.now() - began).total_seconds()
-        if self.notes is not None:
-            self._take_notices()  # notices that came during the read are no mismatch
-            if statuses is not None:
-                self.notes.polled(self.clock.now())
-                today = self.clock.now().astimezone(KST).date()
-                ours = {same_order_no(o.order_no) for o in self.journal.orders(self.run_id)
-                        if o.order_no and o.sent_at.astimezone(KST).date() == today}
-                for seen in statuses:
-                    if same_order_no(seen.order_no) in ours and not seen.orig_order_no.strip("0"):
-                        self.notes.poll_saw(seen.order_no, seen.filled_qty)
-        self.apply_observations(statuses)
-        return statuses
-
-    def apply_observations(self, statuses: list[OrderStatus] | None) -> None:
-        """Reconcile the run against today's orders (None: the inquiry failed) and tell the user what changed."""
-        orders = self.journal.orders(self.run_id)
-        now = self.clock.now()
-        result = reconcile(orders, statuses, now=now, settle_seconds=self.settings.settle_seconds,
-                           known_order_nos=self._known_today())
-        by_id = {o.id: o for o in orders}
-        findings: dict[int, list] = {}
-        for finding in result.findings:
-            findings.setdefault(finding.order_id, []).append(finding)
-        for update in result.updates:  # each order's news right after its update: progress adds up in order
-            self.journal.apply(update, now)
-            for finding in findings.pop(update.order_id, ()):
-                self._tell(by_id[finding.order_id], finding)
-
-    def _tell(self, order: OrderRecord, finding) -> None:
-        if isinstance(finding, Found):
-            log.warning("order %s for %s (%s) is listed by KIS as %s; counted", order.id, order.code,
-                        finding.was.value, finding.order_no)
-            self._emit(OrderSent(self.run_id, order.code, order.side, order.qty, finding.order_no))
-        elif isinstance(finding, NewFill):
-            self._emit_fill(order, finding.qty, finding.amount)
-        elif isinstance(finding, RuledOut):
-            log.info("order %s for %s never reached KIS; its shares are owed again", order.id, order.code)
-        elif isinstance(finding, Ambiguous):
-            self._emit(NeedsCheck(self.run_id, self._unresolved(order, finding.candidates)))
-
-    def _unresolved(self, order: OrderRecord, candidates: int = 0) -> UnresolvedOrder:
-        return UnresolvedOrder(order.code, self.lines[order.code].name, order.side, order.qty,
-                               order.sent_at.astimezone(KST), candidates)
-
-    # notices ------------------------------------------------------------------------------------------
-    def _take_notices(self) -> None:
-        """Apply the notices that arrived, each as one observation of one order (reconcile.observe)."""
-        if self.notes is None:
-            return
-        for notice in self.notes.take():
-            if notice.kind is NoticeKind.FILLED:
-                self._notice_fill(notice)
-            elif notice.kind is NoticeKind.ACCEPTED:
-                self._notice_acceptance(notice)
-            else:  # a refusal frees nothing: the next poll (at full pace now) says what happened
-                self.notes.distrust(f"KIS refused order {notice.order_no}")
-        if not self.notes.parked:
-            return
-        known = [o.order_no for o in self.journal.orders(self.run_id) if o.order_no and o.state is OrderState.OPEN]
-        for notice in self.notes.unparked(known):
-            self._notice_fill(notice)
-
-    def _today_order(self, order_no: str) -> OrderRecord | None:
-        """The run's order of today with this number, if any."""
-        today = self.clock.now().astimezone(KST).date()
-        number = same_order_no(order_no)
-        return next((o for o in self.journal.orders(self.run_id)
-                     if o.order_no and same_order_no(o.order_no) == number
-                     and o.sent_at.astimezone(KST).date() == today), None)
-
-    def _observed(self, order: OrderRecord, seen: OrderStatus) -> None:
-        update, findings = observe(order, seen)
-        self.journal.apply(update, self.clock.now())
-        for finding in findings:
-            self._tell(order, finding)
-
-    def _notice_acceptance(self, notice) -> None:
-        if self._today_order(notice.order_no) is not None:
-            self.notes.accepted(notice.order_no)
-            return
-        today = self.clock.now().astimezone(KST).date()
-        found = unsettled_match(self.journal.orders(self.run_id), notice, self._known_today(), today)
-        if found is None:
-            return  # another program's order, or one several of ours could be: polls settle those
-        order, seen = found
-        self.notes.stats.resolved += 1
-        log.info("order %s for %s settled by its acceptance notice as %s", order.id, order.code, notice.order_no)
-        self._observed(order, seen)
-
-    def _notice_fill(self, notice) -> None:
-        order = self._today_order(notice.order_no)
-        if order is None:
-            self.notes.park(notice)
-            return
-        if order.state is not OrderState.OPEN:
-            return  # closed already (a poll or notice counted it) or not ours to move
-        if notice.side is OrderSide.SELL:
-            self.notes.forget_cash()  # proceeds came in: the next buy asks KIS what it may spend
-        seen = fill_status(order, *self.notes.add_fill(notice))
-        if seen is not None:
-            self.notes.stats.fills += 1
-            self._observed(order, seen)
-
-    def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
-        status = run_status(self.journal, self.run_id, self.clock.now())
-        stock = next(s for s in status.stocks if s.code == order.code)
-        self._emit(Filled(self.run_id, order.code, stock.name, order.side, qty, round(amount / qty),
-                          stock.done_qty, stock.order_qty, status.progress))
-
     # ending -------------------------------------------------------------------------------------------
     def _stop(self, *, cancelled: bool) -> None:
         """End the run: settle unknowns, cancel what still rests, read the balance, report."""
         self.done = True
-        if self._unsettled():  # when every order is final and confirmed by a poll, one more tells nothing
-            self._poll()
+        if self.reading.unsettled():  # when every order is final and confirmed by a poll, one more tells nothing
+            self.reading.poll()
         if not cancelled:
             self._settle_after_window()
         today = self.clock.now().astimezone(KST).date()
@@ -696,9 +539,9 @@ class _Worker:
             self._confirm_cancels()  # did the last cancels take? What still rests is the user's to cancel
         results, cash_after = self._results()
         orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
-        unresolved = tuple(self._unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
+        unresolved = tuple(self.ctx.unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
                            for o in orders if o.state.unsettled)
-        unresolved += tuple(replace(self._unresolved(o), open_qty=o.open_qty, order_no=o.order_no)
+        unresolved += tuple(replace(self.ctx.unresolved(o), open_qty=o.open_qty, order_no=o.order_no)
                             for o in orders if o.resting and o.remaining is not None)
         self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
                              f"{len(unresolved)} order(s) unresolved" if unresolved else "")
@@ -728,7 +571,7 @@ class _Worker:
                 return
             if self.clock.wait(min(self.run_rec.poll_seconds, (deadline - now).total_seconds()), self.cancel):
                 return
-            self._poll()
+            self.reading.poll()
 
     def _receipt(self, state: RunState, cash_after: int) -> Receipt | None:
         """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
@@ -762,12 +605,12 @@ class _Worker:
         after it takes it), at most the settle horizon; what is still open then is named in the summary."""
         gap = max(0.1, min(CONFIRM_GAP, self.run_rec.poll_seconds))
         deadline = self.clock.now() + timedelta(seconds=self.settings.settle_seconds)
-        self._poll()
+        self.reading.poll()
         for _ in range(math.ceil(self.settings.settle_seconds / gap)):  # bounded even if the clock stands still
-            if not self._cancels_unconfirmed() or self.clock.now() >= deadline:
+            if not self.reading.cancels_unconfirmed() or self.clock.now() >= deadline:
                 break
             self.clock.wait(gap, threading.Event())  # not the run's cancel event: it may be set
-            self._poll()
+            self.reading.poll()
 
     def _results(self) -> tuple[tuple[StockResult, ...], int]:
         """Target vs actual holding per stock, and cash (D+2), from the balance read at the end of the run."""
@@ -788,13 +631,13 @@ class _Worker:
         self.done = True
         try:
             # An order the error cut off mid-send may be working at KIS: find it, so it is cancelled too.
-            self._poll()
+            self.reading.poll()
             self._cancel_resting()
         except Exception:  # best effort: the reason below matters more
             log.exception("cancelling resting orders after a failure")
         try:
             today = self.clock.now().astimezone(KST).date()
-            unknown = [self._unresolved(o) for o in self.journal.orders(self.run_id)
+            unknown = [self.ctx.unresolved(o) for o in self.journal.orders(self.run_id)
                        if o.state.unsettled and o.sent_at.astimezone(KST).date() == today]
             if unknown:  # a failed run is never resumed: these are the user's to check
                 reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)

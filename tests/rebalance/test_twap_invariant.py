@@ -162,7 +162,7 @@ class TwapInvariant(RuleBasedStateMachine):
         self.crash_next = False
         self.worker = self._worker(resumed=True)
         self.alive = True
-        self._do(self.worker._poll)
+        self._do(self.worker.reading.poll)
 
     @precondition(lambda self: self.alive and not self.ended)
     @rule()
