@@ -17,29 +17,22 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable
 
-from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.krx import KST
-from kis.models import OrderSide, OrderType, Quote
-from kis.ticks import STOCK, grid_for, round_to_tick
 from rebalance.broker import Broker
 from rebalance.clock import Clock, ClockScheduler, SystemClock
-from rebalance.events import (
-    Cancelled, Event, Failed, Finished, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted, StockResult,
-    WaitingForCash,
-)
-from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
+from rebalance.events import Cancelled, Event, Failed, Finished, RunStarted, StockResult
+from rebalance.journal import Journal, RunActive, RunRecord
 from rebalance.lifecycle import OrderKind, OrderState, RunState
 from rebalance.i18n import t
 from rebalance.model import Plan
-from rebalance.notices import PRICE_FRESH_SECONDS, NoticeFeed, streamed_quote
+from rebalance.notices import NoticeFeed
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
-# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
-# the wording is matched too, since mock and real do not always share codes.
-from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING, shortfalls
+from rebalance.shortfall import shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
-from rebalance.twap.cash import cash_without_credit, shares_without_credit, with_margin
+from rebalance.twap.cash import Cash, cash_without_credit, shares_without_credit  # noqa: F401 - for bot/doctor_buy
+from rebalance.twap.placing import Placer, beyond_guard, guard_price  # noqa: F401 - imported from here by others
 from rebalance.twap.reconciling import Reconciler
 from rebalance.twap.run import READ_ERRORS, Run
 from rebalance.twap.status import RunStatus, StockProgress, run_status
@@ -164,27 +157,6 @@ class TwapExecutor:
         self._thread.start()
 
 
-def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
-    """The limit of a marketable order: `guard` past the latest price, on the tick grid, inside the day's band.
-
-    A buy rounds down and a sell up, so the limit never passes the guard; the grid is the one the
-    quote's aspr_unit shows (an ETF's is finer than a stock's), else the stock grid.
-    """
-    grid = (grid_for(quote.price, quote.tick) if quote.tick else None) or STOCK
-    if side is OrderSide.BUY:
-        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY, grid)
-        return min(price, quote.upper_limit) if quote.upper_limit > 0 else price
-    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL, grid)
-    return max(price, quote.lower_limit) if quote.lower_limit > 0 else price
-
-
-def beyond_guard(limit: int, price: int, side: OrderSide, guard: float) -> bool:
-    """The price has run more than the guard past a resting order's limit: re-pricing would chase it."""
-    if side is OrderSide.BUY:
-        return price > limit * (1 + guard)
-    return price < limit * (1 - guard)
-
-
 class _Worker:
     """One run in its thread. Every exchange-visible step is journaled first; errors end in Failed."""
 
@@ -211,8 +183,8 @@ class _Worker:
         executor.notice_stats = self.notes.stats if self.notes is not None else None  # for benches and tests
         self.prices = self.ctx.prices
         self.reading = Reconciler(self.ctx, executor.rate)
-        self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
-        executor.quote_sources = self.quotes
+        self.placing = Placer(self.ctx, self.reading, Cash(self.ctx, self.reading))
+        executor.quote_sources = self.placing.quotes
 
     # the thread ------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -271,8 +243,8 @@ class _Worker:
             return
         if not self.journal.fire_slice(self.run_id, seq):
             return  # already fired (e.g. before a restart): its shares are owed or placed already
-        self._reprice(code)
-        self._place(code, kind=OrderKind.SLICE)
+        self.placing.reprice(code)
+        self.placing.place(code, kind=OrderKind.SLICE)
 
     def _poll_tick(self) -> None:
         if self.cancel.is_set():
@@ -292,7 +264,7 @@ class _Worker:
             self.reading.poll()
         for stock in self.journal.stocks(self.run_id):  # owed: waiting for cash, refused for pace, re-priced
             if stock.owed > 0 and not stock.halted and not self.cancel.is_set():
-                self._place(stock.code, kind=OrderKind.RETRY)
+                self.placing.place(stock.code, kind=OrderKind.RETRY)
         nxt = self.clock.now() + timedelta(seconds=self.run_rec.poll_seconds)
         horizon = self._next_horizon()
         if horizon is not None and horizon < nxt:
@@ -314,203 +286,15 @@ class _Worker:
             return
         self.reading.poll()
         for stock in self.journal.stocks(self.run_id):
-            self._reprice(stock.code)
-        owed = {s.code: 0 if s.halted else self._owable(s) for s in self.journal.stocks(self.run_id)}
+            self.placing.reprice(stock.code)
+        owed = {s.code: 0 if s.halted else self.placing.owable(s) for s in self.journal.stocks(self.run_id)}
         self.journal.mark_caught_up(self.run_id, owed)
         for code, qty in owed.items():
             if qty > 0 and not self.cancel.is_set():
-                self._place(code, kind=OrderKind.CATCH_UP)
+                self.placing.place(code, kind=OrderKind.CATCH_UP)
 
     def _end(self) -> None:
         self._stop(cancelled=False)
-
-    # placing orders -----------------------------------------------------------------------------------
-    def _orders_of(self, code: str) -> list[OrderRecord]:
-        return [o for o in self.journal.orders(self.run_id) if o.code == code]
-
-    def _missing(self, stock: StockRecord) -> int:
-        """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
-        return max(0, stock.goal - sum(o.committed for o in self._orders_of(stock.code)))
-
-    def _owable(self, stock: StockRecord) -> int:
-        """The most a stock may owe: what is missing now, plus the rests whose cancel KIS took (re-pricing),
-        which are owed already and placed once today's orders show them closed."""
-        today = self.clock.now().astimezone(KST).date()
-        cancelling = sum(o.open_qty for o in self._orders_of(stock.code)
-                         if o.cancel_sent and o.sent_at.astimezone(KST).date() == today)
-        return self._missing(stock) + cancelling
-
-    def _stock(self, code: str) -> StockRecord:
-        return next(s for s in self.journal.stocks(self.run_id) if s.code == code)
-
-    def _quote(self, code: str) -> Quote | None:
-        """The latest known price: the stream's when fresh (a fill notice's price counts), else inquire-price."""
-        if self.prices is not None:
-            trade = self.prices.price(code, PRICE_FRESH_SECONDS)
-            quote = streamed_quote(trade, self.guard) if trade is not None else None
-            if quote is not None:
-                self.quotes["streamed"] += 1
-                return quote
-        try:
-            self.quotes["asked"] += 1
-            return self.client.price(code)
-        except READ_ERRORS as exc:
-            log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
-            return None
-        finally:
-            self.reading.take_notices()  # a fill that came during the call is told now, not after the slice
-
-    def _reprice(self, code: str) -> None:
-        """Resting limit orders of the stock: cancelled so the rest goes out at a fresh guard price.
-
-        If the price ran past the guard of a resting order, the stock stops instead: no chasing.
-        """
-        if self.order_type is not OrderType.LIMIT or self.cancel.is_set():
-            return
-        today = self.clock.now().astimezone(KST).date()
-
-        def resting_now() -> list[OrderRecord]:
-            return [o for o in self._orders_of(code) if o.resting and o.remaining is not None and not o.cancel_sent
-                    and o.sent_at.astimezone(KST).date() == today]
-
-        if not resting_now() or self._stock(code).halted:
-            return
-        quote = self._quote(code)
-        resting = resting_now()  # fills told during the quote may have closed some
-        if quote is None or not resting:
-            return
-        side = resting[0].side
-        runaway = next((o for o in resting if beyond_guard(o.price, quote.price, side, self.guard)), None)
-        if runaway is not None:
-            self.journal.halt(self.run_id, code)
-            log.warning("%s: price %d ran past the guard of limit %d; no more orders for it", code, quote.price,
-                        runaway.price)
-            self._emit(PriceBeyondGuard(self.run_id, code, self.lines[code].name, side, runaway.price, quote.price,
-                                        self.guard))
-        for order in resting:
-            try:
-                self.client.cancel(order.order_no, order.org_no)
-            except READ_ERRORS as exc:  # e.g. filled meanwhile; a lost answer leaves it counted as open
-                log.info("re-pricing: cancel of %s not done (%s)", order.order_no, exc)
-                continue
-            self.journal.cancel_accepted(order.id, owe_rest=runaway is None)
-
-    def _place(self, code: str, *, kind: OrderKind) -> None:
-        """Place what the stock owes, never beyond its goal; a buy only with the cash to pay for it."""
-        stock = self._stock(code)
-        if stock.halted:
-            return
-        missing = self._missing(stock)
-        owable = self._owable(stock)
-        if stock.owed > owable:  # the goal is nearer than the schedule thinks: never overshoot
-            self.journal.set_owed(self.run_id, code, owable)
-        qty = min(stock.owed, missing)
-        if qty <= 0:
-            if stock.waiting:
-                self.journal.set_waiting(self.run_id, code, False)
-            return
-        price = 0
-        if self.order_type is OrderType.LIMIT:
-            quote = self._quote(code)
-            if quote is None:
-                return
-            price = guard_price(quote, stock.side, self.guard)
-        if stock.side is OrderSide.BUY:
-            qty = self._affordable(stock, qty, price)
-        # Notices applied during the quote or buying-power call never raise what may be placed, but an
-        # acceptance can revive a ruled-out order: the goal is checked again right before sending.
-        qty = min(qty, self._missing(self._stock(code)))
-        if qty <= 0:
-            return
-        self._send(stock, qty, price, kind)
-
-    def _affordable(self, stock: StockRecord, qty: int, price: int) -> int:
-        """Shares of `qty` that cash pays for without 미수, asked for this stock as KIS's docs say.
-
-        The client asks a limit buy with ORD_DVSN 01 (00 does not reflect the stock's margin rate); the
-        answer's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash, is costed at this
-        order's limit. A market-type buy takes nrcvb_buy_qty, which KIS computed at the upper limit it
-        costs such a buy at. Never max_buy_* (미수). 0 when the check fails.
-        """
-        cached = self._affordable_from_cache(stock.code, qty, price)
-        if cached is not None:
-            return cached
-        try:
-            power = self.client.buying_power(stock.code, price, self.order_type)
-        except READ_ERRORS as exc:
-            log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
-            return 0
-        finally:
-            self.reading.take_notices()
-        limit = self.order_type is OrderType.LIMIT and price > 0
-        cash = cash_without_credit(power)
-        can = shares_without_credit(power, price if limit else 0)
-        if self.notes is not None and limit:
-            self.notes.cash_seen(stock.code, cash, self.clock.now())
-            self.notes.spend(min(qty, can) * with_margin(price))
-        if can < qty and not stock.waiting:  # one event per wait, not per retry
-            self.journal.set_waiting(self.run_id, stock.code, True)
-            unit = price or power.unit_price or self.lines[stock.code].price
-            self._emit(WaitingForCash(self.run_id, stock.code, qty * unit, cash))
-        return max(0, min(qty, can))
-
-    def _affordable_from_cache(self, code: str, qty: int, price: int) -> int | None:
-        """While notices are trusted, a limit buy is costed against this stock's last buying-power answer
-        less what buys of every stock spent since (it only shrinks; KIS still checks the order). None: ask KIS."""
-        if self.notes is None or self.order_type is not OrderType.LIMIT or price <= 0:
-            return None
-        left = self.notes.cash_left(code, self.clock.now())
-        if left is None:
-            return None
-        shares = min(qty, left // with_margin(price))
-        if shares < qty:
-            return None  # not enough by the estimate: KIS's own answer decides (and may say wait)
-        self.notes.spend(shares * with_margin(price))
-        return shares
-
-    def _send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
-        self._journal_order(stock, qty, price, kind)
-        # Only once the order's own outcome is journaled: an acceptance notice applied between the
-        # intent and its answer would settle the order twice.
-        self.reading.take_notices()
-
-    def _journal_order(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
-        """Journal the intent, send the order once, journal what its answer says."""
-        order_id = self.journal.add_intent(self.run_id, stock.code, stock.side, qty, self.order_type, price, kind,
-                                           self.clock.now())
-        try:
-            ack = self.client.order(stock.code, stock.side, qty, self.order_type, price)
-        except OrderUncertain as exc:
-            # It may be at KIS: it counts as live until today's orders list it or working lookups
-            # over the settle horizon rule it out. Never sent again on a timer.
-            self.journal.transition(order_id, OrderState.UNRESOLVED, message=str(exc))
-            log.warning("order %s for %s got no answer; unresolved until today's orders settle it", order_id,
-                        stock.code)
-        except (RateLimited, NotSent) as exc:
-            # refused at the gateway or never connected: surely not at the exchange, owed again
-            self.journal.transition(order_id, OrderState.NOT_SENT, message=f"{type(exc).__name__}: {exc}")
-        except KisError as exc:
-            short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
-            if short_of_cash and self.notes is not None:
-                self.notes.forget_cash()
-            # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
-            self.journal.transition(order_id, OrderState.REJECTED, msg_cd=exc.msg_cd, message=exc.msg1,
-                                    owe_again=short_of_cash)
-            if not short_of_cash:
-                self._emit(OrderRejected(self.run_id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
-            elif not self._stock(stock.code).waiting:
-                self.journal.set_waiting(self.run_id, stock.code, True)
-                self._emit(WaitingForCash(self.run_id, stock.code, qty * (price or self.lines[stock.code].price), 0))
-        except KisTransportError as exc:
-            self.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
-        else:
-            self.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
-            if self.notes is not None:
-                self.notes.expect(ack.order_no, self.clock.now())
-            self._emit(OrderSent(self.run_id, stock.code, stock.side, qty, ack.order_no))
-            after = self._stock(stock.code)
-            if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
-                self.journal.set_waiting(self.run_id, stock.code, False)
 
     # ending -------------------------------------------------------------------------------------------
     def _stop(self, *, cancelled: bool) -> None:
