@@ -9,32 +9,28 @@ KIS's order/fill notices, when on, reach the same journal through `rebalance.not
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable
 
-from kis.krx import KST
 from rebalance.broker import Broker
 from rebalance.clock import Clock, ClockScheduler, SystemClock
-from rebalance.events import Cancelled, Event, Failed, Finished, RunStarted, StockResult
+from rebalance.events import Event, RunStarted
 from rebalance.journal import Journal, RunActive, RunRecord
-from rebalance.lifecycle import OrderKind, OrderState, RunState
+from rebalance.lifecycle import OrderKind
 from rebalance.i18n import t
 from rebalance.model import Plan
 from rebalance.notices import NoticeFeed
-from rebalance.receipt import Receipt, build_receipt
 from rebalance.runlock import RunLock
-from rebalance.shortfall import shortfalls
 from rebalance.slicing import slice_plan
 from rebalance.window import TwapSettings, Window
 from rebalance.twap.cash import Cash, cash_without_credit, shares_without_credit  # noqa: F401 - for bot/doctor_buy
+from rebalance.twap.ending import Ending
 from rebalance.twap.placing import Placer, beyond_guard, guard_price  # noqa: F401 - imported from here by others
 from rebalance.twap.reconciling import Reconciler
-from rebalance.twap.run import READ_ERRORS, Run
+from rebalance.twap.run import Run
 from rebalance.twap.status import RunStatus, StockProgress, run_status
 
 log = logging.getLogger(__name__)
@@ -184,6 +180,7 @@ class _Worker:
         self.prices = self.ctx.prices
         self.reading = Reconciler(self.ctx, executor.rate)
         self.placing = Placer(self.ctx, self.reading, Cash(self.ctx, self.reading))
+        self.ending = Ending(self.ctx, self.reading)
         executor.quote_sources = self.placing.quotes
 
     # the thread ------------------------------------------------------------------------------------
@@ -202,7 +199,7 @@ class _Worker:
 
     def _main(self) -> None:
         run = self.run_rec
-        self._emit(RunStarted(self.run_id, run.plan.id, run.window.start, run.window.end,
+        self.ctx.emit(RunStarted(self.run_id, run.plan.id, run.window.start, run.window.end,
                               len(self.journal.slices(self.run_id)), resumed=self.resumed))
         if self.resumed:
             # What the crash left unknown counts as live until settled: other stocks trade meanwhile.
@@ -297,144 +294,14 @@ class _Worker:
         self._stop(cancelled=False)
 
     # ending -------------------------------------------------------------------------------------------
+
+    # ending -------------------------------------------------------------------------------------------
     def _stop(self, *, cancelled: bool) -> None:
-        """End the run: settle unknowns, cancel what still rests, read the balance, report."""
+        """End the run (the window's end or /cancel): no job runs after it."""
         self.done = True
-        if self.reading.unsettled():  # when every order is final and confirmed by a poll, one more tells nothing
-            self.reading.poll()
-        if not cancelled:
-            self._settle_after_window()
-        today = self.clock.now().astimezone(KST).date()
-        rested: dict[str, int] = {}  # what rests when the end's cancels go out: unfilled at its limit
-        for o in self.journal.orders(self.run_id):
-            if o.resting and o.sent_at.astimezone(KST).date() == today:
-                rested[o.code] = rested.get(o.code, 0) + o.open_qty
-        withdrawn = self._cancel_resting()
-        for _ in range(CANCEL_PASSES - 1):
-            if not withdrawn and not any(o.resting for o in self.journal.orders(self.run_id)):
-                break  # nothing was cancelled and nothing rests: no cancel to confirm
-            self._confirm_cancels()
-            # A cancel that got no answer or failed leaves its order working: try again. A cancel KIS
-            # took is never sent again, confirmed or not (`_cancel_resting` skips it).
-            if not any(o.resting for o in self.journal.orders(self.run_id)):
-                break
-            withdrawn += self._cancel_resting()
-        if any(o.resting and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
-            self._confirm_cancels()  # did the last cancels take? What still rests is the user's to cancel
-        results, cash_after = self._results()
-        orders = [o for o in self.journal.orders(self.run_id) if o.sent_at.astimezone(KST).date() == today]
-        unresolved = tuple(self.ctx.unresolved(o, 2 if o.state is OrderState.AMBIGUOUS else 0)
-                           for o in orders if o.state.unsettled)
-        unresolved += tuple(replace(self.ctx.unresolved(o), open_qty=o.open_qty, order_no=o.order_no)
-                            for o in orders if o.resting and o.remaining is not None)
-        self.journal.end_run(self.run_id, RunState.CANCELLED if cancelled else RunState.FINISHED, self.clock.now(),
-                             f"{len(unresolved)} order(s) unresolved" if unresolved else "")
-        short = shortfalls(self.journal.stocks(self.run_id), self.journal.orders(self.run_id), rested,
-                           cancelled=cancelled, settle_seconds=self.settings.settle_seconds)
-        receipt = self._receipt(RunState.CANCELLED if cancelled else RunState.FINISHED, cash_after)
-        if receipt is not None:
-            receipt = replace(receipt, shortfalls=short)  # /status names them after the run too
-        for s in short:
-            log.info("run %s: %s ended %d share(s) short: %s", self.run_id, s.code, s.short,
-                     ", ".join(f"{qty} {reason.value}" for reason, qty in s.parts))
-        if cancelled:
-            self._emit(Cancelled(self.run_id, withdrawn, results, unresolved, receipt, short))
-        else:
-            self._emit(Finished(self.run_id, results, unresolved, receipt, short))
-
-    def _settle_after_window(self) -> None:
-        """Unanswered or not yet listed orders at the end: keep polling (no new orders) until KIS shows
-        them or the horizon passes, so the results and the cancels rest on what KIS lists. The horizon
-        runs from the later of the window's end and now: a run restarted after its window still looks."""
-        deadline = max(self.run_rec.window.end, self.clock.now()) + timedelta(seconds=self.settings.settle_seconds)
-        today = self.clock.now().astimezone(KST).date()
-        while any((o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None))
-                  and o.sent_at.astimezone(KST).date() == today for o in self.journal.orders(self.run_id)):
-            now = self.clock.now()
-            if now >= deadline:
-                return
-            if self.clock.wait(min(self.run_rec.poll_seconds, (deadline - now).total_seconds()), self.cancel):
-                return
-            self.reading.poll()
-
-    def _receipt(self, state: RunState, cash_after: int) -> Receipt | None:
-        """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
-        try:
-            return build_receipt(self.run_id, self.run_rec.plan, self.journal.orders(self.run_id), cash_after, state)
-        except Exception:
-            log.exception("building the receipt of %s", self.run_id)
-            return None
-
-    def _cancel_resting(self) -> int:
-        """Cancel each of today's resting orders whose cancel KIS has not taken yet; how many it took now."""
-        withdrawn = 0
-        today = self.clock.now().astimezone(KST).date()
-        for order in self.journal.orders(self.run_id):
-            # Another day's order expired at that close, and its number may be someone else's today.
-            if not order.resting or order.sent_at.astimezone(KST).date() != today:
-                continue
-            if order.cancel_sent:  # KIS took its cancel and confirms it later: wait for that, never re-send
-                continue
-            try:
-                self.client.cancel(order.order_no, order.org_no)
-            except READ_ERRORS as exc:  # e.g. filled meanwhile: nothing left to cancel
-                log.warning("cancel of order %s failed: %s", order.order_no, exc)
-                continue
-            self.journal.cancel_accepted(order.id, owe_rest=False)
-            withdrawn += 1
-        return withdrawn
-
-    def _confirm_cancels(self) -> None:
-        """Poll today's orders until every cancel KIS took shows confirmed there (KIS confirms a cancel
-        after it takes it), at most the settle horizon; what is still open then is named in the summary."""
-        gap = max(0.1, min(CONFIRM_GAP, self.run_rec.poll_seconds))
-        deadline = self.clock.now() + timedelta(seconds=self.settings.settle_seconds)
-        self.reading.poll()
-        for _ in range(math.ceil(self.settings.settle_seconds / gap)):  # bounded even if the clock stands still
-            if not self.reading.cancels_unconfirmed() or self.clock.now() >= deadline:
-                break
-            self.clock.wait(gap, threading.Event())  # not the run's cancel event: it may be set
-            self.reading.poll()
-
-    def _results(self) -> tuple[tuple[StockResult, ...], int]:
-        """Target vs actual holding per stock, and cash (D+2), from the balance read at the end of the run."""
-        last: Exception | None = None
-        for attempt in range(END_BALANCE_TRIES):
-            try:
-                balance = self.client.balance()
-                break
-            except READ_ERRORS as exc:
-                last = exc
-                self.clock.wait(min(5.0, self.run_rec.poll_seconds), threading.Event())
-        else:
-            raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
-        return (tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
-                      for line in self.run_rec.plan.lines), balance.cash_d2)
+        self.ending.finish(cancelled=cancelled)
 
     def _fail(self, reason: str) -> None:
+        """End the run as failed with `reason` for the user."""
         self.done = True
-        try:
-            # An order the error cut off mid-send may be working at KIS: find it, so it is cancelled too.
-            self.reading.poll()
-            self._cancel_resting()
-        except Exception:  # best effort: the reason below matters more
-            log.exception("cancelling resting orders after a failure")
-        try:
-            today = self.clock.now().astimezone(KST).date()
-            unknown = [self.ctx.unresolved(o) for o in self.journal.orders(self.run_id)
-                       if o.state.unsettled and o.sent_at.astimezone(KST).date() == today]
-            if unknown:  # a failed run is never resumed: these are the user's to check
-                reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)
-        except Exception:
-            log.exception("listing the unresolved orders of %s", self.run_id)
-        try:
-            self.journal.end_run(self.run_id, RunState.FAILED, self.clock.now(), reason)
-        except Exception:
-            log.exception("journaling the failure of %s", self.run_id)
-        self._emit(Failed(self.run_id, reason))
-
-    def _emit(self, event: Event) -> None:
-        try:
-            self.x.on_event(event)
-        except Exception:  # the listener's bug must not stop trading
-            log.exception("on_event failed for %s", type(event).__name__)
+        self.ending.fail(reason)
