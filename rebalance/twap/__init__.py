@@ -6,7 +6,7 @@ One unit per job, each readable on its own:
 - `scheduling`: `Worker`, one run's thread: a `schedule` scheduler on the injected clock fires slices,
   fill polls, the catch-up pass and the end, and sleeps in between on the cancel/notice alarm;
 - `placing`: `Placer`, sending and re-pricing orders, the guard price, and the never-past-target rule
-  (`missing`);
+  (`missing`, asserted right before each order is sent);
 - `reconciling`: `Reconciler`, today's orders and KIS's notices applied to the journal through the pure
   functions of `rebalance.reconcile`;
 - `cash`: `Cash`, what a buy may spend without 미수;
@@ -16,10 +16,10 @@ One unit per job, each readable on its own:
 from rebalance.journal import RunActive
 from rebalance.twap.cash import cash_without_credit, shares_without_credit
 from rebalance.twap.executor import TwapExecutor
-from rebalance.twap.placing import beyond_guard, guard_price
+from rebalance.twap.placing import PastTarget, beyond_guard, guard_price
 from rebalance.twap.status import RunStatus, StockProgress, run_status
 
 __all__ = [
-    "RunActive", "RunStatus", "StockProgress", "TwapExecutor", "beyond_guard", "cash_without_credit",
+    "PastTarget", "RunActive", "RunStatus", "StockProgress", "TwapExecutor", "beyond_guard", "cash_without_credit",
     "guard_price", "run_status", "shares_without_credit",
 ]

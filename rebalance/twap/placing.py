@@ -1,6 +1,7 @@
 """Placing and re-pricing one run's orders: each sent once, journaled first, never past its stock's target.
 
-The never-past-target rule lives here: `missing` is the one count of what a stock may still place.
+The never-past-target rule lives here: `missing` is the one count of what a stock may still place, and
+`send` refuses (`PastTarget`) any order beyond it right before the order is journaled and sent.
 """
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ from rebalance.twap.reconciling import Reconciler
 from rebalance.twap.run import READ_ERRORS, Run
 
 log = logging.getLogger(__name__)
+
+
+class PastTarget(RuntimeError):
+    """An order would take a stock past its target: it is not sent, and the run fails (a bug, not the market)."""
 
 
 class Placer:
@@ -127,14 +132,20 @@ class Placer:
         qty = min(qty, self.missing(run.stock(code)))
         if qty <= 0:
             return
-        self._journal_order(stock, qty, price, kind)
+        self.send(stock, qty, price, kind)
         # Only once the order's own outcome is journaled: an acceptance notice applied between the
         # intent and its answer would settle the order twice.
         self.reading.take_notices()
 
-    def _journal_order(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
-        """Journal the intent, send the order once, journal what its answer says."""
+    def send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
+        """Journal the intent, send the order once, journal what its answer says; PastTarget beyond the goal."""
         run = self.run
+        # The invariant, asserted at the one place an order is sent: filled + open + unresolved + this
+        # order <= |target - start|. `place` keeps to it; a breach is a bug, so nothing is sent.
+        missing = self.missing(stock)
+        if qty > missing:
+            raise PastTarget(f"{stock.code}: {qty} share(s) more would pass the target ({missing} missing of "
+                             f"{stock.goal}); not sent")
         order_id = run.journal.add_intent(run.id, stock.code, stock.side, qty, run.order_type, price, kind,
                                           run.clock.now())
         try:
