@@ -22,7 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from rebalance.testing import FakeClock
 from rebalance.journal import Journal
 from rebalance.slicing import slice_plan
-from rebalance.twap import TwapExecutor, _Worker
+from rebalance.twap import TwapExecutor
+from rebalance.twap.scheduling import Worker
 from rebalance.window import TwapSettings, Window
 from tests.rebalance.twap_fakes import T0, FakeBroker, line, make_plan
 
@@ -66,10 +67,10 @@ class TwapInvariant(RuleBasedStateMachine):
             self.dir.cleanup()
 
     # the world -------------------------------------------------------------------------------------
-    def _worker(self, *, resumed: bool) -> _Worker:
+    def _worker(self, *, resumed: bool) -> Worker:
         executor = TwapExecutor(self.broker, self.journal, SETTINGS, lambda event: None, self.clock,
                                 account="50000000-01")
-        return _Worker(executor, self.run_id, resumed, threading.Event())
+        return Worker(executor, self.run_id, resumed, threading.Event())
 
     def _lose(self, order) -> bool:
         lost, self.lose_next = self.lose_next, False
@@ -95,17 +96,17 @@ class TwapInvariant(RuleBasedStateMachine):
     def fire_next_slice(self, code):
         pending = [s for s in self.journal.slices(self.run_id) if s.code == code and not s.fired]
         if pending:
-            self._do(self.worker._fire_slice, pending[0].seq, code)
+            self._do(self.worker.fire_slice, pending[0].seq, code)
 
     @precondition(lambda self: self.alive and not self.ended)
     @rule()
     def poll_tick(self):
-        self._do(self.worker._poll_tick)
+        self._do(self.worker.poll_tick)
 
     @precondition(lambda self: self.alive and not self.ended)
     @rule()
     def catch_up(self):
-        self._do(self.worker._catch_up)
+        self._do(self.worker.catch_up)
 
     @rule()
     def lose_the_next_answer(self):
@@ -162,12 +163,12 @@ class TwapInvariant(RuleBasedStateMachine):
         self.crash_next = False
         self.worker = self._worker(resumed=True)
         self.alive = True
-        self._do(self.worker._poll)
+        self._do(self.worker.reading.poll)
 
     @precondition(lambda self: self.alive and not self.ended)
     @rule()
     def the_window_ends(self):
-        self._do(self.worker._stop, cancelled=False)
+        self._do(self.worker.stop, cancelled=False)
         self.ended = self.alive
 
     # the invariant ----------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""Cash for one run's buys: what a buy may spend without 미수, asked of KIS or costed from notices."""
+from __future__ import annotations
+
+import logging
+
+from kis.models import BuyingPower, OrderType
+from rebalance.events import WaitingForCash
+from rebalance.journal import StockRecord
+from rebalance.twap.reconciling import Reconciler
+from rebalance.twap.run import READ_ERRORS, Run
+
+log = logging.getLogger(__name__)
+
+
+class Cash:
+    """Sizes each buy to the cash that pays for it without 미수; a stock short of cash waits, told once."""
+
+    def __init__(self, run: Run, reading: Reconciler):
+        self.run = run
+        self.reading = reading
+        self.notes = run.notes
+
+    def affordable(self, stock: StockRecord, qty: int, price: int) -> int:
+        """Shares of `qty` that cash pays for without 미수, asked for this stock as KIS's docs say; 0 when unknown."""
+        # The client asks a limit buy with ORD_DVSN 01 (00 does not reflect the stock's margin rate); the
+        # answer's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash, is costed at this
+        # order's limit. A market-type buy takes nrcvb_buy_qty, which KIS computed at the upper limit it
+        # costs such a buy at. Never max_buy_* (미수).
+        run = self.run
+        cached = self._from_cache(stock.code, qty, price)
+        if cached is not None:
+            return cached
+        try:
+            power = run.client.buying_power(stock.code, price, run.order_type)
+        except READ_ERRORS as exc:
+            log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
+            return 0
+        finally:
+            self.reading.take_notices()
+        limit = run.order_type is OrderType.LIMIT and price > 0
+        cash = cash_without_credit(power)
+        can = shares_without_credit(power, price if limit else 0)
+        if self.notes is not None and limit:
+            self.notes.cash_seen(stock.code, cash, run.clock.now())
+            self.notes.spend(min(qty, can) * with_margin(price))
+        if can < qty and not stock.waiting:  # one event per wait, not per retry
+            run.journal.set_waiting(run.id, stock.code, True)
+            unit = price or power.unit_price or run.lines[stock.code].price
+            run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash))
+        return max(0, min(qty, can))
+
+    def _from_cache(self, code: str, qty: int, price: int) -> int | None:
+        """A limit buy costed from notices (last answer less what buys spent since); None: ask KIS."""
+        # While notices are trusted, a limit buy is costed against this stock's last buying-power answer
+        # less what buys of every stock spent since (it only shrinks; KIS still checks the order).
+        if self.notes is None or self.run.order_type is not OrderType.LIMIT or price <= 0:
+            return None
+        left = self.notes.cash_left(code, self.run.clock.now())
+        if left is None:
+            return None
+        shares = min(qty, left // with_margin(price))
+        if shares < qty:
+            return None  # not enough by the estimate: KIS's own answer decides (and may say wait)
+        self.notes.spend(shares * with_margin(price))
+        return shares
+
+
+def cash_without_credit(power: BuyingPower) -> int:
+    """What a buy may spend: KIS's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash."""
+    return max(0, min(power.max_amount, power.cash))
+
+
+def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
+    """Shares a buy may take without 미수 by a buying-power answer asked as KIS's docs say (never max_buy_*)."""
+    # ORD_DVSN 01 for a limit buy: at `limit`, its no-미수 cash costed at that limit; without one,
+    # nrcvb_buy_qty (KIS computed it at the upper limit it costs such a buy at). Never max_buy_* (미수).
+    if limit > 0:
+        return cash_without_credit(power) // with_margin(limit)
+    return max(0, power.max_qty)
+
+
+def with_margin(price: int) -> int:
+    """A limit buy's cost per share with room for the commission (0.015 %) and rounding."""
+    return price + price // 1000 + 1

@@ -1,0 +1,136 @@
+"""The facade of TWAP execution: one plan at a time per account, its run in a worker thread.
+
+`TwapExecutor` is what the bot uses (start, cancel, status, resume, wait). It journals the run and its
+slices, holds the account's run lock, and starts `rebalance.twap.scheduling.Worker` in a thread.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Callable
+
+from rebalance.broker import Broker
+from rebalance.clock import Clock, SystemClock
+from rebalance.events import Event
+from rebalance.i18n import t
+from rebalance.journal import Journal, RunActive
+from rebalance.model import Plan
+from rebalance.notices import NoticeFeed
+from rebalance.runlock import RunLock
+from rebalance.slicing import slice_plan
+from rebalance.twap.scheduling import Worker
+from rebalance.twap.status import RunStatus, run_status
+from rebalance.window import TwapSettings, Window
+
+
+class TwapExecutor:
+    """Runs one plan at a time per account as TWAP orders; every order goes through the journal."""
+
+    def __init__(self, client: Broker, journal: Journal, settings: TwapSettings, on_event: Callable[[Event], None],
+                 clock: Clock | None = None, *, account: str | None = None, notices: NoticeFeed | None = None):
+        self.client = client
+        self.journal = journal
+        self.settings = settings
+        self.on_event = on_event
+        self.clock = clock or SystemClock()
+        self.account = account or str(client.config.account)
+        self.rate = settings.call_rate or float(client.config.rate_limit)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel = threading.Event()
+        self._alarm = threading.Event()  # wakes the worker: a cancel or a notice
+        self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
+        self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
+        self.quote_sources = None  # the current run's prices: {"streamed": n, "asked": n}
+        self._run_id: str | None = None
+        slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
+        self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
+
+    def start(self, plan: Plan, window: Window) -> str:
+        """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs."""
+        if plan.manual:
+            raise ValueError(t("accounts.read_only"))
+        if not plan.has_orders:
+            raise ValueError("the plan has nothing to trade")
+        now = self.clock.now()
+        if window.end <= now:
+            raise ValueError(f"the window ended at {window.end:%H:%M}; pick a later window")
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RunActive(self._run_id or "")
+            self._lock_account()
+            try:
+                schedule = slice_plan(plan.lines, window, self.settings, self.rate)
+                run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+                self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now,
+                                        self.settings.price_guard)
+            except BaseException:
+                self._process_lock.release()
+                raise
+            self._launch(run_id, resumed=False)
+            return run_id
+
+    def resume(self) -> RunStatus | None:
+        """Resume the run a crash left active for this account (call on start); None if there is none."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                run = self.journal.active_run(self.account)
+                if run is None:
+                    return None
+                self._lock_account(run.id)
+                self._launch(run.id, resumed=True)
+        return self.status()
+
+    def _lock_account(self, run_id: str = "") -> None:
+        """Only one process drives this account's runs; the lock goes when the worker ends or the process dies."""
+        if not self._process_lock.acquire():
+            raise RunActive(run_id, "another kisbot process is executing a plan for this account "
+                                    "(same data directory): stop it or wait for it to finish")
+
+    def run_owner(self) -> int | None:
+        """The pid of the process executing this account's run (this one's, or another kisbot's), else None."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return os.getpid()
+            return self._process_lock.holder()
+
+    def cancel(self) -> None:
+        """Stop: no new slices, resting orders cancelled; a Cancelled event follows. Returns at once."""
+        self._cancel.set()
+        self._alarm.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the worker to end; True when it has."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def status(self) -> RunStatus | None:
+        """The current (or last) run of this executor, else the account's active run; None if neither."""
+        run_id = self._run_id
+        if run_id is None:
+            active = self.journal.active_run(self.account)
+            if active is None:
+                return None
+            run_id = active.id
+        return run_status(self.journal, run_id, self.clock.now())
+
+    def _launch(self, run_id: str, *, resumed: bool) -> None:
+        self._cancel = threading.Event()
+        self._alarm = threading.Event()
+        self._run_id = run_id
+        worker = Worker(self, run_id, resumed, self._cancel, self._alarm)
+        self.notice_stats = worker.run.notes.stats if worker.run.notes is not None else None  # benches, tests
+        self.quote_sources = worker.placing.quotes
+
+        def work() -> None:
+            try:
+                worker.work()
+            finally:
+                self._process_lock.release()
+
+        self._thread = threading.Thread(target=work, name=f"twap-{run_id}", daemon=True)
+        self._thread.start()

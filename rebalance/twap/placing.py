@@ -1,0 +1,202 @@
+"""Placing and re-pricing one run's orders: each sent once, journaled first, never past its stock's target.
+
+The never-past-target rule lives here: `missing` is the one count of what a stock may still place, and
+`send` refuses (`PastTarget`) any order beyond it right before the order is journaled and sent.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
+from kis.models import OrderSide, OrderType, Quote
+from kis.ticks import STOCK, grid_for, round_to_tick
+from rebalance.events import OrderRejected, OrderSent, PriceBeyondGuard, WaitingForCash
+from rebalance.journal import OrderRecord, StockRecord
+from rebalance.lifecycle import OrderKind, OrderState
+from rebalance.notices import PRICE_FRESH_SECONDS, streamed_quote
+# KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
+# the wording is matched too, since mock and real do not always share codes.
+from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING
+from rebalance.twap.cash import Cash
+from rebalance.twap.reconciling import Reconciler
+from rebalance.twap.run import READ_ERRORS, Run
+
+log = logging.getLogger(__name__)
+
+
+class PastTarget(RuntimeError):
+    """An order would take a stock past its target: it is not sent, and the run fails (a bug, not the market)."""
+
+
+class Placer:
+    """Places what each stock owes and re-prices what rests; every order is journaled before it is sent."""
+
+    def __init__(self, run: Run, reading: Reconciler, cash: Cash):
+        self.run = run
+        self.reading = reading
+        self.cash = cash
+        self.notes = run.notes
+        self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
+
+    # the target ---------------------------------------------------------------------------------------
+    def missing(self, stock: StockRecord) -> int:
+        """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
+        return max(0, stock.goal - sum(o.committed for o in self.run.orders_of(stock.code)))
+
+    def owable(self, stock: StockRecord) -> int:
+        """The most a stock may owe: what is missing now plus the rests whose cancel KIS took (re-pricing)."""
+        # Those rests are owed already and placed once today's orders show them closed.
+        cancelling = sum(o.open_qty for o in self.run.todays_orders() if o.code == stock.code and o.cancel_sent)
+        return self.missing(stock) + cancelling
+
+    # prices -------------------------------------------------------------------------------------------
+    def quote(self, code: str) -> Quote | None:
+        """The latest known price: the stream's when fresh (a fill notice's price counts), else inquire-price."""
+        run = self.run
+        if run.prices is not None:
+            trade = run.prices.price(code, PRICE_FRESH_SECONDS)
+            quote = streamed_quote(trade, run.guard) if trade is not None else None
+            if quote is not None:
+                self.quotes["streamed"] += 1
+                return quote
+        try:
+            self.quotes["asked"] += 1
+            return run.client.price(code)
+        except READ_ERRORS as exc:
+            log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
+            return None
+        finally:
+            self.reading.take_notices()  # a fill that came during the call is told now, not after the slice
+
+    def reprice(self, code: str) -> None:
+        """Cancel the stock's resting limit orders so their rest goes out at a fresh guard price; halt a runaway."""
+        # If the price ran past the guard of a resting order, the stock stops instead: no chasing.
+        run = self.run
+        if run.order_type is not OrderType.LIMIT or run.cancel.is_set():
+            return
+        today = run.today()
+
+        def resting_now() -> list[OrderRecord]:
+            return [o for o in run.todays_orders(today)
+                    if o.code == code and o.resting and o.remaining is not None and not o.cancel_sent]
+
+        if not resting_now() or run.stock(code).halted:
+            return
+        quote = self.quote(code)
+        resting = resting_now()  # fills told during the quote may have closed some
+        if quote is None or not resting:
+            return
+        side = resting[0].side
+        runaway = next((o for o in resting if beyond_guard(o.price, quote.price, side, run.guard)), None)
+        if runaway is not None:
+            run.journal.halt(run.id, code)
+            log.warning("%s: price %d ran past the guard of limit %d; no more orders for it", code, quote.price,
+                        runaway.price)
+            run.emit(PriceBeyondGuard(run.id, code, run.lines[code].name, side, runaway.price, quote.price,
+                                      run.guard))
+        for order in resting:
+            try:
+                run.client.cancel(order.order_no, order.org_no)
+            except READ_ERRORS as exc:  # e.g. filled meanwhile; a lost answer leaves it counted as open
+                log.info("re-pricing: cancel of %s not done (%s)", order.order_no, exc)
+                continue
+            run.journal.cancel_accepted(order.id, owe_rest=runaway is None)
+
+    # orders -------------------------------------------------------------------------------------------
+    def place(self, code: str, *, kind: OrderKind) -> None:
+        """Place what the stock owes, never beyond its goal; a buy only with the cash to pay for it."""
+        run = self.run
+        stock = run.stock(code)
+        if stock.halted:
+            return
+        missing = self.missing(stock)
+        owable = self.owable(stock)
+        if stock.owed > owable:  # the goal is nearer than the schedule thinks: never overshoot
+            run.journal.set_owed(run.id, code, owable)
+        qty = min(stock.owed, missing)
+        if qty <= 0:
+            if stock.waiting:
+                run.journal.set_waiting(run.id, code, False)
+            return
+        price = 0
+        if run.order_type is OrderType.LIMIT:
+            quote = self.quote(code)
+            if quote is None:
+                return
+            price = guard_price(quote, stock.side, run.guard)
+        if stock.side is OrderSide.BUY:
+            qty = self.cash.affordable(stock, qty, price)
+        # Notices applied during the quote or buying-power call never raise what may be placed, but an
+        # acceptance can revive a ruled-out order: the goal is checked again right before sending.
+        qty = min(qty, self.missing(run.stock(code)))
+        if qty <= 0:
+            return
+        self.send(stock, qty, price, kind)
+        # Only once the order's own outcome is journaled: an acceptance notice applied between the
+        # intent and its answer would settle the order twice.
+        self.reading.take_notices()
+
+    def send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
+        """Journal the intent, send the order once, journal what its answer says; PastTarget beyond the goal."""
+        run = self.run
+        # The invariant, asserted at the one place an order is sent: filled + open + unresolved + this
+        # order <= |target - start|. `place` keeps to it; a breach is a bug, so nothing is sent.
+        missing = self.missing(stock)
+        if qty > missing:
+            raise PastTarget(f"{stock.code}: {qty} share(s) more would pass the target ({missing} missing of "
+                             f"{stock.goal}); not sent")
+        order_id = run.journal.add_intent(run.id, stock.code, stock.side, qty, run.order_type, price, kind,
+                                          run.clock.now())
+        try:
+            ack = run.client.order(stock.code, stock.side, qty, run.order_type, price)
+        except OrderUncertain as exc:
+            # It may be at KIS: it counts as live until today's orders list it or working lookups
+            # over the settle horizon rule it out. Never sent again on a timer.
+            run.journal.transition(order_id, OrderState.UNRESOLVED, message=str(exc))
+            log.warning("order %s for %s got no answer; unresolved until today's orders settle it", order_id,
+                        stock.code)
+        except (RateLimited, NotSent) as exc:
+            # refused at the gateway or never connected: surely not at the exchange, owed again
+            run.journal.transition(order_id, OrderState.NOT_SENT, message=f"{type(exc).__name__}: {exc}")
+        except KisError as exc:
+            short_of_cash = exc.msg_cd == CASH_SHORT_CODE or CASH_SHORT_WORDING in exc.msg1
+            if short_of_cash and self.notes is not None:
+                self.notes.forget_cash()
+            # Short of cash is a wait, not a refusal: owed again, retried when cash is there.
+            run.journal.transition(order_id, OrderState.REJECTED, msg_cd=exc.msg_cd, message=exc.msg1,
+                                   owe_again=short_of_cash)
+            if not short_of_cash:
+                run.emit(OrderRejected(run.id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
+            elif not run.stock(stock.code).waiting:
+                run.journal.set_waiting(run.id, stock.code, True)
+                run.emit(WaitingForCash(run.id, stock.code, qty * (price or run.lines[stock.code].price), 0))
+        except KisTransportError as exc:
+            run.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
+        else:
+            run.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
+            if self.notes is not None:
+                self.notes.expect(ack.order_no, run.clock.now())
+            run.emit(OrderSent(run.id, stock.code, stock.side, qty, ack.order_no))
+            after = run.stock(stock.code)
+            if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed
+                run.journal.set_waiting(run.id, stock.code, False)
+
+
+def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
+    """The limit of a marketable order: `guard` past the latest price, on the tick grid, inside the day's band."""
+    # A buy rounds down and a sell up, so the limit never passes the guard; the grid is the one the
+    # quote's aspr_unit shows (an ETF's is finer than a stock's), else the stock grid.
+    grid = (grid_for(quote.price, quote.tick) if quote.tick else None) or STOCK
+    if side is OrderSide.BUY:
+        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY, grid)
+        return min(price, quote.upper_limit) if quote.upper_limit > 0 else price
+    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL, grid)
+    return max(price, quote.lower_limit) if quote.lower_limit > 0 else price
+
+
+def beyond_guard(limit: int, price: int, side: OrderSide, guard: float) -> bool:
+    """The price has run more than the guard past a resting order's limit: re-pricing would chase it."""
+    if side is OrderSide.BUY:
+        return price > limit * (1 + guard)
+    return price < limit * (1 - guard)

@@ -1,0 +1,174 @@
+"""Reading the exchange for one run: polls of today's orders and KIS's notices, applied to the journal.
+
+What KIS shows is turned into journal updates by the pure functions of `rebalance.reconcile` (`reconcile`
+for a poll, `observe` for one notice); this unit only reads, applies, and tells the user what changed.
+"""
+from __future__ import annotations
+
+import logging
+
+from kis import NoticeKind, same_order_no
+from kis.models import OrderSide, OrderStatus
+from rebalance.events import Filled, NeedsCheck, OrderSent
+from rebalance.journal import OrderRecord
+from rebalance.lifecycle import OrderState
+from rebalance.notices import fill_status, unsettled_match
+from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
+from rebalance.twap.run import READ_ERRORS, Run
+from rebalance.twap.status import run_status
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Polls today's orders and takes notices into the journal, with their events; it never sends an order."""
+
+    def __init__(self, run: Run, rate: float):
+        self.run = run
+        self.notes = run.notes
+        self.poll_cost = 1 / rate  # seconds the last fill poll took (first guess: one page)
+
+    # what a poll would learn --------------------------------------------------------------------------
+    def unsettled(self) -> bool:
+        """Some order of the run may still fill or show up: a poll has something to learn."""
+        return any(not o.state.done for o in self.run.todays_orders()) \
+            or (self.notes is not None and bool(self.notes.unconfirmed))  # notice fills a poll must confirm
+
+    def poll_could_forbid(self) -> bool:
+        """Some order may be working unseen (unanswered, ambiguous or ruled out): notices alone must not decide."""
+        # A poll could show more shares committed than the journal does.
+        return any(o.state.may_show_up for o in self.run.todays_orders())
+
+    def cancels_unconfirmed(self) -> bool:
+        """A cancel KIS took whose order today's orders do not show closed yet: polls keep their full pace."""
+        # Its rest is placed again only after a poll shows it closed.
+        return any(o.state is OrderState.OPEN and o.cancel_sent for o in self.run.orders())
+
+    def _confirming(self) -> list[str] | None:
+        """The numbers a poll only has to confirm (newest first), or None when it must read every order."""
+        # While notices are trusted and no order can be working unseen, a poll only confirms the run's open
+        # and notice-filled orders, so reading stops once all were seen.
+        notes = self.notes
+        if notes is None or not notes.trusted(self.run.clock.now()) or self.poll_could_forbid():
+            return None
+        return [o.order_no for o in self.run.todays_orders()
+                if o.order_no and (o.state is OrderState.OPEN or same_order_no(o.order_no) in notes.unconfirmed)] \
+            or None
+
+    # polls ---------------------------------------------------------------------------------------------
+    def poll(self) -> list[OrderStatus] | None:
+        """Today's orders -> reconciliation -> journal and events. None when the read failed."""
+        run = self.run
+        began = run.clock.now()
+        try:
+            wanted = self._confirming()
+            statuses = run.client.orders_today() if wanted is None else run.client.orders_today(wanted=wanted)
+        except READ_ERRORS as exc:
+            log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
+            statuses = None
+        finally:
+            self.poll_cost = (run.clock.now() - began).total_seconds()
+        if self.notes is not None:
+            self.take_notices()  # notices that came during the read are no mismatch
+            if statuses is not None:
+                self.notes.polled(run.clock.now())
+                ours = {same_order_no(o.order_no) for o in run.todays_orders() if o.order_no}
+                for seen in statuses:
+                    if same_order_no(seen.order_no) in ours and not seen.orig_order_no.strip("0"):
+                        self.notes.poll_saw(seen.order_no, seen.filled_qty)
+        self.apply_observations(statuses)
+        return statuses
+
+    def apply_observations(self, statuses: list[OrderStatus] | None) -> None:
+        """Reconcile the run against today's orders (None: the inquiry failed) and tell the user what changed."""
+        run = self.run
+        orders = run.orders()
+        now = run.clock.now()
+        result = reconcile(orders, statuses, now=now, settle_seconds=run.settings.settle_seconds,
+                           known_order_nos=run.known_today())
+        by_id = {o.id: o for o in orders}
+        findings: dict[int, list] = {}
+        for finding in result.findings:
+            findings.setdefault(finding.order_id, []).append(finding)
+        for update in result.updates:  # each order's news right after its update: progress adds up in order
+            run.journal.apply(update, now)
+            for finding in findings.pop(update.order_id, ()):
+                self._tell(by_id[finding.order_id], finding)
+
+    def _tell(self, order: OrderRecord, finding) -> None:
+        run = self.run
+        if isinstance(finding, Found):
+            log.warning("order %s for %s (%s) is listed by KIS as %s; counted", order.id, order.code,
+                        finding.was.value, finding.order_no)
+            run.emit(OrderSent(run.id, order.code, order.side, order.qty, finding.order_no))
+        elif isinstance(finding, NewFill):
+            self._emit_fill(order, finding.qty, finding.amount)
+        elif isinstance(finding, RuledOut):
+            log.info("order %s for %s never reached KIS; its shares are owed again", order.id, order.code)
+        elif isinstance(finding, Ambiguous):
+            run.emit(NeedsCheck(run.id, run.unresolved(order, finding.candidates)))
+
+    def _emit_fill(self, order: OrderRecord, qty: int, amount: int) -> None:
+        run = self.run
+        status = run_status(run.journal, run.id, run.clock.now())
+        stock = next(s for s in status.stocks if s.code == order.code)
+        run.emit(Filled(run.id, order.code, stock.name, order.side, qty, round(amount / qty),
+                        stock.done_qty, stock.order_qty, status.progress))
+
+    # notices -------------------------------------------------------------------------------------------
+    def take_notices(self) -> None:
+        """Apply the notices that arrived, each as one observation of one order (reconcile.observe)."""
+        notes = self.notes
+        if notes is None:
+            return
+        for notice in notes.take():
+            if notice.kind is NoticeKind.FILLED:
+                self._notice_fill(notice)
+            elif notice.kind is NoticeKind.ACCEPTED:
+                self._notice_acceptance(notice)
+            else:  # a refusal frees nothing: the next poll (at full pace now) says what happened
+                notes.distrust(f"KIS refused order {notice.order_no}")
+        if not notes.parked:
+            return
+        known = [o.order_no for o in self.run.orders() if o.order_no and o.state is OrderState.OPEN]
+        for notice in notes.unparked(known):
+            self._notice_fill(notice)
+
+    def _today_order(self, order_no: str) -> OrderRecord | None:
+        """The run's order of today with this number, if any."""
+        number = same_order_no(order_no)
+        return next((o for o in self.run.todays_orders() if o.order_no and same_order_no(o.order_no) == number),
+                    None)
+
+    def _observed(self, order: OrderRecord, seen: OrderStatus) -> None:
+        update, findings = observe(order, seen)
+        self.run.journal.apply(update, self.run.clock.now())
+        for finding in findings:
+            self._tell(order, finding)
+
+    def _notice_acceptance(self, notice) -> None:
+        if self._today_order(notice.order_no) is not None:
+            self.notes.accepted(notice.order_no)
+            return
+        run = self.run
+        found = unsettled_match(run.orders(), notice, run.known_today(), run.today())
+        if found is None:
+            return  # another program's order, or one several of ours could be: polls settle those
+        order, seen = found
+        self.notes.stats.resolved += 1
+        log.info("order %s for %s settled by its acceptance notice as %s", order.id, order.code, notice.order_no)
+        self._observed(order, seen)
+
+    def _notice_fill(self, notice) -> None:
+        order = self._today_order(notice.order_no)
+        if order is None:
+            self.notes.park(notice)
+            return
+        if order.state is not OrderState.OPEN:
+            return  # closed already (a poll or notice counted it) or not ours to move
+        if notice.side is OrderSide.SELL:
+            self.notes.forget_cash()  # proceeds came in: the next buy asks KIS what it may spend
+        seen = fill_status(order, *self.notes.add_fill(notice))
+        if seen is not None:
+            self.notes.stats.fills += 1
+            self._observed(order, seen)
