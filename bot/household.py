@@ -26,6 +26,7 @@ from bot.service import BotService, Button, Reply, describe_error
 from kis.accounts import LABEL_PATTERN, AccountKind
 from kis.errors import KisError, KisTransportError
 from kis.files import write_private
+from rebalance.accounts import AccountView, accounts_text, mask_number
 from rebalance.i18n import t
 from rebalance.text import pad, width
 
@@ -368,7 +369,13 @@ class RoutedService:
         return self._call("balance")
 
     def accounts(self) -> list[Reply]:
-        replies = self._call("accounts")
+        """`/accounts`: every account of the household (label, kind, masked number, what it may do), this
+        chat's marked; with several, how to pick one."""
+        if not self._house.several:
+            return self._call("accounts")
+        views = tuple(AccountView(d.label, d.name, mask_number(str(getattr(d.service.client.config, "account", ""))),
+                                  d.kind) for d in self._house.desks)
+        replies = [Reply(fmt.text("\n".join(accounts_text(views, self._house.current().label))))]
         if self._house.several:
             replies.append(Reply(t("household.accounts_hint", labels=self._house._at_labels(),
                                    label=self._house.current().label,
