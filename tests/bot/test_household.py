@@ -355,3 +355,45 @@ def _house_of_fakes() -> Household:
 
     return Household([Desk("main", "main", AccountKind.GENERAL, Fake()),  # type: ignore[arg-type]
                       Desk("pension", "연금저축", AccountKind.PENSION, Fake())])  # type: ignore[arg-type]
+
+
+def test_through_telegram_labels_route_buttons_name_their_account_and_a_viewer_only_reads(api, house, sims):
+    from tg_harness import BotRunner, chat_texts
+
+    runner = BotRunner(api, house.service, allowed=(CHAT,), household=house)
+    runner.settings = replace(runner.settings, viewer_chat_ids=frozenset({VIEWER}))
+
+    def said(chat, needle, timeout=20.0):
+        return api.wait_for(lambda a: [t for t in chat_texts(a, chat) if needle in t], timeout)[-1]
+
+    def offered(data, caption=None):
+        before = len(api.calls_to("sendPhoto", chat_id=CHAT))
+        api.send_document(CHAT, "model.xlsx", data, caption=caption)
+        photo = api.wait_for(lambda a: (p := a.calls_to("sendPhoto", chat_id=CHAT)) and len(p) > before and p)[-1]
+        return photo.buttons[0]["callback_data"]
+
+    with runner:
+        pension = offered(PENSION_MODEL, "/plan @pension")
+        main = offered(MAIN_MODEL)
+        assert pension.startswith("confirm:pension:") and main.startswith("confirm:main:")
+        assert "Account @pension (연금저축)" in said(CHAT, pension.rpartition(":")[2])
+
+        api.send_text(VIEWER, "/confirm @pension")
+        assert "may only read" in said(VIEWER, "may only read")
+        api.press(VIEWER, 1, pension)
+        api.wait_for(lambda a: len([t for t in chat_texts(a, VIEWER) if "may only read" in t]) >= 2)
+        api.send_text(VIEWER, "/balance all")
+        assert "Total" in said(VIEWER, "All accounts")
+        assert not sims["main"].exchange.order_log and not sims["pension"].exchange.order_log
+
+        api.press(CHAT, 1, pension)
+        said(CHAT, "started")
+        assert house.desk("pension").service.wait_for_run(60)
+        assert sims["pension"].exchange.order_log and not sims["main"].exchange.order_log
+        api.send_text(CHAT, "/use pension")
+        said(CHAT, "now uses @pension")
+        api.send_text(CHAT, "/status")
+        assert said(CHAT, "The last run").startswith("<b>Account @pension (연금저축)</b>")
+        api.send_text(CHAT, "/balance @nope")
+        assert said(CHAT, "There is no account") == "There is no account @nope: the accounts are @main, @pension."
+    assert not sims["main"].exchange.order_log  # the main plan was never confirmed
