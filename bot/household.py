@@ -127,6 +127,11 @@ class Household:
         self.desks = tuple(desks)
         self.viewers = viewers
         self.defaults = ChatDefaults(Path(data_dir) / DEFAULTS_FILE if data_dir is not None else None)
+        self._totals_lock = threading.Lock()
+        self._totalled: set[Any] = set()  # days whose household total was pushed
+        if self.several and all(d.pushes is not None for d in self.desks):
+            for desk in self.desks:  # each account's daily report; the last of the day ends with the total
+                desk.pushes.scheduler.reports = _DailyTotal(desk.pushes.scheduler.reports, self)
         self.service = RoutedService(self)
         self.pushes = RoutedPushes(self) if any(d.pushes is not None for d in self.desks) else None
         self.notifier = HouseNotifier(self) if any(d.notifier is not None for d in self.desks) else None
@@ -183,6 +188,8 @@ class Household:
             return Route(desk, rest, lambda: self.use(chat, list(rest), named[0] if named else None))
         if command == "balance" and [w.lower() for w in rest] == ["all"]:
             return Route(desk, rest, self.balance_all)
+        if command == "report" and [w.lower() for w in rest] == ["all"] and self.pushes is not None:
+            return Route(desk, rest, self.report_all)
         return Route(desk, rest)
 
     def _route_button(self, chat: int, action: str, ident: str) -> Route:
@@ -267,6 +274,47 @@ class Household:
                 lines.append(notes[i])
         return [Reply(fmt.bold(t("household.balance_title")) + "\n" + fmt.pre(lines))]
 
+    def report_all(self) -> list[Reply]:
+        """`/report all`: each account's report, headed by its account, then the household's total."""
+        replies = [r for d in self.desks if d.pushes is not None
+                   for r in self.labelled(d, d.pushes.report(), header=True)]
+        latest = [r.day for d in self.desks if d.pushes is not None
+                  for r in d.pushes.reports.history.recent(d.pushes.reports.account, 1)]
+        total = self.total_line(max(latest)) if latest else None
+        return replies + ([total] if total is not None else [])
+
+    def total_line(self, day: Any) -> Reply | None:
+        """The household's value on `day` (and its change since each account's previous session) from every
+        account's value history; None until every account has its row for the day."""
+        total = change = 0
+        changed = True
+        for desk in self.desks:
+            reports = desk.pushes.reports if desk.pushes is not None else None
+            rows = reports.history.recent(reports.account, 1, until=day) if reports is not None else []
+            if not rows or rows[-1].day != day:
+                return None
+            total += rows[-1].total_value
+            previous = reports.history.before(reports.account, day)
+            changed = changed and previous is not None
+            change += rows[-1].total_value - previous.total_value if previous is not None else 0
+        sentence = (t("household.report_total_change", n=len(self.desks), total=fmt.won(total),
+                      change=fmt.signed(change)) if changed else
+                    t("household.report_total", n=len(self.desks), total=fmt.won(total)))
+        return HouseReply(fmt.bold(sentence), kind="report")
+
+    def _daily_total(self, reports: Any) -> Reply | None:
+        """Once every account has sent its daily report of the day, the total line (only once a day)."""
+        with self._totals_lock:
+            day = reports.history.last_report(reports.account)
+            if day is None or day in self._totalled:
+                return None
+            if any(d.pushes.reports.history.last_report(d.pushes.reports.account) != day for d in self.desks):
+                return None  # another account's report of the day is still to come: it ends with the total
+            line = self.total_line(day)
+            if line is not None:
+                self._totalled.add(day)
+            return line
+
     # --- labelling what an account says -------------------------------------------------------
 
     def labelled(self, desk: Desk, replies: Sequence[Reply], *, header: bool = False) -> list[Reply]:
@@ -306,6 +354,27 @@ class Household:
                 desk.notices.stop()
 
 
+class HouseReply(Reply):
+    """A push about the whole household (the daily total): no account's tag."""
+
+
+class _DailyTotal:
+    """An account's `Reports` for its scheduler: the day's last account report ends with the household total."""
+
+    def __init__(self, reports: Any, house: Household):
+        self._reports, self._house = reports, house
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reports, name)
+
+    def daily(self, *, send: bool = True) -> list[Reply] | None:
+        replies = self._reports.daily(send=send)
+        if replies is None:
+            return None
+        total = self._house._daily_total(self._reports)
+        return replies + ([total] if total is not None else [])
+
+
 def _label_buttons(reply: Reply, label: str) -> Reply:
     if not reply.buttons:
         return reply
@@ -326,6 +395,8 @@ class LabelledSink:
         self.sink, self.label, self.name, self.several = sink, label, name, several
 
     def _labelled(self, reply: Reply) -> Reply:
+        if isinstance(reply, HouseReply):
+            return reply
         reply = _label_buttons(reply, self.label)
         if self.several:  # on the first line: a terminal's progress line is the second
             reply = replace(reply, body=fmt.bold(t("household.tag", label=self.label)) + " " + reply.body)

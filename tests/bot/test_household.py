@@ -66,7 +66,7 @@ def sims(tmp_path):
             server.stop()
 
 
-def make_house(sims, tmp_path, *, viewers=frozenset(), events=None) -> Household:
+def make_house(sims, tmp_path, *, viewers=frozenset(), events=None, pushed=None) -> Household:
     source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env", use_keyring=False)
     desks = []
     for label, kind, name in (("main", AccountKind.GENERAL, "main"), ("pension", AccountKind.PENSION, "연금저축")):
@@ -77,7 +77,14 @@ def make_house(sims, tmp_path, *, viewers=frozenset(), events=None) -> Household
         service = open_service(client, source=source, on_event=log.append, clock=HoldableClock(SIM_START, sim.clock),
                                default_duration=timedelta(minutes=1), poll_seconds=2.0, catch_up_seconds=20.0,
                                settle_seconds=2.0, max_slices=3)
-        desks.append(Desk(label, name, kind, service))
+        pushes = None
+        if pushed is not None:  # the account's reports, pushed into `pushed[label]`
+            from bot.pushes import open_pushes
+            from rebalance.testing import FakeClock
+
+            pushes = open_pushes(service, source=source, push=pushed.setdefault(label, []).append,
+                                 clock=FakeClock(SIM_START))
+        desks.append(Desk(label, name, kind, service, pushes))
     return Household(desks, data_dir=tmp_path / "data", viewers=frozenset(viewers))
 
 
@@ -397,3 +404,43 @@ def test_through_telegram_labels_route_buttons_name_their_account_and_a_viewer_o
         api.send_text(CHAT, "/balance @nope")
         assert said(CHAT, "There is no account") == "There is no account @nope: the accounts are @main, @pension."
     assert not sims["main"].exchange.order_log  # the main plan was never confirmed
+
+
+def test_each_accounts_daily_report_is_its_own_and_the_last_of_the_day_ends_with_the_households_total(sims, tmp_path):
+    pushed: dict = {}
+    house = make_house(sims, tmp_path, pushed=pushed)
+    values = {label: house.desk(label).service.client.balance().total_value for label in LABELS}
+    with using("en"):
+        first = house.desk("main").pushes.scheduler.reports.daily()  # what each account's scheduler sends
+        last = house.desk("pension").pushes.scheduler.reports.daily()
+        again = house.desk("main").pushes.scheduler.reports.daily()
+    assert "All 2 accounts" not in text(first)
+    assert last[-1].plain == f"All 2 accounts: {sum(values.values()):,} won"
+    assert again is None  # the day was reported: no second report, no second total
+
+
+def test_report_all_gives_each_accounts_report_then_the_total(sims, tmp_path):
+    house = make_house(sims, tmp_path, pushed={})
+    values = {label: house.desk(label).service.client.balance().total_value for label in LABELS}
+    with using("en"):
+        said = text(house.route(CHAT, "report", ["all"]).work())
+    assert said.index("Account @main (main)") < said.index("Account @pension (연금저축)")
+    assert said.endswith(f"All 2 accounts: {sum(values.values()):,} won")
+
+
+def test_a_push_of_one_account_carries_its_tag_and_its_buttons_name_it_but_the_total_has_no_tag():
+    from bot.household import HouseReply, LabelledSink
+    from bot.service import Button
+
+    sent = []
+
+    class Sink:
+        def send(self, reply):
+            sent.append(reply)
+
+    sink = LabelledSink(Sink(), "pension", "연금저축", several=True)
+    with using("en"):
+        sink.send(Reply("Drift report", buttons=(Button("Plan", "bandplan:20261124"),)))
+        sink.send(HouseReply("All 2 accounts: 1 won", kind="report"))
+    assert sent[0].plain == "[@pension] Drift report" and sent[0].buttons[0].data == "bandplan:pension:20261124"
+    assert sent[1].plain == "All 2 accounts: 1 won"
