@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
@@ -136,21 +136,9 @@ class Household:
         self.pushes = RoutedPushes(self) if any(d.pushes is not None for d in self.desks) else None
         self.notifier = HouseNotifier(self) if any(d.notifier is not None for d in self.desks) else None
 
-    @classmethod
-    def single(cls, service: BotService, pushes: Any = None, notifier: Any = None, **options: Any) -> "Household":
-        """A household of the one account `service` serves (its label and kind from the client's config)."""
-        config = getattr(service.client, "config", None)
-        label = getattr(config, "label", "main")
-        return cls([Desk(label, label, getattr(config, "kind", AccountKind.GENERAL), service, pushes, notifier)],
-                   **options)
-
     @property
     def several(self) -> bool:
         return len(self.desks) > 1
-
-    @property
-    def labels(self) -> str:
-        return ", ".join(d.label for d in self.desks)
 
     def desk(self, label: str) -> Desk | None:
         wanted = label.strip().lstrip("@").lower()

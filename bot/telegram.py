@@ -212,7 +212,8 @@ class TelegramBot:
         """Only allowed chats get past. A stranger hears its chat id at most once a minute, the rest is
         only logged, and the answer goes out beside the queue: the owner never waits behind a flood."""
         chat = update.effective_chat
-        if chat is not None and (chat.id in self.settings.allowed_chat_ids or chat.id in self.settings.viewer_chat_ids):
+        if chat is not None and (chat.id in self.settings.allowed_chat_ids or
+                                 (self.household is not None and chat.id in self.settings.viewer_chat_ids)):
             return  # a viewer's update goes on to the household, which lets it read only
         user = update.effective_user
         who = chat.id if chat is not None else (user.id if user is not None else 0)

@@ -444,3 +444,47 @@ def test_a_push_of_one_account_carries_its_tag_and_its_buttons_name_it_but_the_t
         sink.send(HouseReply("All 2 accounts: 1 won", kind="report"))
     assert sent[0].plain == "[@pension] Drift report" and sent[0].buttons[0].data == "bandplan:pension:20261124"
     assert sent[1].plain == "All 2 accounts: 1 won"
+
+
+def test_main_keeps_the_data_dir_and_a_further_account_keeps_its_own_under_accounts(tmp_path):
+    from kis.config import load_kis_config
+
+    def config(label, **env):
+        environ = {"KIS_ENV": "sim", "KISBOT_DATA_DIR": str(tmp_path), **env}
+        return load_kis_config(Source(environ=environ, dotenv_path=tmp_path / "no.env", use_keyring=False), label)
+
+    assert config("").data_dir == tmp_path  # one account: unchanged
+    two = {"KIS_ACCOUNTS": "pension,main", "KIS_PENSION_ACCOUNT": "50000001-22"}
+    assert config("main", **two).data_dir == tmp_path  # main, wherever it is listed
+    assert config("pension", **two).data_dir == tmp_path / "accounts" / "pension"
+    assert config("", **two).label == "pension"  # the first listed is served first, its data apart
+    assert account_data_dir(tmp_path, "isa", ("general", "isa")) == tmp_path / "accounts" / "isa"
+    assert account_data_dir(tmp_path, "general", ("general", "isa")) == tmp_path  # no main: the first
+
+
+def test_viewer_chat_ids_are_read_and_a_chat_in_both_lists_may_trade(tmp_path):
+    from bot.settings import load_bot_settings
+    from kis.errors import ConfigError
+
+    def settings(**env):
+        environ = {"TELEGRAM_BOT_TOKEN": "1:x", "TELEGRAM_ALLOWED_CHAT_IDS": "111", **env}
+        return load_bot_settings(Source(environ=environ, dotenv_path=tmp_path / "no.env", use_keyring=False))
+
+    assert settings(TELEGRAM_VIEWER_CHAT_IDS="333, 111").viewer_chat_ids == frozenset({333})
+    assert settings().viewer_chat_ids == frozenset()
+    with pytest.raises(ConfigError, match="TELEGRAM_VIEWER_CHAT_IDS has 'abc'"):
+        settings(TELEGRAM_VIEWER_CHAT_IDS="abc")
+
+
+def test_without_a_household_a_viewer_is_refused_at_the_gate_like_a_stranger(api):
+    """Fail closed: only the household knows what a viewer may do."""
+    from bot_fakes import make_service
+    from tg_harness import BotRunner, chat_texts
+
+    service, *_ = make_service()
+    runner = BotRunner(api, service, allowed=(CHAT,))
+    runner.settings = replace(runner.settings, viewer_chat_ids=frozenset({VIEWER}))
+    with runner:
+        api.send_text(VIEWER, "/balance")
+        said = api.wait_for(lambda a: [t for t in chat_texts(a, VIEWER) if "private" in t])[-1]
+    assert f"Your chat id is {VIEWER}" in said
