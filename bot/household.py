@@ -178,6 +178,9 @@ class Household:
             return Route(desk, rest, self.balance_all)
         if command == "report" and [w.lower() for w in rest] == ["all"] and self.pushes is not None:
             return Route(desk, rest, self.report_all)
+        if command == "health" and [w.lower() for w in rest] == ["all"] and self.pushes is not None:
+            return Route(desk, rest, lambda: [r for d in self.desks if d.pushes is not None
+                                              for r in self.labelled(d, d.pushes.health(), header=True)])
         return Route(desk, rest)
 
     def _route_button(self, chat: int, action: str, ident: str) -> Route:
@@ -417,7 +420,12 @@ class RoutedService:
             return self._house.labelled(desk, getattr(desk.service, method)(*args, bare, **kwargs), header=header)
 
     def help(self) -> list[Reply]:
-        return self._call("help")
+        """/help: every command; with several accounts, how to pick one."""
+        replies = self._call("help")
+        if self._house.several:
+            replies.append(Reply(t("household.help", labels=self._house._at_labels(),
+                                   example="@" + self._house.desks[-1].label)))
+        return replies
 
     start = help
 

@@ -488,3 +488,14 @@ def test_without_a_household_a_viewer_is_refused_at_the_gate_like_a_stranger(api
         api.send_text(VIEWER, "/balance")
         said = api.wait_for(lambda a: [t for t in chat_texts(a, VIEWER) if "private" in t])[-1]
     assert f"Your chat id is {VIEWER}" in said
+
+
+def test_help_and_health_all_with_several_accounts(sims, tmp_path):
+    house = make_house(sims, tmp_path, pushed={})
+    with using("en"):
+        route = house.route(CHAT, "help", [])
+        with house.serving(route):
+            helped = text(house.service.help())
+        health = text(house.route(CHAT, "health", ["all"]).work())
+    assert "Accounts @main, @pension: add @label to any command" in helped
+    assert health.index("Account @main (main)") < health.index("Account @pension (연금저축)")
