@@ -499,3 +499,11 @@ def test_help_and_health_all_with_several_accounts(sims, tmp_path):
         health = text(house.route(CHAT, "health", ["all"]).work())
     assert "Accounts @main, @pension: add @label to any command" in helped
     assert health.index("Account @main (main)") < health.index("Account @pension (연금저축)")
+
+
+def test_the_refusals_read_as_one_sentence_in_korean_too(house):
+    with using("ko"):
+        unknown = text(house.route(CHAT, "balance", ["@isa"]).work())
+        viewer = text(house.route(VIEWER, "confirm", []).work())
+    assert unknown == "@isa 계좌는 없습니다(있는 계좌: @main, @pension)."
+    assert viewer.count(".") == 1 and viewer.startswith("이 채팅은 조회")
