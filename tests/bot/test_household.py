@@ -507,3 +507,46 @@ def test_the_refusals_read_as_one_sentence_in_korean_too(house):
         viewer = text(house.route(VIEWER, "confirm", []).work())
     assert unknown == "@isa 계좌는 없습니다(있는 계좌: @main, @pension)."
     assert viewer.count(".") == 1 and viewer.startswith("이 채팅은 조회")
+
+
+def test_open_household_gives_each_account_its_service_data_dir_notices_and_tagged_pushes(sims, tmp_path):
+    from bot.household import open_household
+    from kis.accounts import Account, Credentials
+    from kis.models import Account as Number
+
+    accounts = tuple(Account(label, name, Number.parse(str(sims[label].account)), kind,
+                             Credentials(sims[label].protocol.app_key, sims[label].protocol.app_secret))
+                     for label, name, kind in (("main", "main", AccountKind.GENERAL),
+                                               ("pension", "연금저축", AccountKind.PENSION)))
+
+    def client(label):
+        sim = sims[label]
+        config = replace(sim_config(sim, account_data_dir(tmp_path, label, LABELS)), label=label,
+                         kind=dict(main=AccountKind.GENERAL, pension=AccountKind.PENSION)[label])
+        return KisClient(config, wall=sim.clock)
+
+    sent = []
+
+    class Sink:
+        def send(self, reply):
+            sent.append(reply)
+
+        def edit(self, handle, reply):
+            pass
+
+    source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env", use_keyring=False)
+    house = open_household(source, sink=Sink(), data_dir=tmp_path, accounts=accounts, clients=client,
+                           notifier_options={"batch_seconds": 0.01, "min_gap_seconds": 0.01})
+    try:
+        assert [d.label for d in house.desks] == ["main", "pension"]
+        assert house.desk("pension").service.client.config.data_dir == tmp_path / "accounts" / "pension"
+        assert house.desk("main").service.client.config.data_dir == tmp_path
+        assert all(d.notices is not None and d.pushes is not None for d in house.desks)
+        assert house.desk("pension").service.plan_settings.kind is AccountKind.PENSION
+        house.notifier.start()
+        with using("en"):
+            house.desk("pension").notifier.push(Reply("Daily report", buttons=()))
+        house.notifier.stop()
+        assert [r.plain for r in sent] == ["[@pension] Daily report"]
+    finally:
+        house.close()
