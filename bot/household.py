@@ -460,7 +460,14 @@ class RoutedService:
 
     def confirm(self, args: Sequence[str] = (), plan_id: str | None = None, *, chat: int = 0) -> list[Reply]:
         if plan_id is None:
-            return self._call("confirm", _plain(args), chat=chat, header=True)
+            here = self._house.current()
+            elsewhere = [(d, p) for d in self._house.desks if d is not here and here.service.pending_plan(chat) is None
+                         and (p := d.service.pending_plan(chat)) is not None]
+            replies = self._call("confirm", _plain(args), chat=chat, header=True)
+            if elsewhere:  # /plan @pension, then a bare /confirm: say where the plan waits
+                replies.append(Reply(t("household.pending_elsewhere", label=here.label, plans=", ".join(
+                    t("household.pending_plan", plan=plan, label=d.label) for d, plan in elsewhere))))
+            return replies
         return self._by_id("confirm", plan_id, _plain(args), chat=chat, header=True)
 
     def cancel(self, plan_id: str | None = None, *, chat: int = 0) -> list[Reply]:

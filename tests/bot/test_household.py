@@ -550,3 +550,13 @@ def test_open_household_gives_each_account_its_service_data_dir_notices_and_tagg
         assert [r.plain for r in sent] == ["[@pension] Daily report"]
     finally:
         house.close()
+
+
+def test_a_bare_confirm_in_the_default_account_says_where_the_chats_plan_waits_and_trades_nothing(house, sims):
+    plan = confirm_data(send_file(house, CHAT, PENSION_MODEL, "@pension")).rpartition(":")[2]
+    with using("en"):
+        said = text(ask(house, CHAT, "confirm"))
+    assert said.endswith(f"No plan waits in @main, but /confirm @pension runs plan {plan}.")
+    assert not sims["main"].exchange.order_log and not sims["pension"].exchange.order_log
+    with using("en"):
+        assert "started" in text(ask(house, CHAT, "confirm", "@pension"))
