@@ -150,6 +150,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KIS_HTS_ID", "", "secret"),
     ("TELEGRAM_BOT_TOKEN", "telegram_bot_token", "secret"),
     ("TELEGRAM_ALLOWED_CHAT_IDS", "", "plain"),
+    ("TELEGRAM_VIEWER_CHAT_IDS", "", "plain"),
     ("TELEGRAM_API_BASE_URL", "", "plain"),
     ("TELEGRAM_FILE_BASE_URL", "", "plain"),
     ("TWAP_START", "", "plain"),
@@ -197,7 +198,8 @@ def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
 
     values = {"TELEGRAM_API_BASE_URL": "https://api.telegram.org", "TELEGRAM_FILE_BASE_URL": "https://api.telegram.org/file/bot",
               "TELEGRAM_ALLOWED_CHAT_IDS": "none: kisbot run starts in setup mode and only tells a chat its id",
-              "KISBOT_WEBAPP_URL": "none: /model shows no Edit model button (the chat commands edit the model)"}
+              "KISBOT_WEBAPP_URL": "none: /model shows no Edit model button (the chat commands edit the model)",
+              "TELEGRAM_VIEWER_CHAT_IDS": "none: no chat reads without trading"}
     if config is not None:
         values["KIS_WS_URL"] = notice_url(config) or "the simulator's own"
     try:

@@ -19,12 +19,9 @@ from typing import Any, Callable, TextIO
 from bot import format as fmt
 from bot import progress
 from bot.lang import terminal_lang
-from bot.notifier import Notifier
-from bot.health import notice_news, notice_text
-from bot.pushes import open_pushes
-from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
 from bot import shortcuts
-from kis.notices import open_notices
+from bot.household import open_household
+from bot.service import ASK_FOR_MODEL, BotService, Reply
 from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
 
@@ -69,8 +66,10 @@ def show(reply: Reply, out: TextIO, lock: threading.Lock, save_photo: Callable[[
         lines.append(f"[chart: {save_photo(reply.photo)}]")
     if reply.buttons:
         commands = {"confirm": "/confirm", "cancel": "/cancel", "stop": "/cancel", "bandplan": "/plan"}
-        typed = [f"{b.label} = {commands.get(b.data.split(':')[0]) or shortcuts.typed(b.data) or b.data}"
-                 for b in reply.buttons]
+        parts = [b.data.split(":") for b in reply.buttons]  # action:label:id names its account (bot/household.py)
+        typed = [f"{b.label} = {commands.get(p[0]) or shortcuts.typed(b.data) or b.data}"
+                 + (f" @{p[1]}" if len(p) == 3 and p[0] in commands else "")
+                 for b, p in zip(reply.buttons, parts)]
         lines.append(f"[buttons: {', '.join(typed)}]")
     if reply.keyboard:  # the shortcut keyboard: its labels may be typed as they are
         keys = [f"{label} = /{shortcuts.command_for(label)}" for label in reply.keyboard]
@@ -85,8 +84,10 @@ class ConsoleChat:
     """Reads lines, runs them as commands on the service, prints the replies."""
 
     def __init__(self, service: BotService, out: TextIO, lock: threading.Lock,
-                 save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None, sim: Any = None):
+                 save_photo: Callable[[bytes], str], *, echo: bool, pushes: Any = None, sim: Any = None,
+                 household: Any = None):
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
+        self.household = household  # bot.household.Household: @label and /use pick the account
         self.sim = sim  # the demo's kis.sim.SimServer: /deposit and /dividend pay cash in
         self.checks: list[threading.Thread] = []  # schedule checks a pay-in started; the demo waits for them
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
@@ -128,6 +129,17 @@ class ConsoleChat:
             words = shlex.split(line)
         except ValueError:
             words = line.split()
+        if self.household is not None:
+            command = words[0].lower()
+            name = "file" if command.endswith(".xlsx") else command[1:] if command.startswith("/") else "text"
+            route = self.household.route(CONSOLE_CHAT, name, words[1:])
+            if route.work is not None:  # a refusal, /use, /balance all
+                return route.work()
+            with self.household.serving(route):
+                return self._replies(line, [w for w in words if not w.startswith("@")] or words)
+        return self._replies(line, words)
+
+    def _replies(self, line: str, words: list[str]) -> list[Reply]:
         command, args = words[0].lower(), words[1:]
         service = self.service
         try:
@@ -245,10 +257,6 @@ def demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None
 
 def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     from kis.config import Source
-    from kis.sim import SimServer
-    from kis.sim.server import TRADED_SECONDS
-    from kis.sim.clients import client_for
-
     stdin = stdin or sys.stdin
     out = stdout or sys.stdout
     if threading.current_thread() is threading.main_thread():
@@ -268,35 +276,102 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
             path.write_bytes(data)
             return str(path)
 
-        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True).start()
+        # Two accounts, each on its own paper exchange: a general one and a 연금저축 with an ETF model saved.
+        sims = demo_sims(rate, Path(data_dir))
         try:
-            client = client_for(sim, Path(data_dir), rate_limit=rate)
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.
             source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=Path(data_dir) / "none.env",
                             use_keyring=False)
             sink = ConsoleSink(out, lock, save_photo, prompt=PROMPT if interactive else "")
-            notifier = Notifier(sink, batch_seconds=1.0, min_gap_seconds=3.0)
-            notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
-            service = open_service(client, source=source, on_event=notifier.on_event,
-                                   default_duration=DEMO_DURATION, notices=notices)
-            pushes = open_pushes(service, source=source, push=notifier.push, notices=notice_text(notices))
-            notifier.start()
+            household = open_household(
+                source, sink=sink, data_dir=Path(data_dir), accounts=tuple(a for a, _ in sims),
+                clients=lambda label: demo_client(sims, label, Path(data_dir), rate),
+                default_duration=DEMO_DURATION, notifier_options={"batch_seconds": 1.0, "min_gap_seconds": 3.0})
+            save_demo_model(household)
+            household.notifier.start()
+            sim = sims[0][1]
             with lock:
                 print(t("demo.intro", account=sim.account, cash=fmt.won(sim.cash),
                         duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
-            chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes, sim=sim)
+                print(t("household.demo", labels=", ".join(f"@{a.label} ({a.name})" for a, _ in sims),
+                        pension="@" + sims[1][0].label), file=out, flush=True)
+            chat = ConsoleChat(household.service, out, lock, save_photo, echo=not interactive,
+                               pushes=household.pushes, household=household, sim=sim)
             left = _read_loop(chat, stdin, out, lock, interactive)
             for check in chat.checks:  # an offer a pay-in brought is shown before the demo ends
                 check.join(timeout=60)
-            _finish(service, out, lock, cancel=interactive or left)
-            notifier.stop()
-            if notices is not None:
-                notices.stop()
+            _finish(household, out, lock, cancel=interactive or left)
+            household.notifier.stop()
+            household.close()
         finally:
-            sim.stop()
+            for _, server in sims:
+                server.stop()
     with lock:
         print(t("demo.thrown_away"), file=out, flush=True)
     return 0
+
+
+DEMO_PENSION_CASH = 30_000_000
+DEMO_PENSION_MODEL = (("069500", 0.4), ("360750", 0.3), ("148070", 0.3))  # KODEX 200, TIGER 미국S&P500, 국고채10년
+
+
+def demo_sims(rate: float, data_dir: Path) -> list[tuple[Any, Any]]:
+    """The demo's accounts, each with its own started paper exchange: `main` (general, the seed's holdings) and
+    `pension` (연금저축, cash only)."""
+    import json
+
+    from kis.accounts import Account, AccountKind, Credentials
+    from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET
+    from kis.models import Account as Number
+    from kis.sim import SimServer
+    from kis.sim.market import load_seed
+    from kis.sim.server import TRADED_SECONDS
+
+    seed = load_seed()
+    seed_file = data_dir / "pension-seed.json"
+    seed_file.write_text(json.dumps({**seed, "cash": DEMO_PENSION_CASH, "holdings": []}), encoding="utf-8")
+    keys = Credentials(SIM_APP_KEY, SIM_APP_SECRET)
+    pension_key = Credentials(SIM_APP_KEY[:-4] + "0022", SIM_APP_SECRET)  # KIS issues a key pair per account
+    accounts = [(Account("main", "main", Number.parse(SIM_ACCOUNT), AccountKind.GENERAL, keys), None),
+                (Account("pension", "연금저축", Number.parse("50000001-22"), AccountKind.PENSION, pension_key),
+                 str(seed_file))]
+    sims = []
+    try:
+        for account, seed_path in accounts:
+            sims.append((account, SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True,
+                                            account=str(account.number), app_key=account.credentials.app_key,
+                                            app_secret=account.credentials.app_secret,
+                                            seed_file=seed_path).start()))
+    except BaseException:
+        for _, server in sims:
+            server.stop()
+        raise
+    return sims
+
+
+def demo_client(sims: list[tuple[Any, Any]], label: str, data_dir: Path, rate: float) -> Any:
+    """A client on the paper exchange of account `label`, in that account's own data dir."""
+    from dataclasses import replace
+
+    from kis.client import KisClient
+    from kis.config import account_data_dir
+    from kis.sim.clients import sim_config
+
+    labels = tuple(a.label for a, _ in sims)
+    account, server = next((a, s) for a, s in sims if a.label == label)
+    config = replace(sim_config(server, account_data_dir(data_dir, label, labels), rate_limit=rate),
+                     label=label, kind=account.kind)
+    return KisClient(config, wall=server.clock)
+
+
+def save_demo_model(household: Any) -> None:
+    """The 연금저축 starts with an ETF model saved, so `/plan @pension` plans at once."""
+    from rebalance.model import Portfolio, Target
+
+    desk = household.desk("pension")
+    if desk is not None and desk.service.models is not None and desk.service.models.load() is None:
+        portfolio = Portfolio(tuple(Target(code, weight) for code, weight in DEMO_PENSION_MODEL), source="pension ETFs")
+        desk.service.models.save(portfolio, desk.service.now())
 
 
 def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lock, interactive: bool) -> bool:
@@ -315,7 +390,7 @@ def _read_loop(chat: ConsoleChat, stdin: TextIO, out: TextIO, lock: threading.Lo
             return True
 
 
-def _finish(service: BotService, out: TextIO, lock: threading.Lock, *, cancel: bool) -> None:
+def _finish(service: Any, out: TextIO, lock: threading.Lock, *, cancel: bool) -> None:
     """At the end of piped input a running plan is waited for (Ctrl-C cancels it); when the user
     left (quit, Ctrl-C, or the end of a terminal session), the run is cancelled so the demo never
     leaves orders behind."""

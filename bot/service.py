@@ -824,6 +824,12 @@ class BotService:
             log.exception("reading the saved model failed")
             return False
 
+    def pending_plan(self, chat: int = ONE_CHAT) -> str | None:
+        """The id of the plan offered in `chat` that a /confirm there would run, or None."""
+        with self._lock:
+            pending = self._pending(chat)
+        return pending.plan.id if pending is not None else None
+
     def shown(self, plan_id: str, chat: int = ONE_CHAT) -> None:
         """The transport delivered the offer of `plan_id` to `chat` (see `Reply.offers`): a typed /confirm
         there may run it. Delivered to another chat, it stays unconfirmable by typing."""

@@ -35,10 +35,11 @@ class BotSettings:
     file_base_url: str = ""
     max_file_bytes: int = MAX_FILE_BYTES
     webapp_url: str = ""  # KISBOT_WEBAPP_URL: the Mini App model editor's https page; '' = no button
+    viewer_chat_ids: frozenset[int] = frozenset()  # TELEGRAM_VIEWER_CHAT_IDS: may read, never trade
 
 
-def parse_chat_ids(text: str) -> frozenset[int]:
-    """`123, -100456` -> {123, -100456}; group chats have negative ids."""
+def parse_chat_ids(text: str, name: str = "TELEGRAM_ALLOWED_CHAT_IDS") -> frozenset[int]:
+    """`123, -100456` -> {123, -100456}; group chats have negative ids; ConfigError names the setting `name`."""
     ids = set()
     for part in text.replace(";", ",").split(","):
         part = part.strip()
@@ -48,7 +49,7 @@ def parse_chat_ids(text: str) -> frozenset[int]:
             ids.add(int(part))
         except ValueError:
             raise ConfigError(
-                f"TELEGRAM_ALLOWED_CHAT_IDS has '{part}', which is not a chat id: use numbers "
+                f"{name} has '{part}', which is not a chat id: use numbers "
                 "separated by commas, e.g. 123456789,-1001234567890"
             ) from None
     return frozenset(ids)
@@ -71,6 +72,8 @@ def load_bot_settings(source: Source | None = None, *, require_chats: bool = Tru
         api_base_url=source.get("TELEGRAM_API_BASE_URL"),
         file_base_url=source.get("TELEGRAM_FILE_BASE_URL"),
         webapp_url=webapp_url(source.get("KISBOT_WEBAPP_URL")),
+        # a chat listed in both may trade: the allow-list wins
+        viewer_chat_ids=parse_chat_ids(source.get("TELEGRAM_VIEWER_CHAT_IDS"), "TELEGRAM_VIEWER_CHAT_IDS") - chats,
     )
 
 

@@ -24,6 +24,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
 
 from bot import format as fmt
 from bot import progress
+from bot.household import Household, command_of
 from bot.notifier import Notifier
 from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
@@ -140,8 +141,10 @@ class TelegramBot:
 
     def __init__(self, settings: BotSettings, service: BotService, *, notifier: Notifier | None = None,
                  sink: TelegramSink | None = None, monotonic: Callable[[], float] = time.monotonic,
-                 pushes: Any = None, langs: ChatLangs | None = None, lang_setting: str | None = None):
+                 pushes: Any = None, langs: ChatLangs | None = None, lang_setting: str | None = None,
+                 household: Household | None = None):
         self.settings = settings
+        self.household = household  # several accounts: routes each update (its service, pushes are the routed ones)
         self.langs = langs  # each chat's /lang; None: every chat reads its Telegram language
         self.lang_setting = lang_setting  # KISBOT_LANG
         self.service = service
@@ -233,8 +236,9 @@ class TelegramBot:
         """Only allowed chats get past. A stranger hears its chat id at most once a minute, the rest is
         only logged, and the answer goes out beside the queue: the owner never waits behind a flood."""
         chat = update.effective_chat
-        if chat is not None and chat.id in self.settings.allowed_chat_ids:
-            return
+        if chat is not None and (chat.id in self.settings.allowed_chat_ids or
+                                 (self.household is not None and chat.id in self.settings.viewer_chat_ids)):
+            return  # a viewer's update goes on to the household, which lets it read only
         user = update.effective_user
         who = chat.id if chat is not None else (user.id if user is not None else 0)
         now = self.monotonic()
@@ -287,7 +291,18 @@ class TelegramBot:
         @functools.wraps(callback)
         async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             with using(self.lang_of(update)):
-                await callback(update, context)
+                if self.household is None:
+                    return await callback(update, context)
+                chat, command, words = command_of(update, context.args)
+                route = self.household.route(chat, command, words)  # @label, /use, viewers
+                if route.work is not None:  # the household answers: a refusal, /use, /balance all
+                    if update.callback_query is not None:
+                        await update.callback_query.answer()
+                    return await self._answer(update, await asyncio.to_thread(route.work))
+                if context.args is not None:
+                    context.args = list(route.words)
+                with self.household.serving(route):
+                    await callback(update, context)
         return handler
 
     async def _lang(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -529,16 +544,13 @@ def run_setup_mode(settings: BotSettings, source: Any) -> int:
 
 def run(args: Any) -> int:
     """`kisbot run`: poll Telegram with the configured token, account and journal until Ctrl-C."""
-    from kis import load_kis_config, open_client
-    from kis.config import load_accounts
+    from kis import load_kis_config
     from kis.config import Source
     from kis.files import private_dir
     from kis.errors import ConfigError
     from bot.notify import NotifyPrefs
-    from bot.health import notice_news, notice_text
-    from bot.pushes import open_pushes
-    from kis.notices import open_notices
-    from bot.service import open_service
+    from bot.household import open_household
+    from kis.config import data_dir
     from bot.settings import load_bot_settings
     from bot.settings import load_report_at
     from bot.logs import log_to_data_dir
@@ -549,25 +561,20 @@ def run(args: Any) -> int:
     if not settings.allowed_chat_ids:
         return run_setup_mode(settings, source)
     load_report_at(source)  # ConfigError: a malformed KISBOT_REPORT_AT stops start-up before any call
-    config = load_kis_config(source)
-    private_dir(config.data_dir)  # an unusable data dir is one sentence before anything reads or writes there
-    log_to_data_dir(config.data_dir)  # before protect(), which masks secrets on every root handler
+    load_kis_config(source)  # a missing or bad account setting is one sentence before anything starts
+    base = private_dir(data_dir(source))  # an unusable data dir is one sentence before anything reads or writes there
+    log_to_data_dir(base)  # before protect(), which masks secrets on every root handler
     protect(settings.token)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
-    prefs = NotifyPrefs.in_dir(config.data_dir)
+    prefs = NotifyPrefs.in_dir(base)
     sink = TelegramSink(settings.allowed_chat_ids, prefs)
-    notifier = Notifier(sink)
-    client = open_client(config)
-    protect(client.config.app_key, client.config.app_secret)
-    notices = open_notices(client.config, on_message=notice_news(notifier.on_event))
-    service = open_service(client, source=source, on_event=notifier.on_event, notices=notices,
-                           accounts=load_accounts(source))
-    langs = ChatLangs.in_dir(config.data_dir)
-    pushes = open_pushes(service, source=source, push=notifier.push, prefs=prefs, notices=notice_text(notices),
-                         chats=sorted(settings.allowed_chat_ids), send_to=sink.send_to, hold=notifier.held,
-                         lang_for=lambda chat: langs.lang_for(chat, None, source.get("KISBOT_LANG")))
-    app = TelegramBot(settings, service, notifier=notifier, sink=sink, pushes=pushes,
-                      langs=langs, lang_setting=source.get("KISBOT_LANG")).build()
+    langs = ChatLangs.in_dir(base)
+    # one service, notifier, notice stream and pushes per account (bot/household.py)
+    household = open_household(source, sink=sink, data_dir=base, viewers=settings.viewer_chat_ids, prefs=prefs,
+                               chats=tuple(sorted(settings.allowed_chat_ids)),
+                               lang_for=lambda chat: langs.lang_for(chat, None, source.get("KISBOT_LANG")))
+    app = TelegramBot(settings, household.service, notifier=household.notifier, sink=sink, pushes=household.pushes,
+                      household=household, langs=langs, lang_setting=source.get("KISBOT_LANG")).build()
     init = app.post_init
 
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
@@ -591,6 +598,5 @@ def run(args: Any) -> int:
     except TelegramError as exc:  # e.g. "Invalid server response": a web page, not the Bot API
         raise ConfigError(t("errors.telegram_not_bot_api", where=redact(where), why=redact(exc.message))) from None
     finally:
-        if notices is not None:
-            notices.stop()  # unsubscribes: KIS allows one session per app key
+        household.close()  # unsubscribes every stream: KIS allows one session per app key
     return 0

@@ -240,6 +240,16 @@ def load_accounts(source: Source | None = None) -> tuple[KisAccount, ...]:
     return accounts
 
 
+ACCOUNTS_DIR = "accounts"
+
+
+def account_data_dir(base: Path, label: str, labels: tuple[str, ...]) -> Path:
+    """Where account `label` keeps its data: `main` (else the first listed) the data dir itself, so a one-account
+    user's journal and model stay put; any other `<data dir>/accounts/<label>/`."""
+    home = MAIN if MAIN in labels else labels[0]
+    return Path(base) if label == home else Path(base) / ACCOUNTS_DIR / label
+
+
 def load_kis_config(source: Source | None = None, label: str = "") -> KisConfig:
     """The KIS configuration of one account (`label`; '' = the first listed) or ConfigError saying what to set."""
     source = source or Source()
@@ -259,7 +269,7 @@ def load_kis_config(source: Source | None = None, label: str = "") -> KisConfig:
         account=account.number,
         base_url=(source.get("KIS_BASE_URL") or BASE_URLS.get(env, "")).rstrip("/"),
         rate_limit=rate,
-        data_dir=data_dir(source),
+        data_dir=account_data_dir(data_dir(source), account.label, tuple(a.label for a in accounts)),
         hts_id=source.get("KIS_HTS_ID") or (SIM_HTS_ID if env is Env.SIM else ""),
         ws_url=source.get("KIS_WS_URL").rstrip("/"),
         label=account.label,

@@ -33,7 +33,7 @@ def test_piped_demo_prices_balance_plan_and_cancel():
     assert "Balance" in text and "cash" in text
     assert "'5930A' is not a 6-character stock code such as 005930 or 0013V0 (row 4)" in text
     assert "Rebalance plan" in text
-    assert re.search(r"\[buttons: Confirm [0-9a-f]{8} = /confirm, Cancel = /cancel\]", text)  # names its plan
+    assert re.search(r"\[buttons: Confirm [0-9a-f]{8} = /confirm @main, Cancel = /cancel @main\]", text)  # names its plan and account
     chart = Path(text.split("[chart: ")[1].split("]")[0])
     assert not chart.exists() and "charts were thrown away" in text  # the demo leaves nothing on disk
     assert "dropped; nothing of it was ordered" in text and "No run is active" in text
