@@ -400,7 +400,7 @@ def test_through_telegram_labels_route_buttons_name_their_account_and_a_viewer_o
         api.send_text(CHAT, "/use pension")
         said(CHAT, "now uses @pension")
         api.send_text(CHAT, "/status")
-        assert said(CHAT, "The last run").startswith("<b>Account @pension (연금저축)</b>")
+        assert said(CHAT, "last run").startswith("<b>Account @pension (연금저축)</b>")
         api.send_text(CHAT, "/balance @nope")
         assert said(CHAT, "There is no account") == "There is no account @nope: the accounts are @main, @pension."
     assert not sims["main"].exchange.order_log  # the main plan was never confirmed
