@@ -21,7 +21,7 @@ from bot.lang import terminal_lang
 from bot.notifier import Notifier
 from bot.health import notice_news, notice_text
 from bot.pushes import open_pushes
-from bot.service import ASK_FOR_MODEL, BotService, Reply, open_service
+from bot.service import BotService, Reply, ask_for_model, open_service
 from kis.notices import open_notices
 from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
@@ -171,7 +171,7 @@ class ConsoleChat:
             rest = []  # the service says what is wrong with the words
         if not rest:
             replies = self.service.plan(words)
-            if [r.body for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
+            if [r.body for r in replies] == [ask_for_model()]:  # no file can be sent here: ask for a path
                 return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
                               "/plan examples/model.xlsx, with any options after it: "
                               "/plan examples/model.xlsx buy 500000.")]

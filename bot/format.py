@@ -143,6 +143,17 @@ def join(parts: Iterable[Rich | str], sep: str = "") -> Rich:
     return out
 
 
+def sentence(key: str, /, **params: object) -> Rich:
+    """The catalogue sentence `key` with its fields filled in; a `Rich` field (e.g. `bold(plan_id)`) keeps its style."""
+    styled = [name for name, value in params.items() if isinstance(value, Rich)]
+    marks = {name: f"\x00{i}\x00" for i, name in enumerate(styled)}
+    said = t(key, **{name: marks.get(name, value) for name, value in params.items()})
+    out = Rich()
+    for i, part in enumerate(said.split("\x00")):
+        out = out + (params[styled[int(part)]] if i % 2 else part)  # type: ignore[operator]
+    return out
+
+
 def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
