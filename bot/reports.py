@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
+from bot.notifier import Push
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from kis.krx import KST
@@ -131,10 +132,15 @@ class Reports:
 
         Raises KisError/KisTransportError when KIS cannot answer (the caller tries again later).
         """
+        report = self.daily_report(send=send)
+        return None if report is None else report_replies(report, kind="report")
+
+    def daily_report(self, *, send: bool = True) -> Report | None:
+        """`daily` before it is put into words (a push renders it in each chat's language)."""
         report = self.build()
         if not send or not self.history.claim_report(self.account, report.day, report.at):
             return None
-        return report_replies(report, kind="report")
+        return report
 
 
 def _day_fills(orders: list) -> tuple[DayFill, ...]:
@@ -248,7 +254,7 @@ class ReportScheduler:
         try:
             if not is_trading_day(day, self.reports.calendar):
                 return
-            replies = self.reports.daily(send=self.send)
+            report = self.reports.daily_report(send=self.send)
         except (KisError, KisTransportError) as exc:
             retry = now + RETRY_AFTER
             if retry.astimezone(KST).date() == day:
@@ -260,8 +266,8 @@ class ReportScheduler:
         except Exception:
             log.exception("daily report failed")
             return
-        for reply in replies or ():
-            self.push(reply)
+        if report is not None:
+            self.push(Push(lambda: report_replies(report, kind="report"), kind="report"))
 
     def start(self) -> "ReportScheduler":
         self._thread = threading.Thread(target=self._loop, name="kisbot-report", daemon=True)

@@ -77,13 +77,39 @@ async def send_replies(bot: Any, chat_id: int, replies: Iterable[Reply]) -> list
 
 
 class TelegramSink:
-    """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop."""
+    """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop; a `Push` is
+    put into words once per language and each chat gets it in its own (`lang_for`)."""
 
-    def __init__(self, chat_ids: Iterable[int], prefs: Any = None):
+    per_language = True  # bot.notifier: give this sink Pushes, not replies already in words
+
+    def __init__(self, chat_ids: Iterable[int], prefs: Any = None, *, langs: ChatLangs | None = None,
+                 lang_setting: str | None = None):
         self.chat_ids = sorted(chat_ids)
         self.prefs = prefs  # bot.notify.NotifyPrefs: each chat's /notify settings; None sends all as is
         self.bot: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.langs, self.lang_setting = langs, lang_setting
+        self._codes: dict[int, str | None] = {}  # chat -> the Telegram language_code its last update had
+
+    def seen(self, chat_id: int, language_code: str | None) -> None:
+        """The Telegram language of a chat's latest update (a push has none of its own)."""
+        self._codes[chat_id] = language_code
+
+    def lang_for(self, chat_id: int) -> Lang:
+        """A chat's language for a push: its /lang, its last update's Telegram language, KISBOT_LANG, English."""
+        code = self._codes.get(chat_id)
+        if self.langs is not None:
+            return self.langs.lang_for(chat_id, code, self.lang_setting)
+        return choose(code, self.lang_setting)
+
+    def _in_words(self, reply: Any, chat_id: int, said: dict[Lang, list[Reply]]) -> list[Reply]:
+        if isinstance(reply, Reply):
+            return [reply]
+        lang = self.lang_for(chat_id)
+        if lang not in said:
+            with using(lang):
+                said[lang] = reply.replies()
+        return said[lang]
 
     def attach(self, bot: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.bot, self.loop = bot, loop
@@ -94,20 +120,25 @@ class TelegramSink:
             raise RuntimeError("the Telegram loop is not running")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(SEND_TIMEOUT)
 
-    def send(self, reply: Reply) -> dict[int, int]:
+    def send(self, reply: Any) -> dict[int, int]:
+        """Send a `Reply` or a `Push` (bot.notifier) to every chat; the handle holds each chat's last message."""
         handle = {}
+        said: dict[Lang, list[Reply]] = {}
         for chat_id in self.chat_ids:
-            routed = self.prefs.route(chat_id, reply) if self.prefs is not None else reply
-            if routed is None:
-                continue
-            try:
-                handle[chat_id] = self._run(send_reply(self.bot, chat_id, routed))
-            except (TelegramError, TimeoutError, RuntimeError) as exc:
-                log.error("push to chat %s failed: %s", chat_id, exc)
+            for one in self._in_words(reply, chat_id, said):
+                routed = self.prefs.route(chat_id, one) if self.prefs is not None else one
+                if routed is None:
+                    continue
+                try:
+                    handle[chat_id] = self._run(send_reply(self.bot, chat_id, routed))
+                except (TelegramError, TimeoutError, RuntimeError) as exc:
+                    log.error("push to chat %s failed: %s", chat_id, exc)
         return handle
 
-    def edit(self, handle: dict[int, int], reply: Reply) -> None:
+    def edit(self, handle: dict[int, int], push: Any) -> None:
+        said: dict[Lang, list[Reply]] = {}
         for chat_id, message_id in handle.items():
+            reply = self._in_words(push, chat_id, said)[-1]
             try:
                 self._run(self.bot.edit_message_text(reply.text, chat_id=chat_id, message_id=message_id,
                                                      parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
@@ -129,6 +160,8 @@ class TelegramBot:
         self.service = service
         self.notifier = notifier
         self.sink = sink
+        if sink is not None and getattr(sink, "langs", 0) is None and getattr(sink, "lang_setting", 0) is None:
+            sink.langs, sink.lang_setting = langs, lang_setting  # pushes speak each chat's language too
         self.pushes = pushes  # bot.pushes.Pushes: startup message, reports, alerts, /health, /notify
         self.monotonic = monotonic
         self._refused_at: dict[int, float] = {}  # stranger chat -> when it was last answered
@@ -254,6 +287,8 @@ class TelegramBot:
             return choose(self.lang_setting)
         user, chat = update.effective_user, update.effective_chat
         code = user.language_code if user is not None else None
+        if chat is not None and hasattr(self.sink, "seen"):
+            self.sink.seen(chat.id, code)
         if self.langs is not None and chat is not None:
             return self.langs.lang_for(chat.id, code, self.lang_setting)
         return choose(code, self.lang_setting)
