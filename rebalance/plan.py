@@ -326,8 +326,7 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
         priced_at=priced_at,
         expires_at=priced_at + settings.max_price_age,
         notes=tuple(notes),
-        options=options.describe() if not options.sell_only else
-        tuple(o for o in options.describe() if not o.startswith("min trade")),
+        options=options.describe() if not options.sell_only else replace(options, min_trade=0).describe(),
         dropped=dropped,
     )
 

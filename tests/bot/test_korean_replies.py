@@ -148,7 +148,8 @@ def test_a_plan_with_notes_reads_korean():
         for note in plan.notes:
             assert_korean(note)
         for message in fmt.plan_messages(plan):
-            assert re.search("[\uac00-\ud7a3]", message.plain())
+            assert_korean(message.plain())
+        assert "리밸런싱 계획 abcd1234" in fmt.plan_messages(plan)[0].plain()
 
 
 def test_an_amount_refusal_is_korean_where_it_is_read():
