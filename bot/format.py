@@ -20,7 +20,6 @@ from rebalance.text import clip, pad, width
 from rebalance.twap import RunStatus
 
 TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
-CONTINUED = "(continued)"
 
 
 BOLD, MONO = "b", "pre"  # span styles; "" is plain text
@@ -272,19 +271,21 @@ def receipt_text(receipt: Receipt) -> Rich:
     then the totals and cash after vs the plan. Positive slippage cost money."""
     lines = []
     for r in receipt.lines:
-        lines.append(f"{r.side:<4} {r.code} {pad(clip(r.name, 12), 12)} {won(r.filled_qty):>6}/{won(r.planned_qty)}")
+        lines.append(f"{pad(side_text(r.side), 4)} {r.code} {pad(clip(r.name, 12), 12)} "
+                     f"{won(r.filled_qty):>6}/{won(r.planned_qty)}")
         if r.filled_qty:
-            lines.append(f"  {won(r.plan_price)}→{won(r.avg_price)}  slip {signed(r.slippage)} ({r.slippage_bp:+.1f}bp)")
-        lines.append(f"  costs est {won(r.est_costs)} / charged {won(r.charged_costs)}")
+            lines.append(t("format_lines.slip", plan_price=won(r.plan_price), avg_price=won(r.avg_price),
+                           slip=signed(r.slippage), bp=r.slippage_bp))
+        lines.append(t("format_lines.costs", est=won(r.est_costs), charged=won(r.charged_costs)))
     lines.append("")
-    lines.append(f"slippage {signed(receipt.slippage)} won ({receipt.slippage_bp:+.1f}bp)")
-    lines.append(f"fees+tax est {won(receipt.est_costs)} / charged {won(receipt.charged_costs)}")
+    lines.append(t("format_lines.slippage", slip=signed(receipt.slippage), bp=receipt.slippage_bp))
+    lines.append(t("format_lines.fees", est=won(receipt.est_costs), charged=won(receipt.charged_costs)))
     after = receipt.cash_after
     plan_after = won(receipt.cash_after_plan)
-    lines.append(f"cash after {won(after)} (plan {plan_after})" if after is not None
-                 else f"cash after: not read (plan {plan_after})")
-    return (bold("Receipt") + f" of plan {receipt.plan_id} (run {receipt.run_id})\n"
-            + pre(lines))
+    lines.append(t("format_lines.cash_after", after=won(after), plan=plan_after) if after is not None
+                 else t("format_lines.cash_unread", plan=plan_after))
+    return (bold(t("format_lines.receipt")) + t("format_lines.receipt_of", plan=receipt.plan_id, run=receipt.run_id)
+            + "\n" + pre(lines))
 
 
 def results_table(results: Sequence[StockResult]) -> Rich:
@@ -349,7 +350,7 @@ def _pack(sections: list[PlanSection], limit: int) -> list[Rich]:
                 continue
             messages.append(_render(current))
             if started:
-                block = PlanSection(f"{section.title} {CONTINUED}", pre=section.pre)
+                block = PlanSection(f"{section.title} {t('format_lines.continued')}", pre=section.pre)
             current, started = [(block, [unit])], True
     if current:
         messages.append(_render(current))
@@ -358,7 +359,7 @@ def _pack(sections: list[PlanSection], limit: int) -> list[Rich]:
 
 def _clip_unit(unit: str, section: PlanSection, limit: int) -> str:
     """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
-    room = limit - len(_render([(PlanSection(f"{section.title} {CONTINUED}", pre=section.pre), ["x"])]).html()) + 1
+    room = limit - len(_render([(PlanSection(f"{section.title} {t('format_lines.continued')}", pre=section.pre), ["x"])]).html()) + 1
     if len(esc(unit)) <= room:
         return unit
     while len(esc(unit)) > room - 1:
@@ -372,13 +373,13 @@ def status_text(status: RunStatus) -> Rich:
     """Per stock filled/to trade, percent done and time left of the active run."""
     lines = []
     for stock in status.stocks:
-        extra = "  waiting for cash" if stock.waiting_for_cash else ""
+        extra = t("format_lines.waiting") if stock.waiting_for_cash else ""
         if stock.unresolved_qty:
-            extra += f"  {won(stock.unresolved_qty)} unanswered"
+            extra += t("format_lines.unanswered", qty=won(stock.unresolved_qty))
         if stock.halted:
-            extra += "  stopped: price past the guard"
-        lines.append(f"{stock.side.label:<4} {stock.code} {pad(clip(stock.name, 10), 10)} "
+            extra += t("format_lines.halted")
+        lines.append(f"{pad(side_text(stock.side), 4)} {stock.code} {pad(clip(stock.name, 10), 10)} "
                      f"{won(stock.done_qty):>6}/{won(stock.order_qty):<6}{extra}")
-    tail = f", {duration_text(status.time_left)} left (ends {clock_text(status.end)} KST)"
-    head = bold(f"Run {status.run_id}") + f": {status.progress * 100:.0f}% done{tail}"
-    return head + "\n" + pre(lines or ["no orders"])
+    head = bold(t("format_lines.run", run=status.run_id)) + t(
+        "format_lines.done", pct=status.progress * 100, left=duration_text(status.time_left), end=clock_text(status.end))
+    return head + "\n" + pre(lines or [t("format_lines.no_orders")])

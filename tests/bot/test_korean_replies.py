@@ -234,3 +234,28 @@ def test_a_bad_setting_is_refused_in_korean(setting):
         else:
             load_twap_settings(SimpleNamespace(get=lambda name, default="": setting.get(name, default)))
     assert_korean(str(caught.value))
+
+
+def test_status_of_a_run_and_the_last_receipt_read_korean(tmp_path):
+    from dataclasses import replace
+
+    from bot_fakes import a_run
+    from kis.models import OrderSide
+    from rebalance.receipt import ReceiptStore, build_receipt
+    from rebalance.shortfall import Shortfall, ShortReason
+    from rebalance.twap import StockProgress
+    from tests.rebalance.twap_fakes import line, make_plan
+
+    store = ReceiptStore(tmp_path / "journal.sqlite3", "50000000-01")
+    short = Shortfall("005930", "삼성전자", OrderSide.BUY, 10, 4, ((ShortReason.HALTED, 6),))
+    store.save(replace(build_receipt("r9", make_plan(line("005930", 70_000, 0, 10)), [], None), shortfalls=(short,)))
+    service, _, executor, *_ = make_service(receipts=store)
+    with using(Lang.KO):
+        after = "\n".join(r.plain for r in service.status())
+        assert "진행 중인 실행이 없습니다" in after and "실행 결과" in after
+        assert_korean(after)
+        executor.active = a_run("r10", progress=0.3, stocks=(
+            StockProgress("005930", "삼성전자", OrderSide.BUY, 3, 10, 0, True, unresolved_qty=1),))
+        during = "\n".join(r.plain for r in service.status())
+        assert "실행 r10" in during and "30% 진행" in during and "매수" in during
+        assert_korean(during)
