@@ -23,7 +23,7 @@ from kis.krx import KST
 from kis.models import Account, Balance, Holding, Quote
 from rebalance import PlanSettings, Portfolio, PortfolioError, Target, build_plan, read_portfolio
 from rebalance.history import ValueHistory
-from rebalance.i18n import Lang, using
+from rebalance.i18n import Lang, t, using
 from rebalance.options import OptionsError, PlanOptions
 from rebalance.portfolio import unknown_codes_error
 from test_reports import MODEL, FakeKis
@@ -259,3 +259,13 @@ def test_status_of_a_run_and_the_last_receipt_read_korean(tmp_path):
         during = "\n".join(r.plain for r in service.status())
         assert "실행 r10" in during and "30% 진행" in during and "매수" in during
         assert_korean(during)
+
+
+def test_the_command_lines_sentences_read_korean():
+    from bot.cli_common import failure_sentence
+    from kis.errors import KisError, UnknownStock
+
+    with using(Lang.KO):
+        for sentence in (failure_sentence(UnknownStock(["999999"])),
+                         failure_sentence(KisError("OPSQ0013", "잔고 조회 실패")), t("cli_lines.no_saved_model")):
+            assert_korean(sentence)
