@@ -172,9 +172,7 @@ class ConsoleChat:
         if not rest:
             replies = self.service.plan(words)
             if [r.body for r in replies] == [ask_for_model()]:  # no file can be sent here: ask for a path
-                return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
-                              "/plan examples/model.xlsx, with any options after it: "
-                              "/plan examples/model.xlsx buy 500000.")]
+                return [Reply(t("misc_replies.console_no_model"))]
             return replies
         # A path may hold spaces and ends at its .xlsx; words after it are options (read or refused).
         end = next((i + 1 for i, w in enumerate(rest) if w.lower().endswith(".xlsx")), len(rest))
@@ -183,8 +181,7 @@ class ConsoleChat:
         options = [w for w in words if w not in path_words]
         path = Path(path_text).expanduser()
         if not path.is_file():
-            return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "
-                          "e.g. /plan examples/model.xlsx")]
+            return [Reply(t("misc_replies.console_no_file", path=path_text))]
         ticket = self.service.file_received()
         refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
         if refusal:

@@ -115,8 +115,8 @@ def startup_text(client: Any, resumed: RunStatus | None = None, elsewhere: tuple
     if elsewhere is not None:
         run = t("run.startup_elsewhere", run_id=elsewhere[0], pid=elsewhere[1])
     else:
-        run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
-    return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."
+        run = t("misc_replies.resumed", run=resumed.run_id) if resumed is not None else t("misc_replies.no_run")
+    return t("misc_replies.up", env=config.env.value, account=mask_account(config.account), run=run)
 
 
 class KisAlert:

@@ -38,8 +38,6 @@ SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter ma
 REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private" at most this often
 MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
-             "(it may have been revoked) and set it in the environment, .env or the keyring")
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
 COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "health",
             "accounts", "notify", "lang", "help"]
@@ -216,8 +214,7 @@ class TelegramBot:
             replies = await asyncio.to_thread(self.pushes.startup if self.pushes else self.service.resume)
         except Exception as exc:  # the bot must come up anyway, to say so and to take /status, /cancel
             log.exception("resuming the run a restart left active failed")
-            replies = [Reply("A run left active by a restart could not be resumed: "
-                             f"{describe_error(exc)} Restart the bot to try again.")]
+            replies = [Reply(t("misc_replies.not_resumed", why=describe_error(exc)))]
         if replies:
             if self.pushes is None:
                 log.warning("resumed a run left active by a restart")
@@ -268,14 +265,13 @@ class TelegramBot:
         chat = update.effective_chat
         if update.callback_query is not None:
             try:
-                await update.callback_query.answer("Not allowed.")
+                await update.callback_query.answer(t("misc_replies.not_allowed", self.lang_of(update)))
             except TelegramError:
                 pass
         if chat is not None:
             try:
                 await update.get_bot().send_message(
-                    chat.id, f"This bot is private. Your chat id is {chat.id}; the owner can add it to "
-                             "TELEGRAM_ALLOWED_CHAT_IDS.")
+                    chat.id, t("misc_replies.private", self.lang_of(update), chat=chat.id))
             except TelegramError as exc:
                 log.warning("could not send the refusal to chat %s: %s", chat.id, exc)
 
@@ -495,7 +491,7 @@ def run_setup_mode(settings: BotSettings, source: Any) -> int:
     try:
         app.run_polling(allowed_updates=["message"])
     except InvalidToken:
-        raise ConfigError(BAD_TOKEN) from None
+        raise ConfigError(t("misc_replies.bad_token")) from None
     return 0
 
 
@@ -553,7 +549,7 @@ def run(args: Any) -> int:
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:  # its text carries the token
-        raise ConfigError(BAD_TOKEN) from None
+        raise ConfigError(t("misc_replies.bad_token")) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
         raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
                           "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None

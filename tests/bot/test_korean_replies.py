@@ -30,7 +30,7 @@ from test_reports import MODEL, FakeKis
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=KST)
 # Words a Korean sentence may carry as they are: commands, settings, names, units and codes.
-KEPT = {"plan", "buy", "sell", "keep", "band", "min", "confirm", "cancel", "status", "model", "lang", "price",
+KEPT = {"plan", "buy", "sell", "fills", "silent", "reports", "on", "keep", "band", "min", "confirm", "cancel", "status", "model", "lang", "price",
         "balance", "report", "health", "help", "notify", "perf", "orders", "real", "doctor", "secrets", "set",
         "code", "ticker", "krx", "always", "off", "mock", "sim", "pid", "xlsx", "xls", "kisbot", "Excel", "KIS", "HTS",
         "ID", "KST", "MB", "OK", "FAIL", "WARN", "Workbook", "Unhide", "s", "m", "h"}
@@ -269,3 +269,23 @@ def test_the_command_lines_sentences_read_korean():
         for sentence in (failure_sentence(UnknownStock(["999999"])),
                          failure_sentence(KisError("OPSQ0013", "잔고 조회 실패")), t("cli_lines.no_saved_model")):
             assert_korean(sentence)
+
+
+def test_notify_durations_and_an_order_to_check_read_korean(tmp_path):
+    from bot.notify import NotifyPrefs
+    from kis.models import OrderSide
+    from rebalance.events import UnresolvedOrder
+
+    prefs = NotifyPrefs.in_dir(tmp_path)
+    orders = [UnresolvedOrder("005930", "삼성전자", OrderSide.BUY, 3, NOW),
+              UnresolvedOrder("005930", "삼성전자", OrderSide.SELL, 3, NOW, candidates=2),
+              UnresolvedOrder("005930", "삼성전자", OrderSide.BUY, 3, NOW, open_qty=2, order_no="0001234")]
+    with using(Lang.KO):
+        for replies in (prefs.command(1, []), prefs.command(1, ["fills", "silent"]), prefs.command(1, ["x"])):
+            assert_korean(replies[0].plain)
+        for text in ("abc", "0s", "99999999999h"):
+            with pytest.raises(ValueError) as caught:
+                parse_duration(text)
+            assert_korean(str(caught.value))
+        for order in orders:
+            assert_korean(order.what_to_check)
