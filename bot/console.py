@@ -34,18 +34,30 @@ CONSOLE_CHAT = 0  # the terminal's /notify settings
 
 
 class ConsoleSink:
-    """Pushes printed as they come, between the user's lines."""
+    """Pushes printed as they come, between the user's lines, in the session's language (`lang`, which /lang
+    changes): the notifier's thread has no language of its own."""
+
+    per_language = True  # bot.notifier: give this sink Pushes, put into words here
 
     def __init__(self, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
                  prompt: str = ""):
         self.out, self.lock, self.save_photo, self.prompt = out, lock, save_photo, prompt
         self._last_progress = ""
+        self.lang = current()
 
-    def send(self, reply: Reply) -> str:
-        show(reply, self.out, self.lock, self.save_photo, prompt=self.prompt)
+    def _in_words(self, reply: Any) -> list[Reply]:
+        if isinstance(reply, Reply):
+            return [reply]
+        with using(self.lang):
+            return reply.replies()
+
+    def send(self, reply: Any) -> str:
+        for one in self._in_words(reply):
+            show(one, self.out, self.lock, self.save_photo, prompt=self.prompt)
         return "console"  # a terminal cannot edit a line above: edits print one progress line
 
-    def edit(self, handle: Any, reply: Reply) -> None:
+    def edit(self, handle: Any, reply: Any) -> None:
+        reply = self._in_words(reply)[-1]
         first = reply.plain.split("\n")
         line = " | ".join(part for part in first[1:2] if part) or first[0]
         if line == self._last_progress:
@@ -83,6 +95,7 @@ class ConsoleChat:
         self.service, self.out, self.lock, self.save_photo, self.echo = service, out, lock, save_photo, echo
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
         self.lang = current()  # the terminal's language until /lang changes it for this session
+        self.sink: ConsoleSink | None = None  # its pushes' language follows /lang
 
     def handle(self, line: str) -> bool:
         """Run one line in the session's language; False when the user asked to leave."""
@@ -160,6 +173,8 @@ class ConsoleChat:
         if lang is None:
             return t("lang.unknown", given=" ".join(args)[:20]) if args else t("lang.usage")
         self.lang = lang
+        if self.sink is not None:
+            self.sink.lang = lang  # pushes follow the session's language too
         with using(lang):
             return t("lang.set")
 
@@ -239,6 +254,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
                 print(t("demo.intro", account=sim.account, cash=fmt.won(sim.cash),
                         duration=fmt.duration_text(DEMO_DURATION)), file=out, flush=True)
             chat = ConsoleChat(service, out, lock, save_photo, echo=not interactive, pushes=pushes)
+            chat.sink = sink
             left = _read_loop(chat, stdin, out, lock, interactive)
             _finish(service, out, lock, cancel=interactive or left)
             notifier.stop()

@@ -109,3 +109,20 @@ def test_a_push_is_put_into_words_once_per_language_not_once_per_chat(tmp_path, 
 def test_a_reply_already_in_words_goes_to_every_chat_as_it_is(sink):
     sink.send(Reply("kisbot 0.1"))
     assert sink.bot.sent[KO_CHAT] == sink.bot.sent[EN_CHAT] == ["kisbot 0.1"]
+
+
+def test_the_consoles_pushes_follow_the_sessions_language_not_the_notifier_threads():
+    import io
+    import threading as th
+
+    from bot.console import ConsoleChat, ConsoleSink
+
+    out = io.StringIO()
+    sink = ConsoleSink(out, th.Lock(), lambda data: "chart.png")
+    chat = ConsoleChat(None, io.StringIO(), th.Lock(), lambda data: "chart.png", echo=False)
+    chat.sink = sink
+    chat.set_lang(["ko"])
+    worker = th.Thread(target=lambda: Notifier(sink).handle(Push(lambda: Reply(t("service_replies.no_run", hint="")))))
+    worker.start()
+    worker.join(5)
+    assert t("service_replies.no_run", Lang.KO, hint="") in out.getvalue()
