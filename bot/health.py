@@ -158,8 +158,8 @@ def health(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
             active = None if run is None else run_status(journal, run.id, datetime.now(KST))
             journal.close()
         except Exception as exc:  # health must answer even when the journal cannot be read
-            print(f"kisbot: the journal could not be read ({exc})", file=sys.stderr)
+            print(t("start_lines.journal_unread", why=exc), file=sys.stderr)
     for line in health_lines(client, active_run=active, journal_path=journal_path):
         print(line)
-    print("(calls and refusals are this process's; /health in the chat shows the running bot's)")
+    print(t("start_lines.health_note"))
     return 0

@@ -538,8 +538,7 @@ def run(args: Any) -> int:
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
         await init(app)
         said_once.started = True
-        print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.",
-              flush=True)
+        print(t("start_lines.polling", n=len(settings.allowed_chat_ids)), flush=True)
 
     app.post_init = announce
     said_once = _StartFailureSaidOnce()
@@ -551,8 +550,7 @@ def run(args: Any) -> int:
     except InvalidToken:  # its text carries the token
         raise ConfigError(t("misc_replies.bad_token")) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
-        raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
-                          "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
+        raise ConfigError(t("start_lines.unreachable", where=redact(where), why=redact(exc.message))) from None
     except TelegramError as exc:  # e.g. "Invalid server response": a web page, not the Bot API
         raise ConfigError(t("errors.telegram_not_bot_api", where=redact(where), why=redact(exc.message))) from None
     finally:
