@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kis.models import OrderSide
-from rebalance.i18n import t
+from rebalance.i18n import Msg, t
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,16 @@ class UnresolvedOrder:
 
 
 @dataclass(frozen=True)
+class ToCheck:
+    """Orders the user must check, as one clause in the language current where it is shown (a `Msg` field)."""
+
+    orders: tuple[UnresolvedOrder, ...]
+
+    def __format__(self, spec: str) -> str:
+        return format("; ".join(o.what_to_check for o in self.orders), spec)
+
+
+@dataclass(frozen=True)
 class NeedsCheck:
     """During a run: an unanswered order matches several of today's orders; it keeps counting."""
 
@@ -146,7 +156,7 @@ class Cancelled:
 @dataclass(frozen=True)
 class Failed:
     run_id: str
-    reason: str
+    reason: "str | Msg"  # a Msg is put into words where the chat reads it
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from rebalance.broker import Broker
 from rebalance.clock import Clock, ClockScheduler, SystemClock
 from rebalance.events import (
     Cancelled, Event, Failed, Filled, Finished, NeedsCheck, OrderRejected, OrderSent, PriceBeyondGuard, RunStarted,
-    StockResult, UnresolvedOrder, WaitingForCash,
+    StockResult, ToCheck, UnresolvedOrder, WaitingForCash,
 )
 from rebalance.journal import Journal, OrderRecord, RunActive, RunRecord, StockRecord
 from rebalance.lifecycle import OrderKind, OrderState, RunState
-from rebalance.i18n import t
+from rebalance.i18n import DEFAULT, Msg, t
 from rebalance.model import Plan
 from rebalance.notices import (
     PRICE_FRESH_SECONDS, NoticeConsumer, NoticeFeed, PriceFeed, fill_status, streamed_quote, unsettled_match,
@@ -271,8 +271,7 @@ class _Worker:
             self._main()
         except Exception as exc:  # never a silent thread death: journal it, tell the user
             log.exception("TWAP run %s failed", self.run_id)
-            self._fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); kisbot cancelled "
-                       "the orders KIS listed as resting: check /balance and make a new plan")
+            self._fail(Msg("run_failure.unexpected", error=f"{type(exc).__name__}: {exc}"))
         finally:
             if self.notes is not None:
                 self.notes.close()
@@ -831,7 +830,7 @@ class _Worker:
         return (tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
                       for line in self.run_rec.plan.lines), balance.cash_d2)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: Msg) -> None:
         self.done = True
         try:
             # An order the error cut off mid-send may be working at KIS: find it, so it is cancelled too.
@@ -844,11 +843,11 @@ class _Worker:
             unknown = [self._unresolved(o) for o in self.journal.orders(self.run_id)
                        if o.state.unsettled and o.sent_at.astimezone(KST).date() == today]
             if unknown:  # a failed run is never resumed: these are the user's to check
-                reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)
+                reason = Msg("run_failure.also", reason=reason, checks=ToCheck(tuple(unknown)))
         except Exception:
             log.exception("listing the unresolved orders of %s", self.run_id)
         try:
-            self.journal.end_run(self.run_id, RunState.FAILED, self.clock.now(), reason)
+            self.journal.end_run(self.run_id, RunState.FAILED, self.clock.now(), reason.render(DEFAULT))
         except Exception:
             log.exception("journaling the failure of %s", self.run_id)
         self._emit(Failed(self.run_id, reason))

@@ -126,3 +126,16 @@ def test_the_consoles_pushes_follow_the_sessions_language_not_the_notifier_threa
     worker.start()
     worker.join(5)
     assert t("service_replies.no_run", Lang.KO, hint="") in out.getvalue()
+
+
+def test_why_a_run_failed_reaches_each_chat_in_its_language(sink):
+    from rebalance.events import Failed, ToCheck, UnresolvedOrder
+    from rebalance.i18n import Msg
+
+    order = UnresolvedOrder("005930", "삼성전자", OrderSide.BUY, 3, T0)
+    reason = Msg("run_failure.also", reason=Msg("run_failure.unexpected", error="ValueError: x"),
+                 checks=ToCheck((order,)))
+    Notifier(sink).handle(Failed("r1", reason))
+    ko, en = sink.bot.sent[KO_CHAT][-1], sink.bot.sent[EN_CHAT][-1]
+    assert "예상하지 못한 오류" in ko and "확인할 주문" in ko and "주문체결조회" in ko
+    assert "unexpected error" in en and "Also:" in en and "look for it in today's orders" in en
