@@ -100,7 +100,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
     cal = xkrx()
     day = pd.Timestamp(now.date())
     if day > cal.last_session:
-        raise ValueError(f"the KRX calendar does not reach {now:%Y-%m-%d}; update exchange_calendars")
+        raise ValueError(t("window_errors.calendar_end", day=f"{now:%Y-%m-%d}"))
     session = cal.date_to_session(day, direction="next")
     for _ in range(30):
         open_ = cal.session_open(session).tz_convert(KST).to_pydatetime()
@@ -118,7 +118,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
         if end - start >= shortest:
             return Window(start, end)
         session = cal.next_session(session)
-    raise ValueError("no KRX session with room for a TWAP window in the next 30 sessions")
+    raise ValueError(t("window_errors.no_session"))
 
 
 _DURATION = re.compile(r"(\d+)\s*(sec|min|hr|s|m|h)", re.IGNORECASE)
