@@ -10,7 +10,7 @@ import sys
 from bot import version
 from bot.cli_common import add_plan_arguments, fail
 from bot.lang import terminal_lang
-from rebalance.i18n import using
+from rebalance.i18n import t, using
 from kis.errors import ConfigError
 
 # sub-command -> "module:function"; the function takes the parsed args and returns an exit code.
@@ -33,14 +33,14 @@ COMMANDS = {
 def port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a port (0-65535; 0 picks a free one)")
+        raise argparse.ArgumentTypeError(t("cli_lines.not_a_port", text=text))
     return value
 
 
 def positive(text: str) -> float:
     value = float(text)
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+        raise argparse.ArgumentTypeError(t("cli_lines.not_positive", text=text))
     return value
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from kis import open_client
-from kis.codes import EXAMPLE as CODE_EXAMPLE, BadStockCode, BadSymbol, is_code, normalize_code
+from kis.codes import BadSymbol, is_code, normalize_code, shown as shown_code
 from kis.markets import KRX, market_of
 from kis.accounts import parse_label
 from kis.config import NO_KEYRING_HINT, keyring_set
@@ -20,22 +20,25 @@ from kis.errors import KisError, KisTransportError, UnknownStock
 from kis.models import Balance, Quote
 from bot.cli_common import fail, failure_sentence
 from bot.format import dollars, percent, signed, signed_dollars, won
+from rebalance.i18n import t
 from rebalance.text import one_line
 
 
 def _frame(rows: Sequence[object], columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> pd.DataFrame:
     """One column per (title, attribute, format): the attribute of every row, formatted."""
-    return pd.DataFrame({title: [shown(getattr(row, name)) for row in rows] for title, name, shown in columns})
+    return pd.DataFrame({t(f"cli_lines.{title}"): [shown(getattr(row, name)) for row in rows]
+                         for title, name, shown in columns})
 
 
+# (catalogue key of the column's title, attribute, format)
 QUOTE_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("price", "price", won),
-                 ("change", "change", signed), ("change %", "change_rate", percent), ("volume", "volume", won)]
+                 ("change", "change", signed), ("change_pct", "change_rate", percent), ("volume", "volume", won)]
 US_QUOTE_COLUMNS = [("ticker", "symbol", str), ("exchange", "market", str), ("name", "name", one_line),
-                    ("price $", "price", dollars), ("change", "change", signed_dollars),
-                    ("change %", "change_rate", lambda r: percent(float(r))), ("volume", "volume", won)]
+                    ("price_usd", "price", dollars), ("change", "change", signed_dollars),
+                    ("change_pct", "change_rate", lambda r: percent(float(r))), ("volume", "volume", won)]
 HOLDING_COLUMNS = [("code", "code", str), ("name", "name", one_line), ("qty", "qty", won),
-                   ("sellable", "orderable_qty", won), ("avg price", "avg_price", won), ("price", "price", won),
-                   ("value", "value", won), ("P&L", "pnl", signed), ("P&L %", "pnl_rate", percent)]
+                   ("sellable", "orderable_qty", won), ("avg_price", "avg_price", won), ("price", "price", won),
+                   ("value", "value", won), ("pnl", "pnl", signed), ("pnl_pct", "pnl_rate", percent)]
 
 
 def quotes_table(quotes: list[Quote]) -> pd.DataFrame:
@@ -47,8 +50,8 @@ def holdings_table(balance: Balance) -> pd.DataFrame:
 
 
 def summary_table(balance: Balance) -> pd.DataFrame:
-    return pd.DataFrame({"": ["cash (today)", "cash (D+2)", "stocks", "total", "P&L"],
-                         "won": [won(balance.cash), won(balance.cash_d2), won(balance.stock_value),
+    return pd.DataFrame({"": [t(f"cli_lines.{key}") for key in ("cash_today", "cash_d2", "stocks", "total", "pnl")],
+                         t("cli_lines.won"): [won(balance.cash), won(balance.cash_d2), won(balance.stock_value),
                                  won(balance.total_value), signed(balance.pnl)]})
 
 
@@ -79,9 +82,8 @@ def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
                 symbol_error = str(exc)
         if malformed:
             if len(malformed) == 1 and not str(malformed[0]).strip()[:1].isalpha():
-                return fail(str(BadStockCode(malformed[0])))
-            return fail(symbol_error if len(malformed) == 1 else
-                        f"{', '.join(malformed)} are not 6-character stock codes such as {CODE_EXAMPLE}")
+                return fail(t("cli_lines.bad_code", code=shown_code(malformed[0])))
+            return fail(symbol_error if len(malformed) == 1 else t("cli_lines.bad_codes", codes=", ".join(malformed)))
         codes = list(dict.fromkeys(normalize_code(c) for c in args.codes if is_code(c)))
         client = client_factory()
         quotes: dict = {}
@@ -108,10 +110,9 @@ def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
                 print()
             _show(_frame(list(us_quotes.values()), US_QUOTE_COLUMNS))
         if unknown:
-            return fail(f"the exchange does not know {', '.join(unknown)}; check the stock code")
+            return fail(t("cli_lines.unknown_codes", codes=", ".join(unknown)))
         if us_unknown:
-            return fail(f"no US exchange lists {', '.join(us_unknown)}; check the ticker or write its exchange "
-                        "first (NASD:, NYSE:, AMEX:)")
+            return fail(t("cli_lines.us_unknown", tickers=", ".join(us_unknown)))
         return 0
 
     return _run(job)
@@ -121,11 +122,11 @@ def balance(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
         client = client_factory()
         bal = client.balance()
-        print(f"account {client.config.account} ({client.config.env.value})")
+        print(t("cli_lines.account", account=client.config.account, env=client.config.env.value))
         if bal.holdings:
             _show(holdings_table(bal))
         else:
-            print("no holdings")
+            print(t("cli_lines.no_holdings"))
         print()
         _show(summary_table(bal))
         return 0
@@ -156,26 +157,24 @@ def secrets(args: argparse.Namespace, *, prompt=getpass.getpass, store=keyring_s
     prefix = f"{env}_" if label == "main" else f"{env}_{label}_"
     variable = "KIS_" if label == "main" else f"KIS_{label.upper()}_"
     if not available():
-        return fail(f"{NO_KEYRING_HINT}: {variable}APP_KEY, {variable}APP_SECRET, TELEGRAM_BOT_TOKEN "
-                    f"(with KIS_ENV={env})", 2)
+        return fail(t("cli_lines.no_keyring", hint=NO_KEYRING_HINT, variable=variable, env=env), 2)
+    which = env if label == "main" else f"{env}, {label}"
     wanted = [
-        (f"{prefix}app_key", f"KIS app key ({env}{'' if label == 'main' else ', ' + label}): "),
-        (f"{prefix}app_secret", f"KIS app secret ({env}{'' if label == 'main' else ', ' + label}): "),
-        ("telegram_bot_token", "Telegram bot token (Enter to skip): "),
+        (f"{prefix}app_key", t("cli_lines.ask_key", which=which)),
+        (f"{prefix}app_secret", t("cli_lines.ask_secret", which=which)),
+        ("telegram_bot_token", t("cli_lines.ask_token")),
     ]
     stored = []
     for name, question in wanted:
         try:
             value = prompt(question).strip()
         except (EOFError, OSError):
-            return fail("no terminal to type the secrets in; set KIS_APP_KEY and KIS_APP_SECRET in the "
-                        "environment or .env instead", 2)
+            return fail(t("cli_lines.no_terminal"), 2)
         if not value:
             continue
         store(name, value)
         stored.append(name)
     if not stored:
-        return fail("nothing entered, nothing stored")
-    print(f"stored {', '.join(stored)} in the OS keyring (service 'kisbot'). "
-          f"Also set KIS_ENV={env} and KIS_ACCOUNT=12345678-01 in the environment or .env.")
+        return fail(t("cli_lines.nothing_stored"))
+    print(t("cli_lines.stored", names=", ".join(stored), env=env))
     return 0

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from kis.errors import KisError, KisTransportError, UnknownStock
+from rebalance.i18n import t
 
 
 def fail(message: str, code: int = 1) -> int:
@@ -18,10 +19,10 @@ def fail(message: str, code: int = 1) -> int:
 def failure_sentence(exc: KisError | KisTransportError) -> str:
     """One line that says what went wrong with a KIS call and what to do."""
     if isinstance(exc, UnknownStock):
-        return f"the exchange does not know {', '.join(exc.codes)}; check the stock code"
+        return t("cli_lines.unknown_codes", codes=", ".join(exc.codes))
     if isinstance(exc, KisError):
-        return f"KIS refused the request: {exc.msg1 or exc} ({exc.msg_cd or 'no code'})"
-    return f"{exc}; check the network and KIS_BASE_URL, then try again"
+        return t("cli_lines.kis_refused", why=exc.msg1 or exc, msg_cd=exc.msg_cd or t("cli_lines.no_code"))
+    return t("cli_lines.no_answer", why=exc)
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:

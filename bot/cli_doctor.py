@@ -171,22 +171,22 @@ def configuration_rows(source: Source, config: KisConfig | None) -> list[dict[st
     effective: dict[str, str] = {}
     if config is not None:
         effective = {"KIS_ENV": config.env.value, "KIS_ACCOUNT": mask_account(config.account),
-                     "KIS_BASE_URL": config.base_url or "(the simulator, found or started)",
-                     "KIS_RATE_LIMIT": f"{config.rate_limit:g} a second", "KISBOT_DATA_DIR": str(config.data_dir)}
+                     "KIS_BASE_URL": config.base_url or t("doctor_lines.sim_url"),
+                     "KIS_RATE_LIMIT": t("doctor_lines.per_second", rate=config.rate_limit), "KISBOT_DATA_DIR": str(config.data_dir)}
     defaults = default_values(source, config)
     rows = []
     for name, keyring_name, kind in SETTINGS:
         origin = source.origin(name, keyring_name.format(env=env))
         if kind == "secret":
-            value = "set" if origin else "not set"
+            value = t("doctor_lines.set") if origin else t("doctor_lines.not_set")
             if name == "KIS_APP_KEY" and origin and config is not None:
-                value = f"set (fingerprint {config.app_key_id})"
+                value = t("doctor_lines.fingerprint", id=config.app_key_id)
             elif name in ("KIS_APP_KEY", "KIS_APP_SECRET") and not origin and env == Env.SIM.value:
-                value = "the simulator's own"
+                value = t("doctor_lines.sim_own")
         elif kind == "account" and config is None and origin:
-            value = "set"
+            value = t("doctor_lines.set")
         else:
-            value = effective.get(name) or source.get(name) or defaults.get(name, "not set")
+            value = effective.get(name) or source.get(name) or defaults.get(name, t("doctor_lines.not_set"))
         rows.append({"name": name, "value": value, "origin": origin or "default"})
     return rows
 
@@ -197,11 +197,11 @@ def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
     from kis.notices import notice_url
 
     values = {"TELEGRAM_API_BASE_URL": "https://api.telegram.org", "TELEGRAM_FILE_BASE_URL": "https://api.telegram.org/file/bot",
-              "TELEGRAM_ALLOWED_CHAT_IDS": "none: kisbot run starts in setup mode and only tells a chat its id",
-              "KISBOT_WEBAPP_URL": "none: /model shows no Edit model button (the chat commands edit the model)",
-              "TELEGRAM_VIEWER_CHAT_IDS": "none: no chat reads without trading"}
+              "TELEGRAM_ALLOWED_CHAT_IDS": t("doctor_lines.no_chats"),
+              "KISBOT_WEBAPP_URL": t("doctor_lines.no_webapp"),
+              "TELEGRAM_VIEWER_CHAT_IDS": t("doctor_lines.no_viewers")}
     if config is not None:
-        values["KIS_WS_URL"] = notice_url(config) or "the simulator's own"
+        values["KIS_WS_URL"] = notice_url(config) or t("doctor_lines.sim_own")
     try:
         twap = load_twap_settings(source)
         values.update(TWAP_START=f"{twap.start:%H:%M}", TWAP_END=f"{twap.end:%H:%M}", MARKET_CALENDAR=twap.calendar,
@@ -210,13 +210,13 @@ def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
         pass  # the check that loads them names the bad one
     try:
         options = options_from(source)
-        values.update(KISBOT_BAND=f"{options.band:g}" if options.band else "0 (none)",
-                      KISBOT_MIN_TRADE=f"{options.min_trade:,}" if options.min_trade else "0 (none)")
+        values.update(KISBOT_BAND=f"{options.band:g}" if options.band else t("doctor_lines.none_zero"),
+                      KISBOT_MIN_TRADE=f"{options.min_trade:,}" if options.min_trade else t("doctor_lines.none_zero"))
     except ConfigError:
         pass
     try:
         report_at = load_report_at(source)
-        values["KISBOT_REPORT_AT"] = f"{report_at:%H:%M} KST" if report_at else "off"
+        values["KISBOT_REPORT_AT"] = f"{report_at:%H:%M} KST" if report_at else t("doctor_lines.off")
     except ConfigError:
         pass
     return values
@@ -230,20 +230,19 @@ def check_token(doc: Doctor) -> Finding:
     until = tokens.expires_at.astimezone(KST).strftime("%Y-%m-%d %H:%M KST") if tokens.expires_at else "?"
     if tokens.issued:
         return Finding("token", Status.WARN,
-                       f"newly issued, valid until {until}. KIS sends a KakaoTalk alert for every token it "
-                       f"issues; kisbot keeps this one in {doc.config.data_dir / 'tokens'} and every kisbot "
-                       f"process reuses it, so expect the next alert in about a day, not per command.",
+                       t("doctor_lines.token_new", until=until, path=doc.config.data_dir / "tokens"),
                        {"token": {"source": "issued", "expires_at": until}})
-    return Finding("token", Status.OK, f"from the cache (no new KakaoTalk alert), valid until {until}.",
+    return Finding("token", Status.OK, t("doctor_lines.token_cached", until=until),
                    {"token": {"source": "cache", "expires_at": until}})
 
 
 def check_price(doc: Doctor) -> Finding:
     quote = doc.client.price(doc.code)
     doc.quote = quote
-    limits = (f" (today's limits {quote.lower_limit:,}–{quote.upper_limit:,})"
+    limits = (t("doctor_lines.limits", low=quote.lower_limit, high=quote.upper_limit)
               if quote.upper_limit and quote.lower_limit else "")
-    return Finding("price", Status.OK, f"{quote.code} {quote.name} {quote.price:,} won{limits}.".replace("  ", " "),
+    return Finding("price", Status.OK, t("doctor_lines.price", code=quote.code, name=quote.name, price=quote.price,
+                                         limits=limits).replace("  ", " "),
                    {"price": {"code": quote.code, "price": quote.price, "upper_limit": quote.upper_limit,
                               "lower_limit": quote.lower_limit}})
 
@@ -253,8 +252,9 @@ def check_balance(doc: Doctor) -> Finding:
     balance = doc.client.balance()
     pages = doc.calls.gets[doc.client.tr.balance] - before
     return Finding("balance", Status.OK,
-                   f"{len(balance.holdings)} holdings read over {pages} page{'s' * (pages != 1)}; cash "
-                   f"{balance.cash:,} won (D+2 {balance.cash_d2:,}), total {balance.total_value:,} won.",
+                   t("doctor_lines.balance_one" if pages == 1 else "doctor_lines.balance_many",
+                     holdings=len(balance.holdings), pages=pages, cash=balance.cash, d2=balance.cash_d2,
+                     total=balance.total_value),
                    {"balance": {"pages": pages, "holdings": len(balance.holdings), "cash": balance.cash,
                                 "cash_d2": balance.cash_d2, "total_value": balance.total_value}})
 
@@ -346,19 +346,18 @@ def check_test_order(doc: Doctor) -> Finding:
         forget(doc.config, doc.record)
         doc.record = None
         return Finding("test order", Status.FAIL,
-                       f"KIS refused the 1-share limit buy of {quote.code} at {price:,} won: {exc.msg1 or exc} "
-                       f"({exc.msg_cd or 'no code'}). Nothing was placed.", fields)
+                       t("doctor_lines.order_refused", code=quote.code, price=price, why=exc.msg1 or exc,
+                         msg_cd=exc.msg_cd or t("doctor_lines.no_code")), fields)
     except NotSent as exc:
         forget(doc.config, doc.record)
         doc.record = None
-        return Finding("test order", Status.FAIL, f"{exc}. Nothing was placed.", fields)
+        return Finding("test order", Status.FAIL, t("doctor_lines.not_placed", why=exc), fields)
     except OrderUncertain as exc:
         # The client never sends it again; it may rest at KIS. Look for it, to withdraw it.
         found = _find_unanswered(doc, quote.code, price)
         if found is None:
             return Finding("test order", Status.FAIL,
-                           f"{exc}. Look for a 1-share buy of {quote.code} at {price:,} won in the KIS app and "
-                           f"cancel it there before running doctor --orders again.", fields)
+                           t("doctor_lines.uncertain", why=exc, code=quote.code, price=price), fields)
         ack = OrderAck(found.order_no, found.org_no, quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price, found.time)
     else:
         found = None
@@ -368,18 +367,17 @@ def check_test_order(doc: Doctor) -> Finding:
     doc.test_order = ack
     doc.record = TestOrder(quote.code, price, doc.record.placed_at, ack.order_no, ack.org_no)
     remember(doc.config, doc.record)
-    notes: list[str] = [f"placed a 1-share limit buy of {quote.code} at {price:,} won (order {ack.order_no})."]
+    notes: list[str] = [t("doctor_lines.placed", code=quote.code, price=price, order=ack.order_no)]
     status = Status.OK
     try:
         if found is not None:
             row, lag = None, None
-            notes.append("Its answer was lost and the doctor found it in today's orders, so the listing lag "
-                         "was not measured this time.")
+            notes.append(t("doctor_lines.answer_lost"))
         else:
             row, lag = _look_for(doc, ack.order_no, lambda r: True, answered_at)
     except (KisError, KisTransportError) as exc:
         row, lag, status = None, None, Status.FAIL
-        notes.append(f"Looking for it in today's orders failed: {failure_sentence(exc)}.")
+        notes.append(t("doctor_lines.look_failed", why=failure_sentence(exc)))
     if lag is not None:
         listed = row is not None
         save_path = save_listing_lag(doc.config, ListingLag(lag, datetime.now(KST), listed=listed))
@@ -388,36 +386,32 @@ def check_test_order(doc: Doctor) -> Finding:
             echo = doc.calls.ord_dvsn.get(same_order_no(ack.order_no), "")
             fields["ord_dvsn_echo"] = echo
             as_sent = echo == OrderType.LIMIT.value
-            notes.append(f"Listed in today's orders after {lag:.1f} s; ord_dvsn_cd came back as \"{echo}\""
-                         f"{' as sent' if as_sent else ', not the 00 sent'}.")
+            notes.append(t("doctor_lines.listed_as_sent" if as_sent else "doctor_lines.listed_not_sent", lag=lag, echo=echo))
             if not as_sent:
                 status = Status.WARN
         else:
             status = Status.WARN
-            notes.append(f"Not listed in today's orders within {lag:.0f} s; that is kept as the least lag.")
-        notes.append(f"Saved in {save_path}: the executor waits at least this long before ruling an "
-                     f"unanswered order out.")
+            notes.append(t("doctor_lines.not_listed", lag=lag))
+        notes.append(t("doctor_lines.lag_saved", path=save_path))
     failure = _cancel(doc, ack)
     if failure:
-        return Finding("test order", Status.FAIL, " ".join(notes) + f" Its cancel failed: {failure}. Cancel "
-                       f"order {ack.order_no} in the KIS app.", fields)
+        return Finding("test order", Status.FAIL, " ".join(notes) + t("doctor_lines.cancel_failed", why=failure,
+                                                                       order=ack.order_no), fields)
     try:
         row, seconds = _look_for_cancel(doc, ack, doc.monotonic(), doc.wait_seconds)
     except (KisError, KisTransportError) as exc:
         row, seconds = None, 0.0
-        notes.append(f"Confirming the cancel failed: {failure_sentence(exc)}.")
+        notes.append(t("doctor_lines.confirm_failed", why=failure_sentence(exc)))
     fields["cancel_keys"] = sorted(doc.calls.cancel_keys)
-    keys = ", ".join(fields["cancel_keys"]) or "none"
+    keys = ", ".join(fields["cancel_keys"]) or t("doctor_lines.none")
     if row is not None:
         fields["cancelled"] = doc.cancel_confirmed = True
         forget(doc.config, doc.record)
-        how = "a cancel row" if row.cancelled else "the order closed"
-        notes.append(f"Cancelled; today's orders confirmed it ({how}) after {seconds:.1f} s. "
-                     f"Their cancel fields are named {keys}.")
+        how = t("doctor_lines.cancel_row") if row.cancelled else t("doctor_lines.order_closed")
+        notes.append(t("doctor_lines.cancelled", how=how, seconds=seconds, keys=keys))
     else:
         status = Status.FAIL
-        notes.append(f"The cancel was sent but today's orders did not confirm it within {seconds:.0f} s "
-                     f"(their cancel fields are named {keys}): check order {ack.order_no} in the KIS app.")
+        notes.append(t("doctor_lines.cancel_unconfirmed", seconds=seconds, keys=keys, order=ack.order_no))
     return Finding("test order", status, " ".join(notes), fields)
 
 
@@ -553,21 +547,18 @@ def check_notices(doc: Doctor) -> Finding:
         return _bot_stream_finding(snap, fields)
     stream = open_notices(doc.config, on_message=said.append)
     if stream is None:
-        return Finding("notices", Status.WARN, "KIS_HTS_ID is not set, so there are no order and fill notices: "
-                       "kisbot learns fills by polling only (see the README on finding your HTS ID).", fields)
+        return Finding("notices", Status.WARN, t("doctor_lines.no_hts_id"), fields)
     doc.notices = stream
     stream.add_listener(doc.notices_seen.append)
     _wait_until(doc, lambda: stream.state in (StreamState.LIVE, StreamState.REFUSED), NOTICE_WAIT)
     fields["notices"].update(state=stream.state.value, source="own session", **_seen(stream))
     if stream.state is StreamState.LIVE:
-        return Finding("notices", Status.OK, f"subscribed to {stream.tr_id} at {stream.url} for the configured "
-                       f"HTS ID; `--orders` shows whether notices arrive on this account. "
+        return Finding("notices", Status.OK, t("doctor_lines.subscribed", tr_id=stream.tr_id, url=stream.url)
                        + t("doctor_notices.own", skipped=fields["notices"]["skipped"]), fields)
     if stream.state is StreamState.REFUSED:
         return Finding("notices", Status.WARN, str(stream_news(said[0])) if said
-                       else "KIS refused the notice subscription. Check KIS_HTS_ID.", fields)
-    return Finding("notices", Status.WARN, f"the notice websocket at {stream.url} did not answer within "
-                   f"{NOTICE_WAIT:.0f} s; kisbot polls meanwhile and keeps trying to connect.", fields)
+                       else t("doctor_lines.notices_refused"), fields)
+    return Finding("notices", Status.WARN, t("doctor_lines.ws_silent", url=stream.url, seconds=NOTICE_WAIT), fields)
 
 
 def _seen(stream: Any) -> dict[str, Any]:
@@ -599,9 +590,9 @@ def check_order_notices(doc: Doctor) -> Finding:
     if doc.bot_stream is not None:
         return _bot_order_notices(doc, fields)
     if doc.notices is None or not doc.notices.healthy:
-        return Finding("order notices", Status.WARN, "not checked: no notice subscription.", fields)
+        return Finding("order notices", Status.WARN, t("doctor_lines.no_subscription"), fields)
     if not doc.test_order_no:
-        return Finding("order notices", Status.WARN, "not checked: no test order was placed.", fields)
+        return Finding("order notices", Status.WARN, t("doctor_lines.no_test_order"), fields)
     number = same_order_no(doc.test_order_no)
     mine = lambda: [n for n in doc.notices_seen if same_order_no(n.order_no) == number]  # noqa: E731
     came = _wait_until(doc, lambda: any(n.kind is NoticeKind.ACCEPTED for n in mine()), NOTICE_WAIT)
@@ -610,12 +601,10 @@ def check_order_notices(doc: Doctor) -> Finding:
     fields.update(notice_field_count=seen["field_count"], notices_skipped=seen["skipped"])
     if came:
         kinds = ", ".join(sorted({f"{n.kind.value} ({n.correction.name.lower()})" for n in mine()}))
-        return Finding("order notices", Status.OK, f"notices arrive on this account: for the test order came {kinds}. "
-                       "Fills reach the chat as they happen and polling slows down while they keep coming. "
+        return Finding("order notices", Status.OK, t("doctor_lines.notices_came", kinds=kinds)
                        + t("doctor_notices.own_fields", fields=seen["field_count"] or 0, skipped=seen["skipped"]),
                        fields)
-    return Finding("order notices", Status.WARN, f"no notice came for the test order within {NOTICE_WAIT:.0f} s. "
-                   "KIS's mock is reported to send none on some accounts; kisbot then polls at full pace.", fields)
+    return Finding("order notices", Status.WARN, t("doctor_lines.no_notice", seconds=NOTICE_WAIT), fields)
 
 
 CHECKS: list[Check] = [
@@ -653,18 +642,16 @@ def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
 def real_order_refusal(args: argparse.Namespace, config: KisConfig, ask: Callable[[str], str]) -> str:
     """'' when the owner agreed to one real test order; else the sentence that says why not."""
     if not getattr(args, "real", False):
-        return ("doctor --orders places and cancels a real order on KIS_ENV=real; add --real to do that "
-                "(on purpose), or run it on the mock account")
+        return t("doctor_lines.real_needs_flag")
     try:
-        typed = ask(f"This places one real 1-share limit buy about 20 % below the price and cancels it. "
-                    f"Type the account number ({mask_account(config.account)}) to go on: ")
+        typed = ask(t("doctor_lines.real_ask", account=mask_account(config.account)))
     except (EOFError, OSError):
-        return "no account number was typed, so no real order was placed"
+        return t("doctor_lines.real_not_typed")
     try:
         agreed = Account.parse(typed) == config.account
     except ValueError:
         agreed = False
-    return "" if agreed else "the account number typed does not match KIS_ACCOUNT, so no real order was placed"
+    return "" if agreed else t("doctor_lines.real_mismatch")
 
 
 def ask_on_terminal(prompt: str) -> str:
@@ -730,7 +717,7 @@ def _refuse(sentence: str, as_json: bool) -> int:
         print(json.dumps({"ok": False, "refused": sentence + ".", "listing_lag_s": None, "ord_dvsn_echo": None,
                           "orders_placed": 0, "cancelled": None}, ensure_ascii=False))
     else:
-        print(f"kisbot doctor: {sentence}.", file=sys.stderr)
+        print(t("doctor_lines.refused", sentence=sentence), file=sys.stderr)
     return 2
 
 
@@ -761,18 +748,27 @@ def _emit(as_json: bool, config_rows: list[dict[str, str]], config: KisConfig | 
 
 
 def _print_human(report: Mapping[str, Any], findings: list[Finding]) -> None:
-    where = f"{report['env']} account {report['account']} at {report['base_url']}" if report["env"] else "no account"
-    print(f"kisbot doctor: {where}")
-    print("\nconfiguration")
+    where = (t("doctor_lines.where", env=report["env"], account=report["account"], url=report["base_url"])
+             if report["env"] else t("doctor_lines.no_account"))
+    print(t("doctor_lines.head", where=where))
+    print("\n" + _label("configuration"))
     width = max(len(r["name"]) for r in report["configuration"])
     for row in report["configuration"]:
-        print(f"  {row['name']:<{width}}  {row['value']}  [{row['origin']}]")
+        origin = t("doctor_lines.origin_default") if row["origin"] == "default" else row["origin"]
+        print(f"  {row['name']:<{width}}  {row['value']}  [{origin}]")
     print()
     for f in findings:
-        print(f"{f.status.mark} {f.name}: {f.text}")
+        print(f"{f.status.mark} {_label(f.name)}: {f.text}")
     placed = report["orders_placed"]
     if report.get("stopped_by"):
-        end = f"stopped by {report['stopped_by']} before every check ran (see \"stopped\" above)."
+        end = t("doctor_lines.stopped_by", signal=report["stopped_by"])
     else:
-        end = "all checks passed." if report["ok"] else "some checks failed (see FAIL above)."
-    print(f"\n{placed} order{'s' * (placed != 1)} placed; " + end)
+        end = t("doctor_lines.all_passed") if report["ok"] else t("doctor_lines.some_failed")
+    print("\n" + t("doctor_lines.placed_one" if placed == 1 else "doctor_lines.placed_many", n=placed, end=end))
+
+
+def _label(name: str) -> str:
+    """A check's name as the terminal's language says it (the JSON keeps the English name)."""
+    key = "doctor_lines.name_" + name.replace(" ", "_")
+    said = t(key)
+    return name if said == key else said

@@ -17,7 +17,7 @@ from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance.deposit import deposit_note
-from rebalance.i18n import t
+from rebalance.i18n import Msg, t
 from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from bot.service import planning
@@ -46,9 +46,8 @@ def plan(args: argparse.Namespace) -> int:
         saved = load_model(data_dir, account)
         if saved is None:
             if model_path(data_dir, account).exists():
-                return fail(f"the saved model {model_path(data_dir, account)} cannot be read: give the .xlsx "
-                             "file again, e.g. kisbot plan model.xlsx")
-            return fail("no model is saved for this account yet: give the .xlsx file, e.g. kisbot plan model.xlsx")
+                return fail(t("cli_lines.saved_unreadable", path=model_path(data_dir, account)))
+            return fail(t("cli_lines.no_saved_model"))
         portfolio = saved.portfolio
     names = NameBook(data_dir, client)
     pace, codes = client.pace(), list(portfolio.codes)
@@ -74,8 +73,8 @@ def plan(args: argparse.Namespace) -> int:
         print(json.dumps(plan_json(result, options, portfolio.source), ensure_ascii=False))
     else:
         count = len(portfolio.targets)
-        print(f"{client.config.env.value} account {account}, {count} stock{'s' if count != 1 else ''} "
-              f"in {portfolio.source}{'' if args.file else ' (saved model)'}")
+        print(t("cli_lines.plan_head_one" if count == 1 else "cli_lines.plan_head_many", env=client.config.env.value,
+                account=account, n=count, source=portfolio.source, saved="" if args.file else t("cli_lines.saved_model")))
         for note in portfolio.notes:
             print(note)
         print()
@@ -116,9 +115,9 @@ def plan_json(result: Plan, options: PlanOptions, source: str = "") -> dict:
 def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
     """The flags as PlanOptions over the defaults; a bad value raises OptionsError saying what to type."""
     if args.amount is not None and not args.buy_only:
-        raise OptionsError("--amount goes with --buy-only: type --buy-only --amount 500000.")
+        raise OptionsError(Msg("cli_lines.amount_needs_buy"))
     if args.buy_only and args.sell_amount is not None:
-        raise OptionsError("--buy-only and --sell-amount contradict each other: give one of them.")
+        raise OptionsError(Msg("cli_lines.buy_and_sell"))
     return PlanOptions(
         buy_only=args.buy_only,
         amount=parse_won(args.amount, "--amount") if args.amount is not None else None,

@@ -21,7 +21,7 @@ from bot import progress
 from bot.lang import terminal_lang
 from bot import shortcuts
 from bot.household import open_household
-from bot.service import ASK_FOR_MODEL, BotService, Reply
+from bot.service import BotService, Reply, ask_for_model
 from rebalance.i18n import current, parse_lang, t, using
 from rebalance.options import OptionsError, parse_plan_words
 
@@ -33,18 +33,30 @@ CONSOLE_CHAT = 0  # the terminal's /notify settings
 
 
 class ConsoleSink:
-    """Pushes printed as they come, between the user's lines."""
+    """Pushes printed as they come, between the user's lines, in the session's language (`lang`, which /lang
+    changes): the notifier's thread has no language of its own."""
+
+    per_language = True  # bot.notifier: give this sink Pushes, put into words here
 
     def __init__(self, out: TextIO, lock: threading.Lock, save_photo: Callable[[bytes], str], *,
                  prompt: str = ""):
         self.out, self.lock, self.save_photo, self.prompt = out, lock, save_photo, prompt
         self._last_progress = ""
+        self.lang = current()
 
-    def send(self, reply: Reply) -> str:
-        show(reply, self.out, self.lock, self.save_photo, prompt=self.prompt)
+    def _in_words(self, reply: Any) -> list[Reply]:
+        if isinstance(reply, Reply):
+            return [reply]
+        with using(self.lang):
+            return reply.replies()
+
+    def send(self, reply: Any) -> str:
+        for one in self._in_words(reply):
+            show(one, self.out, self.lock, self.save_photo, prompt=self.prompt)
         return "console"  # a terminal cannot edit a line above: edits print one progress line
 
-    def edit(self, handle: Any, reply: Reply) -> None:
+    def edit(self, handle: Any, reply: Any) -> None:
+        reply = self._in_words(reply)[-1]
         first = reply.plain.split("\n")
         line = " | ".join(part for part in first[1:2] if part) or first[0]
         if line == self._last_progress:
@@ -92,6 +104,7 @@ class ConsoleChat:
         self.checks: list[threading.Thread] = []  # schedule checks a pay-in started; the demo waits for them
         self.pushes = pushes  # bot.pushes.Pushes: /report, /health, /notify
         self.lang = current()  # the terminal's language until /lang changes it for this session
+        self.sink: ConsoleSink | None = None  # its pushes' language follows /lang
 
     def handle(self, line: str) -> bool:
         """Run one line in the session's language; False when the user asked to leave."""
@@ -215,6 +228,8 @@ class ConsoleChat:
         if lang is None:
             return t("lang.unknown", given=" ".join(args)[:20]) if args else t("lang.usage")
         self.lang = lang
+        if self.sink is not None:
+            self.sink.lang = lang  # pushes follow the session's language too
         with using(lang):
             return t("lang.set")
 
@@ -226,10 +241,8 @@ class ConsoleChat:
             rest = []  # the service says what is wrong with the words
         if not rest:
             replies = self.service.plan(words)
-            if [r.body for r in replies] == [ASK_FOR_MODEL]:  # no file can be sent here: ask for a path
-                return [Reply("No model is saved yet: give the path of an .xlsx after /plan, e.g. "
-                              "/plan examples/model.xlsx, with any options after it: "
-                              "/plan examples/model.xlsx buy 500000.")]
+            if [r.body for r in replies] == [ask_for_model()]:  # no file can be sent here: ask for a path
+                return [Reply(t("misc_replies.console_no_model"))]
             return replies
         # A path may hold spaces and ends at its .xlsx; words after it are options (read or refused).
         end = next((i + 1 for i, w in enumerate(rest) if w.lower().endswith(".xlsx")), len(rest))
@@ -238,8 +251,7 @@ class ConsoleChat:
         options = [w for w in words if w not in path_words]
         path = Path(path_text).expanduser()
         if not path.is_file():
-            return [Reply(f"There is no file {path_text}; give the path of an .xlsx, "
-                          "e.g. /plan examples/model.xlsx")]
+            return [Reply(t("misc_replies.console_no_file", path=path_text))]
         ticket = self.service.file_received()
         refusal = self.service.check_document(path.name, path.stat().st_size, ticket)
         if refusal:
@@ -297,6 +309,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
                         pension="@" + sims[1][0].label), file=out, flush=True)
             chat = ConsoleChat(household.service, out, lock, save_photo, echo=not interactive,
                                pushes=household.pushes, household=household, sim=sim)
+            chat.sink = sink
             left = _read_loop(chat, stdin, out, lock, interactive)
             for check in chat.checks:  # an offer a pay-in brought is shown before the demo ends
                 check.join(timeout=60)

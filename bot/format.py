@@ -23,7 +23,6 @@ from rebalance.text import clip, pad, width
 from rebalance.twap import RunStatus
 
 TELEGRAM_LIMIT = 4096  # characters in one Telegram text message
-CONTINUED = "(continued)"
 
 
 BOLD, MONO = "b", "pre"  # span styles; "" is plain text
@@ -143,6 +142,17 @@ def join(parts: Iterable[Rich | str], sep: str = "") -> Rich:
     out = Rich()
     for i, part in enumerate(parts):
         out = out + (sep if i else "") + part
+    return out
+
+
+def sentence(key: str, /, **params: object) -> Rich:
+    """The catalogue sentence `key` with its fields filled in; a `Rich` field (e.g. `bold(plan_id)`) keeps its style."""
+    styled = [name for name, value in params.items() if isinstance(value, Rich)]
+    marks = {name: f"\x00{i}\x00" for i, name in enumerate(styled)}
+    said = t(key, **{name: marks.get(name, value) for name, value in params.items()})
+    out = Rich()
+    for i, part in enumerate(said.split("\x00")):
+        out = out + (params[styled[int(part)]] if i % 2 else part)  # type: ignore[operator]
     return out
 
 
@@ -414,7 +424,7 @@ def _pack(sections: list[PlanSection], limit: int) -> list[Rich]:
                 continue
             messages.append(_render(current))
             if started:
-                block = PlanSection(f"{section.title} {CONTINUED}", pre=section.pre)
+                block = PlanSection(f"{section.title} {t('format_lines.continued')}", pre=section.pre)
             current, started = [(block, [unit])], True
     if current:
         messages.append(_render(current))
@@ -423,7 +433,7 @@ def _pack(sections: list[PlanSection], limit: int) -> list[Rich]:
 
 def _clip_unit(unit: str, section: PlanSection, limit: int) -> str:
     """A single unit longer than a whole message (a huge note) is cut to fit, marked with …."""
-    room = limit - len(_render([(PlanSection(f"{section.title} {CONTINUED}", pre=section.pre), ["x"])]).html()) + 1
+    room = limit - len(_render([(PlanSection(f"{section.title} {t('format_lines.continued')}", pre=section.pre), ["x"])]).html()) + 1
     if len(esc(unit)) <= room:
         return unit
     while len(esc(unit)) > room - 1:
@@ -437,13 +447,13 @@ def status_text(status: RunStatus) -> Rich:
     """Per stock filled/to trade, percent done and time left of the active run."""
     lines = []
     for stock in status.stocks:
-        extra = "  waiting for cash" if stock.waiting_for_cash else ""
+        extra = t("format_lines.waiting") if stock.waiting_for_cash else ""
         if stock.unresolved_qty:
-            extra += f"  {won(stock.unresolved_qty)} unanswered"
+            extra += t("format_lines.unanswered", qty=won(stock.unresolved_qty))
         if stock.halted:
-            extra += "  stopped: price past the guard"
-        lines.append(f"{stock.side.label:<4} {stock.code} {pad(clip(stock.name, 10), 10)} "
+            extra += t("format_lines.halted")
+        lines.append(f"{pad(side_text(stock.side), 4)} {stock.code} {pad(clip(stock.name, 10), 10)} "
                      f"{won(stock.done_qty):>6}/{won(stock.order_qty):<6}{extra}")
-    tail = f", {duration_text(status.time_left)} left (ends {clock_text(status.end)} KST)"
-    head = bold(f"Run {status.run_id}") + f": {status.progress * 100:.0f}% done{tail}"
-    return head + "\n" + pre(lines or ["no orders"])
+    head = bold(t("format_lines.run", run=status.run_id)) + t(
+        "format_lines.done", pct=status.progress * 100, left=duration_text(status.time_left), end=clock_text(status.end))
+    return head + "\n" + pre(lines or [t("format_lines.no_orders")])

@@ -115,8 +115,8 @@ def startup_text(client: Any, resumed: RunStatus | None = None, elsewhere: tuple
     if elsewhere is not None:
         run = t("run.startup_elsewhere", run_id=elsewhere[0], pid=elsewhere[1])
     else:
-        run = f"run {resumed.run_id} resumed" if resumed is not None else "no run active"
-    return f"kisbot is up: {config.env.value}, account {mask_account(config.account)}, {run}."
+        run = t("misc_replies.resumed", run=resumed.run_id) if resumed is not None else t("misc_replies.no_run")
+    return t("misc_replies.up", env=config.env.value, account=mask_account(config.account), run=run)
 
 
 class KisAlert:
@@ -158,8 +158,8 @@ def health(args: argparse.Namespace, *, client_factory: Callable[[], Any] | None
             active = None if run is None else run_status(journal, run.id, datetime.now(KST))
             journal.close()
         except Exception as exc:  # health must answer even when the journal cannot be read
-            print(f"kisbot: the journal could not be read ({exc})", file=sys.stderr)
+            print(t("start_lines.journal_unread", why=exc), file=sys.stderr)
     for line in health_lines(client, active_run=active, journal_path=journal_path):
         print(line)
-    print("(calls and refusals are this process's; /health in the chat shows the running bot's)")
+    print(t("start_lines.health_note"))
     return 0

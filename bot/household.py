@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from bot import format as fmt
 from bot.reports import PLAN_BUTTON
+from bot.notifier import Push
 from bot.service import BotService, Button, Reply, describe_error
 from kis.accounts import LABEL_PATTERN, AccountKind
 from kis.errors import KisError, KisTransportError
@@ -384,8 +385,11 @@ class LabelledSink:
 
     def __init__(self, sink: Any, label: str, name: str, several: bool):
         self.sink, self.label, self.name, self.several = sink, label, name, several
+        self.per_language = getattr(sink, "per_language", False)  # bot.notifier: Pushes pass through, labelled
 
-    def _labelled(self, reply: Reply) -> Reply:
+    def _labelled(self, reply: Any) -> Any:
+        if isinstance(reply, Push):  # labelled as it is put into words, in each chat's language
+            return Push(lambda: [self._labelled(one) for one in reply.replies()], reply.kind)
         if isinstance(reply, HouseReply):
             return reply
         reply = _label_buttons(reply, self.label)

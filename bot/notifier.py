@@ -40,8 +40,23 @@ PROGRESS_ROWS = 40  # stocks listed in the progress message, which must stay one
 HOLD_SECONDS = 30.0  # the longest a command's answer may hold pushes back (see `held`)
 
 
+@dataclass(frozen=True)
+class Push:
+    """A push put into words where it is sent: a sink that serves chats of several languages calls
+    `replies()` once per language (inside `using(lang)`), so a Korean chat and an English one each read
+    their own; any other sink gets the replies in the sending thread's language."""
+
+    render: Callable[[], "Reply | list[Reply]"]
+    kind: str = ""
+
+    def replies(self) -> list[Reply]:
+        said = self.render()
+        return said if isinstance(said, list) else [said]
+
+
 class PushSink(Protocol):
-    """Where pushes go (a Telegram chat, a terminal). `send` returns a handle `edit` accepts."""
+    """Where pushes go (a Telegram chat, a terminal). `send` returns a handle `edit` accepts; a sink with
+    `per_language = True` is given `Push`es and renders them per chat, any other one `Reply`s."""
 
     def send(self, reply: Reply) -> Any: ...
 
@@ -86,7 +101,7 @@ class Notifier:
         self._orders_sent = 0
         self._progress_handle: Any = None
         self._progress_shown = ""
-        self._head = fmt.Rich()
+        self._head: Callable[[], fmt.Rich] = fmt.Rich
 
     # --- thread side ------------------------------------------------------------------------
 
@@ -96,7 +111,7 @@ class Notifier:
             self._busy += 1
         self._queue.put(event)
 
-    def push(self, reply: Reply) -> None:
+    def push(self, reply: "Reply | Push") -> None:
         """Queue any message (an alert, a report) for the delivery thread, behind pending events."""
         self.on_event(reply)  # type: ignore[arg-type]
 
@@ -160,16 +175,31 @@ class Notifier:
 
     # --- synchronous core -------------------------------------------------------------------
 
-    def handle(self, event: Event | Reply) -> None:
-        if isinstance(event, Reply):
-            self.sink.send(event)
+    def _send(self, render: "Reply | Push | Callable[[], Reply | list[Reply]]") -> Any:
+        """Send a reply, or one put into words per chat language (see `Push`); the last handle."""
+        if isinstance(render, Reply):
+            return self.sink.send(render)
+        push = render if isinstance(render, Push) else Push(render)
+        if getattr(self.sink, "per_language", False):
+            return self.sink.send(push)  # type: ignore[arg-type]
+        handle = None
+        for reply in push.replies():
+            handle = self.sink.send(reply)
+        return handle
+
+    def _edit(self, handle: Any, render: Callable[[], Reply]) -> None:
+        self.sink.edit(handle, Push(render) if getattr(self.sink, "per_language", False) else render())  # type: ignore[arg-type]
+
+    def handle(self, event: Event | Reply | Push) -> None:
+        if isinstance(event, (Reply, Push)):
+            self._send(event)
         elif isinstance(event, RunStarted):
             self._reset(event.run_id)
-            verb = t("notify.resumed") if event.resumed else t("notify.running")
-            self._head = (fmt.bold(t("notify.run", run_id=event.run_id))
-                          + t("notify.head", verb=verb, plan_id=event.plan_id, slices=event.slices,
-                              start=fmt.clock_text(event.start), end=fmt.clock_text(event.end)))
-            self._progress_handle = self.sink.send(Reply(self._progress_text(), silent=True))
+            self._head = lambda: (fmt.bold(t("notify.run", run_id=event.run_id))
+                                  + t("notify.head", verb=t("notify.resumed") if event.resumed else t("notify.running"),
+                                      plan_id=event.plan_id, slices=event.slices,
+                                      start=fmt.clock_text(event.start), end=fmt.clock_text(event.end)))
+            self._progress_handle = self._send(lambda: Reply(self._progress_text(), silent=True))
             self._progress_shown = self._progress_text()
         elif isinstance(event, OrderSent):
             self._orders_sent += 1
@@ -182,7 +212,7 @@ class Notifier:
                                                       event.done_qty, event.order_qty)
         elif isinstance(event, OrderRejected):
             self.flush()
-            self.sink.send(Reply(
+            self._send(lambda: Reply(
                 fmt.bold(t("notify.rejected"))
                 + t("notify.rejected_detail", side=fmt.side_text(event.side), code=event.code, qty=f"{event.qty:,}",
                     message=event.message) + (f" ({event.msg_cd})" if event.msg_cd else ""),
@@ -190,43 +220,44 @@ class Notifier:
             ))
         elif isinstance(event, WaitingForCash):
             self.flush()
-            self.sink.send(Reply(
+            self._send(lambda: Reply(
                 t("notify.waiting_for_cash", code=event.code, needed=fmt.won(event.needed),
                   available=fmt.won(event.available)),
                 silent=True,
             ))
         elif isinstance(event, NeedsCheck):
             self.flush()
-            self.sink.send(Reply(fmt.bold(t("notify.please_check"))
+            self._send(lambda: Reply(fmt.bold(t("notify.please_check"))
                                  + t("notify.please_check_detail", what=event.order.what_to_check)))
         elif isinstance(event, PriceBeyondGuard):
             self.flush()
-            self.sink.send(Reply(
+            self._send(lambda: Reply(
                 fmt.bold(t(f"notify.stopped_{event.side.label}", code=event.code))
                 + t("notify.stopped_detail", name=event.name, price=fmt.won(event.price),
                     guard=f"{event.guard * 100:g}", limit=fmt.won(event.limit))))
         elif isinstance(event, Finished):
             if event.unresolved:
-                self._end(t("notify.word_unresolved"),
-                          fmt.bold(t("notify.ended_unresolved", n=len(event.unresolved))),
+                self._end(lambda: t("notify.word_unresolved"),
+                          lambda: fmt.bold(t("notify.ended_unresolved", n=len(event.unresolved))),
                           event.results, event.unresolved, event.receipt, event.shortfalls)
             elif event.shortfalls:
-                self._end(t("notify.word_short"), fmt.bold(t("run.ended_short", stocks=len(event.shortfalls),
-                                                    shares=fmt.won(sum(s.short for s in event.shortfalls)))),
+                self._end(lambda: t("notify.word_short"),
+                          lambda: fmt.bold(t("run.ended_short", stocks=len(event.shortfalls),
+                                             shares=fmt.won(sum(s.short for s in event.shortfalls)))),
                           event.results, receipt=event.receipt, shortfalls=event.shortfalls)
             else:
-                self._end(t("notify.word_finished"), fmt.bold(t("notify.finished")), event.results,
+                self._end(lambda: t("notify.word_finished"), lambda: fmt.bold(t("notify.finished")), event.results,
                           receipt=event.receipt, done=True)
         elif isinstance(event, Cancelled):
-            self._end(t("notify.word_cancelled"),
-                      fmt.bold(t("notify.cancelled")) + t("notify.cancelled_detail", n=event.cancelled_orders),
+            self._end(lambda: t("notify.word_cancelled"),
+                      lambda: fmt.bold(t("notify.cancelled")) + t("notify.cancelled_detail", n=event.cancelled_orders),
                       event.results, event.unresolved, event.receipt, event.shortfalls)
         elif isinstance(event, NoticeStatus):
-            self.sink.send(Reply(event.text, silent=True))
+            self._send(lambda: Reply(str(event.text), silent=True))
         elif isinstance(event, Failed):
             self.flush()
-            self._edit_progress(" – " + fmt.bold(t("notify.word_failed")))
-            self.sink.send(Reply(fmt.bold(t("notify.failed", run_id=event.run_id)) + f": {event.reason}", kind="error"))
+            self._edit_progress(lambda: " – " + fmt.bold(t("notify.word_failed")))
+            self._send(lambda: Reply(fmt.bold(t("notify.failed", run_id=event.run_id)) + f": {event.reason}", kind="error"))
 
     def seconds_until_due(self) -> float | None:
         """How long the pending fills may wait; None when there are none."""
@@ -248,39 +279,40 @@ class Notifier:
             return
         fills, self._fills, self._first_fill_at = self._fills, [], None
         self._last_fill_message_at = self.clock()
-        for part in fmt.fills_text(fills).split():
-            self.sink.send(Reply(part, silent=True, kind="fills"))
+        self._send(lambda: [Reply(part, silent=True, kind="fills") for part in fmt.fills_text(fills).split()])
         self._edit_progress()
 
-    def _end(self, word: str, title: fmt.Rich, results: tuple, unresolved: tuple = (), receipt: object = None,
-             shortfalls: tuple = (), done: bool = False) -> None:
+    def _end(self, word: Callable[[], str], title: Callable[[], fmt.Rich], results: tuple, unresolved: tuple = (),
+             receipt: object = None, shortfalls: tuple = (), done: bool = False) -> None:
         self.flush()
         if done:
             self._progress = 1.0
-        self._edit_progress(" – " + fmt.bold(word))
-        checks = "".join(f"\n• {u.what_to_check}" for u in unresolved)
-        short = fmt.shortfall_text(shortfalls)
-        text = title + t("notify.of_run", run_id=self._run_id or "") + "\n" + fmt.results_table(results) + checks
-        if shortfalls:
-            text += "\n" + short
-        if receipt is not None:
-            text += "\n" + fmt.receipt_text(receipt)
-        for part in text.split():
-            self.sink.send(Reply(part))
+        self._edit_progress(lambda: " – " + fmt.bold(word()))
+        run_id = self._run_id or ""
 
-    def _progress_text(self, suffix: fmt.Rich | str = "") -> fmt.Rich:
+        def summary() -> list[Reply]:
+            checks = "".join(f"\n• {u.what_to_check}" for u in unresolved)
+            text = title() + t("notify.of_run", run_id=run_id) + "\n" + fmt.results_table(results) + checks
+            if shortfalls:
+                text += "\n" + fmt.shortfall_text(shortfalls)
+            if receipt is not None:
+                text += "\n" + fmt.receipt_text(receipt)
+            return [Reply(part) for part in text.split()]
+        self._send(summary)
+
+    def _progress_text(self, suffix: Callable[[], fmt.Rich | str] | None = None) -> fmt.Rich:
         stocks = list(self._stocks.values())
         lines = [f"{fmt.pad(fmt.side_text(s.side_label), 4)} {s.code} {fmt.pad(fmt.clip(s.name, 10), 10)} "
                  f"{s.done:>6,}/{s.target:<6,}" for s in stocks[:PROGRESS_ROWS]]
         if len(stocks) > PROGRESS_ROWS:
             lines.append(t("notify.more", n=len(stocks) - PROGRESS_ROWS))
         body = "\n" + fmt.pre(lines) if lines else ""
-        return (self._head + suffix + "\n" + t("notify.progress", done=f"{self._progress * 100:.0f}",
+        return (self._head() + (suffix() if suffix else "") + "\n" + t("notify.progress", done=f"{self._progress * 100:.0f}",
                                                  orders=self._orders_sent) + body)
 
-    def _edit_progress(self, suffix: fmt.Rich | str = "") -> None:
+    def _edit_progress(self, suffix: Callable[[], fmt.Rich | str] | None = None) -> None:
         text = self._progress_text(suffix)
         if self._progress_handle is None or text == self._progress_shown:
-            return  # Telegram refuses an edit that changes nothing
+            return  # Telegram refuses an edit that changes nothing (the same in every language)
         self._progress_shown = text
-        self.sink.edit(self._progress_handle, Reply(text, silent=True))
+        self._edit(self._progress_handle, lambda: Reply(self._progress_text(suffix), silent=True))

@@ -15,14 +15,13 @@ from typing import Sequence
 
 from bot.service import Reply
 from kis.files import write_private
+from rebalance.i18n import t
 
 log = logging.getLogger(__name__)
 
 NOTIFY_FILE = "notify.json"
 FILLS = ("on", "silent", "off")
 REPORTS = ("on", "off")
-USAGE = ("Use /notify to see the settings, /notify fills on|silent|off, /notify reports on|off, "
-         "or both, e.g. /notify fills silent reports on.")
 RINGING = ("alert", "error")  # kinds that always ring, whatever the chat chose
 
 
@@ -93,15 +92,13 @@ class NotifyPrefs:
         changes: dict[str, str] = {}
         while words:
             if len(words) < 2:
-                return [Reply(USAGE)]
+                return [Reply(t("misc_replies.notify_usage"))]
             what, value, words = words[0], words[1], words[2:]
             what = {"fill": "fills", "report": "reports"}.get(what, what)  # the reply says "daily report"
             allowed = {"fills": FILLS, "reports": REPORTS}.get(what)
             if allowed is None or value not in allowed or what in changes:
-                return [Reply(USAGE)]
+                return [Reply(t("misc_replies.notify_usage"))]
             changes[what] = value
         prefs = self.set(chat_id, **changes) if changes else self.get(chat_id)
-        said = "Notifications set" if changes else "Notifications"
-        fills = {"on": "on, with sound", "silent": "on, silent", "off": "off"}[prefs.fills]
-        return [Reply(f"{said} for this chat: fills {fills}; daily report {prefs.reports}. "
-                      "Errors and alerts always ring.")]
+        return [Reply(t("misc_replies.notify_set" if changes else "misc_replies.notify_now",
+                        fills=t(f"misc_replies.fills_{prefs.fills}"), reports=t(f"misc_replies.reports_{prefs.reports}")))]

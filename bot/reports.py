@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
+from bot.notifier import Push
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from kis.krx import KST
@@ -131,10 +132,22 @@ class Reports:
 
         Raises KisError/KisTransportError when KIS cannot answer (the caller tries again later).
         """
+        report = self.daily_report(send=send)
+        return None if report is None else report_replies(report, kind="report")
+
+    def daily_report(self, *, send: bool = True) -> Report | None:
+        """`daily` before it is put into words (a push renders it in each chat's language)."""
         report = self.build()
         if not send or not self.history.claim_report(self.account, report.day, report.at):
             return None
-        return report_replies(report, kind="report")
+        return report
+
+
+def _day_text(day: date, *, year: bool = False) -> str:
+    """'Mon 23 Nov' ('11월 23일 (월)'), with the year when asked."""
+    return t("report_lines.date_year" if year else "report_lines.date",
+             weekday=t(f"service_replies.weekday_{day.weekday()}"), day=day.day,
+             month=t(f"report_lines.month_{day.month}"), year=day.year)
 
 
 def _day_fills(orders: list) -> tuple[DayFill, ...]:
@@ -157,38 +170,42 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     parts: list[fmt.Rich | str] = []
     buttons: tuple[Button, ...] = ()
     if report.outside:
-        lines = [f"{d.code} {fmt.clip(d.name, 12)} {100 * d.now:.1f}% vs target {100 * d.target:.1f}% "
-                 f"± {100 * d.band:g}" for d in report.outside]
-        parts.append(fmt.bold(f"Drift: {len(report.outside)} stock{'s' if len(report.outside) > 1 else ''} outside "
-                              "the band") + "\n" + "\n".join(lines) +
-                     "\nPlan makes the band plan; nothing is ordered until you Confirm it.")
-        buttons = (Button("Plan", f"{PLAN_BUTTON}:{report.day:%Y%m%d}"),)
-    late = "" if report.day == report.at.astimezone(KST).date() else f" (last session {report.day:%a %d %b})"
-    head = fmt.bold("Daily report") + f" {report.at.astimezone(KST):%a %d %b %Y, %H:%M} KST{late}"
+        lines = [t("report_lines.drift_line", code=d.code, name=fmt.clip(d.name, 12), now=100 * d.now,
+                   target=100 * d.target, band=100 * d.band) for d in report.outside]
+        title = "report_lines.drift_title_many" if len(report.outside) > 1 else "report_lines.drift_title_one"
+        parts.append(fmt.bold(t(title, n=len(report.outside))) + "\n" + "\n".join(lines) +
+                     "\n" + t("report_lines.drift_plan"))
+        buttons = (Button(t("report_lines.plan_button"), f"{PLAN_BUTTON}:{report.day:%Y%m%d}"),)
+    at = report.at.astimezone(KST)
+    late = "" if report.day == at.date() else t("report_lines.last_session", date=_day_text(report.day))
+    head = fmt.bold(t("report_lines.title")) + t("report_lines.head", date=_day_text(at.date(), year=True),
+                                                 time=f"{at:%H:%M}", late=late)
     change = report.change
-    change_text = "- (first day)" if change is None else (
+    change_text = t("report_lines.first_day") if change is None else (
         f"{fmt.signed(change)}" + (f" ({100 * change / report.previous.total_value:+.2f}%)"
                                    if report.previous and report.previous.total_value else ""))
-    rows = [f"total value {fmt.won(snap.total_value):>15}",
-            f"day change  {change_text:>15}",
-            f"P/L         {fmt.signed(snap.pnl):>15}",
-            f"cash (D+2)  {fmt.won(snap.cash):>15}"]
+    rows = [f"{fmt.pad(t('report_lines.' + label), 12)}{value:>15}"
+            for label, value in (("total_value", fmt.won(snap.total_value)), ("day_change", change_text),
+                                 ("pnl", fmt.signed(snap.pnl)), ("cash", fmt.won(snap.cash)))]
     parts.append(head + "\n" + fmt.pre(rows))
     if report.fills:
-        fill_rows = [f"{f.side.label:<4} {f.code} {fmt.pad(fmt.clip(f.name, 10), 10)} {f.qty:>7,} sh "
-                     f"{fmt.won(f.amount):>12}" for f in report.fills]
-        parts.append(fmt.bold("Fills today") + "\n" + fmt.pre(fill_rows))
+        fill_rows = [f"{fmt.pad(fmt.side_text(f.side), 4)} {f.code} {fmt.pad(fmt.clip(f.name, 10), 10)} {f.qty:>7,} "
+                     f"{t('report_lines.shares')} {fmt.won(f.amount):>12}" for f in report.fills]
+        parts.append(fmt.bold(t("report_lines.fills_title")) + "\n" + fmt.pre(fill_rows))
     else:
-        parts.append("No fills today.")
+        parts.append(t("report_lines.no_fills"))
     if report.drift is None:
-        parts.append("No saved model, so no drift: plan a model portfolio first (/plan).")
+        parts.append(t("report_lines.no_model"))
     elif report.drift:
-        drift_rows = [f"{'code':<6} {'name':<10} {'now':>6} {'target':>6} {'band':>5}"]
+        drift_rows = [f"{fmt.pad(t('table.code'), 6)} {fmt.pad(t('table.name'), 10)} "
+                      f"{fmt.pad(t('report_lines.now'), 6, right=True)} {fmt.pad(t('report_lines.target'), 6, right=True)} "
+                      f"{fmt.pad(t('table.band'), 5, right=True)}"]
         drift_rows += [f"{d.code} {fmt.pad(fmt.clip(d.name, 10), 10)} {100 * d.now:>5.1f}% {100 * d.target:>5.1f}% "
                        f"{('±' + format(100 * d.band, 'g')) if d.band else '-':>5}{' !' if watched(d) else ''}"
                        for d in report.drift]
-        parts.append(fmt.bold("Drift") + f" against {report.model_source or 'the saved model'} "
-                     "(weights of the investable value, as the plan counts them)\n" + fmt.pre(drift_rows))
+        parts.append(fmt.bold(t("report_lines.drift")) + t("report_lines.against", source=report.model_source
+                                                            or t("report_lines.the_saved_model")) + "\n"
+                     + fmt.pre(drift_rows))
     if report.deposit is not None:
         parts.append(deposit_sentence(report.deposit))
     replies = [dataclasses.replace(r, kind=kind) for r in text_replies(fmt.join(parts, "\n\n"), buttons=buttons)]
@@ -248,7 +265,7 @@ class ReportScheduler:
         try:
             if not is_trading_day(day, self.reports.calendar):
                 return
-            replies = self.reports.daily(send=self.send)
+            report = self.reports.daily_report(send=self.send)
         except (KisError, KisTransportError) as exc:
             retry = now + RETRY_AFTER
             if retry.astimezone(KST).date() == day:
@@ -260,8 +277,8 @@ class ReportScheduler:
         except Exception:
             log.exception("daily report failed")
             return
-        for reply in replies or ():
-            self.push(reply)
+        if report is not None:
+            self.push(Push(lambda: report_replies(report, kind="report"), kind="report"))
 
     def start(self) -> "ReportScheduler":
         self._thread = threading.Thread(target=self._loop, name="kisbot-report", daemon=True)

@@ -18,7 +18,7 @@ from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
 from rebalance.accounts import AccountView, accounts_text, mask_number
-from kis.codes import CODE_HELP, EXAMPLE as CODE_EXAMPLE, BadSymbol, normalize_code, split_symbol
+from kis.codes import BadSymbol, normalize_code, split_symbol
 from kis.markets import KRX, market_of
 from kis.errors import (
     ConfigError,
@@ -112,12 +112,9 @@ class Reply:
 
 
 # /plan with no saved model; the console demo, where no file can be sent, asks for a path instead.
-ASK_FOR_MODEL = (
-    "Send the model portfolio as an .xlsx file (a " + fmt.bold("종목코드") + " column, optionally "
-    + fmt.bold("비중") + " weights and " + fmt.bold("밴드") + " bands; no weights means equal weights). "
-    "I will answer with the plan; nothing is ordered until you confirm. Put options in the caption, "
-    "e.g. /plan buy 500000."
-)
+def ask_for_model() -> fmt.Rich:
+    return fmt.sentence("service_replies.ask_model", code=fmt.bold("종목코드"), weight=fmt.bold("비중"),
+                        band=fmt.bold("밴드"))
 
 
 def text_replies(body: fmt.Rich | str, **kwargs: Any) -> list[Reply]:
@@ -157,9 +154,9 @@ def parse_duration(text: str) -> timedelta:
     """`90s`, `45m`, `2h`, `1h30m` -> timedelta, within what a trading day allows; ValueError says why."""
     delta = rebalance.parse_duration(text)
     if delta < MIN_DURATION:
-        raise ValueError(f"'{text}' is too short: give the orders at least 10s")
+        raise ValueError(t("service_replies.too_short", text=text))
     if delta > MAX_DURATION:
-        raise ValueError(f"'{text}' is longer than a trading day: use at most 8h")
+        raise ValueError(t("service_replies.too_long", text=text))
     return delta
 
 
@@ -174,8 +171,7 @@ def _bad_symbols_text(bad: Sequence[str]) -> str:
         if prefix:
             return t("markets.bad_exchange", prefix=prefix, symbol=bad[0])
     if not any(c[:1].isascii() and c[:1].isalpha() for c in bad):
-        what = f"is not {CODE_HELP}" if len(bad) == 1 else f"are not 6-character stock codes such as {CODE_EXAMPLE}"
-        return f"{shown} {what}."
+        return t("service_replies.price_bad_one" if len(bad) == 1 else "service_replies.price_bad_many", shown=shown)
     if len(bad) == 1:
         return t("markets.bad_ticker", shown=bad[0])
     return t("markets.bad_symbols", shown=shown)
@@ -377,7 +373,7 @@ class BotService:
         krx = list(dict.fromkeys(normalize_code(a) for a in given if markets[a] is KRX))
         abroad = list(dict.fromkeys(a.upper() for a in given if markets[a] is not KRX))
         if len(krx) + len(abroad) > MAX_CODES:
-            return [Reply(f"At most {MAX_CODES} codes at a time, please.")]
+            return [Reply(t("service_replies.price_too_many", n=MAX_CODES))]
         unknown: tuple[str, ...] = ()
         quotes: dict[str, Quote] = {}
         try:
@@ -411,7 +407,8 @@ class BotService:
             text = fmt.quotes_text(shown_quotes) if shown_quotes else fmt.Rich()
         notes = []
         if unknown:
-            notes.append(f"Unknown stock code{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}; check the code.")
+            notes.append(t("service_replies.price_unknown_many" if len(unknown) > 1
+                           else "service_replies.price_unknown_one", codes=", ".join(unknown)))
         if us_unknown:
             notes.append(t("markets.us_unknown", tickers=", ".join(us_unknown)))
         for note in notes:
@@ -471,7 +468,7 @@ class BotService:
             return options
         saved = self.models.load() if self.models is not None else None
         if saved is None:
-            return [Reply(ASK_FOR_MODEL)]
+            return [Reply(ask_for_model())]
         note = t("model.planning_saved", name=saved.name or saved.file_name or t("model.unnamed"),
                  at=f"{saved.saved_at.astimezone(KST):%Y-%m-%d %H:%M}")
         with self._lock:
@@ -574,20 +571,19 @@ class BotService:
             dropped = self._dropped_by_file.pop(ticket, None)
             chat = self._file_chats.get(ticket, ONE_CHAT)
             self._answered[chat] = max(self._answered.get(chat, 0), ticket)
-        return [Reply(f"Plan {dropped} is dropped: a newer file replaces it.")] if dropped else []
+        return [Reply(t("service_replies.file_replaced", plan=dropped))] if dropped else []
 
     def check_document(self, file_name: str | None, file_size: int | None,
                        ticket: int | None = None) -> list[Reply] | None:
         """A refusal for a file we will not download, or None when it may be fetched."""
-        name = file_name or "the file"
+        name = file_name or t("service_replies.the_file")
         refusal = None
         if not (file_name or "").lower().endswith(".xlsx"):
-            refusal = [Reply(f"I only read .xlsx model portfolios; {name} is not one. "
-                             "Save the sheet as Excel Workbook (.xlsx) and send it again.")]
+            refusal = [Reply(t("service_replies.not_xlsx_file", name=name))]
         elif file_size is None or file_size > self.max_file_bytes:
-            size = "of unknown size" if file_size is None else f"{file_size:,} bytes"
-            refusal = [Reply(f"{name} is {size}; a model portfolio must be under "
-                             f"{self.max_file_bytes:,} bytes. Send just the sheet with the codes and weights.")]
+            refusal = [Reply(t("service_replies.file_size_unknown", name=name, limit=self.max_file_bytes)
+                             if file_size is None else
+                             t("service_replies.file_too_big", name=name, size=file_size, limit=self.max_file_bytes))]
         if refusal and ticket is not None:
             return self.file_answered(ticket) + refusal
         return refusal
@@ -618,7 +614,7 @@ class BotService:
         try:
             portfolio = self._read_portfolio(data, name=file_name)
         except PortfolioError as exc:
-            return text_replies(fmt.bold(f"Cannot use {file_name}") + f"\n{exc}")
+            return text_replies(fmt.bold(t("service_replies.cannot_use", name=file_name)) + f"\n{exc}")
         # Which sheet and weight column were read, so a misread file is seen before Confirm.
         with self._lock:
             chat = self._file_chats.get(ticket, ONE_CHAT)
@@ -634,15 +630,12 @@ class BotService:
             return None
         if saved_model and self._model_saved():
             return [Reply(t("chats.busy_saved", run=status.run_id))]
-        return [Reply(f"Run {status.run_id} is still executing, so the holdings "
-                      "a new plan would start from are still changing. /status follows it, /cancel stops it; "
-                      "send the portfolio again when it has finished.")]
+        return [Reply(t("service_replies.busy", run=status.run_id))]
 
     def _guard_hint(self) -> str:
         if self.twap_settings.order_type is not OrderType.LIMIT:  # only limit orders have a guard
             return ""
-        return (f" Orders are limit orders at most {self.twap_settings.price_guard * 100:g}% past the latest price (KISBOT_PRICE_GUARD); "
-                "a stock whose price runs past that stops and you are told.")
+        return t("service_replies.guard_hint", pct=self.twap_settings.price_guard * 100)
 
     def _plan_and_offer(self, portfolio: Any, note: str = "", asked: str | None = None, *,
                         ticket: int, chat: int = ONE_CHAT, options: PlanOptions = PlanOptions(),
@@ -657,7 +650,8 @@ class BotService:
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
         except PortfolioError as exc:
-            return text_replies(fmt.bold(f"Cannot plan {portfolio.source or 'this portfolio'}") + f"\n{exc}")
+            return text_replies(fmt.bold(t("service_replies.cannot_plan",
+                                           name=portfolio.source or t("service_replies.this_portfolio"))) + f"\n{exc}")
         except OptionsError as exc:
             return [Reply(str(exc))]
         except (KisError, KisTransportError) as exc:
@@ -671,8 +665,8 @@ class BotService:
                 if save and self.models is not None:
                     try:
                         self.models.save(portfolio, self.now())
-                        saved = (f"Saved {portfolio.source or 'the model'} as the model: "
-                                 "/plan plans it again, /model shows it.")
+                        saved = (t("service_replies.saved_model", name=portfolio.source) if portfolio.source
+                                 else t("service_replies.saved_unnamed"))
                     except OSError:
                         log.exception("saving the model failed")
                 self._shown[plan.id] = chat
@@ -686,21 +680,18 @@ class BotService:
                 else:
                     self._nothing_to_trade[chat] = plan.id
         if newer:  # its buttons would sit beside, or below, the newer file's: offer only the newest
-            return [Reply(f"{portfolio.source or 'A file'}: a newer file arrived while this one was "
-                          "being planned, so this plan is not offered. Send it again if you meant it.")]
+            return [Reply(t("service_replies.newer_file", name=portfolio.source or t("service_replies.a_file")))]
         deposit = deposit_note(plan, portfolio, self.plan_settings, options)  # issue 23: the deposit figure
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         replies += [Reply(deposit)] if deposit else []
         if not plan.has_orders:
-            return fold(replies + [Reply("The account already matches this portfolio: nothing to trade.")])
+            return fold(replies + [Reply(t("service_replies.nothing_to_trade"))])
         if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
             return fold(replies)
-        caption = (
-            "Plan " + fmt.bold(plan.id) + f": sell {fmt.won(plan.sell_value)}, buy {fmt.won(plan.buy_value)} won. "
-            f"{self._window_hint(asked)}/confirm 45m runs it over 45 minutes from now instead. "
-            f"Prices are valid until {fmt.clock_text(plan.expires_at)} KST.{self._guard_hint()}"
-        )
+        caption = fmt.sentence("service_replies.caption", plan=fmt.bold(plan.id), sell=fmt.won(plan.sell_value),
+                               buy=fmt.won(plan.buy_value), window=self._window_hint(asked),
+                               until=fmt.clock_text(plan.expires_at), guard=self._guard_hint())
         # Each button names its plan, so a press can only ever run (or drop) the plan it sits under.
         buttons = (Button(t("menu.confirm_button", plan_id=plan.id), f"confirm:{plan.id}"),
                    Button(t("menu.cancel_button"), f"cancel:{plan.id}"))
@@ -720,23 +711,27 @@ class BotService:
 
     def _window_hint(self, asked: str | None = None) -> str:
         if asked:  # the user already chose a duration for this portfolio
-            return f"/confirm {asked} runs it from now for {fmt.duration_text(parse_duration(asked))}; "
+            return t("service_replies.window_asked", asked=asked, duration=fmt.duration_text(parse_duration(asked)))
         if self.default_duration is not None:
-            return f"Confirm runs it from now for {fmt.duration_text(self.default_duration)}; "
+            return t("service_replies.window_duration", duration=fmt.duration_text(self.default_duration))
         try:
             window = self._execution_window(self.now(), self.twap_settings)
         except Exception:
             log.exception("execution window")
-            return "Confirm runs it over the default window; "
-        day = "today" if window.start.date() == self.now().date() else window.start.strftime("%a %d %b")
-        return f"Confirm runs it {window.start:%H:%M}–{window.end:%H:%M} KST {day}; "
+            return t("service_replies.window_default")
+        start, end = f"{window.start:%H:%M}", f"{window.end:%H:%M}"
+        if window.start.date() == self.now().date():
+            return t("service_replies.window_today", start=start, end=end)
+        date = t("service_replies.date", weekday=t(f"service_replies.weekday_{window.start.weekday()}"),
+                 month=window.start.month, day=window.start.day)
+        return t("service_replies.window_day", start=start, end=end, date=date)
 
     # --- confirm, cancel, status ----------------------------------------------------------------
 
     def confirm(self, args: Sequence[str] = (), plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
         """Start the TWAP run for the plan pending in `chat` (or re-plan it when its prices are stale)."""
         if len(args) > 1:
-            return [Reply("Use /confirm or /confirm DURATION, e.g. /confirm 45m.")]
+            return [Reply(t("service_replies.confirm_usage"))]
         try:
             duration = parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
@@ -759,9 +754,7 @@ class BotService:
             if stale:
                 return self._plan_and_offer(
                     pending.portfolio, ticket=pending.ticket, chat=chat, options=pending.options,
-                    note=f"The prices of plan {pending.plan.id} expired at "
-                         f"{fmt.clock_text(pending.plan.expires_at)}, so nothing was ordered. "
-                         "Here is the plan at current prices; confirm this one instead.",
+                    note=t("service_replies.expired", plan=pending.plan.id, at=fmt.clock_text(pending.plan.expires_at)),
                     asked=args[0] if args else None,
                 )
             return self._start_run(pending, duration, chat)
@@ -794,13 +787,13 @@ class BotService:
         if plan_id is not None and self._shown.get(plan_id, chat) != chat:  # never offered here: not run here
             return t("chats.plan_of_other_chat", plan=plan_id)
         if plan_id is not None and plan_id in self._confirmed:
-            return f"Plan {plan_id} was already confirmed (run {self._confirmed[plan_id]}); /status shows its progress."
+            return t("service_replies.already_confirmed", plan=plan_id, run=self._confirmed[plan_id])
         if self.active_run() is not None:
-            return "A run is already active; wait for it to finish or /cancel it first. /status shows its progress."
+            return t("service_replies.run_active_status")
         pending = self._pending(chat)
         if pending is None:
             if self._answered.get(chat, 0) < self._newest.get(chat, 0):
-                return "Your newest file is still being planned; confirm its plan once you have seen it."
+                return t("service_replies.newest_planning")
             if plan_id is not None and plan_id in self._shown:
                 return t("chats.no_longer_pending_saved" if self._model_saved() else "chats.no_longer_pending",
                          plan=plan_id)
@@ -808,13 +801,11 @@ class BotService:
                 return t("chats.nothing_to_trade", plan=self._nothing_to_trade[chat])
             if self._model_saved():
                 return t("chats.no_plan_here")
-            return "There is no plan to confirm: send a model portfolio .xlsx first (/plan)."
+            return t("service_replies.no_plan")
         if plan_id is not None and plan_id != pending.plan.id:
-            return (f"Plan {plan_id} was replaced by plan {pending.plan.id}; "
-                    "confirm the newest plan.")
+            return t("service_replies.replaced", plan=plan_id, newest=pending.plan.id)
         if plan_id is None and not pending.shown:  # a pressed button proves its plan was seen
-            return (f"Plan {pending.plan.id} is still on its way to you: look it over, then "
-                    "press its Confirm or send /confirm again.")
+            return t("service_replies.on_its_way", plan=pending.plan.id)
         return None
 
     def _model_saved(self) -> bool:
@@ -848,7 +839,7 @@ class BotService:
             with self._lock:
                 self._starting = None
                 self._set_pending(chat, self._pending(chat) or pending)
-            return [Reply("A run is already active; wait for it to finish or /cancel it first.")]
+            return [Reply(t("service_replies.run_active"))]
         except Exception as exc:
             log.exception("starting plan %s failed", plan.id)
             with self._lock:
@@ -856,7 +847,7 @@ class BotService:
                 self._set_pending(chat, self._pending(chat) or pending)
             # The executor's ValueErrors are sentences meant for the user (e.g. the window is over).
             why = f"{exc}." if isinstance(exc, ValueError) else describe_error(exc)
-            return [Reply(f"The run did not start: {why} The plan is still pending.")]
+            return [Reply(t("service_replies.not_started", why=why))]
         with self._lock:
             self._confirmed[plan.id] = run_id
             self._run_chats[run_id] = chat
@@ -864,12 +855,12 @@ class BotService:
             cancel_now = self._cancel_while_starting
         if cancel_now:
             self.executor.cancel()
-            return [Reply(f"Run {run_id} started and is being stopped as you asked; a summary follows.")]
+            return [Reply(t("service_replies.started_stopping", run=run_id))]
         orders = len(plan.sells) + len(plan.buys)
         return [Reply(
-            "Run " + fmt.bold(run_id) + f" started: plan {plan.id}, {orders} stock{'s' if orders != 1 else ''} "
-            f"from {fmt.clock_text(window.start)} to {fmt.clock_text(window.end)} KST. "
-            "Fills follow here; /status shows progress, /cancel stops it.",
+            fmt.sentence("service_replies.started_one" if orders == 1 else "service_replies.started_many",
+                         run=fmt.bold(run_id), plan=plan.id, n=orders, start=fmt.clock_text(window.start),
+                         end=fmt.clock_text(window.end)),
             buttons=(Button(t("menu.stop_button"), f"stop:{run_id}"),),
         )]
 
@@ -886,14 +877,13 @@ class BotService:
                 pending = self._pending(chat)
                 if pending is not None and pending.plan.id == plan_id:
                     self._set_pending(chat, None)
-                    return [Reply(f"Plan {plan_id} dropped; nothing was ordered.")]
+                    return [Reply(t("service_replies.dropped", plan=plan_id))]
                 if self._starting == (plan_id, chat):  # Cancel pressed right after its Confirm
                     self._cancel_while_starting = True
-                    return [Reply(f"Plan {plan_id} is being started; its run will be stopped as soon "
-                                  "as it starts.")]
+                    return [Reply(t("service_replies.being_started", plan=plan_id))]
                 run_id = self._confirmed.get(plan_id)
                 if run_id is None:
-                    return [Reply(f"Plan {plan_id} is no longer pending; nothing to drop.")]
+                    return [Reply(t("service_replies.not_pending", plan=plan_id))]
             else:
                 run_id = None
         if run_id is not None:
@@ -904,7 +894,7 @@ class BotService:
             if self._starting is not None:
                 if self._starting[1] == chat:
                     self._cancel_while_starting = True
-                    said.append("The run being started will be stopped as soon as it starts.")
+                    said.append(t("service_replies.starting_stop"))
                 else:
                     said.append(t("chats.starting_elsewhere", chat=self._starting[1]))
             dropped = self._pending(chat)
@@ -919,15 +909,15 @@ class BotService:
                 said.append(t("chats.run_of_other_chat", run=status.run_id, chat=started_in))
                 buttons = (Button(t("chats.stop_button"), f"stop:{status.run_id}"),)
         if dropped is not None:
-            said.append(f"Plan {dropped.plan.id} dropped; nothing of it was ordered.")
-        return [Reply(" ".join(said) if said else "Nothing to cancel: no plan is pending and no run is active.",
+            said.append(t("service_replies.dropped_part", plan=dropped.plan.id))
+        return [Reply(" ".join(said) if said else t("service_replies.nothing_to_cancel"),
                       buttons=buttons)]
 
     def stop(self, run_id: str, *, chat: int = ONE_CHAT) -> list[Reply]:
         """The Stop button under a started run (or under /cancel's answer in another chat): stops it for all."""
         status = self.active_run()
         if status is None or status.run_id != run_id:
-            return [Reply(f"Run {run_id} is not running any more.")]
+            return [Reply(t("service_replies.not_running", run=run_id))]
         with self._lock:
             started_in = self._run_chats.get(run_id, chat)
         said = self._stop_run(status)
@@ -941,12 +931,10 @@ class BotService:
         owner = self.executor.run_owner()
         if owner == os.getpid():
             self.executor.cancel()
-            return "Stopping the run: no new orders; resting orders are being cancelled. A summary follows."
+            return t("service_replies.stopping")
         if owner is None:
-            return (f"Run {run_id} is recorded as active but no kisbot process is executing it: restart the "
-                    "bot to resume it, then /cancel stops it.")
-        return _elsewhere(run_id, owner) + (" so this bot cannot stop it: send /cancel to the bot that process "
-                                            "runs, or stop that process.")
+            return t("service_replies.orphan", run=run_id)
+        return _elsewhere("service_replies.elsewhere_stop", run_id, owner)
 
     def status(self, *, chat: int = ONE_CHAT) -> list[Reply]:
         """The account's run (whichever chat started it), or the last run in three lines and this chat's plan;
@@ -1006,12 +994,10 @@ class BotService:
             owner, active = self.executor.run_owner(), self.active_run()
             if owner in (None, os.getpid()) or active is None:
                 raise
-            return [Reply(_elsewhere(active.run_id, owner) +
-                          " so this bot leaves it alone: /status follows it here, /cancel must go to the bot "
-                          "that process runs.")]
+            return [Reply(_elsewhere("service_replies.elsewhere_resume", active.run_id, owner))]
         if status is None:
             return []
-        return text_replies(fmt.bold("Resumed a run left active by a restart.") + "\n" + fmt.status_text(status))
+        return text_replies(fmt.bold(t("service_replies.resumed")) + "\n" + fmt.status_text(status))
 
     def stop_active_run(self) -> None:
         """Stop the run this process executes: no new orders, resting ones cancelled (the demo leaving)."""
@@ -1029,9 +1015,9 @@ class BotService:
         return status
 
 
-def _elsewhere(run_id: str, owner: int) -> str:
-    pid = f" (pid {owner})" if owner > 0 else ""
-    return f"Run {run_id} is being executed by another kisbot process{pid} on the same data directory,"
+def _elsewhere(key: str, run_id: str, owner: int) -> str:
+    pid = t("service_replies.pid", pid=owner) if owner > 0 else ""
+    return t(key, run=run_id, pid=pid)
 
 
 def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], clock: Any = None,

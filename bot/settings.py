@@ -10,19 +10,11 @@ from typing import Mapping
 from kis.config import Source
 from kis.errors import ConfigError
 from rebalance.options import MAX_AMOUNT, MAX_BAND, OptionsError, PlanOptions, parse_points, parse_won, shown
+from rebalance.i18n import t
 from rebalance.portfolio import MAX_FILE_BYTES
 from rebalance.window import CALENDARS, TwapSettings
 
 
-TOKEN_HINT = (
-    "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather, then set the token in the "
-    "environment or .env, or store it in the OS keyring with `kisbot secrets set`"
-)
-CHATS_HINT = (
-    "TELEGRAM_ALLOWED_CHAT_IDS is not set, so nobody may use the bot: set it to your chat id "
-    "(comma-separated for several; message @userinfobot on Telegram to learn yours) in the "
-    "environment or .env"
-)
 
 
 @dataclass(frozen=True)
@@ -48,10 +40,7 @@ def parse_chat_ids(text: str, name: str = "TELEGRAM_ALLOWED_CHAT_IDS") -> frozen
         try:
             ids.add(int(part))
         except ValueError:
-            raise ConfigError(
-                f"{name} has '{part}', which is not a chat id: use numbers "
-                "separated by commas, e.g. 123456789,-1001234567890"
-            ) from None
+            raise ConfigError(t("settings_errors.chat_id", name=name, part=part)) from None
     return frozenset(ids)
 
 
@@ -62,10 +51,10 @@ def load_bot_settings(source: Source | None = None, *, require_chats: bool = Tru
     source = source or Source()
     token = source.secret("TELEGRAM_BOT_TOKEN", "telegram_bot_token")
     if not token:
-        raise ConfigError(TOKEN_HINT)
+        raise ConfigError(t("settings_errors.token"))
     chats = parse_chat_ids(source.get("TELEGRAM_ALLOWED_CHAT_IDS"))
     if not chats and require_chats:
-        raise ConfigError(CHATS_HINT)
+        raise ConfigError(t("settings_errors.chats"))
     return BotSettings(
         token=token,
         allowed_chat_ids=chats,
@@ -95,12 +84,12 @@ def load_twap_settings(source: Source | None = None, **overrides) -> TwapSetting
     end = _parse_time("TWAP_END", source.get("TWAP_END", "15:00"))
     calendar = source.get("MARKET_CALENDAR", "krx").lower()
     if calendar not in CALENDARS:
-        raise ConfigError(f"MARKET_CALENDAR='{calendar}' is not one of krx, always")
+        raise ConfigError(t("settings_errors.calendar", calendar=calendar))
     if start >= end:
-        raise ConfigError(f"TWAP_START {start:%H:%M} must be before TWAP_END {end:%H:%M}")
-    settle = _number("KISBOT_SETTLE_SECONDS", source.get("KISBOT_SETTLE_SECONDS", "120"), "a number of seconds",
+        raise ConfigError(t("settings_errors.start_end", start=f"{start:%H:%M}", end=f"{end:%H:%M}"))
+    settle = _number("KISBOT_SETTLE_SECONDS", source.get("KISBOT_SETTLE_SECONDS", "120"), t("settings_errors.seconds"),
                      0, 86_400)
-    guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), "a percent such as 1 or 0.5",
+    guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), t("settings_errors.percent"),
                     0, 29.99)
     options = {"settle_seconds": settle, "price_guard": guard / 100, **overrides}
     return TwapSettings(start=start, end=end, calendar=calendar, **options)
@@ -112,7 +101,7 @@ def _number(name: str, text: str, what: str, low: float, high: float) -> float:
     except ValueError:
         value = float("nan")
     if not low <= value <= high:  # NaN fails too
-        raise ConfigError(f"{name}='{text}' is not {what} between {low:g} and {high:g}")
+        raise ConfigError(t("settings_errors.number", name=name, text=text, what=what, low=low, high=high))
     return value
 
 
@@ -122,7 +111,7 @@ def _parse_time(name: str, text: str) -> time:
         hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
         if hour < 24 and minute < 60 and second < 60:
             return time(hour, minute, second)
-    raise ConfigError(f"{name}='{text}' is not a time of day as HH:MM (KST), e.g. 09:10")
+    raise ConfigError(t("settings_errors.time", name=name, text=text))
 
 
 def options_from(source: Source | Mapping[str, str]) -> PlanOptions:
@@ -134,13 +123,11 @@ def options_from(source: Source | Mapping[str, str]) -> PlanOptions:
     try:
         band = parse_points(band_text, "KISBOT_BAND") if band_text else 0.0
     except OptionsError:
-        raise ConfigError(f"KISBOT_BAND='{shown(band_text)}' is not a band from 0 to {MAX_BAND:g} percentage points: "
-                          "set e.g. KISBOT_BAND=2, or 0 for none") from None
+        raise ConfigError(t("settings_errors.band", text=shown(band_text), max=MAX_BAND)) from None
     try:
         min_trade = parse_won(trade_text, "KISBOT_MIN_TRADE") if trade_text else 0
     except OptionsError:
-        raise ConfigError(f"KISBOT_MIN_TRADE='{shown(trade_text)}' is not a whole number of won up to "
-                          f"{MAX_AMOUNT:,}: set e.g. KISBOT_MIN_TRADE=10000, or 0 for none") from None
+        raise ConfigError(t("settings_errors.min_trade", text=shown(trade_text), max=MAX_AMOUNT)) from None
     return PlanOptions(band=band, min_trade=min_trade)
 
 
@@ -153,5 +140,4 @@ def load_report_at(source: Source | None = None) -> time | None:
     try:
         return _parse_time("KISBOT_REPORT_AT", text)
     except ConfigError:
-        raise ConfigError(f"KISBOT_REPORT_AT='{text}' is not a time of day as HH:MM (KST) such as 15:40, "
-                          "or off") from None
+        raise ConfigError(t("settings_errors.report_at", text=text)) from None

@@ -42,8 +42,6 @@ SEND_TIMEOUT = 60.0  # seconds a push may wait for the loop (the rate limiter ma
 REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private" at most this often
 MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-BAD_TOKEN = ("Telegram rejected TELEGRAM_BOT_TOKEN: copy the bot's token from @BotFather again "
-             "(it may have been revoked) and set it in the environment, .env or the keyring")
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
 COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "schedule",
             "health", "accounts", "notify", "lang", "help"]
@@ -88,13 +86,39 @@ async def send_replies(bot: Any, chat_id: int, replies: Iterable[Reply]) -> list
 
 
 class TelegramSink:
-    """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop."""
+    """Pushes for the notifier thread: each reply to every allowed chat, through the bot's loop; a `Push` is
+    put into words once per language and each chat gets it in its own (`lang_for`)."""
 
-    def __init__(self, chat_ids: Iterable[int], prefs: Any = None):
+    per_language = True  # bot.notifier: give this sink Pushes, not replies already in words
+
+    def __init__(self, chat_ids: Iterable[int], prefs: Any = None, *, langs: ChatLangs | None = None,
+                 lang_setting: str | None = None):
         self.chat_ids = sorted(chat_ids)
         self.prefs = prefs  # bot.notify.NotifyPrefs: each chat's /notify settings; None sends all as is
         self.bot: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.langs, self.lang_setting = langs, lang_setting
+        self._codes: dict[int, str | None] = {}  # chat -> the Telegram language_code its last update had
+
+    def seen(self, chat_id: int, language_code: str | None) -> None:
+        """The Telegram language of a chat's latest update (a push has none of its own)."""
+        self._codes[chat_id] = language_code
+
+    def lang_for(self, chat_id: int) -> Lang:
+        """A chat's language for a push: its /lang, its last update's Telegram language, KISBOT_LANG, English."""
+        code = self._codes.get(chat_id)
+        if self.langs is not None:
+            return self.langs.lang_for(chat_id, code, self.lang_setting)
+        return choose(code, self.lang_setting)
+
+    def _in_words(self, reply: Any, chat_id: int, said: dict[Lang, list[Reply]]) -> list[Reply]:
+        if isinstance(reply, Reply):
+            return [reply]
+        lang = self.lang_for(chat_id)
+        if lang not in said:
+            with using(lang):
+                said[lang] = reply.replies()
+        return said[lang]
 
     def attach(self, bot: Any, loop: asyncio.AbstractEventLoop) -> None:
         self.bot, self.loop = bot, loop
@@ -105,16 +129,19 @@ class TelegramSink:
             raise RuntimeError("the Telegram loop is not running")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(SEND_TIMEOUT)
 
-    def send(self, reply: Reply) -> dict[int, int]:
+    def send(self, reply: Any) -> dict[int, int]:
+        """Send a `Reply` or a `Push` (bot.notifier) to every chat; the handle holds each chat's last message."""
         handle = {}
+        said: dict[Lang, list[Reply]] = {}
         for chat_id in self.chat_ids:
-            routed = self.prefs.route(chat_id, reply) if self.prefs is not None else reply
-            if routed is None:
-                continue
-            try:
-                handle[chat_id] = self._run(send_reply(self.bot, chat_id, routed))
-            except (TelegramError, TimeoutError, RuntimeError) as exc:
-                log.error("push to chat %s failed: %s", chat_id, exc)
+            for one in self._in_words(reply, chat_id, said):
+                routed = self.prefs.route(chat_id, one) if self.prefs is not None else one
+                if routed is None:
+                    continue
+                try:
+                    handle[chat_id] = self._run(send_reply(self.bot, chat_id, routed))
+                except (TelegramError, TimeoutError, RuntimeError) as exc:
+                    log.error("push to chat %s failed: %s", chat_id, exc)
         return handle
 
     def send_to(self, chat_id: int, reply: Reply) -> int | None:
@@ -125,8 +152,10 @@ class TelegramSink:
             log.error("push to chat %s failed: %s", chat_id, exc)
             return None
 
-    def edit(self, handle: dict[int, int], reply: Reply) -> None:
+    def edit(self, handle: dict[int, int], push: Any) -> None:
+        said: dict[Lang, list[Reply]] = {}
         for chat_id, message_id in handle.items():
+            reply = self._in_words(push, chat_id, said)[-1]
             try:
                 self._run(self.bot.edit_message_text(reply.text, chat_id=chat_id, message_id=message_id,
                                                      parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW))
@@ -150,6 +179,8 @@ class TelegramBot:
         self.service = service
         self.notifier = notifier
         self.sink = sink
+        if sink is not None and getattr(sink, "langs", 0) is None and getattr(sink, "lang_setting", 0) is None:
+            sink.langs, sink.lang_setting = langs, lang_setting  # pushes speak each chat's language too
         self.pushes = pushes  # bot.pushes.Pushes: startup message, reports, alerts, /health, /notify
         self.monotonic = monotonic
         self._refused_at: dict[int, float] = {}  # stranger chat -> when it was last answered
@@ -210,8 +241,7 @@ class TelegramBot:
             replies = await asyncio.to_thread(self.pushes.startup if self.pushes else self.service.resume)
         except Exception as exc:  # the bot must come up anyway, to say so and to take /status, /cancel
             log.exception("resuming the run a restart left active failed")
-            replies = [Reply("A run left active by a restart could not be resumed: "
-                             f"{describe_error(exc)} Restart the bot to try again.")]
+            replies = [Reply(t("misc_replies.not_resumed", why=describe_error(exc)))]
         if replies:
             if self.pushes is None:
                 log.warning("resumed a run left active by a restart")
@@ -263,14 +293,13 @@ class TelegramBot:
         chat = update.effective_chat
         if update.callback_query is not None:
             try:
-                await update.callback_query.answer("Not allowed.")
+                await update.callback_query.answer(t("misc_replies.not_allowed", self.lang_of(update)))
             except TelegramError:
                 pass
         if chat is not None:
             try:
                 await update.get_bot().send_message(
-                    chat.id, f"This bot is private. Your chat id is {chat.id}; the owner can add it to "
-                             "TELEGRAM_ALLOWED_CHAT_IDS.")
+                    chat.id, t("misc_replies.private", self.lang_of(update), chat=chat.id))
             except TelegramError as exc:
                 log.warning("could not send the refusal to chat %s: %s", chat.id, exc)
 
@@ -282,6 +311,8 @@ class TelegramBot:
             return choose(self.lang_setting)
         user, chat = update.effective_user, update.effective_chat
         code = user.language_code if user is not None else None
+        if chat is not None and hasattr(self.sink, "seen"):
+            self.sink.seen(chat.id, code)
         if self.langs is not None and chat is not None:
             return self.langs.lang_for(chat.id, code, self.lang_setting)
         return choose(code, self.lang_setting)
@@ -538,7 +569,7 @@ def run_setup_mode(settings: BotSettings, source: Any) -> int:
     try:
         app.run_polling(allowed_updates=["message"])
     except InvalidToken:
-        raise ConfigError(BAD_TOKEN) from None
+        raise ConfigError(t("misc_replies.bad_token")) from None
     return 0
 
 
@@ -580,8 +611,7 @@ def run(args: Any) -> int:
     async def announce(app: Application) -> None:  # once Telegram has accepted the token
         await init(app)
         said_once.started = True
-        print(f"kisbot: polling Telegram for {len(settings.allowed_chat_ids)} allowed chat(s); Ctrl-C stops.",
-              flush=True)
+        print(t("start_lines.polling", n=len(settings.allowed_chat_ids)), flush=True)
 
     app.post_init = announce
     said_once = _StartFailureSaidOnce()
@@ -591,10 +621,9 @@ def run(args: Any) -> int:
     try:
         app.run_polling(allowed_updates=ALLOWED_UPDATES)
     except InvalidToken:  # its text carries the token
-        raise ConfigError(BAD_TOKEN) from None
+        raise ConfigError(t("misc_replies.bad_token")) from None
     except NetworkError as exc:  # TimedOut too: Telegram was not reachable at start
-        raise ConfigError(f"Telegram could not be reached at {redact(where)} ({redact(exc.message)}): check the "
-                          "network (and TELEGRAM_API_BASE_URL if set), then start kisbot again") from None
+        raise ConfigError(t("start_lines.unreachable", where=redact(where), why=redact(exc.message))) from None
     except TelegramError as exc:  # e.g. "Invalid server response": a web page, not the Bot API
         raise ConfigError(t("errors.telegram_not_bot_api", where=redact(where), why=redact(exc.message))) from None
     finally:

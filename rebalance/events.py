@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from kis.models import OrderSide
+from rebalance.i18n import Msg, t
 
 
 @dataclass(frozen=True)
@@ -92,16 +93,24 @@ class UnresolvedOrder:
     @property
     def what_to_check(self) -> str:
         """One sentence for the user: what to look for before trading the stock again."""
-        where = "in today's orders (KIS app: 주문체결조회)"
+        where, side, at = t("misc_replies.where_to_look"), t(f"side.{self.side.label}"), f"{self.sent_at:%H:%M:%S}"
         if self.open_qty:
-            return (f"the {self.side.label} order {self.order_no.lstrip('0')} for {self.code} x{self.qty} is still open "
-                    f"at KIS ({self.open_qty} unfilled) after kisbot's cancels failed: cancel it {where} or it may "
-                    "still fill")
+            return t("misc_replies.check_open", side=side, order=self.order_no.lstrip("0"), code=self.code, qty=self.qty,
+                     open=self.open_qty, where=where)
         if self.candidates > 1:
-            return (f"{self.candidates} of today's {self.side.label} orders for {self.code} x{self.qty} could be the one "
-                    f"sent at {self.sent_at:%H:%M:%S} KST: check which is kisbot's {where}")
-        return (f"the {self.side.label} order for {self.code} x{self.qty} sent at {self.sent_at:%H:%M:%S} KST got no "
-                f"answer and is not listed yet: look for it {where} before trading {self.code} again")
+            return t("misc_replies.check_candidates", n=self.candidates, side=side, code=self.code, qty=self.qty, at=at,
+                     where=where)
+        return t("misc_replies.check_unanswered", side=side, code=self.code, qty=self.qty, at=at, where=where)
+
+
+@dataclass(frozen=True)
+class ToCheck:
+    """Orders the user must check, as one clause in the language current where it is shown (a `Msg` field)."""
+
+    orders: tuple[UnresolvedOrder, ...]
+
+    def __format__(self, spec: str) -> str:
+        return format("; ".join(o.what_to_check for o in self.orders), spec)
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ class Cancelled:
 @dataclass(frozen=True)
 class Failed:
     run_id: str
-    reason: str
+    reason: "str | Msg"  # a Msg is put into words where the chat reads it
 
 
 @dataclass(frozen=True)

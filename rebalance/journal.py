@@ -20,6 +20,7 @@ from kis.errors import ConfigError
 from kis.models import OrderSide, OrderType
 from kis.krx import KST
 from rebalance.lifecycle import OrderKind, OrderState, RunState, check_transition, owed_change
+from rebalance.i18n import t
 from rebalance.model import Plan, PlanLine
 from rebalance.slicing import SliceSchedule
 from rebalance.window import Window
@@ -280,8 +281,7 @@ class Journal:
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise JournalTooNew(f"the journal {self.path} was written by a newer kisbot (schema {version}, "
-                                    f"this one reads {SCHEMA_VERSION}): update kisbot")
+                raise JournalTooNew(t("journal_errors.too_new", path=self.path, version=version, reads=SCHEMA_VERSION))
             fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name='runs'").fetchone() is None
             if fresh:
                 for statement in SCHEMA.split(";"):
@@ -528,10 +528,7 @@ def _open_db(path: Path) -> sqlite3.Connection:
     """
     private_dir(path.parent)
     if path.is_file() and path.stat().st_size == 0:
-        raise JournalUnusable(
-            f"the journal {path} is empty (0 bytes), so the runs it recorded are lost to kisbot: restore it "
-            "from a backup if you have one; otherwise check the account's open orders with KIS, then delete "
-            "the empty file and start again (a fresh journal is created)")
+        raise JournalUnusable(t("journal_errors.empty", path=path))
     try:
         if not path.exists():
             _create_db(path)
@@ -539,8 +536,8 @@ def _open_db(path: Path) -> sqlite3.Connection:
             if own.is_file():
                 os.chmod(own, 0o600)  # private whoever made it: it lists every order of the account
     except (OSError, sqlite3.Error) as exc:
-        raise JournalUnusable(f"the journal {path} cannot be used ({getattr(exc, 'strerror', None) or exc}): "
-                              "check that the data directory and its files belong to you") from None
+        raise JournalUnusable(t("journal_errors.unusable", path=path,
+                                why=getattr(exc, "strerror", None) or exc)) from None
     db = None
     try:
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -551,10 +548,7 @@ def _open_db(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:  # OperationalError (cannot open) is one too
         if db is not None:
             db.close()
-        raise JournalUnusable(
-            f"the journal {path} cannot be read ({exc}): kisbot will not replace it, since it records every "
-            f"order of every run. Move it aside (e.g. to {path.name}.broken) and start again, or restore it "
-            "from a backup; check the account's open orders with KIS first") from None
+        raise JournalUnusable(t("journal_errors.unreadable", path=path, why=exc, name=path.name)) from None
     return db
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from rebalance.amounts import MAX_AMOUNT, AmountError, amount_words, parse_amount
-from rebalance.i18n import Msg
+from rebalance.i18n import Msg, t
 
 __all__ = ["MAX_AMOUNT", "MAX_BAND", "OptionsError", "PlanOptions", "parse_plan_words", "parse_points",
            "parse_won", "plan_options", "shown"]
@@ -70,15 +70,16 @@ class PlanOptions:
         """The options in force, one short phrase each; empty for the plain full rebalance."""
         said = []
         if self.buy_only:
-            said.append("buy only" + (f", up to {self.amount:,} won" if self.amount is not None else ""))
+            said.append(t("plan_table.buy_up_to", amount=self.amount) if self.amount is not None
+                        else t("plan_table.buy_only"))
         if self.sell_amount is not None:
-            said.append(f"sell only, raise {self.sell_amount:,} won")
+            said.append(t("plan_table.sell_only", amount=self.sell_amount))
         if self.keep_others:
-            said.append("keep holdings outside the model")
+            said.append(t("plan_table.keep"))
         if self.band:
-            said.append(f"band ±{self.band:g} %p")
+            said.append(t("plan_table.band", band=self.band))
         if self.min_trade:
-            said.append(f"min trade {self.min_trade:,} won")
+            said.append(t("plan_table.min_trade", amount=self.min_trade))
         return tuple(said)
 
     def to_dict(self) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from rebalance import accounts as kinds
 from rebalance.costs import DEFAULT_FEE_RATE, DEFAULT_SELL_TAX_RATE, CostRates, exact
 from rebalance.model import Plan, PlanLine, Portfolio
 from rebalance.options import OptionsError, PlanOptions
-from rebalance.i18n import t
+from rebalance import i18n
+from rebalance.i18n import Msg, t
 from rebalance.portfolio import PortfolioError, unknown_codes_error
 
 # Weights of a column of fractions rarely add up to exactly 1 in floats (3 x 0.3333...).
@@ -40,9 +41,9 @@ class PlanSettings:
 
     def __post_init__(self) -> None:
         if not (0 <= self.cash_buffer < 1):
-            raise ValueError(f"cash_buffer {self.cash_buffer} is not a fraction between 0 and 1 (0.02 = 2 %)")
+            raise ValueError(t("plan_notes.cash_buffer", value=self.cash_buffer))
         if self.max_price_age <= timedelta(0):
-            raise ValueError("max_price_age must be positive")
+            raise ValueError(t("plan_notes.max_price_age"))
         self.rates  # validates the rates
 
     @property
@@ -253,9 +254,8 @@ def _what_to_trade(here: _Account, wants: _Wants, rates: CostRates, options: Pla
         wanted_value = sum(q * price[c] for c, q in wanted.items())
         bought_value = sum(q * price[c] for c, q in bought.items())
         cut = 100 * (1 - bought_value / wanted_value)
-        where = "the amount" if options.amount is not None and budget == options.amount else "cash"
-        notes.append(f"Buys scaled down by {cut:.1f} % to fit {where}: {wanted_value:,} won wanted, "
-                     f"{max(budget, 0):,} won available after sells and costs.")
+        where = "amount" if options.amount is not None and budget == options.amount else "cash"
+        notes.append(t(f"plan_notes.scaled_{where}", cut=cut, wanted=wanted_value, available=max(budget, 0)))
         for c in wanted:
             target[c] = current[c] + bought.get(c, 0)
         _skip_small(target, current, price, options.min_trade, notes)
@@ -277,10 +277,8 @@ def _buy_budget(here: _Account, target: Mapping[str, int], options: PlanOptions)
     if options.amount > cash:
         spare = cash - reserve
         raise OptionsError(
-            f"buy {options.amount:,} is more than the {cash:,} won cash (D+2): type /plan buy "
-            f"{spare} or less." if spare > 0 else
-            f"buy {options.amount:,} is more than the {cash:,} won cash (D+2), and none is above the "
-            "cash buffer: type /plan sell AMOUNT first, or deposit cash.")
+            Msg("plan_notes.buy_over_cash", amount=options.amount, cash=cash, spare=spare) if spare > 0 else
+            Msg("plan_notes.buy_over_buffer", amount=options.amount, cash=cash))
     return min(budget, options.amount)
 
 
@@ -290,10 +288,9 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
     """The `Plan`: one line per code, its costs, the notes, and how long its prices stay good."""
     codes, current, price, total = here.codes, here.current, here.price, here.total
     if wants.held_in_band:
-        notes.append("Inside their band, not traded: "
-                     + ", ".join(c for c in wants.held_in_band if target[c] == current[c]) + ".")
+        notes.append(t("plan_notes.in_band", codes=", ".join(c for c in wants.held_in_band if target[c] == current[c])))
     if here.kept:
-        notes.append("Kept outside the model: " + ", ".join(here.kept) + ".")
+        notes.append(t("plan_notes.kept", codes=", ".join(here.kept)))
     sell_costs = sum(here.sell_cost(c, q) for c, q in here.sells(target).items())
     buy_costs = sum(here.rates.buy_cost((target[c] - current[c]) * price[c]) for c in codes
                     if target[c] > current[c])
@@ -315,7 +312,7 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
     ]
     lines.sort(key=_line_order)
     if not any(line.order_qty for line in lines):
-        notes.append("Already on target: nothing to trade.")
+        notes.append(t("plan_notes.on_target"))
     dropped = tuple(f"{line.code} {line.name}".strip() for line in lines
                     if line.code not in wants.weight and line.order_qty < 0)
     priced_at = min((quotes[c].at for c in codes if quotes[c].at is not None), default=now)
@@ -329,8 +326,7 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
         priced_at=priced_at,
         expires_at=priced_at + settings.max_price_age,
         notes=tuple(notes),
-        options=options.describe() if not options.sell_only else
-        tuple(o for o in options.describe() if not o.startswith("min trade")),
+        options=options.describe() if not options.sell_only else replace(options, min_trade=0).describe(),
         dropped=dropped,
     )
 
@@ -344,7 +340,7 @@ def _skip_small(target: dict[str, int], current: Mapping[str, int], price: Mappi
     for c in small:
         target[c] = current[c]
     if small:
-        notes.append(f"Trades under {min_trade:,} won skipped: {', '.join(small)}.")
+        notes.append(t("plan_notes.small_skipped", min_trade=min_trade, codes=", ".join(small)))
 
 
 def _sell_amount(amount: int, codes: list[str], kept: list[str], current: Mapping[str, int],
@@ -360,9 +356,8 @@ def _sell_amount(amount: int, codes: list[str], kept: list[str], current: Mappin
 
     most = sum(net(c, current[c]) for c in sellable)
     if amount > most:
-        raise OptionsError(f"sell {amount:,} is more than the account can raise: selling every holding"
-                           f"{' not kept' if kept else ''} brings {most:,} won after fees and tax; "
-                           f"type /plan sell {most} or less.")
+        raise OptionsError(Msg("plan_notes.sell_over_kept" if kept else "plan_notes.sell_over", amount=amount,
+                               most=most))
     sold: dict[str, int] = {}
     raised = 0
     over = sorted((c for c in sellable if target[c] < current[c]),
@@ -442,18 +437,16 @@ def _notes(portfolio: Portfolio, balance: Balance, price: Mapping[str, int], tar
     notes = []
     weight_sum = math.fsum(t.weight for t in portfolio.targets)
     if weight_sum < 1 - _WEIGHT_TOLERANCE:
-        notes.append(f"Weights add up to {weight_sum * 100:.4g} %: the other {(1 - weight_sum) * 100:.4g} % "
-                     "of the investable value stays in cash.")
+        notes.append(i18n.t("plan_notes.weights_short", sum=weight_sum * 100, rest=(1 - weight_sum) * 100))
     for t in portfolio.targets:
         if t.weight > 0 and target[t.code] == 0:
             value = math.floor(exact(t.weight) * investable)
-            notes.append(f"{t.code}: its {t.weight * 100:.4g} % ({value:,} won) is less than one share at "
-                         f"{price[t.code]:,} won, so none is held.")
+            notes.append(i18n.t("plan_notes.under_one_share", code=t.code, pct=t.weight * 100, value=value,
+                                price=price[t.code]))
     for h in balance.holdings:
         to_sell = h.qty - target.get(h.code, 0)
         if to_sell > 0 and h.orderable_qty < to_sell:
-            notes.append(f"{h.code}: only {h.orderable_qty} of the {to_sell} shares to sell can be sold now "
-                         "(the rest are in open orders or unsettled).")
+            notes.append(i18n.t("plan_notes.partly_sellable", code=h.code, can=h.orderable_qty, want=to_sell))
     return notes
 
 

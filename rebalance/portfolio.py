@@ -20,8 +20,8 @@ from typing import Iterable, Iterator
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from kis.codes import CODE_HELP, BadStockCode, is_ticker, normalize_code
-from rebalance.i18n import t
+from kis.codes import BadStockCode, is_ticker, normalize_code
+from rebalance.i18n import Msg, t
 from rebalance.model import Portfolio, Target
 
 MAX_FILE_BYTES = 1_000_000  # a model portfolio is a few KB; refuse anything that could hurt
@@ -69,30 +69,38 @@ _PERCENT_UNIT = re.compile(r"[(\[]?(%|pct|percent|퍼센트)[)\]]?$")
 
 
 class PortfolioError(ValueError):
-    """A model portfolio file that cannot be used; `problems` lists each one with its row and fix."""
+    """A model portfolio file that cannot be used; `problems` lists each one with its row and fix, in the
+    language current where it is read (each is kept as a `Msg` until then)."""
 
-    def __init__(self, problems: Iterable[str], source: str = ""):
-        self.problems = tuple(problems)
+    def __init__(self, problems: Iterable[str | Msg], source: str = ""):
+        self._problems = tuple(problems)
         self.source = source
-        where = f"{source}: " if source else ""
-        if len(self.problems) == 1:
-            text = f"{where}{self.problems[0]}"
-        else:
-            text = f"{where}{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self._shown())
-        super().__init__(text)
+        super().__init__(*self._problems)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in self._problems)
+
+    def _where(self) -> str:
+        return t("portfolio_errors.where", source=self.source) if self.source else ""
+
+    def __str__(self) -> str:
+        if len(self._problems) == 1:
+            return t("portfolio_errors.one", where=self._where(), problem=str(self._problems[0]))
+        return "\n".join([t("portfolio_errors.many", where=self._where(), n=len(self._problems)),
+                          *(f"- {p}" for p in self._shown())])
 
     def _shown(self) -> list[str]:
         """The first SHOWN_PROBLEMS problems and a count of the rest: a 1,000-row file of wrong codes
         is one message, not 25 of them."""
-        rest = len(self.problems) - SHOWN_PROBLEMS
+        rest = len(self._problems) - SHOWN_PROBLEMS
         if rest <= 0:
             return list(self.problems)
-        return [*self.problems[:SHOWN_PROBLEMS], f"and {rest:,} more like these"]
+        return [*self.problems[:SHOWN_PROBLEMS], t("portfolio_errors.more_like_these", n=rest)]
 
     def one_line(self) -> str:
         """All problems on one line, for a terminal or a log."""
-        where = f"{self.source}: " if self.source else ""
-        return where + "; ".join(self._shown())
+        return self._where() + "; ".join(self._shown())
 
 
 def read_portfolio(source: str | Path | bytes, *, name: str = "") -> Portfolio:
@@ -113,13 +121,11 @@ def unknown_codes_error(portfolio: Portfolio, codes: Iterable[str]) -> Portfolio
     problems = []
     for code in codes:
         if rows.get(code):
-            problems.append(f"종목코드 '{code}' is not a stock the broker knows (row {rows[code]}): "
-                            "check the code or remove the row")
+            problems.append(Msg("portfolio_errors.unknown_code_row", code=code, row=rows[code]))
         elif code in rows:
-            problems.append(f"종목코드 '{code}' is not a stock the broker knows: check the code")
+            problems.append(Msg("portfolio_errors.unknown_code", code=code))
         else:
-            problems.append(f"held stock '{code}' has no price at the broker (not in the file): "
-                            "it may be delisted or suspended; sell or remove it by hand first")
+            problems.append(Msg("portfolio_errors.held_no_price", code=code))
     return PortfolioError(problems, portfolio.source)
 
 
@@ -137,14 +143,15 @@ def _load_bytes(source: str | Path | bytes, name: str) -> tuple[bytes, str]:
             with path.open("rb") as file:  # a device or pipe reports size 0: read no more than the limit
                 data = file.read(MAX_FILE_BYTES + 1)
         except FileNotFoundError:
-            raise PortfolioError([f"no such file '{path}': check the path"], label) from None
+            raise PortfolioError([Msg("portfolio_errors.no_file", path=str(path))], label) from None
         except IsADirectoryError:
-            raise PortfolioError([f"'{path}' is a folder, not a file: give the .xlsx file"], label) from None
+            raise PortfolioError([Msg("portfolio_errors.folder", path=str(path))], label) from None
         except PermissionError:
-            raise PortfolioError([f"cannot read '{path}' (permission denied): check its permissions"],
+            raise PortfolioError([Msg("portfolio_errors.permission", path=str(path))],
                                  label) from None
         except OSError as exc:  # a name too long, a broken disk, ...
-            raise PortfolioError([f"cannot read '{_short(str(path))}' ({exc.strerror or exc}): check the path"],
+            raise PortfolioError([Msg("portfolio_errors.unreadable", path=_short(str(path)),
+                                      reason=exc.strerror or str(exc))],
                                  _short(label)) from None
     if len(data) > MAX_FILE_BYTES:
         raise PortfolioError([_too_big(len(data))], label)
@@ -156,9 +163,8 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _too_big(size: int) -> str:
-    return (f"the file is {size / 1_000_000:.1f} MB, over the {MAX_FILE_BYTES // 1_000_000} MB limit: "
-            "keep only the portfolio sheet")
+def _too_big(size: int) -> Msg:
+    return Msg("portfolio_errors.too_big", mb=size / 1_000_000, limit=MAX_FILE_BYTES // 1_000_000)
 
 
 @dataclass
@@ -188,22 +194,21 @@ def _open_workbook(data: bytes, label: str, *, data_only: bool):
     try:
         return load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
     except Exception:  # noqa: BLE001 - openpyxl raises many types for a damaged or foreign zip
-        raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
-                              "open it in Excel and save it as .xlsx"], label) from None
+        raise PortfolioError([Msg("portfolio_errors.damaged")], label) from None
 
 
 def _check_container(data: bytes, label: str) -> None:
     if not data:
-        raise PortfolioError(["the file is empty: save the portfolio as an Excel .xlsx file"], label)
+        raise PortfolioError([Msg("portfolio_errors.empty_file")], label)
     if data.startswith(_OLE_MAGIC):
-        raise PortfolioError(["this is an old .xls workbook: save it as .xlsx (Excel Workbook) and send it again"],
+        raise PortfolioError([Msg("portfolio_errors.old_xls")],
                              label)
     if not data.startswith(_ZIP_MAGIC):
-        raise PortfolioError(["not an .xlsx file: save the portfolio as an Excel .xlsx workbook"], label)
+        raise PortfolioError([Msg("portfolio_errors.not_xlsx")], label)
     unpacked = _unpacked_size(data)
     if unpacked > MAX_UNPACKED_BYTES:
-        raise PortfolioError([f"the workbook unpacks to {unpacked / 1_000_000:.0f} MB, over the "
-                              f"{MAX_UNPACKED_BYTES // 1_000_000} MB limit: keep only the portfolio sheet"], label)
+        raise PortfolioError([Msg("portfolio_errors.unpacks_big", mb=unpacked / 1_000_000,
+                                  limit=MAX_UNPACKED_BYTES // 1_000_000)], label)
 
 
 def _unpacked_size(data: bytes) -> int:
@@ -238,8 +243,7 @@ def _read_workbook(data: bytes, label: str) -> tuple[_Grid, _Header, int]:
     except PortfolioError:
         raise
     except Exception:  # noqa: BLE001 - a sheet's XML can be damaged past the workbook's table of contents
-        raise PortfolioError(["cannot read the file as an .xlsx workbook (damaged or another format): "
-                              "open it in Excel and save it as .xlsx"], label) from None
+        raise PortfolioError([Msg("portfolio_errors.damaged")], label) from None
     return grid, header, sheet_count
 
 
@@ -344,7 +348,7 @@ def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
     that has one; anything else is ambiguous and refused naming the sheets."""
     sheets = list(book.worksheets)
     if not sheets:
-        raise PortfolioError(["the workbook has no sheet: put the portfolio on a sheet"], label)
+        raise PortfolioError([Msg("portfolio_errors.no_sheet")], label)
     visible = [s for s in sheets if s.sheet_state == "visible"]
     # One sheet (the usual case) is read whole at once; of several, only the top rows until one is chosen.
     tops = {s.title: _grid(s, ROW_LIMIT, look_below=True) if len(sheets) == 1 else _grid(s, HEADER_SEARCH_ROWS)
@@ -357,16 +361,13 @@ def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
     elif len(tables) == 1:
         chosen = tables[0]
     elif tables:
-        opens_on = f"'{active.title}'" if active is not None else "a hidden sheet"
-        raise PortfolioError([f"sheets {_names(tables)} each have a 종목코드 column and the workbook opens on "
-                              f"{opens_on}, so it is unclear which one is the portfolio: delete the others, "
-                              "or save the workbook with the portfolio sheet open"], label)
+        opens_on = f"'{active.title}'" if active is not None else Msg("portfolio_errors.a_hidden_sheet")
+        raise PortfolioError([Msg("portfolio_errors.ambiguous_sheets", sheets=_names(tables), opens_on=opens_on)],
+                             label)
     else:
         hidden = [s for s in sheets if s.sheet_state != "visible" and headers[s.title] is not None]
         if hidden:
-            raise PortfolioError([f"the 종목코드 column is on hidden sheet {_names(hidden)}, which is not read: "
-                                  "unhide it (right-click a sheet tab, Unhide), or move the portfolio to a "
-                                  "visible sheet"], label)
+            raise PortfolioError([Msg("portfolio_errors.hidden_sheet", sheets=_names(hidden))], label)
         raise _no_code_column(tops[(active or (visible or sheets)[0]).title].rows, label)
     header = headers[chosen.title]
     assert header is not None
@@ -374,19 +375,23 @@ def _choose_sheet(book, label: str) -> tuple[_Grid, _Header, int]:
     return grid, header, len(sheets)
 
 
-def _names(sheets) -> str:
-    names = [f"'{s.title}'" for s in sheets]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+def _names(sheets) -> str | Msg:
+    return _and([f"'{s.title}'" for s in sheets])
+
+
+def _and(items: list) -> str | Msg:
+    """'a', 'a and b', 'a, b and c' (in Korean 'a, b, c'), rendered where shown."""
+    if len(items) == 1:
+        return items[0]
+    return Msg("portfolio_errors.list_and", head=", ".join(str(i) for i in items[:-1]), last=items[-1])
 
 
 def _no_code_column(rows: list[tuple[object, ...]], label: str) -> PortfolioError:
     first = next((row for row in rows if not all(_blank(c) for c in row)), None)
     if first is None:
-        return PortfolioError(["the sheet is empty: put a 종목코드 column header in row 1 and one stock per row"],
-                              label)
+        return PortfolioError([Msg("portfolio_errors.empty_sheet")], label)
     found = ", ".join(f"'{str(c).strip()}'" for c in first if not _blank(c))
-    return PortfolioError([f"no 종목코드 column (columns found: {found}): name the code column "
-                           "종목코드 (or code / ticker)"], label)
+    return PortfolioError([Msg("portfolio_errors.no_code_column", found=found)], label)
 
 
 def _blank(value: object) -> bool:
@@ -428,8 +433,9 @@ def _find_header(rows: list[tuple[object, ...]]) -> _Header | None:
     return None
 
 
-def _column_name(header_cells: tuple[object, ...], position: int) -> str:
-    return f"column {get_column_letter(position + 1)} '{str(header_cells[position]).strip()}'"
+def _column_name(header_cells: tuple[object, ...], position: int) -> Msg:
+    return Msg("portfolio_errors.column", letter=get_column_letter(position + 1),
+               header=str(header_cells[position]).strip())
 
 
 def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> Portfolio:
@@ -437,9 +443,9 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     header_cells = table[header_index]
     for role, positions in header.roles.items():
         if len(positions) > 1:
-            both = " and ".join(_column_name(header_cells, p) for p in positions)
-            raise PortfolioError([f"{len(positions)} columns could be the {role} column ({both}): keep one "
-                                  "or rename the others"], label)
+            raise PortfolioError([Msg("portfolio_errors.duplicate_columns", n=len(positions),
+                                      role=Msg(f"portfolio_errors.role_{role}"),
+                                      columns=_and([_column_name(header_cells, p) for p in positions]))], label)
     columns = {role: positions[0] for role, positions in header.roles.items()}
     code_header = str(header_cells[columns["code"]]).strip()
     weight_header = str(header_cells[columns["weight"]]).strip() if "weight" in columns else ""
@@ -451,7 +457,7 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     if hidden:
         raise PortfolioError(hidden, label)
 
-    problems: list[str] = []
+    problems: list[str | Msg] = []
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
     weight_cells: list[tuple[int, object, bool]] = []  # (excel row, raw weight, shown with a percent format)
     for index in range(header_index + 1, len(table)):
@@ -464,25 +470,24 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
         name = _text(cells[columns["name"]]) if "name" in columns else ""
         code = _normalize_code(raw_code)
         if _blank(raw_code):
-            problems.append(f"row {excel_row} has no {code_header}: fill it in or delete the row")
+            problems.append(Msg("portfolio_errors.row_no_code", row=excel_row, header=code_header))
         elif code is None and _us_ticker(raw_code):
-            problems.append(t("markets.us_not_planned", header=code_header, ticker=_text(raw_code).upper(),
-                              row=excel_row))
+            problems.append(Msg("markets.us_not_planned", header=code_header, ticker=_text(raw_code).upper(),
+                                row=excel_row))
         elif code is None:
-            problems.append(f"{code_header} '{_text(raw_code)}' is not {CODE_HELP} (row {excel_row})")
+            problems.append(Msg("portfolio_errors.bad_code", header=code_header, value=_text(raw_code),
+                                row=excel_row))
         rows.append((excel_row, code or "", raw_weight, name))
         if "weight" in columns:
             shown_as_percent = (index, columns["weight"]) in grid.percent_format and _number(raw_weight)
             weight_cells.append((excel_row, raw_weight, shown_as_percent))
 
     if not rows:
-        raise PortfolioError([f"no stocks under the {code_header} header: add one stock per row"], label)
+        raise PortfolioError([Msg("portfolio_errors.no_stocks", header=code_header)], label)
     if len(rows) > MAX_STOCKS:
-        raise PortfolioError([f"the file lists {len(rows):,} stocks, over the limit of {MAX_STOCKS:,}: "
-                              "split the portfolio or keep the largest weights"], label)
+        raise PortfolioError([Msg("portfolio_errors.too_many", n=len(rows), limit=MAX_STOCKS)], label)
     if grid.beyond:
-        raise PortfolioError([f"there is a value in cell {grid.beyond}, below the {ROW_LIMIT:,} rows that are "
-                              f"read: delete it, or keep the portfolio within the first {ROW_LIMIT:,} rows"], label)
+        raise PortfolioError([Msg("portfolio_errors.beyond", cell=grid.beyond, limit=ROW_LIMIT)], label)
 
     by_code: dict[str, list[int]] = defaultdict(list)
     for excel_row, code, _, _ in rows:
@@ -490,17 +495,18 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
             by_code[code].append(excel_row)
     for code, where in by_code.items():
         if len(where) > 1:
-            problems.append(f"{code_header} '{code}' appears {len(where)} times (rows {_rows_text(where)}): "
-                            "keep one row")
+            problems.append(Msg("portfolio_errors.duplicate_code", header=code_header, code=code, n=len(where),
+                                rows=_rows_text(where)))
 
     problems += _unused_weight_columns(table, header_index, header_cells, columns)
     if "weight" in columns:
         weights, how = _read_weights(weight_cells, weight_header, columns["weight"] in header.percent_unit,
                                      problems)
-        reading = f"weights from {_column_name(header_cells, columns['weight'])}, read as {how}"
+        reading = t("portfolio_errors.weights_from", column=_column_name(header_cells, columns["weight"]).render(),
+                    how=how)
     else:
         weights = [1 / len(rows)] * len(rows)
-        reading = f"no weight column, so equal weights ({100 / len(rows):.4g} % each)"
+        reading = t("portfolio_errors.equal_weights", pct=100 / len(rows))
 
     bands: list[float | None] = [None] * len(rows)
     if "band" in columns:
@@ -511,47 +517,52 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
 
     if problems:
         raise PortfolioError(problems, label)
-    sheet = f" from sheet '{grid.title}'" if sheet_count > 1 else ""
-    count = f"{len(rows)} stock{'s' if len(rows) != 1 else ''}"
+    sheet = t("portfolio_errors.from_sheet", title=grid.title) if sheet_count > 1 else ""
+    note = t("portfolio_errors.read_one" if len(rows) == 1 else "portfolio_errors.read_many", n=len(rows),
+             sheet=sheet, reading=reading)
     targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row, band=band)
                     for (excel_row, code, _, name), weight, band in zip(rows, weights, bands))
-    return Portfolio(targets=targets, source=label, notes=(f"Read {count}{sheet}; {reading}.",))
+    return Portfolio(targets=targets, source=label, notes=(note,))
 
 
 def _number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _rows_text(rows: list[int], limit: int = 10) -> str:
+def _rows_text(rows: list[int], limit: int = 10) -> str | Msg:
     """'2', '2 and 4', '2, 3 and 4', or the first `limit` and how many more."""
     shown = [str(r) for r in rows[:limit]]
     if len(rows) > limit:
-        return ", ".join(shown) + f" and {len(rows) - limit} more"
-    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" and {shown[-1]}"
+        return Msg("portfolio_errors.list_more", head=", ".join(shown), n=len(rows) - limit)
+    return _and(shown)
 
 
-def _unsaved_formulas(grid: _Grid, header_index: int, used: set[int]) -> str:
+def _rows_label(rows: list[int]) -> Msg:
+    """'row 2' or 'rows 2 and 4' (in Korean '2행', '2, 4행')."""
+    return Msg("portfolio_errors.row_many" if len(rows) > 1 else "portfolio_errors.row_one", rows=_rows_text(rows))
+
+
+def _unsaved_formulas(grid: _Grid, header_index: int, used: set[int]) -> Msg | None:
     """A problem naming the rows whose used cells are formulas Excel never computed, or ''."""
     unsaved = sorted((i, j) for (i, j) in grid.formulas
                      if i > header_index and j in used and i < len(grid.rows) and grid.rows[i][j] is None)
     if not unsaved:
-        return ""
+        return None
     rows = sorted({i + 1 for i, _ in unsaved})
     i, j = unsaved[0]
-    example = f"{get_column_letter(j + 1)}{i + 1} is {grid.formulas[(i, j)]}"
-    return (f"formulas without a saved value in row{'s' if len(rows) > 1 else ''} {_rows_text(rows)} ({example}): "
-            "the file was written by a program that does not compute formulas; open it in Excel and "
-            "save it in Excel first, then send it again")
+    example = Msg("portfolio_errors.formula_example", cell=f"{get_column_letter(j + 1)}{i + 1}",
+                  formula=grid.formulas[(i, j)])
+    return Msg("portfolio_errors.unsaved_formulas", rows=_rows_label(rows), example=example)
 
 
 def _hidden_problems(grid: _Grid, header_index: int, header_cells: tuple[object, ...],
-                     columns: dict[str, int]) -> list[str]:
+                     columns: dict[str, int]) -> list[str | Msg]:
     """A problem for each hidden column that is read (code, weight, band) and for the hidden rows that hold a
     stock: what Excel does not show is never planned without the user seeing it."""
     problems = []
     for role in ("code", "weight", "band"):
         if role in columns and columns[role] in grid.hidden_columns:
-            problems.append(t("model.hidden_column", letter=get_column_letter(columns[role] + 1),
+            problems.append(Msg("model.hidden_column", letter=get_column_letter(columns[role] + 1),
                               header=str(header_cells[columns[role]]).strip()))
     used = [p for role, p in columns.items()]
     rows = [i for i in sorted(grid.hidden_rows) if i >= header_index and i < len(grid.rows)
@@ -561,14 +572,14 @@ def _hidden_problems(grid: _Grid, header_index: int, header_cells: tuple[object,
         named = [f"{i + 1} ({_text(grid.rows[i][code_at])})" if code_at < len(grid.rows[i])
                  and not _blank(grid.rows[i][code_at]) else str(i + 1) for i in rows if i > header_index]
         if header_index in rows:
-            problems.append(t("model.hidden_header", row=header_index + 1))
+            problems.append(Msg("model.hidden_header", row=header_index + 1))
         if named:
-            problems.append(t("model.hidden_rows", rows=", ".join(named[:10]) + (" …" if len(named) > 10 else "")))
+            problems.append(Msg("model.hidden_rows", rows=", ".join(named[:10]) + (" …" if len(named) > 10 else "")))
     return problems
 
 
 def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, header_cells: tuple[object, ...],
-                           columns: dict[str, int]) -> list[str]:
+                           columns: dict[str, int]) -> list[str | Msg]:
     """A problem for each column that is titled like weights and holds numbers but is not the weight column."""
     problems = []
     for position, cell in enumerate(header_cells):
@@ -586,16 +597,14 @@ def _unused_weight_columns(table: list[tuple[object, ...]], header_index: int, h
             continue
         column = _column_name(header_cells, position)
         if not hinted:
-            problems.append(t("model.percent_column", letter=get_column_letter(position + 1),
+            problems.append(Msg("model.percent_column", letter=get_column_letter(position + 1),
                               header=str(cell).strip()))
         elif "weight" in columns:
-            problems.append(f"{column} looks like weights, but weights are read from "
-                            f"{_column_name(header_cells, columns['weight'])}: delete the column you do not mean, "
-                            "or rename it")
+            problems.append(Msg("portfolio_errors.weights_elsewhere", column=column,
+                                weight_column=_column_name(header_cells, columns["weight"])))
         else:
             known = ", ".join(WEIGHT_HEADERS_SHOWN)
-            problems.append(f"{column} looks like weights but is not a weight header ({known}): rename it 비중 "
-                            "to use it, or delete it for equal weights")
+            problems.append(Msg("portfolio_errors.not_weight_header", column=column, known=known))
     return problems
 
 
@@ -633,7 +642,7 @@ def _normalize_code(value: object) -> str | None:
 
 
 def _read_weights(cells: list[tuple[int, object, bool]], header: str, header_says_percent: bool,
-                  problems: list[str]) -> tuple[list[float], str]:
+                  problems: list[str | Msg]) -> tuple[list[float], str]:
     """The weight column as fractions and how it was read; problems are appended, bad cells read as 0.
 
     A cell written '10%', or a number Excel shows with a percent format, is exact by itself; a column of
@@ -643,16 +652,15 @@ def _read_weights(cells: list[tuple[int, object, bool]], header: str, header_say
     parsed: list[tuple[int, float, bool]] = []  # (row, number, marked as percent by the cell itself)
     for excel_row, raw, percent_format in cells:
         if _blank(raw):
-            problems.append(f"{header} is empty (row {excel_row}): give a weight, 0 to sell it all, "
-                            "or delete the row")
+            problems.append(Msg("portfolio_errors.weight_empty", header=header, row=excel_row))
             parsed.append((excel_row, 0.0, False))
             continue
         number, percent_text = _weight_number(raw)
         if number is None:
-            problems.append(f"{header} '{_text(raw)}' is not a number (row {excel_row}): write e.g. 0.1 or 10%")
+            problems.append(Msg("portfolio_errors.weight_not_number", header=header, value=_text(raw), row=excel_row))
             number = 0.0
         elif number < 0:
-            problems.append(f"{header} {_text(raw)} is negative (row {excel_row}): weights are 0 or more")
+            problems.append(Msg("portfolio_errors.weight_negative", header=header, value=_text(raw), row=excel_row))
             number = 0.0
         if percent_text:
             number /= 100
@@ -661,41 +669,37 @@ def _read_weights(cells: list[tuple[int, object, bool]], header: str, header_say
     marked = [row for row, _, mark in parsed if mark]
     plain = [row for row, number, mark in parsed if not mark and number != 0]  # 0 is 0 either way
     if marked and plain:
-        problems.append(f"{header} mixes percent cells (row{'s' if len(marked) > 1 else ''} {_rows_text(marked)}) "
-                        f"with plain numbers (row{'s' if len(plain) > 1 else ''} {_rows_text(plain)}), which "
-                        "could be fractions or percent: write every weight the same way, e.g. all as 10% "
-                        "or all as 0.1")
-        return [0.0] * len(parsed), "a mix"
+        problems.append(Msg("portfolio_errors.weight_mix", header=header, marked=_rows_label(marked),
+                            plain=_rows_label(plain)))
+        return [0.0] * len(parsed), t("portfolio_errors.kind_mix")
     plain_sum = math.fsum(n for _, n, mark in parsed if not mark)
     if marked:
-        kind, why = "percent", "each cell says %"
+        kind, why = "percent", "why_cells"
         weights = [n for _, n, _ in parsed]
     elif header_says_percent:
-        kind, why = "percent", "the header says %"
+        kind, why = "percent", "why_header"
         if 0 < plain_sum <= PERCENT_THRESHOLD:
-            problems.append(f"{header} says percent but its numbers add up to {plain_sum:.4g}, which would invest "
-                            f"only {plain_sum:.4g} % and sell the rest: write 10 for 10 %, or take the % out "
-                            "of the header if the numbers are fractions")
+            problems.append(Msg("portfolio_errors.percent_small", header=header, total=plain_sum))
         weights = [n / 100 for _, n, _ in parsed]
     elif plain_sum > PERCENT_THRESHOLD:
-        kind, why = "percent", "the numbers add up to more than 1.5"
+        kind, why = "percent", "why_over"
         weights = [n / 100 for _, n, _ in parsed]
     else:
-        kind, why = "fractions", "the numbers add up to 1.5 or less"
+        kind, why = "fractions", "why_under"
         weights = [n for _, n, _ in parsed]
     total = math.fsum(weights)
     if parsed and total == 0 and not problems:
-        problems.append(f"{header} is 0 for every stock, which would sell the whole portfolio: give the "
-                        "weights, or leave the column out for equal weights")
+        problems.append(Msg("portfolio_errors.all_zero", header=header))
+    kind_msg, why_msg = Msg(f"portfolio_errors.kind_{kind}"), Msg(f"portfolio_errors.{why}")
+    how = Msg("portfolio_errors.how", kind=kind_msg, why=why_msg)
     if total > 1 + SUM_TOLERANCE:
-        how = kind if kind == "percent" else f"{kind} ({why})"
-        problems.append(f"{header} adds up to {total * 100:.4g} %, over 100 % (read as {how}): "
-                        "lower the weights so they add up to 100 % or less")
-    return weights, f"{kind} ({why})"
+        problems.append(Msg("portfolio_errors.over_100", header=header, pct=total * 100,
+                            how=kind_msg if kind == "percent" else how))
+    return weights, how.render()
 
 
 def _read_band(raw: object, shown_as_percent: bool, excel_row: int, header: str,
-               problems: list[str]) -> float | None:
+               problems: list[str | Msg]) -> float | None:
     """A band cell in percentage points (2, or 2% = ±2 %p) as a fraction; empty = the plan's default."""
     if _blank(raw):
         return None
@@ -703,8 +707,7 @@ def _read_band(raw: object, shown_as_percent: bool, excel_row: int, header: str,
     if number is not None and shown_as_percent and _number(raw):
         number *= 100  # a cell formatted as percent holds 0.02 for "2%"
     if number is None or not 0 <= number < 100:
-        problems.append(f"{header} '{_text(raw)}' is not a band in percentage points (row {excel_row}): "
-                        "write e.g. 2 for ±2 %p, or leave it empty")
+        problems.append(Msg("portfolio_errors.bad_band", header=header, value=_text(raw), row=excel_row))
         return None
     return number / 100
 

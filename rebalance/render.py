@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from rebalance.i18n import t
 from rebalance.model import Plan, PlanLine
-from rebalance.text import fit
+from rebalance.text import fit, pad, width
 
 NAME_COLUMNS = 18  # display columns for a name; Hangul takes two each
 
@@ -38,39 +38,41 @@ def plan_sections(plan: Plan) -> list[PlanSection]:
     priced = plan.priced_at.strftime("%H:%M:%S %Z").strip()
     expires = plan.expires_at.strftime("%H:%M:%S")
     share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
-    summary = PlanSection(f"Rebalance plan {plan.id}", (
-        "Options: " + ("; ".join(plan.options) if plan.options else "full rebalance"),
-        _pair("Total value", f"{plan.total_value:,}"),
-        _pair("Investable", f"{plan.investable:,}") + f" {share:.0f}%",
-        _pair("Cash (D+2)", f"{plan.cash:,}"),
-        f"Prices of {priced}, good to {expires}",
+    summary = PlanSection(t("plan_table.title", id=plan.id), (
+        t("plan_table.options", options="; ".join(plan.options) if plan.options else t("plan_table.full")),
+        _pair(t("plan_table.total_value"), f"{plan.total_value:,}"),
+        _pair(t("plan_table.investable"), f"{plan.investable:,}") + f" {share:.0f}%",
+        _pair(t("plan_table.cash"), f"{plan.cash:,}"),
+        t("plan_table.prices", priced=priced, expires=expires),
     ))
-    table = PlanSection("Stocks (won, shares, % of total)", (_legend(), *(_row(line) for line in plan.lines)))
-    totals = PlanSection("Totals", (
-        _pair(f"Sells ({len(plan.sells)})", f"{plan.sell_value:,}"),
-        _pair(f"Buys ({len(plan.buys)})", f"{plan.buy_value:,}"),
-        _pair("Est. costs", f"{plan.est_costs:,}"),
-        _pair("Cash after", f"{plan.cash_after:,}"),
+    table = PlanSection(t("plan_table.stocks"), (_legend(), *(_row(line) for line in plan.lines)))
+    totals = PlanSection(t("plan_table.totals"), (
+        _pair(t("plan_table.sells", n=len(plan.sells)), f"{plan.sell_value:,}"),
+        _pair(t("plan_table.buys", n=len(plan.buys)), f"{plan.buy_value:,}"),
+        _pair(t("plan_table.costs"), f"{plan.est_costs:,}"),
+        _pair(t("plan_table.cash_after"), f"{plan.cash_after:,}"),
     ))
     sections = [summary, table, totals]
     if plan.dropped:
         count = len(plan.dropped)
         sections.insert(0, PlanSection("", (
-            f"Sells {count} stock{'s' if count != 1 else ''} not in the model: {', '.join(plan.dropped)} "
-            "(add keep to leave them alone).",), pre=False))
+            t("plan_table.dropped_one" if count == 1 else "plan_table.dropped_many", n=count,
+              codes=", ".join(plan.dropped)),), pre=False))
     if plan.notes:
-        sections.append(PlanSection("Notes", tuple(f"• {note}" for note in plan.notes), pre=False))
+        sections.append(PlanSection(t("plan_table.notes"), tuple(f"• {note}" for note in plan.notes), pre=False))
     return sections
 
 
 def _pair(label: str, value: str, width: int = 30) -> str:
-    return f"{label}{value.rjust(width - len(label))}"
+    return pad(label, width - len(value)) + value
 
 
 def _legend() -> str:
-    first = "code   name"
-    second = f"{'price':>9} {'now':>5}→{'goal':<5} {'order':>5} {'value':>11}"
-    return f"{first}{'now%→goal%'.rjust(len(second) - len(first))}\n{second}"
+    first = t("plan_table.who")
+    word = {key: t(f"plan_table.{key}") for key in ("price", "now", "goal", "order", "value", "weights")}
+    second = (f"{pad(word['price'], 9, right=True)} {pad(word['now'], 5, right=True)}→{pad(word['goal'], 5)} "
+              f"{pad(word['order'], 5, right=True)} {pad(word['value'], 11, right=True)}")
+    return f"{first}{pad(word['weights'], width(second) - width(first), right=True)}\n{second}"
 
 
 def _row(line: PlanLine) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from kis.krx import KST, xkrx
 from kis.models import OrderType
+from rebalance.i18n import t
 
 CALENDARS = ("krx", "always")
 MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves to the next session
@@ -99,7 +100,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
     cal = xkrx()
     day = pd.Timestamp(now.date())
     if day > cal.last_session:
-        raise ValueError(f"the KRX calendar does not reach {now:%Y-%m-%d}; update exchange_calendars")
+        raise ValueError(t("window_errors.calendar_end", day=f"{now:%Y-%m-%d}"))
     session = cal.date_to_session(day, direction="next")
     for _ in range(30):
         open_ = cal.session_open(session).tz_convert(KST).to_pydatetime()
@@ -117,7 +118,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
         if end - start >= shortest:
             return Window(start, end)
         session = cal.next_session(session)
-    raise ValueError("no KRX session with room for a TWAP window in the next 30 sessions")
+    raise ValueError(t("window_errors.no_session"))
 
 
 _DURATION = re.compile(r"(\d+)\s*(sec|min|hr|s|m|h)", re.IGNORECASE)
@@ -129,13 +130,13 @@ def parse_duration(text: str) -> timedelta:
     cleaned = text.strip().lower()
     parts = list(_DURATION.finditer(cleaned))
     if not parts or "".join(p.group(0) for p in parts).replace(" ", "") != cleaned.replace(" ", ""):
-        raise ValueError(f"'{text}' is not a duration: write it as 90s, 45m or 2h")
+        raise ValueError(t("misc_replies.not_duration", text=text))
     if any(len(p[1]) > 9 for p in parts):  # a 5,000-digit paste: a sentence, not int()'s digit-limit error
-        raise ValueError(f"'{text[:24]}' is far too long a duration: write it as 90s, 45m or 2h")
+        raise ValueError(t("misc_replies.too_long_duration", text=text[:24]))
     seconds = sum(int(p[1]) * _UNIT_SECONDS[p[2].lower()] for p in parts)
     if seconds <= 0:
-        raise ValueError(f"'{text}' is not a positive duration: write it as 90s, 45m or 2h")
+        raise ValueError(t("misc_replies.not_positive_duration", text=text))
     try:
         return timedelta(seconds=seconds)
     except OverflowError:  # more days than a timedelta holds
-        raise ValueError(f"'{text}' is far too long a duration: write it as 90s, 45m or 2h") from None
+        raise ValueError(t("misc_replies.too_long_duration", text=text)) from None

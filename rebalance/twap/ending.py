@@ -7,7 +7,8 @@ import threading
 from dataclasses import replace
 from datetime import timedelta
 
-from rebalance.events import Cancelled, Failed, Finished, StockResult
+from rebalance.events import Cancelled, Failed, Finished, StockResult, ToCheck
+from rebalance.i18n import DEFAULT, Msg
 from rebalance.lifecycle import OrderState, RunState
 from rebalance.receipt import Receipt, build_receipt
 from rebalance.shortfall import shortfalls
@@ -74,7 +75,7 @@ class Ending:
         else:
             run.emit(Finished(run.id, results, unresolved, receipt, short))
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: Msg) -> None:
         """End the run as failed: cancel what KIS lists as resting, name what the user must check, report."""
         run = self.run
         try:
@@ -86,11 +87,11 @@ class Ending:
         try:
             unknown = [run.unresolved(o) for o in run.todays_orders() if o.state.unsettled]
             if unknown:  # a failed run is never resumed: these are the user's to check
-                reason += ". Also: " + "; ".join(u.what_to_check for u in unknown)
+                reason = Msg("run_failure.also", reason=reason, checks=ToCheck(tuple(unknown)))
         except Exception:
             log.exception("listing the unresolved orders of %s", run.id)
         try:
-            run.journal.end_run(run.id, RunState.FAILED, run.clock.now(), reason)
+            run.journal.end_run(run.id, RunState.FAILED, run.clock.now(), reason.render(DEFAULT))
         except Exception:
             log.exception("journaling the failure of %s", run.id)
         run.emit(Failed(run.id, reason))

@@ -52,10 +52,10 @@ class TwapExecutor:
         if plan.manual:
             raise ValueError(t("accounts.read_only"))
         if not plan.has_orders:
-            raise ValueError("the plan has nothing to trade")
+            raise ValueError(t("misc_replies.nothing_to_trade"))
         now = self.clock.now()
         if window.end <= now:
-            raise ValueError(f"the window ended at {window.end:%H:%M}; pick a later window")
+            raise ValueError(t("misc_replies.window_ended", end=f"{window.end:%H:%M}"))
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RunActive(self._run_id or "")
@@ -85,8 +85,7 @@ class TwapExecutor:
     def _lock_account(self, run_id: str = "") -> None:
         """Only one process drives this account's runs; the lock goes when the worker ends or the process dies."""
         if not self._process_lock.acquire():
-            raise RunActive(run_id, "another kisbot process is executing a plan for this account "
-                                    "(same data directory): stop it or wait for it to finish")
+            raise RunActive(run_id, t("misc_replies.other_process"))
 
     def run_owner(self) -> int | None:
         """The pid of the process executing this account's run (this one's, or another kisbot's), else None."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from rebalance.clock import ClockScheduler
 from rebalance.events import RunStarted
+from rebalance.i18n import Msg
 from rebalance.lifecycle import OrderKind
 from rebalance.twap.cash import Cash
 from rebalance.twap.ending import Ending
@@ -49,8 +50,7 @@ class Worker:
             self._main()
         except Exception as exc:  # never a silent thread death: journal it, tell the user
             log.exception("TWAP run %s failed", run.id)
-            self.fail(f"the run stopped on an unexpected error ({type(exc).__name__}: {exc}); kisbot cancelled "
-                      "the orders KIS listed as resting: check /balance and make a new plan")
+            self.fail(Msg("run_failure.unexpected", error=f"{type(exc).__name__}: {exc}"))
         finally:
             if run.notes is not None:
                 run.notes.close()
@@ -166,7 +166,7 @@ class Worker:
         self.done = True
         self.ending.finish(cancelled=cancelled)
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: Msg) -> None:
         """End the run as failed with `reason` for the user."""
         self.done = True
         self.ending.fail(reason)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.notify import USAGE, NotifyPrefs
+from bot.notify import NotifyPrefs
+from rebalance.i18n import t
 from bot.service import Reply
 
 FILLS = Reply("Filled 005930", silent=True, kind="fills")
@@ -38,7 +39,7 @@ def test_errors_and_alerts_ring_whatever_the_chat_chose(tmp_path):
                                   ["fills", "on", "fills", "off"], ["errors", "off"]])
 def test_unknown_words_get_the_usage_line_and_change_nothing(tmp_path, args):
     prefs = NotifyPrefs.in_dir(tmp_path)
-    assert prefs.command(1, args)[0].text == USAGE
+    assert prefs.command(1, args)[0].text == t("misc_replies.notify_usage")
     assert not (tmp_path / "notify.json").exists()
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.notify import USAGE, NotifyPrefs
+from bot.notify import NotifyPrefs
+from rebalance.i18n import t
 from bot.pushes import open_pushes
 from bot.service import open_service
 from kis.config import Source
@@ -138,7 +139,7 @@ def test_health_through_telegram(api, bot):
 def test_notify_settings_silence_fills_but_not_the_summary(api, bot, sim):
     wait_text(api, "kisbot is up")
     api.send_text(OWNER, "/notify loud")
-    assert wait_text(api, "Use /notify").text == USAGE
+    assert wait_text(api, "Use /notify").text == t("misc_replies.notify_usage")
     api.send_text(OWNER, "/notify fills off")
     wait_text(api, "fills off")
     api.send_document(OWNER, "model.xlsx", (EXAMPLES / "model.xlsx").read_bytes(), caption="/plan")

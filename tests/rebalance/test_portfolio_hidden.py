@@ -75,10 +75,12 @@ def test_hidden_rows_and_columns_that_hold_nothing_read_are_fine():
     assert [t.weight for t in portfolio.targets] == pytest.approx([0.6, 0.4])
 
 
-def test_the_hidden_row_refusal_is_korean_in_a_korean_chat():
-    with using(Lang.KO), pytest.raises(PortfolioError) as caught:
+def test_the_hidden_row_refusal_is_korean_where_a_korean_chat_reads_it():
+    with pytest.raises(PortfolioError) as caught:
         read_portfolio(xlsx(ROWS, hide_rows=[3]), name="t.xlsx")
-    assert "숨겨진 행" in str(caught.value) and "000660" in str(caught.value)
+    with using(Lang.KO):
+        assert "숨겨진 행" in str(caught.value) and "000660" in str(caught.value)
+    assert "rows hidden in Excel" in str(caught.value)  # the same refusal, read by an English chat
 
 
 @pytest.mark.parametrize("header", ["목표(%)", "Target %", "비율(%)", "pct", "portion", "목표 비율", "Allocation",
