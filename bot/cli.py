@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
     sim.add_argument("--always-open", action="store_true",
                      help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
+    sim.add_argument("--market", choices=("listed", "liquid", "thin"), default="listed",
+                     help="the order book: every stock liquid (1-tick spread, deep) or thin (2-5 ticks, "
+                          "a few million won deep); default: each stock as the stock list marks it")
+    sim.add_argument("--no-book", action="store_true",
+                     help="no order book: orders fill at the walk's price at once, with no spread or queue")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
     price.add_argument("codes", nargs="+", metavar="CODE", help="6-character stock code, e.g. 005930 or 0013V0")

@@ -225,7 +225,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
             path.write_bytes(data)
             return str(path)
 
-        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True).start()
+        sim = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True, book="liquid").start()
         try:
             client = client_for(sim, Path(data_dir), rate_limit=rate)
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.
