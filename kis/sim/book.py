@@ -381,9 +381,3 @@ class Book:
             ordered = sorted(levels.items(), reverse=side == BUY)[:LEVELS]
             sides[side] = tuple(ordered) + ((0, 0),) * (LEVELS - len(ordered))
         return Snapshot(code, sides[SELL], sides[BUY], now)
-
-    def forget(self) -> None:
-        """Drop queue places and takings (a new trading day, or the sim's state loaded)."""
-        self._places.clear()
-        self._taken.clear()
-        self._seen.clear()

@@ -11,7 +11,7 @@ import requests
 from kis import endpoints as ep
 from kis.config import SIM_APP_KEY, SIM_APP_SECRET
 from kis.models import Account
-from kis.notices import BOOK_FIELDS, NOTICE_FIELDS
+from kis.notices import BOOK_FIELDS, NOTICE_FIELDS, PRICE_FIELDS
 from kis.sim import SimServer
 from kis.sim.book import LEVELS, Book
 from kis.sim.clock import KST, ManualClock
@@ -319,7 +319,8 @@ def test_an_unknown_code_gets_a_zeroed_book_and_a_real_tr_id_is_refused(book_sim
     assert asking(book_sim, "005930", tr_id="FHKST01010299").json()["rt_cd"] == "1"
 
 
-def test_the_websocket_sends_h0stasp0_and_h0unasp0_books_in_kis_field_order(book_sim, tmp_path):
+def test_the_websocket_sends_h0stasp0_and_h0unasp0_books_in_kis_field_order_and_h0stcnt0_its_best_prices(
+        book_sim, tmp_path):
     from websockets.sync.client import connect
 
     from kis.auth import ApprovalKeys
@@ -329,16 +330,19 @@ def test_the_websocket_sends_h0stasp0_and_h0unasp0_books_in_kis_field_order(book
     key = ApprovalKeys(sim_config(book_sim, tmp_path)).key()
     records = {}
     with connect(book_sim.ws_url) as ws:
-        for tr_id in ("H0STASP0", "H0UNASP0"):
+        for tr_id in ("H0STASP0", "H0UNASP0", "H0STCNT0"):
             ws.send(subscribe_frame(key, tr_id, "005930"))
-        while len(records) < 2:
+        while len(records) < 3:
             text = ws.recv(5)
             if text.startswith("0|"):
                 _, tr_id, count, payload = text.split("|", 3)
-                records[tr_id] = (count, dict(zip(BOOK_FIELDS[tr_id], payload.split("^"))), payload)
+                fields = BOOK_FIELDS.get(tr_id, PRICE_FIELDS)
+                records[tr_id] = (count, dict(zip(fields, payload.split("^"))), payload)
             elif text.startswith("{") and "PINGPONG" not in text:
                 assert json.loads(text)["body"]["rt_cd"] == "0"
     snap = book_sim.book.snapshot("005930")
+    trade = records.pop("H0STCNT0")[1]
+    assert (trade["ASKP1"], trade["BIDP1"]) == (str(snap.best_ask), str(snap.best_bid))
     for tr_id, (count, rec, payload) in records.items():
         assert count == "001" and len(payload.split("^")) == len(BOOK_FIELDS[tr_id])
         assert rec["MKSC_SHRN_ISCD"] == "005930"
