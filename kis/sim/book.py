@@ -301,9 +301,10 @@ class Book:
             if order.order_no not in self._places and order.remaining > 0:
                 self.arrive(order, take, orders)  # after a restart: it queues afresh
         resting = [o for o in orders if o.remaining > 0 and o.order_no in self._places]
-        for order in resting:  # the crowd's opposite side came to the limit: it trades through it
-            place = self._places[order.order_no]
-            self._sweep(order, take, place.limit, SELL if order.side == BUY else BUY, now, at_own_price=True)
+        for order in resting:  # the crowd's opposite side came to the limit: it trades through it, at the limit
+            place = self._places[order.order_no]  # (a market order's rest has no price of its own: the crowd's)
+            self._sweep(order, take, place.limit, SELL if order.side == BUY else BUY, now,
+                        at_own_price=order.order_type != MARKET)
         for order in resting:  # the crowd's own-side best fell behind the limit: nobody is ahead any more
             place = self._places[order.order_no]
             best = self._crowd_best(code, order.side, now)

@@ -348,3 +348,15 @@ def test_the_websocket_sends_h0stasp0_and_h0unasp0_books_in_kis_field_order_and_
         assert rec["MKSC_SHRN_ISCD"] == "005930"
         assert [int(rec[f"ASKP{i}"]) for i in range(1, 11)] == [p for p, _ in snap.asks]
         assert int(rec["TOTAL_BIDP_RSQN"]) == sum(int(rec[f"BIDP_RSQN{i}"]) for i in range(1, 11))
+
+
+def test_a_market_orders_rest_fills_at_the_crowds_prices_as_the_depth_comes_back_not_at_the_day_limit():
+    clock, market, ex, book, fills = make("thin", step_seconds=0)
+    quote = market.quote("0013V0")
+    order = ex.place("0013V0", BUY, MARKET, 60_000, 0)  # more than the whole band holds (~1.2 bn won)
+    swept = len(fills)
+    for _ in range(60):
+        clock.advance(10)
+        ex.match()
+    assert swept > 100 and order.filled_qty == 60_000 and len(fills) > swept  # the rest filled later, in parts
+    assert sum(p < quote.upper for _, _, p in fills[swept:]) > (len(fills) - swept) // 2
