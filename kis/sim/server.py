@@ -1,8 +1,8 @@
 """`SimServer`: the paper exchange on 127.0.0.1 over HTTP, in a background thread.
 
 Its parts are public so tests and demos can steer it: `exchange` (cash, holdings, orders, order log,
-partial fills), `market` (prices), `faults` (latency, 5xx, dropped connections, forced limits),
-`tokens` (issue, expire).
+partial fills), `market` (prices), `book` (the order book: levels, queues; kis/sim/book.py), `faults`
+(latency, 5xx, dropped connections, forced limits), `tokens` (issue, expire).
 """
 from __future__ import annotations
 
