@@ -280,7 +280,7 @@ class Book:
 
     def _sweep(self, order, take: Take, limit: int, opposite: str, now: datetime, *, at_own_price: bool) -> None:
         buy = order.side == BUY
-        for price, left in list(self.crowd(order.code, opposite, now, until=limit)):
+        for price, left in self.crowd(order.code, opposite, now, until=limit):
             if order.remaining <= 0 or not self._crosses(price, limit, buy):
                 return
             want = min(order.remaining, left)
