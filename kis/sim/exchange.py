@@ -2,9 +2,9 @@
 
 Rules follow KRX/KIS. Without a book (`book` None, the default): market (01), best-limit (03) and
 top-of-book (04) orders fill at the current price; a limit order (00) fills when the price reaches it,
-else rests until cancelled; optionally an order fills in chunks over sim time, to exercise partial fills.
-With a book (`kis.sim.book.Book`): orders walk its levels, queue and fill in parts as it says. Money is int
-won throughout.
+else rests until cancelled. With a book (`kis.sim.book.Book`): orders walk its levels, queue and fill in
+parts as it says. Either way `partial_fill_shares` can cap an order to chunks over sim time, to exercise
+partial fills. Money is int won throughout.
 Fees (state them, they move cash): commission 0.015 % of each fill, floored to won; on sells also the
 securities transaction tax of 0.20 % (KOSPI 2026: 0.05 % tax + 0.15 % rural special tax), floored.
 """
@@ -426,8 +426,9 @@ class Exchange:
         return changed
 
     def _take(self, order: SimOrder, n: int, fill_price: int) -> int:
-        """Execute up to `n` shares of `order` at `fill_price` as cash and holdings allow: the book's fills."""
-        n = min(n, order.remaining)
+        """Execute up to `n` shares of `order` at `fill_price` as cash, holdings and the partial-fill knob
+        allow: the book's fills."""
+        n = min(n, order.remaining, self._due(order))
         if order.side == BUY:
             if self.margin_percent is None:
                 n = min(n, self._affordable(self._ledger.cash, fill_price))
@@ -453,11 +454,7 @@ class Exchange:
             fill_price = min(price, order.price) if order.side == BUY else max(price, order.price)
         else:
             fill_price = price
-        n = order.remaining
-        if self.partial_fill_shares:
-            elapsed = (self.clock() - datetime.fromisoformat(order.accepted_at)).total_seconds()
-            due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
-            n = min(n, max(0, due - order.filled_qty))
+        n = min(order.remaining, self._due(order))
         if order.side == BUY:
             if self.margin_percent is None:  # a 미수 account pays what cash does not at settlement
                 n = min(n, self._affordable(self._ledger.cash, fill_price))
@@ -467,6 +464,14 @@ class Exchange:
             return False
         self._execute(order, n, fill_price)
         return True
+
+    def _due(self, order: SimOrder) -> int:
+        """Shares the partial-fill knob lets `order` fill now: N at acceptance and N more every period."""
+        if not self.partial_fill_shares:
+            return order.remaining
+        elapsed = (self.clock() - datetime.fromisoformat(order.accepted_at)).total_seconds()
+        due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
+        return max(0, due - order.filled_qty)
 
     def _execute(self, order: SimOrder, n: int, fill_price: int) -> None:
         amount = n * fill_price
