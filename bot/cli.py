@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pay a dividend of WON a share on CODE held in the running sim (less 15.4 %% tax), then exit")
     sim.add_argument("--usd-cash", default=None, metavar="DOLLARS",
                      help="the paper account's dollar deposit for US stocks (default 20000)")
+    sim.add_argument("--market", choices=("listed", "liquid", "thin"), default="listed",
+                     help="the order book: every stock liquid (1-tick spread, deep) or thin (2-5 ticks, "
+                          "a few million won deep); default: each stock as the stock list marks it")
+    sim.add_argument("--no-book", action="store_true",
+                     help="no order book: orders fill at the walk's price at once, with no spread or queue")
 
     price = sub.add_parser("price", help="current price of one or more stocks")
     price.add_argument("codes", nargs="+", metavar="CODE",

@@ -354,7 +354,7 @@ def demo_sims(rate: float, data_dir: Path) -> list[tuple[Any, Any]]:
             sims.append((account, SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True,
                                             account=str(account.number), app_key=account.credentials.app_key,
                                             app_secret=account.credentials.app_secret,
-                                            seed_file=seed_path).start()))
+                                            seed_file=seed_path, book="liquid").start()))
     except BaseException:
         for _, server in sims:
             server.stop()

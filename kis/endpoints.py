@@ -17,6 +17,9 @@ APPROVAL = "/oauth2/Approval"  # websocket approval key (body field `secretkey`,
 HASHKEY = "/uapi/hashkey"
 PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
 MULTI_PRICE = "/uapi/domestic-stock/v1/quotations/intstock-multprice"
+# 주식현재가 호가/예상체결 (inquire_asking_price_exp_ccn.py): ten levels a side; FHKST01010200 on real and mock
+ASKING_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-asking-price-exp-ccn"
+ASKING_PRICE_TR = "FHKST01010200"
 ORDER_CASH = "/uapi/domestic-stock/v1/trading/order-cash"
 ORDER_REVISE_CANCEL = "/uapi/domestic-stock/v1/trading/order-rvsecncl"
 BALANCE = "/uapi/domestic-stock/v1/trading/inquire-balance"

@@ -57,6 +57,23 @@ PRICE_FIELDS = (
     "ASKP_RSQN1", "BIDP_RSQN1", "TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN", "VOL_TNRT", "PRDY_SMNS_HOUR_ACML_VOL",
     "PRDY_SMNS_HOUR_ACML_VOL_RATE", "HOUR_CLS_CODE", "MRKT_TRTM_CLS_CODE", "VI_STND_PRC",
 )
+# 국내주식 실시간호가 (KRX, H0STASP0; asking_price_krx.py) and (통합, H0UNASP0; asking_price_total.py): ten
+# levels a side. The official lists end in their mid-price fields (59 common fields, then 4 or 6).
+_BOOK_COMMON = (
+    ("MKSC_SHRN_ISCD", "BSOP_HOUR", "HOUR_CLS_CODE") + tuple(f"ASKP{i}" for i in range(1, 11))
+    + tuple(f"BIDP{i}" for i in range(1, 11)) + tuple(f"ASKP_RSQN{i}" for i in range(1, 11))
+    + tuple(f"BIDP_RSQN{i}" for i in range(1, 11))
+    + ("TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN", "OVTM_TOTAL_ASKP_RSQN", "OVTM_TOTAL_BIDP_RSQN", "ANTC_CNPR",
+       "ANTC_CNQN", "ANTC_VOL", "ANTC_CNTG_VRSS", "ANTC_CNTG_VRSS_SIGN", "ANTC_CNTG_PRDY_CTRT", "ACML_VOL",
+       "TOTAL_ASKP_RSQN_ICDC", "TOTAL_BIDP_RSQN_ICDC", "OVTM_TOTAL_ASKP_ICDC", "OVTM_TOTAL_BIDP_ICDC",
+       "STCK_DEAL_CLS_CODE")
+)
+BOOK_TR_ID, BOOK_TOTAL_TR_ID = "H0STASP0", "H0UNASP0"
+BOOK_FIELDS = {
+    BOOK_TR_ID: _BOOK_COMMON + ("MID_PRC", "MIDP_TOTAL_RSQN", "MIDP_CLS_CODE", "MARKET_CLS_CODE"),
+    BOOK_TOTAL_TR_ID: _BOOK_COMMON + ("KMID_PRC", "KMID_TOTAL_RSQN", "KMID_CLS_CODE", "NMID_PRC",
+                                      "NMID_TOTAL_RSQN", "NMID_CLS_CODE"),
+}
 MAX_REGISTRATIONS = 40  # per session (kis_auth.KISWebSocket: "Subscription's max is 40"); notices take one
 PRICE_DOWN_SIGNS = frozenset({"4", "5"})  # PRDY_VRSS_SIGN: 1 upper limit, 2 up, 3 flat, 4 lower limit, 5 down
 IN_USE_CODE = "OPSP8996"  # "already in use": another session holds this app key (python-kis; unverified)

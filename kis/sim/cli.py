@@ -19,7 +19,7 @@ def _mask(secret: str) -> str:
 
 
 def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
-            always_open: bool, ws_url: str = "", hts_id: str = "") -> None:
+            always_open: bool, ws_url: str = "", hts_id: str = "", book: str = "off") -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
@@ -36,10 +36,17 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
           f"~{LISTING_LAG:g} s late and cancels confirmed {CANCEL_CONFIRM_DELAY:g} s after they are taken: both late, as on KIS",
           file=out)
     if ws_url:
-        print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id})", file=out)
+        print(f"  notices    {ws_url} (H0STCNI9, HTS ID {hts_id}; H0STCNT0 prices, H0STASP0 books)", file=out)
     print("Point kisbot at it from another terminal:", file=out)
     print(f"  export KIS_ENV=sim KIS_BASE_URL={url}" + (f" KIS_HTS_ID={hts_id}" if ws_url else ""), file=out)
     print("  kisbot price 005930 && kisbot balance", file=out)
+    if book == "off":
+        print("Order book: none: orders fill at the walk's price at once (--no-book)", file=out)
+    else:
+        what = {"listed": "each stock as the stock list marks it (liquid or thin)",
+                "liquid": "every stock liquid", "thin": "every stock thin"}[book]
+        print(f"Order book: ten levels a side, {what}: orders pay the spread, walk the depth, queue and "
+              f"fill in parts (--market liquid|thin)", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
 
 
@@ -121,11 +128,13 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     state = getattr(args, "state", None)
     always_open = bool(getattr(args, "always_open", False))
     usd_cash = _usd_cash(getattr(args, "usd_cash", None))
+    book = "off" if getattr(args, "no_book", False) else (getattr(args, "market", None) or "listed")
     try:
         server = SimServer(port, rate_limit=rate, state_path=state, app_key=app_key, app_secret=app_secret,
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
                            traded_seconds=TRADED_SECONDS, always_open=always_open,
-                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID, usd_cash=usd_cash)
+                           hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID, usd_cash=usd_cash,
+                           book=book)
         server.bind()
         server.start_notices()
     except OSError as exc:
@@ -140,7 +149,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     _stop_on_signals()  # before the banner: whoever reads it may press Ctrl-C at once
     try:
         _banner(out, server.url, app_key, app_secret, account, rate, state, always_open, server.ws_url,
-                server.hts_id)
+                server.hts_id, book)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()

@@ -56,7 +56,7 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT, always_open: b
                 server = SimServer(0, rate_limit=config.rate_limit, app_key=config.app_key,
                                    app_secret=config.app_secret, account=str(config.account),
                                    state_path=state_path, traded_seconds=TRADED_SECONDS,
-                                   always_open=always_open).start()
+                                   always_open=always_open, book="listed").start()
             except ValueError as exc:
                 raise ConfigError(f"{exc}; delete it to start the paper account afresh") from None
             _started[slot] = server

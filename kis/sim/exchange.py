@@ -1,8 +1,10 @@
 """The paper exchange's book: one account's cash and holdings, today's orders, and how orders fill.
 
-Rules follow KRX/KIS: market (01), best-limit (03) and top-of-book (04) orders fill at the current
-price; a limit order (00) fills when the price reaches it, else rests until cancelled. Optionally an
-order fills in chunks over sim time, to exercise partial fills. Money is int won throughout.
+Rules follow KRX/KIS. Without a book (`book` None, the default): market (01), best-limit (03) and
+top-of-book (04) orders fill at the current price; a limit order (00) fills when the price reaches it,
+else rests until cancelled. With a book (`kis.sim.book.Book`): orders walk its levels, queue and fill in
+parts as it says. Either way `partial_fill_shares` can cap an order to chunks over sim time, to exercise
+partial fills. Money is int won throughout.
 Fees (state them, they move cash): commission 0.015 % of each fill, floored to won; on sells also the
 securities transaction tax of 0.20 % (KOSPI 2026: 0.05 % tax + 0.15 % rural special tax), floored.
 """
@@ -156,6 +158,8 @@ class Exchange:
         # `partial_fill_seconds` of sim time after it (while the price allows).
         self.partial_fill_shares: int | None = None
         self.partial_fill_seconds: float = 1.0
+        # The order book own orders meet (kis.sim.book.Book), or None: fills at the walk's price as above.
+        self.book = None
         self.lock = threading.RLock()
         # Called under the lock as (kind, order, qty, price): "accepted" for every new order, revise or
         # cancel row (qty, price of the order), "filled" for every fill (qty, price of the fill).
@@ -177,6 +181,7 @@ class Exchange:
         self.stock_margin_percent: dict[str, int] = {}  # 종목증거금율 per code; MARGIN_PERCENT otherwise
         self.receivable_peak = 0  # the largest 미수 (negative cash) the account ever had, for tests
         self.rows_version = 0  # changes when balance rows appear or go: paged inquiries must restart
+        self.fills = 0  # executions so far (each a fill notice), for tests and the book's matching
 
     # account views -----------------------------------------------------------------------------
     @property
@@ -407,14 +412,40 @@ class Exchange:
                 logging.getLogger(__name__).exception("exchange listener failed")
 
     def _match_all(self) -> bool:
+        if self.book is not None:
+            by_code: dict[str, list[SimOrder]] = {}
+            for order in self.open_orders():
+                by_code.setdefault(order.code, []).append(order)
+            before = self.fills
+            for code, orders in by_code.items():
+                self.book.advance(code, orders, self._take)
+            return self.fills != before
         changed = False
         for order in self.open_orders():
             changed |= self._match(order)
         return changed
 
+    def _take(self, order: SimOrder, n: int, fill_price: int) -> int:
+        """Execute up to `n` shares of `order` at `fill_price` as cash, holdings and the partial-fill knob
+        allow: the book's fills."""
+        n = min(n, order.remaining, self._due(order))
+        if order.side == BUY:
+            if self.margin_percent is None:
+                n = min(n, self._affordable(self._ledger.cash, fill_price))
+        else:
+            n = min(n, self.holding_qty(order.code))
+        if n <= 0:
+            return 0
+        self._execute(order, n, fill_price)
+        return n
+
     def _match(self, order: SimOrder) -> bool:
         if order.remaining <= 0:
             return False
+        if self.book is not None:
+            filled = order.filled_qty
+            self.book.arrive(order, self._take, [o for o in self.open_orders() if o.code == order.code])
+            return order.filled_qty != filled
         quote = self.market.quote(order.code)
         price = quote.price
         if order.order_type == LIMIT:
@@ -423,11 +454,7 @@ class Exchange:
             fill_price = min(price, order.price) if order.side == BUY else max(price, order.price)
         else:
             fill_price = price
-        n = order.remaining
-        if self.partial_fill_shares:
-            elapsed = (self.clock() - datetime.fromisoformat(order.accepted_at)).total_seconds()
-            due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
-            n = min(n, max(0, due - order.filled_qty))
+        n = min(order.remaining, self._due(order))
         if order.side == BUY:
             if self.margin_percent is None:  # a 미수 account pays what cash does not at settlement
                 n = min(n, self._affordable(self._ledger.cash, fill_price))
@@ -437,6 +464,14 @@ class Exchange:
             return False
         self._execute(order, n, fill_price)
         return True
+
+    def _due(self, order: SimOrder) -> int:
+        """Shares the partial-fill knob lets `order` fill now: N at acceptance and N more every period."""
+        if not self.partial_fill_shares:
+            return order.remaining
+        elapsed = (self.clock() - datetime.fromisoformat(order.accepted_at)).total_seconds()
+        due = (int(elapsed // self.partial_fill_seconds) + 1) * self.partial_fill_shares
+        return max(0, due - order.filled_qty)
 
     def _execute(self, order: SimOrder, n: int, fill_price: int) -> None:
         amount = n * fill_price
@@ -464,6 +499,7 @@ class Exchange:
         order.filled_qty += n
         order.filled_amount += amount
         order.fees += fee
+        self.fills += 1
         self.market.add_volume(order.code, n)
         self._notify("filled", order, n, fill_price)
 

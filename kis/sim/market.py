@@ -185,6 +185,13 @@ class Market:
             raise KeyError(code)
         return q.price
 
+    def fair_price(self, code: str) -> float:
+        """The walk's unrounded value now (the price is it on the grid): where the book centres its spread."""
+        with self._lock:
+            walk = self._walks[code]
+            self._advance(walk, self.clock())
+            return walk.fair
+
     def set_price(self, code: str, price: int) -> None:
         """Pin a stock's price (tests, demos); the walk carries on from there."""
         with self._lock:

@@ -1,5 +1,6 @@
-"""The paper exchange's websocket: approval keys, encrypted H0STCNI9 notices for its own orders, and
-plain H0STCNT0 trade prices (실시간체결가) of the stocks a session registers, from the price walk.
+"""The paper exchange's websocket: approval keys, encrypted H0STCNI9 notices for its own orders, plain
+H0STCNT0 trade prices (실시간체결가) of the stocks a session registers, from the price walk, and plain
+H0STASP0 / H0UNASP0 books (실시간호가, ten levels a side) from the sim's order book (kis.sim.book).
 
 Like KIS: the approval key comes from POST /oauth2/Approval (`secretkey`), a subscribe answer carries
 a fresh AES-256 key/iv per session, data frames are `1|H0STCNI9|NNN|<base64>` of 26-field records,
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kis.models import Account
-from kis.notices import MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, WIRE_LOG, encrypt
+from kis.notices import (BOOK_FIELDS, MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, WIRE_LOG,
+                         encrypt)
 from kis.sim.exchange import LIMIT, SimOrder
 from kis.sim.faults import Faults
 
@@ -44,7 +46,8 @@ TOO_MANY = ("OPSP0008", "MAX SUBSCRIBE OVER")  # python-kis's wording; the code 
 BAD_CODE = ("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key")  # a code the market does not list
 CORRECTIONS = {"new": "0", "revise": "1", "cancel": "2"}
 MATCH_SECONDS = 0.2  # how often fills are looked for while someone listens (the REST side matches per request)
-PRICE_SECONDS = 1.0  # a registered stock's trade price is sent this often (KIS sends one per trade)
+PRICE_SECONDS = 1.0  # a registered stock's trade price and book are sent this often (KIS: one per change)
+PLAIN_TR_IDS = frozenset({PRICE_TR_ID, *BOOK_FIELDS})  # market data: plain frames, registered per stock code
 
 
 class ApprovalBook:
@@ -72,10 +75,11 @@ class _Session:
     iv: str = field(default_factory=lambda: _random_text(16))
     subscribed: bool = False
     prices: list = field(default_factory=list)  # stock codes registered for trade prices
+    books: list = field(default_factory=list)  # (tr_id, code) registered for books (H0STASP0, H0UNASP0)
 
     @property
     def registrations(self) -> int:
-        return int(self.subscribed) + len(self.prices)
+        return int(self.subscribed) + len(self.prices) + len(self.books)
 
 
 def _abort(session: _Session) -> None:
@@ -94,8 +98,9 @@ class NoticeServer:
     """Serves the websocket on 127.0.0.1 in a daemon thread with its own event loop."""
 
     def __init__(self, exchange, *, account: Account, hts_id: str, approvals: ApprovalBook, faults: Faults,
-                 clock: Callable, host: str = "127.0.0.1", port: int = 0, ping_seconds: float = 30.0):
+                 clock: Callable, host: str = "127.0.0.1", port: int = 0, ping_seconds: float = 30.0, book=None):
         self.exchange, self.account, self.hts_id = exchange, account, hts_id
+        self.book = book  # kis.sim.book.Book: the levels H0STASP0 sends and H0STCNT0's best prices
         self.approvals, self.faults, self.clock = approvals, faults, clock
         self.host, self.port, self.ping_seconds = host, port, ping_seconds
         self.sessions: list[_Session] = []
@@ -198,8 +203,8 @@ class NoticeServer:
         answer = lambda msg, ok=False, output=None: self._answer(session, tr_id, tr_key, msg, ok, output)  # noqa: E731
         if not self.approvals.valid(str(header.get("approval_key", ""))):
             return await answer(BAD_KEY)
-        if tr_id == PRICE_TR_ID:
-            return await self._price_request(session, tr_key, tr_type, answer)
+        if tr_id in PLAIN_TR_IDS:
+            return await self._price_request(session, tr_id, tr_key, tr_type, answer)
         if tr_id != TR_ID:
             return await answer(BAD_TR_ID)
         if tr_key != self.hts_id:
@@ -223,18 +228,19 @@ class NoticeServer:
         self._last_cipher = (session.key, session.iv)
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
 
-    async def _price_request(self, session: _Session, code: str, tr_type: str, answer) -> None:
+    async def _price_request(self, session: _Session, tr_id: str, code: str, tr_type: str, answer) -> None:
+        feed, entry = (session.prices, code) if tr_id == PRICE_TR_ID else (session.books, (tr_id, code))
         if tr_type == "2":
-            if code in session.prices:
-                session.prices.remove(code)
+            if entry in feed:
+                feed.remove(entry)
             return await answer(UNSUBSCRIBED, ok=True)
-        if not self.exchange.market.knows(code):
+        if not self.exchange.market.knows(code) or (tr_id != PRICE_TR_ID and self.book is None):
             return await answer(BAD_CODE)
-        if code in session.prices:
+        if entry in feed:
             return await answer(ALREADY)
         if session.registrations >= MAX_REGISTRATIONS:
             return await answer(TOO_MANY)
-        session.prices.append(code)
+        feed.append(entry)
         await answer(SUBSCRIBED, ok=True)  # plain frames: no key/iv
 
     async def _send_prices(self) -> None:
@@ -245,6 +251,28 @@ class NoticeServer:
                 quote = self.exchange.market.quote(code)
                 if quote is not None:
                     await self._send(s, f"0|{PRICE_TR_ID}|001|{self._price_record(quote)}")
+            for tr_id, code in list(s.books):
+                quote = self.exchange.market.quote(code)
+                if quote is not None:
+                    await self._send(s, f"0|{tr_id}|001|{self._book_record(tr_id, quote)}")
+
+    def _snapshot(self, code: str):
+        with self.exchange.lock:
+            return self.book.snapshot(code, self.exchange.open_orders())
+
+    def _book_record(self, tr_id: str, quote) -> str:
+        """One H0STASP0 / H0UNASP0 record: ten levels a side of the book, KIS's fields in KIS's order."""
+        snap = self._snapshot(quote.code)
+        values = dict.fromkeys(BOOK_FIELDS[tr_id], "0")
+        for i, ((ask, ask_qty), (bid, bid_qty)) in enumerate(zip(snap.asks, snap.bids), start=1):
+            values |= {f"ASKP{i}": str(ask), f"BIDP{i}": str(bid), f"ASKP_RSQN{i}": str(ask_qty),
+                       f"BIDP_RSQN{i}": str(bid_qty)}
+        values |= {"MKSC_SHRN_ISCD": quote.code, "BSOP_HOUR": snap.at.strftime("%H%M%S"), "HOUR_CLS_CODE": "0",
+                   "TOTAL_ASKP_RSQN": str(snap.total_ask), "TOTAL_BIDP_RSQN": str(snap.total_bid),
+                   "ANTC_CNTG_VRSS_SIGN": "3", "ANTC_CNTG_PRDY_CTRT": "0.00", "ACML_VOL": str(quote.volume)}
+        if "MARKET_CLS_CODE" in values:
+            values["MARKET_CLS_CODE"] = "J"  # unverified: what KIS sends there is not documented
+        return "^".join(values[name] for name in BOOK_FIELDS[tr_id])
 
     def _price_record(self, quote) -> str:
         change = quote.change
@@ -262,6 +290,11 @@ class NoticeServer:
             "STCK_LWPR": str(quote.low), "ACML_VOL": str(quote.volume), "BSOP_DATE": quote.at.strftime("%Y%m%d"),
             "TRHT_YN": "N", "HOUR_CLS_CODE": "0", "MRKT_TRTM_CLS_CODE": "N",
         })
+        if self.book is not None:  # the best prices of the book, as KIS sends them with each trade
+            snap = self._snapshot(quote.code)
+            values.update({"ASKP1": str(snap.best_ask), "BIDP1": str(snap.best_bid),
+                           "ASKP_RSQN1": str(snap.asks[0][1]), "BIDP_RSQN1": str(snap.bids[0][1]),
+                           "TOTAL_ASKP_RSQN": str(snap.total_ask), "TOTAL_BIDP_RSQN": str(snap.total_bid)})
         return "^".join(values[name] for name in PRICE_FIELDS)
 
     async def _answer(self, session, tr_id, tr_key, msg, ok, output) -> None:
@@ -269,7 +302,7 @@ class NoticeServer:
         if output:
             body["output"] = output
         await self._send(session, json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key,
-                                                         "encrypt": "N" if tr_id == PRICE_TR_ID else "Y"},
+                                                         "encrypt": "N" if tr_id in PLAIN_TR_IDS else "Y"},
                                               "body": body}))
 
     async def _send(self, session: _Session, text: str) -> None:

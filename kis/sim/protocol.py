@@ -22,7 +22,8 @@ from kis.sim.exchange import BUY, ORDER_TYPES, SELL, Exchange, Rejected, SimOrde
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
 from kis.sim.market import Market
-from kis.sim.quotes import price_output, unknown_output
+from kis.sim.book import Book
+from kis.sim.quotes import asking_price_output, price_output, unknown_output
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
 from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
@@ -55,6 +56,7 @@ REVISE_CANCEL_TRS = {"VTTC0013U", "VTTC0803U"}
 PATH_TRS = {
     ep.PRICE: {"FHKST01010100"},
     ep.MULTI_PRICE: {"FHKST11300006"},
+    ep.ASKING_PRICE: {ep.ASKING_PRICE_TR},
     ep.ORDER_CASH: BUY_TRS | SELL_TRS,
     ep.ORDER_REVISE_CANCEL: REVISE_CANCEL_TRS,
     ep.BALANCE: {"VTTC8434R"},
@@ -120,7 +122,7 @@ class KisProtocol(OverseasProtocol):
     def __init__(self, *, exchange: Exchange, market: Market, tokens: TokenBook, limiter: CallLimiter,
                  faults: Faults, app_key: str, app_secret: str, account: Account, page_rows: int,
                  daily_page_rows: int, clock: Callable[[], datetime], approvals=None, us_market=None, fx=None,
-                 us_book=None):
+                 us_book=None, book: Book | None = None):
         self.us_market, self.fx, self.us_book = us_market, fx, us_book  # the US side (kis/sim/overseas.py)
         self.exchange, self.market, self.tokens = exchange, market, tokens
         self.limiter, self.faults = limiter, faults
@@ -128,6 +130,7 @@ class KisProtocol(OverseasProtocol):
         self.page_rows, self.daily_page_rows = page_rows, daily_page_rows
         self.clock = clock
         self.approvals = approvals  # kis.sim.notices.ApprovalBook, when the websocket is served
+        self.book = book or Book(market, mode="off", clock=clock)  # what the asking-price inquiry shows
         self.ws_url: Callable[[], str] = lambda: ""
 
     # entry -----------------------------------------------------------------------------------------
@@ -168,6 +171,7 @@ class KisProtocol(OverseasProtocol):
         handler = {
             ep.PRICE: self._price,
             ep.MULTI_PRICE: self._multi_price,
+            ep.ASKING_PRICE: self._asking_price,
             ep.ORDER_CASH: self._order_cash,
             ep.ORDER_REVISE_CANCEL: self._revise_cancel,
             ep.BALANCE: self._balance,
@@ -329,6 +333,18 @@ class KisProtocol(OverseasProtocol):
         quote = self.market.quote(code)
         output = unknown_output(code) if quote is None else price_output(quote)
         return self._ok(OK_QUOTE, tr_id, output=output)
+
+    def _asking_price(self, req: Request, tr_id: str) -> Response:
+        """inquire-asking-price-exp-ccn: ten levels a side of the book (output1) and the quote (output2)."""
+        q = req.query
+        self._need(q, ("FID_COND_MRKT_DIV_CODE", "FID_INPUT_ISCD"))
+        self._market_code(q["FID_COND_MRKT_DIV_CODE"], "FID_COND_MRKT_DIV_CODE")
+        code = q["FID_INPUT_ISCD"].strip()
+        quote = self.market.quote(code)
+        with self.exchange.lock:
+            snap = None if quote is None else self.book.snapshot(code, self.exchange.open_orders())
+        output1, output2 = asking_price_output(code, quote, snap)
+        return self._ok(OK_QUOTE, tr_id, output1=output1, output2=output2)
 
     def _stock_info(self, req: Request, tr_id: str) -> Response:
         q = req.query

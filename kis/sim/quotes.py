@@ -131,3 +131,44 @@ def _extreme(quote: MarketQuote, draw: _Draws, *, up: bool) -> tuple[int, date]:
 def _rate(price: int, reference: int) -> str:
     """Percent of `price` against `reference`, as KIS writes it ("-12.34")."""
     return f"{(price - reference) * 100 / reference:.2f}" if reference else "0.00"
+
+
+# inquire-asking-price-exp-ccn (FHKST01010200): the official sample's output1 (호가정보) and output2 (예상체결정보).
+_N = range(1, 11)
+ASKING_FIELDS = (
+    ("aspr_acpt_hour",) + tuple(f"askp{i}" for i in _N) + tuple(f"bidp{i}" for i in _N)
+    + tuple(f"askp_rsqn{i}" for i in _N) + tuple(f"bidp_rsqn{i}" for i in _N)
+    + tuple(f"askp_rsqn_icdc{i}" for i in _N) + tuple(f"bidp_rsqn_icdc{i}" for i in _N)
+    + ("total_askp_rsqn", "total_bidp_rsqn", "total_askp_rsqn_icdc", "total_bidp_rsqn_icdc",
+       "ovtm_total_askp_icdc", "ovtm_total_bidp_icdc", "ovtm_total_askp_rsqn", "ovtm_total_bidp_rsqn",
+       "ntby_aspr_rsqn", "new_mkop_cls_code")
+)
+EXPECTED_FIELDS = ("antc_mkop_cls_code", "stck_prpr", "stck_oprc", "stck_hgpr", "stck_lwpr", "stck_sdpr",
+                   "antc_cnpr", "antc_cntg_vrss_sign", "antc_cntg_vrss", "antc_cntg_prdy_ctrt", "antc_vol",
+                   "stck_shrn_iscd", "vi_cls_code")
+CONTINUOUS = "20"  # new_mkop_cls_code: 2 장중, 0 보통 (the session's continuous trading)
+
+
+def asking_price_output(code: str, quote: MarketQuote | None, snap) -> tuple[dict[str, str], dict[str, str]]:
+    """(output1, output2) of the asking-price inquiry for `snap` (a kis.sim.book.Snapshot), every value a string.
+
+    The sim trades continuously, so the expected-match figures (예상체결, set in KRX's call auctions) are 0, as
+    during the session; the level changes (_icdc) are 0. An unknown code comes back zeroed, as KIS answers it.
+    """
+    out1 = dict.fromkeys(ASKING_FIELDS, "0")
+    out2 = dict.fromkeys(EXPECTED_FIELDS, "0") | {"antc_cntg_vrss_sign": "3", "antc_cntg_prdy_ctrt": "0.00",
+                                                  "stck_shrn_iscd": code, "vi_cls_code": "N",
+                                                  "antc_mkop_cls_code": ""}
+    out1["new_mkop_cls_code"] = ""
+    if quote is None or snap is None:
+        out1["aspr_acpt_hour"] = "000000"
+        return out1, out2
+    for i, ((ask, ask_qty), (bid, bid_qty)) in enumerate(zip(snap.asks, snap.bids), start=1):
+        out1 |= {f"askp{i}": str(ask), f"bidp{i}": str(bid), f"askp_rsqn{i}": str(ask_qty),
+                 f"bidp_rsqn{i}": str(bid_qty)}
+    out1 |= {"aspr_acpt_hour": snap.at.strftime("%H%M%S"), "total_askp_rsqn": str(snap.total_ask),
+             "total_bidp_rsqn": str(snap.total_bid), "ntby_aspr_rsqn": str(snap.total_bid - snap.total_ask),
+             "new_mkop_cls_code": CONTINUOUS}
+    out2 |= {"stck_prpr": str(quote.price), "stck_oprc": str(quote.open),
+             "stck_hgpr": str(quote.high), "stck_lwpr": str(quote.low), "stck_sdpr": str(quote.prev_close)}
+    return out1, out2

@@ -1,8 +1,8 @@
 """`SimServer`: the paper exchange on 127.0.0.1 over HTTP, in a background thread.
 
 Its parts are public so tests and demos can steer it: `exchange` (cash, holdings, orders, order log,
-partial fills), `market` (prices), `faults` (latency, 5xx, dropped connections, forced limits),
-`tokens` (issue, expire).
+partial fills), `market` (prices), `book` (the order book: levels, queues; kis/sim/book.py), `faults`
+(latency, 5xx, dropped connections, forced limits), `tokens` (issue, expire).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from kis.endpoints import TOKEN
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID
 from kis.files import write_private
 from kis.models import Account
+from kis.sim.book import Book
 from kis.sim.clock import kst_now
 from kis.sim.exchange import Exchange
 from kis.sim.faults import Faults
@@ -71,7 +72,7 @@ class SimServer:
                  listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
                  cancel_confirm_delay: float = CANCEL_CONFIRM_DELAY,
                  hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True,
-                 usd_cash: str | None = None, us_seed_file: str | None = None):
+                 usd_cash: str | None = None, us_seed_file: str | None = None, book: str = "off"):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -97,6 +98,12 @@ class SimServer:
         self.us_book = UsBook(units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100)
         for h in us_seed.get("holdings", []):
             self.us_book.set_holding(h["symbol"], int(h["qty"]), h["avg_price"])
+        # The order book (kis.sim.book): "off" (the default: fills at the walk's price, as every test was
+        # written for), "listed" (each stock as stocks.json marks it), "liquid" or "thin" (every stock so).
+        # The asking-price inquiry and H0STASP0 show it in every mode; orders meet it unless "off".
+        self.book = Book(self.market, seed=seed, mode=book, clock=self.clock,
+                         listed={s["code"]: s.get("liquidity", "liquid") for s in seed_data["stocks"]})
+        self.exchange.book = self.book if self.book.matching else None
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
@@ -108,10 +115,10 @@ class SimServer:
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
                                     app_secret=app_secret, account=self.account, page_rows=page_rows,
                                     daily_page_rows=daily_page_rows, clock=self.clock, approvals=self.approvals,
-                                    us_market=self.us_market, fx=self.fx, us_book=self.us_book)
+                                    us_market=self.us_market, fx=self.fx, us_book=self.us_book, book=self.book)
         # The notice websocket (KIS serves it on its own port); None when switched off.
         self.notices = (NoticeServer(self.exchange, account=self.account, hts_id=hts_id, approvals=self.approvals,
-                                     faults=self.faults, clock=self.clock, host=host, port=ws_port)
+                                     faults=self.faults, clock=self.clock, host=host, port=ws_port, book=self.book)
                         if notices else None)
         self.protocol.ws_url = lambda: self.ws_url
         self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs
