@@ -252,8 +252,11 @@ def test_status_of_a_run_and_the_last_receipt_read_korean(tmp_path):
     service, _, executor, *_ = make_service(receipts=store)
     with using(Lang.KO):
         after = "\n".join(r.plain for r in service.status())
-        assert "진행 중인 실행이 없습니다" in after and "실행 결과" in after
+        assert "실행 중인 계획 없음" in after and "지난 실행" in after  # the three-line summary
         assert_korean(after)
+        full = "\n".join(r.plain for r in service.receipt())  # its Full receipt button
+        assert "r9" in full
+        assert_korean(full)
         executor.active = a_run("r10", progress=0.3, stocks=(
             StockProgress("005930", "삼성전자", OrderSide.BUY, 3, 10, 0, True, unresolved_qty=1),))
         during = "\n".join(r.plain for r in service.status())
