@@ -27,6 +27,9 @@ from rebalance.options import OptionsError, PlanOptions
 from rebalance.i18n import t
 from rebalance.portfolio import PortfolioError, unknown_codes_error
 
+# Where a US ticker's exchange came from, as the plan's note says it.
+_FOUND_BY = {"column": "usplan.from_column", "prefix": "usplan.from_prefix", "lookup": "usplan.from_lookup",
+             "held": "usplan.from_held", "model": "usplan.from_model"}
 # Weights of a column of fractions rarely add up to exactly 1 in floats (3 x 0.3333...).
 _WEIGHT_TOLERANCE = 1e-6
 
@@ -515,7 +518,7 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
     codes, current, price, total = here.codes, here.current, here.price, here.total
     if us is not None:
         notes.insert(0, t("usplan.exchanges", list=", ".join(
-            f"{c} {us.markets[c].code} ({t('usplan.from_' + (us.found or {}).get(c, 'lookup'))})"
+            f"{c} {us.markets[c].code} ({t(_FOUND_BY.get((us.found or {}).get(c, ''), 'usplan.from_lookup'))})"
             for c in codes if here.is_us(c))))
     if wants.held_in_band:
         notes.append("Inside their band, not traded: "
@@ -529,28 +532,7 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
                     here.us_rates.buy_cost(here.cents(c, target[c] - current[c])) for c in codes
                     if here.is_us(c) and target[c] != current[c])
 
-    def weight(c: str, qty: int) -> float:
-        return float(Fraction(here.won(c, qty), total)) if total > 0 else 0.0
-
-    lines = [
-        PlanLine(
-            code=c,
-            name=names.get(c) or _name(c, quotes, balance, portfolio, us),
-            price=here.usd_price[c] if here.is_us(c) else price[c],
-            current_qty=current[c],
-            target_qty=target[c],
-            current_weight=current[c] * price[c] / total if total > 0 and not here.is_us(c) else weight(c, current[c]),
-            target_weight=target[c] * price[c] / total if total > 0 and not here.is_us(c) else weight(c, target[c]),
-            tax_free=not here.taxed[c] or here.is_us(c),
-            model_weight=(wants.full[c] * price[c] / total if not here.is_us(c) else weight(c, wants.full[c]))
-            if total > 0 and c in wants.weight else None,
-            band=wants.band.get(c, 0.0),
-            in_band=c in wants.held_in_band and target[c] == current[c],
-            **({"market": here.market_of(c).code, "currency": here.market_of(c).currency.code, "rate": here.rate}
-               if here.is_us(c) else {}),
-        )
-        for c in codes
-    ]
+    lines = _lines(portfolio, balance, quotes, names, here, wants, target, us)
     lines.sort(key=_line_order)
     if not any(line.order_qty for line in lines):
         notes.append("Already on target: nothing to trade.")
@@ -577,6 +559,35 @@ def _the_plan(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote
         usd_costs=usd_costs,
         usd_missing=sum(here.missing or ()),
     )
+
+
+def _lines(portfolio: Portfolio, balance: Balance, quotes: Mapping[str, Quote], names: Mapping[str, str],
+           here: _Account, wants: _Wants, target: Mapping[str, int], us: UsSide | None) -> list[PlanLine]:
+    """One line per code: its price in its own currency, quantities, weights of the whole account in won."""
+    codes, current, price, total = here.codes, here.current, here.price, here.total
+
+    def weight(c: str, qty: int) -> float:
+        return float(Fraction(here.won(c, qty), total)) if total > 0 else 0.0
+
+    return [
+        PlanLine(
+            code=c,
+            name=names.get(c) or _name(c, quotes, balance, portfolio, us),
+            price=here.usd_price[c] if here.is_us(c) else price[c],
+            current_qty=current[c],
+            target_qty=target[c],
+            current_weight=current[c] * price[c] / total if total > 0 and not here.is_us(c) else weight(c, current[c]),
+            target_weight=target[c] * price[c] / total if total > 0 and not here.is_us(c) else weight(c, target[c]),
+            tax_free=not here.taxed[c] or here.is_us(c),
+            model_weight=(wants.full[c] * price[c] / total if not here.is_us(c) else weight(c, wants.full[c]))
+            if total > 0 and c in wants.weight else None,
+            band=wants.band.get(c, 0.0),
+            in_band=c in wants.held_in_band and target[c] == current[c],
+            **({"market": here.market_of(c).code, "currency": here.market_of(c).currency.code, "rate": here.rate}
+               if here.is_us(c) else {}),
+        )
+        for c in codes
+    ]
 
 
 def _skip_small(target: dict[str, int], current: Mapping[str, int], price: Mapping[str, int], min_trade: int,
