@@ -641,8 +641,8 @@ def _us_row(raw: object, cell: object, excel_row: int, header: str, exchange_hea
     try:
         market = market_of(text)
         _, ticker = split_symbol(text)
-    except BadSymbol as exc:
-        problems.append(f"{header} row {excel_row}: {exc}")
+    except BadSymbol:
+        problems.append(t("markets.bad_exchange", prefix=text.rpartition(":")[0][:10], symbol=text[:20]))
         return None
     if market is not None:
         exchanges[excel_row] = (market.code, "prefix")

@@ -546,6 +546,11 @@ def test_an_exchange_cell_that_names_no_us_exchange_is_refused_naming_its_row():
         "market row 2: 'LSE' is not a US exchange for KO: write NASD, NYSE or AMEX.",)
 
 
+def test_a_prefix_that_is_no_us_exchange_is_refused_in_one_sentence():
+    assert problems(xlsx(["종목코드"], ["LSE:VOD"])) == (
+        "'LSE' in 'LSE:VOD' is not a US exchange: write NASD:, NYSE: or AMEX: before the ticker.",)
+
+
 def test_a_fractional_quantity_in_the_file_is_refused_whole_shares_only():
     assert problems(xlsx(["종목코드", "비중", "수량"], ["AAPL", 50, 2.5], ["005930", 50, 3])) == (
         "수량 row 2: '2.5' is not a whole number of shares: kisbot trades whole shares only "
