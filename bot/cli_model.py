@@ -69,7 +69,8 @@ def model(args: argparse.Namespace) -> int:
             return None
         return True
 
-    context = ModelContext(who="cli", now=lambda: datetime.now(KST), check_code=check_code)
+    context = ModelContext(who="cli", now=lambda: datetime.now(KST), check_code=check_code,
+                           us_market=lambda ticker: client.us_market(ticker).code)
     text = model_command(versions, words, context)
     after = versions.current()
     changed = (before.id if before else None) != (after.id if after else None)

@@ -17,6 +17,7 @@ from kis.config import Source
 from kis.files import private_dir
 from kis.errors import KisError, KisTransportError
 from rebalance.deposit import deposit_note
+from rebalance.render import money_text
 from rebalance.i18n import Msg, t
 from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
@@ -100,13 +101,17 @@ def plan_json(result: Plan, options: PlanOptions, source: str = "") -> dict:
         "priced_at": result.priced_at.isoformat(),
         "expires_at": result.expires_at.isoformat(),
         "options": options.to_dict(),
-        "lines": [{"code": line.code, "name": line.name, "price": line.price, "now": line.current_qty,
-                   "target": line.target_qty, "order": line.order_qty, "value": line.order_value,
-                   "tax_free": line.tax_free}
+        "lines": [{"code": line.code, "name": line.name, "market": line.market, "currency": line.currency,
+                   "price": money_text(line.price).replace(",", "") if line.is_us else line.price,
+                   "now": line.current_qty, "target": line.target_qty, "order": line.order_qty,
+                   "value": line.order_value, "amount": line.order_amount, "tax_free": line.tax_free}
                   for line in result.lines],
         "totals": {"total_value": result.total_value, "investable": result.investable, "cash": result.cash,
                    "sell_value": result.sell_value, "buy_value": result.buy_value,
-                   "est_costs": result.est_costs, "cash_after": result.cash_after},
+                   "est_costs": result.est_costs, "cash_after": result.cash_after,
+                   **({"usd_cash": result.usd_cash, "usd_cash_after": result.usd_cash_after,
+                       "usd_costs": result.usd_costs, "usd_missing": result.usd_missing,
+                       "rate": str(result.rate)} if result.rate is not None else {})},
         "sold_outside_model": list(result.dropped),
         "notes": list(result.notes),
     }

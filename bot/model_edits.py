@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Callable, Mapping, Sequence
 
 from bot import format as fmt
-from kis.codes import BadStockCode, normalize_code
-from kis.markets import is_us_symbol
+from kis.codes import BadStockCode, BadSymbol, normalize_code, split_symbol
+from kis.errors import KisError, KisTransportError, UnknownStock
+from kis.markets import is_us_symbol, market_named, market_of
 from kis.krx import KST
 from rebalance.amounts import AmountError, parse_percent
 from rebalance.i18n import t
@@ -32,6 +33,8 @@ class ModelContext:
     # True: KIS lists the code; False: it does not (refused); None: not known now (accepted).
     check_code: Callable[[str], bool | None] = lambda code: None
     band_for: Callable[[float | None], float] = lambda band: band or 0.0
+    # The exchange KIS lists a US ticker on (NASD, NYSE, AMEX); UnknownStock: none does; None: not known now.
+    us_market: Callable[[str], str | None] = lambda ticker: None
 
 
 def pct(fraction: float | None) -> str:
@@ -61,20 +64,31 @@ def parse_edit(words: Sequence[str]) -> dict:
     if len(rest) != need:
         raise ModelEditError("model_edit.usage")
     if verb in ("set", "add", "rm", "band"):
+        market = ""
         try:
             code = normalize_code(rest[0])
         except BadStockCode:
-            if is_us_symbol(rest[0]):
-                raise ModelEditError("markets.us_not_in_model", ticker=rest[0].strip().upper()[:20]) from None
-            raise ModelEditError("model_edit.bad_code", code=rest[0].strip()[:20]) from None
+            if not is_us_symbol(rest[0]):
+                raise ModelEditError("model_edit.bad_code", code=rest[0].strip()[:20]) from None
+            try:
+                found = market_of(rest[0])
+            except BadSymbol as exc:
+                raise ModelEditError("markets.bad_exchange", prefix=split_prefix(rest[0]),
+                                     symbol=rest[0].strip()[:20]) from exc
+            market, code = (found.code if found else ""), split_symbol(rest[0])[1]
         if verb == "rm":
             return {"op": "rm", "code": code}
         if verb == "band":
             return {"op": "band", "code": code, "band": _percent(rest[1], "band", limit=99)}
-        return {"op": verb, "code": code, "weight": _percent(rest[1], verb)}
+        return {"op": verb, "code": code, "weight": _percent(rest[1], verb), **({"market": market} if market else {})}
     if verb == "cash":
         return {"op": "cash", "cash": _percent(rest[0], "cash")}
     return {"op": "undo"}
+
+
+def split_prefix(text: str) -> str:
+    """What stands before the colon of `NYSE:KO` as written (upper case), '' when none."""
+    return text.strip().upper().rpartition(":")[0][:10]
 
 
 def describe_op(op: Mapping) -> str:
@@ -119,13 +133,35 @@ def model_command(versions: VersionedModels, words: Sequence[str], context: Mode
 
 def edit(versions: VersionedModels, op: dict, context: ModelContext) -> str:
     """Apply one edit and describe it: the version, the changed rows, the new sum and what is unassigned."""
-    if op["op"] == "add":
+    said = ""
+    if op["op"] == "add" and is_us_symbol(op["code"]):
+        op.update(us_exchange(op, context))
+        said = t("usplan.model_exchange", ticker=op["code"], market=op["market"],
+                 source=t("usplan.from_prefix" if op["market_from"] == "prefix" else "usplan.from_lookup")) \
+            if op.get("market") else ""
+    elif op["op"] == "add":
         known = context.check_code(op["code"])
         if known is False:
             raise ModelEditError("model_edit.unknown_code", code=op["code"])
+    if op["op"] == "add":
         op["name"] = context.names([op["code"]]).get(op["code"], "")
     before, after = versions.apply(op, who=context.who, at=context.now())
-    return changed_text(before.state if before else None, after, context)
+    text = changed_text(before.state if before else None, after, context)
+    return f"{text}\n{said}" if said else text
+
+
+def us_exchange(op: Mapping, context: ModelContext) -> dict:
+    """The exchange of a US ticker being added: its prefix, else KIS's lookup; ModelEditError naming a ticker no
+    US exchange lists (before any version is made). An exchange KIS cannot tell now is looked up at /plan."""
+    if op.get("market"):
+        return {"market": market_named(op["market"]).code, "market_from": "prefix"}
+    try:
+        found = context.us_market(op["code"])
+    except UnknownStock:
+        raise ModelEditError("usplan.unknown_ticker", ticker=op["code"]) from None
+    except (KisError, KisTransportError):
+        found = None
+    return {"market": found, "market_from": "lookup"} if found else {}
 
 
 def changed_text(before: ModelState | None, after: Version, context: ModelContext) -> str:

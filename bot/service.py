@@ -541,8 +541,13 @@ class BotService:
                     log.debug("naming %s", code, exc_info=True)
             return True
 
+        def us_market(ticker: str) -> str | None:
+            if not hasattr(self.client, "us_market"):
+                return None
+            return self.client.us_market(ticker).code  # UnknownStock: no US exchange lists it
+
         return ModelContext(who=who, now=self.now, names=names, check_code=check_code,
-                            band_for=self.plan_options.band_for)
+                            band_for=self.plan_options.band_for, us_market=us_market)
 
     def _options(self, args: Sequence[str]) -> PlanOptions | list[Reply]:
         """Every word read as an option, or one refusal: the same for a typed /plan and a caption."""

@@ -45,6 +45,12 @@ def write_sheets(path: Path, sheets: list[Sheet], active: int = 0) -> None:
 
 def main() -> None:
     write_rows(HERE / "model.xlsx", [["종목코드", "종목명"]] + [[c, NAMES[c]] for c in LARGE_CAPS_TEN])
+    # KRX and US in one model: the exchange from its column (KO), its prefix (NYSE:... style is accepted too) or,
+    # left blank, KIS's lookup (AAPL, SPY, TLT).
+    write_rows(HERE / "mixed.xlsx", [["종목코드", "종목명", "거래소", "비중"],
+                                     ["005930", "삼성전자", "", 20], ["069500", "KODEX 200", "", 20],
+                                     ["0013V0", "", "", 5], ["AAPL", "Apple", "", 15], ["SPY", "SPDR S&P 500", "", 20],
+                                     ["TLT", "iShares 20+ Year Treasury", "", 10], ["KO", "Coca-Cola", "NYSE", 10]])
     assert sum(w for _, w in MULTIFACTOR) == 100 and len(MULTIFACTOR) == 20
     write_rows(HERE / "multifactor.xlsx",
                [["종목코드", "종목명", "비중"]] + [[c, NAMES[c], w] for c, w in MULTIFACTOR])

@@ -42,3 +42,41 @@ class CostRates:
         """Fee plus tax on selling `value` won, rounded up to the won; ETFs and ETNs carry no tax."""
         rate = exact(self.sell_fee) + (exact(self.sell_tax) if taxed else 0)
         return math.ceil(value * rate) if value > 0 else 0
+
+
+# US stocks, in cents (KIS's published online schedule for 해외주식 미국; check the account's own): a commission
+# of 0.25 % per side; on sells only, the SEC fee (Section 31, $27.80 per million sold; the SEC resets the rate
+# each fiscal year) and FINRA's trading activity fee ($0.000166 a share sold, at most $8.30 an order). No
+# transaction tax on US sells. Every estimate is rounded up to the cent.
+DEFAULT_US_FEE_RATE = 0.0025
+DEFAULT_US_SEC_FEE_RATE = 0.0000278
+DEFAULT_US_TAF_PER_SHARE = 0.000166  # dollars a share sold
+DEFAULT_US_TAF_MAX = 8.30  # dollars an order
+
+
+@dataclass(frozen=True)
+class UsCostRates:
+    """US costs: the commission both ways, the SEC fee and FINRA's TAF on sells; amounts in int cents."""
+
+    fee: float = DEFAULT_US_FEE_RATE
+    sec_fee: float = DEFAULT_US_SEC_FEE_RATE
+    taf_per_share: float = DEFAULT_US_TAF_PER_SHARE
+    taf_max: float = DEFAULT_US_TAF_MAX
+
+    def __post_init__(self) -> None:
+        for label, rate in (("us_fee", self.fee), ("us_sec_fee", self.sec_fee)):
+            if not (0 <= rate < 1):
+                raise ValueError(f"{label} {rate} is not a rate between 0 and 1 (0.0025 = 0.25 %)")
+        if self.taf_per_share < 0 or self.taf_max < 0:
+            raise ValueError("the FINRA fee per share and its cap are dollars, not below 0")
+
+    def buy_cost(self, cents: int) -> int:
+        """The commission on buying `cents` of stock, rounded up to the cent."""
+        return math.ceil(cents * exact(self.fee)) if cents > 0 else 0
+
+    def sell_cost(self, cents: int, qty: int) -> int:
+        """Commission, SEC fee and FINRA TAF on selling `qty` shares worth `cents`, each rounded up to the cent."""
+        if cents <= 0 or qty <= 0:
+            return 0
+        taf = min(math.ceil(qty * exact(self.taf_per_share) * 100), math.ceil(exact(self.taf_max) * 100))
+        return math.ceil(cents * exact(self.fee)) + math.ceil(cents * exact(self.sec_fee)) + taf

@@ -225,7 +225,10 @@ def deposit_sentence(deposit: Deposit, *, buy_plan: bool = False) -> str:
 
 def deposit_note(plan: Plan, portfolio: Portfolio, settings: PlanSettings | None, options: PlanOptions) -> str:
     """The figure's sentence under a plan (the `/plan buy` wording when it buys with no amount); '' when it
-    cannot be figured (a chart-like nicety: the plan stands without it)."""
+    cannot be figured (a chart-like nicety: the plan stands without it), and for a plan with US lines: a deposit
+    of won cannot buy dollars (kisbot converts no currency), so no one figure says it."""
+    if plan.us_lines:
+        return ""
     try:
         figure = deposit_for_plan(plan, portfolio, settings, options)
     except Exception:  # noqa: BLE001 - never let the figure stop a plan

@@ -5,6 +5,8 @@ is one transaction, so a crash between any two lines leaves a state `resume()` c
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 import json
 import os
 import sqlite3
@@ -622,14 +624,28 @@ def plan_to_json(plan: Plan) -> str:
     data = asdict(plan)
     data["priced_at"] = plan.priced_at.isoformat()
     data["expires_at"] = plan.expires_at.isoformat()
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data, ensure_ascii=False, default=_decimal_text)
+
+
+def _decimal_text(value: object) -> str:
+    """A Decimal (a US price, KIS's rate) kept as its exact text; anything else is not JSON."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not kept in a plan")
+
+
+def _line_from(data: dict) -> PlanLine:
+    if data.get("currency", "KRW") != "KRW":
+        data = {**data, "price": Decimal(str(data["price"])),
+                "rate": None if data.get("rate") is None else Decimal(str(data["rate"]))}
+    return PlanLine(**data)
 
 
 def plan_from_json(text: str) -> Plan:
     data = json.loads(text)
     return Plan(
         id=data["id"],
-        lines=tuple(PlanLine(**line) for line in data["lines"]),
+        lines=tuple(_line_from(line) for line in data["lines"]),
         cash=data["cash"],
         total_value=data["total_value"],
         investable=data["investable"],
@@ -640,6 +656,10 @@ def plan_from_json(text: str) -> Plan:
         options=tuple(data.get("options", ())),
         dropped=tuple(data.get("dropped", ())),
         manual=bool(data.get("manual", False)),
+        usd_cash=int(data.get("usd_cash") or 0),
+        rate=None if data.get("rate") is None else Decimal(str(data["rate"])),
+        usd_costs=int(data.get("usd_costs") or 0),
+        usd_missing=int(data.get("usd_missing") or 0),
     )
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from kis.codes import BadStockCode, normalize_code
+from kis.codes import BadStockCode, normalize_code, normalize_ticker
 from rebalance.model import Portfolio, Target
 from rebalance.portfolio import MAX_STOCKS, SUM_TOLERANCE
 
@@ -36,10 +36,10 @@ def check_targets(targets: tuple[Target, ...]) -> None:
         raise ValueError(f"{len(targets)} stocks, more than {MAX_STOCKS}")
     for t in targets:
         try:
-            if normalize_code(t.code) != t.code:
-                raise ValueError(f"code {t.code!r} is not written as a stock code")
-        except BadStockCode as exc:
-            raise ValueError(str(exc)) from None
+            if _code(t.code) != t.code:
+                raise ValueError(f"code {t.code!r} is not written as a stock code or a US ticker")
+        except ModelEditError:
+            raise ValueError(f"{t.code!r} is neither a stock code nor a US ticker") from None
         if not (math.isfinite(t.weight) and t.weight >= 0):
             raise ValueError(f"{t.code}: weight {t.weight!r} is not 0 or more")
         if t.band is not None and not (math.isfinite(t.band) and 0 <= t.band < 1):
@@ -98,14 +98,16 @@ class Version:
 
 
 def state_to_dict(state: ModelState) -> dict:
-    return {"targets": [{"code": t.code, "weight": t.weight, "name": t.name, "band": t.band, "row": t.row}
+    return {"targets": [{"code": t.code, "weight": t.weight, "name": t.name, "band": t.band, "row": t.row,
+                         **({"market": t.market, "market_from": t.market_from} if t.market else {})}
                         for t in state.targets],
             "cash": state.cash, "source": state.source, "name": state.name}
 
 
 def state_from_dict(data: Mapping[str, Any]) -> ModelState:
     targets = tuple(Target(code=str(t["code"]), weight=float(t["weight"]), name=str(t.get("name") or ""),
-                           row=int(t.get("row") or 0), band=None if t.get("band") is None else float(t["band"]))
+                           row=int(t.get("row") or 0), band=None if t.get("band") is None else float(t["band"]),
+                           market=str(t.get("market") or ""), market_from=str(t.get("market_from") or ""))
                     for t in data.get("targets", ()))
     return ModelState(targets, float(data.get("cash") or 0.0), str(data.get("source") or ""),
                       str(data.get("name") or ""))
@@ -118,8 +120,13 @@ def targets_op(portfolio: Portfolio) -> dict:
 
 
 def _code(value: object) -> str:
+    """A KRX code or a US ticker (kis.codes); ModelEditError for anything else."""
     try:
         return normalize_code(value)
+    except BadStockCode:
+        pass
+    try:
+        return normalize_ticker(value)
     except BadStockCode as exc:
         raise ModelEditError("model_edit.bad_code", code=str(value).strip()[:20]) from exc
 
@@ -162,7 +169,8 @@ def apply_op(state: ModelState | None, op: Mapping[str, Any], *, named: Mapping[
             raise ModelEditError("model_edit.already_in", code=code)
         if len(current.targets) >= MAX_STOCKS:
             raise ModelEditError("model_edit.too_many", limit=MAX_STOCKS)
-        added = Target(code, float(op["weight"]), name=str(op.get("name") or ""))
+        added = Target(code, float(op["weight"]), name=str(op.get("name") or ""), market=str(op.get("market") or ""),
+                       market_from=str(op.get("market_from") or "prefix") if op.get("market") else "")
         return _check_sum(replace(current, targets=(*current.targets, added)), code)
     if row is None:
         raise ModelEditError("model_edit.not_in", code=code)

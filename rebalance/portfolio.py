@@ -20,7 +20,8 @@ from typing import Iterable, Iterator
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from kis.codes import BadStockCode, is_ticker, normalize_code
+from kis.codes import BadStockCode, BadSymbol, is_ticker, normalize_code, split_symbol
+from kis.markets import market_named, market_of
 from rebalance.i18n import Msg, t
 from rebalance.model import Portfolio, Target
 
@@ -54,7 +55,11 @@ HEADERS: dict[str, tuple[str, ...]] = {
                "퍼센트", "%"),
     "name": ("종목명", "name", "stock name"),
     "band": ("밴드", "band"),  # tolerance band per stock, in percentage points (2 = ±2 %p)
+    "exchange": ("거래소", "exchange", "market", "시장"),  # a US ticker's exchange: NASD, NYSE, AMEX (KRX rows: ignored)
+    "qty": ("수량", "주수", "보유수량", "quantity", "qty", "shares"),  # never planned from; a fraction is refused
 }
+# What an exchange cell may say when it names no exchange: the ticker's is then KIS's to look up.
+NO_EXCHANGE_WORDS = frozenset({"", "US", "USA", "미국", "해외", "KRX", "KOSPI", "KOSDAQ", "KONEX", "국내"})
 # The weight headers a refusal names (HEADERS has more).
 WEIGHT_HEADERS_SHOWN = ("비중", "목표비중", "weight", "target", "pct")
 # A header holding one of these (or only '%') over numbers looks like weights: if it is not the weight
@@ -459,6 +464,7 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
 
     problems: list[str | Msg] = []
     rows: list[tuple[int, str, object, str]] = []  # (excel row, code, raw weight, name)
+    exchanges: dict[int, tuple[str, str]] = {}  # excel row -> (US exchange, where it came from: prefix, column)
     weight_cells: list[tuple[int, object, bool]] = []  # (excel row, raw weight, shown with a percent format)
     for index in range(header_index + 1, len(table)):
         cells = table[index]
@@ -472,11 +478,15 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
         if _blank(raw_code):
             problems.append(Msg("portfolio_errors.row_no_code", row=excel_row, header=code_header))
         elif code is None and _us_ticker(raw_code):
-            problems.append(Msg("markets.us_not_planned", header=code_header, ticker=_text(raw_code).upper(),
-                                row=excel_row))
+            code = _us_row(raw_code, cells[columns["exchange"]] if "exchange" in columns else None, excel_row,
+                           code_header, str(header_cells[columns["exchange"]]).strip() if "exchange" in columns else "",
+                           exchanges, problems)
         elif code is None:
             problems.append(Msg("portfolio_errors.bad_code", header=code_header, value=_text(raw_code),
                                 row=excel_row))
+        if "qty" in columns and _fractional(cells[columns["qty"]]):
+            problems.append(Msg("usplan.fractional", header=str(header_cells[columns["qty"]]).strip(), row=excel_row,
+                                value=_text(cells[columns["qty"]])))
         rows.append((excel_row, code or "", raw_weight, name))
         if "weight" in columns:
             shown_as_percent = (index, columns["weight"]) in grid.percent_format and _number(raw_weight)
@@ -520,7 +530,8 @@ def _read_table(grid: _Grid, header: _Header, sheet_count: int, label: str) -> P
     sheet = t("portfolio_errors.from_sheet", title=grid.title) if sheet_count > 1 else ""
     note = t("portfolio_errors.read_one" if len(rows) == 1 else "portfolio_errors.read_many", n=len(rows),
              sheet=sheet, reading=reading)
-    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row, band=band)
+    targets = tuple(Target(code=code, weight=weight, name=name, row=excel_row, band=band,
+                           market=exchanges.get(excel_row, ("", ""))[0], market_from=exchanges.get(excel_row, ("", ""))[1])
                     for (excel_row, code, _, name), weight, band in zip(rows, weights, bands))
     return Portfolio(targets=targets, source=label, notes=(note,))
 
@@ -629,6 +640,45 @@ def _us_ticker(value: object) -> bool:
         return False
     prefix, _, ticker = text.rpartition(":")
     return is_ticker(ticker) if not prefix or prefix.isalpha() else False
+
+
+def _us_row(raw: object, cell: object, excel_row: int, header: str, exchange_header: str,
+            exchanges: dict[int, tuple[str, str]], problems: list[str]) -> str | None:
+    """The ticker of a US row (NYSE:KO -> KO), its exchange kept from the prefix or the exchange column; a problem
+    appended for a prefix or a cell that names no US exchange (None then). A bare ticker's exchange is KIS's."""
+    text = _text(raw).upper()
+    try:
+        market = market_of(text)
+        _, ticker = split_symbol(text)
+    except BadSymbol:
+        problems.append(t("markets.bad_exchange", prefix=text.rpartition(":")[0][:10], symbol=text[:20]))
+        return None
+    if market is not None:
+        exchanges[excel_row] = (market.code, "prefix")
+        return ticker
+    said = unicodedata.normalize("NFKC", _text(cell)).strip().upper()
+    if said in NO_EXCHANGE_WORDS:
+        return ticker
+    try:
+        found = market_named(said)
+    except KeyError:
+        found = None
+    if found is None or not found.is_us:
+        problems.append(t("usplan.bad_exchange", header=exchange_header, row=excel_row, value=_text(cell)[:20], ticker=ticker))
+        return None
+    exchanges[excel_row] = (found.code, "column")
+    return ticker
+
+
+def _fractional(value: object) -> bool:
+    """True when a quantity cell holds a number of shares that is not whole (0.5, '2.5')."""
+    if _blank(value) or isinstance(value, bool):
+        return False
+    try:
+        number = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
+    except ValueError:
+        return False
+    return math.isfinite(number) and not number.is_integer()
 
 
 def _normalize_code(value: object) -> str | None:

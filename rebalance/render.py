@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+from decimal import Decimal
+
 from rebalance.i18n import t
 from rebalance.model import Plan, PlanLine
 from rebalance.text import fit, pad, width
@@ -52,6 +54,8 @@ def plan_sections(plan: Plan) -> list[PlanSection]:
         _pair(t("plan_table.costs"), f"{plan.est_costs:,}"),
         _pair(t("plan_table.cash_after"), f"{plan.cash_after:,}"),
     ))
+    if plan.us_lines:
+        totals = PlanSection(totals.title, (*totals.units, *_usd_totals(plan)))
     sections = [summary, table, totals]
     if plan.dropped:
         count = len(plan.dropped)
@@ -82,7 +86,36 @@ def _row(line: PlanLine) -> str:
     order = f"{line.order_qty:+,}" if line.order_qty else "0"
     value = f"{line.order_value:,}" if line.order_qty else "-"
     # Single spaces between fields even when a number outgrows its column.
-    second = f"{line.price:>9,} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
+    second = f"{price_text(line):>9} {line.current_qty:>5,}→{line.target_qty:<5,} {order:>5} {value:>11}"
     if line.in_band and line.model_weight is not None:  # goal% is where it is: say where the model wants it
         return f"{first}\n{second}\n" + t("model.in_band_row", model=100 * line.model_weight, band=100 * line.band)
     return f"{first}\n{second}"
+
+
+def price_text(line: PlanLine) -> str:
+    """A line's price in its own currency: `71,000` won; `$233.12` (four places below $1) for a US line."""
+    if not line.is_us:
+        return f"{int(line.price):,}"
+    return "$" + money_text(line.price)
+
+
+def money_text(price: Decimal) -> str:
+    """A dollar price as KIS's US grid writes it: two places at $1 and above, four below (`233.12`, `0.8735`)."""
+    places = Decimal("0.01") if abs(price) >= 1 or price == 0 else Decimal("0.0001")
+    return f"{Decimal(price).quantize(places):,}"
+
+
+def cents_text(cents: int) -> str:
+    """Cents as dollars: `$1,234.56`."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(int(cents)), 100)
+    return f"{sign}${whole:,}.{part:02d}"
+
+
+def _usd_totals(plan: Plan) -> tuple[str, ...]:
+    """The dollar side of a mixed plan: cash before and after its US legs, their costs, KIS's rate; what is missing."""
+    units = [t("usplan.total_usd", cash=cents_text(plan.usd_cash), after=cents_text(plan.usd_cash_after),
+               costs=cents_text(plan.usd_costs), rate=f"{plan.rate:,}" if plan.rate is not None else "-")]
+    if plan.us_legs:
+        units.append(t("usplan.us_legs_note", tickers=", ".join(line.code for line in plan.us_legs)))
+    return tuple(units)

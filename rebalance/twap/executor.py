@@ -51,6 +51,8 @@ class TwapExecutor:
         """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs."""
         if plan.manual:
             raise ValueError(t("accounts.read_only"))
+        if plan.us_legs:  # US orders come with the orders slice (issue 22): refused before anything is journaled
+            raise ValueError(t("usplan.executor_refuses", tickers=", ".join(line.code for line in plan.us_legs)))
         if not plan.has_orders:
             raise ValueError(t("misc_replies.nothing_to_trade"))
         now = self.clock.now()

@@ -166,3 +166,15 @@ def test_a_data_dir_that_is_a_file_is_named_rather_than_called_an_empty_model(si
     err = capsys.readouterr().err
     assert "afile cannot be used (it is a file, not a directory): set KISBOT_DATA_DIR" in err
     assert "no model is saved" not in err
+
+
+def test_kisbot_plan_json_of_the_mixed_example_gives_every_row_its_market_and_currency(sim_env, capsys):
+    import json
+    assert main(["plan", str(EXAMPLES / "mixed.xlsx"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    rows = {r["code"]: r for r in data["lines"]}
+    assert {rows[c]["market"] for c in ("005930", "069500", "0013V0")} == {"KRX"}
+    assert (rows["AAPL"]["market"], rows["KO"]["market"], rows["SPY"]["market"]) == ("NASD", "NYSE", "AMEX")
+    assert {rows[c]["currency"] for c in ("AAPL", "SPY", "TLT", "KO")} == {"USD"}
+    assert all(isinstance(rows[c]["price"], str) and rows[c]["price"].count(".") == 1 for c in ("AAPL", "KO"))
+    assert isinstance(data["totals"]["usd_missing"], int) and data["totals"]["usd_cash"] == 2_000_000

@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from kis.errors import UnknownStock
+from kis.markets import NASD
 from kis.models import Quote
 from rebalance.model_store import VersionedModels, replay
 from rebalance.saved_model import ModelStore, load_model
@@ -198,8 +200,25 @@ def test_kisbot_model_edits_and_exports_from_the_command_line(tmp_path, monkeypa
     assert "#3" in capsys.readouterr().out
 
 
-def test_a_us_ticker_is_refused_from_the_model_with_the_reason(tmp_path):
+def test_a_us_ticker_added_by_chat_says_the_exchange_kis_gave_it_and_a_prefix_is_kept(tmp_path):
     service, *_ = service_at(tmp_path)
-    assert texts(service.model(["add", "aapl", "10"])) == (
-        "'AAPL' is a US ticker: US stocks are not yet planned, so the model holds KRX codes only for now.")
-    assert "is a US ticker" in texts(service.model(["add", "NYSE:KO", "10"]))
+    service.client.us_market = lambda ticker: {"AAPL": NASD}[ticker]
+    reply = texts(service.model(["add", "aapl", "10"]))
+    assert "AAPL" in reply and "AAPL is traded on NASD (KIS's lookup)." in reply
+    assert "KO is traded on NYSE (the prefix)." in texts(service.model(["add", "NYSE:KO", "10"]))
+    saved = {t.code: t.market for t in load_model(tmp_path, ACCOUNT).portfolio.targets}
+    assert saved == {"AAPL": "NASD", "KO": "NYSE"}
+
+
+def test_a_us_ticker_no_exchange_lists_is_refused_by_name_before_any_version(tmp_path):
+    service, *_ = service_at(tmp_path)
+
+    def nowhere(ticker):
+        raise UnknownStock([ticker])
+
+    service.client.us_market = nowhere
+    assert texts(service.model(["add", "ZZZZ", "10"])) == (
+        "'ZZZZ' is not a stock any US exchange lists: check the ticker (KIS knows no such symbol).")
+    assert load_model(tmp_path, ACCOUNT) is None
+
+

@@ -525,13 +525,36 @@ def test_a_path_the_system_cannot_open_is_one_sentence_not_a_traceback(tmp_path)
     assert "File name too long" in text and "check the path" in text and len(text) < 300
 
 
-# --- US tickers: not yet planned ---------------------------------------------------------------------
+# --- US tickers --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ticker", ["AAPL", "spy", "BRK.B", "NYSE:KO"])
-def test_a_us_ticker_in_the_file_is_refused_with_a_clear_sentence_naming_its_row(ticker):
-    assert problems(xlsx(["종목코드", "비중"], ["005930", 50], [ticker, 50])) == (
-        f"종목코드 '{ticker.upper()}' is a US ticker (row 3): US stocks are not yet planned; plan the KRX stocks "
-        "in a file of their own for now.",)
+@pytest.mark.parametrize("ticker, code, market", [("AAPL", "AAPL", ""), ("spy", "SPY", ""), ("BRK.B", "BRK.B", ""),
+                                                  ("NYSE:KO", "KO", "NYSE")])
+def test_a_us_ticker_in_the_file_is_read_with_the_exchange_its_prefix_names(ticker, code, market):
+    portfolio = read_portfolio(xlsx(["종목코드", "비중"], ["005930", 50], [ticker, 50]))
+    assert [(t.code, t.market) for t in portfolio.targets] == [("005930", ""), (code, market)]
+
+
+def test_an_exchange_column_gives_a_us_ticker_its_exchange_and_is_ignored_for_krx_rows():
+    portfolio = read_portfolio(xlsx(["종목코드", "거래소", "비중"], ["005930", "KOSPI", 40], ["KO", "nyse", 30],
+                                    ["SPY", "", 30]))
+    assert [(t.code, t.market, t.market_from) for t in portfolio.targets] == [
+        ("005930", "", ""), ("KO", "NYSE", "column"), ("SPY", "", "")]
+
+
+def test_an_exchange_cell_that_names_no_us_exchange_is_refused_naming_its_row():
+    assert problems(xlsx(["종목코드", "market", "비중"], ["KO", "LSE", 100])) == (
+        "market row 2: 'LSE' is not a US exchange for KO: write NASD, NYSE or AMEX.",)
+
+
+def test_a_prefix_that_is_no_us_exchange_is_refused_in_one_sentence():
+    assert problems(xlsx(["종목코드"], ["LSE:VOD"])) == (
+        "'LSE' in 'LSE:VOD' is not a US exchange: write NASD:, NYSE: or AMEX: before the ticker.",)
+
+
+def test_a_fractional_quantity_in_the_file_is_refused_whole_shares_only():
+    assert problems(xlsx(["종목코드", "비중", "수량"], ["AAPL", 50, 2.5], ["005930", 50, 3])) == (
+        "수량 row 2: '2.5' is not a whole number of shares: kisbot trades whole shares only "
+        "(fractional 소수점 trading is not offered).",)
 
 
 def test_six_letters_are_neither_a_krx_code_nor_a_ticker():
