@@ -476,7 +476,7 @@ class OverseasOrders:
         ex = self.us_exchange
         with ex.lock:
             price = price or self.us_market.price(symbol)
-            usd = ex.orderable_usd_down()
+            usd = ex.orderable_usd()
             won = ex.won_in_dollars()
             rate = self.fx.now()
             qty = ex.affordable(usd, price)
