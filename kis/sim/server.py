@@ -116,7 +116,8 @@ class SimServer:
                                     us_exchange=self.us_exchange)
         # The notice websocket (KIS serves it on its own port); None when switched off.
         self.notices = (NoticeServer(self.exchange, account=self.account, hts_id=hts_id, approvals=self.approvals,
-                                     faults=self.faults, clock=self.clock, host=host, port=ws_port)
+                                     faults=self.faults, clock=self.clock, host=host, port=ws_port,
+                                     us_exchange=self.us_exchange)
                         if notices else None)
         self.protocol.ws_url = lambda: self.ws_url
         self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs

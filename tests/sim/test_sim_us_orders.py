@@ -242,3 +242,39 @@ def test_resting_orders_do_not_fill_while_the_us_market_is_shut(session_sim):
     session_sim.us_market.set_price("AAPL", "150.00")
     session_sim.us_exchange.match()
     assert "AAPL" not in session_sim.us_book.positions
+
+
+def test_us_fills_arrive_on_the_websocket_as_h0gscni9_records_of_the_25_documented_columns(tmp_path):
+    import json
+
+    import requests
+    from websockets.sync.client import connect
+
+    from kis import endpoints as ep
+    from kis.config import SIM_APP_KEY, SIM_APP_SECRET
+    from kis.notices import US_NOTICE_FIELDS, decrypt, subscribe_frame
+
+    server = SimServer(0, rate_limit=500.0, always_open=True).start()
+    try:
+        server.faults.listing_lag = 0.0
+        key = requests.post(server.url + ep.APPROVAL, json={"grant_type": "client_credentials", "appkey": SIM_APP_KEY,
+                                                            "secretkey": SIM_APP_SECRET}, timeout=5).json()["approval_key"]
+        with connect(server.ws_url + "/tryitout") as ws:
+            ws.send(subscribe_frame(key, "H0GSCNI9", server.hts_id))
+            answer = json.loads(ws.recv(timeout=5))
+            assert answer["body"]["rt_cd"] == "0" and answer["header"]["tr_key"] == server.hts_id
+            cipher = answer["body"]["output"]["key"], answer["body"]["output"]["iv"]
+            server.us_market.set_price("AAPL", "233.12")
+            assert order(Raw(server).login(), qty="2", price="240.00").json()["rt_cd"] == "0"
+            records = []
+            while len(records) < 2:
+                flag, tr_id, count, payload = ws.recv(timeout=5).split("|", 3)
+                assert (flag, tr_id, count) == ("1", "H0GSCNI9", "001")
+                records.append(dict(zip(US_NOTICE_FIELDS, decrypt(payload, *cipher).split("^"))))
+        assert all(len(r) == 25 for r in records)
+        accepted, filled = records
+        assert (accepted["CNTG_YN"], accepted["CNTG_QTY"], accepted["STCK_SHRN_ISCD"]) == ("1", "2", "AAPL")
+        assert (filled["CNTG_YN"], filled["CNTG_QTY"], filled["CNTG_UNPR"]) == ("2", "2", "233.1200")
+        assert filled["ACNT_NO"] == CANO + PRODUCT
+    finally:
+        server.stop()
