@@ -340,8 +340,7 @@ class OverseasOrders:
     def _us_order(self, req, tr_id: str):
         """POST order (VTTT1002U buy, VTTT1001U/VTTT1006U sell) with the fields of order.py."""
         if self.faults.take_drop_before_order():
-            from kis.sim.protocol import Response
-            return Response(0, drop=True)
+            return self._dropped()
         body = self._body(req)
         self._need(body, US_ORDER_FIELDS)
         self._check_account(body)

@@ -646,6 +646,11 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
         tr_cont = "" if more is None else ("M" if more else "D")
         return Response(200, body, self._headers(tr_id, tr_cont))
 
+    @staticmethod
+    def _dropped() -> Response:
+        """No answer: the connection closes before the exchange sees the request."""
+        return Response(0, drop=True)
+
     def _refuse(self, msg_cd: str, msg1: str, status: int, tr_id: str) -> Response:
         return Response(status, {"rt_cd": "1", "msg_cd": msg_cd, "msg1": msg1}, self._headers(tr_id))
 
