@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 from kis import open_client
 from kis.codes import BadStockCode, normalize_code
 from kis.endpoints import ORDER_CASH
+from kis.markets import us
 from kis.config import KisConfig, Source, load_kis_config
 from kis.errors import ConfigError, KisError, KisTransportError, NoAnswer, NotSent, OrderUncertain
 from kis.krx import KST
@@ -29,6 +30,7 @@ from kis.orders import matching_orders, same_order_no
 from kis.ticks import round_to_tick
 from bot.cli_common import failure_sentence
 from bot.doctor_buy import ask_buying_power, buying_power_text
+from bot.doctor_us import UsFinding, check_overseas, check_us_test_order, withdraw_us
 from bot.doctor_orders import (Leftover, StopSignals, Stopped, TestOrder, earlier_orders, find_row, forget,
                                remember)
 from rebalance.i18n import t
@@ -66,7 +68,8 @@ class CallLog:
     def __init__(self, transport: Any):
         self._transport = transport
         self.gets: Counter[str] = Counter()
-        self.orders_sent = 0  # order POSTs that reached KIS or may have (no answer)
+        self.orders_sent = 0  # KRX order POSTs that reached KIS or may have (no answer)
+        self.us_orders_sent = 0  # US order POSTs, counted apart (the report's us_orders_placed)
         self.ord_dvsn: dict[str, str] = {}  # order number -> ord_dvsn_cd as today's orders list it
         self.cancel_keys: set[str] = set()  # the raw names of today's orders' cancel fields, as KIS sent them
 
@@ -83,12 +86,15 @@ class CallLog:
 
     def post(self, path: str, tr_id: str, body: Mapping[str, str], *, hashkey: bool = False):
         counts = path == ORDER_CASH  # a new order; cancels go to order-rvsecncl
+        us_counts = path == us.BUY.path
         try:
             reply = self._transport.post(path, tr_id, body, hashkey=hashkey)
         except NoAnswer:
             self.orders_sent += counts
+            self.us_orders_sent += us_counts
             raise
         self.orders_sent += counts
+        self.us_orders_sent += us_counts
         return reply
 
     def __getattr__(self, name: str) -> Any:
@@ -119,6 +125,8 @@ class Doctor:
     findings: list = field(default_factory=list)  # what the checks found so far
     bot_stream: Any = None  # kis.stream_status.StreamStatus of another process's notice session, when one runs
     bot_notices: int | None = None  # that stream's notice count when the doctor looked
+    us_quote: Any = None  # the US quote the overseas check read (kis.models.UsQuote)
+    us_test: Any = None  # the US test order while it lives (bot.doctor_us.UsTest)
 
 
 @dataclass(frozen=True)
@@ -427,7 +435,8 @@ def _cancel(doc: Doctor, ack: OrderAck) -> str:
 
 def check_earlier_orders(doc: Doctor) -> Finding | None:
     """Warn when a test order an earlier doctor run placed still rests (by the record in the data dir); None: none recorded."""
-    leftovers = earlier_orders(doc.config, doc.client.orders_today, datetime.now(KST))
+    leftovers = earlier_orders(doc.config, doc.client.orders_today, datetime.now(KST),
+                               us_orders_today=doc.client.us_orders_today)
     if not leftovers:
         return None
     lines = [_leftover_sentence(o) for o in leftovers]
@@ -438,6 +447,10 @@ def check_earlier_orders(doc: Doctor) -> Finding | None:
 
 def _leftover_sentence(left: Leftover) -> str:
     order = left.order
+    if order.market:
+        what = dict(symbol=order.code, price=f"{order.price / 100:,.2f}", at=order.placed.strftime("%H:%M:%S"),
+                    order_no=left.order_no or "?")
+        return t("ussim.doctor_us_leftover", **what) + " " + t("doctor_orders.how_to_cancel", order_no=left.order_no)
     what = dict(code=order.code, price=f"{order.price:,}", at=order.placed.strftime("%H:%M:%S"),
                 order_no=left.order_no or "?")
     if left.row is None:
@@ -607,6 +620,14 @@ def check_order_notices(doc: Doctor) -> Finding:
     return Finding("order notices", Status.WARN, t("doctor_lines.no_notice", seconds=NOTICE_WAIT), fields)
 
 
+def _us(check: Callable[[Doctor], UsFinding]) -> Callable[[Doctor], Finding]:
+    """A US check (bot/doctor_us.py) as one of the doctor's own."""
+    def run(doc: Doctor) -> Finding:
+        found = check(doc)
+        return Finding(found.name, Status(found.status), found.text, found.fields)
+    return run
+
+
 CHECKS: list[Check] = [
     Check("token", check_token, required=True),
     Check("earlier test orders", check_earlier_orders),
@@ -614,8 +635,10 @@ CHECKS: list[Check] = [
     Check("balance", check_balance),
     Check("buying power", check_buying_power),
     Check("notices", check_notices),
+    Check("overseas", _us(check_overseas)),
 ]
-ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order notices", check_order_notices)]
+ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order notices", check_order_notices),
+                             Check("US test order", _us(check_us_test_order))]
 
 
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
@@ -704,11 +727,14 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
         except Stopped as stop:
             stopped = 128 + stop.signum
             doc.findings.append(withdraw(doc, stop))
+            us_stop = withdraw_us(doc, stop.name)
+            if us_stop is not None:
+                doc.findings.append(Finding(us_stop.name, Status(us_stop.status), us_stop.text, us_stop.fields))
         finally:
             if doc.notices is not None:
                 doc.notices.stop()  # unsubscribes: a running kisbot may want the app key's one session
         code = _emit(as_json, config_rows, client.config, doc.findings, orders_sent=calls.orders_sent,
-                     calls=sum(calls.gets.values()))
+                     calls=sum(calls.gets.values()), us_orders_sent=calls.us_orders_sent)
     return stopped or code
 
 
@@ -722,7 +748,7 @@ def _refuse(sentence: str, as_json: bool) -> int:
 
 
 def _emit(as_json: bool, config_rows: list[dict[str, str]], config: KisConfig | None, findings: list[Finding], *,
-          orders_sent: int = 0, calls: int = 0, exit_code: int = 1) -> int:
+          orders_sent: int = 0, calls: int = 0, exit_code: int = 1, us_orders_sent: int = 0) -> int:
     ok = all(f.status is not Status.FAIL for f in findings)
     report: dict[str, Any] = {
         "ok": ok,
@@ -732,7 +758,7 @@ def _emit(as_json: bool, config_rows: list[dict[str, str]], config: KisConfig | 
         "configuration": config_rows,
         "checks": [{"name": f.name, "status": f.status.value, "text": f.text} for f in findings],
         "listing_lag_s": None, "ord_dvsn_echo": None, "orders_placed": orders_sent, "cancelled": None,
-        "inquiries": calls,
+        "inquiries": calls, "us_orders_placed": us_orders_sent,
     }
     for f in findings:
         report.update(f.fields)

@@ -97,6 +97,7 @@ class TestOrder:
     order_no: str = ""
     org_no: str = ""
     qty: int = 1
+    market: str = ""  # "" for KRX (price in won); NASD, NYSE or AMEX for a US test order (price in cents)
 
     @property
     def placed(self) -> datetime:
@@ -113,7 +114,7 @@ def load_records(config: KisConfig) -> list[TestOrder]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
         return [TestOrder(str(r["code"]), int(r["price"]), str(r["placed_at"]), str(r.get("order_no", "")),
-                          str(r.get("org_no", "")), int(r.get("qty", 1))) for r in rows]
+                          str(r.get("org_no", "")), int(r.get("qty", 1)), str(r.get("market", ""))) for r in rows]
     except FileNotFoundError:
         return []
     except (OSError, ValueError, KeyError, TypeError):
@@ -160,15 +161,27 @@ class Leftover:
         return self.order.order_no or (self.row.order_no if self.row else "")
 
 
-def earlier_orders(config: KisConfig, orders_today: Callable[[str], list[OrderStatus]], now: datetime) -> list[Leftover]:
-    """Look each recorded test order up in today's orders; forget those closed or gone, return those that may rest."""
+def earlier_orders(config: KisConfig, orders_today: Callable[[str], list[OrderStatus]], now: datetime,
+                   us_orders_today: Callable[[], list] | None = None) -> list[Leftover]:
+    """Look each recorded test order up in today's orders (a US one in today's US orders, by its number); forget
+    those closed or gone, return those that may rest."""
     leftovers = []
     horizon = timedelta(seconds=settle_horizon(LISTED_WITHIN, config))
     for order in load_records(config):
-        if order.placed.astimezone(KST).date() != now.astimezone(KST).date():
+        if order.market:
+            if us_orders_today is None:
+                continue
+            if now - order.placed > timedelta(hours=20):
+                forget(config, order)  # a US day order of an earlier session: KIS ended it at the close
+                continue
+            mine = order.order_no.lstrip("0")
+            row = next((r for r in us_orders_today() if mine and r.order_no.lstrip("0") == mine
+                        and r.kind == "new"), None)
+        elif order.placed.astimezone(KST).date() != now.astimezone(KST).date():
             forget(config, order)  # a day order of an earlier day: KIS ended it at the close
             continue
-        row = find_row(order, orders_today(order.code))
+        else:
+            row = find_row(order, orders_today(order.code))
         if row is not None and row.closed:
             forget(config, order)
         elif row is not None:

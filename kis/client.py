@@ -23,7 +23,7 @@ from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, Order
 from kis.krx import KST
 from kis.limits import Pace, RateLimiter, limiter_for
 from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo,
-                        UsBalance, UsQuote)
+                        UsBalance, UsBuyingPower, UsOrderAck, UsOrderStatus, UsQuote)
 from kis.orders import matching_orders, same_order_no
 from kis.overseas import Overseas
 from kis.stats import CallStats
@@ -262,6 +262,22 @@ class KisClient:
     def us_balance(self) -> UsBalance:
         """US holdings in dollars (with their won value), cash per currency, what is orderable, KIS's rate."""
         return self.overseas.balance()
+
+    def us_order(self, symbol: str, side: OrderSide, qty: int, price: Decimal) -> UsOrderAck:
+        """A US limit order sent exactly once; OrderUncertain when its answer was lost (never re-sent)."""
+        return self.overseas.orders.order(symbol, side, qty, price)
+
+    def us_cancel(self, order_no: str, symbol: str = "", qty: int = 0) -> UsOrderAck:
+        """Cancel the unfilled rest of a US order; OrderUncertain when its answer was lost (never re-sent)."""
+        return self.overseas.orders.cancel(order_no, symbol, qty)
+
+    def us_orders_today(self) -> list[UsOrderStatus]:
+        """Today's US orders by New York date (inquire-ccnl, every page)."""
+        return self.overseas.orders.today()
+
+    def us_psamount(self, symbol: str, price: Decimal) -> UsBuyingPower:
+        """What a US buy at `price` can take (inquire-psamount): dollars alone and with 통합증거금."""
+        return self.overseas.orders.psamount(symbol, price)
 
     def stock_info(self, code: str) -> StockInfo | None:
         """Name and product group of a listed code (CTPF1002R), or None where the environment does not

@@ -286,3 +286,59 @@ class UsBalance:
 
     def qty(self, symbol: str) -> int:
         return sum(h.qty for h in self.holdings if h.symbol == symbol)
+
+
+@dataclass(frozen=True)
+class UsOrderAck:
+    """KIS took a US order or cancel (order / order-rvsecncl output): ODNO, KRX_FWDG_ORD_ORGNO, ORD_TMD."""
+
+    order_no: str
+    org_no: str
+    symbol: str
+    market: str  # NASD, NYSE, AMEX: the OVRS_EXCG_CD it was sent with
+    side: OrderSide
+    qty: int
+    price: Decimal  # the limit on the US grid; 0 for a cancel
+    time: str = ""  # ORD_TMD, HHMMSS
+
+
+@dataclass(frozen=True)
+class UsOrderStatus:
+    """One of today's US orders (inquire-ccnl output): quantities in shares, prices in dollars, the fill in cents."""
+
+    order_no: str
+    org_no: str
+    orig_order_no: str  # orgn_odno of a revise or cancel
+    symbol: str
+    market: str
+    name: str
+    side: OrderSide
+    kind: str  # new | revise | cancel (rvse_cncl_dvsn 00 / 01 / 02)
+    qty: int  # ft_ord_qty
+    price: Decimal  # ft_ord_unpr3
+    filled_qty: int  # ft_ccld_qty
+    remaining_qty: int  # nccs_qty
+    avg_fill_price: Decimal  # ft_ccld_unpr3
+    filled_amount: int  # ft_ccld_amt3 in cents
+    day: str = ""  # ord_dt, New York
+    time: str = ""  # ord_tmd, New York
+
+    @property
+    def closed(self) -> bool:
+        """Nothing of it can fill any more (filled, cancelled, or a cancel row)."""
+        return self.kind == "cancel" or self.remaining_qty == 0
+
+
+@dataclass(frozen=True)
+class UsBuyingPower:
+    """inquire-psamount: what a US buy at `price` may take. `max_qty` counts dollars alone (max_ord_psbl_qty);
+    `integrated_qty` counts 통합증거금 where the account has it (ovrs_max_ord_psbl_qty)."""
+
+    symbol: str
+    market: str
+    price: Decimal
+    orderable: int  # ord_psbl_frcr_amt in cents
+    max_qty: int
+    integrated_qty: int
+    after_exchange_qty: int  # echm_af_ord_psbl_qty
+    rate: Decimal  # exrt

@@ -44,6 +44,14 @@ NOTICE_FIELDS = (
     "CRDT_LOAN_DATE", "CNTG_ISNM40", "ODER_PRC",
 )
 NOTICE_TR_IDS = frozenset({"H0STCNI0", "H0STCNI9"})
+# 해외주식 실시간체결통보 (US fills), examples_llm/overseas_stock/ccnl_notice/ccnl_notice.py: H0GSCNI0 real,
+# H0GSCNI9 mock, keyed by HTS ID, 25 columns. Prices are dollars as text (their exact format on KIS: unverified).
+US_NOTICE_TR_IDS = {"real": "H0GSCNI0", "mock": "H0GSCNI9"}
+US_NOTICE_FIELDS = (
+    "CUST_ID", "ACNT_NO", "ODER_NO", "OODER_NO", "SELN_BYOV_CLS", "RCTF_CLS", "ODER_KIND2", "STCK_SHRN_ISCD",
+    "CNTG_QTY", "CNTG_UNPR", "STCK_CNTG_HOUR", "RFUS_YN", "CNTG_YN", "ACPT_YN", "BRNC_NO", "ODER_QTY", "ACNT_NAME",
+    "CNTG_ISNM", "ODER_COND", "DEBT_GB", "DEBT_DATE", "START_TM", "END_TM", "TM_DIV_TP", "CNTG_UNPR12",
+)
 
 # 국내주식 실시간체결가 (KRX), ccnl_krx.py's column list: read by name, split by this count.
 PRICE_TR_ID = "H0STCNT0"

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import threading
 from pathlib import Path
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
 from kis.codes import BadSymbol, shown, split_symbol
-from kis.errors import KisError, KisTransportError, UnknownStock
+from kis.errors import KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.files import server_name, write_private
 from kis.markets import KRX, US_MARKETS, USD, Market, market_named, market_of, to_krw
 from kis.markets import us
-from kis.models import CurrencyCash, UsBalance, UsHolding, UsQuote
+from kis.markets.us import NEW_YORK
+from kis.models import (CurrencyCash, Env, OrderSide, UsBalance, UsBuyingPower, UsHolding, UsOrderAck, UsOrderStatus,
+                        UsQuote)
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class Overseas:
         self._markets: dict[str, Market] = {}  # ticker -> exchange KIS lists it on (asked once)
         self._names: dict[str, str] = {}
         self._loaded = False
+        self.orders = UsOrders(self)
 
     @property
     def cache_path(self) -> Path | None:
@@ -362,6 +366,163 @@ class Overseas:
                 raise KisTransportError("KIS sent the same overseas balance page twice; stopped instead of looping")
             fk, nk, tr_cont = next_fk, next_nk, "N"
         raise KisTransportError(f"the overseas balance has more than {MAX_PAGES} pages; stopped instead of looping")
+
+
+def us_price_text(price: Decimal) -> str:
+    """A US limit as KIS takes it: two places at $1 and above, four below ("233.12", "0.8734")."""
+    return f"{price.quantize(price_places(price))}"
+
+
+def _us_price(price: Any) -> Decimal:
+    """A US limit given by the caller: a Decimal (or an int of dollars); a float is a caller bug."""
+    if isinstance(price, bool) or not isinstance(price, (Decimal, int)):
+        raise ValueError(f"a US price is a Decimal of dollars, not {price!r}")
+    value = Decimal(price)
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"a US limit order needs a positive price, not {price!r}")
+    return value
+
+
+def _shares(qty: Any) -> int:
+    try:
+        if isinstance(qty, bool):
+            raise TypeError
+        qty = operator.index(qty)
+    except TypeError:
+        raise ValueError(f"order quantity {qty!r} is not a whole number of shares") from None
+    if qty <= 0:
+        raise ValueError(f"order quantity {qty!r} is not a positive number of shares")
+    return qty
+
+
+class UsOrders:
+    """US orders of one KIS account: limit buys and sells, cancels, today's orders, buying power."""
+
+    def __init__(self, overseas: Overseas):
+        self._o = overseas
+        self._client = overseas._client
+        self._acks: dict[str, UsOrderAck] = {}
+
+    def _post(self, call: str, body: Mapping[str, str]):
+        endpoint = us.ENDPOINTS[call]
+        return self._client.transport.post(endpoint.path, endpoint.tr_id(self._o._env), body,
+                                           hashkey=self._client._use_hashkey)
+
+    def order(self, symbol: str, side: OrderSide, qty: int, price: Decimal) -> UsOrderAck:
+        """Send a US limit order (ORD_DVSN 00) exactly once, on the US grid (a buy rounds down, a sell up).
+
+        OrderUncertain when it may have reached KIS without an answer (lost, EGW00215): never sent again here;
+        NotSent and KisError mean it was not placed.
+        """
+        side = OrderSide(side)
+        qty = _shares(qty)
+        price = _us_price(price)
+        market = self._o.market(symbol)
+        _, ticker = split_symbol(symbol)
+        price = market.round_price(price, side)
+        if price <= 0:
+            raise ValueError(f"a US limit of {price} is below the grid's smallest step")
+        body = {**self._client._account_fields(), "OVRS_EXCG_CD": market.order_code, "PDNO": ticker,
+                "ORD_QTY": str(qty), "OVRS_ORD_UNPR": us_price_text(price), "CTAC_TLNO": "", "MGCO_APTM_ODNO": "",
+                "SLL_TYPE": "00" if side is OrderSide.SELL else "", "ORD_SVR_DVSN_CD": "0", "ORD_DVSN": "00"}
+        try:
+            reply = self._post("sell" if side is OrderSide.SELL else "buy", body)
+        except NoAnswer as exc:
+            log.warning("US order %s %s x%d: %s", side.label, ticker, qty, exc)
+            raise OrderUncertain(f"the {side.label} order for {ticker} x{qty} may have reached KIS but its answer "
+                                 f"was lost ({exc}); check today's US orders before sending it again") from None
+        out = _first(reply.body.get("output"))
+        order_no = _text(out, "ODNO", "odno")
+        if not order_no:
+            raise OrderUncertain(f"KIS took the {side.label} order for {ticker} without an order number; check "
+                                 f"today's US orders before sending anything again")
+        ack = UsOrderAck(order_no=order_no, org_no=_text(out, "KRX_FWDG_ORD_ORGNO"), symbol=ticker,
+                         market=market.code, side=side, qty=qty, price=price, time=_text(out, "ORD_TMD"))
+        self._acks[order_no.lstrip("0")] = ack
+        return ack
+
+    def cancel(self, order_no: str, symbol: str = "", qty: int = 0) -> UsOrderAck:
+        """Cancel the unfilled rest of a US order (order-rvsecncl 02, OVRS_ORD_UNPR "0"). Never re-sent on a lost
+        answer. The order's ticker and exchange come from this client's own ack, else from today's orders."""
+        if qty < 0:
+            raise ValueError(f"cancel quantity {qty} is negative")
+        original = self._acks.get(order_no.lstrip("0"))
+        if original is None:
+            found = [o for o in self.today() if o.order_no.lstrip("0") == order_no.lstrip("0")]
+            if not found:
+                raise KisError("", f"US order {order_no} is not among today's orders")
+            o = found[0]
+            market, ticker, rest, side = market_named(o.market), o.symbol, o.remaining_qty, o.side
+        else:
+            market, ticker, rest, side = market_named(original.market), original.symbol, original.qty, original.side
+        if symbol and split_symbol(symbol)[1] != ticker:
+            raise ValueError(f"US order {order_no} is for {ticker}, not {symbol}")
+        qty = qty or rest
+        body = {**self._client._account_fields(), "OVRS_EXCG_CD": market.order_code, "PDNO": ticker,
+                "ORGN_ODNO": order_no, "RVSE_CNCL_DVSN_CD": "02", "ORD_QTY": str(qty), "OVRS_ORD_UNPR": "0",
+                "MGCO_APTM_ODNO": "", "ORD_SVR_DVSN_CD": "0"}
+        try:
+            reply = self._post("revise_cancel", body)
+        except NoAnswer as exc:
+            raise OrderUncertain(f"the cancel of US order {order_no} got no answer ({exc}); check today's US "
+                                 f"orders to see whether it was cancelled") from None
+        out = _first(reply.body.get("output"))
+        return UsOrderAck(order_no=_text(out, "ODNO"), org_no=_text(out, "KRX_FWDG_ORD_ORGNO"), symbol=ticker,
+                          market=market.code, side=side, qty=qty, price=Decimal(0), time=_text(out, "ORD_TMD"))
+
+    def today(self) -> list[UsOrderStatus]:
+        """Today's US orders by New York date (inquire-ccnl, every page); a cancel is its own row."""
+        day = self._client._wall().astimezone(NEW_YORK).strftime("%Y%m%d")
+        real = self._o._env is Env.REAL
+        params = {**self._client._account_fields(), "PDNO": "%" if real else "", "ORD_STRT_DT": day,
+                  "ORD_END_DT": day, "SLL_BUY_DVSN": "00", "CCLD_NCCS_DVSN": "00",
+                  "OVRS_EXCG_CD": "NASD" if real else "", "SORT_SQN": "DS", "ORD_DT": "", "ORD_GNO_BRNO": "",
+                  "ODNO": ""}  # mock takes only "" and 00 (inquire_ccnl.py); on real NASD is all of the US
+        fk = nk = tr_cont = ""
+        orders: list[UsOrderStatus] = []
+        for _ in range(MAX_PAGES):
+            reply = self._o._get("orders", {**params, "CTX_AREA_NK200": nk, "CTX_AREA_FK200": fk}, tr_cont=tr_cont)
+            orders += [_us_status(row) for row in _rows(reply.body.get("output")) if _text(row, "odno")]
+            if not reply.more:
+                return orders
+            next_fk = str(reply.body.get("ctx_area_fk200") or "")
+            next_nk = str(reply.body.get("ctx_area_nk200") or "")
+            if (next_fk, next_nk) == (fk, nk):
+                raise KisTransportError("KIS sent the same page of today's US orders twice; stopped instead of looping")
+            fk, nk, tr_cont = next_fk, next_nk, "N"
+        raise KisTransportError(f"today's US orders have more than {MAX_PAGES} pages; stopped instead of looping")
+
+    def psamount(self, symbol: str, price: Decimal) -> UsBuyingPower:
+        """What a US buy of `symbol` at `price` can take (inquire-psamount, TTTS3007R / VTTS3007R)."""
+        price = _us_price(price)
+        market = self._o.market(symbol)
+        _, ticker = split_symbol(symbol)
+        price = market.round_price(price, OrderSide.BUY)
+        params = {**self._client._account_fields(), "OVRS_EXCG_CD": market.order_code,
+                  "OVRS_ORD_UNPR": us_price_text(price), "ITEM_CD": ticker}
+        out = _first(self._o._get("buyable", params).body.get("output"))
+        return UsBuyingPower(symbol=ticker, market=market.code, price=price,
+                             orderable=cents(out.get("ord_psbl_frcr_amt")), max_qty=_int(out.get("max_ord_psbl_qty")),
+                             integrated_qty=_int(out.get("ovrs_max_ord_psbl_qty")),
+                             after_exchange_qty=_int(out.get("echm_af_ord_psbl_qty")),
+                             rate=_decimal(out.get("exrt")).quantize(TWO, rounding=ROUND_HALF_UP))
+
+
+def _first(value: Any) -> Mapping[str, Any]:
+    rows = _rows(value)
+    return rows[0] if rows else {}
+
+
+def _us_status(row: Mapping[str, Any]) -> UsOrderStatus:
+    kind = {"01": "revise", "02": "cancel"}.get(_text(row, "rvse_cncl_dvsn"), "new")
+    side = OrderSide.SELL if _text(row, "sll_buy_dvsn_cd") == "01" else OrderSide.BUY
+    return UsOrderStatus(
+        order_no=_text(row, "odno"), org_no=_text(row, "ord_gno_brno"), orig_order_no=_text(row, "orgn_odno"),
+        symbol=_text(row, "pdno"), market=_text(row, "ovrs_excg_cd"), name=_text(row, "prdt_name"), side=side,
+        kind=kind, qty=_int(row.get("ft_ord_qty")), price=dollars(row.get("ft_ord_unpr3")),
+        filled_qty=_int(row.get("ft_ccld_qty")), remaining_qty=_int(row.get("nccs_qty")),
+        avg_fill_price=dollars(row.get("ft_ccld_unpr3")), filled_amount=cents(row.get("ft_ccld_amt3")),
+        day=_text(row, "ord_dt"), time=_text(row, "ord_tmd"))
 
 
 def _rows(value: Any) -> list[Mapping[str, Any]]:

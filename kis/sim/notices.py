@@ -25,14 +25,16 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kis.models import Account
-from kis.notices import (BOOK_FIELDS, MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, WIRE_LOG,
-                         encrypt)
+from kis.notices import (BOOK_FIELDS, MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, US_NOTICE_FIELDS,
+                         US_NOTICE_TR_IDS, WIRE_LOG, encrypt)
 from kis.sim.exchange import LIMIT, SimOrder
 from kis.sim.faults import Faults
 
 log = logging.getLogger(__name__)
 
 TR_ID = "H0STCNI9"  # the sim speaks the mock protocol
+US_TR_ID = US_NOTICE_TR_IDS["mock"]  # H0GSCNI9: fills of US orders
+US_ORDER_KINDS = {"00": "2"}  # ODER_KIND2 of a limit order (unverified: KIS's list names 2 지정가)
 SUBSCRIBED = ("OPSP0000", "SUBSCRIBE SUCCESS")
 UNSUBSCRIBED = ("OPSP0001", "UNSUBSCRIBE SUCCESS")
 IN_USE = ("OPSP8996", "ALREADY IN USE appkey")  # python-kis knows the code; wording is a guess
@@ -74,12 +76,13 @@ class _Session:
     key: str = field(default_factory=lambda: _random_text(32))
     iv: str = field(default_factory=lambda: _random_text(16))
     subscribed: bool = False
+    us_subscribed: bool = False  # H0GSCNI9: US fill notices
     prices: list = field(default_factory=list)  # stock codes registered for trade prices
     books: list = field(default_factory=list)  # (tr_id, code) registered for books (H0STASP0, H0UNASP0)
 
     @property
     def registrations(self) -> int:
-        return int(self.subscribed) + len(self.prices) + len(self.books)
+        return int(self.subscribed) + int(self.us_subscribed) + len(self.prices) + len(self.books)
 
 
 def _abort(session: _Session) -> None:
@@ -98,7 +101,8 @@ class NoticeServer:
     """Serves the websocket on 127.0.0.1 in a daemon thread with its own event loop."""
 
     def __init__(self, exchange, *, account: Account, hts_id: str, approvals: ApprovalBook, faults: Faults,
-                 clock: Callable, host: str = "127.0.0.1", port: int = 0, ping_seconds: float = 30.0, book=None):
+                 clock: Callable, host: str = "127.0.0.1", port: int = 0, ping_seconds: float = 30.0, book=None,
+                 us_exchange=None):
         self.exchange, self.account, self.hts_id = exchange, account, hts_id
         self.book = book  # kis.sim.book.Book: the levels H0STASP0 sends and H0STCNT0's best prices
         self.approvals, self.faults, self.clock = approvals, faults, clock
@@ -114,6 +118,9 @@ class NoticeServer:
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         exchange.listeners.append(self._on_exchange)
+        self.us_exchange = us_exchange
+        if us_exchange is not None:
+            us_exchange.listeners.append(self._on_us_exchange)
 
     @property
     def url(self) -> str:
@@ -163,10 +170,12 @@ class NoticeServer:
             if since_prices >= PRICE_SECONDS:
                 since_prices = 0.0
                 await self._send_prices()
-            if not any(s.subscribed for s in self.sessions):
+            if not any(s.subscribed or s.us_subscribed for s in self.sessions):
                 continue
             try:
                 await asyncio.to_thread(self.exchange.match)
+                if self.us_exchange is not None:
+                    await asyncio.to_thread(self.us_exchange.match)
             except Exception:  # a sim bug must not stop the notices
                 log.exception("sim: matching for notices failed")
             waited += MATCH_SECONDS
@@ -205,6 +214,8 @@ class NoticeServer:
             return await answer(BAD_KEY)
         if tr_id in PLAIN_TR_IDS:
             return await self._price_request(session, tr_id, tr_key, tr_type, answer)
+        if tr_id == US_TR_ID and self.us_exchange is not None:
+            return await self._us_request(session, tr_key, tr_type, answer)
         if tr_id != TR_ID:
             return await answer(BAD_TR_ID)
         if tr_key != self.hts_id:
@@ -226,6 +237,23 @@ class NoticeServer:
             session.key, session.iv = self._last_cipher  # the registration KIS still holds, and its cipher
             return await answer(ALREADY)
         self._last_cipher = (session.key, session.iv)
+        await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
+
+    async def _us_request(self, session: _Session, tr_key: str, tr_type: str, answer) -> None:
+        """H0GSCNI9 (US fills), keyed by the HTS ID as H0STCNI9 is; the session's key and iv decrypt both."""
+        if tr_key != self.hts_id:
+            if self.wrong_hts_id == "answer":
+                return await answer(BAD_TR_KEY)
+            self.dropped_for_hts_id += 1
+            return _abort(session)
+        if tr_type == "2":
+            session.us_subscribed = False
+            return await answer(UNSUBSCRIBED, ok=True)
+        if session.us_subscribed:
+            return await answer(ALREADY)
+        if session.registrations >= MAX_REGISTRATIONS:
+            return await answer(TOO_MANY)
+        session.us_subscribed = True
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
 
     async def _price_request(self, session: _Session, tr_id: str, code: str, tr_type: str, answer) -> None:
@@ -322,7 +350,35 @@ class NoticeServer:
         except RuntimeError:  # the loop is closing
             pass
 
-    async def _push(self, record: str) -> None:
+    def _on_us_exchange(self, kind: str, order, qty: int, price: int) -> None:
+        loop = self._loop
+        if loop is None or not any(s.us_subscribed for s in self.sessions):
+            return
+        record = self._us_record(kind, order, qty, price)
+        try:
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._push(record, US_TR_ID)))
+        except RuntimeError:
+            pass
+
+    def _us_record(self, kind: str, order, qty: int, price: int) -> str:
+        """One H0GSCNI9 record: an acceptance (CNTG_YN 1, the order's qty and price) or a fill (2, the fill's)."""
+        from kis.sim.overseas import dollars_text
+
+        filled = kind == "filled"
+        now = self.clock()
+        values = {
+            "CUST_ID": self.hts_id, "ACNT_NO": self.account.cano + self.account.product, "ODER_NO": order.order_no,
+            "OODER_NO": order.orig_order_no or "", "SELN_BYOV_CLS": order.side,
+            "RCTF_CLS": CORRECTIONS.get(order.kind, "0"), "ODER_KIND2": US_ORDER_KINDS.get(order.order_type, "2"),
+            "STCK_SHRN_ISCD": order.symbol, "CNTG_QTY": str(qty), "CNTG_UNPR": dollars_text(price),
+            "STCK_CNTG_HOUR": now.strftime("%H%M%S"), "RFUS_YN": "0", "CNTG_YN": "2" if filled else "1",
+            "ACPT_YN": "2" if filled else "1", "BRNC_NO": order.org_no, "ODER_QTY": str(order.qty),
+            "ACNT_NAME": "모의투자", "CNTG_ISNM": order.name, "ODER_COND": "0", "DEBT_GB": "", "DEBT_DATE": "",
+            "START_TM": "", "END_TM": "", "TM_DIV_TP": "", "CNTG_UNPR12": dollars_text(price),
+        }
+        return "^".join(values[name] for name in US_NOTICE_FIELDS)
+
+    async def _push(self, record: str, tr_id: str = TR_ID) -> None:
         if self.faults.take_ws("skip"):
             return
         if self.faults.take_ws("drop"):
@@ -336,9 +392,9 @@ class NoticeServer:
         times = 2 if self.faults.take_ws("repeat") else 1
         odd = self.faults.take_ws("odd_count")
         for s in list(self.sessions):
-            if not s.subscribed:
+            if not (s.us_subscribed if tr_id == US_TR_ID else s.subscribed):
                 continue
-            text = f"1|{TR_ID}|001|{encrypt(record, s.key, s.iv)}"
+            text = f"1|{tr_id}|001|{encrypt(record, s.key, s.iv)}"
             if odd:
                 await self._send(s, text.replace("|001|", "|00²|", 1))
             for _ in range(times):

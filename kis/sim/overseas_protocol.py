@@ -7,12 +7,15 @@ as CTPF1702R and as VTPF1702R, what KIS's sample client sends in paper mode.
 """
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal  # noqa: F401
 
 from kis.markets import us
 from kis.sim.overseas import (EXCHANGE_NAMES, OTHER_PRODUCT_TYPES, PRESENT_MARKETS, PRODUCT_TYPES, QUOTE_CODES,
                               UNIT, dollars_text, isin)
+from kis.sim.exchange import BUY, SELL, Rejected
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid
+from kis.sim.us_exchange import ORDER_TYPE_NAMES, UsOrder
 
 NOT_LISTED_HERE = ("APBK0656", "해당종목정보가 없습니다")  # a ticker asked on an exchange that does not list it
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -25,7 +28,53 @@ OVERSEAS_PATH_TRS = {
     us.SEARCH_INFO.path: {"CTPF1702R", "VTPF1702R"},
     us.BALANCE.path: {"VTTS3012R"},
     us.PRESENT_BALANCE.path: {"VTRP6504R"},
+    # Orders: the sell is VTTT1001U in KIS's docs and VTTT1006U from the samples' "V" + real switch: both taken.
+    us.BUY.path: {"VTTT1002U", "VTTT1001U", "VTTT1006U"},
+    us.REVISE_CANCEL.path: {"VTTT1004U"},
+    us.ORDERS.path: {"VTTS3035R"},
+    us.BUYABLE.path: {"VTTS3007R"},
 }
+US_BUY_TRS = {"VTTT1002U"}
+# KIS mock serves no inquire-nccs (open orders): answered as every service mock lacks, EGW02006.
+OVERSEAS_REAL_ONLY = {us.OPEN_ORDERS.path, us.DAYTIME_BUY.path}
+US_ORDER_PATHS = {us.BUY.path, us.REVISE_CANCEL.path}
+US_ORDER_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "PDNO", "ORD_QTY", "OVRS_ORD_UNPR", "ORD_SVR_DVSN_CD",
+                   "ORD_DVSN")
+US_RVSECNCL_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "PDNO", "ORGN_ODNO", "RVSE_CNCL_DVSN_CD", "ORD_QTY",
+                      "OVRS_ORD_UNPR")
+CCNL_FIELDS = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_STRT_DT", "ORD_END_DT", "SLL_BUY_DVSN", "CCLD_NCCS_DVSN",
+               "OVRS_EXCG_CD", "SORT_SQN", "ORD_DT", "ORD_GNO_BRNO", "ODNO", "CTX_AREA_NK200", "CTX_AREA_FK200")
+PSAMOUNT_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "OVRS_ORD_UNPR", "ITEM_CD")
+US_ORDER_EXCHANGES = ("NASD", "NYSE", "AMEX")
+OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
+OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
+OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
+OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
+LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")
+CCNL_FIELDS_OUT = ("ord_dt", "ord_gno_brno", "odno", "orgn_odno", "sll_buy_dvsn_cd", "sll_buy_dvsn_cd_name",
+                   "rvse_cncl_dvsn", "rvse_cncl_dvsn_name", "pdno", "prdt_name", "ft_ord_qty", "ft_ord_unpr3",
+                   "ft_ccld_qty", "ft_ccld_unpr3", "ft_ccld_amt3", "nccs_qty", "prcs_stat_name", "rjct_rson",
+                   "rjct_rson_name", "ord_tmd", "tr_mket_name", "tr_crcy_cd", "tr_natn", "ovrs_excg_cd",
+                   "tr_natn_name", "dmst_ord_dt", "thco_ord_tmd", "loan_type_cd", "loan_dt", "mdia_dvsn_name",
+                   "usa_amk_exts_rqst_yn", "splt_buy_attr_name")
+PSAMOUNT_OUT = ("tr_crcy_cd", "ord_psbl_frcr_amt", "sll_ruse_psbl_amt", "ovrs_ord_psbl_amt", "max_ord_psbl_qty",
+                "echm_af_ord_psbl_amt", "echm_af_ord_psbl_qty", "ord_psbl_qty", "exrt", "frcr_ord_psbl_amt1",
+                "ovrs_max_ord_psbl_qty")
+
+
+def order_price(text: str, name: str = "OVRS_ORD_UNPR") -> int:
+    """A dollar price as KIS takes it ("145.00", "200", "0.8734") in $0.0001 units; more places than the US grid
+    keeps are refused (APTR0057), as is a price that is not a number."""
+    try:
+        value = Decimal((text or "").strip() or "0")
+    except ArithmeticError:
+        raise invalid(name, "OPSQ2002") from None
+    if not value.is_finite() or value < 0:
+        raise invalid(name, "OPSQ2002")
+    scaled = value * UNIT
+    if scaled != scaled.to_integral_value() or (value >= 1 and (value * 100) != (value * 100).to_integral_value()):
+        raise Refusal(("APTR0057", "주문 가격 소수점 초과"), 200)
+    return int(scaled)
 BALANCE_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "TR_CRCY_CD", "CTX_AREA_FK200", "CTX_AREA_NK200")
 PRESENT_FIELDS = ("CANO", "ACNT_PRDT_CD", "WCRC_FRCR_DVSN_CD", "NATN_CD", "TR_MKET_CD", "INQR_DVSN_CD")
 CTX_WIDTH = 200
@@ -60,6 +109,11 @@ def _won(value: Decimal) -> str:
 def _usd(units: int) -> str:
     """Ints of $0.0001 as a dollar amount with two places."""
     return f"{(Decimal(units) / UNIT).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
+def _usd_down(units: int) -> str:
+    """Ints of $0.0001 as dollars with two places, rounded down (what can be spent never exceeds the cash)."""
+    return f"{(Decimal(units) / UNIT).quantize(Decimal('0.01'), rounding=ROUND_DOWN)}"
 
 
 def _rate(change: int, base: int) -> str:
@@ -278,3 +332,158 @@ class OverseasProtocol:
         }
         # One page: KIS's sample recursion sends no continuation key for this service, so it says "D".
         return self._ok(OK_INQUIRY, tr_id, more=False, output1=out1, output2=out2, output3=out3)
+
+
+class OverseasOrders:
+    """The US order handlers of `KisProtocol` (a mixin: it reads the protocol's us_exchange, faults, account)."""
+
+    def _us_order(self, req, tr_id: str):
+        """POST order (VTTT1002U buy, VTTT1001U/VTTT1006U sell) with the fields of order.py."""
+        if self.faults.take_drop_before_order():
+            return self._dropped()
+        body = self._body(req)
+        self._need(body, US_ORDER_FIELDS)
+        self._check_account(body)
+        self._refuse_irp_orders()
+        exchange = body["OVRS_EXCG_CD"].strip().upper()
+        if exchange not in US_ORDER_EXCHANGES:
+            raise invalid("OVRS_EXCG_CD")
+        side = BUY if tr_id in US_BUY_TRS else SELL
+        qty = self._int(body, "ORD_QTY")  # whole shares: "1.5" is not a quantity
+        price = order_price(body["OVRS_ORD_UNPR"])
+        try:
+            order = self.us_exchange.place(body["PDNO"].strip().upper(), exchange, side, body["ORD_DVSN"].strip(),
+                                           qty, price, tr_id)
+        except Rejected as r:
+            raise Refusal((r.msg_cd, r.msg1), r.http_status) from None
+        return self._us_ack(order, OK_BUY if side == BUY else OK_SELL, tr_id)
+
+    def _us_revise_cancel(self, req, tr_id: str):
+        """POST order-rvsecncl (VTTT1004U): 01 revise at OVRS_ORD_UNPR, 02 cancel ("0" as the price)."""
+        body = self._body(req)
+        self._need(body, US_RVSECNCL_FIELDS)
+        self._check_account(body)
+        exchange = body["OVRS_EXCG_CD"].strip().upper()
+        if exchange not in US_ORDER_EXCHANGES:
+            raise invalid("OVRS_EXCG_CD")
+        kind = body["RVSE_CNCL_DVSN_CD"].strip()
+        if kind not in ("01", "02"):
+            raise invalid("RVSE_CNCL_DVSN_CD")
+        qty = self._int(body, "ORD_QTY")
+        symbol, orig = body["PDNO"].strip().upper(), body["ORGN_ODNO"].strip()
+        try:
+            if kind == "02":
+                order, ok = self.us_exchange.cancel(orig, symbol, exchange, tr_id), OK_CANCEL
+            else:
+                price = order_price(body["OVRS_ORD_UNPR"])
+                order, ok = self.us_exchange.revise(orig, symbol, exchange, qty, price, tr_id), OK_REVISE
+        except Rejected as r:
+            raise Refusal((r.msg_cd, r.msg1), r.http_status) from None
+        return self._us_ack(order, ok, tr_id)
+
+    def _us_ack(self, order: UsOrder, ok, tr_id: str):
+        output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.kst_time}
+        response = self._ok(ok, tr_id, output=output)
+        if self.faults.take_ledger_busy_after_order():
+            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
+        if self.faults.take_drop_after_order():
+            response.drop = True  # the exchange has the order; the client never hears so
+        return response
+
+    def _us_listed(self, o: UsOrder, now: datetime) -> bool:
+        """KIS lists same-day orders late: a US order shows once its own lag has passed (as on KRX)."""
+        lag = self.faults.lag_of(o.order_no)
+        return lag <= 0 or datetime.fromisoformat(o.accepted_at) + timedelta(seconds=lag) <= now
+
+    def _us_unconfirmed(self, orders, now: datetime) -> dict[str, int]:
+        """Shares whose cancel was taken but not yet confirmed, by the order they were cancelled from."""
+        delay = timedelta(seconds=self.faults.cancel_confirm_delay)
+        pending: dict[str, int] = {}
+        if delay <= timedelta(0):
+            return pending
+        for o in orders:
+            if o.kind == "cancel" and datetime.fromisoformat(o.accepted_at) + delay > now:
+                pending[o.orig_order_no] = pending.get(o.orig_order_no, 0) + o.cancelled_qty
+        return pending
+
+    def _us_orders(self, req, tr_id: str):
+        """GET inquire-ccnl (VTTS3035R): today's US orders by New York date, paged by CTX_AREA_NK200."""
+        q = self._query_fields(req, CCNL_FIELDS)
+        for name in ("ORD_STRT_DT", "ORD_END_DT"):
+            if len(q[name]) != 8 or not q[name].isdigit():
+                raise invalid(name, "OPSQ2002")
+        # Mock takes only the whole listing: PDNO "", SLL_BUY_DVSN 00, CCLD_NCCS_DVSN 00, OVRS_EXCG_CD "".
+        for name, only in (("PDNO", ""), ("SLL_BUY_DVSN", "00"), ("CCLD_NCCS_DVSN", "00"), ("OVRS_EXCG_CD", "")):
+            if q[name].strip() != only:
+                raise invalid(name)
+        nk = q["CTX_AREA_NK200"].strip()
+        if req.header("tr_cont") == "N" and not nk:
+            raise invalid("CTX_AREA_NK200", "OPSQ2002")
+        ex = self.us_exchange
+        now = self.clock()
+        with ex.lock:
+            pending = self._us_unconfirmed(ex.orders, now)
+            rows = [o for o in ex.orders if q["ORD_STRT_DT"] <= o.day <= q["ORD_END_DT"] and self._us_listed(o, now)]
+            numbers = [o.order_no for o in rows]
+            key = nk.split("!")[-1] if nk else ""
+            start = numbers.index(key) + 1 if key in numbers else 0
+            if nk and start == 0:
+                raise Refusal(DATA_CHANGED, 200)
+            page = rows[start:start + self.daily_page_rows]
+            more = start + self.daily_page_rows < len(rows)
+            out = [self._us_order_row(o, pending.get(o.order_no, 0)) for o in page]
+        fk_out = f"{self.account.cano}!{self.account.product}!{q['ORD_STRT_DT']}".ljust(CTX_WIDTH)
+        nk_out = (f"{self.account.cano}!{self.account.product}!{page[-1].order_no}" if more and page else "")
+        return self._ok(OK_INQUIRY if out else NO_ROWS, tr_id, more=more, ctx_area_fk200=fk_out,
+                        ctx_area_nk200=nk_out.ljust(CTX_WIDTH), output=out)
+
+    def _us_order_row(self, o: UsOrder, waiting: int) -> dict[str, str]:
+        cancel, revise = o.kind == "cancel", o.kind == "revise"
+        nccs = 0 if cancel else o.remaining + waiting
+        done = cancel or o.remaining + waiting == 0
+        row = {
+            "ord_dt": o.day, "ord_gno_brno": o.org_no, "odno": o.order_no, "orgn_odno": o.orig_order_no,
+            "sll_buy_dvsn_cd": o.side, "sll_buy_dvsn_cd_name": "매수" if o.side == BUY else "매도",
+            "rvse_cncl_dvsn": "02" if cancel else "01" if revise else "00",
+            "rvse_cncl_dvsn_name": "취소" if cancel else "정정" if revise else "",
+            "pdno": o.symbol, "prdt_name": o.name, "ft_ord_qty": str(o.qty), "ft_ord_unpr3": dollars_text(o.price, 8),
+            "ft_ccld_qty": str(o.filled_qty), "ft_ccld_unpr3": dollars_text(o.avg_price, 8),
+            "ft_ccld_amt3": _usd(o.filled_amount), "nccs_qty": str(nccs),
+            "prcs_stat_name": "완료" if done else "접수", "rjct_rson": "", "rjct_rson_name": "", "ord_tmd": o.time,
+            "tr_mket_name": EXCHANGE_NAMES[o.exchange], "tr_crcy_cd": "USD", "tr_natn": "840",
+            "ovrs_excg_cd": o.exchange, "tr_natn_name": "미국", "dmst_ord_dt": o.kst_day, "thco_ord_tmd": o.kst_time,
+            "loan_type_cd": "10", "loan_dt": "", "mdia_dvsn_name": "OpenAPI", "usa_amk_exts_rqst_yn": "N",
+            "splt_buy_attr_name": "",
+        }
+        return {f: row[f] for f in CCNL_FIELDS_OUT}
+
+    def _us_psamount(self, req, tr_id: str):
+        """GET inquire-psamount (VTTS3007R): dollars and shares a buy at OVRS_ORD_UNPR can take. max_ord_psbl_qty
+        counts dollars alone; ovrs_max_ord_psbl_qty adds the won deposit where integrated margin is on."""
+        q = self._query_fields(req, PSAMOUNT_FIELDS)
+        exchange = q["OVRS_EXCG_CD"].strip().upper()
+        if exchange not in US_ORDER_EXCHANGES:
+            raise invalid("OVRS_EXCG_CD")
+        symbol = q["ITEM_CD"].strip().upper()
+        spec = self.us_market.spec(symbol)
+        if spec is None or spec.exchange != exchange:
+            raise Refusal(NOT_LISTED_HERE, 200)
+        try:
+            price = order_price(q["OVRS_ORD_UNPR"])
+        except Refusal:
+            raise invalid("OVRS_ORD_UNPR") from None
+        ex = self.us_exchange
+        with ex.lock:
+            price = price or self.us_market.price(symbol)
+            usd = ex.orderable_usd()
+            won = ex.won_in_dollars()
+            rate = self.fx.now()
+            qty = ex.affordable(usd, price)
+            after = ex.affordable(usd + won, price)
+            integrated = after if ex.integrated_margin else qty
+        out = {"tr_crcy_cd": "USD", "ord_psbl_frcr_amt": _usd_down(usd), "sll_ruse_psbl_amt": "0.00",
+               "ovrs_ord_psbl_amt": _usd_down(usd + (won if ex.integrated_margin else 0)), "max_ord_psbl_qty": str(qty),
+               "echm_af_ord_psbl_amt": _usd_down(usd + won), "echm_af_ord_psbl_qty": str(after), "ord_psbl_qty": str(qty),
+               "exrt": f"{rate:.8f}", "frcr_ord_psbl_amt1": _usd_down(usd + (won if ex.integrated_margin else 0)),
+               "ovrs_max_ord_psbl_qty": str(integrated)}
+        return self._ok(OK_INQUIRY, tr_id, output={f: out[f] for f in PSAMOUNT_OUT})

@@ -25,7 +25,8 @@ from kis.sim.market import Market
 from kis.sim.book import Book
 from kis.sim.quotes import asking_price_output, price_output, unknown_output
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
-from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OverseasProtocol
+from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_ORDER_PATHS, OverseasOrders, \
+    OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
 
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -69,6 +70,7 @@ PATH_TRS = {
 REAL_ONLY_PATHS = {
     "/uapi/domestic-stock/v1/quotations/chk-holiday",
     "/uapi/domestic-stock/v1/trading/inquire-psbl-rvsecncl",
+    *OVERSEAS_REAL_ONLY,  # inquire-nccs, daytime-order
 }
 BALANCE_FIELDS = ("CANO", "ACNT_PRDT_CD", "AFHR_FLPR_YN", "INQR_DVSN", "UNPR_DVSN", "FUND_STTL_ICLD_YN",
                   "FNCG_AMT_AUTO_RDPT_YN", "PRCS_DVSN", "CTX_AREA_FK100", "CTX_AREA_NK100")
@@ -116,14 +118,15 @@ def _pad(text: str) -> str:
     return text.ljust(CTX_WIDTH)
 
 
-class KisProtocol(OverseasProtocol):
+class KisProtocol(OverseasProtocol, OverseasOrders):
     """Turns one HTTP request into one KIS answer; the exchange does the bookkeeping."""
 
     def __init__(self, *, exchange: Exchange, market: Market, tokens: TokenBook, limiter: CallLimiter,
                  faults: Faults, app_key: str, app_secret: str, account: Account, page_rows: int,
                  daily_page_rows: int, clock: Callable[[], datetime], approvals=None, us_market=None, fx=None,
-                 us_book=None, book: Book | None = None):
+                 us_book=None, book: Book | None = None, us_exchange=None):
         self.us_market, self.fx, self.us_book = us_market, fx, us_book  # the US side (kis/sim/overseas.py)
+        self.us_exchange = us_exchange  # US orders (kis/sim/us_exchange.py)
         self.exchange, self.market, self.tokens = exchange, market, tokens
         self.limiter, self.faults = limiter, faults
         self.app_key, self.app_secret, self.account = app_key, app_secret, account
@@ -168,6 +171,8 @@ class KisProtocol(OverseasProtocol):
         if custtype and custtype not in ("P", "B"):
             raise Refusal(BAD_CUSTTYPE, 500)
         self.exchange.match()
+        if self.us_exchange is not None:
+            self.us_exchange.match()
         handler = {
             ep.PRICE: self._price,
             ep.MULTI_PRICE: self._multi_price,
@@ -183,8 +188,13 @@ class KisProtocol(OverseasProtocol):
             us.SEARCH_INFO.path: self._us_search_info,
             us.BALANCE.path: self._us_balance,
             us.PRESENT_BALANCE.path: self._us_present_balance,
+            us.BUY.path: self._us_order,
+            us.REVISE_CANCEL.path: self._us_revise_cancel,
+            us.ORDERS.path: self._us_orders,
+            us.BUYABLE.path: self._us_psamount,
         }[req.path]
-        expected_method = "POST" if req.path in (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL) else "GET"
+        posts = (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL, *US_ORDER_PATHS)
+        expected_method = "POST" if req.path in posts else "GET"
         if req.method != expected_method:
             return Response(405, {"rt_cd": "1", "msg_cd": "EGW00003", "msg1": "허용되지 않은 메소드입니다."})  # guess
         return handler(req, tr_id)
@@ -651,6 +661,11 @@ class KisProtocol(OverseasProtocol):
         body = {"rt_cd": "0", "msg_cd": msg[0], "msg1": msg[1], **payload}
         tr_cont = "" if more is None else ("M" if more else "D")
         return Response(200, body, self._headers(tr_id, tr_cont))
+
+    @staticmethod
+    def _dropped() -> Response:
+        """No answer: the connection closes before the exchange sees the request."""
+        return Response(0, drop=True)
 
     def _refuse(self, msg_cd: str, msg1: str, status: int, tr_id: str) -> Response:
         return Response(status, {"rt_cd": "1", "msg_cd": msg_cd, "msg1": msg1}, self._headers(tr_id))

@@ -31,6 +31,7 @@ from kis.sim.limits import CallLimiter
 from kis.sim.market import Market, load_seed, seed_specs, synthetic_specs
 from kis.sim.notices import ApprovalBook, NoticeServer
 from kis.sim.overseas import FxRate, UsBook, UsMarket, load_us_seed, us_specs, units
+from kis.sim.us_exchange import UsExchange
 from kis.sim.protocol import KisProtocol, Request, Response
 from kis.sim.tokens import TokenBook
 
@@ -104,6 +105,9 @@ class SimServer:
         self.book = Book(self.market, seed=seed, mode=book, clock=self.clock,
                          listed={s["code"]: s.get("liquidity", "liquid") for s in seed_data["stocks"]})
         self.exchange.book = self.book if self.book.matching else None
+        # US orders: limit only, the US regular session (XNYS) unless `always_open`, integrated margin off.
+        self.us_exchange = UsExchange(self.us_market, self.us_book, self.fx, krw=self.exchange, clock=self.clock,
+                                      always_open=always_open)
         self.tokens = TokenBook(self.clock)
         self.faults = Faults(seed, on_expire_tokens=self.tokens.expire_all)
         self.faults.listing_lag, self.faults.listing_jitter = listing_lag, listing_jitter
@@ -115,10 +119,12 @@ class SimServer:
                                     limiter=self.limiter, faults=self.faults, app_key=app_key,
                                     app_secret=app_secret, account=self.account, page_rows=page_rows,
                                     daily_page_rows=daily_page_rows, clock=self.clock, approvals=self.approvals,
-                                    us_market=self.us_market, fx=self.fx, us_book=self.us_book, book=self.book)
+                                    us_market=self.us_market, fx=self.fx, us_book=self.us_book, book=self.book,
+                                    us_exchange=self.us_exchange)
         # The notice websocket (KIS serves it on its own port); None when switched off.
         self.notices = (NoticeServer(self.exchange, account=self.account, hts_id=hts_id, approvals=self.approvals,
-                                     faults=self.faults, clock=self.clock, host=host, port=ws_port, book=self.book)
+                                     faults=self.faults, clock=self.clock, host=host, port=ws_port, book=self.book,
+                                     us_exchange=self.us_exchange)
                         if notices else None)
         self.protocol.ws_url = lambda: self.ws_url
         self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs
@@ -126,6 +132,7 @@ class SimServer:
         if self.state_path and self.state_path.exists():
             self._load()
         self.exchange.on_change = self.save
+        self.us_exchange.on_change = self.save
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -277,7 +284,8 @@ class SimServer:
         with self._save_lock:
             state = {"version": 1, "exchange": self.exchange.to_state(), "market": self.market.to_state(),
                      "tokens": self.tokens.to_state(),
-                     "us": {"market": self.us_market.to_state(), "book": self.us_book.to_state()}}
+                     "us": {"market": self.us_market.to_state(), "book": self.us_book.to_state(),
+                            "orders": self.us_exchange.to_state()}}
             write_private(self.state_path, json.dumps(state, ensure_ascii=False))  # private: it holds bearer tokens
 
     def _load(self) -> None:
@@ -297,6 +305,7 @@ class SimServer:
             if "us" in state:  # state files written before the US side have none
                 self.us_market.load_state(state["us"]["market"])
                 self.us_book.load_state(state["us"]["book"])
+                self.us_exchange.load_state(state["us"].get("orders", {}))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{self.state_path} is a damaged kisbot sim state file ({type(exc).__name__})") from None
 

@@ -158,7 +158,7 @@ def test_kisbot_doctor_json_prints_one_object(sim, tmp_path, monkeypatch, capsys
     assert main(["doctor", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"listing_lag_s", "ord_dvsn_echo", "orders_placed", "cancelled"} <= set(report)
-    assert [c["name"] for c in report["checks"]] == ["token", "price", "balance", "buying power", "notices"]
+    assert [c["name"] for c in report["checks"]] == ["token", "price", "balance", "buying power", "notices", "overseas"]
 
 
 def test_doctor_orders_on_real_goes_on_once_the_account_number_is_typed(tmp_path, capsys):
