@@ -700,7 +700,7 @@ def _notes(portfolio: Portfolio, balance: Balance, price: Mapping[str, int], tar
         if t.weight > 0 and target[t.code] == 0:
             value = math.floor(exact(t.weight) * investable)
             notes.append(i18n.t("plan_notes.under_one_share", code=t.code, pct=t.weight * 100, value=value,
-                                price=price[t.code]))
+                                price=math.ceil(price[t.code])))  # a US price in won is a Fraction
     for h in balance.holdings:
         to_sell = h.qty - target.get(h.code, 0)
         if to_sell > 0 and h.orderable_qty < to_sell:
