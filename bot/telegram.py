@@ -43,8 +43,8 @@ REFUSAL_INTERVAL = 60.0  # seconds: a stranger's chat hears "this bot is private
 MAX_REFUSALS = 10  # refusals to all strangers together per REFUSAL_INTERVAL: many strangers are no flood either
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # The command menu, in this order; each description is `menu.<name>` in the catalogues.
-COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "cancel", "report", "perf", "schedule",
-            "health", "accounts", "notify", "lang", "help"]
+COMMANDS = ["price", "balance", "plan", "model", "confirm", "status", "receipt", "cancel", "report", "perf",
+            "schedule", "health", "accounts", "use", "notify", "lang", "version", "help"]
 MENU_KEYS = {"schedule": "schedule.menu"}  # a command whose description lives in its own catalogue table
 
 
