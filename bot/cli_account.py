@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from kis import open_client
-from kis.codes import BadSymbol, is_code, normalize_code, shown as shown_code
+from kis.codes import BadSymbol, is_code, normalize_code, shown as shown_code, split_symbol
 from kis.markets import KRX, market_of
 from kis.accounts import parse_label
 from kis.config import NO_KEYRING_HINT, keyring_set
@@ -69,6 +69,18 @@ def _run(job: Callable[[], int]) -> int:
         return fail(failure_sentence(exc))
 
 
+def _bad_symbol(value: str) -> str:
+    """The line for one input that is neither a KRX code nor a US ticker, in the terminal's language: a
+    prefix that names no US exchange is said as such (the sentence /price says, without its full stop)."""
+    try:
+        prefix, _ = split_symbol(value)
+    except BadSymbol:
+        prefix = ""  # no symbol even after its prefix
+    if prefix:
+        return t("markets.bad_exchange", prefix=prefix, symbol=value.strip()).rstrip(".")
+    return t("tidy.cli_bad_symbol", code=shown_code(value))
+
+
 def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
     def job() -> int:
         abroad: list[str] = []
@@ -77,13 +89,13 @@ def price(args: argparse.Namespace, *, client_factory=open_client) -> int:
             try:
                 if market_of(c) is not KRX:
                     abroad.append(c.strip().upper())
-            except BadSymbol as exc:
+            except BadSymbol:
                 malformed.append(c)
-                symbol_error = str(exc)
         if malformed:
             if len(malformed) == 1 and not str(malformed[0]).strip()[:1].isalpha():
                 return fail(t("cli_lines.bad_code", code=shown_code(malformed[0])))
-            return fail(symbol_error if len(malformed) == 1 else t("cli_lines.bad_codes", codes=", ".join(malformed)))
+            return fail(_bad_symbol(malformed[0]) if len(malformed) == 1 else
+                        t("cli_lines.bad_codes", codes=", ".join(malformed)))
         codes = list(dict.fromkeys(normalize_code(c) for c in args.codes if is_code(c)))
         client = client_factory()
         quotes: dict = {}

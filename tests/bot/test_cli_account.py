@@ -217,3 +217,23 @@ def test_a_word_that_is_neither_a_code_nor_a_ticker_is_named_before_any_call(rea
     assert capsys.readouterr().err.strip() == ("kisbot: 'ABCDEF' is not a 6-character stock code such as 005930 or "
                                                "0013V0 or a US ticker such as AAPL or BRK.B")
     assert fake.paths(ep.MULTI_PRICE) == []
+
+
+def test_a_word_that_is_neither_a_code_nor_a_ticker_is_named_in_korean_when_the_language_is_korean(
+        real_env, fake, capsys, monkeypatch):
+    monkeypatch.setenv("KISBOT_LANG", "ko")
+    assert main(["price", "ABCDEFG"]) == 1
+    assert capsys.readouterr().err.strip() == ("kisbot: 'ABCDEFG'은(는) 005930, 0013V0 같은 6자리 종목코드도, "
+                                               "AAPL, BRK.B 같은 미국 티커도 아닙니다")
+    assert fake.paths(ep.MULTI_PRICE) == []
+
+
+def test_a_prefix_that_names_no_us_exchange_is_said_in_the_terminals_language(real_env, fake, capsys, monkeypatch):
+    assert main(["price", "LSE:VOD"]) == 1
+    assert capsys.readouterr().err.strip() == ("kisbot: 'LSE' in 'LSE:VOD' is not a US exchange: write NASD:, NYSE: "
+                                               "or AMEX: before the ticker")
+    monkeypatch.setenv("KISBOT_LANG", "ko")
+    assert main(["price", "LSE:VOD"]) == 1
+    assert capsys.readouterr().err.strip() == ("kisbot: 'LSE:VOD'의 'LSE'은(는) 미국 거래소가 아닙니다. 티커 앞에 "
+                                               "NASD:, NYSE:, AMEX: 중 하나를 적어 주세요")
+    assert fake.paths(ep.MULTI_PRICE) == []
