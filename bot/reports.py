@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import logging
 import sys
-import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable
 from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
 from bot.notifier import Push
+from bot.ticking import TickThread
 from kis.errors import KisError, KisTransportError
 from kis.models import OrderSide
 from kis.krx import KST
@@ -236,8 +236,9 @@ class ReportScheduler:
         self.push = push
         self.scheduler = ClockScheduler(clock)
         self._done: date | None = None  # the last day this scheduler dealt with, sent or not
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # the thread: the next tick when this one says, an hour after a failure (the schedule outlives a bad day)
+        self._ticks = TickThread("kisbot-report", lambda: self.tick(), clock, every=3600.0,
+                                 failure="report schedule failed", log=log)
 
     def tick(self) -> float | None:
         """Run what is due, plan the next report; seconds until it is due."""
@@ -281,23 +282,11 @@ class ReportScheduler:
             self.push(Push(lambda: report_replies(report, kind="report"), kind="report"))
 
     def start(self) -> "ReportScheduler":
-        self._thread = threading.Thread(target=self._loop, name="kisbot-report", daemon=True)
-        self._thread.start()
+        self._ticks.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                idle = self.tick()
-            except Exception:  # the schedule must outlive one bad day
-                log.exception("report schedule failed")
-                idle = 3600.0
-            self.clock.wait(max(0.0, idle if idle is not None else 3600.0), self._stop)
+        self._ticks.stop()
 
 
 # --- the command line --------------------------------------------------------------------------------

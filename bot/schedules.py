@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
 from bot.service import BotService, Button, Reply
+from bot.ticking import TickThread
 from kis.errors import KisError, KisTransportError
 from rebalance.amounts import korean_won
 from rebalance.clock import Clock
@@ -47,8 +48,8 @@ class ScheduleDesk:
         self.lang_for = lang_for
         self.hold = hold  # the notifier's `held`: a started run's pushes wait for its announcement
         self.cash_buffer = (service.plan_settings or PlanSettings()).cash_buffer
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticks = TickThread("kisbot-schedules", self._check, clock, every=CHECK_EVERY.total_seconds(),
+                                 failure="schedule check failed", log=log)  # a failed check: the next as usual
         self._tick_lock = threading.Lock()
         self._tries: dict[str, int] = {}  # event key -> checks that could not make its plan
 
@@ -240,19 +241,11 @@ class ScheduleDesk:
     # --- the thread ----------------------------------------------------------------------------------
 
     def start(self) -> "ScheduleDesk":
-        self._thread = threading.Thread(target=self._loop, name="kisbot-schedules", daemon=True)
-        self._thread.start()
+        self._ticks.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._ticks.stop()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:  # the check must outlive one bad tick
-                log.exception("schedule check failed")
-            self.clock.wait(CHECK_EVERY.total_seconds(), self._stop)
+    def _check(self) -> None:
+        self.tick()  # what it offered is for the tests; the thread waits CHECK_EVERY
