@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from rebalance.journal import JOURNAL_FILE, plan_from_json, plan_to_json
+from rebalance.account_db import AccountDb
+from rebalance.journal import plan_from_json, plan_to_json
 from rebalance.model import Plan, Portfolio
 from rebalance.options import PlanOptions
 from rebalance.saved_model import portfolio_from_dict, portfolio_to_dict
@@ -45,20 +43,10 @@ class PendingPlan:
     shown: bool = False  # its offer reached the user: only such a plan may be confirmed after a restart
 
 
-class PendingPlans:
+class PendingPlans(AccountDb):
     """The pending plan of each chat of one account, in the journal's SQLite file."""
 
-    def __init__(self, path: str | Path, account: object):
-        self.path, self.account = Path(path), str(account)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-
-    @classmethod
-    def in_dir(cls, data_dir: str | Path, account: object) -> "PendingPlans":
-        return cls(Path(data_dir) / JOURNAL_FILE, account)
+    schema = SCHEMA
 
     def save(self, pending: PendingPlan, chat: int = 0) -> None:
         """Keep `pending` as the pending plan of `chat` (replacing that chat's other one)."""
@@ -91,7 +79,3 @@ class PendingPlans:
                 log.warning("the pending plan kept for %s in chat %s cannot be read; it is dropped", self.account,
                             chat, exc_info=True)
         return kept
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

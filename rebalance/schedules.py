@@ -18,20 +18,17 @@ its planned cost before it starts, inside one transaction with the cap check.
 from __future__ import annotations
 
 import calendar as _calendar
-import sqlite3
-import threading
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
 from kis.krx import KST, session_hours
 from rebalance.amounts import MAX_AMOUNT, AmountError, amount_words, korean_won, parse_amount
 from rebalance.i18n import Msg, t
-from rebalance.journal import JOURNAL_FILE
+from rebalance.account_db import AccountDb
 from rebalance.sessions import MAX_DAYS_AHEAD, is_trading_day
 
 MAX_SCHEDULES = 20  # a chat list stays readable; more is a typo loop
@@ -331,25 +328,11 @@ CREATE TABLE IF NOT EXISTS schedule_marks (
 """
 
 
-class ScheduleStore:
+class ScheduleStore(AccountDb):
     """One account's schedules, offered event keys, cash watches, allowance and its spend, in the journal's
     SQLite file (several processes may share it: claims and spend are single transactions)."""
 
-    def __init__(self, path: str | Path, account: object):
-        self.path, self.account = Path(path), str(account)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
-
-    @classmethod
-    def in_dir(cls, data_dir: str | Path, account: object) -> "ScheduleStore":
-        return cls(Path(data_dir) / JOURNAL_FILE, account)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    schema = SCHEMA
 
     def _one(self, sql: str, *args: object) -> tuple | None:
         with self._lock:
