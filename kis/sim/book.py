@@ -305,11 +305,13 @@ class Book:
             place = self._places[order.order_no]  # (a market order's rest has no price of its own: the crowd's)
             self._sweep(order, take, place.limit, SELL if order.side == BUY else BUY, now,
                         at_own_price=order.order_type != MARKET)
-        for order in resting:  # the crowd's own-side best fell behind the limit: nobody is ahead any more
-            place = self._places[order.order_no]
+        before: dict[tuple[str, int], int] = {}  # (side, limit) -> own shares resting there earlier
+        for order in resting:  # the crowd's own-side best fell behind the limit: only own earlier orders
+            place = self._places[order.order_no]  # at that price are ahead any more
             best = self._crowd_best(code, order.side, now)
             if best is None or (place.limit > best if order.side == BUY else place.limit < best):
-                place.ahead = 0
+                place.ahead = before.get((order.side, place.limit), 0)
+            before[(order.side, place.limit)] = before.get((order.side, place.limit), 0) + order.remaining
         since = self._seen.get(code)
         self._seen[code] = now
         resting = [o for o in resting if o.remaining > 0]

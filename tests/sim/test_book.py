@@ -3,7 +3,7 @@ book, queue places, partial fills, the asking-price inquiry and H0STASP0, all re
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -360,3 +360,56 @@ def test_a_market_orders_rest_fills_at_the_crowds_prices_as_the_depth_comes_back
         ex.match()
     assert swept > 100 and order.filled_qty == 60_000 and len(fills) > swept  # the rest filled later, in parts
     assert sum(p < quote.upper for _, _, p in fills[swept:]) > (len(fills) - swept) // 2
+
+
+# queue places ------------------------------------------------------------------------------------------------
+def timed_fills(ex, clock, orders, seconds, step=1):
+    """Run the book `seconds` long: (second, order_no, qty) of each fill, and the crowd's sells meanwhile."""
+    got = []
+    ex.listeners.append(lambda kind, order, qty, price: kind == "filled" and got.append((clock(), order.order_no, qty)))
+    book, sells = ex.book, 0
+    for _ in range(seconds // step):
+        before = clock()
+        clock.advance(step)
+        sells += sum(q for _, side, q in book.trades(orders[0].code, before, clock()) if side == SELL)
+        ex.match()
+        if all(o.remaining == 0 for o in orders):
+            break
+    return got, sells
+
+
+def test_a_bid_that_improves_the_crowds_best_has_nobody_ahead_and_the_crowds_next_sell_fills_it():
+    clock, market, ex, book, fills = make("thin", step_seconds=0)
+    snap = book.snapshot("0013V0")
+    inside = snap.best_bid + 50  # one tick better; a thin stock's spread is 2-5 ticks, so it rests
+    order = ex.place("0013V0", BUY, LIMIT, 1, inside)
+    assert order.filled_qty == 0 and book._places[order.order_no].ahead == 0
+    got, _ = timed_fills(ex, clock, [order], 3600)
+    first_sell = next(at for at, side, _ in book.trades("0013V0", START, clock()) if side == SELL)
+    assert order.filled_qty == 1 and got[0][0] - first_sell < timedelta(seconds=1)
+    assert {p for _, _, p in fills} == {inside}
+
+
+def test_a_bid_below_the_best_queues_behind_the_crowds_shares_at_its_price_and_the_better_levels_trade_first():
+    clock, market, ex, book, fills = make("liquid", step_seconds=0)
+    bids = book.snapshot("005930").bids
+    order = ex.place("005930", BUY, LIMIT, 10, bids[1][0])  # the second level
+    assert book._places[order.order_no].ahead == bids[1][1]  # every crowd share at that price is ahead of it
+    for _ in range(600):
+        clock.advance(1)
+        ex.match()
+    assert order.filled_qty == 0  # the crowd's sells meet the better price first; the walk stands still
+
+
+def test_a_later_own_bid_at_the_same_price_waits_for_the_earlier_one_and_no_crowd_sell_fills_more_than_it_sold():
+    for mode, code, improve in (("thin", "0013V0", 50), ("liquid", "005930", 0)):
+        clock, market, ex, book, fills = make(mode, step_seconds=0)
+        price = book.snapshot(code).best_bid + improve
+        first = ex.place(code, BUY, LIMIT, 30, price)
+        second = ex.place(code, BUY, LIMIT, 30, price)
+        assert book._places[second.order_no].ahead == book._places[first.order_no].ahead + 30
+        got, sells = timed_fills(ex, clock, [first, second], 7200)
+        assert first.filled_qty == 30, mode
+        done = max(at for at, no, _ in got if no == first.order_no)
+        assert all(at >= done for at, no, _ in got if no == second.order_no), mode  # time priority
+        assert first.filled_qty + second.filled_qty <= sells, mode  # fills come out of the crowd's sells
