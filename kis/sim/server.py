@@ -73,7 +73,7 @@ class SimServer:
                  listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
                  cancel_confirm_delay: float = CANCEL_CONFIRM_DELAY,
                  hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True,
-                 usd_cash: str | None = None, us_seed_file: str | None = None, book: str = "off"):
+                 usd_cash: str | None = None, us_seed_file: str | None = None, book: str = "listed"):
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -99,8 +99,9 @@ class SimServer:
         self.us_book = UsBook(units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100)
         for h in us_seed.get("holdings", []):
             self.us_book.set_holding(h["symbol"], int(h["qty"]), h["avg_price"])
-        # The order book (kis.sim.book): "off" (the default: fills at the walk's price, as every test was
-        # written for), "listed" (each stock as stocks.json marks it), "liquid" or "thin" (every stock so).
+        # The order book (kis.sim.book): "listed" (the default: each stock as stocks.json marks it, so every
+        # test trades on a book, as on KRX), "liquid" or "thin" (every stock so), "off" (fills at the walk's
+        # price at once: only for a test of something other than execution, which says why).
         # The asking-price inquiry and H0STASP0 show it in every mode; orders meet it unless "off".
         self.book = Book(self.market, seed=seed, mode=book, clock=self.clock,
                          listed={s["code"]: s.get("liquidity", "liquid") for s in seed_data["stocks"]})

@@ -279,7 +279,8 @@ def test_daily_orders_page_newest_first_with_filled_and_remaining(sim, raw):
     got = [r["odno"] for r in rows + second.json()["output1"]]
     assert got == [resting] + numbers[::-1]
     filled = second.json()["output1"][-1]
-    assert (filled["tot_ccld_qty"], filled["rmn_qty"], filled["avg_prvs"], filled["cncl_yn"]) == ("1", "0", "97000", "N")
+    ask = 97_000 + 100  # a market buy pays the book's best ask, one tick above the walk's 97,000
+    assert (filled["tot_ccld_qty"], filled["rmn_qty"], filled["avg_prvs"], filled["cncl_yn"]) == ("1", "0", str(ask), "N")
 
 
 def test_daily_orders_filter_by_code_side_and_fill_state(sim, raw):
