@@ -123,11 +123,12 @@ def test_market_buy_fills_and_moves_cash_and_holdings(sim, sim_client):
     assert len(ack.order_no) == 10 and ack.org_no and ack.time == "100000"
     balance = sim_client.balance()
     assert balance.qty("000660") == 3
-    fee = 3 * 524_000 * 150 // 1_000_000
-    assert balance.cash_d2 == 100_000_000 - 3 * 524_000 - fee
+    ask = 524_000 + 1_000  # the book's best ask: one tick (1,000 won above 500,000) over the walk's price
+    fee = 3 * ask * 150 // 1_000_000
+    assert balance.cash_d2 == 100_000_000 - 3 * ask - fee
     sim.pass_listing_lag()
     status = next(o for o in sim_client.orders_today("000660") if o.order_no == ack.order_no)
-    assert (status.filled_qty, status.remaining_qty, status.avg_fill_price) == (3, 0, 524_000)
+    assert (status.filled_qty, status.remaining_qty, status.avg_fill_price) == (3, 0, ask)
 
 
 def test_best_limit_sell_reduces_the_holding(sim, sim_client):
@@ -182,7 +183,7 @@ def test_resting_limit_order_fills_when_the_price_comes(sim, sim_client):
     sim.exchange.set_price("005930", 94_500)
     sim.pass_listing_lag()
     status = next(o for o in sim_client.orders_today("005930") if o.order_no == ack.order_no)
-    assert (status.filled_qty, status.avg_fill_price) == (5, 94_500)
+    assert (status.filled_qty, status.avg_fill_price) == (5, 95_000)  # a resting limit fills at its own price
 
 
 def test_buy_beyond_cash_is_refused_with_apbk0952(sim, sim_client):
