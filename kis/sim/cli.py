@@ -19,7 +19,7 @@ def _mask(secret: str) -> str:
 
 
 def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: float, state: str | None,
-            always_open: bool, ws_url: str = "", hts_id: str = "", book: str = "off") -> None:
+            always_open: bool, ws_url: str = "", hts_id: str = "", book: str = "listed") -> None:
     own_key = app_key != SIM_APP_KEY
     print(f"kisbot paper exchange (KIS mock protocol) listening on {url}", file=out)
     print(f"  app key    {_mask(app_key) + ' (KIS_APP_KEY of your configuration)' if own_key else app_key}", file=out)
