@@ -13,6 +13,7 @@ import pandas as pd
 
 from kis.krx import KST, xkrx
 from kis.models import OrderType
+from kis.venues import without_quote_free
 from rebalance.i18n import t
 
 CALENDARS = ("krx", "always")
@@ -115,6 +116,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
             start = max(now, earliest, datetime.combine(open_.date(), settings.start, KST))
             end = min(latest, datetime.combine(open_.date(), settings.end, KST))
             shortest = MIN_WINDOW
+        start, end = without_quote_free(start, end) or (start, start)  # never in the market makers' quote-free minutes
         if end - start >= shortest:
             return Window(start, end)
         session = cal.next_session(session)
