@@ -134,3 +134,14 @@ def test_an_unreadable_kept_list_is_asked_again(tmp_path):
     kept = NxtList(path, lambda code: {"cptt_trad_tr_psbl_yn": "Y"}, now=lambda: at(a_weekday(), 10, 0))
     assert kept.entry("000660").listed
     assert json.loads(path.read_text(encoding="utf-8"))["000660"]["listed"] is True
+
+
+def test_a_notice_record_keeps_its_order_exchange_field_as_the_venue():
+    from kis.notices import NOTICE_FIELDS, notice_from, records
+
+    values = {name: "" for name in NOTICE_FIELDS}
+    values.update(ACNT_NO="5000000001", ODER_NO="0000000117", SELN_BYOV_CLS="02", RCTF_CLS="0", ODER_KIND="00",
+                  STCK_SHRN_ISCD="005930", CNTG_QTY="3", CNTG_UNPR="97000", STCK_CNTG_HOUR="171500", RFUS_YN="0",
+                  CNTG_YN="2", ODER_QTY="3", ORD_EXG_GB="2")
+    notice = notice_from(records("^".join(values[n] for n in NOTICE_FIELDS), 1)[0])
+    assert notice.venue == "2" and filled_on(notice.venue) is Venue.NXT
