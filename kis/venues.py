@@ -205,6 +205,11 @@ class NxtList:
         self._save()
         return entry
 
+    def kept(self, code: str) -> NxtEntry | None:
+        """Today's kept answer for `code` without asking KIS; None when there is none of today."""
+        kept = self._entries.get(code)
+        return kept if kept is not None and kept.checked == _kst(self.now()).date().isoformat() else None
+
     def refresh(self, codes: Iterable[str]) -> dict[str, NxtEntry]:
         """Today's answers for `codes` (each asked at most once a day)."""
         return {code: self.entry(code) for code in codes}
