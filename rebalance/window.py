@@ -175,7 +175,7 @@ class AfterRefused(ValueError):
         super().__init__(str(msg))
 
     def __str__(self) -> str:
-        return str(self.msg)
+        return str(self.msg).rstrip(".")  # shown inside a sentence that adds its own period
 
 
 def after_guard(settings: TwapSettings) -> float:

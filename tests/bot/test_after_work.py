@@ -98,3 +98,10 @@ def test_a_plain_confirm_still_runs_in_the_day_window_with_the_days_guard(tmp_pa
     offer(service)
     service.confirm(["45m"])
     assert executor.guards == [None]
+
+
+def test_the_refusal_reads_as_one_sentence_with_one_period(tmp_path):
+    service, _ = service_with(tmp_path)
+    offer(service)
+    said = texts(service.confirm(["after"]))
+    assert ".." not in said and said.endswith(".")
