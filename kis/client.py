@@ -29,7 +29,7 @@ from kis.overseas import Overseas
 from kis.stats import CallStats
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
-from kis.venues import ALL_VENUES, Venue
+from kis.venues import ALL_VENUES, QUOTE_CODES, Venue
 
 log = logging.getLogger(__name__)
 
@@ -143,12 +143,16 @@ class KisClient:
 
     # ---- quotes -------------------------------------------------------------------------------
 
-    def price(self, code: str) -> Quote:
-        """Current price of one stock; UnknownStock when the exchange does not know the code."""
+    def price(self, code: str, *, market: str = "J") -> Quote:
+        """Current price of one stock; UnknownStock when the exchange does not know the code.
+
+        `market` is FID_COND_MRKT_DIV_CODE: J KRX (the default), NX NXT, UN both (통합; inquire_price.py)."""
         code = _check_code(code)
+        if market not in QUOTE_CODES.values():
+            raise ValueError(f"quote market {market!r} is not one of {', '.join(QUOTE_CODES.values())}")
         try:
             reply = self.transport.get(ep.PRICE, self.tr.price,
-                                       {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code})
+                                       {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": code})
         except KisError as exc:
             if type(exc) is not KisError:  # rate limit, token, ...: not about the code
                 raise

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable
 
 from kis.files import server_name, write_private
 from kis.krx import KST
-from kis.models import OrderAck, OrderSide, OrderType
-from kis.venues import NxtEntry, NxtList, Venue
+from kis.models import OrderAck, OrderSide, OrderType, Quote
+from kis.venues import QUOTE_CODES, NxtEntry, NxtList, Venue
 from rebalance.i18n import Msg
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,12 @@ class VenueRouter:
     def order(self, code: str, side: OrderSide, qty: int, order_type: OrderType = OrderType.LIMIT,
               price: int = 0) -> OrderAck:
         return self._broker.order(code, side, qty, order_type, price, venue=self.policy.venue(code))
+
+    def price(self, code: str) -> Quote:
+        """A SOR stock's quote across KRX and NXT (UN, 통합: after KRX's close it is NXT's trades); else KRX's."""
+        if self.policy.venue(code) is Venue.SOR:
+            return self._broker.price(code, market=QUOTE_CODES[Venue.SOR])
+        return self._broker.price(code)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._broker, name)

@@ -116,8 +116,8 @@ class Broker:
         self.sent.append((code, venue))
         return OrderAck("1", "06010", code, side, qty, order_type, price, venue=Venue(venue).value)
 
-    def price(self, code):
-        return ("price", code)
+    def price(self, code, *, market="J"):
+        return ("price", code, market)
 
 
 def test_the_router_sends_each_stock_to_its_venue_and_passes_every_other_call(tmp_path, checks):
@@ -131,4 +131,6 @@ def test_the_router_sends_each_stock_to_its_venue_and_passes_every_other_call(tm
     router.order("005930", OrderSide.BUY, 3, OrderType.LIMIT, 97_000)
     router.order("069500", OrderSide.SELL, 1, OrderType.LIMIT, 40_000)
     assert broker.sent == [("005930", Venue.SOR), ("069500", Venue.KRX)]
-    assert router.price("005930") == ("price", "005930")
+    assert router.price("005930") == ("price", "005930", "UN")  # a SOR stock is quoted across both venues
+    assert router.price("069500") == ("price", "069500", "J")
+

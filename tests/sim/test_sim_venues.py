@@ -116,3 +116,18 @@ def test_the_client_sends_krx_unless_told_otherwise(sim, sim_client):
     price = sim.exchange.market.quote("005930").lower
     ack = sim_client.order("005930", OrderSide.BUY, 1, OrderType.LIMIT, price)
     assert ack.venue == "KRX" and sim.exchange.orders[-1].venue == "KRX" and sim_client.orders_venue == "KRX"
+
+
+def test_the_client_quotes_krx_by_default_and_nxt_or_both_when_asked(sim, sim_client):
+    asked = []
+    get = sim_client.transport.get
+
+    def spy(path, tr_id, params, **kw):
+        asked.append(params.get("FID_COND_MRKT_DIV_CODE"))
+        return get(path, tr_id, params, **kw)
+
+    sim_client.transport.get = spy
+    assert sim_client.price("005930", market="UN").price == sim_client.price("005930").price > 0
+    assert asked == ["UN", "J"]
+    with pytest.raises(ValueError):
+        sim_client.price("005930", market="NYS")
