@@ -88,24 +88,31 @@ def _try(doc: Any, checks: VenueChecks, name: str, venue: Venue, label: str, res
     stamp = dict(code=quote.code, at=f"{at:%H:%M}")
     record = TestOrder(quote.code, price, at.isoformat(timespec="seconds"), venue=venue.value)
     remember(doc.config, record)
+    # While it lives it is the doctor's test order: a stop signal withdraws it (bot/cli_doctor.py `withdraw`).
+    doc.record, doc.test_order, doc.cancel_sent, doc.cancel_confirmed = record, None, False, False
     try:
         ack = doc.client.order(quote.code, OrderSide.BUY, 1, OrderType.LIMIT, price, venue=venue)
     except KisError as exc:
+        doc.record = None
         forget(doc.config, record)
         said = " ".join(x for x in (exc.msg_cd, exc.msg1 or str(exc)) if x)
         checks.record(doctor_check(name, False, said, now=lambda: at))
         key = "nxt.doctor_sor_refused" if name == SOR_CHECK else "nxt.doctor_after_refused"
         return "fail", label, t(key, why=said, **stamp), {**fields, "ok": False, "said": said}
     except NotSent as exc:
+        doc.record = None
         forget(doc.config, record)
         return "fail", label, f"{label}: {exc}", fields
     except OrderUncertain:
         return "fail", label, t("nxt.doctor_uncertain", what=label), fields
-    remember(doc.config, TestOrder(quote.code, price, record.placed_at, ack.order_no, ack.org_no, venue=venue.value))
+    doc.record = TestOrder(quote.code, price, record.placed_at, ack.order_no, ack.org_no, venue=venue.value)
+    doc.test_order = ack
+    remember(doc.config, doc.record)
     checks.record(doctor_check(name, True, now=lambda: at))
     fields.update(ok=True, order_no=ack.order_no)
     key = "nxt.doctor_sor_ok" if name == SOR_CHECK else "nxt.doctor_after_ok"
     ok_text = t(key, order_no=ack.order_no, **stamp)
+    doc.cancel_sent = True  # never sent twice, answered or not
     try:
         doc.client.cancel(ack.order_no, ack.org_no, 0, original=ack)
     except (KisError, KisTransportError) as exc:
@@ -116,7 +123,8 @@ def _try(doc: Any, checks: VenueChecks, name: str, venue: Venue, label: str, res
     except (KisError, KisTransportError):
         row = None
     if row is not None:
-        forget(doc.config, TestOrder(quote.code, price, record.placed_at))
+        doc.cancel_confirmed = True
+        forget(doc.config, record)
     else:
         ok_text += " " + t("doctor_lines.cancel_unconfirmed", seconds=doc.wait_seconds, keys="-",
                            order=ack.order_no)

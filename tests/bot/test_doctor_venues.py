@@ -106,3 +106,24 @@ def test_an_after_market_refusal_is_recorded_with_what_kis_said_and_keeps_after_
     why = unchecked(AFTER_CHECK, venue_checks(doc.config))
     assert why.key == "nxt.after_failed" and "40580000" in str(why)
     assert load_records(doc.config) == []  # refused: nothing rests
+
+
+def test_a_stop_signal_while_the_sor_test_order_rests_withdraws_it(sim, sim_client, tmp_path):
+    import signal
+
+    from bot.cli_doctor import withdraw
+    from bot.doctor_orders import Stopped
+
+    doc = doctor_for(sim_client, tmp_path, KISBOT_SOR="1")
+
+    def stopped(d, ack):
+        raise Stopped(signal.SIGTERM)  # the signal taken at the doctor's next wait, its cancel sent
+
+    with pytest.raises(Stopped) as stop:
+        check_sor(doc, resting_price=resting_buy_price, confirm_cancel=stopped)
+    sim.pass_listing_lag()
+    finding = withdraw(doc, stop.value)
+    assert finding.fields["cancelled"] is True, finding.text
+    [order] = new_orders(sim)
+    assert order.venue == "SOR" and order.remaining == 0
+    assert load_records(doc.config) == []
