@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate-limit", type=positive, default=None, help="calls per second per account")
     sim.add_argument("--always-open", action="store_true",
                      help="accept orders at any hour (default: KRX sessions only, as KIS mock)")
+    sim.add_argument("--after-market", action="store_true",
+                     help="take KRX limit orders 16:00-20:00 as KRX's after-market (default off, as KIS mock)")
     sim.add_argument("--deposit", type=won, default=None, metavar="AMOUNT",
                      help="pay AMOUNT won into the paper account of the sim running on --port, then exit")
     sim.add_argument("--dividend", type=dividend, default=None, metavar="CODE:WON",

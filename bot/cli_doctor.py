@@ -32,7 +32,8 @@ from bot.cli_common import failure_sentence
 from bot.doctor_buy import ask_buying_power, buying_power_text
 from bot.doctor_us import UsFinding, check_overseas, check_us_test_order, withdraw_us
 from bot.doctor_orders import (Leftover, StopSignals, Stopped, TestOrder, earlier_orders, find_row, forget,
-                               remember)
+                               load_records, remember)
+from bot.doctor_venues import check_after_market, check_sor
 from rebalance.i18n import t
 
 DEFAULT_CODE = "005930"
@@ -170,6 +171,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("KISBOT_MIN_TRADE", "", "plain"),
     ("KISBOT_REPORT_AT", "", "plain"),
     ("KISBOT_WEBAPP_URL", "", "plain"),
+    ("KISBOT_SOR", "", "plain"),
+    ("KISBOT_AFTER_WORK", "", "plain"),
 )
 
 
@@ -207,7 +210,8 @@ def default_values(source: Source, config: KisConfig | None) -> dict[str, str]:
     values = {"TELEGRAM_API_BASE_URL": "https://api.telegram.org", "TELEGRAM_FILE_BASE_URL": "https://api.telegram.org/file/bot",
               "TELEGRAM_ALLOWED_CHAT_IDS": t("doctor_lines.no_chats"),
               "KISBOT_WEBAPP_URL": t("doctor_lines.no_webapp"),
-              "TELEGRAM_VIEWER_CHAT_IDS": t("doctor_lines.no_viewers")}
+              "TELEGRAM_VIEWER_CHAT_IDS": t("doctor_lines.no_viewers"),
+              "KISBOT_SOR": t("doctor_lines.off"), "KISBOT_AFTER_WORK": t("doctor_lines.off")}
     if config is not None:
         values["KIS_WS_URL"] = notice_url(config) or t("doctor_lines.sim_own")
     try:
@@ -435,6 +439,8 @@ def _cancel(doc: Doctor, ack: OrderAck) -> str:
 
 def check_earlier_orders(doc: Doctor) -> Finding | None:
     """Warn when a test order an earlier doctor run placed still rests (by the record in the data dir); None: none recorded."""
+    if any(o.venue not in ("", "KRX") for o in load_records(doc.config)):
+        doc.client.orders_venue = "ALL"  # an earlier SOR test order is listed across venues (bot/doctor_venues.py)
     leftovers = earlier_orders(doc.config, doc.client.orders_today, datetime.now(KST),
                                us_orders_today=doc.client.us_orders_today)
     if not leftovers:
@@ -507,7 +513,7 @@ def _find_recorded(doc: Doctor, record: TestOrder) -> OrderAck | None:
             row = None
         if row is not None:
             return OrderAck(row.order_no, row.org_no, record.code, OrderSide.BUY, 1, OrderType.LIMIT, record.price,
-                            row.time)
+                            row.time, venue=record.venue or "KRX")
         if doc.monotonic() >= deadline:
             return None
         doc.sleep(max(0.0, POLL_GAP - (doc.monotonic() - started)))
@@ -637,8 +643,21 @@ CHECKS: list[Check] = [
     Check("notices", check_notices),
     Check("overseas", _us(check_overseas)),
 ]
+def _venue(check: Callable[..., tuple | None]) -> Callable[[Doctor], Finding | None]:
+    """A venue check (bot/doctor_venues.py) as one of the doctor's own; None when its setting is off."""
+    def run(doc: Doctor) -> Finding | None:
+        found = check(doc, resting_price=resting_buy_price,
+                      confirm_cancel=lambda d, ack: _look_for_cancel(d, ack, d.monotonic(), d.wait_seconds))
+        if found is None:
+            return None
+        status, name, text, fields = found
+        return Finding(name, Status(status), text, fields)
+    return run
+
+
 ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order notices", check_order_notices),
-                             Check("US test order", _us(check_us_test_order))]
+                             Check("US test order", _us(check_us_test_order)),
+                             Check("SOR", _venue(check_sor)), Check("KRX after-market", _venue(check_after_market))]
 
 
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:

@@ -98,6 +98,7 @@ class TestOrder:
     org_no: str = ""
     qty: int = 1
     market: str = ""  # "" for KRX (price in won); NASD, NYSE or AMEX for a US test order (price in cents)
+    venue: str = ""  # EXCG_ID_DVSN_CD of a KRX-listed one: "" or KRX, SOR (bot/doctor_venues.py)
 
     @property
     def placed(self) -> datetime:
@@ -114,7 +115,8 @@ def load_records(config: KisConfig) -> list[TestOrder]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
         return [TestOrder(str(r["code"]), int(r["price"]), str(r["placed_at"]), str(r.get("order_no", "")),
-                          str(r.get("org_no", "")), int(r.get("qty", 1)), str(r.get("market", ""))) for r in rows]
+                          str(r.get("org_no", "")), int(r.get("qty", 1)), str(r.get("market", "")),
+                          str(r.get("venue", ""))) for r in rows]
     except FileNotFoundError:
         return []
     except (OSError, ValueError, KeyError, TypeError):

@@ -43,6 +43,9 @@ from rebalance.plan import PriceSource
 from rebalance.options import OptionsError, PlanOptions, plan_options
 from rebalance.pending import PendingPlan
 from rebalance.portfolio import MAX_FILE_BYTES
+from bot.venues import after_start, open_venues, plan_notes as venue_notes
+from rebalance.venues import VenueRouter
+from rebalance.window import is_after_word
 
 if TYPE_CHECKING:
     from rebalance.names import NameBook
@@ -261,6 +264,7 @@ class BotService:
         self.client = client
         self.accounts_configured = accounts  # kis.accounts.Account of every configured account; () = this one
         self.executor = executor
+        self.venues = None  # rebalance.venues.VenuePolicy (bot/venues.py): SOR and /confirm after; None: KRX only
         self.twap_settings = twap_settings
         self.plan_settings = plan_settings
         self.now = now
@@ -690,6 +694,7 @@ class BotService:
         replies = [Reply(n) for n in (note, saved) if n]
         replies += [Reply(m) for m in self._plan_messages(plan)]
         replies += [Reply(deposit)] if deposit else []
+        replies += [Reply(n) for n in venue_notes(self.venues, plan)]  # SOR's refusals (issue 25)
         if not plan.has_orders:
             return fold(replies + [Reply(t("service_replies.nothing_to_trade"))])
         if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
@@ -737,8 +742,9 @@ class BotService:
         """Start the TWAP run for the plan pending in `chat` (or re-plan it when its prices are stale)."""
         if len(args) > 1:
             return [Reply(t("service_replies.confirm_usage"))]
+        after = bool(args) and is_after_word(args[0])  # /confirm after: the after-markets (bot/venues.py)
         try:
-            duration = parse_duration(args[0]) if args else self.default_duration
+            duration = None if after else parse_duration(args[0]) if args else self.default_duration
         except ValueError as exc:
             return [Reply(str(exc))]
         if plan_id is None:
@@ -760,9 +766,9 @@ class BotService:
                 return self._plan_and_offer(
                     pending.portfolio, ticket=pending.ticket, chat=chat, options=pending.options,
                     note=t("service_replies.expired", plan=pending.plan.id, at=fmt.clock_text(pending.plan.expires_at)),
-                    asked=args[0] if args else None,
+                    asked=args[0] if args and not after else None,
                 )
-            return self._start_run(pending, duration, chat)
+            return self._start_run(pending, duration, chat, after=after)
 
     def offered_plan(self, chat: int = ONE_CHAT) -> Plan | None:
         """The plan pending in `chat` (what its Confirm would run), or None."""
@@ -835,11 +841,18 @@ class BotService:
                 self._set_pending(chat, replace(pending, shown=True))
                 self._offer_delivered.notify_all()
 
-    def _start_run(self, pending: _Pending, duration: timedelta | None, chat: int = ONE_CHAT) -> list[Reply]:
+    def _start_run(self, pending: _Pending, duration: timedelta | None, chat: int = ONE_CHAT, *,
+                   after: bool = False) -> list[Reply]:
         plan = pending.plan
+        warning = None
         try:
-            window = self._execution_window(self.now(), self.twap_settings, duration)
-            run_id = self.executor.start(plan, window)
+            if after:
+                found = after_start(self.venues, plan, self.now(), self.twap_settings)
+                window, warning = found.window.window, found.warning
+                run_id = self.executor.start(plan, window, guard=found.window.guard)
+            else:
+                window = self._execution_window(self.now(), self.twap_settings, duration)
+                run_id = self.executor.start(plan, window)
         except RunActive:
             with self._lock:
                 self._starting = None
@@ -862,7 +875,7 @@ class BotService:
             self.executor.cancel()
             return [Reply(t("service_replies.started_stopping", run=run_id))]
         orders = len(plan.sells) + len(plan.buys)
-        return [Reply(
+        return ([Reply(warning)] if warning else []) + [Reply(
             fmt.sentence("service_replies.started_one" if orders == 1 else "service_replies.started_many",
                          run=fmt.bold(run_id), plan=plan.id, n=orders, start=fmt.clock_text(window.start),
                          end=fmt.clock_text(window.end)),
@@ -1053,11 +1066,15 @@ def open_service(client: Any, *, source: Any, on_event: Callable[[Any], None], c
                 log.exception("keeping the receipt failed")
         on_event(event)
 
-    executor = rebalance.TwapExecutor(client, journal, twap_settings, keep_receipt, clock, notices=notices)
+    venues = open_venues(client, source)  # KISBOT_SOR, the kept NXT list, the doctor's venue checks
+    broker = VenueRouter(client, venues) if venues.settings.sor else client
+    executor = rebalance.TwapExecutor(broker, journal, twap_settings, keep_receipt, clock, notices=notices)
     now = (lambda: clock.now()) if clock is not None else (lambda: datetime.now(KST))
-    return BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
+    service = BotService(client, executor, twap_settings=twap_settings, now=now, default_duration=default_duration,
                       models=ModelStore(client.config.data_dir, client.config.account), plan_options=plan_options,
                       names=NameBook(client.config.data_dir, client),
                       pending_store=PendingPlans(journal.path, client.config.account), receipts=receipts,
                       pace=client.pace(), accounts=accounts,
                       plan_settings=rebalance.PlanSettings(kind=getattr(client.config, "kind", AccountKind.GENERAL)))
+    service.venues = venues
+    return service

@@ -29,6 +29,7 @@ from kis.overseas import Overseas
 from kis.stats import CallStats
 from kis.ticks import STOCK, TickGrid, grid_for, is_on_tick, round_to_tick
 from kis.transport import Reply, Transport
+from kis.venues import ALL_VENUES, QUOTE_CODES, Venue
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class KisClient:
         self._use_hashkey = use_hashkey
         self._acks: dict[str, OrderAck] = {}  # orders this client placed, so a cancel needs no lookup
         self._grids: dict[str, TickGrid] = {}  # price grid per code, as inquire-price's aspr_unit told it
+        self.orders_venue = Venue.KRX.value  # inquire-daily-ccld's EXCG_ID_DVSN_CD: ALL once an NXT/SOR order left
         if limiter is None and monotonic is not time.monotonic:
             limiter = RateLimiter(config.rate_limit, clock=monotonic, sleep=sleep)  # a test's own clock
         # Real clocks share one pace per account: across threads, and across processes through the data dir.
@@ -141,12 +143,16 @@ class KisClient:
 
     # ---- quotes -------------------------------------------------------------------------------
 
-    def price(self, code: str) -> Quote:
-        """Current price of one stock; UnknownStock when the exchange does not know the code."""
+    def price(self, code: str, *, market: str = "J") -> Quote:
+        """Current price of one stock; UnknownStock when the exchange does not know the code.
+
+        `market` is FID_COND_MRKT_DIV_CODE: J KRX (the default), NX NXT, UN both (통합; inquire_price.py)."""
         code = _check_code(code)
+        if market not in QUOTE_CODES.values():
+            raise ValueError(f"quote market {market!r} is not one of {', '.join(QUOTE_CODES.values())}")
         try:
             reply = self.transport.get(ep.PRICE, self.tr.price,
-                                       {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code})
+                                       {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": code})
         except KisError as exc:
             if type(exc) is not KisError:  # rate limit, token, ...: not about the code
                 raise
@@ -282,6 +288,18 @@ class KisClient:
     def stock_info(self, code: str) -> StockInfo | None:
         """Name and product group of a listed code (CTPF1002R), or None where the environment does not
         serve it or the code is unknown."""
+        code = _check_code(code)
+        out = self.stock_info_output(code)
+        if out is None:
+            return None
+        name = str(out.get("prdt_abrv_name") or out.get("prdt_name") or "").strip()
+        if not name:
+            return None
+        return StockInfo(code=code, name=name, group=str(out.get("scty_grp_id_cd") or "").strip())
+
+    def stock_info_output(self, code: str) -> dict | None:
+        """CTPF1002R's output for `code` as KIS sent it (the kept NXT list reads `cptt_trad_tr_psbl_yn` there:
+        kis/venues.py), or None where the environment does not serve it or KIS refused it."""
         if not self.tr.stock_info:
             return None
         code = _check_code(code)
@@ -295,10 +313,7 @@ class KisClient:
         out = reply.body.get("output") or {}
         if isinstance(out, list):
             out = out[0] if out else {}
-        name = str(out.get("prdt_abrv_name") or out.get("prdt_name") or "").strip()
-        if not name:
-            return None
-        return StockInfo(code=code, name=name, group=str(out.get("scty_grp_id_cd") or "").strip())
+        return dict(out) if isinstance(out, Mapping) else None
 
     # ---- paged inquiries --------------------------------------------------------------------
 
@@ -391,7 +406,7 @@ class KisClient:
             "INQR_STRT_DT": today, "INQR_END_DT": today, "SLL_BUY_DVSN_CD": "00",
             "PDNO": _check_code(code) if code else "", "CCLD_DVSN": "00", "INQR_DVSN": "00",
             "INQR_DVSN_3": "00", "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_1": "",
-            "EXCG_ID_DVSN_CD": "KRX",
+            "EXCG_ID_DVSN_CD": self.orders_venue,
         }
         missing = {same_order_no(n) for n in wanted} if wanted is not None else None
 
@@ -419,8 +434,11 @@ class KisClient:
         return found[0] if found else None
 
     def order(self, code: str, side: OrderSide, qty: int, order_type: OrderType = OrderType.LIMIT,
-              price: int = 0) -> OrderAck:
+              price: int = 0, *, venue: Venue | str = Venue.KRX) -> OrderAck:
         """Send a cash order exactly once. Limit prices go on the tick grid (buys down, sells up).
+
+        `venue` is its EXCG_ID_DVSN_CD (KRX as always, NXT or SOR: kis/venues.py); once a non-KRX order has left,
+        today's orders are read across venues (`orders_venue` ALL), so it is found like any other.
 
         Raises OrderUncertain when it may have reached KIS without an answer (lost, EGW00215): the
         caller settles it against today's orders; this method never sends it again. NotSent and
@@ -443,13 +461,16 @@ class KisClient:
             price = self.round_price(code, price, side)
         else:
             price = 0
+        venue = Venue(venue)
+        if venue is not Venue.KRX:
+            self.orders_venue = ALL_VENUES  # before it leaves: a lost answer is looked for across venues
         body = {
             **self._account_fields(),
             "PDNO": code,
             "ORD_DVSN": order_type.value,
             "ORD_QTY": str(qty),
             "ORD_UNPR": str(price),
-            "EXCG_ID_DVSN_CD": "KRX",
+            "EXCG_ID_DVSN_CD": venue.value,
             "SLL_TYPE": "01" if side is OrderSide.SELL else "",
             "CNDT_PRIC": "",
         }
@@ -467,7 +488,8 @@ class KisClient:
                                  f"check today's orders before sending anything again")
         return self._remember(OrderAck(
             order_no=order_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or "").strip(), code=code,
-            side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip()))
+            side=side, qty=qty, order_type=order_type, price=price, time=str(out.get("ORD_TMD") or "").strip(),
+            venue=venue.value))
 
     def _remember(self, ack: OrderAck) -> OrderAck:
         self._acks[same_order_no(ack.order_no)] = ack
@@ -497,7 +519,7 @@ class KisClient:
             "ORD_QTY": str(qty),
             "ORD_UNPR": "0",
             "QTY_ALL_ORD_YN": "Y" if qty == 0 else "N",
-            "EXCG_ID_DVSN_CD": "KRX",
+            "EXCG_ID_DVSN_CD": getattr(original, "venue", "") or Venue.KRX.value,
         }
         try:
             reply = self.transport.post(ep.ORDER_REVISE_CANCEL, self.tr.revise_cancel, body,
@@ -510,7 +532,7 @@ class KisClient:
                         org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or org_no).strip(),
                         code=original.code, side=original.side, qty=qty or _remaining(original),
                         order_type=original.order_type or OrderType.LIMIT, price=0,
-                        time=str(out.get("ORD_TMD") or "").strip())
+                        time=str(out.get("ORD_TMD") or "").strip(), venue=getattr(original, "venue", "KRX"))
 
     def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
         """What a buy of `code` of this type can spend without 미수, asked the way KIS's docs say.
@@ -583,4 +605,5 @@ def _order_status(row: Mapping[str, Any]) -> OrderStatus | None:
         rejected_qty=to_int(row.get("rjct_qty")),
         cancelled_qty=to_int(next((row[k] for k in CANCEL_CONFIRMED_KEYS if row.get(k) not in (None, "")), 0)),
         time=str(row.get("ord_tmd") or "").strip(),
+        venue=str(row.get("excg_id_dvsn_cd") or "KRX").strip().upper() or "KRX",
     )

@@ -147,6 +147,7 @@ class OrderAck:
     order_type: OrderType
     price: int = 0
     time: str = ""  # ORD_TMD, HHMMSS
+    venue: str = "KRX"  # EXCG_ID_DVSN_CD it was sent with (KRX, NXT, SOR; kis/venues.py): its cancel goes the same way
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ class OrderStatus:
     rejected_qty: int = 0  # rjct_qty
     cancelled_qty: int = 0  # cnc_cfrm_qty
     time: str = ""  # ord_tmd HHMMSS
+    venue: str = "KRX"  # excg_id_dvsn_cd (KRX, NXT, SOR)
 
     @property
     def closed(self) -> bool:

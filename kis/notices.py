@@ -123,11 +123,13 @@ class Notice:
     time: str  # STCK_CNTG_HOUR, HHMMSS
     name: str = ""
     branch: str = ""  # BRNC_NO: pairs with KRX_FWDG_ORD_ORGNO (python-kis), needed to cancel
+    venue: str = ""  # ORD_EXG_GB (주문거래소 구분): 1 KRX, 2 NXT, 3/4 SOR to KRX/NXT (kis/venues.py `filled_on`)
 
     @property
     def identity(self) -> tuple:
-        """What a repeated delivery of the same notice shares (KIS numbers no notice)."""
-        return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction)
+        """What a repeated delivery of the same notice shares (KIS numbers no notice). The venue counts: a SOR
+        order may fill the same shares at the same price in the same second on KRX and on NXT."""
+        return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction, self.venue)
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,7 @@ def notice_from(fields: dict[str, str]) -> Notice:
                   correction=correction, order_type=fields["ODER_KIND"].strip(), qty=_int(fields["CNTG_QTY"]),
                   price=_int(fields["CNTG_UNPR"]), order_qty=_int(fields["ODER_QTY"]),
                   time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM40"].strip(),
-                  branch=fields["BRNC_NO"].strip())
+                  branch=fields["BRNC_NO"].strip(), venue=fields.get("ORD_EXG_GB", "").strip())
 
 
 def trade_from(fields: dict[str, str]) -> Trade:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from kis.krx import KST, xkrx
 from kis.models import OrderType
-from rebalance.i18n import t
+from kis.venues import KRX_AFTER, NXT_AFTER, krx_trading_day, without_quote_free
+from rebalance.i18n import Msg, t
 
 CALENDARS = ("krx", "always")
 MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves to the next session
@@ -115,6 +117,7 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
             start = max(now, earliest, datetime.combine(open_.date(), settings.start, KST))
             end = min(latest, datetime.combine(open_.date(), settings.end, KST))
             shortest = MIN_WINDOW
+        start, end = without_quote_free(start, end) or (start, start)  # never in the market makers' quote-free minutes
         if end - start >= shortest:
             return Window(start, end)
         session = cal.next_session(session)
@@ -140,3 +143,72 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(seconds=seconds)
     except OverflowError:  # more days than a timedelta holds
         raise ValueError(t("misc_replies.too_long_duration", text=text)) from None
+
+
+# ---- after work: KRX's after-market and NXT's (kis/venues.py) -----------------------------------------------
+
+AFTER_WORDS = frozenset({"after", "장후", "퇴근후", "애프터"})  # `/confirm after`
+AFTER_GUARD_FACTOR = 2  # after hours the guard is this many times the day's (at least AFTER_GUARD_FLOOR)
+AFTER_GUARD_FLOOR = 0.02
+AFTER_CLOSE_MARGIN = timedelta(minutes=10)  # before 20:00, when both after-markets end
+
+
+def is_after_word(word: str) -> bool:
+    return word.strip().lower() in AFTER_WORDS
+
+
+@dataclass(frozen=True)
+class AfterWindow:
+    """An after-work run: its window, the stocks on KRX's after-market and on NXT's (through SOR), its guard."""
+
+    window: Window
+    krx: tuple[str, ...]
+    nxt: tuple[str, ...]
+    guard: float
+
+
+class AfterRefused(ValueError):
+    """`/confirm after` cannot run this plan; `msg` says why in one sentence."""
+
+    def __init__(self, msg: Msg) -> None:
+        self.msg = msg
+        super().__init__(str(msg))
+
+    def __str__(self) -> str:
+        return str(self.msg).rstrip(".")  # shown inside a sentence that adds its own period
+
+
+def after_guard(settings: TwapSettings) -> float:
+    """The wider guard of an after-work run: few trade after hours, so a marketable limit needs more room."""
+    return min(0.29, max(settings.price_guard * AFTER_GUARD_FACTOR, AFTER_GUARD_FLOOR))
+
+
+def after_window(now: datetime, codes: Sequence[str], settings: TwapSettings, *, via_nxt: Callable[[str], bool],
+                 etp: Callable[[str], bool], krx_after_off: Msg | None,
+                 trading_day: Callable[[date], bool] = krx_trading_day) -> AfterWindow:
+    """The after-work window for `codes`: KRX's after-market (16:00-20:00) for each stock, NXT's (15:40-20:00) for
+    those SOR may send there (`via_nxt`: on today's list, SOR checked); the run starts at 15:40 only when every
+    stock goes through NXT. AfterRefused when an ETF/ETN has neither market (KRX's after-market takes no ETF as far
+    as KIS lists, and NXT lists none), or a stock needs KRX's after-market and the doctor has not checked it
+    (`krx_after_off`: its sentence). Ends AFTER_CLOSE_MARGIN before 20:00; never in a quote-free minute."""
+    if now.tzinfo is None:
+        raise ValueError("after_window needs an aware datetime")
+    now = now.astimezone(KST)
+    nxt = tuple(c for c in codes if via_nxt(c))
+    krx = tuple(c for c in codes if c not in nxt)
+    funds = [c for c in krx if etp(c)]
+    if funds:
+        raise AfterRefused(Msg("nxt.after_etf", codes=", ".join(funds)))
+    if krx and krx_after_off is not None:
+        raise AfterRefused(Msg("nxt.after_needs", why=krx_after_off))
+    span = KRX_AFTER if krx else NXT_AFTER
+    day = now.date()
+    for _ in range(30):
+        if trading_day(day):
+            open_, close = span.on(day)
+            start, end = max(now, open_), close - AFTER_CLOSE_MARGIN
+            piece = without_quote_free(start, end) if end > start else None
+            if piece is not None and piece[1] - piece[0] >= MIN_WINDOW:
+                return AfterWindow(Window(*piece), krx, nxt, after_guard(settings))
+        day += timedelta(days=1)
+    raise AfterRefused(Msg("nxt.after_no_day"))

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # What rebalance may take from kis: the facade and the modules of types and rules it documents.
 REBALANCE_MAY_USE_FROM_KIS = {"kis", "kis.models", "kis.errors", "kis.codes", "kis.krx", "kis.ticks", "kis.files", "kis.accounts",
-                              "kis.markets"}
+                              "kis.markets", "kis.venues"}
 REBALANCE_MUST_NOT_IMPORT = {"bot", "telegram", "requests", "urllib3", "websockets", "html"}
 KIS_MUST_NOT_IMPORT = {"bot", "rebalance", "telegram"}
 # A chat's markup and message limit: the front ends' business.

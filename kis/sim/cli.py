@@ -135,6 +135,7 @@ def main(args: argparse.Namespace, *, out=None) -> int:
                            traded_seconds=TRADED_SECONDS, always_open=always_open,
                            hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID, usd_cash=usd_cash,
                            book=book)
+        server.exchange.after_market = bool(getattr(args, "after_market", False))  # kis/sim/venues.py
         server.bind()
         server.start_notices()
     except OSError as exc:

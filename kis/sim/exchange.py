@@ -82,6 +82,7 @@ class SimOrder:
     cancelled_qty: int = 0
     fees: int = 0
     tr_id: str = ""
+    venue: str = "KRX"  # EXCG_ID_DVSN_CD it was sent with (kis/sim/venues.py)
 
     @property
     def remaining(self) -> int:
@@ -154,6 +155,9 @@ class Exchange:
         self.always_open = always_open
         if not always_open:
             warm_up()
+        # KRX's after-market (16:00-20:00) takes KRX limit orders when on; off by default as KIS mock (its order
+        # codes at KIS are unverified). NXT and SOR orders keep NXT's hours (kis/sim/venues.py).
+        self.after_market = False
         # Partial fills: None = an order fills whole; N = N shares at acceptance and N more every
         # `partial_fill_seconds` of sim time after it (while the price allows).
         self.partial_fill_shares: int | None = None
@@ -294,12 +298,13 @@ class Exchange:
         return next((o for o in self.orders if o.order_no == order_no), None)
 
     # orders --------------------------------------------------------------------------------------
-    def place(self, code: str, side: str, order_type: str, qty: int, price: int, tr_id: str = "") -> SimOrder:
+    def place(self, code: str, side: str, order_type: str, qty: int, price: int, tr_id: str = "",
+              venue: str = "KRX") -> SimOrder:
         """Accept a cash order or raise Rejected with KIS's reason; fills what it can at once."""
         with self.lock:
             self._roll_day()
             self._match_all()
-            self._check_session()
+            self._check_session(venue, order_type)
             quote = self.market.quote(code)
             if quote is None:
                 raise Rejected(*UNKNOWN_CODE)
@@ -313,7 +318,7 @@ class Exchange:
                     raise Rejected(*NO_CASH)
             elif qty > self.orderable_qty(code):
                 raise Rejected(*NO_SHARES)
-            order = self._new_order(code, quote.name, side, order_type, qty, price, "new", "", tr_id)
+            order = self._new_order(code, quote.name, side, order_type, qty, price, "new", "", tr_id, venue)
             self._match(order)
             self._changed()
             return order
@@ -334,7 +339,8 @@ class Exchange:
                tr_id: str = "") -> SimOrder:
         """Replace `qty` (None: all) of the unfilled rest by a new order at a new type/price."""
         with self.lock:
-            self._check_session()
+            found = self.find(orig_order_no)
+            self._check_session(found.venue if found is not None else "KRX", order_type)
             orig = self._revisable(orig_order_no, org_no)
             n = orig.remaining if qty is None or qty <= 0 else min(qty, orig.remaining)
             quote = self.market.quote(orig.code)
@@ -372,10 +378,19 @@ class Exchange:
             raise Rejected(*OUT_OF_BAND)
         return price
 
-    def _check_session(self) -> None:
+    def _check_session(self, venue: str = "KRX", order_type: str = LIMIT) -> None:
         if self.always_open:
             return
         now = self.clock()
+        if venue != "KRX" or (self.after_market and order_type == LIMIT):
+            from kis.sim.venues import krx_after, krx_regular, nxt_open  # the venues' hours
+
+            if venue == "NXT" and not nxt_open(now):
+                raise Rejected(*AFTER_CLOSE)
+            if venue == "SOR" and not (nxt_open(now) or krx_regular(now)):
+                raise Rejected(*AFTER_CLOSE)
+            if venue != "KRX" or krx_after(now):
+                return
         hours = session_hours(now.astimezone(KST).date())
         if hours is None or now >= hours[1]:
             raise Rejected(*AFTER_CLOSE)
@@ -392,12 +407,15 @@ class Exchange:
             raise Rejected(*NOTHING_TO_CANCEL)
         return orig
 
-    def _new_order(self, code, name, side, order_type, qty, price, kind, orig_no, tr_id) -> SimOrder:
+    def _new_order(self, code, name, side, order_type, qty, price, kind, orig_no, tr_id, venue=None) -> SimOrder:
         now = self.clock()
+        if venue is None:  # a revise or cancel goes where its order went
+            orig = self.find(orig_no) if orig_no else None
+            venue = orig.venue if orig is not None else "KRX"
         order = SimOrder(order_no=f"{self._next_no:010d}", org_no=ORG_NO, code=code, name=name, side=side,
                          order_type=order_type, qty=qty, price=price, day=now.strftime("%Y%m%d"),
                          time=now.strftime("%H%M%S"), accepted_at=now.isoformat(), kind=kind,
-                         orig_order_no=orig_no, tr_id=tr_id)
+                         orig_order_no=orig_no, tr_id=tr_id, venue=venue)
         self._next_no += 1
         self.orders.append(order)
         self.order_log.append(LogEntry(order.order_no, kind, code, side, order_type, qty, price, order.time, orig_no))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kis.models import Account
+from kis.sim.venues import fill_code
 from kis.notices import (BOOK_FIELDS, MAX_REGISTRATIONS, NOTICE_FIELDS, PRICE_FIELDS, PRICE_TR_ID, US_NOTICE_FIELDS,
                          US_NOTICE_TR_IDS, WIRE_LOG, encrypt)
 from kis.sim.exchange import LIMIT, SimOrder
@@ -410,7 +411,7 @@ class NoticeServer:
             "STCK_SHRN_ISCD": order.code, "CNTG_QTY": str(qty), "CNTG_UNPR": str(price),
             "STCK_CNTG_HOUR": self.clock().strftime("%H%M%S"), "RFUS_YN": "0", "CNTG_YN": "2" if filled else "1",
             "ACPT_YN": "2" if filled else "1", "BRNC_NO": "00950", "ODER_QTY": str(order.qty),
-            "ACNT_NAME": "모의투자", "ORD_COND_PRC": "0", "ORD_EXG_GB": "1", "POPUP_YN": "Y", "FILLER": "",
+            "ACNT_NAME": "모의투자", "ORD_COND_PRC": "0", "ORD_EXG_GB": fill_code(order.venue, self.clock()), "POPUP_YN": "Y", "FILLER": "",
             "CRDT_CLS": "", "CRDT_LOAN_DATE": "", "CNTG_ISNM40": order.name,
             "ODER_PRC": str(order.price if order.order_type == LIMIT else 0),
         }

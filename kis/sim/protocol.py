@@ -25,6 +25,7 @@ from kis.sim.market import Market
 from kis.sim.book import Book
 from kis.sim.quotes import asking_price_output, price_output, unknown_output
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
+from kis.sim import venues as sim_venues
 from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_ORDER_PATHS, OverseasOrders, \
     OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
@@ -370,7 +371,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
         output = {"pdno": code, "prdt_type_cd": "300", "prdt_name": name, "prdt_abrv_name": name,
                   "prdt_eng_name": "", "mket_id_cd": "STK", "scty_grp_id_cd": group,
                   "excg_dvsn_cd": "02", "etf_dvsn_cd": "0" if group == "ST" else "1", "tr_stop_yn": "N",
-                  "admn_item_yn": "N"}
+                  "admn_item_yn": "N", **sim_venues.stock_info_fields(code)}
         return self._ok(OK_QUOTE, tr_id, output=output)
 
     def _multi_price(self, req: Request, tr_id: str) -> Response:
@@ -418,11 +419,13 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
         qty = self._int(body, "ORD_QTY")
         price = self._int(body, "ORD_UNPR")
         exchange_id = body.get("EXCG_ID_DVSN_CD", "KRX") or "KRX"
-        if exchange_id not in ("KRX", "SOR"):
+        if exchange_id not in sim_venues.VENUES:  # KRX, NXT, SOR (order_rvsecncl.py)
             raise invalid("EXCG_ID_DVSN_CD")
+        if exchange_id != "KRX" and not sim_venues.on_nxt(code):  # an ETF or a stock off NXT's list
+            raise Refusal(sim_venues.NOT_ON_NXT)
         side = BUY if tr_id in BUY_TRS else SELL
         try:
-            order = self.exchange.place(code, side, order_type, qty, price, tr_id)
+            order = self.exchange.place(code, side, order_type, qty, price, tr_id, exchange_id)
         except Rejected as r:
             raise Refusal((r.msg_cd, r.msg1), r.http_status) from None
         return self._order_ack(order, OK_BUY if side == BUY else OK_SELL, tr_id)
@@ -566,8 +569,11 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
         now = self.clock()
         with ex.lock:
             pending = self._unconfirmed(ex.orders, now)
+            venue = q.get("EXCG_ID_DVSN_CD", "KRX").strip() or "KRX"
+            if venue not in sim_venues.INQUIRY_VENUES:
+                raise invalid("EXCG_ID_DVSN_CD")
             rows = [o for o in ex.orders if q["INQR_STRT_DT"] <= o.day <= q["INQR_END_DT"]
-                    and self._listed(o, now)
+                    and self._listed(o, now) and sim_venues.listed_under(venue, o.venue)
                     and (side == "00" or o.side == side) and (not code or o.code == code)
                     and (not order_no or o.order_no == order_no)
                     and (ccld == "00" or (ccld == "01" and o.filled_qty > 0)
@@ -628,7 +634,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
             "rmn_qty": _s(remaining), "rjct_qty": "0", "ccld_cndt_name": "없음", "inqr_ip_addr": "",
             "cpbc_ordp_ord_rcit_dvsn_cd": "", "cpbc_ordp_infm_mthd_dvsn_cd": "", "infm_tmd": "",
             "ctac_tlno": "", "prdt_type_cd": "300", "excg_dvsn_cd": "01", "cpbc_ordp_mtrl_dvsn_cd": "",
-            "ord_orgno": o.org_no, "rsvn_ord_end_dt": "", "excg_id_dvsn_cd": "KRX", "stpm_cndt_pric": "0",
+            "ord_orgno": o.org_no, "rsvn_ord_end_dt": "", "excg_id_dvsn_cd": o.venue, "stpm_cndt_pric": "0",
             "stpm_efct_occr_dtmd": "",
         }
 

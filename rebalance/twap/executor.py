@@ -47,8 +47,10 @@ class TwapExecutor:
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
 
-    def start(self, plan: Plan, window: Window) -> str:
-        """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs."""
+    def start(self, plan: Plan, window: Window, guard: float | None = None) -> str:
+        """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs.
+
+        `guard`: this run's price guard instead of the settings' (an after-work run's wider one)."""
         if plan.manual:
             raise ValueError(t("accounts.read_only"))
         if plan.us_legs:  # US orders come with the orders slice (issue 22): refused before anything is journaled
@@ -66,7 +68,7 @@ class TwapExecutor:
                 schedule = slice_plan(plan.lines, window, self.settings, self.rate)
                 run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
                 self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now,
-                                        self.settings.price_guard)
+                                        self.settings.price_guard if guard is None else guard)
             except BaseException:
                 self._process_lock.release()
                 raise
