@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--market", choices=("listed", "liquid", "thin"), default="listed",
                      help="the order book: every stock liquid (1-tick spread, deep) or thin (2-5 ticks, "
                           "a few million won deep); default: each stock as the stock list marks it")
+    sim.add_argument("--accounts", default=None, metavar="LABEL[=NUMBER],...",
+                     help="serve several accounts (default: KIS_ACCOUNTS), e.g. main,pension=50000001-22; each "
+                          "label's KIS_<LABEL>_ACCOUNT and _APP_KEY as the bot reads them")
     sim.add_argument("--no-book", action="store_true",
                      help="no order book: orders fill at the walk's price at once, with no spread or queue")
 

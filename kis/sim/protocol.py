@@ -305,7 +305,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
             return self._token_error(BAD_APPKEY)
         if data.get("secretkey") != self.app_secret:
             return self._token_error(BAD_APPSECRET)
-        return Response(200, {"approval_key": self.approvals.issue()})
+        return Response(200, {"approval_key": self.approvals.issue(self.app_key)})
 
     @staticmethod
     def _token_error(msg: tuple[str, str]) -> Response:
