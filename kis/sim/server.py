@@ -168,7 +168,9 @@ class SimServer:
         desk_book = Book(self.market, seed=seed, mode=book, clock=self.clock,
                          listed={s["code"]: s.get("liquidity", "liquid") for s in seed_data["stocks"]})
         exchange.book = desk_book if desk_book.matching else None
-        us_book = UsBook(units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100)
+        dollars = units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100
+        # a 연금저축 (22) or IRP (29) holds no foreign-listed stocks: it starts with no dollars
+        us_book = UsBook(0 if account.product in ("22", "29") else dollars)
         us_exchange = UsExchange(self.us_market, us_book, self.fx, krw=exchange, clock=self.clock,
                                  always_open=always_open)
         protocol = KisProtocol(exchange=exchange, market=self.market, tokens=self.tokens, limiter=self.limiter,
