@@ -16,6 +16,8 @@ from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 import requests
 
 from kis import endpoints as ep
+from kis import pension
+from kis.accounts import AccountKind
 from kis.auth import TokenCache, TokenManager
 from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
@@ -337,8 +339,15 @@ class KisClient:
                 log.info("%s: data changed while paging; starting over", tr_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @property
+    def _irp(self) -> bool:
+        """An IRP (퇴직연금) account: its inquiries are the pension ones (kis/pension.py)."""
+        return self.config.kind is AccountKind.IRP
+
     def balance(self) -> Balance:
         """Holdings (every page) and cash. Raises rather than return a short or empty balance."""
+        if self._irp:
+            return pension.balance(self)
         params = {
             **self._account_fields(),
             "AFHR_FLPR_YN": "N", "OFL_YN": "", "INQR_DVSN": "01", "UNPR_DVSN": "01",
@@ -385,6 +394,8 @@ class KisClient:
         With `wanted` (order numbers), reading stops at the page where the last of them appears: the
         rows come newest first, so only orders older than all of them are left out.
         """
+        if self._irp:
+            return pension.orders_today(self, _check_code(code) if code else None)
         today = self._wall().astimezone(KST).strftime("%Y%m%d")
         params = {
             **self._account_fields(),
@@ -527,6 +538,9 @@ class KisClient:
         """inquire-psbl-order asked with exactly this ORD_DVSN (the doctor compares 00 and 01)."""
         code = _check_code(code)
         ord_dvsn = OrderType(ord_dvsn).value
+        if self._irp:
+            return pension.buying_power(self, code, self.round_price(code, price, OrderSide.BUY) if price else 0,
+                                        ord_dvsn)
         params = {
             **self._account_fields(),
             "PDNO": code,
