@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook  # noqa: E402
 
+from bot import order_gate  # noqa: E402
 from bot.household import Desk, Household  # noqa: E402
 from bot.service import open_service  # noqa: E402
 from kis.accounts import AccountKind  # noqa: E402
@@ -94,6 +95,8 @@ def run(seconds: float) -> list[str]:
                 config = replace(sim_config(sim, account_data_dir(root, label, labels), rate_limit=MOCK_RATE),
                                  label=label, kind=kind)
                 client = KisClient(config)
+                if kind in order_gate.GATED_KINDS:  # as if `kisbot doctor --orders --account` had passed on it
+                    order_gate.record_pass(config, datetime.now(KST))
 
                 def on_event(event, label=label):
                     if isinstance(event, Filled):

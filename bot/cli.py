@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--real", action="store_true", help="allow --orders on KIS_ENV=real (asks for the account)")
     doctor.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
+    doctor.add_argument("--account", default=None, metavar="LABEL",
+                        help="check this account of KIS_ACCOUNTS (default: the first); --orders passing on a "
+                             "연금저축 turns its orders on")
     report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
     report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
 

@@ -353,6 +353,7 @@ def demo_client(sims: list[tuple[Any, Any]], label: str, data_dir: Path, rate: f
     """A client on the paper exchange of account `label`, with its keys, in that account's own data dir."""
     from dataclasses import replace
 
+    from bot import order_gate
     from kis.client import KisClient
     from kis.config import account_data_dir
     from kis.sim.clients import sim_config
@@ -361,6 +362,8 @@ def demo_client(sims: list[tuple[Any, Any]], label: str, data_dir: Path, rate: f
     account, server = next((a, s) for a, s in sims if a.label == label)
     config = replace(sim_config(server, account_data_dir(data_dir, label, labels), rate_limit=rate,
                                 account=label), label=label, kind=account.kind)
+    if account.kind in order_gate.GATED_KINDS:  # the demo's simulator takes a 연금저축's orders, as its doctor would find
+        order_gate.record_pass(config, server.clock())
     return KisClient(config, wall=server.clock)
 
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
+from bot import order_gate
 from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
@@ -694,6 +695,9 @@ class BotService:
             return fold(replies + [Reply(t("service_replies.nothing_to_trade"))])
         if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
             return fold(replies)
+        gate = order_gate.plan_note(self.client)  # a 연금저축 before the doctor's pass: no Confirm button
+        if gate:
+            return fold(replies + [Reply(gate)])
         caption = fmt.sentence("service_replies.caption", plan=fmt.bold(plan.id), sell=fmt.won(plan.sell_value),
                                buy=fmt.won(plan.buy_value), window=self._window_hint(asked),
                                until=fmt.clock_text(plan.expires_at), guard=self._guard_hint())
@@ -807,6 +811,9 @@ class BotService:
             if self._model_saved():
                 return t("chats.no_plan_here")
             return t("service_replies.no_plan")
+        gate = order_gate.confirm_refusal(self.client)  # fail closed (bot/order_gate.py)
+        if gate:
+            return gate
         if plan_id is not None and plan_id != pending.plan.id:
             return t("service_replies.replaced", plan=plan_id, newest=pending.plan.id)
         if plan_id is None and not pending.shown:  # a pressed button proves its plan was seen

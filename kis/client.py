@@ -10,13 +10,14 @@ import logging
 import operator
 import time
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import requests
 
 from kis import endpoints as ep
 from kis import pension
+from kis.numbers import to_float, to_int  # noqa: F401 (kis.client.to_int is what callers import)
 from kis.accounts import AccountKind
 from kis.auth import TokenCache, TokenManager
 from kis.codes import BadStockCode, normalize_code, shown
@@ -40,27 +41,6 @@ RESTARTS_ON_CHANGE = 3  # SYDB0050: the data moved while paging; start over at m
 
 def _now_kst() -> datetime:
     return datetime.now(KST)
-
-
-def to_int(text: Any) -> int:
-    """A KIS number string ("71234.5678", "-500", "") as int, rounded half up; "" is 0."""
-    if text is None:
-        return 0
-    s = str(text).strip().replace(",", "")
-    if not s:
-        return 0
-    try:
-        return int(Decimal(s).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    except InvalidOperation:
-        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
-
-
-def to_float(text: Any) -> float:
-    s = str(text or "").strip().replace(",", "")
-    try:
-        return float(s) if s else 0.0
-    except ValueError:
-        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
 
 
 # Where a quote's change, name and price limits sit: inquire-price's `output`, the multi-stock quote's rows.

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from kis.errors import KisTransportError
+from kis.numbers import to_float, to_int
 from kis.models import Balance, BuyingPower, Holding, OrderSide, OrderStatus, OrderType
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kis.client import KisClient
 
 ROOT = "/uapi/domestic-stock/v1/trading/pension"
 BALANCE, BALANCE_TR = f"{ROOT}/inquire-balance", "TTTC2208R"
@@ -42,15 +40,11 @@ class Deposit:
 
 
 def _int(value) -> int:
-    from kis.client import to_int
-
     return to_int(value)
 
 
-def balance(client: "KisClient") -> Balance:
+def balance(client: Any) -> Balance:
     """Holdings (every page) and cash of an IRP account from 퇴직연금 잔고조회; raises rather than answer short."""
-    from kis.client import to_float
-
     params = {**client._account_fields(), "ACCA_DVSN_CD": RESERVE_ALL, "INQR_DVSN": "00"}
     replies = client._all_pages(BALANCE, BALANCE_TR, params)
     holdings = []
@@ -76,7 +70,7 @@ def balance(client: "KisClient") -> Balance:
                    at=client._wall())
 
 
-def buying_power(client: "KisClient", code: str, price: int, ord_dvsn: str) -> BuyingPower:
+def buying_power(client: Any, code: str, price: int, ord_dvsn: str) -> BuyingPower:
     """퇴직연금 매수가능조회: what a buy could spend (a pension account has no 미수: both figures are the same)."""
     params = {**client._account_fields(), "PDNO": code, "ACCA_DVSN_CD": RESERVE_ALL,
               "CMA_EVLU_AMT_ICLD_YN": "N", "ORD_UNPR": str(price), "ORD_DVSN": ord_dvsn}
@@ -87,7 +81,7 @@ def buying_power(client: "KisClient", code: str, price: int, ord_dvsn: str) -> B
                        asked_with=ord_dvsn)
 
 
-def orders_today(client: "KisClient", code: str | None = None) -> list[OrderStatus]:
+def orders_today(client: Any, code: str | None = None) -> list[OrderStatus]:
     """퇴직연금 미체결내역 (every page), as order statuses; `code` keeps one stock's."""
     params = {**client._account_fields(), "USER_DVSN_CD": EVERY_USER, "SLL_BUY_DVSN_CD": "00",
               "CCLD_NCCS_DVSN": EVERY_USER, "INQR_DVSN_3": "00"}
@@ -115,7 +109,7 @@ def orders_today(client: "KisClient", code: str | None = None) -> list[OrderStat
     return orders
 
 
-def deposit(client: "KisClient") -> Deposit:
+def deposit(client: Any) -> Deposit:
     """퇴직연금 예수금조회."""
     params = {**client._account_fields(), "ACCA_DVSN_CD": RESERVE_ALL}
     out = client.transport.get(DEPOSIT, DEPOSIT_TR, params).body.get("output") or {}
@@ -123,7 +117,7 @@ def deposit(client: "KisClient") -> Deposit:
                    settle_next=_int(out.get("nxdy_sttl_amt")), settle_d2=_int(out.get("nx2_day_sttl_amt")))
 
 
-def present_balance(client: "KisClient") -> list[dict]:
+def present_balance(client: Any) -> list[dict]:
     """퇴직연금 체결기준잔고: its holding rows (output1) as KIS sends them, every page."""
     params = {**client._account_fields(), "USER_DVSN_CD": "00"}
     return [dict(row) for reply in client._all_pages(PRESENT_BALANCE, PRESENT_BALANCE_TR, params)
