@@ -481,12 +481,19 @@ class BotService:
         config = getattr(self.client, "config", None)
         serving = getattr(config, "label", "main")
         if self.accounts_configured:
-            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind)
+            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind,
+                                      self._account_value() if a.label == serving else None)
                           for a in self.accounts_configured)
         else:
             views = (AccountView(serving, serving, mask_number(str(getattr(config, "account", ""))),
-                                 getattr(config, "kind", AccountKind.GENERAL)),)
+                                 getattr(config, "kind", AccountKind.GENERAL), self._account_value()),)
         return [Reply(fmt.text("\n".join(accounts_text(views, serving))))]
+
+    def _account_value(self) -> int | str:
+        try:
+            return self.client.balance().total_value
+        except (KisError, KisTransportError) as exc:
+            return describe_error(exc)
 
     def model(self, args: Sequence[str] = (), *, chat: int = ONE_CHAT) -> list[Reply]:
         """`/model [set|add|rm|band|cash|undo|history|diff|save|use|list ...]`: show or edit the saved model."""
