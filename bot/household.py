@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from bot import format as fmt
+from bot.order_gate import client_gated
 from bot.reports import PLAN_BUTTON
 from bot.notifier import Push
 from bot.service import BotService, Button, Reply, describe_error
@@ -476,7 +477,8 @@ class RoutedService:
         if not self._house.several:
             return self._call("accounts")
         views = tuple(AccountView(d.label, d.name, mask_number(str(getattr(d.service.client.config, "account", ""))),
-                                  d.kind, account_value(d.service.client)) for d in self._house.desks)
+                                  d.kind, account_value(d.service.client), client_gated(d.service.client))
+                      for d in self._house.desks)
         replies = [Reply(fmt.text("\n".join(accounts_text(views, self._house.current().label))))]
         if self._house.several:
             replies.append(Reply(t("household.accounts_hint", labels=self._house._at_labels(),

@@ -62,6 +62,11 @@ def _config_of(client: Any) -> KisConfig | None:
     return config if isinstance(config, KisConfig) else None
 
 
+def client_gated(client: Any) -> bool:
+    """Orders of this client's account stay off (a client without a KisConfig: a test's fake, never gated)."""
+    return gated(_config_of(client))
+
+
 def plan_note(client: Any) -> str:
     """What the plan says while the gate is shut ('' when orders may go)."""
     config = _config_of(client)

@@ -482,11 +482,13 @@ class BotService:
         serving = getattr(config, "label", "main")
         if self.accounts_configured:
             views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind,
-                                      self._account_value() if a.label == serving else None)
+                                      self._account_value() if a.label == serving else None,
+                                      order_gate.client_gated(self.client) if a.label == serving else False)
                           for a in self.accounts_configured)
         else:
             views = (AccountView(serving, serving, mask_number(str(getattr(config, "account", ""))),
-                                 getattr(config, "kind", AccountKind.GENERAL), self._account_value()),)
+                                 getattr(config, "kind", AccountKind.GENERAL), self._account_value(),
+                                 order_gate.client_gated(self.client)),)
         return [Reply(fmt.text("\n".join(accounts_text(views, serving))))]
 
     def _account_value(self) -> int | str:

@@ -136,3 +136,14 @@ def test_a_refused_test_order_leaves_the_pension_accounts_orders_off(house_sim, 
     gate = next(c for c in report["checks"] if c["name"] == "order gate")
     assert gate["status"] == "warn" and "stay off" in gate["text"]
     assert order_gate.gated(load_kis_config(source, "pension"))
+
+
+def test_accounts_says_the_pension_accounts_orders_are_off_until_the_doctor_passes(sims, tmp_path):
+    house = make_house(sims, tmp_path, doctor_passed=False)
+    with using("en"):
+        before = text(ask(house, CHAT, "accounts"))
+        order_gate.record_pass(house.desk("pension").service.client.config, sims["pension"].clock())
+        after = text(ask(house, CHAT, "accounts"))
+    off = "orders off until `kisbot doctor --orders --account pension` has passed on it"
+    assert before.count(off) == 1 and before.index("@pension") < before.index(off)
+    assert off not in after
