@@ -186,3 +186,14 @@ def test_the_demo_plans_the_pension_accounts_saved_etf_model_on_the_shared_simul
     assert "no holdings" in balance and "30,000,000" in balance
     plan = text.split("> /plan @pension")[1]
     assert "Account @pension (연금저축)" in plan and "Rebalance plan" in plan and "069500" in plan
+
+
+def test_the_demos_two_accounts_run_at_once_on_its_one_simulator_and_both_end_on_target():
+    text = run_demo(f"/plan {EXAMPLES / 'model.xlsx'}\n/confirm 10s\n/plan @pension\n/confirm @pension 10s\n")
+    main_run = re.search(r"Run (\S+) started: plan \w+, 12 stocks", text).group(1)
+    pension_run = re.search(r"Run (\S+) started: plan \w+, 3 stocks", text).group(1)
+    started = text.index(f"Run {pension_run} started")
+    assert text.index(f"[@main] Run finished (run {main_run})") > started  # main still ran when pension began
+    for label, run in (("main", main_run), ("pension", pension_run)):
+        summary = text.split(f"[@{label}] Run finished (run {run})")[1]
+        assert summary.index("all on target") < summary.index("Receipt of plan"), label
