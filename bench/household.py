@@ -1,8 +1,9 @@
 """Three accounts of one household running at once at mock pace (1 call/s per app key), through the bot's household.
 
-Each account (a general one, an ISA and a 연금저축 with ETFs) has its own paper exchange, app key and notice
-stream; each model file is sent with `@label` and its plan confirmed with `/confirm @label`, all three within a
-second. For each account it prints the exchange's EGW00201 refusals (calls beyond 1/s on its app key), the
+The three accounts (a general one, an ISA and a 연금저축 with ETFs) are on ONE paper exchange, each with its
+own app key (so its own call limit), cash, orders and notice session on the one websocket (which sends every
+account's notices to every session: each stream keeps its own by ACNT_NO); each model file is sent with
+`@label` and its plan confirmed with `/confirm @label`, all three within a second. For each account it prints the exchange's EGW00201 refusals (calls beyond 1/s on its app key), the
 fill-to-chat latency p50/p95 (from the exchange filling an order to the executor pushing the Filled event; the
 chat's own batching comes after), the largest |target - actual| after the run, and when the run ended against
 its window's end.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import logging
 import statistics
 import sys
@@ -29,16 +29,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook  # noqa: E402
 
+from bot import order_gate  # noqa: E402
 from bot.household import Desk, Household  # noqa: E402
 from bot.service import open_service  # noqa: E402
 from kis.accounts import AccountKind  # noqa: E402
 from kis.client import KisClient  # noqa: E402
-from kis.config import Source, account_data_dir  # noqa: E402
+from kis.config import Source, account_data_dir, sim_credentials  # noqa: E402
 from kis.krx import KST  # noqa: E402
 from kis.notices import open_notices  # noqa: E402
 from kis.sim import SimServer  # noqa: E402
 from kis.sim.clients import sim_config  # noqa: E402
-from kis.sim.market import load_seed  # noqa: E402
+from kis.sim.desks import SimAccountSpec  # noqa: E402
 from rebalance.events import Filled, Finished  # noqa: E402
 
 MOCK_RATE = 1.0
@@ -73,27 +74,23 @@ def run(seconds: float) -> list[str]:
         fills: dict[str, dict[str, list[tuple[float, int]]]] = {}  # account -> stock -> (exchange time, shares)
         told: dict[str, dict[str, list[float]]] = {}  # account -> stock -> push time of each share told
         finished: dict[str, datetime] = {}
-        sims, desks, streams = {}, [], []
+        desks, streams = [], []
+        specs = tuple(SimAccountSpec(number, *sim_credentials(label), label=label, cash=cash)
+                      for label, _, number, cash, _ in ACCOUNTS)
+        sim = SimServer(0, rate_limit=MOCK_RATE, always_open=True, accounts=specs).start()
         try:
             for label, kind, number, cash, _ in ACCOUNTS:
-                seed = None
-                if cash is not None:
-                    seed = root / f"{label}-seed.json"
-                    seed.write_text(json.dumps({**load_seed(), "cash": cash, "holdings": []}), encoding="utf-8")
-                sim = SimServer(0, rate_limit=MOCK_RATE, always_open=True, account=number,
-                                app_key=f"PSsim{label.upper():<8}appKEY".replace(" ", "0").ljust(36, "0"),
-                                seed_file=str(seed) if seed else None).start()
-                sims[label] = sim
-
                 def on_fill(kind_, order, qty, price, label=label):
                     if kind_ == "filled":
                         with lock:
                             fills.setdefault(label, {}).setdefault(order.code, []).append((time.monotonic(), qty))
 
-                sim.exchange.listeners.append(on_fill)
-                config = replace(sim_config(sim, account_data_dir(root, label, labels), rate_limit=MOCK_RATE),
-                                 label=label, kind=kind)
+                sim.desk(label).exchange.listeners.append(on_fill)
+                config = replace(sim_config(sim, account_data_dir(root, label, labels), rate_limit=MOCK_RATE,
+                                            account=label), label=label, kind=kind)
                 client = KisClient(config)
+                if kind in order_gate.GATED_KINDS:  # as if `kisbot doctor --orders --account` had passed on it
+                    order_gate.record_pass(config, datetime.now(KST))
 
                 def on_event(event, label=label):
                     if isinstance(event, Filled):
@@ -119,7 +116,7 @@ def run(seconds: float) -> list[str]:
                         if reply.offers:
                             house.service.shown(reply.offers, chat)
                 plans[label] = house.desk(label).service._pending(chat).plan
-            refused_before = {label: sim.limiter.refused for label, sim in sims.items()}
+            refused_before = {label: sim.limiter.refused_by[sim.desk(label).app_key] for label in labels}
             started = time.monotonic()
             for label in labels:  # three /confirm @label, one after another
                 route = house.route(chat, "confirm", [f"@{label}", f"{int(seconds)}s"])
@@ -128,11 +125,11 @@ def run(seconds: float) -> list[str]:
                 assert "started" in answer, answer
             confirmed = time.monotonic() - started
             house.wait_for_run(seconds + 600)
-            lines = [f"3 accounts at once, {seconds:.0f} s windows at {MOCK_RATE:g} call/s each; the three "
-                     f"confirms took {confirmed:.2f} s"]
+            lines = [f"3 accounts at once on one sim, {seconds:.0f} s windows at {MOCK_RATE:g} call/s per app key; "
+                     f"the three confirms took {confirmed:.2f} s"]
             everyone = []
             for label in labels:
-                sim, plan = sims[label], plans[label]
+                plan, exchange = plans[label], sim.desk(label).exchange
                 latencies = []
                 for code, done in fills.get(label, {}).items():  # a fill is told when its last share is
                     pushed, shares = told.get(label, {}).get(code, []), 0
@@ -141,15 +138,15 @@ def run(seconds: float) -> list[str]:
                         if shares <= len(pushed):
                             latencies.append(pushed[shares - 1] - at)
                 everyone += latencies
-                worst = max(abs(ln.target_qty - sim.exchange.holding_qty(ln.code)) for ln in plan.lines)
-                orders = sum(1 for e in sim.exchange.order_log if e.kind == "new")
+                worst = max(abs(ln.target_qty - exchange.holding_qty(ln.code)) for ln in plan.lines)
+                orders = sum(1 for e in exchange.order_log if e.kind == "new")
                 status = house.desk(label).service.executor.status()
                 end = status.end if status is not None else None
                 ended = (f"{(finished[label] - end).total_seconds():+.1f} s after its window end"
                          if label in finished and end is not None else
                          ("finished" if label in finished else "did not finish"))
                 lines.append(f"  @{label:<8} {len(plan.lines)} stocks, {orders} orders, EGW00201 refusals "
-                             f"{sim.limiter.refused - refused_before[label]}, fill-to-chat p50 "
+                             f"{sim.limiter.refused_by[sim.desk(label).app_key] - refused_before[label]}, fill-to-chat p50 "
                              f"{statistics.median(latencies) if latencies else float('nan'):.2f} s p95 "
                              f"{_percentile(latencies, 0.95):.2f} s over {len(latencies)} fills, largest "
                              f"|target - actual| {worst}, run {ended}")
@@ -160,8 +157,7 @@ def run(seconds: float) -> list[str]:
             for stream in streams:
                 if stream is not None:
                     stream.stop()
-            for sim in sims.values():
-                sim.stop()
+            sim.stop()
 
 
 def main() -> int:

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--market", choices=("listed", "liquid", "thin"), default="listed",
                      help="the order book: every stock liquid (1-tick spread, deep) or thin (2-5 ticks, "
                           "a few million won deep); default: each stock as the stock list marks it")
+    sim.add_argument("--accounts", default=None, metavar="LABEL[=NUMBER],...",
+                     help="serve several accounts (default: KIS_ACCOUNTS), e.g. main,pension=50000001-22; each "
+                          "label's KIS_<LABEL>_ACCOUNT and _APP_KEY as the bot reads them")
     sim.add_argument("--no-book", action="store_true",
                      help="no order book: orders fill at the walk's price at once, with no spread or queue")
 
@@ -114,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--real", action="store_true", help="allow --orders on KIS_ENV=real (asks for the account)")
     doctor.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     doctor.add_argument("--code", default=None, help="the stock to look at (default 005930)")
+    doctor.add_argument("--account", default=None, metavar="LABEL",
+                        help="check this account of KIS_ACCOUNTS (default: the first); --orders passing on a "
+                             "연금저축 turns its orders on")
     report = sub.add_parser("report", help="the daily report now: value, P/L, cash, today's fills, drift")
     report.add_argument("--chart", default=None, help="also write the value chart to this PNG file")
 

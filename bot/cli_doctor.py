@@ -660,6 +660,24 @@ ORDER_CHECKS: list[Check] = [Check("test order", check_test_order), Check("order
                              Check("SOR", _venue(check_sor)), Check("KRX after-market", _venue(check_after_market))]
 
 
+def order_gate_finding(doc: Doctor) -> Finding | None:
+    """After the test order: a pass (placed, its cancel confirmed) is recorded, so a 연금저축's orders may go
+    (bot/order_gate.py); the finding says so for a gated account, or that its orders stay off."""
+    from bot import order_gate
+
+    test = next((f for f in doc.findings if f.name == "test order"), None)
+    passed = test is not None and test.status is not Status.FAIL and doc.cancel_confirmed
+    gated = doc.config.kind in order_gate.GATED_KINDS
+    if passed:
+        path = order_gate.record_pass(doc.config, datetime.now(KST))
+        return Finding("order gate", Status.OK, t("accounts2.gate_opened", label=doc.config.label, path=path),
+                       {"orders_on": True}) if gated else None
+    if gated:
+        return Finding("order gate", Status.WARN, t("accounts2.gate_shut", label=doc.config.label),
+                       {"orders_on": False})
+    return None
+
+
 def run_checks(doc: Doctor, checks: list[Check]) -> list[Finding]:
     """Run each check into `doc.findings`; a KIS failure becomes that check's one-line finding, and the rest
     still run. A stop signal is taken before each check (and in every wait) as `Stopped`."""
@@ -717,7 +735,7 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
     except BadStockCode as exc:
         return _refuse(str(exc), as_json)
     try:
-        config: KisConfig | None = load_kis_config(source)
+        config: KisConfig | None = load_kis_config(source, label=getattr(args, "account", None) or "")
         problem = ""
     except ConfigError as exc:
         config, problem = None, str(exc)
@@ -743,6 +761,9 @@ def doctor(args: argparse.Namespace, *, source: Source | None = None,
             findings = run_checks(doc, CHECKS)
             if getattr(args, "orders", False) and all(f.status is not Status.FAIL for f in findings[:1]):
                 run_checks(doc, ORDER_CHECKS)
+                gate = order_gate_finding(doc)
+                if gate is not None:
+                    doc.findings.append(gate)
         except Stopped as stop:
             stopped = 128 + stop.signum
             doc.findings.append(withdraw(doc, stop))

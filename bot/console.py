@@ -288,7 +288,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
             path.write_bytes(data)
             return str(path)
 
-        # Two accounts, each on its own paper exchange: a general one and a 연금저축 with an ETF model saved.
+        # Two accounts on one paper exchange: a general one and a 연금저축 with an ETF model saved.
         sims = demo_sims(rate, Path(data_dir))
         try:
             # MARKET_CALENDAR=always: the demo trades whatever the day and hour.
@@ -317,7 +317,7 @@ def _demo(args: Any, *, stdin: TextIO | None = None, stdout: TextIO | None = Non
             household.notifier.stop()
             household.close()
         finally:
-            for _, server in sims:
+            for server in {id(server): server for _, server in sims}.values():  # one sim serves both
                 server.stop()
     with lock:
         print(t("demo.thrown_away"), file=out, flush=True)
@@ -329,51 +329,41 @@ DEMO_PENSION_MODEL = (("069500", 0.4), ("360750", 0.3), ("148070", 0.3))  # KODE
 
 
 def demo_sims(rate: float, data_dir: Path) -> list[tuple[Any, Any]]:
-    """The demo's accounts, each with its own started paper exchange: `main` (general, the seed's holdings) and
-    `pension` (연금저축, cash only)."""
-    import json
-
+    """The demo's accounts on one started paper exchange, each with its own key pair, cash and pace: `main`
+    (general, the seed's holdings) and `pension` (연금저축, cash only); (account, the sim) for each."""
     from kis.accounts import Account, AccountKind, Credentials
-    from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET
+    from kis.config import SIM_ACCOUNT, sim_credentials
     from kis.models import Account as Number
     from kis.sim import SimServer
-    from kis.sim.market import load_seed
+    from kis.sim.desks import SimAccountSpec
     from kis.sim.server import TRADED_SECONDS
 
-    seed = load_seed()
-    seed_file = data_dir / "pension-seed.json"
-    seed_file.write_text(json.dumps({**seed, "cash": DEMO_PENSION_CASH, "holdings": []}), encoding="utf-8")
-    keys = Credentials(SIM_APP_KEY, SIM_APP_SECRET)
-    pension_key = Credentials(SIM_APP_KEY[:-4] + "0022", SIM_APP_SECRET)  # KIS issues a key pair per account
-    accounts = [(Account("main", "main", Number.parse(SIM_ACCOUNT), AccountKind.GENERAL, keys), None),
-                (Account("pension", "연금저축", Number.parse("50000001-22"), AccountKind.PENSION, pension_key),
-                 str(seed_file))]
-    sims = []
-    try:
-        for account, seed_path in accounts:
-            sims.append((account, SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True,
-                                            account=str(account.number), app_key=account.credentials.app_key,
-                                            app_secret=account.credentials.app_secret,
-                                            seed_file=seed_path, book="liquid").start()))
-    except BaseException:
-        for _, server in sims:
-            server.stop()
-        raise
-    return sims
+    accounts = [Account("main", "main", Number.parse(SIM_ACCOUNT), AccountKind.GENERAL,
+                        Credentials(*sim_credentials("main"))),
+                Account("pension", "연금저축", Number.parse("50000001-22"), AccountKind.PENSION,
+                        Credentials(*sim_credentials("pension")))]  # KIS issues a key pair per account
+    specs = (SimAccountSpec(SIM_ACCOUNT, *sim_credentials("main"), label="main"),
+             SimAccountSpec("50000001-22", *sim_credentials("pension"), label="pension", cash=DEMO_PENSION_CASH))
+    server = SimServer(0, rate_limit=rate, traded_seconds=TRADED_SECONDS, always_open=True, book="liquid",
+                       accounts=specs).start()
+    return [(account, server) for account in accounts]
 
 
 def demo_client(sims: list[tuple[Any, Any]], label: str, data_dir: Path, rate: float) -> Any:
-    """A client on the paper exchange of account `label`, in that account's own data dir."""
+    """A client on the paper exchange of account `label`, with its keys, in that account's own data dir."""
     from dataclasses import replace
 
+    from bot import order_gate
     from kis.client import KisClient
     from kis.config import account_data_dir
     from kis.sim.clients import sim_config
 
     labels = tuple(a.label for a, _ in sims)
     account, server = next((a, s) for a, s in sims if a.label == label)
-    config = replace(sim_config(server, account_data_dir(data_dir, label, labels), rate_limit=rate),
-                     label=label, kind=account.kind)
+    config = replace(sim_config(server, account_data_dir(data_dir, label, labels), rate_limit=rate,
+                                account=label), label=label, kind=account.kind)
+    if account.kind in order_gate.GATED_KINDS:  # the demo's simulator takes a 연금저축's orders, as its doctor would find
+        order_gate.record_pass(config, server.clock())
     return KisClient(config, wall=server.clock)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from bot import format as fmt
+from bot.order_gate import client_gated
 from bot.reports import PLAN_BUTTON
 from bot.notifier import Push
 from bot.service import BotService, Button, Reply, describe_error
@@ -40,6 +41,7 @@ VIEWER_READS = frozenset({"start", "help", "balance", "report", "perf", "status"
                           "lang", "use", "text"})
 MODEL_READS = frozenset({"history", "list", "diff"})
 PLANNING = frozenset({"plan", "confirm", "file"})  # commands whose answer may hold a plan: its header names the account
+VIEWER_PUSHES = frozenset({"report", "summary"})  # the pushes a viewer gets: daily reports, run summaries
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Route:
     desk: Desk
     words: tuple[str, ...] = ()
     work: Callable[[], list[Reply]] | None = None
+    viewer: bool = False  # asked by a viewer chat: its answer carries no button that trades
 
 
 class ChatDefaults:
@@ -116,6 +119,23 @@ def command_of(update: Any, args: Sequence[str] | None) -> tuple[int, str, list[
 
 
 _serving: contextvars.ContextVar[Desk | None] = contextvars.ContextVar("kisbot_desk", default=None)
+_viewing: contextvars.ContextVar[bool] = contextvars.ContextVar("kisbot_viewing", default=False)
+
+
+def _trades(button: Button) -> bool:
+    return button.data.partition(":")[0] in LABELLED
+
+
+def for_viewer(reply: Reply) -> Reply:
+    """`reply` as a viewer sees it: without the buttons that trade (Confirm, Cancel, Stop, Plan) or a Mini App."""
+    if not reply.buttons and not reply.app:
+        return reply
+    return replace(reply, buttons=tuple(b for b in reply.buttons if not _trades(b)), app="")
+
+
+def viewer_push(reply: Reply) -> Reply | None:
+    """What a viewer chat gets of a push: daily reports and run summaries (no button that trades), nothing else."""
+    return for_viewer(reply) if reply.kind in VIEWER_PUSHES else None
 
 
 class Household:
@@ -171,18 +191,24 @@ class Household:
             if found is None:
                 return self._answer(self._unknown(named[0]))
             desk = found
-        if chat in self.viewers and not self._may_view(command, rest):
+        viewer = chat in self.viewers
+        if viewer and not self._may_view(command, rest):
             return self._answer(t("household.viewer_refused"))
         if command == "use":
-            return Route(desk, rest, lambda: self.use(chat, list(rest), named[0] if named else None))
+            return Route(desk, rest, lambda: self.use(chat, list(rest), named[0] if named else None), viewer)
         if command == "balance" and [w.lower() for w in rest] == ["all"]:
-            return Route(desk, rest, self.balance_all)
+            return Route(desk, rest, self._viewed(viewer, self.balance_all), viewer)
         if command == "report" and [w.lower() for w in rest] == ["all"] and self.pushes is not None:
-            return Route(desk, rest, self.report_all)
+            return Route(desk, rest, self._viewed(viewer, self.report_all), viewer)
         if command == "health" and [w.lower() for w in rest] == ["all"] and self.pushes is not None:
-            return Route(desk, rest, lambda: [r for d in self.desks if d.pushes is not None
-                                              for r in self.labelled(d, d.pushes.health(), header=True)])
-        return Route(desk, rest)
+            return Route(desk, rest, self._viewed(viewer, lambda: [
+                r for d in self.desks if d.pushes is not None
+                for r in self.labelled(d, d.pushes.health(), header=True)]), viewer)
+        return Route(desk, rest, viewer=viewer)
+
+    @staticmethod
+    def _viewed(viewer: bool, work: Callable[[], list[Reply]]) -> Callable[[], list[Reply]]:
+        return (lambda: [for_viewer(r) for r in work()]) if viewer else work
 
     def _route_button(self, chat: int, action: str, ident: str) -> Route:
         desk, _ = self.split(ident)
@@ -191,7 +217,7 @@ class Household:
             return self._answer(self._unknown(label))
         if chat in self.viewers and action in LABELLED:
             return self._answer(t("household.viewer_refused"))
-        return Route(desk, (ident,))
+        return Route(desk, (ident,), viewer=chat in self.viewers)
 
     def _answer(self, sentence: str) -> Route:
         return Route(self.desks[0], (), lambda: [Reply(sentence)])
@@ -209,9 +235,11 @@ class Household:
     def serving(self, route: Route) -> Iterator[Desk]:
         """Within the block `service`, `pushes` and `notifier` are the routed account's."""
         token = _serving.set(route.desk)
+        viewing = _viewing.set(route.viewer or _viewing.get())  # a nested serving keeps a viewer a viewer
         try:
             yield route.desk
         finally:
+            _viewing.reset(viewing)
             _serving.reset(token)
 
     def split(self, ident: str) -> tuple[Desk, str]:
@@ -314,7 +342,7 @@ class Household:
         every Confirm caption."""
         out = []
         for i, reply in enumerate(replies):
-            reply = _label_buttons(reply, desk.label)
+            reply = for_viewer(reply) if _viewing.get() else _label_buttons(reply, desk.label)
             if self.several and header and (i == 0 or reply.offers):
                 reply = replace(reply, body=fmt.bold(t("household.header", label=desk.label, name=desk.name))
                                 + "\n" + reply.body)
@@ -449,7 +477,8 @@ class RoutedService:
         if not self._house.several:
             return self._call("accounts")
         views = tuple(AccountView(d.label, d.name, mask_number(str(getattr(d.service.client.config, "account", ""))),
-                                  d.kind) for d in self._house.desks)
+                                  d.kind, account_value(d.service.client), client_gated(d.service.client))
+                      for d in self._house.desks)
         replies = [Reply(fmt.text("\n".join(accounts_text(views, self._house.current().label))))]
         if self._house.several:
             replies.append(Reply(t("household.accounts_hint", labels=self._house._at_labels(),
@@ -595,6 +624,14 @@ class HouseNotifier:
 
     def drain(self, timeout: float | None = None) -> bool:
         return all([n.drain(timeout) for n in self._notifiers])
+
+
+def account_value(client: Any) -> int | str:
+    """An account's value in won for `/accounts`, or why it is not available (one clause)."""
+    try:
+        return client.balance().total_value
+    except (KisError, KisTransportError) as exc:
+        return describe_error(exc)
 
 
 def _plain(words: Sequence[str]) -> list[str]:

@@ -297,7 +297,7 @@ class Notifier:
                 text += "\n" + fmt.shortfall_text(shortfalls)
             if receipt is not None:
                 text += "\n" + fmt.receipt_text(receipt)
-            return [Reply(part) for part in text.split()]
+            return [Reply(part, kind="summary") for part in text.split()]  # a viewer gets it too
         self._send(summary)
 
     def _progress_text(self, suffix: Callable[[], fmt.Rich | str] | None = None) -> fmt.Rich:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import rebalance
+from bot import order_gate
 from bot import format as fmt
 from bot import progress
 from kis.accounts import AccountKind
@@ -484,12 +485,21 @@ class BotService:
         config = getattr(self.client, "config", None)
         serving = getattr(config, "label", "main")
         if self.accounts_configured:
-            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind)
+            views = tuple(AccountView(a.label, a.name, mask_number(str(a.number)), a.kind,
+                                      self._account_value() if a.label == serving else None,
+                                      order_gate.client_gated(self.client) if a.label == serving else False)
                           for a in self.accounts_configured)
         else:
             views = (AccountView(serving, serving, mask_number(str(getattr(config, "account", ""))),
-                                 getattr(config, "kind", AccountKind.GENERAL)),)
+                                 getattr(config, "kind", AccountKind.GENERAL), self._account_value(),
+                                 order_gate.client_gated(self.client)),)
         return [Reply(fmt.text("\n".join(accounts_text(views, serving))))]
+
+    def _account_value(self) -> int | str:
+        try:
+            return self.client.balance().total_value
+        except (KisError, KisTransportError) as exc:
+            return describe_error(exc)
 
     def model(self, args: Sequence[str] = (), *, chat: int = ONE_CHAT) -> list[Reply]:
         """`/model [set|add|rm|band|cash|undo|history|diff|save|use|list ...]`: show or edit the saved model."""
@@ -699,6 +709,9 @@ class BotService:
             return fold(replies + [Reply(t("service_replies.nothing_to_trade"))])
         if plan.manual:  # its notes say to place the orders in the KIS app; no Confirm button
             return fold(replies)
+        gate = order_gate.plan_note(self.client)  # a 연금저축 before the doctor's pass: no Confirm button
+        if gate:
+            return fold(replies + [Reply(gate)])
         caption = fmt.sentence("service_replies.caption", plan=fmt.bold(plan.id), sell=fmt.won(plan.sell_value),
                                buy=fmt.won(plan.buy_value), window=self._window_hint(asked),
                                until=fmt.clock_text(plan.expires_at), guard=self._guard_hint())
@@ -813,6 +826,9 @@ class BotService:
             if self._model_saved():
                 return t("chats.no_plan_here")
             return t("service_replies.no_plan")
+        gate = order_gate.confirm_refusal(self.client)  # fail closed (bot/order_gate.py)
+        if gate:
+            return gate
         if plan_id is not None and plan_id != pending.plan.id:
             return t("service_replies.replaced", plan=plan_id, newest=pending.plan.id)
         if plan_id is None and not pending.shown:  # a pressed button proves its plan was seen

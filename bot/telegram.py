@@ -24,7 +24,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Appli
 
 from bot import format as fmt
 from bot import progress
-from bot.household import Household, command_of
+from bot.household import Household, command_of, viewer_push
 from bot.notifier import Notifier
 from bot.reports import PLAN_BUTTON
 from bot.redact import protect, redact
@@ -92,8 +92,9 @@ class TelegramSink:
     per_language = True  # bot.notifier: give this sink Pushes, not replies already in words
 
     def __init__(self, chat_ids: Iterable[int], prefs: Any = None, *, langs: ChatLangs | None = None,
-                 lang_setting: str | None = None):
+                 lang_setting: str | None = None, viewers: Iterable[int] = ()):
         self.chat_ids = sorted(chat_ids)
+        self.viewers = sorted(set(viewers) - set(self.chat_ids))  # read pushes only (bot/household.py viewer_push)
         self.prefs = prefs  # bot.notify.NotifyPrefs: each chat's /notify settings; None sends all as is
         self.bot: Any = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -133,8 +134,10 @@ class TelegramSink:
         """Send a `Reply` or a `Push` (bot.notifier) to every chat; the handle holds each chat's last message."""
         handle = {}
         said: dict[Lang, list[Reply]] = {}
-        for chat_id in self.chat_ids:
+        for chat_id in self.chat_ids + self.viewers:
             for one in self._in_words(reply, chat_id, said):
+                if chat_id in self.viewers and (one := viewer_push(one)) is None:
+                    continue
                 routed = self.prefs.route(chat_id, one) if self.prefs is not None else one
                 if routed is None:
                     continue
@@ -598,7 +601,7 @@ def run(args: Any) -> int:
     protect(settings.token)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, each with the token in its URL
     prefs = NotifyPrefs.in_dir(base)
-    sink = TelegramSink(settings.allowed_chat_ids, prefs)
+    sink = TelegramSink(settings.allowed_chat_ids, prefs, viewers=settings.viewer_chat_ids)
     langs = ChatLangs.in_dir(base)
     # one service, notifier, notice stream and pushes per account (bot/household.py)
     household = open_household(source, sink=sink, data_dir=base, viewers=settings.viewer_chat_ids, prefs=prefs,

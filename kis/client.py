@@ -10,12 +10,15 @@ import logging
 import operator
 import time
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 import requests
 
 from kis import endpoints as ep
+from kis import pension
+from kis.numbers import to_float, to_int  # noqa: F401 (kis.client.to_int is what callers import)
+from kis.accounts import AccountKind
 from kis.auth import TokenCache, TokenManager
 from kis.codes import BadStockCode, normalize_code, shown
 from kis.config import KisConfig
@@ -39,27 +42,6 @@ RESTARTS_ON_CHANGE = 3  # SYDB0050: the data moved while paging; start over at m
 
 def _now_kst() -> datetime:
     return datetime.now(KST)
-
-
-def to_int(text: Any) -> int:
-    """A KIS number string ("71234.5678", "-500", "") as int, rounded half up; "" is 0."""
-    if text is None:
-        return 0
-    s = str(text).strip().replace(",", "")
-    if not s:
-        return 0
-    try:
-        return int(Decimal(s).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    except InvalidOperation:
-        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
-
-
-def to_float(text: Any) -> float:
-    s = str(text or "").strip().replace(",", "")
-    try:
-        return float(s) if s else 0.0
-    except ValueError:
-        raise KisTransportError(f"KIS sent '{s}' where a number belongs") from None
 
 
 # Where a quote's change, name and price limits sit: inquire-price's `output`, the multi-stock quote's rows.
@@ -352,8 +334,15 @@ class KisClient:
                 log.info("%s: data changed while paging; starting over", tr_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    @property
+    def _irp(self) -> bool:
+        """An IRP (퇴직연금) account: its inquiries are the pension ones (kis/pension.py)."""
+        return self.config.kind is AccountKind.IRP
+
     def balance(self) -> Balance:
         """Holdings (every page) and cash. Raises rather than return a short or empty balance."""
+        if self._irp:
+            return pension.balance(self)
         params = {
             **self._account_fields(),
             "AFHR_FLPR_YN": "N", "OFL_YN": "", "INQR_DVSN": "01", "UNPR_DVSN": "01",
@@ -400,6 +389,8 @@ class KisClient:
         With `wanted` (order numbers), reading stops at the page where the last of them appears: the
         rows come newest first, so only orders older than all of them are left out.
         """
+        if self._irp:
+            return pension.orders_today(self, _check_code(code) if code else None)
         today = self._wall().astimezone(KST).strftime("%Y%m%d")
         params = {
             **self._account_fields(),
@@ -549,6 +540,9 @@ class KisClient:
         """inquire-psbl-order asked with exactly this ORD_DVSN (the doctor compares 00 and 01)."""
         code = _check_code(code)
         ord_dvsn = OrderType(ord_dvsn).value
+        if self._irp:
+            return pension.buying_power(self, code, self.round_price(code, price, OrderSide.BUY) if price else 0,
+                                        ord_dvsn)
         params = {
             **self._account_fields(),
             "PDNO": code,

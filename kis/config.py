@@ -29,6 +29,16 @@ SIM_APP_KEY = "PSsimDEMOappKEY0000000000000000000000"
 SIM_APP_SECRET = "simDEMOappSECRET" + "0" * 164
 SIM_ACCOUNT = "50000000-01"
 SIM_HTS_ID = "kisbotsim"  # the paper exchange's HTS ID: its notices are keyed by it, as KIS's are
+
+
+def sim_credentials(label: str) -> tuple[str, str]:
+    """The simulator's app key and secret of account `label` when none is set: `main` the well-known pair, any
+    other its own pair (KIS issues a key pair per account, and one simulator routes each request by its key)."""
+    if label == "main":
+        return SIM_APP_KEY, SIM_APP_SECRET
+    return (f"PSsim{label.upper()}appKEY".ljust(36, "0"), f"sim{label.upper()}appSECRET".ljust(180, "0"))
+
+
 NO_KEYRING_HINT = (
     "no OS keyring is available on this machine; set the variable in the environment or in a "
     ".env file in the working directory instead (see .env.example)"
@@ -203,7 +213,8 @@ def _load_account(source: Source, env: Env, label: str) -> KisAccount:
     secret_name, app_secret = _account_setting(source, label, "APP_SECRET")
     number_name, number_text = _account_setting(source, label, "ACCOUNT")
     if env is Env.SIM:
-        app_key, app_secret = app_key or SIM_APP_KEY, app_secret or SIM_APP_SECRET
+        default_key, default_secret = sim_credentials(label)
+        app_key, app_secret = app_key or default_key, app_secret or default_secret
         number_text = number_text or (SIM_ACCOUNT if label == MAIN else "")
     elif source.use_keyring:
         prefix = f"{env.value}_" if label == MAIN else f"{env.value}_{label}_"

@@ -164,6 +164,8 @@ class AccountView:
     name: str
     number: str  # masked: 5008****-22
     kind: AccountKind
+    value: int | str | None = None  # its value in won; a str says why it is not available; None: not asked
+    orders_off: bool = False  # a 연금저축 before the doctor's pass (bot/order_gate.py)
 
     @property
     def may_do(self) -> str:
@@ -184,4 +186,10 @@ def accounts_text(views: tuple[AccountView, ...], serving: str) -> list[str]:
         mark = t("accounts.serving") if view.label == serving else ""
         lines.append(t("accounts.list_row", label=view.label, name=view.name, kind=kind_name(view.kind),
                        number=view.number, serving=mark, does=view.may_do))
+        if isinstance(view.value, int):
+            lines.append(t("accounts2.value", value=view.value))
+        elif view.value is not None:
+            lines.append(t("accounts2.no_value", reason=view.value))
+        if view.orders_off:
+            lines.append(t("accounts2.orders_off", label=view.label))
     return lines

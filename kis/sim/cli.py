@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, Source, parse_rate_limit
 from kis.errors import ConfigError
 from kis.models import Account
+from kis.sim.desks import SimAccountSpec
 from kis.sim.server import CANCEL_CONFIRM_DELAY, DEFAULT_PORT, LISTING_LAG, TRADED_SECONDS, SimServer
 
 
@@ -48,6 +49,49 @@ def _banner(out, url: str, app_key: str, app_secret: str, account: str, rate: fl
         print(f"Order book: ten levels a side, {what}: orders pay the spread, walk the depth, queue and "
               f"fill in parts (--market liquid|thin)", file=out)
     print("Ctrl-C stops it.", file=out, flush=True)
+
+
+def sim_accounts(source: Source, flag: str | None = None) -> tuple[SimAccountSpec, ...]:
+    """The accounts a sim of several serves: `--accounts` (labels, each optionally `=NUMBER`) or KIS_ACCOUNTS
+    with each label's KIS_<LABEL>_ACCOUNT / _APP_KEY / _APP_SECRET, as the bot reads them (no keys set: the
+    sim's own pair per label); () when neither names accounts: the one-account sim. ConfigError otherwise."""
+
+    from kis.config import _load_account, account_labels
+    from kis.models import Env
+
+    text = (flag or "").strip() or source.get("KIS_ACCOUNTS")
+    if not text:
+        return ()
+    overlay, labels = {}, []
+    for part in text.split(","):
+        label, _, number = part.partition("=")
+        if label.strip():
+            labels.append(label.strip())
+            if number.strip():
+                overlay[f"KIS_{label.strip().upper()}_ACCOUNT"] = number.strip()
+    overlay["KIS_ACCOUNTS"] = ",".join(labels)
+    merged = Source(environ={**dict(source.environ), **overlay},
+                    use_keyring=False)
+    merged.dotenv = source.dotenv
+    accounts = [_load_account(merged, Env.SIM, label) for label in account_labels(merged)]
+    numbers = [str(a.number) for a in accounts]
+    keys = [a.credentials.app_key for a in accounts]
+    if len(set(numbers)) < len(numbers) or len(set(keys)) < len(keys):
+        raise ConfigError("two accounts share a number or an app key: KIS issues a key pair per account, so "
+                          "give each its own KIS_<LABEL>_ACCOUNT and KIS_<LABEL>_APP_KEY")
+    return tuple(SimAccountSpec(str(a.number), a.credentials.app_key, a.credentials.app_secret, label=a.label)
+                 for a in accounts)
+
+
+def _accounts_banner(out, specs: tuple[SimAccountSpec, ...]) -> None:
+    from kis.accounts import kind_of
+
+    print(f"  accounts   {len(specs)} on this one exchange, each with its own keys, cash, orders and call limit "
+          "(the first starts with the seed's holdings, the others with its cash only):", file=out)
+    for spec in specs:
+        number = Account.parse(spec.number)
+        key = spec.app_key if spec.app_key.startswith("PSsim") else _mask(spec.app_key)
+        print(f"             {spec.label:<10} {number}  {kind_of(number).value:<8} app key {key}", file=out)
 
 
 def _stop_on_signals() -> None:
@@ -117,6 +161,9 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     app_key = source.get("KIS_APP_KEY") or SIM_APP_KEY
     app_secret = source.get("KIS_APP_SECRET") or SIM_APP_SECRET
     account = source.get("KIS_ACCOUNT") or SIM_ACCOUNT
+    specs = sim_accounts(source, getattr(args, "accounts", None))
+    if specs:
+        account, app_key, app_secret = specs[0].number, specs[0].app_key, specs[0].app_secret
     try:
         Account.parse(account)
     except ValueError as exc:
@@ -134,8 +181,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
                            account=account, synthetic=getattr(args, "synthetic", 0) or 0,
                            traded_seconds=TRADED_SECONDS, always_open=always_open,
                            hts_id=source.get("KIS_HTS_ID") or SIM_HTS_ID, usd_cash=usd_cash,
-                           book=book)
-        server.exchange.after_market = bool(getattr(args, "after_market", False))  # kis/sim/venues.py
+                           book=book, accounts=specs)
+        server.set_after_market(bool(getattr(args, "after_market", False)))  # kis/sim/venues.py
         server.bind()
         server.start_notices()
     except OSError as exc:
@@ -151,6 +198,8 @@ def main(args: argparse.Namespace, *, out=None) -> int:
     try:
         _banner(out, server.url, app_key, app_secret, account, rate, state, always_open, server.ws_url,
                 server.hts_id, book)
+        if len(specs) > 1:
+            _accounts_banner(out, specs)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stop()

@@ -44,7 +44,9 @@ def find_or_start(config: KisConfig, *, port: int = DEFAULT_PORT, always_open: b
     url = f"http://127.0.0.1:{port}"
     info = probe(url)
     if info is not None:
-        if info.get("app_key_id") == key_id and info.get("account") == str(config.account):
+        served = [info, *(info.get("accounts") or [])]  # a sim of several accounts lists each
+        if any(isinstance(a, dict) and a.get("app_key_id") == key_id and a.get("account") == str(config.account)
+               for a in served):
             return url
         log.warning("the sim on %s serves another app key or account; starting a private one", url)
     state_path = config.data_dir / "sim-state.json"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Callable
 
 # Requests cross a socket: a client pacing at exactly the limit can arrive a few ms early. KIS's own
@@ -19,6 +19,7 @@ class CallLimiter:
         self._lock = threading.Lock()
         self._calls: dict[str, deque[float]] = {}
         self.refused = 0
+        self.refused_by: Counter[str] = Counter()  # refusals per app key (a sim of several accounts)
         self.set_rate(rate)
 
     def set_rate(self, rate: float) -> None:
@@ -36,6 +37,7 @@ class CallLimiter:
                 calls.popleft()
             if len(calls) >= self._capacity:
                 self.refused += 1
+                self.refused_by[key] += 1
                 return False
             calls.append(now)
             return True

@@ -54,21 +54,26 @@ PLAIN_TR_IDS = frozenset({PRICE_TR_ID, *BOOK_FIELDS})  # market data: plain fram
 
 
 class ApprovalBook:
-    """Approval keys handed out by /oauth2/Approval; any of them opens a session."""
+    """Approval keys handed out by /oauth2/Approval, each with the app key it was issued to; any opens a session."""
 
     def __init__(self):
-        self._keys: set[str] = set()
+        self._keys: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def issue(self) -> str:
+    def issue(self, app_key: str = "") -> str:
         key = secrets.token_hex(36)[:70]
         with self._lock:
-            self._keys.add(key)
+            self._keys[key] = app_key
         return key
 
     def valid(self, key: str) -> bool:
         with self._lock:
             return key in self._keys
+
+    def owner(self, key: str) -> str:
+        """The app key an approval key was issued to ('' when unknown)."""
+        with self._lock:
+            return self._keys.get(key, "")
 
 
 @dataclass
@@ -80,6 +85,7 @@ class _Session:
     us_subscribed: bool = False  # H0GSCNI9: US fill notices
     prices: list = field(default_factory=list)  # stock codes registered for trade prices
     books: list = field(default_factory=list)  # (tr_id, code) registered for books (H0STASP0, H0UNASP0)
+    app_key: str = ""  # whose approval key opened it: KIS allows one session per app key
 
     @property
     def registrations(self) -> int:
@@ -118,10 +124,18 @@ class NoticeServer:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
-        exchange.listeners.append(self._on_exchange)
         self.us_exchange = us_exchange
+        self.served: list[tuple] = []  # (exchange, account, us_exchange) of every account whose notices it sends
+        self.serve(exchange, account, us_exchange)
+
+    def serve(self, exchange, account: Account, us_exchange=None) -> None:
+        """Send the notices of this account's orders too (a sim of several accounts): every session subscribed
+        with the HTS ID gets them, each record naming its account in ACNT_NO, and the client keeps its own."""
+        self.served.append((exchange, account, us_exchange))
+        exchange.listeners.append(lambda kind, order, qty, price: self._on_exchange(kind, order, qty, price, account))
         if us_exchange is not None:
-            us_exchange.listeners.append(self._on_us_exchange)
+            us_exchange.listeners.append(
+                lambda kind, order, qty, price: self._on_us_exchange(kind, order, qty, price, account))
 
     @property
     def url(self) -> str:
@@ -174,9 +188,10 @@ class NoticeServer:
             if not any(s.subscribed or s.us_subscribed for s in self.sessions):
                 continue
             try:
-                await asyncio.to_thread(self.exchange.match)
-                if self.us_exchange is not None:
-                    await asyncio.to_thread(self.us_exchange.match)
+                for exchange, _, us_exchange in list(self.served):
+                    await asyncio.to_thread(exchange.match)
+                    if us_exchange is not None:
+                        await asyncio.to_thread(us_exchange.match)
             except Exception:  # a sim bug must not stop the notices
                 log.exception("sim: matching for notices failed")
             waited += MATCH_SECONDS
@@ -213,6 +228,7 @@ class NoticeServer:
         answer = lambda msg, ok=False, output=None: self._answer(session, tr_id, tr_key, msg, ok, output)  # noqa: E731
         if not self.approvals.valid(str(header.get("approval_key", ""))):
             return await answer(BAD_KEY)
+        session.app_key = self.approvals.owner(str(header.get("approval_key", "")))
         if tr_id in PLAIN_TR_IDS:
             return await self._price_request(session, tr_id, tr_key, tr_type, answer)
         if tr_id == US_TR_ID and self.us_exchange is not None:
@@ -227,7 +243,8 @@ class NoticeServer:
         if tr_type == "2":
             session.subscribed = False
             return await answer(UNSUBSCRIBED, ok=True)
-        if self.faults.refuse_second_session and any(s.subscribed for s in self.sessions if s is not session):
+        if self.faults.refuse_second_session and any(s.subscribed for s in self.sessions
+                                                     if s is not session and s.app_key == session.app_key):
             return await answer(IN_USE)
         if session.subscribed:
             return await answer(ALREADY)
@@ -341,34 +358,35 @@ class NoticeServer:
             pass
 
     # exchange events (any thread, under the exchange lock: only enqueue) --------------------------
-    def _on_exchange(self, kind: str, order: SimOrder, qty: int, price: int) -> None:
+    def _on_exchange(self, kind: str, order: SimOrder, qty: int, price: int, account: Account | None = None) -> None:
         loop = self._loop
         if loop is None or not any(s.subscribed for s in self.sessions):
             return
-        record = self._record(kind, order, qty, price)
+        record = self._record(kind, order, qty, price, account)
         try:
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._push(record)))
         except RuntimeError:  # the loop is closing
             pass
 
-    def _on_us_exchange(self, kind: str, order, qty: int, price: int) -> None:
+    def _on_us_exchange(self, kind: str, order, qty: int, price: int, account: Account | None = None) -> None:
         loop = self._loop
         if loop is None or not any(s.us_subscribed for s in self.sessions):
             return
-        record = self._us_record(kind, order, qty, price)
+        record = self._us_record(kind, order, qty, price, account)
         try:
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._push(record, US_TR_ID)))
         except RuntimeError:
             pass
 
-    def _us_record(self, kind: str, order, qty: int, price: int) -> str:
+    def _us_record(self, kind: str, order, qty: int, price: int, account: Account | None = None) -> str:
         """One H0GSCNI9 record: an acceptance (CNTG_YN 1, the order's qty and price) or a fill (2, the fill's)."""
         from kis.sim.overseas import dollars_text
 
         filled = kind == "filled"
         now = self.clock()
+        account = account or self.account
         values = {
-            "CUST_ID": self.hts_id, "ACNT_NO": self.account.cano + self.account.product, "ODER_NO": order.order_no,
+            "CUST_ID": self.hts_id, "ACNT_NO": account.cano + account.product, "ODER_NO": order.order_no,
             "OODER_NO": order.orig_order_no or "", "SELN_BYOV_CLS": order.side,
             "RCTF_CLS": CORRECTIONS.get(order.kind, "0"), "ODER_KIND2": US_ORDER_KINDS.get(order.order_type, "2"),
             "STCK_SHRN_ISCD": order.symbol, "CNTG_QTY": str(qty), "CNTG_UNPR": dollars_text(price),
@@ -402,10 +420,11 @@ class NoticeServer:
                 await self._send(s, text)
                 self.sent += 1
 
-    def _record(self, kind: str, order: SimOrder, qty: int, price: int) -> str:
+    def _record(self, kind: str, order: SimOrder, qty: int, price: int, account: Account | None = None) -> str:
         filled = kind == "filled"
+        account = account or self.account
         values = {
-            "CUST_ID": self.hts_id, "ACNT_NO": self.account.cano + self.account.product,
+            "CUST_ID": self.hts_id, "ACNT_NO": account.cano + account.product,
             "ODER_NO": order.order_no, "OODER_NO": order.orig_order_no or "", "SELN_BYOV_CLS": order.side,
             "RCTF_CLS": CORRECTIONS.get(order.kind, "0"), "ODER_KIND": order.order_type, "ODER_COND": "0",
             "STCK_SHRN_ISCD": order.code, "CNTG_QTY": str(qty), "CNTG_UNPR": str(price),

@@ -28,6 +28,7 @@ from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
 from kis.sim import venues as sim_venues
 from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_ORDER_PATHS, OverseasOrders, \
     OverseasProtocol
+from kis.sim.pension_protocol import PENSION_PATH_TRS, PensionProtocol
 from kis.sim.tokens import TokenBook, TokenError
 
 OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
@@ -66,6 +67,7 @@ PATH_TRS = {
     ep.BUYABLE: {"VTTC8908R"},
     ep.STOCK_INFO: {"CTPF1002R"},  # real-only at KIS; served here so names and ETF taxes are tested
     **OVERSEAS_PATH_TRS,  # US stocks: kis/sim/overseas_protocol.py
+    **PENSION_PATH_TRS,  # IRP inquiries: kis/sim/pension_protocol.py
 }
 # Services KIS mock does not offer: the mock answers them EGW02006 whatever the tr_id.
 REAL_ONLY_PATHS = {
@@ -119,7 +121,7 @@ def _pad(text: str) -> str:
     return text.ljust(CTX_WIDTH)
 
 
-class KisProtocol(OverseasProtocol, OverseasOrders):
+class KisProtocol(OverseasProtocol, OverseasOrders, PensionProtocol):
     """Turns one HTTP request into one KIS answer; the exchange does the bookkeeping."""
 
     def __init__(self, *, exchange: Exchange, market: Market, tokens: TokenBook, limiter: CallLimiter,
@@ -193,6 +195,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
             us.REVISE_CANCEL.path: self._us_revise_cancel,
             us.ORDERS.path: self._us_orders,
             us.BUYABLE.path: self._us_psamount,
+            **self._pension_handlers(),
         }[req.path]
         posts = (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL, *US_ORDER_PATHS)
         expected_method = "POST" if req.path in posts else "GET"
@@ -306,7 +309,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
             return self._token_error(BAD_APPKEY)
         if data.get("secretkey") != self.app_secret:
             return self._token_error(BAD_APPSECRET)
-        return Response(200, {"approval_key": self.approvals.issue()})
+        return Response(200, {"approval_key": self.approvals.issue(self.app_key)})
 
     @staticmethod
     def _token_error(msg: tuple[str, str]) -> Response:

@@ -16,15 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import parse_qsl, urlsplit
 
 from kis.endpoints import TOKEN
-from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID
+from kis.config import SIM_ACCOUNT, SIM_APP_KEY, SIM_APP_SECRET, SIM_HTS_ID, key_fingerprint
 from kis.files import write_private
 from kis.models import Account
 from kis.sim.book import Book
 from kis.sim.clock import kst_now
+from kis.sim.desks import SimAccountSpec, SimDesk, request_app_key
 from kis.sim.exchange import Exchange
 from kis.sim.faults import Faults
 from kis.sim.limits import CallLimiter
@@ -73,7 +74,13 @@ class SimServer:
                  listing_lag: float = LISTING_LAG, listing_jitter: float = LISTING_JITTER,
                  cancel_confirm_delay: float = CANCEL_CONFIRM_DELAY,
                  hts_id: str = SIM_HTS_ID, ws_port: int = 0, notices: bool = True,
-                 usd_cash: str | None = None, us_seed_file: str | None = None, book: str = "listed"):
+                 usd_cash: str | None = None, us_seed_file: str | None = None, book: str = "listed",
+                 accounts: Sequence[SimAccountSpec] = ()):
+        # `accounts`: several accounts on this one exchange (kis/sim/desks.py), the first in place of
+        # `account` / `app_key` / `app_secret`; each further one gets its own desk.
+        desks = tuple(accounts)
+        if desks:
+            account, app_key, app_secret = desks[0].number, desks[0].app_key, desks[0].app_secret
         self.host, self.port = host, port
         self.clock = clock or kst_now
         self.sleep = sleep
@@ -86,8 +93,11 @@ class SimServer:
         self.market = Market(specs, seed=seed, clock=self.clock, step_seconds=step_seconds,
                              start=self.clock() - timedelta(seconds=traded_seconds))
         holdings = {h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
+        cash = int(seed_data["cash"])
+        if desks and desks[0].cash is not None:
+            cash, holdings = desks[0].cash, (holdings if desks[0].holdings else {})
         # KRX hours by default, as KIS mock keeps them; `always_open` for the demo and tests on any clock.
-        self.exchange = Exchange(self.market, account=self.account, cash=int(seed_data["cash"]),
+        self.exchange = Exchange(self.market, account=self.account, cash=cash,
                                  holdings=holdings, clock=self.clock, always_open=always_open)
         # The US side: stocks on the US grid, the won-dollar rate drifting slowly, the dollar deposit (a setting,
         # default the seed's $20,000).
@@ -128,14 +138,76 @@ class SimServer:
                                      us_exchange=self.us_exchange)
                         if notices else None)
         self.protocol.ws_url = lambda: self.ws_url
+        # one desk per account; the first is the attributes above, so a one-account sim is as it always was
+        self.desks: dict[str, SimDesk] = {str(self.account): SimDesk(
+            desks[0].label if desks else "main", self.account, self.exchange, self.book, self.us_book,
+            self.us_exchange, self.protocol)}
+        for spec in desks[1:]:
+            self._add_desk(spec, seed_data, seed=seed, page_rows=page_rows, daily_page_rows=daily_page_rows,
+                           always_open=always_open, book=book, usd_cash=usd_cash, us_seed=us_seed)
         self.calls: deque[Call] = deque(maxlen=CALLS_KEPT)  # newest last; bounded for long runs
         self._save_lock = threading.Lock()
         if self.state_path and self.state_path.exists():
             self._load()
-        self.exchange.on_change = self.save
-        self.us_exchange.on_change = self.save
+        for desk in self.desks.values():
+            desk.exchange.on_change = self.save
+            desk.us_exchange.on_change = self.save
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def _add_desk(self, spec: SimAccountSpec, seed_data: dict, *, seed: int, page_rows: int, daily_page_rows: int,
+                  always_open: bool, book: str, usd_cash: str | None, us_seed: dict) -> SimDesk:
+        """A further account on this exchange: its own cash (the seed's unless `spec.cash`), holdings (none
+        unless `spec.holdings`), orders, book and dollars; the market, tokens, limiter and websocket shared."""
+        account = Account.parse(spec.number)
+        if str(account) in self.desks or any(d.app_key == spec.app_key for d in self.desks.values()):
+            raise ValueError(f"account {account} or its app key is served twice: give each account its own")
+        holdings = ({h["code"]: (int(h["qty"]), int(h["avg_price"])) for h in seed_data.get("holdings", [])}
+                    if spec.holdings else {})
+        exchange = Exchange(self.market, account=account, cash=int(seed_data["cash"]) if spec.cash is None
+                            else spec.cash, holdings=holdings, clock=self.clock, always_open=always_open)
+        desk_book = Book(self.market, seed=seed, mode=book, clock=self.clock,
+                         listed={s["code"]: s.get("liquidity", "liquid") for s in seed_data["stocks"]})
+        exchange.book = desk_book if desk_book.matching else None
+        dollars = units(usd_cash if usd_cash is not None else us_seed.get("usd_cash", "20000")) // 100
+        # a 연금저축 (22) or IRP (29) holds no foreign-listed stocks: it starts with no dollars
+        us_book = UsBook(0 if account.product in ("22", "29") else dollars)
+        us_exchange = UsExchange(self.us_market, us_book, self.fx, krw=exchange, clock=self.clock,
+                                 always_open=always_open)
+        protocol = KisProtocol(exchange=exchange, market=self.market, tokens=self.tokens, limiter=self.limiter,
+                               faults=self.faults, app_key=spec.app_key, app_secret=spec.app_secret,
+                               account=account, page_rows=page_rows, daily_page_rows=daily_page_rows,
+                               clock=self.clock, approvals=self.approvals, us_market=self.us_market, fx=self.fx,
+                               us_book=us_book, book=desk_book, us_exchange=us_exchange)
+        protocol.ws_url = lambda: self.ws_url
+        desk = SimDesk(spec.label or str(account), account, exchange, desk_book, us_book, us_exchange, protocol)
+        self.desks[str(account)] = desk
+        if self.notices is not None:
+            self.notices.serve(exchange, account, us_exchange)
+        return desk
+
+    def set_after_market(self, on: bool) -> None:
+        """Whether every account's exchange takes limit orders in KRX's after-market (kis/sim/venues.py; off as on mock)."""
+        for desk in self.desks.values():
+            desk.exchange.after_market = on
+
+    def desk(self, which: str = "") -> SimDesk:
+        """The desk of an account by its label or number ('' = the first); KeyError when none is."""
+        if not which:
+            return next(iter(self.desks.values()))
+        for desk in self.desks.values():
+            if which in (desk.label, str(desk.account), desk.account.cano):
+                return desk
+        raise KeyError(f"the sim serves no account {which}")
+
+    def _protocol_for(self, req: Request) -> KisProtocol:
+        """The protocol of the desk whose app key the request carries (the first desk's for an unknown key)."""
+        if len(self.desks) > 1:
+            key = request_app_key(req)
+            for desk in self.desks.values():
+                if desk.app_key == key:
+                    return desk.protocol
+        return self.protocol
 
     def __repr__(self) -> str:
         return f"SimServer(url={self.url!r}, account={str(self.account)!r})"
@@ -220,23 +292,26 @@ class SimServer:
         if lag > 0:
             self.clock.advance(lag + 0.001)
 
-    def deposit(self, amount: int) -> int:
-        """Pay `amount` won into the paper account (a transfer in, as the bank's 자동이체 does); the cash after."""
+    def deposit(self, amount: int, account: str = "") -> int:
+        """Pay `amount` won into the paper account (a transfer in, as the bank's 자동이체 does); the cash after.
+        `account`: which one (label or number) on a sim of several; '' the first."""
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError("a deposit is a positive int of won")
-        self.exchange.add_cash(amount)
-        return self.exchange.cash
+        exchange = self.desk(account).exchange
+        exchange.add_cash(amount)
+        return exchange.cash
 
-    def pay_dividend(self, code: str, per_share: int) -> int:
+    def pay_dividend(self, code: str, per_share: int, account: str = "") -> int:
         """Pay a cash dividend of `per_share` won a share on the shares of `code` held, less the 15.4 % withheld
         (소득세 14 % + 지방소득세 1.4 %, each floored to the won); the won paid in (0 when none are held)."""
         if not isinstance(per_share, int) or isinstance(per_share, bool) or per_share <= 0:
             raise ValueError("a dividend is a positive int of won a share")
-        gross = self.exchange.holding_qty(code) * per_share
+        exchange = self.desk(account).exchange
+        gross = exchange.holding_qty(code) * per_share
         income_tax = gross * 14 // 100
         net = gross - income_tax - income_tax // 10
         if net > 0:
-            self.exchange.add_cash(net)
+            exchange.add_cash(net)
         return net
 
     def _admin(self, req: Request) -> Response:
@@ -246,11 +321,12 @@ class SimServer:
             return Response(405, {"error": "POST only"})
         try:
             body = json.loads(req.raw or b"{}")
+            account = str(body.get("account") or "")
             if req.path == ADMIN_DEPOSIT:
-                cash = self.deposit(body["amount"])
+                cash = self.deposit(body["amount"], account)
                 return Response(200, {"amount": body["amount"], "cash": cash})
-            paid = self.pay_dividend(str(body["code"]), body["per_share"])
-            return Response(200, {"code": body["code"], "paid": paid, "cash": self.exchange.cash})
+            paid = self.pay_dividend(str(body["code"]), body["per_share"], account)
+            return Response(200, {"code": body["code"], "paid": paid, "cash": self.desk(account).exchange.cash})
         except (ValueError, KeyError, TypeError) as exc:
             return Response(400, {"error": str(exc) or type(exc).__name__})
 
@@ -266,10 +342,13 @@ class SimServer:
         if req.path in (ADMIN_DEPOSIT, ADMIN_DIVIDEND):
             return self._admin(req)
         try:
-            response = self.protocol.handle(req)
+            response = self._protocol_for(req).handle(req)
         except Exception:  # a sim bug must still answer like a gateway, not hang the client
             log.exception("sim failed on %s %s", req.method, req.path)
             response = Response(500, {"rt_cd": "1", "msg_cd": "EGW00002", "msg1": "서버 에러가 발생했습니다."})
+        if req.path == "/sim/health" and len(self.desks) > 1 and isinstance(response.body, dict):
+            response.body["accounts"] = [{"label": d.label, "account": str(d.account),
+                                          "app_key_id": key_fingerprint(d.app_key)} for d in self.desks.values()]
         if req.path == TOKEN and response.status == 200:
             self.save()  # a restarted sim still knows the tokens clients have cached
         self.calls.append(Call(req.method, req.path, req.header("tr_id"), req.header("tr_cont"), response.status))
@@ -287,6 +366,10 @@ class SimServer:
                      "tokens": self.tokens.to_state(),
                      "us": {"market": self.us_market.to_state(), "book": self.us_book.to_state(),
                             "orders": self.us_exchange.to_state()}}
+            further = list(self.desks.values())[1:]
+            if further:  # the further accounts of a sim of several
+                state["desks"] = {str(d.account): {"exchange": d.exchange.to_state(), "us_book": d.us_book.to_state(),
+                                                   "us_orders": d.us_exchange.to_state()} for d in further}
             write_private(self.state_path, json.dumps(state, ensure_ascii=False))  # private: it holds bearer tokens
 
     def _load(self) -> None:
@@ -307,6 +390,12 @@ class SimServer:
                 self.us_market.load_state(state["us"]["market"])
                 self.us_book.load_state(state["us"]["book"])
                 self.us_exchange.load_state(state["us"].get("orders", {}))
+            for number, kept in (state.get("desks") or {}).items():
+                desk = self.desks.get(number)
+                if desk is not None:  # an account no longer served is left in the file's past
+                    desk.exchange.load_state(kept["exchange"])
+                    desk.us_book.load_state(kept["us_book"])
+                    desk.us_exchange.load_state(kept.get("us_orders", {}))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{self.state_path} is a damaged kisbot sim state file ({type(exc).__name__})") from None
 

@@ -162,3 +162,38 @@ def test_a_deposit_in_the_demo_brings_a_cash_schedules_offer():
     assert "paid a dividend of" in text and "Type /deposit AMOUNT" in text
     offer = text.index("Schedule 1 (cash over 300,000 won)")
     assert "Confirm" in text[offer:] and "buy only" in text[offer:]
+
+
+def test_the_demos_two_accounts_are_on_one_simulator_each_with_its_own_keys_and_cash(tmp_path):
+    from bot.console import DEMO_PENSION_CASH, demo_client, demo_sims
+
+    sims = demo_sims(200.0, tmp_path)
+    try:
+        assert len({id(server) for _, server in sims}) == 1
+        main, pension = (demo_client(sims, label, tmp_path, 200.0) for label in ("main", "pension"))
+        assert main.config.app_key != pension.config.app_key
+        assert str(pension.config.account) == "50000001-22"
+        assert pension.balance().cash_d2 == DEMO_PENSION_CASH and pension.balance().holdings == ()
+        assert main.balance().holdings
+    finally:
+        sims[0][1].stop()
+
+
+def test_the_demo_plans_the_pension_accounts_saved_etf_model_on_the_shared_simulator():
+    text = run_demo("/balance @pension\n/plan @pension\n/cancel @pension\n")
+    assert "on one paper exchange" in text
+    balance = text.split("> /balance @pension")[1].split("> /plan")[0]
+    assert "no holdings" in balance and "30,000,000" in balance
+    plan = text.split("> /plan @pension")[1]
+    assert "Account @pension (연금저축)" in plan and "Rebalance plan" in plan and "069500" in plan
+
+
+def test_the_demos_two_accounts_run_at_once_on_its_one_simulator_and_both_end_on_target():
+    text = run_demo(f"/plan {EXAMPLES / 'model.xlsx'}\n/confirm 10s\n/plan @pension\n/confirm @pension 10s\n")
+    main_run = re.search(r"Run (\S+) started: plan \w+, 12 stocks", text).group(1)
+    pension_run = re.search(r"Run (\S+) started: plan \w+, 3 stocks", text).group(1)
+    started = text.index(f"Run {pension_run} started")
+    assert text.index(f"[@main] Run finished (run {main_run})") > started  # main still ran when pension began
+    for label, run in (("main", main_run), ("pension", pension_run)):
+        summary = text.split(f"[@{label}] Run finished (run {run})")[1]
+        assert summary.index("all on target") < summary.index("Receipt of plan"), label

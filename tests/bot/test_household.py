@@ -14,6 +14,7 @@ from itertools import permutations
 import pytest
 from openpyxl import Workbook
 
+from bot import order_gate
 from bot.household import Desk, Household, command_of
 from bot.service import Reply, open_service
 from kis.accounts import AccountKind
@@ -66,13 +67,15 @@ def sims(tmp_path):
             server.stop()
 
 
-def make_house(sims, tmp_path, *, viewers=frozenset(), events=None, pushed=None) -> Household:
+def make_house(sims, tmp_path, *, viewers=frozenset(), events=None, pushed=None, doctor_passed=True) -> Household:
     source = Source(environ={"MARKET_CALENDAR": "always"}, dotenv_path=tmp_path / "no.env", use_keyring=False)
     desks = []
     for label, kind, name in (("main", AccountKind.GENERAL, "main"), ("pension", AccountKind.PENSION, "연금저축")):
         sim = sims[label]
         config = replace(sim_config(sim, account_data_dir(tmp_path / "data", label, LABELS)), label=label, kind=kind)
         client = KisClient(config, wall=sim.clock)
+        if kind is AccountKind.PENSION and doctor_passed:  # its owner ran `kisbot doctor --orders --account pension`
+            order_gate.record_pass(config, SIM_START)
         log = events.setdefault(label, []) if events is not None else []
         service = open_service(client, source=source, on_event=log.append, clock=HoldableClock(SIM_START, sim.clock),
                                default_duration=timedelta(minutes=1), poll_seconds=2.0, catch_up_seconds=20.0,
