@@ -5,6 +5,10 @@ healthy the executor polls at a slow reconciliation pace. The same session's tra
 guard-limited orders without an inquire-price call while they are fresh. Polling stays the source of truth: a
 notice only ever ties an order to the exchange or raises a fill the exchange reported; it never
 frees shares for another order (a refusal or a cancel notice only asks for a poll).
+
+US fills (H0GSCNI0/9) come on the same session as `Notice`s with `market` US: a consumer takes only the
+markets it is made for (KRX by default, so a KRX run never parks a US fill as unknown), and `notice_order`
+ties a notice to the run's order of the same number in the same market (KRX and US number apart).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable, Collection, Iterable, Protocol, Sequence, runtime_checkable
 
 from kis import Correction, Notice, NoticeKind, Trade, look_up, same_order_no
+from kis.markets import is_us_symbol
 from kis.krx import KST
 from kis.models import OrderStatus, OrderType, Quote
 from kis.ticks import STOCK, price_limits
@@ -93,6 +98,14 @@ def streamed_quote(trade: Trade, guard: float) -> Quote | None:
                  tick=STOCK.tick(trade.price))
 
 
+def notice_order(notice: Notice, orders: Iterable[OrderRecord]) -> OrderRecord | None:
+    """The order of `orders` this notice is about: the same order number in the same market (a US notice
+    names a US ticker's order, a KRX notice a KRX code's), so a KRX and a US order sharing a number never mix."""
+    number = same_order_no(notice.order_no)
+    return next((o for o in orders if o.order_no and same_order_no(o.order_no) == number
+                 and is_us_symbol(o.code) == notice.is_us), None)
+
+
 def acceptance_status(notice: Notice) -> OrderStatus:
     """An acceptance notice as the row today's orders would show for the order."""
     try:
@@ -162,9 +175,10 @@ class NoticeStats:
 class NoticeConsumer:
     """Queues notices from the stream's thread; the worker drains them and decides the poll pace."""
 
-    def __init__(self, feed: NoticeFeed, alarm: threading.Event):
+    def __init__(self, feed: NoticeFeed, alarm: threading.Event, markets: Collection[str] = ("KRX",)):
         self.feed = feed
         self.alarm = alarm
+        self.markets = frozenset(markets)  # Notice.market values this run takes (KRX, US); others are not queued
         self._queue: deque[Notice] = deque()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
@@ -185,6 +199,8 @@ class NoticeConsumer:
         self.feed.remove_listener(self._put)
 
     def _put(self, notice: Notice) -> None:  # the stream's thread
+        if getattr(notice, "market", "KRX") not in self.markets:
+            return  # another market's notice: not this run's news (its orders are polled by whoever placed them)
         with self._lock:
             self._queue.append(notice)
         self.alarm.set()
@@ -290,7 +306,7 @@ class NoticeConsumer:
         """Count a fill notice; the order's noticed (qty, amount) so far."""
         key = same_order_no(notice.order_no)
         qty, amount = self.noticed.get(key, (0, 0))
-        self.noticed[key] = (qty + notice.qty, amount + notice.qty * notice.price)
+        self.noticed[key] = (qty + notice.qty, amount + notice.amount)  # won, or cents for a US fill
         self.unconfirmed.add(key)
         return self.noticed[key]
 
