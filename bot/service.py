@@ -25,6 +25,7 @@ from kis.errors import (
     KisError,
     KisTransportError,
     OrderUncertain,
+    OverseasNotEnabled,
     RateLimited,
     TokenExpired,
     TokenInvalid,
@@ -187,6 +188,8 @@ def describe_error(exc: BaseException) -> str:
         return t("errors.order_uncertain")
     if isinstance(exc, UnknownStock):
         return t("errors.unknown_stock", codes=", ".join(exc.codes))
+    if isinstance(exc, OverseasNotEnabled):
+        return t("usmore.overseas_not_enabled", code=exc.msg_cd or "-", reason=exc.msg1)
     if isinstance(exc, KisError):
         reason = exc.msg1 or t("errors.no_reason")
         return t("errors.kis_refused_code", reason=reason, code=exc.msg_cd) if exc.msg_cd else \

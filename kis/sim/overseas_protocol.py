@@ -51,6 +51,13 @@ OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
 OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
 OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
 LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")
+# An account without overseas trading (해외증권 거래신청). KIS's docs say of every overseas trading service "해외주식
+# 서비스 신청 후 이용 가능합니다. (… 해외증권 거래신청 참고)" (examples_user/overseas_stock/overseas_stock_functions.py);
+# the code and wording KIS answers with are unverified, so the code is plainly the simulator's own and the wording
+# the docs'. The client knows the refusal by its words (kis/errors.py `is_overseas_off`), never by this code.
+OVERSEAS_OFF = ("SIMOVRS0", "해외주식 서비스 신청 후 이용 가능합니다. (해외증권 거래신청)")
+OVERSEAS_TRADING_PATHS = {us.BALANCE.path, us.PRESENT_BALANCE.path, us.BUY.path, us.REVISE_CANCEL.path,
+                          us.ORDERS.path, us.BUYABLE.path}
 CCNL_FIELDS_OUT = ("ord_dt", "ord_gno_brno", "odno", "orgn_odno", "sll_buy_dvsn_cd", "sll_buy_dvsn_cd_name",
                    "rvse_cncl_dvsn", "rvse_cncl_dvsn_name", "pdno", "prdt_name", "ft_ord_qty", "ft_ord_unpr3",
                    "ft_ccld_qty", "ft_ccld_unpr3", "ft_ccld_amt3", "nccs_qty", "prcs_stat_name", "rjct_rson",
@@ -335,6 +342,13 @@ class OverseasProtocol:
 
 
 class OverseasOrders:
+    def _overseas_gate(self, path: str) -> None:
+        """Refuse an overseas trading call (balance, orders, buying power; not quotes) on an account whose
+        overseas trading is off, before anything is read or placed."""
+        ex = getattr(self, "us_exchange", None)
+        if ex is not None and not ex.overseas_trading and path in OVERSEAS_TRADING_PATHS:
+            raise Refusal(OVERSEAS_OFF, 500)
+
     """The US order handlers of `KisProtocol` (a mixin: it reads the protocol's us_exchange, faults, account)."""
 
     def _us_order(self, req, tr_id: str):

@@ -193,6 +193,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
             us.ORDERS.path: self._us_orders,
             us.BUYABLE.path: self._us_psamount,
         }[req.path]
+        self._overseas_gate(req.path)  # an account without overseas trading (off by default)
         posts = (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL, *US_ORDER_PATHS)
         expected_method = "POST" if req.path in posts else "GET"
         if req.method != expected_method:

@@ -95,6 +95,8 @@ class UsExchange:
         self.clock, self.always_open, self.mock = clock, always_open, mock
         self.commission_ppm = commission_ppm
         self.integrated_margin = False  # 통합증거금: off by default, an account setting
+        # 해외증권 거래신청: on by default; off, every overseas trading call is refused (kis/sim/overseas_protocol.py)
+        self.overseas_trading = True
         self.lock: threading.RLock = book.lock
         self.orders: list[UsOrder] = []
         self._next_no = FIRST_ORDER_NO
@@ -347,7 +349,7 @@ class UsExchange:
     def to_state(self) -> dict:
         with self.lock:
             return {"orders": [asdict(o) for o in self.orders], "next_no": self._next_no, "day": self._day,
-                    "integrated_margin": self.integrated_margin}
+                    "integrated_margin": self.integrated_margin, "overseas_trading": self.overseas_trading}
 
     def load_state(self, state: dict) -> None:
         with self.lock:
@@ -355,3 +357,4 @@ class UsExchange:
             self._next_no = int(state.get("next_no", FIRST_ORDER_NO))
             self._day = str(state.get("day", self._day))
             self.integrated_margin = bool(state.get("integrated_margin", False))
+            self.overseas_trading = bool(state.get("overseas_trading", True))
