@@ -37,5 +37,9 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--band", default=None, metavar="P",
                         help="trade a stock only when its weight is outside target ± P percentage points")
     parser.add_argument("--min-trade", default=None, metavar="WON", help="skip trades smaller than this")
+    parser.add_argument("--loc", action="store_true",
+                        help="real accounts: LOC orders before the US close for what is left of the US legs")
+    parser.add_argument("--daytime", action="store_true",
+                        help="real accounts: US legs as 주간거래 (daytime) limit orders")
     parser.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")

@@ -41,7 +41,7 @@ from rebalance.deposit import deposit_note
 from rebalance.events import Cancelled, Event, Finished
 from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
-from rebalance.options import OptionsError, PlanOptions, plan_options
+from rebalance.options import OptionsError, PlanOptions, plan_options, refuse_real_only
 from rebalance.pending import PendingPlan
 from rebalance.portfolio import MAX_FILE_BYTES
 
@@ -555,7 +555,9 @@ class BotService:
     def _options(self, args: Sequence[str]) -> PlanOptions | list[Reply]:
         """Every word read as an option, or one refusal: the same for a typed /plan and a caption."""
         try:
-            return plan_options(list(args), self.plan_options)
+            options = plan_options(list(args), self.plan_options)
+            refuse_real_only(options, getattr(getattr(self.client, "config", None), "env", None))
+            return options
         except OptionsError as exc:
             return [Reply(str(exc))]
 
