@@ -86,3 +86,28 @@ def test_us_fill_notices_add_up_in_cents_and_krx_ones_in_won():
     assert consumer.add_fill(us_fill()) == (3, 69_936)
     assert consumer.add_fill(us_fill(qty=2, price=Decimal("233.125"))) == (5, 69_936 + 46_625)
     assert consumer.add_fill(krx_fill(order_no="0000000117")) == (3, 213_000)
+
+
+def test_a_krx_and_a_us_order_of_the_same_number_are_counted_apart():
+    consumer = NoticeConsumer(FakeFeed(), threading.Event(), markets=("KRX", "US"))
+    consumer.add_fill(krx_fill())
+    assert consumer.add_fill(us_fill()) == (3, 69_936)  # not 6 shares: the KRX order's 3 are its own
+    assert consumer.noticed["30145286"] == (3, 213_000) and consumer.noticed["US:30145286"] == (3, 69_936)
+
+
+def test_a_poll_checks_a_us_orders_notices_under_its_market():
+    consumer = NoticeConsumer(FakeFeed(), threading.Event(), markets=("KRX", "US"))
+    consumer.expect("0030145286", T0, market="US")
+    consumer.accepted("0030145286", market="US")
+    consumer.add_fill(us_fill())
+    consumer.poll_saw("30145286", 3, market="US")
+    assert consumer.unconfirmed == set() and consumer.trusted(T0)
+    consumer.poll_saw("30145286", 5)  # the KRX order of that number: no notice told of it
+    assert not consumer.trusted(T0)
+
+
+def test_a_parked_us_fill_comes_back_only_for_its_market():
+    consumer = NoticeConsumer(FakeFeed(), threading.Event(), markets=("KRX", "US"))
+    consumer.park(us_fill())
+    assert consumer.unparked(["30145286"]) == []  # a KRX order of the same number
+    assert [n.market for n in consumer.unparked(["30145286"], market="US")] == ["US"]
