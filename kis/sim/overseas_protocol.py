@@ -16,10 +16,9 @@ from kis.sim.overseas import (EXCHANGE_NAMES, OTHER_PRODUCT_TYPES, PRESENT_MARKE
 from kis.sim.exchange import BUY, SELL, Rejected
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid
 from kis.sim.us_exchange import ORDER_TYPE_NAMES, UsOrder
+from kis.sim.answers import LEDGER_BUSY, OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
 
 NOT_LISTED_HERE = ("APBK0656", "해당종목정보가 없습니다")  # a ticker asked on an exchange that does not list it
-OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
-OK_INQUIRY = ("20310000", "모의투자 조회가 완료되었습니다.")
 NO_ROWS = ("70070000", "조회할 내용이 없습니다.")  # guess: an inquiry that finds nothing
 
 OVERSEAS_PATH_TRS = {
@@ -46,11 +45,6 @@ CCNL_FIELDS = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_STRT_DT", "ORD_END_DT", "SLL
                "OVRS_EXCG_CD", "SORT_SQN", "ORD_DT", "ORD_GNO_BRNO", "ODNO", "CTX_AREA_NK200", "CTX_AREA_FK200")
 PSAMOUNT_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "OVRS_ORD_UNPR", "ITEM_CD")
 US_ORDER_EXCHANGES = ("NASD", "NYSE", "AMEX")
-OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
-OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
-OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
-OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
-LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")
 # An account without overseas trading (해외증권 거래신청). KIS's docs say of every overseas trading service "해외주식
 # 서비스 신청 후 이용 가능합니다. (… 해외증권 거래신청 참고)" (examples_user/overseas_stock/overseas_stock_functions.py);
 # the code and wording KIS answers with are unverified, so the code is plainly the simulator's own and the wording

@@ -28,19 +28,13 @@ from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
 from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_ORDER_PATHS, OverseasOrders, \
     OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
+from kis.sim.answers import LEDGER_BUSY, OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
 
-OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
-OK_INQUIRY = ("20310000", "모의투자 조회가 완료되었습니다.")
-OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
-OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
-OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
-OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
 
 BAD_APPKEY = ("EGW00103", "유효하지 않은 AppKey입니다.")
 BAD_APPSECRET = ("EGW00105", "유효하지 않은 AppSecret입니다.")
 BAD_GRANT = ("EGW00102", "grant_type 이 유효하지 않습니다.")  # guess
 RATE_LIMIT = ("EGW00201", "초당 거래건수를 초과하였습니다.")
-LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")  # from the ledger, not the gateway (wording a guess)
 NOT_MOCK_TR = ("EGW02006", "모의투자 TR 이 아닙니다.")
 NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess

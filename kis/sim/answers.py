@@ -1,0 +1,12 @@
+"""The paper exchange's success answers (rt_cd "0"), shared by its KRX and overseas endpoints: KIS mock's msg_cd
+and msg1 where the samples show them, guesses where marked."""
+from __future__ import annotations
+
+OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
+OK_INQUIRY = ("20310000", "모의투자 조회가 완료되었습니다.")
+OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
+OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
+OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
+OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
+# EGW00215: the ledger's own per-second limit (not the gateway's); on an order the outcome is unknown. Wording a guess.
+LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")
