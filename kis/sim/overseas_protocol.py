@@ -16,7 +16,7 @@ from kis.sim.overseas import (EXCHANGE_NAMES, OTHER_PRODUCT_TYPES, PRESENT_MARKE
 from kis.sim.exchange import BUY, SELL, Rejected
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid
 from kis.sim.us_exchange import ORDER_TYPE_NAMES, UsOrder
-from kis.sim.answers import LEDGER_BUSY, OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
+from kis.sim.answers import OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL, OrderAnswers
 
 NOT_LISTED_HERE = ("APBK0656", "해당종목정보가 없습니다")  # a ticker asked on an exchange that does not list it
 NO_ROWS = ("70070000", "조회할 내용이 없습니다.")  # guess: an inquiry that finds nothing
@@ -335,7 +335,7 @@ class OverseasProtocol:
         return self._ok(OK_INQUIRY, tr_id, more=False, output1=out1, output2=out2, output3=out3)
 
 
-class OverseasOrders:
+class OverseasOrders(OrderAnswers):
     def _overseas_gate(self, path: str) -> None:
         """Refuse an overseas trading call (balance, orders, buying power; not quotes) on an account whose
         overseas trading is off, before anything is read or placed."""
@@ -390,13 +390,8 @@ class OverseasOrders:
         return self._us_ack(order, ok, tr_id)
 
     def _us_ack(self, order: UsOrder, ok, tr_id: str):
-        output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.kst_time}
-        response = self._ok(ok, tr_id, output=output)
-        if self.faults.take_ledger_busy_after_order():
-            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
-        if self.faults.take_drop_after_order():
-            response.drop = True  # the exchange has the order; the client never hears so
-        return response
+        return self._acked({"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.kst_time},
+                           ok, tr_id)
 
     def _us_listed(self, o: UsOrder, now: datetime) -> bool:
         """KIS lists same-day orders late: a US order shows once its own lag has passed (as on KRX)."""

@@ -28,7 +28,7 @@ from kis.sim.refusals import DATA_CHANGED, Refusal, invalid, missing
 from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_ORDER_PATHS, OverseasOrders, \
     OverseasProtocol
 from kis.sim.tokens import TokenBook, TokenError
-from kis.sim.answers import LEDGER_BUSY, OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
+from kis.sim.answers import OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
 
 
 BAD_APPKEY = ("EGW00103", "유효하지 않은 AppKey입니다.")
@@ -450,13 +450,8 @@ class KisProtocol(OverseasProtocol, OverseasOrders):
         return self._order_ack(order, ok, tr_id)
 
     def _order_ack(self, order: SimOrder, ok: tuple[str, str], tr_id: str) -> Response:
-        output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.time}
-        response = self._ok(ok, tr_id, output=output)
-        if self.faults.take_ledger_busy_after_order():
-            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
-        if self.faults.take_drop_after_order():
-            response.drop = True  # the exchange has the order; the client never hears so
-        return response
+        return self._acked({"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.time},
+                           ok, tr_id)
 
     # inquiries -----------------------------------------------------------------------------------------------
     def _query_fields(self, req: Request, names: tuple[str, ...]) -> dict[str, str]:
