@@ -189,3 +189,10 @@ def test_kisbot_plan_loc_on_the_sim_is_refused_in_one_line_before_any_call(sim_e
 def test_kisbot_plan_daytime_on_the_sim_is_refused_in_one_line(sim_env, capsys):
     assert main(["plan", str(EXAMPLES / "mixed.xlsx"), "--daytime"]) == 1
     assert "주간거래" in capsys.readouterr().err
+
+
+def test_kisbot_plan_of_a_mixed_model_on_an_account_without_overseas_trading_names_the_refusal(sim_env, capsys):
+    sim_env.us_exchange.overseas_trading = False
+    assert main(["plan", str(EXAMPLES / "mixed.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert "no overseas trading enabled" in err and len(err.strip().splitlines()) == 1
