@@ -215,8 +215,8 @@ def _int(text: str) -> int:
         raise FrameError("malformed", "a number field is not a number") from None
 
 
-def notice_from(fields: dict[str, str]) -> Notice:
-    """The typed notice of one record; FrameError('malformed') when a key field makes no sense."""
+def _notice_head(fields: dict[str, str]) -> tuple[NoticeKind, OrderSide, Correction, str]:
+    """What a KRX and a US notice say alike: its kind (RFUS_YN, CNTG_YN), side, correction and order number."""
     refused, filled = fields["RFUS_YN"].strip(), fields["CNTG_YN"].strip()
     if refused == "1":
         kind = NoticeKind.REFUSED
@@ -232,6 +232,12 @@ def notice_from(fields: dict[str, str]) -> Notice:
     except ValueError:
         raise FrameError("malformed", "side or correction class") from None
     order_no = fields["ODER_NO"].strip()
+    return kind, side, correction, order_no
+
+
+def notice_from(fields: dict[str, str]) -> Notice:
+    """The typed notice of one record; FrameError('malformed') when a key field makes no sense."""
+    kind, side, correction, order_no = _notice_head(fields)
     if not order_no:
         raise FrameError("malformed", "no order number")
     return Notice(kind=kind, account=fields["ACNT_NO"].strip(), order_no=order_no,
@@ -272,21 +278,7 @@ def _dollars(text: str) -> Decimal:
 
 def us_notice_from(fields: dict[str, str]) -> Notice:
     """The typed notice of one H0GSCNI0/9 record: market US, the price in Decimal dollars, whole shares."""
-    refused, filled = fields["RFUS_YN"].strip(), fields["CNTG_YN"].strip()
-    if refused == "1":
-        kind = NoticeKind.REFUSED
-    elif filled == "2":
-        kind = NoticeKind.FILLED
-    elif filled == "1":
-        kind = NoticeKind.ACCEPTED
-    else:
-        raise FrameError("malformed", f"CNTG_YN {filled!r}")
-    try:
-        side = OrderSide(fields["SELN_BYOV_CLS"].strip())
-        correction = Correction(fields["RCTF_CLS"].strip() or "0")
-    except ValueError:
-        raise FrameError("malformed", "side or correction class") from None
-    order_no = fields["ODER_NO"].strip()
+    kind, side, correction, order_no = _notice_head(fields)
     ticker = fields["STCK_SHRN_ISCD"].strip()
     if not order_no or not ticker:
         raise FrameError("malformed", "no order number or ticker")

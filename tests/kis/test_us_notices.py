@@ -8,8 +8,6 @@ import random
 import time
 from decimal import Decimal
 
-import pytest
-
 from kis import endpoints as ep
 from kis.auth import ApprovalKeys
 from kis.models import Env, OrderSide
@@ -189,20 +187,9 @@ def test_a_us_fill_price_is_not_taken_as_a_krx_trade_price():
 
 # ---- end to end against the sim's websocket ----------------------------------------------------------------
 
-@pytest.fixture
-def sim():
-    from kis.sim import SimServer
-
-    server = SimServer(0, rate_limit=1000, always_open=True).start()
-    yield server
-    server.stop()
-
-
 def wait_for(condition, timeout=8.0):
     end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
+    while time.monotonic() < end and not condition():
         time.sleep(0.01)
     return condition()
 
