@@ -110,6 +110,8 @@ class Reports:
         today = day == now.astimezone(KST).date()
         traded = (sum(o.filled_amount for o in orders if o.side is OrderSide.BUY),
                   sum(o.filled_amount for o in orders if o.side is OrderSide.SELL)) if today else None
+        if us_note and us is None and not self._had_us(model, day):
+            us_note = ""  # an account that never showed a US side: its silence is no news (logged)
         # fills tell deposits (/perf); US holdings and dollars count in won at the day's rate
         snapshot = self.history.record(self.account, day, with_us(balance, us, us_held), now, traded)
         drifts = None
@@ -129,6 +131,13 @@ class Reports:
                       model.file_name if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
                                                                                 until=day)), deposit,
                       us, us_held, us_note)
+
+    def _had_us(self, model: SavedModel | None, day: date) -> bool:
+        """The model names a US ticker, or the last value row before `day` held a US stock."""
+        if model is not None and any(is_us_code(c) for c in model.portfolio.codes):
+            return True
+        previous = self.history.before(self.account, day)
+        return previous is not None and any(is_us_code(h.code) for h in previous.holdings)
 
     def _us_side(self, model: SavedModel | None) -> tuple[UsBalance | None, UsHeld | None, str]:
         """KIS's US balance and the dollar prices drift needs (model tickers not held), where the client has a US

@@ -117,10 +117,24 @@ def test_with_a_mixed_model_the_overseas_refusal_is_named_and_drift_left_out(tmp
 def test_a_us_side_kis_does_not_answer_for_is_left_out_in_one_sentence_and_the_krx_side_stands(tmp_path):
     kis = UsKis(tmp_path)
     kis.us_fail = KisTransportError("no answer")
-    _, report = build(tmp_path, kis, KRX_ONLY)
+    _, report = build(tmp_path, kis, MIXED)
     text = "\n".join(r.plain for r in report_replies(report) if r.plain)
     assert "The US side was left out of this report" in text and report.snapshot.total_value == 1_000_000
-    assert report.drift is not None
+    assert report.drift is None  # a mixed model's drift is not measured without its US side
+
+
+def test_a_us_side_unanswered_is_said_once_it_was_held_and_kept_quiet_for_an_account_that_never_had_one(tmp_path):
+    kis = UsKis(tmp_path)
+    kis.us_fail = KisTransportError("no answer")
+    _, quiet = build(tmp_path / "a", kis, KRX_ONLY)
+    assert quiet.us_note == "" and quiet.drift is not None
+    held = UsKis(tmp_path)
+    reports = Reports(held, ValueHistory.in_dir(tmp_path / "b"), calendar="krx",
+                      now=FakeClock(kst("2026-11-20 15:40")).now, load_model=lambda: KRX_ONLY)
+    reports.build()  # Friday: AAPL held
+    held.us_fail = KisTransportError("no answer")
+    reports.now = FakeClock(kst("2026-11-23 15:40")).now
+    assert "The US side was left out" in reports.build().us_note
 
 
 def test_a_mixed_model_on_the_paper_exchange_reports_drift_in_both_markets(sim_client, tmp_path):
