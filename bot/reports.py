@@ -28,7 +28,7 @@ from kis.krx import KST
 from rebalance.charts import value_chart
 from rebalance.clock import Clock, ClockScheduler
 from rebalance.deposit import Deposit, deposit_sentence, report_deposit
-from rebalance.drift import Drift, UsHeld, drift
+from rebalance.drift import Drift, UsHeld, drift, us_held_of
 from rebalance.plan import is_us_code
 from rebalance import saved_model
 from rebalance.saved_model import SavedModel
@@ -150,15 +150,13 @@ class Reports:
             us = self.client.us_balance()
             if us.empty and not tickers:
                 return None, None, ""
-            held = {h.symbol for h in us.holdings if h.qty > 0}
-            wanted = [f"{x.market}:{x.code}" if x.market else x.code for x in tickers if x.code not in held]
-            quotes = self.client.overseas_prices(wanted) if wanted else {}
+            held = us_held_of(self.client, tickers, us)
         except OverseasNotEnabled as exc:
             return None, None, describe_error(exc) if tickers else ""
         except (KisError, KisTransportError) as exc:  # the KRX side still reports
             log.warning("daily report: the US side was not read (%s)", exc)
             return None, None, t("usmore.report_us_unread", reason=describe_error(exc))
-        return us, UsHeld.of(us, {s: q.price for s, q in quotes.items()}), ""
+        return us, held, ""
 
     def on_demand(self) -> list[Reply]:
         """`/report`: the same report now; KIS trouble is one sentence."""

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Mapping
+from typing import Any, Iterable, Mapping
 
 from kis.markets import USD, to_krw
 from kis.models import Balance, UsBalance
@@ -68,6 +68,17 @@ class UsHeld:
     def value(self) -> int:
         """Every US holding and the dollar cash, in won at the rate."""
         return to_krw(self.usd_cash, self.rate) + sum(self.won(c) for c in self.qty)
+
+
+def us_held_of(client: Any, targets: Iterable[Any], balance: UsBalance | None = None) -> UsHeld:
+    """The US side drift needs, from KIS: its US balance (or `balance`, already read) and the dollar prices of the
+    model's US tickers not held, each asked on its exchange from the file where the file names one."""
+    us = balance if balance is not None else client.us_balance()
+    held = {h.symbol for h in us.holdings if h.qty > 0}
+    wanted = [f"{x.market}:{x.code}" if x.market else x.code for x in targets
+              if is_us_code(x.code) and x.code not in held]
+    quotes = client.overseas_prices(wanted) if wanted else {}
+    return UsHeld.of(us, {s: q.price for s, q in quotes.items()})
 
 
 def drift(model: Portfolio, balance: Balance, prices: Mapping[str, int], *, band: float = 0.0,
