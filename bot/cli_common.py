@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kis.errors import KisError, KisTransportError, UnknownStock
+from kis.errors import KisError, KisTransportError, OverseasNotEnabled, UnknownStock
 from rebalance.i18n import t
 
 
@@ -20,6 +20,8 @@ def failure_sentence(exc: KisError | KisTransportError) -> str:
     """One line that says what went wrong with a KIS call and what to do."""
     if isinstance(exc, UnknownStock):
         return t("cli_lines.unknown_codes", codes=", ".join(exc.codes))
+    if isinstance(exc, OverseasNotEnabled):
+        return t("usmore.overseas_not_enabled", code=exc.msg_cd or "-", reason=exc.msg1)
     if isinstance(exc, KisError):
         return t("cli_lines.kis_refused", why=exc.msg1 or exc, msg_cd=exc.msg_cd or t("cli_lines.no_code"))
     return t("cli_lines.no_answer", why=exc)
@@ -37,5 +39,9 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--band", default=None, metavar="P",
                         help="trade a stock only when its weight is outside target ± P percentage points")
     parser.add_argument("--min-trade", default=None, metavar="WON", help="skip trades smaller than this")
+    parser.add_argument("--loc", action="store_true",
+                        help="real accounts: LOC orders before the US close for what is left of the US legs")
+    parser.add_argument("--daytime", action="store_true",
+                        help="real accounts: US legs as 주간거래 (daytime) limit orders")
     parser.add_argument("--chart", default=None, help="also write the weights chart to this PNG file")
     parser.add_argument("--json", action="store_true", help="print the plan as one JSON object")

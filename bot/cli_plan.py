@@ -22,7 +22,7 @@ from rebalance.i18n import Msg, t
 from rebalance import Plan, PlanSettings, PortfolioError, make_plan, plan_chart, plan_text, read_portfolio
 from bot.settings import options_from
 from bot.service import planning
-from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won
+from rebalance.options import OptionsError, PlanOptions, parse_points, parse_won, refuse_real_only
 from rebalance.names import NameBook
 from rebalance.saved_model import load_model, model_path, save_model
 
@@ -36,6 +36,10 @@ def plan(args: argparse.Namespace) -> int:
     except OptionsError as exc:
         return fail(str(exc))
     client = open_client()
+    try:
+        refuse_real_only(options, client.config.env)  # LOC and 주간거래: real accounts only, said before any call
+    except OptionsError as exc:
+        return fail(str(exc))
     data_dir, account = client.config.data_dir, client.config.account
     if args.file:
         try:
@@ -130,4 +134,5 @@ def _options(args: argparse.Namespace, defaults: PlanOptions) -> PlanOptions:
         keep_others=args.keep_others,
         band=parse_points(args.band, "--band") if args.band is not None else defaults.band,
         min_trade=parse_won(args.min_trade, "--min-trade") if args.min_trade is not None else defaults.min_trade,
+        loc=bool(getattr(args, "loc", False)), daytime=bool(getattr(args, "daytime", False)),
     )

@@ -1,6 +1,7 @@
 """The daily report: value, day change, P/L, cash, the day's fills, drift against the saved model, a chart.
 
-`Reports.build` asks KIS (balance, today's orders), writes the day's value row and returns a `Report`;
+`Reports.build` asks KIS (balance, today's orders; the US side where the client has one), writes the day's value
+row (US holdings and dollar cash in won at KIS's rate of the day) and returns a `Report`;
 `report_replies` turns it into chat messages. `ReportScheduler` sends it once per trading day at
 KISBOT_REPORT_AT, in the project's `schedule` worker style on an injected clock; `/report` and
 `kisbot report` give the same on demand.
@@ -20,13 +21,15 @@ from bot import format as fmt
 from bot.service import Button, Reply, describe_error, text_replies
 from bot.notifier import Push
 from bot.ticking import TickThread
-from kis.errors import KisError, KisTransportError
-from kis.models import OrderSide
+from kis.errors import KisError, KisTransportError, OverseasNotEnabled
+from kis.markets import to_krw
+from kis.models import Balance, Holding, OrderSide, UsBalance
 from kis.krx import KST
 from rebalance.charts import value_chart
 from rebalance.clock import Clock, ClockScheduler
 from rebalance.deposit import Deposit, deposit_sentence, report_deposit
-from rebalance.drift import Drift, drift
+from rebalance.drift import Drift, UsHeld, drift, us_held_of
+from rebalance.plan import is_us_code
 from rebalance import saved_model
 from rebalance.saved_model import SavedModel
 from rebalance.history import Snapshot, ValueHistory
@@ -62,6 +65,9 @@ class Report:
     model_source: str
     history: tuple[Snapshot, ...]
     deposit: Deposit | None = None  # the deposit that rebalances without selling (issue 23); None: no model
+    us: UsBalance | None = None  # the US side as KIS valued it (None: none read, or nothing there)
+    us_held: UsHeld | None = None  # the US holdings and dollars at KIS's rate, as drift and the total count them
+    us_note: str = ""  # why the US side is missing from a report whose model names US tickers
 
     @property
     def change(self) -> int | None:
@@ -97,26 +103,60 @@ class Reports:
         """Ask KIS for the balance and today's orders, write the day's value row, and report."""
         balance = self.client.balance()
         orders = self.client.orders_today()
+        model = self.load_model()
+        us, us_held, us_note = self._us_side(model)
         now = self.now()
         day = session_day(now, self.calendar)
         today = day == now.astimezone(KST).date()
         traded = (sum(o.filled_amount for o in orders if o.side is OrderSide.BUY),
                   sum(o.filled_amount for o in orders if o.side is OrderSide.SELL)) if today else None
-        snapshot = self.history.record(self.account, day, balance, now, traded)  # fills tell deposits (/perf)
-        model = self.load_model()
+        if us_note and us is None and not self._had_us(model, day):
+            us_note = ""  # an account that never showed a US side: its silence is no news (logged)
+        # fills tell deposits (/perf); US holdings and dollars count in won at the day's rate
+        snapshot = self.history.record(self.account, day, with_us(balance, us, us_held), now, traded)
         drifts = None
         deposit = None
-        if model is not None:
+        mixed = model is not None and any(is_us_code(c) for c in model.portfolio.codes)
+        if model is not None and (us_held is not None or not mixed):
             prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
-            unpriced = [c for c in model.portfolio.codes if c not in prices]
+            unpriced = [c for c in model.portfolio.codes if c not in prices and not is_us_code(c)]
             if unpriced:  # model stocks not held: one batched quote
                 prices.update({c: q.price for c, q in self.client.prices(unpriced).items()})
-            drifts = drift(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
-            deposit = report_deposit(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer)
+            drifts = drift(model.portfolio, balance, prices, band=self.band, cash_buffer=self.cash_buffer, us=us_held)
+            if not mixed:  # the deposit figure is the KRX planner's
+                deposit = report_deposit(model.portfolio, balance, prices, band=self.band,
+                                         cash_buffer=self.cash_buffer)
         fills = _day_fills(orders) if day == now.astimezone(KST).date() else ()
         return Report(day, now, snapshot, self.history.before(self.account, day), fills, drifts,
                       model.file_name if model else "", tuple(self.history.recent(self.account, CHART_SESSIONS,
-                                                                                until=day)), deposit)
+                                                                                until=day)), deposit,
+                      us, us_held, us_note)
+
+    def _had_us(self, model: SavedModel | None, day: date) -> bool:
+        """The model names a US ticker, or the last value row before `day` held a US stock."""
+        if model is not None and any(is_us_code(c) for c in model.portfolio.codes):
+            return True
+        previous = self.history.before(self.account, day)
+        return previous is not None and any(is_us_code(h.code) for h in previous.holdings)
+
+    def _us_side(self, model: SavedModel | None) -> tuple[UsBalance | None, UsHeld | None, str]:
+        """KIS's US balance and the dollar prices drift needs (model tickers not held), where the client has a US
+        side; nothing when the account has none (no overseas trading, nothing there and no US ticker in the
+        model). A US side KIS does not answer for leaves the rest of the report standing, said once."""
+        tickers = [t for t in (model.portfolio.targets if model is not None else ()) if is_us_code(t.code)]
+        if not hasattr(self.client, "us_balance"):
+            return None, None, t("usplan.no_us_side", tickers=", ".join(x.code for x in tickers)) if tickers else ""
+        try:
+            us = self.client.us_balance()
+            if us.empty and not tickers:
+                return None, None, ""
+            held = us_held_of(self.client, tickers, us)
+        except OverseasNotEnabled as exc:
+            return None, None, describe_error(exc) if tickers else ""
+        except (KisError, KisTransportError) as exc:  # the KRX side still reports
+            log.warning("daily report: the US side was not read (%s)", exc)
+            return None, None, t("usmore.report_us_unread", reason=describe_error(exc))
+        return us, held, ""
 
     def on_demand(self) -> list[Reply]:
         """`/report`: the same report now; KIS trouble is one sentence."""
@@ -141,6 +181,19 @@ class Reports:
         if not send or not self.history.claim_report(self.account, report.day, report.at):
             return None
         return report
+
+
+def with_us(balance: Balance, us: UsBalance | None, held: UsHeld | None) -> Balance:
+    """The KRX balance with the US side added in won at KIS's rate: each US holding a row (its cents to won half
+    up, the plan's rule), the dollar cash in the total (won cash stays the cash a deposit is told by)."""
+    if us is None or held is None:
+        return balance
+    rows = tuple(Holding(h.symbol, h.name, h.qty, h.orderable_qty, 0, 0, held.won(h.symbol), to_krw(h.cost, us.rate),
+                         to_krw(h.pnl, us.rate), float(h.pnl_rate)) for h in us.holdings if h.qty > 0)
+    stocks = sum(r.value for r in rows)
+    return dataclasses.replace(balance, holdings=balance.holdings + rows, stock_value=balance.stock_value + stocks,
+                               total_value=balance.total_value + held.value,
+                               pnl=balance.pnl + sum(r.pnl for r in rows))
 
 
 def _day_text(day: date, *, year: bool = False) -> str:
@@ -187,7 +240,17 @@ def report_replies(report: Report, *, kind: str = "") -> list[Reply]:
     rows = [f"{fmt.pad(t('report_lines.' + label), 12)}{value:>15}"
             for label, value in (("total_value", fmt.won(snap.total_value)), ("day_change", change_text),
                                  ("pnl", fmt.signed(snap.pnl)), ("cash", fmt.won(snap.cash)))]
+    if report.us is not None and report.us_held is not None:
+        us_stocks = sum(report.us_held.won(c) for c in report.us_held.qty)
+        rows += [f"{fmt.pad(t('usmore.report_us_stocks'), 12)}{fmt.won(us_stocks):>15}",
+                 f"{fmt.pad(t('usmore.report_usd_cash'), 12)}{'$' + format(report.us_held.usd_cash / 100, ',.2f'):>15}"]
     parts.append(head + "\n" + fmt.pre(rows))
+    if report.us is not None:
+        rate_at = report.us.rate_at.astimezone(KST) if report.us.rate_at else None
+        parts.append(t("usmore.report_rate", rate=f"{report.us.rate:,.2f}",
+                       at=f"{rate_at:%H:%M}" if rate_at else t("usmore.report_rate_no_time")))
+    if report.us_note:
+        parts.append(report.us_note)
     if report.fills:
         fill_rows = [f"{fmt.pad(fmt.side_text(f.side), 4)} {f.code} {fmt.pad(fmt.clip(f.name, 10), 10)} {f.qty:>7,} "
                      f"{t('report_lines.shares')} {fmt.won(f.amount):>12}" for f in report.fills]

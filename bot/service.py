@@ -26,6 +26,7 @@ from kis.errors import (
     KisError,
     KisTransportError,
     OrderUncertain,
+    OverseasNotEnabled,
     RateLimited,
     TokenExpired,
     TokenInvalid,
@@ -41,7 +42,7 @@ from rebalance.deposit import deposit_note
 from rebalance.events import Cancelled, Event, Finished
 from rebalance.i18n import Msg, t
 from rebalance.plan import PriceSource
-from rebalance.options import OptionsError, PlanOptions, plan_options
+from rebalance.options import OptionsError, PlanOptions, plan_options, refuse_real_only
 from rebalance.pending import PendingPlan
 from rebalance.portfolio import MAX_FILE_BYTES
 from bot.venues import after_start, open_venues, plan_notes as venue_notes
@@ -191,6 +192,8 @@ def describe_error(exc: BaseException) -> str:
         return t("errors.order_uncertain")
     if isinstance(exc, UnknownStock):
         return t("errors.unknown_stock", codes=", ".join(exc.codes))
+    if isinstance(exc, OverseasNotEnabled):
+        return t("usmore.overseas_not_enabled", code=exc.msg_cd or "-", reason=exc.msg1)
     if isinstance(exc, KisError):
         reason = exc.msg1 or t("errors.no_reason")
         return t("errors.kis_refused_code", reason=reason, code=exc.msg_cd) if exc.msg_cd else \
@@ -566,7 +569,9 @@ class BotService:
     def _options(self, args: Sequence[str]) -> PlanOptions | list[Reply]:
         """Every word read as an option, or one refusal: the same for a typed /plan and a caption."""
         try:
-            return plan_options(list(args), self.plan_options)
+            options = plan_options(list(args), self.plan_options)
+            refuse_real_only(options, getattr(getattr(self.client, "config", None), "env", None))
+            return options
         except OptionsError as exc:
             return [Reply(str(exc))]
 

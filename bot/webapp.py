@@ -126,16 +126,20 @@ def editor_link(base_url: str, versions: VersionedModels, context: Any, *,
 
 
 def weights_now(client: Any, state: ModelState, *, cash_buffer: float) -> dict[str, float]:
-    """Each model stock's weight now (fraction of the investable value, as the planner counts it)."""
-    from rebalance.drift import drift
+    """Each model stock's weight now (fraction of the investable value, as the planner counts it; a mixed model's
+    of the whole account in won at KIS's rate)."""
+    from rebalance.drift import drift, us_held_of
+    from rebalance.plan import is_us_code
 
     balance = client.balance()
     prices = {h.code: h.price for h in balance.holdings if h.qty > 0}
-    unpriced = [tg.code for tg in state.targets if tg.code not in prices]
+    unpriced = [tg.code for tg in state.targets if tg.code not in prices and not is_us_code(tg.code)]
     if unpriced:
         prices.update({c: q.price for c, q in client.prices(unpriced).items()})
+    mixed = any(is_us_code(tg.code) for tg in state.targets)
+    us = us_held_of(client, state.targets) if mixed else None
     codes = {tg.code for tg in state.targets}
-    return {d.code: d.now for d in drift(state.portfolio(), balance, prices, cash_buffer=cash_buffer)
+    return {d.code: d.now for d in drift(state.portfolio(), balance, prices, cash_buffer=cash_buffer, us=us)
             if d.code in codes}
 
 

@@ -84,6 +84,8 @@ TR_IDS = {Env.REAL: REAL_TR, Env.MOCK: MOCK_TR, Env.SIM: SIM_TR}
 # Order/fill notices over the websocket (examples_llm/domestic_stock/ccnl_notice/ccnl_notice.py: "모의투자는
 # H0STCNI9"); the URLs are kis_devlp.yaml's ops/vops, the path the current sample's KISWebSocket(api_url=...).
 NOTICE_TR_IDS = {Env.REAL: "H0STCNI0", Env.MOCK: "H0STCNI9", Env.SIM: "H0STCNI9"}
+# US fills on the same session (examples_llm/overseas_stock/ccnl_notice/ccnl_notice.py: real H0GSCNI0, demo H0GSCNI9)
+US_NOTICE_TR_IDS = {Env.REAL: "H0GSCNI0", Env.MOCK: "H0GSCNI9", Env.SIM: "H0GSCNI9"}
 WS_URLS = {Env.REAL: "ws://ops.koreainvestment.com:21000", Env.MOCK: "ws://ops.koreainvestment.com:31000"}
 WS_PATH = "/tryitout"
 

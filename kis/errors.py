@@ -53,6 +53,20 @@ class NotServed(KisError):
         super().__init__("", f"KIS {env} does not serve {what}")
 
 
+class OverseasNotEnabled(KisError):
+    """KIS refused an overseas trading call because the account has no overseas trading (해외증권 거래신청).
+
+    Known by KIS's words, not a code: its docs say "해외주식 서비스 신청 후 이용 가능합니다 (해외증권 거래신청 참고)"
+    of every overseas trading service; the msg_cd KIS answers with is unverified.
+    """
+
+
+def is_overseas_off(msg1: str) -> bool:
+    """`msg1` says the account must apply for overseas trading first (해외 … 서비스 신청 / 거래신청 / 약정)."""
+    text = (msg1 or "").replace(" ", "")
+    return "해외" in text and any(word in text for word in ("서비스신청", "거래신청", "약정"))
+
+
 class KisTransportError(Exception):
     """No usable answer from KIS: connection refused or dropped, timeout, non-JSON body."""
 
@@ -91,6 +105,8 @@ def error_for(msg_cd: str, msg1: str, *, http_status: int | None = None, tr_id: 
         cls = TOKEN_CODES[code]
     elif code == "SYDB0050":
         cls = DataChanged
+    elif is_overseas_off(msg1):
+        cls = OverseasNotEnabled
     else:
         cls = KisError
     return cls(code, msg1, http_status=http_status, tr_id=tr_id)

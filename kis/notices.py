@@ -9,6 +9,11 @@ ccnl_notice/, legacy/websocket/python/ws_domestic_stock.py): subscribe with the 
 The same session also carries the run's stocks' trade prices (국내주식 실시간체결가, H0STCNT0, the same
 tr_id on real and mock, `tr_key` = the stock code, plain frames of 46 fields: examples_llm/domestic_stock/
 ccnl_krx/), so a guard-priced order need not ask inquire-price each time.
+
+US fills come over the same session (해외주식 실시간체결통보, H0GSCNI0 real, H0GSCNI9 mock, examples_llm/
+overseas_stock/ccnl_notice/; the legacy ws_domestic_overseas_all.py subscribes both on one session): keyed by
+the HTS ID too, encrypted alike, 25 columns. They are read into the same `Notice` with `market` "US", the
+price in Decimal dollars and whole shares; the frame names no exchange (the order's exchange is the order's).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -46,7 +52,10 @@ NOTICE_FIELDS = (
 NOTICE_TR_IDS = frozenset({"H0STCNI0", "H0STCNI9"})
 # 해외주식 실시간체결통보 (US fills), examples_llm/overseas_stock/ccnl_notice/ccnl_notice.py: H0GSCNI0 real,
 # H0GSCNI9 mock, keyed by HTS ID, 25 columns. Prices are dollars as text (their exact format on KIS: unverified).
+# The acceptance layout of the legacy sample (stocksigningnotice_overseas) reads CNTG_QTY / CNTG_UNPR as the
+# order's quantity and price and ODER_QTY as "주문수량_미출력", as the KRX notice does.
 US_NOTICE_TR_IDS = {"real": "H0GSCNI0", "mock": "H0GSCNI9"}
+US_TR_IDS = frozenset(US_NOTICE_TR_IDS.values())
 US_NOTICE_FIELDS = (
     "CUST_ID", "ACNT_NO", "ODER_NO", "OODER_NO", "SELN_BYOV_CLS", "RCTF_CLS", "ODER_KIND2", "STCK_SHRN_ISCD",
     "CNTG_QTY", "CNTG_UNPR", "STCK_CNTG_HOUR", "RFUS_YN", "CNTG_YN", "ACPT_YN", "BRNC_NO", "ODER_QTY", "ACNT_NAME",
@@ -89,6 +98,9 @@ IN_USE_CODE = "OPSP8996"  # "already in use": another session holds this app key
 ALREADY_CODE, ALREADY_TEXT = "OPSP0002", "ALREADY IN SUBSCRIBE"
 
 
+US = "US"  # Notice.market of a US notice
+
+
 class NoticeKind(str, Enum):
     """What a notice says: CNTG_YN 1 is an acceptance (order, revise, cancel), 2 a fill; RFUS_YN 1 a refusal."""
 
@@ -118,18 +130,34 @@ class Notice:
     correction: Correction
     order_type: str  # ODER_KIND (ORD_DVSN code)
     qty: int  # CNTG_QTY
-    price: int  # CNTG_UNPR
+    price: int | Decimal  # CNTG_UNPR: int won (KRX), Decimal dollars (US)
     order_qty: int  # ODER_QTY
     time: str  # STCK_CNTG_HOUR, HHMMSS
     name: str = ""
     branch: str = ""  # BRNC_NO: pairs with KRX_FWDG_ORD_ORGNO (python-kis), needed to cancel
     venue: str = ""  # ORD_EXG_GB (주문거래소 구분): 1 KRX, 2 NXT, 3/4 SOR to KRX/NXT (kis/venues.py `filled_on`)
+    # KRX (H0STCNI0/9, `price` int won) or US (H0GSCNI0/9, `price` Decimal dollars as KIS wrote it; shares whole)
+    market: str = "KRX"
+
+    @property
+    def is_us(self) -> bool:
+        return self.market == US
+
+    @property
+    def amount(self) -> int:
+        """What this notice's shares at its price come to, in the currency's minor unit (won; cents, half up)."""
+        if not self.is_us:
+            return self.qty * int(self.price)
+        from kis.markets import USD
+
+        return USD.minor(Decimal(self.qty) * Decimal(self.price))
 
     @property
     def identity(self) -> tuple:
         """What a repeated delivery of the same notice shares (KIS numbers no notice). The venue counts: a SOR
         order may fill the same shares at the same price in the same second on KRX and on NXT."""
-        return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction, self.venue)
+        return (self.kind, self.order_no.lstrip("0"), self.qty, self.price, self.time, self.correction, self.venue,
+                self.market)
 
 
 @dataclass(frozen=True)
@@ -190,8 +218,8 @@ def _int(text: str) -> int:
         raise FrameError("malformed", "a number field is not a number") from None
 
 
-def notice_from(fields: dict[str, str]) -> Notice:
-    """The typed notice of one record; FrameError('malformed') when a key field makes no sense."""
+def _notice_head(fields: dict[str, str]) -> tuple[NoticeKind, OrderSide, Correction, str]:
+    """What a KRX and a US notice say alike: its kind (RFUS_YN, CNTG_YN), side, correction and order number."""
     refused, filled = fields["RFUS_YN"].strip(), fields["CNTG_YN"].strip()
     if refused == "1":
         kind = NoticeKind.REFUSED
@@ -207,6 +235,12 @@ def notice_from(fields: dict[str, str]) -> Notice:
     except ValueError:
         raise FrameError("malformed", "side or correction class") from None
     order_no = fields["ODER_NO"].strip()
+    return kind, side, correction, order_no
+
+
+def notice_from(fields: dict[str, str]) -> Notice:
+    """The typed notice of one record; FrameError('malformed') when a key field makes no sense."""
+    kind, side, correction, order_no = _notice_head(fields)
     if not order_no:
         raise FrameError("malformed", "no order number")
     return Notice(kind=kind, account=fields["ACNT_NO"].strip(), order_no=order_no,
@@ -215,6 +249,48 @@ def notice_from(fields: dict[str, str]) -> Notice:
                   price=_int(fields["CNTG_UNPR"]), order_qty=_int(fields["ODER_QTY"]),
                   time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM40"].strip(),
                   branch=fields["BRNC_NO"].strip(), venue=fields.get("ORD_EXG_GB", "").strip())
+
+
+def _shares(text: str) -> int:
+    """Whole shares as KIS writes them ("10", "0000000010"); a fraction is no share count."""
+    s = text.strip()
+    if not s:
+        return 0
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        raise FrameError("malformed", "a quantity field is not a number") from None
+    if value != value.to_integral_value() or value < 0:
+        raise FrameError("malformed", "a quantity that is not whole shares")
+    return int(value)
+
+
+def _dollars(text: str) -> Decimal:
+    """A dollar price as KIS writes it ("233.1200", "201.5"); never a float. Its exact format: unverified."""
+    s = text.strip()
+    if not s:
+        return Decimal(0)
+    try:
+        value = Decimal(s)
+    except InvalidOperation:
+        raise FrameError("malformed", "a price field is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise FrameError("malformed", "a price that is no dollar amount")
+    return value
+
+
+def us_notice_from(fields: dict[str, str]) -> Notice:
+    """The typed notice of one H0GSCNI0/9 record: market US, the price in Decimal dollars, whole shares."""
+    kind, side, correction, order_no = _notice_head(fields)
+    ticker = fields["STCK_SHRN_ISCD"].strip()
+    if not order_no or not ticker:
+        raise FrameError("malformed", "no order number or ticker")
+    return Notice(kind=kind, account=fields["ACNT_NO"].strip(), order_no=order_no,
+                  orig_order_no=fields["OODER_NO"].strip(), code=ticker, side=side, correction=correction,
+                  order_type=fields["ODER_KIND2"].strip(), qty=_shares(fields["CNTG_QTY"]),
+                  price=_dollars(fields["CNTG_UNPR"]), order_qty=_shares(fields["ODER_QTY"]),
+                  time=fields["STCK_CNTG_HOUR"].strip(), name=fields["CNTG_ISNM"].strip(),
+                  branch=fields["BRNC_NO"].strip(), market=US)
 
 
 def trade_from(fields: dict[str, str]) -> Trade:
@@ -322,20 +398,22 @@ class FrameReader:
                     raise FrameError("undecryptable", f"no key for {tr_id} yet")
                 payload = decrypt(payload, *self.keys[tr_id])
             return [trade_from(fields) for fields in records(payload, int(count), PRICE_FIELDS)]
-        if tr_id not in NOTICE_TR_IDS:
+        us = tr_id in US_TR_IDS
+        if tr_id not in NOTICE_TR_IDS and not us:
             raise FrameError("unknown tr_id", tr_id[:20])
         if flag == "1":
             if tr_id not in self.keys:
                 raise FrameError("undecryptable", f"no key for {tr_id} yet")
             payload = decrypt(payload, *self.keys[tr_id])
         notices: list[Notice | Trade] = []
-        rows = records(payload, int(count))
-        self.last_fields = len(payload.split("^")) // max(1, int(count))
+        rows = records(payload, int(count), US_NOTICE_FIELDS if us else NOTICE_FIELDS)
+        if not us:
+            self.last_fields = len(payload.split("^")) // max(1, int(count))
         for fields in rows:
             if not is_account(fields["ACNT_NO"], self.account):
                 self._skip("other account", "a notice for another account under the same HTS ID")
                 continue
-            notices.append(notice_from(fields))
+            notices.append(us_notice_from(fields) if us else notice_from(fields))
         return notices
 
 
@@ -436,8 +514,12 @@ class NoticeStream:
                  connect: Callable[[str], Any] | None = None,
                  sleep: Callable[[float], Awaitable[None]] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, status: StreamStatus | None = None,
-                 wall: Callable[[], datetime] = lambda: datetime.now(KST)):
+                 wall: Callable[[], datetime] = lambda: datetime.now(KST), us_tr_id: str = ""):
         self.url, self.tr_id, self.hts_id = url, tr_id, hts_id
+        # H0GSCNI0/9: US fills on the same session, subscribed once the KRX notices are; "" subscribes none
+        self.us_tr_id = us_tr_id
+        self.us_live = False  # KIS took the US notice subscription on the current session
+        self.us_refusal = ""  # what KIS answered when it refused the US notices (KRX notices carry on)
         self.reader = FrameReader(account)
         self._approval = approval
         self._on_message = on_message or (lambda news: log.warning("notice stream: %s %s", news.kind, news.params()))
@@ -493,10 +575,10 @@ class NoticeStream:
     def watch(self, codes: Iterable[str]) -> list[str]:
         """Stream these stocks' trade prices on this session (replacing any earlier set); the codes taken.
 
-        A session holds MAX_REGISTRATIONS feeds and the notices take one: codes past that are not
+        A session holds MAX_REGISTRATIONS feeds and the notices take one (two with US notices): codes past that are not
         streamed (their orders ask inquire-price, as without a stream).
         """
-        wanted = list(dict.fromkeys(codes))[:MAX_REGISTRATIONS - 1]
+        wanted = list(dict.fromkeys(codes))[:MAX_REGISTRATIONS - 1 - int(bool(self.us_tr_id))]
         with self._lock:
             self._watched = wanted
         self._sync_soon()
@@ -669,6 +751,7 @@ class NoticeStream:
             key = await asyncio.to_thread(self._approval_for, stale)
             async with self._connect(self.url) as ws:
                 self._registered.clear()
+                self.us_live = False
                 self._ws, self._key = ws, key
                 try:
                     self._answered = False
@@ -678,10 +761,21 @@ class NoticeStream:
                 finally:
                     self._ws = None
                     self._registered.clear()
+                    self.us_live = False
                 if not retry:
                     return
                 stale = key
         raise Refused(StreamNews.of("refused_approval"))
+
+    def _us_answer(self, result: Control) -> None:
+        """KIS's answer to the US notice subscription: taken, released, or refused (the KRX notices carry on)."""
+        if result.subscribed:
+            self.us_live, self.us_refusal = True, ""
+            return
+        self.us_live = False
+        if not result.ok and not result.unsubscribed:
+            self.us_refusal = f"{result.msg_cd} {result.msg1}".strip()
+            log.warning("notice stream: KIS refused the US fill notices (%s); US orders are polled", self.us_refusal)
 
     def _approval_for(self, stale: str | None) -> str:
         return self._approval(stale=stale) if stale else self._approval()
@@ -710,6 +804,9 @@ class NoticeStream:
                 if result.tr_id == PRICE_TR_ID:
                     self._price_answer(result)
                     continue
+                if self.us_tr_id and result.tr_id == self.us_tr_id:
+                    self._us_answer(result)
+                    continue
                 if result.tr_id != self.tr_id:
                     continue
                 self._answered = True
@@ -721,6 +818,8 @@ class NoticeStream:
                     self.state = StreamState.LIVE
                     self._publish()
                     log.info("notice stream: subscribed (%s)", result.msg_cd or "ok")
+                    if self.us_tr_id and not self.us_live:
+                        await ws.send(subscribe_frame(key, self.us_tr_id, self.hts_id))
                     await self._sync_prices()
                     continue
                 if not result.ok and not result.unsubscribed:
@@ -739,6 +838,8 @@ class NoticeStream:
         try:
             for code in list(self._registered):
                 await asyncio.wait_for(ws.send(subscribe_frame(key, PRICE_TR_ID, code, subscribe=False)), 2.0)
+            if self.us_live:
+                await asyncio.wait_for(ws.send(subscribe_frame(key, self.us_tr_id, self.hts_id, subscribe=False)), 2.0)
             await asyncio.wait_for(ws.send(subscribe_frame(key, self.tr_id, self.hts_id, subscribe=False)), 2.0)
             await asyncio.wait_for(ws.close(), 2.0)
         except Exception:  # shutting down: a dead connection has nothing to release
@@ -751,7 +852,7 @@ class NoticeStream:
             if isinstance(notice, Trade):
                 self._saw_price(notice)
                 continue
-            if notice.kind is NoticeKind.FILLED and notice.price > 0:  # a fill's price is a latest price too
+            if notice.kind is NoticeKind.FILLED and notice.price > 0 and not notice.is_us:  # a KRX latest price too
                 self._saw_price(Trade(notice.code, notice.price, 0, notice.time))
             self.notices += 1
             self.last_notice_at = self._wall().isoformat(timespec="seconds")
@@ -831,6 +932,7 @@ def open_notices(config, *, on_message: Callable[[StreamNews], None] | None = No
         if stream is None or stream.state in (StreamState.STOPPED, StreamState.REFUSED):
             keys = ApprovalKeys(config)
             stream = NoticeStream(url, ep.NOTICE_TR_IDS[config.env], config.hts_id, config.account, keys.key,
-                                  on_message=tell, status=StreamStatus.of(config)).start()
+                                  on_message=tell, status=StreamStatus.of(config),
+                                  us_tr_id=ep.US_NOTICE_TR_IDS[config.env]).start()
             _streams[slot] = stream
         return stream

@@ -44,14 +44,20 @@ class CostRates:
         return math.ceil(value * rate) if value > 0 else 0
 
 
-# US stocks, in cents (KIS's published online schedule for 해외주식 미국; check the account's own): a commission
-# of 0.25 % per side; on sells only, the SEC fee (Section 31, $27.80 per million sold; the SEC resets the rate
-# each fiscal year) and FINRA's trading activity fee ($0.000166 a share sold, at most $8.30 an order). No
-# transaction tax on US sells. Every estimate is rounded up to the cent.
+# US stocks, in cents; every estimate is rounded up to the cent, and no transaction tax on US sells.
+# - Commission 0.25 % per side: the usual Korean online rate for US stocks (KIS's own schedule page was not
+#   reachable here, so unverified for KIS; accounts on a promotion pay less; the settings change it).
+# - SEC fee (Section 31), sells only: $20.60 per million sold since 2026-04-04 (SEC Order Making Fiscal Year
+#   2026 Annual Adjustments to Transaction Fee Rates, Release 34-104909 of 2026-02-27, Federal Register 2026-04233;
+#   the rate as quoted by two independent fee tables, the order's own figure not read here). It was $27.80 until
+#   2026-04-03; the SEC resets it each fiscal year.
+# - FINRA trading activity fee, sells only: $0.000195 a share, at most $9.79 an order in 2026 (FINRA By-Laws
+#   Schedule A as amended by SR-FINRA-2024-019, as quoted by the same two tables); $0.000232 / $11.61 from
+#   2027-01-01 per that filing.
 DEFAULT_US_FEE_RATE = 0.0025
-DEFAULT_US_SEC_FEE_RATE = 0.0000278
-DEFAULT_US_TAF_PER_SHARE = 0.000166  # dollars a share sold
-DEFAULT_US_TAF_MAX = 8.30  # dollars an order
+DEFAULT_US_SEC_FEE_RATE = 0.0000206
+DEFAULT_US_TAF_PER_SHARE = 0.000195  # dollars a share sold
+DEFAULT_US_TAF_MAX = 9.79  # dollars an order
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ healthy the executor polls at a slow reconciliation pace. The same session's tra
 guard-limited orders without an inquire-price call while they are fresh. Polling stays the source of truth: a
 notice only ever ties an order to the exchange or raises a fill the exchange reported; it never
 frees shares for another order (a refusal or a cancel notice only asks for a poll).
+
+US fills (H0GSCNI0/9) come on the same session as `Notice`s with `market` US: a consumer takes only the
+markets it is made for (KRX by default, so a KRX run never parks a US fill as unknown), and `notice_order`
+ties a notice to the run's order of the same number in the same market (KRX and US number apart).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable, Collection, Iterable, Protocol, Sequence, runtime_checkable
 
 from kis import Correction, Notice, NoticeKind, Trade, look_up, same_order_no
+from kis.markets import is_us_symbol
 from kis.krx import KST
 from kis.models import OrderStatus, OrderType, Quote
 from kis.ticks import STOCK, price_limits
@@ -93,6 +98,20 @@ def streamed_quote(trade: Trade, guard: float) -> Quote | None:
                  tick=STOCK.tick(trade.price))
 
 
+def order_key(order_no: str, market: str = "KRX") -> str:
+    """How the consumer keys an order: its number, a US one marked apart (KRX and US number separately)."""
+    number = same_order_no(order_no)
+    return number if market == "KRX" else f"{market}:{number}"
+
+
+def notice_order(notice: Notice, orders: Iterable[OrderRecord]) -> OrderRecord | None:
+    """The order of `orders` this notice is about: the same order number in the same market (a US notice
+    names a US ticker's order, a KRX notice a KRX code's), so a KRX and a US order sharing a number never mix."""
+    number = same_order_no(notice.order_no)
+    return next((o for o in orders if o.order_no and same_order_no(o.order_no) == number
+                 and is_us_symbol(o.code) == notice.is_us), None)
+
+
 def acceptance_status(notice: Notice) -> OrderStatus:
     """An acceptance notice as the row today's orders would show for the order."""
     try:
@@ -162,9 +181,10 @@ class NoticeStats:
 class NoticeConsumer:
     """Queues notices from the stream's thread; the worker drains them and decides the poll pace."""
 
-    def __init__(self, feed: NoticeFeed, alarm: threading.Event):
+    def __init__(self, feed: NoticeFeed, alarm: threading.Event, markets: Collection[str] = ("KRX",)):
         self.feed = feed
         self.alarm = alarm
+        self.markets = frozenset(markets)  # Notice.market values this run takes (KRX, US); others are not queued
         self._queue: deque[Notice] = deque()
         self._lock = threading.Lock()
         self._seen: set[tuple] = set()
@@ -185,6 +205,8 @@ class NoticeConsumer:
         self.feed.remove_listener(self._put)
 
     def _put(self, notice: Notice) -> None:  # the stream's thread
+        if getattr(notice, "market", "KRX") not in self.markets:
+            return  # another market's notice: not this run's news (its orders are polled by whoever placed them)
         with self._lock:
             self._queue.append(notice)
         self.alarm.set()
@@ -263,19 +285,19 @@ class NoticeConsumer:
         self.last_poll = now
         self._reconciled = True
 
-    def expect(self, order_no: str, now: datetime) -> None:
+    def expect(self, order_no: str, now: datetime, market: str = "KRX") -> None:
         """An order was acked: its acceptance notice should follow shortly."""
-        self._awaiting[same_order_no(order_no)] = now
+        self._awaiting[order_key(order_no, market)] = now
 
-    def accepted(self, order_no: str) -> None:
-        if self._awaiting.pop(same_order_no(order_no), None) is not None and self._reconciled:
+    def accepted(self, order_no: str, market: str = "KRX") -> None:
+        if self._awaiting.pop(order_key(order_no, market), None) is not None and self._reconciled:
             if not self._trusted:
                 log.info("notices: arriving; fills are polled at a slow pace while they keep coming")
             self._trusted = True
 
-    def poll_saw(self, order_no: str, filled_qty: int) -> None:
+    def poll_saw(self, order_no: str, filled_qty: int, market: str = "KRX") -> None:
         """A poll showed one of the run's orders with `filled_qty` filled: the truth notices are checked against."""
-        key = same_order_no(order_no)
+        key = order_key(order_no, market)
         self.unconfirmed.discard(key)
         noticed = self.noticed.get(key, (0, 0))[0]
         if filled_qty > noticed:
@@ -288,25 +310,25 @@ class NoticeConsumer:
 
     def add_fill(self, notice: Notice) -> tuple[int, int]:
         """Count a fill notice; the order's noticed (qty, amount) so far."""
-        key = same_order_no(notice.order_no)
+        key = order_key(notice.order_no, notice.market)
         qty, amount = self.noticed.get(key, (0, 0))
-        self.noticed[key] = (qty + notice.qty, amount + notice.qty * notice.price)
+        self.noticed[key] = (qty + notice.qty, amount + notice.amount)  # won, or cents for a US fill
         self.unconfirmed.add(key)
         return self.noticed[key]
 
     def park(self, notice: Notice) -> None:
         """A fill of an order number the run does not know (yet): applied once it is known."""
         if sum(len(v) for v in self._pending.values()) < PENDING_KEPT:
-            self._pending.setdefault(same_order_no(notice.order_no), []).append(notice)
+            self._pending.setdefault(order_key(notice.order_no, notice.market), []).append(notice)
         self.distrust("a fill notice for an order the run does not know yet")
 
     @property
     def parked(self) -> bool:
         return bool(self._pending)
 
-    def unparked(self, known: Iterable[str]) -> list[Notice]:
-        """Parked fills whose order numbers are now known."""
+    def unparked(self, known: Iterable[str], market: str = "KRX") -> list[Notice]:
+        """Parked fills (of `market`) whose order numbers are now known."""
         out: list[Notice] = []
-        for number in [n for n in (same_order_no(k) for k in known) if n in self._pending]:
+        for number in [n for n in (order_key(k, market) for k in known) if n in self._pending]:
             out += self._pending.pop(number)
         return out

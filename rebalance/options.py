@@ -1,4 +1,6 @@
-"""How a plan trades: buy-only, sell an amount, keep other holdings, tolerance bands, smallest trade.
+"""How a plan trades: buy-only, sell an amount, keep other holdings, tolerance bands, smallest trade, and how
+its US legs may be ordered on real accounts (`loc`: LOC, ORD_DVSN 34, for what is left before the close;
+`daytime`: 주간거래, TTTS6036U/TTTS6037U, limit only), refused on mock and the sim before any call.
 
 `PlanOptions` is what the pure planner takes; `parse_plan_words` reads the chat words
 (`buy 500000 keep band 2`) for Telegram and the console alike. Bad or contradictory options raise
@@ -17,7 +19,7 @@ from rebalance.amounts import MAX_AMOUNT, AmountError, amount_words, parse_amoun
 from rebalance.i18n import Msg, t
 
 __all__ = ["MAX_AMOUNT", "MAX_BAND", "OptionsError", "PlanOptions", "parse_plan_words", "parse_points",
-           "parse_won", "plan_options", "shown"]
+           "parse_won", "plan_options", "refuse_real_only", "shown"]
 
 MAX_BAND = 50.0  # percentage points; a wider band never trades
 
@@ -44,6 +46,9 @@ class PlanOptions:
     keep_others: bool = False  # holdings outside the model are left alone
     band: float = 0.0  # percentage points: trade a stock only when its weight is outside target ± band
     min_trade: int = 0  # won: trades smaller than this are skipped
+    # US legs, real accounts only (KIS mock takes nothing but ORD_DVSN 00 and serves no daytime-order):
+    loc: bool = False  # LOC (ORD_DVSN 34) placed before the close for what is left of the US legs
+    daytime: bool = False  # 주간거래: US limit orders in KIS's daytime session (TTTS6036U buy / TTTS6037U sell)
 
     def __post_init__(self) -> None:
         if self.buy_only and self.sell_amount is not None:
@@ -80,15 +85,32 @@ class PlanOptions:
             said.append(t("plan_table.band", band=self.band))
         if self.min_trade:
             said.append(t("plan_table.min_trade", amount=self.min_trade))
+        if self.loc:
+            said.append(t("usmore.plan_loc"))
+        if self.daytime:
+            said.append(t("usmore.plan_daytime"))
         return tuple(said)
 
     def to_dict(self) -> dict[str, Any]:
         return {"buy_only": self.buy_only, "amount": self.amount, "sell_amount": self.sell_amount,
-                "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade}
+                "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade,
+                "loc": self.loc, "daytime": self.daytime}
 
 
 _KEYWORDS = {"buy": "buy", "매수": "buy", "sell": "sell", "매도": "sell", "keep": "keep", "유지": "keep",
-             "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min"}
+             "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min",
+             "loc": "loc", "장마감지정가": "loc", "daytime": "daytime", "주간거래": "daytime"}
+REAL_ONLY = ("loc", "daytime")  # PlanOptions fields KIS serves on real accounts only
+
+
+def refuse_real_only(options: PlanOptions, env: object) -> None:
+    """OptionsError, one sentence, when `options` ask for what only a real account has (LOC; 주간거래) and the
+    account is not one (`env` KIS mock or the sim, or unknown): said before any call, so nothing is sent."""
+    if str(getattr(env, "value", env) or "") == "real":
+        return
+    for name in REAL_ONLY:
+        if getattr(options, name):
+            raise OptionsError(Msg(f"usmore.{name}_real_only"))
 
 
 def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> PlanOptions:
@@ -106,7 +128,8 @@ def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) ->
 
 
 def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> tuple[PlanOptions, list[str]]:
-    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON` anywhere in `words`; the rest is returned.
+    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON`, `loc`, `daytime` anywhere in `words`; the rest
+    is returned.
 
     An amount may take several words (`buy 1억 2천만`). After `buy` the next word is its amount unless it is
     another option or a file path (the console's `/plan buy model.xlsx`). The defaults supply the band and
@@ -140,6 +163,8 @@ def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()
             i += used
         elif key == "keep":
             values["keep_others"] = True
+        elif key in REAL_ONLY:
+            values[key] = True
         elif key == "band":
             if nxt is None:
                 raise OptionsError(Msg("input.band_needs_points"))

@@ -10,7 +10,6 @@ securities transaction tax of 0.20 % (KOSPI 2026: 0.05 % tax + 0.15 % rural spec
 """
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from kis.krx import KST, session_hours, warm_up
 from kis.models import Account
 from kis.sim.clock import kst_now
 from kis.sim.market import Market
+from kis.sim.orderbook import AFTER_CLOSE, OrderKeeping, Rejected
 from kis.sim.quotes import MARGIN_PERCENT
 from kis.ticks import is_on_tick
 
@@ -31,13 +31,6 @@ SELL_TAX_PPM = 2_000  # 0.20 %
 ORG_NO = "00950"
 KEEP_DAYS = 92  # inquire-daily-ccld reaches three months back; older orders leave the state file  # KRX_FWDG_ORD_ORGNO as KIS mock hands it out
 
-
-class Rejected(Exception):
-    """The exchange refuses a request with a KIS business error (rt_cd "1")."""
-
-    def __init__(self, msg_cd: str, msg1: str, http_status: int = 200):
-        super().__init__(f"{msg_cd}: {msg1}")
-        self.msg_cd, self.msg1, self.http_status = msg_cd, msg1, http_status
 
 
 # Business rejections. APBK0952 and APBK0506 are KIS's own; the others are plausible guesses in KIS's
@@ -52,8 +45,6 @@ NOTHING_TO_CANCEL = ("APBK0344", "정정/취소 가능수량이 없습니다")  
 NO_SUCH_ORDER = ("APBK0347", "원주문번호가 존재하지 않습니다")  # guess
 # KIS mock's refusals of an order outside the session. Not in the official samples: both are quoted from
 # other KIS users' code and logs (40580000 often, 40570000 once); unverified, as is the answer on a holiday.
-BEFORE_OPEN = ("40570000", "모의투자 장시작전 입니다.")
-AFTER_CLOSE = ("40580000", "모의투자 장종료 입니다.")
 
 
 def commission(amount: int, ppm: int = COMMISSION_PPM) -> int:
@@ -137,7 +128,7 @@ class BuyingPowerRow(NamedTuple):
     max_amount: int
 
 
-class Exchange:
+class Exchange(OrderKeeping):
     """Account state and order matching; thread-safe, one lock."""
 
     def __init__(self, market: Market, *, account: Account, cash: int, holdings: dict[str, tuple[int, int]] | None = None,
@@ -223,9 +214,6 @@ class Exchange:
     def holding_qty(self, code: str) -> int:
         pos = self.positions.get(code)
         return pos.qty if pos else 0
-
-    def open_orders(self) -> list[SimOrder]:
-        return [o for o in self.orders if o.remaining > 0]
 
     def reserve_unit(self, code: str, order_type: str, price: int) -> int:
         """What KIS costs one share of a buy at: its limit, or the day's upper limit for a buy without a
@@ -359,13 +347,6 @@ class Exchange:
             self._changed()
             return row
 
-    def match(self) -> None:
-        """Fill what the current prices and time allow (called before every request is answered)."""
-        with self.lock:
-            self._roll_day()
-            if self._match_all():
-                self._changed()
-
     # internals -------------------------------------------------------------------------------------
     @staticmethod
     def _checked_price(order_type: str, price: int, quote) -> int:
@@ -379,6 +360,7 @@ class Exchange:
         return price
 
     def _check_session(self, venue: str = "KRX", order_type: str = LIMIT) -> None:
+        """As the base's regular-session check, with NXT's and SOR's hours and (when on) KRX's after-market."""
         if self.always_open:
             return
         now = self.clock()
@@ -391,11 +373,12 @@ class Exchange:
                 raise Rejected(*AFTER_CLOSE)
             if venue != "KRX" or krx_after(now):
                 return
-        hours = session_hours(now.astimezone(KST).date())
-        if hours is None or now >= hours[1]:
-            raise Rejected(*AFTER_CLOSE)
-        if now < hours[0]:
-            raise Rejected(*BEFORE_OPEN)
+        super()._check_session()
+
+    @staticmethod
+    def _session(now: datetime):
+        """The KRX session (KST) of `now`'s date, or None."""
+        return session_hours(now.astimezone(KST).date())
 
     def _revisable(self, orig_order_no: str, org_no: str) -> SimOrder:
         self._roll_day()
@@ -421,13 +404,6 @@ class Exchange:
         self.order_log.append(LogEntry(order.order_no, kind, code, side, order_type, qty, price, order.time, orig_no))
         self._notify("accepted", order, qty, price)
         return order
-
-    def _notify(self, kind: str, order: SimOrder, qty: int, price: int) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(kind, order, qty, price)
-            except Exception:  # a listener's bug must not break the book
-                logging.getLogger(__name__).exception("exchange listener failed")
 
     def _match_all(self) -> bool:
         if self.book is not None:
@@ -554,10 +530,6 @@ class Exchange:
             self.rows_version += 1
         self._ledger = _Ledger(cash=led.cash, cash_at_open=led.cash, day=day)
         self._changed()
-
-    def _changed(self) -> None:
-        if self.on_change:
-            self.on_change()
 
     # persistence ------------------------------------------------------------------------------------
     def to_state(self) -> dict:

@@ -236,10 +236,7 @@ class NoticeServer:
         if tr_id != TR_ID:
             return await answer(BAD_TR_ID)
         if tr_key != self.hts_id:
-            if self.wrong_hts_id == "answer":
-                return await answer(BAD_TR_KEY)
-            self.dropped_for_hts_id += 1
-            return _abort(session)
+            return await self._wrong_hts_id(session, answer)
         if tr_type == "2":
             session.subscribed = False
             return await answer(UNSUBSCRIBED, ok=True)
@@ -257,13 +254,17 @@ class NoticeServer:
         self._last_cipher = (session.key, session.iv)
         await answer(SUBSCRIBED, ok=True, output={"iv": session.iv, "key": session.key})
 
+    async def _wrong_hts_id(self, session: _Session, answer) -> None:
+        """A notice subscription for another HTS ID: dropped with no close frame as KIS does (or a JSON refusal)."""
+        if self.wrong_hts_id == "answer":
+            return await answer(BAD_TR_KEY)
+        self.dropped_for_hts_id += 1
+        _abort(session)
+
     async def _us_request(self, session: _Session, tr_key: str, tr_type: str, answer) -> None:
         """H0GSCNI9 (US fills), keyed by the HTS ID as H0STCNI9 is; the session's key and iv decrypt both."""
         if tr_key != self.hts_id:
-            if self.wrong_hts_id == "answer":
-                return await answer(BAD_TR_KEY)
-            self.dropped_for_hts_id += 1
-            return _abort(session)
+            return await self._wrong_hts_id(session, answer)
         if tr_type == "2":
             session.us_subscribed = False
             return await answer(UNSUBSCRIBED, ok=True)

@@ -16,10 +16,9 @@ from kis.sim.overseas import (EXCHANGE_NAMES, OTHER_PRODUCT_TYPES, PRESENT_MARKE
 from kis.sim.exchange import BUY, SELL, Rejected
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid
 from kis.sim.us_exchange import ORDER_TYPE_NAMES, UsOrder
+from kis.sim.answers import OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL, OrderAnswers
 
 NOT_LISTED_HERE = ("APBK0656", "해당종목정보가 없습니다")  # a ticker asked on an exchange that does not list it
-OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
-OK_INQUIRY = ("20310000", "모의투자 조회가 완료되었습니다.")
 NO_ROWS = ("70070000", "조회할 내용이 없습니다.")  # guess: an inquiry that finds nothing
 
 OVERSEAS_PATH_TRS = {
@@ -46,11 +45,13 @@ CCNL_FIELDS = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_STRT_DT", "ORD_END_DT", "SLL
                "OVRS_EXCG_CD", "SORT_SQN", "ORD_DT", "ORD_GNO_BRNO", "ODNO", "CTX_AREA_NK200", "CTX_AREA_FK200")
 PSAMOUNT_FIELDS = ("CANO", "ACNT_PRDT_CD", "OVRS_EXCG_CD", "OVRS_ORD_UNPR", "ITEM_CD")
 US_ORDER_EXCHANGES = ("NASD", "NYSE", "AMEX")
-OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
-OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
-OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
-OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
-LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")
+# An account without overseas trading (해외증권 거래신청). KIS's docs say of every overseas trading service "해외주식
+# 서비스 신청 후 이용 가능합니다. (… 해외증권 거래신청 참고)" (examples_user/overseas_stock/overseas_stock_functions.py);
+# the code and wording KIS answers with are unverified, so the code is plainly the simulator's own and the wording
+# the docs'. The client knows the refusal by its words (kis/errors.py `is_overseas_off`), never by this code.
+OVERSEAS_OFF = ("SIMOVRS0", "해외주식 서비스 신청 후 이용 가능합니다. (해외증권 거래신청)")
+OVERSEAS_TRADING_PATHS = {us.BALANCE.path, us.PRESENT_BALANCE.path, us.BUY.path, us.REVISE_CANCEL.path,
+                          us.ORDERS.path, us.BUYABLE.path}
 CCNL_FIELDS_OUT = ("ord_dt", "ord_gno_brno", "odno", "orgn_odno", "sll_buy_dvsn_cd", "sll_buy_dvsn_cd_name",
                    "rvse_cncl_dvsn", "rvse_cncl_dvsn_name", "pdno", "prdt_name", "ft_ord_qty", "ft_ord_unpr3",
                    "ft_ccld_qty", "ft_ccld_unpr3", "ft_ccld_amt3", "nccs_qty", "prcs_stat_name", "rjct_rson",
@@ -334,7 +335,14 @@ class OverseasProtocol:
         return self._ok(OK_INQUIRY, tr_id, more=False, output1=out1, output2=out2, output3=out3)
 
 
-class OverseasOrders:
+class OverseasOrders(OrderAnswers):
+    def _overseas_gate(self, path: str) -> None:
+        """Refuse an overseas trading call (balance, orders, buying power; not quotes) on an account whose
+        overseas trading is off, before anything is read or placed."""
+        ex = getattr(self, "us_exchange", None)
+        if ex is not None and not ex.overseas_trading and path in OVERSEAS_TRADING_PATHS:
+            raise Refusal(OVERSEAS_OFF, 500)
+
     """The US order handlers of `KisProtocol` (a mixin: it reads the protocol's us_exchange, faults, account)."""
 
     def _us_order(self, req, tr_id: str):
@@ -382,13 +390,8 @@ class OverseasOrders:
         return self._us_ack(order, ok, tr_id)
 
     def _us_ack(self, order: UsOrder, ok, tr_id: str):
-        output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.kst_time}
-        response = self._ok(ok, tr_id, output=output)
-        if self.faults.take_ledger_busy_after_order():
-            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
-        if self.faults.take_drop_after_order():
-            response.drop = True  # the exchange has the order; the client never hears so
-        return response
+        return self._acked({"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.kst_time},
+                           ok, tr_id)
 
     def _us_listed(self, o: UsOrder, now: datetime) -> bool:
         """KIS lists same-day orders late: a US order shows once its own lag has passed (as on KRX)."""

@@ -30,19 +30,13 @@ from kis.sim.overseas_protocol import OVERSEAS_PATH_TRS, OVERSEAS_REAL_ONLY, US_
     OverseasProtocol
 from kis.sim.pension_protocol import PENSION_PATH_TRS, PensionProtocol
 from kis.sim.tokens import TokenBook, TokenError
+from kis.sim.answers import OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL
 
-OK_QUOTE = ("MCA00000", "정상처리 되었습니다.")
-OK_INQUIRY = ("20310000", "모의투자 조회가 완료되었습니다.")
-OK_BUY = ("40600000", "모의투자 매수주문이 완료 되었습니다.")
-OK_SELL = ("40600000", "모의투자 매도주문이 완료 되었습니다.")
-OK_REVISE = ("40610000", "모의투자 정정주문이 완료 되었습니다.")  # guess
-OK_CANCEL = ("40640000", "모의투자 취소주문이 완료 되었습니다.")  # guess
 
 BAD_APPKEY = ("EGW00103", "유효하지 않은 AppKey입니다.")
 BAD_APPSECRET = ("EGW00105", "유효하지 않은 AppSecret입니다.")
 BAD_GRANT = ("EGW00102", "grant_type 이 유효하지 않습니다.")  # guess
 RATE_LIMIT = ("EGW00201", "초당 거래건수를 초과하였습니다.")
-LEDGER_BUSY = ("EGW00215", "초당 거래건수를 초과하였습니다.")  # from the ledger, not the gateway (wording a guess)
 NOT_MOCK_TR = ("EGW02006", "모의투자 TR 이 아닙니다.")
 NO_SUCH_TR = ("OPSQ0002", "없는 서비스 코드 입니다")  # guess
 BAD_CUSTTYPE = ("EGW00207", "custtype 이 유효하지 않습니다.")  # guess
@@ -197,6 +191,7 @@ class KisProtocol(OverseasProtocol, OverseasOrders, PensionProtocol):
             us.BUYABLE.path: self._us_psamount,
             **self._pension_handlers(),
         }[req.path]
+        self._overseas_gate(req.path)  # an account without overseas trading (off by default)
         posts = (ep.ORDER_CASH, ep.ORDER_REVISE_CANCEL, *US_ORDER_PATHS)
         expected_method = "POST" if req.path in posts else "GET"
         if req.method != expected_method:
@@ -461,13 +456,8 @@ class KisProtocol(OverseasProtocol, OverseasOrders, PensionProtocol):
         return self._order_ack(order, ok, tr_id)
 
     def _order_ack(self, order: SimOrder, ok: tuple[str, str], tr_id: str) -> Response:
-        output = {"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.time}
-        response = self._ok(ok, tr_id, output=output)
-        if self.faults.take_ledger_busy_after_order():
-            return self._refuse(*LEDGER_BUSY, 500, tr_id)  # taken, yet answered as refused: outcome unknown
-        if self.faults.take_drop_after_order():
-            response.drop = True  # the exchange has the order; the client never hears so
-        return response
+        return self._acked({"KRX_FWDG_ORD_ORGNO": order.org_no, "ODNO": order.order_no, "ORD_TMD": order.time},
+                           ok, tr_id)
 
     # inquiries -----------------------------------------------------------------------------------------------
     def _query_fields(self, req: Request, names: tuple[str, ...]) -> dict[str, str]:

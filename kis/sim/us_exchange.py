@@ -11,7 +11,6 @@ Money: ints of $0.0001 (kis.sim.overseas.UNIT) for prices and amounts, int cents
 """
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -19,8 +18,9 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Callable
 
 from kis.markets.us import NEW_YORK, us_session
-from kis.sim.exchange import AFTER_CLOSE, BEFORE_OPEN, BUY, NO_CASH, NO_SHARES, NOTHING_TO_CANCEL, NO_SUCH_ORDER, \
+from kis.sim.exchange import BUY, NO_CASH, NO_SHARES, NOTHING_TO_CANCEL, NO_SUCH_ORDER, \
     ORG_NO, SELL, Rejected
+from kis.sim.orderbook import OrderKeeping
 from kis.sim.overseas import CENT, UNIT, FxRate, UsBook, UsMarket, UsPosition
 
 LIMIT = "00"
@@ -86,8 +86,10 @@ class UsOrder:
         return round(self.filled_amount / self.filled_qty) if self.filled_qty else 0
 
 
-class UsExchange:
+class UsExchange(OrderKeeping):
     """US orders of the one paper account; thread-safe under the book's lock."""
+
+    listener_failed = "US exchange listener failed"
 
     def __init__(self, market: UsMarket, book: UsBook, fx: FxRate, *, krw, clock: Callable[[], datetime],
                  always_open: bool = False, mock: bool = True, commission_ppm: int = US_COMMISSION_PPM):
@@ -95,6 +97,8 @@ class UsExchange:
         self.clock, self.always_open, self.mock = clock, always_open, mock
         self.commission_ppm = commission_ppm
         self.integrated_margin = False  # 통합증거금: off by default, an account setting
+        # 해외증권 거래신청: on by default; off, every overseas trading call is refused (kis/sim/overseas_protocol.py)
+        self.overseas_trading = True
         self.lock: threading.RLock = book.lock
         self.orders: list[UsOrder] = []
         self._next_no = FIRST_ORDER_NO
@@ -107,9 +111,6 @@ class UsExchange:
         return now.astimezone(NEW_YORK)
 
     # account views ----------------------------------------------------------------------------------
-    def open_orders(self) -> list[UsOrder]:
-        return [o for o in self.orders if o.remaining > 0]
-
     def _cost(self, qty: int, price: int) -> int:
         amount = qty * price
         return amount + us_commission(amount, self.commission_ppm)
@@ -209,13 +210,6 @@ class UsExchange:
             self._changed()
             return row
 
-    def match(self) -> None:
-        """Fill what the prices allow now (called before every request is answered)."""
-        with self.lock:
-            self._roll_day()
-            if self._match_all():
-                self._changed()
-
     def in_session(self, now: datetime | None = None) -> bool:
         now = now or self.clock()
         hours = us_session(self._ny(now).date())
@@ -229,15 +223,9 @@ class UsExchange:
         if not on_us_grid(price):
             raise Rejected(*TOO_MANY_PLACES)
 
-    def _check_session(self) -> None:
-        if self.always_open:
-            return
-        now = self.clock()
-        hours = us_session(self._ny(now).date())
-        if hours is None or now >= hours[1]:
-            raise Rejected(*AFTER_CLOSE)
-        if now < hours[0]:
-            raise Rejected(*BEFORE_OPEN)
+    def _session(self, now: datetime):
+        """The US regular session (XNYS) of `now`'s New York date, or None."""
+        return us_session(self._ny(now).date())
 
     def _revisable(self, orig_order_no: str, symbol: str, exchange: str) -> UsOrder:
         self._roll_day()
@@ -263,13 +251,6 @@ class UsExchange:
         self.orders.append(order)
         self._notify("accepted", order, qty, price)
         return order
-
-    def _notify(self, kind: str, order: UsOrder, qty: int, price: int) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(kind, order, qty, price)
-            except Exception:  # a listener's bug must not break the book
-                logging.getLogger(__name__).exception("US exchange listener failed")
 
     def _match_all(self) -> bool:
         if not self.always_open and not self.in_session():
@@ -339,15 +320,11 @@ class UsExchange:
         self.orders = [o for o in self.orders if o.day >= oldest]
         self._changed()
 
-    def _changed(self) -> None:
-        if self.on_change:
-            self.on_change()
-
     # persistence ------------------------------------------------------------------------------------
     def to_state(self) -> dict:
         with self.lock:
             return {"orders": [asdict(o) for o in self.orders], "next_no": self._next_no, "day": self._day,
-                    "integrated_margin": self.integrated_margin}
+                    "integrated_margin": self.integrated_margin, "overseas_trading": self.overseas_trading}
 
     def load_state(self, state: dict) -> None:
         with self.lock:
@@ -355,3 +332,4 @@ class UsExchange:
             self._next_no = int(state.get("next_no", FIRST_ORDER_NO))
             self._day = str(state.get("day", self._day))
             self.integrated_margin = bool(state.get("integrated_margin", False))
+            self.overseas_trading = bool(state.get("overseas_trading", True))

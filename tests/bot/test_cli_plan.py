@@ -178,3 +178,21 @@ def test_kisbot_plan_json_of_the_mixed_example_gives_every_row_its_market_and_cu
     assert {rows[c]["currency"] for c in ("AAPL", "SPY", "TLT", "KO")} == {"USD"}
     assert all(isinstance(rows[c]["price"], str) and rows[c]["price"].count(".") == 1 for c in ("AAPL", "KO"))
     assert isinstance(data["totals"]["usd_missing"], int) and data["totals"]["usd_cash"] == 2_000_000
+
+
+def test_kisbot_plan_loc_on_the_sim_is_refused_in_one_line_before_any_call(sim_env, capsys):
+    assert main(["plan", str(EXAMPLES / "mixed.xlsx"), "--loc"]) == 1
+    err = capsys.readouterr().err
+    assert "LOC" in err and "real accounts only" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kisbot_plan_daytime_on_the_sim_is_refused_in_one_line(sim_env, capsys):
+    assert main(["plan", str(EXAMPLES / "mixed.xlsx"), "--daytime"]) == 1
+    assert "주간거래" in capsys.readouterr().err
+
+
+def test_kisbot_plan_of_a_mixed_model_on_an_account_without_overseas_trading_names_the_refusal(sim_env, capsys):
+    sim_env.us_exchange.overseas_trading = False
+    assert main(["plan", str(EXAMPLES / "mixed.xlsx")]) == 1
+    err = capsys.readouterr().err
+    assert "no overseas trading enabled" in err and len(err.strip().splitlines()) == 1

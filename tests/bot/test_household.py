@@ -409,10 +409,17 @@ def test_through_telegram_labels_route_buttons_name_their_account_and_a_viewer_o
     assert not sims["main"].exchange.order_log  # the main plan was never confirmed
 
 
+def report_total(client) -> int:
+    """What an account's daily report totals: the KRX side and the US side in won at KIS's rate."""
+    from rebalance.drift import UsHeld
+
+    return client.balance().total_value + UsHeld.of(client.us_balance()).value
+
+
 def test_each_accounts_daily_report_is_its_own_and_the_last_of_the_day_ends_with_the_households_total(sims, tmp_path):
     pushed: dict = {}
     house = make_house(sims, tmp_path, pushed=pushed)
-    values = {label: house.desk(label).service.client.balance().total_value for label in LABELS}
+    values = {label: report_total(house.desk(label).service.client) for label in LABELS}
     with using("en"):
         first = house.desk("main").pushes.scheduler.reports.daily()  # what each account's scheduler sends
         last = house.desk("pension").pushes.scheduler.reports.daily()
@@ -424,7 +431,7 @@ def test_each_accounts_daily_report_is_its_own_and_the_last_of_the_day_ends_with
 
 def test_report_all_gives_each_accounts_report_then_the_total(sims, tmp_path):
     house = make_house(sims, tmp_path, pushed={})
-    values = {label: house.desk(label).service.client.balance().total_value for label in LABELS}
+    values = {label: report_total(house.desk(label).service.client) for label in LABELS}
     with using("en"):
         said = text(house.route(CHAT, "report", ["all"]).work())
     assert said.index("Account @main (main)") < said.index("Account @pension (연금저축)")

@@ -107,8 +107,8 @@ def test_sells_in_dollars_fund_us_buys_and_no_tax_is_charged_on_us_sells():
 def test_us_commission_and_sec_finra_fees_round_up_to_the_cent():
     rates = UsCostRates()
     assert rates.buy_cost(100_000) == 250  # 0.25 % of $1,000
-    assert rates.sell_cost(100_000, 10) == 250 + 3 + 1  # + SEC 2.78 cents up to 3, + TAF 0.166 cents up to 1
-    assert rates.sell_cost(10**10, 10**8) == 25_000_000 + 278_000 + 830  # TAF capped at $8.30
+    assert rates.sell_cost(100_000, 10) == 250 + 3 + 1  # + SEC 2.06 cents up to 3, + TAF 0.195 cents up to 1
+    assert rates.sell_cost(10**10, 10**8) == 25_000_000 + 206_000 + 979  # TAF capped at $9.79
 
 
 @pytest.mark.parametrize("options", [PlanOptions(buy_only=True), PlanOptions(keep_others=True),
@@ -235,3 +235,9 @@ def test_no_plan_spends_more_dollars_than_there_are_and_every_quantity_is_whole(
     assert spent + plan.usd_costs <= cents + raised
     assert plan.usd_cash_after >= 0
     assert all(isinstance(line.target_qty, int) and line.target_qty >= 0 for line in plan.lines)
+
+
+def test_the_us_fee_defaults_are_the_2026_sec_and_finra_rates_and_the_usual_commission():
+    rates = UsCostRates()
+    assert (rates.fee, rates.sec_fee, rates.taf_per_share, rates.taf_max) == (0.0025, 0.0000206, 0.000195, 9.79)
+    assert rates.sell_cost(1_000_000_00, 1) == 250_000 + 2_060 + 1  # $1M sold: $2,500 + $20.60 + TAF 0.0195 cents up
