@@ -189,3 +189,30 @@ def test_a_run_killed_mid_way_resumes_its_us_legs_without_a_duplicate(sim, make_
     assert rec.events[0].resumed and rec.of(Finished)
     states = Counter(o.state for o in Journal(journal_path).orders(run_id))
     assert states[OrderState.INTENT] == states[OrderState.UNRESOLVED] == 0
+
+
+def test_us_legs_trade_only_in_their_own_window_and_krx_legs_in_theirs(sim, make_client, journal_path, monkeypatch):
+    from datetime import timedelta
+
+    from rebalance.twap.legs import UsLeg
+    from rebalance.window import Window
+
+    now = sim.clock.now()
+    us_window = Window(now + timedelta(minutes=10), now + timedelta(minutes=15))
+    monkeypatch.setattr(UsLeg, "window", lambda self, at, settings, duration: us_window)
+    plan = mixed_plan(sim)
+    settings = replace(SETTINGS, calendar="krx")  # the US window is the leg's own, not the given one
+    executor, rec, run_id = start(make_client(), sim, plan, journal_path, settings=settings)
+    assert executor.wait(30)
+
+    (done,) = rec.of(Finished)
+    assert all(r.difference == 0 for r in done.results)
+    assert_us_on_target(sim, plan)
+    journal = Journal(journal_path)
+    orders = journal.orders(run_id)
+    assert all(us_window.start <= o.sent_at < us_window.end for o in orders if o.market != "KRX")
+    assert all(now <= o.sent_at < now + timedelta(minutes=5) for o in orders if o.market == "KRX")
+    assert {w.leg: w.window for w in journal.windows(run_id)} == {"KRX": Window(now, now + timedelta(minutes=5)),
+                                                                   "US": us_window}
+    assert all(w.caught_up for w in journal.windows(run_id))
+    assert journal.run(run_id).window == Window(now, us_window.end)
