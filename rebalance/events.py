@@ -57,6 +57,7 @@ class Filled:
     done_qty: int  # filled so far for this stock in this run
     order_qty: int  # what the run must trade for this stock
     progress: float  # 0..1 over the whole run
+    currency: str = "KRW"  # of `price`: won, or cents of a dollar for a US stock
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,7 @@ class Reconciler:
         status = run_status(run.journal, run.id, run.clock.now())
         stock = next(s for s in status.stocks if s.code == order.code)
         run.emit(Filled(run.id, order.code, stock.name, order.side, qty, round(amount / qty),
-                        stock.done_qty, stock.order_qty, status.progress))
+                        stock.done_qty, stock.order_qty, status.progress, run.leg_of(order).currency.code))
 
     # notices -------------------------------------------------------------------------------------------
     def take_notices(self) -> None:
