@@ -164,6 +164,11 @@ def won(amount: int) -> str:
     return f"{amount:,}"
 
 
+def money(amount: int, currency: str = "KRW") -> str:
+    """An int of a currency's minor unit as a person reads it: won `12,300`, cents `$123.00`."""
+    return "$" + cents_text(amount) if currency == "USD" else won(amount)
+
+
 def signed(amount: int) -> str:
     return f"{amount:+,}"
 

@@ -74,8 +74,9 @@ class OrderRejected:
 class WaitingForCash:
     run_id: str
     code: str
-    needed: int  # won
-    available: int  # won
+    needed: int  # won (cents for a US stock)
+    available: int  # won (cents for a US stock)
+    currency: str = "KRW"
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class PriceBeyondGuard:
     limit: int  # the resting order's limit price
     price: int  # the latest price
     guard: float  # fraction, 0.01 = 1 %
+    currency: str = "KRW"  # of the prices: won, or cents for a US stock
 
 
 @dataclass(frozen=True)

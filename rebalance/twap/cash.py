@@ -50,7 +50,7 @@ class Cash:
         if can < qty and not stock.waiting:  # one event per wait, not per retry
             run.journal.set_waiting(run.id, stock.code, True)
             unit = price or power.unit_price or run.lines[stock.code].price
-            run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash))
+            run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash, leg.currency.code))
         return max(0, min(qty, can))
 
     def _from_cache(self, code: str, qty: int, price: int) -> int | None:

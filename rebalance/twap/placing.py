@@ -95,7 +95,7 @@ class Placer:
             log.warning("%s: price %d ran past the guard of limit %d; no more orders for it", code, quote.price,
                         runaway.price)
             run.emit(PriceBeyondGuard(run.id, code, run.lines[code].name, side, runaway.price, quote.price,
-                                      run.guard))
+                                      run.guard, run.leg(code).currency.code))
         for order in resting:
             try:
                 run.leg_of(order).cancel(order.order_no, order.org_no, order.code)
@@ -174,7 +174,8 @@ class Placer:
                 run.emit(OrderRejected(run.id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
             elif not run.stock(stock.code).waiting:
                 run.journal.set_waiting(run.id, stock.code, True)
-                run.emit(WaitingForCash(run.id, stock.code, qty * (price or run.lines[stock.code].price), 0))
+                run.emit(WaitingForCash(run.id, stock.code, qty * (price or run.lines[stock.code].price), 0,
+                                        leg.currency.code))
         except KisTransportError as exc:
             run.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
