@@ -97,12 +97,13 @@ class Ending:
             log.exception("journaling the failure of %s", run.id)
         run.emit(Failed(run.id, reason))
 
-    def cancel_resting(self) -> int:
-        """Cancel each of today's resting orders whose cancel KIS has not taken yet; how many it took now."""
+    def cancel_resting(self, leg: str | None = None) -> int:
+        """Cancel each of today's resting orders (of the market `leg`, else all) whose cancel KIS has not taken
+        yet; how many it took now."""
         run = self.run
         withdrawn = 0
         for order in run.todays_orders():  # another day's order expired at that close
-            if not order.resting:
+            if not order.resting or (leg is not None and run.leg_of(order).key != leg):
                 continue
             if order.cancel_sent:  # KIS took its cancel and confirms it later: wait for that, never re-send
                 continue

@@ -78,6 +78,9 @@ class Worker:
         first_poll = max(run.clock.now(), record.window.start) + timedelta(seconds=record.poll_seconds)
         if first_poll < record.window.end:
             self.scheduler.at(first_poll, self.poll_tick, tag="poll")
+        for key, leg_window in run.windows.items():  # a market whose window closes first withdraws what rests
+            if run.clock.now() < leg_window.window.end < record.window.end:
+                self.scheduler.at(leg_window.window.end, self.close_leg, key, tag="leg_end")
         self.scheduler.at(record.window.end, self._end, tag="end")
 
         while not self.done:
@@ -160,6 +163,15 @@ class Worker:
         for code, qty in owed.items():
             if qty > 0 and not run.cancel.is_set():
                 self.placing.place(code, kind=OrderKind.CATCH_UP)
+
+    def close_leg(self, key: str) -> None:
+        """One market's window is over before the run's: what still rests there is cancelled (no new orders go
+        out for its stocks); the run goes on in the other market's window."""
+        run = self.run
+        if run.cancel.is_set():
+            return
+        self.reading.poll()
+        self.ending.cancel_resting(key)
 
     def _end(self) -> None:
         self.stop(cancelled=False)

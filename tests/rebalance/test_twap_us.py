@@ -216,3 +216,37 @@ def test_us_legs_trade_only_in_their_own_window_and_krx_legs_in_theirs(sim, make
                                                                    "US": us_window}
     assert all(w.caught_up for w in journal.windows(run_id))
     assert journal.run(run_id).window == Window(now, us_window.end)
+
+
+def test_what_rests_when_the_krx_window_closes_is_cancelled_while_the_us_window_goes_on(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from rebalance.testing import FakeClock
+    from rebalance.twap.legs import UsLeg
+    from rebalance.window import Window
+    from tests.rebalance.test_twap_invariant_us import MixedBroker, us
+    from tests.rebalance.twap_fakes import T0, FakeBroker
+
+    krx_window = Window(T0, T0 + timedelta(minutes=5))
+    us_window = Window(T0 + timedelta(minutes=6), T0 + timedelta(minutes=10))
+    monkeypatch.setattr(UsLeg, "window", lambda self, at, settings, duration: us_window)
+    clock = FakeClock(T0)
+    broker = MixedBroker(FakeBroker(clock, prices={"000020": 5_000, "AAPL": 23_300}, cash=10_000_000, fill="rest"))
+    plan = make_plan(line("000020", 5_000, 0, 30), us("AAPL", 23_300, 0, 12), cash=10_000_000)
+    rec = Recorder()
+    executor = TwapExecutor(broker, Journal(tmp_path / "j.sqlite3"), replace(SETTINGS, calendar="krx"), rec, clock)
+    run_id = executor.start(plan, krx_window)
+    assert executor.wait(30)
+
+    journal = Journal(tmp_path / "j.sqlite3")
+    krx = [o for o in journal.orders(run_id) if o.market == "KRX"]
+    krx_nos = {o.order_no.lstrip("0") for o in krx}
+    cancels = [row for row in broker.cancel_rows if row.original.order_no.lstrip("0") in krx_nos]
+    # Every KRX order rested unfilled: each was cancelled once (re-priced, or withdrawn when the KRX window
+    # closed), none after that window, and none rests while the US window trades.
+    end = krx_window.end.strftime("%H%M%S")
+    assert krx and len(cancels) == len(krx) and max(row.time for row in cancels) == end
+    assert all(o.state is OrderState.CLOSED and o.cancel_sent for o in krx)
+    us_orders = [o for o in journal.orders(run_id) if o.market == "NASD"]
+    assert us_orders and all(us_window.start <= o.sent_at < us_window.end for o in us_orders)
+    assert rec.of(Finished)
