@@ -480,7 +480,8 @@ def status_text(status: RunStatus) -> Rich:
 
 def market_line(part, now: datetime | None) -> str:
     """One market's part of a run: its progress and its window, or when the window opens (KST)."""
-    window = f"{part.start:%H:%M}–{part.end:%H:%M}"
+    shape = "%H:%M" if part.start.second == part.end.second == 0 else "%H:%M:%S"  # a demo's windows are seconds
+    window = f"{part.start.strftime(shape)}–{part.end.strftime(shape)}"
     name = t(f"usexec.leg_{part.leg.lower()}")
     if now is not None and part.start > now:
         return t("usexec.market_waits", market=name, window=window, opens=duration_text(part.start - now),

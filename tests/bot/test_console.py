@@ -167,9 +167,12 @@ def test_a_deposit_in_the_demo_brings_a_cash_schedules_offer():
 def test_the_demo_runs_the_example_mixed_model_to_target_in_both_markets_in_30_seconds():
     # The demo's paper exchanges are always open: KRX and US legs share the one window, sells first.
     text = run_demo(f"/plan {EXAMPLES / 'mixed.xlsx'}\n/confirm 30s\n")
+    started = text.split(" started: plan")[1].split("[buttons")[0]
+    assert "KRX: 0% done, trading" in started and "US: 0% done, trading" in started  # a window per market
     table = text.split("Run finished")[1].split("all on target")[0]
     assert "all on target" in text and "Run failed" not in text
     for code in ("005930", "069500", "0013V0", "AAPL", "SPY", "TLT", "KO"):
         assert code in table, code
     receipt = text.split("Receipt of plan")[1]
     assert "filled $" in receipt and "won a dollar" in receipt  # the US legs in dollars and in won
+
