@@ -180,7 +180,7 @@ class Placer:
             run.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             run.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
-            if self.notes is not None:
+            if self.notes is not None and leg.streamed:  # KIS's notices of this market tell its acceptance
                 self.notes.expect(ack.order_no, run.clock.now())
             run.emit(OrderSent(run.id, stock.code, stock.side, qty, ack.order_no))
             after = run.stock(stock.code)

@@ -90,10 +90,16 @@ class Reconciler:
         return [status for _, statuses in read for status in statuses or ()]
 
     def _legs_to_poll(self) -> list[Leg]:
-        """The markets with orders of the run today (each one inquiry), or all the run's when none has."""
+        """The markets whose orders of today a poll can still learn about (each one inquiry); else those with
+        orders today; else all the run's. A market whose orders are all final is not read again."""
         run = self.run
-        busy = {run.leg_of(o).key for o in run.todays_orders()}
-        return [leg for leg in run.legs if leg.key in busy] or list(run.legs)
+        today = run.todays_orders()
+        live = {run.leg_of(o).key for o in today if not o.state.done or o.state.may_show_up}
+        if self.notes is not None and self.notes.unconfirmed:  # notice fills only a poll of their market confirms
+            live |= {leg.key for leg in run.legs if leg.streamed}
+        busy = {run.leg_of(o).key for o in today}
+        return [leg for leg in run.legs if leg.key in live] or [leg for leg in run.legs if leg.key in busy] \
+            or list(run.legs)
 
     def apply_observations(self, statuses: list[OrderStatus] | None, leg: Leg | None = None) -> None:
         """Reconcile the run's orders of one market (`leg`; the first of the run's when None) against that
