@@ -36,7 +36,7 @@ class Cash:
         if cached is not None:
             return cached
         try:
-            power = leg.power(stock.code, price, order_type)
+            power = leg.power(stock.code, price, order_type, run.lines[stock.code].market)
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0

@@ -59,11 +59,11 @@ class Leg(Protocol):
     market_orders: bool  # the market takes market-type orders (KRX); else every order is a limit (US)
     given_window: bool  # the window a caller computes from TwapSettings (`execution_window`) is this leg's
 
-    def quote(self, code: str) -> Quote | LegQuote: ...
+    def quote(self, code: str, market: str = "") -> Quote | LegQuote: ...
 
     def guard_price(self, quote, side: OrderSide, guard: float) -> int: ...
 
-    def power(self, code: str, price: int, order_type: OrderType) -> Power: ...
+    def power(self, code: str, price: int, order_type: OrderType, market: str = "") -> Power: ...
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck: ...
@@ -91,13 +91,13 @@ class KrxLeg:
     def __init__(self, client: Broker):
         self.client = client
 
-    def quote(self, code: str) -> Quote:
+    def quote(self, code: str, market: str = "") -> Quote:
         return self.client.price(code)
 
     def guard_price(self, quote, side: OrderSide, guard: float) -> int:
         return krx_guard_price(quote, side, guard)
 
-    def power(self, code: str, price: int, order_type: OrderType) -> Power:
+    def power(self, code: str, price: int, order_type: OrderType, market: str = "") -> Power:
         answer: BuyingPower = self.client.buying_power(code, price, order_type)
         limit = order_type is OrderType.LIMIT and price > 0
         return Power(cash_without_credit(answer), shares_without_credit(answer, price if limit else 0),
@@ -136,22 +136,23 @@ class UsLeg:
         self.tz = market.tz
         self.market = market
 
-    def quote(self, code: str) -> LegQuote:
-        quote = self.client.overseas_price(code)
+    def quote(self, code: str, market: str = "") -> LegQuote:
+        # The plan's exchange rides with the ticker (NASD:AAPL): no lookup of which exchange lists it.
+        quote = self.client.overseas_price(_symbol(code, market))
         return LegQuote(code, USD.minor(quote.price))
 
     def guard_price(self, quote, side: OrderSide, guard: float) -> int:
         return us_guard_price(quote.price, side, guard)
 
-    def power(self, code: str, price: int, order_type: OrderType) -> Power:
+    def power(self, code: str, price: int, order_type: OrderType, market: str = "") -> Power:
         # inquire-psamount at this limit: ovrs_max_ord_psbl_qty counts 통합증거금 where the account has it,
         # max_ord_psbl_qty the dollars alone; both include KIS's commission.
-        answer = self.client.us_psamount(code, USD.major(price))
+        answer = self.client.us_psamount(_symbol(code, market), USD.major(price))
         return Power(answer.orderable, answer.integrated_qty or answer.max_qty, price)
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck:
-        ack = self.client.us_order(f"{market}:{code}", side, qty, USD.major(price))
+        ack = self.client.us_order(_symbol(code, market), side, qty, USD.major(price))
         return OrderAck(ack.order_no, ack.org_no, code, side, qty, OrderType.LIMIT, USD.minor(ack.price), ack.time)
 
     def cancel(self, order_no: str, org_no: str, code: str) -> None:
@@ -167,6 +168,11 @@ class UsLeg:
         balance = self.client.us_balance()
         held = {h.symbol: h.qty for h in balance.holdings}
         return lambda code: held.get(code, 0), None
+
+
+def _symbol(code: str, market: str) -> str:
+    """A US ticker with its exchange (NASD:AAPL) as the client takes it; the bare ticker when none is known."""
+    return f"{market}:{code}" if market else code
 
 
 def us_status(row) -> OrderStatus:

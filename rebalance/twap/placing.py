@@ -63,7 +63,7 @@ class Placer:
                 return quote
         try:
             self.quotes["asked"] += 1
-            return leg.quote(code)
+            return leg.quote(code, run.lines[code].market)
         except READ_ERRORS as exc:
             log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
             return None

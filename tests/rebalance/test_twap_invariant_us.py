@@ -60,10 +60,11 @@ class MixedBroker:
     def orders_today(self, code=None, *, wanted=None):
         return [r for r in self.broker.orders_today(code, wanted=wanted) if r.code not in US_CODES]
 
-    def overseas_price(self, code):
-        return SimpleNamespace(price=USD.major(self.broker.price(code).price))
+    def overseas_price(self, symbol):
+        return SimpleNamespace(price=USD.major(self.broker.price(symbol.split(":")[-1]).price))
 
-    def us_psamount(self, code, price):
+    def us_psamount(self, symbol, price):
+        code = symbol.split(":")[-1]
         power = self.broker.buying_power(code, USD.minor(price), OrderType.LIMIT)
         qty = max(0, power.max_amount) // USD.minor(price)
         return UsBuyingPower(code, "NASD", price, power.max_amount, qty, qty, 0, RATE)
