@@ -74,7 +74,8 @@ class Placer:
         """Cancel the stock's resting limit orders so their rest goes out at a fresh guard price; halt a runaway."""
         # If the price ran past the guard of a resting order, the stock stops instead: no chasing.
         run = self.run
-        if run.order_type is not OrderType.LIMIT or run.cancel.is_set():
+        limits = run.order_type is OrderType.LIMIT or not run.leg(code).market_orders  # US orders are all limits
+        if not limits or run.cancel.is_set():
             return
         today = run.clock.now()
 
