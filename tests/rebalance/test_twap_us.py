@@ -250,3 +250,39 @@ def test_what_rests_when_the_krx_window_closes_is_cancelled_while_the_us_window_
     us_orders = [o for o in journal.orders(run_id) if o.market == "NASD"]
     assert us_orders and all(us_window.start <= o.sent_at < us_window.end for o in us_orders)
     assert rec.of(Finished)
+
+
+def test_a_us_run_in_the_real_us_session_goes_on_across_kst_midnight_without_a_duplicate(tmp_path):
+    # The paper exchange keeps the XNYS session (not always open); it is 23:55 KST, 09:55 in New York.
+    from datetime import datetime, timedelta
+
+    from kis.krx import KST
+    from kis.sim import ManualClock, SimServer
+    from kis.sim.clients import client_for
+    from rebalance.window import Window, execution_window
+
+    clock = ManualClock(datetime(2026, 11, 24, 23, 55, tzinfo=KST))
+    server = SimServer(0, rate_limit=500.0, page_rows=5, daily_page_rows=5, seed=7, clock=clock,
+                       always_open=False).start()
+    try:
+        server.faults.drop_after_order(1)
+        server.faults.listing_lag = 20.0
+        client = client_for(server, tmp_path / "kisbot", sleep=lambda seconds: None)
+        plan = us_plan(server)
+        settings = replace(SETTINGS, calendar="krx", settle_seconds=40)
+        rec = Recorder()
+        executor = TwapExecutor(client, Journal(tmp_path / "j.sqlite3"), settings, rec, SimTime(clock))
+        now = clock.now()
+        run_id = executor.start(plan, execution_window(now, settings, timedelta(minutes=10)))
+        assert executor.wait(60)
+
+        journal = Journal(tmp_path / "j.sqlite3")
+        # One market, one window: the US session's, from now for the asked ten minutes (KRX's is tomorrow).
+        assert journal.windows(run_id) == []
+        assert journal.run(run_id).window == Window(now, now + timedelta(minutes=10))
+        assert_us_on_target(server, plan)
+        sent = [o.sent_at for o in journal.orders(run_id)]
+        assert min(sent).date() < max(sent).date()  # orders went out on both sides of KST midnight
+        assert rec.of(Finished) and not rec.of(Finished)[0].unresolved
+    finally:
+        server.stop()
