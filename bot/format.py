@@ -164,6 +164,11 @@ def won(amount: int) -> str:
     return f"{amount:,}"
 
 
+def money(amount: int, currency: str = "KRW") -> str:
+    """An int of a currency's minor unit as a person reads it: won `12,300`, cents `$123.00`."""
+    return "$" + cents_text(amount) if currency == "USD" else won(amount)
+
+
 def signed(amount: int) -> str:
     return f"{amount:+,}"
 
@@ -325,8 +330,9 @@ def fills_text(fills: Sequence[Filled]) -> Rich:
         qty = sum(f.qty for f in items)
         avg = round(sum(f.qty * f.price for f in items) / qty) if qty else 0
         last = items[-1]
+        price = "$" + cents_text(avg) if last.currency == "USD" else won(avg)  # a US fill's price is in cents
         lines.append(f"{pad(side_text(side), 4)} {code} {pad(clip(last.name, 10), 10)} "
-                     + t("fills.line", qty=f"{won(qty):>5}", price=f"{won(avg):>9}")
+                     + t("fills.line", qty=f"{won(qty):>5}", price=f"{price:>9}")
                      + f"  {won(last.done_qty)}/{won(last.order_qty)}")
     return bold(t("fills.title")) + "\n" + pre(lines)
 
@@ -339,6 +345,16 @@ def receipt_text(receipt: Receipt) -> Rich:
     for r in traded:
         lines.append(f"{pad(side_text(r.side), 4)} {r.code} {pad(clip(r.name, 12), 12)} "
                      f"{won(r.filled_qty):>6}/{won(r.planned_qty)}")
+        if r.is_us:  # dollars as traded, and what they are in won at the plan's rate
+            lines.append("  " + t("shortstatus.row_slip", plan="$" + cents_text(r.plan_price),
+                                  avg="$" + cents_text(r.avg_price),
+                                  slip=signed_cents(r.slippage) if r.slippage else "0",
+                                  bp=f"{r.slippage_bp:+.1f}" if r.slippage else "0.0"))
+            lines.append("  " + t("shortstatus.row_costs", est="$" + cents_text(r.est_costs),
+                                  charged="$" + cents_text(r.charged_costs)))
+            lines.append("  " + t("usexec.receipt_krw", filled="$" + cents_text(r.filled_amount),
+                                  krw=won(r.filled_krw), rate=r.rate or "-"))
+            continue
         lines.append("  " + t("shortstatus.row_slip", plan=won(r.plan_price), avg=won(r.avg_price),
                               slip=signed(r.slippage) if r.slippage else "0",
                               bp=f"{r.slippage_bp:+.1f}" if r.slippage else "0.0"))
@@ -456,4 +472,20 @@ def status_text(status: RunStatus) -> Rich:
                      f"{won(stock.done_qty):>6}/{won(stock.order_qty):<6}{extra}")
     head = bold(t("format_lines.run", run=status.run_id)) + t(
         "format_lines.done", pct=status.progress * 100, left=duration_text(status.time_left), end=clock_text(status.end))
+    markets = [market_line(part, status.now) for part in status.markets]
+    if markets:
+        head += "\n" + text("\n".join(markets))
     return head + "\n" + pre(lines or [t("format_lines.no_orders")])
+
+
+def market_line(part, now: datetime | None) -> str:
+    """One market's part of a run: its progress and its window, or when the window opens (KST)."""
+    shape = "%H:%M" if part.start.second == part.end.second == 0 else "%H:%M:%S"  # a demo's windows are seconds
+    window = f"{part.start.strftime(shape)}–{part.end.strftime(shape)}"
+    name = t(f"usexec.leg_{part.leg.lower()}")
+    if now is not None and part.start > now:
+        return t("usexec.market_waits", market=name, window=window, opens=duration_text(part.start - now),
+                 pct=part.progress * 100)
+    if now is not None and part.end <= now:
+        return t("usexec.market_closed", market=name, window=window, pct=part.progress * 100)
+    return t("usexec.market_open", market=name, window=window, pct=part.progress * 100)

@@ -220,9 +220,10 @@ class Notifier:
             ))
         elif isinstance(event, WaitingForCash):
             self.flush()
+            key = "usexec.waiting_for_dollars" if event.currency == "USD" else "notify.waiting_for_cash"
             self._send(lambda: Reply(
-                t("notify.waiting_for_cash", code=event.code, needed=fmt.won(event.needed),
-                  available=fmt.won(event.available)),
+                t(key, code=event.code, needed=fmt.money(event.needed, event.currency),
+                  available=fmt.money(event.available, event.currency)),
                 silent=True,
             ))
         elif isinstance(event, NeedsCheck):
@@ -233,8 +234,8 @@ class Notifier:
             self.flush()
             self._send(lambda: Reply(
                 fmt.bold(t(f"notify.stopped_{event.side.label}", code=event.code))
-                + t("notify.stopped_detail", name=event.name, price=fmt.won(event.price),
-                    guard=f"{event.guard * 100:g}", limit=fmt.won(event.limit))))
+                + t("notify.stopped_detail", name=event.name, price=fmt.money(event.price, event.currency),
+                    guard=f"{event.guard * 100:g}", limit=fmt.money(event.limit, event.currency))))
         elif isinstance(event, Finished):
             if event.unresolved:
                 self._end(lambda: t("notify.word_unresolved"),

@@ -896,12 +896,13 @@ class BotService:
             self.executor.cancel()
             return [Reply(t("service_replies.started_stopping", run=run_id))]
         orders = len(plan.sells) + len(plan.buys)
-        return ([Reply(warning)] if warning else []) + [Reply(
-            fmt.sentence("service_replies.started_one" if orders == 1 else "service_replies.started_many",
-                         run=fmt.bold(run_id), plan=plan.id, n=orders, start=fmt.clock_text(window.start),
-                         end=fmt.clock_text(window.end)),
-            buttons=(Button(t("menu.stop_button"), f"stop:{run_id}"),),
-        )]
+        started = fmt.sentence("service_replies.started_one" if orders == 1 else "service_replies.started_many",
+                               run=fmt.bold(run_id), plan=plan.id, n=orders, start=fmt.clock_text(window.start),
+                               end=fmt.clock_text(window.end))
+        status = self.executor.status()
+        if status is not None and status.run_id == run_id and status.markets:  # one window per market
+            started += fmt.text("\n" + "\n".join(fmt.market_line(part, status.now) for part in status.markets))
+        return ([Reply(warning)] if warning else []) + [Reply(started, buttons=(Button(t("menu.stop_button"), f"stop:{run_id}"),))]
 
     def cancel(self, plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
         """Drop the plan pending in `chat` and stop the active run; a button press names its plan.

@@ -54,8 +54,8 @@ def summary_lines(receipt: Receipt, kept_at: datetime | None, now: datetime) -> 
     else:
         head = t("shortstatus.head_target", run=receipt.run_id, when=when)
     filled = sum(1 for line in receipt.lines if line.filled_qty and line.filled_qty >= line.planned_qty)
-    bought = sum(line.filled_amount for line in receipt.lines if line.side == "buy")
-    sold = sum(line.filled_amount for line in receipt.lines if line.side == "sell")
+    bought = sum(line.filled_krw for line in receipt.lines if line.side == "buy")  # a US line's in won
+    sold = sum(line.filled_krw for line in receipt.lines if line.side == "sell")
     trades = t("shortstatus.fills", filled=filled, stocks=len(receipt.lines), bought=fmt.won(bought),
                sold=fmt.won(sold))
     slip = receipt.slippage

@@ -57,6 +57,7 @@ class Filled:
     done_qty: int  # filled so far for this stock in this run
     order_qty: int  # what the run must trade for this stock
     progress: float  # 0..1 over the whole run
+    currency: str = "KRW"  # of `price`: won, or cents of a dollar for a US stock
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class OrderRejected:
 class WaitingForCash:
     run_id: str
     code: str
-    needed: int  # won
-    available: int  # won
+    needed: int  # won (cents for a US stock)
+    available: int  # won (cents for a US stock)
+    currency: str = "KRW"
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class PriceBeyondGuard:
     limit: int  # the resting order's limit price
     price: int  # the latest price
     guard: float  # fraction, 0.01 = 1 %
+    currency: str = "KRW"  # of the prices: won, or cents for a US stock
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import sqlite3
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
 
 from kis.files import disk_full, private_dir
 from kis.errors import ConfigError
@@ -29,7 +29,7 @@ from rebalance.window import Window
 
 JOURNAL_FILE = "journal.sqlite3"
 
-SCHEMA_VERSION = 1  # PRAGMA user_version; a journal older than this is migrated on open
+SCHEMA_VERSION = 2  # PRAGMA user_version; a journal older than this is migrated on open
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -93,16 +93,31 @@ CREATE TABLE orders (
     unseen_since TEXT,             -- first of an unbroken row of working lookups that did not list it
     cancel_sent INTEGER NOT NULL DEFAULT 0,  -- a cancel of its rest was accepted (re-pricing, halt)
     msg_cd TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT ''  -- for people only: no code reads it
+    message TEXT NOT NULL DEFAULT '',  -- for people only: no code reads it
+    market TEXT NOT NULL DEFAULT 'KRX'  -- where it was sent: KRX, NASD, NYSE, AMEX (kis.markets)
 );
 CREATE INDEX orders_by_run ON orders(run_id);
+%s
 CREATE TABLE fills (
     order_id INTEGER NOT NULL REFERENCES orders(id),
     qty INTEGER NOT NULL,
     amount INTEGER NOT NULL,
     at TEXT NOT NULL
 );
-""" % ", ".join(f"'{s.value}'" for s in OrderState)
+""" % (", ".join(f"'{s.value}'" for s in OrderState), "%s")
+
+# One window per market a run trades (issue 22): a run without rows trades every stock in the run's window.
+WINDOWS_SQL = """
+CREATE TABLE run_windows (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    leg TEXT NOT NULL,             -- the executor's leg: KRX, US
+    window_start TEXT NOT NULL,
+    window_end TEXT NOT NULL,
+    catch_up_at TEXT NOT NULL,
+    caught_up INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, leg)
+);"""
+SCHEMA = SCHEMA % WINDOWS_SQL
 
 
 def _migrate_0_to_1(db: sqlite3.Connection) -> None:
@@ -141,8 +156,17 @@ def _migrate_0_to_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX orders_by_run ON orders(run_id)")
 
 
+def _migrate_1_to_2(db: sqlite3.Connection) -> None:
+    """Each order's market (every order before issue 22 went to KRX) and one window per market of a run."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(orders)")}
+    if "market" not in columns:  # a journal rebuilt by step 0 -> 1 has it already
+        db.execute("ALTER TABLE orders ADD COLUMN market TEXT NOT NULL DEFAULT 'KRX'")
+    db.execute(WINDOWS_SQL.strip().rstrip(";"))
+
+
 # (version reached, step): applied in order to a journal whose user_version is below the version
-MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _migrate_0_to_1),)
+MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _migrate_0_to_1),
+                                                                           (2, _migrate_1_to_2))
 
 
 class JournalUnusable(ConfigError):
@@ -175,6 +199,16 @@ class RunRecord:
     caught_up: bool
     created_at: datetime
     price_guard: float = 0.0
+
+
+@dataclass(frozen=True)
+class LegWindow:
+    """When one leg (market) of a run trades: its window and its own catch-up pass."""
+
+    leg: str  # the executor's leg key: KRX, US
+    window: Window
+    catch_up_at: datetime
+    caught_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -221,6 +255,7 @@ class OrderRecord:
     message: str
     unseen_since: datetime | None = None
     cancel_sent: bool = False
+    market: str = "KRX"  # where it was sent (kis.markets code); its price and amounts are that currency's minor unit
 
     @property
     def committed(self) -> int:
@@ -317,8 +352,10 @@ class Journal:
 
     # runs --------------------------------------------------------------------------------------
     def create_run(self, run_id: str, account: str, plan: Plan, window: Window, schedule: SliceSchedule,
-                   order_type: OrderType, created_at: datetime, price_guard: float = 0.0) -> None:
-        """Write the run, its stocks and slices at once; RunActive if the account already has a run."""
+                   order_type: OrderType, created_at: datetime, price_guard: float = 0.0,
+                   windows: tuple[LegWindow, ...] = ()) -> None:
+        """Write the run, its stocks, slices and per-market windows at once; RunActive if the account already has
+        a run."""
         with self._tx() as db:
             active = db.execute("SELECT id FROM runs WHERE account=? AND state='active'", (account,)).fetchone()
             if active:
@@ -342,6 +379,19 @@ class Journal:
                 "INSERT INTO slices (run_id, seq, code, side, qty, due_at, state) VALUES (?,?,?,?,?,?, 'pending')",
                 [(run_id, s.seq, s.code, s.side.value, s.qty, s.at.isoformat()) for s in schedule.slices],
             )
+            db.executemany(
+                "INSERT INTO run_windows (run_id, leg, window_start, window_end, catch_up_at) VALUES (?,?,?,?,?)",
+                [(run_id, w.leg, w.window.start.isoformat(), w.window.end.isoformat(), w.catch_up_at.isoformat())
+                 for w in windows],
+            )
+
+    def windows(self, run_id: str) -> list[LegWindow]:
+        """The run's window per leg (market), in the order written; empty for a run of one window."""
+        with self._tx() as db:
+            rows = db.execute("SELECT * FROM run_windows WHERE run_id=? ORDER BY rowid", (run_id,)).fetchall()
+        return [LegWindow(r["leg"], Window(datetime.fromisoformat(r["window_start"]),
+                                           datetime.fromisoformat(r["window_end"])),
+                          datetime.fromisoformat(r["catch_up_at"]), bool(r["caught_up"])) for r in rows]
 
     def active_run(self, account: str) -> RunRecord | None:
         with self._tx() as db:
@@ -367,12 +417,16 @@ class Journal:
             db.execute("UPDATE runs SET state=?, reason=?, ended_at=? WHERE id=? AND state='active'",
                        (RunState(state).value, reason, at.isoformat(), run_id))
 
-    def mark_caught_up(self, run_id: str, owed: dict[str, int]) -> None:
-        """The catch-up pass: every stock now owes whatever is still missing, recorded once."""
+    def mark_caught_up(self, run_id: str, owed: dict[str, int], leg: str | None = None) -> None:
+        """The catch-up pass (of the run, or of one leg's window): its stocks now owe whatever is still missing,
+        recorded once."""
         with self._tx() as db:
             for code, qty in owed.items():
                 db.execute("UPDATE stocks SET owed=? WHERE run_id=? AND code=?", (qty, run_id, code))
-            db.execute("UPDATE runs SET caught_up=1 WHERE id=?", (run_id,))
+            if leg is None:
+                db.execute("UPDATE runs SET caught_up=1 WHERE id=?", (run_id,))
+            else:
+                db.execute("UPDATE run_windows SET caught_up=1 WHERE run_id=? AND leg=?", (run_id, leg))
 
     # stocks and slices --------------------------------------------------------------------------
     def stocks(self, run_id: str) -> list[StockRecord]:
@@ -428,13 +482,14 @@ class Journal:
 
     # orders -------------------------------------------------------------------------------------
     def add_intent(self, run_id: str, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
-                   kind: OrderKind, sent_at: datetime) -> int:
+                   kind: OrderKind, sent_at: datetime, market: str = "KRX") -> int:
         """Commit the intent (and take its shares off what the stock owes) before the order is sent."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at)"
-                " VALUES (?,?,?,?,?,?,?, 'intent', ?)",
-                (run_id, code, side.value, qty, order_type.value, price, OrderKind(kind).value, sent_at.isoformat()),
+                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at, market)"
+                " VALUES (?,?,?,?,?,?,?, 'intent', ?, ?)",
+                (run_id, code, side.value, qty, order_type.value, price, OrderKind(kind).value, sent_at.isoformat(),
+                 market),
             )
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
             return int(cur.lastrowid)
@@ -498,14 +553,16 @@ class Journal:
             rows = db.execute("SELECT * FROM orders WHERE run_id=? ORDER BY id", (run_id,)).fetchall()
         return [_order(r) for r in rows]
 
-    def known_order_nos(self, day: date) -> set[str]:
-        """Order numbers acknowledged for orders sent on `day` (KST), across runs: never matched twice.
+    def known_order_nos(self, day: date, markets: Collection[str] | None = None, tz: tzinfo = KST) -> set[str]:
+        """Order numbers acknowledged for orders sent on `day` (in `tz`), across runs: never matched twice.
 
-        KIS numbers orders per day, so another day's numbers must not hide today's orders.
+        KIS numbers orders per day (and US orders apart from KRX's: `markets` keeps one market's), so another
+        day's numbers must not hide today's orders.
         """
         with self._tx() as db:
-            rows = db.execute("SELECT order_no, sent_at FROM orders WHERE order_no IS NOT NULL").fetchall()
-        return {r["order_no"] for r in rows if _kst_day(r["sent_at"]) == day}
+            rows = db.execute("SELECT order_no, sent_at, market FROM orders WHERE order_no IS NOT NULL").fetchall()
+        return {r["order_no"] for r in rows if datetime.fromisoformat(r["sent_at"]).astimezone(tz).date() == day
+                and (markets is None or r["market"] in markets)}
 
 
 def _freed(order: OrderRecord, state: OrderState, filled_qty: int, remaining: int | None) -> int:
@@ -616,10 +673,6 @@ class _Transaction:
             raise full from exc
 
 
-def _kst_day(iso: str) -> date:
-    return datetime.fromisoformat(iso).astimezone(KST).date()
-
-
 def plan_to_json(plan: Plan) -> str:
     data = asdict(plan)
     data["priced_at"] = plan.priced_at.isoformat()
@@ -682,5 +735,5 @@ def _order(r: sqlite3.Row) -> OrderRecord:
         filled_qty=r["filled_qty"], filled_amount=r["filled_amount"], remaining=r["remaining"],
         msg_cd=r["msg_cd"], message=r["message"],
         unseen_since=datetime.fromisoformat(r["unseen_since"]) if r["unseen_since"] else None,
-        cancel_sent=bool(r["cancel_sent"]),
+        cancel_sent=bool(r["cancel_sent"]), market=r["market"],
     )

@@ -16,8 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
+from decimal import Decimal
+
+from kis.markets import market_named, to_krw
 from kis.models import OrderSide
-from rebalance.costs import CostRates
+from rebalance.costs import CostRates, UsCostRates
 from rebalance.model import Plan
 from rebalance.shortfall import Shortfall, ShortReason
 
@@ -35,10 +38,26 @@ class ReceiptLine:
     filled_amount: int  # won, sum of fill values
     est_costs: int  # the plan's estimate for the planned quantity
     charged_costs: int  # fee + tax on the fills
+    # Money of the line is in its currency's minor unit: won, or cents for a US stock (plan price, fills,
+    # slippage, costs), with `rate` (won a dollar, KIS's, as text) for its won values.
+    currency: str = "KRW"
+    rate: str | None = None
+
+    @property
+    def is_us(self) -> bool:
+        return self.currency != "KRW"
+
+    def krw(self, amount: int) -> int:
+        """`amount` of the line's minor unit in won (at the plan's rate for a US line)."""
+        return to_krw(amount, Decimal(self.rate or 0)) if self.is_us else amount
+
+    @property
+    def filled_krw(self) -> int:
+        return self.krw(self.filled_amount)
 
     @property
     def avg_price(self) -> int:
-        """Average fill price, rounded to the won (0 when nothing filled)."""
+        """Average fill price, rounded to the won or cent (0 when nothing filled)."""
         return round(self.filled_amount / self.filled_qty) if self.filled_qty else 0
 
     @property
@@ -63,22 +82,23 @@ class Receipt:
     cash_after: int | None  # D+2 cash read from the balance at the end; None when it could not be read
     shortfalls: tuple[Shortfall, ...] = ()  # the stocks that ended short, with how many shares and why
 
+    # Totals are in won: a US line's at the plan's rate.
     @property
     def slippage(self) -> int:
-        return sum(line.slippage for line in self.lines)
+        return sum(line.krw(line.slippage) for line in self.lines)
 
     @property
     def slippage_bp(self) -> float:
-        at_plan = sum(line.filled_qty * line.plan_price for line in self.lines)
+        at_plan = sum(line.krw(line.filled_qty * line.plan_price) for line in self.lines)
         return 10_000 * self.slippage / at_plan if at_plan else 0.0
 
     @property
     def est_costs(self) -> int:
-        return sum(line.est_costs for line in self.lines)
+        return sum(line.krw(line.est_costs) for line in self.lines)
 
     @property
     def charged_costs(self) -> int:
-        return sum(line.charged_costs for line in self.lines)
+        return sum(line.krw(line.charged_costs) for line in self.lines)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -95,7 +115,7 @@ class Receipt:
 
 
 def build_receipt(run_id: str, plan: Plan, orders: Iterable, cash_after: int | None, state: str = "finished",
-                  rates: CostRates = CostRates()) -> Receipt:
+                  rates: CostRates = CostRates(), us_rates: UsCostRates = UsCostRates()) -> Receipt:
     """The receipt of `plan` from its orders (anything with code, side, filled_qty, filled_amount)."""
     orders = list(orders)
     lines = []
@@ -104,6 +124,20 @@ def build_receipt(run_id: str, plan: Plan, orders: Iterable, cash_after: int | N
             continue
         side = line.side
         mine = [o for o in orders if o.code == line.code and o.side is side and o.filled_qty > 0]
+        if line.is_us:  # cents: KIS's US commission (and the SEC fee and TAF on sells), no tax
+            currency = market_named(line.market).currency
+            if side is OrderSide.BUY:
+                est = us_rates.buy_cost(line.order_amount)
+                charged = sum(us_rates.buy_cost(o.filled_amount) for o in mine)
+            else:
+                est = us_rates.sell_cost(line.order_amount, abs(line.order_qty))
+                charged = sum(us_rates.sell_cost(o.filled_amount, o.filled_qty) for o in mine)
+            lines.append(ReceiptLine(
+                code=line.code, name=line.name, side=side.label, planned_qty=abs(line.order_qty),
+                filled_qty=sum(o.filled_qty for o in mine), plan_price=currency.minor(line.price),
+                filled_amount=sum(o.filled_amount for o in mine), est_costs=est, charged_costs=charged,
+                currency=currency.code, rate=None if line.rate is None else str(line.rate)))
+            continue
         if side is OrderSide.BUY:
             est = rates.buy_cost(line.order_value)
             charged = sum(rates.buy_cost(o.filled_amount) for o in mine)

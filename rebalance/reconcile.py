@@ -14,7 +14,8 @@ taken back). Two rows that could be it make it AMBIGUOUS: it keeps counting and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from functools import partial
 from typing import Collection, Sequence
 
 from kis import OrderStatus, interchangeable, look_up, same_order_no
@@ -87,13 +88,16 @@ def observe(order: OrderRecord, seen: OrderStatus) -> tuple[OrderUpdate, tuple[F
 
 
 def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | None, *, now: datetime,
-              settle_seconds: float, known_order_nos: Collection[str] = ()) -> Reconciliation:
+              settle_seconds: float, known_order_nos: Collection[str] = (), tz: tzinfo = KST) -> Reconciliation:
     """Settle a run's orders against today's orders (`statuses`; None when the inquiry failed).
 
     `known_order_nos`: numbers of today's orders the journal already holds (any run): never matched to
     an unanswered order. Orders from another day never match today's rows (numbers restart daily).
+    `tz`: the market's day and clock (KST for KRX; New York for US orders, whose rows KIS stamps in New York
+    time): the orders and rows are one market's.
     """
-    today = now.astimezone(KST).date()
+    today = now.astimezone(tz).date()
+    _day = partial(_day_in, tz=tz)
     updates: list[OrderUpdate] = []
     findings: list[Finding] = []
     for order in orders:
@@ -128,7 +132,7 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
             findings += found
         elif order.state.may_show_up:
             alike = sum(1 for o in orders if o.state.unsettled and interchangeable(o, order))
-            update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds, alike)
+            update, found = _settle_unanswered(order, statuses, claimed, now, settle_seconds, alike, tz)
             if update is not None:
                 updates.append(update)
                 if update.order_no:
@@ -138,11 +142,12 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
 
 
 def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], claimed: set[str], now: datetime,
-                       settle_seconds: float, alike: int) -> tuple[OrderUpdate | None, tuple[Finding, ...]]:
+                       settle_seconds: float, alike: int,
+                       tz: tzinfo = KST) -> tuple[OrderUpdate | None, tuple[Finding, ...]]:
     # Rows that only interchangeable orders of ours could be are taken in time order: if one is in
     # fact someone else's, the run under-trades, never over-trades.
     result = look_up(statuses, order.code, order.side, order.qty, order.order_type, order.price,
-                     order.sent_at.astimezone(KST), exclude=claimed, alike=alike if order.state.unsettled else 1)
+                     order.sent_at.astimezone(tz), exclude=claimed, alike=alike if order.state.unsettled else 1)
     if result.found is not None:
         return observe(order, result.found)
     if order.state is OrderState.ABSENT:
@@ -166,5 +171,5 @@ def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], clai
     return OrderUpdate(order.id, state, unseen_since=since), ()
 
 
-def _day(order: OrderRecord) -> date:
-    return order.sent_at.astimezone(KST).date()
+def _day_in(order: OrderRecord, tz: tzinfo = KST) -> date:
+    return order.sent_at.astimezone(tz).date()

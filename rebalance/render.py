@@ -117,5 +117,5 @@ def _usd_totals(plan: Plan) -> tuple[str, ...]:
     units = [t("usplan.total_usd", cash=cents_text(plan.usd_cash), after=cents_text(plan.usd_cash_after),
                costs=cents_text(plan.usd_costs), rate=f"{plan.rate:,}" if plan.rate is not None else "-")]
     if plan.us_legs:
-        units.append(t("usplan.us_legs_note", tickers=", ".join(line.code for line in plan.us_legs)))
+        units.append(t("usexec.us_window_note", tickers=", ".join(line.code for line in plan.us_legs)))
     return tuple(units)

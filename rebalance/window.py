@@ -6,7 +6,7 @@ The settings are plain values (`bot.settings` reads them from the environment). 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Callable, Sequence
 
@@ -64,6 +64,9 @@ class Window:
 
     start: datetime
     end: datetime
+    # The duration asked (`/confirm 2h`), None for the session's default window: a run's other markets take
+    # the same ask in their own sessions (the executor's legs). Not part of a window's identity.
+    asked: timedelta | None = field(default=None, compare=False)
 
     @property
     def seconds(self) -> float:
@@ -81,8 +84,10 @@ def execution_window(now: datetime, settings: TwapSettings, duration: timedelta 
     if duration is not None and duration <= timedelta(0):
         raise ValueError("the duration must be positive")
     if settings.calendar == "always":
-        return _always_window(now, settings, duration)
-    return _krx_window(now, settings, duration)
+        window = _always_window(now, settings, duration)
+    else:
+        window = _krx_window(now, settings, duration)
+    return replace(window, asked=duration)
 
 
 def _always_window(now: datetime, settings: TwapSettings, duration: timedelta | None) -> Window:
@@ -121,6 +126,32 @@ def _krx_window(now: datetime, settings: TwapSettings, duration: timedelta | Non
         if end - start >= shortest:
             return Window(start, end)
         session = cal.next_session(session)
+    raise ValueError(t("window_errors.no_session"))
+
+
+def session_window(market, now: datetime, settings: TwapSettings, duration: timedelta | None = None) -> Window:
+    """The window of `market`'s regular session (a `kis.markets.Market`: its calendar, local hours and early
+    closes) open now, or of its next one: the session less the open and close margins; with `duration` it
+    starts now (or at that open) and is clipped to the session. Calendar `always`: as for KRX, any hour.
+    Both ends are KST, as every window is."""
+    if now.tzinfo is None:
+        raise ValueError("session_window needs an aware datetime")
+    if duration is not None and duration <= timedelta(0):
+        raise ValueError("the duration must be positive")
+    if settings.calendar == "always":
+        return _always_window(now.astimezone(KST), settings, duration)
+    day = now.astimezone(market.tz).date()
+    for _ in range(30):
+        hours = market.session(day)
+        day += timedelta(days=1)
+        if hours is None:
+            continue
+        earliest = hours[0] + settings.open_margin
+        latest = hours[1] - settings.close_margin
+        start = max(now, earliest)
+        end = latest if duration is None else min(start + duration, latest)
+        if end - start >= (MIN_WINDOW if duration is None else min(duration, MIN_WINDOW)):
+            return Window(start.astimezone(KST), end.astimezone(KST))
     raise ValueError(t("window_errors.no_session"))
 
 

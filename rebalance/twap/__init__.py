@@ -10,6 +10,8 @@ One unit per job, each readable on its own:
 - `reconciling`: `Reconciler`, today's orders and KIS's notices applied to the journal through the pure
   functions of `rebalance.reconcile`;
 - `cash`: `Cash`, what a buy may spend without 미수;
+- `legs`: one object per market a run trades (`KrxLeg`, `UsLeg`): its quotes and guard price, buying power,
+  orders, cancels, today's orders, day and window; `leg_windows` and `slice_legs` give each market its window;
 - `ending`: `Ending`, settling, cancelling what rests, the balance and the summary;
 - `run`: `Run`, what those parts share; `status`: `RunStatus`, where a run stands.
 """

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import logging
 
-from kis.models import BuyingPower, OrderType
+from kis.models import OrderType
 from rebalance.events import WaitingForCash
 from rebalance.journal import StockRecord
+from rebalance.twap.legs import cash_without_credit, shares_without_credit, with_margin
 from rebalance.twap.reconciling import Reconciler
 from rebalance.twap.run import READ_ERRORS, Run
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Cash", "cash_without_credit", "shares_without_credit", "with_margin"]
 
 
 class Cash:
@@ -27,26 +30,27 @@ class Cash:
         # order's limit. A market-type buy takes nrcvb_buy_qty, which KIS computed at the upper limit it
         # costs such a buy at. Never max_buy_* (미수).
         run = self.run
-        cached = self._from_cache(stock.code, qty, price)
+        leg = run.leg(stock.code)
+        order_type = run.order_type if leg.market_orders else OrderType.LIMIT
+        cached = self._from_cache(stock.code, qty, price) if leg.streamed else None
         if cached is not None:
             return cached
         try:
-            power = run.client.buying_power(stock.code, price, run.order_type)
+            power = leg.power(stock.code, price, order_type, run.lines[stock.code].market)
         except READ_ERRORS as exc:
             log.warning("buying power of %s unavailable (%s); the buy waits", stock.code, type(exc).__name__)
             return 0
         finally:
             self.reading.take_notices()
-        limit = run.order_type is OrderType.LIMIT and price > 0
-        cash = cash_without_credit(power)
-        can = shares_without_credit(power, price if limit else 0)
-        if self.notes is not None and limit:
+        limit = order_type is OrderType.LIMIT and price > 0
+        cash, can = power.cash, power.shares
+        if self.notes is not None and limit and leg.streamed:  # the notices' cash estimate is KRX's, in won
             self.notes.cash_seen(stock.code, cash, run.clock.now())
             self.notes.spend(min(qty, can) * with_margin(price))
         if can < qty and not stock.waiting:  # one event per wait, not per retry
             run.journal.set_waiting(run.id, stock.code, True)
             unit = price or power.unit_price or run.lines[stock.code].price
-            run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash))
+            run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash, leg.currency.code))
         return max(0, min(qty, can))
 
     def _from_cache(self, code: str, qty: int, price: int) -> int | None:
@@ -63,22 +67,3 @@ class Cash:
             return None  # not enough by the estimate: KIS's own answer decides (and may say wait)
         self.notes.spend(shares * with_margin(price))
         return shares
-
-
-def cash_without_credit(power: BuyingPower) -> int:
-    """What a buy may spend: KIS's no-미수 amount (nrcvb_buy_amt), never more than the orderable cash."""
-    return max(0, min(power.max_amount, power.cash))
-
-
-def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
-    """Shares a buy may take without 미수 by a buying-power answer asked as KIS's docs say (never max_buy_*)."""
-    # ORD_DVSN 01 for a limit buy: at `limit`, its no-미수 cash costed at that limit; without one,
-    # nrcvb_buy_qty (KIS computed it at the upper limit it costs such a buy at). Never max_buy_* (미수).
-    if limit > 0:
-        return cash_without_credit(power) // with_margin(limit)
-    return max(0, power.max_qty)
-
-
-def with_margin(price: int) -> int:
-    """A limit buy's cost per share with room for the commission (0.015 %) and rounding."""
-    return price + price // 1000 + 1

@@ -6,6 +6,7 @@ import math
 import threading
 from dataclasses import replace
 from datetime import timedelta
+from typing import Callable
 
 from rebalance.events import Cancelled, Failed, Finished, StockResult, ToCheck
 from rebalance.i18n import DEFAULT, Msg
@@ -36,7 +37,7 @@ class Ending:
             self.reading.poll()
         if not cancelled:
             self._settle_after_window()
-        today = run.today()
+        today = run.clock.now()
         rested: dict[str, int] = {}  # what rests when the end's cancels go out: unfilled at its limit
         for o in run.todays_orders(today):
             if o.resting:
@@ -96,17 +97,18 @@ class Ending:
             log.exception("journaling the failure of %s", run.id)
         run.emit(Failed(run.id, reason))
 
-    def cancel_resting(self) -> int:
-        """Cancel each of today's resting orders whose cancel KIS has not taken yet; how many it took now."""
+    def cancel_resting(self, leg: str | None = None) -> int:
+        """Cancel each of today's resting orders (of the market `leg`, else all) whose cancel KIS has not taken
+        yet; how many it took now."""
         run = self.run
         withdrawn = 0
         for order in run.todays_orders():  # another day's order expired at that close
-            if not order.resting:
+            if not order.resting or (leg is not None and run.leg_of(order).key != leg):
                 continue
             if order.cancel_sent:  # KIS took its cancel and confirms it later: wait for that, never re-send
                 continue
             try:
-                run.client.cancel(order.order_no, order.org_no)
+                run.leg_of(order).cancel(order.order_no, order.org_no, order.code)
             except READ_ERRORS as exc:  # e.g. filled meanwhile: nothing left to cancel
                 log.warning("cancel of order %s failed: %s", order.order_no, exc)
                 continue
@@ -133,7 +135,7 @@ class Ending:
         # window's end and now: a run restarted after its window still looks.
         run = self.run
         deadline = max(run.record.window.end, run.clock.now()) + timedelta(seconds=run.settings.settle_seconds)
-        today = run.today()
+        today = run.clock.now()
         while any(o.state.unsettled or (o.state is OrderState.OPEN and o.remaining is None)
                   for o in run.todays_orders(today)):
             now = run.clock.now()
@@ -143,7 +145,7 @@ class Ending:
                 return
             self.reading.poll()
 
-    def _receipt(self, state: RunState, cash_after: int) -> Receipt | None:
+    def _receipt(self, state: RunState, cash_after: int | None) -> Receipt | None:
         """Plan vs fills for the completion summary; a receipt that cannot be built is left out."""
         run = self.run
         try:
@@ -152,18 +154,29 @@ class Ending:
             log.exception("building the receipt of %s", run.id)
             return None
 
-    def _results(self) -> tuple[tuple[StockResult, ...], int]:
+    def _results(self) -> tuple[tuple[StockResult, ...], int | None]:
         """Target vs actual holding per stock, and cash (D+2), from the balance read at the end of the run."""
         run = self.run
-        last: Exception | None = None
-        for attempt in range(END_BALANCE_TRIES):
-            try:
-                balance = run.client.balance()
-                break
-            except READ_ERRORS as exc:
-                last = exc
-                run.clock.wait(min(5.0, run.record.poll_seconds), threading.Event())
-        else:
-            raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
-        return (tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, balance.qty(line.code))
-                      for line in run.record.plan.lines), balance.cash_d2)
+        held: dict[str, Callable[[str], int]] = {}
+        cash_d2: int | None = None  # KRX's D+2 cash; None when the run traded no KRX stock
+        for leg in run.legs:  # each market's holdings: the KRX balance (and its D+2 cash), the US balance
+            last: Exception | None = None
+            for attempt in range(END_BALANCE_TRIES):
+                try:
+                    qty, cash = leg.holdings()
+                    break
+                except READ_ERRORS as exc:
+                    last = exc
+                    run.clock.wait(min(5.0, run.record.poll_seconds), threading.Event())
+            else:
+                raise RuntimeError(f"the balance could not be read at the end ({last}); check /balance") from last
+            held[leg.key] = qty
+            if cash is not None:
+                cash_d2 = cash
+
+        def actual(line) -> int:
+            qty = held.get(run.leg(line.code).key)
+            return line.current_qty if qty is None else qty(line.code)
+
+        return (tuple(StockResult(line.code, line.name, line.current_qty, line.target_qty, actual(line))
+                      for line in run.record.plan.lines), cash_d2)

@@ -18,7 +18,7 @@ from rebalance.journal import Journal, RunActive
 from rebalance.model import Plan
 from rebalance.notices import NoticeFeed
 from rebalance.runlock import RunLock
-from rebalance.slicing import slice_plan
+from rebalance.twap.legs import Legs, leg_windows, slice_legs
 from rebalance.twap.scheduling import Worker
 from rebalance.twap.status import RunStatus, run_status
 from rebalance.window import TwapSettings, Window
@@ -53,22 +53,22 @@ class TwapExecutor:
         `guard`: this run's price guard instead of the settings' (an after-work run's wider one)."""
         if plan.manual:
             raise ValueError(t("accounts.read_only"))
-        if plan.us_legs:  # US orders come with the orders slice (issue 22): refused before anything is journaled
-            raise ValueError(t("usplan.executor_refuses", tickers=", ".join(line.code for line in plan.us_legs)))
         if not plan.has_orders:
             raise ValueError(t("misc_replies.nothing_to_trade"))
         now = self.clock.now()
-        if window.end <= now:
-            raise ValueError(t("misc_replies.window_ended", end=f"{window.end:%H:%M}"))
+        windows = leg_windows(Legs(self.client), plan, window, now, self.settings)
+        span = Window(min(w.start for w in windows.values()), max(w.end for w in windows.values()))
+        if span.end <= now:
+            raise ValueError(t("misc_replies.window_ended", end=f"{span.end:%H:%M}"))
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 raise RunActive(self._run_id or "")
             self._lock_account()
             try:
-                schedule = slice_plan(plan.lines, window, self.settings, self.rate)
+                schedule, kept = slice_legs(plan, windows, self.settings, self.rate)
                 run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-                self.journal.create_run(run_id, self.account, plan, window, schedule, self.settings.order_type, now,
-                                        self.settings.price_guard if guard is None else guard)
+                self.journal.create_run(run_id, self.account, plan, span, schedule, self.settings.order_type, now,
+                                        self.settings.price_guard if guard is None else guard, kept)
             except BaseException:
                 self._process_lock.release()
                 raise

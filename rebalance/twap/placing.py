@@ -6,11 +6,9 @@ The never-past-target rule lives here: `missing` is the one count of what a stoc
 from __future__ import annotations
 
 import logging
-import math
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
-from kis.models import OrderSide, OrderType, Quote
-from kis.ticks import STOCK, grid_for, round_to_tick
+from kis.models import OrderSide, OrderType
 from rebalance.events import OrderRejected, OrderSent, PriceBeyondGuard, WaitingForCash
 from rebalance.journal import OrderRecord, StockRecord
 from rebalance.lifecycle import OrderKind, OrderState
@@ -19,6 +17,7 @@ from rebalance.notices import PRICE_FRESH_SECONDS, streamed_quote
 # the wording is matched too, since mock and real do not always share codes.
 from rebalance.shortfall import CASH_SHORT_CODE, CASH_SHORT_WORDING
 from rebalance.twap.cash import Cash
+from rebalance.twap.legs import krx_guard_price
 from rebalance.twap.reconciling import Reconciler
 from rebalance.twap.run import READ_ERRORS, Run
 
@@ -51,10 +50,12 @@ class Placer:
         return self.missing(stock) + cancelling
 
     # prices -------------------------------------------------------------------------------------------
-    def quote(self, code: str) -> Quote | None:
-        """The latest known price: the stream's when fresh (a fill notice's price counts), else inquire-price."""
+    def quote(self, code: str):
+        """The latest known price in the stock's minor unit: the stream's when fresh (a fill notice's price
+        counts), else its market's quote (inquire-price; the overseas price)."""
         run = self.run
-        if run.prices is not None:
+        leg = run.leg(code)
+        if run.prices is not None and leg.streamed:
             trade = run.prices.price(code, PRICE_FRESH_SECONDS)
             quote = streamed_quote(trade, run.guard) if trade is not None else None
             if quote is not None:
@@ -62,7 +63,7 @@ class Placer:
                 return quote
         try:
             self.quotes["asked"] += 1
-            return run.client.price(code)
+            return leg.quote(code, run.lines[code].market)
         except READ_ERRORS as exc:
             log.warning("price of %s unavailable (%s); its order waits for the next tick", code, type(exc).__name__)
             return None
@@ -73,9 +74,10 @@ class Placer:
         """Cancel the stock's resting limit orders so their rest goes out at a fresh guard price; halt a runaway."""
         # If the price ran past the guard of a resting order, the stock stops instead: no chasing.
         run = self.run
-        if run.order_type is not OrderType.LIMIT or run.cancel.is_set():
+        limits = run.order_type is OrderType.LIMIT or not run.leg(code).market_orders  # US orders are all limits
+        if not limits or run.cancel.is_set():
             return
-        today = run.today()
+        today = run.clock.now()
 
         def resting_now() -> list[OrderRecord]:
             return [o for o in run.todays_orders(today)
@@ -94,10 +96,10 @@ class Placer:
             log.warning("%s: price %d ran past the guard of limit %d; no more orders for it", code, quote.price,
                         runaway.price)
             run.emit(PriceBeyondGuard(run.id, code, run.lines[code].name, side, runaway.price, quote.price,
-                                      run.guard))
+                                      run.guard, run.leg(code).currency.code))
         for order in resting:
             try:
-                run.client.cancel(order.order_no, order.org_no)
+                run.leg_of(order).cancel(order.order_no, order.org_no, order.code)
             except READ_ERRORS as exc:  # e.g. filled meanwhile; a lost answer leaves it counted as open
                 log.info("re-pricing: cancel of %s not done (%s)", order.order_no, exc)
                 continue
@@ -108,7 +110,7 @@ class Placer:
         """Place what the stock owes, never beyond its goal; a buy only with the cash to pay for it."""
         run = self.run
         stock = run.stock(code)
-        if stock.halted:
+        if stock.halted or not run.trading(code):  # its market's window is not open: it waits for it
             return
         missing = self.missing(stock)
         owable = self.owable(stock)
@@ -120,11 +122,12 @@ class Placer:
                 run.journal.set_waiting(run.id, code, False)
             return
         price = 0
-        if run.order_type is OrderType.LIMIT:
+        leg = run.leg(code)
+        if run.order_type is OrderType.LIMIT or not leg.market_orders:
             quote = self.quote(code)
             if quote is None:
                 return
-            price = guard_price(quote, stock.side, run.guard)
+            price = leg.guard_price(quote, stock.side, run.guard)
         if stock.side is OrderSide.BUY:
             qty = self.cash.affordable(stock, qty, price)
         # Notices applied during the quote or buying-power call never raise what may be placed, but an
@@ -146,10 +149,12 @@ class Placer:
         if qty > missing:
             raise PastTarget(f"{stock.code}: {qty} share(s) more would pass the target ({missing} missing of "
                              f"{stock.goal}); not sent")
-        order_id = run.journal.add_intent(run.id, stock.code, stock.side, qty, run.order_type, price, kind,
-                                          run.clock.now())
+        leg, market = run.leg(stock.code), run.lines[stock.code].market
+        order_type = run.order_type if leg.market_orders else OrderType.LIMIT
+        order_id = run.journal.add_intent(run.id, stock.code, stock.side, qty, order_type, price, kind,
+                                          run.clock.now(), market)
         try:
-            ack = run.client.order(stock.code, stock.side, qty, run.order_type, price)
+            ack = leg.order(stock.code, market, stock.side, qty, order_type, price)
         except OrderUncertain as exc:
             # It may be at KIS: it counts as live until today's orders list it or working lookups
             # over the settle horizon rule it out. Never sent again on a timer.
@@ -170,12 +175,13 @@ class Placer:
                 run.emit(OrderRejected(run.id, stock.code, stock.side, qty, exc.msg_cd, exc.msg1))
             elif not run.stock(stock.code).waiting:
                 run.journal.set_waiting(run.id, stock.code, True)
-                run.emit(WaitingForCash(run.id, stock.code, qty * (price or run.lines[stock.code].price), 0))
+                run.emit(WaitingForCash(run.id, stock.code, qty * (price or run.lines[stock.code].price), 0,
+                                        leg.currency.code))
         except KisTransportError as exc:
             run.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             run.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
-            if self.notes is not None:
+            if self.notes is not None and leg.streamed:  # KIS's notices of this market tell its acceptance
                 self.notes.expect(ack.order_no, run.clock.now())
             run.emit(OrderSent(run.id, stock.code, stock.side, qty, ack.order_no))
             after = run.stock(stock.code)
@@ -183,16 +189,7 @@ class Placer:
                 run.journal.set_waiting(run.id, stock.code, False)
 
 
-def guard_price(quote: Quote, side: OrderSide, guard: float) -> int:
-    """The limit of a marketable order: `guard` past the latest price, on the tick grid, inside the day's band."""
-    # A buy rounds down and a sell up, so the limit never passes the guard; the grid is the one the
-    # quote's aspr_unit shows (an ETF's is finer than a stock's), else the stock grid.
-    grid = (grid_for(quote.price, quote.tick) if quote.tick else None) or STOCK
-    if side is OrderSide.BUY:
-        price = round_to_tick(math.floor(quote.price * (1 + guard)), OrderSide.BUY, grid)
-        return min(price, quote.upper_limit) if quote.upper_limit > 0 else price
-    price = round_to_tick(max(1, math.ceil(quote.price * (1 - guard))), OrderSide.SELL, grid)
-    return max(price, quote.lower_limit) if quote.lower_limit > 0 else price
+guard_price = krx_guard_price  # the KRX guard price; each leg has its own (`rebalance.twap.legs`)
 
 
 def beyond_guard(limit: int, price: int, side: OrderSide, guard: float) -> bool:

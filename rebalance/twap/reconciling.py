@@ -14,6 +14,7 @@ from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
 from rebalance.notices import fill_status, unsettled_match
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
+from rebalance.twap.legs import Leg
 from rebalance.twap.run import READ_ERRORS, Run
 from rebalance.twap.status import run_status
 
@@ -51,41 +52,64 @@ class Reconciler:
         notes = self.notes
         if notes is None or not notes.trusted(self.run.clock.now()) or self.poll_could_forbid():
             return None
-        return [o.order_no for o in self.run.todays_orders()
-                if o.order_no and (o.state is OrderState.OPEN or same_order_no(o.order_no) in notes.unconfirmed)] \
+        return [o.order_no for o in self.run.todays_orders() if self.run.leg_of(o).streamed
+                and o.order_no and (o.state is OrderState.OPEN or same_order_no(o.order_no) in notes.unconfirmed)] \
             or None
 
     # polls ---------------------------------------------------------------------------------------------
     def poll(self) -> list[OrderStatus] | None:
-        """Today's orders -> reconciliation -> journal and events. None when the read failed."""
+        """Today's orders of each market the run has orders in -> reconciliation -> journal and events.
+
+        None when a read failed (the markets read are still applied)."""
         run = self.run
         began = run.clock.now()
-        try:
-            wanted = self._confirming()
-            statuses = run.client.orders_today() if wanted is None else run.client.orders_today(wanted=wanted)
-        except READ_ERRORS as exc:
-            log.warning("fill poll failed (%s); next poll will retry", type(exc).__name__)
-            statuses = None
-        finally:
-            self.poll_cost = (run.clock.now() - began).total_seconds()
+        read: list[tuple[Leg, list[OrderStatus] | None]] = []
+        for leg in self._legs_to_poll():
+            try:
+                wanted = self._confirming() if leg.streamed else None
+                statuses = leg.orders_today(wanted)
+            except READ_ERRORS as exc:
+                log.warning("fill poll of %s failed (%s); next poll will retry", leg.key, type(exc).__name__)
+                statuses = None
+            read.append((leg, statuses))
+        self.poll_cost = (run.clock.now() - began).total_seconds()
         if self.notes is not None:
             self.take_notices()  # notices that came during the read are no mismatch
-            if statuses is not None:
+            for leg, statuses in read:
+                if not leg.streamed or statuses is None:
+                    continue
                 self.notes.polled(run.clock.now())
-                ours = {same_order_no(o.order_no) for o in run.todays_orders() if o.order_no}
+                ours = {same_order_no(o.order_no) for o in run.todays_orders() if o.order_no and run.leg_of(o) is leg}
                 for seen in statuses:
                     if same_order_no(seen.order_no) in ours and not seen.orig_order_no.strip("0"):
                         self.notes.poll_saw(seen.order_no, seen.filled_qty)
-        self.apply_observations(statuses)
-        return statuses
+        for leg, statuses in read:
+            self.apply_observations(statuses, leg)
+        if any(statuses is None for _, statuses in read):
+            return None
+        return [status for _, statuses in read for status in statuses or ()]
 
-    def apply_observations(self, statuses: list[OrderStatus] | None) -> None:
-        """Reconcile the run against today's orders (None: the inquiry failed) and tell the user what changed."""
+    def _legs_to_poll(self) -> list[Leg]:
+        """The markets whose orders of today a poll can still learn about (each one inquiry); else those with
+        orders today; else all the run's. A market whose orders are all final is not read again."""
         run = self.run
-        orders = run.orders()
+        today = run.todays_orders()
+        live = {run.leg_of(o).key for o in today if not o.state.done or o.state.may_show_up}
+        if self.notes is not None and self.notes.unconfirmed:  # notice fills only a poll of their market confirms
+            live |= {leg.key for leg in run.legs if leg.streamed}
+        busy = {run.leg_of(o).key for o in today}
+        return [leg for leg in run.legs if leg.key in live] or [leg for leg in run.legs if leg.key in busy] \
+            or list(run.legs)
+
+    def apply_observations(self, statuses: list[OrderStatus] | None, leg: Leg | None = None) -> None:
+        """Reconcile the run's orders of one market (`leg`; the first of the run's when None) against that
+        market's orders of today (None: the inquiry failed) and tell the user what changed."""
+        run = self.run
+        leg = leg or run.legs[0]
+        orders = [o for o in run.orders() if run.leg_of(o) is leg]
         now = run.clock.now()
         result = reconcile(orders, statuses, now=now, settle_seconds=run.settings.settle_seconds,
-                           known_order_nos=run.known_today())
+                           known_order_nos=run.known_today(leg), tz=leg.tz)
         by_id = {o.id: o for o in orders}
         findings: dict[int, list] = {}
         for finding in result.findings:
@@ -113,7 +137,7 @@ class Reconciler:
         status = run_status(run.journal, run.id, run.clock.now())
         stock = next(s for s in status.stocks if s.code == order.code)
         run.emit(Filled(run.id, order.code, stock.name, order.side, qty, round(amount / qty),
-                        stock.done_qty, stock.order_qty, status.progress))
+                        stock.done_qty, stock.order_qty, status.progress, run.leg_of(order).currency.code))
 
     # notices -------------------------------------------------------------------------------------------
     def take_notices(self) -> None:
@@ -136,9 +160,10 @@ class Reconciler:
 
     def _today_order(self, order_no: str) -> OrderRecord | None:
         """The run's order of today with this number, if any."""
+        # KIS's notices are KRX's (H0STCNI0/9): a US order of the same number is another order.
         number = same_order_no(order_no)
-        return next((o for o in self.run.todays_orders() if o.order_no and same_order_no(o.order_no) == number),
-                    None)
+        return next((o for o in self.run.todays_orders() if o.order_no and same_order_no(o.order_no) == number
+                     and self.run.leg_of(o).streamed), None)
 
     def _observed(self, order: OrderRecord, seen: OrderStatus) -> None:
         update, findings = observe(order, seen)
@@ -151,7 +176,8 @@ class Reconciler:
             self.notes.accepted(notice.order_no)
             return
         run = self.run
-        found = unsettled_match(run.orders(), notice, run.known_today(), run.today())
+        krx = [o for o in run.orders() if run.leg_of(o).streamed]
+        found = unsettled_match(krx, notice, run.known_today(), run.today())
         if found is None:
             return  # another program's order, or one several of ours could be: polls settle those
         order, seen = found

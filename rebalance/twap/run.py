@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date
+from datetime import date, datetime
 from typing import Callable, Protocol
 
 from kis.errors import KisError, KisTransportError
@@ -12,8 +12,9 @@ from kis.models import OrderType
 from rebalance.broker import Broker
 from rebalance.clock import Clock
 from rebalance.events import Event, UnresolvedOrder
-from rebalance.journal import Journal, OrderRecord, RunRecord, StockRecord
+from rebalance.journal import Journal, LegWindow, OrderRecord, RunRecord, StockRecord
 from rebalance.notices import NoticeConsumer, NoticeFeed, PriceFeed
+from rebalance.twap.legs import Leg, Legs, day_of, plan_legs
 from rebalance.window import TwapSettings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,30 @@ class Run:
         self.notes = NoticeConsumer(feed, alarm) if feed is not None else None  # None: polling only
         self.prices: PriceFeed | None = feed if isinstance(feed, PriceFeed) and self.order_type is OrderType.LIMIT \
             else None
+        self.markets = Legs(self.client)
+        self.legs: tuple[Leg, ...] = tuple(plan_legs(self.markets, self.record.plan))  # the markets it trades
+        kept = {w.leg: w for w in self.journal.windows(run_id)}
+        # A run journaled with one window (before issue 22, or of one market) trades every leg in it.
+        self.windows: dict[str, LegWindow] = {
+            leg.key: kept.get(leg.key) or LegWindow(leg.key, self.record.window, self.record.catch_up_at,
+                                                    self.record.caught_up) for leg in self.legs}
+
+    # markets ------------------------------------------------------------------------------------------
+    def leg(self, code: str) -> Leg:
+        """The leg (market) a stock of the run trades on."""
+        return self.markets.of(self.lines[code].market)
+
+    def leg_of(self, order: OrderRecord) -> Leg:
+        return self.markets.of(order.market)
+
+    def window_of(self, code: str) -> LegWindow:
+        return self.windows[self.leg(code).key]
+
+    def trading(self, code: str, now: datetime | None = None) -> bool:
+        """The stock's market window is open now: orders for it may go out."""
+        window = self.window_of(code).window
+        now = now or self.clock.now()
+        return window.start <= now < window.end
 
     def today(self) -> date:
         """Today in KST, by the run's clock."""
@@ -63,10 +88,11 @@ class Run:
     def orders_of(self, code: str) -> list[OrderRecord]:
         return [o for o in self.journal.orders(self.id) if o.code == code]
 
-    def todays_orders(self, day: date | None = None) -> list[OrderRecord]:
-        """The run's orders sent today (or on `day`): another day's expired at its close, its number may be reused."""
-        day = day or self.today()
-        return [o for o in self.journal.orders(self.id) if o.sent_at.astimezone(KST).date() == day]
+    def todays_orders(self, at: datetime | None = None) -> list[OrderRecord]:
+        """The run's orders sent on the trading day of `at` (now) in their market: another day's expired at its
+        close, its number may be reused. A US order's day is New York's (its session spans KST midnight)."""
+        at = at or self.clock.now()
+        return [o for o in self.journal.orders(self.id) if day_of(self.leg_of(o), o.sent_at) == day_of(self.leg_of(o), at)]
 
     def stocks(self) -> list[StockRecord]:
         return self.journal.stocks(self.id)
@@ -74,9 +100,16 @@ class Run:
     def stock(self, code: str) -> StockRecord:
         return next(s for s in self.journal.stocks(self.id) if s.code == code)
 
-    def known_today(self) -> set[str]:
-        """Every order number the journal knows from today, of any run."""
-        return self.journal.known_order_nos(self.today())
+    def known_today(self, leg: Leg | None = None) -> set[str]:
+        """Every order number the journal knows from today, of any run: of KRX's orders, or of `leg`'s."""
+        leg = leg or self.markets.of("")
+        return self.journal.known_order_nos(day_of(leg, self.clock.now()), self.legs_markets(leg), leg.tz)
+
+    def legs_markets(self, leg: Leg) -> set[str]:
+        """The market codes whose orders `leg` sends (KRX; NASD, NYSE, AMEX)."""
+        from kis.markets import MARKETS
+
+        return {m.code for m in MARKETS if self.markets.of(m.code) is leg}
 
     def unresolved(self, order: OrderRecord, candidates: int = 0) -> UnresolvedOrder:
         """An order for the user to check, as the events name it."""

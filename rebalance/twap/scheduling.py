@@ -68,15 +68,19 @@ class Worker:
             self.stop(cancelled=False)
             return
         if run.prices is not None:
-            run.prices.watch([s.code for s in run.stocks() if not s.halted])
+            run.prices.watch([s.code for s in run.stocks() if not s.halted and run.leg(s.code).streamed])
         for s in run.journal.slices(run.id):
             if not s.fired:
                 self.scheduler.at(s.at, self.fire_slice, s.seq, s.code, tag="slice")
-        if not record.caught_up:
-            self.scheduler.at(record.catch_up_at, self.catch_up, tag="catch_up")
+        for key, leg_window in run.windows.items():  # one catch-up pass per market's window
+            if not leg_window.caught_up:
+                self.scheduler.at(leg_window.catch_up_at, self.catch_up, key, tag="catch_up")
         first_poll = max(run.clock.now(), record.window.start) + timedelta(seconds=record.poll_seconds)
         if first_poll < record.window.end:
             self.scheduler.at(first_poll, self.poll_tick, tag="poll")
+        for key, leg_window in run.windows.items():  # a market whose window closes first withdraws what rests
+            if run.clock.now() < leg_window.window.end < record.window.end:
+                self.scheduler.at(leg_window.window.end, self.close_leg, key, tag="leg_end")
         self.scheduler.at(record.window.end, self._end, tag="end")
 
         while not self.done:
@@ -143,19 +147,31 @@ class Worker:
                 for o in run.orders() if o.state.unsettled and o.unseen_since is not None]
         return min((end for end in ends if end > now), default=None)
 
-    def catch_up(self) -> None:
-        """One pass that re-prices what rests and owes every stock whatever is still missing, then places it."""
+    def catch_up(self, key: str | None = None) -> None:
+        """One pass that re-prices what rests and owes every stock (of the market `key`, the run's only one when
+        None) whatever is still missing, then places it."""
         run = self.run
         if run.cancel.is_set():
             return
         self.reading.poll()
-        for stock in run.stocks():
+        stocks = [s for s in run.stocks() if key is None or run.leg(s.code).key == key]
+        for stock in stocks:
             self.placing.reprice(stock.code)
-        owed = {s.code: 0 if s.halted else self.placing.owable(s) for s in run.stocks()}
-        run.journal.mark_caught_up(run.id, owed)
+        owed = {s.code: 0 if s.halted else self.placing.owable(s) for s in stocks}
+        one = key is None or len(run.windows) == 1  # a run of one window keeps its flag on the run
+        run.journal.mark_caught_up(run.id, owed, None if one else key)
         for code, qty in owed.items():
             if qty > 0 and not run.cancel.is_set():
                 self.placing.place(code, kind=OrderKind.CATCH_UP)
+
+    def close_leg(self, key: str) -> None:
+        """One market's window is over before the run's: what still rests there is cancelled (no new orders go
+        out for its stocks); the run goes on in the other market's window."""
+        run = self.run
+        if run.cancel.is_set():
+            return
+        self.reading.poll()
+        self.ending.cancel_resting(key)
 
     def _end(self) -> None:
         self.stop(cancelled=False)

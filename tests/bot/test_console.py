@@ -197,3 +197,17 @@ def test_the_demos_two_accounts_run_at_once_on_its_one_simulator_and_both_end_on
     for label, run in (("main", main_run), ("pension", pension_run)):
         summary = text.split(f"[@{label}] Run finished (run {run})")[1]
         assert summary.index("all on target") < summary.index("Receipt of plan"), label
+
+
+def test_the_demo_runs_the_example_mixed_model_to_target_in_both_markets_in_30_seconds():
+    # The demo's paper exchanges are always open: KRX and US legs share the one window, sells first.
+    text = run_demo(f"/plan {EXAMPLES / 'mixed.xlsx'}\n/confirm 30s\n")
+    started = text.split(" started: plan")[1].split("[buttons")[0]
+    assert "KRX: 0% done, trading" in started and "US: 0% done, trading" in started  # a window per market
+    table = text.split("Run finished")[1].split("all on target")[0]
+    assert "all on target" in text and "Run failed" not in text
+    for code in ("005930", "069500", "0013V0", "AAPL", "SPY", "TLT", "KO"):
+        assert code in table, code
+    receipt = text.split("Receipt of plan")[1]
+    assert "filled $" in receipt and "won a dollar" in receipt  # the US legs in dollars and in won
+

@@ -32,7 +32,7 @@ def test_the_example_mixed_model_plans_from_chat_with_each_exchange_said_and_dol
     assert "KO NYSE (the file's exchange column)" in text
     assert "AAPL NASD (KIS's lookup)" in text and "SPY AMEX (KIS's lookup)" in text
     assert "$" in text and "Dollars: $20,000.00 cash" in text
-    assert "US legs (" in text and "kisbot does not yet place US orders" in text
+    assert "US legs (" in text and "trade in the US regular session" in text
 
 
 def test_a_korean_chat_reads_the_mixed_plan_in_korean(sim_client):

@@ -102,3 +102,31 @@ def test_a_journal_from_a_newer_kisbot_is_refused_not_misread(tmp_path):
     db.close()
     with pytest.raises(JournalTooNew, match="newer kisbot"):
         Journal(path)
+
+
+def _as_version_1(path: Path) -> None:
+    """Turn a current journal back into what schema 1 wrote: no order market, no per-market windows."""
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE run_windows")
+    db.execute("ALTER TABLE orders DROP COLUMN market")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_journal_opens_with_every_order_sent_to_krx_and_its_run_in_one_window(old_journal):
+    Journal(old_journal).close()  # v0 -> current
+    _as_version_1(old_journal)
+    journal = Journal(old_journal)
+    assert journal._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert {o.market for o in journal.orders(RUN)} == {"KRX"}
+    assert journal.windows(RUN) == []
+    journal.close()
+
+
+def test_a_journal_upgraded_straight_from_version_0_keeps_orders_markets_and_takes_windows(old_journal):
+    journal = Journal(old_journal)
+    columns = [row[1] for row in journal._db.execute("PRAGMA table_info(orders)")]
+    assert columns.count("market") == 1
+    oid = journal.add_intent(RUN, "AAPL", OrderSide.BUY, 3, OrderType.LIMIT, 23_312, "retry", T0, "NASD")
+    assert next(o for o in journal.orders(RUN) if o.id == oid).market == "NASD"

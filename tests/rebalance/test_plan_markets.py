@@ -155,16 +155,6 @@ def test_kisbot_plan_json_rows_say_market_and_currency_and_usd_prices_as_decimal
     assert all(isinstance(r["value"], int) and isinstance(r["amount"], int) for r in rows.values())
 
 
-def test_the_executor_refuses_a_plan_with_us_legs_in_one_sentence(tmp_path):
-    from rebalance.twap import TwapExecutor
-    plan = build_plan(model(("AAPL", 0.5)), krx_balance(0), {}, FREE, NOW, "p7",
-                      us=us_side(us_balance(100_000), {"AAPL": "100.00"}))
-    executor = TwapExecutor.__new__(TwapExecutor)
-    with pytest.raises(ValueError) as caught:
-        TwapExecutor.start(executor, plan, None)
-    assert str(caught.value).startswith("This plan has US legs (AAPL), and kisbot does not yet send US orders")
-
-
 class Broker:
     """A KRX and US price source in memory."""
 

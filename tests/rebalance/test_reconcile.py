@@ -140,3 +140,23 @@ def test_a_cancel_kis_has_not_confirmed_yet_leaves_the_order_open_since_it_may_s
                           cancelled=True)
     (update,) = run([known], [row(), unconfirmed]).updates
     assert update.state is OrderState.OPEN and update.remaining == 10
+
+
+def test_a_us_order_unanswered_before_kst_midnight_is_found_after_it_by_its_new_york_day_and_clock():
+    # The US session spans KST midnight: an order sent at 23:59:50 KST (09:59:50 in New York) is still
+    # today's at 00:00:40 KST, and KIS stamps its row in New York time.
+    from datetime import datetime
+
+    from kis.krx import KST
+    from kis.markets.us import NEW_YORK
+
+    sent = datetime(2026, 12, 8, 23, 59, 50, tzinfo=KST)
+    now = sent + timedelta(seconds=50)
+    mine = order(sent=sent, code="AAPL", price=23_312, market="NASD")
+    listed = row(code="AAPL", price=23_312, at=sent.astimezone(NEW_YORK))
+    result = reconcile([mine], [listed], now=now, settle_seconds=SETTLE, tz=NEW_YORK)
+    assert [f.__class__ for f in result.findings] == [Found]
+    assert result.updates[0].state is OrderState.OPEN and result.updates[0].order_no == listed.order_no
+    # Read in KST, the same order would be another day's: expired, its row never matched.
+    in_kst = reconcile([mine], [listed], now=now, settle_seconds=SETTLE)
+    assert in_kst.updates[0].state is OrderState.EXPIRED and not in_kst.findings

@@ -53,3 +53,27 @@ def test_an_order_past_the_target_counting_filled_open_and_unanswered_shares_is_
     placer.send(stock, 1, 9_900, OrderKind.RETRY)  # 4 + 2 + 3 + 1 = 10: up to the target is allowed
     assert len(broker.orders) == 3
     assert sum(o.filled + o.remaining for o in broker.orders) == 10
+
+
+def test_a_us_order_past_the_target_is_refused_at_the_same_place_and_never_sent(tmp_path):
+    from tests.rebalance.test_twap_invariant_us import MixedBroker, us
+
+    clock = FakeClock(T0)
+    broker = MixedBroker(FakeBroker(clock, prices={"KO": 7_000}, holdings={"KO": 40}, fill="rest"))
+    plan = make_plan(us("KO", 7_000, 40, 30), plan_id="guard-us")  # sell 10 US shares
+    journal = Journal(tmp_path / "journal.sqlite3")
+    window = Window(T0, T0 + timedelta(hours=1))
+    journal.create_run("guard-us", "50000000-01", plan, window, slice_plan(plan.lines, window, SETTINGS, 10),
+                       SETTINGS.order_type, T0, SETTINGS.price_guard)
+    executor = TwapExecutor(broker, journal, SETTINGS, lambda event: None, clock, account="50000000-01")
+    placer = Worker(executor, "guard-us", False, threading.Event()).placing
+    stock = placer.run.stock("KO")
+    broker.lose_answer = lambda order: True
+    placer.send(stock, 7, 6_930, OrderKind.SLICE)  # reaches KIS, its answer is lost: 7 unresolved
+    broker.lose_answer = None
+    with pytest.raises(PastTarget):
+        placer.send(stock, 4, 6_930, OrderKind.RETRY)  # 7 + 4 > 10
+    assert len(broker.orders) == 1 and [o.market for o in journal.orders("guard-us")] == ["NASD"]
+    placer.send(stock, 3, 6_930, OrderKind.RETRY)
+    assert sum(o.filled + o.remaining for o in broker.orders) == 10
+    journal.close()
