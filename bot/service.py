@@ -902,7 +902,8 @@ class BotService:
         status = self.executor.status()
         if status is not None and status.run_id == run_id and status.markets:  # one window per market
             started += fmt.text("\n" + "\n".join(fmt.market_line(part, status.now) for part in status.markets))
-        return ([Reply(warning)] if warning else []) + [Reply(started, buttons=(Button(t("menu.stop_button"), f"stop:{run_id}"),))]
+        stop = (Button(t("menu.stop_button"), f"stop:{run_id}"),)
+        return ([Reply(warning)] if warning else []) + [Reply(started, buttons=stop)]
 
     def cancel(self, plan_id: str | None = None, *, chat: int = ONE_CHAT) -> list[Reply]:
         """Drop the plan pending in `chat` and stop the active run; a button press names its plan.
