@@ -31,6 +31,7 @@ from rebalance.twap.run import READ_ERRORS, Run
 log = logging.getLogger(__name__)
 
 PASSIVE, CROSS = "passive", "cross"
+_NOT_TAKEN = (OrderState.REJECTED, OrderState.NOT_SENT, OrderState.ABSENT)
 
 
 class Pricing:
@@ -93,8 +94,10 @@ class Pricing:
         """A passive order resting at KIS, with no revision that may have taken (one is never sent twice)."""
         if not (order.passive and order.resting and not order.cancel_sent and order.order_no):
             return False
-        return not any(o.revises == order.id and o.state not in (OrderState.REJECTED, OrderState.NOT_SENT)
-                       for o in orders)
+        # A revision that may have taken blocks another; one refused, never sent or ruled out (lookups over
+        # the settle horizon found no row pointing at the order) does not. Two revisions can never move more
+        # than the order's rest: KIS revises what is left.
+        return not any(o.revises == order.id and o.state not in _NOT_TAKEN for o in orders)
 
     # moving -------------------------------------------------------------------------------------------
     def review(self, code: str, *, late: bool = False) -> None:
