@@ -654,6 +654,7 @@ class BotService:
             with progress.counting(planning(len(portfolio.codes)), self._plan_calls(portfolio),
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
+            plan = replace(plan, execution="cross" if options.cross else self.twap_settings.execution)
         except PortfolioError as exc:
             return text_replies(fmt.bold(t("service_replies.cannot_plan",
                                            name=portfolio.source or t("service_replies.this_portfolio"))) + f"\n{exc}")
@@ -839,7 +840,10 @@ class BotService:
         plan = pending.plan
         try:
             window = self._execution_window(self.now(), self.twap_settings, duration)
-            run_id = self.executor.start(plan, window)
+            if plan.execution and plan.execution != self.twap_settings.execution:  # the plan word `cross`
+                run_id = self.executor.start(plan, window, execution=plan.execution)
+            else:
+                run_id = self.executor.start(plan, window)
         except RunActive:
             with self._lock:
                 self._starting = None

@@ -721,6 +721,7 @@ def plan_from_json(text: str) -> Plan:
         rate=None if data.get("rate") is None else Decimal(str(data["rate"])),
         usd_costs=int(data.get("usd_costs") or 0),
         usd_missing=int(data.get("usd_missing") or 0),
+        execution=str(data.get("execution") or ""),
     )
 
 

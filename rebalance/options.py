@@ -44,6 +44,7 @@ class PlanOptions:
     keep_others: bool = False  # holdings outside the model are left alone
     band: float = 0.0  # percentage points: trade a stock only when its weight is outside target ± band
     min_trade: int = 0  # won: trades smaller than this are skipped
+    cross: bool = False  # the word `cross`: every slice at the guard price (not passive first), this plan only
 
     def __post_init__(self) -> None:
         if self.buy_only and self.sell_amount is not None:
@@ -80,15 +81,16 @@ class PlanOptions:
             said.append(t("plan_table.band", band=self.band))
         if self.min_trade:
             said.append(t("plan_table.min_trade", amount=self.min_trade))
-        return tuple(said)
+        return tuple(said)  # the execution style is its own header line (Plan.execution)
 
     def to_dict(self) -> dict[str, Any]:
         return {"buy_only": self.buy_only, "amount": self.amount, "sell_amount": self.sell_amount,
-                "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade}
+                "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade, "cross": self.cross}
 
 
 _KEYWORDS = {"buy": "buy", "매수": "buy", "sell": "sell", "매도": "sell", "keep": "keep", "유지": "keep",
-             "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min"}
+             "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min",
+             "cross": "cross", "즉시": "cross"}
 
 
 def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> PlanOptions:
@@ -106,7 +108,7 @@ def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) ->
 
 
 def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> tuple[PlanOptions, list[str]]:
-    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON` anywhere in `words`; the rest is returned.
+    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON`, `cross` anywhere in `words`; the rest is returned.
 
     An amount may take several words (`buy 1억 2천만`). After `buy` the next word is its amount unless it is
     another option or a file path (the console's `/plan buy model.xlsx`). The defaults supply the band and
@@ -140,6 +142,8 @@ def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()
             i += used
         elif key == "keep":
             values["keep_others"] = True
+        elif key == "cross":
+            values["cross"] = True
         elif key == "band":
             if nxt is None:
                 raise OptionsError(Msg("input.band_needs_points"))
