@@ -88,6 +88,9 @@ def test_a_passive_run_on_the_book_joins_the_best_prices_and_still_ends_on_targe
         assert o.price == (o.bid if o.side.value == "02" else o.ask)
         assert 0 < o.bid < o.ask
     assert executor.pricing_counts["passive"] == len(passive)
+    receipt = done.receipt  # the book at every send: the receipt says what the spread cost and earned
+    assert receipt.booked and 0 < receipt.passive_share <= 1
+    assert all(line.arrival_mid2 for line in receipt.lines)
     assert all(n == 1 for n in revisions_per_original(book_sim).values())  # one revision per order at most
 
 
