@@ -89,7 +89,9 @@ def test_a_passive_run_on_the_book_joins_the_best_prices_and_still_ends_on_targe
         assert 0 < o.bid < o.ask
     assert executor.pricing_counts["passive"] == len(passive)
     receipt = done.receipt  # the book at every send: the receipt says what the spread cost and earned
-    assert receipt.booked and 0 < receipt.passive_share <= 1
+    assert receipt.booked and 0 <= receipt.passive_share <= 1
+    if book_sim.book.mode == "liquid":  # a thin book may fill none of a 5-minute run's slices at the bid
+        assert receipt.passive_share > 0
     assert all(line.arrival_mid2 for line in receipt.lines)
     assert all(n == 1 for n in revisions_per_original(book_sim).values())  # one revision per order at most
 
