@@ -209,3 +209,27 @@ def test_the_run_keeps_the_style_it_started_with(liquid_sim, tmp_path):
     executor, rec, run_id = start(client, liquid_sim, plan, tmp_path / "journal.sqlite3", settings=PASSIVE)
     assert executor.wait(60)
     assert Journal(tmp_path / "journal.sqlite3").run(run_id).execution == "passive"
+
+
+def test_a_passive_run_through_server_errors_and_lost_answers_ends_on_target_and_never_passes_a_goal(
+        book_sim, tmp_path):
+    client = client_for(book_sim, tmp_path / "kisbot", sleep=lambda seconds: None)
+    book_sim.faults.error_rate = 0.1
+    lost = []
+
+    def lose_some(n, send, order_no):  # every third revision's answer is lost after KIS took it
+        if n % 3 == 1:
+            book_sim.faults.drop_after_order(1)
+            lost.append(order_no)
+        return send()
+
+    book_sim.faults.drop_after_order(1)  # and the first new order's
+    plan = sim_plan(book_sim, cash=2_000_000)
+    executor, rec, run_id, breaches = run_to_end(Wrapped(client, lose_some), book_sim, plan, tmp_path)
+
+    assert breaches == []
+    assert_targets_without_doubles(book_sim, plan)
+    (done,) = rec.of(Finished)
+    assert all(r.difference == 0 for r in done.results)
+    assert all(n == 1 for n in revisions_per_original(book_sim).values())
+    assert lost  # some revision's answer was lost on each book
