@@ -359,11 +359,20 @@ def receipt_text(receipt: Receipt) -> Rich:
                               slip=signed(r.slippage) if r.slippage else "0",
                               bp=f"{r.slippage_bp:+.1f}" if r.slippage else "0.0"))
         lines.append("  " + t("shortstatus.row_costs", est=won(r.est_costs), charged=won(r.charged_costs)))
+        if r.arrival_mid2:  # the book was read at the sends (issue 25)
+            lines.append("  " + t("passive.row_book", shortfall=signed(r.shortfall) if r.shortfall else "0",
+                                  bp=f"{r.shortfall_bp:+.1f}", spread=signed(r.spread_paid) if r.spread_paid else "0",
+                                  spread_bp=f"{r.spread_bp:+.1f}", passive=f"{100 * r.passive_share:.0f}"))
     if not traded:
         lines.append(t("shortstatus.none_traded"))
     lines.append("")
     lines.append(t("shortstatus.total_slip", slip=signed(receipt.slippage), bp=f"{receipt.slippage_bp:+.1f}"))
     lines.append(t("shortstatus.total_costs", est=won(receipt.est_costs), charged=won(receipt.charged_costs)))
+    if receipt.booked:
+        lines.append(t("passive.total_book", shortfall=signed(receipt.shortfall) if receipt.shortfall else "0",
+                       bp=f"{receipt.shortfall_bp:+.1f}",
+                       spread=signed(receipt.spread_paid) if receipt.spread_paid else "0",
+                       spread_bp=f"{receipt.spread_bp:+.1f}", passive=f"{100 * receipt.passive_share:.0f}"))
     after, plan_after = receipt.cash_after, won(receipt.cash_after_plan)
     lines.append(t("shortstatus.cash_after", after=won(after), plan=plan_after) if after is not None
                  else t("shortstatus.cash_unread", plan=plan_after))
@@ -374,6 +383,8 @@ def receipt_text(receipt: Receipt) -> Rich:
         tail += "\n" + t("shortstatus.not_traded", n=len(untraded), codes=codes)
     if traded:
         tail += "\n" + t("shortstatus.sign")
+    if traded and receipt.booked:
+        tail += "\n" + t("passive.sign_book")
     return (bold(t("shortstatus.receipt_title", plan=receipt.plan_id, run=receipt.run_id)) + "\n"
             + pre(lines) + tail)
 

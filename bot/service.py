@@ -673,6 +673,7 @@ class BotService:
             with progress.counting(planning(len(portfolio.codes)), self._plan_calls(portfolio),
                                    self.pace):
                 plan = self._make_plan(self.client, portfolio, self.plan_settings, self.now(), **extra)
+            plan = replace(plan, execution="cross" if options.cross else self.twap_settings.execution)
         except PortfolioError as exc:
             return text_replies(fmt.bold(t("service_replies.cannot_plan",
                                            name=portfolio.source or t("service_replies.this_portfolio"))) + f"\n{exc}")
@@ -867,13 +868,16 @@ class BotService:
         plan = pending.plan
         warning = None
         try:
+            # the plan word `cross` (or none) against the settings' execution style
+            crossed = plan.execution and plan.execution != self.twap_settings.execution
+            style = {"execution": plan.execution} if crossed else {}
             if after:
                 found = after_start(self.venues, plan, self.now(), self.twap_settings)
                 window, warning = found.window.window, found.warning
-                run_id = self.executor.start(plan, window, guard=found.window.guard)
+                run_id = self.executor.start(plan, window, guard=found.window.guard, **style)
             else:
                 window = self._execution_window(self.now(), self.twap_settings, duration)
-                run_id = self.executor.start(plan, window)
+                run_id = self.executor.start(plan, window, **style)
         except RunActive:
             with self._lock:
                 self._starting = None

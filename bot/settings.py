@@ -12,7 +12,7 @@ from kis.errors import ConfigError
 from rebalance.options import MAX_AMOUNT, MAX_BAND, OptionsError, PlanOptions, parse_points, parse_won, shown
 from rebalance.i18n import t
 from rebalance.portfolio import MAX_FILE_BYTES
-from rebalance.window import CALENDARS, TwapSettings
+from rebalance.window import CALENDARS, EXECUTIONS, TwapSettings
 
 
 
@@ -91,7 +91,12 @@ def load_twap_settings(source: Source | None = None, **overrides) -> TwapSetting
                      0, 86_400)
     guard = _number("KISBOT_PRICE_GUARD", source.get("KISBOT_PRICE_GUARD", "1"), t("settings_errors.percent"),
                     0, 29.99)
-    options = {"settle_seconds": settle, "price_guard": guard / 100, **overrides}
+    execution = source.get("KISBOT_EXECUTION", "passive").strip().lower() or "passive"
+    if execution not in EXECUTIONS:
+        raise ConfigError(t("passive.setting", text=shown(execution)))
+    # the book at every send, for the receipt's spread figures (one asking-price call an order)
+    options = {"settle_seconds": settle, "price_guard": guard / 100, "execution": execution, "record_book": True,
+               **overrides}
     return TwapSettings(start=start, end=end, calendar=calendar, **options)
 
 

@@ -25,7 +25,7 @@ from kis.config import KisConfig
 from kis.errors import DataChanged, KisError, KisTransportError, NoAnswer, OrderUncertain, UnknownStock
 from kis.krx import KST
 from kis.limits import Pace, RateLimiter, limiter_for
-from kis.models import (Balance, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo,
+from kis.models import (Balance, BookTop, BuyingPower, Holding, OrderAck, OrderSide, OrderStatus, OrderType, Quote, StockInfo,
                         UsBalance, UsBuyingPower, UsOrderAck, UsOrderStatus, UsQuote)
 from kis.orders import matching_orders, same_order_no
 from kis.overseas import Overseas
@@ -152,6 +152,17 @@ class KisClient:
             log.warning("%s: aspr_unit %s at %s won fits no known price grid; limit prices use the stock grid",
                         code, tick, price)
         return _quote(code, price, out, PRICE_FIELDS, self._wall(), tick)
+
+    def asking_price(self, code: str) -> BookTop:
+        """The best bid and ask of one stock (inquire-asking-price-exp-ccn, FHKST01010200, output1 level 1)."""
+        code = _check_code(code)
+        reply = self.transport.get(ep.ASKING_PRICE, ep.ASKING_PRICE_TR,
+                                   {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": code})
+        out = reply.body.get("output1") or {}
+        if not isinstance(out, Mapping):
+            out = {}
+        return BookTop(code, bid=to_int(out.get("bidp1")), ask=to_int(out.get("askp1")),
+                       bid_qty=to_int(out.get("bidp_rsqn1")), ask_qty=to_int(out.get("askp_rsqn1")), at=self._wall())
 
     def tick_grid(self, code: str) -> TickGrid:
         """The price grid `code` trades on, from inquire-price's aspr_unit (asked once per code).
@@ -524,6 +535,51 @@ class KisClient:
                         code=original.code, side=original.side, qty=qty or _remaining(original),
                         order_type=original.order_type or OrderType.LIMIT, price=0,
                         time=str(out.get("ORD_TMD") or "").strip(), venue=getattr(original, "venue", "KRX"))
+
+    def revise(self, order_no: str, org_no: str, price: int, *,
+               original: OrderStatus | OrderAck | None = None) -> OrderAck:
+        """Move the whole unfilled rest of an open limit order to a new limit price (order-rvsecncl,
+        RVSE_CNCL_DVSN_CD 01, QTY_ALL_ORD_YN Y): one call where a cancel and a new order take two.
+
+        KIS answers with the revision's own order number (ODNO); the original keeps what it filled and
+        its rest moves to the revision. Never re-sent on a lost answer (OrderUncertain); a refusal (the
+        order filled meanwhile, nothing left to revise) is a KisError and changed nothing.
+        """
+        original = original or self._acks.get(same_order_no(order_no))
+        if original is None:  # e.g. placed before a restart
+            matches = [o for o in self.orders_today() if same_order_no(o.order_no) == same_order_no(order_no)]
+            if not matches:
+                raise KisError("", f"order {order_no} is not among today's orders")
+            original = matches[0]
+        if int(price) <= 0:
+            raise ValueError(f"a revision needs a positive price, not {price!r}")
+        price = self.round_price(original.code, price, original.side)
+        body = {
+            **self._account_fields(),
+            "KRX_FWDG_ORD_ORGNO": org_no,
+            "ORGN_ODNO": order_no,
+            "ORD_DVSN": OrderType.LIMIT.value,
+            "RVSE_CNCL_DVSN_CD": "01",
+            "ORD_QTY": "0",
+            "ORD_UNPR": str(price),
+            "QTY_ALL_ORD_YN": "Y",
+            "EXCG_ID_DVSN_CD": "KRX",
+        }
+        try:
+            reply = self.transport.post(ep.ORDER_REVISE_CANCEL, self.tr.revise_cancel, body,
+                                        hashkey=self._use_hashkey)
+        except NoAnswer as exc:
+            raise OrderUncertain(f"the revision of order {order_no} got no answer ({exc}); check today's "
+                                 f"orders to see whether it was revised") from None
+        out = reply.body.get("output") or {}
+        new_no = str(out.get("ODNO") or "").strip()
+        if not new_no:
+            raise OrderUncertain(f"KIS took the revision of order {order_no} without an order number; "
+                                 f"check today's orders")
+        return self._remember(OrderAck(
+            order_no=new_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or org_no).strip(), code=original.code,
+            side=original.side, qty=_remaining(original), order_type=OrderType.LIMIT, price=price,
+            time=str(out.get("ORD_TMD") or "").strip()))
 
     def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
         """What a buy of `code` of this type can spend without 미수, asked the way KIS's docs say.

@@ -151,6 +151,28 @@ class OrderAck:
 
 
 @dataclass(frozen=True)
+class BookTop:
+    """The best bid and ask of one stock (inquire-asking-price-exp-ccn output1: bidp1/askp1 and their shares)."""
+
+    code: str
+    bid: int  # bidp1, 0 when there is no bid
+    ask: int  # askp1, 0 when there is no ask
+    bid_qty: int = 0
+    ask_qty: int = 0
+    at: datetime | None = None
+
+    @property
+    def two_sided(self) -> bool:
+        """Both sides quoted and not crossed: the mid means something."""
+        return 0 < self.bid < self.ask
+
+    @property
+    def mid2(self) -> int:
+        """Twice the mid (bid + ask), an int: the arrival mid without a half won."""
+        return self.bid + self.ask
+
+
+@dataclass(frozen=True)
 class OrderStatus:
     """One order of today as the exchange sees it (inquire-daily-ccld output1)."""
 

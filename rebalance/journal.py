@@ -29,7 +29,7 @@ from rebalance.window import Window
 
 JOURNAL_FILE = "journal.sqlite3"
 
-SCHEMA_VERSION = 2  # PRAGMA user_version; a journal older than this is migrated on open
+SCHEMA_VERSION = 3  # PRAGMA user_version; a journal older than this is migrated on open
 
 SCHEMA = """
 CREATE TABLE runs (
@@ -47,7 +47,8 @@ CREATE TABLE runs (
     caught_up INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     ended_at TEXT,
-    price_guard REAL NOT NULL DEFAULT 0  -- a limit order pays at most this fraction past the latest price
+    price_guard REAL NOT NULL DEFAULT 0,  -- a limit order pays at most this fraction past the latest price
+    execution TEXT NOT NULL DEFAULT 'cross'  -- cross: guard-priced slices, passive: own-side best first
 );
 -- One active run per account: the database itself refuses a second one.
 CREATE UNIQUE INDEX one_active_run ON runs(account) WHERE state = 'active';
@@ -94,7 +95,11 @@ CREATE TABLE orders (
     cancel_sent INTEGER NOT NULL DEFAULT 0,  -- a cancel of its rest was accepted (re-pricing, halt)
     msg_cd TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',  -- for people only: no code reads it
-    market TEXT NOT NULL DEFAULT 'KRX'  -- where it was sent: KRX, NASD, NYSE, AMEX (kis.markets)
+    market TEXT NOT NULL DEFAULT 'KRX',  -- where it was sent: KRX, NASD, NYSE, AMEX (kis.markets)
+    bid INTEGER NOT NULL DEFAULT 0,        -- the best bid when the order was sent (0: not read)
+    ask INTEGER NOT NULL DEFAULT 0,        -- the best ask when the order was sent (0: not read)
+    passive INTEGER NOT NULL DEFAULT 0,    -- priced at the own side's best (joins the queue)
+    revises INTEGER                        -- a revision (order-rvsecncl 01): the order whose rest it moves
 );
 CREATE INDEX orders_by_run ON orders(run_id);
 %s
@@ -164,9 +169,26 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute(WINDOWS_SQL.strip().rstrip(";"))
 
 
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """Passive slices and spread-aware receipts: a run's execution style; each order's best bid and ask at
+    its send, whether it joined the own side's best, and the order a revision moves the rest of."""
+    # A journal migrated from version 0 in the same open already has them (step 1 builds `orders` from SCHEMA).
+    columns = {
+        "runs": (("execution", "TEXT NOT NULL DEFAULT 'cross'"),),
+        "orders": (("bid", "INTEGER NOT NULL DEFAULT 0"), ("ask", "INTEGER NOT NULL DEFAULT 0"),
+                   ("passive", "INTEGER NOT NULL DEFAULT 0"), ("revises", "INTEGER")),
+    }
+    for table, wanted in columns.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, kind in wanted:
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
 # (version reached, step): applied in order to a journal whose user_version is below the version
 MIGRATIONS: tuple[tuple[int, Callable[[sqlite3.Connection], None]], ...] = ((1, _migrate_0_to_1),
-                                                                           (2, _migrate_1_to_2))
+                                                                           (2, _migrate_1_to_2),
+                                                                           (3, _migrate_2_to_3))
 
 
 class JournalUnusable(ConfigError):
@@ -199,6 +221,7 @@ class RunRecord:
     caught_up: bool
     created_at: datetime
     price_guard: float = 0.0
+    execution: str = "cross"  # cross | passive (rebalance.window.EXECUTIONS)
 
 
 @dataclass(frozen=True)
@@ -256,6 +279,10 @@ class OrderRecord:
     unseen_since: datetime | None = None
     cancel_sent: bool = False
     market: str = "KRX"  # where it was sent (kis.markets code); its price and amounts are that currency's minor unit
+    bid: int = 0  # best bid and ask when it was sent (0: not read)
+    ask: int = 0
+    passive: bool = False  # priced at the own side's best
+    revises: int | None = None  # a revision: the id of the order whose rest it moved
 
     @property
     def committed(self) -> int:
@@ -353,7 +380,7 @@ class Journal:
     # runs --------------------------------------------------------------------------------------
     def create_run(self, run_id: str, account: str, plan: Plan, window: Window, schedule: SliceSchedule,
                    order_type: OrderType, created_at: datetime, price_guard: float = 0.0,
-                   windows: tuple[LegWindow, ...] = ()) -> None:
+                   windows: tuple[LegWindow, ...] = (), execution: str = "cross") -> None:
         """Write the run, its stocks, slices and per-market windows at once; RunActive if the account already has
         a run."""
         with self._tx() as db:
@@ -362,10 +389,11 @@ class Journal:
                 raise RunActive(active["id"])
             db.execute(
                 "INSERT INTO runs (id, account, plan_id, plan_json, window_start, window_end, catch_up_at,"
-                " poll_seconds, order_type, state, created_at, price_guard) VALUES (?,?,?,?,?,?,?,?,?, 'active', ?, ?)",
+                " poll_seconds, order_type, state, created_at, price_guard, execution)"
+                " VALUES (?,?,?,?,?,?,?,?,?, 'active', ?, ?, ?)",
                 (run_id, account, plan.id, plan_to_json(plan), window.start.isoformat(), window.end.isoformat(),
                  schedule.catch_up_at.isoformat(), schedule.poll_seconds, order_type.value, created_at.isoformat(),
-                 price_guard),
+                 price_guard, execution),
             )
             for line in plan.lines:
                 if line.order_qty:
@@ -482,16 +510,35 @@ class Journal:
 
     # orders -------------------------------------------------------------------------------------
     def add_intent(self, run_id: str, code: str, side: OrderSide, qty: int, order_type: OrderType, price: int,
-                   kind: OrderKind, sent_at: datetime, market: str = "KRX") -> int:
+                   kind: OrderKind, sent_at: datetime, market: str = "KRX", *, bid: int = 0, ask: int = 0,
+                   passive: bool = False) -> int:
         """Commit the intent (and take its shares off what the stock owes) before the order is sent."""
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at, market)"
-                " VALUES (?,?,?,?,?,?,?, 'intent', ?, ?)",
+                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at, market, bid,"
+                " ask, passive) VALUES (?,?,?,?,?,?,?, 'intent', ?, ?, ?, ?, ?)",
                 (run_id, code, side.value, qty, order_type.value, price, OrderKind(kind).value, sent_at.isoformat(),
-                 market),
+                 market, bid, ask, int(passive)),
             )
             db.execute("UPDATE stocks SET owed=MAX(0, owed-?) WHERE run_id=? AND code=?", (qty, run_id, code))
+            return int(cur.lastrowid)
+
+    def add_revision(self, original: OrderRecord, qty: int, price: int, sent_at: datetime, *, bid: int = 0,
+                     ask: int = 0) -> int:
+        """Commit a revision's intent before it is sent: it moves `original`'s rest (`qty`) to `price`.
+
+        Nothing is owed by it or to it: the rest was placed already. The original is marked as cancelling
+        (`cancel_sent`) in the same transaction, so its close never frees that rest while the revision may
+        hold it; a revision that surely never took (refused, not sent, ruled out) unmarks it.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO orders (run_id, code, side, qty, order_type, price, kind, state, sent_at, bid, ask,"
+                " passive, revises) VALUES (?,?,?,?,?,?,?, 'intent', ?, ?, ?, 0, ?)",
+                (original.run_id, original.code, original.side.value, qty, original.order_type.value, price,
+                 OrderKind.REVISION.value, sent_at.isoformat(), bid, ask, original.id),
+            )
+            db.execute("UPDATE orders SET cancel_sent=1 WHERE id=?", (original.id,))
             return int(cur.lastrowid)
 
     def transition(self, order_id: int, state: OrderState, *, order_no: str | None = None,
@@ -502,12 +549,17 @@ class Journal:
         Returns the state it left. `owe_again` (with REJECTED): a refusal for cash, retried later.
         """
         with self._tx() as db:
-            row = db.execute("SELECT run_id, code, qty, state FROM orders WHERE id=?", (order_id,)).fetchone()
+            row = db.execute("SELECT run_id, code, qty, state, revises FROM orders WHERE id=?",
+                             (order_id,)).fetchone()
             old = OrderState(row["state"])
             check_transition(old, state)
             db.execute("UPDATE orders SET state=?, order_no=COALESCE(?, order_no), org_no=COALESCE(?, org_no),"
                        " msg_cd=COALESCE(?, msg_cd), message=COALESCE(?, message) WHERE id=?",
                        (state.value, order_no, org_no, msg_cd, message, order_id))
+            if row["revises"] is not None:  # a revision owes nothing: its rest stays with the original
+                if state in _NOT_TAKEN:
+                    db.execute("UPDATE orders SET cancel_sent=0 WHERE id=?", (row["revises"],))
+                return old
             change = owed_change(old, state, row["qty"], owe_again=owe_again)
             if change:
                 db.execute("UPDATE stocks SET owed=MAX(0, owed+?) WHERE run_id=? AND code=?",
@@ -540,6 +592,8 @@ class Journal:
                 (update.state.value, update.order_no, update.org_no, filled_qty, filled_amount, update.remaining,
                  unseen, update.message, update.order_id))
             change = _freed(_order(row), update.state, filled_qty, update.remaining)
+            if row["revises"] is not None and update.state in _NOT_TAKEN and old is not update.state:
+                db.execute("UPDATE orders SET cancel_sent=0 WHERE id=?", (row["revises"],))  # ruled out
             if change:
                 db.execute("UPDATE stocks SET owed=MAX(0, owed+?) WHERE run_id=? AND code=?",
                            (change, row["run_id"], row["code"]))
@@ -565,6 +619,10 @@ class Journal:
                 and (markets is None or r["market"] in markets)}
 
 
+# A revision in these states never reached KIS (or was refused): the original keeps its rest.
+_NOT_TAKEN = frozenset({OrderState.REJECTED, OrderState.NOT_SENT, OrderState.ABSENT})
+
+
 def _freed(order: OrderRecord, state: OrderState, filled_qty: int, remaining: int | None) -> int:
     """Shares an observation gives back to (or takes from) what the stock owes: what it stops committing.
 
@@ -574,6 +632,8 @@ def _freed(order: OrderRecord, state: OrderState, filled_qty: int, remaining: in
     """
     if order.cancel_sent:
         return 0
+    if order.revises is not None and (state is OrderState.ABSENT or order.state is OrderState.ABSENT):
+        return 0  # a revision ruled out (or back after all) moves nothing: the original held its rest
     after = replace(order, state=state, filled_qty=filled_qty,
                     remaining=order.remaining if remaining is None else remaining)
     return order.committed - after.committed
@@ -713,12 +773,13 @@ def plan_from_json(text: str) -> Plan:
         rate=None if data.get("rate") is None else Decimal(str(data["rate"])),
         usd_costs=int(data.get("usd_costs") or 0),
         usd_missing=int(data.get("usd_missing") or 0),
+        execution=str(data.get("execution") or ""),
     )
 
 
 def _run(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        price_guard=row["price_guard"],
+        price_guard=row["price_guard"], execution=row["execution"],
         id=row["id"], account=row["account"], plan=plan_from_json(row["plan_json"]),
         window=Window(datetime.fromisoformat(row["window_start"]), datetime.fromisoformat(row["window_end"])),
         catch_up_at=datetime.fromisoformat(row["catch_up_at"]), poll_seconds=row["poll_seconds"],
@@ -735,5 +796,6 @@ def _order(r: sqlite3.Row) -> OrderRecord:
         filled_qty=r["filled_qty"], filled_amount=r["filled_amount"], remaining=r["remaining"],
         msg_cd=r["msg_cd"], message=r["message"],
         unseen_since=datetime.fromisoformat(r["unseen_since"]) if r["unseen_since"] else None,
-        cancel_sent=bool(r["cancel_sent"]), market=r["market"],
+        cancel_sent=bool(r["cancel_sent"]), market=r["market"], bid=r["bid"], ask=r["ask"],
+        passive=bool(r["passive"]), revises=r["revises"],
     )

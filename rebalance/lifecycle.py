@@ -29,6 +29,7 @@ class OrderKind(StrEnum):
     SLICE = "slice"  # a scheduled slice came due
     RETRY = "retry"  # a poll placed what a stock still owed (cash came, a re-price, a refusal for pace)
     CATCH_UP = "catch_up"  # the pass before the end placed whatever was still missing
+    REVISION = "revision"  # a resting order's rest moved to a new price by order-rvsecncl (re-pricing a passive slice)
     TWIN = "twin"  # journal migration: the first send of an order an old version sent twice
 
 

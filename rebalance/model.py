@@ -106,6 +106,7 @@ class Plan:
     rate: Decimal | None = None  # won a dollar KIS values the US legs at (None: no US leg)
     usd_costs: int = 0  # estimated US commission and sell fees, cents
     usd_missing: int = 0  # cents the US buys wanted beyond the dollars there are (kisbot converts no currency)
+    execution: str = ""  # how its slices will be priced: "passive" or "cross" ("" before the bot said)
 
     @property
     def us_lines(self) -> tuple[PlanLine, ...]:

@@ -49,6 +49,7 @@ class PlanOptions:
     # US legs, real accounts only (KIS mock takes nothing but ORD_DVSN 00 and serves no daytime-order):
     loc: bool = False  # LOC (ORD_DVSN 34) placed before the close for what is left of the US legs
     daytime: bool = False  # 주간거래: US limit orders in KIS's daytime session (TTTS6036U buy / TTTS6037U sell)
+    cross: bool = False  # the word `cross`: every slice at the guard price (not passive first), this plan only
 
     def __post_init__(self) -> None:
         if self.buy_only and self.sell_amount is not None:
@@ -89,17 +90,18 @@ class PlanOptions:
             said.append(t("usmore.plan_loc"))
         if self.daytime:
             said.append(t("usmore.plan_daytime"))
-        return tuple(said)
+        return tuple(said)  # the execution style is its own header line (Plan.execution)
 
     def to_dict(self) -> dict[str, Any]:
         return {"buy_only": self.buy_only, "amount": self.amount, "sell_amount": self.sell_amount,
                 "keep_others": self.keep_others, "band": self.band, "min_trade": self.min_trade,
-                "loc": self.loc, "daytime": self.daytime}
+                "loc": self.loc, "daytime": self.daytime, "cross": self.cross}
 
 
 _KEYWORDS = {"buy": "buy", "매수": "buy", "sell": "sell", "매도": "sell", "keep": "keep", "유지": "keep",
              "band": "band", "밴드": "band", "min": "min", "min-trade": "min", "최소": "min",
-             "loc": "loc", "장마감지정가": "loc", "daytime": "daytime", "주간거래": "daytime"}
+             "loc": "loc", "장마감지정가": "loc", "daytime": "daytime", "주간거래": "daytime",
+             "cross": "cross", "즉시": "cross"}
 REAL_ONLY = ("loc", "daytime")  # PlanOptions fields KIS serves on real accounts only
 
 
@@ -128,8 +130,8 @@ def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) ->
 
 
 def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> tuple[PlanOptions, list[str]]:
-    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON`, `loc`, `daytime` anywhere in `words`; the rest
-    is returned.
+    """`buy [AMOUNT]`, `sell AMOUNT`, `keep`, `band P`, `min WON`, `loc`, `daytime`, `cross` anywhere in `words`;
+    the rest is returned.
 
     An amount may take several words (`buy 1억 2천만`). After `buy` the next word is its amount unless it is
     another option or a file path (the console's `/plan buy model.xlsx`). The defaults supply the band and
@@ -165,6 +167,8 @@ def parse_plan_words(words: Sequence[str], defaults: PlanOptions = PlanOptions()
             values["keep_others"] = True
         elif key in REAL_ONLY:
             values[key] = True
+        elif key == "cross":
+            values["cross"] = True
         elif key == "band":
             if nxt is None:
                 raise OptionsError(Msg("input.band_needs_points"))

@@ -1,6 +1,11 @@
 """The receipt of a run: per stock and in total, plan price vs average fill price, slippage in won
 and basis points, estimated vs charged fees and tax, and cash after vs the plan.
 
+Against the book (issue 25): the implementation shortfall of the fills against the arrival mid (the mid of
+the best bid and ask when the stock's first order was sent), the spread paid (each fill against the mid at its
+own order's send), and the share of the shares filled by passive orders (those that joined the own side's
+best). Mids are kept doubled (bid + ask) so every figure stays in whole won until it is shown.
+
 `build_receipt` is pure (plan + journal orders + cash after -> Receipt). "Charged" costs are the
 fee and tax rates applied to each order's filled amount, as KIS charges them per order (rounded up).
 `ReceiptStore` keeps the last receipt per account in the journal's database, for `/status`, and every receipt
@@ -54,6 +59,11 @@ class ReceiptLine:
     @property
     def filled_krw(self) -> int:
         return self.krw(self.filled_amount)
+    arrival_mid2: int = 0  # bid + ask when the stock's first order was sent (0: the book was not read)
+    booked_qty: int = 0  # shares filled by orders sent with the book read
+    booked_amount: int = 0  # their fill value, won
+    spread_paid2: int = 0  # twice the won those fills paid past the mid at their send (negative: earned)
+    passive_qty: int = 0  # shares filled by passive orders (joined the own side's best)
 
     @property
     def avg_price(self) -> int:
@@ -70,6 +80,45 @@ class ReceiptLine:
     def slippage_bp(self) -> float:
         at_plan = self.filled_qty * self.plan_price
         return 10_000 * self.slippage / at_plan if at_plan else 0.0
+
+    @property
+    def shortfall2(self) -> int:
+        """Twice the won the fills cost against the arrival mid (positive: worse than the mid)."""
+        if not self.arrival_mid2:
+            return 0
+        at_mid2 = self.filled_qty * self.arrival_mid2
+        return 2 * self.filled_amount - at_mid2 if self.side == "buy" else at_mid2 - 2 * self.filled_amount
+
+    @property
+    def shortfall(self) -> int:
+        """Won lost against the arrival mid on the filled shares, rounded half away from zero."""
+        return _half(self.shortfall2)
+
+    @property
+    def shortfall_bp(self) -> float:
+        at_mid2 = self.filled_qty * self.arrival_mid2
+        return 10_000 * self.shortfall2 / at_mid2 if at_mid2 else 0.0
+
+    @property
+    def spread_paid(self) -> int:
+        """Won the fills paid past the mid at their order's send (negative: a passive fill earned it)."""
+        return _half(self.spread_paid2)
+
+    @property
+    def spread_bp(self) -> float:
+        at_mid2 = 2 * self.booked_amount - self.spread_paid2 if self.side == "buy" else 2 * self.booked_amount \
+            + self.spread_paid2
+        return 10_000 * self.spread_paid2 / at_mid2 if at_mid2 > 0 else 0.0
+
+    @property
+    def passive_share(self) -> float:
+        """Of the filled shares, the share filled passively (0..1)."""
+        return self.passive_qty / self.filled_qty if self.filled_qty else 0.0
+
+
+def _half(doubled: int) -> int:
+    """Half of a doubled won amount, half away from zero."""
+    return (doubled + 1) // 2 if doubled >= 0 else -((-doubled + 1) // 2)
 
 
 @dataclass(frozen=True)
@@ -91,6 +140,35 @@ class Receipt:
     def slippage_bp(self) -> float:
         at_plan = sum(line.krw(line.filled_qty * line.plan_price) for line in self.lines)
         return 10_000 * self.slippage / at_plan if at_plan else 0.0
+
+    @property
+    def booked(self) -> bool:
+        """Some stock's arrival mid is known: the shortfall and spread figures mean something."""
+        return any(line.arrival_mid2 and line.filled_qty for line in self.lines)
+
+    @property
+    def shortfall(self) -> int:
+        return _half(sum(line.shortfall2 for line in self.lines))
+
+    @property
+    def shortfall_bp(self) -> float:
+        at_mid2 = sum(line.filled_qty * line.arrival_mid2 for line in self.lines if line.arrival_mid2)
+        return 10_000 * sum(line.shortfall2 for line in self.lines) / at_mid2 if at_mid2 else 0.0
+
+    @property
+    def spread_paid(self) -> int:
+        return _half(sum(line.spread_paid2 for line in self.lines))
+
+    @property
+    def spread_bp(self) -> float:
+        at_mid2 = sum(2 * line.booked_amount - line.spread_paid2 if line.side == "buy"
+                      else 2 * line.booked_amount + line.spread_paid2 for line in self.lines)
+        return 10_000 * sum(line.spread_paid2 for line in self.lines) / at_mid2 if at_mid2 > 0 else 0.0
+
+    @property
+    def passive_share(self) -> float:
+        filled = sum(line.filled_qty for line in self.lines)
+        return sum(line.passive_qty for line in self.lines) / filled if filled else 0.0
 
     @property
     def est_costs(self) -> int:
@@ -147,8 +225,31 @@ def build_receipt(run_id: str, plan: Plan, orders: Iterable, cash_after: int | N
         lines.append(ReceiptLine(
             code=line.code, name=line.name, side=side.label, planned_qty=abs(line.order_qty),
             filled_qty=sum(o.filled_qty for o in mine), plan_price=line.price,
-            filled_amount=sum(o.filled_amount for o in mine), est_costs=est, charged_costs=charged))
+            filled_amount=sum(o.filled_amount for o in mine), est_costs=est, charged_costs=charged,
+            **_against_the_book(side, [o for o in orders if o.code == line.code and o.side is side])))
     return Receipt(run_id, plan.id, state, tuple(lines), plan.cash_after, cash_after)
+
+
+def _mid2(order) -> int:
+    bid, ask = getattr(order, "bid", 0), getattr(order, "ask", 0)
+    return bid + ask if 0 < bid < ask else 0
+
+
+def _against_the_book(side: OrderSide, orders: list) -> dict:
+    """A stock's figures against the book from its orders in the order they were sent (journal ids)."""
+    booked = [o for o in orders if _mid2(o)]
+    if not booked:
+        return {}
+    first = min(booked, key=lambda o: (o.sent_at, o.id) if hasattr(o, "sent_at") else (0, getattr(o, "id", 0)))
+    sign = 1 if side is OrderSide.BUY else -1
+    filled = [o for o in booked if o.filled_qty > 0]
+    return {
+        "arrival_mid2": _mid2(first),
+        "booked_qty": sum(o.filled_qty for o in filled),
+        "booked_amount": sum(o.filled_amount for o in filled),
+        "spread_paid2": sum(sign * (2 * o.filled_amount - o.filled_qty * _mid2(o)) for o in filled),
+        "passive_qty": sum(o.filled_qty for o in orders if getattr(o, "passive", False) and o.filled_qty > 0),
+    }
 
 
 class ReceiptStore:

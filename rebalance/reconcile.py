@@ -111,7 +111,9 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
                     if _day(o) == today and o.state.unsettled and o.unseen_since is not None]
         return Reconciliation(tuple(updates), tuple(findings))
 
-    by_no = {same_order_no(s.order_no): s for s in statuses if not s.orig_order_no.strip("0")}
+    # Originals and revisions (a revise row points at its original but trades under its own number); a
+    # cancel row is no order of its own.
+    by_no = {same_order_no(s.order_no): s for s in statuses if not s.orig_order_no.strip("0") or not s.cancelled}
     # A cancel is also listed as its own row pointing at the original: count it there too, in case the
     # original's own row lags (whichever says more was cancel-confirmed wins). Only what the exchange
     # confirmed (cnc_cfrm_qty) counts: a cancel listed but not yet confirmed can still lose to a fill.
@@ -129,6 +131,13 @@ def reconcile(orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus] | N
         if order.state is OrderState.OPEN and same_order_no(order.order_no) in by_no:
             update, found = observe(order, by_no[same_order_no(order.order_no)])
             updates.append(update)
+            findings += found
+        elif order.state.may_show_up and order.revises is not None:
+            update, found = _settle_revision(order, orders, statuses, claimed, now, settle_seconds)
+            if update is not None:
+                updates.append(update)
+                if update.order_no:
+                    claimed.add(same_order_no(update.order_no))
             findings += found
         elif order.state.may_show_up:
             alike = sum(1 for o in orders if o.state.unsettled and interchangeable(o, order))
@@ -173,3 +182,29 @@ def _settle_unanswered(order: OrderRecord, statuses: Sequence[OrderStatus], clai
 
 def _day_in(order: OrderRecord, tz: tzinfo = KST) -> date:
     return order.sent_at.astimezone(tz).date()
+
+
+def _settle_revision(order: OrderRecord, orders: Sequence[OrderRecord], statuses: Sequence[OrderStatus],
+                     claimed: set[str], now: datetime,
+                     settle_seconds: float) -> tuple[OrderUpdate | None, tuple[Finding, ...]]:
+    """An unanswered revision is the revise row that points at its original: never matched by likeness.
+
+    Nothing points there (yet): it counts as live until lookups spanning the settle horizon all worked
+    and listed nothing that points there; then it is ruled out and the original keeps its rest.
+    """
+    original = next((o for o in orders if o.id == order.revises), None)
+    number = same_order_no(original.order_no) if original is not None and original.order_no else ""
+    rows = [s for s in statuses if number and same_order_no(s.orig_order_no) == number and not s.cancelled
+            and same_order_no(s.order_no) not in claimed]
+    if rows:
+        return observe(order, min(rows, key=lambda s: (s.time, s.order_no)))
+    if order.state is OrderState.ABSENT:
+        return None, ()
+    since = order.unseen_since if order.state is OrderState.UNRESOLVED and order.unseen_since is not None else now
+    if (now - since).total_seconds() >= settle_seconds:
+        return (OrderUpdate(order.id, OrderState.ABSENT,
+                            message=f"no revision of its order among today's orders over {settle_seconds:.0f}s"),
+                (RuledOut(order.id),))
+    if order.state is OrderState.UNRESOLVED and order.unseen_since is not None:
+        return None, ()
+    return OrderUpdate(order.id, OrderState.UNRESOLVED, unseen_since=since), ()

@@ -42,6 +42,7 @@ def plan_sections(plan: Plan) -> list[PlanSection]:
     share = 100 * plan.investable / plan.total_value if plan.total_value > 0 else 0.0
     summary = PlanSection(t("plan_table.title", id=plan.id), (
         t("plan_table.options", options="; ".join(plan.options) if plan.options else t("plan_table.full")),
+        *((t(f"passive.header_{plan.execution}"),) if plan.execution and not plan.manual else ()),
         _pair(t("plan_table.total_value"), f"{plan.total_value:,}"),
         _pair(t("plan_table.investable"), f"{plan.investable:,}") + f" {share:.0f}%",
         _pair(t("plan_table.cash"), f"{plan.cash:,}"),

@@ -21,6 +21,9 @@ CALENDARS = ("krx", "always")
 MIN_WINDOW = timedelta(seconds=60)  # a default window shorter than this moves to the next session
 
 
+EXECUTIONS = ("passive", "cross")  # how slices are priced (KISBOT_EXECUTION, the plan word `cross`)
+
+
 @dataclass(frozen=True)
 class TwapSettings:
     """How a plan is executed: by default a TWAP of guard-priced limit orders from 09:10 to 15:00 KST."""
@@ -44,6 +47,16 @@ class TwapSettings:
     # KISBOT_SETTLE_SECONDS: an unanswered order counts as live until working lookups spanning this
     # long have not listed it (KIS lists same-day orders late, by an unmeasured delay).
     settle_seconds: float = 120.0
+    # KISBOT_EXECUTION: "cross" sends each slice at the guard price (it pays the spread); "passive" first joins
+    # the own side's best (bid for a buy, ask for a sell) and moves it to the guard price after
+    # `passive_seconds`, when the stock falls `passive_behind` of its goal behind the schedule, or at the
+    # catch-up pass (rebalance/twap/pricing.py). The bot's default is passive; this one stays cross.
+    execution: str = "cross"
+    passive_seconds: float = 60.0
+    passive_behind: float = 0.2
+    # Read the best bid and ask before each send (one asking-price call) for the receipt's spread figures, in
+    # either style; passive runs always read it. The bot turns it on; plain runs in code leave it off.
+    record_book: bool = False
 
     def __post_init__(self) -> None:
         if self.calendar not in CALENDARS:
@@ -56,6 +69,10 @@ class TwapSettings:
             raise ValueError(f"price guard {self.price_guard:.2%} is not between 0 and 30 %")
         if self.settle_seconds < 0:
             raise ValueError("settle_seconds must not be negative")
+        if self.execution not in EXECUTIONS:
+            raise ValueError(f"execution '{self.execution}' is not one of {', '.join(EXECUTIONS)}")
+        if self.passive_seconds < 0 or not 0 <= self.passive_behind <= 1:
+            raise ValueError("passive_seconds must not be negative and passive_behind must be within 0..1")
 
 
 @dataclass(frozen=True)

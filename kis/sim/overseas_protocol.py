@@ -15,7 +15,7 @@ from kis.sim.overseas import (EXCHANGE_NAMES, OTHER_PRODUCT_TYPES, PRESENT_MARKE
                               UNIT, dollars_text, isin)
 from kis.sim.exchange import BUY, SELL, Rejected
 from kis.sim.refusals import DATA_CHANGED, Refusal, invalid
-from kis.sim.us_exchange import ORDER_TYPE_NAMES, UsOrder
+from kis.sim.us_exchange import UsOrder
 from kis.sim.answers import OK_BUY, OK_CANCEL, OK_INQUIRY, OK_QUOTE, OK_REVISE, OK_SELL, OrderAnswers
 
 NOT_LISTED_HERE = ("APBK0656", "해당종목정보가 없습니다")  # a ticker asked on an exchange that does not list it

@@ -19,7 +19,7 @@ from typing import Callable
 
 from kis.markets.us import NEW_YORK, us_session
 from kis.sim.exchange import BUY, NO_CASH, NO_SHARES, NOTHING_TO_CANCEL, NO_SUCH_ORDER, \
-    ORG_NO, SELL, Rejected
+    SELL, Rejected
 from kis.sim.orderbook import OrderKeeping
 from kis.sim.overseas import CENT, UNIT, FxRate, UsBook, UsMarket, UsPosition
 

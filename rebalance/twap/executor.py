@@ -21,7 +21,7 @@ from rebalance.runlock import RunLock
 from rebalance.twap.legs import Legs, leg_windows, slice_legs
 from rebalance.twap.scheduling import Worker
 from rebalance.twap.status import RunStatus, run_status
-from rebalance.window import TwapSettings, Window
+from rebalance.window import EXECUTIONS, TwapSettings, Window
 
 
 class TwapExecutor:
@@ -43,14 +43,19 @@ class TwapExecutor:
         self.notices = notices  # KIS's order/fill notices (kis.notices.NoticeStream); None: polling only
         self.notice_stats = None  # the current run's rebalance.notices.NoticeStats
         self.quote_sources = None  # the current run's prices: {"streamed": n, "asked": n}
+        self.pricing_counts = None  # the current run's rebalance.twap.pricing.Pricing.counts
         self._run_id: str | None = None
         slug = "".join(ch if ch.isalnum() else "_" for ch in self.account)
         self._process_lock = RunLock(journal.path.with_name(f"run-{slug}.lock"))
 
-    def start(self, plan: Plan, window: Window, guard: float | None = None) -> str:
+    def start(self, plan: Plan, window: Window, guard: float | None = None, *, execution: str | None = None) -> str:
         """Journal the run and its slices, then trade them in a worker thread; RunActive if one runs.
 
-        `guard`: this run's price guard instead of the settings' (an after-work run's wider one)."""
+        `guard`: this run's price guard instead of the settings' (an after-work run's wider one).
+        `execution` ("passive" or "cross", the plan word `cross`) overrides the settings' style for this run.
+        """
+        if execution is not None and execution not in EXECUTIONS:
+            raise ValueError(f"execution '{execution}' is not one of {', '.join(EXECUTIONS)}")
         if plan.manual:
             raise ValueError(t("accounts.read_only"))
         if not plan.has_orders:
@@ -68,7 +73,8 @@ class TwapExecutor:
                 schedule, kept = slice_legs(plan, windows, self.settings, self.rate)
                 run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
                 self.journal.create_run(run_id, self.account, plan, span, schedule, self.settings.order_type, now,
-                                        self.settings.price_guard if guard is None else guard, kept)
+                                        self.settings.price_guard if guard is None else guard, kept,
+                                        execution=execution or self.settings.execution)
             except BaseException:
                 self._process_lock.release()
                 raise
@@ -128,6 +134,7 @@ class TwapExecutor:
         worker = Worker(self, run_id, resumed, self._cancel, self._alarm)
         self.notice_stats = worker.run.notes.stats if worker.run.notes is not None else None  # benches, tests
         self.quote_sources = worker.placing.quotes
+        self.pricing_counts = worker.pricing.counts  # passive and crossed sends, revisions (benches, tests)
 
         def work() -> None:
             try:

@@ -57,6 +57,7 @@ class Leg(Protocol):
     tz: tzinfo  # the day an order belongs to (KIS numbers and lists orders per this day)
     streamed: bool  # KIS's notices and the price stream of `rebalance.notices` serve it
     market_orders: bool  # the market takes market-type orders (KRX); else every order is a limit (US)
+    books: bool  # KIS's asking-price inquiry gives its best bid and ask: passive slices may join them (KRX)
     given_window: bool  # the window a caller computes from TwapSettings (`execution_window`) is this leg's
 
     def quote(self, code: str, market: str = "") -> Quote | LegQuote: ...
@@ -86,6 +87,7 @@ class KrxLeg:
     tz = KST
     streamed = True
     market_orders = True
+    books = True
     given_window = True  # TwapSettings' hours and calendar `krx` are KRX's
 
     def __init__(self, client: Broker):
@@ -129,6 +131,7 @@ class UsLeg:
     currency = USD
     streamed = False  # KRX's notice columns and price stream only: polls of inquire-ccnl settle US orders
     market_orders = False  # KIS has no US market order (and mock takes nothing but 00)
+    books = False  # the US asking price is not wired: US slices are guard-priced (cross)
     given_window = False  # its own: the XNYS regular session (`session_window`)
 
     def __init__(self, client: Broker, market: Market):

@@ -37,6 +37,7 @@ class Placer:
         self.cash = cash
         self.notes = run.notes
         self.quotes = {"streamed": 0, "asked": 0}  # where the run's prices came from (benches, tests)
+        self.pricing = None  # rebalance.twap.pricing.Pricing, set by the worker: the limit of a new order
 
     # the target ---------------------------------------------------------------------------------------
     def missing(self, stock: StockRecord) -> int:
@@ -79,9 +80,9 @@ class Placer:
             return
         today = run.clock.now()
 
-        def resting_now() -> list[OrderRecord]:
-            return [o for o in run.todays_orders(today)
-                    if o.code == code and o.resting and o.remaining is not None and not o.cancel_sent]
+        def resting_now() -> list[OrderRecord]:  # a passive order moves by its own rules (twap/pricing.py)
+            return [o for o in run.todays_orders(today) if o.code == code and o.resting and o.remaining is not None
+                    and not o.cancel_sent and not o.passive]
 
         if not resting_now() or run.stock(code).halted:
             return
@@ -121,13 +122,15 @@ class Placer:
             if stock.waiting:
                 run.journal.set_waiting(run.id, code, False)
             return
-        price = 0
+        price, extra = 0, {}
         leg = run.leg(code)
         if run.order_type is OrderType.LIMIT or not leg.market_orders:
             quote = self.quote(code)
             if quote is None:
                 return
             price = leg.guard_price(quote, stock.side, run.guard)
+            if self.pricing is not None and leg.books:  # passive first, and the book at the send for the receipt
+                price, extra = self.pricing.limit(stock, quote, kind)
         if stock.side is OrderSide.BUY:
             qty = self.cash.affordable(stock, qty, price)
         # Notices applied during the quote or buying-power call never raise what may be placed, but an
@@ -135,12 +138,13 @@ class Placer:
         qty = min(qty, self.missing(run.stock(code)))
         if qty <= 0:
             return
-        self.send(stock, qty, price, kind)
+        self.send(stock, qty, price, kind, **extra)
         # Only once the order's own outcome is journaled: an acceptance notice applied between the
         # intent and its answer would settle the order twice.
         self.reading.take_notices()
 
-    def send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind) -> None:
+    def send(self, stock: StockRecord, qty: int, price: int, kind: OrderKind, *, bid: int = 0, ask: int = 0,
+             passive: bool = False) -> None:
         """Journal the intent, send the order once, journal what its answer says; PastTarget beyond the goal."""
         run = self.run
         # The invariant, asserted at the one place an order is sent: filled + open + unresolved + this
@@ -152,7 +156,7 @@ class Placer:
         leg, market = run.leg(stock.code), run.lines[stock.code].market
         order_type = run.order_type if leg.market_orders else OrderType.LIMIT
         order_id = run.journal.add_intent(run.id, stock.code, stock.side, qty, order_type, price, kind,
-                                          run.clock.now(), market)
+                                          run.clock.now(), market, bid=bid, ask=ask, passive=passive)
         try:
             ack = leg.order(stock.code, market, stock.side, qty, order_type, price)
         except OrderUncertain as exc:

@@ -81,7 +81,7 @@ class Reconciler:
                 self.notes.polled(run.clock.now())
                 ours = {same_order_no(o.order_no) for o in run.todays_orders() if o.order_no and run.leg_of(o) is leg}
                 for seen in statuses:
-                    if same_order_no(seen.order_no) in ours and not seen.orig_order_no.strip("0"):
+                    if same_order_no(seen.order_no) in ours and not (seen.orig_order_no.strip("0") and seen.cancelled):
                         self.notes.poll_saw(seen.order_no, seen.filled_qty)
         for leg, statuses in read:
             self.apply_observations(statuses, leg)

@@ -18,6 +18,7 @@ from rebalance.lifecycle import OrderKind
 from rebalance.twap.cash import Cash
 from rebalance.twap.ending import Ending
 from rebalance.twap.placing import Placer
+from rebalance.twap.pricing import Pricing
 from rebalance.twap.reconciling import Reconciler
 from rebalance.twap.run import Owner, Run
 
@@ -40,6 +41,7 @@ class Worker:
         self.reading = Reconciler(self.run, owner.rate)
         self.cash = Cash(self.run, self.reading)
         self.placing = Placer(self.run, self.reading, self.cash)
+        self.pricing = self.placing.pricing = Pricing(self.run, self.placing)  # passive first, then the guard
         self.ending = Ending(self.run, self.reading)
 
     # the thread ------------------------------------------------------------------------------------
@@ -106,6 +108,7 @@ class Worker:
             return
         if not run.journal.fire_slice(run.id, seq):
             return  # already fired (e.g. before a restart): its shares are owed or placed already
+        self.pricing.review(code)
         self.placing.reprice(code)
         self.placing.place(code, kind=OrderKind.SLICE)
 
@@ -128,6 +131,7 @@ class Worker:
         if self.reading.unsettled() and (notes is None or self.reading.poll_could_forbid()
                                          or self.reading.cancels_unconfirmed() or notes.poll_due(now)):
             self.reading.poll()
+        self.pricing.review_all()  # passive orders whose time has come move to the guard price
         for stock in run.stocks():  # owed: waiting for cash, refused for pace, re-priced
             if stock.owed > 0 and not stock.halted and not run.cancel.is_set():
                 self.placing.place(stock.code, kind=OrderKind.RETRY)
@@ -156,6 +160,7 @@ class Worker:
         self.reading.poll()
         stocks = [s for s in run.stocks() if key is None or run.leg(s.code).key == key]
         for stock in stocks:
+            self.pricing.review(stock.code, late=True)
             self.placing.reprice(stock.code)
         owed = {s.code: 0 if s.halted else self.placing.owable(s) for s in stocks}
         one = key is None or len(run.windows) == 1  # a run of one window keeps its flag on the run

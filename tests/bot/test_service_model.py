@@ -113,7 +113,8 @@ def test_a_pending_plan_survives_a_restart_and_confirm_runs_exactly_that_plan(tm
     assert "is pending" in texts(again.status())
     replies = again.confirm(plan_id=shown.id)
     assert "started" in texts(replies)
-    assert executor.started[0][0] == shown and planner2.made == []  # the plan shown, not a new one
+    # the plan shown (with the execution style the service gave it, issue 25), not a new one
+    assert executor.started[0][0] == replace(shown, execution="cross") and planner2.made == []
     third, _, executor3, *_ = restarted(tmp_path, clock)
     assert "There is no plan to confirm" in texts(third.confirm())  # confirmed plans are not kept
 

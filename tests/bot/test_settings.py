@@ -55,7 +55,17 @@ def test_settings_come_from_the_environment():
     settings = load_twap_settings(Source({"TWAP_START": "09:30", "TWAP_END": "14:30", "MARKET_CALENDAR": "always"},
                                          use_keyring=False))
     assert (settings.start, settings.end, settings.calendar) == (time(9, 30), time(14, 30), "always")
-    assert load_twap_settings(Source({}, use_keyring=False)) == TwapSettings()
+    # the bot's defaults are the code's, but slices go passive first and read the book at each send (issue 25)
+    assert load_twap_settings(Source({}, use_keyring=False)) == TwapSettings(execution="passive", record_book=True)
+
+
+def test_kisbot_execution_picks_passive_or_cross_and_refuses_anything_else_in_one_sentence():
+    def style(text):
+        return load_twap_settings(Source({"KISBOT_EXECUTION": text}, use_keyring=False)).execution
+
+    assert (style("cross"), style(" Passive "), style("")) == ("cross", "passive", "passive")
+    with pytest.raises(ConfigError, match="KISBOT_EXECUTION='market' is not passive or cross"):
+        style("market")
 
 
 @pytest.mark.parametrize("env, message", [

@@ -118,7 +118,7 @@ def test_a_version_1_journal_opens_with_every_order_sent_to_krx_and_its_run_in_o
     Journal(old_journal).close()  # v0 -> current
     _as_version_1(old_journal)
     journal = Journal(old_journal)
-    assert journal._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert journal._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert {o.market for o in journal.orders(RUN)} == {"KRX"}
     assert journal.windows(RUN) == []
     journal.close()
