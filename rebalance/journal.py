@@ -95,7 +95,7 @@ CREATE TABLE orders (
     cancel_sent INTEGER NOT NULL DEFAULT 0,  -- a cancel of its rest was accepted (re-pricing, halt)
     msg_cd TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',  -- for people only: no code reads it
-    market TEXT NOT NULL DEFAULT 'KRX',  -- where it was sent: KRX, NASD, NYSE, AMEX (kis.markets)
+    market TEXT NOT NULL DEFAULT 'KRX',  -- where it was sent: a kis.markets code (KRX NASD NYSE AMEX)
     bid INTEGER NOT NULL DEFAULT 0,        -- the best bid when the order was sent (0: not read)
     ask INTEGER NOT NULL DEFAULT 0,        -- the best ask when the order was sent (0: not read)
     passive INTEGER NOT NULL DEFAULT 0,    -- priced at the own side's best (joins the queue)

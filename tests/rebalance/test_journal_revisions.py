@@ -114,18 +114,18 @@ def test_an_unanswered_revision_no_row_points_at_is_ruled_out_after_the_horizon_
     assert owed(journal) == before
 
 
-def test_a_version_1_journal_opens_with_the_book_columns_and_keeps_its_orders(tmp_path):
+def test_a_version_2_journal_opens_with_the_book_columns_and_keeps_its_orders(tmp_path):
     path = tmp_path / "journal.sqlite3"
     j = Journal(path)
     schedule = slice_plan(PLAN.lines, WINDOW, TwapSettings(calendar="always"), rate=2.0)
     j.create_run("r1", "50000000-01", PLAN, WINDOW, schedule, OrderType.LIMIT, T0, 0.01)
     j.add_intent("r1", "000020", OrderSide.BUY, 5, OrderType.LIMIT, 5_000, "slice", T0)
     j.close()
-    db = sqlite3.connect(path)  # back to what version 1 wrote
+    db = sqlite3.connect(path)  # back to what version 2 (orders with their market) wrote
     for table, column in (("runs", "execution"), ("orders", "bid"), ("orders", "ask"), ("orders", "passive"),
                           ("orders", "revises")):
         db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    db.execute("PRAGMA user_version=1")
+    db.execute("PRAGMA user_version=2")
     db.commit()
     db.close()
 
