@@ -15,7 +15,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, tzinfo
 from pathlib import Path
-from typing import Callable, Collection
+from typing import Callable, Collection, Sequence
 
 from kis.files import disk_full, private_dir
 from kis.errors import ConfigError
@@ -617,6 +617,26 @@ class Journal:
             rows = db.execute("SELECT order_no, sent_at, market FROM orders WHERE order_no IS NOT NULL").fetchall()
         return {r["order_no"] for r in rows if datetime.fromisoformat(r["sent_at"]).astimezone(tz).date() == day
                 and (markets is None or r["market"] in markets)}
+
+
+def committed(orders: Sequence[OrderRecord]) -> int:
+    """Shares a stock's orders have done or may still do, counted against its goal.
+
+    A revision only moves its original's rest (KIS never adds shares by one), so an original and its
+    revisions together commit at most the original's quantity: until a poll shows the original closed, each
+    row alone still counts its whole rest, and a plain sum would count the moved shares twice.
+    """
+    ids = {o.id for o in orders}
+    moved: dict[int, int] = {}
+    for o in orders:
+        if o.revises is not None and o.revises in ids:
+            moved[o.revises] = moved.get(o.revises, 0) + o.committed
+    total = 0
+    for o in orders:
+        if o.revises is not None and o.revises in ids:
+            continue  # counted with its original
+        total += min(o.qty, o.committed + moved[o.id]) if o.id in moved else o.committed
+    return total
 
 
 # A revision in these states never reached KIS (or was refused): the original keeps its rest.

@@ -21,6 +21,13 @@ CALLS_PER_SLICE = {OrderSide.SELL: 2, OrderSide.BUY: 3}
 POLL_PAGE_ROWS = min(DAILY_ORDERS_PAGE_ROWS.values())  # size polls for the smallest page (mock: 15)
 
 
+def slice_cost(side: OrderSide, settings: TwapSettings) -> int:
+    """Calls one slice may cost: CALLS_PER_SLICE, one more where the book is read at the send (asking price),
+    and one more for a passive slice's revision to the guard price (rebalance/twap/pricing.py)."""
+    passive = settings.execution == "passive"
+    return CALLS_PER_SLICE[side] + int(passive or settings.record_book) + int(passive)
+
+
 @dataclass(frozen=True)
 class Slice:
     """One scheduled order of a run: `qty` shares of `code` at `at`."""
@@ -86,7 +93,7 @@ def slice_counts(trades: Sequence[PlanLine], seconds: float, settings: TwapSetti
     The catch-up pass is paid for first (one order per stock); a stock always gets one slice even when
     the budget is smaller than the plan, since the rate limiter then only makes it late, not wrong.
     """
-    cost = {line.code: CALLS_PER_SLICE[line.side] for line in trades}
+    cost = {line.code: slice_cost(line.side, settings) for line in trades}
     caps = {line.code: min(abs(line.order_qty), settings.max_slices) for line in trades}
     counts = {code: 1 for code in caps}
     budget = order_call_budget(seconds, settings, rate) - 2 * sum(cost.values())  # catch-up + first slices

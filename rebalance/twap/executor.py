@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from dataclasses import replace
 from typing import Callable
 
 from rebalance.broker import Broker
@@ -70,7 +71,9 @@ class TwapExecutor:
                 raise RunActive(self._run_id or "")
             self._lock_account()
             try:
-                schedule, kept = slice_legs(plan, windows, self.settings, self.rate)
+                # the run's own style sizes its slices (a passive slice costs more calls than a crossing one)
+                styled = self.settings if execution is None else replace(self.settings, execution=execution)
+                schedule, kept = slice_legs(plan, windows, styled, self.rate)
                 run_id = f"{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
                 self.journal.create_run(run_id, self.account, plan, span, schedule, self.settings.order_type, now,
                                         self.settings.price_guard if guard is None else guard, kept,

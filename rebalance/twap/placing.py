@@ -10,7 +10,7 @@ import logging
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import OrderSide, OrderType
 from rebalance.events import OrderRejected, OrderSent, PriceBeyondGuard, WaitingForCash
-from rebalance.journal import OrderRecord, StockRecord
+from rebalance.journal import OrderRecord, StockRecord, committed
 from rebalance.lifecycle import OrderKind, OrderState
 from rebalance.notices import PRICE_FRESH_SECONDS, streamed_quote
 # KIS refuses an order that needs more cash than the account has with APBK0952 "주문가능금액을 초과";
@@ -42,7 +42,7 @@ class Placer:
     # the target ---------------------------------------------------------------------------------------
     def missing(self, stock: StockRecord) -> int:
         """Shares still to place: the goal less what is filled, open, or maybe working (exchange truth)."""
-        return max(0, stock.goal - sum(o.committed for o in self.run.orders_of(stock.code)))
+        return max(0, stock.goal - committed(self.run.orders_of(stock.code)))
 
     def owable(self, stock: StockRecord) -> int:
         """The most a stock may owe: what is missing now plus the rests whose cancel KIS took (re-pricing)."""

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from kis.errors import KisError, KisTransportError, NotSent, OrderUncertain, RateLimited
 from kis.models import BookTop, OrderSide, OrderType, Quote
-from rebalance.journal import OrderRecord, StockRecord
+from rebalance.journal import OrderRecord, StockRecord, committed
 from rebalance.lifecycle import OrderKind, OrderState
 from rebalance.twap.placing import PastTarget, Placer, guard_price
 from rebalance.twap.run import READ_ERRORS, Run
@@ -140,9 +140,9 @@ class Pricing:
             return
         # The invariant where a revision is sent: it moves the rest, it adds none. Everything the stock's
         # orders commit (this one's rest included) stays within the goal.
-        committed = sum(o.committed for o in run.orders_of(order.code))
-        if committed > stock.goal:
-            raise PastTarget(f"{order.code}: {committed} share(s) committed of a goal of {stock.goal}; "
+        done = committed(run.orders_of(order.code))
+        if done > stock.goal:
+            raise PastTarget(f"{order.code}: {done} share(s) committed of a goal of {stock.goal}; "
                              f"revision not sent")
         revision = run.journal.add_revision(order, rest, price, run.clock.now(),
                                             bid=top.bid if top else 0, ask=top.ask if top else 0)

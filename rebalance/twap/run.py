@@ -55,6 +55,7 @@ class Run:
             else None
         self.markets = Legs(self.client)
         self.legs: tuple[Leg, ...] = tuple(plan_legs(self.markets, self.record.plan))  # the markets it trades
+        self.closed: set[str] = set()  # legs whose window's end job ran (Worker.close_leg): no new orders there
         kept = {w.leg: w for w in self.journal.windows(run_id)}
         # A run journaled with one window (before issue 22, or of one market) trades every leg in it.
         self.windows: dict[str, LegWindow] = {
@@ -73,10 +74,13 @@ class Run:
         return self.windows[self.leg(code).key]
 
     def trading(self, code: str, now: datetime | None = None) -> bool:
-        """The stock's market window is open now: orders for it may go out."""
+        """The stock's market window has opened and is not closed: orders for it may go out.
+
+        A slice or catch-up the rate limit made late still goes out after its window's end, as before markets
+        had windows of their own; a window is closed by its end job (`Worker.close_leg`, the run's end)."""
         window = self.window_of(code).window
         now = now or self.clock.now()
-        return window.start <= now < window.end
+        return window.start <= now and self.leg(code).key not in self.closed
 
     def today(self) -> date:
         """Today in KST, by the run's clock."""

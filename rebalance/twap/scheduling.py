@@ -83,6 +83,8 @@ class Worker:
         for key, leg_window in run.windows.items():  # a market whose window closes first withdraws what rests
             if run.clock.now() < leg_window.window.end < record.window.end:
                 self.scheduler.at(leg_window.window.end, self.close_leg, key, tag="leg_end")
+            elif leg_window.window.end < record.window.end:  # resumed after it closed: nothing new goes there
+                run.closed.add(key)
         self.scheduler.at(record.window.end, self._end, tag="end")
 
         while not self.done:
@@ -173,6 +175,7 @@ class Worker:
         """One market's window is over before the run's: what still rests there is cancelled (no new orders go
         out for its stocks); the run goes on in the other market's window."""
         run = self.run
+        run.closed.add(key)
         if run.cancel.is_set():
             return
         self.reading.poll()

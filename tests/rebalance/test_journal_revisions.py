@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from kis.models import OrderSide, OrderStatus, OrderType
-from rebalance.journal import SCHEMA_VERSION, Journal, OrderUpdate
+from rebalance.journal import SCHEMA_VERSION, Journal, OrderUpdate, committed
 from rebalance.lifecycle import OrderState
 from rebalance.reconcile import reconcile
 from rebalance.slicing import slice_plan
@@ -134,3 +134,32 @@ def test_a_version_2_journal_opens_with_the_book_columns_and_keeps_its_orders(tm
     (order,) = j.orders("r1")
     assert (order.qty, order.bid, order.ask, order.passive, order.revises) == (5, 0, 0, False, None)
     assert j.run("r1").execution == "cross"
+
+
+def test_an_original_and_its_filled_revision_commit_the_original_quantity_once_before_any_poll(journal):
+    # The stream told the revision's fills; no poll has shown the original closed yet. A plain sum of the
+    # two rows would count the moved shares twice and stall the stock (or fail its run's check).
+    order_id = journal.add_intent("r1", "000020", OrderSide.BUY, 10, OrderType.LIMIT, 4_990, "slice", T0,
+                                  bid=4_990, ask=5_000, passive=True)
+    journal.transition(order_id, OrderState.OPEN, order_no="0000000011", org_no="00950")
+    original = journal.orders("r1")[0]
+    rev = journal.add_revision(original, 10, 5_000, T0)
+    journal.transition(rev, OrderState.OPEN, order_no="0000000012", org_no="00950")
+    journal.apply(OrderUpdate(rev, OrderState.CLOSED, filled_qty=10, filled_amount=50_000, remaining=0), T0)
+    orders = journal.orders("r1")
+    assert sum(o.committed for o in orders) == 20
+    assert committed(orders) == 10
+
+
+def test_a_revision_never_lowers_what_its_original_and_it_commit_below_the_original_quantity_while_either_may_work(
+        journal):
+    # The original may have filled shares no poll has shown before KIS moved the rest: until the original
+    # is seen closed the pair counts its whole quantity, never the revision's fills alone.
+    order_id = journal.add_intent("r1", "000020", OrderSide.BUY, 10, OrderType.LIMIT, 4_990, "slice", T0)
+    journal.transition(order_id, OrderState.OPEN, order_no="0000000011", org_no="00950")
+    rev = journal.add_revision(journal.orders("r1")[0], 10, 5_000, T0)
+    journal.transition(rev, OrderState.OPEN, order_no="0000000012", org_no="00950")
+    journal.apply(OrderUpdate(rev, OrderState.CLOSED, filled_qty=6, filled_amount=30_000, remaining=0), T0)
+    assert committed(journal.orders("r1")) == 10  # 4 more may have filled on the original
+    journal.apply(OrderUpdate(order_id, OrderState.CLOSED, filled_qty=4, filled_amount=19_960, remaining=0), T0)
+    assert committed(journal.orders("r1")) == 10

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import timedelta
 
 from hypothesis import given, settings, strategies as st
 
 from kis.models import OrderSide
-from rebalance.slicing import CALLS_PER_SLICE, slice_plan, split_qty
+from rebalance.slicing import CALLS_PER_SLICE, slice_cost, slice_plan, split_qty
 from rebalance.window import TwapSettings, Window
 from tests.rebalance.twap_fakes import T0, line
 
@@ -78,6 +79,22 @@ def test_on_mock_a_ten_stock_rebalance_in_two_minutes_fits_the_call_budget():
         assert sum(s.qty for s in slices) == (100 if int(code) < 5 else 57)
     polls = 120 / schedule.poll_seconds
     assert polls <= 120 * SETTINGS.poll_share
+
+
+def test_a_passive_run_pays_for_its_book_reads_and_revisions_with_fewer_slices_in_the_same_call_budget():
+    # A passive slice reads the asking price at its send and may be revised once: 2 calls more than crossing.
+    lines = [line(f"{i:06d}", 10_000, 100, 0) for i in range(5)]
+    lines += [line(f"{i:06d}", 10_000, 0, 57) for i in range(5, 10)]
+    window = Window(T0, T0 + timedelta(seconds=300))
+    passive = replace(SETTINGS, execution="passive")
+    crossing = slice_plan(lines, window, SETTINGS, rate=1.0)
+    joined = slice_plan(lines, window, passive, rate=1.0)
+    assert slice_cost(OrderSide.BUY, passive) == CALLS_PER_SLICE[OrderSide.BUY] + 2
+    assert len(joined.slices) < len(crossing.slices)
+    calls = sum(slice_cost(s.side, passive) for s in joined.slices) + sum(slice_cost(ln.side, passive) for ln in lines)
+    assert calls <= 300 * SETTINGS.order_share
+    for code, slices in by_code(joined).items():  # still every share of every stock
+        assert sum(s.qty for s in slices) == (100 if int(code) < 5 else 57)
 
 
 def test_a_budget_smaller_than_the_plan_still_gives_every_stock_one_slice():
