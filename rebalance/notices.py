@@ -204,6 +204,18 @@ class NoticeConsumer:
     def close(self) -> None:
         self.feed.remove_listener(self._put)
 
+    def serves(self, market: str) -> bool:
+        """This run takes `market`'s notices and the stream carries them now (US: KIS took H0GSCNI0/9 on this
+        session; a feed that does not say serves every market it is given)."""
+        if market not in self.markets:
+            return False
+        return market == "KRX" or getattr(self.feed, "us_live", True) is not False
+
+    def unconfirmed_in(self, market: str) -> bool:
+        """Some order of `market` has notice fills no poll of that market has shown yet."""
+        prefix = f"{market}:"
+        return any(key.startswith(prefix) == (market != "KRX") for key in self.unconfirmed)
+
     def _put(self, notice: Notice) -> None:  # the stream's thread
         if getattr(notice, "market", "KRX") not in self.markets:
             return  # another market's notice: not this run's news (its orders are polled by whoever placed them)

@@ -55,7 +55,8 @@ class Leg(Protocol):
     key: str  # KRX, US: the journal's name of the leg (its window row)
     currency: Currency
     tz: tzinfo  # the day an order belongs to (KIS numbers and lists orders per this day)
-    streamed: bool  # KIS's notices and the price stream of `rebalance.notices` serve it
+    streamed: bool  # the price stream and the notices' cash estimate of `rebalance.notices` serve it (KRX's, in won)
+    notices: str  # the `Notice.market` of its fill notices (KRX: H0STCNI0/9; US: H0GSCNI0/9)
     market_orders: bool  # the market takes market-type orders (KRX); else every order is a limit (US)
     given_window: bool  # the window a caller computes from TwapSettings (`execution_window`) is this leg's
 
@@ -85,6 +86,7 @@ class KrxLeg:
     currency = KRW
     tz = KST
     streamed = True
+    notices = "KRX"
     market_orders = True
     given_window = True  # TwapSettings' hours and calendar `krx` are KRX's
 
@@ -127,7 +129,8 @@ class UsLeg:
 
     key = "US"
     currency = USD
-    streamed = False  # KRX's notice columns and price stream only: polls of inquire-ccnl settle US orders
+    streamed = False  # no US price stream nor cash estimate in cents: quotes and psamount are asked
+    notices = "US"  # its fill notices come on the same session (H0GSCNI0/9), in Decimal dollars
     market_orders = False  # KIS has no US market order (and mock takes nothing but 00)
     given_window = False  # its own: the XNYS regular session (`session_window`)
 
@@ -137,8 +140,9 @@ class UsLeg:
         self.market = market
 
     def quote(self, code: str, market: str = "") -> LegQuote:
-        # The plan's exchange rides with the ticker (NASD:AAPL): no lookup of which exchange lists it.
-        quote = self.client.overseas_price(_symbol(code, market))
+        # The plan's exchange rides with the ticker (NASD:AAPL): no lookup of which exchange lists it, and no
+        # search-info for its name either (the plan has it).
+        quote = self.client.overseas_price(_symbol(code, market), name=False)
         return LegQuote(code, USD.minor(quote.price))
 
     def guard_price(self, quote, side: OrderSide, guard: float) -> int:

@@ -60,7 +60,7 @@ class MixedBroker:
     def orders_today(self, code=None, *, wanted=None):
         return [r for r in self.broker.orders_today(code, wanted=wanted) if r.code not in US_CODES]
 
-    def overseas_price(self, symbol):
+    def overseas_price(self, symbol, *, name=True):
         return SimpleNamespace(price=USD.major(self.broker.price(symbol.split(":")[-1]).price))
 
     def us_psamount(self, symbol, price):
