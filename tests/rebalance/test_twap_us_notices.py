@@ -169,3 +169,73 @@ def test_us_notices_are_not_counted_on_while_kis_does_not_carry_them_so_us_order
     assert world.reading.unnoticed_unsettled()
     world.feed.us_live = True
     assert notes.serves("US") and not world.reading.unnoticed_unsettled()
+
+
+# ---- on the paper exchange's websocket (H0GSCNI9) ------------------------------------------------------------
+
+def _stream(sim, tmp_path, *, us: bool):
+    import time
+
+    from kis import endpoints as ep
+    from kis.auth import ApprovalKeys
+    from kis.notices import Backoff, NoticeStream, StreamState
+    from kis.sim.clients import sim_config
+
+    config = sim_config(sim, tmp_path / "kisbot")
+    stream = NoticeStream(sim.ws_url, ep.NOTICE_TR_IDS[config.env], sim.hts_id, config.account,
+                          ApprovalKeys(config).key, backoff=Backoff(base=0.05, cap=0.2, floor=0.05),
+                          us_tr_id=ep.US_NOTICE_TR_IDS[config.env] if us else "").start()
+    end = time.monotonic() + 5
+    while (stream.state is not StreamState.LIVE or (us and not stream.us_live)) and time.monotonic() < end:
+        time.sleep(0.01)
+    assert stream.state is StreamState.LIVE and stream.us_live is us
+    return stream
+
+
+def _mixed_run(sim, sim_client_factory, tmp_path, *, us: bool):
+    from collections import Counter
+
+    from rebalance.events import Filled, Finished
+    from rebalance.twap import TwapExecutor
+    from tests.rebalance.test_twap_e2e import SETTINGS as E2E, WINDOW
+    from tests.rebalance.test_twap_notices_e2e import NoticeTime
+    from tests.rebalance.test_twap_us import assert_us_on_target, mixed_plan
+    from tests.rebalance.twap_fakes import Recorder
+
+    stream = _stream(sim, tmp_path, us=us)
+    try:
+        client = sim_client_factory(sleep=lambda seconds: None)
+        plan = mixed_plan(sim)
+        rec = Recorder()
+        executor = TwapExecutor(client, Journal(tmp_path / "journal.sqlite3"), E2E, rec, NoticeTime(sim.clock),
+                                notices=stream)
+        sim.calls.clear()
+        now = sim.clock.now()
+        executor.start(plan, Window(now, now + WINDOW))
+        assert executor.wait(60)
+    finally:
+        stream.stop()
+    assert rec.of(Finished) and all(r.difference == 0 for r in rec.of(Finished)[0].results)
+    assert_us_on_target(sim, plan)
+    told = Counter()
+    for event in rec.of(Filled):
+        told[event.code] += event.qty
+    assert told == Counter({ln.code: abs(ln.order_qty) for ln in plan.lines})  # each share told once
+    calls = Counter(c.path.rsplit("/", 1)[-1] for c in list(sim.calls) if "overseas" in c.path)
+    return calls, executor
+
+
+def test_with_us_notices_a_mixed_run_ends_at_target_each_us_share_told_once_and_never_asks_search_info(
+        sim, sim_client_factory, tmp_path):
+    calls, executor = _mixed_run(sim, sim_client_factory, tmp_path, us=True)
+    assert calls["search-info"] == 0  # the plan names each ticker's exchange
+    assert executor.notice_stats.fills > 0
+    # US fills come by notice: polls of today's US orders only confirm them (fewer than the orders; without
+    # US notices a run like this polls inquire-ccnl about twice per order)
+    assert calls["inquire-ccnl"] < calls["order"]
+
+
+def test_a_mixed_run_whose_stream_carries_no_us_notices_still_ends_at_target_by_polls(
+        sim, sim_client_factory, tmp_path):
+    calls, _ = _mixed_run(sim, sim_client_factory, tmp_path, us=False)
+    assert calls["inquire-ccnl"] >= 1 and calls["search-info"] == 0
