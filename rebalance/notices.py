@@ -198,6 +198,8 @@ class NoticeConsumer:
         self.last_poll: datetime | None = None
         # per stock: KIS's no-미수 buying power for it, less every buy (of any stock) placed since
         self._cash: dict[str, tuple[int, datetime]] = {}
+        # per leg whose one figure serves all its buys (US dollars alone): that figure, less its buys since
+        self._shared: dict[str, tuple[int, datetime]] = {}
         self.stats = NoticeStats()
         feed.add_listener(self._put)
 
@@ -260,6 +262,7 @@ class NoticeConsumer:
         self._trusted = False
         self._reconciled = False
         self._cash = {}
+        self._shared = {}
 
     # cash between buying-power checks -------------------------------------------------------------------
     def cash_seen(self, code: str, amount: int, now: datetime) -> None:
@@ -283,6 +286,25 @@ class NoticeConsumer:
 
     def forget_cash(self) -> None:
         self._cash = {}
+        self._shared = {}
+
+    def shared_seen(self, leg: str, amount: int, now: datetime) -> None:
+        """KIS's figure of what every buy of `leg` may spend (US: the dollars orderable, in cents), just now."""
+        self._shared[leg] = (amount, now)
+
+    def shared_left(self, leg: str, now: datetime) -> int | None:
+        """What `leg`'s last figure leaves after its buys placed since; None: ask KIS. As `cash_left`: only while
+        the stream is trusted and the answer is recent, and it only ever shrinks (KIS still checks every order)."""
+        seen = self._shared.get(leg)
+        if seen is None or not self.trusted(now) or (now - seen[1]).total_seconds() > CASH_SECONDS:
+            return None
+        return seen[0]
+
+    def spend_shared(self, leg: str, amount: int) -> None:
+        """A buy of `leg` for `amount` (its minor unit) was placed: that leg's figure is less by it."""
+        if leg in self._shared:
+            left, when = self._shared[leg]
+            self._shared[leg] = (max(0, left - amount), when)
 
     def poll_due(self, now: datetime) -> bool:
         """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""

@@ -47,6 +47,7 @@ class Power:
     cash: int
     shares: int
     unit_price: int = 0
+    shared: bool = False  # `cash` serves every buy of the leg, not only this stock's (US dollars alone)
 
 
 class Leg(Protocol):
@@ -65,6 +66,9 @@ class Leg(Protocol):
     def guard_price(self, quote, side: OrderSide, guard: float) -> int: ...
 
     def power(self, code: str, price: int, order_type: OrderType, market: str = "") -> Power: ...
+
+    def cost(self, price: int) -> int:
+        """A limit buy's cost per share at `price` with room for the commission and rounding."""
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck: ...
@@ -104,6 +108,9 @@ class KrxLeg:
         limit = order_type is OrderType.LIMIT and price > 0
         return Power(cash_without_credit(answer), shares_without_credit(answer, price if limit else 0),
                      answer.unit_price)
+
+    def cost(self, price: int) -> int:
+        return with_margin(price)
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck:
@@ -152,7 +159,13 @@ class UsLeg:
         # inquire-psamount at this limit: ovrs_max_ord_psbl_qty counts 통합증거금 where the account has it,
         # max_ord_psbl_qty the dollars alone; both include KIS's commission.
         answer = self.client.us_psamount(_symbol(code, market), USD.major(price))
-        return Power(answer.orderable, answer.integrated_qty or answer.max_qty, price)
+        # Without 통합증거금 beyond the dollars (the integrated count no larger than the dollars'), the orderable
+        # dollars are the account's, the same for every US buy: one answer serves the next buys, less what they spend.
+        return Power(answer.orderable, answer.integrated_qty or answer.max_qty, price,
+                     shared=answer.integrated_qty <= answer.max_qty)
+
+    def cost(self, price: int) -> int:
+        return us_with_margin(price)
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck:
@@ -301,6 +314,11 @@ def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
     if limit > 0:
         return cash_without_credit(power) // with_margin(limit)
     return max(0, power.max_qty)
+
+
+def us_with_margin(cents: int) -> int:
+    """A US limit buy's cost per share in cents with room for KIS's commission (0.25 %) and rounding: 0.5 % more."""
+    return cents + cents // 200 + 1
 
 
 def with_margin(price: int) -> int:

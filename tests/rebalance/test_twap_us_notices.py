@@ -171,6 +171,51 @@ def test_us_notices_are_not_counted_on_while_kis_does_not_carry_them_so_us_order
     assert notes.serves("US") and not world.reading.unnoticed_unsettled()
 
 
+# ---- one dollar figure for the US buys ---------------------------------------------------------------------
+
+def test_a_us_dollar_figure_serves_the_next_us_buys_only_shrinking_and_only_while_notices_are_trusted(world):
+    notes = world.run.notes
+    now = world.clock.now()
+    notes.expect(NUMBER, now, "US")
+    place(world, US_BUY, 12, 23_350, "NASD")
+    world.feed.emit(notice("US", kind=NoticeKind.ACCEPTED, qty=12))
+    world.reading.take_notices()
+    assert notes.trusted(now)
+    notes.shared_seen("US", 100_000, now)  # $1,000.00 orderable
+    notes.spend_shared("US", 30_000)
+    assert notes.shared_left("US", now) == 70_000
+    notes.spend(5_000_000)  # a KRX buy's won are not the dollars
+    assert notes.shared_left("US", now) == 70_000 and notes.cash_left(KRX_BUY, now) is None
+    notes.spend_shared("US", 90_000)
+    assert notes.shared_left("US", now) == 0  # never below nothing; a buy then asks KIS
+    notes.shared_seen("US", 100_000, now)
+    notes.forget_cash()  # a sell's proceeds came in (or KIS said short of cash): ask KIS again
+    assert notes.shared_left("US", now) is None
+    notes.shared_seen("US", 100_000, now)
+    world.feed.generation += 1  # the stream reconnected: not trusted, KIS is asked
+    assert notes.shared_left("US", now) is None
+
+
+def test_a_us_buying_power_answer_is_one_figure_for_all_us_buys_only_without_integrated_margin():
+    from kis.models import UsBuyingPower
+    from rebalance.twap.legs import UsLeg, us_with_margin
+    from kis.markets import market_named
+
+    class Client:
+        def __init__(self, integrated):
+            self.integrated = integrated
+
+        def us_psamount(self, symbol, price):
+            return UsBuyingPower("AAPL", "NASD", price, 100_000, 4, self.integrated, 0, Decimal("1380.50"))
+
+    leg = UsLeg(Client(0), market_named("NASD"))
+    assert leg.power("AAPL", 23_300, OrderType.LIMIT, "NASD").shared
+    assert UsLeg(Client(4), market_named("NASD")).power("AAPL", 23_300, OrderType.LIMIT, "NASD").shared  # = dollars'
+    assert not UsLeg(Client(9), market_named("NASD")).power("AAPL", 23_300, OrderType.LIMIT, "NASD").shared
+    assert us_with_margin(23_300) == 23_300 + 116 + 1  # 0.5 % room for KIS's 0.25 % commission
+    assert leg.cost(23_300) == us_with_margin(23_300)
+
+
 # ---- on the paper exchange's websocket (H0GSCNI9) ------------------------------------------------------------
 
 def _stream(sim, tmp_path, *, us: bool):
@@ -233,6 +278,8 @@ def test_with_us_notices_a_mixed_run_ends_at_target_each_us_share_told_once_and_
     # US fills come by notice: polls of today's US orders only confirm them (fewer than the orders; without
     # US notices a run like this polls inquire-ccnl about twice per order)
     assert calls["inquire-ccnl"] < calls["order"]
+    # one dollar figure serves the next US buys while notices are trusted (the plan buys two US stocks)
+    assert calls["inquire-psamount"] <= 2 < calls["order"]
 
 
 def test_a_mixed_run_whose_stream_carries_no_us_notices_still_ends_at_target_by_polls(
