@@ -215,8 +215,9 @@ class NoticeConsumer:
 
     def unconfirmed_in(self, market: str) -> bool:
         """Some order of `market` has notice fills no poll of that market has shown yet."""
-        prefix = f"{market}:"
-        return any(key.startswith(prefix) == (market != "KRX") for key in self.unconfirmed)
+        if market == "KRX":  # KRX's keys are bare numbers (`order_key`)
+            return any(":" not in key for key in self.unconfirmed)
+        return any(key.startswith(f"{market}:") for key in self.unconfirmed)
 
     def _put(self, notice: Notice) -> None:  # the stream's thread
         if getattr(notice, "market", "KRX") not in self.markets:

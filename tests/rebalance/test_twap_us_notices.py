@@ -112,6 +112,22 @@ def test_a_krx_notice_with_only_a_us_order_of_its_number_never_touches_the_us_or
     assert order(world, us).filled_qty == 0 and order(world, us).filled_amount == 0
 
 
+def test_a_us_notice_fill_asks_a_poll_of_the_us_orders_only_and_a_krx_one_of_krxs(world):
+    notes = world.run.notes
+    place(world, KRX_BUY, 30, 5_000, "KRX", order_no="0000000300")
+    place(world, US_BUY, 12, 23_350, "NASD")
+    world.feed.emit(notice("US", qty=3))
+    world.reading.take_notices()
+    assert notes.unconfirmed_in("US") and not notes.unconfirmed_in("KRX")
+    world.feed.emit(notice("KRX", order_no="0000000300", qty=5, price=5_000))
+    world.reading.take_notices()
+    assert notes.unconfirmed_in("KRX")
+    notes.poll_saw("0000000300", 5)
+    assert notes.unconfirmed_in("US") and not notes.unconfirmed_in("KRX")
+    notes.poll_saw(NUMBER, 3, "US")
+    assert not notes.unconfirmed_in("US")
+
+
 def test_repeated_us_fill_notices_count_once_and_never_past_the_orders_quantity(world):
     us = place(world, US_BUY, 12, 23_350, "NASD")
     fill = notice("US", qty=5)
