@@ -246,9 +246,11 @@ class KisClient:
 
     # ---- US stocks (kis/overseas.py) -------------------------------------------------------------
 
-    def overseas_price(self, symbol: str) -> UsQuote:
-        """The current price of one US stock (AAPL, NYSE:KO) in dollars; UnknownStock when no exchange lists it."""
-        return self.overseas.price(symbol)
+    def overseas_price(self, symbol: str, *, name: bool = True) -> UsQuote:
+        """The current price of one US stock (AAPL, NYSE:KO) in dollars; UnknownStock when no exchange lists it.
+
+        `name=False`: the quote alone (a trading run's), never search-info for the ticker's name."""
+        return self.overseas.price(symbol, name=name)
 
     def overseas_prices(self, symbols: Iterable[str]) -> dict[str, UsQuote]:
         """Quotes by ticker; UnknownStock naming every ticker no US exchange lists, after asking for all."""

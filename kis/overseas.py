@@ -229,8 +229,11 @@ class Overseas:
 
     # ---- quotes ---------------------------------------------------------------------------------
 
-    def price(self, symbol: str) -> UsQuote:
-        """The current price of one US stock; UnknownStock when no US exchange lists it."""
+    def price(self, symbol: str, *, name: bool = True) -> UsQuote:
+        """The current price of one US stock; UnknownStock when no US exchange lists it.
+
+        A prefixed symbol (NASD:AAPL) is quoted on that exchange with no lookup; `name=False` also skips asking
+        search-info once for its name (an executor quoting the plan's tickers needs no names)."""
         market, ticker = self._parse(symbol)
         named = market is not None
         if market is None:
@@ -242,7 +245,7 @@ class Overseas:
             market, quote = found
             if quote is not None:  # the lookup's own quote (mock): no second call
                 return quote
-        elif named:
+        elif named and name:
             self._name_once(ticker, market)
         quote = self._price_on(ticker, market)
         if quote is None:  # a prefixed ticker is named with its prefix: the exchange was the user's word

@@ -198,11 +198,26 @@ class NoticeConsumer:
         self.last_poll: datetime | None = None
         # per stock: KIS's no-미수 buying power for it, less every buy (of any stock) placed since
         self._cash: dict[str, tuple[int, datetime]] = {}
+        # per leg whose one figure serves all its buys (US dollars alone): that figure, less its buys since
+        self._shared: dict[str, tuple[int, datetime]] = {}
         self.stats = NoticeStats()
         feed.add_listener(self._put)
 
     def close(self) -> None:
         self.feed.remove_listener(self._put)
+
+    def serves(self, market: str) -> bool:
+        """This run takes `market`'s notices and the stream carries them now (US: KIS took H0GSCNI0/9 on this
+        session; a feed that does not say serves every market it is given)."""
+        if market not in self.markets:
+            return False
+        return market == "KRX" or getattr(self.feed, "us_live", True) is not False
+
+    def unconfirmed_in(self, market: str) -> bool:
+        """Some order of `market` has notice fills no poll of that market has shown yet."""
+        if market == "KRX":  # KRX's keys are bare numbers (`order_key`)
+            return any(":" not in key for key in self.unconfirmed)
+        return any(key.startswith(f"{market}:") for key in self.unconfirmed)
 
     def _put(self, notice: Notice) -> None:  # the stream's thread
         if getattr(notice, "market", "KRX") not in self.markets:
@@ -248,6 +263,7 @@ class NoticeConsumer:
         self._trusted = False
         self._reconciled = False
         self._cash = {}
+        self._shared = {}
 
     # cash between buying-power checks -------------------------------------------------------------------
     def cash_seen(self, code: str, amount: int, now: datetime) -> None:
@@ -271,6 +287,25 @@ class NoticeConsumer:
 
     def forget_cash(self) -> None:
         self._cash = {}
+        self._shared = {}
+
+    def shared_seen(self, leg: str, amount: int, now: datetime) -> None:
+        """KIS's figure of what every buy of `leg` may spend (US: the dollars orderable, in cents), just now."""
+        self._shared[leg] = (amount, now)
+
+    def shared_left(self, leg: str, now: datetime) -> int | None:
+        """What `leg`'s last figure leaves after its buys placed since; None: ask KIS. As `cash_left`: only while
+        the stream is trusted and the answer is recent, and it only ever shrinks (KIS still checks every order)."""
+        seen = self._shared.get(leg)
+        if seen is None or not self.trusted(now) or (now - seen[1]).total_seconds() > CASH_SECONDS:
+            return None
+        return seen[0]
+
+    def spend_shared(self, leg: str, amount: int) -> None:
+        """A buy of `leg` for `amount` (its minor unit) was placed: that leg's figure is less by it."""
+        if leg in self._shared:
+            left, when = self._shared[leg]
+            self._shared[leg] = (max(0, left - amount), when)
 
     def poll_due(self, now: datetime) -> bool:
         """A fill poll is due now: always when the stream is not trusted, else at the slow pace."""

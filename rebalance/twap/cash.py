@@ -32,7 +32,7 @@ class Cash:
         run = self.run
         leg = run.leg(stock.code)
         order_type = run.order_type if leg.market_orders else OrderType.LIMIT
-        cached = self._from_cache(stock.code, qty, price) if leg.streamed else None
+        cached = self._from_cache(stock.code, qty, price) if leg.streamed else self._from_shared(leg, qty, price)
         if cached is not None:
             return cached
         try:
@@ -47,11 +47,28 @@ class Cash:
         if self.notes is not None and limit and leg.streamed:  # the notices' cash estimate is KRX's, in won
             self.notes.cash_seen(stock.code, cash, run.clock.now())
             self.notes.spend(min(qty, can) * with_margin(price))
+        elif self.notes is not None and limit and power.shared:  # one figure for all the leg's buys (US dollars)
+            self.notes.shared_seen(leg.key, cash, run.clock.now())
+            self.notes.spend_shared(leg.key, min(qty, can) * leg.cost(price))
         if can < qty and not stock.waiting:  # one event per wait, not per retry
             run.journal.set_waiting(run.id, stock.code, True)
             unit = price or power.unit_price or run.lines[stock.code].price
             run.emit(WaitingForCash(run.id, stock.code, qty * unit, cash, leg.currency.code))
         return max(0, min(qty, can))
+
+    def _from_shared(self, leg, qty: int, price: int) -> int | None:
+        """A limit buy of a leg whose cash is one figure for all its buys (US dollars), costed from its last answer
+        less the leg's buys since, while notices are trusted; None: ask KIS (also when the estimate falls short)."""
+        if self.notes is None or price <= 0:
+            return None
+        left = self.notes.shared_left(leg.key, self.run.clock.now())
+        if left is None:
+            return None
+        shares = min(qty, left // leg.cost(price))
+        if shares < qty:
+            return None
+        self.notes.spend_shared(leg.key, shares * leg.cost(price))
+        return shares
 
     def _from_cache(self, code: str, qty: int, price: int) -> int | None:
         """A limit buy costed from notices (last answer less what buys spent since); None: ask KIS."""

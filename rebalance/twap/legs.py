@@ -47,6 +47,7 @@ class Power:
     cash: int
     shares: int
     unit_price: int = 0
+    shared: bool = False  # `cash` serves every buy of the leg, not only this stock's (US dollars alone)
 
 
 class Leg(Protocol):
@@ -55,7 +56,8 @@ class Leg(Protocol):
     key: str  # KRX, US: the journal's name of the leg (its window row)
     currency: Currency
     tz: tzinfo  # the day an order belongs to (KIS numbers and lists orders per this day)
-    streamed: bool  # KIS's notices and the price stream of `rebalance.notices` serve it
+    streamed: bool  # the price stream and the notices' cash estimate of `rebalance.notices` serve it (KRX's, in won)
+    notices: str  # the `Notice.market` of its fill notices (KRX: H0STCNI0/9; US: H0GSCNI0/9)
     market_orders: bool  # the market takes market-type orders (KRX); else every order is a limit (US)
     books: bool  # KIS's asking-price inquiry gives its best bid and ask: passive slices may join them (KRX)
     given_window: bool  # the window a caller computes from TwapSettings (`execution_window`) is this leg's
@@ -65,6 +67,9 @@ class Leg(Protocol):
     def guard_price(self, quote, side: OrderSide, guard: float) -> int: ...
 
     def power(self, code: str, price: int, order_type: OrderType, market: str = "") -> Power: ...
+
+    def cost(self, price: int) -> int:
+        """A limit buy's cost per share at `price` with room for the commission and rounding."""
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck: ...
@@ -86,6 +91,7 @@ class KrxLeg:
     currency = KRW
     tz = KST
     streamed = True
+    notices = "KRX"
     market_orders = True
     books = True
     given_window = True  # TwapSettings' hours and calendar `krx` are KRX's
@@ -104,6 +110,9 @@ class KrxLeg:
         limit = order_type is OrderType.LIMIT and price > 0
         return Power(cash_without_credit(answer), shares_without_credit(answer, price if limit else 0),
                      answer.unit_price)
+
+    def cost(self, price: int) -> int:
+        return with_margin(price)
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck:
@@ -129,7 +138,8 @@ class UsLeg:
 
     key = "US"
     currency = USD
-    streamed = False  # KRX's notice columns and price stream only: polls of inquire-ccnl settle US orders
+    streamed = False  # no US price stream nor cash estimate in cents: quotes and psamount are asked
+    notices = "US"  # its fill notices come on the same session (H0GSCNI0/9), in Decimal dollars
     market_orders = False  # KIS has no US market order (and mock takes nothing but 00)
     books = False  # the US asking price is not wired: US slices are guard-priced (cross)
     given_window = False  # its own: the XNYS regular session (`session_window`)
@@ -140,8 +150,9 @@ class UsLeg:
         self.market = market
 
     def quote(self, code: str, market: str = "") -> LegQuote:
-        # The plan's exchange rides with the ticker (NASD:AAPL): no lookup of which exchange lists it.
-        quote = self.client.overseas_price(_symbol(code, market))
+        # The plan's exchange rides with the ticker (NASD:AAPL): no lookup of which exchange lists it, and no
+        # search-info for its name either (the plan has it).
+        quote = self.client.overseas_price(_symbol(code, market), name=False)
         return LegQuote(code, USD.minor(quote.price))
 
     def guard_price(self, quote, side: OrderSide, guard: float) -> int:
@@ -151,7 +162,13 @@ class UsLeg:
         # inquire-psamount at this limit: ovrs_max_ord_psbl_qty counts 통합증거금 where the account has it,
         # max_ord_psbl_qty the dollars alone; both include KIS's commission.
         answer = self.client.us_psamount(_symbol(code, market), USD.major(price))
-        return Power(answer.orderable, answer.integrated_qty or answer.max_qty, price)
+        # Without 통합증거금 beyond the dollars (the integrated count no larger than the dollars'), the orderable
+        # dollars are the account's, the same for every US buy: one answer serves the next buys, less what they spend.
+        return Power(answer.orderable, answer.integrated_qty or answer.max_qty, price,
+                     shared=answer.integrated_qty <= answer.max_qty)
+
+    def cost(self, price: int) -> int:
+        return us_with_margin(price)
 
     def order(self, code: str, market: str, side: OrderSide, qty: int, order_type: OrderType,
               price: int) -> OrderAck:
@@ -300,6 +317,11 @@ def shares_without_credit(power: BuyingPower, limit: int = 0) -> int:
     if limit > 0:
         return cash_without_credit(power) // with_margin(limit)
     return max(0, power.max_qty)
+
+
+def us_with_margin(cents: int) -> int:
+    """A US limit buy's cost per share in cents with room for KIS's commission (0.25 %) and rounding: 0.5 % more."""
+    return cents + cents // 200 + 1
 
 
 def with_margin(price: int) -> int:

@@ -185,8 +185,8 @@ class Placer:
             run.journal.transition(order_id, OrderState.UNRESOLVED, message=f"{type(exc).__name__}: {exc}")
         else:
             run.journal.transition(order_id, OrderState.OPEN, order_no=ack.order_no, org_no=ack.org_no)
-            if self.notes is not None and leg.streamed:  # KIS's notices of this market tell its acceptance
-                self.notes.expect(ack.order_no, run.clock.now())
+            if self.notes is not None and self.notes.serves(leg.notices):  # its market's notices tell its acceptance
+                self.notes.expect(ack.order_no, run.clock.now(), leg.notices)
             run.emit(OrderSent(run.id, stock.code, stock.side, qty, ack.order_no))
             after = run.stock(stock.code)
             if after.waiting and after.owed == 0:  # the wait is over only once everything owed is placed

@@ -12,7 +12,7 @@ from kis.models import OrderSide, OrderStatus
 from rebalance.events import Filled, NeedsCheck, OrderSent
 from rebalance.journal import OrderRecord
 from rebalance.lifecycle import OrderState
-from rebalance.notices import fill_status, unsettled_match
+from rebalance.notices import fill_status, notice_order, order_key, unsettled_match
 from rebalance.reconcile import Ambiguous, Found, NewFill, RuledOut, observe, reconcile
 from rebalance.twap.legs import Leg
 from rebalance.twap.run import READ_ERRORS, Run
@@ -40,20 +40,29 @@ class Reconciler:
         # A poll could show more shares committed than the journal does.
         return any(o.state.may_show_up for o in self.run.todays_orders())
 
+    def unnoticed_unsettled(self) -> bool:
+        """Some order of today may still change in a market whose notices the stream does not carry now (KIS
+        refused the US notices, say): only a poll at full pace learns of it."""
+        notes = self.notes
+        return notes is not None and any(not o.state.done and not notes.serves(self.run.leg_of(o).notices)
+                                         for o in self.run.todays_orders())
+
     def cancels_unconfirmed(self) -> bool:
         """A cancel KIS took whose order today's orders do not show closed yet: polls keep their full pace."""
         # Its rest is placed again only after a poll shows it closed.
         return any(o.state is OrderState.OPEN and o.cancel_sent for o in self.run.orders())
 
-    def _confirming(self) -> list[str] | None:
-        """The numbers a poll only has to confirm (newest first), or None when it must read every order."""
+    def _confirming(self, leg: Leg) -> list[str] | None:
+        """The numbers of `leg`'s orders a poll only has to confirm (newest first), or None when it must read
+        every order."""
         # While notices are trusted and no order can be working unseen, a poll only confirms the run's open
         # and notice-filled orders, so reading stops once all were seen.
         notes = self.notes
-        if notes is None or not notes.trusted(self.run.clock.now()) or self.poll_could_forbid():
+        if notes is None or not notes.serves(leg.notices) or not notes.trusted(self.run.clock.now()) \
+                or self.poll_could_forbid():
             return None
-        return [o.order_no for o in self.run.todays_orders() if self.run.leg_of(o).streamed
-                and o.order_no and (o.state is OrderState.OPEN or same_order_no(o.order_no) in notes.unconfirmed)] \
+        return [o.order_no for o in self.run.todays_orders() if self.run.leg_of(o) is leg and o.order_no
+                and (o.state is OrderState.OPEN or order_key(o.order_no, leg.notices) in notes.unconfirmed)] \
             or None
 
     # polls ---------------------------------------------------------------------------------------------
@@ -66,7 +75,7 @@ class Reconciler:
         read: list[tuple[Leg, list[OrderStatus] | None]] = []
         for leg in self._legs_to_poll():
             try:
-                wanted = self._confirming() if leg.streamed else None
+                wanted = self._confirming(leg)
                 statuses = leg.orders_today(wanted)
             except READ_ERRORS as exc:
                 log.warning("fill poll of %s failed (%s); next poll will retry", leg.key, type(exc).__name__)
@@ -76,13 +85,13 @@ class Reconciler:
         if self.notes is not None:
             self.take_notices()  # notices that came during the read are no mismatch
             for leg, statuses in read:
-                if not leg.streamed or statuses is None:
+                if not self.notes.serves(leg.notices) or statuses is None:
                     continue
                 self.notes.polled(run.clock.now())
                 ours = {same_order_no(o.order_no) for o in run.todays_orders() if o.order_no and run.leg_of(o) is leg}
                 for seen in statuses:
                     if same_order_no(seen.order_no) in ours and not (seen.orig_order_no.strip("0") and seen.cancelled):
-                        self.notes.poll_saw(seen.order_no, seen.filled_qty)
+                        self.notes.poll_saw(seen.order_no, seen.filled_qty, leg.notices)
         for leg, statuses in read:
             self.apply_observations(statuses, leg)
         if any(statuses is None for _, statuses in read):
@@ -96,7 +105,7 @@ class Reconciler:
         today = run.todays_orders()
         live = {run.leg_of(o).key for o in today if not o.state.done or o.state.may_show_up}
         if self.notes is not None and self.notes.unconfirmed:  # notice fills only a poll of their market confirms
-            live |= {leg.key for leg in run.legs if leg.streamed}
+            live |= {leg.key for leg in run.legs if self.notes.unconfirmed_in(leg.notices)}
         busy = {run.leg_of(o).key for o in today}
         return [leg for leg in run.legs if leg.key in live] or [leg for leg in run.legs if leg.key in busy] \
             or list(run.legs)
@@ -152,18 +161,19 @@ class Reconciler:
                 self._notice_acceptance(notice)
             else:  # a refusal frees nothing: the next poll (at full pace now) says what happened
                 notes.distrust(f"KIS refused order {notice.order_no}")
-        if not notes.parked:
-            return
-        known = [o.order_no for o in self.run.orders() if o.order_no and o.state is OrderState.OPEN]
-        for notice in notes.unparked(known):
-            self._notice_fill(notice)
+        for leg in self.run.legs:
+            if not notes.parked:
+                return
+            known = [o.order_no for o in self.run.orders() if o.order_no and o.state is OrderState.OPEN
+                     and self.run.leg_of(o) is leg]
+            for notice in notes.unparked(known, leg.notices):
+                self._notice_fill(notice)
 
-    def _today_order(self, order_no: str) -> OrderRecord | None:
-        """The run's order of today with this number, if any."""
-        # KIS's notices are KRX's (H0STCNI0/9): a US order of the same number is another order.
-        number = same_order_no(order_no)
-        return next((o for o in self.run.todays_orders() if o.order_no and same_order_no(o.order_no) == number
-                     and self.run.leg_of(o).streamed), None)
+    def _today_order(self, notice) -> OrderRecord | None:
+        """The run's order of today this notice is about: the same number in the notice's market (KRX and US
+        number apart, so a US notice never touches a KRX order of its number, nor the reverse)."""
+        run = self.run
+        return notice_order(notice, [o for o in run.todays_orders() if run.leg_of(o).notices == notice.market])
 
     def _observed(self, order: OrderRecord, seen: OrderStatus) -> None:
         update, findings = observe(order, seen)
@@ -172,11 +182,13 @@ class Reconciler:
             self._tell(order, finding)
 
     def _notice_acceptance(self, notice) -> None:
-        if self._today_order(notice.order_no) is not None:
-            self.notes.accepted(notice.order_no)
+        if self._today_order(notice) is not None:
+            self.notes.accepted(notice.order_no, notice.market)
             return
+        if notice.market != "KRX":
+            return  # a US order without an answer is settled by polls of inquire-ccnl (New York day and clock)
         run = self.run
-        krx = [o for o in run.orders() if run.leg_of(o).streamed]
+        krx = [o for o in run.orders() if run.leg_of(o).notices == "KRX"]
         found = unsettled_match(krx, notice, run.known_today(), run.today())
         if found is None:
             return  # another program's order, or one several of ours could be: polls settle those
@@ -186,7 +198,8 @@ class Reconciler:
         self._observed(order, seen)
 
     def _notice_fill(self, notice) -> None:
-        order = self._today_order(notice.order_no)
+        """A fill notice raises its order's fill (a US one in cents, `Notice.amount`), never its commitment."""
+        order = self._today_order(notice)
         if order is None:
             self.notes.park(notice)
             return

@@ -50,12 +50,13 @@ class Run:
         self.order_type = self.record.order_type
         self.guard = self.record.price_guard
         feed = owner.notices
-        self.notes = NoticeConsumer(feed, alarm) if feed is not None else None  # None: polling only
         self.prices: PriceFeed | None = feed if isinstance(feed, PriceFeed) and self.order_type is OrderType.LIMIT \
             else None
         self.markets = Legs(self.client)
         self.legs: tuple[Leg, ...] = tuple(plan_legs(self.markets, self.record.plan))  # the markets it trades
         self.closed: set[str] = set()  # legs whose window's end job ran (Worker.close_leg): no new orders there
+        # the notices of the markets it trades (KRX's, the US's); None: polling only
+        self.notes = NoticeConsumer(feed, alarm, {leg.notices for leg in self.legs}) if feed is not None else None
         kept = {w.leg: w for w in self.journal.windows(run_id)}
         # A run journaled with one window (before issue 22, or of one market) trades every leg in it.
         self.windows: dict[str, LegWindow] = {

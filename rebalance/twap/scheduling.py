@@ -131,7 +131,8 @@ class Worker:
         self.deferred = 0.0
         notes = run.notes
         if self.reading.unsettled() and (notes is None or self.reading.poll_could_forbid()
-                                         or self.reading.cancels_unconfirmed() or notes.poll_due(now)):
+                                         or self.reading.cancels_unconfirmed() or self.reading.unnoticed_unsettled()
+                                         or notes.poll_due(now)):
             self.reading.poll()
         self.pricing.review_all()  # passive orders whose time has come move to the guard price
         for stock in run.stocks():  # owed: waiting for cash, refused for pace, re-priced

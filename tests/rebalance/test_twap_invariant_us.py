@@ -3,11 +3,14 @@
 The same state machine as `test_twap_invariant`, on a mixed plan: KRX legs in one window, US legs (cents,
 limit orders only, New York days) in a later one, both on the fake exchange's one book through the client's
 US calls (`MixedBroker`). Lost answers, late listings, fills racing cancels, crashes and restarts apply to
-both markets; after each leg's catch-up every share it still misses is owed.
+both markets; after each leg's catch-up every share it still misses is owed. `TwapInvariantWithUsNotices` adds
+the run's notice stream: US fill notices told at the fill (before the answer is journaled), late, twice, lost or
+naming a KRX order's number, reconnects, a stream that stops carrying US notices, and restarts.
 """
 from __future__ import annotations
 
 import tempfile
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
+from kis import Correction, Notice, NoticeKind
 from kis.krx import KST
 from kis.markets import USD
 from kis.markets.us import NEW_YORK
@@ -24,6 +28,8 @@ from kis.models import OrderType, UsBuyingPower, UsOrderAck, UsOrderStatus
 from rebalance.journal import Journal
 from rebalance.model import PlanLine
 from rebalance.testing import FakeClock
+from rebalance.twap import TwapExecutor
+from rebalance.twap.scheduling import Worker
 from rebalance.twap.legs import Legs, slice_legs
 from rebalance.window import Window
 from tests.rebalance.test_twap_invariant import SETTINGS, TwapInvariant
@@ -60,7 +66,7 @@ class MixedBroker:
     def orders_today(self, code=None, *, wanted=None):
         return [r for r in self.broker.orders_today(code, wanted=wanted) if r.code not in US_CODES]
 
-    def overseas_price(self, symbol):
+    def overseas_price(self, symbol, *, name=True):
         return SimpleNamespace(price=USD.major(self.broker.price(symbol.split(":")[-1]).price))
 
     def us_psamount(self, symbol, price):
@@ -181,3 +187,143 @@ TwapInvariantAcrossMarkets.TestCase.settings = settings(max_examples=50, statefu
                                                         suppress_health_check=[HealthCheck.too_slow])
 test_filled_open_and_unresolved_never_pass_the_target_across_markets_in_any_interleaving = \
     TwapInvariantAcrossMarkets.TestCase
+
+
+# ---- with US fill notices (H0GSCNI0/9) arriving early, late, repeated, lost, and across restarts -------------
+
+class NoticeFeedStub:
+    """A notice stream the machine drives: listeners are called at once, in the caller's thread."""
+
+    def __init__(self):
+        self.healthy, self.generation, self.us_live, self.listeners = True, 1, True, []
+
+    def add_listener(self, fn):
+        self.listeners.append(fn)
+
+    def remove_listener(self, fn):
+        self.listeners.remove(fn)
+
+    def emit(self, notice):
+        for fn in list(self.listeners):
+            fn(notice)
+
+
+def us_notice(order, kind, qty: int, cents: int, number: str | None = None, at: str = "000000"):
+    return Notice(kind=kind, account="5000000001", order_no=number or order.order_no, orig_order_no="",
+                  code=order.code if order.code in US_CODES else US_BUY, side=order.side,
+                  correction=Correction.NEW, order_type="00", qty=qty, price=USD.major(cents),
+                  order_qty=order.qty, time=at, market="US")
+
+
+class TwapInvariantWithUsNotices(TwapInvariantAcrossMarkets):
+    """The mixed machine with US notices on the run's stream: told at the fill (before the order's answer is
+    journaled, even for a lost answer), queued and told late, told twice, lost, or naming a KRX order's number;
+    the stream reconnects or goes down; restarts take the stream again. Polls stay the truth."""
+
+    @initialize()
+    def setup(self):
+        self.feed = NoticeFeedStub()
+        self.at_once = True
+        self.queued: list = []  # US fill notices not delivered yet
+        self.last = None
+        self.fills_seen = 0
+        TwapInvariantAcrossMarkets.setup(self)
+        real_fill = self.broker.broker._fill
+
+        def fill(order, qty):  # every fill of a US order makes a notice, told now or queued
+            before = order.filled
+            real_fill(order, qty)
+            got = order.filled - before
+            if got > 0 and order.code in US_CODES:
+                self.fills_seen += 1
+                notice = us_notice(order, NoticeKind.FILLED, got, self.broker.prices[order.code],
+                                   at=f"{self.fills_seen:06d}")
+                if self.at_once:
+                    self._tell(notice)
+                else:
+                    self.queued.append(notice)
+
+        self.broker.broker._fill = fill
+
+    def _worker(self, *, resumed: bool):
+        old = getattr(self, "worker", None)
+        if old is not None and old.run.notes is not None:
+            old.run.notes.close()  # the dead process's consumer is gone with it
+        executor = TwapExecutor(self.broker, self.journal, SETTINGS, lambda event: None, self.clock,
+                                account="50000000-01", notices=self.feed)
+        return Worker(executor, self.run_id, resumed, threading.Event())
+
+    def _tell(self, notice):
+        self.last = notice
+        self.feed.emit(notice)
+
+    # the stream's steps --------------------------------------------------------------------------------
+    @rule(at_once=st.booleans())
+    def us_notices_come_at_the_fill_or_later(self, at_once):
+        self.at_once = at_once
+
+    @rule(index=st.integers(0, 20))
+    def a_queued_us_notice_is_told_late(self, index):
+        if self.queued:
+            self._tell(self.queued.pop(index % len(self.queued)))
+
+    @rule(index=st.integers(0, 20))
+    def a_queued_us_notice_is_lost(self, index):
+        if self.queued:
+            self.queued.pop(index % len(self.queued))
+
+    @rule()
+    def the_last_us_notice_comes_again(self):
+        if self.last is not None:
+            self.feed.emit(self.last)
+
+    @rule()
+    def us_acceptances_come(self):
+        for order in self.broker.orders:
+            if order.code in US_CODES:
+                self.feed.emit(us_notice(order, NoticeKind.ACCEPTED, order.qty, order.price))
+
+    @rule(index=st.integers(0, 20), qty=st.integers(1, 30))
+    def a_us_notice_names_a_krx_orders_number(self, index, qty):
+        krx = [o for o in self.broker.orders if o.code not in US_CODES]
+        if krx:
+            order = krx[index % len(krx)]
+            self._tell(us_notice(order, NoticeKind.FILLED, qty, 23_300, at=f"9{index:05d}"))
+
+    @rule(index=st.integers(0, 20))
+    def a_us_refusal_notice_comes(self, index):
+        us_orders = [o for o in self.broker.orders if o.code in US_CODES]
+        if us_orders:
+            order = us_orders[index % len(us_orders)]
+            self.feed.emit(us_notice(order, NoticeKind.REFUSED, order.qty, order.price))
+
+    @rule()
+    def the_stream_reconnects(self):
+        self.feed.generation += 1
+
+    @rule(healthy=st.booleans(), us_live=st.booleans())
+    def the_stream_goes_down_or_up(self, healthy, us_live):
+        self.feed.healthy, self.feed.us_live = healthy, us_live
+
+    @precondition(lambda self: self.alive and not self.ended)
+    @rule()
+    def the_run_takes_its_notices(self):
+        self._do(self.worker.reading.take_notices)
+
+    # what notices may never do -------------------------------------------------------------------------
+    @invariant()
+    def no_order_counts_more_fills_than_the_exchange_made(self):
+        if not hasattr(self, "broker"):
+            return
+        at_exchange = {o.order_no.lstrip("0"): o for o in self.broker.orders}
+        for o in self.journal.orders(self.run_id):
+            if o.order_no:
+                made = at_exchange[o.order_no.lstrip("0")]
+                assert o.code == made.code, f"order {o.order_no}: journaled as {o.code}, at the exchange {made.code}"
+                assert o.filled_qty <= made.filled, f"{o.code}: {o.filled_qty} counted filled, {made.filled} filled"
+                assert o.filled_amount <= made.amount, f"{o.code}: {o.filled_amount} counted, {made.amount} paid"
+
+
+TwapInvariantWithUsNotices.TestCase.settings = settings(max_examples=40, stateful_step_count=40, deadline=None,
+                                                        suppress_health_check=[HealthCheck.too_slow])
+test_us_notices_early_late_repeated_or_lost_never_take_a_stock_past_its_target = TwapInvariantWithUsNotices.TestCase
