@@ -499,6 +499,17 @@ class KisClient:
         self._acks[same_order_no(ack.order_no)] = ack
         return ack
 
+    def _original(self, order_no: str, original: OrderStatus | OrderAck | None) -> OrderStatus | OrderAck:
+        """The order `order_no`: `original`, else the one this client placed, else today's orders' row (one
+        more call, e.g. after a restart); KisError when none lists it."""
+        original = original or self._acks.get(same_order_no(order_no))
+        if original is None:
+            matches = [o for o in self.orders_today() if same_order_no(o.order_no) == same_order_no(order_no)]
+            if not matches:
+                raise KisError("", f"order {order_no} is not among today's orders")
+            original = matches[0]
+        return original
+
     def cancel(self, order_no: str, org_no: str, qty: int = 0, *,
                original: OrderStatus | OrderAck | None = None) -> OrderAck:
         """Cancel `qty` shares (0: all that remain) of an open order. Never re-sent on a lost answer.
@@ -508,12 +519,7 @@ class KisClient:
         """
         if qty < 0:
             raise ValueError(f"cancel quantity {qty} is negative")
-        original = original or self._acks.get(same_order_no(order_no))
-        if original is None:  # e.g. placed before a restart
-            matches = [o for o in self.orders_today() if same_order_no(o.order_no) == same_order_no(order_no)]
-            if not matches:
-                raise KisError("", f"order {order_no} is not among today's orders")
-            original = matches[0]
+        original = self._original(order_no, original)
         body = {
             **self._account_fields(),
             "KRX_FWDG_ORD_ORGNO": org_no,
@@ -547,12 +553,7 @@ class KisClient:
         its rest moves to the revision. Never re-sent on a lost answer (OrderUncertain); a refusal (the
         order filled meanwhile, nothing left to revise) is a KisError and changed nothing.
         """
-        original = original or self._acks.get(same_order_no(order_no))
-        if original is None:  # e.g. placed before a restart
-            matches = [o for o in self.orders_today() if same_order_no(o.order_no) == same_order_no(order_no)]
-            if not matches:
-                raise KisError("", f"order {order_no} is not among today's orders")
-            original = matches[0]
+        original = self._original(order_no, original)
         if int(price) <= 0:
             raise ValueError(f"a revision needs a positive price, not {price!r}")
         price = self.round_price(original.code, price, original.side)
@@ -565,7 +566,7 @@ class KisClient:
             "ORD_QTY": "0",
             "ORD_UNPR": str(price),
             "QTY_ALL_ORD_YN": "Y",
-            "EXCG_ID_DVSN_CD": "KRX",
+            "EXCG_ID_DVSN_CD": getattr(original, "venue", "") or Venue.KRX.value,  # where the order went
         }
         try:
             reply = self.transport.post(ep.ORDER_REVISE_CANCEL, self.tr.revise_cancel, body,
@@ -581,7 +582,7 @@ class KisClient:
         return self._remember(OrderAck(
             order_no=new_no, org_no=str(out.get("KRX_FWDG_ORD_ORGNO") or org_no).strip(), code=original.code,
             side=original.side, qty=_remaining(original), order_type=OrderType.LIMIT, price=price,
-            time=str(out.get("ORD_TMD") or "").strip()))
+            time=str(out.get("ORD_TMD") or "").strip(), venue=getattr(original, "venue", "") or Venue.KRX.value))
 
     def buying_power(self, code: str, price: int = 0, order_type: OrderType = OrderType.MARKET) -> BuyingPower:
         """What a buy of `code` of this type can spend without 미수, asked the way KIS's docs say.

@@ -209,6 +209,18 @@ def test_cancel_sends_the_documented_body(fake, client):
     assert cancelled.side is OrderSide.BUY
 
 
+def test_a_revision_goes_to_the_venue_its_order_was_sent_to(fake, client):
+    # order_rvsecncl.py: EXCG_ID_DVSN_CD KRX / NXT / SOR; a SOR order's revision must not be sent as KRX's.
+    sor = OrderAck(order_no="0000000007", org_no="91252", code="005930", side=OrderSide.BUY, qty=5,
+                   order_type=OrderType.LIMIT, price=70900, time="100000", venue="SOR")
+    fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
+                  json=ok(output={"KRX_FWDG_ORD_ORGNO": "91252", "ODNO": "0000000099", "ORD_TMD": "100001"}))
+    revised = client.revise(sor.order_no, sor.org_no, 71000, original=sor)
+    body = fake.paths(ep.ORDER_REVISE_CANCEL)[0].body
+    assert (body["RVSE_CNCL_DVSN_CD"], body["EXCG_ID_DVSN_CD"], body["ORD_UNPR"]) == ("01", "SOR", "71000")
+    assert revised.venue == "SOR" and revised.order_no == "0000000099"
+
+
 def test_a_partial_cancel_with_a_known_original_needs_no_lookup(fake, client):
     ack = client.order("005930", OrderSide.SELL, 5, OrderType.LIMIT, 71000)
     fake.rsps.add(responses.POST, REAL_URL + ep.ORDER_REVISE_CANCEL,
