@@ -106,13 +106,15 @@ REAL_ONLY = ("loc", "daytime")  # PlanOptions fields KIS serves on real accounts
 
 
 def refuse_real_only(options: PlanOptions, env: object) -> None:
-    """OptionsError, one sentence, when `options` ask for what only a real account has (LOC; 주간거래) and the
-    account is not one (`env` KIS mock or the sim, or unknown): said before any call, so nothing is sent."""
-    if str(getattr(env, "value", env) or "") == "real":
-        return
+    """OptionsError, one sentence, when `options` ask for what only a real account has (LOC; 주간거래): off a
+    real account (`env` KIS mock or the sim, or unknown) as KIS serves neither, and on real since the executor
+    does not place them yet; said before any call, so nothing is sent."""
+    real = str(getattr(env, "value", env) or "") == "real"
     for name in REAL_ONLY:
         if getattr(options, name):
-            raise OptionsError(Msg(f"usmore.{name}_real_only"))
+            # On real the words are read but kisbot's executor places neither order kind yet: refused too, so a
+            # plan never promises an order type its run would not send.
+            raise OptionsError(Msg(f"lead.{name}_not_yet" if real else f"usmore.{name}_real_only"))
 
 
 def plan_options(words: Sequence[str], defaults: PlanOptions = PlanOptions()) -> PlanOptions:

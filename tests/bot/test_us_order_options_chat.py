@@ -37,7 +37,9 @@ class RealLooking:
         return getattr(self._client, name)
 
 
-def test_on_a_real_account_the_mixed_plan_header_says_loc_and_daytime(sim_client):
-    text = _texts(_service(RealLooking(sim_client)).plan_file(MIXED.read_bytes(), "mixed.xlsx",
-                                                              args=["loc", "daytime"]))
-    assert "LOC (limit on close) before the US close" in text and "주간거래 daytime limit orders" in text
+def test_on_a_real_account_a_plan_asking_loc_is_refused_in_one_sentence_since_no_run_would_place_it(sim_client):
+    service = _service(RealLooking(sim_client))
+    text = _texts(service.plan_file(MIXED.read_bytes(), "mixed.xlsx", args=["loc"]))
+    assert "does not place LOC orders" in text and "Confirm" not in text
+    text = _texts(service.plan_file(MIXED.read_bytes(), "mixed.xlsx", args=["daytime"]))
+    assert "does not place 주간거래" in text and "Confirm" not in text

@@ -53,8 +53,12 @@ def test_daytime_is_refused_off_a_real_account_in_one_sentence(env):
     assert "주간거래" in str(caught.value) and "real accounts only" in str(caught.value)
 
 
-def test_a_real_account_takes_both_and_any_account_takes_neither():
-    refuse_real_only(PlanOptions(loc=True, daytime=True), Env.REAL)
+def test_a_real_account_is_told_kisbot_does_not_place_either_yet_and_any_account_takes_neither():
+    # The executor sends neither LOC nor daytime orders yet: a plan must not promise them on real either.
+    for options, word in ((PlanOptions(loc=True), "LOC"), (PlanOptions(daytime=True), "주간거래")):
+        with pytest.raises(OptionsError) as caught:
+            refuse_real_only(options, Env.REAL)
+        assert word in str(caught.value) and "does not place" in str(caught.value)
     for env in (Env.MOCK, Env.SIM, Env.REAL):
         refuse_real_only(PlanOptions(band=2), env)
 
